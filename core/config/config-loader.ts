@@ -1,0 +1,95 @@
+import { readFile } from 'node:fs/promises';
+import { extname } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import type { z } from 'zod';
+import { D7yError } from '../errors/d7y-error.js';
+import { NodeConfigSchema, type NodeConfig } from './node-config.js';
+
+/** One `path: message` line per zod issue, prefixed with where the value came from. */
+export function formatIssues(where: string, issues: readonly { path: readonly PropertyKey[]; message: string }[]): string[] {
+  return issues.map((i) => `${where}${i.path.length ? ` at ${formatPath(i.path)}` : ''}: ${i.message}`);
+}
+
+export function formatPath(path: readonly PropertyKey[]): string {
+  return path.map((p, idx) => (typeof p === 'number' ? `[${p}]` : `${idx ? '.' : ''}${String(p)}`)).join('');
+}
+
+/** Reads a YAML or JSON file into plain data, with errors that name the file. */
+export async function readConfigFile(file: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new D7yError('D7Y_CONFIG_NOT_FOUND', `cannot read config file ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, {
+      fix: 'check the path given to --config', cause: err,
+    });
+  }
+  try {
+    if (extname(file).toLowerCase() === '.json') return JSON.parse(text) as unknown;
+    return parseYaml(text) ?? {};
+  } catch (err) {
+    throw new D7yError('D7Y_CONFIG_INVALID', `${file} is not valid ${extname(file) === '.json' ? 'JSON' : 'YAML'}: ${(err as Error).message.split('\n')[0]}`, {
+      fix: 'fix the syntax error at the position shown', cause: err,
+    });
+  }
+}
+
+function camel(segment: string): string {
+  return segment.toLowerCase().replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+}
+
+function envValue(raw: string): unknown {
+  try {
+    return JSON.parse(raw) as unknown;
+  } catch {
+    return raw;
+  }
+}
+
+/**
+ * Applies `D7Y_*` environment overrides: `__` separates levels and each level is SNAKE_CASE
+ * turned camelCase, so `D7Y_SCHEDULER__LISTEN__PORT=9000` sets `scheduler.listen.port`.
+ * Only variables whose first level is a known top-level key are applied.
+ */
+export function applyEnvOverrides(data: Record<string, unknown>, env: NodeJS.ProcessEnv, knownKeys: readonly string[]): string[] {
+  const applied: string[] = [];
+  for (const [name, raw] of Object.entries(env)) {
+    if (!name.startsWith('D7Y_') || raw === undefined) continue;
+    const path = name.slice(4).split('__').map(camel);
+    if (!knownKeys.includes(path[0])) continue;
+    let node = data;
+    for (const seg of path.slice(0, -1)) {
+      const next = node[seg];
+      if (typeof next !== 'object' || next === null || Array.isArray(next)) node[seg] = {};
+      node = node[seg] as Record<string, unknown>;
+    }
+    node[path[path.length - 1]] = envValue(raw);
+    applied.push(name);
+  }
+  return applied;
+}
+
+/** Validates data against a schema; D7Y_CONFIG_INVALID lists every problem with its path. */
+export function validateConfig<S extends z.ZodType>(schema: S, data: unknown, where: string): z.infer<S> {
+  const result = schema.safeParse(data);
+  if (!result.success) {
+    const lines = formatIssues(where, result.error.issues);
+    throw new D7yError('D7Y_CONFIG_INVALID', `invalid config:\n  ${lines.join('\n  ')}`, {
+      fix: 'correct the values listed above', details: { issues: lines },
+    });
+  }
+  return result.data;
+}
+
+/** Loads the node config: file (YAML or JSON, optional) + D7Y_* environment, validated. */
+export async function loadNodeConfig(file?: string, env: NodeJS.ProcessEnv = process.env): Promise<NodeConfig> {
+  const raw = file ? await readConfigFile(file) : {};
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new D7yError('D7Y_CONFIG_INVALID', `${file}: the top level must be a mapping of settings`, {
+      fix: 'write the config as key: value pairs (see deploy/ for examples)',
+    });
+  }
+  const data = structuredClone(raw) as Record<string, unknown>;
+  applyEnvOverrides(data, env, Object.keys(NodeConfigSchema.shape));
+  return validateConfig(NodeConfigSchema, data, file ?? 'config');
+}

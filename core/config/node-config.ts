@@ -1,0 +1,28 @@
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { ManagerConfigSchema } from './manager-config.js';
+import { PeerConfigSchema } from './peer-config.js';
+import { SchedulerConfigSchema } from './scheduler-config.js';
+
+export function defaultDataDir(): string {
+  return process.env.D7Y_DATA_DIR ?? join(homedir(), '.d7y');
+}
+
+/** The config of one d7y process: shared settings plus one section per role. */
+export const NodeConfigSchema = z.strictObject({
+  /** Where state lives: storage, databases, sockets, installed plugins. */
+  dataDir: z.string().default(defaultDataDir),
+  /** plugins.json to load; defaults to ./plugins.json, then the one shipped with d7y. */
+  pluginsFile: z.string().optional(),
+  /** Where `d7y plugin add` installs npm packages; defaults to <dataDir>/plugins. */
+  pluginDir: z.string().optional(),
+  log: z.strictObject({
+    level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+  }).prefault({}),
+  manager: ManagerConfigSchema.prefault({}),
+  scheduler: SchedulerConfigSchema.prefault({}),
+  peer: PeerConfigSchema.prefault({}),
+});
+
+export type NodeConfig = z.infer<typeof NodeConfigSchema>;

@@ -1,0 +1,59 @@
+import type { Readable } from 'node:stream';
+import type { Startable } from './startable.js';
+
+/** What a medium keeps of a task. Survives a restart on persistent media. */
+export interface TaskRecord {
+  taskId: string;
+  url?: string;
+  /** Undefined while an origin without Content-Length is still streaming. */
+  contentLength?: number;
+  pieceLength: number;
+  /** The whole-file digest when known (`sha256:<hex>`). */
+  digest?: string;
+  finished: boolean;
+  createdAt: number;
+  lastAccessedAt: number;
+  /** Pinned tasks (persistent cache) are never collected by GC. */
+  pinned?: boolean;
+}
+
+export interface PieceRecord {
+  number: number;
+  offset: number;
+  length: number;
+  /** `crc32:<decimal>` of the piece bytes. */
+  digest: string;
+}
+
+export interface StorageStats {
+  usedBytes: number;
+  freeBytes: number;
+  taskCount: number;
+}
+
+/**
+ * Where pieces live. A piece is visible to `hasPiece`/`readPiece` only once `writePiece` resolved;
+ * a failed or mismatched write leaves no trace of the piece. Calls on different pieces of one task
+ * may run concurrently.
+ */
+export interface StorageMedium extends Startable {
+  readonly name: string;
+  /** Creates the task or updates its record (content length known late, finished flag). */
+  putTask(record: Omit<TaskRecord, 'createdAt' | 'lastAccessedAt' | 'finished'> & Partial<TaskRecord>): Promise<TaskRecord>;
+  getTask(taskId: string): Promise<TaskRecord | undefined>;
+  listTasks(): Promise<TaskRecord[]>;
+  /**
+   * Writes one piece at its offset. Computes the crc32 of the bytes; when `expectedDigest` is given
+   * and differs, rejects with D7Y_DIGEST_MISMATCH and records nothing. Consumes `data` fully.
+   * Rejects with D7Y_STORAGE_FULL when the medium has no room.
+   */
+  writePiece(taskId: string, piece: Omit<PieceRecord, 'digest'>, data: Readable | Buffer, expectedDigest?: string): Promise<PieceRecord>;
+  /** The piece's bytes (a sub-range when given, relative to the piece). Rejects with D7Y_PIECE_NOT_FOUND. */
+  readPiece(taskId: string, pieceNumber: number, range?: { start: number; length: number }): Promise<Readable>;
+  hasPiece(taskId: string, pieceNumber: number): Promise<boolean>;
+  listPieces(taskId: string): Promise<PieceRecord[]>;
+  deleteTask(taskId: string): Promise<void>;
+  stats(): Promise<StorageStats>;
+  /** A file holding the whole task's bytes at their offsets, for media that have one (hard link / copy out). */
+  taskFilePath?(taskId: string): string | undefined;
+}

@@ -1,0 +1,5 @@
+import 'reflect-metadata';
+
+/** DI decorators and types, re-exported so plugins and roles never import tsyringe directly. */
+export { injectable, inject, singleton, container as rootContainer } from 'tsyringe';
+export type { DependencyContainer } from 'tsyringe';
