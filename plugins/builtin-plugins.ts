@@ -1,0 +1,11 @@
+import type { D7yPlugin } from '../core/index.js';
+
+/** A module whose default export is a plugin. */
+export type PluginModule = { default: D7yPlugin<any> };
+
+/**
+ * Plugins shipped with d7y, by the name plugins.json uses. The only file of the host that imports
+ * plugin packages; each entry is loaded lazily, so an unused plugin costs nothing.
+ */
+export const builtinPlugins: Record<string, () => Promise<PluginModule>> = {
+};
