@@ -1,0 +1,140 @@
+import { credentials, Metadata } from '@grpc/grpc-js';
+import type { CallOptions, ServiceError } from '@grpc/grpc-js';
+import { D7yError } from '../../errors/d7y-error.js';
+import type { Host, HostType, Peer, Task } from './gen/common.js';
+import { SchedulerClient as GrpcSchedulerClient } from './gen/scheduler.js';
+import { AnnouncePeerSession } from './announce-peer-session.js';
+import type { AnnouncePeerIds } from './announce-peer-session.js';
+import { fromServiceError } from './grpc-errors.js';
+import { HashRing } from './hash-ring.js';
+
+export interface SchedulerClientOptions {
+  /** `host:port` of every scheduler of the cluster. */
+  addresses: string[];
+  /** Deadline of unary calls in milliseconds (default 10 000). */
+  callTimeoutMs?: number;
+}
+
+type Invoke<Res> = (c: GrpcSchedulerClient, md: Metadata, opts: Partial<CallOptions>,
+  cb: (err: ServiceError | null, res: Res) => void) => unknown;
+
+/**
+ * Talks to a cluster of schedulers. A task's calls go to the scheduler chosen by a consistent
+ * hash of the task id over `addresses`, so all peers of a task meet at one scheduler; when that
+ * scheduler is unreachable, unary calls move on to the next one on the ring. Host announces go
+ * to every scheduler. Errors are D7yErrors naming the scheduler address.
+ */
+export class SchedulerClient {
+  private readonly ring: HashRing;
+  private readonly clients = new Map<string, GrpcSchedulerClient>();
+  private readonly callTimeoutMs: number;
+
+  constructor(opts: SchedulerClientOptions) {
+    if (opts.addresses.length === 0) {
+      throw new D7yError('D7Y_INVALID_ARGUMENT', 'no scheduler address given', {
+        fix: 'set peer.scheduler.addresses in the config (host:port of each scheduler)',
+      });
+    }
+    this.ring = new HashRing(opts.addresses);
+    this.callTimeoutMs = opts.callTimeoutMs ?? 10_000;
+  }
+
+  /** The scheduler a task's peers talk to. */
+  addressFor(taskId: string): string {
+    return this.ring.get(taskId)!;
+  }
+
+  /** Upserts the host on every scheduler. Rejects only when no scheduler accepted it. */
+  async announceHost(host: Host, opts: { intervalMs?: number } = {}): Promise<void> {
+    const results = await Promise.allSettled(this.ring.members.map((address) =>
+      this.unary(address, (c, md, o, cb) => c.announceHost({ host, interval: opts.intervalMs ?? 0 }, md, o, cb))));
+    const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failure && results.every((r) => r.status === 'rejected')) throw failure.reason;
+  }
+
+  /** Opens the AnnouncePeer stream of one download on the task's scheduler. */
+  announcePeer(ids: AnnouncePeerIds): AnnouncePeerSession {
+    const address = this.addressFor(ids.taskId);
+    const call = this.client(address).announcePeer();
+    return new AnnouncePeerSession(call, ids, address);
+  }
+
+  statTask(taskId: string): Promise<Task> {
+    return this.byTask<Task>(taskId, (c, md, o, cb) => c.statTask({ taskId }, md, o, cb));
+  }
+
+  statPeer(taskId: string, peerId: string): Promise<Peer> {
+    return this.byTask<Peer>(taskId, (c, md, o, cb) => c.statPeer({ taskId, peerId }, md, o, cb));
+  }
+
+  /** Forgets the task and its peers on its scheduler; resolves to the number of peers removed. */
+  async deleteTask(taskId: string): Promise<number> {
+    const res = await this.byTask<{ deletedPeerCount: number }>(taskId, (c, md, o, cb) => c.deleteTask({ taskId }, md, o, cb));
+    return res.deletedPeerCount;
+  }
+
+  /** Hosts known to the schedulers (merged by id, the latest announce wins). */
+  async listHosts(type?: HostType): Promise<Host[]> {
+    const results = await Promise.allSettled(this.ring.members.map((address) =>
+      this.unary<{ hosts: Host[] }>(address, (c, md, o, cb) => c.listHosts({ type }, md, o, cb))));
+    const ok = results.filter((r): r is PromiseFulfilledResult<{ hosts: Host[] }> => r.status === 'fulfilled');
+    if (ok.length === 0) throw (results[0] as PromiseRejectedResult).reason;
+    const byId = new Map<string, Host>();
+    for (const r of ok) {
+      for (const h of r.value.hosts) {
+        const seen = byId.get(h.id);
+        if (!seen || seen.announcedAt < h.announcedAt) byId.set(h.id, h);
+      }
+    }
+    return [...byId.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  /** Forgets the host (and its peers) on every scheduler; resolves to the number of peers removed. */
+  async deleteHost(hostId: string): Promise<number> {
+    const results = await Promise.allSettled(this.ring.members.map((address) =>
+      this.unary<{ deletedPeerCount: number }>(address, (c, md, o, cb) => c.deleteHost({ hostId }, md, o, cb))));
+    const ok = results.filter((r): r is PromiseFulfilledResult<{ deletedPeerCount: number }> => r.status === 'fulfilled');
+    if (ok.length === 0) throw (results[0] as PromiseRejectedResult).reason;
+    return ok.reduce((n, r) => n + r.value.deletedPeerCount, 0);
+  }
+
+  /** Closes every channel. Open sessions are cancelled by grpc-js. */
+  close(): void {
+    for (const c of this.clients.values()) c.close();
+    this.clients.clear();
+  }
+
+  private client(address: string): GrpcSchedulerClient {
+    let c = this.clients.get(address);
+    if (!c) {
+      c = new GrpcSchedulerClient(address, credentials.createInsecure(), {
+        'grpc.keepalive_time_ms': 30_000,
+        'grpc.max_receive_message_length': 16 * 1024 * 1024,
+      });
+      this.clients.set(address, c);
+    }
+    return c;
+  }
+
+  private async byTask<Res>(taskId: string, invoke: Invoke<Res>): Promise<Res> {
+    let last: unknown;
+    for (const address of this.ring.lookup(taskId)) {
+      try {
+        return await this.unary(address, invoke);
+      } catch (err) {
+        last = err;
+        if (!(err instanceof D7yError) || err.code !== 'D7Y_SCHEDULER_UNAVAILABLE') throw err;
+      }
+    }
+    throw last;
+  }
+
+  private unary<Res>(address: string, invoke: Invoke<Res>): Promise<Res> {
+    return new Promise((resolve, reject) => {
+      invoke(this.client(address), new Metadata(), { deadline: Date.now() + this.callTimeoutMs }, (err, res) => {
+        if (err) reject(fromServiceError(err, `scheduler ${address}`, 'D7Y_SCHEDULER_UNAVAILABLE'));
+        else resolve(res);
+      });
+    });
+  }
+}
