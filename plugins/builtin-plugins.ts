@@ -8,4 +8,5 @@ export type PluginModule = { default: D7yPlugin<any> };
  * plugin packages; each entry is loaded lazily, so an unused plugin costs nothing.
  */
 export const builtinPlugins: Record<string, () => Promise<PluginModule>> = {
+  memory: () => import('../storage/memory/index.js'),
 };

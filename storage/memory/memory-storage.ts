@@ -1,0 +1,197 @@
+import { Readable } from 'node:stream';
+import { D7yError, formatBytes, silentLogger } from '../../core/index.js';
+import type { Logger, PieceRecord, StorageMedium, StorageStats, TaskRecord } from '../../core/index.js';
+import { checkDigest, consumePiece, drainPiece } from '../shared/piece-input.js';
+import { checkPiece, checkRange, checkTaskId, notRunning, pieceNotFound, taskNotFound } from '../shared/storage-errors.js';
+
+export interface MemoryStorageOptions {
+  /** Byte budget for piece bytes (in-flight writes included). */
+  capacity: number;
+  logger?: Logger;
+  /** Clock, for tests. */
+  now?: () => number;
+}
+
+interface MemoryTask {
+  record: TaskRecord;
+  pieces: Map<number, { record: PieceRecord; bytes: Buffer }>;
+  bytes: number;
+  writers: number;
+  readers: number;
+  writing: Map<number, Promise<unknown>>;
+}
+
+/**
+ * Pieces held in Buffers within a byte budget. When a write would pass the budget, whole tasks
+ * that are not in use (no write in flight, no read stream open) and not pinned are evicted, least
+ * recently used first; when even that leaves no room the write rejects with D7Y_STORAGE_FULL.
+ * Nothing persists across a restart.
+ */
+export class MemoryStorage implements StorageMedium {
+  readonly name = 'memory';
+  private readonly tasks = new Map<string, MemoryTask>();
+  private readonly logger: Logger;
+  private readonly now: () => number;
+  private used = 0;
+  private reserved = 0;
+  private running = false;
+
+  constructor(private readonly options: MemoryStorageOptions) {
+    this.logger = options.logger ?? silentLogger();
+    this.now = options.now ?? Date.now;
+  }
+
+  async start(): Promise<void> {
+    this.running = true;
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.tasks.clear();
+    this.used = 0;
+  }
+
+  async putTask(input: Omit<TaskRecord, 'createdAt' | 'lastAccessedAt' | 'finished'> & Partial<TaskRecord>): Promise<TaskRecord> {
+    this.assertRunning();
+    checkTaskId(input.taskId);
+    const now = this.now();
+    const existing = this.tasks.get(input.taskId);
+    const defined = Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined)) as Partial<TaskRecord>;
+    const record: TaskRecord = {
+      finished: false, createdAt: now, ...existing?.record, ...defined, lastAccessedAt: input.lastAccessedAt ?? now,
+    } as TaskRecord;
+    if (existing) existing.record = record;
+    else this.tasks.set(input.taskId, { record, pieces: new Map(), bytes: 0, writers: 0, readers: 0, writing: new Map() });
+    return { ...record };
+  }
+
+  async getTask(taskId: string): Promise<TaskRecord | undefined> {
+    const task = this.tasks.get(taskId);
+    return task ? { ...task.record } : undefined;
+  }
+
+  async listTasks(): Promise<TaskRecord[]> {
+    return [...this.tasks.values()].map((task) => ({ ...task.record }));
+  }
+
+  async writePiece(taskId: string, piece: Omit<PieceRecord, 'digest'>, data: Readable | Buffer, expectedDigest?: string): Promise<PieceRecord> {
+    this.assertRunning();
+    checkTaskId(taskId);
+    checkPiece(piece);
+    const task = this.tasks.get(taskId);
+    if (!task) {
+      if (!Buffer.isBuffer(data)) data.destroy();
+      throw taskNotFound(taskId, this.name);
+    }
+    const what = `piece ${piece.number} of task ${taskId}`;
+    const previous = task.writing.get(piece.number);
+    const attempt = (previous ? previous.catch(() => undefined) : Promise.resolve()).then(async () => {
+      const present = task.pieces.get(piece.number);
+      if (present) {
+        checkDigest(await drainPiece(data, piece.length, what), expectedDigest ?? present.record.digest, what);
+        return { ...present.record };
+      }
+      return this.store(task, piece, data, expectedDigest, what);
+    });
+    task.writing.set(piece.number, attempt);
+    try {
+      return await attempt;
+    } finally {
+      if (task.writing.get(piece.number) === attempt) task.writing.delete(piece.number);
+    }
+  }
+
+  private async store(task: MemoryTask, piece: Omit<PieceRecord, 'digest'>, data: Readable | Buffer, expectedDigest: string | undefined, what: string): Promise<PieceRecord> {
+    task.writers++;
+    try {
+      this.reserve(piece.length, task, what);
+    } catch (err) {
+      task.writers--;
+      if (!Buffer.isBuffer(data)) data.destroy();
+      throw err;
+    }
+    try {
+      const bytes = Buffer.isBuffer(data) ? Buffer.from(data) : Buffer.allocUnsafe(piece.length);
+      const digest = Buffer.isBuffer(data)
+        ? await consumePiece(data, piece.length, what, () => undefined)
+        : await consumePiece(data, piece.length, what, (chunk, position) => { chunk.copy(bytes, position); });
+      checkDigest(digest, expectedDigest, what);
+      if (this.tasks.get(task.record.taskId) !== task) throw taskNotFound(task.record.taskId, this.name);
+      const record: PieceRecord = { number: piece.number, offset: piece.offset, length: piece.length, digest };
+      task.pieces.set(piece.number, { record, bytes });
+      task.bytes += piece.length;
+      this.used += piece.length;
+      task.record.lastAccessedAt = this.now();
+      return { ...record };
+    } finally {
+      this.reserved -= piece.length;
+      task.writers--;
+    }
+  }
+
+  async readPiece(taskId: string, pieceNumber: number, range?: { start: number; length: number }): Promise<Readable> {
+    this.assertRunning();
+    const task = this.tasks.get(taskId);
+    const piece = task?.pieces.get(pieceNumber);
+    if (!task || !piece) throw pieceNotFound(taskId, pieceNumber, this.name);
+    const { start, length } = checkRange(taskId, piece.record, range);
+    task.record.lastAccessedAt = this.now();
+    task.readers++;
+    const stream = Readable.from(length === 0 ? [] : [piece.bytes.subarray(start, start + length)], { objectMode: false });
+    stream.once('close', () => { task.readers--; });
+    return stream;
+  }
+
+  async hasPiece(taskId: string, pieceNumber: number): Promise<boolean> {
+    return this.tasks.get(taskId)?.pieces.has(pieceNumber) ?? false;
+  }
+
+  async listPieces(taskId: string): Promise<PieceRecord[]> {
+    const task = this.tasks.get(taskId);
+    if (!task) return [];
+    return [...task.pieces.values()].map((p) => ({ ...p.record })).sort((a, b) => a.number - b.number);
+  }
+
+  async deleteTask(taskId: string): Promise<void> {
+    const task = this.tasks.get(taskId);
+    if (!task) return;
+    this.tasks.delete(taskId);
+    this.used -= task.bytes;
+  }
+
+  async stats(): Promise<StorageStats> {
+    return { usedBytes: this.used, freeBytes: Math.max(0, this.options.capacity - this.used - this.reserved), taskCount: this.tasks.size };
+  }
+
+  /** Makes room for `length` more bytes by evicting idle tasks, least recently used first, or throws D7Y_STORAGE_FULL. */
+  private reserve(length: number, writer: MemoryTask, what: string): void {
+    const capacity = this.options.capacity;
+    while (this.used + this.reserved + length > capacity) {
+      const victim = this.leastRecentlyUsedIdle(writer);
+      if (!victim) {
+        throw new D7yError('D7Y_STORAGE_FULL',
+          `memory storage is full: ${what} needs ${formatBytes(length)} but ${formatBytes(Math.max(0, capacity - this.used - this.reserved))} of the ${formatBytes(capacity)} capacity is free and no idle task can be evicted`, {
+            fix: 'raise the memory storage "capacity" in plugins.json, or use the disk storage for large tasks',
+            details: { capacity, used: this.used, reserved: this.reserved, needed: length },
+          });
+      }
+      this.tasks.delete(victim.record.taskId);
+      this.used -= victim.bytes;
+      this.logger.info({ taskId: victim.record.taskId, bytes: victim.bytes }, 'memory storage evicted a task');
+    }
+    this.reserved += length;
+  }
+
+  private leastRecentlyUsedIdle(except: MemoryTask): MemoryTask | undefined {
+    let best: MemoryTask | undefined;
+    for (const task of this.tasks.values()) {
+      if (task === except || task.record.pinned || task.writers > 0 || task.readers > 0 || task.bytes === 0) continue;
+      if (!best || task.record.lastAccessedAt < best.record.lastAccessedAt) best = task;
+    }
+    return best;
+  }
+
+  private assertRunning(): void {
+    if (!this.running) throw notRunning('memory storage');
+  }
+}

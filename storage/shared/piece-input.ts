@@ -1,0 +1,53 @@
+import type { Readable } from 'node:stream';
+import { Crc32, D7yError } from '../../core/index.js';
+
+/** Receives each chunk of a piece in order; may be async (back-pressure: the next chunk waits). */
+export type ChunkSink = (chunk: Buffer, position: number) => void | Promise<void>;
+
+/**
+ * Feeds a piece's bytes (a Buffer, or a Readable read to its end) to `sink` with their position
+ * inside the piece, computing the crc32 on the way. Rejects with D7Y_INVALID_ARGUMENT when the
+ * input has more or fewer bytes than `length`, and with the stream's own error when it fails; a
+ * stream is destroyed when the sink or a check fails. Resolves with `crc32:<n>`.
+ */
+export async function consumePiece(data: Readable | Buffer, length: number, what: string, sink: ChunkSink): Promise<string> {
+  const crc = new Crc32();
+  if (Buffer.isBuffer(data)) {
+    checkLength(data.length, length, what);
+    crc.update(data);
+    if (data.length > 0) await sink(data, 0);
+    return crc.digest();
+  }
+  let position = 0;
+  for await (const raw of data) {
+    const chunk = typeof raw === 'string' ? Buffer.from(raw) : Buffer.isBuffer(raw) ? raw : Buffer.from(raw as Uint8Array);
+    if (position + chunk.length > length) checkLength(position + chunk.length, length, what);
+    crc.update(chunk);
+    await sink(chunk, position);
+    position += chunk.length;
+  }
+  checkLength(position, length, what);
+  return crc.digest();
+}
+
+/** Reads and discards a piece input, returning its digest and length checks as consumePiece does. */
+export function drainPiece(data: Readable | Buffer, length: number, what: string): Promise<string> {
+  return consumePiece(data, length, what, () => undefined);
+}
+
+function checkLength(got: number, want: number, what: string): void {
+  if (got !== want) {
+    throw new D7yError('D7Y_INVALID_ARGUMENT', `${what}: expected ${want} bytes, got ${got > want ? 'more than ' : ''}${got}`, {
+      fix: 'the source sent a different number of bytes than the piece length; download the piece again',
+    });
+  }
+}
+
+/** Rejects with D7Y_DIGEST_MISMATCH when `expected` is given and differs from `actual`. */
+export function checkDigest(actual: string, expected: string | undefined, what: string): void {
+  if (expected !== undefined && expected !== actual) {
+    throw new D7yError('D7Y_DIGEST_MISMATCH', `${what}: digest ${actual} does not match the expected ${expected}`, {
+      fix: 'the piece was corrupted in transit or by its parent; download it again from another peer',
+    });
+  }
+}
