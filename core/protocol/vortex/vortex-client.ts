@@ -1,0 +1,128 @@
+import { connect } from 'node:net';
+import type { Socket } from 'node:net';
+import type { Readable } from 'node:stream';
+import { D7yError } from '../../errors/d7y-error.js';
+import type { PieceContentMeta } from './piece-content-meta.js';
+import { VortexConnectionPool } from './vortex-connection-pool.js';
+import { exchange, StaleConnectionError } from './vortex-exchange.js';
+import { encodeDownloadPiece, randomPacketId } from './vortex-frames.js';
+import type { PieceKind } from './vortex-tags.js';
+
+export interface VortexClientOptions {
+  /** Idle connections kept per parent address. Default 8. */
+  maxIdlePerAddress?: number;
+  /** Time allowed to open a TCP connection. Default 5 s. */
+  connectTimeoutMs?: number;
+  /** Time allowed without a byte from the parent while a response is awaited or streamed. Default 30 s. */
+  readTimeoutMs?: number;
+  /** An idle pooled connection is closed after this long. Default 30 s. */
+  idleTimeoutMs?: number;
+}
+
+/**
+ * Downloads pieces over Vortex. Connections are pooled per address and reused; a connection
+ * carries one request at a time. `downloadPiece` resolves once the piece metadata arrived;
+ * the body yields exactly `meta.length` bytes. The connection returns to the pool when the body
+ * has been read to its end, and is destroyed if the body is destroyed first or the signal aborts.
+ * Errors are D7yErrors: D7Y_PIECE_NOT_FOUND (the parent has no such piece), D7Y_PEER_UNAVAILABLE,
+ * D7Y_TIMEOUT, D7Y_ABORTED, D7Y_PROTOCOL_ERROR, D7Y_INVALID_ARGUMENT (bad task id or number).
+ */
+export class VortexClient {
+  private readonly pool: VortexConnectionPool;
+  private readonly connectTimeoutMs: number;
+  private readonly readTimeoutMs: number;
+  private readonly active = new Set<Socket>();
+  private closed = false;
+
+  constructor(opts: VortexClientOptions = {}) {
+    this.pool = new VortexConnectionPool(opts.maxIdlePerAddress ?? 8, opts.idleTimeoutMs ?? 30_000);
+    this.connectTimeoutMs = opts.connectTimeoutMs ?? 5_000;
+    this.readTimeoutMs = opts.readTimeoutMs ?? 30_000;
+  }
+
+  /** Idle pooled connections right now. */
+  get idleConnections(): number {
+    return this.pool.size;
+  }
+
+  /** Connections owned by an in-flight request right now. */
+  get activeConnections(): number {
+    return this.active.size;
+  }
+
+  async downloadPiece(
+    addr: { host: string; port: number },
+    req: { taskId: string; number: number; kind?: PieceKind },
+    opts: { signal?: AbortSignal } = {},
+  ): Promise<{ meta: PieceContentMeta; body: Readable }> {
+    if (this.closed) throw new D7yError('D7Y_INTERNAL', 'the Vortex client is closed', { fix: 'create a new VortexClient' });
+    const kind = req.kind ?? 'standard';
+    const frame = encodeDownloadPiece(randomPacketId(), { taskId: req.taskId, number: req.number, kind });
+    const address = `${addr.host}:${addr.port}`;
+    for (;;) {
+      if (opts.signal?.aborted) throw aborted(address, opts.signal);
+      const pooled = this.pool.take(address);
+      const socket = pooled ?? await this.open(addr, address, opts.signal);
+      this.active.add(socket);
+      try {
+        return await exchange({
+          socket, address, frame, req: { taskId: req.taskId, number: req.number, kind },
+          readTimeoutMs: this.readTimeoutMs, signal: opts.signal,
+          onReusable: (s) => this.pool.put(address, s),
+          onDone: () => this.active.delete(socket),
+        });
+      } catch (err) {
+        if (!(err instanceof StaleConnectionError)) throw err;
+        if (!pooled) {
+          throw new D7yError('D7Y_PEER_UNAVAILABLE', err.message, { fix: 'download the piece from another parent', cause: err });
+        }
+      }
+    }
+  }
+
+  /** Destroys idle connections now and in-flight ones when they finish (or after the read timeout). */
+  async close(): Promise<void> {
+    this.closed = true;
+    this.pool.close();
+    const deadline = Date.now() + this.readTimeoutMs;
+    while (this.active.size > 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    for (const socket of this.active) socket.destroy();
+    this.active.clear();
+  }
+
+  private open(addr: { host: string; port: number }, address: string, signal?: AbortSignal): Promise<Socket> {
+    return new Promise((resolve, reject) => {
+      const socket = connect({ host: addr.host, port: addr.port, noDelay: true, keepAlive: true, keepAliveInitialDelay: 30_000 });
+      socket.on('error', () => undefined);
+      const done = (err?: Error): void => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        socket.off('connect', onConnect);
+        socket.off('error', onError);
+        if (err) {
+          socket.destroy();
+          reject(err);
+        } else {
+          resolve(socket);
+        }
+      };
+      const onConnect = (): void => done();
+      const onError = (err: Error): void => done(new D7yError('D7Y_PEER_UNAVAILABLE', `cannot connect to peer ${address}: ${err.message}`, {
+        fix: 'the parent is down or its upload port is blocked; download from another parent', cause: err,
+      }));
+      const onAbort = (): void => done(aborted(address, signal as AbortSignal));
+      const timer = setTimeout(() => done(new D7yError('D7Y_TIMEOUT', `connecting to peer ${address} took more than ${this.connectTimeoutMs} ms`, {
+        fix: 'the parent is unreachable; download from another parent',
+      })), this.connectTimeoutMs);
+      socket.once('connect', onConnect);
+      socket.once('error', onError);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+}
+
+function aborted(address: string, signal: AbortSignal): D7yError {
+  return new D7yError('D7Y_ABORTED', `download from ${address} aborted`, { cause: signal.reason });
+}

@@ -1,0 +1,167 @@
+import type { Socket } from 'node:net';
+import { Readable } from 'node:stream';
+import { D7yError } from '../../errors/d7y-error.js';
+import { errorFromFrame } from './vortex-error-codes.js';
+import { VortexDecoder } from './vortex-decoder.js';
+import type { VortexEvent } from './vortex-decoder.js';
+import type { PieceContentMeta } from './piece-content-meta.js';
+import { contentTagOf, VortexErrorCode } from './vortex-tags.js';
+import type { PieceKind } from './vortex-tags.js';
+
+/** Raised when a reused connection turned out dead before any response byte; the request may be retried. */
+export class StaleConnectionError extends Error {}
+
+export interface ExchangeOptions {
+  socket: Socket;
+  address: string;
+  frame: Buffer;
+  req: { taskId: string; number: number; kind: PieceKind };
+  readTimeoutMs: number;
+  signal?: AbortSignal;
+  /** Called once with the socket when the response is fully read and the socket is reusable. */
+  onReusable: (socket: Socket) => void;
+  /** Called once when the exchange no longer owns the socket (after onReusable or destroy). */
+  onDone: () => void;
+}
+
+/** Bytes the piece body buffers before the socket is paused. */
+const BODY_HIGH_WATER_MARK = 1024 * 1024;
+
+type State = 'head' | 'body' | 'done';
+
+/**
+ * One request and its response on one connection. Resolves with the metadata and a body that
+ * yields exactly `meta.length` bytes at the consumer's pace (the socket pauses while the body is
+ * full, and the read timeout is suspended meanwhile).
+ */
+export function exchange(opts: ExchangeOptions): Promise<{ meta: PieceContentMeta; body: Readable }> {
+  const { socket, req, signal } = opts;
+  const decoder = new VortexDecoder({ accept: 'responses' });
+  let state: State = 'head';
+  let gotBytes = false;
+  let paused = false;
+  let lastError: Error | undefined;
+  let body: Readable | undefined;
+  let received = 0;
+  let expected = 0;
+
+  return new Promise((resolve, reject) => {
+    const cleanup = (): void => {
+      state = 'done';
+      socket.off('data', onData);
+      socket.off('close', onClose);
+      socket.off('error', onError);
+      socket.off('timeout', onTimeout);
+      socket.setTimeout(0);
+      signal?.removeEventListener('abort', onAbort);
+    };
+    const fail = (err: Error): void => {
+      const was = state;
+      if (was === 'done') return;
+      cleanup();
+      socket.destroy();
+      if (was === 'head') reject(err);
+      else body?.destroy(err);
+      opts.onDone();
+    };
+    const finish = (reusable: boolean): void => {
+      cleanup();
+      if (reusable && decoder.atFrameBoundary) opts.onReusable(socket);
+      else socket.destroy();
+      opts.onDone();
+    };
+    const what = `piece ${req.number} of task ${req.taskId} from ${opts.address}`;
+    const onData = (chunk: Buffer): void => {
+      gotBytes = true;
+      let events: VortexEvent[];
+      try {
+        events = decoder.push(chunk);
+      } catch (err) {
+        fail(new D7yError('D7Y_PROTOCOL_ERROR', `${what}: ${(err as Error).message}`, { cause: err, fix: (err as D7yError).fix }));
+        return;
+      }
+      for (let i = 0; i < events.length && state !== 'done'; i++) {
+        handle(events[i], i === events.length - 1);
+      }
+    };
+    const handle = (ev: VortexEvent, last: boolean): void => {
+      if (state === 'head' && ev.type === 'piece') {
+        if (ev.tag !== contentTagOf(req.kind) || ev.meta.number !== req.number) {
+          fail(new D7yError('D7Y_PROTOCOL_ERROR', `${what}: the peer answered with piece ${ev.meta.number} (tag ${ev.tag})`));
+          return;
+        }
+        state = 'body';
+        expected = ev.meta.length;
+        body = new Readable({
+          highWaterMark: BODY_HIGH_WATER_MARK,
+          read: () => {
+            if (paused && state === 'body') {
+              paused = false;
+              socket.setTimeout(opts.readTimeoutMs);
+              socket.resume();
+            }
+          },
+          destroy: (err, cb) => {
+            if (state === 'body') fail(err ?? new D7yError('D7Y_ABORTED', `${what}: body destroyed after ${received} of ${expected} bytes`));
+            cb(err);
+          },
+        });
+        resolve({ meta: ev.meta, body });
+      } else if (state === 'body' && ev.type === 'body') {
+        received += ev.chunk.length;
+        if (!(body as Readable).push(ev.chunk) && !paused) {
+          paused = true;
+          socket.setTimeout(0);
+          socket.pause();
+        }
+      } else if (state === 'body' && ev.type === 'body-end') {
+        const b = body as Readable;
+        finish(last);
+        b.push(null);
+      } else if (state === 'head' && ev.type === 'error') {
+        const err = errorFromFrame(ev.code, ev.message, { address: opts.address, taskId: req.taskId, number: req.number });
+        finish(last && ev.code !== VortexErrorCode.InvalidArgument);
+        reject(err);
+      } else if (ev.type === 'close') {
+        fail(new D7yError('D7Y_PEER_UNAVAILABLE', `${what}: the peer closed the connection`, {
+          fix: 'download the piece from another parent',
+        }));
+      } else {
+        fail(new D7yError('D7Y_PROTOCOL_ERROR', `${what}: unexpected ${ev.type} frame`));
+      }
+    };
+    const onClose = (): void => {
+      if (state === 'head' && !gotBytes) {
+        fail(new StaleConnectionError(`${what}: connection closed before a response${lastError ? ` (${lastError.message})` : ''}`));
+        return;
+      }
+      const where = state === 'body' ? ` after ${received} of ${expected} bytes` : ' before a response';
+      fail(new D7yError('D7Y_PEER_UNAVAILABLE', `${what}: connection closed${where}${lastError ? ` (${lastError.message})` : ''}`, {
+        fix: 'download the piece from another parent', cause: lastError,
+      }));
+    };
+    const onError = (err: Error): void => {
+      lastError = err;
+    };
+    const onTimeout = (): void => {
+      fail(new D7yError('D7Y_TIMEOUT', `${what}: no data for ${opts.readTimeoutMs} ms`, {
+        fix: 'the parent is overloaded or unreachable; download from another parent',
+      }));
+    };
+    const onAbort = (): void => {
+      fail(new D7yError('D7Y_ABORTED', `${what}: aborted`, { cause: signal?.reason }));
+    };
+    socket.on('data', onData);
+    socket.on('close', onClose);
+    socket.on('error', onError);
+    socket.on('timeout', onTimeout);
+    socket.setTimeout(opts.readTimeoutMs);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    if (signal?.aborted) {
+      onAbort();
+      return;
+    }
+    socket.resume();
+    socket.write(opts.frame);
+  });
+}

@@ -1,0 +1,134 @@
+import type { Socket } from 'node:net';
+import type { Readable } from 'node:stream';
+import type { Logger } from '../../logging/logger.js';
+import { vortexCodeOf } from './vortex-error-codes.js';
+import { VortexDecoder } from './vortex-decoder.js';
+import type { VortexEvent } from './vortex-decoder.js';
+import { encodeError, encodePieceContent, MAX_ERROR_MESSAGE_BYTES, randomPacketId } from './vortex-frames.js';
+import { VortexErrorCode } from './vortex-tags.js';
+import type { PieceProvider } from './piece-provider.js';
+
+type RequestEvent = Extract<VortexEvent, { type: 'request' }>;
+type Job = VortexEvent | { type: 'malformed'; message: string };
+
+/** How long a connection that got an error frame may linger for the peer to read it. */
+const LINGER_MS = 1000;
+
+/**
+ * One accepted Vortex connection: serves its requests one after the other (reading pauses
+ * while a response is written), pipes each body honouring `drain`, answers a malformed frame
+ * with an InvalidArgument error frame and closes.
+ */
+export class VortexServerConnection {
+  private readonly decoder = new VortexDecoder({ accept: 'requests', maxValueLength: MAX_ERROR_MESSAGE_BYTES + 1 });
+  private readonly queue: Job[] = [];
+  private busy = false;
+  private ending = false;
+
+  constructor(
+    private readonly socket: Socket,
+    private readonly provider: PieceProvider,
+    private readonly logger: Logger,
+    private readonly onServed: () => void,
+  ) {
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.ending) return;
+    try {
+      this.queue.push(...this.decoder.push(chunk));
+    } catch (err) {
+      this.queue.push({ type: 'malformed', message: (err as Error).message });
+      this.ending = true;
+    }
+    if (this.queue.length > 0) {
+      this.socket.pause();
+      void this.run();
+    }
+  }
+
+  private async run(): Promise<void> {
+    if (this.busy) return;
+    this.busy = true;
+    while (this.queue.length > 0 && !this.socket.destroyed) {
+      const job = this.queue.shift() as Job;
+      if (job.type === 'request') {
+        await this.serve(job);
+      } else if (job.type === 'malformed') {
+        this.logger.debug({ remote: this.socket.remoteAddress, reason: job.message }, 'vortex: malformed frame, closing');
+        this.closeWith(encodeError(randomPacketId(), VortexErrorCode.InvalidArgument, job.message));
+      } else {
+        if (job.type === 'error') this.logger.debug({ code: job.code, message: job.message }, 'vortex: client sent an error frame');
+        this.closeWith(undefined);
+      }
+    }
+    this.busy = false;
+    if (!this.ending && !this.socket.destroyed) this.socket.resume();
+  }
+
+  private closeWith(frame: Buffer | undefined): void {
+    this.ending = true;
+    this.queue.length = 0;
+    this.socket.resume();
+    if (frame) this.socket.end(frame);
+    else this.socket.end();
+    const timer = setTimeout(() => this.socket.destroy(), LINGER_MS);
+    timer.unref();
+    this.socket.once('close', () => clearTimeout(timer));
+  }
+
+  private async serve(req: RequestEvent): Promise<void> {
+    let piece: Awaited<ReturnType<PieceProvider['getPiece']>>;
+    try {
+      piece = await this.provider.getPiece({ taskId: req.taskId, number: req.number, kind: req.kind });
+    } catch (err) {
+      const code = vortexCodeOf(err);
+      if (code !== VortexErrorCode.NotFound) this.logger.warn({ err, taskId: req.taskId, number: req.number }, 'vortex: provider failed');
+      if (!this.socket.destroyed) this.socket.write(encodeError(req.packetId, code, (err as Error)?.message ?? String(err)));
+      return;
+    }
+    let header: Buffer;
+    try {
+      header = encodePieceContent(req.packetId, req.kind, piece.meta);
+    } catch (err) {
+      piece.body.destroy();
+      this.logger.warn({ err, taskId: req.taskId, number: req.number }, 'vortex: provider gave invalid piece metadata');
+      if (!this.socket.destroyed) this.socket.write(encodeError(req.packetId, VortexErrorCode.Internal, (err as Error).message));
+      return;
+    }
+    try {
+      this.socket.write(header);
+      await writeBody(this.socket, piece.body, piece.meta.length);
+      this.onServed();
+    } catch (err) {
+      if (!this.socket.destroyed) {
+        this.logger.warn({ err, taskId: req.taskId, number: req.number }, 'vortex: piece body failed mid-transfer, closing');
+      }
+      piece.body.destroy();
+      this.socket.destroy();
+    }
+  }
+}
+
+/** Writes exactly `length` bytes of `body` to `socket`, waiting for `drain` when its buffer is full. */
+async function writeBody(socket: Socket, body: Readable, length: number): Promise<void> {
+  let sent = 0;
+  for await (const chunk of body as AsyncIterable<Buffer | string>) {
+    const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    sent += bytes.length;
+    if (sent > length) throw new Error(`piece body is longer than its metadata length ${length}`);
+    if (socket.destroyed) throw new Error('connection closed');
+    if (!socket.write(bytes)) await drained(socket);
+  }
+  if (sent !== length) throw new Error(`piece body ended after ${sent} of ${length} bytes`);
+}
+
+function drained(socket: Socket): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onDrain = (): void => { socket.off('close', onClose); resolve(); };
+    const onClose = (): void => { socket.off('drain', onDrain); reject(new Error('connection closed')); };
+    socket.once('drain', onDrain);
+    socket.once('close', onClose);
+  });
+}

@@ -1,0 +1,116 @@
+import { createServer } from 'node:net';
+import type { Server, Socket } from 'node:net';
+import type { Startable } from '../../contracts/startable.js';
+import { D7yError } from '../../errors/d7y-error.js';
+import { silentLogger } from '../../logging/logger.js';
+import type { Logger } from '../../logging/logger.js';
+import type { PieceProvider } from './piece-provider.js';
+import { VortexServerConnection } from './vortex-server-connection.js';
+
+export interface VortexServerOptions {
+  host: string;
+  /** 0 picks a free port; read the actual one from `port` after `start`. */
+  port: number;
+  provider: PieceProvider;
+  logger?: Logger;
+  /** Connections beyond this many are refused (closed at once). Default 1024. */
+  maxConnections?: number;
+  /** A connection with no traffic either way for this long is destroyed. Default 60 s. */
+  idleTimeoutMs?: number;
+}
+
+/**
+ * Serves pieces over Vortex (TLV over TCP). Each connection carries any number of requests in
+ * sequence; responses are streamed from the provider with back-pressure. A malformed frame gets
+ * an InvalidArgument error frame and the connection closes; provider errors get an error frame
+ * and the connection stays usable.
+ */
+export class VortexServer implements Startable {
+  private readonly logger: Logger;
+  private readonly maxConnections: number;
+  private readonly idleTimeoutMs: number;
+  private readonly sockets = new Set<Socket>();
+  private server: Server | undefined;
+  private stopping: Promise<void> | undefined;
+  private actualPort = 0;
+  private accepted = 0;
+  private served = 0;
+
+  constructor(private readonly opts: VortexServerOptions) {
+    this.logger = opts.logger ?? silentLogger();
+    this.maxConnections = opts.maxConnections ?? 1024;
+    this.idleTimeoutMs = opts.idleTimeoutMs ?? 60_000;
+  }
+
+  /** The port listened on (the actual one once started). */
+  get port(): number {
+    return this.actualPort || this.opts.port;
+  }
+
+  /** Connections open right now. */
+  get openConnections(): number {
+    return this.sockets.size;
+  }
+
+  /** Connections accepted since start. */
+  get acceptedConnections(): number {
+    return this.accepted;
+  }
+
+  /** Pieces whose body was written completely since start. */
+  get servedPieces(): number {
+    return this.served;
+  }
+
+  async start(): Promise<void> {
+    if (this.server) throw new D7yError('D7Y_INTERNAL', 'the Vortex server was already started');
+    const server = createServer({ noDelay: true, keepAlive: true, keepAliveInitialDelay: 30_000, pauseOnConnect: false });
+    server.maxConnections = this.maxConnections;
+    server.on('connection', (socket) => this.accept(socket));
+    server.on('drop', (info) => this.logger.warn({ remote: info?.remoteAddress, max: this.maxConnections }, 'vortex: connection refused, too many'));
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: NodeJS.ErrnoException): void => {
+        const inUse = err.code === 'EADDRINUSE' || err.code === 'EACCES';
+        reject(new D7yError(inUse ? 'D7Y_CONFIG_INVALID' : 'D7Y_INTERNAL',
+          `the Vortex server cannot listen on ${this.opts.host}:${this.opts.port}: ${err.message}`, {
+            fix: inUse ? 'choose a free upload port (0 picks one)' : 'check the upload host address', cause: err,
+          }));
+      };
+      server.once('error', onError);
+      server.listen(this.opts.port, this.opts.host, () => {
+        server.off('error', onError);
+        server.on('error', (err) => this.logger.error({ err }, 'vortex: server error'));
+        const addr = server.address();
+        this.actualPort = typeof addr === 'object' && addr ? addr.port : this.opts.port;
+        resolve();
+      });
+    });
+    this.logger.info({ host: this.opts.host, port: this.actualPort }, 'vortex: listening');
+  }
+
+  /** Stops listening and destroys every connection; safe to call twice or after a failed start. */
+  async stop(): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    this.stopping ??= new Promise<void>((resolve) => {
+      for (const socket of this.sockets) socket.destroy();
+      if (!server.listening) {
+        resolve();
+        return;
+      }
+      server.close(() => resolve());
+    });
+    await this.stopping;
+  }
+
+  private accept(socket: Socket): void {
+    this.accepted += 1;
+    this.sockets.add(socket);
+    socket.setNoDelay(true);
+    socket.setTimeout(this.idleTimeoutMs, () => socket.destroy());
+    socket.on('error', (err) => this.logger.debug({ err, remote: socket.remoteAddress }, 'vortex: connection error'));
+    socket.once('close', () => this.sockets.delete(socket));
+    new VortexServerConnection(socket, this.opts.provider, this.logger, () => { this.served += 1; });
+  }
+}
