@@ -1,14 +1,83 @@
+import { hostname } from 'node:os';
+import { isAbsolute, join } from 'node:path';
 import { z } from 'zod';
 
+const port = z.number().int().min(0).max(65535);
+const bytesPerSecond = z.number().int().min(0);
+const MIB = 1024 * 1024;
+
+/**
+ * The peer daemon's settings. Everything that must differ between two peers of one process
+ * (data folder, ports, socket) lives here; a port of 0 means a random free port.
+ */
 export const PeerConfigSchema = z.strictObject({
-  /** A seed peer goes back to the origin for the scheduler. */
+  /** A seed peer goes back to the origin for the scheduler and announces itself as a super host. */
   seed: z.boolean().default(false),
+  /** The peer's folder: relative to the node's dataDir, or absolute. Defaults to `peer` (`seed-peer` for seeds). */
+  dataDir: z.string().optional(),
+  host: z.strictObject({
+    /** The address other peers reach this one at; the upload and rpc servers listen on it. */
+    ip: z.string().default('127.0.0.1'),
+    hostname: z.string().default(() => hostname()),
+    idc: z.string().default(''),
+    /** `country|region|zone`, most general first. */
+    location: z.string().default(''),
+  }).prefault({}),
+  /** Vortex piece server (and its upload rate limit, bytes/s, 0 = unlimited). */
+  upload: z.strictObject({
+    port: port.default(4005),
+    rateLimit: bytesPerSecond.default(0),
+    /** Upload bandwidth announced to the scheduler when no rate limit is set, bytes/s. */
+    maxBandwidth: bytesPerSecond.default(1250 * MIB),
+    maxConnections: z.number().int().min(1).default(512),
+  }).prefault({}),
+  /** dfdaemon gRPC service (SyncPieces, DownloadTask, StatTask, DeleteTask). */
+  rpc: z.strictObject({
+    port: port.default(4000),
+  }).prefault({}),
+  /** HTTP range GET of one piece: `GET /pieces/<taskId>/<n>`; for tools and debugging. */
+  pieceHttp: z.strictObject({
+    port: port.default(4007),
+  }).prefault({}),
+  /** The local API's unix socket; defaults to `<peer dataDir>/peer.sock`. */
+  socket: z.string().optional(),
   /** Storage medium (by plugin-provided name) that holds pieces. */
   storage: z.strictObject({
     medium: z.string().default('disk'),
   }).prefault({}),
-  /** Schedulers as `host:port`. */
+  /** Schedulers as `host:port`; a task's scheduler is chosen by consistent hash of its id. */
   schedulers: z.array(z.string().regex(/^[^\s:]+:\d{1,5}$/, 'expected host:port')).default(['127.0.0.1:8002']),
+  download: z.strictObject({
+    /** Pieces downloaded at once per task. */
+    concurrency: z.number().int().min(1).max(16).default(8),
+    /** Milliseconds one piece may take from a parent before it is tried elsewhere. */
+    pieceTimeoutMs: z.number().int().min(100).default(30_000),
+    /** Download rate limit, bytes/s, 0 = unlimited. */
+    rateLimit: bytesPerSecond.default(0),
+    /** May this peer fetch from the origin itself when the swarm cannot serve it. */
+    backToSource: z.boolean().default(true),
+    /** Objects of at most this many bytes go straight to the origin, without the scheduler. */
+    directMaxBytes: z.number().int().min(0).default(4 * MIB),
+    /** Lowest piece length (tests may lower the 4 MiB floor). */
+    pieceLengthMin: z.number().int().min(1024).default(4 * MIB),
+    /** Reschedule rounds before giving up on the swarm. */
+    maxReschedules: z.number().int().min(0).default(5),
+    /** Milliseconds without any parent able to serve a missing piece before a reschedule. */
+    stallMs: z.number().int().min(100).default(5_000),
+  }).prefault({}),
+  /** Milliseconds between host announces to the schedulers. */
+  announceIntervalMs: z.number().int().min(1000).default(30_000),
 });
 
 export type PeerConfig = z.infer<typeof PeerConfigSchema>;
+
+/** The peer's own folder under the node's data dir. */
+export function peerDataDir(nodeDataDir: string, peer: PeerConfig): string {
+  const sub = peer.dataDir ?? (peer.seed ? 'seed-peer' : 'peer');
+  return isAbsolute(sub) ? sub : join(nodeDataDir, sub);
+}
+
+/** The unix socket path of the peer's local API. */
+export function peerSocketPath(nodeDataDir: string, peer: PeerConfig): string {
+  return peer.socket ?? join(peerDataDir(nodeDataDir, peer), 'peer.sock');
+}

@@ -1,0 +1,238 @@
+import type { Readable } from 'node:stream';
+import type { StorageMedium } from '../../contracts/storage-medium.js';
+import { D7yError, isD7yError, toD7yError } from '../../errors/d7y-error.js';
+import type { Logger } from '../../logging/logger.js';
+import type { AnnouncePeerSession } from '../../protocol/rpc/announce-peer-session.js';
+import type { DfdaemonUploadClient } from '../../protocol/rpc/dfdaemon-upload-client.js';
+import type { Peer } from '../../protocol/rpc/gen/common.js';
+import { pieceBounds } from '../../task/piece-length.js';
+import { ParentSet, type Parent } from './parent-set.js';
+import type { TokenBucket } from './token-bucket.js';
+import { TrafficType, type HeldPiece, type TaskState } from './task-state.js';
+
+/** The part of VortexClient a download uses. */
+export interface PieceFetcher {
+  downloadPiece(addr: { host: string; port: number }, req: { taskId: string; number: number },
+    opts?: { signal?: AbortSignal }): Promise<{ meta: { length: number; digest: string }; body: Readable }>;
+}
+
+export interface P2PDownloadOptions {
+  medium: StorageMedium;
+  vortex: PieceFetcher;
+  dfdaemon: DfdaemonUploadClient;
+  limiter: TokenBucket;
+  logger: Logger;
+  hostId: string;
+  concurrency: number;
+  pieceTimeoutMs: number;
+  stallMs: number;
+  maxReschedules: number;
+  /** Milliseconds to wait for the scheduler's first answer. */
+  firstAnswerMs?: number;
+}
+
+/** How a swarm download ended when it did not fail. */
+export type P2POutcome = { kind: 'done' } | { kind: 'back-to-source'; reason: string; schedulerLost: boolean };
+
+/** A write failed for want of room: no other parent can cure it. */
+export function isStorageFull(e: D7yError): boolean {
+  return e.code === 'D7Y_STORAGE_FULL' || /ENOSPC|no space left/i.test(e.message);
+}
+
+/**
+ * Downloads the missing pieces of one task from the parents the scheduler names: a SyncPieces
+ * stream per parent says who holds what; pieces are fetched over Vortex, at most `concurrency`
+ * at once, each from a parent picked by weighted random choice, crc32-checked by the medium,
+ * retried elsewhere on failure and reported to the scheduler. When no parent can serve the
+ * missing pieces for `stallMs` it asks for a reschedule; it returns `back-to-source` when the
+ * scheduler says so, when reschedules run out, or when the scheduler is lost.
+ */
+export class P2PDownload {
+  private readonly parents = new ParentSet();
+  private readonly missing: Set<number>;
+  private readonly inFlight = new Map<number, { parent: Parent; ac: AbortController; done: Promise<void> }>();
+  private readonly failedFor = new Map<number, Set<string>>();
+  private settled = false;
+  private started = false;
+  private reschedules = 0;
+  private stallTimer?: NodeJS.Timeout;
+  private firstTimer?: NodeJS.Timeout;
+  private resolve!: (o: P2POutcome) => void;
+  private reject!: (e: D7yError) => void;
+
+  constructor(
+    private readonly opts: P2PDownloadOptions,
+    private readonly state: TaskState,
+    private readonly session: AnnouncePeerSession,
+    missing: number[],
+    private readonly onPiece: (p: HeldPiece) => Promise<void> | void,
+    private readonly signal: AbortSignal,
+  ) {
+    this.missing = new Set(missing);
+  }
+
+  run(): Promise<P2POutcome> {
+    const result = new Promise<P2POutcome>((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
+    const onAbort = (): void => this.fail(toD7yError(this.signal.reason, 'D7Y_ABORTED'));
+    this.signal.addEventListener('abort', onAbort, { once: true });
+    this.firstTimer = setTimeout(() => this.settle({ kind: 'back-to-source', schedulerLost: true,
+      reason: `scheduler ${this.session.address} did not answer within ${this.opts.firstAnswerMs ?? 10_000} ms` }),
+    this.opts.firstAnswerMs ?? 10_000);
+    void this.readAnswers();
+    return result.finally(() => {
+      this.signal.removeEventListener('abort', onAbort);
+      clearTimeout(this.firstTimer);
+      clearTimeout(this.stallTimer);
+    });
+  }
+
+  private async readAnswers(): Promise<void> {
+    try {
+      for await (const answer of this.session) {
+        clearTimeout(this.firstTimer);
+        const r = answer.response;
+        if (!r || this.settled) continue;
+        if (r.$case === 'normalTaskResponse') this.addParents(r.value.candidateParents);
+        else if (r.$case === 'needBackToSourceResponse') {
+          this.settle({ kind: 'back-to-source', schedulerLost: false, reason: r.value.description ?? 'the scheduler sent this peer to the origin' });
+        } else if (r.$case === 'emptyTaskResponse') this.settle({ kind: 'done' });
+      }
+      if (!this.settled && this.missing.size > 0) {
+        this.settle({ kind: 'back-to-source', schedulerLost: true, reason: `scheduler ${this.session.address} closed the announce stream` });
+      }
+    } catch (err) {
+      const e = toD7yError(err, 'D7Y_SCHEDULER_UNAVAILABLE');
+      if (!this.settled) this.settle({ kind: 'back-to-source', schedulerLost: true, reason: e.message });
+    }
+  }
+
+  private addParents(peers: Peer[]): void {
+    if (!this.started) {
+      this.started = true;
+      this.session.started().catch(() => undefined);
+    }
+    for (const peer of peers) {
+      const parent = this.parents.add(peer);
+      if (parent) void this.sync(parent);
+    }
+    this.pump();
+  }
+
+  private async sync(parent: Parent): Promise<void> {
+    const ac = new AbortController();
+    parent.sync = ac;
+    try {
+      const stream = this.opts.dfdaemon.syncPieces({ host: parent.ip, port: parent.rpcPort },
+        { taskId: this.state.taskId, interestedPieceNumbers: [...this.missing], hostId: this.opts.hostId }, { signal: ac.signal });
+      for await (const info of stream) {
+        parent.pieces.set(info.number, info);
+        if (this.missing.has(info.number)) this.pump();
+      }
+    } catch (err) {
+      if (!ac.signal.aborted && !this.settled) {
+        this.opts.logger.debug({ taskId: this.state.taskId, parent: parent.id, err: (err as Error).message }, 'piece sync with a parent ended');
+      }
+    }
+  }
+
+  private pump(): void {
+    if (this.settled) return;
+    if (this.missing.size === 0 && this.inFlight.size === 0) return this.settle({ kind: 'done' });
+    for (const n of this.missing) {
+      if (this.inFlight.size >= this.opts.concurrency) break;
+      if (this.inFlight.has(n)) continue;
+      const parent = this.parents.choose(n, this.failedFor.get(n));
+      if (parent) this.startPiece(n, parent);
+    }
+    if (this.inFlight.size === 0 && this.missing.size > 0) {
+      this.stallTimer ??= setTimeout(() => this.stalled(), this.opts.stallMs);
+    } else {
+      clearTimeout(this.stallTimer);
+      this.stallTimer = undefined;
+    }
+  }
+
+  private stalled(): void {
+    this.stallTimer = undefined;
+    if (this.settled || this.inFlight.size > 0) return;
+    if (this.reschedules >= this.opts.maxReschedules) {
+      return this.settle({ kind: 'back-to-source', schedulerLost: false,
+        reason: `no parent could serve ${this.missing.size} piece(s) after ${this.reschedules} reschedule(s)` });
+    }
+    this.reschedules += 1;
+    this.session.reschedule(this.parents.deadIds(), 'parents hold none of the missing pieces').catch(() => undefined);
+    this.pump();
+  }
+
+  private startPiece(n: number, parent: Parent): void {
+    const ac = new AbortController();
+    parent.inFlight += 1;
+    const done = this.fetchPiece(n, parent, ac).finally(() => {
+      parent.inFlight -= 1;
+      this.inFlight.delete(n);
+      this.pump();
+    });
+    this.inFlight.set(n, { parent, ac, done });
+  }
+
+  private async fetchPiece(n: number, parent: Parent, ac: AbortController): Promise<void> {
+    const startedAt = Date.now();
+    const { offset, length } = pieceBounds(n, this.state.contentLength!, this.state.pieceLength);
+    const timer = setTimeout(() => ac.abort(new D7yError('D7Y_TIMEOUT', `piece ${n} from ${parent.id} took over ${this.opts.pieceTimeoutMs} ms`)),
+      this.opts.pieceTimeoutMs);
+    try {
+      const { meta, body } = await this.opts.vortex.downloadPiece({ host: parent.ip, port: parent.uploadPort },
+        { taskId: this.state.taskId, number: n }, { signal: ac.signal });
+      if (meta.length !== length) {
+        body.destroy();
+        throw new D7yError('D7Y_PROTOCOL_ERROR', `parent ${parent.id} sent ${meta.length} bytes for piece ${n}, expected ${length}`);
+      }
+      const paced = this.opts.limiter.unlimited ? body : body.pipe(this.opts.limiter.throttle());
+      if (paced !== body) body.on('error', (err) => paced.destroy(err));
+      const expected = parent.pieces.get(n)?.digest || meta.digest;
+      const rec = await this.opts.medium.writePiece(this.state.taskId, { number: n, offset, length }, paced, expected);
+      this.missing.delete(n);
+      const held: HeldPiece = { ...rec, parentId: parent.id, trafficType: TrafficType.RemotePeer, cost: Date.now() - startedAt, createdAt: Date.now() };
+      await this.onPiece(held);
+      this.session.pieceFinished({
+        number: n, parentId: parent.id, offset, length, digest: rec.digest, trafficType: TrafficType.RemotePeer,
+        cost: held.cost ?? 0, createdAt: held.createdAt,
+      }).catch(() => undefined);
+    } catch (err) {
+      const e = toD7yError(err, 'D7Y_PEER_UNAVAILABLE');
+      if (this.settled) return;
+      if (this.signal.aborted) return this.fail(toD7yError(this.signal.reason, 'D7Y_ABORTED'));
+      if (isStorageFull(e)) return this.fail(e);
+      const failed = this.failedFor.get(n) ?? new Set<string>();
+      failed.add(parent.id);
+      this.failedFor.set(n, failed);
+      if (this.parents.failed(parent)) this.opts.logger.warn({ taskId: this.state.taskId, parent: parent.id }, 'parent dropped after repeated failures');
+      this.opts.logger.debug({ taskId: this.state.taskId, piece: n, parent: parent.id, err: e.message }, 'piece from a parent failed');
+      this.session.pieceFailed(n, parent.id, true).catch(() => undefined);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private fail(err: D7yError): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.stop().finally(() => this.reject(err));
+  }
+
+  private settle(outcome: P2POutcome): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.stop().finally(() => this.resolve(outcome));
+  }
+
+  private async stop(): Promise<void> {
+    this.parents.close();
+    clearTimeout(this.stallTimer);
+    for (const f of this.inFlight.values()) f.ac.abort(new D7yError('D7Y_ABORTED', 'the download moved on'));
+    await Promise.allSettled([...this.inFlight.values()].map((f) => f.done));
+  }
+}

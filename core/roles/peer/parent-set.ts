@@ -1,0 +1,96 @@
+import type { Peer } from '../../protocol/rpc/gen/common.js';
+import type { PieceInfo } from '../../protocol/rpc/gen/dfdaemon.js';
+
+/** Weight of a parent that reports no bandwidth (10 Gbps, as Dragonfly assumes). */
+const DEFAULT_MAX_TX = 1_250_000_000;
+/** Piece failures after which a parent is no longer asked. */
+export const MAX_PARENT_FAILURES = 3;
+
+/** A candidate parent of one download: where to reach it and which pieces it has said it holds. */
+export interface Parent {
+  id: string;
+  hostId: string;
+  ip: string;
+  uploadPort: number;
+  rpcPort: number;
+  /** Idle upload bandwidth in bytes/s, at least a tenth of its peak. */
+  weight: number;
+  pieces: Map<number, PieceInfo>;
+  inFlight: number;
+  failures: number;
+  dead: boolean;
+  /** Aborts the parent's SyncPieces stream. */
+  sync?: AbortController;
+}
+
+/**
+ * The parents a download may fetch pieces from, and the weighted-random choice among those that
+ * hold a piece: weight = idle upload bandwidth (max(peak − used, peak/10)) divided by the pieces
+ * already in flight from that parent, so load spreads across parents.
+ */
+export class ParentSet {
+  readonly byId = new Map<string, Parent>();
+
+  constructor(private readonly random: () => number = Math.random) {}
+
+  /** Adds a candidate the scheduler sent; undefined when it is known already or unusable. */
+  add(peer: Peer): Parent | undefined {
+    const host = peer.host;
+    if (!host || !host.uploadPort || !host.rpcPort) return undefined;
+    const known = this.byId.get(peer.id);
+    const maxTx = host.maxTxBps > 0 ? host.maxTxBps : DEFAULT_MAX_TX;
+    const weight = Math.max(maxTx - host.txBps60s, maxTx / 10);
+    if (known) {
+      known.weight = weight;
+      return undefined;
+    }
+    const parent: Parent = {
+      id: peer.id, hostId: host.id, ip: host.ip, uploadPort: host.uploadPort, rpcPort: host.rpcPort,
+      weight, pieces: new Map(), inFlight: 0, failures: 0, dead: false,
+    };
+    this.byId.set(parent.id, parent);
+    return parent;
+  }
+
+  live(): Parent[] {
+    return [...this.byId.values()].filter((p) => !p.dead);
+  }
+
+  /** Ids of parents that failed this download, for a reschedule. */
+  deadIds(): string[] {
+    return [...this.byId.values()].filter((p) => p.dead).map((p) => p.id);
+  }
+
+  /** Marks a failure; a parent past MAX_PARENT_FAILURES is dead. Returns true when it just died. */
+  failed(parent: Parent): boolean {
+    parent.failures += 1;
+    if (parent.dead || parent.failures < MAX_PARENT_FAILURES) return false;
+    parent.dead = true;
+    parent.sync?.abort();
+    return true;
+  }
+
+  /** A parent holding piece `n` and not in `excluded`, by weighted random choice; undefined if none. */
+  choose(n: number, excluded?: Set<string>): Parent | undefined {
+    let total = 0;
+    const options: [Parent, number][] = [];
+    for (const p of this.byId.values()) {
+      if (p.dead || !p.pieces.has(n) || excluded?.has(p.id)) continue;
+      const w = p.weight / (1 + p.inFlight);
+      options.push([p, w]);
+      total += w;
+    }
+    if (options.length === 0) return undefined;
+    let x = this.random() * total;
+    for (const [p, w] of options) {
+      x -= w;
+      if (x <= 0) return p;
+    }
+    return options[options.length - 1][0];
+  }
+
+  /** Cancels every piece sync stream. */
+  close(): void {
+    for (const p of this.byId.values()) p.sync?.abort();
+  }
+}

@@ -1,0 +1,105 @@
+import { EventEmitter } from 'node:events';
+import type { PieceRecord, TaskRecord } from '../../contracts/storage-medium.js';
+import { D7yError } from '../../errors/d7y-error.js';
+import { pieceCount } from '../../task/piece-length.js';
+
+/** Where a piece held by this peer came from (Dragonfly's TrafficType numbering). */
+export const TrafficType = { BackToSource: 0, RemotePeer: 1, LocalPeer: 2 } as const;
+
+/** A piece this peer holds, with its provenance when this daemon downloaded it. */
+export interface HeldPiece extends PieceRecord {
+  parentId?: string;
+  trafficType?: number;
+  /** Milliseconds the download of the piece took. */
+  cost?: number;
+  createdAt: number;
+}
+
+/**
+ * The in-memory view of one task on this peer: its record and the pieces held, loaded from the
+ * storage medium once and kept in step with every write. Emits `piece` (HeldPiece) as pieces
+ * land and `idle` when the running download ended.
+ */
+export class TaskState extends EventEmitter {
+  record?: TaskRecord;
+  readonly pieces = new Map<number, HeldPiece>();
+  /** The download bringing pieces right now, if any. */
+  running?: Promise<void>;
+  /** Set while the content length is unknown (origin without Content-Length, still streaming). */
+  streaming = false;
+
+  constructor(readonly taskId: string) {
+    super();
+    this.setMaxListeners(0);
+  }
+
+  get contentLength(): number | undefined {
+    return this.record?.contentLength;
+  }
+
+  get pieceLength(): number {
+    return this.record?.pieceLength ?? 0;
+  }
+
+  /** Number of pieces of the whole task, when the length is known. */
+  get totalPieces(): number | undefined {
+    const len = this.record?.contentLength;
+    return len === undefined ? undefined : pieceCount(len, this.pieceLength);
+  }
+
+  get finished(): boolean {
+    return this.record?.finished === true;
+  }
+
+  has(n: number): boolean {
+    return this.pieces.has(n);
+  }
+
+  /** Records a piece that was written to the medium and tells the waiters. */
+  addPiece(piece: HeldPiece): void {
+    this.pieces.set(piece.number, piece);
+    this.emit('piece', piece);
+  }
+
+  /** Bytes held, for progress reports. */
+  heldBytes(): number {
+    let n = 0;
+    for (const p of this.pieces.values()) n += p.length;
+    return n;
+  }
+
+  /**
+   * Resolves when piece `n` is held; rejects when `signal` aborts (with its reason when it is a
+   * D7yError). The caller aborts the signal when the download that was to bring the piece failed.
+   */
+  waitForPiece(n: number, signal: AbortSignal): Promise<HeldPiece> {
+    const held = this.pieces.get(n);
+    if (held) return Promise.resolve(held);
+    return new Promise((resolve, reject) => {
+      const cleanup = (): void => {
+        this.off('piece', onPiece);
+        signal.removeEventListener('abort', onAbort);
+      };
+      const onPiece = (p: HeldPiece): void => {
+        if (p.number !== n) return;
+        cleanup();
+        resolve(p);
+      };
+      const onAbort = (): void => {
+        cleanup();
+        const reason = signal.reason as unknown;
+        reject(reason instanceof D7yError ? reason
+          : new D7yError('D7Y_ABORTED', `waiting for piece ${n} of task ${this.taskId} was aborted`));
+      };
+      if (signal.aborted) return onAbort();
+      this.on('piece', onPiece);
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  /** Notes that no download runs any more. */
+  idle(): void {
+    this.running = undefined;
+    this.emit('idle');
+  }
+}
