@@ -25,6 +25,11 @@ export interface PieceRecord {
   digest: string;
 }
 
+/** What one garbage collection pass removed. */
+export interface StorageGcReport {
+  evicted: { taskId: string; reason: 'ttl' | 'watermark' | 'quota'; bytes: number }[];
+}
+
 export interface StorageStats {
   usedBytes: number;
   freeBytes: number;
@@ -56,4 +61,6 @@ export interface StorageMedium extends Startable {
   stats(): Promise<StorageStats>;
   /** A file holding the whole task's bytes at their offsets, for media that have one (hard link / copy out). */
   taskFilePath?(taskId: string): string | undefined;
+  /** Runs garbage collection now (media that collect on their own also do it on a timer). */
+  gc?(): Promise<StorageGcReport>;
 }

@@ -1,0 +1,26 @@
+import { z } from 'zod';
+import { byteSizeSchema, durationSchema } from '../shared/config-values.js';
+
+const percent = z.number().min(1).max(100);
+
+/** `config` of the disk storage plugin in plugins.json. */
+export const DiskStorageConfigSchema = z.strictObject({
+  /** Root directory of the cache; defaults to the plugin's data dir. Relative paths are resolved against it. */
+  dir: z.string().min(1).optional(),
+  /** Byte budget of the cache, e.g. "20GiB"; when set, the GC watermarks measure it instead of the file system. */
+  quota: byteSizeSchema.refine((n) => n > 0, 'quota must be more than 0 bytes').optional(),
+  gc: z.strictObject({
+    /** How often GC runs ("1m", or milliseconds). */
+    interval: durationSchema.default(60_000).refine((n) => n >= 10, 'interval must be at least 10ms'),
+    /** Tasks not accessed for this long are removed ("6h", "7d", or milliseconds). */
+    taskTtl: durationSchema.default(6 * 3_600_000),
+    /** Percent of usage that starts eviction of least recently used finished tasks. */
+    highWatermark: percent.default(80),
+    /** Percent of usage eviction stops below. */
+    lowWatermark: percent.default(60),
+  }).prefault({}).refine((gc) => gc.lowWatermark < gc.highWatermark, {
+    message: 'gc.lowWatermark must be lower than gc.highWatermark', path: ['lowWatermark'],
+  }),
+});
+
+export type DiskStorageConfig = z.infer<typeof DiskStorageConfigSchema>;

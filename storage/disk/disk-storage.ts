@@ -1,0 +1,438 @@
+import { mkdir, open, readdir, rm, stat, statfs } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { Readable } from 'node:stream';
+import { setTimeout as delay } from 'node:timers/promises';
+import { D7yError, formatBytes, silentLogger } from '../../core/index.js';
+import type { Logger, PieceRecord, StorageGcReport, StorageMedium, StorageStats, TaskRecord } from '../../core/index.js';
+import { checkDigest, consumePiece, drainPiece } from '../shared/piece-input.js';
+import { checkPiece, checkRange, checkTaskId, notRunning, pieceNotFound, taskNotFound } from '../shared/storage-errors.js';
+import { ContentFile } from './content-file.js';
+import { DiskGc, type DiskGcSettings } from './disk-gc.js';
+import { TaskLog, type TaskLogEntry } from './task-log.js';
+
+export interface DiskStorageOptions {
+  /** Root directory: content files under `content/tasks/`, metadata logs under `metadata/tasks/`. */
+  dir: string;
+  /** A byte budget for piece bytes; writes past it evict or fail with D7Y_STORAGE_FULL. */
+  quota?: number;
+  gc?: Partial<DiskGcSettings> & { interval?: number };
+  logger?: Logger;
+  /** Clock, for tests. */
+  now?: () => number;
+  /** How long `stop` waits for writes in flight. */
+  stopTimeoutMs?: number;
+}
+
+interface DiskTask {
+  record: TaskRecord;
+  pieces: Map<number, PieceRecord>;
+  bytes: number;
+  log: TaskLog;
+  writers: number;
+  writing: Map<number, Promise<unknown>>;
+  file?: Promise<ContentFile>;
+  deleted: boolean;
+  persistedAccess: number;
+}
+
+const DEFAULT_GC = { interval: 60_000, taskTtl: 6 * 3_600_000, highWatermark: 80, lowWatermark: 60 };
+const TOUCH_PERSIST_MS = 60_000;
+
+/**
+ * The default storage medium: one content file per task, pieces written in place at their offsets
+ * while they stream in, and a metadata log per task that survives restarts. A piece is recorded
+ * only after its bytes are fdatasync'ed and its crc32 matched, so a crash never leaves a recorded
+ * piece whose bytes are missing. ENOSPC/EDQUOT surface as D7Y_STORAGE_FULL naming the directory.
+ * GC (TTL and watermarks, on `quota` when set, else on the file system) runs on a timer and on `gc()`.
+ */
+export class DiskStorage implements StorageMedium {
+  readonly name = 'disk';
+  private readonly tasks = new Map<string, DiskTask>();
+  private readonly inflight = new Set<Promise<unknown>>();
+  private readonly logger: Logger;
+  private readonly now: () => number;
+  private readonly gcSettings: typeof DEFAULT_GC;
+  private readonly collector: DiskGc;
+  private timer?: NodeJS.Timeout;
+  private used = 0;
+  private reserved = 0;
+  private running = false;
+
+  constructor(private readonly options: DiskStorageOptions) {
+    this.logger = options.logger ?? silentLogger();
+    this.now = options.now ?? Date.now;
+    this.gcSettings = { ...DEFAULT_GC, ...Object.fromEntries(Object.entries(options.gc ?? {}).filter(([, v]) => v !== undefined)) };
+    this.collector = new DiskGc(this.gcSettings, {
+      candidates: () => [...this.tasks.values()].map((t) => ({
+        taskId: t.record.taskId, lastAccessedAt: t.record.lastAccessedAt, finished: t.record.finished,
+        pinned: t.record.pinned === true, busy: t.writers > 0,
+      })),
+      usage: () => this.usage(),
+      evict: (taskId, reason) => this.evict(taskId, reason),
+    }, this.logger, this.now);
+  }
+
+  get dir(): string {
+    return this.options.dir;
+  }
+
+  async start(): Promise<void> {
+    if (this.running) return;
+    await this.fsStep('creating its directories', async () => {
+      await mkdir(join(this.dir, 'content', 'tasks'), { recursive: true });
+      await mkdir(join(this.dir, 'metadata', 'tasks'), { recursive: true });
+    });
+    await this.load();
+    this.running = true;
+    this.timer = setInterval(() => {
+      this.collector.run().catch((err: unknown) => this.logger.warn({ err }, 'disk storage GC pass failed'));
+    }, this.gcSettings.interval);
+    this.timer.unref();
+    this.logger.info({ dir: this.dir, tasks: this.tasks.size, usedBytes: this.used }, 'disk storage started');
+  }
+
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    clearInterval(this.timer);
+    const timeout = delay(this.options.stopTimeoutMs ?? 10_000, undefined, { ref: false });
+    await Promise.race([Promise.allSettled([...this.inflight]), timeout]);
+    for (const task of this.tasks.values()) {
+      if (task.record.lastAccessedAt > task.persistedAccess) this.persistTouch(task);
+      await task.log.run(async () => undefined);
+    }
+  }
+
+  async putTask(input: Omit<TaskRecord, 'createdAt' | 'lastAccessedAt' | 'finished'> & Partial<TaskRecord>): Promise<TaskRecord> {
+    this.assertRunning();
+    checkTaskId(input.taskId);
+    const now = this.now();
+    const defined = Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined)) as Partial<TaskRecord>;
+    const existing = this.tasks.get(input.taskId);
+    const record = { finished: false, createdAt: now, ...existing?.record, ...defined, lastAccessedAt: input.lastAccessedAt ?? now } as TaskRecord;
+    const entry: TaskLogEntry = { op: 'task', record };
+    if (existing) {
+      await this.fsStep(`recording task ${input.taskId}`, () => existing.log.append(entry, () => this.snapshot(existing, record), this.compactAbove(existing)));
+      existing.record = record;
+      existing.persistedAccess = record.lastAccessedAt;
+      return { ...record };
+    }
+    const task: DiskTask = {
+      record, pieces: new Map(), bytes: 0, log: new TaskLog(this.logPath(input.taskId)), writers: 0,
+      writing: new Map(), deleted: false, persistedAccess: record.lastAccessedAt,
+    };
+    this.tasks.set(input.taskId, task);
+    try {
+      await this.fsStep(`recording task ${input.taskId}`, async () => {
+        await mkdir(dirname(task.log.path), { recursive: true });
+        await task.log.rewrite([entry]);
+      });
+    } catch (err) {
+      if (this.tasks.get(input.taskId) === task) this.tasks.delete(input.taskId);
+      throw err;
+    }
+    return { ...record };
+  }
+
+  async getTask(taskId: string): Promise<TaskRecord | undefined> {
+    const task = this.tasks.get(taskId);
+    return task ? { ...task.record } : undefined;
+  }
+
+  async listTasks(): Promise<TaskRecord[]> {
+    return [...this.tasks.values()].map((t) => ({ ...t.record }));
+  }
+
+  async writePiece(taskId: string, piece: Omit<PieceRecord, 'digest'>, data: Readable | Buffer, expectedDigest?: string): Promise<PieceRecord> {
+    const attempt = this.writePieceOnce(taskId, piece, data, expectedDigest);
+    this.inflight.add(attempt);
+    try {
+      return await attempt;
+    } finally {
+      this.inflight.delete(attempt);
+    }
+  }
+
+  private async writePieceOnce(taskId: string, piece: Omit<PieceRecord, 'digest'>, data: Readable | Buffer, expectedDigest?: string): Promise<PieceRecord> {
+    const task = this.tasks.get(taskId);
+    try {
+      this.assertRunning();
+      checkTaskId(taskId);
+      checkPiece(piece);
+      if (!task) throw taskNotFound(taskId, this.name);
+      const length = task.record.contentLength;
+      if (length !== undefined && piece.offset + piece.length > length) {
+        throw new D7yError('D7Y_INVALID_ARGUMENT', `piece ${piece.number} (offset ${piece.offset}, length ${piece.length}) ends past the ${length} bytes of task ${taskId}`, {
+          fix: 'compute piece bounds with pieceBounds() from the task length and piece length',
+        });
+      }
+    } catch (err) {
+      if (!Buffer.isBuffer(data)) data.destroy();
+      throw err;
+    }
+    const what = `piece ${piece.number} of task ${taskId}`;
+    const previous = task.writing.get(piece.number);
+    const attempt = (previous ? previous.catch(() => undefined) : Promise.resolve()).then(async () => {
+      const present = task.pieces.get(piece.number);
+      if (present) {
+        checkDigest(await drainPiece(data, piece.length, what), expectedDigest ?? present.digest, what);
+        return { ...present };
+      }
+      return this.store(task, piece, data, expectedDigest, what);
+    });
+    task.writing.set(piece.number, attempt);
+    try {
+      return await attempt;
+    } finally {
+      if (task.writing.get(piece.number) === attempt) task.writing.delete(piece.number);
+    }
+  }
+
+  private async store(task: DiskTask, piece: Omit<PieceRecord, 'digest'>, data: Readable | Buffer, expectedDigest: string | undefined, what: string): Promise<PieceRecord> {
+    task.writers++;
+    let reservedBytes = 0;
+    try {
+      await this.reserve(piece.length, task, what);
+      reservedBytes = piece.length;
+      const file = await this.fsStep(`opening the content file of task ${task.record.taskId}`, () => this.openFile(task));
+      const writer = file.writer(piece.offset);
+      const writing = `writing ${what}`;
+      const digest = await consumePiece(data, piece.length, what, (chunk) => this.fsStep(writing, () => writer.push(chunk)));
+      await this.fsStep(writing, () => writer.flush());
+      checkDigest(digest, expectedDigest, what);
+      await this.fsStep(`syncing ${what}`, () => file.sync());
+      if (task.deleted) throw taskNotFound(task.record.taskId, this.name);
+      const record: PieceRecord = { number: piece.number, offset: piece.offset, length: piece.length, digest };
+      const next = new Map(task.pieces).set(piece.number, record);
+      await this.fsStep(`recording ${what}`, () => task.log.append({ op: 'piece', piece: record }, () => this.snapshot(task, task.record, next), this.compactAbove(task)));
+      if (task.deleted) throw taskNotFound(task.record.taskId, this.name);
+      task.pieces.set(piece.number, record);
+      task.bytes += piece.length;
+      this.used += piece.length;
+      task.record.lastAccessedAt = this.now();
+      return { ...record };
+    } catch (err) {
+      if (!Buffer.isBuffer(data)) data.destroy();
+      throw err;
+    } finally {
+      this.reserved -= reservedBytes;
+      task.writers--;
+      if (task.writers === 0 && task.file) {
+        const closing = task.file;
+        task.file = undefined;
+        await (await closing).close();
+      }
+    }
+  }
+
+  async readPiece(taskId: string, pieceNumber: number, range?: { start: number; length: number }): Promise<Readable> {
+    this.assertRunning();
+    const task = this.tasks.get(taskId);
+    const piece = task?.pieces.get(pieceNumber);
+    if (!task || !piece) throw pieceNotFound(taskId, pieceNumber, this.name);
+    const { start, length } = checkRange(taskId, piece, range);
+    this.touch(task);
+    if (length === 0) return Readable.from([], { objectMode: false });
+    const handle = await open(this.contentPath(taskId), 'r').catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') throw pieceNotFound(taskId, pieceNumber, this.name);
+      throw this.fsFailure(err, `reading piece ${pieceNumber} of task ${taskId}`);
+    });
+    const from = piece.offset + start;
+    return handle.createReadStream({ start: from, end: from + length - 1, highWaterMark: 256 * 1024 });
+  }
+
+  async hasPiece(taskId: string, pieceNumber: number): Promise<boolean> {
+    return this.tasks.get(taskId)?.pieces.has(pieceNumber) ?? false;
+  }
+
+  async listPieces(taskId: string): Promise<PieceRecord[]> {
+    const task = this.tasks.get(taskId);
+    return task ? [...task.pieces.values()].map((p) => ({ ...p })).sort((a, b) => a.number - b.number) : [];
+  }
+
+  async deleteTask(taskId: string): Promise<void> {
+    await this.evict(taskId, 'delete');
+  }
+
+  async stats(): Promise<StorageStats> {
+    const quota = this.options.quota;
+    const fs = await this.fsStep('reading file system usage', () => statfs(this.dir));
+    const fsFree = fs.bavail * fs.bsize;
+    const free = quota === undefined ? fsFree : Math.min(fsFree, Math.max(0, quota - this.used - this.reserved));
+    return { usedBytes: this.used, freeBytes: free, taskCount: this.tasks.size };
+  }
+
+  /** The file holding the task's bytes at their offsets (only recorded pieces are valid in it). */
+  taskFilePath(taskId: string): string | undefined {
+    return this.tasks.has(taskId) ? this.contentPath(taskId) : undefined;
+  }
+
+  /** Runs one GC pass now (TTL, then watermarks); resolves with what it removed. */
+  gc(): Promise<StorageGcReport> {
+    this.assertRunning();
+    return this.collector.run();
+  }
+
+  private async evict(taskId: string, reason: string): Promise<number> {
+    const task = this.tasks.get(taskId);
+    if (!task) return 0;
+    this.tasks.delete(taskId);
+    task.deleted = true;
+    this.used -= task.bytes;
+    await this.fsStep(`deleting task ${taskId}`, async () => {
+      await task.log.remove();
+      await rm(this.contentPath(taskId), { force: true });
+    });
+    if (reason !== 'delete') this.logger.info({ taskId, reason, bytes: task.bytes }, 'disk storage evicted a task');
+    return task.bytes;
+  }
+
+  /** Usage as a fraction of the quota when one is set, else of the file system holding `dir`. */
+  private async usage(): Promise<number> {
+    if (this.options.quota !== undefined) return (this.used + this.reserved) / Math.max(1, this.options.quota);
+    const fs = await this.fsStep('reading file system usage', () => statfs(this.dir));
+    return fs.blocks === 0 ? 0 : (fs.blocks - fs.bfree) / fs.blocks;
+  }
+
+  /** Reserves quota for a piece, evicting idle finished tasks least recently used first, or D7Y_STORAGE_FULL. */
+  private async reserve(length: number, writer: DiskTask, what: string): Promise<void> {
+    const quota = this.options.quota;
+    if (quota === undefined) return void (this.reserved += length);
+    for (;;) {
+      if (this.used + this.reserved + length <= quota) return void (this.reserved += length);
+      const victim = [...this.tasks.values()]
+        .filter((t) => t !== writer && t.record.finished && !t.record.pinned && t.writers === 0 && t.bytes > 0)
+        .sort((a, b) => a.record.lastAccessedAt - b.record.lastAccessedAt)[0];
+      if (!victim) {
+        throw new D7yError('D7Y_STORAGE_FULL',
+          `disk storage at ${this.dir} reached its quota of ${formatBytes(quota)}: ${what} needs ${formatBytes(length)} and no finished, unpinned task can be evicted`, {
+            fix: 'raise the disk storage "quota" in plugins.json, or delete tasks you no longer need',
+            details: { dir: this.dir, quota, used: this.used, reserved: this.reserved, needed: length },
+          });
+      }
+      await this.evict(victim.record.taskId, 'quota');
+    }
+  }
+
+  private openFile(task: DiskTask): Promise<ContentFile> {
+    task.file ??= (async () => {
+      const path = this.contentPath(task.record.taskId);
+      await mkdir(dirname(path), { recursive: true });
+      const created = await stat(path).then(() => false, () => true);
+      const file = await ContentFile.open(path);
+      if (created) await syncDir(dirname(path));
+      return file;
+    })();
+    const opening = task.file;
+    opening.catch(() => { if (task.file === opening) task.file = undefined; });
+    return opening;
+  }
+
+  private touch(task: DiskTask): void {
+    task.record.lastAccessedAt = this.now();
+    if (task.record.lastAccessedAt - task.persistedAccess >= TOUCH_PERSIST_MS) this.persistTouch(task);
+  }
+
+  private persistTouch(task: DiskTask): void {
+    const at = task.record.lastAccessedAt;
+    task.persistedAccess = at;
+    task.log.append({ op: 'touch', at }, () => this.snapshot(task, task.record), this.compactAbove(task))
+      .catch((err: unknown) => this.logger.warn({ err, taskId: task.record.taskId }, 'disk storage could not record an access time'));
+  }
+
+  private snapshot(task: DiskTask, record: TaskRecord, pieces = task.pieces): TaskLogEntry[] {
+    return [{ op: 'task', record }, ...[...pieces.values()].map((piece): TaskLogEntry => ({ op: 'piece', piece }))];
+  }
+
+  private compactAbove(task: DiskTask): number {
+    return 2 * task.pieces.size + 64;
+  }
+
+  /** Rebuilds the in-memory index from the metadata logs; drops pieces whose bytes are not in the content file. */
+  private async load(): Promise<void> {
+    const metaRoot = join(this.dir, 'metadata', 'tasks');
+    for (const shard of await readdir(metaRoot)) {
+      for (const name of await readdir(join(metaRoot, shard)).catch(() => [] as string[])) {
+        const path = join(metaRoot, shard, name);
+        if (name.endsWith('.tmp')) { await rm(path, { force: true }); continue; }
+        if (!name.endsWith('.log')) continue;
+        await this.loadTask(path, name.slice(0, -'.log'.length));
+      }
+    }
+    const contentRoot = join(this.dir, 'content', 'tasks');
+    for (const shard of await readdir(contentRoot)) {
+      for (const name of await readdir(join(contentRoot, shard)).catch(() => [] as string[])) {
+        if (!this.tasks.has(name)) await rm(join(contentRoot, shard, name), { force: true });
+      }
+    }
+  }
+
+  private async loadTask(path: string, taskId: string): Promise<void> {
+    const replayed = await TaskLog.replay(path).catch((err: unknown) => {
+      this.logger.warn({ err, path }, 'disk storage skipped an unreadable metadata log');
+      return undefined;
+    });
+    if (!replayed || replayed.record.taskId !== taskId) {
+      await rm(path, { force: true });
+      return;
+    }
+    const size = await stat(this.contentPath(taskId)).then((s) => s.size, () => 0);
+    const pieces = new Map([...replayed.pieces].filter(([, p]) => p.offset + p.length <= size));
+    const task: DiskTask = {
+      record: replayed.record, pieces, bytes: 0, log: new TaskLog(path), writers: 0, writing: new Map(),
+      deleted: false, persistedAccess: replayed.record.lastAccessedAt,
+    };
+    task.bytes = [...pieces.values()].reduce((n, p) => n + p.length, 0);
+    task.log.lines = replayed.lines;
+    this.tasks.set(taskId, task);
+    this.used += task.bytes;
+    if (replayed.damaged || pieces.size !== replayed.pieces.size) {
+      this.logger.warn({ taskId, dropped: replayed.pieces.size - pieces.size }, 'disk storage repaired a metadata log');
+      await this.fsStep(`repairing the metadata of task ${taskId}`, () => task.log.rewrite(this.snapshot(task, task.record)));
+    }
+  }
+
+  private contentPath(taskId: string): string {
+    return join(this.dir, 'content', 'tasks', taskId.slice(0, 3), taskId);
+  }
+
+  private logPath(taskId: string): string {
+    return join(this.dir, 'metadata', 'tasks', taskId.slice(0, 3), `${taskId}.log`);
+  }
+
+  private async fsStep<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      throw this.fsFailure(err, what);
+    }
+  }
+
+  private fsFailure(err: unknown, what: string): D7yError {
+    if (err instanceof D7yError) return err;
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOSPC' || code === 'EDQUOT') {
+      return new D7yError('D7Y_STORAGE_FULL', `disk storage at ${this.dir} is full (${code}) while ${what}`, {
+        fix: `free space on the file system holding ${this.dir}, lower the disk storage gc watermarks, or set "dir" to a larger volume`,
+        cause: err, details: { dir: this.dir, code },
+      });
+    }
+    return new D7yError('D7Y_STORAGE_ERROR', `disk storage at ${this.dir} failed while ${what}: ${(err as Error).message}`, {
+      fix: `check that ${this.dir} exists, is writable by d7y and its file system is healthy`,
+      cause: err, details: { dir: this.dir, code },
+    });
+  }
+
+  private assertRunning(): void {
+    if (!this.running) throw notRunning(`disk storage at ${this.dir}`);
+  }
+}
+
+async function syncDir(path: string): Promise<void> {
+  const handle = await open(path, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}

@@ -1,0 +1,122 @@
+import { open, readFile, rename, rm } from 'node:fs/promises';
+import type { PieceRecord, TaskRecord } from '../../core/index.js';
+
+/** One line of a task's metadata log. */
+export type TaskLogEntry =
+  | { op: 'task'; record: TaskRecord }
+  | { op: 'piece'; piece: PieceRecord }
+  | { op: 'touch'; at: number };
+
+/** A task's state rebuilt from its log. */
+export interface ReplayedTask {
+  record: TaskRecord;
+  pieces: Map<number, PieceRecord>;
+  lines: number;
+  /** Some line could not be parsed (a write cut short by a crash or a full disk). */
+  damaged: boolean;
+}
+
+/**
+ * The append-only metadata log of one task (JSON lines). Appends and rewrites run one at a time in
+ * call order. A piece line is appended only after the piece's bytes are durable in the content
+ * file, so a replay never finds a piece whose bytes are missing. After a failed append the next
+ * write rewrites the whole log (tmp file, fsync, rename) so a torn line is never glued to a new one.
+ */
+export class TaskLog {
+  private chain: Promise<unknown> = Promise.resolve();
+  private damaged = false;
+  lines = 0;
+
+  constructor(readonly path: string) {}
+
+  /** Appends `entry`, or rewrites the log from `snapshot()` when it needs repair or compaction. */
+  append(entry: TaskLogEntry, snapshot: () => TaskLogEntry[], compactAbove: number): Promise<void> {
+    return this.run(async () => {
+      if (this.damaged || this.lines >= compactAbove) {
+        await this.writeAll(snapshot());
+        return;
+      }
+      try {
+        const handle = await open(this.path, 'a');
+        try {
+          await handle.appendFile(`${JSON.stringify(entry)}\n`);
+        } finally {
+          await handle.close();
+        }
+        this.lines++;
+      } catch (err) {
+        this.damaged = true;
+        throw err;
+      }
+    });
+  }
+
+  /** Replaces the log with exactly `entries`, atomically. */
+  rewrite(entries: TaskLogEntry[]): Promise<void> {
+    return this.run(() => this.writeAll(entries));
+  }
+
+  /** Removes the log once every queued write settled. */
+  remove(): Promise<void> {
+    return this.run(() => rm(this.path, { force: true }));
+  }
+
+  /** Runs `fn` after every write queued before it. */
+  run<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.chain.catch(() => undefined).then(fn);
+    this.chain = next;
+    return next;
+  }
+
+  private async writeAll(entries: TaskLogEntry[]): Promise<void> {
+    const tmp = `${this.path}.tmp`;
+    try {
+      const handle = await open(tmp, 'w');
+      try {
+        await handle.writeFile(entries.map((e) => `${JSON.stringify(e)}\n`).join(''));
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      await rename(tmp, this.path);
+      this.lines = entries.length;
+      this.damaged = false;
+    } catch (err) {
+      await rm(tmp, { force: true }).catch(() => undefined);
+      this.damaged = true;
+      throw err;
+    }
+  }
+
+  /** Rebuilds a task from its log; undefined when the log holds no task record. */
+  static async replay(path: string): Promise<ReplayedTask | undefined> {
+    const text = await readFile(path, 'utf8');
+    let record: TaskRecord | undefined;
+    const pieces = new Map<number, PieceRecord>();
+    let lines = 0;
+    let damaged = false;
+    for (const line of text.split('\n')) {
+      if (line === '') continue;
+      lines++;
+      let entry: TaskLogEntry;
+      try {
+        entry = JSON.parse(line) as TaskLogEntry;
+      } catch {
+        damaged = true;
+        continue;
+      }
+      if (entry.op === 'task') record = entry.record;
+      else if (entry.op === 'piece' && isPiece(entry.piece)) pieces.set(entry.piece.number, entry.piece);
+      else if (entry.op === 'touch' && record) record.lastAccessedAt = Math.max(record.lastAccessedAt, entry.at);
+      else damaged = true;
+    }
+    if (!text.endsWith('\n') && text.length > 0) damaged = true;
+    return record ? { record, pieces, lines, damaged } : undefined;
+  }
+}
+
+function isPiece(p: unknown): p is PieceRecord {
+  const x = p as PieceRecord;
+  return typeof x === 'object' && x !== null && Number.isSafeInteger(x.number) && Number.isSafeInteger(x.offset)
+    && Number.isSafeInteger(x.length) && typeof x.digest === 'string';
+}
