@@ -1,9 +1,41 @@
 import { z } from 'zod';
 
+const ms = (def: number) => z.number().int().min(1).default(def);
+
+/** The scheduler role's config. Durations are milliseconds. */
 export const SchedulerConfigSchema = z.strictObject({
   listen: z.strictObject({
     host: z.string().default('127.0.0.1'),
+    /** 0 picks a free port; the role logs and exposes the real one. */
     port: z.number().int().min(0).max(65535).default(8002),
+  }).prefault({}),
+  /** Parents returned per scheduling round, best first. */
+  candidateParentLimit: z.number().int().min(1).max(20).default(4),
+  /** Peers of the task sampled per round before filtering and ranking. */
+  filterParentLimit: z.number().int().min(1).max(1000).default(40),
+  /** Peers of one task allowed to go back to the source at once; beyond it a peer waits for parents. */
+  maxBackToSourcePeersPerTask: z.number().int().min(0).max(10_000).default(3),
+  /** Scheduling rounds per peer before it goes back to the source (if allowed) or fails. */
+  retryLimit: z.number().int().min(1).max(100).default(5),
+  /** Pause between two rounds that found no parent (grows linearly with the round, with jitter). */
+  retryInterval: ms(500),
+  /** How long a seed peer may take for a triggered download. */
+  seedPeerDownloadTimeout: ms(10 * 3600_000),
+  gc: z.strictObject({
+    interval: ms(10_000),
+    /** A peer not updated for this long is removed. */
+    peerTtl: ms(24 * 3600_000),
+    /** A task not updated for this long is removed with its peers. */
+    taskTtl: ms(24 * 3600_000),
+    /** A host not announced for this long is removed with its peers. */
+    hostTtl: ms(3600_000),
+  }).prefault({}),
+  limits: z.strictObject({
+    maxHosts: z.number().int().min(1).default(100_000),
+    maxTasks: z.number().int().min(1).default(100_000),
+    maxPeersPerTask: z.number().int().min(1).default(20_000),
+    /** Open AnnouncePeer streams at once. */
+    maxStreams: z.number().int().min(1).default(50_000),
   }).prefault({}),
 });
 

@@ -31,10 +31,11 @@ export function fromServiceError(err: unknown, what: string, unavailable: D7yErr
   if (!isServiceError(err)) return toD7yError(err, 'D7Y_INTERNAL', what);
   const sent = err.metadata?.get(D7Y_CODE_METADATA_KEY)[0];
   const fix = err.metadata?.get(D7Y_FIX_METADATA_KEY)[0];
-  let code: D7yErrorCode = typeof sent === 'string' && /^D7Y_[A-Z_]+$/.test(sent) ? sent as D7yErrorCode : codeOfGrpcStatus(err.code);
+  let code: D7yErrorCode = codeOfGrpcStatus(err.code);
   if (err.code === GrpcStatus.UNAVAILABLE) code = unavailable;
   if (err.code === GrpcStatus.DEADLINE_EXCEEDED) code = 'D7Y_TIMEOUT';
   if (err.code === GrpcStatus.CANCELLED) code = 'D7Y_ABORTED';
+  if (typeof sent === 'string' && /^D7Y_[A-Z_]+$/.test(sent)) code = sent as D7yErrorCode;
   const details = err.details || err.message;
   return new D7yError(code, `${what}: ${details}`, {
     cause: err,

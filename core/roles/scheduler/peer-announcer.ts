@@ -1,0 +1,218 @@
+import { performance } from 'node:perf_hooks';
+import { D7yError } from '../../errors/d7y-error.js';
+import type { Logger } from '../../logging/logger.js';
+import type { Download, Piece } from '../../protocol/rpc/gen/common.js';
+import type { PeerChannel, PeerRecord, TaskRecord } from './resource/records.js';
+import { hasServingPeer } from './resource/records.js';
+import type { SchedulerResources } from './resource/scheduler-resources.js';
+import type { SchedulerMetrics } from './scheduler-metrics.js';
+import type { Scheduling } from './scheduling.js';
+import type { SeedPeerTrigger } from './seed-peer-trigger.js';
+
+export interface PeerAnnouncerOptions {
+  maxBackToSourcePeersPerTask: number;
+  retryLimit: number;
+  retryInterval: number;
+}
+
+export interface PeerIds {
+  hostId: string;
+  taskId: string;
+  peerId: string;
+}
+
+/**
+ * The scheduler's side of AnnouncePeer: registers peers, triggers seed peers, runs scheduling
+ * rounds and keeps peer states from the reports. A peer without parents waits; it gets a new
+ * round when the task gains a parent (a seed registers, a peer reports its first piece or
+ * finishes) and on a backoff timer (`retryInterval` × round, with jitter). After `retryLimit`
+ * rounds without parents it is sent back to the source if its download allows it and the task
+ * is under `maxBackToSourcePeersPerTask`, else its stream fails.
+ */
+export class PeerAnnouncer {
+  private readonly toWake = new Set<TaskRecord>();
+  private wakeScheduled = false;
+
+  constructor(
+    private readonly resources: SchedulerResources,
+    private readonly scheduling: Scheduling,
+    private readonly seeds: SeedPeerTrigger,
+    private readonly options: PeerAnnouncerOptions,
+    private readonly metrics: SchedulerMetrics,
+    private readonly logger: Logger,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  register(ids: PeerIds, download: Download, channel: PeerChannel): PeerRecord {
+    const now = this.now();
+    const host = this.resources.hosts.get(ids.hostId);
+    if (!host) {
+      throw new D7yError('D7Y_NOT_FOUND', `host ${ids.hostId} is not announced to this scheduler`, {
+        fix: 'call AnnounceHost before AnnouncePeer',
+      });
+    }
+    const task = this.resources.taskFor(ids.taskId, download, now);
+    if (task.download.url !== download.url) task.download = download;
+    const peer = this.resources.addPeer(task, host, ids.peerId, download, now);
+    peer.channel = channel;
+    if (host.type === 'super' || download.needBackToSource) {
+      this.resources.setState(task, peer, 'back-to-source', now);
+      channel.needBackToSource(host.type === 'super' ? 'seed peer downloads from the source' : 'the download asked for the source');
+      this.wake(task);
+      return peer;
+    }
+    if (!hasServingPeer(task) && task.seed !== 'triggered') this.triggerSeed(task);
+    this.schedule(task, peer);
+    return peer;
+  }
+
+  started(task: TaskRecord, peer: PeerRecord): void {
+    if (peer.state === 'pending' || peer.state === 'received-normal') this.resources.setState(task, peer, 'running', this.now());
+  }
+
+  backToSourceStarted(task: TaskRecord, peer: PeerRecord): void {
+    this.resources.setState(task, peer, 'back-to-source', this.now());
+    this.wake(task);
+  }
+
+  reschedule(task: TaskRecord, peer: PeerRecord, failedParentIds: string[]): void {
+    for (const id of failedParentIds) peer.blockedParents.add(id);
+    if (peer.state === 'failed' || peer.state === 'succeeded') return;
+    this.schedule(task, peer);
+  }
+
+  pieceFinished(task: TaskRecord, peer: PeerRecord, piece: Piece): void {
+    const first = peer.finishedPieces.size === 0;
+    this.resources.pieceFinished(task, peer, piece.number, piece.parentId || undefined, piece.cost, this.now());
+    if (first) this.wake(task);
+  }
+
+  pieceFailed(task: TaskRecord, peer: PeerRecord, parentId: string): void {
+    if (parentId) this.resources.pieceFailed(task, peer, parentId, this.now());
+  }
+
+  finished(task: TaskRecord, peer: PeerRecord, contentLength: number, pieceCount: number): void {
+    if (contentLength > 0) task.contentLength = contentLength;
+    if (pieceCount > 0) task.pieceCount = pieceCount;
+    this.clearRetry(peer);
+    this.resources.setState(task, peer, 'succeeded', this.now());
+    this.wake(task);
+  }
+
+  failed(task: TaskRecord, peer: PeerRecord): void {
+    this.clearRetry(peer);
+    this.resources.setState(task, peer, 'failed', this.now());
+    if (task.state !== 'succeeded' && !hasServingPeer(task) && task.backToSource.size === 0) task.state = 'failed';
+    this.wake(task);
+  }
+
+  /** The stream of the peer ended: an unfinished peer leaves and is forgotten. */
+  closed(task: TaskRecord, peer: PeerRecord): void {
+    peer.channel = undefined;
+    this.clearRetry(peer);
+    if (peer.state === 'succeeded') return;
+    if (peer.state !== 'failed') this.resources.setState(task, peer, 'leave', this.now());
+    this.resources.deletePeer(task, peer);
+    this.wake(task);
+  }
+
+  /** Called when the resources drop a peer (task or host deleted, GC). */
+  forget(peer: PeerRecord): void {
+    this.clearRetry(peer);
+    const channel = peer.channel;
+    peer.channel = undefined;
+    channel?.fail('D7Y_NOT_FOUND', `peer ${peer.id} of task ${peer.taskId} was removed from the scheduler (task or host deleted, or expired)`,
+      'register the download again');
+  }
+
+  /** Runs one round for the peer and answers it, or makes it wait. */
+  schedule(task: TaskRecord, peer: PeerRecord): void {
+    this.clearRetry(peer);
+    if (!peer.channel || !['pending', 'received-normal', 'running'].includes(peer.state)) return;
+    const t0 = performance.now();
+    const parents = this.scheduling.findParents(task, peer);
+    this.metrics.roundSeconds.observe((performance.now() - t0) / 1000);
+    this.metrics.rounds.inc({ result: parents.length > 0 ? 'found' : 'none' });
+    if (parents.length > 0) {
+      peer.failedRounds = 0;
+      task.waiting.delete(peer.id);
+      if (peer.state === 'pending') this.resources.setState(task, peer, 'received-normal', this.now());
+      peer.channel.normalTask(parents);
+      return;
+    }
+    peer.failedRounds++;
+    const seedUnderWay = task.seed === 'triggered';
+    if (!seedUnderWay && this.canBackToSource(task, peer)) return this.sendBackToSource(task, peer, 'no parent holds the task yet');
+    if (peer.failedRounds >= this.options.retryLimit) {
+      if (this.canBackToSource(task, peer)) return this.sendBackToSource(task, peer, `no parent after ${peer.failedRounds} scheduling rounds`);
+      task.waiting.delete(peer.id);
+      this.resources.setState(task, peer, 'failed', this.now());
+      const why = peer.disableBackToSource ? 'back-to-source is disabled for this download'
+        : `the task already has ${task.backToSource.size} peers back to the source, the limit`;
+      peer.channel.fail('D7Y_PEER_UNAVAILABLE', `no parent for peer ${peer.id} of task ${task.id} after ${peer.failedRounds} scheduling rounds, and ${why}`,
+        'retry later, add seed peers, or allow back-to-source');
+      return;
+    }
+    task.waiting.add(peer.id);
+    const delay = this.options.retryInterval * peer.failedRounds * (0.9 + Math.random() * 0.2);
+    peer.retryTimer = setTimeout(() => {
+      peer.retryTimer = undefined;
+      if (task.peers.get(peer.id) === peer) this.schedule(task, peer);
+    }, delay);
+    peer.retryTimer.unref();
+  }
+
+  /** Cancels timers; waiting peers are not answered any more. */
+  close(): void {
+    for (const task of this.resources.tasks.values()) for (const p of task.peers.values()) this.clearRetry(p);
+    this.toWake.clear();
+  }
+
+  private canBackToSource(task: TaskRecord, peer: PeerRecord): boolean {
+    return !peer.disableBackToSource && task.backToSource.size < this.options.maxBackToSourcePeersPerTask;
+  }
+
+  private sendBackToSource(task: TaskRecord, peer: PeerRecord, description: string): void {
+    task.waiting.delete(peer.id);
+    this.resources.setState(task, peer, 'back-to-source', this.now());
+    peer.channel?.needBackToSource(description);
+  }
+
+  private triggerSeed(task: TaskRecord): void {
+    const seed = this.seeds.pick(task.id, this.resources.hosts.values(), this.now());
+    if (!seed) return;
+    const started = this.seeds.trigger(task, seed, (ok) => {
+      this.metrics.seedTriggers.inc({ result: ok ? 'succeeded' : 'failed' });
+      if (!ok && this.resources.tasks.get(task.id) === task) {
+        task.seed = 'failed';
+        this.wake(task);
+      }
+    });
+    if (started) task.seed = 'triggered';
+  }
+
+  private wake(task: TaskRecord): void {
+    if (task.waiting.size === 0) return;
+    this.toWake.add(task);
+    if (this.wakeScheduled) return;
+    this.wakeScheduled = true;
+    setImmediate(() => {
+      this.wakeScheduled = false;
+      const tasks = [...this.toWake];
+      this.toWake.clear();
+      for (const t of tasks) {
+        if (this.resources.tasks.get(t.id) !== t) continue;
+        for (const id of [...t.waiting]) {
+          const p = t.peers.get(id);
+          if (p) this.schedule(t, p);
+          else t.waiting.delete(id);
+        }
+      }
+    });
+  }
+
+  private clearRetry(peer: PeerRecord): void {
+    if (peer.retryTimer) clearTimeout(peer.retryTimer);
+    peer.retryTimer = undefined;
+  }
+}

@@ -1,0 +1,102 @@
+import type { D7yErrorCode } from '../../../errors/d7y-error.js';
+import type { HostProfile } from '../../../contracts/evaluator.js';
+import type { Download } from '../../../protocol/rpc/gen/common.js';
+import { IndexedSet } from './indexed-set.js';
+import { PeerDag } from './peer-dag.js';
+
+export const PEER_STATES = ['pending', 'received-normal', 'running', 'back-to-source', 'succeeded', 'failed', 'leave'] as const;
+export type PeerState = (typeof PEER_STATES)[number];
+
+export type TaskState = 'pending' | 'running' | 'succeeded' | 'failed';
+
+/** Piece costs kept per parent for the bad-parent test. */
+export const PIECE_COST_WINDOW = 2000;
+
+/** A host as the scheduler keeps it: the evaluator's profile plus addresses and bookkeeping. */
+export interface HostRecord extends HostProfile {
+  uploadPort: number;
+  rpcPort: number;
+  announcedAt: number;
+  /** Milliseconds without announce before GC removes the host. */
+  ttl: number;
+  /** Peer ids on this host, across tasks, as `taskId/peerId`. */
+  peers: Set<string>;
+}
+
+/** The scheduler's reply channel to one peer's AnnouncePeer stream. */
+export interface PeerChannel {
+  normalTask(parents: PeerRecord[]): void;
+  needBackToSource(description: string): void;
+  /** Ends the stream with an error status. */
+  fail(code: D7yErrorCode, message: string, fix?: string): void;
+}
+
+export interface PeerRecord {
+  id: string;
+  taskId: string;
+  host: HostRecord;
+  state: PeerState;
+  finishedPieces: Set<number>;
+  /** Costs (ms) of the pieces this peer served as a parent, oldest first. */
+  pieceCostsMs: number[];
+  /** Parents this peer must not be given again. */
+  blockedParents: Set<string>;
+  /** Rounds that found no parent since the last successful one. */
+  failedRounds: number;
+  disableBackToSource: boolean;
+  needBackToSource: boolean;
+  createdAt: number;
+  updatedAt: number;
+  channel?: PeerChannel;
+  retryTimer?: NodeJS.Timeout;
+}
+
+export interface TaskRecord {
+  id: string;
+  download: Download;
+  state: TaskState;
+  contentLength: number;
+  pieceLength: number;
+  pieceCount: number;
+  createdAt: number;
+  updatedAt: number;
+  peers: IndexedSet<PeerRecord>;
+  /** Peers that may serve as parents (pieces, or a download under way that will have them). */
+  available: IndexedSet<PeerRecord>;
+  /** Normal peers told to go back to the source and not yet done. */
+  backToSource: Set<string>;
+  /** Peers waiting for parents. */
+  waiting: Set<string>;
+  dag: PeerDag;
+  seed: 'none' | 'triggered' | 'failed';
+}
+
+export function newTask(id: string, download: Download, now: number): TaskRecord {
+  return {
+    id, download, state: 'pending', contentLength: download.contentLength ?? 0, pieceLength: download.pieceLength ?? 0,
+    pieceCount: 0, createdAt: now, updatedAt: now, peers: new IndexedSet(), available: new IndexedSet(),
+    backToSource: new Set(), waiting: new Set(), dag: new PeerDag(), seed: 'none',
+  };
+}
+
+/** Whether the peer can be offered as a parent, by state and pieces (per-child filters come later). */
+export function isAvailable(peer: PeerRecord): boolean {
+  switch (peer.state) {
+    case 'succeeded':
+    case 'back-to-source':
+    case 'running':
+      return true;
+    case 'received-normal':
+      return peer.finishedPieces.size > 0 || peer.host.type === 'super';
+    default:
+      return false;
+  }
+}
+
+/** Whether the task has a peer that holds pieces and can serve them now. */
+export function hasServingPeer(task: TaskRecord): boolean {
+  for (const p of task.available.values()) {
+    if (p.state === 'succeeded' || p.finishedPieces.size > 0) return true;
+  }
+  return false;
+}

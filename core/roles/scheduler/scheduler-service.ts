@@ -1,0 +1,110 @@
+import type { sendUnaryData, ServerDuplexStream, ServerUnaryCall } from '@grpc/grpc-js';
+import { D7yError } from '../../errors/d7y-error.js';
+import type { Logger } from '../../logging/logger.js';
+import { HostType } from '../../protocol/rpc/gen/common.js';
+import type { AnnouncePeerRequest, AnnouncePeerResponse, SchedulerServer } from '../../protocol/rpc/gen/scheduler.js';
+import { toServiceError } from '../../protocol/rpc/grpc-errors.js';
+import { AnnouncePeerStream } from './announce-peer-stream.js';
+import type { PeerAnnouncer } from './peer-announcer.js';
+import { hostMessage, peerMessage, taskMessage } from './proto-mapping.js';
+import { AnnounceHostSchema, HostIdSchema, parseRequest, StatPeerSchema, TaskIdSchema } from './request-schemas.js';
+import type { SchedulerResources } from './resource/scheduler-resources.js';
+import type { SchedulerMetrics } from './scheduler-metrics.js';
+import type { SeedPeerTrigger } from './seed-peer-trigger.js';
+
+export interface SchedulerServiceOptions {
+  hostTtl: number;
+  maxStreams: number;
+}
+
+/** Wraps a unary handler: input parsed at the boundary, every error sent as a gRPC status. */
+function unary<Req, Res>(fn: (req: Req) => Res): (call: ServerUnaryCall<Req, Res>, cb: sendUnaryData<Res>) => void {
+  return (call, cb) => {
+    try {
+      cb(null, fn(call.request));
+    } catch (err) {
+      cb(toServiceError(err));
+    }
+  };
+}
+
+/** The gRPC implementation of d7y.scheduler.v1.Scheduler over the scheduler's resources. */
+export function createSchedulerService(deps: {
+  resources: SchedulerResources;
+  announcer: PeerAnnouncer;
+  seeds: SeedPeerTrigger;
+  metrics: SchedulerMetrics;
+  logger: Logger;
+  options: SchedulerServiceOptions;
+  now?: () => number;
+}): SchedulerServer {
+  const { resources, announcer, seeds, metrics, logger, options } = deps;
+  const now = deps.now ?? Date.now;
+  let streams = 0;
+  return {
+    announceHost: unary((req) => {
+      const { host, interval } = parseRequest(AnnounceHostSchema, req, 'AnnounceHostRequest');
+      const h = host!;
+      resources.upsertHost({
+        id: h.id, ip: h.ip, hostname: h.hostname, type: h.type === HostType.HOST_TYPE_SUPER ? 'super' : 'normal',
+        idc: h.idc || undefined, location: h.location || undefined, uploadPort: h.uploadPort, rpcPort: h.rpcPort,
+        maxUploadBps: h.maxTxBps, uploadBpsLast60s: h.txBps60s, concurrentUploads: h.concurrentUploads,
+        uploadLimit: h.uploadLimit, announcedAt: now(), ttl: interval > 0 ? Math.min(interval, options.hostTtl) : options.hostTtl,
+      });
+      metrics.announceHost.inc();
+      metrics.hosts.set(resources.hosts.size);
+      return {};
+    }),
+
+    announcePeer: (call: ServerDuplexStream<AnnouncePeerRequest, AnnouncePeerResponse>) => {
+      if (streams >= options.maxStreams) {
+        call.emit('error', toServiceError(new D7yError('D7Y_RATE_LIMITED',
+          `scheduler has ${streams} announce streams open, its limit`, { fix: 'retry later or raise scheduler.limits.maxStreams' })));
+        return;
+      }
+      streams++;
+      new AnnouncePeerStream(call, announcer, resources, metrics, logger, () => {
+        streams--;
+        metrics.tasks.set(resources.tasks.size);
+      });
+    },
+
+    statPeer: unary((req) => {
+      const { taskId, peerId } = parseRequest(StatPeerSchema, req, 'StatPeerRequest');
+      const peer = resources.tasks.get(taskId)?.peers.get(peerId);
+      if (!peer) throw new D7yError('D7Y_NOT_FOUND', `peer ${peerId} of task ${taskId} is not known to this scheduler`);
+      return peerMessage(peer);
+    }),
+
+    statTask: unary((req) => {
+      const { taskId } = parseRequest(TaskIdSchema, req, 'StatTaskRequest');
+      const task = resources.tasks.get(taskId);
+      if (!task) throw new D7yError('D7Y_TASK_NOT_FOUND', `task ${taskId} is not known to this scheduler`);
+      return taskMessage(task);
+    }),
+
+    deleteTask: unary((req) => {
+      const { taskId } = parseRequest(TaskIdSchema, req, 'DeleteTaskRequest');
+      seeds.cancel(taskId);
+      const deletedPeerCount = resources.deleteTask(taskId);
+      metrics.tasks.set(resources.tasks.size);
+      return { deletedPeerCount };
+    }),
+
+    listHosts: unary((req) => {
+      const type = req.type;
+      const hosts = [...resources.hosts.values()]
+        .filter((h) => type === undefined || (type === HostType.HOST_TYPE_SUPER) === (h.type === 'super'))
+        .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+        .map(hostMessage);
+      return { hosts };
+    }),
+
+    deleteHost: unary((req) => {
+      const { hostId } = parseRequest(HostIdSchema, req, 'DeleteHostRequest');
+      const deletedPeerCount = resources.deleteHost(hostId);
+      metrics.hosts.set(resources.hosts.size);
+      return { deletedPeerCount };
+    }),
+  };
+}

@@ -1,0 +1,51 @@
+import type { CandidateParent, EvaluationContext, Evaluator } from '../../contracts/evaluator.js';
+import type { PeerRecord, TaskRecord } from './resource/records.js';
+
+export interface SchedulingOptions {
+  candidateParentLimit: number;
+  filterParentLimit: number;
+}
+
+/** Chooses the evaluator that ranks parents for one download (the seam for A/B arms). */
+export type EvaluatorChooser = (task: TaskRecord, child: PeerRecord) => Evaluator;
+
+/**
+ * One scheduling round: sample available peers of the task, filter out the ones that cannot be
+ * parents of this child (blocked, same host, bad per the evaluator, would make a cycle), rank the
+ * rest with the evaluator, keep the top `candidateParentLimit` and record parent → child edges.
+ */
+export class Scheduling {
+  constructor(
+    private readonly options: SchedulingOptions,
+    private readonly evaluatorFor: EvaluatorChooser,
+    private readonly random: () => number = Math.random,
+  ) {}
+
+  /** The parents for `child`, best first; empty when none fits (the child's old edges are dropped). */
+  findParents(task: TaskRecord, child: PeerRecord): PeerRecord[] {
+    task.dag.deleteInEdges(child.id);
+    const evaluator = this.evaluatorFor(task, child);
+    const ctx: EvaluationContext = {
+      taskId: task.id, totalPieceCount: task.pieceCount, child: { peerId: child.id, host: child.host },
+    };
+    const byId = new Map<string, PeerRecord>();
+    const candidates: CandidateParent[] = [];
+    for (const p of task.available.sample(this.options.filterParentLimit, this.random)) {
+      if (p.id === child.id || child.blockedParents.has(p.id) || p.host.id === child.host.id) continue;
+      const c: CandidateParent = {
+        peerId: p.id, host: p.host, finishedPieceCount: p.finishedPieces.size, pieceCostsMs: p.pieceCostsMs,
+      };
+      if (evaluator.isBadParent(c, ctx)) continue;
+      if (!task.dag.canAddEdge(p.id, child.id)) continue;
+      byId.set(p.id, p);
+      candidates.push(c);
+    }
+    const chosen: PeerRecord[] = [];
+    for (const c of evaluator.rank(candidates, ctx)) {
+      if (chosen.length >= this.options.candidateParentLimit) break;
+      const p = byId.get(c.peerId);
+      if (p && task.dag.addEdge(p.id, child.id)) chosen.push(p);
+    }
+    return chosen;
+  }
+}

@@ -1,0 +1,73 @@
+import type { Logger } from '../../logging/logger.js';
+import { DfdaemonUploadClient } from '../../protocol/rpc/dfdaemon-upload-client.js';
+import { HashRing } from '../../protocol/rpc/hash-ring.js';
+import type { HostRecord, TaskRecord } from './resource/records.js';
+
+/**
+ * Triggers seed peers. The seed host of a task is chosen by a consistent-hash ring over the live
+ * super hosts keyed on the task id, and asked (DfdaemonUpload.DownloadTask with
+ * need_back_to_source) to download the task from the source. At most one trigger per task is in
+ * flight; `onDone` says whether the seed's download succeeded.
+ */
+export class SeedPeerTrigger {
+  private ring = new HashRing([]);
+  private ringKey = '';
+  private readonly inFlight = new Map<string, AbortController>();
+
+  constructor(
+    private readonly client: DfdaemonUploadClient,
+    private readonly logger: Logger,
+    private readonly timeoutMs: number,
+    private readonly maxInFlight = 10_000,
+  ) {}
+
+  /** The seed host for the task among `hosts`, or undefined when there is none. */
+  pick(taskId: string, hosts: Iterable<HostRecord>, now: number): HostRecord | undefined {
+    const live = new Map<string, HostRecord>();
+    for (const h of hosts) if (h.type === 'super' && h.rpcPort > 0 && now - h.announcedAt <= h.ttl) live.set(h.id, h);
+    const key = [...live.keys()].sort().join('\n');
+    if (key !== this.ringKey) {
+      this.ring = new HashRing(live.keys());
+      this.ringKey = key;
+    }
+    const id = this.ring.get(taskId);
+    return id === undefined ? undefined : live.get(id);
+  }
+
+  /** Starts the seed's download of the task; false when a trigger is in flight or the cap is reached. */
+  trigger(task: TaskRecord, seed: HostRecord, onDone: (ok: boolean, error?: unknown) => void): boolean {
+    if (this.inFlight.has(task.id) || this.inFlight.size >= this.maxInFlight) return false;
+    const abort = new AbortController();
+    this.inFlight.set(task.id, abort);
+    const address = { host: seed.ip, port: seed.rpcPort };
+    this.logger.info({ taskId: task.id, seedHost: seed.id }, 'triggering seed peer');
+    void (async () => {
+      try {
+        const stream = this.client.downloadTask(address, { ...task.download, needBackToSource: true },
+          { signal: abort.signal, timeoutMs: this.timeoutMs });
+        for await (const _ of stream) { /* progress is reported by the seed's own AnnouncePeer stream */ }
+        onDone(true);
+      } catch (err) {
+        if (!abort.signal.aborted) {
+          this.logger.warn({ taskId: task.id, seedHost: seed.id, err: (err as Error).message }, 'seed peer trigger failed');
+          onDone(false, err);
+        }
+      } finally {
+        this.inFlight.delete(task.id);
+      }
+    })();
+    return true;
+  }
+
+  /** Cancels the trigger of one task (task deleted). */
+  cancel(taskId: string): void {
+    this.inFlight.get(taskId)?.abort();
+  }
+
+  /** Cancels every trigger in flight and closes the channels. */
+  close(): void {
+    for (const a of this.inFlight.values()) a.abort();
+    this.inFlight.clear();
+    this.client.close();
+  }
+}
