@@ -10,4 +10,5 @@ export type PluginModule = { default: D7yPlugin<any> };
 export const builtinPlugins: Record<string, () => Promise<PluginModule>> = {
   memory: () => import('../storage/memory/index.js'),
   disk: () => import('../storage/disk/index.js'),
+  oci: () => import('../sources/oci/index.js'),
 };
