@@ -44,6 +44,8 @@ export interface OriginServerOptions {
 export interface OriginCounters {
   /** Body bytes written to clients (partial bodies included). */
   readonly bytes: number;
+  /** TCP connections accepted (keep-alive reuse keeps this low). */
+  readonly connections: number;
   /** Requests received for `path` (any method), or for all paths when omitted; `method` narrows it. */
   requests(path?: string, method?: string): number;
   /** Headers of the last request received for `path`. */
@@ -90,6 +92,7 @@ export async function startOriginServer(t: ExecutionContext, options: OriginServ
   const headerLog = new Map<string, IncomingHttpHeaders>();
   const failures = new Map<string, number>();
   let bytes = 0;
+  let connections = 0;
   const fileTimes = new Map<string, Date>();
 
   const lookup = async (path: string): Promise<ObjectRef | undefined> => {
@@ -213,6 +216,7 @@ export async function startOriginServer(t: ExecutionContext, options: OriginServ
     });
   });
   server.keepAliveTimeout = 5_000;
+  server.on('connection', () => { connections++; });
   await new Promise<void>((res, rej) => {
     server.once('error', rej);
     server.listen(0, '127.0.0.1', () => res());
@@ -234,6 +238,7 @@ export async function startOriginServer(t: ExecutionContext, options: OriginServ
     port,
     served: {
       get bytes() { return bytes; },
+      get connections() { return connections; },
       requests(path?: string, method?: string): number {
         const maps = path === undefined ? [...requestLog.values()] : [requestLog.get(normalise(path))];
         let n = 0;
@@ -246,6 +251,7 @@ export async function startOriginServer(t: ExecutionContext, options: OriginServ
       lastHeaders: (path: string) => headerLog.get(normalise(path)),
       reset(): void {
         bytes = 0;
+        connections = 0;
         requestLog.clear();
         headerLog.clear();
         failures.clear();
