@@ -1,10 +1,16 @@
 import type { Command } from 'commander';
 import { registerTaskCommand } from './task.js';
+import { registerRoleCommands } from './roles.js';
+import { registerConfigCommand } from './config.js';
+import { registerPluginCommand } from './plugin.js';
 
 /** Adds one command (and its subcommands) to the program. */
 export type CommandRegistrar = (program: Command) => void;
 
 /** Every top-level command, in help order. One file per command. */
 export const commandRegistrars: CommandRegistrar[] = [
+  registerRoleCommands,
+  registerConfigCommand,
+  registerPluginCommand,
   registerTaskCommand,
 ];

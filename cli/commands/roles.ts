@@ -1,0 +1,58 @@
+import type { Command } from 'commander';
+import { NodeRunner, type RoleSpec } from '../../plugins/index.js';
+import type { RoleName } from '../../core/index.js';
+import { loadRoleConfig, roleLogger, seedPeerConfig, type RoleCommandOptions } from '../role-options.js';
+
+const STOP_TIMEOUT_MS = 15_000;
+
+/** Runs the roles until SIGINT/SIGTERM, then stops them in reverse order. */
+async function runUntilSignal(specs: RoleSpec[], opts: RoleCommandOptions): Promise<void> {
+  const config = specs[0].config;
+  const logger = roleLogger(config);
+  const runner = new NodeRunner(specs, logger, opts.pluginsFile);
+  await runner.compose();
+  await runner.start();
+  const summary = runner.roles.map((c) => `${c.label}${Object.keys(c.role.describe()).length ? ` ${JSON.stringify(c.role.describe())}` : ''}`);
+  process.stderr.write(`d7y: ready: ${summary.join('; ')}\n`);
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGINT', () => resolve('SIGINT'));
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+  });
+  process.stderr.write(`d7y: ${signal} received, stopping\n`);
+  const timer = setTimeout(() => {
+    process.stderr.write('d7y: roles did not stop in time, exiting\n');
+    process.exit(1);
+  }, STOP_TIMEOUT_MS);
+  timer.unref();
+  await runner.stop();
+  clearTimeout(timer);
+}
+
+function addCommonOptions(cmd: Command): Command {
+  return cmd
+    .option('-c, --config <file>', 'config file (YAML or JSON); D7Y_* environment variables override it')
+    .option('--data-dir <dir>', 'where state lives (default ~/.d7y)')
+    .option('--plugins-file <file>', 'plugins.json to load (default ./plugins.json, else the shipped one)');
+}
+
+export function registerRoleCommands(program: Command): void {
+  for (const role of ['manager', 'scheduler', 'peer'] as RoleName[]) {
+    addCommonOptions(program.command(role))
+      .description(`run the ${role} role`)
+      .action(async (opts: RoleCommandOptions) => {
+        const config = await loadRoleConfig(opts);
+        await runUntilSignal([{ role, config, label: role === 'peer' && config.peer.seed ? 'seed-peer' : role }], opts);
+      });
+  }
+  addCommonOptions(program.command('up'))
+    .description('run an all-in-one node: manager, scheduler, seed peer and peer in one process')
+    .action(async (opts: RoleCommandOptions) => {
+      const config = await loadRoleConfig(opts);
+      await runUntilSignal([
+        { role: 'manager', config },
+        { role: 'scheduler', config },
+        { role: 'peer', config: seedPeerConfig(config), label: 'seed-peer' },
+        { role: 'peer', config: { ...config, peer: { ...config.peer, seed: false } }, label: 'peer' },
+      ], opts);
+    });
+}
