@@ -1,4 +1,5 @@
 import type { Registry } from 'prom-client';
+import type { DependencyContainer } from 'tsyringe';
 import type { Logger } from './logging/logger.js';
 import type { SourceRouter } from './registry/source-router.js';
 import type { EvaluatorRegistry } from './registry/evaluator-registry.js';
@@ -24,3 +25,8 @@ export const Tokens = {
   EvaluatorRegistry: token<EvaluatorRegistry>('evaluator.registry'),
   StorageRegistry: token<StorageRegistry>('storage.registry'),
 } as const;
+
+/** Resolves a token with its type. */
+export function resolveToken<T>(container: DependencyContainer, t: Token<T>): T {
+  return container.resolve<T>(t);
+}

@@ -1,13 +1,12 @@
 import { existsSync } from 'node:fs';
-import { copyFile } from 'node:fs/promises';
 import { Command, Option } from 'commander';
 import {
   D7yError, loadNodeConfig, ROLE_NAMES, silentLogger, type NodeConfig, type RoleName,
 } from '../../core/index.js';
 import {
   installedPackages, installPackage, locatePluginsFile, parsePackageSpec, parsePluginsFile, pluginDirOf,
-  PluginHost, PluginLoadError, readPluginsFile, readPluginsFileRaw, shippedPluginsFile, uninstallPackage,
-  verifyPlugin, writePluginsFile, type PluginEntry, type VerifyReport,
+  importPackage, PluginHost, PluginLoadError, pluginSearchDirs, resolvePlugin, readPluginsFile, readPluginsFileRaw, shippedPluginsFile, uninstallPackage,
+  verifyPlugin, writePluginsFile, type VerifyReport,
 } from '../../plugins/index.js';
 import { renderTable } from '../table.js';
 
@@ -62,6 +61,19 @@ function printReport(report: VerifyReport): void {
   process.stdout.write(renderTable(['PHASE', 'ROLE', 'RESULT', 'DETAIL'], rows));
 }
 
+/** The manifest name of an installed package (its package name when it cannot be read: verify reports why). */
+async function manifestNameOf(packageName: string, pluginDir: string): Promise<string> {
+  const res = resolvePlugin(packageName, packageName, pluginSearchDirs(pluginDir));
+  if (res.kind !== 'package') return packageName;
+  try {
+    const mod = await importPackage(res.entry) as { default?: { manifest?: { name?: unknown } } };
+    const name = mod.default?.manifest?.name;
+    return typeof name === 'string' && name ? name : packageName;
+  } catch {
+    return packageName;
+  }
+}
+
 function entryOf(raw: Record<string, unknown>): unknown[] {
   return Array.isArray(raw.plugins) ? raw.plugins as unknown[] : [];
 }
@@ -80,14 +92,9 @@ async function addPlugin(spec: string, opts: CommonOptions & { config?: string[]
   }
   const rollback = async () => { if (newlyInstalled) await uninstallPackage(pluginDir, pkg.packageName).catch(() => undefined); };
 
-  const target = existsSync(file) ? file : locatePluginsFile(opts.pluginsFile);
+  const target = file;
   const raw = existsSync(target) ? await readPluginsFileRaw(target) : await readPluginsFileRaw(shippedPluginsFile);
-  const provisional: PluginEntry = { name: pkg.packageName, package: pkg.packageName, enabled: true, onFailure: 'abort', roles, config: pluginConfig };
-  const current = parsePluginsFile(raw, target);
-  const probe = new PluginHost(target, { ...current, plugins: [...current.plugins.filter((p) => p.package !== pkg.packageName), provisional] }, { pluginDir, logger: silentLogger() });
-  const rec = (await probe.loadModules(pkg.packageName)).find((r) => r.entry.name === pkg.packageName);
-  const name = rec?.plugin?.manifest.name ?? pkg.packageName;
-
+  const name = await manifestNameOf(pkg.packageName, pluginDir);
   const entry: Record<string, unknown> = { name, package: pkg.packageName };
   if (roles) entry.roles = roles;
   if (pluginConfig) entry.config = pluginConfig;
@@ -109,7 +116,6 @@ async function addPlugin(spec: string, opts: CommonOptions & { config?: string[]
       plugin: name, phase: r.phase, path: 'plugins[]', message: r.message, fix: r.fix ?? '', severity: 'error' as const,
     })));
   }
-  if (!existsSync(target)) await copyFile(shippedPluginsFile, target);
   await writePluginsFile(target, next);
   process.stdout.write(`added plugin "${name}" (${report.manifest?.kind} ${report.manifest?.version}, provides ${report.manifest?.provides.join(', ')}) to ${target}\n`);
 }
