@@ -300,17 +300,18 @@ export class DiskStorage implements StorageMedium {
     if (quota === undefined) return void (this.reserved += length);
     for (;;) {
       if (this.used + this.reserved + length <= quota) return void (this.reserved += length);
-      const victim = [...this.tasks.values()]
+      const victims = [...this.tasks.values()]
         .filter((t) => t !== writer && t.record.finished && !t.record.pinned && t.writers === 0 && t.bytes > 0)
-        .sort((a, b) => a.record.lastAccessedAt - b.record.lastAccessedAt)[0];
-      if (!victim) {
+        .sort((a, b) => a.record.lastAccessedAt - b.record.lastAccessedAt);
+      const evictable = victims.reduce((n, t) => n + t.bytes, 0);
+      if (this.used - evictable + this.reserved + length > quota) {
         throw new D7yError('D7Y_STORAGE_FULL',
-          `disk storage at ${this.dir} reached its quota of ${formatBytes(quota)}: ${what} needs ${formatBytes(length)} and no finished, unpinned task can be evicted`, {
+          `disk storage at ${this.dir} reached its quota of ${formatBytes(quota)}: ${what} needs ${formatBytes(length)} and evicting every finished, unpinned task would not make room`, {
             fix: 'raise the disk storage "quota" in plugins.json, or delete tasks you no longer need',
             details: { dir: this.dir, quota, used: this.used, reserved: this.reserved, needed: length },
           });
       }
-      await this.evict(victim.record.taskId, 'quota');
+      await this.evict(victims[0].record.taskId, 'quota');
     }
   }
 
@@ -388,7 +389,10 @@ export class DiskStorage implements StorageMedium {
     this.used += task.bytes;
     if (replayed.damaged || pieces.size !== replayed.pieces.size) {
       this.logger.warn({ taskId, dropped: replayed.pieces.size - pieces.size }, 'disk storage repaired a metadata log');
-      await this.fsStep(`repairing the metadata of task ${taskId}`, () => task.log.rewrite(this.snapshot(task, task.record)));
+      await task.log.rewrite(this.snapshot(task, task.record)).catch((err: unknown) => {
+        task.log.markDamaged();
+        this.logger.warn({ err, taskId }, 'disk storage could not repair a metadata log now; the next write will');
+      });
     }
   }
 

@@ -61,6 +61,11 @@ export class TaskLog {
     return this.run(() => rm(this.path, { force: true }));
   }
 
+  /** Makes the next write a full rewrite (the log on disk is known to be stale or torn). */
+  markDamaged(): void {
+    this.damaged = true;
+  }
+
   /** Runs `fn` after every write queued before it. */
   run<T>(fn: () => Promise<T>): Promise<T> {
     const next = this.chain.catch(() => undefined).then(fn);
