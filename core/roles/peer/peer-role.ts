@@ -1,39 +1,140 @@
+import { mkdir } from 'node:fs/promises';
 import { inject, injectable } from 'tsyringe';
 import type { NodeConfig } from '../../config/node-config.js';
+import { peerDataDir, peerSocketPath, type PeerConfig } from '../../config/peer-config.js';
+import type { StorageMedium } from '../../contracts/storage-medium.js';
 import type { Logger } from '../../logging/logger.js';
+import { DfdaemonUploadClient } from '../../protocol/rpc/dfdaemon-upload-client.js';
+import { HostType, type Host } from '../../protocol/rpc/gen/common.js';
+import { SchedulerClient } from '../../protocol/rpc/scheduler-client.js';
+import { VortexClient, VortexServer } from '../../protocol/vortex/index.js';
 import type { SourceRouter } from '../../registry/source-router.js';
 import type { StorageRegistry } from '../../registry/storage-registry.js';
 import { Tokens } from '../../tokens.js';
+import { Lifecycle } from '../lifecycle.js';
 import type { Role } from '../role.js';
+import { DfdaemonService } from './dfdaemon-service.js';
+import { HostAnnouncer } from './host-announcer.js';
+import { LocalApiServer } from './local-api-server.js';
+import { PieceHttpServer } from './piece-http-server.js';
+import { TaskManager } from './task-manager.js';
+import { TokenBucket } from './token-bucket.js';
+import { UploadPieceProvider } from './upload-piece-provider.js';
+import { UploadStats } from './upload-stats.js';
 
-/** The daemon on every host: downloads and serves pieces through its storage medium and sources. */
+/**
+ * The daemon on every host: downloads tasks piece by piece from other peers (or the origin),
+ * serves the pieces it holds (Vortex, HTTP piece GET, dfdaemon gRPC) and answers the local API
+ * on a unix socket. Everything per instance (folder, ports, socket) comes from `config.peer`,
+ * so a seed peer and a peer can run in one process.
+ */
 @injectable()
 export class PeerRole implements Role {
   readonly name = 'peer' as const;
+  private readonly cfg: PeerConfig;
+  private readonly lifecycle = new Lifecycle();
+  private readonly uploadStats = new UploadStats();
+  private medium?: StorageMedium;
+  private vortexServer?: VortexServer;
+  private rpc?: DfdaemonService;
+  private pieceHttp?: PieceHttpServer;
+  private vortex?: VortexClient;
+  private dfdaemon?: DfdaemonUploadClient;
+  private scheduler?: SchedulerClient;
+  private tasksManager?: TaskManager;
 
   constructor(
     @inject(Tokens.Config) private readonly config: NodeConfig,
     @inject(Tokens.Logger) private readonly logger: Logger,
     @inject(Tokens.SourceRouter) private readonly sources: SourceRouter,
     @inject(Tokens.StorageRegistry) private readonly storage: StorageRegistry,
-  ) {}
+  ) {
+    this.cfg = config.peer;
+  }
+
+  /** `{ip}-{hostname}`, with `-seed` for seed peers. */
+  get hostId(): string {
+    return `${this.cfg.host.ip}-${this.cfg.host.hostname}${this.cfg.seed ? '-seed' : ''}`;
+  }
+
+  get socketPath(): string {
+    return peerSocketPath(this.config.dataDir, this.cfg);
+  }
+
+  /** The task manager, once started (for embedding and tests). */
+  get tasks(): TaskManager | undefined {
+    return this.tasksManager;
+  }
 
   describe(): Record<string, unknown> {
     return {
-      seed: this.config.peer.seed,
+      hostId: this.hostId,
+      seed: this.cfg.seed,
+      socket: this.socketPath,
+      dataDir: peerDataDir(this.config.dataDir, this.cfg),
+      uploadPort: this.vortexServer?.port ?? this.cfg.upload.port,
+      rpcPort: this.rpc?.port ?? this.cfg.rpc.port,
+      pieceHttpPort: this.pieceHttp?.port ?? this.cfg.pieceHttp.port,
+      schedulers: this.cfg.schedulers,
       schemes: this.sources.schemes(),
-      storage: this.config.peer.storage.medium,
+      storage: this.cfg.storage.medium,
     };
   }
 
   async start(): Promise<void> {
-    const medium = this.storage.get(this.config.peer.storage.medium);
+    const cfg = this.cfg;
+    const medium = this.storage.get(cfg.storage.medium);
+    this.medium = medium;
+    await mkdir(peerDataDir(this.config.dataDir, cfg), { recursive: true });
     await medium.start();
+    this.vortex = new VortexClient({ connectTimeoutMs: 5_000, readTimeoutMs: cfg.download.pieceTimeoutMs });
+    this.dfdaemon = new DfdaemonUploadClient();
+    this.scheduler = cfg.schedulers.length ? new SchedulerClient({ addresses: cfg.schedulers }) : undefined;
+    const tasks = new TaskManager({
+      config: cfg, medium, sources: this.sources, scheduler: this.scheduler, vortex: this.vortex, dfdaemon: this.dfdaemon,
+      logger: this.logger, hostId: this.hostId, peerIdPrefix: `${cfg.host.ip}-${cfg.host.hostname}`,
+    });
+    this.tasksManager = tasks;
+    const provider = new UploadPieceProvider(tasks, medium, new TokenBucket(cfg.upload.rateLimit), this.uploadStats, () => this.hostId);
+    this.vortexServer = new VortexServer({ host: cfg.host.ip, port: cfg.upload.port, provider, logger: this.logger, maxConnections: cfg.upload.maxConnections });
+    this.pieceHttp = new PieceHttpServer({ host: cfg.host.ip, port: cfg.pieceHttp.port, provider });
+    this.rpc = new DfdaemonService({ host: cfg.host.ip, port: cfg.rpc.port, tasks, logger: this.logger, hostId: this.hostId, peerId: () => this.hostId });
+    this.lifecycle.add(this.vortexServer);
+    this.lifecycle.add(this.pieceHttp);
+    this.lifecycle.add(this.rpc);
+    this.lifecycle.add(new LocalApiServer({ socketPath: this.socketPath, tasks, medium, logger: this.logger, describe: () => this.describe() }));
+    if (this.scheduler) this.lifecycle.add(new HostAnnouncer(this.scheduler, () => this.host(), cfg.announceIntervalMs, this.logger));
+    try {
+      await this.lifecycle.start();
+    } catch (err) {
+      await this.closeClients();
+      await medium.stop();
+      throw err;
+    }
     this.logger.info(this.describe(), 'peer started');
   }
 
   async stop(): Promise<void> {
-    if (this.storage.has(this.config.peer.storage.medium)) await this.storage.get(this.config.peer.storage.medium).stop();
+    await this.lifecycle.stop().catch((err: unknown) => this.logger.warn({ err: String(err) }, 'peer: some servers failed to stop'));
+    await this.closeClients();
+    await this.medium?.stop();
     this.logger.info('peer stopped');
+  }
+
+  private host(): Host {
+    const cfg = this.cfg;
+    return {
+      id: this.hostId, ip: cfg.host.ip, hostname: cfg.host.hostname, type: cfg.seed ? HostType.HOST_TYPE_SUPER : HostType.HOST_TYPE_NORMAL,
+      idc: cfg.host.idc, location: cfg.host.location, uploadPort: this.vortexServer?.port ?? 0, rpcPort: this.rpc?.port ?? 0,
+      maxTxBps: cfg.upload.rateLimit || cfg.upload.maxBandwidth, txBps60s: this.uploadStats.txBps60s(),
+      concurrentUploads: this.uploadStats.concurrent, uploadLimit: cfg.seed ? 2000 : 200,
+      uploadSuccessCount: this.uploadStats.successCount, uploadFailedCount: this.uploadStats.failedCount, announcedAt: Date.now(),
+    };
+  }
+
+  private async closeClients(): Promise<void> {
+    this.scheduler?.close();
+    this.dfdaemon?.close();
+    await this.vortex?.close();
   }
 }

@@ -1,0 +1,198 @@
+import { Server, ServerCredentials, status as GrpcStatus } from '@grpc/grpc-js';
+import type { ServerUnaryCall, ServerWritableStream, sendUnaryData } from '@grpc/grpc-js';
+import type { Startable } from '../../contracts/startable.js';
+import { D7yError, toD7yError } from '../../errors/d7y-error.js';
+import type { Logger } from '../../logging/logger.js';
+import type { Download, Piece, Task } from '../../protocol/rpc/gen/common.js';
+import { DfdaemonUploadService } from '../../protocol/rpc/gen/dfdaemon.js';
+import type {
+  DeleteTaskRequest, DeleteTaskResponse, DfdaemonUploadServer, DownloadTaskRequest, DownloadTaskResponse, PieceInfo,
+  StatTaskRequest, SyncPiecesRequest,
+} from '../../protocol/rpc/gen/dfdaemon.js';
+import { toServiceError } from '../../protocol/rpc/grpc-errors.js';
+import type { PeerDownloadRequest } from './download-request.js';
+import type { TaskManager } from './task-manager.js';
+import type { HeldPiece, TaskState } from './task-state.js';
+
+export interface DfdaemonServiceOptions {
+  host: string;
+  port: number;
+  tasks: TaskManager;
+  logger: Logger;
+  hostId: string;
+  peerId: () => string;
+  /** A SyncPieces stream with nothing new and no download running ends after this long. */
+  syncIdleMs?: number;
+}
+
+/**
+ * The dfdaemon gRPC service every peer serves on its rpc port: `SyncPieces` (pieces held, then
+ * new ones as they land), `DownloadTask` (the scheduler's trigger of a seed peer), `StatTask`,
+ * `DeleteTask`.
+ */
+export class DfdaemonService implements Startable {
+  private server?: Server;
+  private actualPort = 0;
+
+  constructor(private readonly opts: DfdaemonServiceOptions) {}
+
+  get port(): number {
+    return this.actualPort || this.opts.port;
+  }
+
+  async start(): Promise<void> {
+    const server = new Server({ 'grpc.max_concurrent_streams': 1000 });
+    const impl: DfdaemonUploadServer = {
+      downloadTask: (call) => void this.downloadTask(call),
+      syncPieces: (call) => void this.syncPieces(call),
+      statTask: (call, cb) => void this.statTask(call, cb),
+      deleteTask: (call, cb) => void this.deleteTask(call, cb),
+    };
+    server.addService(DfdaemonUploadService, impl);
+    this.actualPort = await new Promise<number>((resolve, reject) => {
+      server.bindAsync(`${this.opts.host}:${this.opts.port}`, ServerCredentials.createInsecure(), (err, port) => {
+        if (err) {
+          reject(new D7yError('D7Y_CONFIG_INVALID', `the dfdaemon gRPC server cannot listen on ${this.opts.host}:${this.opts.port}: ${err.message}`, {
+            fix: 'choose a free peer.rpc.port (0 picks one)', cause: err,
+          }));
+        } else resolve(port);
+      });
+    });
+    this.server = server;
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    if (!server) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => { server.forceShutdown(); resolve(); }, 2_000);
+      server.tryShutdown(() => { clearTimeout(timer); resolve(); });
+    });
+  }
+
+  private async syncPieces(call: ServerWritableStream<SyncPiecesRequest, PieceInfo>): Promise<void> {
+    const { taskId, interestedPieceNumbers } = call.request;
+    const interested = interestedPieceNumbers.length ? new Set(interestedPieceNumbers) : undefined;
+    let state: TaskState;
+    try {
+      state = await this.opts.tasks.state(taskId);
+    } catch (err) {
+      return void call.emit('error', toServiceError(err));
+    }
+    const sent = new Set<number>();
+    let idleTimer: NodeJS.Timeout | undefined;
+    const done = (): boolean => {
+      if (interested && [...interested].every((n) => sent.has(n))) return true;
+      const total = state.totalPieces;
+      return state.finished && total !== undefined && sent.size >= (interested ? interested.size : total);
+    };
+    const finish = (): void => {
+      state.off('piece', onPiece);
+      state.off('idle', armIdle);
+      clearTimeout(idleTimer);
+      call.end();
+    };
+    const send = (p: HeldPiece): void => {
+      if (sent.has(p.number) || (interested && !interested.has(p.number))) return;
+      sent.add(p.number);
+      call.write({ number: p.number, offset: p.offset, length: p.length, digest: p.digest });
+    };
+    const armIdle = (): void => {
+      clearTimeout(idleTimer);
+      idleTimer = setTimeout(() => { if (!state.running) finish(); else armIdle(); }, this.opts.syncIdleMs ?? 10_000);
+    };
+    const onPiece = (p: HeldPiece): void => {
+      send(p);
+      armIdle();
+      if (done()) finish();
+    };
+    for (const p of [...state.pieces.values()].sort((a, b) => a.number - b.number)) send(p);
+    if (done()) return finish();
+    state.on('piece', onPiece);
+    state.on('idle', armIdle);
+    armIdle();
+    call.on('cancelled', () => finish());
+  }
+
+  private async downloadTask(call: ServerWritableStream<DownloadTaskRequest, DownloadTaskResponse>): Promise<void> {
+    const download = call.request.download;
+    if (!download?.url) return void call.emit('error', { code: GrpcStatus.INVALID_ARGUMENT, details: 'download.url is required' });
+    const req = fromDownload(download);
+    const ids = { hostId: this.opts.hostId, taskId: this.opts.tasks.taskIdOf(req), peerId: this.opts.peerId() };
+    const ac = new AbortController();
+    if (req.timeoutMs) setTimeout(() => ac.abort(new D7yError('D7Y_TIMEOUT', `download of ${req.url} timed out`)), req.timeoutMs).unref();
+    call.on('cancelled', () => undefined);
+    let state: TaskState | undefined;
+    let started = false;
+    const start = (s: TaskState): void => {
+      if (started) return;
+      started = true;
+      call.write({ ...ids, response: { $case: 'downloadTaskStartedResponse', value: {
+        contentLength: s.contentLength ?? 0, responseHeader: {}, pieces: [...s.pieces.values()].map(toPiece), isFinished: s.finished,
+      } } });
+    };
+    const onPiece = (p: HeldPiece): void => {
+      if (state) start(state);
+      call.write({ ...ids, response: { $case: 'downloadPieceFinishedResponse', value: { piece: toPiece(p) } } });
+    };
+    try {
+      state = await this.opts.tasks.state(ids.taskId);
+      state.on('piece', onPiece);
+      const result = await this.opts.tasks.ensure(req, ac.signal);
+      start(result.state);
+      call.end();
+    } catch (err) {
+      this.opts.logger.warn({ taskId: ids.taskId, err: (err as Error).message }, 'triggered download failed');
+      call.emit('error', toServiceError(err));
+    } finally {
+      state?.off('piece', onPiece);
+    }
+  }
+
+  private async statTask(call: ServerUnaryCall<StatTaskRequest, Task>, cb: sendUnaryData<Task>): Promise<void> {
+    try {
+      const s = await this.opts.tasks.find(call.request.taskId);
+      if (!s?.record) throw new D7yError('D7Y_TASK_NOT_FOUND', `task ${call.request.taskId} is not on this peer`);
+      cb(null, {
+        id: s.taskId, url: s.record.url ?? '', tag: '', application: '', digest: s.record.digest,
+        state: s.finished ? 'succeeded' : s.running ? 'running' : 'pending', contentLength: s.contentLength ?? 0,
+        pieceLength: s.pieceLength, pieceCount: s.pieces.size, peerCount: 1, hasAvailablePeer: s.pieces.size > 0,
+        createdAt: s.record.createdAt, updatedAt: s.record.lastAccessedAt,
+      });
+    } catch (err) {
+      cb(toServiceError(err) as never, null);
+    }
+  }
+
+  private async deleteTask(call: ServerUnaryCall<DeleteTaskRequest, DeleteTaskResponse>, cb: sendUnaryData<DeleteTaskResponse>): Promise<void> {
+    try {
+      await this.opts.tasks.delete(call.request.taskId);
+      cb(null, {});
+    } catch (err) {
+      cb(toServiceError(toD7yError(err)) as never, null);
+    }
+  }
+}
+
+function toPiece(p: HeldPiece): Piece {
+  return {
+    number: p.number, parentId: p.parentId, offset: p.offset, length: p.length, digest: p.digest,
+    trafficType: p.trafficType ?? 0, cost: p.cost ?? 0, createdAt: p.createdAt,
+  };
+}
+
+/** The download request of a dfdaemon `Download` message. */
+export function fromDownload(d: Download): PeerDownloadRequest {
+  const o = d.objectStorage;
+  return {
+    url: d.url, digest: d.digest, range: d.range && d.range.length > 0 ? { start: d.range.start, length: d.range.length } : undefined,
+    tag: d.tag || undefined, application: d.application || undefined,
+    filteredQueryParams: d.filteredQueryParams.length ? d.filteredQueryParams : undefined,
+    headers: Object.keys(d.requestHeader).length ? d.requestHeader : undefined, pieceLength: d.pieceLength,
+    timeoutMs: d.timeout || undefined, disableBackToSource: d.disableBackToSource, needBackToSource: d.needBackToSource,
+    objectStorage: o ? { endpoint: o.endpoint, region: o.region, accessKeyId: o.accessKeyId, accessKeySecret: o.accessKeySecret, sessionToken: o.sessionToken, credentialFile: o.credentialFile } : undefined,
+    hdfs: d.hdfs ? { delegationToken: d.hdfs.delegationToken } : undefined,
+    options: Object.keys(d.options).length ? d.options : undefined,
+  };
+}

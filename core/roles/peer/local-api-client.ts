@@ -1,0 +1,112 @@
+import type { Readable } from 'node:stream';
+import { Client } from 'undici';
+import { D7yError, type D7yErrorCode } from '../../errors/d7y-error.js';
+import type { PeerDownloadEvent, PeerDownloadRequest, PeerDownloadResult } from './download-request.js';
+import { ERROR_TRAILER } from './local-api-server.js';
+
+/**
+ * Talks to a peer daemon's local API over its unix socket. Errors come back as the D7yError the
+ * daemon raised; a socket nobody listens on is D7Y_PEER_UNAVAILABLE saying how to start a daemon.
+ */
+export class LocalApiClient {
+  private readonly client: Client;
+
+  constructor(readonly socketPath: string, opts: { bodyTimeoutMs?: number } = {}) {
+    this.client = new Client('http://localhost', { socketPath, bodyTimeout: opts.bodyTimeoutMs ?? 0, headersTimeout: 0 });
+  }
+
+  /** Downloads into `req.output` (absolute); `onEvent` sees progress. Resolves to the result. */
+  async download(req: PeerDownloadRequest, onEvent?: (ev: PeerDownloadEvent) => void, signal?: AbortSignal): Promise<PeerDownloadResult> {
+    const res = await this.call('POST', '/v1/tasks/download', req, signal);
+    let buffered = '';
+    let result: PeerDownloadResult | undefined;
+    for await (const chunk of res.body as AsyncIterable<Buffer>) {
+      buffered += chunk.toString('utf8');
+      let nl: number;
+      while ((nl = buffered.indexOf('\n')) >= 0) {
+        const line = buffered.slice(0, nl);
+        buffered = buffered.slice(nl + 1);
+        if (!line) continue;
+        const ev = JSON.parse(line) as PeerDownloadEvent;
+        if (ev.event === 'error') throw new D7yError(ev.code as D7yErrorCode, ev.message, { fix: ev.fix });
+        if (ev.event === 'done') result = ev.result;
+        onEvent?.(ev);
+      }
+    }
+    if (!result) throw new D7yError('D7Y_PEER_UNAVAILABLE', `the daemon on ${this.socketPath} closed the download without a result`, {
+      fix: 'check the daemon log; it may have stopped',
+    });
+    return result;
+  }
+
+  /**
+   * The bytes of the download in order, as they arrive. `done` settles after the body ended:
+   * it rejects with the daemon's error when the stream failed after it started.
+   */
+  async stream(req: PeerDownloadRequest, signal?: AbortSignal): Promise<{ body: Readable; taskId: string; done: () => Promise<void> }> {
+    const res = await this.call('POST', '/v1/tasks/stream', req, signal);
+    const body = res.body as unknown as Readable;
+    return {
+      body,
+      taskId: String(res.headers['x-d7y-task-id'] ?? ''),
+      done: async () => {
+        const raw = res.trailers[ERROR_TRAILER];
+        if (raw) {
+          const e = JSON.parse(String(raw)) as { code: D7yErrorCode; message: string; fix?: string };
+          throw new D7yError(e.code, e.message, { fix: e.fix });
+        }
+      },
+    };
+  }
+
+  async stat(taskId: string): Promise<Record<string, unknown>> {
+    return (await this.call('GET', `/v1/tasks/${taskId}`)).body.json() as Promise<Record<string, unknown>>;
+  }
+
+  async list(): Promise<Record<string, unknown>[]> {
+    const body = await (await this.call('GET', '/v1/tasks')).body.json() as { tasks: Record<string, unknown>[] };
+    return body.tasks;
+  }
+
+  async delete(taskId: string): Promise<void> {
+    await (await this.call('DELETE', `/v1/tasks/${taskId}`)).body.dump();
+  }
+
+  async peer(): Promise<Record<string, unknown>> {
+    return (await this.call('GET', '/v1/peer')).body.json() as Promise<Record<string, unknown>>;
+  }
+
+  async close(): Promise<void> {
+    await this.client.close();
+  }
+
+  private async call(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown, signal?: AbortSignal) {
+    let res;
+    try {
+      res = await this.client.request({
+        method, path, signal,
+        headers: body === undefined ? {} : { 'content-type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ECONNREFUSED' || code === 'UND_ERR_SOCKET') {
+        throw new D7yError('D7Y_PEER_UNAVAILABLE', `no d7y daemon is listening on ${this.socketPath}`, {
+          fix: 'start one with `d7y up` (or `d7y peer`), or point --socket at a running daemon', cause: err,
+        });
+      }
+      throw err;
+    }
+    if (res.statusCode >= 400) {
+      const text = await res.body.text();
+      let e: { code?: D7yErrorCode; message?: string; fix?: string } = {};
+      try {
+        e = JSON.parse(text) as typeof e;
+      } catch {
+        e = { message: text };
+      }
+      throw new D7yError(e.code ?? 'D7Y_INTERNAL', e.message ?? `the daemon answered ${res.statusCode}`, { fix: e.fix });
+    }
+    return res;
+  }
+}

@@ -1,0 +1,270 @@
+import { mkdir, rm } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { connect } from 'node:net';
+import { dirname } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import type { Startable } from '../../contracts/startable.js';
+import type { StorageMedium } from '../../contracts/storage-medium.js';
+import { formatIssues } from '../../config/config-loader.js';
+import { D7yError, toD7yError } from '../../errors/d7y-error.js';
+import { httpStatusOf } from '../../errors/error-status.js';
+import type { Logger } from '../../logging/logger.js';
+import { isTaskId } from '../../task/task-id.js';
+import { parseDigest } from '../../task/piece-digest.js';
+import { DigestCheck } from './digest-check.js';
+import { PeerDownloadRequestSchema, type PeerDownloadEvent, type PeerDownloadRequest, type PeerDownloadResult } from './download-request.js';
+import { OutputWriter, checkOutputPath } from './output-writer.js';
+import { clampRange, pieceSpans } from './piece-span.js';
+import type { TaskManager } from './task-manager.js';
+import type { TaskState } from './task-state.js';
+
+/** Trailer carrying a JSON `{ code, message, fix }` when a byte stream failed after it started. */
+export const ERROR_TRAILER = 'x-d7y-error';
+const MAX_BODY = 1024 * 1024;
+
+export interface LocalApiServerOptions {
+  socketPath: string;
+  tasks: TaskManager;
+  medium: StorageMedium;
+  logger: Logger;
+  /** Facts about this daemon for `GET /v1/peer`. */
+  describe: () => Record<string, unknown>;
+}
+
+/**
+ * The peer's local API on a unix socket (HTTP/1.1):
+ * `POST /v1/tasks/download` (JSON request → NDJSON events, the daemon writes `output`),
+ * `POST /v1/tasks/stream` (bytes in order while pieces arrive; a failure after the start is
+ * reported in the `x-d7y-error` trailer), `GET /v1/tasks`, `GET|DELETE /v1/tasks/<id>`,
+ * `GET /v1/peer`. Errors are `{ code, message, fix }` with the matching HTTP status.
+ */
+export class LocalApiServer implements Startable {
+  private server?: Server;
+  private readonly output: OutputWriter;
+
+  constructor(private readonly opts: LocalApiServerOptions) {
+    this.output = new OutputWriter(opts.medium);
+  }
+
+  async start(): Promise<void> {
+    const path = this.opts.socketPath;
+    await mkdir(dirname(path), { recursive: true });
+    if (await socketAnswers(path)) {
+      throw new D7yError('D7Y_CONFLICT', `another d7y daemon already listens on ${path}`, {
+        fix: 'stop it, or give this peer another peer.socket / peer.dataDir',
+      });
+    }
+    await rm(path, { force: true });
+    const server = createServer((req, res) => {
+      this.route(req, res).catch((err: unknown) => sendError(res, err));
+    });
+    server.keepAliveTimeout = 5_000;
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (err) => reject(new D7yError('D7Y_CONFIG_INVALID', `the local API cannot listen on ${path}: ${err.message}`, {
+        fix: 'check peer.socket (unix socket paths must be shorter than 108 bytes)', cause: err,
+      })));
+      server.listen(path, () => resolve());
+    });
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    if (!server) return;
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
+    await rm(this.opts.socketPath, { force: true });
+  }
+
+  private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = new URL(req.url ?? '/', 'http://d7y').pathname;
+    const method = req.method ?? 'GET';
+    if (method === 'POST' && path === '/v1/tasks/download') return this.download(await readRequest(req), res);
+    if (method === 'POST' && path === '/v1/tasks/stream') return this.stream(await readRequest(req), res, req);
+    if (method === 'GET' && path === '/v1/tasks') return sendJson(res, 200, { tasks: await this.list() });
+    if (method === 'GET' && path === '/v1/peer') return sendJson(res, 200, this.opts.describe());
+    const m = /^\/v1\/tasks\/([^/]+)$/.exec(path);
+    if (m && (method === 'GET' || method === 'DELETE')) {
+      if (!isTaskId(m[1])) throw new D7yError('D7Y_INVALID_ARGUMENT', `"${m[1]}" is not a task id`, { fix: 'task ids are 64 lower-case hex characters (see `d7y task id <url>`)' });
+      if (method === 'DELETE') {
+        if (!(await this.opts.tasks.delete(m[1]))) throw notHere(m[1]);
+        return sendJson(res, 200, { deleted: m[1] });
+      }
+      const s = await this.opts.tasks.find(m[1]);
+      if (!s) throw notHere(m[1]);
+      return sendJson(res, 200, describeTask(s, true));
+    }
+    throw new D7yError('D7Y_NOT_FOUND', `no such endpoint: ${method} ${path}`, { fix: 'use a d7y CLI of the same version as the daemon' });
+  }
+
+  private async list(): Promise<Record<string, unknown>[]> {
+    const out: Record<string, unknown>[] = [];
+    for (const rec of await this.opts.medium.listTasks()) {
+      const s = await this.opts.tasks.find(rec.taskId);
+      if (s) out.push(describeTask(s, false));
+    }
+    return out;
+  }
+
+  private async download(req: PeerDownloadRequest, res: ServerResponse): Promise<void> {
+    if (req.output) await checkOutputPath(req.output, req.overwrite ?? false);
+    if (req.digest) parseDigest(req.digest);
+    res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+    const emit = (ev: PeerDownloadEvent): void => void res.write(`${JSON.stringify(ev)}\n`);
+    const signal = req.timeoutMs ? AbortSignal.timeout(req.timeoutMs) : new AbortController().signal;
+    const taskId = this.opts.tasks.taskIdOf(req);
+    const state = await this.opts.tasks.state(taskId);
+    let last = 0;
+    const onPiece = (): void => {
+      const now = Date.now();
+      if (now - last < 200) return;
+      last = now;
+      emit({ event: 'progress', taskId, bytes: state.heldBytes(), total: state.contentLength });
+    };
+    state.on('piece', onPiece);
+    try {
+      const { state: s, localHit, range } = await this.opts.tasks.ensure(req, signal);
+      emit({ event: 'progress', taskId, bytes: s.heldBytes(), total: s.contentLength });
+      const result: PeerDownloadResult = {
+        taskId, contentLength: s.contentLength!, pieceLength: s.pieceLength, pieceCount: s.totalPieces ?? 0, localHit,
+        bytes: range?.length ?? s.contentLength!,
+      };
+      if (req.output) {
+        result.outputMode = await this.output.write(s, req.output, { range, digest: req.digest, overwrite: req.overwrite ?? false });
+        result.output = req.output;
+      }
+      emit({ event: 'done', result });
+    } catch (err) {
+      const e = toD7yError(err);
+      this.opts.logger.info({ taskId, code: e.code, err: e.message }, 'download failed');
+      emit({ event: 'error', code: e.code, message: e.message, fix: e.fix });
+    } finally {
+      state.off('piece', onPiece);
+      res.end();
+    }
+  }
+
+  private async stream(req: PeerDownloadRequest, res: ServerResponse, httpReq: IncomingMessage): Promise<void> {
+    const check = req.digest ? new DigestCheck(req.digest) : undefined;
+    const signal = req.timeoutMs ? AbortSignal.timeout(req.timeoutMs) : new AbortController().signal;
+    const taskId = this.opts.tasks.taskIdOf(req);
+    const state = await this.opts.tasks.state(taskId);
+    const waits = new AbortController();
+    httpReq.socket.once('close', () => waits.abort(new D7yError('D7Y_ABORTED', 'the client went away')));
+    let ended = false;
+    const ensured = this.opts.tasks.ensure(req, signal).then(
+      (r) => { ended = true; return r; },
+      (err: unknown) => { ended = true; waits.abort(toD7yError(err)); throw err; },
+    );
+    ensured.catch(() => undefined);
+    const firstPiece = new Promise<void>((resolve) => {
+      if (state.pieces.size > 0 || state.finished) resolve();
+      state.once('piece', () => resolve());
+    });
+    await Promise.race([ensured, firstPiece]);
+    if (req.range && state.contentLength === undefined) await ensured;
+    res.writeHead(200, { 'content-type': 'application/octet-stream', trailer: ERROR_TRAILER, 'x-d7y-task-id': taskId });
+    try {
+      const range = state.contentLength === undefined ? undefined : clampRange(req.range, state.contentLength);
+      const startPiece = range ? Math.floor(range.start / state.pieceLength) : 0;
+      for (let n = startPiece; ; n += 1) {
+        const len = state.contentLength;
+        const span = len === undefined ? undefined : pieceSpans(len, state.pieceLength, range).find((s) => s.number === n);
+        if (len !== undefined && !span) break;
+        if (!state.has(n)) {
+          const over = ended ? Promise.resolve() : ensured.then(() => undefined);
+          await Promise.race([state.waitForPiece(n, waits.signal), over]);
+          if (!state.has(n)) {
+            if (state.contentLength !== undefined && pieceSpans(state.contentLength, state.pieceLength, range).some((s) => s.number === n)) {
+              throw new D7yError('D7Y_INTERNAL', `piece ${n} of task ${taskId} is missing after the download`);
+            }
+            break;
+          }
+        }
+        const piece = state.pieces.get(n)!;
+        const sub = span?.sub ?? { start: 0, length: piece.length };
+        const body = await this.opts.medium.readPiece(taskId, n, sub);
+        if (check) await pipeline(body, check, res, { end: false });
+        else await pipeline(body, res, { end: false });
+      }
+      await ensured;
+      check?.check(req.url);
+      res.addTrailers({});
+    } catch (err) {
+      const e = toD7yError(err);
+      this.opts.logger.info({ taskId, code: e.code, err: e.message }, 'streamed download failed');
+      res.addTrailers({ [ERROR_TRAILER]: JSON.stringify({ code: e.code, message: e.message, fix: e.fix }) });
+    } finally {
+      res.end();
+    }
+  }
+}
+
+/** The local API's view of a task: record, pieces held and, with `pieces`, where each came from. */
+export function describeTask(s: TaskState, pieces: boolean): Record<string, unknown> {
+  const byType: Record<string, number> = {};
+  const parents = new Set<string>();
+  for (const p of s.pieces.values()) {
+    const t = p.trafficType === undefined ? 'stored' : ['back-to-source', 'remote-peer', 'local-peer'][p.trafficType] ?? String(p.trafficType);
+    byType[t] = (byType[t] ?? 0) + 1;
+    if (p.parentId) parents.add(p.parentId);
+  }
+  return {
+    taskId: s.taskId, url: s.record?.url, contentLength: s.contentLength, pieceLength: s.pieceLength,
+    pieceCount: s.totalPieces, heldPieces: s.pieces.size, finished: s.finished, running: Boolean(s.running),
+    createdAt: s.record?.createdAt, lastAccessedAt: s.record?.lastAccessedAt, trafficTypes: byType, parentIds: [...parents].sort(),
+    ...(pieces ? { pieces: [...s.pieces.values()].sort((a, b) => a.number - b.number).map((p) => ({
+      number: p.number, offset: p.offset, length: p.length, digest: p.digest, parentId: p.parentId, trafficType: p.trafficType, cost: p.cost,
+    })) } : {}),
+  };
+}
+
+async function readRequest(req: IncomingMessage): Promise<PeerDownloadRequest> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of req) {
+    size += (c as Buffer).length;
+    if (size > MAX_BODY) throw new D7yError('D7Y_INVALID_ARGUMENT', 'request body too large', { fix: 'send at most 1 MiB of JSON' });
+    chunks.push(c as Buffer);
+  }
+  let data: unknown;
+  try {
+    data = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch {
+    throw new D7yError('D7Y_INVALID_ARGUMENT', 'the request body is not JSON', { fix: 'send a JSON download request' });
+  }
+  const parsed = PeerDownloadRequestSchema.safeParse(data);
+  if (!parsed.success) {
+    throw new D7yError('D7Y_INVALID_ARGUMENT', `invalid download request: ${formatIssues('request', parsed.error.issues).join('; ')}`, {
+      fix: 'use a d7y CLI of the same version as the daemon',
+    });
+  }
+  return parsed.data;
+}
+
+function notHere(taskId: string): D7yError {
+  return new D7yError('D7Y_TASK_NOT_FOUND', `task ${taskId} is not on this peer`, { fix: 'list the tasks held with `GET /v1/tasks`' });
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+function sendError(res: ServerResponse, err: unknown): void {
+  const e = toD7yError(err);
+  if (res.headersSent) return void res.destroy();
+  sendJson(res, httpStatusOf(e), { code: e.code, message: e.message, fix: e.fix });
+}
+
+function socketAnswers(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect(path);
+    s.once('connect', () => { s.destroy(); resolve(true); });
+    s.once('error', () => resolve(false));
+  });
+}

@@ -1,0 +1,98 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { pipeline } from 'node:stream/promises';
+import type { Startable } from '../../contracts/startable.js';
+import { D7yError, toD7yError } from '../../errors/d7y-error.js';
+import { httpStatusOf } from '../../errors/error-status.js';
+import type { UploadPieceProvider } from './upload-piece-provider.js';
+
+/**
+ * `GET /pieces/<taskId>/<n>` over HTTP, with single `bytes=` Range support: one piece of a task
+ * this peer holds, for tools and debugging. Headers carry the piece's offset and digest.
+ */
+export class PieceHttpServer implements Startable {
+  private server?: Server;
+  private actualPort = 0;
+
+  constructor(private readonly opts: { host: string; port: number; provider: UploadPieceProvider }) {}
+
+  get port(): number {
+    return this.actualPort || this.opts.port;
+  }
+
+  async start(): Promise<void> {
+    const server = createServer((req, res) => {
+      this.handle(req, res).catch((err: unknown) => {
+        const e = toD7yError(err);
+        if (res.headersSent) return void res.destroy();
+        res.writeHead(httpStatusOf(e), { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ code: e.code, message: e.message, fix: e.fix }));
+      });
+    });
+    server.keepAliveTimeout = 5_000;
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (err) => reject(new D7yError('D7Y_CONFIG_INVALID', `the piece HTTP server cannot listen on ${this.opts.host}:${this.opts.port}: ${err.message}`, {
+        fix: 'choose a free peer.pieceHttp.port (0 picks one)', cause: err,
+      })));
+      server.listen(this.opts.port, this.opts.host, () => resolve());
+    });
+    this.actualPort = (server.address() as AddressInfo).port;
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    if (!server) return;
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const m = /^\/pieces\/([0-9a-f]{64})\/(\d+)$/.exec(new URL(req.url ?? '/', 'http://peer').pathname);
+    if (!m || (req.method !== 'GET' && req.method !== 'HEAD')) {
+      throw new D7yError('D7Y_NOT_FOUND', `no such endpoint: ${req.method} ${req.url}`, { fix: 'use GET /pieces/<taskId>/<piece number>' });
+    }
+    const taskId = m[1];
+    const number = Number(m[2]);
+    const whole = await this.opts.provider.getPiece({ taskId, number });
+    const length = whole.meta.length;
+    whole.body.destroy();
+    let range: { start: number; length: number } | undefined;
+    const header = req.headers.range;
+    if (header) {
+      range = parseRange(header, length);
+      if (!range) {
+        res.writeHead(416, { 'content-range': `bytes */${length}` });
+        return void res.end();
+      }
+    }
+    const headers: Record<string, string | number> = {
+      'content-type': 'application/octet-stream', 'accept-ranges': 'bytes',
+      'x-d7y-piece-offset': whole.meta.offset, 'x-d7y-piece-digest': whole.meta.digest,
+      'content-length': range?.length ?? length,
+    };
+    if (range) headers['content-range'] = `bytes ${range.start}-${range.start + range.length - 1}/${length}`;
+    if (req.method === 'HEAD') {
+      res.writeHead(range ? 206 : 200, headers);
+      return void res.end();
+    }
+    const { body } = await this.opts.provider.getPiece({ taskId, number }, range);
+    res.writeHead(range ? 206 : 200, headers);
+    await pipeline(body, res);
+  }
+}
+
+function parseRange(header: string, size: number): { start: number; length: number } | undefined {
+  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  if (!m || (m[1] === '' && m[2] === '')) return undefined;
+  if (m[1] === '') {
+    const n = Math.min(Number(m[2]), size);
+    return n === 0 ? undefined : { start: size - n, length: n };
+  }
+  const start = Number(m[1]);
+  const end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
+  return start >= size || end < start ? undefined : { start, length: end - start + 1 };
+}

@@ -1,0 +1,60 @@
+import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import type { StorageMedium } from '../../contracts/storage-medium.js';
+import { D7yError } from '../../errors/d7y-error.js';
+import type { PieceContentMeta, PieceProvider, PieceRequest } from '../../protocol/vortex/index.js';
+import type { TaskManager } from './task-manager.js';
+import { TrafficType } from './task-state.js';
+import type { TokenBucket } from './token-bucket.js';
+import type { UploadStats } from './upload-stats.js';
+
+/**
+ * Serves this peer's pieces to other peers (Vortex and the HTTP piece endpoint): looks the piece
+ * up in the task's state, reads it from the medium, paces it through the upload limit and counts
+ * it in the upload stats the scheduler ranks this host by.
+ */
+export class UploadPieceProvider implements PieceProvider {
+  constructor(
+    private readonly tasks: TaskManager,
+    private readonly medium: StorageMedium,
+    private readonly limiter: TokenBucket,
+    private readonly stats: UploadStats,
+    private readonly peerId: () => string,
+  ) {}
+
+  async getPiece(req: Pick<PieceRequest, 'taskId' | 'number'>, range?: { start: number; length: number }): Promise<{ meta: PieceContentMeta; body: Readable }> {
+    const state = await this.tasks.find(req.taskId);
+    if (!state) throw new D7yError('D7Y_TASK_NOT_FOUND', `task ${req.taskId} is not on this peer`);
+    const piece = state.pieces.get(req.number);
+    if (!piece) throw new D7yError('D7Y_PIECE_NOT_FOUND', `piece ${req.number} of task ${req.taskId} is not on this peer`);
+    const source = await this.medium.readPiece(req.taskId, req.number, range);
+    const meta: PieceContentMeta = {
+      number: piece.number, offset: piece.offset, length: range?.length ?? piece.length, digest: piece.digest,
+      parentId: this.peerId(), trafficType: TrafficType.RemotePeer, cost: Math.round((piece.cost ?? 0) / 1000),
+      createdAt: Math.floor(piece.createdAt / 1000),
+    };
+    this.stats.begin();
+    let sent = 0;
+    const limiter = this.limiter;
+    const stats = this.stats;
+    const counted = new Transform({
+      transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback) {
+        sent += chunk.length;
+        stats.record(chunk.length);
+        const wait = limiter.take(chunk.length);
+        if (wait === 0) cb(null, chunk);
+        else setTimeout(() => cb(null, chunk), wait);
+      },
+    });
+    let ended = false;
+    const end = (ok: boolean): void => {
+      if (ended) return;
+      ended = true;
+      stats.end(ok);
+    };
+    counted.on('end', () => end(sent === meta.length));
+    counted.on('close', () => { end(false); source.destroy(); });
+    source.on('error', (err) => counted.destroy(err));
+    source.pipe(counted);
+    return { meta, body: counted };
+  }
+}
