@@ -93,14 +93,17 @@ export class VortexServer implements Startable {
   async stop(): Promise<void> {
     const server = this.server;
     if (!server) return;
-    this.stopping ??= new Promise<void>((resolve) => {
-      for (const socket of this.sockets) socket.destroy();
-      if (!server.listening) {
-        resolve();
-        return;
-      }
-      server.close(() => resolve());
-    });
+    this.stopping ??= (async () => {
+      const closing = [...this.sockets].map((socket) => new Promise<void>((resolve) => {
+        if (socket.closed) resolve();
+        else socket.once('close', () => resolve());
+        socket.destroy();
+      }));
+      const listening = server.listening
+        ? new Promise<void>((resolve) => server.close(() => resolve()))
+        : Promise.resolve();
+      await Promise.all([...closing, listening]);
+    })();
     await this.stopping;
   }
 
