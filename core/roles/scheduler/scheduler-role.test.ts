@@ -1,0 +1,171 @@
+import test from 'ava';
+import { isD7yError } from '../../errors/d7y-error.js';
+import { HostType } from '../../protocol/rpc/gen/common.js';
+import type { Download, Piece } from '../../protocol/rpc/gen/common.js';
+import type { AnnouncePeerResponse } from '../../protocol/rpc/gen/scheduler.js';
+import type { AnnouncePeerSession } from '../../protocol/rpc/announce-peer-session.js';
+import { hostMsg, startFakeDfdaemon, startScheduler, until } from './scheduler-test-kit.js';
+
+const TASK = 'a'.repeat(64);
+const download = (over: Partial<Download> = {}): Download => ({
+  url: 'http://127.0.0.1:9/file.bin', tag: '', application: '', filteredQueryParams: [], requestHeader: {},
+  disableBackToSource: false, needBackToSource: false, options: {}, ...over,
+});
+const piece = (number: number, parentId?: string): Piece => ({
+  number, parentId, offset: number * 4, length: 4, digest: 'crc32:1', trafficType: parentId ? 1 : 0, cost: 5, createdAt: Date.now(),
+});
+
+function parentsOf(res: AnnouncePeerResponse | undefined): string[] {
+  if (res?.response?.$case !== 'normalTaskResponse') throw new Error(`expected normal_task, got ${res?.response?.$case}`);
+  return res.response.value.candidateParents.map((p) => p.id);
+}
+
+test('seed peer is triggered once per task and parents flow from the seed to later peers', async (t) => {
+  const { client } = await startScheduler(t);
+  const dfdaemon = await startFakeDfdaemon(t);
+  await client.announceHost(hostMsg('seed-host', { type: HostType.HOST_TYPE_SUPER, rpcPort: dfdaemon.port }));
+  await client.announceHost(hostMsg('h1'));
+  await client.announceHost(hostMsg('h2'));
+
+  const p1 = client.announcePeer({ hostId: 'h1', taskId: TASK, peerId: 'p1' });
+  t.teardown(() => p1.cancel());
+  await p1.register(download());
+  t.true(await until(() => dfdaemon.calls.length === 1), 'seed DownloadTask called');
+  t.is(dfdaemon.calls[0]!.download?.url, 'http://127.0.0.1:9/file.bin');
+  t.true(dfdaemon.calls[0]!.download?.needBackToSource);
+
+  const seed = client.announcePeer({ hostId: 'seed-host', taskId: TASK, peerId: 'seed-peer' });
+  t.teardown(() => seed.cancel());
+  await seed.register(download({ needBackToSource: true }));
+  t.is((await seed.next({ timeoutMs: 3000 }))?.response?.$case, 'needBackToSourceResponse');
+  t.deepEqual(parentsOf(await p1.next({ timeoutMs: 3000 })), ['seed-peer'], 'first peer gets the seed as soon as it exists');
+
+  await seed.backToSourcePieceFinished(piece(0));
+  await p1.started();
+  await p1.pieceFinished(piece(0, 'seed-peer'));
+  t.true(await until(async () => (await client.statPeer(TASK, 'p1')).finishedPieceCount === 1));
+
+  const p2 = client.announcePeer({ hostId: 'h2', taskId: TASK, peerId: 'p2' });
+  t.teardown(() => p2.cancel());
+  await p2.register(download());
+  const first = parentsOf(await p2.next({ timeoutMs: 3000 }));
+  t.true(first.includes('p1'), `second peer's candidates ${first} include the first peer`);
+
+  await p2.reschedule(['p1'], 'p1 failed');
+  const second = parentsOf(await p2.next({ timeoutMs: 3000 }));
+  t.false(second.includes('p1'), 'rescheduling excludes the failed parent');
+  t.deepEqual(second, ['seed-peer']);
+  t.is(dfdaemon.calls.length, 1, 'seed triggered exactly once for the task');
+
+  const stat = await client.statTask(TASK);
+  t.is(stat.peerCount, 3);
+  t.true(stat.hasAvailablePeer);
+  t.is(stat.state, 'running');
+  t.is((await client.statPeer(TASK, 'p1')).state, 'running');
+
+  t.deepEqual((await client.listHosts()).map((h) => h.id), ['h1', 'h2', 'seed-host']);
+  const seeds = await client.listHosts(HostType.HOST_TYPE_SUPER);
+  t.deepEqual(seeds.map((h) => h.id), ['seed-host']);
+  t.true(seeds[0]!.uploadSuccessCount >= 1, 'piece reports credit the parent host');
+
+  t.is(await client.deleteTask(TASK), 3);
+  const gone = await client.statTask(TASK).catch((e: unknown) => e);
+  t.true(isD7yError(gone, 'D7Y_TASK_NOT_FOUND'), String(gone));
+  const ended = await p2.next({ timeoutMs: 3000 }).catch((e: unknown) => e);
+  t.true(isD7yError(ended, 'D7Y_NOT_FOUND'), `open stream of a deleted task ends: ${String(ended)}`);
+
+  t.is(await client.deleteHost('h2'), 0);
+  t.deepEqual((await client.listHosts()).map((h) => h.id), ['h1', 'seed-host']);
+});
+
+test('without a seed peer the first peers go back to the source, within the limit', async (t) => {
+  const { client } = await startScheduler(t, { retryLimit: 50 });
+  await client.announceHost(hostMsg('shared'));
+  await client.announceHost(hostMsg('other'));
+  const open = (hostId: string, peerId: string) => {
+    const s = client.announcePeer({ hostId, taskId: TASK, peerId });
+    t.teardown(() => s.cancel());
+    return s;
+  };
+  const sessions: AnnouncePeerSession[] = [];
+  for (let i = 0; i < 4; i++) {
+    const s = open('shared', `p${i}`);
+    sessions.push(s);
+    await s.register(download());
+  }
+  for (let i = 0; i < 3; i++) {
+    t.is((await sessions[i]!.next({ timeoutMs: 3000 }))?.response?.$case, 'needBackToSourceResponse', `p${i} goes to the source`);
+  }
+  const waiting = await sessions[3]!.next({ timeoutMs: 400 }).catch((e: unknown) => e);
+  t.true(isD7yError(waiting, 'D7Y_TIMEOUT'), 'the fourth peer waits: the default limit is 3 and its host mates are no parents');
+
+  await sessions[1]!.backToSourceStarted();
+  await sessions[1]!.backToSourcePieceFinished(piece(0));
+  t.true(await until(async () => (await client.statPeer(TASK, 'p1')).finishedPieceCount === 1));
+  const p4 = open('other', 'p4');
+  await p4.register(download());
+  const parents = parentsOf(await p4.next({ timeoutMs: 3000 }));
+  t.is(parents[0], 'p1', 'a peer on another host gets the piece holder first');
+  t.deepEqual([...parents].sort(), ['p0', 'p1', 'p2'], 'peers downloading from the source are parents too');
+
+  await sessions[0]!.backToSourceFinished(4, 1);
+  t.is((await sessions[3]!.next({ timeoutMs: 3000 }))?.response?.$case, 'needBackToSourceResponse',
+    'a freed back-to-source slot goes to the waiting peer');
+  t.is((await client.statTask(TASK)).state, 'succeeded');
+});
+
+test('a peer that may not go back to the source fails after the retry limit', async (t) => {
+  const { client } = await startScheduler(t, { retryLimit: 3, retryInterval: 20 });
+  await client.announceHost(hostMsg('h1'));
+  const s = client.announcePeer({ hostId: 'h1', taskId: TASK, peerId: 'p1' });
+  t.teardown(() => s.cancel());
+  await s.register(download({ disableBackToSource: true }));
+  const err = await s.next({ timeoutMs: 3000 }).catch((e: unknown) => e);
+  t.true(isD7yError(err, 'D7Y_PEER_UNAVAILABLE'), String(err));
+  t.regex((err as Error).message, /after 3 scheduling rounds, and back-to-source is disabled/);
+});
+
+test('malformed requests get INVALID_ARGUMENT naming the field, and the scheduler keeps serving', async (t) => {
+  const { client } = await startScheduler(t);
+  const badIp = await client.announceHost(hostMsg('h1', { ip: 'not-an-ip' })).catch((e: unknown) => e);
+  t.true(isD7yError(badIp, 'D7Y_INVALID_ARGUMENT'), String(badIp));
+  t.regex((badIp as Error).message, /host\.ip is not an IPv4 or IPv6 address/);
+  const badPort = await client.announceHost(hostMsg('h1', { rpcPort: 0 })).catch((e: unknown) => e);
+  t.regex((badPort as Error).message, /rpcPort: must be a port/);
+
+  await client.announceHost(hostMsg('h1'));
+  const first = client.announcePeer({ hostId: 'h1', taskId: TASK, peerId: 'p1' });
+  await first.pieceFinished(piece(0));
+  const e1 = await first.next({ timeoutMs: 3000 }).catch((e: unknown) => e);
+  t.true(isD7yError(e1, 'D7Y_INVALID_ARGUMENT'));
+  t.regex((e1 as Error).message, /first message must be registerPeerRequest/);
+
+  const badUrl = client.announcePeer({ hostId: 'h1', taskId: TASK, peerId: 'p2' });
+  await badUrl.register(download({ url: 'not a url' }));
+  t.regex(String(await badUrl.next({ timeoutMs: 3000 }).catch((e: unknown) => e)), /download\.url is not a valid URL/);
+
+  const noHost = client.announcePeer({ hostId: 'nobody', taskId: TASK, peerId: 'p3' });
+  await noHost.register(download());
+  const e3 = await noHost.next({ timeoutMs: 3000 }).catch((e: unknown) => e);
+  t.true(isD7yError(e3, 'D7Y_NOT_FOUND'));
+  t.regex((e3 as Error).message, /host nobody is not announced/);
+
+  const emptyId = await client.statTask('').catch((e: unknown) => e);
+  t.true(isD7yError(emptyId, 'D7Y_INVALID_ARGUMENT'));
+  t.regex((emptyId as Error).message, /task_id is empty/);
+  t.deepEqual((await client.listHosts()).map((h) => h.id), ['h1']);
+});
+
+test('GC removes expired peers, tasks left without peers, and hosts not announced', async (t) => {
+  const { client, role } = await startScheduler(t, { gc: { interval: 20, peerTtl: 150, taskTtl: 60_000, hostTtl: 400 } });
+  await client.announceHost(hostMsg('h1'));
+  const s = client.announcePeer({ hostId: 'h1', taskId: TASK, peerId: 'p1' });
+  t.teardown(() => s.cancel());
+  await s.register(download({ needBackToSource: true }));
+  t.is((await s.next({ timeoutMs: 3000 }))?.response?.$case, 'needBackToSourceResponse');
+  t.is((await client.statTask(TASK)).peerCount, 1);
+  const ended = await s.next({ timeoutMs: 3000 }).catch((e: unknown) => e);
+  t.true(isD7yError(ended, 'D7Y_NOT_FOUND'), 'the expired peer is told it was removed');
+  t.true(await until(() => !role.resources.tasks.has(TASK)), 'task without peers removed');
+  t.true(await until(async () => (await client.listHosts()).length === 0), 'host not announced within its TTL removed');
+});
