@@ -90,12 +90,12 @@ test('503 forever: D7Y_SOURCE_UNAVAILABLE naming the status, within the deadline
   const server = await origin(t, { '/down.bin': randomBytes(10) });
   server.behave('/down.bin', { status: 503 });
   const started = Date.now();
-  const err = await t.throwsAsync<D7yError>(clientFor(t, { retries: 20, retryDelay: 100, maxRetryDelay: 400, deadline: 1500 })
+  const err = await t.throwsAsync<D7yError>(clientFor(t, { retries: 20, retryDelay: 100, maxRetryDelay: 300, deadline: 3000 })
     .download({ url: server.urlOf('/down.bin') }));
   t.true(isD7yError(err, 'D7Y_SOURCE_UNAVAILABLE'), err?.message);
   t.regex(err!.message, /503 Service Unavailable/);
   t.true(err!.message.includes(server.urlOf('/down.bin')));
-  t.true(Date.now() - started < 2500, `gave up after ${Date.now() - started} ms`);
+  t.true(Date.now() - started < 4500, `gave up after ${Date.now() - started} ms`);
   t.true(server.served.requests('/down.bin') >= 2, 'it retried');
 });
 
@@ -204,12 +204,12 @@ test('abort during a slow body and during retries backoff is prompt', async (t) 
   setTimeout(() => ac.abort(), 100);
   const started = Date.now();
   t.true(isD7yError(await t.throwsAsync(bytesOf(dl.stream)), 'D7Y_ABORTED'));
-  t.true(Date.now() - started < 1000);
+  t.true(Date.now() - started < 1500);
   const ac2 = new AbortController();
   setTimeout(() => ac2.abort(), 200);
   const started2 = Date.now();
   t.true(isD7yError(await t.throwsAsync(client.stat({ url: server.urlOf('/u.bin'), signal: ac2.signal })), 'D7Y_ABORTED'));
-  t.true(Date.now() - started2 < 1000);
+  t.true(Date.now() - started2 < 1500);
 });
 
 test('connections are reused across requests (keep-alive)', async (t) => {
