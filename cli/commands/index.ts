@@ -3,6 +3,7 @@ import { registerTaskCommand } from './task.js';
 import { registerRoleCommands } from './roles.js';
 import { registerConfigCommand } from './config.js';
 import { registerPluginCommand } from './plugin.js';
+import { registerGetCommand } from './get.js';
 
 /** Adds one command (and its subcommands) to the program. */
 export type CommandRegistrar = (program: Command) => void;
@@ -13,4 +14,5 @@ export const commandRegistrars: CommandRegistrar[] = [
   registerConfigCommand,
   registerPluginCommand,
   registerTaskCommand,
+  registerGetCommand,
 ];

@@ -79,8 +79,8 @@ export class P2PDownload {
     const onAbort = (): void => this.fail(toD7yError(this.signal.reason, 'D7Y_ABORTED'));
     this.signal.addEventListener('abort', onAbort, { once: true });
     this.firstTimer = setTimeout(() => this.settle({ kind: 'back-to-source', schedulerLost: true,
-      reason: `scheduler ${this.session.address} did not answer within ${this.opts.firstAnswerMs ?? 10_000} ms` }),
-    this.opts.firstAnswerMs ?? 10_000);
+      reason: `scheduler ${this.session.address} did not answer within ${this.opts.firstAnswerMs ?? 30_000} ms` }),
+    this.opts.firstAnswerMs ?? 30_000);
     void this.readAnswers();
     return result.finally(() => {
       this.signal.removeEventListener('abort', onAbort);

@@ -1,0 +1,167 @@
+import { stat } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { Option, type Command } from 'commander';
+import cliProgress from 'cli-progress';
+import {
+  D7yError, defaultDataDir, parseByteSize, parseDigest, peerSocketPath, PeerConfigSchema,
+} from '../../core/index.js';
+import { LocalApiClient } from '../../core/roles/peer/local-api-client.js';
+import type { PeerDownloadEvent, PeerDownloadRequest } from '../../core/roles/peer/download-request.js';
+import { parseRangeArg } from '../../core/roles/peer/piece-span.js';
+
+interface GetOptions {
+  output: string;
+  progress: boolean;
+  header?: string[];
+  tag?: string;
+  application?: string;
+  pieceLength?: string;
+  digest?: string;
+  range?: string;
+  disableBackToSource?: boolean;
+  timeout?: string;
+  overwrite?: boolean;
+  socket?: string;
+  storageEndpoint?: string;
+  storageRegion?: string;
+  storageAccessKeyId?: string;
+  storageAccessKeySecret?: string;
+  storageSessionToken?: string;
+}
+
+function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+/** The local API socket of the normal peer under the default data dir. */
+export function defaultPeerSocket(): string {
+  return peerSocketPath(defaultDataDir(), PeerConfigSchema.parse({}));
+}
+
+/** `30s`, `5m`, `2h`, `1500ms` or plain milliseconds. */
+export function parseDuration(text: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(text);
+  if (!m || Number(m[1]) <= 0) {
+    throw new D7yError('D7Y_INVALID_ARGUMENT', `"${text}" is not a duration`, { fix: 'write a duration such as 30s, 10m or 2h' });
+  }
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? 'ms') as 'ms' | 's' | 'm' | 'h'];
+  return Math.round(Number(m[1]) * unit);
+}
+
+function parseHeaders(list: string[] = []): Record<string, string> | undefined {
+  if (list.length === 0) return undefined;
+  const out: Record<string, string> = {};
+  for (const h of list) {
+    const at = h.indexOf(':');
+    if (at <= 0) throw new D7yError('D7Y_INVALID_ARGUMENT', `header "${h}" is not "name: value"`, { fix: 'write --header "Name: value"' });
+    out[h.slice(0, at).trim()] = h.slice(at + 1).trim();
+  }
+  return out;
+}
+
+/** The download request of the command line (output resolved, flags validated). */
+export function buildRequest(url: string, opts: GetOptions): PeerDownloadRequest {
+  if (opts.digest) parseDigest(opts.digest);
+  const storage = {
+    endpoint: opts.storageEndpoint, region: opts.storageRegion, accessKeyId: opts.storageAccessKeyId,
+    accessKeySecret: opts.storageAccessKeySecret, sessionToken: opts.storageSessionToken,
+  };
+  const hasStorage = Object.values(storage).some((v) => v !== undefined);
+  return {
+    url,
+    headers: parseHeaders(opts.header),
+    tag: opts.tag,
+    application: opts.application,
+    pieceLength: opts.pieceLength === undefined ? undefined : parseByteSize(opts.pieceLength),
+    digest: opts.digest,
+    range: opts.range === undefined ? undefined : parseRangeArg(opts.range),
+    disableBackToSource: opts.disableBackToSource || undefined,
+    timeoutMs: opts.timeout === undefined ? undefined : parseDuration(opts.timeout),
+    objectStorage: hasStorage ? storage : undefined,
+    output: opts.output === '-' ? undefined : resolve(opts.output),
+    overwrite: opts.overwrite || undefined,
+  };
+}
+
+async function checkOutput(path: string, overwrite: boolean): Promise<void> {
+  const dir = dirname(path);
+  if (!(await stat(dir).catch(() => undefined))?.isDirectory()) {
+    throw new D7yError('D7Y_INVALID_ARGUMENT', `cannot write ${path}: directory ${dir} does not exist`, {
+      fix: `create it first (mkdir -p ${dir}) or choose another -O path`,
+    });
+  }
+  const existing = await stat(path).catch(() => undefined);
+  if (existing?.isDirectory()) throw new D7yError('D7Y_INVALID_ARGUMENT', `cannot write ${path}: it is a directory`, { fix: 'give a file path to -O' });
+  if (existing && !overwrite) {
+    throw new D7yError('D7Y_CONFLICT', `${path} already exists`, { fix: 'pass --overwrite to replace it, or choose another -O path' });
+  }
+}
+
+function progressBar(enabled: boolean): { onEvent: (ev: PeerDownloadEvent) => void; stop: () => void } {
+  if (!enabled || !process.stderr.isTTY) return { onEvent: () => undefined, stop: () => undefined };
+  const bar = new cliProgress.SingleBar({
+    stream: process.stderr, hideCursor: true, clearOnComplete: true,
+    format: '{bar} {percentage}% | {value}/{total} bytes | ETA {eta}s',
+  }, cliProgress.Presets.shades_classic);
+  let started = false;
+  return {
+    onEvent: (ev) => {
+      if (ev.event !== 'progress' || ev.total === undefined) return;
+      if (!started) { bar.start(ev.total, ev.bytes); started = true; } else bar.update(Math.min(ev.bytes, ev.total));
+    },
+    stop: () => { if (started) bar.stop(); },
+  };
+}
+
+async function runGet(url: string, opts: GetOptions): Promise<void> {
+  const req = buildRequest(url, opts);
+  if (req.output) await checkOutput(req.output, req.overwrite ?? false);
+  const client = new LocalApiClient(resolve(opts.socket ?? defaultPeerSocket()));
+  const signal = req.timeoutMs ? AbortSignal.timeout(req.timeoutMs + 5_000) : undefined;
+  try {
+    if (!req.output) {
+      const { body, done } = await client.stream(req, signal);
+      await pipeline(body, process.stdout, { end: false });
+      await done();
+      return;
+    }
+    const bar = progressBar(opts.progress);
+    try {
+      await client.download(req, bar.onEvent, signal);
+    } finally {
+      bar.stop();
+    }
+  } catch (err) {
+    if (signal?.aborted && !(err instanceof D7yError)) {
+      throw new D7yError('D7Y_TIMEOUT', `download of ${url} did not finish within ${opts.timeout}`, { fix: 'raise --timeout' });
+    }
+    throw err;
+  } finally {
+    await client.close();
+  }
+}
+
+export function registerGetCommand(program: Command): void {
+  program.command('get')
+    .description('download a URL through the local d7y peer (P2P, the origin is read about once per cluster)')
+    .argument('<url>', 'what to download (http, https, s3, … any scheme a loaded source plugin handles)')
+    .requiredOption('-O, --output <path>', 'where to write the file; - streams the bytes to stdout')
+    .option('--no-progress', 'never show a progress bar (it only shows on a terminal anyway)')
+    .addOption(new Option('-H, --header <name:value>', 'request header for the origin (repeatable)').argParser(collect))
+    .option('--tag <tag>', 'task tag (part of the task id)')
+    .option('--application <name>', 'application name (part of the task id)')
+    .option('--piece-length <size>', 'piece length, e.g. 8MiB (part of the task id)')
+    .option('--digest <digest>', 'verify the result: sha256:<hex> or crc32:<n>')
+    .option('--range <a-b>', 'only bytes a to b (inclusive)')
+    .option('--disable-back-to-source', 'never read from the origin; fail if no peer has the file')
+    .option('--timeout <duration>', 'give up after this long, e.g. 10m')
+    .option('--overwrite', 'replace the output file if it exists')
+    .option('--socket <path>', `the daemon's local API socket (default ${defaultPeerSocket()})`)
+    .option('--storage-endpoint <url>', 'object storage endpoint')
+    .option('--storage-region <region>', 'object storage region')
+    .option('--storage-access-key-id <id>', 'object storage access key id')
+    .option('--storage-access-key-secret <secret>', 'object storage access key secret')
+    .option('--storage-session-token <token>', 'object storage session token')
+    .action((url: string, opts: GetOptions) => runGet(url, opts));
+}
