@@ -11,6 +11,7 @@ export const builtinPlugins: Record<string, () => Promise<PluginModule>> = {
   memory: () => import('../storage/memory/index.js'),
   disk: () => import('../storage/disk/index.js'),
   oci: () => import('../sources/oci/index.js'),
+  maven: () => import('../sources/maven/index.js'),
   default: () => import('../schedulers/default/index.js'),
   http: () => import('../sources/http/index.js'),
 };
