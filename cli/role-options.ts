@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { createLogger, loadNodeConfig, PeerConfigSchema, type Logger, type NodeConfig } from '../core/index.js';
+import { createLogger, loadNodeConfig, type Logger, type NodeConfig } from '../core/index.js';
 
 export interface RoleCommandOptions {
   config?: string;
@@ -19,12 +19,23 @@ export function roleLogger(config: NodeConfig): Logger {
   return createLogger({ level: config.log.level });
 }
 
-/** The seed peer of `d7y up`: the peer section with seed mode on, its own data dir and random ports. */
+/**
+ * The seed peer of `d7y up`: the peer section in seed mode, with its own data dir (so its storage
+ * and socket never collide with the normal peer's) and random ports.
+ */
 export function seedPeerConfig(config: NodeConfig): NodeConfig {
-  const raw: Record<string, unknown> = { ...config.peer, seed: true };
-  for (const key of Object.keys(raw)) {
-    if (/port$/i.test(key)) raw[key] = 0;
-    if (/socket/i.test(key)) delete raw[key];
-  }
-  return { ...config, dataDir: join(config.dataDir, 'seed-peer'), peer: PeerConfigSchema.parse(raw) };
+  const peer = config.peer;
+  return {
+    ...config,
+    dataDir: join(config.dataDir, 'seed-peer'),
+    peer: {
+      ...peer,
+      seed: true,
+      dataDir: '.',
+      socket: undefined,
+      upload: { ...peer.upload, port: 0 },
+      rpc: { ...peer.rpc, port: 0 },
+      pieceHttp: { ...peer.pieceHttp, port: 0 },
+    },
+  };
 }
