@@ -28,24 +28,22 @@ export class Scheduling {
     const ctx: EvaluationContext = {
       taskId: task.id, totalPieceCount: task.pieceCount, child: { peerId: child.id, host: child.host },
     };
+    const descendants = task.dag.descendants(child.id);
     const byId = new Map<string, PeerRecord>();
     const candidates: CandidateParent[] = [];
     for (const p of task.available.sample(this.options.filterParentLimit, this.random)) {
-      if (p.id === child.id || child.blockedParents.has(p.id) || p.host.id === child.host.id) continue;
+      if (descendants.has(p.id) || child.blockedParents.has(p.id) || p.host.id === child.host.id) continue;
       const c: CandidateParent = {
         peerId: p.id, host: p.host, finishedPieceCount: p.finishedPieces.size, pieceCostsMs: p.pieceCostsMs,
       };
       if (evaluator.isBadParent(c, ctx)) continue;
-      if (!task.dag.canAddEdge(p.id, child.id)) continue;
       byId.set(p.id, p);
       candidates.push(c);
     }
-    const chosen: PeerRecord[] = [];
-    for (const c of evaluator.rank(candidates, ctx)) {
-      if (chosen.length >= this.options.candidateParentLimit) break;
-      const p = byId.get(c.peerId);
-      if (p && task.dag.addEdge(p.id, child.id)) chosen.push(p);
-    }
+    const ranked = evaluator.rank(candidates, ctx).slice(0, this.options.candidateParentLimit)
+      .flatMap((c) => byId.get(c.peerId) ?? []);
+    const added = new Set(task.dag.addEdges(ranked.map((p) => p.id), child.id));
+    const chosen = ranked.filter((p) => added.has(p.id));
     return chosen;
   }
 }

@@ -57,10 +57,42 @@ export class PeerDag {
     return true;
   }
 
+  /**
+   * Adds parent → child for each parent that keeps the graph acyclic (one traversal for all);
+   * returns the parents added.
+   */
+  addEdges(parents: readonly string[], child: string): string[] {
+    if (!this.parents.has(child)) return [];
+    const below = this.descendants(child);
+    const added: string[] = [];
+    for (const p of parents) {
+      if (below.has(p) || !this.parents.has(p)) continue;
+      this.children.get(p)!.add(child);
+      this.parents.get(child)!.add(p);
+      added.push(p);
+    }
+    return added;
+  }
+
   /** Removes every edge into `child` (its parents of a previous round). */
   deleteInEdges(child: string): void {
     for (const p of this.parents.get(child) ?? []) this.children.get(p)?.delete(child);
     this.parents.get(child)?.clear();
+  }
+
+  /** Every vertex reachable from `id` along child edges, `id` included (one traversal). */
+  descendants(id: string): Set<string> {
+    const seen = new Set<string>([id]);
+    const stack = [id];
+    while (stack.length > 0) {
+      for (const next of this.children.get(stack.pop()!) ?? []) {
+        if (!seen.has(next)) {
+          seen.add(next);
+          stack.push(next);
+        }
+      }
+    }
+    return seen;
   }
 
   /** Whether `to` is reachable from `from` along child edges. */
