@@ -24,3 +24,4 @@ export * from './roles/scheduler/scheduling-policy-token.js';
 export * from './roles/manager/manager-role.js';
 export * from './roles/scheduler/scheduler-role.js';
 export * from './roles/peer/peer-role.js';
+export * from './protocol/vortex/index.js';

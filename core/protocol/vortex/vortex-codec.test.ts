@@ -124,13 +124,17 @@ test('body bytes pass through as views of the pushed chunk, never copies', (t) =
 
 function refuses(t: import('ava').ExecutionContext, bytes: Buffer, reason: RegExp, accept?: 'requests' | 'responses'): void {
   const decoder = new VortexDecoder({ accept });
-  const err = t.throws<D7yError>(() => decoder.push(bytes));
-  t.is(err?.code, 'D7Y_PROTOCOL_ERROR');
-  t.regex(err?.message ?? '', reason);
-  t.is(t.throws<D7yError>(() => decoder.push(REQUEST_FRAME))?.code, 'D7Y_PROTOCOL_ERROR', 'a failed decoder stays failed');
+  const events = decoder.push(Buffer.concat([CLOSE_FRAME, bytes, REQUEST_FRAME]));
+  t.is(events.length, 2);
+  t.deepEqual(events[0], { type: 'close', packetId: 7 }, 'frames before the bad one are delivered');
+  const last = events[1];
+  t.is(last.type === 'malformed' ? last.error.code : undefined, 'D7Y_PROTOCOL_ERROR');
+  t.regex(last.type === 'malformed' ? last.error.message : '', reason);
+  t.true(decoder.failed);
+  t.deepEqual(decoder.push(REQUEST_FRAME), [last], 'a failed decoder stays failed');
 }
 
-test('the decoder refuses malformed frames as soon as it can tell', (t) => {
+test('the decoder reports malformed frames as soon as it can tell, after the frames before them', (t) => {
   refuses(t, hex('00 08 00000000'), /unknown tag 8/);
   refuses(t, hex('00 00 00000045'), /69 bytes, expected 68/);
   refuses(t, hex('00 02 ffffffff'), /4294967295 bytes, expected 68/);

@@ -16,7 +16,9 @@ export type VortexEvent =
   /** All `meta.length` raw bytes of the last `piece` have been delivered (also sent for empty pieces). */
   | { type: 'body-end' }
   | { type: 'close'; packetId: number }
-  | { type: 'error'; packetId: number; code: VortexErrorCode; message: string };
+  | { type: 'error'; packetId: number; code: VortexErrorCode; message: string }
+  /** The bytes broke the protocol; always the last event, and every later push returns it again. */
+  | { type: 'malformed'; error: D7yError };
 
 export interface VortexDecoderOptions {
   /**
@@ -35,7 +37,8 @@ const EMPTY = Buffer.alloc(0);
 /**
  * Incremental Vortex decoder: push TCP chunks of any size, get the frames they complete.
  * Never buffers more than one frame value (bounded by `maxValueLength`); raw piece bytes pass
- * through as views. A malformed frame throws D7Y_PROTOCOL_ERROR, and so does every later push.
+ * through as views. A malformed frame ends the events with `malformed` (a D7Y_PROTOCOL_ERROR),
+ * after the frames that preceded it; the decoder stays failed.
  */
 export class VortexDecoder {
   private readonly accept: 'requests' | 'responses' | 'all';
@@ -61,15 +64,22 @@ export class VortexDecoder {
     return this.bodyRemaining;
   }
 
-  /** Decodes as much of `chunk` (plus earlier leftovers) as forms whole frames. */
+  /** True once a malformed frame was seen. */
+  get failed(): boolean {
+    return this.failure !== undefined;
+  }
+
+  /** Decodes as much of `chunk` (plus earlier leftovers) as forms whole frames. Never throws. */
   push(chunk: Buffer): VortexEvent[] {
-    if (this.failure) throw this.failure;
+    if (this.failure) return [{ type: 'malformed', error: this.failure }];
     const events: VortexEvent[] = [];
     try {
       this.consume(chunk, events);
     } catch (err) {
       this.failure = err instanceof D7yError ? err : new D7yError('D7Y_PROTOCOL_ERROR', String(err), { cause: err });
-      throw this.failure;
+      this.pending = [];
+      this.pendingLength = 0;
+      events.push({ type: 'malformed', error: this.failure });
     }
     return events;
   }

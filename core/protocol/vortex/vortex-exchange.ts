@@ -73,13 +73,7 @@ export function exchange(opts: ExchangeOptions): Promise<{ meta: PieceContentMet
     const what = `piece ${req.number} of task ${req.taskId} from ${opts.address}`;
     const onData = (chunk: Buffer): void => {
       gotBytes = true;
-      let events: VortexEvent[];
-      try {
-        events = decoder.push(chunk);
-      } catch (err) {
-        fail(new D7yError('D7Y_PROTOCOL_ERROR', `${what}: ${(err as Error).message}`, { cause: err, fix: (err as D7yError).fix }));
-        return;
-      }
+      const events = decoder.push(chunk);
       for (let i = 0; i < events.length && state !== 'done'; i++) {
         handle(events[i], i === events.length - 1);
       }
@@ -122,6 +116,8 @@ export function exchange(opts: ExchangeOptions): Promise<{ meta: PieceContentMet
         const err = errorFromFrame(ev.code, ev.message, { address: opts.address, taskId: req.taskId, number: req.number });
         finish(last && ev.code !== VortexErrorCode.InvalidArgument);
         reject(err);
+      } else if (ev.type === 'malformed') {
+        fail(new D7yError('D7Y_PROTOCOL_ERROR', `${what}: ${ev.error.message}`, { cause: ev.error, fix: ev.error.fix }));
       } else if (ev.type === 'close') {
         fail(new D7yError('D7Y_PEER_UNAVAILABLE', `${what}: the peer closed the connection`, {
           fix: 'download the piece from another parent',

@@ -9,7 +9,6 @@ import { VortexErrorCode } from './vortex-tags.js';
 import type { PieceProvider } from './piece-provider.js';
 
 type RequestEvent = Extract<VortexEvent, { type: 'request' }>;
-type Job = VortexEvent | { type: 'malformed'; message: string };
 
 /** How long a connection that got an error frame may linger for the peer to read it. */
 const LINGER_MS = 1000;
@@ -21,7 +20,7 @@ const LINGER_MS = 1000;
  */
 export class VortexServerConnection {
   private readonly decoder = new VortexDecoder({ accept: 'requests', maxValueLength: MAX_ERROR_MESSAGE_BYTES + 1 });
-  private readonly queue: Job[] = [];
+  private readonly queue: VortexEvent[] = [];
   private busy = false;
   private ending = false;
 
@@ -36,12 +35,9 @@ export class VortexServerConnection {
 
   private onData(chunk: Buffer): void {
     if (this.ending) return;
-    try {
-      this.queue.push(...this.decoder.push(chunk));
-    } catch (err) {
-      this.queue.push({ type: 'malformed', message: (err as Error).message });
-      this.ending = true;
-    }
+    const events = this.decoder.push(chunk);
+    if (this.decoder.failed) this.ending = true;
+    this.queue.push(...events);
     if (this.queue.length > 0) {
       this.socket.pause();
       void this.run();
@@ -52,12 +48,12 @@ export class VortexServerConnection {
     if (this.busy) return;
     this.busy = true;
     while (this.queue.length > 0 && !this.socket.destroyed) {
-      const job = this.queue.shift() as Job;
+      const job = this.queue.shift() as VortexEvent;
       if (job.type === 'request') {
         await this.serve(job);
       } else if (job.type === 'malformed') {
-        this.logger.debug({ remote: this.socket.remoteAddress, reason: job.message }, 'vortex: malformed frame, closing');
-        this.closeWith(encodeError(randomPacketId(), VortexErrorCode.InvalidArgument, job.message));
+        this.logger.debug({ remote: this.socket.remoteAddress, reason: job.error.message }, 'vortex: malformed frame, closing');
+        this.closeWith(encodeError(randomPacketId(), VortexErrorCode.InvalidArgument, job.error.message));
       } else {
         if (job.type === 'error') this.logger.debug({ code: job.code, message: job.message }, 'vortex: client sent an error frame');
         this.closeWith(undefined);
