@@ -12,6 +12,7 @@ export const builtinPlugins: Record<string, () => Promise<PluginModule>> = {
   disk: () => import('../storage/disk/index.js'),
   oci: () => import('../sources/oci/index.js'),
   maven: () => import('../sources/maven/index.js'),
+  yum: () => import('../sources/yum/index.js'),
   default: () => import('../schedulers/default/index.js'),
   http: () => import('../sources/http/index.js'),
 };
