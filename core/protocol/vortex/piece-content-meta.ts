@@ -26,7 +26,7 @@ export interface PieceContentMeta {
 /** Bytes of the metadata without the digest and parent id strings. */
 const FIXED_LENGTH = 4 + 8 + 8 + 4 + 4 + 1 + 8 + 8;
 /** Smallest possible piece-content frame value: the u32 metadata length plus the fixed fields. */
-export const MIN_CONTENT_VALUE_LENGTH = 4 + FIXED_LENGTH;
+export const VORTEX_MIN_CONTENT_VALUE_LENGTH = 4 + FIXED_LENGTH;
 
 function invalid(field: string, value: unknown, expected: string): D7yError {
   return new D7yError('D7Y_INVALID_ARGUMENT', `piece metadata field ${field} is ${String(value)}, expected ${expected}`, {
@@ -83,7 +83,7 @@ function safe(value: bigint, field: string): number {
 
 /** Parses the value of a piece-content frame; throws D7Y_PROTOCOL_ERROR unless it is exactly one metadata record. */
 export function decodePieceContentMeta(value: Buffer): PieceContentMeta {
-  if (value.length < MIN_CONTENT_VALUE_LENGTH) throw malformed(`${value.length} bytes is too short`);
+  if (value.length < VORTEX_MIN_CONTENT_VALUE_LENGTH) throw malformed(`${value.length} bytes is too short`);
   const metadataLength = value.readUInt32BE(0);
   if (metadataLength !== value.length - 4) {
     throw malformed(`metadata length ${metadataLength} does not match the frame (${value.length - 4} bytes)`);

@@ -5,7 +5,7 @@ import { D7yError } from '../../errors/d7y-error.js';
 import type { PieceContentMeta } from './piece-content-meta.js';
 import { VortexConnectionPool } from './vortex-connection-pool.js';
 import { exchange, StaleConnectionError } from './vortex-exchange.js';
-import { encodeDownloadPiece, randomPacketId } from './vortex-frames.js';
+import { encodeDownloadPieceFrame, randomVortexPacketId } from './vortex-frames.js';
 import type { PieceKind } from './vortex-tags.js';
 
 export interface VortexClientOptions {
@@ -57,7 +57,7 @@ export class VortexClient {
   ): Promise<{ meta: PieceContentMeta; body: Readable }> {
     if (this.closed) throw new D7yError('D7Y_INTERNAL', 'the Vortex client is closed', { fix: 'create a new VortexClient' });
     const kind = req.kind ?? 'standard';
-    const frame = encodeDownloadPiece(randomPacketId(), { taskId: req.taskId, number: req.number, kind });
+    const frame = encodeDownloadPieceFrame(randomVortexPacketId(), { taskId: req.taskId, number: req.number, kind });
     const address = `${addr.host}:${addr.port}`;
     for (;;) {
       if (opts.signal?.aborted) throw aborted(address, opts.signal);

@@ -1,6 +1,6 @@
 import test from 'ava';
 import {
-  decodePieceContentMeta, encodeClose, encodeDownloadPiece, encodeError, encodePieceContent, MAX_ERROR_MESSAGE_BYTES,
+  decodePieceContentMeta, encodeCloseFrame, encodeDownloadPieceFrame, encodeErrorFrame, encodePieceContentFrame, VORTEX_MAX_ERROR_MESSAGE_BYTES,
   VortexDecoder,
 } from './index.js';
 import type { D7yError } from '../../errors/d7y-error.js';
@@ -29,15 +29,15 @@ const ERROR_FRAME = hex('01 ff 0000000e 02 6e6f2073756368207069656365');
 const CLOSE_FRAME = hex('07 fe 00000000');
 
 test('a download-piece request encodes to header, 64 hex chars and a u32 piece number', (t) => {
-  t.deepEqual(encodeDownloadPiece(0x2a, { taskId: TASK, number: 7 }), REQUEST_FRAME);
-  const tags = (['persistent', 'persistent-cache', 'cache'] as const).map((kind) => encodeDownloadPiece(1, { taskId: TASK, number: 0xffffffff, kind }));
+  t.deepEqual(encodeDownloadPieceFrame(0x2a, { taskId: TASK, number: 7 }), REQUEST_FRAME);
+  const tags = (['persistent', 'persistent-cache', 'cache'] as const).map((kind) => encodeDownloadPieceFrame(1, { taskId: TASK, number: 0xffffffff, kind }));
   t.deepEqual(tags.map((f) => f[1]), [2, 4, 6]);
   t.deepEqual(tags[2], hex(`01 06 00000044 ${TASK_HEX} ffffffff`));
 });
 
 test('piece content encodes its metadata big-endian, with the length covering only the metadata', (t) => {
-  t.deepEqual(encodePieceContent(0x2a, 'standard', META), CONTENT_FRAME);
-  const negative = encodePieceContent(9, 'persistent-cache', { ...META, createdAt: -2, digest: '', parentId: '' });
+  t.deepEqual(encodePieceContentFrame(0x2a, 'standard', META), CONTENT_FRAME);
+  const negative = encodePieceContentFrame(9, 'persistent-cache', { ...META, createdAt: -2, digest: '', parentId: '' });
   t.deepEqual(negative, hex(`
     09 05 00000031 0000002d 00000003 0000000100000000 0000000000000005 00000000 00000000 02
     0000000000000009 fffffffffffffffe`));
@@ -45,27 +45,27 @@ test('piece content encodes its metadata big-endian, with the length covering on
 });
 
 test('error and close frames encode byte for byte', (t) => {
-  t.deepEqual(encodeError(1, 2, 'no such piece'), ERROR_FRAME);
-  t.deepEqual(encodeClose(7), CLOSE_FRAME);
+  t.deepEqual(encodeErrorFrame(1, 2, 'no such piece'), ERROR_FRAME);
+  t.deepEqual(encodeCloseFrame(7), CLOSE_FRAME);
 });
 
 test('an over-long error message is cut at a UTF-8 character boundary', (t) => {
-  const frame = encodeError(0, 3, 'é'.repeat(MAX_ERROR_MESSAGE_BYTES));
-  t.is(frame.readUInt32BE(2), 1 + MAX_ERROR_MESSAGE_BYTES);
-  t.is(frame.subarray(7).toString('utf8'), 'é'.repeat(MAX_ERROR_MESSAGE_BYTES / 2));
-  const odd = encodeError(0, 3, `x${'é'.repeat(MAX_ERROR_MESSAGE_BYTES)}`);
-  t.is(odd.subarray(7).toString('utf8'), `x${'é'.repeat(MAX_ERROR_MESSAGE_BYTES / 2 - 1)}`);
+  const frame = encodeErrorFrame(0, 3, 'é'.repeat(VORTEX_MAX_ERROR_MESSAGE_BYTES));
+  t.is(frame.readUInt32BE(2), 1 + VORTEX_MAX_ERROR_MESSAGE_BYTES);
+  t.is(frame.subarray(7).toString('utf8'), 'é'.repeat(VORTEX_MAX_ERROR_MESSAGE_BYTES / 2));
+  const odd = encodeErrorFrame(0, 3, `x${'é'.repeat(VORTEX_MAX_ERROR_MESSAGE_BYTES)}`);
+  t.is(odd.subarray(7).toString('utf8'), `x${'é'.repeat(VORTEX_MAX_ERROR_MESSAGE_BYTES / 2 - 1)}`);
 });
 
 test('encoding refuses a bad task id, piece number or metadata', (t) => {
-  t.is(t.throws<D7yError>(() => encodeDownloadPiece(0, { taskId: TASK.toUpperCase(), number: 1 }))?.code, 'D7Y_INVALID_ARGUMENT');
-  t.is(t.throws<D7yError>(() => encodeDownloadPiece(0, { taskId: TASK.slice(1), number: 1 }))?.code, 'D7Y_INVALID_ARGUMENT');
-  t.is(t.throws<D7yError>(() => encodeDownloadPiece(0, { taskId: TASK, number: -1 }))?.code, 'D7Y_INVALID_ARGUMENT');
-  t.is(t.throws<D7yError>(() => encodePieceContent(0, 'standard', { ...META, trafficType: 256 }))?.code, 'D7Y_INVALID_ARGUMENT');
-  t.is(t.throws<D7yError>(() => encodePieceContent(0, 'standard', { ...META, length: 1.5 }))?.code, 'D7Y_INVALID_ARGUMENT');
+  t.is(t.throws<D7yError>(() => encodeDownloadPieceFrame(0, { taskId: TASK.toUpperCase(), number: 1 }))?.code, 'D7Y_INVALID_ARGUMENT');
+  t.is(t.throws<D7yError>(() => encodeDownloadPieceFrame(0, { taskId: TASK.slice(1), number: 1 }))?.code, 'D7Y_INVALID_ARGUMENT');
+  t.is(t.throws<D7yError>(() => encodeDownloadPieceFrame(0, { taskId: TASK, number: -1 }))?.code, 'D7Y_INVALID_ARGUMENT');
+  t.is(t.throws<D7yError>(() => encodePieceContentFrame(0, 'standard', { ...META, trafficType: 256 }))?.code, 'D7Y_INVALID_ARGUMENT');
+  t.is(t.throws<D7yError>(() => encodePieceContentFrame(0, 'standard', { ...META, length: 1.5 }))?.code, 'D7Y_INVALID_ARGUMENT');
 });
 
-const STREAM = Buffer.concat([REQUEST_FRAME, CONTENT_FRAME, Buffer.from('hello'), ERROR_FRAME, encodePieceContent(3, 'cache', { ...META, length: 0 }), CLOSE_FRAME]);
+const STREAM = Buffer.concat([REQUEST_FRAME, CONTENT_FRAME, Buffer.from('hello'), ERROR_FRAME, encodePieceContentFrame(3, 'cache', { ...META, length: 0 }), CLOSE_FRAME]);
 
 type Flat = Exclude<VortexEvent, { type: 'body' }> | { type: 'body'; text: string };
 

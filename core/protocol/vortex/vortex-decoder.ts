@@ -1,9 +1,9 @@
 import { D7yError } from '../../errors/d7y-error.js';
 import { isTaskId } from '../../task/task-id.js';
-import { decodePieceContentMeta, MIN_CONTENT_VALUE_LENGTH } from './piece-content-meta.js';
+import { decodePieceContentMeta, VORTEX_MIN_CONTENT_VALUE_LENGTH } from './piece-content-meta.js';
 import type { PieceContentMeta } from './piece-content-meta.js';
 import {
-  HEADER_LENGTH, isContentTag, isRequestTag, kindOfTag, REQUEST_VALUE_LENGTH, TASK_ID_LENGTH, VortexTag,
+  VORTEX_HEADER_LENGTH, isVortexContentTag, isVortexRequestTag, pieceKindOfTag, VORTEX_REQUEST_VALUE_LENGTH, VORTEX_TASK_ID_LENGTH, VortexTag,
 } from './vortex-tags.js';
 import type { PieceKind, VortexErrorCode } from './vortex-tags.js';
 
@@ -95,7 +95,7 @@ export class VortexDecoder {
         if (this.bodyRemaining === 0) events.push({ type: 'body-end' });
         continue;
       }
-      const need = this.header ? this.header.length : HEADER_LENGTH;
+      const need = this.header ? this.header.length : VORTEX_HEADER_LENGTH;
       let piece: Buffer;
       if (this.pendingLength === 0 && data.length - off >= need) {
         piece = data.subarray(off, off + need);
@@ -125,15 +125,15 @@ export class VortexDecoder {
   private parseHeader(bytes: Buffer): Header {
     const header = { packetId: bytes.readUInt8(0), tag: bytes.readUInt8(1), length: bytes.readUInt32BE(2) };
     const { tag, length } = header;
-    if (isRequestTag(tag)) {
+    if (isVortexRequestTag(tag)) {
       if (this.accept === 'responses') throw malformed(`unexpected download request (tag ${tag}) from a server`);
-      if (length !== REQUEST_VALUE_LENGTH) {
-        throw malformed(`download request value is ${length} bytes, expected ${REQUEST_VALUE_LENGTH}`);
+      if (length !== VORTEX_REQUEST_VALUE_LENGTH) {
+        throw malformed(`download request value is ${length} bytes, expected ${VORTEX_REQUEST_VALUE_LENGTH}`);
       }
-    } else if (isContentTag(tag)) {
+    } else if (isVortexContentTag(tag)) {
       if (this.accept === 'requests') throw malformed(`unexpected piece content (tag ${tag}) from a client`);
-      if (length < MIN_CONTENT_VALUE_LENGTH || length > this.maxValueLength) {
-        throw malformed(`piece metadata is ${length} bytes, expected ${MIN_CONTENT_VALUE_LENGTH}..${this.maxValueLength}`);
+      if (length < VORTEX_MIN_CONTENT_VALUE_LENGTH || length > this.maxValueLength) {
+        throw malformed(`piece metadata is ${length} bytes, expected ${VORTEX_MIN_CONTENT_VALUE_LENGTH}..${this.maxValueLength}`);
       }
     } else if (tag === VortexTag.Error) {
       if (length < 1 || length > this.maxValueLength) {
@@ -149,13 +149,13 @@ export class VortexDecoder {
 
   private finish(header: Header, value: Buffer, events: VortexEvent[]): void {
     const { packetId, tag } = header;
-    if (isRequestTag(tag)) {
-      const taskId = value.toString('latin1', 0, TASK_ID_LENGTH);
-      if (!isTaskId(taskId)) throw malformed(`task id is not ${TASK_ID_LENGTH} lower-case hex characters`);
-      events.push({ type: 'request', packetId, tag, kind: kindOfTag(tag), taskId, number: value.readUInt32BE(TASK_ID_LENGTH) });
-    } else if (isContentTag(tag)) {
+    if (isVortexRequestTag(tag)) {
+      const taskId = value.toString('latin1', 0, VORTEX_TASK_ID_LENGTH);
+      if (!isTaskId(taskId)) throw malformed(`task id is not ${VORTEX_TASK_ID_LENGTH} lower-case hex characters`);
+      events.push({ type: 'request', packetId, tag, kind: pieceKindOfTag(tag), taskId, number: value.readUInt32BE(VORTEX_TASK_ID_LENGTH) });
+    } else if (isVortexContentTag(tag)) {
       const meta = decodePieceContentMeta(value);
-      events.push({ type: 'piece', packetId, tag, kind: kindOfTag(tag), meta });
+      events.push({ type: 'piece', packetId, tag, kind: pieceKindOfTag(tag), meta });
       this.bodyRemaining = meta.length;
       if (meta.length === 0) events.push({ type: 'body-end' });
     } else if (tag === VortexTag.Error) {

@@ -8,7 +8,7 @@ export function vortexCodeOf(err: unknown): VortexErrorCode {
 }
 
 /** The D7yError a client raises for an error frame received from `address`. */
-export function errorFromFrame(
+export function errorFromVortexFrame(
   code: VortexErrorCode,
   message: string,
   context: { address: string; taskId: string; number: number },

@@ -1,11 +1,11 @@
 import type { Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { D7yError } from '../../errors/d7y-error.js';
-import { errorFromFrame } from './vortex-error-codes.js';
+import { errorFromVortexFrame } from './vortex-error-codes.js';
 import { VortexDecoder } from './vortex-decoder.js';
 import type { VortexEvent } from './vortex-decoder.js';
 import type { PieceContentMeta } from './piece-content-meta.js';
-import { contentTagOf, VortexErrorCode } from './vortex-tags.js';
+import { vortexContentTagOf, VortexErrorCode } from './vortex-tags.js';
 import type { PieceKind } from './vortex-tags.js';
 
 /** Raised when a reused connection turned out dead before any response byte; the request may be retried. */
@@ -80,7 +80,7 @@ export function exchange(opts: ExchangeOptions): Promise<{ meta: PieceContentMet
     };
     const handle = (ev: VortexEvent, last: boolean): void => {
       if (state === 'head' && ev.type === 'piece') {
-        if (ev.tag !== contentTagOf(req.kind) || ev.meta.number !== req.number) {
+        if (ev.tag !== vortexContentTagOf(req.kind) || ev.meta.number !== req.number) {
           fail(new D7yError('D7Y_PROTOCOL_ERROR', `${what}: the peer answered with piece ${ev.meta.number} (tag ${ev.tag})`));
           return;
         }
@@ -113,7 +113,7 @@ export function exchange(opts: ExchangeOptions): Promise<{ meta: PieceContentMet
         finish(last);
         b.push(null);
       } else if (state === 'head' && ev.type === 'error') {
-        const err = errorFromFrame(ev.code, ev.message, { address: opts.address, taskId: req.taskId, number: req.number });
+        const err = errorFromVortexFrame(ev.code, ev.message, { address: opts.address, taskId: req.taskId, number: req.number });
         finish(last && ev.code !== VortexErrorCode.InvalidArgument);
         reject(err);
       } else if (ev.type === 'malformed') {

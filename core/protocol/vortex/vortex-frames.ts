@@ -3,31 +3,31 @@ import { D7yError } from '../../errors/d7y-error.js';
 import { isTaskId } from '../../task/task-id.js';
 import { encodePieceContentMeta } from './piece-content-meta.js';
 import type { PieceContentMeta } from './piece-content-meta.js';
-import { contentTagOf, HEADER_LENGTH, REQUEST_VALUE_LENGTH, requestTagOf, TASK_ID_LENGTH, VortexTag } from './vortex-tags.js';
+import { vortexContentTagOf, VORTEX_HEADER_LENGTH, VORTEX_REQUEST_VALUE_LENGTH, vortexRequestTagOf, VORTEX_TASK_ID_LENGTH, VortexTag } from './vortex-tags.js';
 import type { PieceKind, VortexErrorCode } from './vortex-tags.js';
 
 /** A random packet id (u8), as Vortex senders choose them. */
-export function randomPacketId(): number {
+export function randomVortexPacketId(): number {
   return randomInt(256);
 }
 
 /** One frame: header `packet id u8 | tag u8 | length u32 BE` followed by `value`. */
-export function encodeFrame(packetId: number, tag: number, value: Uint8Array): Buffer {
-  const out = Buffer.allocUnsafe(HEADER_LENGTH + value.length);
+export function encodeVortexFrame(packetId: number, tag: number, value: Uint8Array): Buffer {
+  const out = Buffer.allocUnsafe(VORTEX_HEADER_LENGTH + value.length);
   out.writeUInt8(packetId & 0xff, 0);
   out.writeUInt8(tag, 1);
   out.writeUInt32BE(value.length, 2);
-  out.set(value, HEADER_LENGTH);
+  out.set(value, VORTEX_HEADER_LENGTH);
   return out;
 }
 
 /** A download-piece request (tag 0, 2, 4 or 6 by kind): 64 hex task id + u32 piece number. */
-export function encodeDownloadPiece(
+export function encodeDownloadPieceFrame(
   packetId: number,
   req: { taskId: string; number: number; kind?: PieceKind },
 ): Buffer {
   if (!isTaskId(req.taskId)) {
-    throw new D7yError('D7Y_INVALID_ARGUMENT', `task id "${req.taskId.slice(0, 80)}" is not ${TASK_ID_LENGTH} lower-case hex characters`, {
+    throw new D7yError('D7Y_INVALID_ARGUMENT', `task id "${req.taskId.slice(0, 80)}" is not ${VORTEX_TASK_ID_LENGTH} lower-case hex characters`, {
       fix: 'pass the task id d7y computed for the download (sha256 hex)',
     });
   }
@@ -36,22 +36,22 @@ export function encodeDownloadPiece(
       fix: 'pass the number of a piece of the task',
     });
   }
-  const value = Buffer.allocUnsafe(REQUEST_VALUE_LENGTH);
-  value.write(req.taskId, 0, TASK_ID_LENGTH, 'latin1');
-  value.writeUInt32BE(req.number, TASK_ID_LENGTH);
-  return encodeFrame(packetId, requestTagOf(req.kind ?? 'standard'), value);
+  const value = Buffer.allocUnsafe(VORTEX_REQUEST_VALUE_LENGTH);
+  value.write(req.taskId, 0, VORTEX_TASK_ID_LENGTH, 'latin1');
+  value.writeUInt32BE(req.number, VORTEX_TASK_ID_LENGTH);
+  return encodeVortexFrame(packetId, vortexRequestTagOf(req.kind ?? 'standard'), value);
 }
 
 /**
  * The piece-content frame (tag 1, 3, 5 or 7 by kind). Its length covers only the metadata;
  * the sender writes exactly `meta.length` raw bytes right after it.
  */
-export function encodePieceContent(packetId: number, kind: PieceKind, meta: PieceContentMeta): Buffer {
-  return encodeFrame(packetId, contentTagOf(kind), encodePieceContentMeta(meta));
+export function encodePieceContentFrame(packetId: number, kind: PieceKind, meta: PieceContentMeta): Buffer {
+  return encodeVortexFrame(packetId, vortexContentTagOf(kind), encodePieceContentMeta(meta));
 }
 
 /** Bytes of a message kept in an error frame; longer messages are cut at a character boundary. */
-export const MAX_ERROR_MESSAGE_BYTES = 4096;
+export const VORTEX_MAX_ERROR_MESSAGE_BYTES = 4096;
 
 function truncateUtf8(message: string, max: number): Buffer {
   const full = Buffer.from(message, 'utf8');
@@ -61,16 +61,16 @@ function truncateUtf8(message: string, max: number): Buffer {
   return full.subarray(0, end);
 }
 
-/** An error frame (tag 255): u8 code, then the UTF-8 message (at most MAX_ERROR_MESSAGE_BYTES). */
-export function encodeError(packetId: number, code: VortexErrorCode, message: string): Buffer {
-  const text = truncateUtf8(message, MAX_ERROR_MESSAGE_BYTES);
+/** An error frame (tag 255): u8 code, then the UTF-8 message (at most VORTEX_MAX_ERROR_MESSAGE_BYTES). */
+export function encodeErrorFrame(packetId: number, code: VortexErrorCode, message: string): Buffer {
+  const text = truncateUtf8(message, VORTEX_MAX_ERROR_MESSAGE_BYTES);
   const value = Buffer.allocUnsafe(1 + text.length);
   value.writeUInt8(code, 0);
   text.copy(value, 1);
-  return encodeFrame(packetId, VortexTag.Error, value);
+  return encodeVortexFrame(packetId, VortexTag.Error, value);
 }
 
 /** A close frame (tag 254, empty value). */
-export function encodeClose(packetId: number): Buffer {
-  return encodeFrame(packetId, VortexTag.Close, Buffer.alloc(0));
+export function encodeCloseFrame(packetId: number): Buffer {
+  return encodeVortexFrame(packetId, VortexTag.Close, Buffer.alloc(0));
 }

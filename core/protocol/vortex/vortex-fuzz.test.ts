@@ -2,7 +2,7 @@ import { connect } from 'node:net';
 import { Readable } from 'node:stream';
 import test from 'ava';
 import { D7yError } from '../../errors/d7y-error.js';
-import { encodeClose, encodeDownloadPiece, encodeError, encodeFrame, VortexClient, VortexDecoder, VortexServer } from './index.js';
+import { encodeCloseFrame, encodeDownloadPieceFrame, encodeErrorFrame, encodeVortexFrame, VortexClient, VortexDecoder, VortexServer } from './index.js';
 import type { PieceKind, PieceProvider } from './index.js';
 
 /** mulberry32: a small seeded PRNG, so every run throws the same bytes. */
@@ -29,7 +29,7 @@ function planConnection(rand: () => number): Plan {
   const int = (n: number): number => Math.floor(rand() * n);
   const bytes = (n: number): Buffer => Buffer.from(Array.from({ length: n }, () => int(256)));
   const hexId = (): string => Array.from({ length: 64 }, () => '0123456789abcdef'[int(16)]).join('');
-  const valid = (): Buffer => encodeDownloadPiece(int(256), { taskId: hexId(), number: int(2 ** 32), kind: KINDS[int(4)] });
+  const valid = (): Buffer => encodeDownloadPieceFrame(int(256), { taskId: hexId(), number: int(2 ** 32), kind: KINDS[int(4)] });
   const parts: Buffer[] = [];
   const count = int(12);
   for (let i = 0; i < count; i++) parts.push(valid());
@@ -55,13 +55,13 @@ function planConnection(rand: () => number): Plan {
       id[int(64)] = rand() < 0.5 ? 'G' : String.fromCharCode(0x80 + int(128));
       const value = Buffer.alloc(68);
       value.write(id.join(''), 0, 64, 'latin1');
-      parts.push(encodeFrame(int(256), int(4) * 2, value));
+      parts.push(encodeVortexFrame(int(256), int(4) * 2, value));
       break;
     }
     case 3: parts.push(header(1 + int(4) * 2, int(2 ** 32)), bytes(int(80))); break;
     case 4: parts.push(header(255, 0)); break;
-    case 5: parts.push(encodeError(int(256), int(4) as 0, 'client gave up')); ending = 'closed'; break;
-    case 6: parts.push(encodeClose(int(256))); ending = 'closed'; break;
+    case 5: parts.push(encodeErrorFrame(int(256), int(4) as 0, 'client gave up')); ending = 'closed'; break;
+    case 6: parts.push(encodeCloseFrame(int(256))); ending = 'closed'; break;
     case 7: parts.push(bytes(1 + int(100))); ending = 'either'; endWrite = true; break;
     default: parts.push(valid().subarray(0, 1 + int(73))); ending = 'closed'; endWrite = true; break;
   }

@@ -4,7 +4,7 @@ import type { Logger } from '../../logging/logger.js';
 import { vortexCodeOf } from './vortex-error-codes.js';
 import { VortexDecoder } from './vortex-decoder.js';
 import type { VortexEvent } from './vortex-decoder.js';
-import { encodeError, encodePieceContent, MAX_ERROR_MESSAGE_BYTES, randomPacketId } from './vortex-frames.js';
+import { encodeErrorFrame, encodePieceContentFrame, VORTEX_MAX_ERROR_MESSAGE_BYTES, randomVortexPacketId } from './vortex-frames.js';
 import { VortexErrorCode } from './vortex-tags.js';
 import type { PieceProvider } from './piece-provider.js';
 
@@ -19,7 +19,7 @@ const LINGER_MS = 1000;
  * with an InvalidArgument error frame and closes.
  */
 export class VortexServerConnection {
-  private readonly decoder = new VortexDecoder({ accept: 'requests', maxValueLength: MAX_ERROR_MESSAGE_BYTES + 1 });
+  private readonly decoder = new VortexDecoder({ accept: 'requests', maxValueLength: VORTEX_MAX_ERROR_MESSAGE_BYTES + 1 });
   private readonly queue: VortexEvent[] = [];
   private busy = false;
   private ending = false;
@@ -53,7 +53,7 @@ export class VortexServerConnection {
         await this.serve(job);
       } else if (job.type === 'malformed') {
         this.logger.debug({ remote: this.socket.remoteAddress, reason: job.error.message }, 'vortex: malformed frame, closing');
-        this.closeWith(encodeError(randomPacketId(), VortexErrorCode.InvalidArgument, job.error.message));
+        this.closeWith(encodeErrorFrame(randomVortexPacketId(), VortexErrorCode.InvalidArgument, job.error.message));
       } else {
         if (job.type === 'error') this.logger.debug({ code: job.code, message: job.message }, 'vortex: client sent an error frame');
         this.closeWith(undefined);
@@ -81,16 +81,16 @@ export class VortexServerConnection {
     } catch (err) {
       const code = vortexCodeOf(err);
       if (code !== VortexErrorCode.NotFound) this.logger.warn({ err, taskId: req.taskId, number: req.number }, 'vortex: provider failed');
-      if (!this.socket.destroyed) this.socket.write(encodeError(req.packetId, code, (err as Error)?.message ?? String(err)));
+      if (!this.socket.destroyed) this.socket.write(encodeErrorFrame(req.packetId, code, (err as Error)?.message ?? String(err)));
       return;
     }
     let header: Buffer;
     try {
-      header = encodePieceContent(req.packetId, req.kind, piece.meta);
+      header = encodePieceContentFrame(req.packetId, req.kind, piece.meta);
     } catch (err) {
       piece.body.destroy();
       this.logger.warn({ err, taskId: req.taskId, number: req.number }, 'vortex: provider gave invalid piece metadata');
-      if (!this.socket.destroyed) this.socket.write(encodeError(req.packetId, VortexErrorCode.Internal, (err as Error).message));
+      if (!this.socket.destroyed) this.socket.write(encodeErrorFrame(req.packetId, VortexErrorCode.Internal, (err as Error).message));
       return;
     }
     try {

@@ -27,16 +27,16 @@ export const VortexErrorCode = {
 export type VortexErrorCode = (typeof VortexErrorCode)[keyof typeof VortexErrorCode];
 
 /** Size of a frame header: packet id u8, tag u8, length u32 BE. */
-export const HEADER_LENGTH = 6;
+export const VORTEX_HEADER_LENGTH = 6;
 /** Length of a task id on the wire: 64 ASCII hex characters. */
-export const TASK_ID_LENGTH = 64;
+export const VORTEX_TASK_ID_LENGTH = 64;
 /** Value length of every download-piece request: task id + u32 piece number. */
-export const REQUEST_VALUE_LENGTH = TASK_ID_LENGTH + 4;
+export const VORTEX_REQUEST_VALUE_LENGTH = VORTEX_TASK_ID_LENGTH + 4;
 
 const KINDS: readonly PieceKind[] = ['standard', 'persistent', 'persistent-cache', 'cache'];
 
 /** The download request tag (0, 2, 4, 6) of a piece kind. */
-export function requestTagOf(kind: PieceKind): number {
+export function vortexRequestTagOf(kind: PieceKind): number {
   const index = KINDS.indexOf(kind);
   if (index < 0) {
     throw new D7yError('D7Y_INVALID_ARGUMENT', `"${String(kind)}" is not a piece kind`, {
@@ -47,22 +47,22 @@ export function requestTagOf(kind: PieceKind): number {
 }
 
 /** The piece content tag (1, 3, 5, 7) of a piece kind. */
-export function contentTagOf(kind: PieceKind): number {
-  return requestTagOf(kind) + 1;
+export function vortexContentTagOf(kind: PieceKind): number {
+  return vortexRequestTagOf(kind) + 1;
 }
 
 /** True for tags 0, 2, 4, 6. */
-export function isRequestTag(tag: number): boolean {
+export function isVortexRequestTag(tag: number): boolean {
   return tag <= 6 && tag % 2 === 0;
 }
 
 /** True for tags 1, 3, 5, 7. */
-export function isContentTag(tag: number): boolean {
+export function isVortexContentTag(tag: number): boolean {
   return tag <= 7 && tag % 2 === 1;
 }
 
 /** The piece kind of a request or content tag (0–7). */
-export function kindOfTag(tag: number): PieceKind {
+export function pieceKindOfTag(tag: number): PieceKind {
   const kind = KINDS[tag >> 1];
   if (tag > 7 || kind === undefined) {
     throw new D7yError('D7Y_PROTOCOL_ERROR', `Vortex tag ${tag} names no piece kind`);
