@@ -4,6 +4,7 @@ import { HostType } from '../../protocol/rpc/gen/common.js';
 import type { Download, Piece } from '../../protocol/rpc/gen/common.js';
 import type { AnnouncePeerResponse } from '../../protocol/rpc/gen/scheduler.js';
 import type { AnnouncePeerSession } from '../../protocol/rpc/announce-peer-session.js';
+import { SchedulerClient } from '../../protocol/rpc/scheduler-client.js';
 import { hostMsg, startFakeDfdaemon, startScheduler, until } from './scheduler-test-kit.js';
 
 const TASK = 'a'.repeat(64);
@@ -168,4 +169,34 @@ test('GC removes expired peers, tasks left without peers, and hosts not announce
   t.true(isD7yError(ended, 'D7Y_NOT_FOUND'), 'the expired peer is told it was removed');
   t.true(await until(() => !role.resources.tasks.has(TASK)), 'task without peers removed');
   t.true(await until(async () => (await client.listHosts()).length === 0), 'host not announced within its TTL removed');
+});
+
+test('the client routes a task to its scheduler and around a dead one', async (t) => {
+  const one = await startScheduler(t);
+  const two = await startScheduler(t);
+  const addresses = [`127.0.0.1:${one.role.port}`, `127.0.0.1:${two.role.port}`];
+  t.is(one.role.describe().listen, addresses[0], 'describe() shows the real port');
+  const client = new SchedulerClient({ addresses, callTimeoutMs: 3000 });
+  t.teardown(() => client.close());
+  await client.announceHost(hostMsg('h1'));
+  t.is(one.role.resources.hosts.size + two.role.resources.hosts.size, 2, 'hosts are announced to every scheduler');
+
+  const owner = client.addressFor(TASK);
+  const ownerRole = owner === addresses[0] ? one.role : two.role;
+  const other = owner === addresses[0] ? two.role : one.role;
+  const s = client.announcePeer({ hostId: 'h1', taskId: TASK, peerId: 'p1' });
+  t.teardown(() => s.cancel());
+  await s.register(download({ needBackToSource: true }));
+  t.is((await s.next({ timeoutMs: 3000 }))?.response?.$case, 'needBackToSourceResponse');
+  t.true(ownerRole.resources.tasks.has(TASK));
+  t.false(other.resources.tasks.has(TASK));
+  t.is((await client.statTask(TASK)).peerCount, 1);
+
+  s.cancel();
+  await ownerRole.stop();
+  const moved = await client.statTask(TASK).catch((e: unknown) => e);
+  t.true(isD7yError(moved, 'D7Y_TASK_NOT_FOUND'), `the next scheduler on the ring answers: ${String(moved)}`);
+  t.regex((moved as Error).message, new RegExp(`scheduler 127\\.0\\.0\\.1:${other.port}`));
+  const rounds = await one.metrics.getSingleMetricAsString('d7y_scheduler_announce_host_total');
+  t.regex(rounds, /d7y_scheduler_announce_host_total 1/);
 });
