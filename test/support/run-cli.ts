@@ -5,6 +5,8 @@ import { d7yBin } from './env.js';
 export interface CliResult {
   code: number | null;
   stdout: string;
+  /** stdout as bytes, for binary output (`-O -`). */
+  stdoutBytes: Buffer;
   stderr: string;
 }
 
@@ -16,15 +18,16 @@ export function runCli(args: string[], options: { cwd?: string; env?: NodeJS.Pro
       env: { ...process.env, NO_COLOR: '1', ...options.env },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
-    let stdout = '';
+    const chunks: Buffer[] = [];
     let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
+    child.stdout.on('data', (d: Buffer) => { chunks.push(d); });
     child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
     const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 60_000);
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);
-      resolve({ code, stdout, stderr });
+      const stdoutBytes = Buffer.concat(chunks);
+      resolve({ code, stdout: stdoutBytes.toString('utf8'), stdoutBytes, stderr });
     });
     child.stdin.end(options.input ?? '');
   });
