@@ -217,7 +217,7 @@ export function describeTask(s: TaskState, pieces: boolean): Record<string, unkn
     pieceCount: s.totalPieces, heldPieces: s.pieces.size, finished: s.finished, running: Boolean(s.running),
     createdAt: s.record?.createdAt, lastAccessedAt: s.record?.lastAccessedAt, trafficTypes: byType, parentIds: [...parents].sort(),
     ...(pieces ? { pieces: [...s.pieces.values()].sort((a, b) => a.number - b.number).map((p) => ({
-      number: p.number, offset: p.offset, length: p.length, digest: p.digest, parentId: p.parentId, trafficType: p.trafficType, cost: p.cost,
+      number: p.number, offset: p.offset, length: p.length, digest: p.digest, parentId: p.parentId, trafficType: p.trafficType, cost: p.cost, createdAt: p.createdAt,
     })) } : {}),
   };
 }

@@ -34,6 +34,9 @@ export interface P2PDownloadOptions {
 /** How a swarm download ended when it did not fail. */
 export type P2POutcome = { kind: 'done' } | { kind: 'back-to-source'; reason: string; schedulerLost: boolean };
 
+const REFRESH_MS = 1_000;
+const MAX_REFRESHES = 10;
+
 /** A write failed for want of room: no other parent can cure it. */
 export function isStorageFull(e: D7yError): boolean {
   return e.code === 'D7Y_STORAGE_FULL' || /ENOSPC|no space left/i.test(e.message);
@@ -55,6 +58,8 @@ export class P2PDownload {
   private settled = false;
   private started = false;
   private reschedules = 0;
+  private refreshes = 0;
+  private refreshTimer?: NodeJS.Timeout;
   private stallTimer?: NodeJS.Timeout;
   private firstTimer?: NodeJS.Timeout;
   private resolve!: (o: P2POutcome) => void;
@@ -114,11 +119,28 @@ export class P2PDownload {
       this.started = true;
       this.session.started().catch(() => undefined);
     }
+    this.opts.logger.debug({ taskId: this.state.taskId, parents: peers.map((p) => p.id), refreshes: this.refreshes }, 'candidate parents');
     for (const peer of peers) {
       const parent = this.parents.add(peer);
       if (parent) void this.sync(parent);
     }
     this.pump();
+    this.planRefresh();
+  }
+
+  /**
+   * With fewer than two live parents and much left to fetch, asks the scheduler again after a
+   * while: peers that started at the same time hold pieces by then and can share the load.
+   */
+  private planRefresh(): void {
+    if (this.refreshTimer || this.settled || this.refreshes >= MAX_REFRESHES) return;
+    if (this.parents.live().length >= 2 || this.missing.size <= this.opts.concurrency) return;
+    this.refreshTimer = setTimeout(() => {
+      this.refreshTimer = undefined;
+      if (this.settled || this.parents.live().length >= 2 || this.missing.size <= this.opts.concurrency) return;
+      this.refreshes += 1;
+      this.session.reschedule(this.parents.deadIds(), 'looking for more parents').catch(() => undefined);
+    }, REFRESH_MS);
   }
 
   private async sync(parent: Parent): Promise<void> {
@@ -232,6 +254,7 @@ export class P2PDownload {
   private async stop(): Promise<void> {
     this.parents.close();
     clearTimeout(this.stallTimer);
+    clearTimeout(this.refreshTimer);
     for (const f of this.inFlight.values()) f.ac.abort(new D7yError('D7Y_ABORTED', 'the download moved on'));
     await Promise.allSettled([...this.inFlight.values()].map((f) => f.done));
   }

@@ -1,0 +1,113 @@
+import type { ChildProcess } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ExecutionContext } from 'ava';
+import { LocalApiClient } from '../../core/roles/peer/local-api-client.js';
+import { freePort, tmpDir } from '../support/env.js';
+import { startCli, stopProcess, waitForOutput } from '../support/run-cli.js';
+
+/** A d7y daemon process of a test cluster. */
+export interface DaemonProcess {
+  name: string;
+  child: ChildProcess;
+  configFile: string;
+  dataDir: string;
+  /** The local API socket (peers only). */
+  socket: string;
+  /** The scheduler's `host:port` (scheduler only). */
+  address: string;
+}
+
+const READY = /d7y: ready/;
+
+/** Pieces of 1 MiB in tests (the 4 MiB floor lowered by config, as DESIGN §4 allows). */
+export const TEST_PIECE_FLOOR = 1024 * 1024;
+
+/**
+ * Real d7y processes on loopback for end-to-end tests: a plugins.json with the http source, disk
+ * storage and the default evaluator, then `d7y scheduler --config` and `d7y peer --config`
+ * processes, each with its own data dir and random ports, all stopped by PID at teardown.
+ */
+export class P2PCluster {
+  private constructor(readonly t: ExecutionContext, readonly dir: string, readonly pluginsFile: string) {}
+
+  static async create(t: ExecutionContext): Promise<P2PCluster> {
+    const dir = await tmpDir(t, 'd7y-p2p-');
+    const pluginsFile = join(dir, 'plugins.json');
+    await writeFile(pluginsFile, JSON.stringify({
+      plugins: [{ name: 'http' }, { name: 'disk' }, { name: 'default' }],
+      scheduler: { evaluator: 'default' },
+    }));
+    return new P2PCluster(t, dir, pluginsFile);
+  }
+
+  async scheduler(name = 'scheduler'): Promise<DaemonProcess> {
+    const port = await freePort();
+    const dataDir = join(this.dir, name);
+    const config = { dataDir, pluginsFile: this.pluginsFile, log: { level: 'warn' }, scheduler: { listen: { host: '127.0.0.1', port } } };
+    return this.launch('scheduler', name, dataDir, config, { address: `127.0.0.1:${port}` });
+  }
+
+  /** A peer daemon; `schedulers` defaults to none (pure back-to-source). */
+  async peer(name: string, opts: { seed?: boolean; schedulers?: string[]; dataDir?: string; peer?: Record<string, unknown> } = {}): Promise<DaemonProcess> {
+    const dataDir = opts.dataDir ?? join(this.dir, name);
+    const socket = join(dataDir, 'peer.sock');
+    const config = {
+      dataDir, pluginsFile: this.pluginsFile, log: { level: 'warn' },
+      peer: {
+        seed: opts.seed ?? false, dataDir, socket,
+        host: { ip: '127.0.0.1', hostname: name },
+        upload: { port: 0 }, rpc: { port: 0 }, pieceHttp: { port: 0 },
+        schedulers: opts.schedulers ?? [],
+        announceIntervalMs: 5_000,
+        download: { pieceLengthMin: TEST_PIECE_FLOOR, directMaxBytes: TEST_PIECE_FLOOR, stallMs: 2_000 },
+        ...opts.peer,
+      },
+    };
+    return this.launch('peer', name, dataDir, config, { socket });
+  }
+
+  /** Stops a daemon (SIGTERM, then SIGKILL) and waits for its exit. */
+  async stop(d: DaemonProcess): Promise<void> {
+    await stopProcess(d.child);
+  }
+
+  /** Starts the same daemon again from its config file. */
+  async restart(d: DaemonProcess): Promise<DaemonProcess> {
+    await stopProcess(d.child);
+    const child = startCli(this.t, [d.name.startsWith('scheduler') ? 'scheduler' : 'peer', '--config', d.configFile]);
+    await waitForOutput(child, READY, 30_000);
+    return { ...d, child };
+  }
+
+  /** A local API client of a peer, closed at teardown. */
+  client(d: DaemonProcess): LocalApiClient {
+    const c = new LocalApiClient(d.socket);
+    this.t.teardown(() => c.close());
+    return c;
+  }
+
+  private async launch(role: 'scheduler' | 'peer', name: string, dataDir: string, config: unknown,
+    extra: Partial<DaemonProcess>): Promise<DaemonProcess> {
+    await mkdir(dataDir, { recursive: true });
+    const configFile = join(this.dir, `${name}.json`);
+    await writeFile(configFile, JSON.stringify(config, null, 2));
+    const child = startCli(this.t, [role, '--config', configFile]);
+    await waitForOutput(child, READY, 30_000);
+    return { name, child, configFile, dataDir, socket: '', address: '', ...extra };
+  }
+}
+
+/** Deterministic pseudo-random bytes (fast, incompressible enough for transfer tests). */
+export function testBytes(size: number, seed = 7): Buffer {
+  const buf = Buffer.allocUnsafe(size);
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i + 4 <= size; i += 4) {
+    x ^= x << 13; x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5; x >>>= 0;
+    buf.writeUInt32LE(x, i);
+  }
+  for (let i = size - (size % 4); i < size; i += 1) buf[i] = i & 0xff;
+  return buf;
+}
