@@ -172,7 +172,9 @@ test('bad input: malformed URLs show the grammar, unknown tags and repositories 
   t.true(tag!.message.includes('test/img:nope'));
   const repo = await t.throwsAsync(c.download({ url: `oci://${reg.host}/no/such:v1` }));
   t.true(isD7yError(repo, 'D7Y_SOURCE_NOT_FOUND'));
-  const tls = await t.throwsAsync(new OciSourceClient({ timeoutMs: 5000 }).stat({ url: `oci://${reg.host}/test/img:v1` }));
+  const plain = new OciSourceClient({ timeoutMs: 5000 });
+  t.teardown(() => plain.close());
+  const tls = await t.throwsAsync(plain.stat({ url: `oci://${reg.host}/test/img:v1` }));
   t.true(isD7yError(tls, 'D7Y_SOURCE_UNAVAILABLE'));
   t.regex(tls!.message, /insecureRegistries|insecure=true/);
 });

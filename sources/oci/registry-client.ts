@@ -58,6 +58,7 @@ export class RegistryClient {
       await res.body.dump().catch(() => undefined);
       this.auth.forget(ref.registry, scope);
       const challenge = parseChallenge(header(res.headers, 'www-authenticate'));
+      this.options.logger?.debug({ registry: ref.registry, repository: ref.repository, challenge: challenge?.scheme ?? 'none', attempt }, 'registry asked for authentication');
       const next = challenge && attempt === 0 ? await this.answer(ref.registry, scope, challenge, req) : undefined;
       if (!next || next === authorization) throw this.authError(req, 401, authorization !== undefined);
       authorization = next;
