@@ -93,6 +93,8 @@ export class VortexServerConnection {
       if (!this.socket.destroyed) this.socket.write(encodeErrorFrame(req.packetId, VortexErrorCode.Internal, (err as Error).message));
       return;
     }
+    const abandon = (): void => { piece.body.destroy(); };
+    this.socket.once('close', abandon);
     try {
       this.socket.write(header);
       await writeBody(this.socket, piece.body, piece.meta.length);
@@ -103,6 +105,8 @@ export class VortexServerConnection {
       }
       piece.body.destroy();
       this.socket.destroy();
+    } finally {
+      this.socket.off('close', abandon);
     }
   }
 }

@@ -16,6 +16,7 @@ class MemoryProvider implements PieceProvider {
   pulled = 0;
   gate: Promise<void> | undefined;
   failWith: Error | undefined;
+  breakAfter: number | undefined;
 
   add(number: number, data: Buffer, kind = 'standard'): Buffer {
     this.pieces.set(`${kind}/${TASK}/${number}`, data);
@@ -34,6 +35,10 @@ class MemoryProvider implements PieceProvider {
     let at = 0;
     const body = new Readable({
       read: () => {
+        if (this.breakAfter !== undefined && at >= this.breakAfter) {
+          body.destroy(new Error('disk read failed'));
+          return;
+        }
         const chunk = data.subarray(at, at + 256 * 1024);
         at += chunk.length;
         this.pulled += chunk.length;
@@ -216,4 +221,17 @@ test('the server refuses connections beyond maxConnections and stops cleanly twi
   await server.stop();
   await server.stop();
   t.is(server.openConnections, 0);
+});
+
+test('a body that fails mid-piece cuts the connection; the client sees D7Y_PEER_UNAVAILABLE, not a short piece', async (t) => {
+  const { provider, server, client, addr } = await setup(t);
+  const data = provider.add(0, randomBytes(8 * MiB));
+  provider.breakAfter = MiB;
+  const { body } = await client.downloadPiece(addr, { taskId: TASK, number: 0 });
+  const err = await t.throwsAsync(readAll(body));
+  t.is((err as D7yError).code, 'D7Y_PEER_UNAVAILABLE');
+  t.regex(err?.message ?? '', /connection closed after \d+ of 8388608 bytes/);
+  await until('the server to drop the connection', () => server.openConnections === 0);
+  provider.breakAfter = undefined;
+  t.true((await readAll((await client.downloadPiece(addr, { taskId: TASK, number: 0 })).body)).equals(data));
 });
