@@ -76,7 +76,7 @@ export class PeerAnnouncer {
   }
 
   reschedule(task: TaskRecord, peer: PeerRecord, failedParentIds: string[]): void {
-    for (const id of failedParentIds) peer.blockedParents.add(id);
+    for (const id of failedParentIds) this.resources.block(peer, id);
     if (peer.state === 'failed' || peer.state === 'succeeded') return;
     this.schedule(task, peer);
   }
@@ -125,21 +125,29 @@ export class PeerAnnouncer {
       'register the download again');
   }
 
-  /** Runs one round for the peer and answers it, or makes it wait. */
-  schedule(task: TaskRecord, peer: PeerRecord): void {
-    this.clearRetry(peer);
-    if (!peer.channel || !['pending', 'received-normal', 'running'].includes(peer.state)) return;
+  /**
+   * Runs one round for the peer and answers it, or makes it wait. Rounds woken by an event
+   * (`counted` false) that find nothing do not use up the peer's retries.
+   */
+  schedule(task: TaskRecord, peer: PeerRecord, counted = true): void {
+    if (!peer.channel || !['pending', 'received-normal', 'running'].includes(peer.state)) {
+      this.clearRetry(peer);
+      return;
+    }
     const t0 = performance.now();
     const parents = this.scheduling.findParents(task, peer);
     this.metrics.roundSeconds.observe((performance.now() - t0) / 1000);
     this.metrics.rounds.inc({ result: parents.length > 0 ? 'found' : 'none' });
     if (parents.length > 0) {
+      this.clearRetry(peer);
       peer.failedRounds = 0;
       task.waiting.delete(peer.id);
       if (peer.state === 'pending') this.resources.setState(task, peer, 'received-normal', this.now());
       peer.channel.normalTask(parents);
       return;
     }
+    if (!counted && peer.retryTimer) return;
+    this.clearRetry(peer);
     peer.failedRounds++;
     const seedUnderWay = task.seed === 'triggered';
     if (!seedUnderWay && this.canBackToSource(task, peer)) return this.sendBackToSource(task, peer, 'no parent holds the task yet');
@@ -204,7 +212,7 @@ export class PeerAnnouncer {
         if (this.resources.tasks.get(t.id) !== t) continue;
         for (const id of [...t.waiting]) {
           const p = t.peers.get(id);
-          if (p) this.schedule(t, p);
+          if (p) this.schedule(t, p, false);
           else t.waiting.delete(id);
         }
       }

@@ -49,7 +49,7 @@ export function createSchedulerService(deps: {
         id: h.id, ip: h.ip, hostname: h.hostname, type: h.type === HostType.HOST_TYPE_SUPER ? 'super' : 'normal',
         idc: h.idc || undefined, location: h.location || undefined, uploadPort: h.uploadPort, rpcPort: h.rpcPort,
         maxUploadBps: h.maxTxBps, uploadBpsLast60s: h.txBps60s, concurrentUploads: h.concurrentUploads,
-        uploadLimit: h.uploadLimit, announcedAt: now(), ttl: interval > 0 ? Math.min(interval, options.hostTtl) : options.hostTtl,
+        uploadLimit: h.uploadLimit, announcedAt: now(), ttl: interval > 0 ? Math.min(3 * interval, options.hostTtl) : options.hostTtl,
       });
       metrics.announceHost.inc();
       metrics.hosts.set(resources.hosts.size);

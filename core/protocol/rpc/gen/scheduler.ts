@@ -30,7 +30,10 @@ export interface AnnounceHostRequest {
   host?:
     | Host
     | undefined;
-  /** How long the scheduler keeps the host without a new announce, in milliseconds; 0 = its default. */
+  /**
+   * The host's announce interval in milliseconds: the scheduler keeps the host for three intervals
+   * without a new announce (at most its gc.hostTtl); 0 = gc.hostTtl.
+   */
   interval: number;
 }
 

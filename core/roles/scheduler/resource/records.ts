@@ -9,6 +9,10 @@ export type PeerState = (typeof PEER_STATES)[number];
 
 export type TaskState = 'pending' | 'running' | 'succeeded' | 'failed';
 
+/** Finished piece numbers kept per peer, and blocked parents per peer. */
+export const MAX_PIECES_PER_PEER = 1_000_000;
+export const MAX_BLOCKED_PARENTS = 10_000;
+
 /** Piece costs kept per parent for the bad-parent test. */
 export const PIECE_COST_WINDOW = 2000;
 

@@ -1,7 +1,7 @@
 import { D7yError } from '../../../errors/d7y-error.js';
 import type { Download } from '../../../protocol/rpc/gen/common.js';
 import type { HostRecord, PeerRecord, PeerState, TaskRecord } from './records.js';
-import { isAvailable, newTask, PIECE_COST_WINDOW } from './records.js';
+import { isAvailable, MAX_BLOCKED_PARENTS, MAX_PIECES_PER_PEER, newTask, PIECE_COST_WINDOW } from './records.js';
 
 export interface ResourceLimits {
   maxHosts: number;
@@ -144,7 +144,8 @@ export class SchedulerResources {
 
   /** Records a piece the peer now holds; `parentId`/`costMs` credit the parent that served it. */
   pieceFinished(task: TaskRecord, peer: PeerRecord, number: number, parentId: string | undefined, costMs: number, now: number): void {
-    if (task.pieceCount === 0 || number < task.pieceCount) peer.finishedPieces.add(number);
+    const known = task.pieceCount === 0 || number < task.pieceCount;
+    if (known && peer.finishedPieces.size < MAX_PIECES_PER_PEER) peer.finishedPieces.add(number);
     peer.updatedAt = now;
     task.updatedAt = now;
     if (peer.state === 'received-normal' || peer.state === 'pending') peer.state = 'running';
@@ -161,9 +162,18 @@ export class SchedulerResources {
 
   pieceFailed(task: TaskRecord, peer: PeerRecord, parentId: string, now: number): void {
     peer.updatedAt = now;
-    peer.blockedParents.add(parentId);
+    this.block(peer, parentId);
     const parent = task.peers.get(parentId);
     if (parent) parent.host.uploadFailedCount++;
+  }
+
+  /** Never offers `parentId` to `peer` again (bounded; the oldest block is dropped beyond the cap). */
+  block(peer: PeerRecord, parentId: string): void {
+    if (peer.blockedParents.size >= MAX_BLOCKED_PARENTS && !peer.blockedParents.has(parentId)) {
+      const oldest = peer.blockedParents.values().next().value;
+      if (oldest !== undefined) peer.blockedParents.delete(oldest);
+    }
+    peer.blockedParents.add(parentId);
   }
 
   /** Removes peers, tasks and hosts past their TTLs, and tasks left without peers. */
