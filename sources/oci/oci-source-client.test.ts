@@ -143,6 +143,9 @@ test('token auth: the Bearer challenge is answered, the token cached, wrong cred
   const entries = await writeOciLayout(c, `oci://${reg.host}/test/img:v1`, out);
   t.is(entries.length, 6);
   t.is(reg.tokenIssuer!.requests - before, 1, 'one token served every request of the image');
+  const fresh = client(t, reg, { credentials: new Map([[reg.host, { username: 'bob', password: 'tok-pw' }]]) });
+  await Promise.all(entries.map((e) => fresh.stat({ url: e.url })));
+  t.is(reg.tokenIssuer!.requests - before, 2, 'concurrent first requests share one token request');
   const anon = await t.throwsAsync(client(t, reg).stat({ url: `oci://${reg.host}/test/img:v1` }));
   t.true(isD7yError(anon, 'D7Y_SOURCE_AUTH'), String(anon));
   const wrong = await t.throwsAsync(client(t, reg, { credentials: new Map([[reg.host, { username: 'bob', password: 'nope-pw' }]]) }).stat({ url: `oci://${reg.host}/test/img:v1` }));
@@ -170,6 +173,10 @@ test('bad input: malformed URLs show the grammar, unknown tags and repositories 
   const tag = await t.throwsAsync(c.stat({ url: `oci://${reg.host}/test/img:nope` }));
   t.true(isD7yError(tag, 'D7Y_SOURCE_NOT_FOUND'));
   t.true(tag!.message.includes('test/img:nope'));
+  const out = await tmpDir(t);
+  const missing = await t.throwsAsync(writeOciLayout(c, `oci://${reg.host}/test/img:nope`, out));
+  t.true(isD7yError(missing, 'D7Y_SOURCE_NOT_FOUND'));
+  t.deepEqual(await readdir(out), [], 'nothing written');
   const repo = await t.throwsAsync(c.download({ url: `oci://${reg.host}/no/such:v1` }));
   t.true(isD7yError(repo, 'D7Y_SOURCE_NOT_FOUND'));
   const plain = new OciSourceClient({ timeoutMs: 5000 });

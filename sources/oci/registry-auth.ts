@@ -38,6 +38,7 @@ export function parseChallenge(header: string | undefined): AuthChallenge | unde
 export class RegistryAuth {
   private readonly tokens = new Map<string, CachedToken>();
   private readonly schemes = new Map<string, 'basic' | 'bearer'>();
+  private readonly pending = new Map<string, Promise<string>>();
 
   constructor(
     private readonly credentials: ReadonlyMap<string, RegistryCredentials>,
@@ -61,6 +62,16 @@ export class RegistryAuth {
   async answer(registry: string, scope: string, challenge: AuthChallenge, signal?: AbortSignal): Promise<string | undefined> {
     this.schemes.set(registry, challenge.scheme);
     if (challenge.scheme === 'basic') return this.basic(registry);
+    const key = `${registry} ${scope}`;
+    let p = this.pending.get(key);
+    if (!p) {
+      p = this.fetchToken(registry, scope, challenge).finally(() => this.pending.delete(key));
+      this.pending.set(key, p);
+    }
+    return raceAbort(p, signal);
+  }
+
+  private async fetchToken(registry: string, scope: string, challenge: AuthChallenge): Promise<string> {
     const realm = challenge.params.realm;
     if (!realm) throw new D7yError('D7Y_SOURCE_AUTH', `registry ${registry} sent a Bearer challenge without a realm`, { fix: 'check the registry\'s token auth configuration' });
     const url = new URL(realm);
@@ -69,7 +80,7 @@ export class RegistryAuth {
     const headers: Record<string, string> = { accept: 'application/json' };
     const basic = this.basic(registry);
     if (basic) headers.authorization = basic;
-    const res = await request(url, { method: 'GET', headers, dispatcher: this.dispatcher, signal, headersTimeout: this.timeoutMs, bodyTimeout: this.timeoutMs });
+    const res = await request(url, { method: 'GET', headers, dispatcher: this.dispatcher, headersTimeout: this.timeoutMs, bodyTimeout: this.timeoutMs });
     if (res.statusCode === 401 || res.statusCode === 403) {
       await res.body.dump();
       throw new D7yError('D7Y_SOURCE_AUTH', `the token service of ${registry} (${url.origin}${url.pathname}) refused the ${basic ? 'configured credentials' : 'anonymous request'} (HTTP ${res.statusCode})`, {
@@ -111,4 +122,15 @@ export class RegistryAuth {
   hasCredentials(registry: string): boolean {
     return this.credentials.has(registry);
   }
+}
+
+/** `p`, or a rejection as soon as `signal` aborts (the shared work `p` goes on for other callers). */
+function raceAbort<T>(p: Promise<T>, signal?: AbortSignal): Promise<T> {
+  if (!signal) return p;
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new D7yError('D7Y_ABORTED', 'registry token request: aborted', { fix: 'nothing to do: the caller cancelled the request' }));
+    if (signal.aborted) return onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }

@@ -4,7 +4,7 @@ import { XMLParser } from 'fast-xml-parser';
 import { Decompress } from 'fzstd';
 import xz from 'xz-decompress';
 import { D7yError } from '../../core/index.js';
-import { readLimited, type RepoHttp } from './repo-http.js';
+import { aborted, readLimited, type RepoHttp } from './repo-http.js';
 
 /** One package of a repository's primary metadata. */
 export interface YumPackage {
@@ -43,6 +43,7 @@ const parser = new XMLParser({
  */
 export class YumMetadata {
   private readonly cache = new Map<string, Cached>();
+  private readonly pending = new Map<string, Promise<YumPackage[]>>();
 
   constructor(private readonly http: RepoHttp, private readonly maxMetadataBytes: number, private readonly maxRepos = 8) {}
 
@@ -55,9 +56,19 @@ export class YumMetadata {
       this.cache.set(base, hit);
       return hit.packages;
     }
+    const key = `${base} ${primary.checksum}`;
+    let p = this.pending.get(key);
+    if (!p) {
+      p = this.load(base, primary).finally(() => this.pending.delete(key));
+      this.pending.set(key, p);
+    }
+    return raceAbort(p, signal, `primary metadata of ${base}`);
+  }
+
+  private async load(base: string, primary: { href: string; checksum: string }): Promise<YumPackage[]> {
     const what = `primary metadata of ${base} (${primary.href})`;
-    const res = await this.http.get({ url: `${base}/${primary.href}`, what, signal });
-    const compressed = await readLimited(res.body, this.maxMetadataBytes, what, signal);
+    const res = await this.http.get({ url: `${base}/${primary.href}`, what });
+    const compressed = await readLimited(res.body, this.maxMetadataBytes, what);
     const [alg, hex] = primary.checksum.split(':') as [string, string];
     const got = createHash(alg === 'sha' ? 'sha1' : alg).update(compressed).digest('hex');
     if (got !== hex) {
@@ -160,4 +171,15 @@ function parsePrimary(xml: string, what: string): YumPackage[] {
     });
   }
   return out;
+}
+
+/** `p`, or D7Y_ABORTED as soon as `signal` aborts (the shared load `p` goes on for other callers). */
+function raceAbort<T>(p: Promise<T>, signal: AbortSignal | undefined, what: string): Promise<T> {
+  if (!signal) return p;
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(aborted(what));
+    if (signal.aborted) return onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }
