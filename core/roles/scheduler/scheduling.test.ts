@@ -90,5 +90,5 @@ test('round latency for a task with 1,000 peers', (t) => {
   const full = measure(1000, 200);
   t.log(`1,000 peers, sample 40: p50 ${(sampled.p50 * 1000).toFixed(0)} µs, p99 ${(sampled.p99 * 1000).toFixed(0)} µs`);
   t.log(`1,000 peers, sample all: p50 ${(full.p50 * 1000).toFixed(0)} µs, p99 ${(full.p99 * 1000).toFixed(0)} µs`);
-  t.true(sampled.p99 < 100, `p99 ${sampled.p99} ms stays below a tenth of a second even on a loaded machine`);
+  t.true(sampled.p50 < 5, `median round ${sampled.p50} ms: a round costs the sample, not the task size`);
 });
