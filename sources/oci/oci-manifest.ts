@@ -57,3 +57,21 @@ export function choosePlatform(index: ImageIndex, platform: string, name: string
     details: { platform, platforms: have },
   });
 }
+
+const DOCKER_TO_OCI: Record<string, string> = {
+  'application/vnd.docker.container.image.v1+json': 'application/vnd.oci.image.config.v1+json',
+  'application/vnd.docker.image.rootfs.diff.tar.gzip': 'application/vnd.oci.image.layer.v1.tar+gzip',
+  'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip': 'application/vnd.oci.image.layer.nondistributable.v1.tar+gzip',
+  'application/vnd.docker.image.rootfs.diff.tar': 'application/vnd.oci.image.layer.v1.tar',
+};
+
+/**
+ * The OCI form of a Docker v2 image manifest, as `skopeo copy` converts it: the same config and
+ * layer blobs under OCI media types. Deterministic, so its digest is stable for one input.
+ */
+export function dockerToOciManifest(doc: Record<string, unknown>): Buffer {
+  const map = (d: Descriptor): Descriptor => ({ ...d, mediaType: DOCKER_TO_OCI[d.mediaType] ?? d.mediaType });
+  const m = doc as unknown as ImageManifest & Record<string, unknown>;
+  const out: Record<string, unknown> = { ...m, mediaType: MEDIA_TYPES.ociManifest, config: map(m.config), layers: (m.layers ?? []).map(map) };
+  return Buffer.from(JSON.stringify(out));
+}

@@ -97,6 +97,11 @@ test('a multi-arch index resolves to the requested platform, the host default, o
   const docker = await c.stat({ url: `oci://${reg.host}/test/dockerlist:v1?platform=linux/arm64` });
   t.is(docker.contentType, 'application/vnd.docker.distribution.manifest.v2+json', 'a Docker manifest list resolves to a Docker v2 manifest');
   const manifest = JSON.parse((await bytesOf(c, { url: `oci://${reg.host}/test/dockerlist:v1?platform=linux/arm64` })).toString()) as { layers: { digest: string; size: number }[] };
+  const out = await tmpDir(t);
+  await writeOciLayout(c, `oci://${reg.host}/test/dockerlist:v1?platform=linux/arm64`, out);
+  const copy = await tmpDir(t);
+  await skopeoCopyLayout(`oci:${out}:v1`, `oci:${copy}:v1`);
+  t.deepEqual((await readdir(join(copy, 'blobs/sha256'))).sort(), (await readdir(join(out, 'blobs/sha256'))).sort(), 'a Docker v2 image becomes a layout skopeo accepts');
   const layer = manifest.layers[0]!;
   const st = await c.stat({ url: `oci://${reg.host}/test/dockerlist/blobs/${layer.digest}` });
   t.is(st.contentLength, layer.size);

@@ -7,7 +7,7 @@ import {
 import { abortableStream } from './abortable-stream.js';
 import { DigestVerifier } from './digest-verifier.js';
 import {
-  choosePlatform, hostPlatform, isIndex, MANIFEST_ACCEPT, MEDIA_TYPES, type ImageIndex, type ImageManifest,
+  choosePlatform, dockerToOciManifest, hostPlatform, isIndex, MANIFEST_ACCEPT, MEDIA_TYPES, type ImageIndex, type ImageManifest,
 } from './oci-manifest.js';
 import { describeOciUrl, ociBlobUrl, ociManifestUrl, ociTagUrl, parseOciUrl, type OciUrl } from './oci-url.js';
 import { abortedError, header, RegistryClient } from './registry-client.js';
@@ -106,11 +106,13 @@ export class OciSourceClient implements SourceClient {
     const image = await this.resolveImage(ref, req);
     const manifest = image.doc as unknown as ImageManifest;
     const layout = Buffer.from(LAYOUT_FILE);
-    const index = indexJson(image.mediaType, image.digest, image.bytes.length, ref.tag);
+    const stored = layoutManifest(image);
+    const index = indexJson(stored.mediaType, stored.digest, stored.bytes.length, ref.tag);
+    const manifestUrl = stored === image ? ociManifestUrl(ref, image.digest) : ociManifestUrl(ref, image.digest, 'oci-manifest');
     yield { url: ociManifestUrl(ref, image.digest, 'oci-layout'), path: 'oci-layout', isDirectory: false, contentLength: layout.length, digest: sha256(layout) };
     yield { url: ociManifestUrl(ref, image.digest, 'index.json', ref.tag), path: 'index.json', isDirectory: false, contentLength: index.length, digest: sha256(index) };
-    yield { url: ociManifestUrl(ref, image.digest), path: blobPath(image.digest), isDirectory: false, contentLength: image.bytes.length, digest: image.digest };
-    const seen = new Set<string>([image.digest]);
+    yield { url: manifestUrl, path: blobPath(stored.digest), isDirectory: false, contentLength: stored.bytes.length, digest: stored.digest };
+    const seen = new Set<string>([stored.digest]);
     for (const d of [manifest.config, ...(manifest.layers ?? [])]) {
       if (!d || seen.has(d.digest)) continue;
       seen.add(d.digest);
@@ -151,8 +153,9 @@ export class OciSourceClient implements SourceClient {
       const bytes = Buffer.from(LAYOUT_FILE);
       return { digest: sha256(bytes), mediaType: LAYOUT_MEDIA_TYPE, bytes, doc: {} };
     }
+    if (ref.layout === 'oci-manifest') return layoutManifest(await this.fetchManifest(ref, ref.digest!, req.signal));
     if (ref.layout === 'index.json') {
-      const target = await this.fetchManifest(ref, ref.digest!, req.signal);
+      const target = layoutManifest(await this.fetchManifest(ref, ref.digest!, req.signal));
       const bytes = indexJson(target.mediaType, target.digest, target.bytes.length, ref.refName);
       return { digest: sha256(bytes), mediaType: LAYOUT_MEDIA_TYPE, bytes, doc: {} };
     }
@@ -194,6 +197,13 @@ function indexJson(mediaType: string, digest: string, size: number, refName?: st
   const descriptor: Record<string, unknown> = { mediaType, digest, size };
   if (refName) descriptor.annotations = { 'org.opencontainers.image.ref.name': refName };
   return Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MEDIA_TYPES.ociIndex, manifests: [descriptor] }));
+}
+
+/** The manifest as an OCI image layout stores it: as it is, or converted to OCI when it is a Docker v2 manifest. */
+function layoutManifest(m: FetchedManifest): FetchedManifest {
+  if (m.mediaType !== MEDIA_TYPES.dockerManifest) return m;
+  const bytes = dockerToOciManifest(m.doc);
+  return { digest: sha256(bytes), mediaType: MEDIA_TYPES.ociManifest, bytes, doc: JSON.parse(bytes.toString('utf8')) as Record<string, unknown> };
 }
 
 function blobPath(digest: string): string {

@@ -10,7 +10,7 @@ export const OCI_URL_GRAMMAR = [
 ].join('\n  ');
 
 /** Synthetic OCI image-layout files a `list` of an image yields beside its blobs. */
-export type OciLayoutFile = 'index.json' | 'oci-layout';
+export type OciLayoutFile = 'index.json' | 'oci-layout' | 'oci-manifest';
 
 /** A parsed `oci://` URL. Exactly one of `tag`, `digest`, `blob` is set unless `repositoryOnly`. */
 export interface OciUrl {
@@ -63,7 +63,7 @@ export function parseOciUrl(url: string): OciUrl {
   const insecureRaw = params.get('insecure');
   if (insecureRaw !== null && insecureRaw !== 'true' && insecureRaw !== 'false') throw invalid(url, 'insecure must be true or false');
   const layoutRaw = params.get('layout');
-  if (layoutRaw !== null && layoutRaw !== 'index.json' && layoutRaw !== 'oci-layout') throw invalid(url, 'layout must be index.json or oci-layout');
+  if (layoutRaw !== null && !['index.json', 'oci-layout', 'oci-manifest'].includes(layoutRaw)) throw invalid(url, 'layout must be index.json, oci-layout or oci-manifest');
   const base = { registry: registry.toLowerCase(), platform, insecure: insecureRaw === 'true' };
 
   if (rawPath.endsWith('/') || rawPath === '') {

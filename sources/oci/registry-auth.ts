@@ -58,11 +58,16 @@ export class RegistryAuth {
     return undefined;
   }
 
-  /** Answers a 401 challenge; undefined when there is nothing (more) to try. */
-  async answer(registry: string, scope: string, challenge: AuthChallenge, signal?: AbortSignal): Promise<string | undefined> {
+  /**
+   * Answers a 401 challenge to a request sent with `refused` (or none); undefined when there is
+   * nothing (more) to try. A token another request obtained meanwhile is reused.
+   */
+  async answer(registry: string, scope: string, challenge: AuthChallenge, refused: string | undefined, signal?: AbortSignal): Promise<string | undefined> {
     this.schemes.set(registry, challenge.scheme);
     if (challenge.scheme === 'basic') return this.basic(registry);
     const key = `${registry} ${scope}`;
+    const hit = this.tokens.get(key);
+    if (hit && hit.expiresAt > Date.now() && `Bearer ${hit.token}` !== refused) return `Bearer ${hit.token}`;
     let p = this.pending.get(key);
     if (!p) {
       p = this.fetchToken(registry, scope, challenge).finally(() => this.pending.delete(key));
@@ -102,9 +107,11 @@ export class RegistryAuth {
     return `Bearer ${token}`;
   }
 
-  /** Drops what is cached for `registry`/`scope` (after the registry refused it). */
-  forget(registry: string, scope: string): void {
-    this.tokens.delete(`${registry} ${scope}`);
+  /** Drops the cached token for `registry`/`scope` when it is the `refused` one. */
+  forget(registry: string, scope: string, refused: string | undefined): void {
+    const key = `${registry} ${scope}`;
+    const hit = this.tokens.get(key);
+    if (hit && refused === `Bearer ${hit.token}`) this.tokens.delete(key);
   }
 
   private remember(key: string, value: CachedToken): void {

@@ -56,19 +56,19 @@ export class RegistryClient {
       const res = await this.call(url, req, headers);
       if (res.statusCode !== 401) return this.check(res, req);
       await res.body.dump().catch(() => undefined);
-      this.auth.forget(ref.registry, scope);
+      this.auth.forget(ref.registry, scope, authorization);
       const challenge = parseChallenge(header(res.headers, 'www-authenticate'));
       this.options.logger?.debug({ registry: ref.registry, repository: ref.repository, challenge: challenge?.scheme ?? 'none', attempt }, 'registry asked for authentication');
-      const next = challenge && attempt === 0 ? await this.answer(ref.registry, scope, challenge, req) : undefined;
+      const next = challenge && attempt === 0 ? await this.answer(ref.registry, scope, challenge, authorization, req) : undefined;
       if (!next || next === authorization) throw this.authError(req, 401, authorization !== undefined);
       authorization = next;
     }
     throw this.authError(req, 401, true);
   }
 
-  private async answer(registry: string, scope: string, challenge: NonNullable<ReturnType<typeof parseChallenge>>, req: RegistryRequest): Promise<string | undefined> {
+  private async answer(registry: string, scope: string, challenge: NonNullable<ReturnType<typeof parseChallenge>>, refused: string | undefined, req: RegistryRequest): Promise<string | undefined> {
     try {
-      return await this.auth.answer(registry, scope, challenge, req.signal);
+      return await this.auth.answer(registry, scope, challenge, refused, req.signal);
     } catch (err) {
       if (req.signal?.aborted) throw abortedError(`${req.what} ${describeOciUrl(req.ref)}`);
       if (err instanceof D7yError) throw err;
