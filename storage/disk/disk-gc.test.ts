@@ -65,9 +65,13 @@ test('disk GC by watermark evicts least recently used finished tasks until below
 });
 
 test('disk GC runs on its interval timer', async (t) => {
-  const disk = await startedDisk(t, { gc: { interval: 20, taskTtl: 50 } });
-  const taskId = await addTask(disk, 'timer', 4, { at: Date.now() });
-  const deadline = Date.now() + 3000;
+  const clock = { now: 10 * HOUR };
+  const disk = await startedDisk(t, { now: () => clock.now, gc: { interval: 20, taskTtl: HOUR } });
+  const taskId = await addTask(disk, 'timer', 4, { at: clock.now });
+  await delay(100);
+  t.truthy(await disk.getTask(taskId), 'kept while within its TTL');
+  clock.now += 2 * HOUR;
+  const deadline = Date.now() + 5000;
   while (Date.now() < deadline && await disk.getTask(taskId)) await delay(20);
   t.is(await disk.getTask(taskId), undefined);
 });

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { appendFile, readFile, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
 import test from 'ava';
 import { pieceDigest } from '../../core/index.js';
 import { contractTaskId, readAll, slowStream, storageMediumContract } from '../../core/testing/storage-medium-contract.js';
@@ -74,6 +75,23 @@ test('disk: a piece past the task length is refused and a write after stop says 
   await t.throwsAsync(disk.putTask({ taskId: '../../etc/passwd', pieceLength: P }), { code: 'D7Y_INVALID_ARGUMENT' });
   await disk.stop();
   await t.throwsAsync(disk.writePiece(taskId, { number: 1, offset: P, length: 10 }, randomBytes(10)), { code: 'D7Y_STORAGE_ERROR', message: new RegExp(`disk storage at ${dir} is not running`) });
+});
+
+test('disk: stop aborts a write whose stream never ends, promptly, and nothing of it is recorded', async (t) => {
+  const dir = await tmpDir(t, 'd7y-disk-');
+  const disk = await startedDisk(t, dir);
+  const taskId = contractTaskId('stop-mid-write');
+  await disk.putTask({ taskId, pieceLength: P, contentLength: P });
+  const body = new PassThrough();
+  const write = disk.writePiece(taskId, { number: 0, offset: 0, length: P }, body);
+  const refused = t.throwsAsync(write, { message: /is stopping/ });
+  body.write(randomBytes(1000));
+  const started = Date.now();
+  await disk.stop();
+  t.true(Date.now() - started < 2000);
+  await refused;
+  const again = await startedDisk(t, dir);
+  t.deepEqual(await again.listPieces(taskId), []);
 });
 
 test('disk plugin: defaults to the plugin data dir, parses sizes and durations, refuses bad watermarks', async (t) => {

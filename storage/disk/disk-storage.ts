@@ -1,4 +1,4 @@
-import { mkdir, open, readdir, rm, stat, statfs } from 'node:fs/promises';
+import { mkdir, open, rm, stat, statfs } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -8,6 +8,9 @@ import { checkDigest, consumePiece, drainPiece } from '../shared/piece-input.js'
 import { checkPiece, checkRange, checkTaskId, notRunning, pieceNotFound, taskNotFound } from '../shared/storage-errors.js';
 import { ContentFile } from './content-file.js';
 import { DiskGc, type DiskGcSettings } from './disk-gc.js';
+import { diskPaths, newDiskTask, taskSnapshot, type DiskTask } from './disk-task.js';
+import { fsFailure } from './fs-failure.js';
+import { loadDiskIndex } from './load-disk-index.js';
 import { TaskLog, type TaskLogEntry } from './task-log.js';
 
 export interface DiskStorageOptions {
@@ -19,21 +22,10 @@ export interface DiskStorageOptions {
   logger?: Logger;
   /** Clock, for tests. */
   now?: () => number;
-  /** How long `stop` waits for writes in flight. */
+  /** How long `stop` waits for writes in flight to settle (their input streams are destroyed first). */
   stopTimeoutMs?: number;
 }
 
-interface DiskTask {
-  record: TaskRecord;
-  pieces: Map<number, PieceRecord>;
-  bytes: number;
-  log: TaskLog;
-  writers: number;
-  writing: Map<number, Promise<unknown>>;
-  file?: Promise<ContentFile>;
-  deleted: boolean;
-  persistedAccess: number;
-}
 
 const DEFAULT_GC = { interval: 60_000, taskTtl: 6 * 3_600_000, highWatermark: 80, lowWatermark: 60 };
 const TOUCH_PERSIST_MS = 60_000;
@@ -47,8 +39,9 @@ const TOUCH_PERSIST_MS = 60_000;
  */
 export class DiskStorage implements StorageMedium {
   readonly name = 'disk';
-  private readonly tasks = new Map<string, DiskTask>();
-  private readonly inflight = new Set<Promise<unknown>>();
+  private tasks = new Map<string, DiskTask>();
+  private readonly inflight = new Map<Promise<unknown>, Readable | Buffer>();
+  private readonly removals = new Map<string, Promise<unknown>>();
   private readonly logger: Logger;
   private readonly now: () => number;
   private readonly gcSettings: typeof DEFAULT_GC;
@@ -82,7 +75,8 @@ export class DiskStorage implements StorageMedium {
       await mkdir(join(this.dir, 'content', 'tasks'), { recursive: true });
       await mkdir(join(this.dir, 'metadata', 'tasks'), { recursive: true });
     });
-    await this.load();
+    this.tasks = await this.fsStep('loading its metadata', () => loadDiskIndex(this.dir, this.logger));
+    this.used = [...this.tasks.values()].reduce((n, t) => n + t.bytes, 0);
     this.running = true;
     this.timer = setInterval(() => {
       this.collector.run().catch((err: unknown) => this.logger.warn({ err }, 'disk storage GC pass failed'));
@@ -95,8 +89,11 @@ export class DiskStorage implements StorageMedium {
     if (!this.running) return;
     this.running = false;
     clearInterval(this.timer);
+    for (const data of this.inflight.values()) {
+      if (!Buffer.isBuffer(data)) data.on('error', () => undefined).destroy(new D7yError('D7Y_ABORTED', `disk storage at ${this.dir} is stopping`));
+    }
     const timeout = delay(this.options.stopTimeoutMs ?? 10_000, undefined, { ref: false });
-    await Promise.race([Promise.allSettled([...this.inflight]), timeout]);
+    await Promise.race([Promise.allSettled([...this.inflight.keys()]), timeout]);
     for (const task of this.tasks.values()) {
       if (task.record.lastAccessedAt > task.persistedAccess) this.persistTouch(task);
       await task.log.run(async () => undefined);
@@ -117,10 +114,10 @@ export class DiskStorage implements StorageMedium {
       existing.persistedAccess = record.lastAccessedAt;
       return { ...record };
     }
-    const task: DiskTask = {
-      record, pieces: new Map(), bytes: 0, log: new TaskLog(this.logPath(input.taskId)), writers: 0,
-      writing: new Map(), deleted: false, persistedAccess: record.lastAccessedAt,
-    };
+    await this.removals.get(input.taskId);
+    const again = this.tasks.get(input.taskId);
+    if (again) return this.putTask(input);
+    const task = newDiskTask(record, new TaskLog(this.logPath(input.taskId)));
     this.tasks.set(input.taskId, task);
     try {
       await this.fsStep(`recording task ${input.taskId}`, async () => {
@@ -145,7 +142,7 @@ export class DiskStorage implements StorageMedium {
 
   async writePiece(taskId: string, piece: Omit<PieceRecord, 'digest'>, data: Readable | Buffer, expectedDigest?: string): Promise<PieceRecord> {
     const attempt = this.writePieceOnce(taskId, piece, data, expectedDigest);
-    this.inflight.add(attempt);
+    this.inflight.set(attempt, data);
     try {
       return await attempt;
     } finally {
@@ -235,7 +232,7 @@ export class DiskStorage implements StorageMedium {
     if (length === 0) return Readable.from([], { objectMode: false });
     const handle = await open(this.contentPath(taskId), 'r').catch((err: NodeJS.ErrnoException) => {
       if (err.code === 'ENOENT') throw pieceNotFound(taskId, pieceNumber, this.name);
-      throw this.fsFailure(err, `reading piece ${pieceNumber} of task ${taskId}`);
+      throw fsFailure(err, this.dir, `reading piece ${pieceNumber} of task ${taskId}`);
     });
     const from = piece.offset + start;
     return handle.createReadStream({ start: from, end: from + length - 1, highWaterMark: 256 * 1024 });
@@ -279,10 +276,17 @@ export class DiskStorage implements StorageMedium {
     this.tasks.delete(taskId);
     task.deleted = true;
     this.used -= task.bytes;
-    await this.fsStep(`deleting task ${taskId}`, async () => {
+    const removal = this.fsStep(`deleting task ${taskId}`, async () => {
       await task.log.remove();
       await rm(this.contentPath(taskId), { force: true });
     });
+    const settled = removal.catch(() => undefined);
+    this.removals.set(taskId, settled);
+    try {
+      await removal;
+    } finally {
+      if (this.removals.get(taskId) === settled) this.removals.delete(taskId);
+    }
     if (reason !== 'delete') this.logger.info({ taskId, reason, bytes: task.bytes }, 'disk storage evicted a task');
     return task.bytes;
   }
@@ -342,89 +346,27 @@ export class DiskStorage implements StorageMedium {
   }
 
   private snapshot(task: DiskTask, record: TaskRecord, pieces = task.pieces): TaskLogEntry[] {
-    return [{ op: 'task', record }, ...[...pieces.values()].map((piece): TaskLogEntry => ({ op: 'piece', piece }))];
+    return taskSnapshot(record, pieces);
   }
 
   private compactAbove(task: DiskTask): number {
     return 2 * task.pieces.size + 64;
   }
 
-  /** Rebuilds the in-memory index from the metadata logs; drops pieces whose bytes are not in the content file. */
-  private async load(): Promise<void> {
-    const metaRoot = join(this.dir, 'metadata', 'tasks');
-    for (const shard of await readdir(metaRoot)) {
-      for (const name of await readdir(join(metaRoot, shard)).catch(() => [] as string[])) {
-        const path = join(metaRoot, shard, name);
-        if (name.endsWith('.tmp')) { await rm(path, { force: true }); continue; }
-        if (!name.endsWith('.log')) continue;
-        await this.loadTask(path, name.slice(0, -'.log'.length));
-      }
-    }
-    const contentRoot = join(this.dir, 'content', 'tasks');
-    for (const shard of await readdir(contentRoot)) {
-      for (const name of await readdir(join(contentRoot, shard)).catch(() => [] as string[])) {
-        if (!this.tasks.has(name)) await rm(join(contentRoot, shard, name), { force: true });
-      }
-    }
-  }
-
-  private async loadTask(path: string, taskId: string): Promise<void> {
-    const replayed = await TaskLog.replay(path).catch((err: unknown) => {
-      this.logger.warn({ err, path }, 'disk storage skipped an unreadable metadata log');
-      return undefined;
-    });
-    if (!replayed || replayed.record.taskId !== taskId) {
-      await rm(path, { force: true });
-      return;
-    }
-    const size = await stat(this.contentPath(taskId)).then((s) => s.size, () => 0);
-    const pieces = new Map([...replayed.pieces].filter(([, p]) => p.offset + p.length <= size));
-    const task: DiskTask = {
-      record: replayed.record, pieces, bytes: 0, log: new TaskLog(path), writers: 0, writing: new Map(),
-      deleted: false, persistedAccess: replayed.record.lastAccessedAt,
-    };
-    task.bytes = [...pieces.values()].reduce((n, p) => n + p.length, 0);
-    task.log.lines = replayed.lines;
-    this.tasks.set(taskId, task);
-    this.used += task.bytes;
-    if (replayed.damaged || pieces.size !== replayed.pieces.size) {
-      this.logger.warn({ taskId, dropped: replayed.pieces.size - pieces.size }, 'disk storage repaired a metadata log');
-      await task.log.rewrite(this.snapshot(task, task.record)).catch((err: unknown) => {
-        task.log.markDamaged();
-        this.logger.warn({ err, taskId }, 'disk storage could not repair a metadata log now; the next write will');
-      });
-    }
-  }
-
   private contentPath(taskId: string): string {
-    return join(this.dir, 'content', 'tasks', taskId.slice(0, 3), taskId);
+    return diskPaths(this.dir, taskId).content;
   }
 
   private logPath(taskId: string): string {
-    return join(this.dir, 'metadata', 'tasks', taskId.slice(0, 3), `${taskId}.log`);
+    return diskPaths(this.dir, taskId).log;
   }
 
   private async fsStep<T>(what: string, fn: () => Promise<T>): Promise<T> {
     try {
       return await fn();
     } catch (err) {
-      throw this.fsFailure(err, what);
+      throw fsFailure(err, this.dir, what);
     }
-  }
-
-  private fsFailure(err: unknown, what: string): D7yError {
-    if (err instanceof D7yError) return err;
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOSPC' || code === 'EDQUOT') {
-      return new D7yError('D7Y_STORAGE_FULL', `disk storage at ${this.dir} is full (${code}) while ${what}`, {
-        fix: `free space on the file system holding ${this.dir}, lower the disk storage gc watermarks, or set "dir" to a larger volume`,
-        cause: err, details: { dir: this.dir, code },
-      });
-    }
-    return new D7yError('D7Y_STORAGE_ERROR', `disk storage at ${this.dir} failed while ${what}: ${(err as Error).message}`, {
-      fix: `check that ${this.dir} exists, is writable by d7y and its file system is healthy`,
-      cause: err, details: { dir: this.dir, code },
-    });
   }
 
   private assertRunning(): void {

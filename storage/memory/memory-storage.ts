@@ -75,13 +75,15 @@ export class MemoryStorage implements StorageMedium {
   }
 
   async writePiece(taskId: string, piece: Omit<PieceRecord, 'digest'>, data: Readable | Buffer, expectedDigest?: string): Promise<PieceRecord> {
-    this.assertRunning();
-    checkTaskId(taskId);
-    checkPiece(piece);
     const task = this.tasks.get(taskId);
-    if (!task) {
+    try {
+      this.assertRunning();
+      checkTaskId(taskId);
+      checkPiece(piece);
+      if (!task) throw taskNotFound(taskId, this.name);
+    } catch (err) {
       if (!Buffer.isBuffer(data)) data.destroy();
-      throw taskNotFound(taskId, this.name);
+      throw err;
     }
     const what = `piece ${piece.number} of task ${taskId}`;
     const previous = task.writing.get(piece.number);

@@ -1,0 +1,41 @@
+import { join } from 'node:path';
+import type { PieceRecord, TaskRecord } from '../../core/index.js';
+import type { ContentFile } from './content-file.js';
+import { TaskLog, type TaskLogEntry } from './task-log.js';
+
+/** The in-memory state of one task of the disk storage. */
+export interface DiskTask {
+  record: TaskRecord;
+  pieces: Map<number, PieceRecord>;
+  /** Sum of the recorded pieces' lengths. */
+  bytes: number;
+  log: TaskLog;
+  /** Piece writes in flight (GC never touches the task while above 0). */
+  writers: number;
+  writing: Map<number, Promise<unknown>>;
+  file?: Promise<ContentFile>;
+  deleted: boolean;
+  /** The last access time written to the log. */
+  persistedAccess: number;
+}
+
+export function newDiskTask(record: TaskRecord, log: TaskLog, pieces = new Map<number, PieceRecord>()): DiskTask {
+  return {
+    record, pieces, bytes: [...pieces.values()].reduce((n, p) => n + p.length, 0), log, writers: 0, writing: new Map(),
+    deleted: false, persistedAccess: record.lastAccessedAt,
+  };
+}
+
+/** The log entries that rebuild the task exactly: its record, then each piece. */
+export function taskSnapshot(record: TaskRecord, pieces: Map<number, PieceRecord>): TaskLogEntry[] {
+  return [{ op: 'task', record }, ...[...pieces.values()].map((piece): TaskLogEntry => ({ op: 'piece', piece }))];
+}
+
+/** Where a task's files live under the storage root. */
+export function diskPaths(dir: string, taskId: string): { content: string; log: string } {
+  const shard = taskId.slice(0, 3);
+  return {
+    content: join(dir, 'content', 'tasks', shard, taskId),
+    log: join(dir, 'metadata', 'tasks', shard, `${taskId}.log`),
+  };
+}
