@@ -213,6 +213,7 @@ test('ociBlobTaskKey: the same layer from two registries is one task', async (t)
   t.deepEqual(la.map(ociBlobTaskKey), lb.map(ociBlobTaskKey));
   t.is(new Set(la.map(ociBlobTaskKey)).size, la.length);
   t.is(ociBlobTaskKey(`oci://${a.host}/one/img:v1`), undefined);
+  t.deepEqual(la.map((u) => c.taskKey(u)), lb.map(ociBlobTaskKey), 'the client offers the same key');
 });
 
 test('the plugin refuses unknown config keys and registers the oci scheme', (t) => {

@@ -5,6 +5,7 @@ import {
   type SourceEntry, type SourceRequest, type SourceStat,
 } from '../../core/index.js';
 import { abortableStream } from './abortable-stream.js';
+import { ociBlobTaskKey } from './oci-blob-task-key.js';
 import { DigestVerifier } from './digest-verifier.js';
 import {
   choosePlatform, dockerToOciManifest, hostPlatform, isIndex, MANIFEST_ACCEPT, MEDIA_TYPES, type ImageIndex, type ImageManifest,
@@ -118,6 +119,14 @@ export class OciSourceClient implements SourceClient {
       seen.add(d.digest);
       yield { url: ociBlobUrl(ref, d.digest), path: blobPath(d.digest), isDirectory: false, contentLength: d.size, digest: d.digest };
     }
+  }
+
+  /**
+   * The URL a task id should be computed from: `ociBlobTaskKey(url)` for content-addressed URLs
+   * (the same blob from any registry is one task), `undefined` otherwise (use the URL itself).
+   */
+  taskKey(url: string): string | undefined {
+    return ociBlobTaskKey(url);
   }
 
   async close(): Promise<void> {
