@@ -1,13 +1,50 @@
 import { z } from 'zod';
 
+const ms = (def: number) => z.number().int().min(1).default(def);
+
+/** The manager role's config. Durations are milliseconds. */
 export const ManagerConfigSchema = z.strictObject({
   listen: z.strictObject({
     host: z.string().default('127.0.0.1'),
+    /** 0 picks a free port; the role logs and exposes the real one. */
     port: z.number().int().min(0).max(65535).default(8080),
   }).prefault({}),
   database: z.strictObject({
     /** `postgres://…` for PostgreSQL; unset means the embedded SQLite file in the data directory. */
     url: z.string().optional(),
+    /** The SQLite file, relative to the data directory (embedded mode only). */
+    file: z.string().default('manager.sqlite'),
+    /** PostgreSQL connections kept by this manager. */
+    poolSize: z.number().int().min(1).max(200).default(10),
+  }).prefault({}),
+  redis: z.strictObject({
+    /** `redis://host:port/db`; when set, preheat limits are shared by every manager using it. */
+    url: z.string().optional(),
+  }).prefault({}),
+  /**
+   * The root user's password on first start (or D7Y_MANAGER__ROOT_PASSWORD). Unset: one is
+   * generated and printed once on stderr.
+   */
+  rootPassword: z.string().min(8).optional(),
+  auth: z.strictObject({
+    /** Lifetime of a console session token from `/api/v1/users/signin`. */
+    sessionTtl: ms(14 * 24 * 3600_000),
+    /** Longest lifetime a personal access token may be given. */
+    maxTokenTtl: ms(365 * 24 * 3600_000),
+  }).prefault({}),
+  /** A scheduler or seed peer without keepalive for this long is inactive. */
+  keepaliveTtl: ms(30_000),
+  jobs: z.strictObject({
+    /** Preheat jobs accepted per scheduler cluster per second, across every manager sharing Redis. */
+    preheatRateLimit: z.number().int().min(1).max(100_000).default(10),
+    /** A job not finished after this long fails (each job may set a shorter `timeout`). */
+    defaultTimeout: ms(3600_000),
+    /** How often timed-out jobs are swept. */
+    sweepInterval: ms(5_000),
+  }).prefault({}),
+  audit: z.strictObject({
+    /** Audit rows older than this are deleted. */
+    retention: ms(30 * 24 * 3600_000),
   }).prefault({}),
 });
 

@@ -1,28 +1,189 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Registry } from 'prom-client';
 import { inject, injectable } from 'tsyringe';
 import type { NodeConfig } from '../../config/node-config.js';
+import { D7yError } from '../../errors/d7y-error.js';
 import type { Logger } from '../../logging/logger.js';
+import type { SourceRouter } from '../../registry/source-router.js';
 import { Tokens } from '../../tokens.js';
 import type { Role } from '../role.js';
+import { createManagerApp } from './api/http-app.js';
+import type { ManagerRoute } from './api/manager-route.js';
+import { managerRoutes } from './api/manager-routes.js';
+import { openApiDocument } from './api/openapi-document.js';
+import { tenantByName } from './api/tenants.js';
+import { AuditLog } from './audit-log.js';
+import { Authenticator } from './auth/authenticator.js';
+import { hashPassword, newPassword, SessionSigner } from './auth/credentials.js';
+import { databaseKind, openManagerDatabase, type ManagerDb } from './database/manager-database.js';
+import { ImageResolver } from './jobs/image-resolver.js';
+import { PreheatLimiter } from './jobs/preheat-limiter.js';
+import type { ManagerServices } from './manager-services.js';
 
-/** The control plane. Its API and database arrive with the manager issue; today it starts and reports. */
+/** The tenant the root user and first-start data belong to. */
+export const DEFAULT_TENANT = 'default';
+
+/**
+ * The control plane: a REST API (express) on `manager.listen` over SQLite (embedded) or
+ * PostgreSQL, with users and personal access tokens, tenants, audit, scheduler and seed-peer
+ * clusters, and jobs that schedulers pick up. Several managers may share one PostgreSQL and one
+ * Redis. `port` is the real port once started (listen port 0 = random).
+ */
 @injectable()
 export class ManagerRole implements Role {
   readonly name = 'manager' as const;
+  private db?: ManagerDb;
+  private server?: Server;
+  private limiter?: PreheatLimiter;
+  private audit?: AuditLog;
+  private sweeper?: NodeJS.Timeout;
+  private boundPort = 0;
+  private routeTable: ManagerRoute[] = [];
 
   constructor(
     @inject(Tokens.Config) private readonly config: NodeConfig,
     @inject(Tokens.Logger) private readonly logger: Logger,
+    @inject(Tokens.Metrics) private readonly metrics: Registry,
+    @inject(Tokens.DataDir) private readonly dataDir: string,
+    @inject(Tokens.SourceRouter) private readonly sources: SourceRouter,
   ) {}
 
+  get port(): number {
+    return this.boundPort;
+  }
+
+  /** `http://host:port` once started. */
+  get url(): string {
+    const host = this.config.manager.listen.host;
+    return `http://${host.includes(':') ? `[${host}]` : host}:${this.boundPort}`;
+  }
+
+  /** The API's route table (after start). */
+  get routes(): readonly ManagerRoute[] {
+    return this.routeTable;
+  }
+
   describe(): Record<string, unknown> {
-    return { database: this.config.manager.database.url ? 'postgresql' : 'sqlite (embedded)' };
+    const c = this.config.manager;
+    return {
+      listen: `${c.listen.host}:${this.boundPort || c.listen.port}`,
+      database: databaseKind(c.database.url) === 'postgresql' ? 'postgresql' : 'sqlite (embedded)',
+      rateLimit: `${c.jobs.preheatRateLimit}/s per cluster${c.redis.url ? ' (shared in Redis)' : ''}`,
+    };
   }
 
   async start(): Promise<void> {
+    const c = this.config.manager;
+    const db = await openManagerDatabase({ url: c.database.url, file: c.database.file, dataDir: this.dataDir, poolSize: c.database.poolSize });
+    this.db = db;
+    try {
+      await this.ensureRoot(db);
+      const signer = new SessionSigner(await this.sessionSecret(db));
+      this.limiter = new PreheatLimiter(c.jobs.preheatRateLimit, c.redis.url);
+      await this.limiter.start();
+      this.audit = new AuditLog(db, this.logger);
+      const services: ManagerServices = {
+        db, config: c, signer, limiter: this.limiter, images: new ImageResolver(this.sources), audit: this.audit, logger: this.logger,
+      };
+      this.routeTable = managerRoutes(services);
+      const doc = openApiDocument(this.routeTable, 'v1');
+      const app = createManagerApp({
+        routes: this.routeTable, db, authenticator: new Authenticator(db, signer), audit: this.audit, metrics: this.metrics,
+        logger: this.logger, openapi: () => doc, health: () => this.health(),
+      });
+      await this.listen(createServer(app));
+      this.sweeper = setInterval(() => void this.sweep(), c.jobs.sweepInterval);
+      this.sweeper.unref();
+    } catch (err) {
+      await this.stop();
+      throw err;
+    }
     this.logger.info(this.describe(), 'manager started');
   }
 
   async stop(): Promise<void> {
-    this.logger.info('manager stopped');
+    clearInterval(this.sweeper);
+    this.sweeper = undefined;
+    const server = this.server;
+    this.server = undefined;
+    if (server) {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+        setTimeout(() => { server.closeAllConnections(); }, 2_000).unref();
+      });
+    }
+    await this.audit?.flush();
+    await this.limiter?.stop();
+    this.limiter = undefined;
+    await this.db?.destroy();
+    if (this.db) this.logger.info('manager stopped');
+    this.db = undefined;
+  }
+
+  /** Fails job runs past their deadline and prunes old audit rows. */
+  async sweep(now = Date.now()): Promise<void> {
+    const db = this.db;
+    if (!db) return;
+    try {
+      await db.updateTable('job_runs').set({ state: 'failed', error: 'timed out before a scheduler finished it', updated_at: now })
+        .where('state', 'in', ['pending', 'running']).where('deadline_at', '<', now).execute();
+      await this.audit?.prune(this.config.manager.audit.retention, now);
+    } catch (err) {
+      this.logger.warn({ err: (err as Error).message }, 'manager sweep failed');
+    }
+  }
+
+  private async health(): Promise<Record<string, unknown>> {
+    try {
+      await this.db!.selectFrom('settings').select('key').limit(1).execute();
+      return { status: 'ok', database: databaseKind(this.config.manager.database.url) };
+    } catch (err) {
+      throw new D7yError('D7Y_INTERNAL', `manager database unreachable: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  private async listen(server: Server): Promise<void> {
+    const { host, port } = this.config.manager.listen;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (err) => reject(new D7yError('D7Y_CONFIG_INVALID', `manager cannot listen on ${host}:${port}: ${err.message}`, {
+        cause: err, fix: 'choose a free manager.listen.port (0 picks one)',
+      })));
+      server.listen(port, host, () => resolve());
+    });
+    server.keepAliveTimeout = 30_000;
+    this.server = server;
+    this.boundPort = (server.address() as AddressInfo).port;
+  }
+
+  /** A secret shared by every manager on this database, created once. */
+  private async sessionSecret(db: ManagerDb): Promise<Buffer> {
+    const key = 'session_secret';
+    const read = () => db.selectFrom('settings').select('value').where('key', '=', key).executeTakeFirst();
+    let row = await read();
+    if (!row) {
+      await db.insertInto('settings').values({ key, value: randomBytes(32).toString('base64') }).execute().catch(() => undefined);
+      row = await read();
+    }
+    return Buffer.from(row!.value, 'base64');
+  }
+
+  /** Creates the root user on first start; a generated password is printed once on stderr, never logged. */
+  private async ensureRoot(db: ManagerDb): Promise<void> {
+    if (await db.selectFrom('users').select('id').where('name', '=', 'root').executeTakeFirst()) return;
+    const tenant = await tenantByName(db, DEFAULT_TENANT, true);
+    const given = this.config.manager.rootPassword;
+    const password = given ?? newPassword();
+    try {
+      await db.insertInto('users').values({
+        id: randomUUID(), tenant_id: tenant.id, name: 'root', password_hash: await hashPassword(password), role: 'root', created_at: Date.now(),
+      }).execute();
+    } catch {
+      return;
+    }
+    if (!given) process.stderr.write(`d7y manager: created user "root" with password ${password} (shown once; change it or set manager.rootPassword)\n`);
+    this.logger.info({ user: 'root', tenant: DEFAULT_TENANT }, 'root user created');
   }
 }

@@ -1,0 +1,2 @@
+/** The manager's REST API, client side. */
+export * from './manager-client.js';

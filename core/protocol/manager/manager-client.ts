@@ -1,0 +1,192 @@
+import { Agent, request } from 'undici';
+import { D7yError, type D7yErrorCode } from '../../errors/d7y-error.js';
+
+export interface ManagerClientOptions {
+  /** `http://host:port` of a manager. */
+  url: string;
+  /** A personal access token (`/oapi/v1`) or a console session token (`/api/v1`). */
+  token?: string;
+  /** Per-request deadline in milliseconds (default 15 000). */
+  timeoutMs?: number;
+}
+
+export interface PeerResultView {
+  host_id: string; ip: string; hostname: string; url?: string; task_id?: string; state: 'succeeded' | 'failed';
+  content_length?: number; piece_count?: number; error?: string;
+}
+
+export interface JobView {
+  id: string;
+  type: 'preheat' | 'get_task' | 'delete_task';
+  state: 'pending' | 'running' | 'succeeded' | 'failed';
+  args: Record<string, unknown>;
+  created_at: string;
+  updated_at: string;
+  runs: { cluster_id: string; state: string; scheduler_id: string | null; error: string | null; results: PeerResultView[] }[];
+  results: PeerResultView[];
+  succeeded_peers: number;
+  failed_peers: number;
+}
+
+export interface ClaimedJob {
+  id: string;
+  type: JobView['type'];
+  args: Record<string, unknown>;
+  timeout_ms: number;
+}
+
+export interface TokenView {
+  id: string; name: string; prefix: string; scopes: string[]; state: 'active' | 'inactive';
+  expires_at: string; created_at: string; last_used_at: string | null;
+}
+
+export interface AuditView {
+  id: string; actor_type: string; actor_name: string; method: string; path: string; status: number; success: boolean;
+  detail: Record<string, unknown>; created_at: string;
+}
+
+export interface SchedulerRegistration {
+  id: string;
+  cluster_id: string;
+  keepalive_ttl_ms?: number;
+  config?: Record<string, unknown>;
+  client_config?: Record<string, unknown>;
+}
+
+export interface PeerSchedulers {
+  schedulers: { id: string; hostname: string; ip: string; port: number; address: string }[];
+  client_config: Record<string, unknown>;
+  clusters: { id: string; name: string; score: number }[];
+}
+
+const KNOWN_CODES = new Set<string>([
+  'D7Y_INVALID_ARGUMENT', 'D7Y_UNAUTHENTICATED', 'D7Y_PERMISSION_DENIED', 'D7Y_NOT_FOUND', 'D7Y_CONFLICT', 'D7Y_RATE_LIMITED',
+  'D7Y_SOURCE_UNSUPPORTED_SCHEME', 'D7Y_SOURCE_NOT_FOUND', 'D7Y_SOURCE_AUTH', 'D7Y_SOURCE_UNAVAILABLE', 'D7Y_SOURCE_ERROR',
+  'D7Y_TIMEOUT', 'D7Y_INTERNAL', 'D7Y_CONFIG_INVALID',
+]);
+
+/**
+ * A REST client of the manager API for the CLI, schedulers and peers. Failures are D7yErrors
+ * carrying the manager's code, message and fix; an unreachable manager is `D7Y_INTERNAL` with a
+ * fix naming the setting. The token is never part of an error message.
+ */
+export class ManagerClient {
+  private readonly base: string;
+  private readonly agent: Agent;
+  private readonly timeoutMs: number;
+  token?: string;
+
+  constructor(opts: ManagerClientOptions) {
+    if (!/^https?:\/\//.test(opts.url)) {
+      throw new D7yError('D7Y_INVALID_ARGUMENT', `manager URL "${opts.url}" is not an http(s) URL`, { fix: 'give --manager http://host:port (or D7Y_MANAGER_URL)' });
+    }
+    this.base = opts.url.replace(/\/+$/, '');
+    this.token = opts.token;
+    this.timeoutMs = opts.timeoutMs ?? 15_000;
+    this.agent = new Agent({ connections: 8, keepAliveTimeout: 10_000, connect: { timeout: 5_000 } });
+  }
+
+  get url(): string {
+    return this.base;
+  }
+
+  /** One API call; `path` starts with `/api/v1` or `/oapi/v1`. */
+  async call<T>(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string, body?: unknown, query?: Record<string, string | number | boolean | undefined>): Promise<T> {
+    const qs = query ? new URLSearchParams(Object.entries(query).filter(([, v]) => v !== undefined).map(([k, v]) => [k, String(v)] as [string, string])).toString() : '';
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    if (this.token) headers.authorization = `Bearer ${this.token}`;
+    let res;
+    try {
+      res = await request(`${this.base}${path}${qs ? `?${qs}` : ''}`, {
+        method, headers, body: body === undefined ? undefined : JSON.stringify(body), dispatcher: this.agent,
+        headersTimeout: this.timeoutMs, bodyTimeout: this.timeoutMs, signal: AbortSignal.timeout(this.timeoutMs),
+      });
+    } catch (err) {
+      throw new D7yError('D7Y_INTERNAL', `manager ${this.base} unreachable: ${(err as Error).message}`, {
+        cause: err, fix: 'check the manager URL (--manager or D7Y_MANAGER_URL) and that the manager is running',
+      });
+    }
+    const text = await res.body.text();
+    let json: unknown;
+    try {
+      json = text ? JSON.parse(text) : undefined;
+    } catch {
+      json = undefined;
+    }
+    if (res.statusCode >= 400) {
+      const e = (json ?? {}) as { code?: string; message?: string; fix?: string; details?: Record<string, unknown> };
+      const code = (e.code && KNOWN_CODES.has(e.code) ? e.code : res.statusCode === 429 ? 'D7Y_RATE_LIMITED' : 'D7Y_INTERNAL') as D7yErrorCode;
+      throw new D7yError(code, `manager ${method} ${path}: ${e.message ?? `HTTP ${res.statusCode}`}`, {
+        fix: e.fix, details: { ...e.details, status: res.statusCode },
+      });
+    }
+    return json as T;
+  }
+
+  async signIn(name: string, password: string): Promise<string> {
+    const r = await this.call<{ token: string }>('POST', '/api/v1/users/signin', { name, password });
+    this.token = r.token;
+    return r.token;
+  }
+
+  createToken(req: { name: string; scopes?: string[]; expires_in_days?: number }): Promise<TokenView & { token: string }> {
+    return this.call('POST', '/api/v1/personal-access-tokens', req);
+  }
+
+  listTokens(): Promise<TokenView[]> {
+    return this.call('GET', '/api/v1/personal-access-tokens');
+  }
+
+  revokeToken(id: string): Promise<{ id: string; revoked: boolean }> {
+    return this.call('DELETE', `/api/v1/personal-access-tokens/${encodeURIComponent(id)}`);
+  }
+
+  listAudits(filter: Record<string, string | number | undefined> = {}): Promise<AuditView[]> {
+    return this.call('GET', '/api/v1/audits', undefined, filter);
+  }
+
+  createJob(req: { type: JobView['type']; args: Record<string, unknown>; scheduler_cluster_ids?: string[] }): Promise<JobView> {
+    return this.call('POST', '/oapi/v1/jobs', req);
+  }
+
+  getJob(id: string): Promise<JobView> {
+    return this.call('GET', `/oapi/v1/jobs/${encodeURIComponent(id)}`);
+  }
+
+  listJobs(query: { type?: string; limit?: number } = {}): Promise<JobView[]> {
+    return this.call('GET', '/oapi/v1/jobs', undefined, query);
+  }
+
+  registerScheduler(req: { cluster: string; hostname: string; ip: string; port: number; idc?: string; location?: string }): Promise<SchedulerRegistration> {
+    return this.call('POST', '/oapi/v1/schedulers', req);
+  }
+
+  keepAliveScheduler(id: string): Promise<SchedulerRegistration> {
+    return this.call('POST', `/oapi/v1/schedulers/${encodeURIComponent(id)}/keepalive`);
+  }
+
+  registerSeedPeer(req: { cluster: string; hostname: string; ip: string; rpc_port: number; upload_port?: number; idc?: string; location?: string }): Promise<SchedulerRegistration> {
+    return this.call('POST', '/oapi/v1/seed-peers', req);
+  }
+
+  keepAliveSeedPeer(id: string): Promise<{ id: string }> {
+    return this.call('POST', `/oapi/v1/seed-peers/${encodeURIComponent(id)}/keepalive`);
+  }
+
+  schedulersFor(peer: { hostname?: string; ip?: string; idc?: string; location?: string }): Promise<PeerSchedulers> {
+    return this.call('GET', '/oapi/v1/peers/schedulers', undefined, peer);
+  }
+
+  claimJob(schedulerId: string): Promise<{ job: ClaimedJob | null }> {
+    return this.call('POST', `/oapi/v1/schedulers/${encodeURIComponent(schedulerId)}/jobs/claim`);
+  }
+
+  reportJob(jobId: string, report: { scheduler_id: string; state: 'running' | 'succeeded' | 'failed'; results: PeerResultView[]; error?: string }): Promise<JobView> {
+    return this.call('PUT', `/oapi/v1/jobs/${encodeURIComponent(jobId)}/result`, report);
+  }
+
+  async close(): Promise<void> {
+    await this.agent.close();
+  }
+}

@@ -1,0 +1,20 @@
+import type { ManagerServices } from '../manager-services.js';
+import type { ManagerRoute } from './manager-route.js';
+import { auditRoutes } from './routes/audit-routes.js';
+import { clusterRoutes } from './routes/cluster-routes.js';
+import { discoveryRoutes } from './routes/discovery-routes.js';
+import { jobRoutes } from './routes/job-routes.js';
+import { tokenRoutes } from './routes/token-routes.js';
+import { userRoutes } from './routes/user-routes.js';
+
+/** Every route of the manager API: the one table the app, the OpenAPI document and the access tests read. */
+export function managerRoutes(s: ManagerServices): ManagerRoute[] {
+  return [
+    ...userRoutes(s),
+    ...tokenRoutes(s),
+    ...auditRoutes(s),
+    ...clusterRoutes(s),
+    ...discoveryRoutes(s),
+    ...jobRoutes(s),
+  ];
+}

@@ -1,0 +1,129 @@
+import type { Kysely, Migration, MigrationProvider } from 'kysely';
+
+/* eslint-disable @typescript-eslint/no-explicit-any */
+type Db = Kysely<any>;
+
+const initial: Migration = {
+  async up(db: Db): Promise<void> {
+    await db.schema.createTable('tenants')
+      .addColumn('id', 'varchar(64)', (c) => c.primaryKey())
+      .addColumn('name', 'varchar(255)', (c) => c.notNull().unique())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .execute();
+    await db.schema.createTable('users')
+      .addColumn('id', 'varchar(64)', (c) => c.primaryKey())
+      .addColumn('tenant_id', 'varchar(64)', (c) => c.notNull().references('tenants.id'))
+      .addColumn('name', 'varchar(255)', (c) => c.notNull().unique())
+      .addColumn('password_hash', 'varchar(512)', (c) => c.notNull())
+      .addColumn('role', 'varchar(16)', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .execute();
+    await db.schema.createTable('personal_access_tokens')
+      .addColumn('id', 'varchar(64)', (c) => c.primaryKey())
+      .addColumn('tenant_id', 'varchar(64)', (c) => c.notNull().references('tenants.id'))
+      .addColumn('user_id', 'varchar(64)', (c) => c.notNull().references('users.id'))
+      .addColumn('name', 'varchar(255)', (c) => c.notNull())
+      .addColumn('token_hash', 'varchar(128)', (c) => c.notNull().unique())
+      .addColumn('token_prefix', 'varchar(32)', (c) => c.notNull())
+      .addColumn('scopes', 'varchar(64)', (c) => c.notNull())
+      .addColumn('state', 'varchar(16)', (c) => c.notNull())
+      .addColumn('expires_at', 'bigint', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('last_used_at', 'bigint')
+      .execute();
+    await db.schema.createTable('seed_peer_clusters')
+      .addColumn('id', 'varchar(64)', (c) => c.primaryKey())
+      .addColumn('tenant_id', 'varchar(64)', (c) => c.notNull().references('tenants.id'))
+      .addColumn('name', 'varchar(255)', (c) => c.notNull())
+      .addColumn('config', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('updated_at', 'bigint', (c) => c.notNull())
+      .addUniqueConstraint('seed_peer_clusters_tenant_name', ['tenant_id', 'name'])
+      .execute();
+    await db.schema.createTable('scheduler_clusters')
+      .addColumn('id', 'varchar(64)', (c) => c.primaryKey())
+      .addColumn('tenant_id', 'varchar(64)', (c) => c.notNull().references('tenants.id'))
+      .addColumn('name', 'varchar(255)', (c) => c.notNull())
+      .addColumn('scopes', 'text', (c) => c.notNull())
+      .addColumn('config', 'text', (c) => c.notNull())
+      .addColumn('client_config', 'text', (c) => c.notNull())
+      .addColumn('is_default', 'integer', (c) => c.notNull())
+      .addColumn('seed_peer_cluster_id', 'varchar(64)')
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('updated_at', 'bigint', (c) => c.notNull())
+      .addUniqueConstraint('scheduler_clusters_tenant_name', ['tenant_id', 'name'])
+      .execute();
+    for (const table of ['schedulers', 'seed_peers'] as const) {
+      let b = db.schema.createTable(table)
+        .addColumn('id', 'varchar(64)', (c) => c.primaryKey())
+        .addColumn('tenant_id', 'varchar(64)', (c) => c.notNull())
+        .addColumn('cluster_id', 'varchar(64)', (c) => c.notNull())
+        .addColumn('hostname', 'varchar(255)', (c) => c.notNull())
+        .addColumn('ip', 'varchar(64)', (c) => c.notNull());
+      b = table === 'schedulers'
+        ? b.addColumn('port', 'integer', (c) => c.notNull())
+        : b.addColumn('rpc_port', 'integer', (c) => c.notNull()).addColumn('upload_port', 'integer', (c) => c.notNull());
+      await b.addColumn('idc', 'varchar(255)', (c) => c.notNull())
+        .addColumn('location', 'varchar(255)', (c) => c.notNull())
+        .addColumn('last_keepalive_at', 'bigint', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addUniqueConstraint(`${table}_cluster_host`, ['cluster_id', 'hostname', 'ip'])
+        .execute();
+    }
+    await db.schema.createTable('jobs')
+      .addColumn('id', 'varchar(64)', (c) => c.primaryKey())
+      .addColumn('tenant_id', 'varchar(64)', (c) => c.notNull())
+      .addColumn('type', 'varchar(32)', (c) => c.notNull())
+      .addColumn('args', 'text', (c) => c.notNull())
+      .addColumn('created_by', 'varchar(255)', (c) => c.notNull())
+      .addColumn('timeout_ms', 'bigint', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('updated_at', 'bigint', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('jobs_tenant_created').on('jobs').columns(['tenant_id', 'created_at']).execute();
+    await db.schema.createTable('job_runs')
+      .addColumn('job_id', 'varchar(64)', (c) => c.notNull())
+      .addColumn('cluster_id', 'varchar(64)', (c) => c.notNull())
+      .addColumn('tenant_id', 'varchar(64)', (c) => c.notNull())
+      .addColumn('state', 'varchar(16)', (c) => c.notNull())
+      .addColumn('scheduler_id', 'varchar(64)')
+      .addColumn('result', 'text', (c) => c.notNull())
+      .addColumn('error', 'text')
+      .addColumn('deadline_at', 'bigint', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('updated_at', 'bigint', (c) => c.notNull())
+      .addPrimaryKeyConstraint('job_runs_pk', ['job_id', 'cluster_id'])
+      .execute();
+    await db.schema.createIndex('job_runs_cluster_state').on('job_runs').columns(['cluster_id', 'state']).execute();
+    await db.schema.createTable('audits')
+      .addColumn('id', 'varchar(64)', (c) => c.primaryKey())
+      .addColumn('tenant_id', 'varchar(64)')
+      .addColumn('actor_type', 'varchar(16)', (c) => c.notNull())
+      .addColumn('actor_name', 'varchar(255)', (c) => c.notNull())
+      .addColumn('method', 'varchar(16)', (c) => c.notNull())
+      .addColumn('path', 'varchar(2048)', (c) => c.notNull())
+      .addColumn('status', 'integer', (c) => c.notNull())
+      .addColumn('success', 'integer', (c) => c.notNull())
+      .addColumn('detail', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('audits_tenant_created').on('audits').columns(['tenant_id', 'created_at']).execute();
+    await db.schema.createTable('settings')
+      .addColumn('key', 'varchar(128)', (c) => c.primaryKey())
+      .addColumn('value', 'text', (c) => c.notNull())
+      .execute();
+  },
+  async down(db: Db): Promise<void> {
+    for (const t of ['settings', 'audits', 'job_runs', 'jobs', 'seed_peers', 'schedulers', 'scheduler_clusters',
+      'seed_peer_clusters', 'personal_access_tokens', 'users', 'tenants']) {
+      await db.schema.dropTable(t).execute();
+    }
+  },
+};
+
+/** The manager's migrations, in order, kept in code so a build carries them. */
+export const managerMigrations: MigrationProvider = {
+  async getMigrations(): Promise<Record<string, Migration>> {
+    return { '0001_initial': initial };
+  },
+};

@@ -1,0 +1,149 @@
+/**
+ * The manager's tables as kysely sees them. Ids are text (UUIDs), times are milliseconds since
+ * the epoch (bigint), booleans are 0/1 integers and structured values are JSON text, so one
+ * query layer runs unchanged on SQLite and PostgreSQL.
+ */
+export interface TenantTable {
+  id: string;
+  name: string;
+  created_at: number;
+}
+
+export interface UserTable {
+  id: string;
+  tenant_id: string;
+  name: string;
+  password_hash: string;
+  role: 'root' | 'user';
+  created_at: number;
+}
+
+export interface PersonalAccessTokenTable {
+  id: string;
+  tenant_id: string;
+  user_id: string;
+  name: string;
+  token_hash: string;
+  /** The first characters of the token, to recognise it in listings. */
+  token_prefix: string;
+  /** Comma-separated: `job`, `cluster`. */
+  scopes: string;
+  state: 'active' | 'inactive';
+  expires_at: number;
+  created_at: number;
+  last_used_at: number | null;
+}
+
+export interface SchedulerClusterTable {
+  id: string;
+  tenant_id: string;
+  name: string;
+  /** JSON ClusterScopes. */
+  scopes: string;
+  /** JSON dynamic config for schedulers (evaluator, experiment, limits). */
+  config: string;
+  /** JSON dynamic config for peers. */
+  client_config: string;
+  is_default: number;
+  seed_peer_cluster_id: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface SeedPeerClusterTable {
+  id: string;
+  tenant_id: string;
+  name: string;
+  config: string;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface SchedulerTable {
+  id: string;
+  tenant_id: string;
+  cluster_id: string;
+  hostname: string;
+  ip: string;
+  port: number;
+  idc: string;
+  location: string;
+  last_keepalive_at: number;
+  created_at: number;
+}
+
+export interface SeedPeerTable {
+  id: string;
+  tenant_id: string;
+  cluster_id: string;
+  hostname: string;
+  ip: string;
+  rpc_port: number;
+  upload_port: number;
+  idc: string;
+  location: string;
+  last_keepalive_at: number;
+  created_at: number;
+}
+
+export type JobState = 'pending' | 'running' | 'succeeded' | 'failed';
+
+export interface JobTable {
+  id: string;
+  tenant_id: string;
+  type: 'preheat' | 'get_task' | 'delete_task';
+  /** JSON job arguments, secrets removed. */
+  args: string;
+  created_by: string;
+  timeout_ms: number;
+  created_at: number;
+  updated_at: number;
+}
+
+/** One job's share in one scheduler cluster, picked up by one of its schedulers. */
+export interface JobRunTable {
+  job_id: string;
+  cluster_id: string;
+  tenant_id: string;
+  state: JobState;
+  scheduler_id: string | null;
+  /** JSON PeerResult[]. */
+  result: string;
+  error: string | null;
+  deadline_at: number;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface AuditTable {
+  id: string;
+  tenant_id: string | null;
+  actor_type: 'unknown' | 'user' | 'pat';
+  actor_name: string;
+  method: string;
+  path: string;
+  status: number;
+  success: number;
+  /** JSON: route pattern, client address, error code. Never a body, header or token. */
+  detail: string;
+  created_at: number;
+}
+
+export interface SettingTable {
+  key: string;
+  value: string;
+}
+
+export interface ManagerTables {
+  tenants: TenantTable;
+  users: UserTable;
+  personal_access_tokens: PersonalAccessTokenTable;
+  scheduler_clusters: SchedulerClusterTable;
+  seed_peer_clusters: SeedPeerClusterTable;
+  schedulers: SchedulerTable;
+  seed_peers: SeedPeerTable;
+  jobs: JobTable;
+  job_runs: JobRunTable;
+  audits: AuditTable;
+  settings: SettingTable;
+}

@@ -1,0 +1,18 @@
+import type { ManagerConfig } from '../../config/manager-config.js';
+import type { Logger } from '../../logging/logger.js';
+import type { AuditLog } from './audit-log.js';
+import type { SessionSigner } from './auth/credentials.js';
+import type { ManagerDb } from './database/manager-database.js';
+import type { ImageResolver } from './jobs/image-resolver.js';
+import type { PreheatLimiter } from './jobs/preheat-limiter.js';
+
+/** What the manager's routes work with; built once by ManagerRole. */
+export interface ManagerServices {
+  db: ManagerDb;
+  config: ManagerConfig;
+  signer: SessionSigner;
+  limiter: PreheatLimiter;
+  images: ImageResolver;
+  audit: AuditLog;
+  logger: Logger;
+}
