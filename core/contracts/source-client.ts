@@ -87,6 +87,11 @@ export interface SourceClient {
   download(req: DownloadRequest): Promise<SourceDownload>;
   /** Directory/prefix/repository listings, streamed so memory stays flat on huge listings. */
   list?(req: ListRequest): AsyncIterable<SourceEntry>;
+  /**
+   * What identifies the object's content for the task id, when it is not the URL: an OCI blob
+   * addressed by digest is the same task from any registry or mirror. Undefined means the URL.
+   */
+  taskKey?(url: string): string | undefined;
   /** Writes an object (sync jobs to another store). Consumes `body` fully or destroys it. */
   put?(req: PutRequest, body: Readable): Promise<void>;
 }
