@@ -15,4 +15,7 @@ export const builtinPlugins: Record<string, () => Promise<PluginModule>> = {
   yum: () => import('../sources/yum/index.js'),
   default: () => import('../schedulers/default/index.js'),
   http: () => import('../sources/http/index.js'),
+  s3: () => import('../sources/s3/index.js'),
+  gcs: () => import('../sources/gcs/index.js'),
+  hdfs: () => import('../sources/hdfs/index.js'),
 };
