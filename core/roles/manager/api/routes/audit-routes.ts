@@ -20,10 +20,12 @@ const AuditQuery = z.strictObject({
 export function auditRoutes(s: ManagerServices): ManagerRoute[] {
   return [
     route({
-      method: 'get', path: '/api/v1/audits', summary: 'List audit records of the tenant (newest first)', auth: 'session', query: AuditQuery,
+      method: 'get', path: '/api/v1/audits', summary: 'List audit records of the tenant, newest first (root also sees calls refused before authentication)', auth: 'session', query: AuditQuery,
       async handle({ principal, query }) {
         await s.audit.flush();
-        let q = s.db.selectFrom('audits').selectAll().where('tenant_id', '=', principal.tenantId);
+        let q = s.db.selectFrom('audits').selectAll().where((eb) => (principal.role === 'root'
+          ? eb.or([eb('tenant_id', '=', principal.tenantId), eb('tenant_id', 'is', null)])
+          : eb('tenant_id', '=', principal.tenantId)));
         if (query.actor_type) q = q.where('actor_type', '=', query.actor_type);
         if (query.actor_name) q = q.where('actor_name', '=', query.actor_name);
         if (query.method) q = q.where('method', '=', query.method);
