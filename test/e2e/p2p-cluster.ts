@@ -76,7 +76,7 @@ export class P2PCluster {
   async restart(d: DaemonProcess): Promise<DaemonProcess> {
     await stopProcess(d.child);
     const child = startCli(this.t, [d.name.startsWith('scheduler') ? 'scheduler' : 'peer', '--config', d.configFile]);
-    await waitForOutput(child, READY, 30_000);
+    await waitForOutput(child, READY, 60_000);
     return { ...d, child };
   }
 
@@ -93,7 +93,7 @@ export class P2PCluster {
     const configFile = join(this.dir, `${name}.json`);
     await writeFile(configFile, JSON.stringify(config, null, 2));
     const child = startCli(this.t, [role, '--config', configFile]);
-    await waitForOutput(child, READY, 30_000);
+    await waitForOutput(child, READY, 60_000);
     return { name, child, configFile, dataDir, socket: '', address: '', ...extra };
   }
 }
