@@ -25,3 +25,6 @@ export * from './roles/manager/manager-role.js';
 export * from './roles/scheduler/scheduler-role.js';
 export * from './roles/peer/peer-role.js';
 export * from './protocol/vortex/index.js';
+export * from './roles/peer/local-api-client.js';
+export * from './roles/peer/download-request.js';
+export { parseRangeArg } from './roles/peer/piece-span.js';

@@ -5,10 +5,8 @@ import { Option, type Command } from 'commander';
 import cliProgress from 'cli-progress';
 import {
   D7yError, defaultDataDir, parseByteSize, parseDigest, peerSocketPath, PeerConfigSchema,
+  LocalApiClient, parseRangeArg, type PeerDownloadEvent, type PeerDownloadRequest,
 } from '../../core/index.js';
-import { LocalApiClient } from '../../core/roles/peer/local-api-client.js';
-import type { PeerDownloadEvent, PeerDownloadRequest } from '../../core/roles/peer/download-request.js';
-import { parseRangeArg } from '../../core/roles/peer/piece-span.js';
 
 interface GetOptions {
   output: string;
