@@ -57,7 +57,16 @@ export class TaskManager {
   }
 
   taskIdOf(req: PeerDownloadRequest): string {
-    return computeTaskId({ url: req.url, tag: req.tag, application: req.application, pieceLength: req.pieceLength, filteredQueryParams: req.filteredQueryParams });
+    return computeTaskId({ url: this.contentKeyOf(req.url), tag: req.tag, application: req.application, pieceLength: req.pieceLength, filteredQueryParams: req.filteredQueryParams });
+  }
+
+  /** What names the content: the source's task key (an OCI blob digest) or the URL itself. */
+  private contentKeyOf(url: string): string {
+    try {
+      return this.opts.sources.resolve(url).taskKey?.(url) ?? url;
+    } catch {
+      return url;
+    }
   }
 
   /** The task's in-memory state, loaded from the medium on first use. */
