@@ -186,7 +186,8 @@ export class ManagerClient {
     return this.call('PUT', `/oapi/v1/jobs/${encodeURIComponent(jobId)}/result`, report);
   }
 
+  /** Closes the connections; idempotent. */
   async close(): Promise<void> {
-    await this.agent.close();
+    if (!this.agent.closed && !this.agent.destroyed) await this.agent.close();
   }
 }
