@@ -28,3 +28,5 @@ export * from './protocol/vortex/index.js';
 export * from './roles/peer/local-api-client.js';
 export * from './roles/peer/download-request.js';
 export { parseRangeArg } from './roles/peer/piece-span.js';
+export * from './roles/scheduler/parent-signals.js';
+export * from './protocol/manager/index.js';

@@ -18,4 +18,6 @@ export const builtinPlugins: Record<string, () => Promise<PluginModule>> = {
   s3: () => import('../sources/s3/index.js'),
   gcs: () => import('../sources/gcs/index.js'),
   hdfs: () => import('../sources/hdfs/index.js'),
+  legacy: () => import('../schedulers/legacy/index.js'),
+  throughput: () => import('../schedulers/throughput/index.js'),
 };

@@ -1,10 +1,7 @@
+import { idcAffinity, isBadParentByCosts, locationAffinity } from '../../core/index.js';
 import type { CandidateParent, EvaluationContext, Evaluator, HostProfile } from '../../core/index.js';
 
-/** Piece-cost samples after which the 3σ rule replaces the 20× rule. */
-export const NORMAL_DISTRIBUTION_SAMPLES = 2000;
-/** With fewer samples, a last piece cost above this multiple of the mean of the earlier ones is bad. */
-export const BAD_COST_MULTIPLE = 20;
-const MAX_LOCATION_ELEMENTS = 5;
+export { BAD_COST_MULTIPLE, NORMAL_DISTRIBUTION_SAMPLES, idcAffinity, locationAffinity } from '../../core/index.js';
 
 /** The parts of a score, each in [0, 1]. */
 export interface ScoreParts {
@@ -24,22 +21,6 @@ function clamp01(x: number): number {
 
 function headroomBps(h: HostProfile): number {
   return Math.max(0, h.maxUploadBps - h.uploadBpsLast60s);
-}
-
-/** 1 when both IDCs are set and equal (case-insensitive), else 0. */
-export function idcAffinity(a?: string, b?: string): number {
-  return a && b && a.toLowerCase() === b.toLowerCase() ? 1 : 0;
-}
-
-/** Leading `|`-separated elements in common (at most 5), over 5; identical strings score 1. */
-export function locationAffinity(a?: string, b?: string): number {
-  if (!a || !b) return 0;
-  if (a === b) return 1;
-  const x = a.split('|');
-  const y = b.split('|');
-  let n = 0;
-  while (n < MAX_LOCATION_ELEMENTS && n < x.length && n < y.length && x[n] === y[n]) n++;
-  return n / MAX_LOCATION_ELEMENTS;
 }
 
 /**
@@ -85,17 +66,6 @@ export class DefaultEvaluator implements Evaluator {
   }
 
   isBadParent(candidate: CandidateParent, _ctx: EvaluationContext): boolean {
-    const costs = candidate.pieceCostsMs;
-    const n = costs.length;
-    if (n < 2) return false;
-    const last = costs[n - 1]!;
-    let sum = 0;
-    for (let i = 0; i < n - 1; i++) sum += costs[i]!;
-    const mean = sum / (n - 1);
-    if (n < NORMAL_DISTRIBUTION_SAMPLES) return last > BAD_COST_MULTIPLE * mean;
-    let sq = 0;
-    for (let i = 0; i < n - 1; i++) sq += (costs[i]! - mean) ** 2;
-    const sigma = Math.sqrt(sq / (n - 1));
-    return last > mean + 3 * sigma;
+    return isBadParentByCosts(candidate.pieceCostsMs);
   }
 }
