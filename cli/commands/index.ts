@@ -4,6 +4,10 @@ import { registerRoleCommands } from './roles.js';
 import { registerConfigCommand } from './config.js';
 import { registerPluginCommand } from './plugin.js';
 import { registerGetCommand } from './get.js';
+import { registerPreheatCommand } from './preheat.js';
+import { registerJobCommand } from './job.js';
+import { registerTokenCommand } from './token.js';
+import { registerAuditCommand } from './audit.js';
 
 /** Adds one command (and its subcommands) to the program. */
 export type CommandRegistrar = (program: Command) => void;
@@ -15,4 +19,8 @@ export const commandRegistrars: CommandRegistrar[] = [
   registerPluginCommand,
   registerTaskCommand,
   registerGetCommand,
+  registerPreheatCommand,
+  registerJobCommand,
+  registerTokenCommand,
+  registerAuditCommand,
 ];
