@@ -1,0 +1,53 @@
+import { createHash, randomFillSync } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { appendFile, mkdir } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { once } from 'node:events';
+
+const MIB = 1024 * 1024;
+
+/** Writes `sizeMiB` MiB of random bytes to `path` in 1 MiB chunks; resolves with its sha256 hex. */
+export async function writeRandomFile(path: string, sizeMiB: number): Promise<string> {
+  await mkdir(dirname(path), { recursive: true });
+  const hash = createHash('sha256');
+  const out = createWriteStream(path);
+  for (let i = 0; i < sizeMiB; i += 1) {
+    const chunk = randomFillSync(Buffer.allocUnsafe(MIB));
+    hash.update(chunk);
+    if (!out.write(chunk)) await once(out, 'drain');
+  }
+  out.end();
+  await once(out, 'finish');
+  return hash.digest('hex');
+}
+
+/** sha256 hex of a file, or undefined when it cannot be read. */
+export async function sha256File(path: string): Promise<string | undefined> {
+  try {
+    const hash = createHash('sha256');
+    for await (const chunk of createReadStream(path, { highWaterMark: MIB })) hash.update(chunk as Buffer);
+    return hash.digest('hex');
+  } catch {
+    return undefined;
+  }
+}
+
+/** The default results folder, `bench/results/` of the checkout. */
+export const resultsDir = fileURLToPath(new URL('../../../bench/results/', import.meta.url));
+
+/** Appends one JSON line per record to `path` (default `bench/results/<bench>.jsonl`). */
+export async function appendJsonLines(path: string | undefined, bench: string, records: object[]): Promise<string> {
+  const file = path ?? join(resultsDir, `${bench}.jsonl`);
+  await mkdir(dirname(file), { recursive: true });
+  await appendFile(file, records.map((r) => JSON.stringify(r)).join('\n') + '\n');
+  return file;
+}
+
+/** A fixed-width text table. */
+export function formatTable(header: string[], rows: (string | number)[][]): string {
+  const cells = [header, ...rows.map((r) => r.map(String))];
+  const widths = header.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
+  const line = (r: string[]): string => r.map((c, i) => c.padStart(widths[i]!)).join('  ');
+  return [line(cells[0]!), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.slice(1).map(line)].join('\n');
+}

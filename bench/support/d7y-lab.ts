@@ -1,0 +1,88 @@
+import { readFile, writeFile, mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { inHost, type LabHost } from './net-lab.js';
+import { startProcess, waitUntil, type BenchProcess } from './processes.js';
+import type { Teardown } from './teardown.js';
+
+/** The built CLI (`dist/cli/d7y.js`). */
+export const d7yBin = fileURLToPath(new URL('../../cli/d7y.js', import.meta.url));
+
+/** A running d7y daemon of a benchmark. */
+export interface LabDaemon {
+  proc: BenchProcess;
+  host: LabHost;
+  dataDir: string;
+  logFile: string;
+  /** Peers: the local API socket. */
+  socket: string;
+}
+
+/**
+ * Starts d7y scheduler and peer daemons (`d7y scheduler|peer --config`) inside lab hosts, each
+ * with its own data dir under `workDir`, random service ports, logs beside the config.
+ */
+export class D7yLab {
+  private readonly pluginsFile: string;
+
+  constructor(private readonly teardown: Teardown, private readonly workDir: string) {
+    this.pluginsFile = join(workDir, 'plugins.json');
+  }
+
+  async init(): Promise<void> {
+    await mkdir(this.workDir, { recursive: true });
+    await writeFile(this.pluginsFile, JSON.stringify({
+      plugins: [{ name: 'http' }, { name: 'disk' }, { name: 'default' }],
+      scheduler: { evaluator: 'default' },
+    }));
+  }
+
+  /** A scheduler on `host.ip:port`; resolves with its address once it is ready. */
+  async scheduler(host: LabHost, port: number): Promise<{ daemon: LabDaemon; address: string }> {
+    const dataDir = join(this.workDir, `scheduler-${host.name}`);
+    const config = { dataDir, pluginsFile: this.pluginsFile, log: { level: 'warn' }, scheduler: { listen: { host: host.ip, port } } };
+    const daemon = await this.launch('scheduler', `scheduler-${host.name}`, host, dataDir, config, '');
+    return { daemon, address: `${host.ip}:${port}` };
+  }
+
+  /** A peer daemon (a seed peer with `seed`), announcing `uploadBytesPerSec` as its upload bandwidth. */
+  async peer(host: LabHost, opts: { seed: boolean; schedulers: string[]; uploadBytesPerSec: number; peer?: Record<string, unknown> }): Promise<LabDaemon> {
+    const name = `${opts.seed ? 'seed' : 'peer'}-${host.name}`;
+    const dataDir = join(this.workDir, name);
+    const socket = join(dataDir, 'peer.sock');
+    const config = {
+      dataDir, pluginsFile: this.pluginsFile, log: { level: 'warn' },
+      peer: {
+        seed: opts.seed, dataDir, socket,
+        host: { ip: host.ip, hostname: name },
+        upload: { port: 0, maxBandwidth: Math.round(opts.uploadBytesPerSec) },
+        rpc: { port: 0 }, pieceHttp: { port: 0 },
+        schedulers: opts.schedulers, announceIntervalMs: 5_000,
+        ...opts.peer,
+      },
+    };
+    return this.launch('peer', name, host, dataDir, config, socket);
+  }
+
+  /** `d7y get url -o output` through the peer's socket inside its host; resolves with the exit code. */
+  get(daemon: LabDaemon, url: string, output: string, timeoutMs: number): BenchProcess {
+    const [cmd, args] = inHost(daemon.host, process.execPath, [d7yBin, 'get', url, '-O', output, '--socket', daemon.socket,
+      '--no-progress', '--overwrite', '--timeout', `${Math.ceil(timeoutMs / 1000)}s`]);
+    return startProcess(this.teardown, `d7y get on ${daemon.host.name}`, cmd, args, { logFile: `${output}.log` });
+  }
+
+  private async launch(role: 'scheduler' | 'peer', name: string, host: LabHost, dataDir: string, config: unknown,
+    socket: string): Promise<LabDaemon> {
+    await mkdir(dataDir, { recursive: true });
+    const configFile = join(this.workDir, `${name}.json`);
+    const logFile = join(this.workDir, `${name}.log`);
+    await writeFile(configFile, JSON.stringify(config, null, 2));
+    const [cmd, args] = inHost(host, process.execPath, [d7yBin, role, '--config', configFile]);
+    const proc = startProcess(this.teardown, name, cmd, args, { logFile });
+    await waitUntil(`${name} ready`, async () => {
+      if (proc.child.exitCode !== null) throw new Error(`${name} exited early; see ${logFile}`);
+      return /d7y: ready/.test(await readFile(logFile, 'utf8').catch(() => ''));
+    }, 60_000, 100);
+    return { proc, host, dataDir, logFile, socket };
+  }
+}

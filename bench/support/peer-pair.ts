@@ -1,0 +1,74 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { D7yLab, type LabDaemon } from './d7y-lab.js';
+import type { LabHost } from './net-lab.js';
+import { startOrigin } from './origin-server.js';
+import { stopProcess, type BenchProcess } from './processes.js';
+import type { Teardown } from './teardown.js';
+
+const LOOPBACK: LabHost = { name: 'lo', ip: '127.0.0.1', index: 0 };
+
+/** Peak resident set sizes (bytes) sampled every 50 ms while a function runs. */
+export async function sampleRss<T>(pids: number[], fn: () => Promise<T>): Promise<{ result: T; peaks: number[] }> {
+  const peaks = pids.map(() => 0);
+  const tick = async (): Promise<void> => {
+    await Promise.all(pids.map(async (pid, i) => {
+      const kb = /VmRSS:\s+(\d+)/.exec(await readFile(`/proc/${pid}/status`, 'utf8').catch(() => ''))?.[1];
+      if (kb) peaks[i] = Math.max(peaks[i]!, Number(kb) * 1024);
+    }));
+  };
+  const timer = setInterval(() => void tick(), 50);
+  try {
+    const result = await fn();
+    await tick();
+    return { result, peaks };
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+/** VmHWM (peak RSS since start, bytes) of a process, or undefined. */
+export async function highWaterMark(pid: number): Promise<number | undefined> {
+  const kb = /VmHWM:\s+(\d+)/.exec(await readFile(`/proc/${pid}/status`, 'utf8').catch(() => ''))?.[1];
+  return kb ? Number(kb) * 1024 : undefined;
+}
+
+/**
+ * A loopback pair: nginx as origin, a scheduler, and a seed peer that has already fetched the
+ * file (so it is the parent); the origin is stopped afterwards, so every byte a new peer
+ * fetches comes from the seed peer.
+ */
+export class PeerPair {
+  private peers = 0;
+
+  private constructor(private readonly d7y: D7yLab, readonly scheduler: string, readonly seed: LabDaemon, readonly url: string) {}
+
+  static async start(teardown: Teardown, workDir: string, root: string, fileName: string, timeoutMs: number): Promise<PeerPair> {
+    const origin = await startOrigin(teardown, LOOPBACK, root, 28180, workDir, `/${fileName}`);
+    const d7y = new D7yLab(teardown, join(workDir, 'd7y'));
+    await d7y.init();
+    const { address } = await d7y.scheduler(LOOPBACK, 28102);
+    const seed = await d7y.peer(LOOPBACK, { seed: true, schedulers: [address], uploadBytesPerSec: 1250 * 1024 * 1024 });
+    const url = `http://127.0.0.1:28180/${fileName}`;
+    const warm = d7y.get(seed, url, join(workDir, 'seed.out'), timeoutMs);
+    if (await warm.exited !== 0) throw new Error(`the seed peer could not fetch ${url}; see ${seed.logFile}`);
+    await stopProcess(origin);
+    return new PeerPair(d7y, address, seed, url);
+  }
+
+  /** A fresh peer daemon, with the seed as its only possible parent. */
+  newPeer(): Promise<LabDaemon> {
+    this.peers += 1;
+    return this.d7y.peer({ ...LOOPBACK, name: `lo${this.peers}` }, { seed: false, schedulers: [this.scheduler], uploadBytesPerSec: 1250 * 1024 * 1024 });
+  }
+
+  /** Times `d7y get` of the file on `peer` into `output` (bounded by timeoutMs). */
+  async fetch(peer: LabDaemon, output: string, timeoutMs: number): Promise<{ seconds: number; code: number }> {
+    const t0 = performance.now();
+    const get = this.d7y.get(peer, this.url, output, timeoutMs);
+    const timer = setTimeout(() => void stopProcess(get), timeoutMs);
+    const code = await get.exited;
+    clearTimeout(timer);
+    return { seconds: (performance.now() - t0) / 1000, code };
+  }
+}

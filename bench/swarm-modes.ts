@@ -1,0 +1,143 @@
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { D7yLab } from './support/d7y-lab.js';
+import { inHost, type LabHost, type NetLab } from './support/net-lab.js';
+import { run, startProcess, stopProcess, type BenchProcess } from './support/processes.js';
+import type { Teardown } from './support/teardown.js';
+
+/** What one mode of the swarm benchmark needs. */
+export interface ModeContext {
+  teardown: Teardown;
+  lab: NetLab;
+  workDir: string;
+  /** The file on the origin: its folder, name and URL on the origin's HTTP server. */
+  root: string;
+  fileName: string;
+  url: string;
+  sizeBytes: number;
+  rateBytesPerSec: number;
+  originRateBytesPerSec: number;
+  timeoutMs: number;
+}
+
+/** Per-host results of one mode: completion seconds (undefined = failed) and the output paths. */
+export interface ModeRun {
+  seconds: (number | undefined)[];
+  outputs: string[];
+  /** Origin link bytes sent during the timed phase. */
+  egressBytes?: number;
+  notes: string[];
+}
+
+/** Starts one process per client at once; resolves with each one's completion time (undefined on failure). */
+async function timed(ctx: ModeContext, starts: (() => BenchProcess)[], finished?: (i: number) => Promise<number | undefined>): Promise<{ seconds: (number | undefined)[]; egressBytes?: number }> {
+  const tx0 = await ctx.lab.originTxBytes();
+  const t0 = performance.now();
+  const wall0 = Date.now();
+  const procs = starts.map((s) => s());
+  const deadline = setTimeout(() => { for (const p of procs) void stopProcess(p); }, ctx.timeoutMs);
+  const seconds = await Promise.all(procs.map(async (p, i) => {
+    const code = await p.exited;
+    if (finished) {
+      const at = await finished(i);
+      return at === undefined ? undefined : (at - wall0) / 1000;
+    }
+    return code === 0 ? (performance.now() - t0) / 1000 : undefined;
+  }));
+  clearTimeout(deadline);
+  const tx1 = await ctx.lab.originTxBytes();
+  return { seconds, egressBytes: tx0 === undefined || tx1 === undefined ? undefined : tx1 - tx0 };
+}
+
+/** All clients fetch the file from the origin's HTTP server at once with curl. */
+export async function runDirect(ctx: ModeContext): Promise<ModeRun> {
+  const dir = join(ctx.workDir, 'direct');
+  await mkdir(dir, { recursive: true });
+  const outputs = ctx.lab.clients.map((h) => join(dir, `${h.name}.bin`));
+  const r = await timed(ctx, ctx.lab.clients.map((h, i) => () => {
+    const [cmd, args] = inHost(h, 'curl', ['-sf', '--max-time', String(Math.ceil(ctx.timeoutMs / 1000)), '-o', outputs[i]!, ctx.url]);
+    return startProcess(ctx.teardown, `curl on ${h.name}`, cmd, args);
+  }));
+  return { ...r, outputs, notes: [] };
+}
+
+/**
+ * A scheduler and a seed peer on the origin host, a peer daemon on every client, then `d7y get`
+ * on all clients at once. Daemons are stopped and their data removed afterwards.
+ */
+export async function runD7y(ctx: ModeContext): Promise<ModeRun> {
+  const dir = join(ctx.workDir, 'd7y');
+  const d7y = new D7yLab(ctx.teardown, dir);
+  await d7y.init();
+  const { daemon: scheduler, address } = await d7y.scheduler(ctx.lab.origin, 28002);
+  const seed = await d7y.peer(ctx.lab.origin, { seed: true, schedulers: [address], uploadBytesPerSec: ctx.originRateBytesPerSec });
+  const peers = await Promise.all(ctx.lab.clients.map((h) => d7y.peer(h, { seed: false, schedulers: [address], uploadBytesPerSec: ctx.rateBytesPerSec })));
+  const outputs = ctx.lab.clients.map((h) => join(dir, `${h.name}.out`));
+  const r = await timed(ctx, peers.map((p, i) => () => d7y.get(p, ctx.url, outputs[i]!, ctx.timeoutMs)));
+  for (const d of [...peers, seed, scheduler]) await stopProcess(d.proc);
+  return { ...r, outputs, notes: [`logs in ${dir}`] };
+}
+
+/**
+ * BitTorrent with aria2c: a fresh opentracker (whitelisting only this torrent) and an aria2c
+ * seeder on the origin host, an aria2c leecher per client, DHT/LPD/PEX off. A leecher's
+ * completion is the time its on-download-complete hook fires; all are stopped afterwards.
+ */
+export async function runBt(ctx: ModeContext): Promise<ModeRun> {
+  const dir = join(ctx.workDir, 'bt');
+  await mkdir(dir, { recursive: true });
+  const origin = ctx.lab.origin;
+  const trackerPort = 26969;
+  const torrent = join(dir, 'file.torrent');
+  const pieceExp = ctx.sizeBytes > 2 * 1024 ** 3 ? 22 : 20;
+  await run('mktorrent', ['-a', `http://${origin.ip}:${trackerPort}/announce`, '-l', String(pieceExp), '-o', torrent, join(ctx.root, ctx.fileName)], 120_000);
+  const infoHash = /Info Hash:\s*([0-9a-f]{40})/i.exec(await run('aria2c', ['-S', torrent]))?.[1];
+  if (!infoHash) throw new Error('aria2c -S printed no info hash for the torrent');
+  await writeFile(join(dir, 'whitelist.txt'), `${infoHash}\n`);
+  const [tcmd, targs] = inHost(origin, 'opentracker', ['-i', origin.ip, '-p', String(trackerPort), '-P', String(trackerPort), '-d', dir, '-w', 'whitelist.txt']);
+  const tracker = startProcess(ctx.teardown, 'opentracker', tcmd, targs, { cwd: dir, logFile: join(dir, 'tracker.log') });
+  const common = ['--enable-dht=false', '--enable-dht6=false', '--bt-enable-lpd=false', '--enable-peer-exchange=false',
+    '--disable-ipv6=true', '--file-allocation=none', '--bt-max-peers=0', '--seed-ratio=0.0', '--seed-time=60',
+    '--bt-tracker-connect-timeout=5', '--summary-interval=0', '--console-log-level=warn', '--allow-overwrite=true',
+    '--auto-file-renaming=false', '--check-certificate=false'];
+  const port = (h: LabHost): number => 27000 + h.index;
+  const [scmd, sargs] = inHost(origin, 'aria2c', [...common, torrent, '-d', ctx.root, `--listen-port=${port(origin)}`,
+    '--check-integrity=true', '--bt-seed-unverified=true']);
+  const seeder = startProcess(ctx.teardown, 'aria2c seeder', scmd, sargs, { logFile: join(dir, 'seeder.log') });
+  await new Promise((r) => setTimeout(r, 2_000));
+  const outputs = ctx.lab.clients.map((h) => join(dir, h.name, ctx.fileName));
+  const doneFile = (h: LabHost): string => join(dir, `${h.name}.done`);
+  const leechers: BenchProcess[] = [];
+  const starts = await Promise.all(ctx.lab.clients.map(async (h) => {
+    await mkdir(join(dir, h.name), { recursive: true });
+    const hook = join(dir, `${h.name}-hook.sh`);
+    await writeFile(hook, `#!/bin/sh\ndate +%s%3N > '${doneFile(h)}'\n`, { mode: 0o755 });
+    const [cmd, args] = inHost(h, 'aria2c', [...common, torrent, '-d', join(dir, h.name), `--listen-port=${port(h)}`,
+      `--on-bt-download-complete=${hook}`]);
+    return () => {
+      const p = startProcess(ctx.teardown, `aria2c on ${h.name}`, cmd, args, { logFile: join(dir, `${h.name}.log`) });
+      leechers.push(p);
+      return p;
+    };
+  }));
+  const doneAt = async (i: number): Promise<number | undefined> => {
+    const text = await readFile(doneFile(ctx.lab.clients[i]!), 'utf8').catch(() => '');
+    return text.trim() ? Number(text.trim()) : undefined;
+  };
+  const waitAll = async (): Promise<void> => {
+    const deadline = Date.now() + ctx.timeoutMs;
+    while (Date.now() < deadline) {
+      const done = await Promise.all(ctx.lab.clients.map((_, i) => doneAt(i)));
+      if (done.every((d) => d !== undefined)) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    for (const p of leechers) void stopProcess(p);
+  };
+  const watcher = new Promise<void>((r) => setImmediate(r)).then(waitAll);
+  const r = await timed(ctx, starts, doneAt);
+  await watcher;
+  await stopProcess(seeder);
+  await stopProcess(tracker);
+  await rm(join(dir, 'whitelist.txt'), { force: true });
+  return { ...r, outputs, notes: [`torrent pieces of ${2 ** pieceExp / 1024} KiB`] };
+}

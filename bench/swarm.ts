@@ -1,0 +1,149 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { D7yError } from '../core/index.js';
+import { appendJsonLines, formatTable, resultsDir, sha256File, writeRandomFile } from './support/bench-files.js';
+import { writeCdfChart } from './support/cdf-chart.js';
+import { NetLab } from './support/net-lab.js';
+import { startOrigin } from './support/origin-server.js';
+import { Teardown } from './support/teardown.js';
+import { runBt, runD7y, runDirect, type ModeContext, type ModeRun } from './swarm-modes.js';
+
+const MODES: Record<string, (ctx: ModeContext) => Promise<ModeRun>> = { direct: runDirect, bt: runBt, d7y: runD7y };
+const MIB = 1024 * 1024;
+
+/** Parsed `swarm` arguments. */
+export interface SwarmArgs {
+  hosts: number;
+  sizeMiB: number;
+  rateMbit: number;
+  originRateMbit: number;
+  modes: string[];
+  out?: string;
+  timeoutMs: number;
+  /** Keep the work dir (logs, outputs) for a look afterwards. */
+  keep: boolean;
+}
+
+function positive(name: string, text: string | undefined, fallback?: number): number {
+  if (text === undefined && fallback !== undefined) return fallback;
+  const n = Number(text);
+  if (text === undefined || !Number.isFinite(n) || n <= 0) {
+    throw new D7yError('D7Y_INVALID_ARGUMENT', `--${name} ${text ?? '(missing)'} is not a positive number`, {
+      fix: 'run: npm run bench -- swarm --hosts 4 --size 64 --rate 100 [--origin-rate 100] [--modes d7y,direct,bt]',
+    });
+  }
+  return n;
+}
+
+/** Validates `swarm` arguments; throws D7yError('D7Y_INVALID_ARGUMENT') naming the bad one. */
+export function parseSwarmArgs(argv: string[]): SwarmArgs {
+  let values;
+  try {
+    values = parseArgs({
+      args: argv, strict: true, allowPositionals: false, options: {
+        hosts: { type: 'string' }, size: { type: 'string' }, rate: { type: 'string' }, 'origin-rate': { type: 'string' },
+        modes: { type: 'string' }, out: { type: 'string' }, timeout: { type: 'string' }, keep: { type: 'boolean' },
+      },
+    }).values;
+  } catch (err) {
+    throw new D7yError('D7Y_INVALID_ARGUMENT', `swarm: ${(err as Error).message}`, {
+      fix: 'run: npm run bench -- swarm --hosts 4 --size 64 --rate 100 [--origin-rate 100] [--modes d7y,direct,bt] [--out file.jsonl] [--timeout 600] [--keep]',
+    });
+  }
+  const hosts = positive('hosts', values.hosts);
+  if (!Number.isInteger(hosts) || hosts > 200) {
+    throw new D7yError('D7Y_INVALID_ARGUMENT', `--hosts ${values.hosts} must be a whole number from 1 to 200`, { fix: 'pass e.g. --hosts 8' });
+  }
+  const rateMbit = positive('rate', values.rate);
+  const modes = (values.modes ?? 'd7y,direct,bt').split(',').map((m) => m.trim()).filter(Boolean);
+  const unknown = modes.filter((m) => !(m in MODES));
+  if (unknown.length > 0 || modes.length === 0) {
+    throw new D7yError('D7Y_INVALID_ARGUMENT', `unknown mode(s) ${unknown.join(', ') || '(none)'}`, { fix: `choose from ${Object.keys(MODES).join(', ')}` });
+  }
+  return {
+    hosts, sizeMiB: Math.round(positive('size', values.size)), rateMbit,
+    originRateMbit: positive('origin-rate', values['origin-rate'], rateMbit), modes, out: values.out,
+    timeoutMs: positive('timeout', values.timeout, 900) * 1000, keep: values.keep ?? false,
+  };
+}
+
+/** T* = max(S/U_origin, N·S/(U_origin + N·U_peer), S/D_peer), seconds. */
+export function lowerBound(sizeBytes: number, hosts: number, originBps: number, peerBps: number): number {
+  return Math.max(sizeBytes / originBps, (hosts * sizeBytes) / (originBps + hosts * peerBps), sizeBytes / peerBps);
+}
+
+/** `npm run bench -- swarm …`: direct vs BitTorrent vs d7y over a shaped simulated cluster. */
+export async function run(argv: string[]): Promise<void> {
+  const a = parseSwarmArgs(argv);
+  const teardown = new Teardown();
+  try {
+    const workDir = await mkdtemp(join(tmpdir(), 'd7y-bench-swarm-'));
+    if (a.keep) console.log(`swarm: keeping ${workDir}`);
+    else teardown.add('remove work dir', () => rm(workDir, { recursive: true, force: true }));
+    const size = a.sizeMiB * MIB;
+    const lab = await NetLab.create(teardown, { clients: a.hosts, rateMbit: a.rateMbit, originRateMbit: a.originRateMbit });
+    if (!lab.shaped) console.log(`swarm: ${lab.fallbackReason}; running on loopback WITHOUT link shaping (T* below assumes the nominal rates)`);
+    const root = join(workDir, 'origin');
+    const fileName = 'data.bin';
+    const sha = await writeRandomFile(join(root, fileName), a.sizeMiB);
+    const originPort = 28080;
+    await startOrigin(teardown, lab.origin, root, originPort, workDir, `/${fileName}`);
+    const rateBps = (a.rateMbit * 1e6) / 8;
+    const originBps = (a.originRateMbit * 1e6) / 8;
+    const tStar = lowerBound(size, a.hosts, originBps, rateBps);
+    const base = {
+      bench: 'swarm', at: new Date().toISOString(), hosts: a.hosts, sizeMiB: a.sizeMiB, rateMbit: a.rateMbit,
+      originRateMbit: a.originRateMbit, shaped: lab.shaped, tStar: round(tStar), loadavg1Before: round(loadavg()[0]!),
+    };
+    const records: Record<string, unknown>[] = [];
+    for (const mode of a.modes) {
+      console.log(`swarm: ${mode}: ${a.hosts} hosts, ${a.sizeMiB} MiB, ${a.rateMbit} mbit (origin ${a.originRateMbit} mbit)…`);
+      const load = round(loadavg()[0]!);
+      const ctx: ModeContext = {
+        teardown, lab, workDir, root, fileName, url: `http://${lab.origin.ip}:${originPort}/${fileName}`,
+        sizeBytes: size, rateBytesPerSec: rateBps, originRateBytesPerSec: originBps, timeoutMs: a.timeoutMs,
+      };
+      const r = await MODES[mode]!(ctx);
+      const shas: (string | undefined)[] = [];
+      for (const o of r.outputs) shas.push(await sha256File(o));
+      const ok = r.seconds.map((s, i) => s !== undefined && shas[i] === sha);
+      const done = r.seconds.filter((s, i): s is number => s !== undefined && ok[i]!);
+      const last = done.length === a.hosts ? Math.max(...done) : undefined;
+      records.push({
+        ...base, mode, loadavg1: load, completed: done.length, shaOk: ok.filter(Boolean).length,
+        seconds: r.seconds.map((s) => (s === undefined ? null : round(s))), median: done.length ? round(median(done)) : null,
+        last: last === undefined ? null : round(last), lastOverTStar: last === undefined ? null : round(last / tStar),
+        egressBytes: r.egressBytes ?? null, egressOverSize: r.egressBytes === undefined ? null : round(r.egressBytes / size, 3), notes: r.notes,
+      });
+      if (!a.keep) await rm(join(workDir, mode), { recursive: true, force: true });
+    }
+    printTable(records, tStar);
+    const file = await appendJsonLines(a.out, 'swarm', records);
+    const chartBase = join(resultsDir, `swarm-${a.hosts}h-${a.sizeMiB}m-${a.rateMbit}mbit`);
+    const charts = await writeCdfChart(chartBase, `${a.hosts} hosts, ${a.sizeMiB} MiB, ${a.rateMbit} Mbit/s links${lab.shaped ? '' : ' (loopback, unshaped)'}`,
+      records.map((r) => ({ mode: String(r.mode), hosts: a.hosts, seconds: (r.seconds as (number | null)[]).filter((s): s is number => s !== null) })),
+      tStar);
+    console.log(`results: ${file}\ncharts: ${charts.join(' ')}`);
+  } finally {
+    await teardown.run();
+  }
+}
+
+function printTable(records: Record<string, unknown>[], tStar: number): void {
+  const f = (v: unknown): string => (v === null || v === undefined ? '-' : String(v));
+  console.log(formatTable(['mode', 'done', 'sha ok', 'median s', 'last s', 'T* s', 'last/T*', 'egress/S', 'load'],
+    records.map((r) => [String(r.mode), `${f(r.completed)}/${f(r.hosts)}`, f(r.shaOk), f(r.median), f(r.last), round(tStar), f(r.lastOverTStar), f(r.egressOverSize), f(r.loadavg1)])));
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+function round(x: number, digits = 2): number {
+  const p = 10 ** digits;
+  return Math.round(x * p) / p;
+}

@@ -1,0 +1,85 @@
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { D7yError } from '../core/index.js';
+import { appendJsonLines, formatTable, sha256File, writeRandomFile } from './support/bench-files.js';
+import type { LabHost } from './support/net-lab.js';
+import { startOrigin } from './support/origin-server.js';
+import { PeerPair } from './support/peer-pair.js';
+import { run as runCmd, stopProcess } from './support/processes.js';
+import { Teardown } from './support/teardown.js';
+
+const LOOPBACK: LabHost = { name: 'lo', ip: '127.0.0.1', index: 0 };
+
+function parse(argv: string[]): { sizeMiB: number; runs: number; out?: string } {
+  try {
+    const { values } = parseArgs({ args: argv, strict: true, options: { size: { type: 'string' }, runs: { type: 'string' }, out: { type: 'string' } } });
+    const sizeMiB = Number(values.size ?? 1024);
+    const runs = Number(values.runs ?? 3);
+    if (!Number.isInteger(sizeMiB) || sizeMiB < 1 || !Number.isInteger(runs) || runs < 1 || runs > 20) throw new Error('--size and --runs must be positive whole numbers (runs ≤ 20)');
+    return { sizeMiB, runs, out: values.out };
+  } catch (err) {
+    throw new D7yError('D7Y_INVALID_ARGUMENT', `throughput: ${(err as Error).message}`, { fix: 'run: npm run bench -- throughput [--size 1024] [--runs 3] [--out file.jsonl]' });
+  }
+}
+
+/**
+ * `npm run bench -- throughput`: on loopback, nginx → `curl -o file` against a seed peer → a
+ * fresh peer (`d7y get -o file`, the origin stopped), same file, same disk; medians of `runs`.
+ */
+export async function run(argv: string[]): Promise<void> {
+  const a = parse(argv);
+  const teardown = new Teardown();
+  try {
+    const workDir = await mkdtemp(join(tmpdir(), 'd7y-bench-tp-'));
+    teardown.add('remove work dir', () => rm(workDir, { recursive: true, force: true }));
+    const root = join(workDir, 'origin');
+    const sha = await writeRandomFile(join(root, 'data.bin'), a.sizeMiB);
+    const bytes = (await stat(join(root, 'data.bin'))).size;
+    const load = loadavg()[0]!;
+    const curl: number[] = [];
+    const nginx = await startOrigin(teardown, LOOPBACK, root, 28181, join(workDir, 'curl'), '/data.bin');
+    for (let i = 0; i < a.runs; i += 1) {
+      const out = join(workDir, `curl-${i}.bin`);
+      const speed = await runCmd('curl', ['-sf', '-o', out, '-w', '%{speed_download}', 'http://127.0.0.1:28181/data.bin'], 600_000);
+      curl.push(Number(speed));
+      await rm(out, { force: true });
+    }
+    await stopProcess(nginx);
+    const pair = await PeerPair.start(teardown, workDir, root, 'data.bin', 600_000);
+    const d7y: number[] = [];
+    for (let i = 0; i < a.runs; i += 1) {
+      const peer = await pair.newPeer();
+      const out = join(workDir, `d7y-${i}.bin`);
+      const r = await pair.fetch(peer, out, 600_000);
+      if (r.code !== 0) throw new Error(`d7y get from the seed peer failed (exit ${r.code}); see ${out}.log and ${peer.logFile}`);
+      if (await sha256File(out) !== sha) throw new Error(`d7y get wrote a file whose sha256 differs from the origin's (${out})`);
+      d7y.push(bytes / r.seconds);
+      await stopProcess(peer.proc);
+      await rm(out, { force: true });
+      await rm(peer.dataDir, { recursive: true, force: true });
+    }
+    const mc = median(curl);
+    const md = median(d7y);
+    const mb = (x: number): string => (x / 1e6).toFixed(0);
+    console.log(formatTable(['path', 'MB/s (median)', 'runs MB/s'], [
+      ['nginx → curl -o file', mb(mc), curl.map(mb).join(' ')],
+      ['seed peer → peer (d7y get -o file)', mb(md), d7y.map(mb).join(' ')],
+    ]));
+    console.log(`ratio d7y / nginx+curl: ${(md / mc).toFixed(2)} (goal ≥ 0.8); load average ${load.toFixed(2)}`);
+    const file = await appendJsonLines(a.out, 'throughput', [{
+      bench: 'throughput', at: new Date().toISOString(), sizeMiB: a.sizeMiB, runs: a.runs, loadavg1: Math.round(load * 100) / 100,
+      curlBytesPerSec: curl.map(Math.round), d7yBytesPerSec: d7y.map(Math.round), ratio: Math.round((md / mc) * 1000) / 1000,
+    }]);
+    console.log(`results: ${file}`);
+  } finally {
+    await teardown.run();
+  }
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((x, y) => x - y);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
