@@ -3,6 +3,7 @@ import { dirname, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Option, type Command } from 'commander';
 import cliProgress from 'cli-progress';
+import { runRecursiveGet } from '../get-recursive.js';
 import {
   D7yError, defaultDataDir, parseByteSize, parseDigest, peerSocketPath, PeerConfigSchema,
   LocalApiClient, parseRangeArg, type PeerDownloadEvent, type PeerDownloadRequest,
@@ -26,6 +27,10 @@ interface GetOptions {
   storageAccessKeyId?: string;
   storageAccessKeySecret?: string;
   storageSessionToken?: string;
+  recursive?: boolean;
+  include?: string[];
+  maxFiles: string;
+  concurrency: string;
 }
 
 function collect(value: string, previous: string[] = []): string[] {
@@ -112,7 +117,32 @@ function progressBar(enabled: boolean): { onEvent: (ev: PeerDownloadEvent) => vo
   };
 }
 
+function positiveInt(text: string, flag: string, max: number): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1 || n > max) {
+    throw new D7yError('D7Y_INVALID_ARGUMENT', `${flag} ${text} is not a whole number from 1 to ${max}`, { fix: `give ${flag} a value from 1 to ${max}` });
+  }
+  return n;
+}
+
+async function runRecursive(url: string, opts: GetOptions): Promise<void> {
+  if (opts.output === '-') throw new D7yError('D7Y_INVALID_ARGUMENT', '-r writes many files: -O must be a directory, not -', { fix: 'give -O a directory' });
+  if (opts.range || opts.digest) throw new D7yError('D7Y_INVALID_ARGUMENT', '--range and --digest apply to one file, not to -r', { fix: 'drop them, or download one file without -r' });
+  const recursive = { include: opts.include, maxFiles: positiveInt(opts.maxFiles, '--max-files', 1_000_000), concurrency: positiveInt(opts.concurrency, '--concurrency', 64), progress: opts.progress, overwrite: opts.overwrite ?? false };
+  const dir = resolve(opts.output);
+  const existing = await stat(dir).catch(() => undefined);
+  if (existing && !existing.isDirectory()) throw new D7yError('D7Y_INVALID_ARGUMENT', `${dir} is a file; -r needs a directory`, { fix: 'give -O a directory (it is created when missing)' });
+  const base = buildRequest(url, { ...opts, output: '-' });
+  const client = new LocalApiClient(resolve(opts.socket ?? defaultPeerSocket()));
+  try {
+    await runRecursiveGet(client, base, dir, recursive);
+  } finally {
+    await client.close();
+  }
+}
+
 async function runGet(url: string, opts: GetOptions): Promise<void> {
+  if (opts.recursive) return runRecursive(url, opts);
   const req = buildRequest(url, opts);
   if (req.output) await checkOutput(req.output, req.overwrite ?? false);
   const client = new LocalApiClient(resolve(opts.socket ?? defaultPeerSocket()));
@@ -161,5 +191,9 @@ export function registerGetCommand(program: Command): void {
     .option('--storage-access-key-id <id>', 'object storage access key id')
     .option('--storage-access-key-secret <secret>', 'object storage access key secret')
     .option('--storage-session-token <token>', 'object storage session token')
+    .option('-r, --recursive', 'download every file under a prefix, directory or repository into the -O directory')
+    .addOption(new Option('--include <glob>', 'with -r: only paths matching this glob (repeatable)').argParser(collect))
+    .option('--max-files <n>', 'with -r: refuse listings with more matching files than this', '10000')
+    .option('--concurrency <n>', 'with -r: files downloaded at once', '4')
     .action((url: string, opts: GetOptions) => runGet(url, opts));
 }

@@ -1,29 +1,19 @@
 import test from 'ava';
 import { createHash, randomBytes } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { freePort, tmpDir } from '../support/env.js';
+import { startAllInOne } from '../support/all-in-one.js';
 import { startOriginServer } from '../support/origin-server.js';
-import { runCli, startCli, stopProcess, waitForOutput } from '../support/run-cli.js';
+import { runCli, stopProcess } from '../support/run-cli.js';
 
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 test('d7y up runs manager, scheduler, seed peer and peer in one process; get works through it and it stops cleanly', async (t) => {
-  const dir = await tmpDir(t);
   const file = randomBytes(12 * 1024 * 1024);
   const origin = await startOriginServer(t, { files: { '/model.bin': file } });
-  const [sched, upload, rpc, pieceHttp] = [await freePort(), await freePort(), await freePort(), await freePort()];
-  const config = join(dir, 'node.yaml');
-  await writeFile(config, [
-    `dataDir: ${join(dir, 'data')}`,
-    `scheduler: { listen: { port: ${sched} } }`,
-    `peer: { schedulers: ["127.0.0.1:${sched}"], upload: { port: ${upload} }, rpc: { port: ${rpc} }, pieceHttp: { port: ${pieceHttp} } }`,
-  ].join('\n'));
-  const node = startCli(t, ['up', '-c', config]);
-  const banner = await waitForOutput(node, /d7y: ready: .*\n/, 60_000);
+  const { dir, process: node, banner, socket } = await startAllInOne(t);
   for (const role of ['manager', 'scheduler', 'seed-peer', 'peer']) t.regex(banner, new RegExp(`[:;] ${role} `));
 
-  const socket = join(dir, 'data/peer/peer.sock');
   const out = join(dir, 'model.bin');
   const get = await runCli(['get', origin.urlOf('/model.bin'), '-O', out, '--socket', socket, '--no-progress'], { timeoutMs: 90_000 });
   t.is(get.code, 0, get.stderr);

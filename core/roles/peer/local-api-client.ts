@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import { Client } from 'undici';
+import type { SourceEntry } from '../../contracts/source-client.js';
 import { D7yError, type D7yErrorCode } from '../../errors/d7y-error.js';
 import type { PeerDownloadEvent, PeerDownloadRequest, PeerDownloadResult } from './download-request.js';
 import { ERROR_TRAILER } from './local-api-server.js';
@@ -57,6 +58,27 @@ export class LocalApiClient {
         }
       },
     };
+  }
+
+  /** The entries of a source listing (prefix, directory, repository), streamed. */
+  async *listSource(req: PeerDownloadRequest, signal?: AbortSignal): AsyncGenerator<SourceEntry> {
+    const res = await this.call('POST', '/v1/sources/list', req, signal);
+    let buffered = '';
+    let done = false;
+    for await (const chunk of res.body as AsyncIterable<Buffer>) {
+      buffered += chunk.toString('utf8');
+      let nl: number;
+      while ((nl = buffered.indexOf('\n')) >= 0) {
+        const line = buffered.slice(0, nl);
+        buffered = buffered.slice(nl + 1);
+        if (!line) continue;
+        const ev = JSON.parse(line) as { event: string; entry?: SourceEntry; code?: D7yErrorCode; message?: string; fix?: string };
+        if (ev.event === 'error') throw new D7yError(ev.code ?? 'D7Y_SOURCE_ERROR', ev.message ?? 'listing failed', { fix: ev.fix });
+        if (ev.event === 'done') done = true;
+        if (ev.event === 'entry' && ev.entry) yield ev.entry;
+      }
+    }
+    if (!done) throw new D7yError('D7Y_PEER_UNAVAILABLE', `the daemon on ${this.socketPath} closed the listing early`, { fix: 'check the daemon log; it may have stopped' });
   }
 
   async stat(taskId: string): Promise<Record<string, unknown>> {

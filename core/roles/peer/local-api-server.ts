@@ -2,6 +2,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { connect } from 'node:net';
 import { dirname } from 'node:path';
+import { once } from 'node:events';
 import { pipeline } from 'node:stream/promises';
 import type { Startable } from '../../contracts/startable.js';
 import type { StorageMedium } from '../../contracts/storage-medium.js';
@@ -9,6 +10,7 @@ import { formatIssues } from '../../config/config-loader.js';
 import { D7yError, toD7yError } from '../../errors/d7y-error.js';
 import { httpStatusOf } from '../../errors/error-status.js';
 import type { Logger } from '../../logging/logger.js';
+import type { SourceRouter } from '../../registry/source-router.js';
 import { isTaskId } from '../../task/task-id.js';
 import { parseDigest } from '../../task/piece-digest.js';
 import { DigestCheck } from './digest-check.js';
@@ -29,6 +31,8 @@ export interface LocalApiServerOptions {
   logger: Logger;
   /** Facts about this daemon for `GET /v1/peer`. */
   describe: () => Record<string, unknown>;
+  /** Sources for `POST /v1/sources/list` (recursive downloads). */
+  sources?: SourceRouter;
 }
 
 /**
@@ -86,6 +90,7 @@ export class LocalApiServer implements Startable {
     if (method === 'POST' && path === '/v1/tasks/stream') return this.stream(await readRequest(req), res, req);
     if (method === 'GET' && path === '/v1/tasks') return sendJson(res, 200, { tasks: await this.list() });
     if (method === 'GET' && path === '/v1/peer') return sendJson(res, 200, this.opts.describe());
+    if (method === 'POST' && path === '/v1/sources/list') return this.listSource(await readRequest(req), res);
     const m = /^\/v1\/tasks\/([^/]+)$/.exec(path);
     if (m && (method === 'GET' || method === 'DELETE')) {
       if (!isTaskId(m[1])) throw new D7yError('D7Y_INVALID_ARGUMENT', `"${m[1]}" is not a task id`, { fix: 'task ids are 64 lower-case hex characters (see `d7y task id <url>`)' });
@@ -98,6 +103,30 @@ export class LocalApiServer implements Startable {
       return sendJson(res, 200, describeTask(s, true));
     }
     throw new D7yError('D7Y_NOT_FOUND', `no such endpoint: ${method} ${path}`, { fix: 'use a d7y CLI of the same version as the daemon' });
+  }
+
+  /** Streams a source listing as NDJSON: `entry` lines, then `done` (or `error`). */
+  private async listSource(req: PeerDownloadRequest, res: ServerResponse): Promise<void> {
+    const client = this.opts.sources?.resolve(req.url);
+    if (!client?.list) {
+      throw new D7yError('D7Y_INVALID_ARGUMENT', `the source for ${req.url.split(':')[0]}:// URLs cannot list, so ${req.url} cannot be downloaded recursively`, {
+        fix: 'drop -r to download one object, or use a source that lists (s3, gs, hdfs, oci, maven, yum)',
+      });
+    }
+    const signal = req.timeoutMs ? AbortSignal.timeout(req.timeoutMs) : undefined;
+    const entries = client.list({ url: req.url, headers: req.headers, objectStorage: req.objectStorage, hdfs: req.hdfs, options: req.options, recursive: true, signal });
+    res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+    let count = 0;
+    try {
+      for await (const entry of entries) {
+        count += 1;
+        if (!res.write(`${JSON.stringify({ event: 'entry', entry })}\n`)) await once(res, 'drain');
+      }
+      res.end(`${JSON.stringify({ event: 'done', count })}\n`);
+    } catch (err) {
+      const e = toD7yError(err, 'D7Y_SOURCE_ERROR');
+      res.end(`${JSON.stringify({ event: 'error', code: e.code, message: e.message, fix: e.fix })}\n`);
+    }
   }
 
   private async list(): Promise<Record<string, unknown>[]> {

@@ -102,7 +102,7 @@ export class PeerRole implements Role {
     this.lifecycle.add(this.vortexServer);
     this.lifecycle.add(this.pieceHttp);
     this.lifecycle.add(this.rpc);
-    this.lifecycle.add(new LocalApiServer({ socketPath: this.socketPath, tasks, medium, logger: this.logger, describe: () => this.describe() }));
+    this.lifecycle.add(new LocalApiServer({ socketPath: this.socketPath, tasks, medium, logger: this.logger, describe: () => this.describe(), sources: this.sources }));
     if (this.scheduler) this.lifecycle.add(new HostAnnouncer(this.scheduler, () => this.host(), cfg.announceIntervalMs, this.logger));
     try {
       await this.lifecycle.start();

@@ -1,0 +1,97 @@
+import { mkdir } from 'node:fs/promises';
+import { join, normalize, resolve, sep } from 'node:path';
+import cliProgress from 'cli-progress';
+import picomatch from 'picomatch';
+import { D7yError, type LocalApiClient, type PeerDownloadRequest, type SourceEntry } from '../core/index.js';
+
+export interface RecursiveOptions {
+  include?: string[];
+  maxFiles: number;
+  concurrency: number;
+  progress: boolean;
+  overwrite: boolean;
+}
+
+/** The file an entry is written to, refusing any path that would leave the output directory. */
+export function entryTarget(dir: string, entry: SourceEntry): string {
+  const rel = normalize(entry.path).replace(/^([/\\])+/, '');
+  const target = resolve(dir, rel);
+  if (!rel || rel === '.' || !target.startsWith(dir + sep)) {
+    throw new D7yError('D7Y_SOURCE_ERROR', `the listing names "${entry.path}", which is outside the output directory`, {
+      fix: 'the origin returned an unsafe path; download that object on its own with -O',
+    });
+  }
+  return target;
+}
+
+/** Lists `base.url` through the daemon and keeps the files that match, bounded by maxFiles. */
+async function plan(client: LocalApiClient, base: PeerDownloadRequest, opts: RecursiveOptions): Promise<SourceEntry[]> {
+  const match = opts.include?.length ? picomatch(opts.include, { dot: true }) : () => true;
+  const files: SourceEntry[] = [];
+  for await (const entry of client.listSource({ url: base.url, headers: base.headers, objectStorage: base.objectStorage, hdfs: base.hdfs, options: base.options, timeoutMs: base.timeoutMs })) {
+    if (entry.isDirectory || !match(entry.path)) continue;
+    files.push(entry);
+    if (files.length > opts.maxFiles) {
+      throw new D7yError('D7Y_INVALID_ARGUMENT', `${base.url} holds more than ${opts.maxFiles} matching files`, {
+        fix: 'raise --max-files, or narrow the selection with --include \'<glob>\'',
+      });
+    }
+  }
+  return files;
+}
+
+/**
+ * `d7y get <prefix> -r -O <dir>`: every file of the listing through P2P, several at a time, written
+ * under `dir` at its listed path. Failures of single files are reported together at the end.
+ */
+export async function runRecursiveGet(client: LocalApiClient, base: PeerDownloadRequest, dir: string, opts: RecursiveOptions): Promise<void> {
+  const root = resolve(dir);
+  const files = await plan(client, base, opts);
+  if (files.length === 0) {
+    throw new D7yError('D7Y_SOURCE_NOT_FOUND', `nothing to download under ${base.url}${opts.include?.length ? ` matching ${opts.include.join(', ')}` : ''}`, {
+      fix: 'check the prefix (and --include patterns)',
+    });
+  }
+  const targets = files.map((f) => entryTarget(root, f));
+  const tty = opts.progress && process.stderr.isTTY;
+  const multi = tty ? new cliProgress.MultiBar({ stream: process.stderr, hideCursor: true, clearOnComplete: false, format: '{bar} {percentage}% | {name}' }, cliProgress.Presets.shades_classic) : undefined;
+  const totalBytes = files.reduce((s, f) => s + (f.contentLength ?? 0), 0);
+  const total = multi?.create(Math.max(1, totalBytes), 0, { name: `total: ${files.length} files` });
+  const failures: string[] = [];
+  let next = 0;
+  let doneBytes = 0;
+  const worker = async (): Promise<void> => {
+    while (next < files.length) {
+      const i = next++;
+      const file = files[i];
+      const bar = multi?.create(Math.max(1, file.contentLength ?? 1), 0, { name: file.path });
+      let last = 0;
+      try {
+        await mkdir(join(targets[i], '..'), { recursive: true });
+        await client.download({ ...base, url: file.url, output: targets[i], overwrite: opts.overwrite || undefined, digest: undefined, range: undefined }, (ev) => {
+          if (ev.event !== 'progress') return;
+          bar?.update(ev.bytes);
+          total?.increment(ev.bytes - last);
+          last = ev.bytes;
+        });
+        doneBytes += file.contentLength ?? last;
+        total?.increment((file.contentLength ?? last) - last);
+      } catch (err) {
+        failures.push(`${file.path}: ${err instanceof Error ? err.message : String(err)}`);
+      } finally {
+        if (bar) multi?.remove(bar);
+      }
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: Math.min(opts.concurrency, files.length) }, worker));
+  } finally {
+    multi?.stop();
+  }
+  if (failures.length) {
+    throw new D7yError('D7Y_SOURCE_ERROR', `${failures.length} of ${files.length} files failed:\n  ${failures.join('\n  ')}`, {
+      fix: 'fix the cause shown for each file and run the command again (files already downloaded are local hits)',
+    });
+  }
+  process.stderr.write(`downloaded ${files.length} files (${doneBytes} bytes) to ${root}\n`);
+}
