@@ -102,8 +102,8 @@ export class PluginHost {
       }
       pass('resolve', rec.origin);
     } catch (err) {
-      const where = res.kind === 'package' ? `installed at ${res.dir} but ` : '';
-      fail('resolve', `plugin is ${where}failed to load: ${messageOf(err)}`,
+      const where = res.kind === 'package' ? `is installed at ${res.dir} but ` : '';
+      fail('resolve', `plugin ${where}failed to load: ${messageOf(err)}`,
         /Cannot find (package|module)/.test(messageOf(err))
           ? `install the plugin's missing dependency (npm install in ${res.kind === 'package' ? res.dir : 'the plugin'}), or reinstall the plugin`
           : 'fix the error in the plugin module shown above, or disable it in plugins.json');
