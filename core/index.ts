@@ -30,3 +30,4 @@ export * from './roles/peer/download-request.js';
 export { parseRangeArg } from './roles/peer/piece-span.js';
 export * from './roles/scheduler/parent-signals.js';
 export * from './protocol/manager/index.js';
+export * from './roles/scheduler/experiment/index.js';

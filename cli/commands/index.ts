@@ -8,6 +8,7 @@ import { registerPreheatCommand } from './preheat.js';
 import { registerJobCommand } from './job.js';
 import { registerTokenCommand } from './token.js';
 import { registerAuditCommand } from './audit.js';
+import { registerExperimentCommand } from './experiment.js';
 
 /** Adds one command (and its subcommands) to the program. */
 export type CommandRegistrar = (program: Command) => void;
@@ -23,4 +24,5 @@ export const commandRegistrars: CommandRegistrar[] = [
   registerJobCommand,
   registerTokenCommand,
   registerAuditCommand,
+  registerExperimentCommand,
 ];

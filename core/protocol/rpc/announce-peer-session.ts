@@ -1,7 +1,7 @@
 import type { ClientDuplexStream } from '@grpc/grpc-js';
 import { D7yError } from '../../errors/d7y-error.js';
 import type { Download, Piece } from './gen/common.js';
-import type { AnnouncePeerRequest, AnnouncePeerResponse } from './gen/scheduler.js';
+import type { AnnouncePeerRequest, AnnouncePeerResponse, DownloadStats } from './gen/scheduler.js';
 import { fromServiceError } from './grpc-errors.js';
 
 /** One report a peer sends on its AnnouncePeer stream (the oneof of AnnouncePeerRequest). */
@@ -24,6 +24,8 @@ export class AnnouncePeerSession implements AsyncIterable<AnnouncePeerResponse> 
   private readonly iterator: AsyncIterator<AnnouncePeerResponse>;
   private ended = false;
   private pending?: Promise<AnnouncePeerResponse | undefined>;
+  /** Reports sent on this stream, by kind (`downloadPieceFailedRequest`, `reschedulePeerRequest`, …). */
+  readonly sent = new Map<AnnouncePeerReport['$case'], number>();
 
   constructor(
     private readonly call: ClientDuplexStream<AnnouncePeerRequest, AnnouncePeerResponse>,
@@ -40,6 +42,7 @@ export class AnnouncePeerSession implements AsyncIterable<AnnouncePeerResponse> 
     if (this.ended) {
       return Promise.reject(new D7yError('D7Y_PROTOCOL_ERROR', `announce stream of peer ${this.ids.peerId} is already closed`));
     }
+    this.sent.set(request.$case, (this.sent.get(request.$case) ?? 0) + 1);
     return new Promise((resolve, reject) => {
       const ok = this.call.write({ ...this.ids, request }, (err?: Error | null) => {
         if (err) reject(fromServiceError(err, `scheduler ${this.address}`, 'D7Y_SCHEDULER_UNAVAILABLE'));
@@ -87,20 +90,21 @@ export class AnnouncePeerSession implements AsyncIterable<AnnouncePeerResponse> 
     });
   }
 
-  finished(contentLength: number, pieceCount: number): Promise<void> {
-    return this.send({ $case: 'downloadPeerFinishedRequest', value: { contentLength, pieceCount } });
+  /** `stats` covers the whole download (experiment outcomes); optional. */
+  finished(contentLength: number, pieceCount: number, stats?: DownloadStats): Promise<void> {
+    return this.send({ $case: 'downloadPeerFinishedRequest', value: { contentLength, pieceCount, stats } });
   }
 
-  backToSourceFinished(contentLength: number, pieceCount: number): Promise<void> {
-    return this.send({ $case: 'downloadPeerBackToSourceFinishedRequest', value: { contentLength, pieceCount } });
+  backToSourceFinished(contentLength: number, pieceCount: number, stats?: DownloadStats): Promise<void> {
+    return this.send({ $case: 'downloadPeerBackToSourceFinishedRequest', value: { contentLength, pieceCount, stats } });
   }
 
-  failed(description?: string): Promise<void> {
-    return this.send({ $case: 'downloadPeerFailedRequest', value: { description } });
+  failed(description?: string, stats?: DownloadStats): Promise<void> {
+    return this.send({ $case: 'downloadPeerFailedRequest', value: { description, stats } });
   }
 
-  backToSourceFailed(description?: string): Promise<void> {
-    return this.send({ $case: 'downloadPeerBackToSourceFailedRequest', value: { description } });
+  backToSourceFailed(description?: string, stats?: DownloadStats): Promise<void> {
+    return this.send({ $case: 'downloadPeerBackToSourceFailedRequest', value: { description, stats } });
   }
 
   /**

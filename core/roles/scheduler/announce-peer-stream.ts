@@ -117,10 +117,10 @@ export class AnnouncePeerStream implements PeerChannel {
         return;
       case 'downloadPeerFinishedRequest':
       case 'downloadPeerBackToSourceFinishedRequest':
-        return this.announcer.finished(task, peer, r.value.contentLength, r.value.pieceCount);
+        return this.announcer.finished(task, peer, r.value.contentLength, r.value.pieceCount, r.value.stats);
       case 'downloadPeerFailedRequest':
       case 'downloadPeerBackToSourceFailedRequest':
-        return this.announcer.failed(task, peer);
+        return this.announcer.failed(task, peer, r.value.stats);
     }
   }
 

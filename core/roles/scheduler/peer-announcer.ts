@@ -2,6 +2,8 @@ import { performance } from 'node:perf_hooks';
 import { D7yError } from '../../errors/d7y-error.js';
 import type { Logger } from '../../logging/logger.js';
 import type { Download, Piece } from '../../protocol/rpc/gen/common.js';
+import type { DownloadStats } from '../../protocol/rpc/gen/scheduler.js';
+import type { DownloadEnd } from './experiment/experiment-recorder.js';
 import type { PeerChannel, PeerRecord, TaskRecord } from './resource/records.js';
 import { hasServingPeer } from './resource/records.js';
 import type { SchedulerResources } from './resource/scheduler-resources.js';
@@ -13,6 +15,8 @@ export interface PeerAnnouncerOptions {
   maxBackToSourcePeersPerTask: number;
   retryLimit: number;
   retryInterval: number;
+  /** Called once per download that finishes or fails (experiment outcomes). */
+  onDownloadEnded?: (task: TaskRecord, peer: PeerRecord, end: DownloadEnd) => void;
 }
 
 export interface PeerIds {
@@ -91,18 +95,22 @@ export class PeerAnnouncer {
     if (parentId) this.resources.pieceFailed(task, peer, parentId, this.now());
   }
 
-  finished(task: TaskRecord, peer: PeerRecord, contentLength: number, pieceCount: number): void {
+  finished(task: TaskRecord, peer: PeerRecord, contentLength: number, pieceCount: number, stats?: DownloadStats): void {
+    const wasBackToSource = peer.state === 'back-to-source';
     if (contentLength > 0) task.contentLength = contentLength;
     if (pieceCount > 0) task.pieceCount = pieceCount;
     this.clearRetry(peer);
     this.resources.setState(task, peer, 'succeeded', this.now());
+    this.options.onDownloadEnded?.(task, peer, { succeeded: true, contentLength, stats, wasBackToSource });
     this.wake(task);
   }
 
-  failed(task: TaskRecord, peer: PeerRecord): void {
+  failed(task: TaskRecord, peer: PeerRecord, stats?: DownloadStats): void {
+    const wasBackToSource = peer.state === 'back-to-source';
     this.clearRetry(peer);
     this.resources.setState(task, peer, 'failed', this.now());
     if (task.state !== 'succeeded' && !hasServingPeer(task) && task.backToSource.size === 0) task.state = 'failed';
+    this.options.onDownloadEnded?.(task, peer, { succeeded: false, contentLength: task.contentLength, stats, wasBackToSource });
     this.wake(task);
   }
 

@@ -5,6 +5,8 @@ import type { NodeConfig } from '../../config/node-config.js';
 import type { Evaluator } from '../../contracts/evaluator.js';
 import { D7yError } from '../../errors/d7y-error.js';
 import type { Logger } from '../../logging/logger.js';
+import { ExperimentRecorder } from './experiment/experiment-recorder.js';
+import { JsonLinesOutcomeStore } from './experiment/experiment-outcome-store.js';
 import { DfdaemonUploadClient } from '../../protocol/rpc/dfdaemon-upload-client.js';
 import { SchedulerService } from '../../protocol/rpc/gen/scheduler.js';
 import type { EvaluatorRegistry } from '../../registry/evaluator-registry.js';
@@ -33,6 +35,8 @@ export class SchedulerRole implements Role {
   private readonly metrics: SchedulerMetrics;
   private readonly seeds: SeedPeerTrigger;
   private readonly announcer: PeerAnnouncer;
+  /** The A/B experiment the policy names, if any: arms per download and outcome records. */
+  readonly experiment?: ExperimentRecorder;
   private server?: Server;
   private gcTimer?: NodeJS.Timeout;
   private boundPort = 0;
@@ -48,12 +52,16 @@ export class SchedulerRole implements Role {
     this.metrics = new SchedulerMetrics(registry);
     this.resources = new SchedulerResources(c.limits, (peer) => this.announcer.forget(peer));
     this.seeds = new SeedPeerTrigger(new DfdaemonUploadClient(), logger, c.seedPeerDownloadTimeout, c.limits.maxTasks);
+    if (policy.experiment) {
+      this.experiment = new ExperimentRecorder(policy.experiment, new JsonLinesOutcomeStore(config.dataDir), logger);
+    }
     const scheduling = new Scheduling(
       { candidateParentLimit: c.candidateParentLimit, filterParentLimit: c.filterParentLimit },
       (task, child) => this.evaluatorFor(task, child),
     );
     this.announcer = new PeerAnnouncer(this.resources, scheduling, this.seeds, {
       maxBackToSourcePeersPerTask: c.maxBackToSourcePeersPerTask, retryLimit: c.retryLimit, retryInterval: c.retryInterval,
+      onDownloadEnded: this.experiment ? (task, peer, end) => this.experiment!.record(task, peer, end) : undefined,
     }, this.metrics, logger);
   }
 
@@ -72,6 +80,7 @@ export class SchedulerRole implements Role {
 
   async start(): Promise<void> {
     this.evaluators.get(this.policy.evaluator);
+    for (const v of this.policy.experiment?.variants ?? []) this.evaluators.get(v.evaluator);
     const server = new Server({ 'grpc.max_receive_message_length': 16 * 1024 * 1024 });
     server.addService(SchedulerService, createSchedulerService({
       resources: this.resources, announcer: this.announcer, seeds: this.seeds, metrics: this.metrics, logger: this.logger,
@@ -108,6 +117,7 @@ export class SchedulerRole implements Role {
       });
       this.logger.info('scheduler stopped');
     }
+    await this.experiment?.flush();
   }
 
   /** One GC pass: peers, tasks and hosts past their TTLs, and tasks without peers. */
@@ -119,8 +129,8 @@ export class SchedulerRole implements Role {
     return r;
   }
 
-  /** The evaluator ranking parents for this download; experiment arms will choose per download here. */
-  private evaluatorFor(_task: TaskRecord, _child: PeerRecord): Evaluator {
-    return this.evaluators.get(this.policy.evaluator);
+  /** The evaluator ranking parents for this download: its experiment arm's, else the policy's. */
+  private evaluatorFor(task: TaskRecord, child: PeerRecord): Evaluator {
+    return this.evaluators.get(this.experiment?.evaluatorFor(task.id, child.host.id) ?? this.policy.evaluator);
   }
 }

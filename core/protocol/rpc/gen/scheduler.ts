@@ -58,22 +58,45 @@ export interface ReschedulePeerRequest {
   description?: string | undefined;
 }
 
+/**
+ * What a peer measured over one whole download (across scheduler failovers), for experiment
+ * outcomes: what the scheduler cannot see itself.
+ */
+export interface DownloadStats {
+  /** From the first register of the download to its end, in milliseconds. */
+  durationMs: number;
+  /** Bytes received from other peers, and from the origin. */
+  peerBytes: number;
+  sourceBytes: number;
+  /** Pieces that failed from a parent (each attempt counts), and reschedules asked for. */
+  pieceFailures: number;
+  reschedules: number;
+  /** The download went back to the origin for some of its pieces. */
+  backToSource: boolean;
+  /** Times the peer moved to another scheduler because its scheduler was lost. */
+  schedulerFailovers: number;
+}
+
 export interface DownloadPeerFinishedRequest {
   contentLength: number;
   pieceCount: number;
+  stats?: DownloadStats | undefined;
 }
 
 export interface DownloadPeerBackToSourceFinishedRequest {
   contentLength: number;
   pieceCount: number;
+  stats?: DownloadStats | undefined;
 }
 
 export interface DownloadPeerFailedRequest {
   description?: string | undefined;
+  stats?: DownloadStats | undefined;
 }
 
 export interface DownloadPeerBackToSourceFailedRequest {
   description?: string | undefined;
+  stats?: DownloadStats | undefined;
 }
 
 export interface DownloadPieceFinishedRequest {
@@ -583,8 +606,205 @@ export const ReschedulePeerRequest: MessageFns<ReschedulePeerRequest> = {
   },
 };
 
+function createBaseDownloadStats(): DownloadStats {
+  return {
+    durationMs: 0,
+    peerBytes: 0,
+    sourceBytes: 0,
+    pieceFailures: 0,
+    reschedules: 0,
+    backToSource: false,
+    schedulerFailovers: 0,
+  };
+}
+
+export const DownloadStats: MessageFns<DownloadStats> = {
+  encode(message: DownloadStats, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.durationMs !== 0) {
+      writer.uint32(8).uint64(message.durationMs);
+    }
+    if (message.peerBytes !== 0) {
+      writer.uint32(16).uint64(message.peerBytes);
+    }
+    if (message.sourceBytes !== 0) {
+      writer.uint32(24).uint64(message.sourceBytes);
+    }
+    if (message.pieceFailures !== 0) {
+      writer.uint32(32).uint32(message.pieceFailures);
+    }
+    if (message.reschedules !== 0) {
+      writer.uint32(40).uint32(message.reschedules);
+    }
+    if (message.backToSource !== false) {
+      writer.uint32(48).bool(message.backToSource);
+    }
+    if (message.schedulerFailovers !== 0) {
+      writer.uint32(56).uint32(message.schedulerFailovers);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DownloadStats {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDownloadStats();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.durationMs = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.peerBytes = longToNumber(reader.uint64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.sourceBytes = longToNumber(reader.uint64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.pieceFailures = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.reschedules = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.backToSource = reader.bool();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.schedulerFailovers = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DownloadStats {
+    return {
+      durationMs: isSet(object.durationMs)
+        ? globalThis.Number(object.durationMs)
+        : isSet(object.duration_ms)
+        ? globalThis.Number(object.duration_ms)
+        : 0,
+      peerBytes: isSet(object.peerBytes)
+        ? globalThis.Number(object.peerBytes)
+        : isSet(object.peer_bytes)
+        ? globalThis.Number(object.peer_bytes)
+        : 0,
+      sourceBytes: isSet(object.sourceBytes)
+        ? globalThis.Number(object.sourceBytes)
+        : isSet(object.source_bytes)
+        ? globalThis.Number(object.source_bytes)
+        : 0,
+      pieceFailures: isSet(object.pieceFailures)
+        ? globalThis.Number(object.pieceFailures)
+        : isSet(object.piece_failures)
+        ? globalThis.Number(object.piece_failures)
+        : 0,
+      reschedules: isSet(object.reschedules) ? globalThis.Number(object.reschedules) : 0,
+      backToSource: isSet(object.backToSource)
+        ? globalThis.Boolean(object.backToSource)
+        : isSet(object.back_to_source)
+        ? globalThis.Boolean(object.back_to_source)
+        : false,
+      schedulerFailovers: isSet(object.schedulerFailovers)
+        ? globalThis.Number(object.schedulerFailovers)
+        : isSet(object.scheduler_failovers)
+        ? globalThis.Number(object.scheduler_failovers)
+        : 0,
+    };
+  },
+
+  toJSON(message: DownloadStats): unknown {
+    const obj: any = {};
+    if (message.durationMs !== 0) {
+      obj.durationMs = Math.round(message.durationMs);
+    }
+    if (message.peerBytes !== 0) {
+      obj.peerBytes = Math.round(message.peerBytes);
+    }
+    if (message.sourceBytes !== 0) {
+      obj.sourceBytes = Math.round(message.sourceBytes);
+    }
+    if (message.pieceFailures !== 0) {
+      obj.pieceFailures = Math.round(message.pieceFailures);
+    }
+    if (message.reschedules !== 0) {
+      obj.reschedules = Math.round(message.reschedules);
+    }
+    if (message.backToSource !== false) {
+      obj.backToSource = message.backToSource;
+    }
+    if (message.schedulerFailovers !== 0) {
+      obj.schedulerFailovers = Math.round(message.schedulerFailovers);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<DownloadStats>): DownloadStats {
+    return DownloadStats.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<DownloadStats>): DownloadStats {
+    const message = createBaseDownloadStats();
+    message.durationMs = object.durationMs ?? 0;
+    message.peerBytes = object.peerBytes ?? 0;
+    message.sourceBytes = object.sourceBytes ?? 0;
+    message.pieceFailures = object.pieceFailures ?? 0;
+    message.reschedules = object.reschedules ?? 0;
+    message.backToSource = object.backToSource ?? false;
+    message.schedulerFailovers = object.schedulerFailovers ?? 0;
+    return message;
+  },
+};
+
 function createBaseDownloadPeerFinishedRequest(): DownloadPeerFinishedRequest {
-  return { contentLength: 0, pieceCount: 0 };
+  return { contentLength: 0, pieceCount: 0, stats: undefined };
 }
 
 export const DownloadPeerFinishedRequest: MessageFns<DownloadPeerFinishedRequest> = {
@@ -594,6 +814,9 @@ export const DownloadPeerFinishedRequest: MessageFns<DownloadPeerFinishedRequest
     }
     if (message.pieceCount !== 0) {
       writer.uint32(16).uint32(message.pieceCount);
+    }
+    if (message.stats !== undefined) {
+      DownloadStats.encode(message.stats, writer.uint32(26).fork()).join();
     }
     return writer;
   },
@@ -627,6 +850,14 @@ export const DownloadPeerFinishedRequest: MessageFns<DownloadPeerFinishedRequest
             message.pieceCount = reader.uint32();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.stats = DownloadStats.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -651,6 +882,7 @@ export const DownloadPeerFinishedRequest: MessageFns<DownloadPeerFinishedRequest
         : isSet(object.piece_count)
         ? globalThis.Number(object.piece_count)
         : 0,
+      stats: isSet(object.stats) ? DownloadStats.fromJSON(object.stats) : undefined,
     };
   },
 
@@ -662,6 +894,9 @@ export const DownloadPeerFinishedRequest: MessageFns<DownloadPeerFinishedRequest
     if (message.pieceCount !== 0) {
       obj.pieceCount = Math.round(message.pieceCount);
     }
+    if (message.stats !== undefined) {
+      obj.stats = DownloadStats.toJSON(message.stats);
+    }
     return obj;
   },
 
@@ -672,12 +907,15 @@ export const DownloadPeerFinishedRequest: MessageFns<DownloadPeerFinishedRequest
     const message = createBaseDownloadPeerFinishedRequest();
     message.contentLength = object.contentLength ?? 0;
     message.pieceCount = object.pieceCount ?? 0;
+    message.stats = (object.stats !== undefined && object.stats !== null)
+      ? DownloadStats.fromPartial(object.stats)
+      : undefined;
     return message;
   },
 };
 
 function createBaseDownloadPeerBackToSourceFinishedRequest(): DownloadPeerBackToSourceFinishedRequest {
-  return { contentLength: 0, pieceCount: 0 };
+  return { contentLength: 0, pieceCount: 0, stats: undefined };
 }
 
 export const DownloadPeerBackToSourceFinishedRequest: MessageFns<DownloadPeerBackToSourceFinishedRequest> = {
@@ -687,6 +925,9 @@ export const DownloadPeerBackToSourceFinishedRequest: MessageFns<DownloadPeerBac
     }
     if (message.pieceCount !== 0) {
       writer.uint32(16).uint32(message.pieceCount);
+    }
+    if (message.stats !== undefined) {
+      DownloadStats.encode(message.stats, writer.uint32(26).fork()).join();
     }
     return writer;
   },
@@ -720,6 +961,14 @@ export const DownloadPeerBackToSourceFinishedRequest: MessageFns<DownloadPeerBac
             message.pieceCount = reader.uint32();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.stats = DownloadStats.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -744,6 +993,7 @@ export const DownloadPeerBackToSourceFinishedRequest: MessageFns<DownloadPeerBac
         : isSet(object.piece_count)
         ? globalThis.Number(object.piece_count)
         : 0,
+      stats: isSet(object.stats) ? DownloadStats.fromJSON(object.stats) : undefined,
     };
   },
 
@@ -755,6 +1005,9 @@ export const DownloadPeerBackToSourceFinishedRequest: MessageFns<DownloadPeerBac
     if (message.pieceCount !== 0) {
       obj.pieceCount = Math.round(message.pieceCount);
     }
+    if (message.stats !== undefined) {
+      obj.stats = DownloadStats.toJSON(message.stats);
+    }
     return obj;
   },
 
@@ -765,18 +1018,24 @@ export const DownloadPeerBackToSourceFinishedRequest: MessageFns<DownloadPeerBac
     const message = createBaseDownloadPeerBackToSourceFinishedRequest();
     message.contentLength = object.contentLength ?? 0;
     message.pieceCount = object.pieceCount ?? 0;
+    message.stats = (object.stats !== undefined && object.stats !== null)
+      ? DownloadStats.fromPartial(object.stats)
+      : undefined;
     return message;
   },
 };
 
 function createBaseDownloadPeerFailedRequest(): DownloadPeerFailedRequest {
-  return { description: undefined };
+  return { description: undefined, stats: undefined };
 }
 
 export const DownloadPeerFailedRequest: MessageFns<DownloadPeerFailedRequest> = {
   encode(message: DownloadPeerFailedRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.description !== undefined) {
       writer.uint32(10).string(message.description);
+    }
+    if (message.stats !== undefined) {
+      DownloadStats.encode(message.stats, writer.uint32(18).fork()).join();
     }
     return writer;
   },
@@ -802,6 +1061,14 @@ export const DownloadPeerFailedRequest: MessageFns<DownloadPeerFailedRequest> = 
             message.description = reader.string();
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.stats = DownloadStats.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -815,13 +1082,19 @@ export const DownloadPeerFailedRequest: MessageFns<DownloadPeerFailedRequest> = 
   },
 
   fromJSON(object: any): DownloadPeerFailedRequest {
-    return { description: isSet(object.description) ? globalThis.String(object.description) : undefined };
+    return {
+      description: isSet(object.description) ? globalThis.String(object.description) : undefined,
+      stats: isSet(object.stats) ? DownloadStats.fromJSON(object.stats) : undefined,
+    };
   },
 
   toJSON(message: DownloadPeerFailedRequest): unknown {
     const obj: any = {};
     if (message.description !== undefined) {
       obj.description = message.description;
+    }
+    if (message.stats !== undefined) {
+      obj.stats = DownloadStats.toJSON(message.stats);
     }
     return obj;
   },
@@ -832,18 +1105,24 @@ export const DownloadPeerFailedRequest: MessageFns<DownloadPeerFailedRequest> = 
   fromPartial(object: DeepPartial<DownloadPeerFailedRequest>): DownloadPeerFailedRequest {
     const message = createBaseDownloadPeerFailedRequest();
     message.description = object.description ?? undefined;
+    message.stats = (object.stats !== undefined && object.stats !== null)
+      ? DownloadStats.fromPartial(object.stats)
+      : undefined;
     return message;
   },
 };
 
 function createBaseDownloadPeerBackToSourceFailedRequest(): DownloadPeerBackToSourceFailedRequest {
-  return { description: undefined };
+  return { description: undefined, stats: undefined };
 }
 
 export const DownloadPeerBackToSourceFailedRequest: MessageFns<DownloadPeerBackToSourceFailedRequest> = {
   encode(message: DownloadPeerBackToSourceFailedRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.description !== undefined) {
       writer.uint32(10).string(message.description);
+    }
+    if (message.stats !== undefined) {
+      DownloadStats.encode(message.stats, writer.uint32(18).fork()).join();
     }
     return writer;
   },
@@ -869,6 +1148,14 @@ export const DownloadPeerBackToSourceFailedRequest: MessageFns<DownloadPeerBackT
             message.description = reader.string();
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.stats = DownloadStats.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -882,13 +1169,19 @@ export const DownloadPeerBackToSourceFailedRequest: MessageFns<DownloadPeerBackT
   },
 
   fromJSON(object: any): DownloadPeerBackToSourceFailedRequest {
-    return { description: isSet(object.description) ? globalThis.String(object.description) : undefined };
+    return {
+      description: isSet(object.description) ? globalThis.String(object.description) : undefined,
+      stats: isSet(object.stats) ? DownloadStats.fromJSON(object.stats) : undefined,
+    };
   },
 
   toJSON(message: DownloadPeerBackToSourceFailedRequest): unknown {
     const obj: any = {};
     if (message.description !== undefined) {
       obj.description = message.description;
+    }
+    if (message.stats !== undefined) {
+      obj.stats = DownloadStats.toJSON(message.stats);
     }
     return obj;
   },
@@ -899,6 +1192,9 @@ export const DownloadPeerBackToSourceFailedRequest: MessageFns<DownloadPeerBackT
   fromPartial(object: DeepPartial<DownloadPeerBackToSourceFailedRequest>): DownloadPeerBackToSourceFailedRequest {
     const message = createBaseDownloadPeerBackToSourceFailedRequest();
     message.description = object.description ?? undefined;
+    message.stats = (object.stats !== undefined && object.stats !== null)
+      ? DownloadStats.fromPartial(object.stats)
+      : undefined;
     return message;
   },
 };
