@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ManagerLinkConfigSchema } from './manager-link-config.js';
 
 const ms = (def: number) => z.number().int().min(1).default(def);
 
@@ -30,6 +31,8 @@ export const SchedulerConfigSchema = z.strictObject({
     /** A host not announced for this long is removed with its peers. */
     hostTtl: ms(3600_000),
   }).prefault({}),
+  /** Register with a manager, keep alive, apply its dynamic config and run its jobs (optional). */
+  manager: ManagerLinkConfigSchema.optional(),
   limits: z.strictObject({
     maxHosts: z.number().int().min(1).default(100_000),
     maxTasks: z.number().int().min(1).default(100_000),

@@ -21,6 +21,8 @@ import { Scheduling } from './scheduling.js';
 import { SchedulingPolicyToken } from './scheduling-policy-token.js';
 import type { SchedulingPolicy } from './scheduling-policy.js';
 import { SeedPeerTrigger } from './seed-peer-trigger.js';
+import { JobRunner } from './job-runner.js';
+import { ManagerLink } from './manager-link.js';
 
 /**
  * The scheduler: a gRPC server (d7y.scheduler.v1.Scheduler) on `scheduler.listen` that keeps
@@ -39,6 +41,7 @@ export class SchedulerRole implements Role {
   readonly experiment?: ExperimentRecorder;
   private server?: Server;
   private gcTimer?: NodeJS.Timeout;
+  private link?: ManagerLink;
   private boundPort = 0;
 
   constructor(
@@ -100,10 +103,18 @@ export class SchedulerRole implements Role {
     this.server = server;
     this.gcTimer = setInterval(() => this.collectGarbage(), this.config.scheduler.gc.interval);
     this.gcTimer.unref();
+    const m = this.config.scheduler.manager;
+    if (m) {
+      this.link = new ManagerLink({ config: m, ip: this.config.scheduler.listen.host, port: () => this.boundPort,
+        runner: new JobRunner(this.resources, new DfdaemonUploadClient()), policy: this.policy, evaluators: this.evaluators, logger: this.logger });
+      await this.link.start();
+    }
     this.logger.info(this.describe(), 'scheduler started');
   }
 
   async stop(): Promise<void> {
+    await this.link?.stop();
+    this.link = undefined;
     if (this.gcTimer) clearInterval(this.gcTimer);
     this.gcTimer = undefined;
     this.announcer.close();

@@ -1,0 +1,113 @@
+import { hostname as osHostname } from 'node:os';
+import type { ManagerLinkConfig } from '../../config/manager-link-config.js';
+import type { Startable } from '../../contracts/startable.js';
+import type { Logger } from '../../logging/logger.js';
+import { ManagerClient } from '../../protocol/manager/manager-client.js';
+import type { EvaluatorRegistry } from '../../registry/evaluator-registry.js';
+import type { JobRunner } from './job-runner.js';
+import type { SchedulingPolicy } from './scheduling-policy.js';
+
+export interface ManagerLinkOptions {
+  config: ManagerLinkConfig;
+  ip: string;
+  port: () => number;
+  runner: JobRunner;
+  policy: SchedulingPolicy;
+  evaluators: EvaluatorRegistry;
+  logger: Logger;
+}
+
+/**
+ * A scheduler's tie to the manager: registers into its cluster, keeps alive (applying the
+ * cluster's dynamic config each time: the evaluator takes effect for the next scheduling round),
+ * and takes its cluster's jobs one at a time, reporting per-peer results. A manager that is down
+ * is retried; scheduling never waits for it.
+ */
+export class ManagerLink implements Startable {
+  private readonly client: ManagerClient;
+  private id?: string;
+  private timers: NodeJS.Timeout[] = [];
+  private busy = false;
+  private readonly abort = new AbortController();
+  private lastConfig = '';
+  private warned = false;
+
+  constructor(private readonly o: ManagerLinkOptions) {
+    this.client = new ManagerClient({ url: o.config.url, token: o.config.token });
+  }
+
+  get schedulerId(): string | undefined {
+    return this.id;
+  }
+
+  async start(): Promise<void> {
+    await this.register().catch((err: unknown) => this.warn(err));
+    this.timers.push(setInterval(() => void this.keepAlive(), this.o.config.keepaliveIntervalMs));
+    this.timers.push(setInterval(() => void this.poll(), this.o.config.jobPollIntervalMs));
+    for (const t of this.timers) t.unref();
+  }
+
+  async stop(): Promise<void> {
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+    this.abort.abort();
+    this.o.runner.close();
+    await this.client.close();
+  }
+
+  private async register(): Promise<void> {
+    const r = await this.client.registerScheduler({ cluster: this.o.config.cluster, hostname: osHostname(), ip: this.o.ip, port: this.o.port() });
+    this.id = r.id;
+    this.apply(r.config);
+    this.o.logger.info({ schedulerId: r.id, clusterId: r.cluster_id }, 'scheduler registered with the manager');
+  }
+
+  private async keepAlive(): Promise<void> {
+    try {
+      if (!this.id) return await this.register();
+      this.apply((await this.client.keepAliveScheduler(this.id)).config);
+      this.warned = false;
+    } catch (err) {
+      if ((err as { code?: string }).code === 'D7Y_NOT_FOUND') this.id = undefined;
+      this.warn(err);
+    }
+  }
+
+  private apply(config: Record<string, unknown> | undefined): void {
+    const text = JSON.stringify(config ?? {});
+    if (text === this.lastConfig) return;
+    this.lastConfig = text;
+    const evaluator = config?.evaluator;
+    if (typeof evaluator === 'string' && evaluator !== this.o.policy.evaluator) {
+      if (this.o.evaluators.names().includes(evaluator)) {
+        this.o.policy.evaluator = evaluator;
+        this.o.logger.info({ evaluator }, 'dynamic config: evaluator changed');
+      } else this.o.logger.warn({ evaluator }, 'dynamic config names an evaluator this scheduler has not loaded; kept the current one');
+    }
+  }
+
+  private async poll(): Promise<void> {
+    if (this.busy || !this.id) return;
+    this.busy = true;
+    try {
+      for (;;) {
+        const { job } = await this.client.claimJob(this.id);
+        if (!job) break;
+        this.o.logger.info({ jobId: job.id, type: job.type }, 'running manager job');
+        const signal = AbortSignal.any([this.abort.signal, AbortSignal.timeout(job.timeout_ms)]);
+        const out = await this.o.runner.run(job, signal);
+        await this.client.reportJob(job.id, { scheduler_id: this.id, state: out.state, results: out.results, error: out.error });
+      }
+    } catch (err) {
+      this.warn(err);
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private warn(err: unknown): void {
+    if (this.warned) return;
+    this.warned = true;
+    this.o.logger.warn({ err: (err as Error).message }, 'manager unreachable or refused this scheduler; retrying');
+  }
+}
