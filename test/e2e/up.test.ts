@@ -26,6 +26,13 @@ test('d7y up runs manager, scheduler, seed peer and peer in one process; get wor
   t.is(sha256(again.stdoutBytes), sha256(file));
   t.is(origin.served.bytes, servedBefore, 'a second get on the same host is a local hit');
 
+  const verified = await runCli(['get', origin.urlOf('/model.bin'), '-O', '-', '--digest', `sha256:${sha256(file)}`, '--socket', socket], { timeoutMs: 60_000 });
+  t.is(verified.code, 0, verified.stderr);
+  t.is(verified.stdoutBytes.length, file.length);
+  const wrong = await runCli(['get', origin.urlOf('/model.bin'), '-O', '-', '--digest', `sha256:${'0'.repeat(64)}`, '--socket', socket], { timeoutMs: 60_000 });
+  t.is(wrong.code, 1);
+  t.regex(wrong.stderr, /digest/i);
+
   const exited = new Promise<number | null>((res) => node.once('exit', (code) => res(code)));
   await stopProcess(node, 20_000);
   t.is(await exited, 0);

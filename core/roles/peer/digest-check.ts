@@ -23,9 +23,14 @@ export class DigestCheck extends Transform {
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.update(chunk);
+    cb(null, chunk);
+  }
+
+  /** Adds bytes to the digest without passing them through the stream. */
+  update(chunk: Uint8Array): void {
     if (this.crc) this.crc.update(chunk);
     else this.hash!.update(chunk);
-    cb(null, chunk);
   }
 
   /** The digest of everything seen, in the expected format. */

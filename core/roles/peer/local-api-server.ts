@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { connect } from 'node:net';
 import { dirname } from 'node:path';
 import { once } from 'node:events';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Startable } from '../../contracts/startable.js';
 import type { StorageMedium } from '../../contracts/storage-medium.js';
@@ -216,8 +217,7 @@ export class LocalApiServer implements Startable {
         const piece = state.pieces.get(n)!;
         const sub = span?.sub ?? { start: 0, length: piece.length };
         const body = await this.opts.medium.readPiece(taskId, n, sub);
-        if (check) await pipeline(body, check, res, { end: false });
-        else await pipeline(body, res, { end: false });
+        await copyPiece(body, res, check);
       }
       await ensured;
       check?.check(req.url);
@@ -229,6 +229,25 @@ export class LocalApiServer implements Startable {
     } finally {
       res.end();
     }
+  }
+}
+
+/**
+ * Writes one piece's bytes to the response, honouring back-pressure, feeding the digest check.
+ * Adds no lasting listeners to the response, however many pieces are copied.
+ */
+async function copyPiece(body: Readable, res: ServerResponse, check?: DigestCheck): Promise<void> {
+  try {
+    for await (const chunk of body as AsyncIterable<Buffer>) {
+      check?.update(chunk);
+      if (res.destroyed) throw new D7yError('D7Y_ABORTED', 'the client went away');
+      if (!res.write(chunk)) {
+        const ac = new AbortController();
+        await Promise.race([once(res, 'drain', { signal: ac.signal }), once(res, 'close', { signal: ac.signal })]).finally(() => ac.abort());
+      }
+    }
+  } finally {
+    body.destroy();
   }
 }
 
