@@ -4,7 +4,6 @@ import { connect } from 'node:net';
 import { dirname } from 'node:path';
 import { once } from 'node:events';
 import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import type { Startable } from '../../contracts/startable.js';
 import type { StorageMedium } from '../../contracts/storage-medium.js';
 import { formatIssues } from '../../config/config-loader.js';
