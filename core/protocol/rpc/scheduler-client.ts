@@ -52,9 +52,18 @@ export class SchedulerClient {
     if (failure && results.every((r) => r.status === 'rejected')) throw failure.reason;
   }
 
-  /** Opens the AnnouncePeer stream of one download on the task's scheduler. */
-  announcePeer(ids: AnnouncePeerIds): AnnouncePeerSession {
-    const address = this.addressFor(ids.taskId);
+  /**
+   * Opens the AnnouncePeer stream of one download on the task's scheduler, or, with `exclude`
+   * (schedulers found dead), on the next one along the ring. Throws D7Y_SCHEDULER_UNAVAILABLE
+   * when every scheduler is excluded.
+   */
+  announcePeer(ids: AnnouncePeerIds, opts: { exclude?: ReadonlySet<string> } = {}): AnnouncePeerSession {
+    const address = this.ring.lookup(ids.taskId).find((a) => !opts.exclude?.has(a));
+    if (!address) {
+      throw new D7yError('D7Y_SCHEDULER_UNAVAILABLE', `every scheduler of task ${ids.taskId} was lost (${[...opts.exclude ?? []].join(', ')})`, {
+        fix: 'start the schedulers again, or check peer.scheduler.addresses',
+      });
+    }
     const call = this.client(address).announcePeer();
     return new AnnouncePeerSession(call, ids, address);
   }

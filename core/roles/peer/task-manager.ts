@@ -6,6 +6,7 @@ import { D7yError, isD7yError, toD7yError } from '../../errors/d7y-error.js';
 import type { Logger } from '../../logging/logger.js';
 import type { DfdaemonUploadClient } from '../../protocol/rpc/dfdaemon-upload-client.js';
 import type { Download } from '../../protocol/rpc/gen/common.js';
+import type { AnnouncePeerIds, AnnouncePeerSession } from '../../protocol/rpc/announce-peer-session.js';
 import type { SchedulerClient } from '../../protocol/rpc/scheduler-client.js';
 import type { SourceRouter } from '../../registry/source-router.js';
 import { pieceCount, pieceLengthFor, validatePieceLength, MAX_PIECE_LENGTH } from '../../task/piece-length.js';
@@ -15,7 +16,8 @@ import type { PeerDownloadRequest } from './download-request.js';
 import { P2PDownload, isStorageFull, type PieceFetcher } from './p2p-download.js';
 import { clampRange, pieceSpans } from './piece-span.js';
 import { TokenBucket } from './token-bucket.js';
-import { TaskState, type HeldPiece } from './task-state.js';
+import { DownloadTally } from './download-tally.js';
+import { TaskState, TrafficType, type HeldPiece } from './task-state.js';
 
 export interface TaskManagerOptions {
   config: PeerConfig;
@@ -208,30 +210,45 @@ export class TaskManager {
   private async viaScheduler(state: TaskState, client: SourceClient, req: PeerDownloadRequest, missing: number[], signal: AbortSignal): Promise<void> {
     const cfg = this.opts.config;
     const peerId = `${this.opts.peerIdPrefix}-${randomUUID()}${cfg.seed ? '-seed' : ''}`;
-    const session = this.opts.scheduler!.announcePeer({ hostId: this.opts.hostId, taskId: state.taskId, peerId });
+    const ids = { hostId: this.opts.hostId, taskId: state.taskId, peerId };
+    const lostSchedulers = new Set<string>();
+    const tally = new DownloadTally();
+    let session = this.opts.scheduler!.announcePeer(ids);
     const len = state.contentLength!;
     const count = pieceCount(len, state.pieceLength);
     let outcome: Awaited<ReturnType<P2PDownload['run']>>;
-    try {
-      await session.register(this.downloadMessage(state, req));
-      const p2p = new P2PDownload({
-        medium: this.opts.medium, vortex: this.opts.vortex, dfdaemon: this.opts.dfdaemon, limiter: this.downloadLimiter,
-        logger: this.opts.logger, hostId: this.opts.hostId, concurrency: cfg.download.concurrency,
-        pieceTimeoutMs: cfg.download.pieceTimeoutMs, stallMs: cfg.download.stallMs, maxReschedules: cfg.download.maxReschedules,
-      }, state, session, missing, (p) => state.addPiece(p), signal);
-      outcome = await p2p.run();
-    } catch (err) {
-      const e = toD7yError(err, 'D7Y_SCHEDULER_UNAVAILABLE');
-      if (e.code !== 'D7Y_SCHEDULER_UNAVAILABLE') {
-        session.failed(e.message).catch(() => undefined);
-        session.end();
-        throw e;
+    for (;;) {
+      try {
+        await session.register(this.downloadMessage(state, req));
+        if (tally.failovers > 0) this.reportHeldPieces(session, state);
+        const p2p = new P2PDownload({
+          medium: this.opts.medium, vortex: this.opts.vortex, dfdaemon: this.opts.dfdaemon, limiter: this.downloadLimiter,
+          logger: this.opts.logger, hostId: this.opts.hostId, concurrency: cfg.download.concurrency,
+          pieceTimeoutMs: cfg.download.pieceTimeoutMs, stallMs: cfg.download.stallMs, maxReschedules: cfg.download.maxReschedules,
+        }, state, session, missing.filter((n) => !state.has(n)), (p) => {
+          tally.peerBytes += p.length;
+          return state.addPiece(p);
+        }, signal);
+        outcome = await p2p.run();
+      } catch (err) {
+        const e = toD7yError(err, 'D7Y_SCHEDULER_UNAVAILABLE');
+        if (e.code !== 'D7Y_SCHEDULER_UNAVAILABLE' && (tally.failovers === 0 || signal.aborted)) {
+          session.failed(e.message, tally.stats(session)).catch(() => undefined);
+          session.end();
+          throw e;
+        }
+        outcome = { kind: 'back-to-source', schedulerLost: true, reason: e.message };
       }
-      outcome = { kind: 'back-to-source', schedulerLost: true, reason: e.message };
+      if (outcome.kind !== 'back-to-source' || !outcome.schedulerLost || signal.aborted) break;
+      const next = this.failover(session, ids, lostSchedulers, outcome.reason);
+      if (!next) break;
+      tally.absorb(session);
+      tally.failovers += 1;
+      session = next;
     }
     try {
       if (outcome.kind === 'done') {
-        await session.finished(len, count).catch(() => undefined);
+        await session.finished(len, count, tally.stats(session)).catch(() => undefined);
         return;
       }
       const still = missing.filter((n) => !state.has(n));
@@ -245,9 +262,11 @@ export class TaskManager {
           });
       }
       const lost = outcome.schedulerLost;
+      tally.backToSource = true;
       this.opts.logger.info({ taskId: state.taskId, reason: outcome.reason, pieces: still.length }, 'going back to the origin');
       if (!outcome.schedulerLost) await session.backToSourceStarted(outcome.reason).catch(() => undefined);
       const report = (p: HeldPiece): void => {
+        tally.sourceBytes += p.length;
         state.addPiece(p);
         if (!lost) {
           session.backToSourcePieceFinished({
@@ -258,13 +277,39 @@ export class TaskManager {
       try {
         await this.b2s.pieces(state, client, sourceRequest(req), await this.supportsRange(state, client, req, signal), still, report, signal);
       } catch (err) {
-        if (!lost) await session.backToSourceFailed((err as Error).message).catch(() => undefined);
+        if (!lost) await session.backToSourceFailed((err as Error).message, tally.stats(session)).catch(() => undefined);
         throw err;
       }
-      if (!lost) await session.backToSourceFinished(len, count).catch(() => undefined);
+      if (!lost) await session.backToSourceFinished(len, count, tally.stats(session)).catch(() => undefined);
     } finally {
       if (outcome.kind === 'back-to-source' && outcome.schedulerLost) session.cancel();
       else session.end();
+    }
+  }
+
+  /**
+   * The scheduler of `session` is lost: opens the download's session on the next scheduler of the
+   * ring not yet lost, or returns undefined when none is left (the caller goes to the origin).
+   */
+  private failover(session: AnnouncePeerSession, ids: AnnouncePeerIds, lost: Set<string>, reason: string): AnnouncePeerSession | undefined {
+    lost.add(session.address);
+    session.cancel();
+    try {
+      const next = this.opts.scheduler!.announcePeer(ids, { exclude: lost });
+      this.opts.logger.warn({ taskId: ids.taskId, from: session.address, to: next.address, reason }, 'scheduler lost; moving to the next one');
+      return next;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Tells a scheduler taken over mid-download which pieces this peer already holds, so it can serve them. */
+  private reportHeldPieces(session: AnnouncePeerSession, state: TaskState): void {
+    for (const p of state.pieces.values()) {
+      session.pieceFinished({
+        number: p.number, offset: p.offset, length: p.length, digest: p.digest, parentId: '',
+        trafficType: TrafficType.LocalPeer, cost: 0, createdAt: p.createdAt,
+      }).catch(() => undefined);
     }
   }
 
