@@ -40,6 +40,16 @@ test('a packed out-of-tree plugin is installed, recorded once, resolved by a rol
   const listed = JSON.parse(list.stdout) as { name: string; status: string; provides: string[] }[];
   t.deepEqual(listed.map((p) => [p.name, p.status, p.provides]), [['echo', 'ok', ['source:echo']]]);
 
+  const info = await runCli(['plugin', 'info', 'echo', '--json', ...args], { cwd: dir });
+  t.is(info.code, 0, info.stderr);
+  const described = JSON.parse(info.stdout) as { kind: string; provides: string[]; apiVersion: string; origin: string; description: string };
+  t.deepEqual([described.kind, described.provides, described.apiVersion], ['source', ['source:echo'], '1']);
+  t.regex(described.origin, /^d7y-plugin-echo@1\.0\.0 \(/);
+  t.regex(described.description, /echo:\/\/<text>/);
+  const verify = await runCli(['plugin', 'verify', 'echo', ...args], { cwd: dir });
+  t.is(verify.code, 0, verify.stdout);
+  t.regex(verify.stdout, /duplicate +manager +pass +no conflicts/);
+
   const config = await loadNodeConfig(undefined, { D7Y_DATA_DIR: join(dir, 'data'), D7Y_PLUGIN_DIR: pluginDir });
   const runner = new NodeRunner([{ role: 'manager', config }], silentLogger(), pluginsFile);
   const [composed] = await runner.compose();
