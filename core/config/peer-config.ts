@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import { z } from 'zod';
+import { ManagerLinkConfigSchema } from './manager-link-config.js';
 
 const port = z.number().int().min(0).max(65535);
 const bytesPerSecond = z.number().int().min(0);
@@ -67,6 +68,15 @@ export const PeerConfigSchema = z.strictObject({
   }).prefault({}),
   /** Milliseconds between host announces to the schedulers. */
   announceIntervalMs: z.number().int().min(1000).default(30_000),
+  /**
+   * Ask a manager for this peer's schedulers (at start, then every `schedulerRefreshMs`); seed
+   * peers also register in the seed-peer cluster `cluster` and keep alive. `schedulers` above
+   * stays the fallback while the manager cannot be reached.
+   */
+  manager: ManagerLinkConfigSchema.extend({
+    token: z.string().min(1).optional(),
+    schedulerRefreshMs: z.number().int().min(1000).max(600_000).default(60_000),
+  }).optional(),
 });
 
 export type PeerConfig = z.infer<typeof PeerConfigSchema>;

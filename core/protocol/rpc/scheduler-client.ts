@@ -25,7 +25,7 @@ type Invoke<Res> = (c: GrpcSchedulerClient, md: Metadata, opts: Partial<CallOpti
  * to every scheduler. Errors are D7yErrors naming the scheduler address.
  */
 export class SchedulerClient {
-  private readonly ring: HashRing;
+  private ring: HashRing;
   private readonly clients = new Map<string, GrpcSchedulerClient>();
   private readonly callTimeoutMs: number;
 
@@ -37,6 +37,22 @@ export class SchedulerClient {
     }
     this.ring = new HashRing(opts.addresses);
     this.callTimeoutMs = opts.callTimeoutMs ?? 10_000;
+  }
+
+  /** The schedulers in use, sorted. */
+  get addresses(): string[] {
+    return [...this.ring.members].sort();
+  }
+
+  /**
+   * Switches to another set of schedulers (e.g. the manager's answer); later calls and sessions
+   * use it, open sessions carry on. Returns false (and changes nothing) for an empty or equal set.
+   */
+  setAddresses(addresses: string[]): boolean {
+    const next = [...new Set(addresses)].sort();
+    if (next.length === 0 || next.join(',') === this.addresses.join(',')) return false;
+    this.ring = new HashRing(next);
+    return true;
   }
 
   /** The scheduler a task's peers talk to. */

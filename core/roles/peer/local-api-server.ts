@@ -33,6 +33,8 @@ export interface LocalApiServerOptions {
   describe: () => Record<string, unknown>;
   /** Sources for `POST /v1/sources/list` (recursive downloads). */
   sources?: SourceRouter;
+  /** The name of the medium holding a task (shown by `GET /v1/tasks/<id>`). */
+  mediumOf?: (taskId: string) => string;
 }
 
 /**
@@ -100,7 +102,7 @@ export class LocalApiServer implements Startable {
       }
       const s = await this.opts.tasks.find(m[1]);
       if (!s) throw notHere(m[1]);
-      return sendJson(res, 200, describeTask(s, true));
+      return sendJson(res, 200, { ...describeTask(s, true), medium: this.opts.mediumOf?.(s.taskId) ?? this.opts.medium.name });
     }
     throw new D7yError('D7Y_NOT_FOUND', `no such endpoint: ${method} ${path}`, { fix: 'use a d7y CLI of the same version as the daemon' });
   }

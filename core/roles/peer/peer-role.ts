@@ -16,8 +16,10 @@ import type { Role } from '../role.js';
 import { DfdaemonService } from './dfdaemon-service.js';
 import { HostAnnouncer } from './host-announcer.js';
 import { LocalApiServer } from './local-api-server.js';
+import { ManagerDiscovery } from './manager-discovery.js';
 import { PieceHttpServer } from './piece-http-server.js';
-import { TaskManager } from './task-manager.js';
+import { TaskManager, type TaskManagerOptions } from './task-manager.js';
+import { TaskMediumRouter } from './task-medium-router.js';
 import { TokenBucket } from './token-bucket.js';
 import { UploadPieceProvider } from './upload-piece-provider.js';
 import { UploadStats } from './upload-stats.js';
@@ -42,6 +44,9 @@ export class PeerRole implements Role {
   private dfdaemon?: DfdaemonUploadClient;
   private scheduler?: SchedulerClient;
   private tasksManager?: TaskManager;
+  private discovery?: ManagerDiscovery;
+  private announcer?: HostAnnouncer;
+  private lateAnnouncer?: HostAnnouncer;
 
   constructor(
     @inject(Tokens.Config) private readonly config: NodeConfig,
@@ -75,7 +80,8 @@ export class PeerRole implements Role {
       uploadPort: this.vortexServer?.port ?? this.cfg.upload.port,
       rpcPort: this.rpc?.port ?? this.cfg.rpc.port,
       pieceHttpPort: this.pieceHttp?.port ?? this.cfg.pieceHttp.port,
-      schedulers: this.cfg.schedulers,
+      schedulers: this.scheduler?.addresses ?? this.cfg.schedulers,
+      schedulersFrom: this.discovery?.origin ?? 'static',
       schemes: this.sources.schemes(),
       storage: this.cfg.storage.medium,
     };
@@ -83,17 +89,28 @@ export class PeerRole implements Role {
 
   async start(): Promise<void> {
     const cfg = this.cfg;
-    const medium = this.storage.get(cfg.storage.medium);
+    const medium = new TaskMediumRouter(this.storage.get(cfg.storage.medium), this.storage, this.logger);
     this.medium = medium;
     await mkdir(peerDataDir(this.config.dataDir, cfg), { recursive: true });
     await medium.start();
     this.vortex = new VortexClient({ connectTimeoutMs: 5_000, readTimeoutMs: cfg.download.pieceTimeoutMs });
     this.dfdaemon = new DfdaemonUploadClient();
-    this.scheduler = cfg.schedulers.length ? new SchedulerClient({ addresses: cfg.schedulers }) : undefined;
-    const tasks = new TaskManager({
+    let taskOpts: TaskManagerOptions | undefined;
+    if (cfg.manager) {
+      this.discovery = new ManagerDiscovery({
+        config: cfg.manager, seed: cfg.seed, fallback: cfg.schedulers, logger: this.logger,
+        host: () => ({ ...cfg.host, rpcPort: this.rpc?.port ?? 0, uploadPort: this.vortexServer?.port ?? 0 }),
+        onSchedulers: (addresses) => { if (taskOpts) this.useSchedulers(addresses, taskOpts); },
+      });
+    }
+    const addresses = this.discovery ? await this.discovery.resolve() : cfg.schedulers;
+    this.scheduler = addresses.length ? new SchedulerClient({ addresses }) : undefined;
+    taskOpts = {
       config: cfg, medium, sources: this.sources, scheduler: this.scheduler, vortex: this.vortex, dfdaemon: this.dfdaemon,
       logger: this.logger, hostId: this.hostId, peerIdPrefix: `${cfg.host.ip}-${cfg.host.hostname}`,
-    });
+      placeTask: (taskId, name) => medium.place(taskId, name),
+    };
+    const tasks = new TaskManager(taskOpts);
     this.tasksManager = tasks;
     const provider = new UploadPieceProvider(tasks, medium, new TokenBucket(cfg.upload.rateLimit), this.uploadStats, () => this.hostId);
     this.vortexServer = new VortexServer({ host: cfg.host.ip, port: cfg.upload.port, provider, logger: this.logger, maxConnections: cfg.upload.maxConnections });
@@ -102,8 +119,15 @@ export class PeerRole implements Role {
     this.lifecycle.add(this.vortexServer);
     this.lifecycle.add(this.pieceHttp);
     this.lifecycle.add(this.rpc);
-    this.lifecycle.add(new LocalApiServer({ socketPath: this.socketPath, tasks, medium, logger: this.logger, describe: () => this.describe(), sources: this.sources }));
-    if (this.scheduler) this.lifecycle.add(new HostAnnouncer(this.scheduler, () => this.host(), cfg.announceIntervalMs, this.logger));
+    this.lifecycle.add(new LocalApiServer({
+      socketPath: this.socketPath, tasks, medium, logger: this.logger, describe: () => this.describe(), sources: this.sources,
+      mediumOf: (taskId) => medium.mediumOf(taskId),
+    }));
+    if (this.scheduler) {
+      this.announcer = new HostAnnouncer(this.scheduler, () => this.host(), cfg.announceIntervalMs, this.logger);
+      this.lifecycle.add(this.announcer);
+    }
+    if (this.discovery) this.lifecycle.add(this.discovery);
     try {
       await this.lifecycle.start();
     } catch (err) {
@@ -115,10 +139,27 @@ export class PeerRole implements Role {
   }
 
   async stop(): Promise<void> {
+    await this.lateAnnouncer?.stop().catch(() => undefined);
     await this.lifecycle.stop().catch((err: unknown) => this.logger.warn({ err: String(err) }, 'peer: some servers failed to stop'));
     await this.closeClients();
     await this.medium?.stop();
     this.logger.info('peer stopped');
+  }
+
+  /**
+   * The manager named other schedulers: later downloads use them (open ones carry on), and this
+   * host is announced to them at once. Without a scheduler client yet, one is created now.
+   */
+  private useSchedulers(addresses: string[], taskOpts: TaskManagerOptions): void {
+    if (!this.scheduler) {
+      this.scheduler = new SchedulerClient({ addresses });
+      taskOpts.scheduler = this.scheduler;
+      this.announcer = new HostAnnouncer(this.scheduler, () => this.host(), this.cfg.announceIntervalMs, this.logger);
+      this.lateAnnouncer = this.announcer;
+      void this.announcer.start();
+    } else if (this.scheduler.setAddresses(addresses)) {
+      void this.announcer?.announce();
+    }
   }
 
   private host(): Host {
@@ -133,6 +174,7 @@ export class PeerRole implements Role {
   }
 
   private async closeClients(): Promise<void> {
+    await this.discovery?.stop();
     this.scheduler?.close();
     this.dfdaemon?.close();
     await this.vortex?.close();

@@ -30,6 +30,8 @@ export interface TaskManagerOptions {
   hostId: string;
   /** `{ip}-{hostname}` prefix of peer ids (`-seed` is appended for seed peers). */
   peerIdPrefix: string;
+  /** Puts a new task in the storage medium its download names (`options.storage`); rejects when that medium is not loaded. */
+  placeTask?: (taskId: string, medium: string) => Promise<void>;
 }
 
 /** What `ensure` found or fetched. */
@@ -123,6 +125,7 @@ export class TaskManager {
       return { state, localHit: true, range: clampRange(req.range, state.contentLength!) };
     }
     const client = this.opts.sources.resolve(req.url);
+    if (req.options?.storage && !state.record) await this.opts.placeTask?.(id, req.options.storage);
     let localHit = true;
     for (let round = 0; ; round += 1) {
       if (state.running) {

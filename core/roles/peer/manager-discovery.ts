@@ -1,0 +1,135 @@
+import type { PeerConfig } from '../../config/peer-config.js';
+import type { Startable } from '../../contracts/startable.js';
+import { isD7yError } from '../../errors/d7y-error.js';
+import type { Logger } from '../../logging/logger.js';
+import { ManagerClient } from '../../protocol/manager/manager-client.js';
+
+/** This peer as the manager sees it. */
+export interface DiscoveryHost {
+  hostname: string;
+  ip: string;
+  idc: string;
+  location: string;
+  rpcPort: number;
+  uploadPort: number;
+}
+
+export interface ManagerDiscoveryOptions {
+  config: NonNullable<PeerConfig['manager']>;
+  seed: boolean;
+  /** The static `peer.schedulers`, used while the manager cannot be reached. */
+  fallback: string[];
+  host: () => DiscoveryHost;
+  /** Called with the scheduler list whenever it changes. */
+  onSchedulers: (addresses: string[]) => void;
+  logger: Logger;
+  /** Deadline of one manager call, ms (default 5 000). */
+  timeoutMs?: number;
+}
+
+/**
+ * A peer's tie to the manager: asks for this peer's schedulers (clusters ranked by how well their
+ * scopes match the peer's ip, hostname, idc and location) at start and every
+ * `schedulerRefreshMs`, and hands a changed list to `onSchedulers`. A manager that cannot be
+ * reached at start leaves the static list in use; later failures keep the last list. Seed peers
+ * also register in their seed-peer cluster and keep alive. Never throws from its timers.
+ */
+export class ManagerDiscovery implements Startable {
+  private readonly client: ManagerClient;
+  private current: string[] = [];
+  private timers: NodeJS.Timeout[] = [];
+  private seedId?: string;
+  private failing = false;
+
+  constructor(private readonly o: ManagerDiscoveryOptions) {
+    this.client = new ManagerClient({ url: o.config.url, token: o.config.token, timeoutMs: o.timeoutMs ?? 5_000 });
+  }
+
+  /** The schedulers in use: the manager's last answer, else the static fallback. */
+  get schedulers(): string[] {
+    return this.current.length ? this.current : this.o.fallback;
+  }
+
+  /** Where the list came from. */
+  get origin(): 'manager' | 'static' {
+    return this.current.length ? 'manager' : 'static';
+  }
+
+  /**
+   * Asks the manager once; resolves to the list in use afterwards. Called before the scheduler
+   * client exists, so the first list already comes from the manager when it answers.
+   */
+  async resolve(): Promise<string[]> {
+    await this.refresh();
+    return this.schedulers;
+  }
+
+  /** Registers a seed peer and starts the refresh and keepalive timers (ports are known by now). */
+  async start(): Promise<void> {
+    if (this.o.seed) await this.keepAlive();
+    this.timers.push(setInterval(() => void this.refresh(), this.o.config.schedulerRefreshMs));
+    if (this.o.seed) this.timers.push(setInterval(() => void this.keepAlive(), this.o.config.keepaliveIntervalMs));
+    for (const t of this.timers) t.unref();
+  }
+
+  async stop(): Promise<void> {
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+    await this.client.close();
+  }
+
+  /** One scheduler query; a changed, non-empty answer is applied. Resolves whether the manager answered. */
+  async refresh(): Promise<boolean> {
+    const h = this.o.host();
+    try {
+      const r = await this.client.schedulersFor({ hostname: h.hostname, ip: h.ip, idc: h.idc || undefined, location: h.location || undefined });
+      this.recovered();
+      const next = [...new Set(r.schedulers.map((s) => s.address))].sort();
+      if (next.length === 0) {
+        this.o.logger.warn({ manager: this.o.config.url, using: this.schedulers }, 'the manager knows no active scheduler for this peer; keeping the current schedulers');
+        return true;
+      }
+      if (next.join(',') !== this.current.join(',')) {
+        this.current = next;
+        this.o.logger.info({ schedulers: next, cluster: r.clusters[0]?.name }, 'schedulers from the manager');
+        this.o.onSchedulers(next);
+      }
+      return true;
+    } catch (err) {
+      this.fail(err);
+      return false;
+    }
+  }
+
+  private async keepAlive(): Promise<void> {
+    try {
+      if (this.seedId) {
+        await this.client.keepAliveSeedPeer(this.seedId);
+      } else {
+        const h = this.o.host();
+        const r = await this.client.registerSeedPeer({
+          cluster: this.o.config.cluster, hostname: h.hostname, ip: h.ip, rpc_port: h.rpcPort, upload_port: h.uploadPort,
+          idc: h.idc || undefined, location: h.location || undefined,
+        });
+        this.seedId = r.id;
+        this.o.logger.info({ seedPeerId: r.id, clusterId: r.cluster_id }, 'seed peer registered with the manager');
+      }
+      this.recovered();
+    } catch (err) {
+      if (isD7yError(err, 'D7Y_NOT_FOUND')) this.seedId = undefined;
+      this.fail(err);
+    }
+  }
+
+  private recovered(): void {
+    if (this.failing) this.o.logger.info({ manager: this.o.config.url }, 'manager reachable again');
+    this.failing = false;
+  }
+
+  private fail(err: unknown): void {
+    if (this.failing) return;
+    this.failing = true;
+    this.o.logger.warn({ manager: this.o.config.url, err: (err as Error).message, using: this.schedulers, from: this.origin },
+      'manager unreachable or refused this peer; keeping the schedulers in use and retrying');
+  }
+}

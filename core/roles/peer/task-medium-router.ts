@@ -1,0 +1,128 @@
+import type { Readable } from 'node:stream';
+import type { PieceRecord, StorageGcReport, StorageMedium, StorageStats, TaskRecord } from '../../contracts/storage-medium.js';
+import { D7yError } from '../../errors/d7y-error.js';
+import type { Logger } from '../../logging/logger.js';
+import type { StorageRegistry } from '../../registry/storage-registry.js';
+
+/** Placements kept before those of evicted tasks are pruned. */
+const MAX_PLACED = 4096;
+
+/**
+ * The peer's storage as one medium: tasks live in the peer's own medium (`peer.storage.medium`)
+ * unless a download asked for another one (`options.storage`, e.g. `memory` for a preheat with
+ * `load_to_memory`); every call on a task goes to the medium that holds it. Other media are
+ * taken from the storage registry and started on first use.
+ */
+export class TaskMediumRouter implements StorageMedium {
+  private readonly placed = new Map<string, StorageMedium>();
+  private readonly others = new Map<string, StorageMedium>();
+
+  constructor(
+    private readonly primary: StorageMedium,
+    private readonly registry: StorageRegistry,
+    private readonly logger: Logger,
+  ) {}
+
+  get name(): string {
+    return this.primary.name;
+  }
+
+  /** The name of the medium holding (or about to hold) the task. */
+  mediumOf(taskId: string): string {
+    return this.of(taskId).name;
+  }
+
+  /**
+   * Puts a new task in the named medium. A task already held somewhere stays where it is.
+   * Rejects with D7Y_MISSING_DEPENDENCY naming the plugin when the medium is not loaded.
+   */
+  async place(taskId: string, mediumName: string): Promise<void> {
+    if (mediumName === this.primary.name || this.placed.has(taskId)) return;
+    if (!this.registry.has(mediumName)) {
+      throw new D7yError('D7Y_MISSING_DEPENDENCY', `the download asks for the "${mediumName}" storage medium, which this peer has not loaded`, {
+        fix: `enable the "${mediumName}" storage plugin for the peer in plugins.json and restart the peer (or preheat without load_to_memory)`,
+      });
+    }
+    if (await this.primary.getTask(taskId)) return;
+    let medium = this.others.get(mediumName);
+    if (!medium) {
+      medium = this.registry.get(mediumName);
+      await medium.start();
+      this.others.set(mediumName, medium);
+      this.logger.info({ medium: mediumName }, 'storage medium started for tasks that ask for it');
+    }
+    this.placed.set(taskId, medium);
+    if (this.placed.size > MAX_PLACED) await this.forgetEvicted(taskId);
+  }
+
+  /** Drops placements of tasks their medium no longer holds (evicted by its own GC). */
+  private async forgetEvicted(keep: string): Promise<void> {
+    for (const [taskId, medium] of [...this.placed]) {
+      if (taskId !== keep && !(await medium.getTask(taskId))) this.placed.delete(taskId);
+    }
+  }
+
+  async start(): Promise<void> {
+    await this.primary.start();
+  }
+
+  async stop(): Promise<void> {
+    for (const m of this.others.values()) await m.stop().catch(() => undefined);
+    this.others.clear();
+    this.placed.clear();
+    await this.primary.stop();
+  }
+
+  putTask(record: Parameters<StorageMedium['putTask']>[0]): Promise<TaskRecord> {
+    return this.of(record.taskId).putTask(record);
+  }
+
+  getTask(taskId: string): Promise<TaskRecord | undefined> {
+    return this.of(taskId).getTask(taskId);
+  }
+
+  async listTasks(): Promise<TaskRecord[]> {
+    const lists = await Promise.all([this.primary, ...this.others.values()].map((m) => m.listTasks()));
+    return lists.flat();
+  }
+
+  writePiece(taskId: string, piece: Omit<PieceRecord, 'digest'>, data: Readable | Buffer, expectedDigest?: string): Promise<PieceRecord> {
+    return this.of(taskId).writePiece(taskId, piece, data, expectedDigest);
+  }
+
+  readPiece(taskId: string, pieceNumber: number, range?: { start: number; length: number }): Promise<Readable> {
+    return this.of(taskId).readPiece(taskId, pieceNumber, range);
+  }
+
+  hasPiece(taskId: string, pieceNumber: number): Promise<boolean> {
+    return this.of(taskId).hasPiece(taskId, pieceNumber);
+  }
+
+  listPieces(taskId: string): Promise<PieceRecord[]> {
+    return this.of(taskId).listPieces(taskId);
+  }
+
+  async deleteTask(taskId: string): Promise<void> {
+    const medium = this.of(taskId);
+    this.placed.delete(taskId);
+    await medium.deleteTask(taskId);
+  }
+
+  async stats(): Promise<StorageStats> {
+    const all = await Promise.all([this.primary, ...this.others.values()].map((m) => m.stats()));
+    return all.reduce((a, b) => ({ usedBytes: a.usedBytes + b.usedBytes, freeBytes: a.freeBytes + b.freeBytes, taskCount: a.taskCount + b.taskCount }));
+  }
+
+  taskFilePath(taskId: string): string | undefined {
+    return this.of(taskId).taskFilePath?.(taskId);
+  }
+
+  async gc(): Promise<StorageGcReport> {
+    const reports = await Promise.all([this.primary, ...this.others.values()].map((m) => m.gc?.() ?? Promise.resolve({ evicted: [] })));
+    return { evicted: reports.flatMap((r) => r.evicted) };
+  }
+
+  private of(taskId: string): StorageMedium {
+    return this.placed.get(taskId) ?? this.primary;
+  }
+}
