@@ -31,3 +31,4 @@ export { parseRangeArg } from './roles/peer/piece-span.js';
 export * from './roles/scheduler/parent-signals.js';
 export * from './protocol/manager/index.js';
 export * from './roles/scheduler/experiment/index.js';
+export * from './source-kit/index.js';

@@ -1,12 +1,8 @@
 import {
   D7yError, type DownloadRequest, type ListRequest, type SourceClient, type SourceDownload, type SourceEntry,
-  type SourceRequest, type SourceStat,
-} from '../../core/index.js';
-import { abortableStream } from './abortable-stream.js';
-import { DigestVerifier } from './digest-verifier.js';
+  type SourceRequest, type SourceStat, abortableStream, DigestVerifier, RepoHttp, safeUrl, type RepoCredentials } from '../../core/index.js';
 import { parseMavenMetadata } from './maven-metadata.js';
 import { baseVersion, describeMaven, formatMavenUrl, parseMavenUrl, type MavenUrl } from './maven-url.js';
-import { RepoHttp, safeUrl, type RepoCredentials } from './repo-http.js';
 
 export interface MavenRepository {
   url: string;

@@ -2,11 +2,8 @@ import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import {
   D7yError, type DownloadRequest, type ListRequest, type Logger, type SourceClient, type SourceDownload,
-  type SourceEntry, type SourceRequest, type SourceStat,
-} from '../../core/index.js';
-import { abortableStream } from './abortable-stream.js';
+  type SourceEntry, type SourceRequest, type SourceStat, abortableStream, DigestVerifier } from '../../core/index.js';
 import { ociBlobTaskKey } from './oci-blob-task-key.js';
-import { DigestVerifier } from './digest-verifier.js';
 import {
   choosePlatform, dockerToOciManifest, hostPlatform, isIndex, MANIFEST_ACCEPT, MEDIA_TYPES, type ImageIndex, type ImageManifest,
 } from './oci-manifest.js';

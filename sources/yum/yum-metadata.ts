@@ -3,8 +3,7 @@ import { gunzipSync } from 'node:zlib';
 import { XMLParser } from 'fast-xml-parser';
 import { Decompress } from 'fzstd';
 import xz from 'xz-decompress';
-import { D7yError } from '../../core/index.js';
-import { aborted, readLimited, type RepoHttp } from './repo-http.js';
+import { D7yError, aborted, readLimited, type RepoHttp } from '../../core/index.js';
 
 /** One package of a repository's primary metadata. */
 export interface YumPackage {

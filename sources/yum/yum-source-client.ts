@@ -1,13 +1,9 @@
 import {
   D7yError, type DownloadRequest, type ListRequest, type SourceClient, type SourceDownload, type SourceEntry,
-  type SourceRequest, type SourceStat,
-} from '../../core/index.js';
-import { abortableStream } from './abortable-stream.js';
-import { DigestVerifier } from './digest-verifier.js';
+  type SourceRequest, type SourceStat, abortableStream, DigestVerifier, RepoHttp, safeUrl, type RepoCredentials } from '../../core/index.js';
 import { YumMetadata, type YumPackage } from './yum-metadata.js';
 import { hostArches, matchPackage } from './yum-package-match.js';
 import { parseYumUrl, yumPackageUrl, type YumUrl } from './yum-url.js';
-import { RepoHttp, safeUrl, type RepoCredentials } from './repo-http.js';
 
 export interface YumSourceOptions {
   /** Basic credentials for repositories under each `url` (`http(s)://host/path`). */

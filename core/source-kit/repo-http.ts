@@ -1,5 +1,5 @@
 import { Agent, interceptors, request, type Dispatcher } from 'undici';
-import { D7yError } from '../../core/index.js';
+import { D7yError } from '../errors/d7y-error.js';
 
 /** Basic credentials for every URL under `url`. */
 export interface RepoCredentials {

@@ -1,6 +1,6 @@
 import { createHash, type Hash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
-import { D7yError } from '../../core/index.js';
+import { D7yError } from '../errors/d7y-error.js';
 
 /**
  * A pass-through that hashes what flows through it and fails the stream with D7Y_DIGEST_MISMATCH

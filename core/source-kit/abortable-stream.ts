@@ -1,5 +1,5 @@
 import { PassThrough, pipeline, type Readable, type Transform } from 'node:stream';
-import { D7yError } from '../../core/index.js';
+import { D7yError } from '../errors/d7y-error.js';
 
 /**
  * Pipes `body` through `verifier` (if any) into the returned stream, which is destroyed with
