@@ -1,0 +1,104 @@
+import { Server, ServerCredentials, status as GrpcStatus } from '@grpc/grpc-js';
+import { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { ExecutionContext } from 'ava';
+import { pieceDigest, taskId as computeTaskId, VortexServer } from '../../core/index.js';
+import type { PieceProvider } from '../../core/index.js';
+import { HostType } from '../../core/protocol/rpc/gen/common.js';
+import { DfdaemonUploadService, type DfdaemonUploadServer } from '../../core/protocol/rpc/gen/dfdaemon.js';
+import { SchedulerClient } from '../../core/protocol/rpc/scheduler-client.js';
+
+export interface FakeParentOptions {
+  name: string;
+  scheduler: string;
+  url: string;
+  file: Buffer;
+  pieceLength: number;
+  /** The bytes to send for the k-th piece request (k from 1), given the true bytes; may delay. */
+  serve(k: number, bytes: Buffer): Promise<Buffer> | Buffer;
+  /** Announced peak upload bandwidth, so evaluators rank it high. */
+  maxTxBps?: number;
+}
+
+export interface FakeParent {
+  peerId: string;
+  hostId: string;
+  /** Piece requests served over Vortex. */
+  readonly requests: number;
+}
+
+/**
+ * A parent made of real protocol parts, misbehaving on purpose: a VortexServer whose provider
+ * sends what `serve` returns (corrupted or delayed bytes under the true digest), a dfdaemon
+ * SyncPieces that lists every piece, and a host and finished peer announced to the scheduler
+ * through SchedulerClient (as a peer that went back to the source). Stopped at teardown.
+ */
+export async function startFakeParent(t: ExecutionContext, o: FakeParentOptions): Promise<FakeParent> {
+  const taskId = computeTaskId({ url: o.url });
+  const count = Math.ceil(o.file.length / o.pieceLength);
+  const pieces = Array.from({ length: count }, (_, n) => {
+    const offset = n * o.pieceLength;
+    const bytes = o.file.subarray(offset, Math.min(o.file.length, offset + o.pieceLength));
+    return { number: n, offset, length: bytes.length, digest: pieceDigest(bytes), bytes };
+  });
+  let requests = 0;
+  const provider: PieceProvider = {
+    async getPiece(req) {
+      const p = pieces[req.number]!;
+      requests += 1;
+      const body = await o.serve(requests, Buffer.from(p.bytes));
+      return {
+        meta: { number: p.number, offset: p.offset, length: p.length, digest: p.digest, parentId: '', trafficType: 0, cost: 0, createdAt: Date.now() },
+        body: Readable.from([body]),
+      };
+    },
+  };
+  const vortex = new VortexServer({ host: '127.0.0.1', port: 0, provider });
+  await vortex.start();
+  t.teardown(() => vortex.stop());
+
+  const rpc = new Server();
+  const unimplemented = (_call: unknown, cb: (err: { code: number; details: string }) => void): void =>
+    cb({ code: GrpcStatus.UNIMPLEMENTED, details: 'not served by this parent' });
+  const impl: DfdaemonUploadServer = {
+    syncPieces: (call) => {
+      for (const p of pieces) call.write({ number: p.number, offset: p.offset, length: p.length, digest: p.digest });
+      call.end();
+    },
+    downloadTask: (call) => call.emit('error', { code: GrpcStatus.UNIMPLEMENTED, details: 'not served by this parent' }),
+    statTask: unimplemented,
+    deleteTask: unimplemented,
+  };
+  rpc.addService(DfdaemonUploadService, impl);
+  const rpcPort = await new Promise<number>((resolve, reject) => {
+    rpc.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port)));
+  });
+  t.teardown(() => new Promise<void>((resolve) => rpc.tryShutdown(() => resolve())));
+
+  const hostId = `127.0.0.1-${o.name}`;
+  const peerId = `${hostId}-fake`;
+  const scheduler = new SchedulerClient({ addresses: [o.scheduler] });
+  t.teardown(() => scheduler.close());
+  await scheduler.announceHost({
+    id: hostId, ip: '127.0.0.1', hostname: o.name, type: HostType.HOST_TYPE_NORMAL, idc: '', location: '',
+    uploadPort: vortex.port, rpcPort, maxTxBps: o.maxTxBps ?? 10 * 1024 ** 3, txBps60s: 0, concurrentUploads: 0, uploadLimit: 100,
+    uploadSuccessCount: 0, uploadFailedCount: 0, announcedAt: Date.now(),
+  });
+  const session = scheduler.announcePeer({ hostId, taskId, peerId });
+  t.teardown(() => session.cancel());
+  await session.register({
+    url: o.url, tag: '', application: '', filteredQueryParams: [], requestHeader: {}, disableBackToSource: false,
+    needBackToSource: true, options: {}, contentLength: o.file.length,
+  });
+  const answer = await session.next({ timeoutMs: 20_000 });
+  if (answer?.response?.$case !== 'needBackToSourceResponse') throw new Error(`fake parent expected need-back-to-source, got ${answer?.response?.$case}`);
+  await session.backToSourceStarted();
+  for (const p of pieces) {
+    await session.backToSourcePieceFinished({
+      number: p.number, parentId: '', offset: p.offset, length: p.length, digest: p.digest, trafficType: 0, cost: 1, createdAt: Date.now(),
+    });
+  }
+  await session.backToSourceFinished(o.file.length, count);
+  await sleep(100);
+  return { peerId, hostId, get requests() { return requests; } };
+}

@@ -1,0 +1,94 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import test from 'ava';
+import { taskId } from '../../core/index.js';
+import { startOriginServer } from '../support/origin-server.js';
+import { runCli } from '../support/run-cli.js';
+import { startFakeParent } from './faults-fake-parent.js';
+import { MIB, sha256, waitForPieces, type TaskStat } from './faults-support.js';
+import { P2PCluster, testBytes } from './p2p-cluster.js';
+
+const getArgs = (url: string, out: string, socket: string): string[] => ['get', url, '-O', out, '--socket', socket, '--no-progress'];
+
+test.serial('a parent killed mid-download: the child finishes with the right bytes', async (t) => {
+  t.timeout(180_000);
+  const file = testBytes(24 * MIB, 21);
+  const origin = await startOriginServer(t, { files: { '/f/killed.bin': file } });
+  const url = origin.urlOf('/f/killed.bin');
+  const cluster = await P2PCluster.create(t);
+  const scheduler = await cluster.scheduler();
+  const schedulers = [scheduler.address];
+  const [seed, child] = await Promise.all([
+    cluster.peer('seed', { seed: true, schedulers, peer: { upload: { port: 0, rateLimit: 3 * MIB } } }),
+    cluster.peer('child', { schedulers }),
+  ]);
+  const out = join(cluster.dir, 'child.out');
+  const get = runCli(getArgs(url, out, child.socket), { timeoutMs: 150_000 });
+  await waitForPieces(cluster.client(child), taskId({ url }), 2);
+  seed.child.kill('SIGKILL');
+
+  const r = await get;
+  t.is(r.code, 0, r.stderr);
+  t.is(sha256(await readFile(out)), sha256(file));
+  const stat = await cluster.client(child).stat(taskId({ url })) as unknown as TaskStat;
+  t.true((stat.trafficTypes['remote-peer'] ?? 0) > 0, `some pieces came from the seed before it died: ${JSON.stringify(stat.trafficTypes)}`);
+  t.true((stat.trafficTypes['back-to-source'] ?? 0) > 0, 'the rest came from the origin');
+});
+
+test.serial('a parent serving corrupted pieces is blocked and the pieces are fetched elsewhere', async (t) => {
+  t.timeout(180_000);
+  const file = testBytes(8 * MIB, 22);
+  const origin = await startOriginServer(t, { files: { '/f/corrupt.bin': file } });
+  const url = origin.urlOf('/f/corrupt.bin');
+  const cluster = await P2PCluster.create(t);
+  const scheduler = await cluster.scheduler();
+  const bad = await startFakeParent(t, {
+    name: 'corrupting', scheduler: scheduler.address, url, file, pieceLength: MIB,
+    serve: (_k, bytes) => {
+      bytes[bytes.length >> 1] ^= 0xff;
+      return bytes;
+    },
+  });
+  const child = await cluster.peer('child', { schedulers: [scheduler.address] });
+  const out = join(cluster.dir, 'child.out');
+  const r = await runCli(getArgs(url, out, child.socket), { timeoutMs: 150_000 });
+  t.is(r.code, 0, r.stderr);
+  t.is(sha256(await readFile(out)), sha256(file), 'no corrupted byte reached the output');
+  t.true(bad.requests >= 1, 'the child was sent to the corrupting parent');
+  const stat = await cluster.client(child).stat(taskId({ url })) as unknown as TaskStat;
+  t.false(stat.parentIds.includes(bad.peerId), 'no piece was accepted from the corrupting parent');
+  t.is(stat.heldPieces, 8);
+});
+
+test.serial('a parent that turns slow is detected as bad and not given to the next child', async (t) => {
+  t.timeout(180_000);
+  const file = testBytes(8 * MIB, 23);
+  const origin = await startOriginServer(t, { files: { '/f/slow.bin': file } });
+  const url = origin.urlOf('/f/slow.bin');
+  const cluster = await P2PCluster.create(t);
+  const scheduler = await cluster.scheduler();
+  const slow = await startFakeParent(t, {
+    name: 'slowing', scheduler: scheduler.address, url, file, pieceLength: MIB,
+    serve: async (k, bytes) => {
+      if (k === 8) await sleep(8_000);
+      return bytes;
+    },
+  });
+  const schedulers = [scheduler.address];
+  const [first, second] = await Promise.all([cluster.peer('first', { schedulers }), cluster.peer('second', { schedulers })]);
+  const r1 = await runCli(getArgs(url, join(cluster.dir, 'first.out'), first.socket), { timeoutMs: 150_000 });
+  t.is(r1.code, 0, r1.stderr);
+  const s1 = await cluster.client(first).stat(taskId({ url })) as unknown as TaskStat;
+  t.deepEqual(s1.parentIds, [slow.peerId], 'the first child was served by the slowing parent alone');
+  const served = slow.requests;
+
+  const out = join(cluster.dir, 'second.out');
+  const r2 = await runCli(getArgs(url, out, second.socket), { timeoutMs: 150_000 });
+  t.is(r2.code, 0, r2.stderr);
+  t.is(sha256(await readFile(out)), sha256(file));
+  t.is(slow.requests, served, 'the bad parent got no request from the second child');
+  const s2 = await cluster.client(second).stat(taskId({ url })) as unknown as TaskStat;
+  t.false(s2.parentIds.includes(slow.peerId));
+  t.is(s2.trafficTypes['back-to-source'] ?? 0, 0, 'the second child was served by the first one, not the origin');
+});
