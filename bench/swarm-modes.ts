@@ -26,12 +26,15 @@ export interface ModeRun {
   outputs: string[];
   /** Origin link bytes sent during the timed phase. */
   egressBytes?: number;
+  /** Bytes each client's link sent during the timed phase (its uploads to other clients). */
+  clientTxBytes: (number | undefined)[];
   notes: string[];
 }
 
 /** Starts one process per client at once; resolves with each one's completion time (undefined on failure). */
-async function timed(ctx: ModeContext, starts: (() => BenchProcess)[], finished?: (i: number) => Promise<number | undefined>): Promise<{ seconds: (number | undefined)[]; egressBytes?: number }> {
+async function timed(ctx: ModeContext, starts: (() => BenchProcess)[], finished?: (i: number) => Promise<number | undefined>): Promise<{ seconds: (number | undefined)[]; egressBytes?: number; clientTxBytes: (number | undefined)[] }> {
   const tx0 = await ctx.lab.originTxBytes();
+  const up0 = await Promise.all(ctx.lab.clients.map((h) => ctx.lab.txBytes(h)));
   const t0 = performance.now();
   const wall0 = Date.now();
   const procs = starts.map((s) => s());
@@ -46,7 +49,11 @@ async function timed(ctx: ModeContext, starts: (() => BenchProcess)[], finished?
   }));
   clearTimeout(deadline);
   const tx1 = await ctx.lab.originTxBytes();
-  return { seconds, egressBytes: tx0 === undefined || tx1 === undefined ? undefined : tx1 - tx0 };
+  const up1 = await Promise.all(ctx.lab.clients.map((h) => ctx.lab.txBytes(h)));
+  return {
+    seconds, egressBytes: tx0 === undefined || tx1 === undefined ? undefined : tx1 - tx0,
+    clientTxBytes: up1.map((b, i) => (b === undefined || up0[i] === undefined ? undefined : b - up0[i]!)),
+  };
 }
 
 /** All clients fetch the file from the origin's HTTP server at once with curl. */

@@ -115,6 +115,7 @@ export async function run(argv: string[]): Promise<void> {
         ...base, mode, loadavg1: load, completed: done.length, shaOk: ok.filter(Boolean).length,
         seconds: r.seconds.map((s) => (s === undefined ? null : round(s))), median: done.length ? round(median(done)) : null,
         last: last === undefined ? null : round(last), lastOverTStar: last === undefined ? null : round(last / tStar),
+        clientUploadOverSize: r.clientTxBytes.map((b) => (b === undefined ? null : round(b / size, 3))),
         egressBytes: r.egressBytes ?? null, egressOverSize: r.egressBytes === undefined ? null : round(r.egressBytes / size, 3), notes: r.notes,
       });
       if (!a.keep) await rm(join(workDir, mode), { recursive: true, force: true });

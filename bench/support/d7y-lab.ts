@@ -40,7 +40,7 @@ export class D7yLab {
   /** A scheduler on `host.ip:port`; resolves with its address once it is ready. */
   async scheduler(host: LabHost, port: number): Promise<{ daemon: LabDaemon; address: string }> {
     const dataDir = join(this.workDir, `scheduler-${host.name}`);
-    const config = { dataDir, pluginsFile: this.pluginsFile, log: { level: 'warn' }, scheduler: { listen: { host: host.ip, port } } };
+    const config = { dataDir, pluginsFile: this.pluginsFile, log: { level: process.env.D7Y_BENCH_LOG ?? 'warn' }, scheduler: { listen: { host: host.ip, port } } };
     const daemon = await this.launch('scheduler', `scheduler-${host.name}`, host, dataDir, config, '');
     return { daemon, address: `${host.ip}:${port}` };
   }
@@ -51,7 +51,7 @@ export class D7yLab {
     const dataDir = join(this.workDir, name);
     const socket = join(dataDir, 'peer.sock');
     const config = {
-      dataDir, pluginsFile: this.pluginsFile, log: { level: 'warn' },
+      dataDir, pluginsFile: this.pluginsFile, log: { level: process.env.D7Y_BENCH_LOG ?? 'warn' },
       peer: {
         seed: opts.seed, dataDir, socket,
         host: { ip: host.ip, hostname: name },

@@ -75,9 +75,14 @@ export class NetLab {
   }
 
   /** Bytes sent so far on the origin's link (undefined on loopback). */
-  async originTxBytes(): Promise<number | undefined> {
-    if (!this.origin.ns) return undefined;
-    const out = JSON.parse(await run('ip', ['-n', this.origin.ns, '-s', '-j', 'link', 'show', 'eth0'])) as
+  originTxBytes(): Promise<number | undefined> {
+    return this.txBytes(this.origin);
+  }
+
+  /** Bytes sent so far on a host's link (undefined on loopback). */
+  async txBytes(host: LabHost): Promise<number | undefined> {
+    if (!host.ns) return undefined;
+    const out = JSON.parse(await run('ip', ['-n', host.ns, '-s', '-j', 'link', 'show', 'eth0'])) as
       { stats64?: { tx?: { bytes?: number } } }[];
     return out[0]?.stats64?.tx?.bytes;
   }

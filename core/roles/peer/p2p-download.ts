@@ -53,6 +53,8 @@ export function isStorageFull(e: D7yError): boolean {
 export class P2PDownload {
   private readonly parents = new ParentSet();
   private readonly missing: Set<number>;
+  /** The missing pieces in a random order, fixed for this download. */
+  private readonly order: number[];
   private readonly inFlight = new Map<number, { parent: Parent; ac: AbortController; done: Promise<void> }>();
   private readonly failedFor = new Map<number, Set<string>>();
   private settled = false;
@@ -74,6 +76,7 @@ export class P2PDownload {
     private readonly signal: AbortSignal,
   ) {
     this.missing = new Set(missing);
+    this.order = shuffled(missing);
   }
 
   run(): Promise<P2POutcome> {
@@ -163,11 +166,12 @@ export class P2PDownload {
   private pump(): void {
     if (this.settled) return;
     if (this.missing.size === 0 && this.inFlight.size === 0) return this.settle({ kind: 'done' });
-    for (const n of this.missing) {
-      if (this.inFlight.size >= this.opts.concurrency) break;
-      if (this.inFlight.has(n)) continue;
-      const parent = this.parents.choose(n, this.failedFor.get(n));
-      if (parent) this.startPiece(n, parent);
+    if (this.inFlight.size < this.opts.concurrency) {
+      for (const n of this.rarestFirst()) {
+        if (this.inFlight.size >= this.opts.concurrency) break;
+        const parent = this.parents.choose(n, this.failedFor.get(n));
+        if (parent) this.startPiece(n, parent);
+      }
     }
     if (this.inFlight.size === 0 && this.missing.size > 0) {
       this.stallTimer ??= setTimeout(() => this.stalled(), this.opts.stallMs);
@@ -175,6 +179,23 @@ export class P2PDownload {
       clearTimeout(this.stallTimer);
       this.stallTimer = undefined;
     }
+  }
+
+  /**
+   * Missing pieces not in flight that some usable parent holds, fewest holders first, ties in
+   * this download's own random order: children that start together fetch different pieces
+   * first and can then serve each other instead of all asking the same parent for the same piece.
+   */
+  private rarestFirst(): number[] {
+    const live = this.parents.live();
+    const held: [number, number][] = [];
+    for (const n of this.order) {
+      if (!this.missing.has(n) || this.inFlight.has(n)) continue;
+      let holders = 0;
+      for (const p of live) if (p.pieces.has(n)) holders += 1;
+      if (holders > 0) held.push([n, holders]);
+    }
+    return held.sort((a, b) => a[1] - b[1]).map(([n]) => n);
   }
 
   private stalled(): void {
@@ -258,4 +279,13 @@ export class P2PDownload {
     for (const f of this.inFlight.values()) f.ac.abort(new D7yError('D7Y_ABORTED', 'the download moved on'));
     await Promise.allSettled([...this.inFlight.values()].map((f) => f.done));
   }
+}
+
+function shuffled(xs: number[]): number[] {
+  const out = [...xs];
+  for (let i = out.length - 1; i > 0; i -= 1) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
 }

@@ -1,8 +1,10 @@
-import type { Peer } from '../../protocol/rpc/gen/common.js';
+import { HostType, type Peer } from '../../protocol/rpc/gen/common.js';
 import type { PieceInfo } from '../../protocol/rpc/gen/dfdaemon.js';
 
 /** Weight of a parent that reports no bandwidth (10 Gbps, as Dragonfly assumes). */
 const DEFAULT_MAX_TX = 1_250_000_000;
+/** Pieces one download fetches at once from one seed (super) parent when it is the only parent. */
+export const MAX_IN_FLIGHT_PER_SEED = 3;
 /** Piece failures after which a parent is no longer asked. */
 export const MAX_PARENT_FAILURES = 3;
 
@@ -15,6 +17,8 @@ export interface Parent {
   rpcPort: number;
   /** Idle upload bandwidth in bytes/s, at least a tenth of its peak. */
   weight: number;
+  /** A seed peer (super host): asked only for pieces no normal parent holds. */
+  seed: boolean;
   pieces: Map<number, PieceInfo>;
   inFlight: number;
   failures: number;
@@ -46,7 +50,7 @@ export class ParentSet {
     }
     const parent: Parent = {
       id: peer.id, hostId: host.id, ip: host.ip, uploadPort: host.uploadPort, rpcPort: host.rpcPort,
-      weight, pieces: new Map(), inFlight: 0, failures: 0, dead: false,
+      weight, seed: host.type === HostType.HOST_TYPE_SUPER, pieces: new Map(), inFlight: 0, failures: 0, dead: false,
     };
     this.byId.set(parent.id, parent);
     return parent;
@@ -70,15 +74,31 @@ export class ParentSet {
     return true;
   }
 
-  /** A parent holding piece `n` and not in `excluded`, by weighted random choice; undefined if none. */
+  /**
+   * A parent holding piece `n` and not in `excluded`, by weighted random choice; undefined if
+   * none. Normal parents come first: a seed is asked only when no normal parent holds the piece,
+   * and for at most MAX_IN_FLIGHT_PER_SEED pieces at once (one while a live normal parent
+   * exists), so the origin side sends each piece about once and children share the rest.
+   */
   choose(n: number, excluded?: Set<string>): Parent | undefined {
+    let seedCap = MAX_IN_FLIGHT_PER_SEED;
+    for (const p of this.byId.values()) if (!p.dead && !p.seed) seedCap = 1;
     let total = 0;
-    const options: [Parent, number][] = [];
+    let options: [Parent, number][] = [];
+    const seeds: [Parent, number][] = [];
     for (const p of this.byId.values()) {
       if (p.dead || !p.pieces.has(n) || excluded?.has(p.id)) continue;
       const w = p.weight / (1 + p.inFlight);
+      if (p.seed) {
+        if (p.inFlight < seedCap) seeds.push([p, w]);
+        continue;
+      }
       options.push([p, w]);
       total += w;
+    }
+    if (options.length === 0) {
+      options = seeds;
+      total = seeds.reduce((sum, [, w]) => sum + w, 0);
     }
     if (options.length === 0) return undefined;
     let x = this.random() * total;
