@@ -11,6 +11,8 @@ export const BENCHMARKS: Record<string, () => Promise<Bench>> = {
   swarm: () => import('./swarm.js'),
   throughput: () => import('./throughput.js'),
   memory: () => import('./memory.js'),
+  'scheduler-load': () => import('./scheduler-load.js'),
+  'ab-experiment': () => import('./ab-experiment.js'),
 };
 
 /** `npm run bench -- <name> [args]`; resolves with the exit code. */

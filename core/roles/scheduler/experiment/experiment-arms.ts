@@ -34,7 +34,12 @@ export class ExperimentArms {
 
   /** The arm of a download. */
   armFor(taskId: string, hostId: string): ExperimentVariant {
+    return this.config.variants[this.armIndexFor(taskId, hostId)]!;
+  }
+
+  /** The position of the download's arm among the experiment's variants. */
+  armIndexFor(taskId: string, hostId: string): number {
     const bucket = this.bucketOf(this.keyOf(taskId, hostId));
-    return this.bounds.find((b) => bucket < b.upTo)!.variant;
+    return this.bounds.findIndex((b) => bucket < b.upTo);
   }
 }

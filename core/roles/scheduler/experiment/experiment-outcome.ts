@@ -3,6 +3,8 @@ export interface ExperimentOutcome {
   experimentId: string;
   /** Variant name, and the evaluator it names. */
   arm: string;
+  /** The variant's position in the experiment's config; the report lists arms in this order (0 = control). */
+  armIndex: number;
   evaluator: string;
   taskId: string;
   hostId: string;

@@ -42,9 +42,14 @@ export class ExperimentRecorder {
     return this.arms.armFor(taskId, hostId).evaluator;
   }
 
-  /** Builds and stores the outcome of one ended download; returns it. */
-  record(task: TaskRecord, peer: PeerRecord, end: DownloadEnd): ExperimentOutcome {
-    const arm = this.arms.armFor(task.id, peer.host.id);
+  /**
+   * Builds and stores the outcome of one ended download; returns it. Seed peers' downloads are
+   * not recorded: they go to the origin whatever the evaluator.
+   */
+  record(task: TaskRecord, peer: PeerRecord, end: DownloadEnd): ExperimentOutcome | undefined {
+    if (peer.host.type === 'super') return undefined;
+    const armIndex = this.arms.armIndexFor(task.id, peer.host.id);
+    const arm = this.arms.config.variants[armIndex]!;
     const s = end.stats;
     const durationMs = s && s.durationMs > 0 ? s.durationMs : Math.max(1, this.now() - peer.createdAt);
     const contentLength = end.contentLength || task.contentLength || 0;
@@ -54,6 +59,7 @@ export class ExperimentRecorder {
     const outcome: ExperimentOutcome = {
       experimentId: this.id,
       arm: arm.name,
+      armIndex,
       evaluator: arm.evaluator,
       taskId: task.id,
       hostId: peer.host.id,

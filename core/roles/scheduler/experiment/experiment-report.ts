@@ -122,7 +122,7 @@ function verdictOf(arms: ArmReport[], comparisons: ArmComparison[]): string {
 }
 
 /**
- * The report of one experiment: per arm (in order of first appearance) the number of downloads,
+ * The report of one experiment: per arm (in the experiment's variant order, the first being the control) the number of downloads,
  * failures, and summaries of duration and throughput over successful downloads; Welch's t-test of
  * each arm against the first; and a one-line verdict that says when the data is not enough.
  */
@@ -134,7 +134,8 @@ export function experimentReport(experimentId: string, outcomes: readonly Experi
     list.push(o);
     byArm.set(o.arm, list);
   }
-  const arms = [...byArm].map(([arm, list]) => armReport(arm, list));
+  const order = (list: ExperimentOutcome[]): number => list[0]?.armIndex ?? Number.MAX_SAFE_INTEGER;
+  const arms = [...byArm].sort((a, b) => order(a[1]) - order(b[1])).map(([arm, list]) => armReport(arm, list));
   const ok = (arm: string, pick: (o: ExperimentOutcome) => number): number[] =>
     (byArm.get(arm) ?? []).filter((o) => o.succeeded).map(pick);
   const comparisons = arms.slice(1).map((a): ArmComparison => ({

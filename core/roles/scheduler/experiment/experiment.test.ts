@@ -16,7 +16,7 @@ const config = {
 function outcome(arm: string, durationMs: number, over: Partial<ExperimentOutcome> = {}): ExperimentOutcome {
   const contentLength = 64 * 1024 * 1024;
   return {
-    experimentId: 'exp-1', arm, evaluator: arm === 'control' ? 'default' : 'throughput', taskId: 't', hostId: 'h', peerId: 'p',
+    experimentId: 'exp-1', arm, armIndex: arm === 'control' ? 0 : 1, evaluator: arm === 'control' ? 'default' : 'throughput', taskId: 't', hostId: 'h', peerId: 'p',
     succeeded: true, recordedAt: new Date(0).toISOString(), durationMs, contentLength, bytesPerSecond: (contentLength * 1000) / durationMs,
     peerBytes: contentLength, sourceBytes: 0, peerShare: 1, pieceFailures: 0, reschedules: 0, backToSource: false,
     schedulerFailovers: 0, measuredBy: 'peer', ...over,
@@ -53,7 +53,7 @@ test('Welch t-test matches the textbook value', (t) => {
 test('report: per-arm summaries, a significant verdict, and "not enough data" with few samples', (t) => {
   const control = Array.from({ length: 12 }, (_, i) => outcome('control', 2000 + (i % 4) * 50));
   const treatment = Array.from({ length: 12 }, (_, i) => outcome('treatment', 1000 + (i % 4) * 50));
-  const r = experimentReport('exp-1', [...control, ...treatment, outcome('treatment', 0, { succeeded: false, bytesPerSecond: 0 })]);
+  const r = experimentReport('exp-1', [...treatment, ...control, outcome('treatment', 0, { succeeded: false, bytesPerSecond: 0 })]);
   t.deepEqual(r.arms.map((a) => [a.arm, a.downloads, a.failed]), [['control', 12, 0], ['treatment', 13, 1]]);
   const c = r.arms[0]!.durationMs;
   t.is(c.mean, 2075);
