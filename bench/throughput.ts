@@ -52,7 +52,10 @@ export async function run(argv: string[]): Promise<void> {
     for (let i = 0; i < a.runs; i += 1) {
       const peer = await pair.newPeer();
       const out = join(workDir, `d7y-${i}.bin`);
+      const before = await pair.originBytes();
       const r = await pair.fetch(peer, out, 600_000);
+      const fromOrigin = (await pair.originBytes()) - before;
+      if (fromOrigin > bytes / 100) throw new Error(`the peer read ${fromOrigin} bytes from the origin instead of the seed peer`);
       if (r.code !== 0) throw new Error(`d7y get from the seed peer failed (exit ${r.code}); see ${out}.log and ${peer.logFile}`);
       if (await sha256File(out) !== sha) throw new Error(`d7y get wrote a file whose sha256 differs from the origin's (${out})`);
       d7y.push(bytes / r.seconds);

@@ -21,6 +21,8 @@ export interface LabDaemon {
 /**
  * Starts d7y scheduler and peer daemons (`d7y scheduler|peer --config`) inside lab hosts, each
  * with its own data dir under `workDir`, random service ports, logs beside the config.
+ * `D7Y_BENCH_LOG` sets the daemons' log level and `D7Y_BENCH_NODE_ARGS` adds node flags to
+ * them (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`).
  */
 export class D7yLab {
   private readonly pluginsFile: string;
@@ -77,7 +79,8 @@ export class D7yLab {
     const configFile = join(this.workDir, `${name}.json`);
     const logFile = join(this.workDir, `${name}.log`);
     await writeFile(configFile, JSON.stringify(config, null, 2));
-    const [cmd, args] = inHost(host, process.execPath, [d7yBin, role, '--config', configFile]);
+    const nodeArgs = (process.env.D7Y_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+    const [cmd, args] = inHost(host, process.execPath, [...nodeArgs, d7yBin, role, '--config', configFile]);
     const proc = startProcess(this.teardown, name, cmd, args, { logFile });
     await waitUntil(`${name} ready`, async () => {
       if (proc.child.exitCode !== null) throw new Error(`${name} exited early; see ${logFile}`);

@@ -2,8 +2,8 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { D7yLab, type LabDaemon } from './d7y-lab.js';
 import type { LabHost } from './net-lab.js';
-import { startOrigin } from './origin-server.js';
-import { stopProcess, type BenchProcess } from './processes.js';
+import { originBytesServed, startOrigin } from './origin-server.js';
+import { stopProcess } from './processes.js';
 import type { Teardown } from './teardown.js';
 
 const LOOPBACK: LabHost = { name: 'lo', ip: '127.0.0.1', index: 0 };
@@ -35,16 +35,22 @@ export async function highWaterMark(pid: number): Promise<number | undefined> {
 
 /**
  * A loopback pair: nginx as origin, a scheduler, and a seed peer that has already fetched the
- * file (so it is the parent); the origin is stopped afterwards, so every byte a new peer
- * fetches comes from the seed peer.
+ * file (so it is the parent); `originBytes` tells whether a later fetch touched the origin.
  */
 export class PeerPair {
   private peers = 0;
 
-  private constructor(private readonly d7y: D7yLab, readonly scheduler: string, readonly seed: LabDaemon, readonly url: string) {}
+  private constructor(private readonly d7y: D7yLab, readonly scheduler: string, readonly seed: LabDaemon, readonly url: string,
+    private readonly accessLog: string) {}
+
+  /** Body bytes the origin has sent for GETs so far (the seed's fetch included). */
+  originBytes(): Promise<number> {
+    return originBytesServed(this.accessLog);
+  }
 
   static async start(teardown: Teardown, workDir: string, root: string, fileName: string, timeoutMs: number): Promise<PeerPair> {
-    const origin = await startOrigin(teardown, LOOPBACK, root, 28180, workDir, `/${fileName}`);
+    const accessLog = join(workDir, 'origin-access.log');
+    await startOrigin(teardown, LOOPBACK, root, 28180, workDir, `/${fileName}`, accessLog);
     const d7y = new D7yLab(teardown, join(workDir, 'd7y'));
     await d7y.init();
     const { address } = await d7y.scheduler(LOOPBACK, 28102);
@@ -52,8 +58,7 @@ export class PeerPair {
     const url = `http://127.0.0.1:28180/${fileName}`;
     const warm = d7y.get(seed, url, join(workDir, 'seed.out'), timeoutMs);
     if (await warm.exited !== 0) throw new Error(`the seed peer could not fetch ${url}; see ${seed.logFile}`);
-    await stopProcess(origin);
-    return new PeerPair(d7y, address, seed, url);
+    return new PeerPair(d7y, address, seed, url, accessLog);
   }
 
   /** A fresh peer daemon, with the seed as its only possible parent. */

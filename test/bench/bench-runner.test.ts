@@ -1,0 +1,63 @@
+import test from 'ava';
+import { main } from '../../bench/run.js';
+import { lowerBound, parseSwarmArgs } from '../../bench/swarm.js';
+import { Teardown } from '../../bench/support/teardown.js';
+import { formatTable } from '../../bench/support/bench-files.js';
+
+test.serial('an unknown benchmark exits 2 and lists the known ones', async (t) => {
+  const writes: string[] = [];
+  const orig = process.stderr.write.bind(process.stderr);
+  process.stderr.write = ((s: string) => { writes.push(s); return true; }) as typeof process.stderr.write;
+  let code: number;
+  try {
+    code = await main(['no-such-bench']);
+  } finally {
+    process.stderr.write = orig;
+  }
+  t.is(code, 2);
+  t.regex(writes.join(''), /unknown benchmark "no-such-bench"/);
+  t.regex(writes.join(''), /swarm\|throughput\|memory/);
+});
+
+test('swarm refuses a missing or bad argument and says how to call it', (t) => {
+  const missing = t.throws(() => parseSwarmArgs(['--hosts', '4', '--size', '64']));
+  t.regex(missing!.message, /--rate/);
+  t.regex((missing as { fix?: string }).fix ?? '', /npm run bench -- swarm/);
+  t.regex(t.throws(() => parseSwarmArgs(['--hosts', '2.5', '--size', '64', '--rate', '100']))!.message, /whole number/);
+  t.regex(t.throws(() => parseSwarmArgs(['--hosts', '4', '--size', '64', '--rate', '100', '--modes', 'd7y,ftp']))!.message, /ftp/);
+  t.regex(t.throws(() => parseSwarmArgs(['--hosts', '4', '--bogus']))!.message, /bogus/);
+});
+
+test('swarm arguments default the origin rate to the link rate and run all three modes', (t) => {
+  const a = parseSwarmArgs(['--hosts', '8', '--size', '128', '--rate', '100']);
+  t.deepEqual([a.hosts, a.sizeMiB, a.rateMbit, a.originRateMbit, a.modes], [8, 128, 100, 100, ['d7y', 'direct', 'bt']]);
+});
+
+test('T* is the largest of the origin, swarm and download bounds', (t) => {
+  const s = 100e6;
+  t.is(lowerBound(s, 8, 12.5e6, 12.5e6), 8);
+  t.is(lowerBound(s, 8, 1e6, 12.5e6), 100);
+  t.is(lowerBound(s, 8, 12.5e6, 1e6), 100);
+});
+
+test.serial('teardown runs every step newest first, once, even after a failing step', async (t) => {
+  const order: string[] = [];
+  const td = new Teardown(1_000);
+  td.add('a', () => { order.push('a'); });
+  td.add('b', () => { throw new Error('boom'); });
+  td.add('c', async () => { order.push('c'); });
+  const orig = process.stderr.write.bind(process.stderr);
+  const errs: string[] = [];
+  process.stderr.write = ((s: string) => { errs.push(s); return true; }) as typeof process.stderr.write;
+  try {
+    await Promise.all([td.run(), td.run()]);
+  } finally {
+    process.stderr.write = orig;
+  }
+  t.deepEqual(order, ['c', 'a']);
+  t.regex(errs.join(''), /"b" failed: boom/);
+});
+
+test('tables are aligned with a rule under the header', (t) => {
+  t.is(formatTable(['mode', 's'], [['d7y', 1.5], ['direct', 12]]), '  mode    s\n------  ---\n   d7y  1.5\ndirect   12');
+});
