@@ -14,8 +14,10 @@ import { Teardown } from './support/teardown.js';
 const MIB = 1024 * 1024;
 const EXPERIMENT = 'ab-bench';
 
-/** Upload rate limits (bytes/s) of the swarm's normal peers: two fast hosts, two slow ones. */
-const PEER_UPLOAD = [96 * MIB, 96 * MIB, 8 * MIB, 8 * MIB];
+/** Upload rate limits (bytes/s) of the swarm's normal peers: three fast hosts, three slow ones. */
+const PEER_UPLOAD = [96 * MIB, 96 * MIB, 96 * MIB, 8 * MIB, 8 * MIB, 8 * MIB];
+/** Parents per scheduling round: fewer than the peers, so the ranking decides who serves whom. */
+const CANDIDATE_PARENTS = 2;
 
 /** A loopback origin serving `files` from memory with single-range support. */
 async function startOrigin(teardown: Teardown, files: Map<string, Buffer>): Promise<string> {
@@ -75,9 +77,10 @@ function peerConfig(dir: string, pluginsFile: string, name: string, scheduler: s
 
 /**
  * `npm run bench -- ab-experiment [--tasks 24] [--size-mib 16] [--keep]`: a loopback swarm (one
- * scheduler, a seed peer and four peers, two with fast and two with slow uploads) runs an A/B
+ * scheduler giving 2 parents per round, a seed peer and six peers, three with fast and three with
+ * slow uploads) runs an A/B
  * experiment — arm `control` ranks parents with `default`, arm `treatment` with `throughput`,
- * 50/50 by task id. Every task is downloaded by the four peers at once; the scheduler records one
+ * 50/50 by task id. Every task is downloaded by the six peers at once; the scheduler records one
  * outcome per download; the report (`d7y experiment report`) is printed at the end.
  */
 export async function run(args: string[]): Promise<void> {
@@ -109,7 +112,7 @@ export async function run(args: string[]): Promise<void> {
     const port = await freePort();
     const scheduler = `127.0.0.1:${port}`;
     await daemon(teardown, dir, 'scheduler', 'scheduler', {
-      dataDir: schedulerDir, pluginsFile, log: { level: 'warn' }, scheduler: { listen: { host: '127.0.0.1', port } },
+      dataDir: schedulerDir, pluginsFile, log: { level: 'warn' }, scheduler: { listen: { host: '127.0.0.1', port }, candidateParentLimit: CANDIDATE_PARENTS },
     });
     const names = PEER_UPLOAD.map((_, i) => `peer-${i}`);
     await Promise.all([

@@ -38,5 +38,5 @@ test('observed piece costs count as much as announced bandwidth', (t) => {
   // claims: 0.5·1 + 0.5·(21/410) ≈ 0.53; delivers: 0.5·0.5 + 0.5·1 = 0.75
   t.is(ev.rank([claimsFast, deliversFast], ctx)[0]!.peerId, 'delivers');
   const s = ev.score(deliversFast, ctx, ev.roundStats([claimsFast, deliversFast]));
-  t.is(s.total.toFixed(4), (0.75 * 0.6 * 0.5).toFixed(4));
+  t.is(s.total.toFixed(4), (0.75 * 0.6 * 0.5 * (0.25 + 0.75 * 0.5)).toFixed(4));
 });

@@ -20,6 +20,8 @@ export interface ThroughputScoreParts {
   locality: number;
   /** Smoothed share of successful uploads, in (0, 1). */
   reliability: number;
+  /** `0.25 + 0.75 · finished pieces / task pieces`: a parent holding little can serve little yet. */
+  availability: number;
   total: number;
 }
 
@@ -43,13 +45,15 @@ function medianRecentCost(costs: readonly number[]): number | undefined {
 /**
  * `throughput`: ranks parents by the piece rate the child can expect from them, scaled by locality.
  *
- * `total = speed · (0.6 + 0.4·locality) · reliability`, where
+ * `total = speed · (0.6 + 0.4·locality) · reliability · availability`, where
  * - `speed` is the parent's spare upload bandwidth shared among the uploads it already serves
  *   (`max(peak − last 60 s, 5 % of peak) / (concurrent uploads + 1)`) relative to the best of the
  *   round, averaged with its observed speed (fastest median of the last 8 piece costs in the round
  *   over its own) once it has served pieces;
  * - `locality` is 1 in the child's IDC, else the location affinity (shared leading elements / 5);
- * - `reliability` is the upload success rate with one success and one failure added (Laplace).
+ * - `reliability` is the upload success rate with one success and one failure added (Laplace);
+ * - `availability` is `0.25 + 0.75 · finished pieces / task pieces` (1 while the piece count is
+ *   unknown): a parent that holds little can feed the child little yet.
  *
  * Why it beats `default` where hosts differ in bandwidth or locality: `default` adds its terms, so
  * a busy 10 Gbit/s host with 50 uploads still looks "fast" (its unused peak is large), and a
@@ -94,8 +98,9 @@ export class ThroughputEvaluator implements Evaluator {
     else speed = bps > 0 ? 0.5 * bandwidth + 0.5 * observed : observed;
     const locality = Math.max(idcAffinity(h.idc, ctx.child.host.idc), locationAffinity(h.location, ctx.child.host.location));
     const reliability = (h.uploadSuccessCount + 1) / (h.uploadSuccessCount + h.uploadFailedCount + 2);
-    const total = speed * (0.6 + 0.4 * locality) * reliability;
-    return { perSlotBps: bps, bandwidth, observed, locality, reliability, total };
+    const availability = ctx.totalPieceCount > 0 ? 0.25 + 0.75 * clamp01(candidate.finishedPieceCount / ctx.totalPieceCount) : 1;
+    const total = speed * (0.6 + 0.4 * locality) * reliability * availability;
+    return { perSlotBps: bps, bandwidth, observed, locality, reliability, availability, total };
   }
 
   isBadParent(candidate: CandidateParent, _ctx: EvaluationContext): boolean {
