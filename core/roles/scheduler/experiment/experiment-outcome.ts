@@ -6,6 +6,8 @@ export interface ExperimentOutcome {
   /** The variant's position in the experiment's config; the report lists arms in this order (0 = control). */
   armIndex: number;
   evaluator: string;
+  /** The bucketing key's value (the task id or the host id): the unit the arms were assigned by. */
+  bucket: string;
   taskId: string;
   hostId: string;
   peerId: string;

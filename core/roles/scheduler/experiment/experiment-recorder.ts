@@ -61,6 +61,7 @@ export class ExperimentRecorder {
       arm: arm.name,
       armIndex,
       evaluator: arm.evaluator,
+      bucket: this.arms.keyOf(task.id, peer.host.id),
       taskId: task.id,
       hostId: peer.host.id,
       peerId: peer.id,

@@ -17,7 +17,7 @@ function metric(m: MetricSummary, f: (x: number) => string): string {
 export function formatExperimentReport(r: ExperimentReport): string {
   const lines = [`experiment ${r.experimentId}`];
   for (const a of r.arms) {
-    lines.push(`  arm ${a.arm} (evaluator ${a.evaluator}): n=${a.bytesPerSecond.n} ok, ${a.failed} failed`);
+    lines.push(`  arm ${a.arm} (evaluator ${a.evaluator}): n=${a.bytesPerSecond.n} ok, ${a.failed} failed, ${a.buckets} bucket(s)`);
     lines.push(`    duration    mean ${metric(a.durationMs, ms)}`);
     lines.push(`    throughput  mean ${metric(a.bytesPerSecond, rate)}`);
     lines.push(`    from peers ${(a.meanPeerShare * 100).toFixed(1)}%, piece failures ${a.meanPieceFailures.toFixed(2)}, `
@@ -25,7 +25,8 @@ export function formatExperimentReport(r: ExperimentReport): string {
   }
   for (const c of r.comparisons) {
     const p = (w?: { pValue: number }): string => (w ? w.pValue.toPrecision(3) : 'n/a');
-    lines.push(`  Welch t-test ${c.arm} vs ${c.control}: duration p=${p(c.durationMs)}, throughput p=${p(c.bytesPerSecond)}`);
+    lines.push(`  Welch t-test ${c.arm} vs ${c.control}: duration p=${p(c.durationMs)}, throughput p=${p(c.bytesPerSecond)}, `
+      + `throughput over bucket means p=${p(c.bytesPerSecondByBucket)}`);
   }
   lines.push(`verdict: ${r.verdict}`);
   return `${lines.join('\n')}\n`;

@@ -5,6 +5,8 @@ const { jStat } = jstat;
 
 /** Successful downloads each arm needs before the report draws a conclusion. */
 export const MIN_SAMPLES_PER_ARM = 10;
+/** Buckets (tasks or hosts) each arm needs: downloads of one bucket are not independent. */
+export const MIN_BUCKETS_PER_ARM = 5;
 /** Significance level of the verdict. */
 export const ALPHA = 0.05;
 
@@ -23,6 +25,8 @@ export interface ArmReport {
   evaluator: string;
   downloads: number;
   failed: number;
+  /** Distinct buckets (tasks or hosts) among the successful downloads. */
+  buckets: number;
   durationMs: MetricSummary;
   bytesPerSecond: MetricSummary;
   meanPeerShare: number;
@@ -43,6 +47,11 @@ export interface ArmComparison {
   arm: string;
   durationMs?: WelchResult;
   bytesPerSecond?: WelchResult;
+  /**
+   * Throughput compared on per-bucket means: downloads of one task (or host) share its
+   * conditions, so this is the test the verdict uses.
+   */
+  bytesPerSecondByBucket?: WelchResult;
 }
 
 export interface ExperimentReport {
@@ -91,6 +100,7 @@ function armReport(arm: string, outcomes: ExperimentOutcome[]): ArmReport {
     evaluator: outcomes[0]?.evaluator ?? '',
     downloads: outcomes.length,
     failed: outcomes.length - ok.length,
+    buckets: new Set(ok.map((o) => o.bucket ?? o.taskId)).size,
     durationMs: summarize(ok.map((o) => o.durationMs)),
     bytesPerSecond: summarize(ok.map((o) => o.bytesPerSecond)),
     meanPeerShare: meanOf(ok.map((o) => o.peerShare)),
@@ -107,16 +117,22 @@ function verdictOf(arms: ArmReport[], comparisons: ArmComparison[]): string {
     return `not enough data: ${short.map((a) => `${a.arm} has ${a.bytesPerSecond.n}`).join(', ')} successful download(s); `
       + `need at least ${MIN_SAMPLES_PER_ARM} per arm`;
   }
+  const few = arms.filter((a) => a.buckets < MIN_BUCKETS_PER_ARM);
+  if (few.length > 0) {
+    return `not enough data: ${few.map((a) => `${a.arm} spans ${a.buckets}`).join(', ')} bucket(s) (tasks or hosts); `
+      + `need at least ${MIN_BUCKETS_PER_ARM} per arm, as downloads of one bucket are not independent`;
+  }
   const control = arms[0]!;
   const parts: string[] = [];
   for (const c of comparisons) {
     const other = arms.find((a) => a.arm === c.arm)!;
-    const p = c.bytesPerSecond?.pValue ?? 1;
+    const p = c.bytesPerSecondByBucket?.pValue ?? 1;
     const ratio = control.bytesPerSecond.mean > 0 ? other.bytesPerSecond.mean / control.bytesPerSecond.mean : 1;
     const pct = `${ratio >= 1 ? '+' : ''}${((ratio - 1) * 100).toFixed(1)}%`;
     parts.push(p < ALPHA
       ? `${other.arm} is ${ratio >= 1 ? 'faster' : 'slower'} than ${control.arm}: throughput ${pct} (p=${p.toPrecision(2)})`
-      : `no significant difference between ${other.arm} and ${control.arm} (throughput ${pct}, p=${p.toPrecision(2)}); collect more downloads to detect smaller effects`);
+      : `no significant difference between ${other.arm} and ${control.arm} (throughput ${pct}, p=${p.toPrecision(2)} over bucket means); `
+        + 'collect more tasks to detect smaller effects');
   }
   return parts.join('; ');
 }
@@ -124,7 +140,9 @@ function verdictOf(arms: ArmReport[], comparisons: ArmComparison[]): string {
 /**
  * The report of one experiment: per arm (in the experiment's variant order, the first being the control) the number of downloads,
  * failures, and summaries of duration and throughput over successful downloads; Welch's t-test of
- * each arm against the first; and a one-line verdict that says when the data is not enough.
+ * each arm against the first, per download and on per-bucket throughput means; and a one-line
+ * verdict (judged on bucket means, since downloads of one task or host are correlated) that says
+ * when the data is not enough.
  */
 export function experimentReport(experimentId: string, outcomes: readonly ExperimentOutcome[]): ExperimentReport {
   const byArm = new Map<string, ExperimentOutcome[]>();
@@ -144,5 +162,18 @@ export function experimentReport(experimentId: string, outcomes: readonly Experi
     durationMs: welchTTest(ok(a.arm, (o) => o.durationMs), ok(arms[0]!.arm, (o) => o.durationMs)),
     bytesPerSecond: welchTTest(ok(a.arm, (o) => o.bytesPerSecond), ok(arms[0]!.arm, (o) => o.bytesPerSecond)),
   }));
+  const bucketMeans = (arm: string): number[] => {
+    const sums = new Map<string, { sum: number; n: number }>();
+    for (const o of byArm.get(arm) ?? []) {
+      if (!o.succeeded) continue;
+      const key = o.bucket ?? o.taskId;
+      const s = sums.get(key) ?? { sum: 0, n: 0 };
+      s.sum += o.bytesPerSecond;
+      s.n += 1;
+      sums.set(key, s);
+    }
+    return [...sums.values()].map((s) => s.sum / s.n);
+  };
+  for (const c of comparisons) c.bytesPerSecondByBucket = welchTTest(bucketMeans(c.arm), bucketMeans(c.control));
   return { experimentId, arms, comparisons, verdict: verdictOf(arms, comparisons) };
 }

@@ -75,7 +75,7 @@ test('the scheduler ranks each download with its arm\'s evaluator and records th
   t.true(await until(async () => (await store.list('split').catch(() => [])).length === 1, 5000), 'one outcome recorded');
   const [o] = await store.list('split');
   t.like(o, {
-    arm: 'arm-b', armIndex: 1, evaluator: 'b', taskId: taskB, peerId: 'p-child', succeeded: true, durationMs: 400, contentLength: 10,
+    arm: 'arm-b', armIndex: 1, evaluator: 'b', bucket: taskB, taskId: taskB, peerId: 'p-child', succeeded: true, durationMs: 400, contentLength: 10,
     bytesPerSecond: 25, peerShare: 0.8, pieceFailures: 3, reschedules: 1, backToSource: true, schedulerFailovers: 1, measuredBy: 'peer',
   });
   child.end();

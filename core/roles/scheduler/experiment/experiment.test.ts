@@ -16,7 +16,8 @@ const config = {
 function outcome(arm: string, durationMs: number, over: Partial<ExperimentOutcome> = {}): ExperimentOutcome {
   const contentLength = 64 * 1024 * 1024;
   return {
-    experimentId: 'exp-1', arm, armIndex: arm === 'control' ? 0 : 1, evaluator: arm === 'control' ? 'default' : 'throughput', taskId: 't', hostId: 'h', peerId: 'p',
+    experimentId: 'exp-1', arm, armIndex: arm === 'control' ? 0 : 1, evaluator: arm === 'control' ? 'default' : 'throughput',
+    bucket: `task-${durationMs}`, taskId: 't', hostId: 'h', peerId: 'p',
     succeeded: true, recordedAt: new Date(0).toISOString(), durationMs, contentLength, bytesPerSecond: (contentLength * 1000) / durationMs,
     peerBytes: contentLength, sourceBytes: 0, peerShare: 1, pieceFailures: 0, reschedules: 0, backToSource: false,
     schedulerFailovers: 0, measuredBy: 'peer', ...over,
@@ -51,8 +52,8 @@ test('Welch t-test matches the textbook value', (t) => {
 });
 
 test('report: per-arm summaries, a significant verdict, and "not enough data" with few samples', (t) => {
-  const control = Array.from({ length: 12 }, (_, i) => outcome('control', 2000 + (i % 4) * 50));
-  const treatment = Array.from({ length: 12 }, (_, i) => outcome('treatment', 1000 + (i % 4) * 50));
+  const control = Array.from({ length: 12 }, (_, i) => outcome('control', 2000 + (i % 4) * 50, { bucket: `c-${i}` }));
+  const treatment = Array.from({ length: 12 }, (_, i) => outcome('treatment', 1000 + (i % 4) * 50, { bucket: `t-${i}` }));
   const r = experimentReport('exp-1', [...treatment, ...control, outcome('treatment', 0, { succeeded: false, bytesPerSecond: 0 })]);
   t.deepEqual(r.arms.map((a) => [a.arm, a.downloads, a.failed]), [['control', 12, 0], ['treatment', 13, 1]]);
   const c = r.arms[0]!.durationMs;
@@ -62,6 +63,8 @@ test('report: per-arm summaries, a significant verdict, and "not enough data" wi
   t.regex(r.verdict, /^treatment is faster than control: throughput \+\d/);
   const few = experimentReport('exp-1', [...control.slice(0, 3), ...treatment.slice(0, 12)]);
   t.regex(few.verdict, /^not enough data: control has 3 successful download\(s\); need at least 10 per arm/);
+  const oneTask = experimentReport('exp-1', [...control, ...treatment].map((o) => ({ ...o, bucket: `only-${o.arm}` })));
+  t.regex(oneTask.verdict, /^not enough data: control spans 1, treatment spans 1 bucket\(s\)/, 'twelve downloads of one task are one sample');
 });
 
 test('d7y experiment report reads the scheduler\'s outcome file (text and --json)', async (t) => {
@@ -75,7 +78,7 @@ test('d7y experiment report reads the scheduler\'s outcome file (text and --json
   await writeFile(store.fileOf('exp-1'), 'not json\n', { flag: 'a' });
   const text = await runCli(['experiment', 'report', 'exp-1', '--data-dir', dir]);
   t.is(text.code, 0, text.stderr);
-  t.regex(text.stdout, /arm control \(evaluator default\): n=12 ok, 0 failed/);
+  t.regex(text.stdout, /arm control \(evaluator default\): n=12 ok, 0 failed, 12 bucket\(s\)/);
   t.regex(text.stdout, /Welch t-test treatment vs control: duration p=/);
   t.regex(text.stdout, /verdict: no significant difference between treatment and control/);
   const json = await runCli(['experiment', 'report', 'exp-1', '--data-dir', dir, '--json']);
