@@ -1,8 +1,8 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import test from 'ava';
-import { taskId } from '../../core/index.js';
+import { JsonLinesOutcomeStore, taskId } from '../../core/index.js';
 import { startOriginServer } from '../support/origin-server.js';
 import { runCli } from '../support/run-cli.js';
 import { startFakeParent } from './faults-fake-parent.js';
@@ -42,6 +42,12 @@ test.serial('a parent serving corrupted pieces is blocked and the pieces are fet
   const origin = await startOriginServer(t, { files: { '/f/corrupt.bin': file } });
   const url = origin.urlOf('/f/corrupt.bin');
   const cluster = await P2PCluster.create(t);
+  await writeFile(cluster.pluginsFile, JSON.stringify({
+    plugins: [{ name: 'http' }, { name: 'disk' }, { name: 'default' }, { name: 'legacy' }],
+    scheduler: { evaluator: 'default', experiment: { id: 'faults', bucketBy: 'task', variants: [
+      { name: 'a', evaluator: 'default', weight: 50 }, { name: 'b', evaluator: 'legacy', weight: 50 },
+    ] } },
+  }));
   const scheduler = await cluster.scheduler();
   const bad = await startFakeParent(t, {
     name: 'corrupting', scheduler: scheduler.address, url, file, pieceLength: MIB,
@@ -59,6 +65,17 @@ test.serial('a parent serving corrupted pieces is blocked and the pieces are fet
   const stat = await cluster.client(child).stat(taskId({ url })) as unknown as TaskStat;
   t.false(stat.parentIds.includes(bad.peerId), 'no piece was accepted from the corrupting parent');
   t.is(stat.heldPieces, 8);
+
+  const store = new JsonLinesOutcomeStore(scheduler.dataDir);
+  let outcomes = await store.list('faults').catch(() => []);
+  for (let i = 0; i < 50 && outcomes.length === 0; i++) {
+    await sleep(100);
+    outcomes = await store.list('faults').catch(() => []);
+  }
+  const mine = outcomes.find((o) => o.hostId !== bad.hostId);
+  t.like(mine, { succeeded: true, contentLength: file.length, measuredBy: 'peer', backToSource: true, sourceBytes: file.length },
+    'the experiment outcome carries what the peer measured');
+  t.true((mine?.pieceFailures ?? 0) >= 1, 'the corrupted pieces count as piece failures');
 });
 
 test.serial('a parent that turns slow is detected as bad and not given to the next child', async (t) => {
