@@ -40,3 +40,11 @@ test('observed piece costs count as much as announced bandwidth', (t) => {
   const s = ev.score(deliversFast, ctx, ev.roundStats([claimsFast, deliversFast]));
   t.is(s.total.toFixed(4), (0.75 * 0.6 * 0.5 * (0.25 + 0.75 * 0.5)).toFixed(4));
 });
+
+test('a parent holding the pieces beats an equally fast one that holds few', (t) => {
+  const ev = new ThroughputEvaluator();
+  const holder = { ...cand('holder', { maxUploadBps: 1e8 }), finishedPieceCount: 10 };
+  const empty = { ...cand('empty', { maxUploadBps: 1e8 }), finishedPieceCount: 0 };
+  t.deepEqual(ev.rank([empty, holder], ctx).map((c) => c.peerId), ['holder', 'empty']);
+  t.is(ev.score(empty, ctx, ev.roundStats([empty, holder])).availability, 0.25);
+});
