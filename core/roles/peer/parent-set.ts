@@ -3,8 +3,6 @@ import type { PieceInfo } from '../../protocol/rpc/gen/dfdaemon.js';
 
 /** Weight of a parent that reports no bandwidth (10 Gbps, as Dragonfly assumes). */
 const DEFAULT_MAX_TX = 1_250_000_000;
-/** Pieces one download fetches at once from one seed (super) parent when it is the only parent. */
-export const MAX_IN_FLIGHT_PER_SEED = 3;
 /** Piece failures after which a parent is no longer asked. */
 export const MAX_PARENT_FAILURES = 3;
 
@@ -77,11 +75,11 @@ export class ParentSet {
   /**
    * A parent holding piece `n` and not in `excluded`, by weighted random choice; undefined if
    * none. Normal parents come first: a seed is asked only when no normal parent holds the piece,
-   * and for at most MAX_IN_FLIGHT_PER_SEED pieces at once (one while a live normal parent
-   * exists), so the origin side sends each piece about once and children share the rest.
+   * and, while a live normal parent exists, for one piece at a time, so the origin side sends
+   * fewer copies and children share the rest.
    */
   choose(n: number, excluded?: Set<string>): Parent | undefined {
-    let seedCap = MAX_IN_FLIGHT_PER_SEED;
+    let seedCap = Number.POSITIVE_INFINITY;
     for (const p of this.byId.values()) if (!p.dead && !p.seed) seedCap = 1;
     let total = 0;
     let options: [Parent, number][] = [];
