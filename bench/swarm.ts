@@ -1,6 +1,6 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { D7yError } from '../core/index.js';
 import { appendJsonLines, formatTable, resultsDir, sha256File, writeRandomFile } from './support/bench-files.js';
@@ -122,7 +122,7 @@ export async function run(argv: string[]): Promise<void> {
     }
     printTable(records, tStar);
     const file = await appendJsonLines(a.out, 'swarm', records);
-    const chartBase = join(resultsDir, `swarm-${a.hosts}h-${a.sizeMiB}m-${a.rateMbit}mbit`);
+    const chartBase = join(a.out ? dirname(a.out) : resultsDir, `swarm-${a.hosts}h-${a.sizeMiB}m-${a.rateMbit}mbit`);
     const charts = await writeCdfChart(chartBase, `${a.hosts} hosts, ${a.sizeMiB} MiB, ${a.rateMbit} Mbit/s links${lab.shaped ? '' : ' (loopback, unshaped)'}`,
       records.map((r) => ({ mode: String(r.mode), hosts: a.hosts, seconds: (r.seconds as (number | null)[]).filter((s): s is number => s !== null) })),
       tStar);
