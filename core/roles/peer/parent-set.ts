@@ -75,12 +75,20 @@ export class ParentSet {
   /**
    * A parent holding piece `n` and not in `excluded`, by weighted random choice; undefined if
    * none. Normal parents come first: a seed is asked only when no normal parent holds the piece,
-   * and, while a live normal parent exists, for one piece at a time, so the origin side sends
-   * fewer copies and children share the rest.
+   * and, while a live normal parent exists, only when no normal parent is busy serving this
+   * download and for one piece at a time, so the origin side sends fewer copies and children
+   * share the rest.
    */
   choose(n: number, excluded?: Set<string>): Parent | undefined {
     let seedCap = Number.POSITIVE_INFINITY;
-    for (const p of this.byId.values()) if (!p.dead && !p.seed) seedCap = 1;
+    for (const p of this.byId.values()) {
+      if (p.dead || p.seed) continue;
+      if (p.inFlight > 0) {
+        seedCap = 0;
+        break;
+      }
+      seedCap = 1;
+    }
     let total = 0;
     let options: [Parent, number][] = [];
     const seeds: [Parent, number][] = [];
