@@ -64,7 +64,7 @@ for (const db of DATABASES) {
   });
 
   test(`${db}: schedulers register, keep alive, go inactive after the TTL; peers get them ranked by scope`, async (t) => {
-    const m = await manager(t, db, { keepaliveTtl: 800 });
+    const m = await manager(t, db, { keepaliveTtl: 2500 });
     const pat = m.client((await m.root.createToken({ name: 'infra' })).token);
     const near = await pat.call<{ id: string }>('POST', '/oapi/v1/clusters', {
       name: 'near', scopes: { idc: 'idc-a|idc-b', location: 'cn|hz|x', cidrs: ['10.1.0.0/16'] }, client_config: { download: { concurrency: 3 } },
@@ -80,9 +80,13 @@ for (const db of DATABASES) {
     t.deepEqual(byIdc.client_config, { download: { concurrency: 3 } });
     const byHost = await pat.schedulersFor({ hostname: 'web-12', ip: '192.168.0.1' });
     t.deepEqual(byHost.schedulers.map((s) => s.address), ['10.9.0.5:8002']);
-    await new Promise((r) => setTimeout(r, 1000));
-    await pat.keepAliveScheduler(s2.id);
-    const states = await pat.call<{ hostname: string; state: string }[]>('GET', '/oapi/v1/schedulers');
+    const list = () => pat.call<{ hostname: string; state: string }[]>('GET', '/oapi/v1/schedulers');
+    let states = await list();
+    for (const deadline = Date.now() + 20_000; states.find((s) => s.hostname === 'sched-near')?.state !== 'inactive' && Date.now() < deadline;) {
+      await new Promise((r) => setTimeout(r, 300));
+      await pat.keepAliveScheduler(s2.id);
+      states = await list();
+    }
     t.deepEqual(states.map((s) => [s.hostname, s.state]), [['sched-far', 'active'], ['sched-near', 'inactive']]);
     const after = await pat.schedulersFor({ ip: '10.1.2.3', idc: 'idc-b' });
     t.deepEqual(after.schedulers.map((s) => s.address), ['10.9.0.5:8002'], 'an inactive cluster is never offered');
