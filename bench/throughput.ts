@@ -27,7 +27,7 @@ function parse(argv: string[]): { sizeMiB: number; runs: number; out?: string } 
 
 /**
  * `npm run bench -- throughput`: on loopback, nginx → `curl -o file` against a seed peer → a
- * fresh peer (`d7y get -o file`; the origin's access log proves the bytes came from the seed),
+ * fresh peer (`d7y get -O file`; the origin's access log proves the bytes came from the seed),
  * same file, same disk; medians of `runs`, also without the `d7y` CLI's own start-up time.
  */
 export async function run(argv: string[]): Promise<void> {
@@ -80,7 +80,7 @@ export async function run(argv: string[]): Promise<void> {
     const mb = (x: number): string => (x / 1e6).toFixed(0);
     console.log(formatTable(['path', 'MB/s (median)', 'runs MB/s'], [
       ['nginx → curl -o file', mb(mc), curl.map(mb).join(' ')],
-      ['seed peer → peer (d7y get -o file)', mb(md), d7y.map(mb).join(' ')],
+      ['seed peer → peer (d7y get -O file)', mb(md), d7y.map(mb).join(' ')],
       ['  the same without d7y CLI start-up', mb(median(d7yNet)), d7yNet.map(mb).join(' ')],
     ]));
     console.log(`ratio d7y / nginx+curl: ${(md / mc).toFixed(2)} (goal ≥ 0.8); without the ${cliStart.toFixed(2)} s CLI start-up: ${(median(d7yNet) / mc).toFixed(2)}; load average ${load.toFixed(2)}`);
