@@ -41,3 +41,30 @@ test('a scheduler linked to the manager registers, picks up its cluster\'s prehe
   t.is(fakes[4]!.calls.length, 1, 'the seed peer got the single_seed_peer preheat');
   t.deepEqual(fakes[4]!.calls[0]!.download!.options, { storage: 'memory' });
 });
+
+test('a linked scheduler applies its cluster\'s dynamic config (limits, experiment) without a restart, and refuses unknown evaluators', async (t) => {
+  const m = await startManager(t);
+  const token = (await m.root.createToken({ name: 'scheduler' })).token;
+  const { role } = await startScheduler(t, { candidateParentLimit: 4 });
+  const link = new ManagerLink({
+    config: { url: m.url, token, cluster: 'dyn', keepaliveIntervalMs: 150, jobPollIntervalMs: 1000 },
+    ip: '127.0.0.1', port: () => role.port, runner: new JobRunner(role.resources, new DfdaemonUploadClient()),
+    policy: { evaluator: 'pieces' }, evaluators: new EvaluatorRegistry(), logger: silentLogger(),
+    onConfig: (cfg) => role.applyDynamicConfig(cfg),
+  });
+  await link.start();
+  t.teardown(() => link.stop());
+  t.like(role.describe(), { candidateParentLimit: 4, maxBackToSourcePeersPerTask: 3, policy: 'pieces' });
+  const pat = m.client(token);
+  const [cluster] = await pat.call<{ id: string; name: string }[]>('GET', '/oapi/v1/clusters');
+  await pat.call('PATCH', `/oapi/v1/clusters/${cluster!.id}`, {
+    config: {
+      candidateParentLimit: 2, filterParentLimit: 10, maxBackToSourcePeersPerTask: 1, evaluator: 'nonesuch',
+      experiment: { id: 'exp-dyn', bucketBy: 'host', variants: [{ name: 'a', evaluator: 'pieces', weight: 50 }, { name: 'b', evaluator: 'pieces', weight: 50 }] },
+    },
+  });
+  t.true(await until(async () => role.describe().candidateParentLimit === 2, 10_000), 'the limit changed with a keepalive');
+  t.like(role.describe(), { candidateParentLimit: 2, filterParentLimit: 10, maxBackToSourcePeersPerTask: 1, policy: 'experiment exp-dyn' });
+  t.is(role.experiment?.id, 'exp-dyn');
+  t.deepEqual(await role.applyDynamicConfig({ evaluator: 'nonesuch', candidateParentLimit: 99 }), [], 'an unloaded evaluator and an out-of-range limit change nothing');
+});

@@ -15,6 +15,8 @@ export interface ManagerLinkOptions {
   policy: SchedulingPolicy;
   evaluators: EvaluatorRegistry;
   logger: Logger;
+  /** Applies the rest of the cluster's dynamic config (limits, experiment) in the scheduler. */
+  onConfig?: (config: Record<string, unknown>) => Promise<unknown> | void;
 }
 
 /**
@@ -77,6 +79,10 @@ export class ManagerLink implements Startable {
     const text = JSON.stringify(config ?? {});
     if (text === this.lastConfig) return;
     this.lastConfig = text;
+    if (this.o.onConfig) {
+      void Promise.resolve(this.o.onConfig(config ?? {})).catch((err: unknown) => this.o.logger.warn({ err: String(err) }, 'dynamic config could not be applied'));
+      return;
+    }
     const evaluator = config?.evaluator;
     if (typeof evaluator === 'string' && evaluator !== this.o.policy.evaluator) {
       if (this.o.evaluators.names().includes(evaluator)) {

@@ -19,7 +19,7 @@ import { SchedulerMetrics } from './scheduler-metrics.js';
 import { createSchedulerService } from './scheduler-service.js';
 import { Scheduling } from './scheduling.js';
 import { SchedulingPolicyToken } from './scheduling-policy-token.js';
-import type { SchedulingPolicy } from './scheduling-policy.js';
+import type { ExperimentConfig, SchedulingPolicy } from './scheduling-policy.js';
 import { SeedPeerTrigger } from './seed-peer-trigger.js';
 import { JobRunner } from './job-runner.js';
 import { ManagerLink } from './manager-link.js';
@@ -38,7 +38,9 @@ export class SchedulerRole implements Role {
   private readonly seeds: SeedPeerTrigger;
   private readonly announcer: PeerAnnouncer;
   /** The A/B experiment the policy names, if any: arms per download and outcome records. */
-  readonly experiment?: ExperimentRecorder;
+  experiment?: ExperimentRecorder;
+  private readonly schedulingOptions: { candidateParentLimit: number; filterParentLimit: number };
+  private readonly announcerOptions: ConstructorParameters<typeof PeerAnnouncer>[3];
   private server?: Server;
   private gcTimer?: NodeJS.Timeout;
   private link?: ManagerLink;
@@ -58,14 +60,13 @@ export class SchedulerRole implements Role {
     if (policy.experiment) {
       this.experiment = new ExperimentRecorder(policy.experiment, new JsonLinesOutcomeStore(config.dataDir), logger);
     }
-    const scheduling = new Scheduling(
-      { candidateParentLimit: c.candidateParentLimit, filterParentLimit: c.filterParentLimit },
-      (task, child) => this.evaluatorFor(task, child),
-    );
-    this.announcer = new PeerAnnouncer(this.resources, scheduling, this.seeds, {
+    this.schedulingOptions = { candidateParentLimit: c.candidateParentLimit, filterParentLimit: c.filterParentLimit };
+    const scheduling = new Scheduling(this.schedulingOptions, (task, child) => this.evaluatorFor(task, child));
+    this.announcerOptions = {
       maxBackToSourcePeersPerTask: c.maxBackToSourcePeersPerTask, retryLimit: c.retryLimit, retryInterval: c.retryInterval,
-      onDownloadEnded: this.experiment ? (task, peer, end) => this.experiment!.record(task, peer, end) : undefined,
-    }, this.metrics, logger);
+      onDownloadEnded: (task, peer, end) => this.experiment?.record(task, peer, end),
+    };
+    this.announcer = new PeerAnnouncer(this.resources, scheduling, this.seeds, this.announcerOptions, this.metrics, logger);
   }
 
   /** The port the gRPC server listens on (0 before start). */
@@ -78,7 +79,52 @@ export class SchedulerRole implements Role {
       listen: `${this.config.scheduler.listen.host}:${this.boundPort || this.config.scheduler.listen.port}`,
       evaluators: this.evaluators.names(),
       policy: this.policy.experiment ? `experiment ${this.policy.experiment.id}` : this.policy.evaluator,
+      candidateParentLimit: this.schedulingOptions.candidateParentLimit,
+      filterParentLimit: this.schedulingOptions.filterParentLimit,
+      maxBackToSourcePeersPerTask: this.announcerOptions.maxBackToSourcePeersPerTask,
     };
+  }
+
+  /**
+   * Applies the cluster's dynamic config from the manager, for the next scheduling round: the
+   * evaluator, the experiment and the limits. A value that names an evaluator this scheduler has not
+   * loaded is refused and logged; everything else keeps its current value. Returns what changed.
+   */
+  async applyDynamicConfig(config: Record<string, unknown>): Promise<string[]> {
+    const changed: string[] = [];
+    const int = (v: unknown, min: number, max: number) => typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max;
+    if (int(config.candidateParentLimit, 1, 20) && config.candidateParentLimit !== this.schedulingOptions.candidateParentLimit) {
+      this.schedulingOptions.candidateParentLimit = config.candidateParentLimit as number;
+      changed.push('candidateParentLimit');
+    }
+    if (int(config.filterParentLimit, 1, 1000) && config.filterParentLimit !== this.schedulingOptions.filterParentLimit) {
+      this.schedulingOptions.filterParentLimit = config.filterParentLimit as number;
+      changed.push('filterParentLimit');
+    }
+    if (int(config.maxBackToSourcePeersPerTask, 0, 10_000) && config.maxBackToSourcePeersPerTask !== this.announcerOptions.maxBackToSourcePeersPerTask) {
+      this.announcerOptions.maxBackToSourcePeersPerTask = config.maxBackToSourcePeersPerTask as number;
+      changed.push('maxBackToSourcePeersPerTask');
+    }
+    if (typeof config.evaluator === 'string' && config.evaluator !== this.policy.evaluator) {
+      if (this.evaluators.has(config.evaluator)) {
+        this.policy.evaluator = config.evaluator;
+        changed.push('evaluator');
+      } else this.logger.warn({ evaluator: config.evaluator }, 'dynamic config names an evaluator this scheduler has not loaded; kept the current one');
+    }
+    const exp = config.experiment as ExperimentConfig | undefined;
+    if (exp && typeof exp === 'object' && exp.id !== this.policy.experiment?.id) {
+      const unknown = (exp.variants ?? []).filter((v) => !this.evaluators.has(v.evaluator)).map((v) => v.evaluator);
+      if (unknown.length) {
+        this.logger.warn({ experiment: exp.id, unknown }, 'dynamic config experiment names evaluators this scheduler has not loaded; kept the current policy');
+      } else {
+        await this.experiment?.flush();
+        this.policy.experiment = { id: exp.id, bucketBy: exp.bucketBy ?? 'task', variants: exp.variants };
+        this.experiment = new ExperimentRecorder(this.policy.experiment, new JsonLinesOutcomeStore(this.config.dataDir), this.logger);
+        changed.push('experiment');
+      }
+    }
+    if (changed.length) this.logger.info({ changed, ...this.describe() }, 'dynamic config applied');
+    return changed;
   }
 
   async start(): Promise<void> {
@@ -106,7 +152,8 @@ export class SchedulerRole implements Role {
     const m = this.config.scheduler.manager;
     if (m) {
       this.link = new ManagerLink({ config: m, ip: this.config.scheduler.listen.host, port: () => this.boundPort,
-        runner: new JobRunner(this.resources, new DfdaemonUploadClient()), policy: this.policy, evaluators: this.evaluators, logger: this.logger });
+        runner: new JobRunner(this.resources, new DfdaemonUploadClient()), policy: this.policy, evaluators: this.evaluators, logger: this.logger,
+        onConfig: (cfg) => this.applyDynamicConfig(cfg) });
       await this.link.start();
     }
     this.logger.info(this.describe(), 'scheduler started');
