@@ -1,6 +1,10 @@
+import 'reflect-metadata';
 import test from 'ava';
 import { silentLogger } from '../../core/logging/logger.js';
 import { PeerConfigSchema } from '../../core/config/peer-config.js';
+import { NodeConfigSchema } from '../../core/config/node-config.js';
+import { SourceRouter } from '../../core/registry/source-router.js';
+import { PeerRole } from '../../core/roles/peer/peer-role.js';
 import { StorageRegistry } from '../../core/registry/storage-registry.js';
 import { ManagerDiscovery, type DiscoveryHost } from '../../core/roles/peer/manager-discovery.js';
 import { TaskMediumRouter } from '../../core/roles/peer/task-medium-router.js';
@@ -75,4 +79,31 @@ test('a task placed in memory lives there and is found and deleted there; a medi
   await router.deleteTask(id);
   t.is(await router.getTask(id), undefined);
   t.is(router.mediumOf(id), 'disk', 'a new task of that id goes to the peer\'s own medium again');
+});
+
+test('a peer applies its cluster\'s client config from the manager (concurrency, rate limit) without a restart', async (t) => {
+  const m = await startManager(t);
+  const { token } = await m.root.createToken({ name: 'peers', scopes: ['cluster'] });
+  const pat = m.client(token);
+  const reg = await pat.registerScheduler({ cluster: 'c9', hostname: 's1', ip: '127.0.0.1', port: 9001 });
+  const seen: Record<string, unknown>[] = [];
+  const discovery = new ManagerDiscovery({
+    config: managerConfig(m.url, token), seed: false, fallback: [], host: () => host,
+    onSchedulers: () => undefined, onClientConfig: (c) => seen.push(c), logger: silentLogger(),
+  });
+  t.teardown(() => discovery.stop());
+  t.true(await discovery.refresh());
+  t.deepEqual(seen, [], 'an empty client config changes nothing');
+  await pat.call('PATCH', `/oapi/v1/clusters/${reg.cluster_id}`, { client_config: { download: { concurrency: 3, rateLimit: 1048576 } } });
+  t.true(await discovery.refresh());
+  t.true(await discovery.refresh());
+  t.deepEqual(seen, [{ download: { concurrency: 3, rateLimit: 1048576 } }], 'applied once, when it changed');
+
+  const dir = await tmpDir(t);
+  const config = NodeConfigSchema.parse({ dataDir: dir });
+  const peer = new PeerRole(config, silentLogger(), new SourceRouter(), new StorageRegistry());
+  peer.applyClientConfig(seen[0]!);
+  t.deepEqual(peer.describe().download, { concurrency: 3, rateLimit: 1048576 });
+  peer.applyClientConfig({ download: { concurrency: 99, rateLimit: -1 } });
+  t.deepEqual(peer.describe().download, { concurrency: 3, rateLimit: 1048576 }, 'out-of-range values are ignored');
 });

@@ -22,6 +22,8 @@ export interface ManagerDiscoveryOptions {
   host: () => DiscoveryHost;
   /** Called with the scheduler list whenever it changes. */
   onSchedulers: (addresses: string[]) => void;
+  /** Called with the cluster's client config (download concurrency, rate limit) whenever it changes. */
+  onClientConfig?: (config: Record<string, unknown>) => void;
   logger: Logger;
   /** Deadline of one manager call, ms (default 5 000). */
   timeoutMs?: number;
@@ -37,6 +39,7 @@ export interface ManagerDiscoveryOptions {
 export class ManagerDiscovery implements Startable {
   private readonly client: ManagerClient;
   private current: string[] = [];
+  private lastClientConfig = '{}';
   private timers: NodeJS.Timeout[] = [];
   private seedId?: string;
   private failing = false;
@@ -84,6 +87,11 @@ export class ManagerDiscovery implements Startable {
     try {
       const r = await this.client.schedulersFor({ hostname: h.hostname, ip: h.ip, idc: h.idc || undefined, location: h.location || undefined });
       this.recovered();
+      const clientConfig = JSON.stringify(r.client_config ?? {});
+      if (clientConfig !== this.lastClientConfig) {
+        this.lastClientConfig = clientConfig;
+        this.o.onClientConfig?.(r.client_config ?? {});
+      }
       const next = [...new Set(r.schedulers.map((s) => s.address))].sort();
       if (next.length === 0) {
         this.o.logger.warn({ manager: this.o.config.url, using: this.schedulers }, 'the manager knows no active scheduler for this peer; keeping the current schedulers');

@@ -71,6 +71,26 @@ export class PeerRole implements Role {
     return this.tasksManager;
   }
 
+  /**
+   * The cluster's client config from the manager, applied without a restart: download concurrency
+   * (for downloads that start from now on) and the download rate limit (at once). Out-of-range values
+   * are ignored.
+   */
+  applyClientConfig(config: Record<string, unknown>): void {
+    const download = (config.download ?? {}) as { concurrency?: unknown; rateLimit?: unknown };
+    const applied: Record<string, number> = {};
+    if (typeof download.concurrency === 'number' && Number.isInteger(download.concurrency) && download.concurrency >= 1 && download.concurrency <= 16) {
+      this.cfg.download.concurrency = download.concurrency;
+      applied.concurrency = download.concurrency;
+    }
+    if (typeof download.rateLimit === 'number' && Number.isInteger(download.rateLimit) && download.rateLimit >= 0) {
+      this.cfg.download.rateLimit = download.rateLimit;
+      this.tasksManager?.downloadLimiter.setRate(download.rateLimit);
+      applied.rateLimit = download.rateLimit;
+    }
+    if (Object.keys(applied).length) this.logger.info(applied, 'dynamic config from the manager applied');
+  }
+
   describe(): Record<string, unknown> {
     return {
       hostId: this.hostId,
@@ -84,6 +104,7 @@ export class PeerRole implements Role {
       schedulersFrom: this.discovery?.origin ?? 'static',
       schemes: this.sources.schemes(),
       storage: this.cfg.storage.medium,
+      download: { concurrency: this.cfg.download.concurrency, rateLimit: this.cfg.download.rateLimit },
     };
   }
 
@@ -101,6 +122,7 @@ export class PeerRole implements Role {
         config: cfg.manager, seed: cfg.seed, fallback: cfg.schedulers, logger: this.logger,
         host: () => ({ ...cfg.host, rpcPort: this.rpc?.port ?? 0, uploadPort: this.vortexServer?.port ?? 0 }),
         onSchedulers: (addresses) => { if (taskOpts) this.useSchedulers(addresses, taskOpts); },
+        onClientConfig: (c) => this.applyClientConfig(c),
       });
     }
     const addresses = this.discovery ? await this.discovery.resolve() : cfg.schedulers;

@@ -8,8 +8,19 @@ export class TokenBucket {
   private tokens: number;
   private last = Date.now();
 
-  constructor(readonly rate: number) {
-    this.tokens = rate;
+  constructor(private current: number) {
+    this.tokens = current;
+  }
+
+  /** Bytes per second; 0 is unlimited. */
+  get rate(): number {
+    return this.current;
+  }
+
+  /** Changes the rate for the bytes that follow (dynamic config). */
+  setRate(rate: number): void {
+    this.current = Math.max(0, rate);
+    this.tokens = Math.min(this.tokens, this.current);
   }
 
   get unlimited(): boolean {
