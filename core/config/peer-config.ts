@@ -51,7 +51,7 @@ export const PeerConfigSchema = z.strictObject({
   download: z.strictObject({
     /** Pieces downloaded at once per task. */
     concurrency: z.number().int().min(1).max(16).default(8),
-    /** Milliseconds one piece may take from a parent before it is tried elsewhere. */
+    /** Milliseconds a piece from a parent may go without a byte arriving before it is tried elsewhere. */
     pieceTimeoutMs: z.number().int().min(100).default(30_000),
     /** Download rate limit, bytes/s, 0 = unlimited. */
     rateLimit: bytesPerSecond.default(0),

@@ -1,4 +1,4 @@
-import type { Readable } from 'node:stream';
+import { Transform, type Readable } from 'node:stream';
 import type { StorageMedium } from '../../contracts/storage-medium.js';
 import { D7yError, isD7yError, toD7yError } from '../../errors/d7y-error.js';
 import type { Logger } from '../../logging/logger.js';
@@ -36,6 +36,8 @@ export type P2POutcome = { kind: 'done' } | { kind: 'back-to-source'; reason: st
 
 const REFRESH_MS = 1_000;
 const MAX_REFRESHES = 10;
+/** Milliseconds a download without normal parents waits for a refresh before it asks a seed. */
+const SOLO_SEED_WAIT_MS = REFRESH_MS + 250;
 
 /** A write failed for want of room: no other parent can cure it. */
 export function isStorageFull(e: D7yError): boolean {
@@ -46,7 +48,8 @@ export function isStorageFull(e: D7yError): boolean {
  * Downloads the missing pieces of one task from the parents the scheduler names: a SyncPieces
  * stream per parent says who holds what; pieces are fetched over Vortex, at most `concurrency`
  * at once, each from a parent picked by weighted random choice, crc32-checked by the medium,
- * retried elsewhere on failure and reported to the scheduler. When no parent can serve the
+ * retried elsewhere on failure (or after `pieceTimeoutMs` without a byte) and reported to the
+ * scheduler. Seeds are asked only after normal parents have been idle for a while. When no parent can serve the
  * missing pieces for `stallMs` it asks for a reschedule; it returns `back-to-source` when the
  * scheduler says so, when reschedules run out, or when the scheduler is lost.
  */
@@ -64,6 +67,9 @@ export class P2PDownload {
   private refreshTimer?: NodeJS.Timeout;
   private stallTimer?: NodeJS.Timeout;
   private firstTimer?: NodeJS.Timeout;
+  private seedTimer?: NodeJS.Timeout;
+  /** When a normal parent last had a piece in flight or delivered one (or the download began). */
+  private normalActiveAt = Date.now();
   private resolve!: (o: P2POutcome) => void;
   private reject!: (e: D7yError) => void;
 
@@ -76,6 +82,7 @@ export class P2PDownload {
     private readonly signal: AbortSignal,
   ) {
     this.missing = new Set(missing);
+    this.normalActiveAt = Date.now();
     this.order = shuffled(missing);
   }
 
@@ -94,6 +101,7 @@ export class P2PDownload {
       this.signal.removeEventListener('abort', onAbort);
       clearTimeout(this.firstTimer);
       clearTimeout(this.stallTimer);
+      clearTimeout(this.seedTimer);
     });
   }
 
@@ -167,10 +175,17 @@ export class P2PDownload {
     if (this.settled) return;
     if (this.missing.size === 0 && this.inFlight.size === 0) return this.settle({ kind: 'done' });
     if (this.inFlight.size < this.opts.concurrency) {
+      const seedWait = this.seedWaitLeft();
       for (const n of this.rarestFirst()) {
         if (this.inFlight.size >= this.opts.concurrency) break;
-        const parent = this.parents.choose(n, this.failedFor.get(n));
+        const parent = this.parents.choose(n, this.failedFor.get(n), seedWait <= 0);
         if (parent) this.startPiece(n, parent);
+      }
+      if (seedWait > 0 && this.inFlight.size === 0 && !this.seedTimer) {
+        this.seedTimer = setTimeout(() => {
+          this.seedTimer = undefined;
+          this.pump();
+        }, seedWait);
       }
     }
     if (this.inFlight.size === 0 && this.missing.size > 0) {
@@ -198,6 +213,18 @@ export class P2PDownload {
     return held.sort((a, b) => a[1] - b[1]).map(([n]) => n);
   }
 
+  /**
+   * Milliseconds before this download may ask a seed; 0 when it may now. A seed's upload is the
+   * origin side's, so a download waits for its normal parents: `stallMs / 2` after the last
+   * piece a normal parent served or had in flight, or a little over one refresh when it has no
+   * live normal parent (a refresh may bring some).
+   */
+  private seedWaitLeft(): number {
+    const hasNormal = this.parents.live().some((p) => !p.seed);
+    const wait = hasNormal ? this.opts.stallMs / 2 : Math.min(SOLO_SEED_WAIT_MS, this.opts.stallMs / 2);
+    return Math.max(0, this.normalActiveAt + wait - Date.now());
+  }
+
   private stalled(): void {
     this.stallTimer = undefined;
     if (this.settled || this.inFlight.size > 0) return;
@@ -213,8 +240,10 @@ export class P2PDownload {
   private startPiece(n: number, parent: Parent): void {
     const ac = new AbortController();
     parent.inFlight += 1;
+    if (!parent.seed) this.normalActiveAt = Date.now();
     const done = this.fetchPiece(n, parent, ac).finally(() => {
       parent.inFlight -= 1;
+      if (!parent.seed) this.normalActiveAt = Date.now();
       this.inFlight.delete(n);
       this.pump();
     });
@@ -224,8 +253,13 @@ export class P2PDownload {
   private async fetchPiece(n: number, parent: Parent, ac: AbortController): Promise<void> {
     const startedAt = Date.now();
     const { offset, length } = pieceBounds(n, this.state.contentLength!, this.state.pieceLength);
-    const timer = setTimeout(() => ac.abort(new D7yError('D7Y_TIMEOUT', `piece ${n} from ${parent.id} took over ${this.opts.pieceTimeoutMs} ms`)),
-      this.opts.pieceTimeoutMs);
+    let timer: NodeJS.Timeout | undefined;
+    const idle = (): void => {
+      clearTimeout(timer);
+      timer = setTimeout(() => ac.abort(new D7yError('D7Y_TIMEOUT', `piece ${n} from ${parent.id} sent no bytes for ${this.opts.pieceTimeoutMs} ms`)),
+        this.opts.pieceTimeoutMs);
+    };
+    idle();
     try {
       const { meta, body } = await this.opts.vortex.downloadPiece({ host: parent.ip, port: parent.uploadPort },
         { taskId: this.state.taskId, number: n }, { signal: ac.signal });
@@ -233,8 +267,10 @@ export class P2PDownload {
         body.destroy();
         throw new D7yError('D7Y_PROTOCOL_ERROR', `parent ${parent.id} sent ${meta.length} bytes for piece ${n}, expected ${length}`);
       }
-      const paced = this.opts.limiter.unlimited ? body : body.pipe(this.opts.limiter.throttle());
-      if (paced !== body) body.on('error', (err) => paced.destroy(err));
+      const watched = body.pipe(new Transform({ transform(chunk, _enc, cb) { idle(); cb(null, chunk); } }));
+      body.on('error', (err) => watched.destroy(err));
+      const paced = this.opts.limiter.unlimited ? watched : watched.pipe(this.opts.limiter.throttle());
+      if (paced !== watched) watched.on('error', (err) => paced.destroy(err));
       const expected = parent.pieces.get(n)?.digest || meta.digest;
       const rec = await this.opts.medium.writePiece(this.state.taskId, { number: n, offset, length }, paced, expected);
       this.missing.delete(n);
@@ -275,6 +311,7 @@ export class P2PDownload {
   private async stop(): Promise<void> {
     this.parents.close();
     clearTimeout(this.stallTimer);
+    clearTimeout(this.seedTimer);
     clearTimeout(this.refreshTimer);
     for (const f of this.inFlight.values()) f.ac.abort(new D7yError('D7Y_ABORTED', 'the download moved on'));
     await Promise.allSettled([...this.inFlight.values()].map((f) => f.done));

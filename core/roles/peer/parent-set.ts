@@ -5,6 +5,8 @@ import type { PieceInfo } from '../../protocol/rpc/gen/dfdaemon.js';
 const DEFAULT_MAX_TX = 1_250_000_000;
 /** Piece failures after which a parent is no longer asked. */
 export const MAX_PARENT_FAILURES = 3;
+/** Pieces fetched at once from a seed by a download that has no normal parent. */
+export const SEED_SOLO_IN_FLIGHT = 2;
 
 /** A candidate parent of one download: where to reach it and which pieces it has said it holds. */
 export interface Parent {
@@ -74,16 +76,17 @@ export class ParentSet {
 
   /**
    * A parent holding piece `n` and not in `excluded`, by weighted random choice; undefined if
-   * none. Normal parents come first: a seed is asked only when no normal parent holds the piece,
-   * and, while a live normal parent exists, only when no normal parent is busy serving this
-   * download and for one piece at a time, so the origin side sends fewer copies and children
-   * share the rest.
+   * none. Normal parents come first: a seed is asked only when no normal parent holds the piece
+   * and `seedAllowed` says the download may use it (the caller allows it only when its normal
+   * parents have delivered nothing for a while). While a live normal parent exists a seed serves
+   * one piece at a time and only when no normal parent is busy; with none, at most
+   * SEED_SOLO_IN_FLIGHT at once, so pieces land early and children can share them.
    */
-  choose(n: number, excluded?: Set<string>): Parent | undefined {
-    let seedCap = Number.POSITIVE_INFINITY;
+  choose(n: number, excluded?: Set<string>, seedAllowed = true): Parent | undefined {
+    let seedCap = seedAllowed ? SEED_SOLO_IN_FLIGHT : 0;
     for (const p of this.byId.values()) {
       if (p.dead || p.seed) continue;
-      if (p.inFlight > 0) {
+      if (p.inFlight > 0 || !seedAllowed) {
         seedCap = 0;
         break;
       }
