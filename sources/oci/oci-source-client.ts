@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import {
   D7yError, type DownloadRequest, type ListRequest, type Logger, type SourceClient, type SourceDownload,
-  type SourceEntry, type SourceRequest, type SourceStat, abortableStream, DigestVerifier } from '../../core/index.js';
+  type SourceEntry, type SourceRequest, type SourceStat, abortableStream, DigestVerifier, readLimited } from '../../core/index.js';
 import { ociBlobTaskKey } from './oci-blob-task-key.js';
 import {
   choosePlatform, dockerToOciManifest, hostPlatform, isIndex, MANIFEST_ACCEPT, MEDIA_TYPES, type ImageIndex, type ImageManifest,
@@ -235,21 +235,3 @@ function pick(headers: Record<string, string | string[] | undefined>): Record<st
   return out;
 }
 
-async function readLimited(body: Readable, max: number, what: string, signal?: AbortSignal): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let total = 0;
-  try {
-    for await (const chunk of body) {
-      total += (chunk as Buffer).length;
-      if (total > max) {
-        body.destroy();
-        throw new D7yError('D7Y_SOURCE_ERROR', `${what} is larger than ${max} bytes`, { fix: 'raise maxManifestBytes in the oci plugin config if this is expected' });
-      }
-      chunks.push(chunk as Buffer);
-    }
-  } catch (err) {
-    if (signal?.aborted) throw abortedError(what);
-    throw err;
-  }
-  return Buffer.concat(chunks);
-}
