@@ -8,7 +8,7 @@ import {
   choosePlatform, dockerToOciManifest, hostPlatform, isIndex, MANIFEST_ACCEPT, MEDIA_TYPES, type ImageIndex, type ImageManifest,
 } from './oci-manifest.js';
 import { describeOciUrl, ociBlobUrl, ociManifestUrl, ociTagUrl, parseOciUrl, type OciUrl } from './oci-url.js';
-import { abortedError, header, RegistryClient } from './registry-client.js';
+import { header, RegistryClient } from './registry-client.js';
 import type { RegistryCredentials } from './registry-auth.js';
 
 export interface OciSourceOptions {
