@@ -1,4 +1,4 @@
-import type { Readable } from 'node:stream';
+import { pipeline, type Readable } from 'node:stream';
 import type { SourceClient, SourceRequest } from '../../contracts/source-client.js';
 import type { StorageMedium } from '../../contracts/storage-medium.js';
 import { D7yError, isD7yError, toD7yError } from '../../errors/d7y-error.js';
@@ -110,8 +110,7 @@ export class BackToSource {
   }
 
   private async write(taskId: string, piece: { number: number; offset: number; length: number }, body: Readable): Promise<HeldPiece> {
-    const paced = this.opts.limiter.unlimited ? body : body.pipe(this.opts.limiter.throttle());
-    if (paced !== body) body.on('error', (err) => paced.destroy(err));
+    const paced: Readable = this.opts.limiter.unlimited ? body : pipeline(body, this.opts.limiter.throttle(), () => undefined);
     try {
       const rec = await this.opts.medium.writePiece(taskId, piece, paced);
       return { ...rec, createdAt: Date.now() };

@@ -1,4 +1,4 @@
-import { Transform, type Readable } from 'node:stream';
+import { pipeline, Transform, type Readable } from 'node:stream';
 import type { StorageMedium } from '../../contracts/storage-medium.js';
 import { D7yError, isD7yError, toD7yError } from '../../errors/d7y-error.js';
 import type { Logger } from '../../logging/logger.js';
@@ -267,10 +267,11 @@ export class P2PDownload {
         body.destroy();
         throw new D7yError('D7Y_PROTOCOL_ERROR', `parent ${parent.id} sent ${meta.length} bytes for piece ${n}, expected ${length}`);
       }
-      const watched = body.pipe(new Transform({ transform(chunk, _enc, cb) { idle(); cb(null, chunk); } }));
-      body.on('error', (err) => watched.destroy(err));
-      const paced = this.opts.limiter.unlimited ? watched : watched.pipe(this.opts.limiter.throttle());
-      if (paced !== watched) watched.on('error', (err) => paced.destroy(err));
+      const watch = new Transform({ transform(chunk, _enc, cb) { idle(); cb(null, chunk); } });
+      // pipeline owns the error handling of every stage: an abort mid-piece never leaves an unhandled 'error'.
+      const paced: Readable = this.opts.limiter.unlimited
+        ? pipeline(body, watch, () => undefined)
+        : pipeline(body, watch, this.opts.limiter.throttle(), () => undefined);
       const expected = parent.pieces.get(n)?.digest || meta.digest;
       const rec = await this.opts.medium.writePiece(this.state.taskId, { number: n, offset, length }, paced, expected);
       this.missing.delete(n);

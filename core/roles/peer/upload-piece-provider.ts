@@ -1,4 +1,4 @@
-import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import { pipeline, Transform, type Readable, type TransformCallback } from 'node:stream';
 import type { StorageMedium } from '../../contracts/storage-medium.js';
 import { D7yError } from '../../errors/d7y-error.js';
 import type { PieceContentMeta, PieceProvider, PieceRequest } from '../../protocol/vortex/index.js';
@@ -53,8 +53,7 @@ export class UploadPieceProvider implements PieceProvider {
     };
     counted.on('end', () => end(sent === meta.length));
     counted.on('close', () => { end(false); source.destroy(); });
-    source.on('error', (err) => counted.destroy(err));
-    source.pipe(counted);
+    pipeline(source, counted, () => undefined);
     return { meta, body: counted };
   }
 }
