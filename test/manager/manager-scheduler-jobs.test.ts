@@ -5,7 +5,6 @@ import { HostType } from '../../core/protocol/rpc/gen/common.js';
 import { JobRunner } from '../../core/roles/scheduler/job-runner.js';
 import { ManagerLink } from '../../core/roles/scheduler/manager-link.js';
 import { hostMsg, startFakeDfdaemon, startScheduler, until } from '../../core/roles/scheduler/scheduler-test-kit.js';
-import { EvaluatorRegistry } from '../../core/registry/evaluator-registry.js';
 import { startManager } from './manager-harness.js';
 
 test('a scheduler linked to the manager registers, picks up its cluster\'s preheat and warms exactly 50 % of 4 peers', async (t) => {
@@ -20,7 +19,7 @@ test('a scheduler linked to the manager registers, picks up its cluster\'s prehe
   const link = new ManagerLink({
     config: { url: m.url, token, cluster: 'edge', keepaliveIntervalMs: 200, jobPollIntervalMs: 100 },
     ip: '127.0.0.1', port: () => role.port, runner: new JobRunner(role.resources, dfdaemon),
-    policy: { evaluator: 'pieces' }, evaluators: new EvaluatorRegistry(), logger: silentLogger(),
+    logger: silentLogger(),
   });
   await link.start();
   t.teardown(() => link.stop());
@@ -49,7 +48,7 @@ test('a linked scheduler applies its cluster\'s dynamic config (limits, experime
   const link = new ManagerLink({
     config: { url: m.url, token, cluster: 'dyn', keepaliveIntervalMs: 150, jobPollIntervalMs: 1000 },
     ip: '127.0.0.1', port: () => role.port, runner: new JobRunner(role.resources, new DfdaemonUploadClient()),
-    policy: { evaluator: 'pieces' }, evaluators: new EvaluatorRegistry(), logger: silentLogger(),
+    logger: silentLogger(),
     onConfig: (cfg) => role.applyDynamicConfig(cfg),
   });
   await link.start();

@@ -19,20 +19,11 @@ export class LocalApiClient {
   /** Downloads into `req.output` (absolute); `onEvent` sees progress. Resolves to the result. */
   async download(req: PeerDownloadRequest, onEvent?: (ev: PeerDownloadEvent) => void, signal?: AbortSignal): Promise<PeerDownloadResult> {
     const res = await this.call('POST', '/v1/tasks/download', req, signal);
-    let buffered = '';
     let result: PeerDownloadResult | undefined;
-    for await (const chunk of res.body as AsyncIterable<Buffer>) {
-      buffered += chunk.toString('utf8');
-      let nl: number;
-      while ((nl = buffered.indexOf('\n')) >= 0) {
-        const line = buffered.slice(0, nl);
-        buffered = buffered.slice(nl + 1);
-        if (!line) continue;
-        const ev = JSON.parse(line) as PeerDownloadEvent;
-        if (ev.event === 'error') throw new D7yError(ev.code as D7yErrorCode, ev.message, { fix: ev.fix });
-        if (ev.event === 'done') result = ev.result;
-        onEvent?.(ev);
-      }
+    for await (const ev of ndjsonLines<PeerDownloadEvent>(res.body as AsyncIterable<Buffer>, this.socketPath)) {
+      if (ev.event === 'error') throw new D7yError(ev.code as D7yErrorCode, ev.message, { fix: ev.fix });
+      if (ev.event === 'done') result = ev.result;
+      onEvent?.(ev);
     }
     if (!result) throw new D7yError('D7Y_PEER_UNAVAILABLE', `the daemon on ${this.socketPath} closed the download without a result`, {
       fix: 'check the daemon log; it may have stopped',
@@ -63,20 +54,12 @@ export class LocalApiClient {
   /** The entries of a source listing (prefix, directory, repository), streamed. */
   async *listSource(req: PeerDownloadRequest, signal?: AbortSignal): AsyncGenerator<SourceEntry> {
     const res = await this.call('POST', '/v1/sources/list', req, signal);
-    let buffered = '';
     let done = false;
-    for await (const chunk of res.body as AsyncIterable<Buffer>) {
-      buffered += chunk.toString('utf8');
-      let nl: number;
-      while ((nl = buffered.indexOf('\n')) >= 0) {
-        const line = buffered.slice(0, nl);
-        buffered = buffered.slice(nl + 1);
-        if (!line) continue;
-        const ev = JSON.parse(line) as { event: string; entry?: SourceEntry; code?: D7yErrorCode; message?: string; fix?: string };
-        if (ev.event === 'error') throw new D7yError(ev.code ?? 'D7Y_SOURCE_ERROR', ev.message ?? 'listing failed', { fix: ev.fix });
-        if (ev.event === 'done') done = true;
-        if (ev.event === 'entry' && ev.entry) yield ev.entry;
-      }
+    type ListEvent = { event: string; entry?: SourceEntry; code?: D7yErrorCode; message?: string; fix?: string };
+    for await (const ev of ndjsonLines<ListEvent>(res.body as AsyncIterable<Buffer>, this.socketPath)) {
+      if (ev.event === 'error') throw new D7yError(ev.code ?? 'D7Y_SOURCE_ERROR', ev.message ?? 'listing failed', { fix: ev.fix });
+      if (ev.event === 'done') done = true;
+      if (ev.event === 'entry' && ev.entry) yield ev.entry;
     }
     if (!done) throw new D7yError('D7Y_PEER_UNAVAILABLE', `the daemon on ${this.socketPath} closed the listing early`, { fix: 'check the daemon log; it may have stopped' });
   }
@@ -130,5 +113,28 @@ export class LocalApiClient {
       throw new D7yError(e.code ?? 'D7Y_INTERNAL', e.message ?? `the daemon answered ${res.statusCode}`, { fix: e.fix });
     }
     return res;
+  }
+}
+
+/** The JSON lines of an NDJSON body, parsed; a line that is not JSON is a clear protocol error. */
+async function* ndjsonLines<T>(body: AsyncIterable<Buffer>, socketPath: string): AsyncGenerator<T> {
+  let buffered = '';
+  for await (const chunk of body) {
+    buffered += chunk.toString('utf8');
+    let nl: number;
+    while ((nl = buffered.indexOf('\n')) >= 0) {
+      const line = buffered.slice(0, nl);
+      buffered = buffered.slice(nl + 1);
+      if (!line) continue;
+      let parsed: T;
+      try {
+        parsed = JSON.parse(line) as T;
+      } catch {
+        throw new D7yError('D7Y_PROTOCOL_ERROR', `the daemon on ${socketPath} sent a line that is not JSON`, {
+          fix: 'use a d7y CLI of the same version as the daemon',
+        });
+      }
+      yield parsed;
+    }
   }
 }

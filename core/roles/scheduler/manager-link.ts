@@ -3,25 +3,21 @@ import type { ManagerLinkConfig } from '../../config/manager-link-config.js';
 import type { Startable } from '../../contracts/startable.js';
 import type { Logger } from '../../logging/logger.js';
 import { ManagerClient } from '../../protocol/manager/manager-client.js';
-import type { EvaluatorRegistry } from '../../registry/evaluator-registry.js';
 import type { JobRunner } from './job-runner.js';
-import type { SchedulingPolicy } from './scheduling-policy.js';
 
 export interface ManagerLinkOptions {
   config: ManagerLinkConfig;
   ip: string;
   port: () => number;
   runner: JobRunner;
-  policy: SchedulingPolicy;
-  evaluators: EvaluatorRegistry;
   logger: Logger;
-  /** Applies the rest of the cluster's dynamic config (limits, experiment) in the scheduler. */
+  /** Applies the cluster's dynamic config (evaluator, experiment, limits) in the scheduler. */
   onConfig?: (config: Record<string, unknown>) => Promise<unknown> | void;
 }
 
 /**
  * A scheduler's tie to the manager: registers into its cluster, keeps alive (applying the
- * cluster's dynamic config each time: the evaluator takes effect for the next scheduling round),
+ * cluster's dynamic config each time through `onConfig`, for the next scheduling round),
  * and takes its cluster's jobs one at a time, reporting per-peer results. A manager that is down
  * is retried; scheduling never waits for it.
  */
@@ -79,17 +75,7 @@ export class ManagerLink implements Startable {
     const text = JSON.stringify(config ?? {});
     if (text === this.lastConfig) return;
     this.lastConfig = text;
-    if (this.o.onConfig) {
-      void Promise.resolve(this.o.onConfig(config ?? {})).catch((err: unknown) => this.o.logger.warn({ err: String(err) }, 'dynamic config could not be applied'));
-      return;
-    }
-    const evaluator = config?.evaluator;
-    if (typeof evaluator === 'string' && evaluator !== this.o.policy.evaluator) {
-      if (this.o.evaluators.names().includes(evaluator)) {
-        this.o.policy.evaluator = evaluator;
-        this.o.logger.info({ evaluator }, 'dynamic config: evaluator changed');
-      } else this.o.logger.warn({ evaluator }, 'dynamic config names an evaluator this scheduler has not loaded; kept the current one');
-    }
+    void Promise.resolve(this.o.onConfig?.(config ?? {})).catch((err: unknown) => this.o.logger.warn({ err: String(err) }, 'dynamic config could not be applied'));
   }
 
   private async poll(): Promise<void> {

@@ -152,7 +152,7 @@ export class SchedulerRole implements Role {
     const m = this.config.scheduler.manager;
     if (m) {
       this.link = new ManagerLink({ config: m, ip: this.config.scheduler.listen.host, port: () => this.boundPort,
-        runner: new JobRunner(this.resources, new DfdaemonUploadClient()), policy: this.policy, evaluators: this.evaluators, logger: this.logger,
+        runner: new JobRunner(this.resources, new DfdaemonUploadClient()), logger: this.logger,
         onConfig: (cfg) => this.applyDynamicConfig(cfg) });
       await this.link.start();
     }
