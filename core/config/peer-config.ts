@@ -31,6 +31,16 @@ export const PeerConfigSchema = z.strictObject({
     /** Upload bandwidth announced to the scheduler when no rate limit is set, bytes/s. */
     maxBandwidth: bytesPerSecond.default(1250 * MIB),
     maxConnections: z.number().int().min(1).default(512),
+    /**
+     * Seed peers only: super-seeding. A child's first piece sync gets pieces no other child was
+     * offered, `inFlight` unfetched offers per task shared by its children; an offer not fetched
+     * within `offerTtlMs` may go to another child. Off: every child sees every piece at once.
+     */
+    superSeed: z.strictObject({
+      enabled: z.boolean().default(true),
+      inFlight: z.number().int().min(1).max(64).default(8),
+      offerTtlMs: z.number().int().min(100).default(15_000),
+    }).prefault({}),
   }).prefault({}),
   /** dfdaemon gRPC service (SyncPieces, DownloadTask, StatTask, DeleteTask). */
   rpc: z.strictObject({

@@ -34,8 +34,12 @@ test('six peers download one 64 MiB file at once; the origin serves it about onc
 
   const id = taskId({ url });
   const normalIds = new Set<string>();
-  const stats = await Promise.all(peers.map(async (p) => cluster.client(p).stat(id) as Promise<{ parentIds: string[]; trafficTypes: Record<string, number> }>));
+  type Stat = { parentIds: string[]; trafficTypes: Record<string, number>; pieceCount: number; pieces: { parentId?: string }[] };
+  const stats = await Promise.all(peers.map(async (p) => cluster.client(p).stat(id) as Promise<Stat>));
   for (const s of stats) t.is(s.trafficTypes['back-to-source'] ?? 0, 0, 'a normal peer went to the origin');
   for (const s of stats) for (const parent of s.parentIds) if (!parent.endsWith('-seed')) normalIds.add(parent);
   t.true(normalIds.size > 0, `every piece came from the seed peer: ${JSON.stringify(stats.map((s) => s.parentIds))}`);
+  const fromSeed = stats.reduce((sum, s) => sum + s.pieces.filter((p) => p.parentId?.endsWith('-seed')).length, 0);
+  const count = stats[0]!.pieceCount;
+  t.true(fromSeed <= Math.ceil(1.1 * count), `the super-seeding seed sent ${fromSeed} pieces of a ${count}-piece task to 6 peers`);
 });

@@ -11,6 +11,7 @@ import type {
 } from '../../protocol/rpc/gen/dfdaemon.js';
 import { toServiceError } from '../../protocol/rpc/grpc-errors.js';
 import type { PeerDownloadRequest } from './download-request.js';
+import type { SeedOffers } from './seed-offers.js';
 import type { TaskManager } from './task-manager.js';
 import type { HeldPiece, TaskState } from './task-state.js';
 
@@ -23,6 +24,8 @@ export interface DfdaemonServiceOptions {
   peerId: () => string;
   /** A SyncPieces stream with nothing new and no download running ends after this long. */
   syncIdleMs?: number;
+  /** A seed peer's super-seeding: a child's first stream for a task gets offers, not everything. */
+  offers?: SeedOffers;
 }
 
 /**
@@ -79,6 +82,15 @@ export class DfdaemonService implements Startable {
       state = await this.opts.tasks.state(taskId);
     } catch (err) {
       return void call.emit('error', toServiceError(err));
+    }
+    if (this.opts.offers && call.request.hostId) {
+      const offer = this.opts.offers.open(state, call.request.hostId, interested,
+        (p) => call.write({ number: p.number, offset: p.offset, length: p.length, digest: p.digest }));
+      if (offer) {
+        call.on('cancelled', () => offer.close());
+        call.on('close', () => offer.close());
+        return;
+      }
     }
     const sent = new Set<number>();
     let idleTimer: NodeJS.Timeout | undefined;
@@ -168,6 +180,7 @@ export class DfdaemonService implements Startable {
   private async deleteTask(call: ServerUnaryCall<DeleteTaskRequest, DeleteTaskResponse>, cb: sendUnaryData<DeleteTaskResponse>): Promise<void> {
     try {
       await this.opts.tasks.delete(call.request.taskId);
+      this.opts.offers?.forget(call.request.taskId);
       cb(null, {});
     } catch (err) {
       cb(toServiceError(toD7yError(err)) as never, null);

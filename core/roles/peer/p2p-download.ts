@@ -35,9 +35,9 @@ export interface P2PDownloadOptions {
 export type P2POutcome = { kind: 'done' } | { kind: 'back-to-source'; reason: string; schedulerLost: boolean };
 
 const REFRESH_MS = 1_000;
-const MAX_REFRESHES = 10;
-/** Milliseconds a download without normal parents waits for a refresh before it asks a seed. */
-const SOLO_SEED_WAIT_MS = REFRESH_MS + 250;
+const MAX_REFRESHES = 20;
+/** Live normal parents a download looks for (by asking the scheduler again) while much is missing. */
+const WANTED_PARENTS = 4;
 
 /** A write failed for want of room: no other parent can cure it. */
 export function isStorageFull(e: D7yError): boolean {
@@ -49,9 +49,10 @@ export function isStorageFull(e: D7yError): boolean {
  * stream per parent says who holds what; pieces are fetched over Vortex, at most `concurrency`
  * at once, each from a parent picked by weighted random choice, crc32-checked by the medium,
  * retried elsewhere on failure (or after `pieceTimeoutMs` without a byte) and reported to the
- * scheduler. Seeds are asked only after normal parents have been idle for a while. When no parent can serve the
- * missing pieces for `stallMs` it asks for a reschedule; it returns `back-to-source` when the
- * scheduler says so, when reschedules run out, or when the scheduler is lost.
+ * scheduler. A seed is asked only for pieces no normal parent holds. When no parent can serve the
+ * missing pieces for `stallMs` it syncs again with its seeds (a super-seeding seed then
+ * announces every piece asked for) and asks for a reschedule; it returns `back-to-source` when
+ * the scheduler says so, when reschedules run out, or when the scheduler is lost.
  */
 export class P2PDownload {
   private readonly parents = new ParentSet();
@@ -67,9 +68,6 @@ export class P2PDownload {
   private refreshTimer?: NodeJS.Timeout;
   private stallTimer?: NodeJS.Timeout;
   private firstTimer?: NodeJS.Timeout;
-  private seedTimer?: NodeJS.Timeout;
-  /** When a normal parent last had a piece in flight or delivered one (or the download began). */
-  private normalActiveAt = Date.now();
   private resolve!: (o: P2POutcome) => void;
   private reject!: (e: D7yError) => void;
 
@@ -82,7 +80,6 @@ export class P2PDownload {
     private readonly signal: AbortSignal,
   ) {
     this.missing = new Set(missing);
-    this.normalActiveAt = Date.now();
     this.order = shuffled(missing);
   }
 
@@ -101,7 +98,6 @@ export class P2PDownload {
       this.signal.removeEventListener('abort', onAbort);
       clearTimeout(this.firstTimer);
       clearTimeout(this.stallTimer);
-      clearTimeout(this.seedTimer);
     });
   }
 
@@ -140,18 +136,21 @@ export class P2PDownload {
   }
 
   /**
-   * With fewer than two live parents and much left to fetch, asks the scheduler again after a
-   * while: peers that started at the same time hold pieces by then and can share the load.
+   * With fewer than WANTED_PARENTS live normal parents and much left to fetch, asks the scheduler
+   * again after a while: peers that started later hold pieces by then and can share the load.
    */
   private planRefresh(): void {
-    if (this.refreshTimer || this.settled || this.refreshes >= MAX_REFRESHES) return;
-    if (this.parents.live().length >= 2 || this.missing.size <= this.opts.concurrency) return;
+    if (this.refreshTimer || this.settled || this.refreshes >= MAX_REFRESHES || !this.wantsParents()) return;
     this.refreshTimer = setTimeout(() => {
       this.refreshTimer = undefined;
-      if (this.settled || this.parents.live().length >= 2 || this.missing.size <= this.opts.concurrency) return;
+      if (this.settled || !this.wantsParents()) return;
       this.refreshes += 1;
       this.session.reschedule(this.parents.deadIds(), 'looking for more parents').catch(() => undefined);
     }, REFRESH_MS);
+  }
+
+  private wantsParents(): boolean {
+    return this.missing.size > this.opts.concurrency && this.parents.live().filter((p) => !p.seed).length < WANTED_PARENTS;
   }
 
   private async sync(parent: Parent): Promise<void> {
@@ -175,17 +174,10 @@ export class P2PDownload {
     if (this.settled) return;
     if (this.missing.size === 0 && this.inFlight.size === 0) return this.settle({ kind: 'done' });
     if (this.inFlight.size < this.opts.concurrency) {
-      const seedWait = this.seedWaitLeft();
       for (const n of this.rarestFirst()) {
         if (this.inFlight.size >= this.opts.concurrency) break;
-        const parent = this.parents.choose(n, this.failedFor.get(n), seedWait <= 0);
+        const parent = this.parents.choose(n, this.failedFor.get(n));
         if (parent) this.startPiece(n, parent);
-      }
-      if (seedWait > 0 && this.inFlight.size === 0 && !this.seedTimer) {
-        this.seedTimer = setTimeout(() => {
-          this.seedTimer = undefined;
-          this.pump();
-        }, seedWait);
       }
     }
     if (this.inFlight.size === 0 && this.missing.size > 0) {
@@ -213,18 +205,6 @@ export class P2PDownload {
     return held.sort((a, b) => a[1] - b[1]).map(([n]) => n);
   }
 
-  /**
-   * Milliseconds before this download may ask a seed; 0 when it may now. A seed's upload is the
-   * origin side's, so a download waits for its normal parents: `stallMs / 2` after the last
-   * piece a normal parent served or had in flight, or a little over one refresh when it has no
-   * live normal parent (a refresh may bring some).
-   */
-  private seedWaitLeft(): number {
-    const hasNormal = this.parents.live().some((p) => !p.seed);
-    const wait = hasNormal ? this.opts.stallMs / 2 : Math.min(SOLO_SEED_WAIT_MS, this.opts.stallMs / 2);
-    return Math.max(0, this.normalActiveAt + wait - Date.now());
-  }
-
   private stalled(): void {
     this.stallTimer = undefined;
     if (this.settled || this.inFlight.size > 0) return;
@@ -233,6 +213,10 @@ export class P2PDownload {
         reason: `no parent could serve ${this.missing.size} piece(s) after ${this.reschedules} reschedule(s)` });
     }
     this.reschedules += 1;
+    for (const seed of this.parents.live().filter((p) => p.seed)) {
+      seed.sync?.abort();
+      void this.sync(seed);
+    }
     this.session.reschedule(this.parents.deadIds(), 'parents hold none of the missing pieces').catch(() => undefined);
     this.pump();
   }
@@ -240,10 +224,8 @@ export class P2PDownload {
   private startPiece(n: number, parent: Parent): void {
     const ac = new AbortController();
     parent.inFlight += 1;
-    if (!parent.seed) this.normalActiveAt = Date.now();
     const done = this.fetchPiece(n, parent, ac).finally(() => {
       parent.inFlight -= 1;
-      if (!parent.seed) this.normalActiveAt = Date.now();
       this.inFlight.delete(n);
       this.pump();
     });
@@ -312,7 +294,6 @@ export class P2PDownload {
   private async stop(): Promise<void> {
     this.parents.close();
     clearTimeout(this.stallTimer);
-    clearTimeout(this.seedTimer);
     clearTimeout(this.refreshTimer);
     for (const f of this.inFlight.values()) f.ac.abort(new D7yError('D7Y_ABORTED', 'the download moved on'));
     await Promise.allSettled([...this.inFlight.values()].map((f) => f.done));

@@ -5,8 +5,6 @@ import type { PieceInfo } from '../../protocol/rpc/gen/dfdaemon.js';
 const DEFAULT_MAX_TX = 1_250_000_000;
 /** Piece failures after which a parent is no longer asked. */
 export const MAX_PARENT_FAILURES = 3;
-/** Pieces fetched at once from a seed by a download that has no normal parent. */
-export const SEED_SOLO_IN_FLIGHT = 2;
 
 /** A candidate parent of one download: where to reach it and which pieces it has said it holds. */
 export interface Parent {
@@ -77,21 +75,9 @@ export class ParentSet {
   /**
    * A parent holding piece `n` and not in `excluded`, by weighted random choice; undefined if
    * none. Normal parents come first: a seed is asked only when no normal parent holds the piece
-   * and `seedAllowed` says the download may use it (the caller allows it only when its normal
-   * parents have delivered nothing for a while). While a live normal parent exists a seed serves
-   * one piece at a time and only when no normal parent is busy; with none, at most
-   * SEED_SOLO_IN_FLIGHT at once, so pieces land early and children can share them.
+   * (a super-seeding seed announces to each child only pieces no other child was offered).
    */
-  choose(n: number, excluded?: Set<string>, seedAllowed = true): Parent | undefined {
-    let seedCap = seedAllowed ? SEED_SOLO_IN_FLIGHT : 0;
-    for (const p of this.byId.values()) {
-      if (p.dead || p.seed) continue;
-      if (p.inFlight > 0 || !seedAllowed) {
-        seedCap = 0;
-        break;
-      }
-      seedCap = 1;
-    }
+  choose(n: number, excluded?: Set<string>): Parent | undefined {
     let total = 0;
     let options: [Parent, number][] = [];
     const seeds: [Parent, number][] = [];
@@ -99,7 +85,7 @@ export class ParentSet {
       if (p.dead || !p.pieces.has(n) || excluded?.has(p.id)) continue;
       const w = p.weight / (1 + p.inFlight);
       if (p.seed) {
-        if (p.inFlight < seedCap) seeds.push([p, w]);
+        seeds.push([p, w]);
         continue;
       }
       options.push([p, w]);
@@ -115,7 +101,7 @@ export class ParentSet {
       x -= w;
       if (x <= 0) return p;
     }
-    return options[options.length - 1][0];
+    return options[options.length - 1]![0];
   }
 
   /** Cancels every piece sync stream. */

@@ -21,6 +21,7 @@ import { PieceHttpServer } from './piece-http-server.js';
 import { TaskManager, type TaskManagerOptions } from './task-manager.js';
 import { TaskMediumRouter } from './task-medium-router.js';
 import { TokenBucket } from './token-bucket.js';
+import { SeedOffers } from './seed-offers.js';
 import { UploadPieceProvider } from './upload-piece-provider.js';
 import { UploadStats } from './upload-stats.js';
 
@@ -134,10 +135,13 @@ export class PeerRole implements Role {
     };
     const tasks = new TaskManager(taskOpts);
     this.tasksManager = tasks;
-    const provider = new UploadPieceProvider(tasks, medium, new TokenBucket(cfg.upload.rateLimit), this.uploadStats, () => this.hostId);
+    const offers = cfg.seed && cfg.upload.superSeed.enabled
+      ? new SeedOffers({ inFlight: cfg.upload.superSeed.inFlight, grantTtlMs: cfg.upload.superSeed.offerTtlMs })
+      : undefined;
+    const provider = new UploadPieceProvider(tasks, medium, new TokenBucket(cfg.upload.rateLimit), this.uploadStats, () => this.hostId, offers);
     this.vortexServer = new VortexServer({ host: cfg.host.ip, port: cfg.upload.port, provider, logger: this.logger, maxConnections: cfg.upload.maxConnections });
     this.pieceHttp = new PieceHttpServer({ host: cfg.host.ip, port: cfg.pieceHttp.port, provider });
-    this.rpc = new DfdaemonService({ host: cfg.host.ip, port: cfg.rpc.port, tasks, logger: this.logger, hostId: this.hostId, peerId: () => this.hostId });
+    this.rpc = new DfdaemonService({ host: cfg.host.ip, port: cfg.rpc.port, tasks, logger: this.logger, hostId: this.hostId, peerId: () => this.hostId, offers });
     this.lifecycle.add(this.vortexServer);
     this.lifecycle.add(this.pieceHttp);
     this.lifecycle.add(this.rpc);

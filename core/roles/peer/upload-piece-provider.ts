@@ -2,6 +2,7 @@ import { pipeline, Transform, type Readable, type TransformCallback } from 'node
 import type { StorageMedium } from '../../contracts/storage-medium.js';
 import { D7yError } from '../../errors/d7y-error.js';
 import type { PieceContentMeta, PieceProvider, PieceRequest } from '../../protocol/vortex/index.js';
+import type { SeedOffers } from './seed-offers.js';
 import type { TaskManager } from './task-manager.js';
 import { TrafficType } from './task-state.js';
 import type { TokenBucket } from './token-bucket.js';
@@ -19,6 +20,7 @@ export class UploadPieceProvider implements PieceProvider {
     private readonly limiter: TokenBucket,
     private readonly stats: UploadStats,
     private readonly peerId: () => string,
+    private readonly offers?: SeedOffers,
   ) {}
 
   async getPiece(req: Pick<PieceRequest, 'taskId' | 'number'>, range?: { start: number; length: number }): Promise<{ meta: PieceContentMeta; body: Readable }> {
@@ -27,6 +29,7 @@ export class UploadPieceProvider implements PieceProvider {
     const piece = state.pieces.get(req.number);
     if (!piece) throw new D7yError('D7Y_PIECE_NOT_FOUND', `piece ${req.number} of task ${req.taskId} is not on this peer`);
     const source = await this.medium.readPiece(req.taskId, req.number, range);
+    this.offers?.fetched(req.taskId, req.number);
     const meta: PieceContentMeta = {
       number: piece.number, offset: piece.offset, length: range?.length ?? piece.length, digest: piece.digest,
       parentId: this.peerId(), trafficType: TrafficType.RemotePeer, cost: Math.round((piece.cost ?? 0) / 1000),

@@ -11,7 +11,7 @@ export type EvaluatorChooser = (task: TaskRecord, child: PeerRecord) => Evaluato
 
 /**
  * One scheduling round: sample available peers of the task, filter out the ones that cannot be
- * parents of this child (blocked, same host, bad per the evaluator, would make a cycle), rank the
+ * parents of this child (blocked, same host, bad per the evaluator), rank the
  * rest with the evaluator, keep the top `candidateParentLimit` and record parent → child edges.
  */
 export class Scheduling {
@@ -23,16 +23,15 @@ export class Scheduling {
 
   /** The parents for `child`, best first; empty when none fits (the child's old edges are dropped). */
   findParents(task: TaskRecord, child: PeerRecord): PeerRecord[] {
-    task.dag.deleteInEdges(child.id);
+    task.graph.deleteInEdges(child.id);
     const evaluator = this.evaluatorFor(task, child);
     const ctx: EvaluationContext = {
       taskId: task.id, totalPieceCount: task.pieceCount, child: { peerId: child.id, host: child.host },
     };
-    const descendants = task.dag.descendants(child.id);
     const byId = new Map<string, PeerRecord>();
     const candidates: CandidateParent[] = [];
     for (const p of task.available.sample(this.options.filterParentLimit, this.random)) {
-      if (descendants.has(p.id) || child.blockedParents.has(p.id) || p.host.id === child.host.id) continue;
+      if (p.id === child.id || child.blockedParents.has(p.id) || p.host.id === child.host.id) continue;
       const c: CandidateParent = {
         peerId: p.id, host: p.host, finishedPieceCount: p.finishedPieces.size, pieceCostsMs: p.pieceCostsMs,
       };
@@ -42,8 +41,7 @@ export class Scheduling {
     }
     const ranked = evaluator.rank(candidates, ctx).slice(0, this.options.candidateParentLimit)
       .flatMap((c) => byId.get(c.peerId) ?? []);
-    const added = new Set(task.dag.addEdges(ranked.map((p) => p.id), child.id));
-    const chosen = ranked.filter((p) => added.has(p.id));
-    return chosen;
+    task.graph.addEdges(ranked.map((p) => p.id), child.id);
+    return ranked;
   }
 }

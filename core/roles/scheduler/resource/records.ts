@@ -2,7 +2,7 @@ import type { D7yErrorCode } from '../../../errors/d7y-error.js';
 import type { HostProfile } from '../../../contracts/evaluator.js';
 import type { Download } from '../../../protocol/rpc/gen/common.js';
 import { IndexedSet } from './indexed-set.js';
-import { PeerDag } from './peer-dag.js';
+import { PeerGraph } from './peer-graph.js';
 
 export const PEER_STATES = ['pending', 'received-normal', 'running', 'back-to-source', 'succeeded', 'failed', 'leave'] as const;
 export type PeerState = (typeof PEER_STATES)[number];
@@ -71,7 +71,7 @@ export interface TaskRecord {
   backToSource: Set<string>;
   /** Peers waiting for parents. */
   waiting: Set<string>;
-  dag: PeerDag;
+  graph: PeerGraph;
   seed: 'none' | 'triggered' | 'failed';
 }
 
@@ -79,7 +79,7 @@ export function newTask(id: string, download: Download, now: number): TaskRecord
   return {
     id, download, state: 'pending', contentLength: download.contentLength ?? 0, pieceLength: download.pieceLength ?? 0,
     pieceCount: 0, createdAt: now, updatedAt: now, peers: new IndexedSet(), available: new IndexedSet(),
-    backToSource: new Set(), waiting: new Set(), dag: new PeerDag(), seed: 'none',
+    backToSource: new Set(), waiting: new Set(), graph: new PeerGraph(), seed: 'none',
   };
 }
 

@@ -23,7 +23,7 @@ export interface GcResult {
 
 /**
  * Hosts, tasks and peers of one scheduler, in memory, every collection bounded. Keeps each
- * task's DAG, its available-parent set and its back-to-source set in step with peer states.
+ * task's peer graph, its available-parent set and its back-to-source set in step with peer states.
  * `onPeerRemoved` is told of every peer removed (to cancel its timers and close its stream).
  */
 export class SchedulerResources {
@@ -98,7 +98,7 @@ export class SchedulerResources {
       needBackToSource: download.needBackToSource, createdAt: now, updatedAt: now,
     };
     task.peers.add(peer);
-    task.dag.addVertex(peerId);
+    task.graph.addVertex(peerId);
     host.peers.add(`${task.id}/${peerId}`);
     task.updatedAt = now;
     return peer;
@@ -110,7 +110,7 @@ export class SchedulerResources {
     task.available.delete(peer.id);
     task.backToSource.delete(peer.id);
     task.waiting.delete(peer.id);
-    task.dag.deleteVertex(peer.id);
+    task.graph.deleteVertex(peer.id);
     peer.host.peers.delete(`${task.id}/${peer.id}`);
     this.onPeerRemoved(peer);
   }
@@ -136,7 +136,7 @@ export class SchedulerResources {
       if (task.state !== 'succeeded') task.state = 'running';
     }
     if (state === 'failed' || state === 'leave') {
-      task.dag.deleteInEdges(peer.id);
+      task.graph.deleteInEdges(peer.id);
       task.waiting.delete(peer.id);
     }
     this.refresh(task, peer);
