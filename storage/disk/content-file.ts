@@ -6,14 +6,10 @@ const WRITE_BATCH = 256 * 1024;
 
 /**
  * The open content file of one task while pieces are written into it: positioned writes at any
- * offset from several writers at once, and `sync()` that coalesces concurrent fdatasync calls
- * (a caller's bytes are durable once its `sync()` resolved). The owner counts its writers and
- * closes the file after the last one.
+ * offset from several writers at once. The owner counts its writers and closes the file after
+ * the last one (durability is the owner's group commit).
  */
 export class ContentFile {
-  private syncing?: Promise<void>;
-  private queued?: Promise<void>;
-
   private constructor(readonly path: string, private readonly handle: FileHandle) {}
 
   /** Opens (creating if missing) the file for positioned reads and writes. */
@@ -21,7 +17,7 @@ export class ContentFile {
     return new ContentFile(path, await open(path, constants.O_RDWR | constants.O_CREAT, 0o644));
   }
 
-  /** Closes the handle; the caller makes sure no write or sync is still running. */
+  /** Closes the handle; the caller makes sure no write is still running. */
   async close(): Promise<void> {
     await this.handle.close().catch(() => undefined);
   }
@@ -48,19 +44,6 @@ export class ContentFile {
       },
       flush,
     };
-  }
-
-  /** fdatasync, shared by every caller that arrives while one is in flight. */
-  sync(): Promise<void> {
-    if (!this.syncing) {
-      this.syncing = this.handle.datasync().finally(() => { this.syncing = undefined; });
-      return this.syncing;
-    }
-    this.queued ??= this.syncing.catch(() => undefined).then(() => {
-      this.queued = undefined;
-      return this.sync();
-    });
-    return this.queued;
   }
 
   private async writeAll(buffers: Buffer[], position: number): Promise<void> {

@@ -110,3 +110,34 @@ test('disk plugin: defaults to the plugin data dir, parses sizes and durations, 
   t.is(added[0].name, 'disk');
   t.is(added[0].dir, dataDir);
 });
+
+test('disk: a daemon killed right after a task finished keeps it whole: pieces are logged before the finished record', async (t) => {
+  const dir = await tmpDir(t, 'd7y-disk-');
+  const data = randomBytes(4 * P);
+  const taskId = contractTaskId('killed');
+  const first = new DiskStorage({ dir });
+  await first.start();
+  await first.putTask({ taskId, pieceLength: P, contentLength: data.length });
+  await Promise.all([0, 1, 2, 3].map((n) => first.writePiece(taskId, { number: n, offset: n * P, length: P }, data.subarray(n * P, (n + 1) * P))));
+  t.true((await readAll(await first.readPiece(taskId, 3))).equals(data.subarray(3 * P)), 'a piece is served as soon as it is written');
+  await first.putTask({ taskId, pieceLength: P, finished: true });
+  const second = await startedDisk(t, dir);
+  t.true((await second.getTask(taskId))?.finished, 'the finished record reached the log');
+  t.deepEqual((await second.listPieces(taskId)).map((p) => p.number), [0, 1, 2, 3], 'with every piece before it');
+  t.true((await readFile(second.taskFilePath(taskId)!)).equals(data));
+  await first.stop();
+});
+
+test('disk: pieces of an unfinished task reach the log within a moment, without a stop', async (t) => {
+  const dir = await tmpDir(t, 'd7y-disk-');
+  const data = randomBytes(2 * P);
+  const taskId = contractTaskId('unfinished');
+  const first = new DiskStorage({ dir });
+  await first.start();
+  t.teardown(() => first.stop());
+  await first.putTask({ taskId, pieceLength: P, contentLength: 3 * P });
+  for (const n of [0, 1]) await first.writePiece(taskId, { number: n, offset: n * P, length: P }, data.subarray(n * P, (n + 1) * P));
+  await new Promise((r) => setTimeout(r, 1_000));
+  const second = await startedDisk(t, dir);
+  t.deepEqual((await second.listPieces(taskId)).map((p) => p.number), [0, 1]);
+});

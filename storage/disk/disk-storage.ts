@@ -29,12 +29,14 @@ export interface DiskStorageOptions {
 
 const DEFAULT_GC = { interval: 60_000, taskTtl: 6 * 3_600_000, highWatermark: 80, lowWatermark: 60 };
 const TOUCH_PERSIST_MS = 60_000;
+/** Milliseconds pieces of a task wait to be made durable and logged together (one fdatasync). */
+const COMMIT_MS = 200;
 
 /**
  * The default storage medium: one content file per task, pieces written in place at their offsets
- * while they stream in, and a metadata log per task that survives restarts. A piece is recorded
- * only after its bytes are fdatasync'ed and its crc32 matched, so a crash never leaves a recorded
- * piece whose bytes are missing. ENOSPC/EDQUOT surface as D7Y_STORAGE_FULL naming the directory.
+ * while they stream in, and a metadata log per task that survives restarts. A piece is held (and
+ * served) once its crc32 matched; it is logged in a group commit within COMMIT_MS, after one
+ * fdatasync of the content file, so a crash never leaves a logged piece whose bytes are missing. ENOSPC/EDQUOT surface as D7Y_STORAGE_FULL naming the directory.
  * GC (TTL and watermarks, on `quota` when set, else on the file system) runs on a timer and on `gc()`.
  */
 export class DiskStorage implements StorageMedium {
@@ -95,6 +97,7 @@ export class DiskStorage implements StorageMedium {
     const timeout = delay(this.options.stopTimeoutMs ?? 10_000, undefined, { ref: false });
     await Promise.race([Promise.allSettled([...this.inflight.keys()]), timeout]);
     for (const task of this.tasks.values()) {
+      await this.commit(task).catch(() => undefined);
       if (task.record.lastAccessedAt > task.persistedAccess) this.persistTouch(task);
       await task.log.run(async () => undefined);
     }
@@ -109,6 +112,7 @@ export class DiskStorage implements StorageMedium {
     const record = { finished: false, createdAt: now, ...existing?.record, ...defined, lastAccessedAt: input.lastAccessedAt ?? now } as TaskRecord;
     const entry: TaskLogEntry = { op: 'task', record };
     if (existing) {
+      await this.commit(existing);
       await this.fsStep(`recording task ${input.taskId}`, () => existing.log.append(entry, () => this.snapshot(existing, record), this.compactAbove(existing)));
       existing.record = record;
       existing.persistedAccess = record.lastAccessedAt;
@@ -197,12 +201,10 @@ export class DiskStorage implements StorageMedium {
       const digest = await consumePiece(data, piece.length, what, (chunk) => this.fsStep(writing, () => writer.push(chunk)));
       await this.fsStep(writing, () => writer.flush());
       checkDigest(digest, expectedDigest, what);
-      await this.fsStep(`syncing ${what}`, () => file.sync());
       if (task.deleted) throw taskNotFound(task.record.taskId, this.name);
       const record: PieceRecord = { number: piece.number, offset: piece.offset, length: piece.length, digest };
-      const next = new Map(task.pieces).set(piece.number, record);
-      await this.fsStep(`recording ${what}`, () => task.log.append({ op: 'piece', piece: record }, () => this.snapshot(task, task.record, next), this.compactAbove(task)));
-      if (task.deleted) throw taskNotFound(task.record.taskId, this.name);
+      task.unlogged.push(record);
+      task.commitTimer ??= setTimeout(() => void this.commit(task).catch(() => undefined), COMMIT_MS);
       task.pieces.set(piece.number, record);
       task.bytes += piece.length;
       this.used += piece.length;
@@ -345,8 +347,43 @@ export class DiskStorage implements StorageMedium {
       .catch((err: unknown) => this.logger.warn({ err, taskId: task.record.taskId }, 'disk storage could not record an access time'));
   }
 
-  private snapshot(task: DiskTask, record: TaskRecord, pieces = task.pieces): TaskLogEntry[] {
-    return taskSnapshot(record, pieces);
+  /** The log entries of the task: pieces still waiting for their group commit are left out. */
+  private snapshot(task: DiskTask, record: TaskRecord): TaskLogEntry[] {
+    if (task.unlogged.length === 0) return taskSnapshot(record, task.pieces);
+    const waiting = new Set(task.unlogged.map((p) => p.number));
+    return taskSnapshot(record, new Map([...task.pieces].filter(([n]) => !waiting.has(n))));
+  }
+
+  /**
+   * Makes the task's unlogged pieces durable (one fdatasync of the content file) and then logs
+   * them, after any commit already running; a task record written next follows its pieces.
+   */
+  private commit(task: DiskTask): Promise<void> {
+    clearTimeout(task.commitTimer);
+    task.commitTimer = undefined;
+    const run = task.committing.catch(() => undefined).then(async () => {
+      if (task.deleted || task.unlogged.length === 0) return;
+      const batch = task.unlogged.splice(0);
+      const what = `${batch.length} piece(s) of task ${task.record.taskId}`;
+      try {
+        await this.fsStep(`syncing ${what}`, async () => {
+          const handle = await open(this.contentPath(task.record.taskId), 'r+');
+          try {
+            await handle.datasync();
+          } finally {
+            await handle.close();
+          }
+        });
+        if (task.deleted) return;
+        await this.fsStep(`recording ${what}`, () => task.log.append(batch.map((piece): TaskLogEntry => ({ op: 'piece', piece })),
+          () => this.snapshot(task, task.record), this.compactAbove(task)));
+      } catch (err) {
+        if (!task.deleted) this.logger.warn({ err, taskId: task.record.taskId }, 'disk storage could not log pieces; they are served now and fetched again after a restart');
+        throw err;
+      }
+    });
+    task.committing = run;
+    return run;
   }
 
   private compactAbove(task: DiskTask): number {

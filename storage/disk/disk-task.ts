@@ -17,12 +17,17 @@ export interface DiskTask {
   deleted: boolean;
   /** The last access time written to the log. */
   persistedAccess: number;
+  /** Pieces held and served but not yet in the log (their bytes are not yet known durable). */
+  unlogged: PieceRecord[];
+  commitTimer?: NodeJS.Timeout;
+  /** The latest group commit; later ones chain after it. */
+  committing: Promise<void>;
 }
 
 export function newDiskTask(record: TaskRecord, log: TaskLog, pieces = new Map<number, PieceRecord>()): DiskTask {
   return {
     record, pieces, bytes: [...pieces.values()].reduce((n, p) => n + p.length, 0), log, writers: 0, writing: new Map(),
-    deleted: false, persistedAccess: record.lastAccessedAt,
+    deleted: false, persistedAccess: record.lastAccessedAt, unlogged: [], committing: Promise.resolve(),
   };
 }
 

@@ -29,8 +29,9 @@ export class TaskLog {
 
   constructor(readonly path: string) {}
 
-  /** Appends `entry`, or rewrites the log from `snapshot()` when it needs repair or compaction. */
-  append(entry: TaskLogEntry, snapshot: () => TaskLogEntry[], compactAbove: number): Promise<void> {
+  /** Appends `entry` (or entries), or rewrites the log from `snapshot()` when it needs repair or compaction. */
+  append(entry: TaskLogEntry | TaskLogEntry[], snapshot: () => TaskLogEntry[], compactAbove: number): Promise<void> {
+    const entries = Array.isArray(entry) ? entry : [entry];
     return this.run(async () => {
       if (this.damaged || this.lines >= compactAbove) {
         await this.writeAll(snapshot());
@@ -39,11 +40,11 @@ export class TaskLog {
       try {
         const handle = await open(this.path, 'a');
         try {
-          await handle.appendFile(`${JSON.stringify(entry)}\n`);
+          await handle.appendFile(entries.map((e) => `${JSON.stringify(e)}\n`).join(''));
         } finally {
           await handle.close();
         }
-        this.lines++;
+        this.lines += entries.length;
       } catch (err) {
         this.damaged = true;
         throw err;
