@@ -32,16 +32,19 @@ test('children get disjoint offers, a few at a time, and the next one after a fe
   b.stream!.close();
 });
 
-test('a second stream from the same host is answered plainly; a closed stream returns its unfetched offers', (t) => {
+test('a second stream from the same host is answered plainly; a closed stream frees its offers', (t) => {
   const offers = new SeedOffers({ inFlight: 2, grantTtlMs: 60_000 });
   const state = stateWith(4);
   const a = child(offers, state, 'host-a');
   t.deepEqual(a.got, [0, 1]);
   offers.fetched('t1', 0);
+  const b = child(offers, state, 'host-b', [0, 1, 2, 3]);
+  t.deepEqual(a.got, [0, 1, 2], 'a fetched 0 and was offered 2');
+  t.deepEqual(b.got, [3], 'while a syncs, b gets none of the pieces a fetched or was offered');
   a.stream!.close();
   t.is(offers.open(state, 'host-a', undefined, () => undefined), undefined, 'host-a asks again: no more offers, everything');
-  const b = child(offers, state, 'host-b', [1, 2, 3]);
-  t.deepEqual(b.got, [1, 2], 'piece 1 was offered to a but never fetched, so b may have it; 0 is not asked for');
+  offers.fetched('t1', 3);
+  t.deepEqual(b.got, [3, 0, 1], 'a has gone: what it held may be offered to b, which now has the whole budget');
   b.stream!.close();
 });
 

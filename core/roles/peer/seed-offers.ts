@@ -33,10 +33,12 @@ export interface OfferStream {
 /**
  * Super-seeding for a seed peer: its upload is the origin side's, so it sends each piece of a
  * task about once and lets the children spread it. On a child's first SyncPieces stream for a
- * task the seed announces only pieces it has offered to no other child, a few at a time (the
- * task's `inFlight` budget shared by its children, at least one each); the next offer follows
- * once the child fetches one. A child that later opens another stream (it does so only when its
- * normal parents cannot serve what it lacks) gets every piece it asks for.
+ * task the seed announces only pieces it has offered to no other child still syncing, a few at a
+ * time (the task's `inFlight` budget shared by its children, at least one each); the next offer
+ * follows once the child fetches one. Once a child's stream ends (it finished, or died) its
+ * pieces may be offered again: a later child without other parents is not left waiting. A child
+ * that opens another stream (it does so only when its normal parents cannot serve what it
+ * lacks) gets every piece it asks for.
  */
 export class SeedOffers {
   private readonly tasks = new Map<string, TaskOffers>();
@@ -82,7 +84,7 @@ export class SeedOffers {
         state.off('piece', onPiece);
         task.streams.delete(stream);
         task.usedAt = Date.now();
-        for (const [n, g] of task.grants) if (g.stream === stream && !g.fetched) task.grants.delete(n);
+        for (const [n, g] of task.grants) if (g.stream === stream) task.grants.delete(n);
         this.fill(task);
       },
     };
