@@ -33,12 +33,12 @@ export const PeerConfigSchema = z.strictObject({
     maxConnections: z.number().int().min(1).default(512),
     /**
      * Seed peers only: super-seeding. A child's first piece sync gets pieces no other child was
-     * offered, `inFlight` unfetched offers per task shared by its children; an offer not fetched
+     * offered, at most `inFlight` undelivered offers per task; an offer not fetched
      * within `offerTtlMs` may go to another child. Off: every child sees every piece at once.
      */
     superSeed: z.strictObject({
       enabled: z.boolean().default(true),
-      inFlight: z.number().int().min(1).max(64).default(8),
+      inFlight: z.number().int().min(1).max(64).default(4),
       offerTtlMs: z.number().int().min(100).default(15_000),
     }).prefault({}),
   }).prefault({}),

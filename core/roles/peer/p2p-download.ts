@@ -37,7 +37,7 @@ export type P2POutcome = { kind: 'done' } | { kind: 'back-to-source'; reason: st
 const REFRESH_MS = 1_000;
 const MAX_REFRESHES = 20;
 /** Live normal parents a download looks for (by asking the scheduler again) while much is missing. */
-const WANTED_PARENTS = 4;
+const WANTED_PARENTS = 8;
 
 /** A write failed for want of room: no other parent can cure it. */
 export function isStorageFull(e: D7yError): boolean {
@@ -258,6 +258,7 @@ export class P2PDownload {
       const rec = await this.opts.medium.writePiece(this.state.taskId, { number: n, offset, length }, paced, expected);
       this.missing.delete(n);
       const held: HeldPiece = { ...rec, parentId: parent.id, trafficType: TrafficType.RemotePeer, cost: Date.now() - startedAt, createdAt: Date.now() };
+      this.opts.logger.debug({ taskId: this.state.taskId, piece: n, parent: parent.id, ms: held.cost, missing: this.missing.size }, 'piece from a parent');
       await this.onPiece(held);
       this.session.pieceFinished({
         number: n, parentId: parent.id, offset, length, digest: rec.digest, trafficType: TrafficType.RemotePeer,

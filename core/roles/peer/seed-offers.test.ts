@@ -15,36 +15,37 @@ function child(offers: SeedOffers, state: TaskState, hostId: string, interested?
   return { got, stream };
 }
 
-test('children get disjoint offers, a few at a time, and the next one after a fetch', (t) => {
-  const offers = new SeedOffers({ inFlight: 4, grantTtlMs: 60_000 });
+test('children get disjoint offers; at most inFlight undelivered at once; the next after a delivery', (t) => {
+  const offers = new SeedOffers({ inFlight: 3, grantTtlMs: 60_000 });
   const state = stateWith(10);
   const a = child(offers, state, 'host-a');
+  t.deepEqual(a.got, [0, 1, 2], 'alone, the first child gets the whole budget');
   const b = child(offers, state, 'host-b');
-  t.deepEqual(a.got, [0, 1, 2, 3], 'alone, the first child gets the whole in-flight budget');
-  t.deepEqual(b.got, [4, 5], 'the second child gets its share; the budget is now split');
-  offers.fetched('t1', 0);
-  offers.fetched('t1', 4);
-  t.deepEqual(b.got, [4, 5, 6], 'a fetch by b frees room for b');
-  t.deepEqual(a.got, [0, 1, 2, 3], 'a still holds more than its share of unfetched offers');
-  for (const n of [1, 2, 3, 5, 6]) offers.fetched('t1', n);
-  t.deepEqual([...a.got, ...b.got].sort((x, y) => x - y), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], 'every piece offered exactly once');
+  t.deepEqual(b.got, [], 'the budget is spent until a piece is delivered');
+  offers.uploaded('t1', 0, true);
+  t.deepEqual(b.got, [3], 'the freed slot goes to the child with the fewest pending offers');
+  offers.uploaded('t1', 3, true);
+  t.deepEqual(b.got, [3, 4]);
+  offers.uploaded('t1', 1, false);
+  offers.uploaded('t1', 4, true);
+  t.deepEqual(b.got, [3, 4, 1], 'a failed upload withdraws the offer; the piece may go to another child');
+  for (let round = 0; round < 10; round += 1) for (const n of [...a.got, ...b.got]) offers.uploaded('t1', n, true);
+  t.deepEqual([...a.got, ...b.got].sort((x, y) => x - y), [0, 1, 1, 2, 3, 4, 5, 6, 7, 8, 9], 'every piece offered once, the failed one twice');
   a.stream!.close();
   b.stream!.close();
 });
 
-test('a second stream from the same host is answered plainly; a closed stream frees its offers', (t) => {
+test('a second stream from the same host is answered plainly; a closed stream frees its pieces', (t) => {
   const offers = new SeedOffers({ inFlight: 2, grantTtlMs: 60_000 });
   const state = stateWith(4);
   const a = child(offers, state, 'host-a');
-  t.deepEqual(a.got, [0, 1]);
-  offers.fetched('t1', 0);
   const b = child(offers, state, 'host-b', [0, 1, 2, 3]);
-  t.deepEqual(a.got, [0, 1, 2], 'a fetched 0 and was offered 2');
-  t.deepEqual(b.got, [3], 'while a syncs, b gets none of the pieces a fetched or was offered');
+  t.deepEqual(a.got, [0, 1]);
+  offers.uploaded('t1', 0, true);
+  t.deepEqual(b.got, [2], 'b gets a piece a neither holds nor was offered');
   a.stream!.close();
   t.is(offers.open(state, 'host-a', undefined, () => undefined), undefined, 'host-a asks again: no more offers, everything');
-  offers.fetched('t1', 3);
-  t.deepEqual(b.got, [3, 0, 1], 'a has gone: what it held may be offered to b, which now has the whole budget');
+  t.deepEqual(b.got, [2, 0], 'a has gone: what it held may be offered to b');
   b.stream!.close();
 });
 
@@ -66,11 +67,9 @@ test('pieces that land on the seed later are offered as they arrive', (t) => {
   const state = stateWith(0);
   const a = child(offers, state, 'host-a');
   t.deepEqual(a.got, []);
-  state.addPiece({ number: 0, offset: 0, length: 4, digest: 'crc32:0', createdAt: 0 });
-  state.addPiece({ number: 1, offset: 4, length: 4, digest: 'crc32:1', createdAt: 0 });
-  state.addPiece({ number: 2, offset: 8, length: 4, digest: 'crc32:2', createdAt: 0 });
+  for (const n of [0, 1, 2]) state.addPiece({ number: n, offset: n * 4, length: 4, digest: `crc32:${n}`, createdAt: 0 });
   t.deepEqual(a.got, [0, 1]);
-  offers.fetched('t1', 1);
+  offers.uploaded('t1', 1, true);
   t.deepEqual(a.got, [0, 1, 2]);
   a.stream!.close();
   t.is(state.listenerCount('piece'), 0, 'a closed stream leaves no listener behind');

@@ -1,44 +1,52 @@
 import type { HeldPiece, TaskState } from './task-state.js';
 
 export interface SeedOffersOptions {
-  /** Offered pieces not yet fetched, across all children of one task. */
+  /** Pieces of one task offered and not yet delivered, across all its children. */
   inFlight: number;
   /** Milliseconds an offered piece stays reserved for its child before it may be offered to another. */
   grantTtlMs: number;
 }
 
 interface Grant {
-  stream: OfferStream;
+  stream: Offering;
   at: number;
-  fetched: boolean;
+  delivered: boolean;
 }
 
 interface TaskOffers {
   grants: Map<number, Grant>;
-  streams: Set<OfferStream>;
+  streams: Set<Offering>;
   hosts: Set<string>;
   usedAt: number;
+}
+
+/** One child's first piece-sync stream with this seed, answered by offers. */
+export interface OfferStream {
+  readonly hostId: string;
+  /** Stops offering on this stream; its offers go back to the pool. */
+  close(): void;
+}
+
+interface Offering extends OfferStream {
+  /** Offers the lowest piece this stream may have; false when there is none. */
+  offer(now: number): boolean;
+  /** Offers not yet delivered (and not timed out). */
+  pending(now: number): number;
+  lastOfferAt: number;
 }
 
 /** A task nobody has synced with for this long is forgotten (its children have long finished). */
 const FORGET_AFTER_MS = 10 * 60_000;
 
-/** One child's first piece-sync stream with this seed, answered by offers. */
-export interface OfferStream {
-  readonly hostId: string;
-  /** Stops offering on this stream; its offers not yet fetched go back to the pool. */
-  close(): void;
-}
-
 /**
  * Super-seeding for a seed peer: its upload is the origin side's, so it sends each piece of a
  * task about once and lets the children spread it. On a child's first SyncPieces stream for a
- * task the seed announces only pieces it has offered to no other child still syncing, a few at a
- * time (the task's `inFlight` budget shared by its children, at least one each); the next offer
- * follows once the child fetches one. Once a child's stream ends (it finished, or died) its
- * pieces may be offered again: a later child without other parents is not left waiting. A child
- * that opens another stream (it does so only when its normal parents cannot serve what it
- * lacks) gets every piece it asks for.
+ * task the seed announces only pieces it has offered to no other child still syncing; at most
+ * `inFlight` offers of a task are undelivered at once (the child with the fewest goes first), so
+ * pieces land early, one after another, and children can pass them on while the seed sends the
+ * next. Once a child's stream ends (it finished, or died) its pieces may be offered again: a
+ * later child without other parents is not left waiting. A child that opens another stream (it
+ * does so only when its normal parents cannot serve what it lacks) gets every piece it asks for.
  */
 export class SeedOffers {
   private readonly tasks = new Map<string, TaskOffers>();
@@ -54,24 +62,25 @@ export class SeedOffers {
     if (task.hosts.has(hostId)) return undefined;
     task.hosts.add(hostId);
     const sent = new Set<number>();
-    let timer: NodeJS.Timeout | undefined;
     let closed = false;
     const onPiece = (): void => this.fill(task);
-    const stream: OfferStream & { offer(now: number): boolean; wants(n: number): boolean; outstanding(now: number): number } = {
+    const ttl = this.opts.grantTtlMs;
+    const stream: Offering = {
       hostId,
-      wants: (n) => !sent.has(n) && (!interested || interested.has(n)),
-      outstanding: (now) => {
+      lastOfferAt: 0,
+      pending: (now) => {
         let count = 0;
-        for (const g of task.grants.values()) if (g.stream === stream && !g.fetched && now - g.at < this.opts.grantTtlMs) count += 1;
+        for (const g of task.grants.values()) if (g.stream === stream && !g.delivered && now - g.at < ttl) count += 1;
         return count;
       },
       offer: (now) => {
         for (const p of [...state.pieces.values()].sort((a, b) => a.number - b.number)) {
-          if (!stream.wants(p.number)) continue;
+          if (sent.has(p.number) || (interested && !interested.has(p.number))) continue;
           const g = task.grants.get(p.number);
-          if (g && (g.fetched || now - g.at < this.opts.grantTtlMs)) continue;
-          task.grants.set(p.number, { stream, at: now, fetched: false });
+          if (g && (g.delivered || now - g.at < ttl)) continue;
+          task.grants.set(p.number, { stream, at: now, delivered: false });
           sent.add(p.number);
+          stream.lastOfferAt = now;
           write(p);
           return true;
         }
@@ -90,18 +99,22 @@ export class SeedOffers {
     };
     task.streams.add(stream);
     state.on('piece', onPiece);
-    timer = setInterval(() => this.fill(task), Math.max(100, this.opts.grantTtlMs / 2));
+    const timer = setInterval(() => this.fill(task), Math.max(100, ttl / 2));
     timer.unref();
     this.fill(task);
     return stream;
   }
 
-  /** Records that piece `n` of the task is being sent to a child, freeing room for the next offer. */
-  fetched(taskId: string, n: number): void {
+  /**
+   * Records how the upload of piece `n` ended: delivered, it stays with its child; failed, the
+   * offer is withdrawn so the piece can go to another child. Either frees room for the next offer.
+   */
+  uploaded(taskId: string, n: number, ok: boolean): void {
     const task = this.tasks.get(taskId);
     const g = task?.grants.get(n);
-    if (!task || !g || g.fetched) return;
-    g.fetched = true;
+    if (!task || !g || g.delivered) return;
+    if (ok) g.delivered = true;
+    else task.grants.delete(n);
     this.fill(task);
   }
 
@@ -125,18 +138,24 @@ export class SeedOffers {
     return task;
   }
 
-  /** Offers pieces round-robin until every stream has its share of the in-flight budget. */
+  /** Offers pieces, the stream with the fewest pending offers first, until `inFlight` are pending. */
   private fill(task: TaskOffers): void {
-    const streams = [...task.streams] as (OfferStream & { offer(now: number): boolean; outstanding(now: number): number })[];
-    if (streams.length === 0) return;
     const now = Date.now();
-    const share = Math.max(1, Math.floor(this.opts.inFlight / streams.length));
-    let progress = true;
-    while (progress) {
-      progress = false;
+    const streams = [...task.streams];
+    const pending = new Map(streams.map((s) => [s, s.pending(now)]));
+    let total = [...pending.values()].reduce((a, b) => a + b, 0);
+    const exhausted = new Set<Offering>();
+    while (total < this.opts.inFlight && exhausted.size < streams.length) {
+      let best: Offering | undefined;
       for (const s of streams) {
-        if (s.outstanding(now) < share && s.offer(now)) progress = true;
+        if (exhausted.has(s)) continue;
+        if (!best || pending.get(s)! < pending.get(best)! || (pending.get(s) === pending.get(best) && s.lastOfferAt < best.lastOfferAt)) best = s;
       }
+      if (!best) break;
+      if (best.offer(now)) {
+        pending.set(best, pending.get(best)! + 1);
+        total += 1;
+      } else exhausted.add(best);
     }
   }
 }

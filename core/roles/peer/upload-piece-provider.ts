@@ -29,7 +29,6 @@ export class UploadPieceProvider implements PieceProvider {
     const piece = state.pieces.get(req.number);
     if (!piece) throw new D7yError('D7Y_PIECE_NOT_FOUND', `piece ${req.number} of task ${req.taskId} is not on this peer`);
     const source = await this.medium.readPiece(req.taskId, req.number, range);
-    this.offers?.fetched(req.taskId, req.number);
     const meta: PieceContentMeta = {
       number: piece.number, offset: piece.offset, length: range?.length ?? piece.length, digest: piece.digest,
       parentId: this.peerId(), trafficType: TrafficType.RemotePeer, cost: Math.round((piece.cost ?? 0) / 1000),
@@ -49,10 +48,12 @@ export class UploadPieceProvider implements PieceProvider {
       },
     });
     let ended = false;
+    const offers = this.offers;
     const end = (ok: boolean): void => {
       if (ended) return;
       ended = true;
       stats.end(ok);
+      if (!range) offers?.uploaded(req.taskId, req.number, ok);
     };
     counted.on('end', () => end(sent === meta.length));
     counted.on('close', () => { end(false); source.destroy(); });

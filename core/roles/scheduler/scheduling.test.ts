@@ -91,3 +91,15 @@ test('round latency for a task with 1,000 peers', (t) => {
   t.log(`1,000 peers, sample all: p50 ${(full.p50 * 1000).toFixed(0)} µs, p99 ${(full.p99 * 1000).toFixed(0)} µs`);
   t.true(sampled.p50 < 5, `median round ${sampled.p50} ms: a round costs the sample, not the task size`);
 });
+
+test('successive rounds offer parents the child has not been offered yet, then the best known ones', (t) => {
+  const { res, task } = world(12);
+  const scheduling = new Scheduling({ candidateParentLimit: 2, filterParentLimit: 40 }, () => new PiecesEvaluator());
+  const child = task.peers.get('p1')!;
+  res.setState(task, child, 'running', 0);
+  const rounds = [0, 1, 2, 3].map(() => scheduling.findParents(task, child).map((p) => p.id));
+  const firstThree = rounds.slice(0, 3).flat();
+  t.is(new Set(firstThree).size, 6, `three rounds of two: six different parents (${JSON.stringify(rounds)})`);
+  t.deepEqual([...firstThree].sort(), ['p0', 'p10', 'p2', 'p4', 'p6', 'p8'], 'every available peer once');
+  t.is(rounds[3]!.length, 2, 'with no new parent left, the best known ones again');
+});

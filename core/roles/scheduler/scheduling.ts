@@ -1,6 +1,9 @@
 import type { CandidateParent, EvaluationContext, Evaluator } from '../../contracts/evaluator.js';
 import type { PeerRecord, TaskRecord } from './resource/records.js';
 
+/** Parents remembered per child as already offered (the oldest is forgotten first). */
+const MAX_OFFERED_PARENTS = 256;
+
 export interface SchedulingOptions {
   candidateParentLimit: number;
   filterParentLimit: number;
@@ -13,6 +16,9 @@ export type EvaluatorChooser = (task: TaskRecord, child: PeerRecord) => Evaluato
  * One scheduling round: sample available peers of the task, filter out the ones that cannot be
  * parents of this child (blocked, same host, bad per the evaluator), rank the
  * rest with the evaluator, keep the top `candidateParentLimit` and record parent → child edges.
+ * A child keeps the parents of earlier rounds, so a later round offers parents it has not been
+ * offered yet first (best first), then the best of the known ones: everyone gets to know
+ * everyone, not only the few that rank highest.
  */
 export class Scheduling {
   constructor(
@@ -39,8 +45,13 @@ export class Scheduling {
       byId.set(p.id, p);
       candidates.push(c);
     }
-    const ranked = evaluator.rank(candidates, ctx).slice(0, this.options.candidateParentLimit)
-      .flatMap((c) => byId.get(c.peerId) ?? []);
+    const all = evaluator.rank(candidates, ctx).flatMap((c) => byId.get(c.peerId) ?? []);
+    const ranked = [...all.filter((p) => !child.offeredParents.has(p.id)), ...all.filter((p) => child.offeredParents.has(p.id))]
+      .slice(0, this.options.candidateParentLimit);
+    for (const p of ranked) {
+      if (child.offeredParents.size >= MAX_OFFERED_PARENTS) child.offeredParents.delete(child.offeredParents.values().next().value!);
+      child.offeredParents.add(p.id);
+    }
     task.graph.addEdges(ranked.map((p) => p.id), child.id);
     return ranked;
   }

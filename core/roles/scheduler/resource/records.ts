@@ -45,6 +45,8 @@ export interface PeerRecord {
   pieceCostsMs: number[];
   /** Parents this peer must not be given again. */
   blockedParents: Set<string>;
+  /** Parents offered to this peer in earlier rounds (it keeps them): later rounds offer others first. */
+  offeredParents: Set<string>;
   /** Rounds that found no parent since the last successful one. */
   failedRounds: number;
   disableBackToSource: boolean;

@@ -94,7 +94,7 @@ export class SchedulerResources {
     }
     const peer: PeerRecord = {
       id: peerId, taskId: task.id, host, state: 'pending', finishedPieces: new Set(), pieceCostsMs: [],
-      blockedParents: new Set(), failedRounds: 0, disableBackToSource: download.disableBackToSource,
+      blockedParents: new Set(), offeredParents: new Set(), failedRounds: 0, disableBackToSource: download.disableBackToSource,
       needBackToSource: download.needBackToSource, createdAt: now, updatedAt: now,
     };
     task.peers.add(peer);
