@@ -3,9 +3,10 @@ import { parseArgs } from 'node:util';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import type { Histogram } from 'prom-client';
 import {
-  createMetricsRegistry, D7yError, EvaluatorRegistry, NodeConfigSchema, rootContainer, SchedulerRole, SchedulingPolicyToken,
+  createMetricsRegistry, D7yError, EvaluatorRegistry, NodeConfigSchema, rootContainer, SchedulingPolicyToken,
   silentLogger, Tokens,
 } from '../core/index.js';
+import { SchedulerRole } from '../core/roles/scheduler/scheduler-role.js';
 import { HostType, type Host } from '../core/protocol/rpc/gen/common.js';
 import type { AnnouncePeerSession } from '../core/protocol/rpc/announce-peer-session.js';
 import { SchedulerClient } from '../core/protocol/rpc/scheduler-client.js';

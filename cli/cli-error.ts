@@ -1,5 +1,5 @@
 import { CommanderError } from 'commander';
-import { D7yError } from '../core/index.js';
+import { D7yError } from '../core/errors/d7y-error.js';
 
 /** Exit codes: 1 for operational failures, 2 for usage mistakes (bad flags, bad input). */
 export const EXIT_FAILURE = 1;

@@ -2,7 +2,10 @@ import { mkdir } from 'node:fs/promises';
 import { join, normalize, resolve, sep } from 'node:path';
 import cliProgress from 'cli-progress';
 import picomatch from 'picomatch';
-import { D7yError, type LocalApiClient, type PeerDownloadRequest, type SourceEntry } from '../core/index.js';
+import { D7yError } from '../core/errors/d7y-error.js';
+import type { SourceEntry } from '../core/contracts/source-client.js';
+import type { LocalApiClient } from '../core/roles/peer/local-api-client.js';
+import type { PeerDownloadRequest } from '../core/roles/peer/download-request.js';
 
 export interface RecursiveOptions {
   include?: string[];

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { D7yError, ManagerClient } from '../core/index.js';
+import type { ManagerClient } from '../core/protocol/manager/index.js';
+import { D7yError } from '../core/errors/d7y-error.js';
 
 export interface ManagerConnectionOptions {
   manager?: string;
@@ -21,6 +22,7 @@ export async function connectManager(opts: ManagerConnectionOptions): Promise<Ma
   if (!url) {
     throw new D7yError('D7Y_INVALID_ARGUMENT', 'no manager given', { fix: 'pass --manager http://host:port or set D7Y_MANAGER_URL' });
   }
+  const { ManagerClient } = await import('../core/protocol/manager/index.js');
   const client = new ManagerClient({ url, token: opts.token ?? process.env.D7Y_TOKEN });
   if (opts.user) {
     const password = process.env.D7Y_PASSWORD;

@@ -39,3 +39,10 @@ export function seedPeerConfig(config: NodeConfig): NodeConfig {
     },
   };
 }
+
+/** Silences gRPC's own logging (d7y reports gRPC failures itself) unless GRPC_VERBOSITY asks for it. */
+export async function quietGrpcLogs(): Promise<void> {
+  if (process.env.GRPC_VERBOSITY) return;
+  const { logVerbosity, setLogVerbosity } = await import('@grpc/grpc-js');
+  setLogVerbosity(logVerbosity.NONE);
+}

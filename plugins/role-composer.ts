@@ -1,6 +1,6 @@
-import { container as rootContainer, type DependencyContainer } from 'tsyringe';
+import { container as rootContainer, type DependencyContainer, type InjectionToken } from 'tsyringe';
 import {
-  createMetricsRegistry, EvaluatorRegistry, Lifecycle, ManagerRole, PeerRole, SchedulerRole, SchedulingPolicyToken,
+  createMetricsRegistry, EvaluatorRegistry, Lifecycle, SchedulingPolicyToken,
   SourceRouter, StorageRegistry, Tokens,
   type Logger, type NodeConfig, type Role, type RoleName, type SchedulingPolicy,
 } from '../core/index.js';
@@ -16,7 +16,12 @@ export interface ComposedRole {
   label: string;
 }
 
-const roleClasses = { manager: ManagerRole, scheduler: SchedulerRole, peer: PeerRole } as const;
+/** Each role's class, loaded only when a process runs that role. */
+const roleClasses: Record<RoleName, () => Promise<InjectionToken<Role>>> = {
+  manager: async () => (await import('../core/roles/manager/manager-role.js')).ManagerRole,
+  scheduler: async () => (await import('../core/roles/scheduler/scheduler-role.js')).SchedulerRole,
+  peer: async () => (await import('../core/roles/peer/peer-role.js')).PeerRole,
+};
 
 /** Checks that the plugins loaded for a role meet what the role itself needs (evaluators, storage medium). */
 function checkRoleNeeds(role: RoleName, host: PluginHost, config: NodeConfig, evaluators: EvaluatorRegistry, storage: StorageRegistry): PluginProblem[] {
@@ -81,6 +86,6 @@ export async function composeRole(
   child.registerInstance(Tokens.EvaluatorRegistry, evaluators);
   child.registerInstance(Tokens.StorageRegistry, storage);
   child.registerInstance(SchedulingPolicyToken, policy);
-  const instance = child.resolve<Role>(roleClasses[role]);
+  const instance = child.resolve<Role>(await roleClasses[role]());
   return { composed: { role: instance, container: child, lifecycle, label }, problems };
 }

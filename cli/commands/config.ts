@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
-import { NodeRunner, type RoleSpec } from '../../plugins/index.js';
-import { ROLE_NAMES, D7yError, silentLogger, type RoleName } from '../../core/index.js';
-import { loadRoleConfig, seedPeerConfig } from '../role-options.js';
+import type { RoleSpec } from '../../plugins/index.js';
+import { ROLE_NAMES, type RoleName } from '../../core/contracts/plugin.js';
+import { D7yError } from '../../core/errors/d7y-error.js';
 
 export function registerConfigCommand(program: Command): void {
   const config = program.command('config').description('check configuration files');
@@ -14,6 +14,9 @@ export function registerConfigCommand(program: Command): void {
       if (opts.role && !(ROLE_NAMES as readonly string[]).includes(opts.role)) {
         throw new D7yError('D7Y_INVALID_ARGUMENT', `unknown role "${opts.role}"`, { fix: `use one of: ${ROLE_NAMES.join(', ')}` });
       }
+      const { loadRoleConfig, seedPeerConfig } = await import('../role-options.js');
+      const { NodeRunner } = await import('../../plugins/index.js');
+      const { silentLogger } = await import('../../core/index.js');
       const nodeConfig = await loadRoleConfig({ config: file, pluginsFile: opts.pluginsFile });
       const roles = opts.role ? [opts.role as RoleName] : [...ROLE_NAMES];
       const specs: RoleSpec[] = roles.map((role) => ({ role, config: nodeConfig }));

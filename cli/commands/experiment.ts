@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { defaultDataDir, experimentReport, formatExperimentReport, JsonLinesOutcomeStore } from '../../core/index.js';
 
 /** `d7y experiment report <id>`: the A/B report of an experiment from the scheduler's outcome file. */
 export function registerExperimentCommand(program: Command): void {
@@ -7,10 +6,12 @@ export function registerExperimentCommand(program: Command): void {
   experiment.command('report')
     .description('per-arm duration and throughput (mean, p50, p95, 95% CI), Welch\'s t-test and a verdict')
     .argument('<id>', 'the experiment id (scheduler.experiment.id in plugins.json)')
-    .option('--data-dir <dir>', 'the scheduler\'s data dir (its outcomes are in scheduler/experiments/<id>.jsonl)', defaultDataDir())
+    .option('--data-dir <dir>', 'the scheduler\'s data dir (its outcomes are in scheduler/experiments/<id>.jsonl; default $D7Y_DATA_DIR, else ~/.d7y)')
     .option('--json', 'print the report as JSON')
-    .action(async (id: string, opts: { dataDir: string; json?: boolean }) => {
-      const outcomes = await new JsonLinesOutcomeStore(opts.dataDir).list(id);
+    .action(async (id: string, opts: { dataDir?: string; json?: boolean }) => {
+      const { defaultDataDir } = await import('../../core/config/node-config.js');
+      const { experimentReport, formatExperimentReport, JsonLinesOutcomeStore } = await import('../../core/roles/scheduler/experiment/index.js');
+      const outcomes = await new JsonLinesOutcomeStore(opts.dataDir ?? defaultDataDir()).list(id);
       const report = experimentReport(id, outcomes);
       process.stdout.write(opts.json ? `${JSON.stringify(report, null, 2)}\n` : formatExperimentReport(report));
     });

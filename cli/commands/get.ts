@@ -1,177 +1,18 @@
-import { stat } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import { Option, type Command } from 'commander';
-import cliProgress from 'cli-progress';
-import { runRecursiveGet } from '../get-recursive.js';
-import {
-  D7yError, defaultDataDir, parseByteSize, parseDigest, peerSocketPath, PeerConfigSchema,
-  LocalApiClient, parseRangeArg, type PeerDownloadEvent, type PeerDownloadRequest,
-} from '../../core/index.js';
+import type { GetOptions } from '../get-run.js';
 
-interface GetOptions {
-  output: string;
-  progress: boolean;
-  header?: string[];
-  tag?: string;
-  application?: string;
-  pieceLength?: string;
-  digest?: string;
-  range?: string;
-  disableBackToSource?: boolean;
-  timeout?: string;
-  overwrite?: boolean;
-  socket?: string;
-  storageEndpoint?: string;
-  storageRegion?: string;
-  storageAccessKeyId?: string;
-  storageAccessKeySecret?: string;
-  storageSessionToken?: string;
-  recursive?: boolean;
-  include?: string[];
-  maxFiles: string;
-  concurrency: string;
-}
+const SOCKET_HELP = "the daemon's local API socket";
 
 function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
 
-/** The local API socket of the normal peer under the default data dir. */
-export function defaultPeerSocket(): string {
-  return peerSocketPath(defaultDataDir(), PeerConfigSchema.parse({}));
-}
-
-/** `30s`, `5m`, `2h`, `1500ms` or plain milliseconds. */
-export function parseDuration(text: string): number {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(text);
-  if (!m || Number(m[1]) <= 0) {
-    throw new D7yError('D7Y_INVALID_ARGUMENT', `"${text}" is not a duration`, { fix: 'write a duration such as 30s, 10m or 2h' });
-  }
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? 'ms') as 'ms' | 's' | 'm' | 'h'];
-  return Math.round(Number(m[1]) * unit);
-}
-
-function parseHeaders(list: string[] = []): Record<string, string> | undefined {
-  if (list.length === 0) return undefined;
-  const out: Record<string, string> = {};
-  for (const h of list) {
-    const at = h.indexOf(':');
-    if (at <= 0) throw new D7yError('D7Y_INVALID_ARGUMENT', `header "${h}" is not "name: value"`, { fix: 'write --header "Name: value"' });
-    out[h.slice(0, at).trim()] = h.slice(at + 1).trim();
-  }
-  return out;
-}
-
-/** The download request of the command line (output resolved, flags validated). */
-export function buildRequest(url: string, opts: GetOptions): PeerDownloadRequest {
-  if (opts.digest) parseDigest(opts.digest);
-  const storage = {
-    endpoint: opts.storageEndpoint, region: opts.storageRegion, accessKeyId: opts.storageAccessKeyId,
-    accessKeySecret: opts.storageAccessKeySecret, sessionToken: opts.storageSessionToken,
-  };
-  const hasStorage = Object.values(storage).some((v) => v !== undefined);
-  return {
-    url,
-    headers: parseHeaders(opts.header),
-    tag: opts.tag,
-    application: opts.application,
-    pieceLength: opts.pieceLength === undefined ? undefined : parseByteSize(opts.pieceLength),
-    digest: opts.digest,
-    range: opts.range === undefined ? undefined : parseRangeArg(opts.range),
-    disableBackToSource: opts.disableBackToSource || undefined,
-    timeoutMs: opts.timeout === undefined ? undefined : parseDuration(opts.timeout),
-    objectStorage: hasStorage ? storage : undefined,
-    output: opts.output === '-' ? undefined : resolve(opts.output),
-    overwrite: opts.overwrite || undefined,
-  };
-}
-
-async function checkOutput(path: string, overwrite: boolean): Promise<void> {
-  const dir = dirname(path);
-  if (!(await stat(dir).catch(() => undefined))?.isDirectory()) {
-    throw new D7yError('D7Y_INVALID_ARGUMENT', `cannot write ${path}: directory ${dir} does not exist`, {
-      fix: `create it first (mkdir -p ${dir}) or choose another -O path`,
-    });
-  }
-  const existing = await stat(path).catch(() => undefined);
-  if (existing?.isDirectory()) throw new D7yError('D7Y_INVALID_ARGUMENT', `cannot write ${path}: it is a directory`, { fix: 'give a file path to -O' });
-  if (existing && !overwrite) {
-    throw new D7yError('D7Y_CONFLICT', `${path} already exists`, { fix: 'pass --overwrite to replace it, or choose another -O path' });
-  }
-}
-
-function progressBar(enabled: boolean): { onEvent: (ev: PeerDownloadEvent) => void; stop: () => void } {
-  if (!enabled || !process.stderr.isTTY) return { onEvent: () => undefined, stop: () => undefined };
-  const bar = new cliProgress.SingleBar({
-    stream: process.stderr, hideCursor: true, clearOnComplete: true,
-    format: '{bar} {percentage}% | {value}/{total} bytes | ETA {eta}s',
-  }, cliProgress.Presets.shades_classic);
-  let started = false;
-  return {
-    onEvent: (ev) => {
-      if (ev.event !== 'progress' || ev.total === undefined) return;
-      if (!started) { bar.start(ev.total, ev.bytes); started = true; } else bar.update(Math.min(ev.bytes, ev.total));
-    },
-    stop: () => { if (started) bar.stop(); },
-  };
-}
-
-function positiveInt(text: string, flag: string, max: number): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 1 || n > max) {
-    throw new D7yError('D7Y_INVALID_ARGUMENT', `${flag} ${text} is not a whole number from 1 to ${max}`, { fix: `give ${flag} a value from 1 to ${max}` });
-  }
-  return n;
-}
-
-async function runRecursive(url: string, opts: GetOptions): Promise<void> {
-  if (opts.output === '-') throw new D7yError('D7Y_INVALID_ARGUMENT', '-r writes many files: -O must be a directory, not -', { fix: 'give -O a directory' });
-  if (opts.range || opts.digest) throw new D7yError('D7Y_INVALID_ARGUMENT', '--range and --digest apply to one file, not to -r', { fix: 'drop them, or download one file without -r' });
-  const recursive = { include: opts.include, maxFiles: positiveInt(opts.maxFiles, '--max-files', 1_000_000), concurrency: positiveInt(opts.concurrency, '--concurrency', 64), progress: opts.progress, overwrite: opts.overwrite ?? false };
-  const dir = resolve(opts.output);
-  const existing = await stat(dir).catch(() => undefined);
-  if (existing && !existing.isDirectory()) throw new D7yError('D7Y_INVALID_ARGUMENT', `${dir} is a file; -r needs a directory`, { fix: 'give -O a directory (it is created when missing)' });
-  const base = buildRequest(url, { ...opts, output: '-' });
-  const client = new LocalApiClient(resolve(opts.socket ?? defaultPeerSocket()));
-  try {
-    await runRecursiveGet(client, base, dir, recursive);
-  } finally {
-    await client.close();
-  }
-}
-
-async function runGet(url: string, opts: GetOptions): Promise<void> {
-  if (opts.recursive) return runRecursive(url, opts);
-  const req = buildRequest(url, opts);
-  if (req.output) await checkOutput(req.output, req.overwrite ?? false);
-  const client = new LocalApiClient(resolve(opts.socket ?? defaultPeerSocket()));
-  const signal = req.timeoutMs ? AbortSignal.timeout(req.timeoutMs + 5_000) : undefined;
-  try {
-    if (!req.output) {
-      const { body, done } = await client.stream(req, signal);
-      await pipeline(body, process.stdout, { end: false });
-      await done();
-      return;
-    }
-    const bar = progressBar(opts.progress);
-    try {
-      await client.download(req, bar.onEvent, signal);
-    } finally {
-      bar.stop();
-    }
-  } catch (err) {
-    if (signal?.aborted && !(err instanceof D7yError)) {
-      throw new D7yError('D7Y_TIMEOUT', `download of ${url} did not finish within ${opts.timeout}`, { fix: 'raise --timeout' });
-    }
-    throw err;
-  } finally {
-    await client.close();
-  }
-}
-
+/**
+ * `d7y get`. Only the command's shape lives here: the download code (and the daemon client with
+ * its dependencies) is loaded when the command runs, so that `d7y --help` starts fast.
+ */
 export function registerGetCommand(program: Command): void {
-  program.command('get')
+  const get = program.command('get')
     .description('download a URL through the local d7y peer (P2P, the origin is read about once per cluster)')
     .argument('<url>', 'what to download (http, https, s3, … any scheme a loaded source plugin handles)')
     .requiredOption('-O, --output <path>', 'where to write the file; - streams the bytes to stdout')
@@ -185,7 +26,7 @@ export function registerGetCommand(program: Command): void {
     .option('--disable-back-to-source', 'never read from the origin; fail if no peer has the file')
     .option('--timeout <duration>', 'give up after this long, e.g. 10m')
     .option('--overwrite', 'replace the output file if it exists')
-    .option('--socket <path>', `the daemon's local API socket (default ${defaultPeerSocket()})`)
+    .option('--socket <path>', SOCKET_HELP)
     .option('--storage-endpoint <url>', 'object storage endpoint')
     .option('--storage-region <region>', 'object storage region')
     .option('--storage-access-key-id <id>', 'object storage access key id')
@@ -195,5 +36,11 @@ export function registerGetCommand(program: Command): void {
     .addOption(new Option('--include <glob>', 'with -r: only paths matching this glob (repeatable)').argParser(collect))
     .option('--max-files <n>', 'with -r: refuse listings with more matching files than this', '10000')
     .option('--concurrency <n>', 'with -r: files downloaded at once', '4')
-    .action((url: string, opts: GetOptions) => runGet(url, opts));
+    .action(async (url: string, opts: GetOptions) => (await import('../get-run.js')).runGet(url, opts));
+  program.hook('preSubcommand', async (_program, sub) => {
+    if (sub !== get) return;
+    const { defaultPeerSocket } = await import('../peer-socket.js');
+    const socket = get.options.find((o) => o.long === '--socket');
+    if (socket) socket.description = `${SOCKET_HELP} (default ${defaultPeerSocket()})`;
+  });
 }

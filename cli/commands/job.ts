@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { D7yError, type JobView, type ManagerClient } from '../../core/index.js';
+import type { JobView, ManagerClient } from '../../core/protocol/manager/index.js';
+import { D7yError } from '../../core/errors/d7y-error.js';
 import { renderTable } from '../table.js';
 import { addManagerOptions, connectManager, type ManagerConnectionOptions } from '../manager-connection.js';
 

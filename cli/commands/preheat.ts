@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { D7yError, parseByteSize } from '../../core/index.js';
+import { D7yError } from '../../core/errors/d7y-error.js';
+import { parseByteSize } from '../../core/task/piece-length.js';
 import { addManagerOptions, connectManager, type ManagerConnectionOptions } from '../manager-connection.js';
 import { printJob, waitForJob } from './job.js';
 

@@ -1,12 +1,15 @@
 import type { Command } from 'commander';
-import { NodeRunner, type RoleSpec } from '../../plugins/index.js';
+import type { RoleSpec } from '../../plugins/index.js';
 import type { RoleName } from '../../core/index.js';
-import { loadRoleConfig, roleLogger, seedPeerConfig, type RoleCommandOptions } from '../role-options.js';
+import type { RoleCommandOptions } from '../role-options.js';
 
 const STOP_TIMEOUT_MS = 15_000;
 
-/** Runs the roles until SIGINT/SIGTERM, then stops them in reverse order. */
+/** Runs the roles until SIGINT/SIGTERM, then stops them in reverse order. Role code is loaded here, not at start-up. */
 async function runUntilSignal(specs: RoleSpec[], opts: RoleCommandOptions): Promise<void> {
+  const { quietGrpcLogs, roleLogger } = await import('../role-options.js');
+  const { NodeRunner } = await import('../../plugins/index.js');
+  await quietGrpcLogs();
   const config = specs[0].config;
   const logger = roleLogger(config);
   const runner = new NodeRunner(specs, logger, opts.pluginsFile);
@@ -40,6 +43,7 @@ export function registerRoleCommands(program: Command): void {
     addCommonOptions(program.command(role))
       .description(`run the ${role} role`)
       .action(async (opts: RoleCommandOptions) => {
+        const { loadRoleConfig } = await import('../role-options.js');
         const config = await loadRoleConfig(opts);
         await runUntilSignal([{ role, config, label: role === 'peer' && config.peer.seed ? 'seed-peer' : role }], opts);
       });
@@ -47,6 +51,7 @@ export function registerRoleCommands(program: Command): void {
   addCommonOptions(program.command('up'))
     .description('run an all-in-one node: manager, scheduler, seed peer and peer in one process')
     .action(async (opts: RoleCommandOptions) => {
+      const { loadRoleConfig, seedPeerConfig } = await import('../role-options.js');
       const config = await loadRoleConfig(opts);
       await runUntilSignal([
         { role: 'manager', config },

@@ -1,5 +1,6 @@
 import { Command, Option } from 'commander';
-import { DEFAULT_FILTERED_QUERY_PARAMS, parseByteSize, taskId, validatePieceLength } from '../../core/index.js';
+import { parseByteSize, validatePieceLength } from '../../core/task/piece-length.js';
+import { DEFAULT_FILTERED_QUERY_PARAMS, taskId } from '../../core/task/task-id.js';
 
 function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];

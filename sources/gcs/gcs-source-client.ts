@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { Storage, type StorageOptions } from '@google-cloud/storage';
-import { OAuth2Client } from 'google-auth-library';
+import type { Storage, StorageOptions } from '@google-cloud/storage';
 import { Agent, request } from 'undici';
 import {
   D7yError, silentLogger,
@@ -11,6 +10,7 @@ import {
 } from '../../core/index.js';
 import { toGcsError, type GcsErrorContext } from './gcs-errors.js';
 import { gcsUrlOf, parseGcsUrl, type GcsLocation } from './gcs-url.js';
+import { loadGcsSdk, loadGoogleAuth } from './gcs-sdk.js';
 
 /** Settings of the `gs` source; `endpoint`, `credentialFile` and `sessionToken` of `req.objectStorage` override them. */
 export interface GcsSourceConfig {
@@ -36,7 +36,8 @@ interface Resolved { endpoint?: string; credentialFile?: string; accessToken?: s
  * The `gs://bucket/object` source on @google-cloud/storage 7: object metadata for `stat`, a ranged
  * `alt=media` GET (undici, the library's auth headers) for `download`, paginated listing (streamed page by page) and resumable
  * upload for `put`. Every call honours `req.signal` (D7Y_ABORTED; a returned stream is destroyed).
- * `req.objectStorage.sessionToken` is taken as an OAuth2 access token.
+ * `req.objectStorage.sessionToken` is taken as an OAuth2 access token. The library is loaded on
+ * the first call, not when the plugin is registered.
  */
 export class GcsSourceClient implements SourceClient {
   readonly schemes = ['gs'] as const;
@@ -48,7 +49,7 @@ export class GcsSourceClient implements SourceClient {
   }
 
   async stat(req: SourceRequest): Promise<SourceStat> {
-    const { storage, loc, ctx } = this.prepare(req, 'stat');
+    const { storage, loc, ctx } = await this.prepare(req, 'stat');
     try {
       const [meta] = await untilAborted(storage.bucket(loc.bucket).file(loc.object).getMetadata(), req.signal, ctx);
       return {
@@ -66,7 +67,7 @@ export class GcsSourceClient implements SourceClient {
 
   /** One `alt=media` GET of the JSON API (made here, with undici, so abort and Range are exact). */
   async download(req: DownloadRequest): Promise<SourceDownload> {
-    const { storage, loc, ctx, authenticated } = this.prepare(req, 'download');
+    const { storage, loc, ctx, authenticated } = await this.prepare(req, 'download');
     if (req.range?.length === 0) return { stream: Readable.from([]), contentLength: 0 };
     const target = `${storage.apiEndpoint}/storage/v1/b/${encodeURIComponent(loc.bucket)}/o/${encodeURIComponent(loc.object)}?alt=media`;
     const headers: Record<string, string> = { 'accept-encoding': 'identity' };
@@ -101,7 +102,7 @@ export class GcsSourceClient implements SourceClient {
   }
 
   async *list(req: ListRequest): AsyncIterable<SourceEntry> {
-    const { storage, loc, ctx } = this.prepare(req, 'list');
+    const { storage, loc, ctx } = await this.prepare(req, 'list');
     const prefix = loc.object === '' || loc.object.endsWith('/') ? loc.object : `${loc.object}/`;
     const bucket = storage.bucket(loc.bucket);
     let pageToken: string | undefined;
@@ -137,7 +138,7 @@ export class GcsSourceClient implements SourceClient {
   }
 
   async put(req: PutRequest, body: Readable): Promise<void> {
-    const { storage, loc, ctx } = this.prepare(req, 'put');
+    const { storage, loc, ctx } = await this.prepare(req, 'put');
     if (req.signal?.aborted) {
       body.destroy();
       throw aborted(ctx);
@@ -162,7 +163,7 @@ export class GcsSourceClient implements SourceClient {
     await this.agent.close();
   }
 
-  private prepare(req: SourceRequest, operation: string): { storage: Storage; loc: GcsLocation; ctx: GcsErrorContext; authenticated: boolean } {
+  private async prepare(req: SourceRequest, operation: string): Promise<{ storage: Storage; loc: GcsLocation; ctx: GcsErrorContext; authenticated: boolean }> {
     const loc = parseGcsUrl(req.url);
     const r: Resolved = {
       endpoint: req.objectStorage?.endpoint ?? this.config.endpoint,
@@ -171,10 +172,12 @@ export class GcsSourceClient implements SourceClient {
     };
     const ctx = { url: `gs://${loc.bucket}/${loc.object}`, bucket: loc.bucket, operation, secrets: r.accessToken ? [r.accessToken] : [] };
     if (req.signal?.aborted) throw aborted(ctx);
-    return { storage: this.storageFor(r), loc, ctx, authenticated: !r.endpoint || !!r.accessToken || !!r.credentialFile };
+    return { storage: await this.storageFor(r), loc, ctx, authenticated: !r.endpoint || !!r.accessToken || !!r.credentialFile };
   }
 
-  private storageFor(r: Resolved): Storage {
+  private async storageFor(r: Resolved): Promise<Storage> {
+    const { Storage } = await loadGcsSdk();
+    const auth = r.accessToken ? await loadGoogleAuth() : undefined;
     const key = createHash('sha256').update(JSON.stringify(r)).digest('hex');
     const hit = this.clients.get(key);
     if (hit) return hit;
@@ -183,10 +186,10 @@ export class GcsSourceClient implements SourceClient {
       retryOptions: { maxRetries: this.config.maxRetries ?? 3 },
     };
     if (r.endpoint) options.apiEndpoint = r.endpoint;
-    if (r.accessToken) {
-      const auth = new OAuth2Client();
-      auth.setCredentials({ access_token: r.accessToken });
-      options.authClient = auth;
+    if (r.accessToken && auth) {
+      const client = new auth.OAuth2Client();
+      client.setCredentials({ access_token: r.accessToken });
+      options.authClient = client;
       options.useAuthWithCustomEndpoint = true;
     } else if (r.credentialFile) {
       options.keyFilename = r.credentialFile;

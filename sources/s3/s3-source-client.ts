@@ -1,16 +1,13 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
-import {
-  GetObjectCommand, HeadBucketCommand, HeadObjectCommand, ListObjectsV2Command, S3Client,
-  type ListObjectsV2CommandOutput, type S3ClientConfig,
-} from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
+import type { ListObjectsV2CommandOutput, S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
 import {
   D7yError, silentLogger,
   type DownloadRequest, type ListRequest, type Logger, type ObjectStorageOptions, type PutRequest,
   type SourceClient, type SourceDownload, type SourceEntry, type SourceRequest, type SourceStat,
 } from '../../core/index.js';
 import { s3ErrorCode, toS3Error, type S3ErrorContext } from './s3-errors.js';
+import { loadS3Sdk, loadS3Upload } from './s3-sdk.js';
 import { parseS3Url, prefixOf, s3UrlOf, type S3Location } from './s3-url.js';
 
 /** Settings of the `s3` source; every field may be overridden per request by `req.objectStorage`. */
@@ -39,6 +36,8 @@ export interface S3SourceConfig {
   maxClients?: number;
 }
 
+type S3Sdk = typeof import('@aws-sdk/client-s3');
+
 interface Resolved {
   endpoint?: string;
   region: string;
@@ -52,7 +51,8 @@ interface Resolved {
  * The `s3://bucket/key` source on @aws-sdk/client-s3: HeadObject for `stat`, ranged GetObject for
  * `download`, paginated ListObjectsV2 for `list` (streamed page by page) and a multipart Upload
  * for `put`. Every call honours `req.signal` (D7Y_ABORTED; a returned stream is destroyed).
- * Errors name `s3://bucket/key` and S3's error code; secrets never appear in them.
+ * Errors name `s3://bucket/key` and S3's error code; secrets never appear in them. The SDK is
+ * loaded on the first call, not when the plugin is registered.
  */
 export class S3SourceClient implements SourceClient {
   readonly schemes = ['s3'] as const;
@@ -62,10 +62,10 @@ export class S3SourceClient implements SourceClient {
 
   async stat(req: SourceRequest): Promise<SourceStat> {
     const loc = parseS3Url(req.url);
-    const { client, ctx } = this.prepare(req, loc, 'stat');
+    const { sdk, client, ctx } = await this.prepare(req, loc, 'stat');
     checkAborted(req.signal, ctx);
     try {
-      const out = await client.send(new HeadObjectCommand({ Bucket: loc.bucket, Key: loc.key }), { abortSignal: req.signal });
+      const out = await client.send(new sdk.HeadObjectCommand({ Bucket: loc.bucket, Key: loc.key }), { abortSignal: req.signal });
       return {
         url: req.url,
         contentLength: out.ContentLength,
@@ -75,13 +75,13 @@ export class S3SourceClient implements SourceClient {
         contentType: out.ContentType,
       };
     } catch (err) {
-      throw await this.explain(err, client, loc, ctx, req.signal);
+      throw await this.explain(err, sdk, client, loc, ctx, req.signal);
     }
   }
 
   async download(req: DownloadRequest): Promise<SourceDownload> {
     const loc = parseS3Url(req.url);
-    const { client, ctx } = this.prepare(req, loc, 'download');
+    const { sdk, client, ctx } = await this.prepare(req, loc, 'download');
     checkAborted(req.signal, ctx);
     if (req.range?.length === 0) return { stream: Readable.from([]), contentLength: 0 };
     const inner = new AbortController();
@@ -93,7 +93,7 @@ export class S3SourceClient implements SourceClient {
     };
     req.signal?.addEventListener('abort', onAbort, { once: true });
     try {
-      const out = await client.send(new GetObjectCommand({ Bucket: loc.bucket, Key: loc.key, Range: range }), { abortSignal: inner.signal });
+      const out = await client.send(new sdk.GetObjectCommand({ Bucket: loc.bucket, Key: loc.key, Range: range }), { abortSignal: inner.signal });
       body = out.Body as Readable;
       body.once('close', () => req.signal?.removeEventListener('abort', onAbort));
       if (req.range && (!out.ContentRange || out.ContentLength !== req.range.length)) {
@@ -106,20 +106,20 @@ export class S3SourceClient implements SourceClient {
       return { stream: body, contentLength: out.ContentLength };
     } catch (err) {
       req.signal?.removeEventListener('abort', onAbort);
-      throw await this.explain(err, client, loc, ctx, req.signal);
+      throw await this.explain(err, sdk, client, loc, ctx, req.signal);
     }
   }
 
   async *list(req: ListRequest): AsyncIterable<SourceEntry> {
     const loc = parseS3Url(req.url);
-    const { client, ctx } = this.prepare(req, loc, 'list');
+    const { sdk, client, ctx } = await this.prepare(req, loc, 'list');
     const prefix = prefixOf(loc.key);
     let token: string | undefined;
     do {
       checkAborted(req.signal, ctx);
       let page: ListObjectsV2CommandOutput;
       try {
-        page = await client.send(new ListObjectsV2Command({
+        page = await client.send(new sdk.ListObjectsV2Command({
           Bucket: loc.bucket,
           Prefix: prefix || undefined,
           Delimiter: req.recursive ? undefined : '/',
@@ -150,7 +150,14 @@ export class S3SourceClient implements SourceClient {
 
   async put(req: PutRequest, body: Readable): Promise<void> {
     const loc = parseS3Url(req.url);
-    const { client, ctx } = this.prepare(req, loc, 'put');
+    const { client, ctx } = await this.prepare(req, loc, 'put').catch((err: unknown) => {
+      body.destroy();
+      throw err;
+    });
+    const { Upload } = await loadS3Upload().catch((err: unknown) => {
+      body.destroy();
+      throw err;
+    });
     if (req.signal?.aborted) {
       body.destroy();
       throw aborted(ctx);
@@ -180,10 +187,11 @@ export class S3SourceClient implements SourceClient {
     this.clients.clear();
   }
 
-  private prepare(req: SourceRequest, loc: S3Location, operation: string): { client: S3Client; ctx: S3ErrorContext } {
+  private async prepare(req: SourceRequest, loc: S3Location, operation: string): Promise<{ sdk: S3Sdk; client: S3Client; ctx: S3ErrorContext }> {
     const r = this.resolve(req.objectStorage);
     const secrets = [r.accessKeySecret, r.sessionToken].filter((s): s is string => !!s);
-    return { client: this.clientFor(r), ctx: { url: `s3://${loc.bucket}/${loc.key}`, bucket: loc.bucket, operation, secrets } };
+    const sdk = await loadS3Sdk();
+    return { sdk, client: this.clientFor(sdk, r), ctx: { url: `s3://${loc.bucket}/${loc.key}`, bucket: loc.bucket, operation, secrets } };
   }
 
   private resolve(o: ObjectStorageOptions = {}): Resolved {
@@ -199,7 +207,7 @@ export class S3SourceClient implements SourceClient {
     };
   }
 
-  private clientFor(r: Resolved): S3Client {
+  private clientFor(sdk: S3Sdk, r: Resolved): S3Client {
     const key = createHash('sha256').update(JSON.stringify(r)).digest('hex');
     const hit = this.clients.get(key);
     if (hit) return hit;
@@ -218,7 +226,7 @@ export class S3SourceClient implements SourceClient {
     if (r.accessKeyId && r.accessKeySecret) {
       options.credentials = { accessKeyId: r.accessKeyId, secretAccessKey: r.accessKeySecret, sessionToken: r.sessionToken };
     }
-    const client = new S3Client(options);
+    const client = new sdk.S3Client(options);
     if (this.clients.size >= (this.config.maxClients ?? 16)) {
       const [oldestKey, oldest] = this.clients.entries().next().value as [string, S3Client];
       this.clients.delete(oldestKey);
@@ -230,11 +238,11 @@ export class S3SourceClient implements SourceClient {
   }
 
   /** A HEAD gives 404 without a body: ask for the bucket so the message says which of the two is missing. */
-  private async explain(err: unknown, client: S3Client, loc: S3Location, ctx: S3ErrorContext, signal?: AbortSignal): Promise<D7yError> {
+  private async explain(err: unknown, sdk: S3Sdk, client: S3Client, loc: S3Location, ctx: S3ErrorContext, signal?: AbortSignal): Promise<D7yError> {
     const code = s3ErrorCode(err);
     if (!signal?.aborted && (code === 'NotFound' || code === 'NoSuchKey')) {
       try {
-        await client.send(new HeadBucketCommand({ Bucket: loc.bucket }), { abortSignal: signal });
+        await client.send(new sdk.HeadBucketCommand({ Bucket: loc.bucket }), { abortSignal: signal });
       } catch (bucketErr) {
         const bucketCode = s3ErrorCode(bucketErr);
         if (bucketCode === 'NotFound' || bucketCode === 'NoSuchBucket') {

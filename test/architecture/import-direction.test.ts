@@ -22,6 +22,9 @@ test('the rule catches a wrong arrow', (t) => {
   const good = [
     ...importsOf('sources/s3/index.ts', "import { definePlugin } from '../../core/index.js';\nimport { S3 } from './s3.js';"),
     ...importsOf('plugins/builtin-plugins.ts', "const l = () => import('../sources/s3/index.js');"),
+    ...importsOf('plugins/role-composer.ts', "const r = await import('../core/roles/peer/peer-role.js');"),
+    ...importsOf('cli/get-run.ts', "import { LocalApiClient } from '../core/roles/peer/local-api-client.js';"),
   ];
+  t.is(violations(importsOf('cli/commands/get.ts', "import { fakeOrigin } from '../../core/testing/index.js';")).length, 1, 'core/testing is for tests only');
   t.deepEqual(violations(good), []);
 });

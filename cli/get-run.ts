@@ -1,0 +1,166 @@
+import { stat } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { D7yError } from '../core/errors/d7y-error.js';
+import { parseByteSize } from '../core/task/piece-length.js';
+import { parseDigest } from '../core/task/piece-digest.js';
+import { parseRangeArg } from '../core/roles/peer/piece-span.js';
+import { LocalApiClient } from '../core/roles/peer/local-api-client.js';
+import type { PeerDownloadEvent, PeerDownloadRequest } from '../core/roles/peer/download-request.js';
+import { defaultPeerSocket } from './peer-socket.js';
+
+/** The options of `d7y get`, as commander parses them. */
+export interface GetOptions {
+  output: string;
+  progress: boolean;
+  header?: string[];
+  tag?: string;
+  application?: string;
+  pieceLength?: string;
+  digest?: string;
+  range?: string;
+  disableBackToSource?: boolean;
+  timeout?: string;
+  overwrite?: boolean;
+  socket?: string;
+  storageEndpoint?: string;
+  storageRegion?: string;
+  storageAccessKeyId?: string;
+  storageAccessKeySecret?: string;
+  storageSessionToken?: string;
+  recursive?: boolean;
+  include?: string[];
+  maxFiles: string;
+  concurrency: string;
+}
+
+/** `30s`, `5m`, `2h`, `1500ms` or plain milliseconds. */
+export function parseDuration(text: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(text);
+  if (!m || Number(m[1]) <= 0) {
+    throw new D7yError('D7Y_INVALID_ARGUMENT', `"${text}" is not a duration`, { fix: 'write a duration such as 30s, 10m or 2h' });
+  }
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? 'ms') as 'ms' | 's' | 'm' | 'h'];
+  return Math.round(Number(m[1]) * unit);
+}
+
+function parseHeaders(list: string[] = []): Record<string, string> | undefined {
+  if (list.length === 0) return undefined;
+  const out: Record<string, string> = {};
+  for (const h of list) {
+    const at = h.indexOf(':');
+    if (at <= 0) throw new D7yError('D7Y_INVALID_ARGUMENT', `header "${h}" is not "name: value"`, { fix: 'write --header "Name: value"' });
+    out[h.slice(0, at).trim()] = h.slice(at + 1).trim();
+  }
+  return out;
+}
+
+/** The download request of the command line (output resolved, flags validated). */
+export function buildRequest(url: string, opts: GetOptions): PeerDownloadRequest {
+  if (opts.digest) parseDigest(opts.digest);
+  const storage = {
+    endpoint: opts.storageEndpoint, region: opts.storageRegion, accessKeyId: opts.storageAccessKeyId,
+    accessKeySecret: opts.storageAccessKeySecret, sessionToken: opts.storageSessionToken,
+  };
+  const hasStorage = Object.values(storage).some((v) => v !== undefined);
+  return {
+    url,
+    headers: parseHeaders(opts.header),
+    tag: opts.tag,
+    application: opts.application,
+    pieceLength: opts.pieceLength === undefined ? undefined : parseByteSize(opts.pieceLength),
+    digest: opts.digest,
+    range: opts.range === undefined ? undefined : parseRangeArg(opts.range),
+    disableBackToSource: opts.disableBackToSource || undefined,
+    timeoutMs: opts.timeout === undefined ? undefined : parseDuration(opts.timeout),
+    objectStorage: hasStorage ? storage : undefined,
+    output: opts.output === '-' ? undefined : resolve(opts.output),
+    overwrite: opts.overwrite || undefined,
+  };
+}
+
+async function checkOutput(path: string, overwrite: boolean): Promise<void> {
+  const dir = dirname(path);
+  if (!(await stat(dir).catch(() => undefined))?.isDirectory()) {
+    throw new D7yError('D7Y_INVALID_ARGUMENT', `cannot write ${path}: directory ${dir} does not exist`, {
+      fix: `create it first (mkdir -p ${dir}) or choose another -O path`,
+    });
+  }
+  const existing = await stat(path).catch(() => undefined);
+  if (existing?.isDirectory()) throw new D7yError('D7Y_INVALID_ARGUMENT', `cannot write ${path}: it is a directory`, { fix: 'give a file path to -O' });
+  if (existing && !overwrite) {
+    throw new D7yError('D7Y_CONFLICT', `${path} already exists`, { fix: 'pass --overwrite to replace it, or choose another -O path' });
+  }
+}
+
+async function progressBar(enabled: boolean): Promise<{ onEvent: (ev: PeerDownloadEvent) => void; stop: () => void }> {
+  if (!enabled || !process.stderr.isTTY) return { onEvent: () => undefined, stop: () => undefined };
+  const { default: cliProgress } = await import('cli-progress');
+  const bar = new cliProgress.SingleBar({
+    stream: process.stderr, hideCursor: true, clearOnComplete: true,
+    format: '{bar} {percentage}% | {value}/{total} bytes | ETA {eta}s',
+  }, cliProgress.Presets.shades_classic);
+  let started = false;
+  return {
+    onEvent: (ev) => {
+      if (ev.event !== 'progress' || ev.total === undefined) return;
+      if (!started) { bar.start(ev.total, ev.bytes); started = true; } else bar.update(Math.min(ev.bytes, ev.total));
+    },
+    stop: () => { if (started) bar.stop(); },
+  };
+}
+
+function positiveInt(text: string, flag: string, max: number): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1 || n > max) {
+    throw new D7yError('D7Y_INVALID_ARGUMENT', `${flag} ${text} is not a whole number from 1 to ${max}`, { fix: `give ${flag} a value from 1 to ${max}` });
+  }
+  return n;
+}
+
+async function runRecursive(url: string, opts: GetOptions): Promise<void> {
+  if (opts.output === '-') throw new D7yError('D7Y_INVALID_ARGUMENT', '-r writes many files: -O must be a directory, not -', { fix: 'give -O a directory' });
+  if (opts.range || opts.digest) throw new D7yError('D7Y_INVALID_ARGUMENT', '--range and --digest apply to one file, not to -r', { fix: 'drop them, or download one file without -r' });
+  const recursive = { include: opts.include, maxFiles: positiveInt(opts.maxFiles, '--max-files', 1_000_000), concurrency: positiveInt(opts.concurrency, '--concurrency', 64), progress: opts.progress, overwrite: opts.overwrite ?? false };
+  const dir = resolve(opts.output);
+  const existing = await stat(dir).catch(() => undefined);
+  if (existing && !existing.isDirectory()) throw new D7yError('D7Y_INVALID_ARGUMENT', `${dir} is a file; -r needs a directory`, { fix: 'give -O a directory (it is created when missing)' });
+  const base = buildRequest(url, { ...opts, output: '-' });
+  const { runRecursiveGet } = await import('./get-recursive.js');
+  const client = new LocalApiClient(resolve(opts.socket ?? defaultPeerSocket()));
+  try {
+    await runRecursiveGet(client, base, dir, recursive);
+  } finally {
+    await client.close();
+  }
+}
+
+/** `d7y get`: one download (or, with -r, a listing) through the local daemon's API. */
+export async function runGet(url: string, opts: GetOptions): Promise<void> {
+  if (opts.recursive) return runRecursive(url, opts);
+  const req = buildRequest(url, opts);
+  if (req.output) await checkOutput(req.output, req.overwrite ?? false);
+  const client = new LocalApiClient(resolve(opts.socket ?? defaultPeerSocket()));
+  const signal = req.timeoutMs ? AbortSignal.timeout(req.timeoutMs + 5_000) : undefined;
+  try {
+    if (!req.output) {
+      const { body, done } = await client.stream(req, signal);
+      await pipeline(body, process.stdout, { end: false });
+      await done();
+      return;
+    }
+    const bar = await progressBar(opts.progress);
+    try {
+      await client.download(req, bar.onEvent, signal);
+    } finally {
+      bar.stop();
+    }
+  } catch (err) {
+    if (signal?.aborted && !(err instanceof D7yError)) {
+      throw new D7yError('D7Y_TIMEOUT', `download of ${url} did not finish within ${opts.timeout}`, { fix: 'raise --timeout' });
+    }
+    throw err;
+  } finally {
+    await client.close();
+  }
+}

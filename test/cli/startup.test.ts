@@ -1,0 +1,112 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import test, { type ExecutionContext } from 'ava';
+import { freePort, tmpDir } from '../support/env.js';
+import { runCli, startCli, waitForOutput } from '../support/run-cli.js';
+
+/**
+ * A module hook that appends every module URL node resolves to $D7Y_TRACE_FILE: what a process
+ * loaded, seen from outside it, with no change to d7y itself.
+ */
+const HOOKS = `import { appendFileSync } from 'node:fs';
+let file;
+export function initialize(data) { file = data.file; }
+export async function resolve(specifier, context, next) {
+  const r = await next(specifier, context);
+  appendFileSync(file, r.url + '\\n');
+  return r;
+}
+`;
+const REGISTER = `import { register } from 'node:module';
+register('./hooks.mjs', import.meta.url, { data: { file: process.env.D7Y_TRACE_FILE } });
+`;
+
+/** Packages of the manager's database and HTTP stack, gRPC, and the cloud SDKs. */
+const HEAVY = ['kysely', 'express', 'better-sqlite3', 'pg', 'ioredis', '@grpc/grpc-js', '@aws-sdk/client-s3', '@google-cloud/storage', 'jstat'];
+
+interface Trace {
+  /** NODE_OPTIONS and D7Y_TRACE_FILE for a traced d7y process. */
+  env: NodeJS.ProcessEnv;
+  /** The packages (by name) and repo files (dist/…) resolved so far. */
+  read(): Promise<{ packages: Set<string>; files: Set<string> }>;
+}
+
+async function tracer(t: ExecutionContext, dir: string): Promise<Trace> {
+  await writeFile(join(dir, 'hooks.mjs'), HOOKS);
+  await writeFile(join(dir, 'register.mjs'), REGISTER);
+  const file = join(dir, 'trace.txt');
+  await writeFile(file, '');
+  return {
+    env: { NODE_OPTIONS: `--import ${join(dir, 'register.mjs')}`, D7Y_TRACE_FILE: file },
+    async read() {
+      const packages = new Set<string>();
+      const files = new Set<string>();
+      for (const url of (await readFile(file, 'utf8')).split('\n')) {
+        const pkg = /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(url);
+        if (pkg) packages.add(pkg[1]);
+        const own = /\/(dist\/(?:cli|core|plugins|sources)\/[^?]+\.js)$/.exec(url);
+        if (own && !pkg) files.add(own[1]);
+      }
+      t.log(`${packages.size} packages, ${files.size} d7y modules`);
+      return { packages, files };
+    },
+  };
+}
+
+function heavyIn(packages: Set<string>): string[] {
+  return HEAVY.filter((p) => packages.has(p));
+}
+
+function roleModulesIn(files: Set<string>): string[] {
+  return [...files].filter((f) => /^dist\/(core\/roles\/(manager|scheduler)\/|core\/roles\/peer\/peer-role\.js|plugins\/)/.test(f));
+}
+
+test('d7y --version, --help and get load no role, database, HTTP-server, gRPC or cloud SDK code', async (t) => {
+  const dir = await tmpDir(t);
+  for (const args of [['--version'], ['--help'], ['get', '--help']]) {
+    const trace = await tracer(t, await tmpDir(t));
+    const r = await runCli(args, { env: trace.env });
+    t.is(r.code, 0, r.stderr);
+    const { packages, files } = await trace.read();
+    t.true(packages.has('commander') && files.has('dist/cli/program.js'), `the trace of d7y ${args.join(' ')} saw the CLI load`);
+    t.deepEqual(heavyIn(packages), [], `d7y ${args.join(' ')}`);
+    t.deepEqual(roleModulesIn(files), [], `d7y ${args.join(' ')}`);
+    t.false(files.has('dist/core/index.js'), `d7y ${args.join(' ')} does not load the SDK barrel`);
+  }
+
+  const trace = await tracer(t, dir);
+  const socket = join(dir, 'no-daemon.sock');
+  const get = await runCli(['get', 'http://127.0.0.1:9/file', '-O', join(dir, 'out'), '--socket', socket], { env: trace.env });
+  t.is(get.code, 1);
+  t.is(get.stderr.split('\n')[0], `d7y: no d7y daemon is listening on ${socket}`);
+  const { packages, files } = await trace.read();
+  t.true(files.has('dist/core/roles/peer/local-api-client.js'), 'd7y get talks to the daemon through its client');
+  t.deepEqual(heavyIn(packages), []);
+  t.deepEqual(roleModulesIn(files), []);
+});
+
+test('an idle d7y peer with the shipped plugins loads no cloud SDK and no manager or scheduler code; an s3:// task loads the AWS SDK', async (t) => {
+  const dir = await tmpDir(t);
+  const trace = await tracer(t, dir);
+  const [sched, upload, rpc, pieceHttp] = [await freePort(), await freePort(), await freePort(), await freePort()];
+  const config = join(dir, 'node.yaml');
+  await writeFile(config, [
+    `dataDir: ${join(dir, 'data')}`,
+    `peer: { schedulers: ["127.0.0.1:${sched}"], upload: { port: ${upload} }, rpc: { port: ${rpc} }, pieceHttp: { port: ${pieceHttp} } }`,
+  ].join('\n'));
+  const peer = startCli(t, ['peer', '-c', config], { cwd: dir, env: trace.env });
+  const banner = await waitForOutput(peer, /d7y: ready: .*\n/, 60_000);
+  t.regex(banner, /"schemes":\[[^\]]*"gs"[^\]]*"s3"/, 'the s3 and gcs plugins are registered');
+
+  const idle = await trace.read();
+  t.true(idle.files.has('dist/core/roles/peer/peer-role.js') && idle.files.has('dist/sources/s3/index.js'), 'the trace saw the peer and its plugins load');
+  t.deepEqual(HEAVY.filter((p) => p !== '@grpc/grpc-js' && idle.packages.has(p)), []);
+  t.deepEqual([...idle.files].filter((f) => /^dist\/core\/roles\/(manager\/|scheduler\/scheduler-role\.js)/.test(f)), []);
+
+  const socket = join(dir, 'data/peer/peer.sock');
+  const get = await runCli(['get', 's3://bucket/key', '-O', join(dir, 'out'), '--socket', socket, '--timeout', '30s',
+    '--storage-endpoint', 'http://127.0.0.1:9', '--storage-access-key-id', 'id', '--storage-access-key-secret', 'secret']);
+  t.is(get.code, 1);
+  t.regex(get.stderr, /s3:\/\/bucket\/key failed/);
+  t.true((await trace.read()).packages.has('@aws-sdk/client-s3'), 'the first s3:// task loads the AWS SDK');
+});
