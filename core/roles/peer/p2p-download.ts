@@ -1,4 +1,4 @@
-import { pipeline, Transform, type Readable } from 'node:stream';
+import { pipeline, type Readable } from 'node:stream';
 import type { StorageMedium } from '../../contracts/storage-medium.js';
 import { D7yError, isD7yError, toD7yError } from '../../errors/d7y-error.js';
 import type { Logger } from '../../logging/logger.js';
@@ -24,7 +24,6 @@ export interface P2PDownloadOptions {
   logger: Logger;
   hostId: string;
   concurrency: number;
-  pieceTimeoutMs: number;
   stallMs: number;
   maxReschedules: number;
   /** Milliseconds to wait for the scheduler's first answer. */
@@ -48,7 +47,7 @@ export function isStorageFull(e: D7yError): boolean {
  * Downloads the missing pieces of one task from the parents the scheduler names: a SyncPieces
  * stream per parent says who holds what; pieces are fetched over Vortex, at most `concurrency`
  * at once, each from a parent picked by weighted random choice, crc32-checked by the medium,
- * retried elsewhere on failure (or after `pieceTimeoutMs` without a byte) and reported to the
+ * retried elsewhere on failure (or when the parent's connection goes quiet: the Vortex client's read time-out) and reported to the
  * scheduler. A seed is asked only for pieces no normal parent holds. When no parent can serve the
  * missing pieces for `stallMs` it syncs again with its seeds (a super-seeding seed then
  * announces every piece asked for) and asks for a reschedule; it returns `back-to-source` when
@@ -235,13 +234,6 @@ export class P2PDownload {
   private async fetchPiece(n: number, parent: Parent, ac: AbortController): Promise<void> {
     const startedAt = Date.now();
     const { offset, length } = pieceBounds(n, this.state.contentLength!, this.state.pieceLength);
-    let timer: NodeJS.Timeout | undefined;
-    const idle = (): void => {
-      clearTimeout(timer);
-      timer = setTimeout(() => ac.abort(new D7yError('D7Y_TIMEOUT', `piece ${n} from ${parent.id} sent no bytes for ${this.opts.pieceTimeoutMs} ms`)),
-        this.opts.pieceTimeoutMs);
-    };
-    idle();
     try {
       const { meta, body } = await this.opts.vortex.downloadPiece({ host: parent.ip, port: parent.uploadPort },
         { taskId: this.state.taskId, number: n }, { signal: ac.signal });
@@ -249,11 +241,10 @@ export class P2PDownload {
         body.destroy();
         throw new D7yError('D7Y_PROTOCOL_ERROR', `parent ${parent.id} sent ${meta.length} bytes for piece ${n}, expected ${length}`);
       }
-      const watch = new Transform({ transform(chunk, _enc, cb) { idle(); cb(null, chunk); } });
-      // pipeline owns the error handling of every stage: an abort mid-piece never leaves an unhandled 'error'.
-      const paced: Readable = this.opts.limiter.unlimited
-        ? pipeline(body, watch, () => undefined)
-        : pipeline(body, watch, this.opts.limiter.throttle(), () => undefined);
+      // The medium reads the body and sees its error; this listener only keeps an error raised before
+      // the medium starts reading (an abort mid-piece) from being unhandled.
+      body.on('error', () => undefined);
+      const paced: Readable = this.opts.limiter.unlimited ? body : pipeline(body, this.opts.limiter.throttle(), () => undefined);
       const expected = parent.pieces.get(n)?.digest || meta.digest;
       const rec = await this.opts.medium.writePiece(this.state.taskId, { number: n, offset, length }, paced, expected);
       this.missing.delete(n);
@@ -275,8 +266,6 @@ export class P2PDownload {
       if (this.parents.failed(parent)) this.opts.logger.warn({ taskId: this.state.taskId, parent: parent.id }, 'parent dropped after repeated failures');
       this.opts.logger.debug({ taskId: this.state.taskId, piece: n, parent: parent.id, err: e.message }, 'piece from a parent failed');
       this.session.pieceFailed(n, parent.id, true).catch(() => undefined);
-    } finally {
-      clearTimeout(timer);
     }
   }
 

@@ -125,6 +125,7 @@ export class TaskManager {
       return { state, localHit: true, range: clampRange(req.range, state.contentLength!) };
     }
     const client = this.opts.sources.resolve(req.url);
+    this.opts.logger.debug({ taskId: id }, 'download requested');
     if (req.options?.storage && !state.record) await this.opts.placeTask?.(id, req.options.storage);
     let localHit = true;
     for (let round = 0; ; round += 1) {
@@ -223,11 +224,12 @@ export class TaskManager {
     for (;;) {
       try {
         await session.register(this.downloadMessage(state, req));
+        this.opts.logger.debug({ taskId: state.taskId, peerId, scheduler: session.address }, 'registered with the scheduler');
         if (tally.failovers > 0) this.reportHeldPieces(session, state);
         const p2p = new P2PDownload({
           medium: this.opts.medium, vortex: this.opts.vortex, dfdaemon: this.opts.dfdaemon, limiter: this.downloadLimiter,
           logger: this.opts.logger, hostId: this.opts.hostId, concurrency: cfg.download.concurrency,
-          pieceTimeoutMs: cfg.download.pieceTimeoutMs, stallMs: cfg.download.stallMs, maxReschedules: cfg.download.maxReschedules,
+          stallMs: cfg.download.stallMs, maxReschedules: cfg.download.maxReschedules,
         }, state, session, missing.filter((n) => !state.has(n)), (p) => {
           tally.peerBytes += p.length;
           return state.addPiece(p);
