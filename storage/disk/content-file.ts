@@ -22,8 +22,11 @@ export class ContentFile {
     await this.handle.close().catch(() => undefined);
   }
 
-  /** A writer of consecutive bytes starting at `position`; call `flush()` after the last `push`. */
-  writer(position: number): { push(chunk: Buffer): Promise<void>; flush(): Promise<void> } {
+  /**
+   * A writer of consecutive bytes starting at `position`; call `flush()` after the last `push`.
+   * `push` returns a promise only when it writes (a batch is full), so gathering costs no tick.
+   */
+  writer(position: number): { push(chunk: Buffer): Promise<void> | undefined; flush(): Promise<void> } {
     let batch: Buffer[] = [];
     let batched = 0;
     let next = position;
@@ -37,10 +40,10 @@ export class ContentFile {
       await this.writeAll(buffers, at);
     };
     return {
-      push: async (chunk) => {
+      push: (chunk) => {
         batch.push(chunk);
         batched += chunk.length;
-        if (batched >= WRITE_BATCH) await flush();
+        return batched >= WRITE_BATCH ? flush() : undefined;
       },
       flush,
     };

@@ -198,7 +198,10 @@ export class DiskStorage implements StorageMedium {
       const file = await this.fsStep(`opening the content file of task ${task.record.taskId}`, () => this.openFile(task));
       const writer = file.writer(piece.offset);
       const writing = `writing ${what}`;
-      const digest = await consumePiece(data, piece.length, what, (chunk) => this.fsStep(writing, () => writer.push(chunk)));
+      const digest = await consumePiece(data, piece.length, what, (chunk) => {
+        const wrote = writer.push(chunk);
+        return wrote && this.fsStep(writing, () => wrote);
+      });
       await this.fsStep(writing, () => writer.flush());
       checkDigest(digest, expectedDigest, what);
       if (task.deleted) throw taskNotFound(task.record.taskId, this.name);

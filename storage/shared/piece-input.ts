@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import { Crc32, D7yError } from '../../core/index.js';
 
-/** Receives each chunk of a piece in order; may be async (back-pressure: the next chunk waits). */
+/** Receives each chunk of a piece in order; may return a promise (back-pressure: the next chunk waits for it). */
 export type ChunkSink = (chunk: Buffer, position: number) => void | Promise<void>;
 
 /**
@@ -23,7 +23,8 @@ export async function consumePiece(data: Readable | Buffer, length: number, what
     const chunk = typeof raw === 'string' ? Buffer.from(raw) : Buffer.isBuffer(raw) ? raw : Buffer.from(raw as Uint8Array);
     if (position + chunk.length > length) checkLength(position + chunk.length, length, what);
     crc.update(chunk);
-    await sink(chunk, position);
+    const wrote = sink(chunk, position);
+    if (wrote) await wrote;
     position += chunk.length;
   }
   checkLength(position, length, what);
