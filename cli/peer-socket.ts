@@ -1,7 +1,6 @@
-import { defaultDataDir } from '../core/config/node-config.js';
-import { peerSocketPath, PeerConfigSchema } from '../core/config/peer-config.js';
+import { defaultDataDir, peerSocketPath } from '../core/config/paths.js';
 
 /** The local API socket of the normal peer under the default data dir. */
 export function defaultPeerSocket(): string {
-  return peerSocketPath(defaultDataDir(), PeerConfigSchema.parse({}));
+  return peerSocketPath(defaultDataDir(), { seed: false });
 }

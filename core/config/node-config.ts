@@ -1,13 +1,10 @@
-import { homedir } from 'node:os';
-import { join } from 'node:path';
 import { z } from 'zod';
+import { defaultDataDir } from './paths.js';
 import { ManagerConfigSchema } from './manager-config.js';
 import { PeerConfigSchema } from './peer-config.js';
 import { SchedulerConfigSchema } from './scheduler-config.js';
 
-export function defaultDataDir(): string {
-  return process.env.D7Y_DATA_DIR ?? join(homedir(), '.d7y');
-}
+export { defaultDataDir };
 
 /** The config of one d7y process: shared settings plus one section per role. */
 export const NodeConfigSchema = z.strictObject({

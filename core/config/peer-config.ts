@@ -1,5 +1,4 @@
 import { hostname } from 'node:os';
-import { isAbsolute, join } from 'node:path';
 import { z } from 'zod';
 import { ManagerLinkConfigSchema } from './manager-link-config.js';
 
@@ -91,13 +90,4 @@ export const PeerConfigSchema = z.strictObject({
 
 export type PeerConfig = z.infer<typeof PeerConfigSchema>;
 
-/** The peer's own folder under the node's data dir. */
-export function peerDataDir(nodeDataDir: string, peer: PeerConfig): string {
-  const sub = peer.dataDir ?? (peer.seed ? 'seed-peer' : 'peer');
-  return isAbsolute(sub) ? sub : join(nodeDataDir, sub);
-}
-
-/** The unix socket path of the peer's local API. */
-export function peerSocketPath(nodeDataDir: string, peer: PeerConfig): string {
-  return peer.socket ?? join(peerDataDir(nodeDataDir, peer), 'peer.sock');
-}
+export { peerDataDir, peerSocketPath } from './paths.js';

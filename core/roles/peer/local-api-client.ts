@@ -3,7 +3,7 @@ import { Client } from 'undici';
 import type { SourceEntry } from '../../contracts/source-client.js';
 import { D7yError, type D7yErrorCode } from '../../errors/d7y-error.js';
 import type { PeerDownloadEvent, PeerDownloadRequest, PeerDownloadResult } from './download-request.js';
-import { ERROR_TRAILER } from './local-api-server.js';
+import { ERROR_TRAILER } from './local-api-trailer.js';
 
 /**
  * Talks to a peer daemon's local API over its unix socket. Errors come back as the D7yError the

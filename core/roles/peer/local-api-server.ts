@@ -19,9 +19,8 @@ import { OutputWriter, checkOutputPath } from './output-writer.js';
 import { clampRange, pieceSpans } from './piece-span.js';
 import type { TaskManager } from './task-manager.js';
 import type { TaskState } from './task-state.js';
+import { ERROR_TRAILER } from './local-api-trailer.js';
 
-/** Trailer carrying a JSON `{ code, message, fix }` when a byte stream failed after it started. */
-export const ERROR_TRAILER = 'x-d7y-error';
 const MAX_BODY = 1024 * 1024;
 
 export interface LocalApiServerOptions {
