@@ -240,7 +240,7 @@ export class DiskStorage implements StorageMedium {
       throw fsFailure(err, this.dir, `reading piece ${pieceNumber} of task ${taskId}`);
     });
     const from = piece.offset + start;
-    return handle.createReadStream({ start: from, end: from + length - 1, highWaterMark: 256 * 1024 });
+    return handle.createReadStream({ start: from, end: from + length - 1, highWaterMark: 1024 * 1024 });
   }
 
   async hasPiece(taskId: string, pieceNumber: number): Promise<boolean> {

@@ -24,8 +24,12 @@ export interface ExchangeOptions {
   onDone: () => void;
 }
 
-/** Bytes the piece body buffers before the socket is paused. */
-const BODY_HIGH_WATER_MARK = 1024 * 1024;
+/**
+ * Socket chunks the piece body buffers before the socket is paused (about 1 MiB). The body is an
+ * object-mode stream of Buffers: a reader gets each chunk as it came, never a concatenation of
+ * the buffered ones (a byte-mode `read()` copies everything buffered into one new Buffer).
+ */
+const BODY_HIGH_WATER_MARK = 16;
 
 type State = 'head' | 'body' | 'done';
 
@@ -87,6 +91,7 @@ export function exchange(opts: ExchangeOptions): Promise<{ meta: PieceContentMet
         state = 'body';
         expected = ev.meta.length;
         body = new Readable({
+          objectMode: true,
           highWaterMark: BODY_HIGH_WATER_MARK,
           read: () => {
             if (paused && state === 'body') {
