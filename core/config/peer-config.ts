@@ -30,6 +30,8 @@ export const PeerConfigSchema = z.strictObject({
     /** Upload bandwidth announced to the scheduler when no rate limit is set, bytes/s. */
     maxBandwidth: bytesPerSecond.default(1250 * MIB),
     maxConnections: z.number().int().min(1).default(512),
+    /** Pieces uploaded at once; more requests wait their turn (a new piece spreads as a tree). */
+    concurrentPieces: z.number().int().min(1).max(1024).default(8),
     /**
      * Seed peers only: super-seeding. A child's first piece sync gets pieces no other child was
      * offered, at most `inFlight` undelivered offers per task; an offer not fetched

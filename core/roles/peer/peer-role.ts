@@ -23,6 +23,7 @@ import { TaskMediumRouter } from './task-medium-router.js';
 import { TokenBucket } from './token-bucket.js';
 import { SeedOffers } from './seed-offers.js';
 import { UploadPieceProvider } from './upload-piece-provider.js';
+import { UploadSlots } from './upload-slots.js';
 import { UploadStats } from './upload-stats.js';
 
 /**
@@ -138,7 +139,8 @@ export class PeerRole implements Role {
     const offers = cfg.seed && cfg.upload.superSeed.enabled
       ? new SeedOffers({ inFlight: cfg.upload.superSeed.inFlight, grantTtlMs: cfg.upload.superSeed.offerTtlMs })
       : undefined;
-    const provider = new UploadPieceProvider(tasks, medium, new TokenBucket(cfg.upload.rateLimit), this.uploadStats, () => this.hostId, offers);
+    const provider = new UploadPieceProvider(tasks, medium, new TokenBucket(cfg.upload.rateLimit), this.uploadStats, () => this.hostId, offers,
+      new UploadSlots(cfg.upload.concurrentPieces));
     this.vortexServer = new VortexServer({ host: cfg.host.ip, port: cfg.upload.port, provider, logger: this.logger, maxConnections: cfg.upload.maxConnections });
     this.pieceHttp = new PieceHttpServer({ host: cfg.host.ip, port: cfg.pieceHttp.port, provider });
     this.rpc = new DfdaemonService({ host: cfg.host.ip, port: cfg.rpc.port, tasks, logger: this.logger, hostId: this.hostId, peerId: () => this.hostId, offers });

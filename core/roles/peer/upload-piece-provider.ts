@@ -6,12 +6,13 @@ import type { SeedOffers } from './seed-offers.js';
 import type { TaskManager } from './task-manager.js';
 import { TrafficType } from './task-state.js';
 import type { TokenBucket } from './token-bucket.js';
+import type { UploadSlots } from './upload-slots.js';
 import type { UploadStats } from './upload-stats.js';
 
 /**
  * Serves this peer's pieces to other peers (Vortex and the HTTP piece endpoint): looks the piece
- * up in the task's state, reads it from the medium, paces it through the upload limit and counts
- * it in the upload stats the scheduler ranks this host by.
+ * up in the task's state, waits for an upload slot, reads it from the medium, paces it through
+ * the upload limit and counts it in the upload stats the scheduler ranks this host by.
  */
 export class UploadPieceProvider implements PieceProvider {
   constructor(
@@ -21,6 +22,7 @@ export class UploadPieceProvider implements PieceProvider {
     private readonly stats: UploadStats,
     private readonly peerId: () => string,
     private readonly offers?: SeedOffers,
+    private readonly slots?: UploadSlots,
   ) {}
 
   async getPiece(req: Pick<PieceRequest, 'taskId' | 'number'>, range?: { start: number; length: number }): Promise<{ meta: PieceContentMeta; body: Readable }> {
@@ -28,7 +30,14 @@ export class UploadPieceProvider implements PieceProvider {
     if (!state) throw new D7yError('D7Y_TASK_NOT_FOUND', `task ${req.taskId} is not on this peer`);
     const piece = state.pieces.get(req.number);
     if (!piece) throw new D7yError('D7Y_PIECE_NOT_FOUND', `piece ${req.number} of task ${req.taskId} is not on this peer`);
-    const source = await this.medium.readPiece(req.taskId, req.number, range);
+    const release = this.slots ? await this.slots.acquire() : () => undefined;
+    let source: Readable;
+    try {
+      source = await this.medium.readPiece(req.taskId, req.number, range);
+    } catch (err) {
+      release();
+      throw err;
+    }
     const meta: PieceContentMeta = {
       number: piece.number, offset: piece.offset, length: range?.length ?? piece.length, digest: piece.digest,
       parentId: this.peerId(), trafficType: TrafficType.RemotePeer, cost: Math.round((piece.cost ?? 0) / 1000),
@@ -52,6 +61,7 @@ export class UploadPieceProvider implements PieceProvider {
     const end = (ok: boolean): void => {
       if (ended) return;
       ended = true;
+      release();
       stats.end(ok);
       if (!range) offers?.uploaded(req.taskId, req.number, ok);
     };

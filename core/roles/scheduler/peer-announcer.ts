@@ -152,6 +152,7 @@ export class PeerAnnouncer {
       task.waiting.delete(peer.id);
       if (peer.state === 'pending') this.resources.setState(task, peer, 'received-normal', this.now());
       peer.channel.normalTask(parents);
+      for (const p of this.scheduling.introductions(task, peer, parents)) p.channel?.normalTask([peer]);
       return;
     }
     if (!counted && peer.retryTimer) return;

@@ -103,3 +103,17 @@ test('successive rounds offer parents the child has not been offered yet, then t
   t.deepEqual([...firstThree].sort(), ['p0', 'p10', 'p2', 'p4', 'p6', 'p8'], 'every available peer once');
   t.is(rounds[3]!.length, 2, 'with no new parent left, the best known ones again');
 });
+
+test('a parent still downloading hears of its new child once; seeds, finished peers and the same host do not', (t) => {
+  const { res, task } = world(6);
+  const scheduling = new Scheduling({ candidateParentLimit: 4, filterParentLimit: 40 }, () => new PiecesEvaluator());
+  const channel = { normalTask: () => undefined, needBackToSource: () => undefined, fail: () => undefined };
+  const child = task.peers.get('p1')!;
+  const downloading = task.peers.get('p2')!;
+  res.setState(task, downloading, 'running', 0);
+  for (const p of task.peers.values()) p.channel = channel;
+  const parents = ['p0', 'p2', 'p4'].map((id) => task.peers.get(id)!);
+  t.deepEqual(scheduling.introductions(task, child, parents).map((p) => p.id), ['p2'], 'p0 is the seed, p4 has finished');
+  t.true(task.graph.parentsOf('p2').has('p1'), 'the child is now a parent of its parent');
+  t.deepEqual(scheduling.introductions(task, child, parents), [], 'only once');
+});

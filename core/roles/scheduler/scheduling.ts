@@ -55,4 +55,24 @@ export class Scheduling {
     task.graph.addEdges(ranked.map((p) => p.id), child.id);
     return ranked;
   }
+
+  /**
+   * The parents just offered to `child` that should hear of the child in turn, as BitTorrent
+   * connections go both ways: normal peers still downloading, not yet offered this child, not on
+   * its host and not blocking it. Records the offers and the child → parent edges. Without
+   * this, a peer that ranks low is offered to nobody and the pieces only it holds never spread.
+   */
+  introductions(task: TaskRecord, child: PeerRecord, parents: readonly PeerRecord[]): PeerRecord[] {
+    if (child.host.type === 'super') return [];
+    const out: PeerRecord[] = [];
+    for (const p of parents) {
+      if (p.host.type === 'super' || p.host.id === child.host.id || !p.channel) continue;
+      if (!['received-normal', 'running'].includes(p.state) || p.offeredParents.has(child.id) || p.blockedParents.has(child.id)) continue;
+      if (p.offeredParents.size >= MAX_OFFERED_PARENTS) p.offeredParents.delete(p.offeredParents.values().next().value!);
+      p.offeredParents.add(child.id);
+      task.graph.addEdges([child.id], p.id);
+      out.push(p);
+    }
+    return out;
+  }
 }
