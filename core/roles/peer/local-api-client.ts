@@ -1,26 +1,25 @@
+import { Agent, request, type IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
-import { Client } from 'undici';
 import type { SourceEntry } from '../../contracts/source-client.js';
-import { D7yError, type D7yErrorCode } from '../../errors/d7y-error.js';
+import { D7yError, isD7yError, type D7yErrorCode } from '../../errors/d7y-error.js';
 import type { PeerDownloadEvent, PeerDownloadRequest, PeerDownloadResult } from './download-request.js';
 import { ERROR_TRAILER } from './local-api-trailer.js';
 
 /**
- * Talks to a peer daemon's local API over its unix socket. Errors come back as the D7yError the
- * daemon raised; a socket nobody listens on is D7Y_PEER_UNAVAILABLE saying how to start a daemon.
+ * Talks to a peer daemon's local API over its unix socket (node:http, one kept-alive agent).
+ * Errors come back as the D7yError the daemon raised; a socket nobody listens on is
+ * D7Y_PEER_UNAVAILABLE saying how to start a daemon.
  */
 export class LocalApiClient {
-  private readonly client: Client;
+  private readonly agent = new Agent({ keepAlive: true });
 
-  constructor(readonly socketPath: string, opts: { bodyTimeoutMs?: number } = {}) {
-    this.client = new Client('http://localhost', { socketPath, bodyTimeout: opts.bodyTimeoutMs ?? 0, headersTimeout: 0 });
-  }
+  constructor(readonly socketPath: string) {}
 
   /** Downloads into `req.output` (absolute); `onEvent` sees progress. Resolves to the result. */
   async download(req: PeerDownloadRequest, onEvent?: (ev: PeerDownloadEvent) => void, signal?: AbortSignal): Promise<PeerDownloadResult> {
     const res = await this.call('POST', '/v1/tasks/download', req, signal);
     let result: PeerDownloadResult | undefined;
-    for await (const ev of ndjsonLines<PeerDownloadEvent>(res.body as AsyncIterable<Buffer>, this.socketPath)) {
+    for await (const ev of ndjsonLines<PeerDownloadEvent>(res, this.socketPath)) {
       if (ev.event === 'error') throw new D7yError(ev.code as D7yErrorCode, ev.message, { fix: ev.fix });
       if (ev.event === 'done') result = ev.result;
       onEvent?.(ev);
@@ -37,7 +36,7 @@ export class LocalApiClient {
    */
   async stream(req: PeerDownloadRequest, signal?: AbortSignal): Promise<{ body: Readable; taskId: string; done: () => Promise<void> }> {
     const res = await this.call('POST', '/v1/tasks/stream', req, signal);
-    const body = res.body as unknown as Readable;
+    const body: Readable = res;
     return {
       body,
       taskId: String(res.headers['x-d7y-task-id'] ?? ''),
@@ -56,7 +55,7 @@ export class LocalApiClient {
     const res = await this.call('POST', '/v1/sources/list', req, signal);
     let done = false;
     type ListEvent = { event: string; entry?: SourceEntry; code?: D7yErrorCode; message?: string; fix?: string };
-    for await (const ev of ndjsonLines<ListEvent>(res.body as AsyncIterable<Buffer>, this.socketPath)) {
+    for await (const ev of ndjsonLines<ListEvent>(res, this.socketPath)) {
       if (ev.event === 'error') throw new D7yError(ev.code ?? 'D7Y_SOURCE_ERROR', ev.message ?? 'listing failed', { fix: ev.fix });
       if (ev.event === 'done') done = true;
       if (ev.event === 'entry' && ev.entry) yield ev.entry;
@@ -65,61 +64,72 @@ export class LocalApiClient {
   }
 
   async stat(taskId: string): Promise<Record<string, unknown>> {
-    return (await this.call('GET', `/v1/tasks/${taskId}`)).body.json() as Promise<Record<string, unknown>>;
+    return JSON.parse(await text(await this.call('GET', `/v1/tasks/${taskId}`))) as Record<string, unknown>;
   }
 
   async list(): Promise<Record<string, unknown>[]> {
-    const body = await (await this.call('GET', '/v1/tasks')).body.json() as { tasks: Record<string, unknown>[] };
+    const body = JSON.parse(await text(await this.call('GET', '/v1/tasks'))) as { tasks: Record<string, unknown>[] };
     return body.tasks;
   }
 
   async delete(taskId: string): Promise<void> {
-    await (await this.call('DELETE', `/v1/tasks/${taskId}`)).body.dump();
+    (await this.call('DELETE', `/v1/tasks/${taskId}`)).resume();
   }
 
   async peer(): Promise<Record<string, unknown>> {
-    return (await this.call('GET', '/v1/peer')).body.json() as Promise<Record<string, unknown>>;
+    return JSON.parse(await text(await this.call('GET', '/v1/peer'))) as Record<string, unknown>;
   }
 
   async close(): Promise<void> {
-    await this.client.close();
+    this.agent.destroy();
   }
 
-  private async call(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown, signal?: AbortSignal) {
-    let res;
+  private async call(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown, signal?: AbortSignal): Promise<IncomingMessage> {
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    let res: IncomingMessage;
     try {
-      res = await this.client.request({
-        method, path, signal,
-        headers: body === undefined ? {} : { 'content-type': 'application/json' },
-        body: body === undefined ? undefined : JSON.stringify(body),
+      res = await new Promise<IncomingMessage>((resolve, reject) => {
+        const req = request({
+          socketPath: this.socketPath, agent: this.agent, method, path, signal,
+          headers: payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
+        }, resolve);
+        req.on('error', reject);
+        req.end(payload);
       });
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT' || code === 'ECONNREFUSED' || code === 'UND_ERR_SOCKET') {
+      if (code === 'ENOENT' || code === 'ECONNREFUSED' || code === 'ECONNRESET') {
         throw new D7yError('D7Y_PEER_UNAVAILABLE', `no d7y daemon is listening on ${this.socketPath}`, {
           fix: 'start one with `d7y up` (or `d7y peer`), or point --socket at a running daemon', cause: err,
         });
       }
       throw err;
     }
-    if (res.statusCode >= 400) {
-      const text = await res.body.text();
+    const status = res.statusCode ?? 0;
+    if (status >= 400) {
+      const raw = await text(res);
       let e: { code?: D7yErrorCode; message?: string; fix?: string } = {};
       try {
-        e = JSON.parse(text) as typeof e;
+        e = JSON.parse(raw) as typeof e;
       } catch {
-        e = { message: text };
+        e = { message: raw };
       }
-      throw new D7yError(e.code ?? 'D7Y_INTERNAL', e.message ?? `the daemon answered ${res.statusCode}`, { fix: e.fix });
+      throw new D7yError(e.code ?? 'D7Y_INTERNAL', e.message ?? `the daemon answered ${status}`, { fix: e.fix });
     }
     return res;
   }
 }
 
+async function text(res: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of res) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
 /** The JSON lines of an NDJSON body, parsed; a line that is not JSON is a clear protocol error. */
 async function* ndjsonLines<T>(body: AsyncIterable<Buffer>, socketPath: string): AsyncGenerator<T> {
   let buffered = '';
-  for await (const chunk of body) {
+  for await (const chunk of closedEarly(body, socketPath)) {
     buffered += chunk.toString('utf8');
     let nl: number;
     while ((nl = buffered.indexOf('\n')) >= 0) {
@@ -136,5 +146,17 @@ async function* ndjsonLines<T>(body: AsyncIterable<Buffer>, socketPath: string):
       }
       yield parsed;
     }
+  }
+}
+
+/** The chunks of a response body; the connection dropping mid-body is D7Y_PEER_UNAVAILABLE. */
+async function* closedEarly(body: AsyncIterable<Buffer>, socketPath: string): AsyncGenerator<Buffer> {
+  try {
+    yield* body;
+  } catch (err) {
+    if (isD7yError(err) || (err as Error).name === 'AbortError') throw err;
+    throw new D7yError('D7Y_PEER_UNAVAILABLE', `the daemon on ${socketPath} closed the connection mid-answer`, {
+      fix: 'check the daemon log; it may have stopped', cause: err,
+    });
   }
 }
