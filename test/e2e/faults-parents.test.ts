@@ -110,3 +110,26 @@ test.serial('a parent that turns slow is detected as bad and not given to the ne
   t.false(s2.parentIds.includes(slow.peerId));
   t.is(s2.trafficTypes['back-to-source'] ?? 0, 0, 'the second child was served by the first one, not the origin');
 });
+
+test.serial('a parent that drops the connection in the middle of every piece: the child daemon survives and finishes', async (t) => {
+  t.timeout(180_000);
+  const file = testBytes(8 * MIB, 24);
+  const origin = await startOriginServer(t, { files: { '/f/cut.bin': file } });
+  const url = origin.urlOf('/f/cut.bin');
+  const cluster = await P2PCluster.create(t);
+  const scheduler = await cluster.scheduler();
+  const cutting = await startFakeParent(t, {
+    name: 'cutting', scheduler: scheduler.address, url, file, pieceLength: MIB,
+    serve: (_k, bytes) => bytes.subarray(0, bytes.length >> 1),
+  });
+  const child = await cluster.peer('child', { schedulers: [scheduler.address] });
+  const out = join(cluster.dir, 'child.out');
+  const r = await runCli(getArgs(url, out, child.socket), { timeoutMs: 150_000 });
+  t.is(r.code, 0, r.stderr);
+  t.is(sha256(await readFile(out)), sha256(file));
+  t.true(cutting.requests >= 1, 'the child was sent to the cutting parent');
+  const stat = await cluster.client(child).stat(taskId({ url })) as unknown as TaskStat;
+  t.false(stat.parentIds.includes(cutting.peerId), 'no half piece was accepted');
+  const again = await runCli(['get', url, '-O', join(cluster.dir, 'again.out'), '--socket', child.socket, '--no-progress'], { timeoutMs: 30_000 });
+  t.is(again.code, 0, `the daemon still answers after the cut connections: ${again.stderr}`);
+});
