@@ -25,11 +25,11 @@ export interface ExchangeOptions {
 }
 
 /**
- * Socket chunks the piece body buffers before the socket is paused (about 1 MiB). The body is an
+ * Socket chunks the piece body buffers before the socket is paused (about 256 KiB). The body is an
  * object-mode stream of Buffers: a reader gets each chunk as it came, never a concatenation of
  * the buffered ones (a byte-mode `read()` copies everything buffered into one new Buffer).
  */
-const BODY_HIGH_WATER_MARK = 16;
+const BODY_HIGH_WATER_MARK = 4;
 
 type State = 'head' | 'body' | 'done';
 
