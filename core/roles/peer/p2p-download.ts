@@ -47,8 +47,9 @@ export function isStorageFull(e: D7yError): boolean {
  * Downloads the missing pieces of one task from the parents the scheduler names: a SyncPieces
  * stream per parent says who holds what; pieces are fetched over Vortex, at most `concurrency`
  * at once, each from a parent picked by weighted random choice, crc32-checked by the medium,
- * retried elsewhere on failure (or when the parent's connection goes quiet: the Vortex client's read time-out) and reported to the
- * scheduler. A seed is asked only for pieces no normal parent holds. When no parent can serve the
+ * retried elsewhere on failure (a parent whose connection goes quiet fails by the Vortex client's
+ * read time-out) and reported to the scheduler. A seed is asked only for pieces no normal parent
+ * holds. When no parent can serve the
  * missing pieces for `stallMs` it syncs again with its seeds (a super-seeding seed then
  * announces every piece asked for) and asks for a reschedule; it returns `back-to-source` when
  * the scheduler says so, when reschedules run out, or when the scheduler is lost.
