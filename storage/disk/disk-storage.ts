@@ -36,7 +36,8 @@ const COMMIT_MS = 200;
  * The default storage medium: one content file per task, pieces written in place at their offsets
  * while they stream in, and a metadata log per task that survives restarts. A piece is held (and
  * served) once its crc32 matched; it is logged in a group commit within COMMIT_MS, after one
- * fdatasync of the content file, so a crash never leaves a logged piece whose bytes are missing. ENOSPC/EDQUOT surface as D7Y_STORAGE_FULL naming the directory.
+ * fdatasync of the content file, so a crash never leaves a logged piece whose bytes are missing.
+ * ENOSPC/EDQUOT surface as D7Y_STORAGE_FULL naming the directory.
  * GC (TTL and watermarks, on `quota` when set, else on the file system) runs on a timer and on `gc()`.
  */
 export class DiskStorage implements StorageMedium {
@@ -381,7 +382,9 @@ export class DiskStorage implements StorageMedium {
         await this.fsStep(`recording ${what}`, () => task.log.append(batch.map((piece): TaskLogEntry => ({ op: 'piece', piece })),
           () => this.snapshot(task, task.record), this.compactAbove(task)));
       } catch (err) {
-        if (!task.deleted) this.logger.warn({ err, taskId: task.record.taskId }, 'disk storage could not log pieces; they are served now and fetched again after a restart');
+        // Back in the queue: the next commit syncs and logs them, and no snapshot logs them before.
+        task.unlogged.unshift(...batch);
+        if (!task.deleted) this.logger.warn({ err, taskId: task.record.taskId }, 'disk storage could not log pieces yet; they are served and the next commit tries again');
         throw err;
       }
     });

@@ -2,9 +2,9 @@ import test from 'ava';
 import { SeedOffers } from './seed-offers.js';
 import { TaskState, type HeldPiece } from './task-state.js';
 
-function stateWith(count: number): TaskState {
+function stateWith(count: number, total = count): TaskState {
   const s = new TaskState('t1');
-  s.record = { taskId: 't1', contentLength: count * 4, pieceLength: 4, finished: true } as TaskState['record'];
+  s.record = { taskId: 't1', contentLength: total * 4, pieceLength: 4, finished: count === total } as TaskState['record'];
   for (let n = 0; n < count; n += 1) s.addPiece({ number: n, offset: n * 4, length: 4, digest: `crc32:${n}`, createdAt: 0 });
   return s;
 }
@@ -64,7 +64,7 @@ test('an offer not fetched in time may go to another child', async (t) => {
 
 test('pieces that land on the seed later are offered as they arrive', (t) => {
   const offers = new SeedOffers({ inFlight: 2, grantTtlMs: 60_000 });
-  const state = stateWith(0);
+  const state = stateWith(0, 3);
   const a = child(offers, state, 'host-a');
   t.deepEqual(a.got, []);
   for (const n of [0, 1, 2]) state.addPiece({ number: n, offset: n * 4, length: 4, digest: `crc32:${n}`, createdAt: 0 });

@@ -74,7 +74,7 @@ export class SeedOffers {
         return count;
       },
       offer: (now) => {
-        for (const p of [...state.pieces.values()].sort((a, b) => a.number - b.number)) {
+        for (const p of inNumberOrder(state)) {
           if (sent.has(p.number) || (interested && !interested.has(p.number))) continue;
           const g = task.grants.get(p.number);
           if (g && (g.delivered || now - g.at < ttl)) continue;
@@ -157,5 +157,18 @@ export class SeedOffers {
         total += 1;
       } else exhausted.add(best);
     }
+  }
+}
+
+/** The pieces the seed holds, lowest number first, without sorting when the piece count is known. */
+function* inNumberOrder(state: TaskState): Generator<HeldPiece> {
+  const total = state.totalPieces;
+  if (total === undefined) {
+    yield* [...state.pieces.values()].sort((a, b) => a.number - b.number);
+    return;
+  }
+  for (let n = 0; n < total; n += 1) {
+    const p = state.pieces.get(n);
+    if (p) yield p;
   }
 }

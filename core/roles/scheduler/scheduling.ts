@@ -48,10 +48,7 @@ export class Scheduling {
     const all = evaluator.rank(candidates, ctx).flatMap((c) => byId.get(c.peerId) ?? []);
     const ranked = [...all.filter((p) => !child.offeredParents.has(p.id)), ...all.filter((p) => child.offeredParents.has(p.id))]
       .slice(0, this.options.candidateParentLimit);
-    for (const p of ranked) {
-      if (child.offeredParents.size >= MAX_OFFERED_PARENTS) child.offeredParents.delete(child.offeredParents.values().next().value!);
-      child.offeredParents.add(p.id);
-    }
+    for (const p of ranked) rememberOffer(child, p.id);
     task.graph.addEdges(ranked.map((p) => p.id), child.id);
     return ranked;
   }
@@ -68,11 +65,16 @@ export class Scheduling {
     for (const p of parents) {
       if (p.host.type === 'super' || p.host.id === child.host.id || !p.channel) continue;
       if (!['received-normal', 'running'].includes(p.state) || p.offeredParents.has(child.id) || p.blockedParents.has(child.id)) continue;
-      if (p.offeredParents.size >= MAX_OFFERED_PARENTS) p.offeredParents.delete(p.offeredParents.values().next().value!);
-      p.offeredParents.add(child.id);
+      rememberOffer(p, child.id);
       task.graph.addEdges([child.id], p.id);
       out.push(p);
     }
     return out;
   }
+}
+
+/** Records that `parentId` was offered to `peer`, forgetting the oldest beyond MAX_OFFERED_PARENTS. */
+function rememberOffer(peer: PeerRecord, parentId: string): void {
+  if (peer.offeredParents.size >= MAX_OFFERED_PARENTS) peer.offeredParents.delete(peer.offeredParents.values().next().value!);
+  peer.offeredParents.add(parentId);
 }
