@@ -25,6 +25,37 @@ export interface PieceRecord {
   digest: string;
 }
 
+/**
+ * A piece's bytes pushed by a transfer that reuses its read buffer (a Vortex body read straight
+ * off the socket): each chunk is valid only during the call, so a consumer copies what it keeps.
+ */
+export interface PieceFeed {
+  readonly kind: 'piece-feed';
+  /**
+   * Delivers the bytes in order; a promise returned by `onChunk` holds the next chunk back until it
+   * settles (a rejection abandons the transfer). Resolves after the last byte was delivered and
+   * the last such promise settled; rejects when the transfer fails. Call at most once.
+   */
+  pipe(onChunk: (chunk: Buffer) => void | Promise<void>): Promise<void>;
+  /** Abandons the transfer; a running `pipe` rejects. */
+  destroy(err?: Error): void;
+}
+
+/**
+ * The bytes of a piece as a medium gives them. A medium may lend its chunks from a buffer pool and
+ * offer `recycle`: a consumer done with a chunk (no write of it pending, no view of it kept) may
+ * give it back, sparing an allocation; consumers that keep chunks simply never call it.
+ */
+export type PieceReadable = Readable & { recycle?(chunk: Buffer): void };
+
+/** The bytes of one piece as a medium takes them. */
+export type PieceInput = Readable | Buffer | PieceFeed;
+
+/** True for a PieceFeed (neither a Buffer nor a stream). */
+export function isPieceFeed(data: PieceInput): data is PieceFeed {
+  return (data as PieceFeed).kind === 'piece-feed';
+}
+
 /** What one garbage collection pass removed. */
 export interface StorageGcReport {
   evicted: { taskId: string; reason: 'ttl' | 'watermark' | 'quota'; bytes: number }[];
@@ -49,12 +80,12 @@ export interface StorageMedium extends Startable {
   listTasks(): Promise<TaskRecord[]>;
   /**
    * Writes one piece at its offset. Computes the crc32 of the bytes; when `expectedDigest` is given
-   * and differs, rejects with D7Y_DIGEST_MISMATCH and records nothing. Consumes `data` fully.
-   * Rejects with D7Y_STORAGE_FULL when the medium has no room.
+   * and differs, rejects with D7Y_DIGEST_MISMATCH and records nothing. Consumes `data` fully
+   * (destroys it on failure). Rejects with D7Y_STORAGE_FULL when the medium has no room.
    */
-  writePiece(taskId: string, piece: Omit<PieceRecord, 'digest'>, data: Readable | Buffer, expectedDigest?: string): Promise<PieceRecord>;
+  writePiece(taskId: string, piece: Omit<PieceRecord, 'digest'>, data: PieceInput, expectedDigest?: string): Promise<PieceRecord>;
   /** The piece's bytes (a sub-range when given, relative to the piece). Rejects with D7Y_PIECE_NOT_FOUND. */
-  readPiece(taskId: string, pieceNumber: number, range?: { start: number; length: number }): Promise<Readable>;
+  readPiece(taskId: string, pieceNumber: number, range?: { start: number; length: number }): Promise<PieceReadable>;
   hasPiece(taskId: string, pieceNumber: number): Promise<boolean>;
   listPieces(taskId: string): Promise<PieceRecord[]>;
   deleteTask(taskId: string): Promise<void>;

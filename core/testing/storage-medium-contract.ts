@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { ExecutionContext, TestFn } from 'ava';
-import type { StorageMedium } from '../contracts/storage-medium.js';
+import type { PieceFeed, StorageMedium } from '../contracts/storage-medium.js';
 import { isD7yError } from '../errors/d7y-error.js';
 import { pieceDigest } from '../task/piece-digest.js';
 
@@ -29,6 +29,31 @@ export function slowStream(data: Buffer, chunkSize = 7 * 1024, pauseEvery = 4): 
       yield data.subarray(i, Math.min(data.length, i + chunkSize));
     }
   })(), { objectMode: false });
+}
+
+/**
+ * A PieceFeed like a connection's: every chunk is a view of one buffer that is overwritten right
+ * after the consumer returns (or after its promise settles); it fails after `failAfter` bytes.
+ */
+export function reusingFeed(data: Buffer, chunkSize = 48 * 1024 + 5, failAfter?: number): PieceFeed & { destroyed: boolean } {
+  const buffer = Buffer.alloc(chunkSize);
+  const feed = {
+    kind: 'piece-feed' as const,
+    destroyed: false,
+    async pipe(onChunk: (chunk: Buffer) => void | Promise<void>): Promise<void> {
+      for (let off = 0; off < data.length; off += chunkSize) {
+        if (feed.destroyed) throw new Error('feed destroyed');
+        if (failAfter !== undefined && off >= failAfter) throw new Error('connection reset');
+        const n = data.copy(buffer, 0, off, Math.min(off + chunkSize, data.length));
+        await onChunk(buffer.subarray(0, n));
+        buffer.fill(0xee);
+      }
+    },
+    destroy(): void {
+      feed.destroyed = true;
+    },
+  };
+  return feed;
 }
 
 async function started(t: ExecutionContext, factory: StorageMediumFactory): Promise<StorageMedium> {
@@ -104,6 +129,29 @@ export function storageMediumContract(test: TestFn, name: string, factory: Stora
     }
     const all = Buffer.concat(await Promise.all([0, 1, 2, 3].map(async (n) => readAll(await medium.readPiece(taskId, n)))));
     t.true(all.equals(data));
+  });
+
+  test(`${name}: pieces written from a feed that reuses its buffer read back byte-exact; a failing feed records nothing`, async (t) => {
+    const medium = await started(t, factory);
+    const big = 600 * 1024 + 13;
+    const data = randomBytes(2 * big);
+    const taskId = await withTask(medium, 'round-trip-feed', big, data.length);
+    for (let n = 0; n < 2; n++) {
+      const bytes = data.subarray(n * big, (n + 1) * big);
+      const rec = await medium.writePiece(taskId, { number: n, offset: n * big, length: big }, reusingFeed(bytes), pieceDigest(bytes));
+      t.is(rec.digest, pieceDigest(bytes));
+    }
+    t.true((await readAll(await medium.readPiece(taskId, 0))).equals(data.subarray(0, big)));
+    t.true((await readAll(await medium.readPiece(taskId, 1))).equals(data.subarray(big)));
+    const other = await withTask(medium, 'failing-feed', big, big);
+    const failing = reusingFeed(data.subarray(0, big), 48 * 1024 + 5, 300 * 1024);
+    await t.throwsAsync(medium.writePiece(other, { number: 0, offset: 0, length: big }, failing));
+    t.false(await medium.hasPiece(other, 0));
+    t.true(failing.destroyed);
+    const short = reusingFeed(data.subarray(0, big - 1));
+    const err = await t.throwsAsync(medium.writePiece(other, { number: 0, offset: 0, length: big }, short));
+    t.true(isD7yError(err, 'D7Y_INVALID_ARGUMENT'), String(err));
+    t.deepEqual(await medium.listPieces(other), []);
   });
 
   test(`${name}: a digest mismatch, a short stream or a failing stream records nothing`, async (t) => {

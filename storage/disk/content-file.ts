@@ -1,8 +1,17 @@
 import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
+import { pieceBuffers } from '../shared/buffer-pool.js';
 
 /** Bytes gathered before one positioned write; a piece is never held whole. */
 const WRITE_BATCH = 256 * 1024;
+
+
+/** Writes consecutive bytes into a content file; `flush()` after the last `push`. */
+export interface ContentWriter {
+  /** Takes a chunk; returns a promise only when it starts a write (a batch is full), so gathering costs no tick. */
+  push(chunk: Buffer): Promise<void> | undefined;
+  flush(): Promise<void>;
+}
 
 /**
  * The open content file of one task while pieces are written into it: positioned writes at any
@@ -22,11 +31,8 @@ export class ContentFile {
     await this.handle.close().catch(() => undefined);
   }
 
-  /**
-   * A writer of consecutive bytes starting at `position`; call `flush()` after the last `push`.
-   * `push` returns a promise only when it writes (a batch is full), so gathering costs no tick.
-   */
-  writer(position: number): { push(chunk: Buffer): Promise<void> | undefined; flush(): Promise<void> } {
+  /** A writer of consecutive bytes starting at `position` that keeps the pushed chunks until written. */
+  writer(position: number): ContentWriter {
     let batch: Buffer[] = [];
     let batched = 0;
     let next = position;
@@ -46,6 +52,54 @@ export class ContentFile {
         return batched >= WRITE_BATCH ? flush() : undefined;
       },
       flush,
+    };
+  }
+
+  /**
+   * A writer of consecutive bytes starting at `position` that copies each chunk into a reused
+   * batch buffer: for chunks that are only valid during the call (a PieceFeed's).
+   */
+  copyingWriter(position: number): ContentWriter {
+    let batch: Buffer | undefined;
+    let filled = 0;
+    let next = position;
+    const write = async (b: Buffer, length: number, at: number): Promise<void> => {
+      try {
+        await this.writeAll([b.subarray(0, length)], at);
+      } finally {
+        pieceBuffers.give(b);
+      }
+    };
+    const writeBatch = (): Promise<void> => {
+      const b = batch as Buffer;
+      const p = write(b, filled, next);
+      next += filled;
+      batch = undefined;
+      filled = 0;
+      return p;
+    };
+    return {
+      push: (chunk) => {
+        let pending: Promise<void> | undefined;
+        for (let off = 0; off < chunk.length;) {
+          batch ??= pieceBuffers.take();
+          const n = chunk.copy(batch, filled, off);
+          filled += n;
+          off += n;
+          if (filled === batch.length) {
+            const p = writeBatch();
+            pending = pending ? Promise.all([pending, p]).then(() => undefined) : p;
+          }
+        }
+        return pending;
+      },
+      flush: async () => {
+        if (batch && filled > 0) await writeBatch();
+        else if (batch) {
+          pieceBuffers.give(batch);
+          batch = undefined;
+        }
+      },
     };
   }
 

@@ -2,14 +2,15 @@ import { mkdir, open, rm, stat, statfs } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
-import { D7yError, formatBytes, silentLogger } from '../../core/index.js';
-import type { Logger, PieceRecord, StorageGcReport, StorageMedium, StorageStats, TaskRecord } from '../../core/index.js';
-import { checkDigest, consumePiece, drainPiece } from '../shared/piece-input.js';
+import { D7yError, formatBytes, isPieceFeed, silentLogger } from '../../core/index.js';
+import type { Logger, PieceInput, PieceReadable, PieceRecord, StorageGcReport, StorageMedium, StorageStats, TaskRecord } from '../../core/index.js';
+import { abandonInput, checkDigest, consumePiece, drainPiece } from '../shared/piece-input.js';
 import { checkPiece, checkRange, checkTaskId, notRunning, pieceNotFound, taskNotFound } from '../shared/storage-errors.js';
 import { ContentFile } from './content-file.js';
 import { DiskGc, type DiskGcSettings } from './disk-gc.js';
 import { diskPaths, newDiskTask, taskSnapshot, type DiskTask } from './disk-task.js';
 import { fsFailure } from './fs-failure.js';
+import { pooledFileRange } from './pooled-read.js';
 import { loadDiskIndex } from './load-disk-index.js';
 import { TaskLog, type TaskLogEntry } from './task-log.js';
 
@@ -43,7 +44,7 @@ const COMMIT_MS = 200;
 export class DiskStorage implements StorageMedium {
   readonly name = 'disk';
   private tasks = new Map<string, DiskTask>();
-  private readonly inflight = new Map<Promise<unknown>, Readable | Buffer>();
+  private readonly inflight = new Map<Promise<unknown>, PieceInput>();
   private readonly removals = new Map<string, Promise<unknown>>();
   private readonly logger: Logger;
   private readonly now: () => number;
@@ -93,7 +94,7 @@ export class DiskStorage implements StorageMedium {
     this.running = false;
     clearInterval(this.timer);
     for (const data of this.inflight.values()) {
-      if (!Buffer.isBuffer(data)) data.on('error', () => undefined).destroy(new D7yError('D7Y_ABORTED', `disk storage at ${this.dir} is stopping`));
+      abandonInput(data, new D7yError('D7Y_ABORTED', `disk storage at ${this.dir} is stopping`));
     }
     const timeout = delay(this.options.stopTimeoutMs ?? 10_000, undefined, { ref: false });
     await Promise.race([Promise.allSettled([...this.inflight.keys()]), timeout]);
@@ -145,7 +146,7 @@ export class DiskStorage implements StorageMedium {
     return [...this.tasks.values()].map((t) => ({ ...t.record }));
   }
 
-  async writePiece(taskId: string, piece: Omit<PieceRecord, 'digest'>, data: Readable | Buffer, expectedDigest?: string): Promise<PieceRecord> {
+  async writePiece(taskId: string, piece: Omit<PieceRecord, 'digest'>, data: PieceInput, expectedDigest?: string): Promise<PieceRecord> {
     const attempt = this.writePieceOnce(taskId, piece, data, expectedDigest);
     this.inflight.set(attempt, data);
     try {
@@ -155,7 +156,7 @@ export class DiskStorage implements StorageMedium {
     }
   }
 
-  private async writePieceOnce(taskId: string, piece: Omit<PieceRecord, 'digest'>, data: Readable | Buffer, expectedDigest?: string): Promise<PieceRecord> {
+  private async writePieceOnce(taskId: string, piece: Omit<PieceRecord, 'digest'>, data: PieceInput, expectedDigest?: string): Promise<PieceRecord> {
     const task = this.tasks.get(taskId);
     try {
       this.assertRunning();
@@ -169,7 +170,7 @@ export class DiskStorage implements StorageMedium {
         });
       }
     } catch (err) {
-      if (!Buffer.isBuffer(data)) data.destroy();
+      abandonInput(data);
       throw err;
     }
     const what = `piece ${piece.number} of task ${taskId}`;
@@ -190,14 +191,14 @@ export class DiskStorage implements StorageMedium {
     }
   }
 
-  private async store(task: DiskTask, piece: Omit<PieceRecord, 'digest'>, data: Readable | Buffer, expectedDigest: string | undefined, what: string): Promise<PieceRecord> {
+  private async store(task: DiskTask, piece: Omit<PieceRecord, 'digest'>, data: PieceInput, expectedDigest: string | undefined, what: string): Promise<PieceRecord> {
     task.writers++;
     let reservedBytes = 0;
     try {
       await this.reserve(piece.length, task, what);
       reservedBytes = piece.length;
       const file = await this.fsStep(`opening the content file of task ${task.record.taskId}`, () => this.openFile(task));
-      const writer = file.writer(piece.offset);
+      const writer = isPieceFeed(data) ? file.copyingWriter(piece.offset) : file.writer(piece.offset);
       const writing = `writing ${what}`;
       const digest = await consumePiece(data, piece.length, what, (chunk) => {
         const wrote = writer.push(chunk);
@@ -215,7 +216,7 @@ export class DiskStorage implements StorageMedium {
       task.record.lastAccessedAt = this.now();
       return { ...record };
     } catch (err) {
-      if (!Buffer.isBuffer(data)) data.destroy();
+      abandonInput(data);
       throw err;
     } finally {
       this.reserved -= reservedBytes;
@@ -228,7 +229,7 @@ export class DiskStorage implements StorageMedium {
     }
   }
 
-  async readPiece(taskId: string, pieceNumber: number, range?: { start: number; length: number }): Promise<Readable> {
+  async readPiece(taskId: string, pieceNumber: number, range?: { start: number; length: number }): Promise<PieceReadable> {
     this.assertRunning();
     const task = this.tasks.get(taskId);
     const piece = task?.pieces.get(pieceNumber);
@@ -240,8 +241,7 @@ export class DiskStorage implements StorageMedium {
       if (err.code === 'ENOENT') throw pieceNotFound(taskId, pieceNumber, this.name);
       throw fsFailure(err, this.dir, `reading piece ${pieceNumber} of task ${taskId}`);
     });
-    const from = piece.offset + start;
-    return handle.createReadStream({ start: from, end: from + length - 1, highWaterMark: 1024 * 1024 });
+    return pooledFileRange(handle, piece.offset + start, length);
   }
 
   async hasPiece(taskId: string, pieceNumber: number): Promise<boolean> {

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { D7yError, formatBytes, silentLogger } from '../../core/index.js';
-import type { Logger, PieceRecord, StorageMedium, StorageStats, TaskRecord } from '../../core/index.js';
-import { checkDigest, consumePiece, drainPiece } from '../shared/piece-input.js';
+import type { Logger, PieceInput, PieceRecord, StorageMedium, StorageStats, TaskRecord } from '../../core/index.js';
+import { abandonInput, checkDigest, consumePiece, drainPiece } from '../shared/piece-input.js';
 import { checkPiece, checkRange, checkTaskId, notRunning, pieceNotFound, taskNotFound } from '../shared/storage-errors.js';
 
 export interface MemoryStorageOptions {
@@ -74,7 +74,7 @@ export class MemoryStorage implements StorageMedium {
     return [...this.tasks.values()].map((task) => ({ ...task.record }));
   }
 
-  async writePiece(taskId: string, piece: Omit<PieceRecord, 'digest'>, data: Readable | Buffer, expectedDigest?: string): Promise<PieceRecord> {
+  async writePiece(taskId: string, piece: Omit<PieceRecord, 'digest'>, data: PieceInput, expectedDigest?: string): Promise<PieceRecord> {
     const task = this.tasks.get(taskId);
     try {
       this.assertRunning();
@@ -82,7 +82,7 @@ export class MemoryStorage implements StorageMedium {
       checkPiece(piece);
       if (!task) throw taskNotFound(taskId, this.name);
     } catch (err) {
-      if (!Buffer.isBuffer(data)) data.destroy();
+      abandonInput(data);
       throw err;
     }
     const what = `piece ${piece.number} of task ${taskId}`;
@@ -103,13 +103,13 @@ export class MemoryStorage implements StorageMedium {
     }
   }
 
-  private async store(task: MemoryTask, piece: Omit<PieceRecord, 'digest'>, data: Readable | Buffer, expectedDigest: string | undefined, what: string): Promise<PieceRecord> {
+  private async store(task: MemoryTask, piece: Omit<PieceRecord, 'digest'>, data: PieceInput, expectedDigest: string | undefined, what: string): Promise<PieceRecord> {
     task.writers++;
     try {
       this.reserve(piece.length, task, what);
     } catch (err) {
       task.writers--;
-      if (!Buffer.isBuffer(data)) data.destroy();
+      abandonInput(data);
       throw err;
     }
     try {

@@ -1,18 +1,22 @@
 import type { Readable } from 'node:stream';
-import { Crc32, D7yError } from '../../core/index.js';
+import { Crc32, D7yError, isPieceFeed } from '../../core/index.js';
+import type { PieceFeed, PieceInput } from '../../core/index.js';
 
-/** Receives each chunk of a piece in order; may return a promise (back-pressure: the next chunk waits for it). */
+/**
+ * Receives each chunk of a piece in order; may return a promise (back-pressure: the next chunk waits
+ * for it). A chunk of a PieceFeed is valid only during the call: a sink that keeps bytes copies them.
+ */
 export type ChunkSink = (chunk: Buffer, position: number) => void | Promise<void>;
 
 /**
- * Feeds a piece's bytes (a Buffer, or a Readable read to its end) to `sink` with their position
+ * Feeds a piece's bytes (a Buffer, a PieceFeed, or a Readable read to its end) to `sink` with their position
  * inside the piece, computing the crc32 on the way. Rejects with D7Y_INVALID_ARGUMENT when the
  * input has more or fewer bytes than `length`, and with the stream's own error when it fails; a
  * stream is destroyed when the sink or a check fails. Resolves with `crc32:<n>`. A stream is read
  * in flowing mode, chunk by chunk as it was pushed (paused while the sink's write is pending):
  * never through a byte-mode `read()`, which copies every buffered chunk into one new Buffer.
  */
-export async function consumePiece(data: Readable | Buffer, length: number, what: string, sink: ChunkSink): Promise<string> {
+export async function consumePiece(data: PieceInput, length: number, what: string, sink: ChunkSink): Promise<string> {
   const crc = new Crc32();
   if (Buffer.isBuffer(data)) {
     checkLength(data.length, length, what);
@@ -20,6 +24,7 @@ export async function consumePiece(data: Readable | Buffer, length: number, what
     if (data.length > 0) await sink(data, 0);
     return crc.digest();
   }
+  if (isPieceFeed(data)) return consumeFeed(data, length, what, sink, crc);
   return new Promise<string>((resolve, reject) => {
     let position = 0;
     let settled = false;
@@ -79,8 +84,33 @@ export async function consumePiece(data: Readable | Buffer, length: number, what
   });
 }
 
+async function consumeFeed(feed: PieceFeed, length: number, what: string, sink: ChunkSink, crc: Crc32): Promise<string> {
+  let position = 0;
+  try {
+    await feed.pipe((chunk) => {
+      if (position + chunk.length > length) checkLength(position + chunk.length, length, what);
+      crc.update(chunk);
+      const at = position;
+      position += chunk.length;
+      return sink(chunk, at);
+    });
+    checkLength(position, length, what);
+  } catch (err) {
+    feed.destroy(err as Error);
+    throw err;
+  }
+  return crc.digest();
+}
+
+/** Gives up on an input that will not be read (a stream or feed is destroyed, with `err` when given). */
+export function abandonInput(data: PieceInput, err?: Error): void {
+  if (Buffer.isBuffer(data)) return;
+  if (isPieceFeed(data)) data.destroy(err);
+  else data.on('error', () => undefined).destroy(err);
+}
+
 /** Reads and discards a piece input, returning its digest and length checks as consumePiece does. */
-export function drainPiece(data: Readable | Buffer, length: number, what: string): Promise<string> {
+export function drainPiece(data: PieceInput, length: number, what: string): Promise<string> {
   return consumePiece(data, length, what, () => undefined);
 }
 

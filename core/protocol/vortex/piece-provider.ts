@@ -17,5 +17,9 @@ export interface PieceRequest {
  * NotFound); any other rejection reaches the client as an internal error.
  */
 export interface PieceProvider {
-  getPiece(req: PieceRequest): Promise<{ meta: PieceContentMeta; body: Readable }>;
+  /**
+   * The piece's metadata and bytes. `recycle`, when given, takes back each chunk of `body` once the
+   * server no longer needs it (written to the socket), so its buffer can be reused.
+   */
+  getPiece(req: PieceRequest): Promise<{ meta: PieceContentMeta; body: Readable; recycle?: (chunk: Buffer) => void }>;
 }

@@ -1,10 +1,12 @@
-import { connect } from 'node:net';
 import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
+import type { PieceFeed } from '../../contracts/storage-medium.js';
 import { D7yError } from '../../errors/d7y-error.js';
 import type { PieceContentMeta } from './piece-content-meta.js';
 import { VortexConnectionPool } from './vortex-connection-pool.js';
 import { exchange, StaleConnectionError } from './vortex-exchange.js';
+import type { VortexPieceBody } from './vortex-piece-body.js';
+import { connectReusingBuffer } from './socket-reads.js';
 import { encodeDownloadPieceFrame, randomVortexPacketId } from './vortex-frames.js';
 import type { PieceKind } from './vortex-tags.js';
 
@@ -19,11 +21,16 @@ export interface VortexClientOptions {
   idleTimeoutMs?: number;
 }
 
+/** Bytes of one socket read; all connections of a client read into the same buffer. */
+const READ_BUFFER = 256 * 1024;
+
 /**
  * Downloads pieces over Vortex. Connections are pooled per address and reused; a connection
- * carries one request at a time. `downloadPiece` resolves once the piece metadata arrived;
- * the body yields exactly `meta.length` bytes. The connection returns to the pool when the body
- * has been read to its end, and is destroyed if the body is destroyed first or the signal aborts.
+ * carries one request at a time. `openPiece` resolves once the piece metadata arrived, with a
+ * PieceFeed of exactly `meta.length` bytes read into one buffer shared by all connections (no
+ * allocation per read); `downloadPiece` gives the body as a stream of copies instead. The
+ * connection returns to the pool when the body has been received to its end, and is destroyed
+ * if the body is destroyed first or the signal aborts.
  * Errors are D7yErrors: D7Y_PIECE_NOT_FOUND (the parent has no such piece), D7Y_PEER_UNAVAILABLE,
  * D7Y_TIMEOUT, D7Y_ABORTED, D7Y_PROTOCOL_ERROR, D7Y_INVALID_ARGUMENT (bad task id or number).
  */
@@ -32,6 +39,7 @@ export class VortexClient {
   private readonly connectTimeoutMs: number;
   private readonly readTimeoutMs: number;
   private readonly active = new Set<Socket>();
+  private readonly readBuffer = Buffer.allocUnsafeSlow(READ_BUFFER);
   private closed = false;
 
   constructor(opts: VortexClientOptions = {}) {
@@ -50,11 +58,30 @@ export class VortexClient {
     return this.active.size;
   }
 
+  /** The piece as a stream of bytes (each chunk a copy). */
   async downloadPiece(
     addr: { host: string; port: number },
     req: { taskId: string; number: number; kind?: PieceKind },
     opts: { signal?: AbortSignal } = {},
   ): Promise<{ meta: PieceContentMeta; body: Readable }> {
+    const { meta, body } = await this.request(addr, req, opts);
+    return { meta, body: body.toReadable() };
+  }
+
+  /** The piece as a PieceFeed: chunks are views of the shared read buffer, valid during the call. */
+  async openPiece(
+    addr: { host: string; port: number },
+    req: { taskId: string; number: number; kind?: PieceKind },
+    opts: { signal?: AbortSignal } = {},
+  ): Promise<{ meta: PieceContentMeta; body: PieceFeed }> {
+    return this.request(addr, req, opts);
+  }
+
+  private async request(
+    addr: { host: string; port: number },
+    req: { taskId: string; number: number; kind?: PieceKind },
+    opts: { signal?: AbortSignal },
+  ): Promise<{ meta: PieceContentMeta; body: VortexPieceBody }> {
     if (this.closed) throw new D7yError('D7Y_INTERNAL', 'the Vortex client is closed', { fix: 'create a new VortexClient' });
     const kind = req.kind ?? 'standard';
     const frame = encodeDownloadPieceFrame(randomVortexPacketId(), { taskId: req.taskId, number: req.number, kind });
@@ -94,7 +121,8 @@ export class VortexClient {
 
   private open(addr: { host: string; port: number }, address: string, signal?: AbortSignal): Promise<Socket> {
     return new Promise((resolve, reject) => {
-      const socket = connect({ host: addr.host, port: addr.port, noDelay: true, keepAlive: true, keepAliveInitialDelay: 30_000 });
+      const socket = connectReusingBuffer({ host: addr.host, port: addr.port, noDelay: true, keepAlive: true, keepAliveInitialDelay: 30_000 },
+        this.readBuffer);
       socket.on('error', () => undefined);
       const done = (err?: Error): void => {
         clearTimeout(timer);

@@ -154,3 +154,18 @@ test('the decoder reports malformed frames as soon as it can tell, after the fra
   hugeOffset.writeBigUInt64BE(1n << 60n, 6 + 8);
   refuses(t, hugeOffset, /offset/);
 });
+
+test('the decoder keeps no view of a pushed buffer: a frame split across pushes of one reused buffer decodes right', (t) => {
+  const frame = encodeDownloadPieceFrame(7, { taskId: 'cd'.repeat(32), number: 42, kind: 'standard' });
+  const decoder = new VortexDecoder({ accept: 'requests' });
+  const reused = Buffer.alloc(frame.length);
+  const events: VortexEvent[] = [];
+  for (let off = 0; off < frame.length; off += 5) {
+    const n = Math.min(5, frame.length - off);
+    frame.copy(reused, 0, off, off + n);
+    events.push(...decoder.push(reused.subarray(0, n)));
+    reused.fill(0xff);
+  }
+  t.is(events.length, 1);
+  t.like(events[0], { type: 'request', packetId: 7, kind: 'standard', taskId: 'cd'.repeat(32), number: 42 });
+});

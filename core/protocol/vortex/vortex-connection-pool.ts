@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import { onReads } from './socket-reads.js';
 
 interface Entry {
   socket: Socket;
@@ -7,7 +8,8 @@ interface Entry {
 
 /**
  * Idle Vortex connections by address, at most `maxIdlePerAddress` each. A pooled socket is
- * unref'd, closes after `idleTimeoutMs`, and is dropped if it closes or receives anything
+ * unref'd, closes after `idleTimeoutMs`, and is dropped if it closes or receives anything (its
+ * reads come through `onReads`)
  * while idle. A socket is either in the pool or owned by exactly one request, never both.
  */
 export class VortexConnectionPool {
@@ -57,14 +59,17 @@ export class VortexConnectionPool {
       }
       socket.destroy();
     };
-    socket.on('data', drop);
+    onReads(socket, () => {
+      drop();
+      return false;
+    });
     socket.on('close', drop);
     socket.on('timeout', drop);
     socket.setTimeout(this.idleTimeoutMs);
     socket.unref();
     socket.resume();
     const release = (): void => {
-      socket.off('data', drop);
+      onReads(socket, undefined);
       socket.off('close', drop);
       socket.off('timeout', drop);
       socket.setTimeout(0);

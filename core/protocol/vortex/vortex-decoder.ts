@@ -36,8 +36,8 @@ const EMPTY = Buffer.alloc(0);
 
 /**
  * Incremental Vortex decoder: push TCP chunks of any size, get the frames they complete.
- * Never buffers more than one frame value (bounded by `maxValueLength`); raw piece bytes pass
- * through as views. A malformed frame ends the events with `malformed` (a D7Y_PROTOCOL_ERROR),
+ * Never buffers more than one frame value (bounded by `maxValueLength`, copied, so a pushed
+ * buffer may be reused once `push` returns); raw piece bytes pass through as views. A malformed frame ends the events with `malformed` (a D7Y_PROTOCOL_ERROR),
  * after the frames that preceded it; the decoder stays failed.
  */
 export class VortexDecoder {
@@ -102,7 +102,8 @@ export class VortexDecoder {
         off += need;
       } else {
         const take = Math.min(need - this.pendingLength, data.length - off);
-        this.pending.push(data.subarray(off, off + take));
+        // A copy: the pushed buffer may be reused for the next read.
+        this.pending.push(Buffer.from(data.subarray(off, off + take)));
         this.pendingLength += take;
         off += take;
         if (this.pendingLength < need) return;

@@ -1,5 +1,4 @@
 import type { Socket } from 'node:net';
-import { Readable } from 'node:stream';
 import { D7yError } from '../../errors/d7y-error.js';
 import { errorFromVortexFrame } from './vortex-error-codes.js';
 import { VortexDecoder } from './vortex-decoder.js';
@@ -7,11 +6,14 @@ import type { VortexEvent } from './vortex-decoder.js';
 import type { PieceContentMeta } from './piece-content-meta.js';
 import { vortexContentTagOf, VortexErrorCode } from './vortex-tags.js';
 import type { PieceKind } from './vortex-tags.js';
+import { onReads } from './socket-reads.js';
+import { VortexPieceBody } from './vortex-piece-body.js';
 
 /** Raised when a reused connection turned out dead before any response byte; the request may be retried. */
 export class StaleConnectionError extends Error {}
 
 export interface ExchangeOptions {
+  /** A socket made by `connectReusingBuffer`: its reads come through `onReads`. */
   socket: Socket;
   address: string;
   frame: Buffer;
@@ -24,35 +26,28 @@ export interface ExchangeOptions {
   onDone: () => void;
 }
 
-/**
- * Socket chunks the piece body buffers before the socket is paused (about 256 KiB). The body is an
- * object-mode stream of Buffers: a reader gets each chunk as it came, never a concatenation of
- * the buffered ones (a byte-mode `read()` copies everything buffered into one new Buffer).
- */
-const BODY_HIGH_WATER_MARK = 4;
-
 type State = 'head' | 'body' | 'done';
 
 /**
  * One request and its response on one connection. Resolves with the metadata and a body that
- * yields exactly `meta.length` bytes at the consumer's pace (the socket pauses while the body is
- * full, and the read timeout is suspended meanwhile).
+ * delivers exactly `meta.length` bytes at the consumer's pace (the socket pauses while the
+ * consumer is busy, and the read timeout is suspended meanwhile).
  */
-export function exchange(opts: ExchangeOptions): Promise<{ meta: PieceContentMeta; body: Readable }> {
+export function exchange(opts: ExchangeOptions): Promise<{ meta: PieceContentMeta; body: VortexPieceBody }> {
   const { socket, req, signal } = opts;
   const decoder = new VortexDecoder({ accept: 'responses' });
   let state: State = 'head';
   let gotBytes = false;
   let paused = false;
   let lastError: Error | undefined;
-  let body: Readable | undefined;
+  let body: VortexPieceBody | undefined;
   let received = 0;
   let expected = 0;
 
   return new Promise((resolve, reject) => {
     const cleanup = (): void => {
       state = 'done';
-      socket.off('data', onData);
+      onReads(socket, undefined);
       socket.off('close', onClose);
       socket.off('error', onError);
       socket.off('timeout', onTimeout);
@@ -65,7 +60,7 @@ export function exchange(opts: ExchangeOptions): Promise<{ meta: PieceContentMet
       cleanup();
       socket.destroy();
       if (was === 'head') reject(err);
-      else body?.destroy(err);
+      else body?.fail(err);
       opts.onDone();
     };
     const finish = (reusable: boolean): void => {
@@ -75,12 +70,25 @@ export function exchange(opts: ExchangeOptions): Promise<{ meta: PieceContentMet
       opts.onDone();
     };
     const what = `piece ${req.number} of task ${req.taskId} from ${opts.address}`;
-    const onData = (chunk: Buffer): void => {
+    const onData = (chunk: Buffer): boolean => {
       gotBytes = true;
       const events = decoder.push(chunk);
       for (let i = 0; i < events.length && state !== 'done'; i++) {
         handle(events[i], i === events.length - 1);
       }
+      return !paused || state === 'done';
+    };
+    const pause = (): void => {
+      if (paused || state !== 'body') return;
+      paused = true;
+      socket.setTimeout(0);
+      socket.pause();
+    };
+    const resume = (): void => {
+      if (!paused || state !== 'body') return;
+      paused = false;
+      socket.setTimeout(opts.readTimeoutMs);
+      socket.resume();
     };
     const handle = (ev: VortexEvent, last: boolean): void => {
       if (state === 'head' && ev.type === 'piece') {
@@ -90,33 +98,18 @@ export function exchange(opts: ExchangeOptions): Promise<{ meta: PieceContentMet
         }
         state = 'body';
         expected = ev.meta.length;
-        body = new Readable({
-          objectMode: true,
-          highWaterMark: BODY_HIGH_WATER_MARK,
-          read: () => {
-            if (paused && state === 'body') {
-              paused = false;
-              socket.setTimeout(opts.readTimeoutMs);
-              socket.resume();
-            }
-          },
-          destroy: (err, cb) => {
-            if (state === 'body') fail(err ?? new D7yError('D7Y_ABORTED', `${what}: body destroyed after ${received} of ${expected} bytes`));
-            cb(err);
-          },
+        body = new VortexPieceBody({
+          pause, resume,
+          abort: (err) => { if (state === 'body') fail(err); },
         });
         resolve({ meta: ev.meta, body });
       } else if (state === 'body' && ev.type === 'body') {
         received += ev.chunk.length;
-        if (!(body as Readable).push(ev.chunk) && !paused) {
-          paused = true;
-          socket.setTimeout(0);
-          socket.pause();
-        }
+        (body as VortexPieceBody).deliver(ev.chunk);
       } else if (state === 'body' && ev.type === 'body-end') {
-        const b = body as Readable;
+        const b = body as VortexPieceBody;
         finish(last);
-        b.push(null);
+        b.end();
       } else if (state === 'head' && ev.type === 'error') {
         const err = errorFromVortexFrame(ev.code, ev.message, { address: opts.address, taskId: req.taskId, number: req.number });
         finish(last && ev.code !== VortexErrorCode.InvalidArgument);
@@ -152,7 +145,7 @@ export function exchange(opts: ExchangeOptions): Promise<{ meta: PieceContentMet
     const onAbort = (): void => {
       fail(new D7yError('D7Y_ABORTED', `${what}: aborted`, { cause: signal?.reason }));
     };
-    socket.on('data', onData);
+    onReads(socket, onData);
     socket.on('close', onClose);
     socket.on('error', onError);
     socket.on('timeout', onTimeout);

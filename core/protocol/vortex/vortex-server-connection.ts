@@ -97,7 +97,7 @@ export class VortexServerConnection {
     this.socket.once('close', abandon);
     try {
       this.socket.write(header);
-      await writeBody(this.socket, piece.body, piece.meta.length);
+      await writeBody(this.socket, piece.body, piece.meta.length, piece.recycle);
       this.onServed();
     } catch (err) {
       if (!this.socket.destroyed) {
@@ -111,15 +111,19 @@ export class VortexServerConnection {
   }
 }
 
-/** Writes exactly `length` bytes of `body` to `socket`, waiting for `drain` when its buffer is full. */
-async function writeBody(socket: Socket, body: Readable, length: number): Promise<void> {
+/**
+ * Writes exactly `length` bytes of `body` to `socket`, waiting for `drain` when its buffer is full;
+ * each chunk goes to `recycle` once the kernel has it.
+ */
+async function writeBody(socket: Socket, body: Readable, length: number, recycle?: (chunk: Buffer) => void): Promise<void> {
   let sent = 0;
   for await (const chunk of body as AsyncIterable<Buffer | string>) {
     const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
     sent += bytes.length;
     if (sent > length) throw new Error(`piece body is longer than its metadata length ${length}`);
     if (socket.destroyed) throw new Error('connection closed');
-    if (!socket.write(bytes)) await drained(socket);
+    const ok = recycle ? socket.write(bytes, (err) => { if (!err) recycle(bytes); }) : socket.write(bytes);
+    if (!ok) await drained(socket);
   }
   if (sent !== length) throw new Error(`piece body ended after ${sent} of ${length} bytes`);
 }

@@ -17,6 +17,9 @@ class MemoryProvider implements PieceProvider {
   gate: Promise<void> | undefined;
   failWith: Error | undefined;
   breakAfter: number | undefined;
+  /** When set, the provider offers `recycle` and counts the bytes given back. */
+  lending = false;
+  recycled = 0;
 
   add(number: number, data: Buffer, kind = 'standard'): Buffer {
     this.pieces.set(`${kind}/${TASK}/${number}`, data);
@@ -45,7 +48,7 @@ class MemoryProvider implements PieceProvider {
         body.push(chunk.length > 0 ? chunk : null);
       },
     });
-    return { meta, body };
+    return { meta, body, recycle: this.lending ? (chunk: Buffer) => { this.recycled += chunk.length; } : undefined };
   }
 }
 
@@ -234,4 +237,72 @@ test('a body that fails mid-piece cuts the connection; the client sees D7Y_PEER_
   await until('the server to drop the connection', () => server.openConnections === 0);
   provider.breakAfter = undefined;
   t.true((await readAll((await client.downloadPiece(addr, { taskId: TASK, number: 0 })).body)).equals(data));
+});
+
+test('openPiece feeds the body straight off the read buffer: a consumer that copies gets the piece intact, and the connection is reused', async (t) => {
+  const { provider, server, client, addr } = await setup(t);
+  const data = provider.add(0, randomBytes(24 * MiB + 17));
+  for (let round = 0; round < 2; round += 1) {
+    const { meta, body } = await client.openPiece(addr, { taskId: TASK, number: 0 });
+    const out = Buffer.alloc(meta.length);
+    let at = 0;
+    let chunks = 0;
+    await body.pipe((chunk) => {
+      chunk.copy(out, at);
+      at += chunk.length;
+      chunks += 1;
+    });
+    t.is(at, data.length);
+    t.true(out.equals(data), `round ${round}: bytes differ`);
+    t.true(chunks > 1);
+  }
+  t.is(server.acceptedConnections, 1);
+  t.is(client.idleConnections, 1);
+});
+
+test('a consumer of openPiece that returns promises holds the server back, and bytes that came before pipe() are kept', async (t) => {
+  const { provider, client, addr } = await setup(t);
+  const data = provider.add(0, randomBytes(64 * MiB));
+  const { body } = await client.openPiece(addr, { taskId: TASK, number: 0 });
+  await new Promise((r) => setTimeout(r, 300));
+  t.true(provider.pulled < 24 * MiB, `server pulled ${provider.pulled} bytes before anyone read`);
+  const out = Buffer.alloc(data.length);
+  let at = 0;
+  let slowUntil = 8 * MiB;
+  await body.pipe((chunk) => {
+    chunk.copy(out, at);
+    at += chunk.length;
+    if (at < slowUntil) return new Promise((r) => setTimeout(r, 2));
+    slowUntil = 0;
+    return undefined;
+  });
+  t.true(out.equals(data));
+});
+
+test('a consumer of openPiece that throws or rejects closes the connection and pipe() rejects with its error', async (t) => {
+  const { provider, server, client, addr } = await setup(t);
+  provider.add(0, randomBytes(16 * MiB));
+  const first = await client.openPiece(addr, { taskId: TASK, number: 0 });
+  let seen = 0;
+  const err = await t.throwsAsync(first.body.pipe((chunk) => {
+    seen += chunk.length;
+    if (seen > MiB) throw new Error('disk on fire');
+  }));
+  t.is(err?.message, 'disk on fire');
+  const second = await client.openPiece(addr, { taskId: TASK, number: 0 });
+  const err2 = await t.throwsAsync(second.body.pipe(() => Promise.reject(new Error('no room'))));
+  t.is(err2?.message, 'no room');
+  await until('the server to drop both connections', () => server.openConnections === 0);
+  t.is(client.idleConnections, 0);
+  t.is(client.activeConnections, 0);
+});
+
+test('the server gives every chunk of a piece back to the provider once the socket has it', async (t) => {
+  const { provider, client, addr } = await setup(t);
+  provider.lending = true;
+  const data = provider.add(0, randomBytes(8 * MiB + 3));
+  const { body } = await client.downloadPiece(addr, { taskId: TASK, number: 0 });
+  t.true((await readAll(body)).equals(data));
+  await until('every chunk to come back', () => provider.recycled === data.length);
+  t.is(provider.recycled, data.length);
 });

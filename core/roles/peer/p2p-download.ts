@@ -1,5 +1,5 @@
 import { pipeline, type Readable } from 'node:stream';
-import type { StorageMedium } from '../../contracts/storage-medium.js';
+import type { PieceFeed, StorageMedium } from '../../contracts/storage-medium.js';
 import { D7yError, isD7yError, toD7yError } from '../../errors/d7y-error.js';
 import type { Logger } from '../../logging/logger.js';
 import type { AnnouncePeerSession } from '../../protocol/rpc/announce-peer-session.js';
@@ -14,6 +14,8 @@ import { TrafficType, type HeldPiece, type TaskState } from './task-state.js';
 export interface PieceFetcher {
   downloadPiece(addr: { host: string; port: number }, req: { taskId: string; number: number },
     opts?: { signal?: AbortSignal }): Promise<{ meta: { length: number; digest: string }; body: Readable }>;
+  openPiece(addr: { host: string; port: number }, req: { taskId: string; number: number },
+    opts?: { signal?: AbortSignal }): Promise<{ meta: { length: number; digest: string }; body: PieceFeed }>;
 }
 
 export interface P2PDownloadOptions {
@@ -236,18 +238,23 @@ export class P2PDownload {
     const startedAt = Date.now();
     const { offset, length } = pieceBounds(n, this.state.contentLength!, this.state.pieceLength);
     try {
-      const { meta, body } = await this.opts.vortex.downloadPiece({ host: parent.ip, port: parent.uploadPort },
-        { taskId: this.state.taskId, number: n }, { signal: ac.signal });
+      const addr = { host: parent.ip, port: parent.uploadPort };
+      const req = { taskId: this.state.taskId, number: n };
+      // Unthrottled, the medium copies the bytes straight off the connection's read buffer.
+      const { meta, body } = this.opts.limiter.unlimited
+        ? await this.opts.vortex.openPiece(addr, req, { signal: ac.signal })
+        : await this.opts.vortex.downloadPiece(addr, req, { signal: ac.signal }).then(({ meta: m, body: b }) => {
+          // The medium reads the body and sees its error; this listener only keeps an error raised
+          // before the medium starts reading (an abort mid-piece) from being unhandled.
+          b.on('error', () => undefined);
+          return { meta: m, body: pipeline(b, this.opts.limiter.throttle(), () => undefined) as Readable };
+        });
       if (meta.length !== length) {
         body.destroy();
         throw new D7yError('D7Y_PROTOCOL_ERROR', `parent ${parent.id} sent ${meta.length} bytes for piece ${n}, expected ${length}`);
       }
-      // The medium reads the body and sees its error; this listener only keeps an error raised before
-      // the medium starts reading (an abort mid-piece) from being unhandled.
-      body.on('error', () => undefined);
-      const paced: Readable = this.opts.limiter.unlimited ? body : pipeline(body, this.opts.limiter.throttle(), () => undefined);
       const expected = parent.pieces.get(n)?.digest || meta.digest;
-      const rec = await this.opts.medium.writePiece(this.state.taskId, { number: n, offset, length }, paced, expected);
+      const rec = await this.opts.medium.writePiece(this.state.taskId, { number: n, offset, length }, body, expected);
       this.missing.delete(n);
       const held: HeldPiece = { ...rec, parentId: parent.id, trafficType: TrafficType.RemotePeer, cost: Date.now() - startedAt, createdAt: Date.now() };
       this.opts.logger.debug({ taskId: this.state.taskId, piece: n, parent: parent.id, ms: held.cost, missing: this.missing.size }, 'piece from a parent');

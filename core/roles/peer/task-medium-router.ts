@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import type { PieceRecord, StorageGcReport, StorageMedium, StorageStats, TaskRecord } from '../../contracts/storage-medium.js';
+import type { PieceInput, PieceReadable, PieceRecord, StorageGcReport, StorageMedium, StorageStats, TaskRecord } from '../../contracts/storage-medium.js';
 import { D7yError } from '../../errors/d7y-error.js';
 import type { Logger } from '../../logging/logger.js';
 import type { StorageRegistry } from '../../registry/storage-registry.js';
@@ -86,11 +86,11 @@ export class TaskMediumRouter implements StorageMedium {
     return lists.flat();
   }
 
-  writePiece(taskId: string, piece: Omit<PieceRecord, 'digest'>, data: Readable | Buffer, expectedDigest?: string): Promise<PieceRecord> {
+  writePiece(taskId: string, piece: Omit<PieceRecord, 'digest'>, data: PieceInput, expectedDigest?: string): Promise<PieceRecord> {
     return this.of(taskId).writePiece(taskId, piece, data, expectedDigest);
   }
 
-  readPiece(taskId: string, pieceNumber: number, range?: { start: number; length: number }): Promise<Readable> {
+  readPiece(taskId: string, pieceNumber: number, range?: { start: number; length: number }): Promise<PieceReadable> {
     return this.of(taskId).readPiece(taskId, pieceNumber, range);
   }
 

@@ -1,5 +1,5 @@
 import { pipeline, Transform, type Readable, type TransformCallback } from 'node:stream';
-import type { StorageMedium } from '../../contracts/storage-medium.js';
+import type { PieceReadable, StorageMedium } from '../../contracts/storage-medium.js';
 import { D7yError } from '../../errors/d7y-error.js';
 import type { PieceContentMeta, PieceProvider, PieceRequest } from '../../protocol/vortex/index.js';
 import type { SeedOffers } from './seed-offers.js';
@@ -25,13 +25,13 @@ export class UploadPieceProvider implements PieceProvider {
     private readonly slots?: UploadSlots,
   ) {}
 
-  async getPiece(req: Pick<PieceRequest, 'taskId' | 'number'>, range?: { start: number; length: number }): Promise<{ meta: PieceContentMeta; body: Readable }> {
+  async getPiece(req: Pick<PieceRequest, 'taskId' | 'number'>, range?: { start: number; length: number }): Promise<{ meta: PieceContentMeta; body: Readable; recycle?: (chunk: Buffer) => void }> {
     const state = await this.tasks.find(req.taskId);
     if (!state) throw new D7yError('D7Y_TASK_NOT_FOUND', `task ${req.taskId} is not on this peer`);
     const piece = state.pieces.get(req.number);
     if (!piece) throw new D7yError('D7Y_PIECE_NOT_FOUND', `piece ${req.number} of task ${req.taskId} is not on this peer`);
     const release = this.slots ? await this.slots.acquire() : () => undefined;
-    let source: Readable;
+    let source: PieceReadable;
     try {
       source = await this.medium.readPiece(req.taskId, req.number, range);
     } catch (err) {
@@ -47,7 +47,9 @@ export class UploadPieceProvider implements PieceProvider {
     let sent = 0;
     const limiter = this.limiter;
     const stats = this.stats;
+    // Object mode: chunks pass as they are, so the medium's pooled buffers can be given back.
     const counted = new Transform({
+      objectMode: true,
       transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback) {
         sent += chunk.length;
         stats.record(chunk.length);
@@ -68,6 +70,6 @@ export class UploadPieceProvider implements PieceProvider {
     counted.on('end', () => end(sent === meta.length));
     counted.on('close', () => { end(false); source.destroy(); });
     pipeline(source, counted, () => undefined);
-    return { meta, body: counted };
+    return { meta, body: counted, recycle: source.recycle?.bind(source) };
   }
 }

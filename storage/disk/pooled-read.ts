@@ -1,0 +1,41 @@
+import type { FileHandle } from 'node:fs/promises';
+import { Readable } from 'node:stream';
+import type { PieceReadable } from '../../core/index.js';
+import { pieceBuffers } from '../shared/buffer-pool.js';
+
+/**
+ * `length` bytes of an open file from `position`, read into pooled buffers, one read ahead. The
+ * stream closes the handle when it ends or is destroyed. A consumer done with a chunk may give it
+ * back with `recycle` (a socket writer does, once the kernel has the bytes).
+ */
+export function pooledFileRange(handle: FileHandle, position: number, length: number): PieceReadable {
+  let at = position;
+  const end = position + length;
+  const stream = new Readable({
+    highWaterMark: pieceBuffers.size,
+    read() {
+      const want = Math.min(pieceBuffers.size, end - at);
+      if (want <= 0) {
+        stream.push(null);
+        return;
+      }
+      const b = pieceBuffers.take();
+      handle.read(b, 0, want, at).then(({ bytesRead }) => {
+        if (bytesRead === 0) {
+          pieceBuffers.give(b);
+          stream.destroy(Object.assign(new Error(`file ended ${end - at} bytes early`), { code: 'EIO' }));
+          return;
+        }
+        at += bytesRead;
+        stream.push(bytesRead === b.length ? b : b.subarray(0, bytesRead));
+      }, (err: Error) => {
+        pieceBuffers.give(b);
+        stream.destroy(err);
+      });
+    },
+    destroy(err, cb) {
+      handle.close().then(() => cb(err), () => cb(err));
+    },
+  });
+  return Object.assign(stream, { recycle: (chunk: Buffer) => pieceBuffers.give(chunk) });
+}

@@ -1,0 +1,37 @@
+/**
+ * Equal-sized buffers handed out and taken back, so that moving piece bytes allocates no memory
+ * per chunk. A buffer is reused only after it was given back, once; a pool keeps at most
+ * `maxFree` idle buffers and lets the rest be collected.
+ */
+export class BufferPool {
+  private readonly free: Buffer[] = [];
+  private readonly idle = new WeakSet<ArrayBufferLike>();
+
+  constructor(readonly size: number, private readonly maxFree: number) {}
+
+  take(): Buffer {
+    const b = this.free.pop();
+    if (!b) return Buffer.allocUnsafeSlow(this.size);
+    this.idle.delete(b.buffer);
+    return b;
+  }
+
+  /**
+   * Takes back a buffer from `take` (or a view of one); anything else, and a buffer already given
+   * back, is ignored. The caller must hold no view of it any more.
+   */
+  give(chunk: Buffer): void {
+    const ab = chunk.buffer;
+    if (ab.byteLength !== this.size || this.idle.has(ab) || this.free.length >= this.maxFree) return;
+    this.idle.add(ab);
+    this.free.push(Buffer.from(ab, 0, this.size));
+  }
+
+  /** Idle buffers right now. */
+  get idleCount(): number {
+    return this.free.length;
+  }
+}
+
+/** The pool that storage media read and write pieces through: 256 KiB buffers, at most 8 MiB idle. */
+export const pieceBuffers = new BufferPool(256 * 1024, 32);
