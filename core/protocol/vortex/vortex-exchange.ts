@@ -100,7 +100,9 @@ export function exchange(opts: ExchangeOptions): Promise<{ meta: PieceContentMet
         expected = ev.meta.length;
         body = new VortexPieceBody({
           pause, resume,
-          abort: (err) => { if (state === 'body') fail(err); },
+          abort: (err) => {
+            if (state === 'body') fail(err ?? new D7yError('D7Y_ABORTED', `${what}: body destroyed after ${received} of ${expected} bytes`));
+          },
         });
         resolve({ meta: ev.meta, body });
       } else if (state === 'body' && ev.type === 'body') {

@@ -6,8 +6,8 @@ export interface BodyControl {
   /** Stops reading the socket (and its read timeout) until `resume`. */
   pause(): void;
   resume(): void;
-  /** Abandons the exchange: the connection is closed. */
-  abort(err: Error): void;
+  /** Abandons the exchange: the connection is closed (with a D7Y_ABORTED error when none is given). */
+  abort(err: Error | undefined): void;
 }
 
 type Consumer = (chunk: Buffer) => void | Promise<void>;
@@ -66,9 +66,8 @@ export class VortexPieceBody implements PieceFeed {
   }
 
   destroy(err?: Error): void {
-    const e = err ?? new Error('piece body destroyed');
-    this.control.abort(e);
-    this.fail(e);
+    this.control.abort(err);
+    this.fail(err ?? new Error('piece body destroyed'));
   }
 
   /** A byte stream of the body for consumers of streams (each chunk copied). */

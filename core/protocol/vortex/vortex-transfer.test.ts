@@ -279,7 +279,7 @@ test('a consumer of openPiece that returns promises holds the server back, and b
   t.true(out.equals(data));
 });
 
-test('a consumer of openPiece that throws or rejects closes the connection and pipe() rejects with its error', async (t) => {
+test('a consumer of openPiece that throws or rejects, or a destroyed body, closes the connection and pipe() rejects', async (t) => {
   const { provider, server, client, addr } = await setup(t);
   provider.add(0, randomBytes(16 * MiB));
   const first = await client.openPiece(addr, { taskId: TASK, number: 0 });
@@ -292,7 +292,13 @@ test('a consumer of openPiece that throws or rejects closes the connection and p
   const second = await client.openPiece(addr, { taskId: TASK, number: 0 });
   const err2 = await t.throwsAsync(second.body.pipe(() => Promise.reject(new Error('no room'))));
   t.is(err2?.message, 'no room');
-  await until('the server to drop both connections', () => server.openConnections === 0);
+  const third = await client.openPiece(addr, { taskId: TASK, number: 0 });
+  const piping = third.body.pipe(() => undefined);
+  third.body.destroy();
+  const err3 = await t.throwsAsync(piping);
+  t.is((err3 as D7yError).code, 'D7Y_ABORTED');
+  t.regex(err3?.message ?? '', /body destroyed after \d+ of 16777216 bytes/);
+  await until('the server to drop all three connections', () => server.openConnections === 0);
   t.is(client.idleConnections, 0);
   t.is(client.activeConnections, 0);
 });
