@@ -48,7 +48,7 @@ export interface PieceFeed {
  */
 export type PieceReadable = Readable & { recycle?(chunk: Buffer): void };
 
-/** The bytes of one piece as a medium takes them. */
+/** The bytes of one piece as a medium takes them (a PieceFeed only if the medium `takesFeeds`). */
 export type PieceInput = Readable | Buffer | PieceFeed;
 
 /** True for a PieceFeed (neither a Buffer nor a stream). */
@@ -74,6 +74,8 @@ export interface StorageStats {
  */
 export interface StorageMedium extends Startable {
   readonly name: string;
+  /** True when `writePiece` takes a PieceFeed; other media are given the same bytes as a stream. */
+  readonly takesFeeds?: boolean;
   /** Creates the task or updates its record (content length known late, finished flag). */
   putTask(record: Omit<TaskRecord, 'createdAt' | 'lastAccessedAt' | 'finished'> & Partial<TaskRecord>): Promise<TaskRecord>;
   getTask(taskId: string): Promise<TaskRecord | undefined>;

@@ -43,6 +43,7 @@ const COMMIT_MS = 200;
  */
 export class DiskStorage implements StorageMedium {
   readonly name = 'disk';
+  readonly takesFeeds = true;
   private tasks = new Map<string, DiskTask>();
   private readonly inflight = new Map<Promise<unknown>, PieceInput>();
   private readonly removals = new Map<string, Promise<unknown>>();

@@ -29,6 +29,7 @@ interface MemoryTask {
  */
 export class MemoryStorage implements StorageMedium {
   readonly name = 'memory';
+  readonly takesFeeds: boolean = true;
   private readonly tasks = new Map<string, MemoryTask>();
   private readonly logger: Logger;
   private readonly now: () => number;

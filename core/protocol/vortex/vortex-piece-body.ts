@@ -1,5 +1,6 @@
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import type { PieceFeed } from '../../contracts/storage-medium.js';
+import { pieceFeedStream } from '../../task/piece-feed-stream.js';
 
 /** What a body asks of the exchange that fills it. */
 export interface BodyControl {
@@ -72,32 +73,7 @@ export class VortexPieceBody implements PieceFeed {
 
   /** A byte stream of the body for consumers of streams (each chunk copied). */
   toReadable(): Readable {
-    let wake: (() => void) | undefined;
-    let done = false;
-    const readable = new Readable({
-      objectMode: true,
-      highWaterMark: 4,
-      read: () => {
-        const w = wake;
-        wake = undefined;
-        w?.();
-      },
-      destroy: (err, cb) => {
-        if (!done) this.destroy(err ?? undefined);
-        cb(err);
-      },
-    });
-    this.pipe((chunk) => {
-      if (!readable.push(Buffer.from(chunk))) return new Promise<void>((resolve) => { wake = resolve; });
-      return undefined;
-    }).then(() => {
-      done = true;
-      readable.push(null);
-    }, (err: Error) => {
-      done = true;
-      readable.destroy(err);
-    });
-    return readable;
+    return pieceFeedStream(this);
   }
 
   private feed(chunk: Buffer): void {

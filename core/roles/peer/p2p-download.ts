@@ -240,8 +240,8 @@ export class P2PDownload {
     try {
       const addr = { host: parent.ip, port: parent.uploadPort };
       const req = { taskId: this.state.taskId, number: n };
-      // Unthrottled, the medium copies the bytes straight off the connection's read buffer.
-      const { meta, body } = this.opts.limiter.unlimited
+      // Unthrottled, a medium that takes feeds copies the bytes straight off the connection's read buffer.
+      const { meta, body } = this.opts.limiter.unlimited && this.opts.medium.takesFeeds
         ? await this.opts.vortex.openPiece(addr, req, { signal: ac.signal })
         : await this.opts.vortex.downloadPiece(addr, req, { signal: ac.signal }).then(({ meta: m, body: b }) => {
           // The medium reads the body and sees its error; this listener only keeps an error raised

@@ -1,6 +1,8 @@
 import type { Readable } from 'node:stream';
+import { isPieceFeed } from '../../contracts/storage-medium.js';
 import type { PieceInput, PieceReadable, PieceRecord, StorageGcReport, StorageMedium, StorageStats, TaskRecord } from '../../contracts/storage-medium.js';
 import { D7yError } from '../../errors/d7y-error.js';
+import { pieceFeedStream } from '../../task/piece-feed-stream.js';
 import type { Logger } from '../../logging/logger.js';
 import type { StorageRegistry } from '../../registry/storage-registry.js';
 
@@ -14,6 +16,8 @@ const MAX_PLACED = 4096;
  * taken from the storage registry and started on first use.
  */
 export class TaskMediumRouter implements StorageMedium {
+  /** Feeds reach media that take them; the others get a stream (see writePiece). */
+  readonly takesFeeds = true;
   private readonly placed = new Map<string, StorageMedium>();
   private readonly others = new Map<string, StorageMedium>();
 
@@ -86,8 +90,11 @@ export class TaskMediumRouter implements StorageMedium {
     return lists.flat();
   }
 
+  /** Passes a PieceFeed on as it is to media that take feeds, as a stream to the others. */
   writePiece(taskId: string, piece: Omit<PieceRecord, 'digest'>, data: PieceInput, expectedDigest?: string): Promise<PieceRecord> {
-    return this.of(taskId).writePiece(taskId, piece, data, expectedDigest);
+    const medium = this.of(taskId);
+    const input = isPieceFeed(data) && !medium.takesFeeds ? pieceFeedStream(data) : data;
+    return medium.writePiece(taskId, piece, input, expectedDigest);
   }
 
   readPiece(taskId: string, pieceNumber: number, range?: { start: number; length: number }): Promise<PieceReadable> {
