@@ -5,7 +5,6 @@ import { pieceBuffers } from '../shared/buffer-pool.js';
 /** Bytes gathered before one positioned write; a piece is never held whole. */
 const WRITE_BATCH = 256 * 1024;
 
-
 /** Writes consecutive bytes into a content file; `flush()` after the last `push`. */
 export interface ContentWriter {
   /** Takes a chunk; returns a promise only when it starts a write (a batch is full), so gathering costs no tick. */

@@ -27,7 +27,7 @@ export function connectReusingBuffer(opts: NetConnectOpts, buffer: Buffer): Sock
         return handler((buf as Buffer).subarray(0, nread)) !== false;
       },
     },
-  } as NetConnectOpts);
+  });
   return socket;
 }
 

@@ -238,17 +238,7 @@ export class P2PDownload {
     const startedAt = Date.now();
     const { offset, length } = pieceBounds(n, this.state.contentLength!, this.state.pieceLength);
     try {
-      const addr = { host: parent.ip, port: parent.uploadPort };
-      const req = { taskId: this.state.taskId, number: n };
-      // Unthrottled, a medium that takes feeds copies the bytes straight off the connection's read buffer.
-      const { meta, body } = this.opts.limiter.unlimited && this.opts.medium.takesFeeds
-        ? await this.opts.vortex.openPiece(addr, req, { signal: ac.signal })
-        : await this.opts.vortex.downloadPiece(addr, req, { signal: ac.signal }).then(({ meta: m, body: b }) => {
-          // The medium reads the body and sees its error; this listener only keeps an error raised
-          // before the medium starts reading (an abort mid-piece) from being unhandled.
-          b.on('error', () => undefined);
-          return { meta: m, body: pipeline(b, this.opts.limiter.throttle(), () => undefined) as Readable };
-        });
+      const { meta, body } = await this.openBody(parent, n, ac.signal);
       if (meta.length !== length) {
         body.destroy();
         throw new D7yError('D7Y_PROTOCOL_ERROR', `parent ${parent.id} sent ${meta.length} bytes for piece ${n}, expected ${length}`);
@@ -275,6 +265,21 @@ export class P2PDownload {
       this.opts.logger.debug({ taskId: this.state.taskId, piece: n, parent: parent.id, err: e.message }, 'piece from a parent failed');
       this.session.pieceFailed(n, parent.id, true).catch(() => undefined);
     }
+  }
+
+  /**
+   * The piece's bytes from a parent. Unthrottled, a medium that takes feeds copies them straight off
+   * the connection's read buffer; otherwise they come as a stream, paced by the download limit.
+   */
+  private async openBody(parent: Parent, n: number, signal: AbortSignal): Promise<{ meta: { length: number; digest: string }; body: PieceFeed | Readable }> {
+    const addr = { host: parent.ip, port: parent.uploadPort };
+    const req = { taskId: this.state.taskId, number: n };
+    if (this.opts.limiter.unlimited && this.opts.medium.takesFeeds) return this.opts.vortex.openPiece(addr, req, { signal });
+    const { meta, body } = await this.opts.vortex.downloadPiece(addr, req, { signal });
+    // The medium reads the body and sees its error; this listener only keeps an error raised
+    // before the medium starts reading (an abort mid-piece) from being unhandled.
+    body.on('error', () => undefined);
+    return { meta, body: this.opts.limiter.unlimited ? body : pipeline(body, this.opts.limiter.throttle(), () => undefined) };
   }
 
   private fail(err: D7yError): void {
