@@ -17,18 +17,19 @@ function parse(argv: string[]): { sizeMiB: number; runs: number; out?: string } 
   try {
     const { values } = parseArgs({ args: argv, strict: true, options: { size: { type: 'string' }, runs: { type: 'string' }, out: { type: 'string' } } });
     const sizeMiB = Number(values.size ?? 1024);
-    const runs = Number(values.runs ?? 3);
+    const runs = Number(values.runs ?? 5);
     if (!Number.isInteger(sizeMiB) || sizeMiB < 1 || !Number.isInteger(runs) || runs < 1 || runs > 20) throw new Error('--size and --runs must be positive whole numbers (runs ≤ 20)');
     return { sizeMiB, runs, out: values.out };
   } catch (err) {
-    throw new D7yError('D7Y_INVALID_ARGUMENT', `throughput: ${(err as Error).message}`, { fix: 'run: npm run bench -- throughput [--size 1024] [--runs 3] [--out file.jsonl]' });
+    throw new D7yError('D7Y_INVALID_ARGUMENT', `throughput: ${(err as Error).message}`, { fix: 'run: npm run bench -- throughput [--size 1024] [--runs 5] [--out file.jsonl]' });
   }
 }
 
 /**
  * `npm run bench -- throughput`: on loopback, nginx → `curl -o file` against a seed peer → a
  * fresh peer (`d7y get -O file`; the origin's access log proves the bytes came from the seed),
- * same file, same disk; medians of `runs`, also without the `d7y` CLI's own start-up time.
+ * same file, same disk; runs interleaved; medians of `runs` and of the per-run ratios, also
+ * without the `d7y` CLI's own start-up time.
  */
 export async function run(argv: string[]): Promise<void> {
   const a = parse(argv);
@@ -41,18 +42,17 @@ export async function run(argv: string[]): Promise<void> {
     const bytes = (await stat(join(root, 'data.bin'))).size;
     const load = loadavg()[0]!;
     const curl: number[] = [];
-    const nginx = await startOrigin(teardown, LOOPBACK, root, 28181, join(workDir, 'curl'), '/data.bin');
-    for (let i = 0; i < a.runs; i += 1) {
+    await startOrigin(teardown, LOOPBACK, root, 28181, join(workDir, 'curl'), '/data.bin');
+    const pair = await PeerPair.start(teardown, workDir, root, 'data.bin', 600_000);
+    const d7y: number[] = [];
+    const d7ySeconds: number[] = [];
+    const curlRun = async (i: number): Promise<void> => {
       const out = join(workDir, `curl-${i}.bin`);
       const speed = await runCmd('curl', ['-sf', '-o', out, '-w', '%{speed_download}', 'http://127.0.0.1:28181/data.bin'], 600_000);
       curl.push(Number(speed));
       await rm(out, { force: true });
-    }
-    await stopProcess(nginx);
-    const pair = await PeerPair.start(teardown, workDir, root, 'data.bin', 600_000);
-    const d7y: number[] = [];
-    const d7ySeconds: number[] = [];
-    for (let i = 0; i < a.runs; i += 1) {
+    };
+    const d7yRun = async (i: number): Promise<void> => {
       const peer = await pair.newPeer();
       const out = join(workDir, `d7y-${i}.bin`);
       const before = await pair.originBytes();
@@ -66,6 +66,11 @@ export async function run(argv: string[]): Promise<void> {
       await stopProcess(peer.proc);
       await rm(out, { force: true });
       await rm(peer.dataDir, { recursive: true, force: true });
+    };
+    // Interleaved, first one then the other first, so that drift in this machine's speed
+    // (page cache, neighbours) falls on both alike.
+    for (let i = 0; i < a.runs; i += 1) {
+      if (i % 2 === 0) { await curlRun(i); await d7yRun(i); } else { await d7yRun(i); await curlRun(i); }
     }
     const startup: number[] = [];
     for (let i = 0; i < 3; i += 1) {
@@ -83,10 +88,12 @@ export async function run(argv: string[]): Promise<void> {
       ['seed peer → peer (d7y get -O file)', mb(md), d7y.map(mb).join(' ')],
       ['  the same without d7y CLI start-up', mb(median(d7yNet)), d7yNet.map(mb).join(' ')],
     ]));
-    console.log(`ratio d7y / nginx+curl: ${(md / mc).toFixed(2)} (goal ≥ 0.8); without the ${cliStart.toFixed(2)} s CLI start-up: ${(median(d7yNet) / mc).toFixed(2)}; load average ${load.toFixed(2)}`);
+    const pairRatio = median(d7y.map((x, i) => x / curl[i]!));
+    console.log(`ratio d7y / nginx+curl: ${(md / mc).toFixed(2)} (goal ≥ 0.8; median of per-run ratios ${pairRatio.toFixed(2)}); without the ${cliStart.toFixed(2)} s CLI start-up: ${(median(d7yNet) / mc).toFixed(2)}; load average ${load.toFixed(2)}`);
     const file = await appendJsonLines(a.out, 'throughput', [{
       bench: 'throughput', at: new Date().toISOString(), sizeMiB: a.sizeMiB, runs: a.runs, loadavg1: Math.round(load * 100) / 100,
       curlBytesPerSec: curl.map(Math.round), d7yBytesPerSec: d7y.map(Math.round), ratio: Math.round((md / mc) * 1000) / 1000,
+      pairRatioMedian: Math.round(pairRatio * 1000) / 1000,
       cliStartSeconds: Math.round(cliStart * 100) / 100, ratioWithoutCliStart: Math.round((median(d7yNet) / mc) * 1000) / 1000,
     }]);
     console.log(`results: ${file}`);

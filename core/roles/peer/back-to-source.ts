@@ -39,7 +39,9 @@ export class BackToSource {
       await this.cut(state, dl.stream, state.pieceLength, (n) => wanted.has(n), onPiece, signal);
       return;
     }
-    await runBounded(numbers, this.opts.concurrency, async (n) => {
+    // The first piece alone, then the rest side by side: children can start on it (and pass it
+    // on) while the others arrive, instead of all pieces of the first batch landing together.
+    const fetchOne = async (n: number): Promise<void> => {
       const { offset, length } = pieceBounds(n, len, state.pieceLength);
       const attempts = this.opts.attempts ?? 3;
       for (let attempt = 1; ; attempt += 1) {
@@ -47,6 +49,7 @@ export class BackToSource {
         try {
           const dl = await client.download({ ...req, range: { start: offset, length }, signal });
           const rec = await this.write(state.taskId, { number: n, offset, length }, dl.stream);
+          this.opts.logger.debug({ taskId: state.taskId, piece: n, ms: Date.now() - started }, 'piece from the origin');
           await onPiece({ ...rec, trafficType: TrafficType.BackToSource, cost: Date.now() - started, createdAt: Date.now() });
           return;
         } catch (err) {
@@ -55,7 +58,11 @@ export class BackToSource {
           this.opts.logger.warn({ taskId: state.taskId, piece: n, attempt, err: e.message }, 'piece from the origin failed, retrying');
         }
       }
-    }, signal);
+    };
+    const [first, ...rest] = numbers;
+    if (first === undefined) return;
+    await runBounded([first], 1, fetchOne, signal);
+    await runBounded(rest, this.opts.concurrency, fetchOne, signal);
   }
 
   /**

@@ -163,6 +163,7 @@ export class P2PDownload {
         { taskId: this.state.taskId, interestedPieceNumbers: [...this.missing], hostId: this.opts.hostId }, { signal: ac.signal });
       for await (const info of stream) {
         parent.pieces.set(info.number, info);
+        this.opts.logger.trace({ taskId: this.state.taskId, piece: info.number, parent: parent.id }, 'piece announced');
         if (this.missing.has(info.number)) this.pump();
       }
     } catch (err) {
