@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { ExecutionContext, TestFn } from 'ava';
-import type { PieceFeed, StorageMedium } from '../contracts/storage-medium.js';
+import type { PieceFeed, PieceInput, PieceRecord, StorageMedium } from '../contracts/storage-medium.js';
 import { isD7yError } from '../errors/d7y-error.js';
 import { pieceDigest } from '../task/piece-digest.js';
 
@@ -56,6 +56,69 @@ export function reusingFeed(data: Buffer, chunkSize = 48 * 1024 + 5, failAfter?:
   return feed;
 }
 
+/**
+ * A piece input whose every chunk, and its end, first waits for `hold()` to settle: a stream of
+ * fresh chunks, or a feed that reuses one buffer as `reusingFeed` does.
+ */
+export function heldInput(kind: 'stream' | 'feed', data: Buffer, chunkSize: number, hold: () => Promise<unknown>): PieceInput {
+  if (kind === 'stream') {
+    return Readable.from((async function* () {
+      for (let off = 0; off < data.length; off += chunkSize) {
+        await hold();
+        yield Buffer.from(data.subarray(off, Math.min(data.length, off + chunkSize)));
+      }
+      await hold();
+    })(), { objectMode: false });
+  }
+  const buffer = Buffer.alloc(chunkSize);
+  return {
+    kind: 'piece-feed',
+    async pipe(onChunk: (chunk: Buffer) => void | Promise<void>): Promise<void> {
+      for (let off = 0; off < data.length; off += chunkSize) {
+        await hold();
+        const n = data.copy(buffer, 0, off, Math.min(off + chunkSize, data.length));
+        await onChunk(buffer.subarray(0, n));
+        buffer.fill(0xee);
+      }
+      await hold();
+    },
+    destroy(): void {},
+  };
+}
+
+/** What a `readWritten` of a reported prefix gave back. */
+interface PrefixCheck {
+  bytes: number;
+  exact: boolean;
+  whileWriting: boolean;
+}
+
+/**
+ * Watches a piece write: on each `onWritten` it reads the reported prefix back with `readWritten`
+ * and holds the input (through `hold`) until that read is done.
+ */
+function prefixWatcher(medium: StorageMedium, taskId: string, piece: Omit<PieceRecord, 'digest'>, data: Buffer) {
+  const seen: number[] = [];
+  const checks: Promise<PrefixCheck>[] = [];
+  let pending: Promise<unknown> = Promise.resolve();
+  const watcher = {
+    seen,
+    checks,
+    writing: true,
+    hold: () => pending,
+    onWritten: (bytes: number): void => {
+      seen.push(bytes);
+      const check = (async (): Promise<PrefixCheck> => {
+        const back = await readAll(await medium.readWritten!(taskId, piece, { start: 0, length: bytes }));
+        return { bytes, exact: back.equals(data.subarray(0, bytes)), whileWriting: watcher.writing };
+      })();
+      checks.push(check);
+      pending = check.catch(() => undefined);
+    },
+  };
+  return watcher;
+}
+
 async function started(t: ExecutionContext, factory: StorageMediumFactory): Promise<StorageMedium> {
   const medium = await factory(t);
   await medium.start();
@@ -69,13 +132,19 @@ async function withTask(medium: StorageMedium, label: string, pieceLength: numbe
   return taskId;
 }
 
+export interface StorageMediumContractOptions {
+  /** False for a medium without `readWritten` (it never calls `onWritten`): its tests are left out. */
+  readWritten?: boolean;
+}
+
 /**
  * The behaviour every StorageMedium must show. Call it once from each medium's test file:
  * `storageMediumContract(test, 'disk', async (t) => new DiskStorage({ dir: await tmpDir(t) }))`.
  * The suite starts each medium and stops it in teardown.
  */
-export function storageMediumContract(test: TestFn, name: string, factory: StorageMediumFactory): void {
+export function storageMediumContract(test: TestFn, name: string, factory: StorageMediumFactory, options: StorageMediumContractOptions = {}): void {
   const P = 64 * 1024;
+  if (options.readWritten !== false) servesPiecesBeingWritten(test, name, factory);
 
   test(`${name}: putTask creates a task, updates it, and getTask/listTasks return it`, async (t) => {
     const medium = await started(t, factory);
@@ -248,5 +317,87 @@ export function storageMediumContract(test: TestFn, name: string, factory: Stora
     const bytes = randomBytes(100);
     const write = await t.throwsAsync(medium.writePiece(contractTaskId('no-such-task'), { number: 0, offset: 0, length: 100 }, bytes));
     t.true(isD7yError(write, 'D7Y_TASK_NOT_FOUND'), String(write));
+  });
+}
+
+/** `readWritten` and `onWritten`: a piece passed on while it is written. */
+function servesPiecesBeingWritten(test: TestFn, name: string, factory: StorageMediumFactory): void {
+  const L = 2 * 1024 * 1024 + 13;
+
+  for (const [kind, chunkSize] of [['stream', 48 * 1024], ['feed', 300 * 1024 + 7]] as const) {
+    test(`${name}: while a slow ${kind} is written, onWritten grows to the piece length and every reported prefix reads back byte-exact while the write goes on`, async (t) => {
+      const medium = await started(t, factory);
+      const data = randomBytes(L);
+      const taskId = await withTask(medium, `cut-through-${kind}`, L, L);
+      const piece = { number: 0, offset: 0, length: L };
+      const watch = prefixWatcher(medium, taskId, piece, data);
+      let early: Promise<unknown> | undefined;
+      const onWritten = (bytes: number): void => {
+        if (!early && bytes < L) early = medium.readWritten!(taskId, piece, { start: 0, length: bytes + 1 }).then(() => 'served', (err: unknown) => err);
+        watch.onWritten(bytes);
+      };
+      const rec = await medium.writePiece(taskId, piece, heldInput(kind, data, chunkSize, watch.hold), pieceDigest(data), { onWritten })
+        .finally(() => { watch.writing = false; });
+      const checks = await Promise.all(watch.checks);
+      t.is(rec.digest, pieceDigest(data));
+      t.true(watch.seen.length >= 3, `reported as batches land, not only at the end: ${watch.seen.join(', ')}`);
+      t.true(watch.seen.every((bytes, i) => i === 0 || bytes >= watch.seen[i - 1]), `never decreases: ${watch.seen.join(', ')}`);
+      t.is(watch.seen.at(-1), L);
+      t.deepEqual(checks.filter((c) => !c.exact).map((c) => c.bytes), [], 'every reported prefix reads back byte-exact');
+      t.true(checks.filter((c) => c.whileWriting).length >= 2, 'prefixes were read back while the piece was still being written');
+      const refused = await early;
+      t.true(isD7yError(refused, 'D7Y_INVALID_ARGUMENT'), `bytes past the reported prefix are refused: ${String(refused)}`);
+      t.true((await readAll(await medium.readPiece(taskId, 0))).equals(data));
+    });
+  }
+
+  test(`${name}: readWritten serves a held piece and its sub-ranges, and refuses unknown pieces and ranges outside the piece`, async (t) => {
+    const medium = await started(t, factory);
+    const P = 64 * 1024;
+    const data = randomBytes(2 * P);
+    const taskId = await withTask(medium, 'read-written-held', P, data.length);
+    const piece = { number: 0, offset: 0, length: P };
+    const seen: number[] = [];
+    await medium.writePiece(taskId, piece, data.subarray(0, P), pieceDigest(data.subarray(0, P)), { onWritten: (bytes) => seen.push(bytes) });
+    t.is(seen.at(-1), P, 'a Buffer write reports the whole piece');
+    t.true((await readAll(await medium.readWritten!(taskId, piece, { start: 0, length: P }))).equals(data.subarray(0, P)));
+    t.true((await readAll(await medium.readWritten!(taskId, piece, { start: 100, length: 5000 }))).equals(data.subarray(100, 5100)));
+    t.is((await readAll(await medium.readWritten!(taskId, piece, { start: P, length: 0 }))).length, 0);
+    const missing = await t.throwsAsync(medium.readWritten!(taskId, { number: 1, offset: P, length: P }, { start: 0, length: 10 }));
+    t.true(isD7yError(missing, 'D7Y_PIECE_NOT_FOUND'), String(missing));
+    t.regex(missing!.message, /piece 1/);
+    await t.throwsAsync(medium.readWritten!(contractTaskId('no-such-task'), piece, { start: 0, length: 10 }), { code: 'D7Y_PIECE_NOT_FOUND' });
+    await t.throwsAsync(medium.readWritten!(taskId, piece, { start: -1, length: 10 }), { code: 'D7Y_INVALID_ARGUMENT', message: /range start -1/ });
+    await t.throwsAsync(medium.readWritten!(taskId, piece, { start: P - 10, length: 11 }), { code: 'D7Y_INVALID_ARGUMENT', message: /outside piece 0/ });
+    await t.throwsAsync(medium.readWritten!(taskId, { number: 0, offset: P, length: P }, { start: 0, length: 10 }), { code: 'D7Y_INVALID_ARGUMENT', message: /offset 0/ });
+  });
+
+  test(`${name}: a piece whose write fails is readable while written, then not at all, and nothing is reported after the failure`, async (t) => {
+    const medium = await started(t, factory);
+    const data = randomBytes(L);
+    const taskId = await withTask(medium, 'read-written-failed', L, L);
+    const piece = { number: 0, offset: 0, length: L };
+    const wrong = `crc32:${(Number(pieceDigest(data).slice(6)) + 1) % 2 ** 32}`;
+    const watch = prefixWatcher(medium, taskId, piece, data);
+    const err = await t.throwsAsync(medium.writePiece(taskId, piece, heldInput('stream', data, 48 * 1024, watch.hold), wrong, { onWritten: watch.onWritten }));
+    t.true(isD7yError(err, 'D7Y_DIGEST_MISMATCH'), String(err));
+    const checks = await Promise.all(watch.checks);
+    t.true(checks.filter((c) => c.whileWriting).length >= 2 && checks.every((c) => c.exact), 'the bytes were served while they were written');
+    await t.throwsAsync(medium.readWritten!(taskId, piece, { start: 0, length: watch.seen[0] }), { code: 'D7Y_PIECE_NOT_FOUND' });
+    t.false(await medium.hasPiece(taskId, 0));
+
+    const cut = 600 * 1024;
+    const reported: number[] = [];
+    const failing = Readable.from((async function* () {
+      for (let off = 0; off < cut; off += 48 * 1024) yield Buffer.from(data.subarray(off, off + 48 * 1024));
+      throw new Error('parent connection reset');
+    })());
+    await t.throwsAsync(medium.writePiece(taskId, piece, failing, undefined, { onWritten: (bytes) => reported.push(bytes) }), { message: /connection reset/ });
+    const atFailure = reported.length;
+    await delay(50);
+    t.is(reported.length, atFailure, 'no report after the write failed');
+    t.true(reported.every((bytes) => bytes <= cut));
+    await t.throwsAsync(medium.readWritten!(taskId, piece, { start: 0, length: 1 }), { code: 'D7Y_PIECE_NOT_FOUND' });
+    t.deepEqual(await medium.listPieces(taskId), []);
   });
 }

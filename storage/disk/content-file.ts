@@ -1,9 +1,16 @@
 import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { pieceBuffers } from '../shared/buffer-pool.js';
+import { WrittenPrefix } from './written-prefix.js';
 
 /** Bytes gathered before one positioned write; a piece is never held whole. */
 const WRITE_BATCH = 256 * 1024;
+
+/**
+ * Called as batches land in the file with how many leading bytes of the writer's range are in it
+ * without gaps; never decreases, and never called after a batch failed.
+ */
+export type OnWritten = (bytes: number) => void;
 
 /** Writes consecutive bytes into a content file; `flush()` after the last `push`. */
 export interface ContentWriter {
@@ -30,8 +37,12 @@ export class ContentFile {
     await this.handle.close().catch(() => undefined);
   }
 
-  /** A writer of consecutive bytes starting at `position` that keeps the pushed chunks until written. */
-  writer(position: number): ContentWriter {
+  /**
+   * A writer of consecutive bytes starting at `position` that keeps the pushed chunks until
+   * written; `onWritten` hears of each batch that landed.
+   */
+  writer(position: number, onWritten?: OnWritten): ContentWriter {
+    const prefix = onWritten && new WrittenPrefix(position, onWritten);
     let batch: Buffer[] = [];
     let batched = 0;
     let next = position;
@@ -39,10 +50,11 @@ export class ContentFile {
       if (batched === 0) return;
       const buffers = batch;
       const at = next;
+      const length = batched;
       batch = [];
       next += batched;
       batched = 0;
-      await this.writeAll(buffers, at);
+      await this.writeAndReport(buffers, at, length, prefix);
     };
     return {
       push: (chunk) => {
@@ -56,15 +68,17 @@ export class ContentFile {
 
   /**
    * A writer of consecutive bytes starting at `position` that copies each chunk into a reused
-   * batch buffer: for chunks that are only valid during the call (a PieceFeed's).
+   * batch buffer: for chunks that are only valid during the call (a PieceFeed's); `onWritten`
+   * hears of each batch that landed.
    */
-  copyingWriter(position: number): ContentWriter {
+  copyingWriter(position: number, onWritten?: OnWritten): ContentWriter {
+    const prefix = onWritten && new WrittenPrefix(position, onWritten);
     let batch: Buffer | undefined;
     let filled = 0;
     let next = position;
     const write = async (b: Buffer, length: number, at: number): Promise<void> => {
       try {
-        await this.writeAll([b.subarray(0, length)], at);
+        await this.writeAndReport([b.subarray(0, length)], at, length, prefix);
       } finally {
         pieceBuffers.give(b);
       }
@@ -100,6 +114,16 @@ export class ContentFile {
         }
       },
     };
+  }
+
+  private async writeAndReport(buffers: Buffer[], position: number, length: number, prefix: WrittenPrefix | undefined): Promise<void> {
+    try {
+      await this.writeAll(buffers, position);
+    } catch (err) {
+      prefix?.fail();
+      throw err;
+    }
+    prefix?.landed(position, position + length);
   }
 
   private async writeAll(buffers: Buffer[], position: number): Promise<void> {

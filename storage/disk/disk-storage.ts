@@ -3,9 +3,9 @@ import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
 import { D7yError, formatBytes, isPieceFeed, silentLogger } from '../../core/index.js';
-import type { Logger, PieceInput, PieceReadable, PieceRecord, StorageGcReport, StorageMedium, StorageStats, TaskRecord } from '../../core/index.js';
+import type { Logger, PieceInput, PieceReadable, PieceRecord, StorageGcReport, StorageMedium, StorageStats, TaskRecord, WritePieceOptions } from '../../core/index.js';
 import { abandonInput, checkDigest, consumePiece, drainPiece } from '../shared/piece-input.js';
-import { checkPiece, checkRange, checkTaskId, notRunning, pieceNotFound, taskNotFound } from '../shared/storage-errors.js';
+import { checkPiece, checkRange, checkTaskId, checkWrittenRange, notRunning, pieceNotFound, taskNotFound } from '../shared/storage-errors.js';
 import { ContentFile } from './content-file.js';
 import { DiskGc, type DiskGcSettings } from './disk-gc.js';
 import { diskPaths, newDiskTask, taskSnapshot, type DiskTask } from './disk-task.js';
@@ -38,6 +38,7 @@ const COMMIT_MS = 200;
  * while they stream in, and a metadata log per task that survives restarts. A piece is held (and
  * served) once its crc32 matched; it is logged in a group commit within COMMIT_MS, after one
  * fdatasync of the content file, so a crash never leaves a logged piece whose bytes are missing.
+ * A piece being written is served by `readWritten` up to the bytes `onWritten` reported.
  * ENOSPC/EDQUOT surface as D7Y_STORAGE_FULL naming the directory.
  * GC (TTL and watermarks, on `quota` when set, else on the file system) runs on a timer and on `gc()`.
  */
@@ -147,8 +148,12 @@ export class DiskStorage implements StorageMedium {
     return [...this.tasks.values()].map((t) => ({ ...t.record }));
   }
 
-  async writePiece(taskId: string, piece: Omit<PieceRecord, 'digest'>, data: PieceInput, expectedDigest?: string): Promise<PieceRecord> {
-    const attempt = this.writePieceOnce(taskId, piece, data, expectedDigest);
+  /**
+   * Writes the piece in place; `opts.onWritten` hears how many leading bytes of it are in the
+   * content file as each batch lands (a Buffer's all at once), and never after the write failed.
+   */
+  async writePiece(taskId: string, piece: Omit<PieceRecord, 'digest'>, data: PieceInput, expectedDigest?: string, opts?: WritePieceOptions): Promise<PieceRecord> {
+    const attempt = this.writePieceOnce(taskId, piece, data, expectedDigest, opts);
     this.inflight.set(attempt, data);
     try {
       return await attempt;
@@ -157,7 +162,7 @@ export class DiskStorage implements StorageMedium {
     }
   }
 
-  private async writePieceOnce(taskId: string, piece: Omit<PieceRecord, 'digest'>, data: PieceInput, expectedDigest?: string): Promise<PieceRecord> {
+  private async writePieceOnce(taskId: string, piece: Omit<PieceRecord, 'digest'>, data: PieceInput, expectedDigest?: string, opts?: WritePieceOptions): Promise<PieceRecord> {
     const task = this.tasks.get(taskId);
     try {
       this.assertRunning();
@@ -182,7 +187,7 @@ export class DiskStorage implements StorageMedium {
         checkDigest(await drainPiece(data, piece.length, what), expectedDigest ?? present.digest, what);
         return { ...present };
       }
-      return this.store(task, piece, data, expectedDigest, what);
+      return this.store(task, piece, data, expectedDigest, what, opts?.onWritten);
     });
     task.writing.set(piece.number, attempt);
     try {
@@ -192,14 +197,29 @@ export class DiskStorage implements StorageMedium {
     }
   }
 
-  private async store(task: DiskTask, piece: Omit<PieceRecord, 'digest'>, data: PieceInput, expectedDigest: string | undefined, what: string): Promise<PieceRecord> {
+  private async store(
+    task: DiskTask, piece: Omit<PieceRecord, 'digest'>, data: PieceInput, expectedDigest: string | undefined, what: string,
+    onWritten: ((bytes: number) => void) | undefined,
+  ): Promise<PieceRecord> {
     task.writers++;
     let reservedBytes = 0;
+    const filling = { offset: piece.offset, length: piece.length, written: 0 };
+    task.filling.set(piece.number, filling);
+    let live = true;
+    const landed = (bytes: number): void => {
+      if (!live) return;
+      filling.written = bytes;
+      try {
+        onWritten?.(bytes);
+      } catch (err) {
+        this.logger.warn({ err, taskId: task.record.taskId, piece: piece.number }, 'an onWritten callback of a piece write threw');
+      }
+    };
     try {
       await this.reserve(piece.length, task, what);
       reservedBytes = piece.length;
       const file = await this.fsStep(`opening the content file of task ${task.record.taskId}`, () => this.openFile(task));
-      const writer = isPieceFeed(data) ? file.copyingWriter(piece.offset) : file.writer(piece.offset);
+      const writer = isPieceFeed(data) ? file.copyingWriter(piece.offset, landed) : file.writer(piece.offset, landed);
       const writing = `writing ${what}`;
       const digest = await consumePiece(data, piece.length, what, (chunk) => {
         const wrote = writer.push(chunk);
@@ -220,6 +240,8 @@ export class DiskStorage implements StorageMedium {
       abandonInput(data);
       throw err;
     } finally {
+      live = false;
+      if (task.filling.get(piece.number) === filling) task.filling.delete(piece.number);
       this.reserved -= reservedBytes;
       task.writers--;
       if (task.writers === 0 && task.file) {
@@ -243,6 +265,29 @@ export class DiskStorage implements StorageMedium {
       throw fsFailure(err, this.dir, `reading piece ${pieceNumber} of task ${taskId}`);
     });
     return pooledFileRange(handle, piece.offset + start, length);
+  }
+
+  /**
+   * The bytes of `range` of a piece being written (within what `onWritten` reported) or held, read
+   * from the content file into pooled buffers (`recycle` gives them back). Rejects with
+   * D7Y_PIECE_NOT_FOUND when the piece is neither, D7Y_INVALID_ARGUMENT for a range outside the
+   * written bytes or bounds that are not the piece's.
+   */
+  async readWritten(taskId: string, piece: Omit<PieceRecord, 'digest'>, range: { start: number; length: number }): Promise<PieceReadable> {
+    this.assertRunning();
+    const task = this.tasks.get(taskId);
+    const held = task?.pieces.get(piece.number);
+    const filling = held ? undefined : task?.filling.get(piece.number);
+    const bounds = held ?? filling;
+    if (!task || !bounds) throw pieceNotFound(taskId, piece.number, this.name);
+    const { start, length } = checkWrittenRange(taskId, { number: piece.number, offset: bounds.offset, length: bounds.length }, piece, range, filling?.written ?? bounds.length);
+    this.touch(task);
+    if (length === 0) return Readable.from([], { objectMode: false });
+    const handle = await open(this.contentPath(taskId), 'r').catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') throw pieceNotFound(taskId, piece.number, this.name);
+      throw fsFailure(err, this.dir, `reading piece ${piece.number} of task ${taskId}`);
+    });
+    return pooledFileRange(handle, bounds.offset + start, length);
   }
 
   async hasPiece(taskId: string, pieceNumber: number): Promise<boolean> {

@@ -13,6 +13,8 @@ export interface DiskTask {
   /** Piece writes in flight (GC never touches the task while above 0). */
   writers: number;
   writing: Map<number, Promise<unknown>>;
+  /** Pieces whose bytes are being written into the file now, by number (see `readWritten`). */
+  filling: Map<number, PieceFilling>;
   file?: Promise<ContentFile>;
   deleted: boolean;
   /** The last access time written to the log. */
@@ -24,9 +26,16 @@ export interface DiskTask {
   committing: Promise<void>;
 }
 
+/** A piece being written: its bounds and how many of its leading bytes are in the file. */
+export interface PieceFilling {
+  offset: number;
+  length: number;
+  written: number;
+}
+
 export function newDiskTask(record: TaskRecord, log: TaskLog, pieces = new Map<number, PieceRecord>()): DiskTask {
   return {
-    record, pieces, bytes: [...pieces.values()].reduce((n, p) => n + p.length, 0), log, writers: 0, writing: new Map(),
+    record, pieces, bytes: [...pieces.values()].reduce((n, p) => n + p.length, 0), log, writers: 0, writing: new Map(), filling: new Map(),
     deleted: false, persistedAccess: record.lastAccessedAt, unlogged: [], committing: Promise.resolve(),
   };
 }

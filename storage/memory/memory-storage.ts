@@ -1,8 +1,8 @@
 import { Readable } from 'node:stream';
 import { D7yError, formatBytes, silentLogger } from '../../core/index.js';
-import type { Logger, PieceInput, PieceRecord, StorageMedium, StorageStats, TaskRecord } from '../../core/index.js';
+import type { Logger, PieceInput, PieceReadable, PieceRecord, StorageMedium, StorageStats, TaskRecord, WritePieceOptions } from '../../core/index.js';
 import { abandonInput, checkDigest, consumePiece, drainPiece } from '../shared/piece-input.js';
-import { checkPiece, checkRange, checkTaskId, notRunning, pieceNotFound, taskNotFound } from '../shared/storage-errors.js';
+import { checkPiece, checkRange, checkTaskId, checkWrittenRange, notRunning, pieceNotFound, taskNotFound } from '../shared/storage-errors.js';
 
 export interface MemoryStorageOptions {
   /** Byte budget for piece bytes (in-flight writes included). */
@@ -19,13 +19,19 @@ interface MemoryTask {
   writers: number;
   readers: number;
   writing: Map<number, Promise<unknown>>;
+  /** Pieces being written now: their buffer and how many leading bytes of it are filled. */
+  filling: Map<number, { piece: Omit<PieceRecord, 'digest'>; bytes: Buffer; written: number }>;
 }
+
+/** Bytes copied into a piece between two `onWritten` calls (the last call comes at the piece's end). */
+const REPORT_STEP = 256 * 1024;
 
 /**
  * Pieces held in Buffers within a byte budget. When a write would pass the budget, whole tasks
  * that are not in use (no write in flight, no read stream open) and not pinned are evicted, least
  * recently used first; when even that leaves no room the write rejects with D7Y_STORAGE_FULL.
- * Nothing persists across a restart.
+ * A piece being written is served by `readWritten` from its buffer up to the bytes `onWritten`
+ * reported (bytes once reported are never overwritten). Nothing persists across a restart.
  */
 export class MemoryStorage implements StorageMedium {
   readonly name = 'memory';
@@ -62,7 +68,7 @@ export class MemoryStorage implements StorageMedium {
       finished: false, createdAt: now, ...existing?.record, ...defined, lastAccessedAt: input.lastAccessedAt ?? now,
     } as TaskRecord;
     if (existing) existing.record = record;
-    else this.tasks.set(input.taskId, { record, pieces: new Map(), bytes: 0, writers: 0, readers: 0, writing: new Map() });
+    else this.tasks.set(input.taskId, { record, pieces: new Map(), bytes: 0, writers: 0, readers: 0, writing: new Map(), filling: new Map() });
     return { ...record };
   }
 
@@ -75,7 +81,11 @@ export class MemoryStorage implements StorageMedium {
     return [...this.tasks.values()].map((task) => ({ ...task.record }));
   }
 
-  async writePiece(taskId: string, piece: Omit<PieceRecord, 'digest'>, data: PieceInput, expectedDigest?: string): Promise<PieceRecord> {
+  /**
+   * Copies the piece into a buffer of its own; `opts.onWritten` hears how many leading bytes are
+   * copied every REPORT_STEP bytes and at the end (a Buffer's all at once), never after a failure.
+   */
+  async writePiece(taskId: string, piece: Omit<PieceRecord, 'digest'>, data: PieceInput, expectedDigest?: string, opts?: WritePieceOptions): Promise<PieceRecord> {
     const task = this.tasks.get(taskId);
     try {
       this.assertRunning();
@@ -94,7 +104,7 @@ export class MemoryStorage implements StorageMedium {
         checkDigest(await drainPiece(data, piece.length, what), expectedDigest ?? present.record.digest, what);
         return { ...present.record };
       }
-      return this.store(task, piece, data, expectedDigest, what);
+      return this.store(task, piece, data, expectedDigest, what, opts?.onWritten);
     });
     task.writing.set(piece.number, attempt);
     try {
@@ -104,7 +114,10 @@ export class MemoryStorage implements StorageMedium {
     }
   }
 
-  private async store(task: MemoryTask, piece: Omit<PieceRecord, 'digest'>, data: PieceInput, expectedDigest: string | undefined, what: string): Promise<PieceRecord> {
+  private async store(
+    task: MemoryTask, piece: Omit<PieceRecord, 'digest'>, data: PieceInput, expectedDigest: string | undefined, what: string,
+    onWritten: ((bytes: number) => void) | undefined,
+  ): Promise<PieceRecord> {
     task.writers++;
     try {
       this.reserve(piece.length, task, what);
@@ -113,11 +126,28 @@ export class MemoryStorage implements StorageMedium {
       abandonInput(data);
       throw err;
     }
+    const filling = { piece: { number: piece.number, offset: piece.offset, length: piece.length }, bytes: Buffer.alloc(0), written: 0 };
+    let live = true;
+    const report = (written: number): void => {
+      if (!live) return;
+      filling.written = written;
+      try {
+        onWritten?.(written);
+      } catch (err) {
+        this.logger.warn({ err, taskId: task.record.taskId, piece: piece.number }, 'an onWritten callback of a piece write threw');
+      }
+    };
     try {
       const bytes = Buffer.isBuffer(data) ? Buffer.from(data) : Buffer.allocUnsafe(piece.length);
+      filling.bytes = bytes;
+      task.filling.set(piece.number, filling);
       const digest = Buffer.isBuffer(data)
-        ? await consumePiece(data, piece.length, what, () => undefined)
-        : await consumePiece(data, piece.length, what, (chunk, position) => { chunk.copy(bytes, position); });
+        ? await consumePiece(data, piece.length, what, () => report(piece.length))
+        : await consumePiece(data, piece.length, what, (chunk, position) => {
+          chunk.copy(bytes, position);
+          const end = position + chunk.length;
+          if (end - filling.written >= REPORT_STEP || end === piece.length) report(end);
+        });
       checkDigest(digest, expectedDigest, what);
       if (this.tasks.get(task.record.taskId) !== task) throw taskNotFound(task.record.taskId, this.name);
       const record: PieceRecord = { number: piece.number, offset: piece.offset, length: piece.length, digest };
@@ -127,6 +157,8 @@ export class MemoryStorage implements StorageMedium {
       task.record.lastAccessedAt = this.now();
       return { ...record };
     } finally {
+      live = false;
+      if (task.filling.get(piece.number) === filling) task.filling.delete(piece.number);
       this.reserved -= piece.length;
       task.writers--;
     }
@@ -138,9 +170,30 @@ export class MemoryStorage implements StorageMedium {
     const piece = task?.pieces.get(pieceNumber);
     if (!task || !piece) throw pieceNotFound(taskId, pieceNumber, this.name);
     const { start, length } = checkRange(taskId, piece.record, range);
+    return this.view(task, piece.bytes, start, length);
+  }
+
+  /**
+   * The bytes of `range` of a piece being written (within what `onWritten` reported) or held, as a
+   * view of its buffer. Rejects with D7Y_PIECE_NOT_FOUND when the piece is neither,
+   * D7Y_INVALID_ARGUMENT for a range outside the written bytes or bounds that are not the piece's.
+   */
+  async readWritten(taskId: string, piece: Omit<PieceRecord, 'digest'>, range: { start: number; length: number }): Promise<PieceReadable> {
+    this.assertRunning();
+    const task = this.tasks.get(taskId);
+    const held = task?.pieces.get(piece.number);
+    const filling = held ? undefined : task?.filling.get(piece.number);
+    if (!task || (!held && !filling)) throw pieceNotFound(taskId, piece.number, this.name);
+    const { start, length } = held
+      ? checkWrittenRange(taskId, held.record, piece, range, held.record.length)
+      : checkWrittenRange(taskId, filling!.piece, piece, range, filling!.written);
+    return this.view(task, held ? held.bytes : filling!.bytes, start, length);
+  }
+
+  private view(task: MemoryTask, bytes: Buffer, start: number, length: number): Readable {
     task.record.lastAccessedAt = this.now();
     task.readers++;
-    const stream = Readable.from(length === 0 ? [] : [piece.bytes.subarray(start, start + length)], { objectMode: false });
+    const stream = Readable.from(length === 0 ? [] : [bytes.subarray(start, start + length)], { objectMode: false });
     stream.once('close', () => { task.readers--; });
     return stream;
   }

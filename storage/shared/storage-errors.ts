@@ -53,3 +53,31 @@ export function notRunning(what: string): D7yError {
     fix: 'start the storage medium before use (the peer role does this)',
   });
 }
+
+/**
+ * Checks a `readWritten` call against the piece the medium holds or is writing: the caller's bounds
+ * are that piece's, and `range` lies within its first `written` bytes (all of them once held).
+ * Returns the range inside the piece.
+ */
+export function checkWrittenRange(
+  taskId: string,
+  piece: { number: number; offset: number; length: number },
+  asked: { offset: number; length: number },
+  range: { start: number; length: number } | undefined,
+  written: number,
+): { start: number; length: number } {
+  if (asked.offset !== piece.offset || asked.length !== piece.length) {
+    throw new D7yError('D7Y_INVALID_ARGUMENT',
+      `piece ${piece.number} of task ${taskId} lies at offset ${piece.offset} with length ${piece.length}, not at offset ${asked.offset} with length ${asked.length}`, {
+        fix: 'pass the piece bounds the piece was written with (pieceBounds() of the task length and piece length)',
+      });
+  }
+  const checked = checkRange(taskId, piece, range ?? { start: 0, length: piece.length });
+  if (checked.start + checked.length > written) {
+    throw new D7yError('D7Y_INVALID_ARGUMENT',
+      `range start ${checked.start} length ${checked.length} reaches past the ${written} bytes of piece ${piece.number} of task ${taskId} written so far`, {
+        fix: 'read only bytes that onWritten of the piece write reported',
+      });
+  }
+  return checked;
+}

@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import { isPieceFeed } from '../../contracts/storage-medium.js';
-import type { PieceInput, PieceReadable, PieceRecord, StorageGcReport, StorageMedium, StorageStats, TaskRecord } from '../../contracts/storage-medium.js';
-import { D7yError } from '../../errors/d7y-error.js';
+import type { PieceInput, PieceReadable, PieceRecord, StorageGcReport, StorageMedium, StorageStats, TaskRecord, WritePieceOptions } from '../../contracts/storage-medium.js';
+import { D7yError, isD7yError } from '../../errors/d7y-error.js';
 import { pieceFeedStream } from '../../task/piece-feed-stream.js';
 import type { Logger } from '../../logging/logger.js';
 import type { StorageRegistry } from '../../registry/storage-registry.js';
@@ -90,11 +90,30 @@ export class TaskMediumRouter implements StorageMedium {
     return lists.flat();
   }
 
-  /** Passes a PieceFeed on as it is to media that take feeds, as a stream to the others. */
-  writePiece(taskId: string, piece: Omit<PieceRecord, 'digest'>, data: PieceInput, expectedDigest?: string): Promise<PieceRecord> {
+  /** Passes a PieceFeed on as it is to media that take feeds, as a stream to the others; `opts` as they are. */
+  writePiece(taskId: string, piece: Omit<PieceRecord, 'digest'>, data: PieceInput, expectedDigest?: string, opts?: WritePieceOptions): Promise<PieceRecord> {
     const medium = this.of(taskId);
     const input = isPieceFeed(data) && !medium.takesFeeds ? pieceFeedStream(data) : data;
-    return medium.writePiece(taskId, piece, input, expectedDigest);
+    return medium.writePiece(taskId, piece, input, expectedDigest, opts);
+  }
+
+  /**
+   * The medium's `readWritten`. A medium without one (it never calls `onWritten`) serves only held
+   * pieces, through `readPiece`; a piece it is still writing is D7Y_PIECE_NOT_FOUND.
+   */
+  async readWritten(taskId: string, piece: Omit<PieceRecord, 'digest'>, range: { start: number; length: number }): Promise<PieceReadable> {
+    const medium = this.of(taskId);
+    if (medium.readWritten) return medium.readWritten(taskId, piece, range);
+    try {
+      return await medium.readPiece(taskId, piece.number, range);
+    } catch (err) {
+      if (!isD7yError(err, 'D7Y_PIECE_NOT_FOUND')) throw err;
+      throw new D7yError('D7Y_PIECE_NOT_FOUND',
+        `piece ${piece.number} of task ${taskId} is not held by the "${medium.name}" storage medium, which cannot serve pieces being written`, {
+          fix: 'ask for the piece once it is whole, or store the task in a medium that serves pieces being written (disk, memory)',
+          cause: err,
+        });
+    }
   }
 
   readPiece(taskId: string, pieceNumber: number, range?: { start: number; length: number }): Promise<PieceReadable> {
