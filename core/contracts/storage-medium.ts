@@ -67,6 +67,16 @@ export interface StorageStats {
   taskCount: number;
 }
 
+/** Options of one `writePiece` call. */
+export interface WritePieceOptions {
+  /**
+   * Called by media that implement `readWritten` as the piece's bytes land: how many leading bytes
+   * of the piece (from its start, without gaps) `readWritten` can return now. Never decreases; not
+   * called by other media.
+   */
+  onWritten?(bytes: number): void;
+}
+
 /**
  * Where pieces live. A piece is visible to `hasPiece`/`readPiece` only once `writePiece` resolved;
  * a failed or mismatched write leaves no trace of the piece. Calls on different pieces of one task
@@ -85,7 +95,14 @@ export interface StorageMedium extends Startable {
    * and differs, rejects with D7Y_DIGEST_MISMATCH and records nothing. Consumes `data` fully
    * (destroys it on failure). Rejects with D7Y_STORAGE_FULL when the medium has no room.
    */
-  writePiece(taskId: string, piece: Omit<PieceRecord, 'digest'>, data: PieceInput, expectedDigest?: string): Promise<PieceRecord>;
+  writePiece(taskId: string, piece: Omit<PieceRecord, 'digest'>, data: PieceInput, expectedDigest?: string, opts?: WritePieceOptions): Promise<PieceRecord>;
+  /**
+   * Bytes of a piece while `writePiece` is still writing it, so a peer can pass a piece on before it
+   * is whole: `range` (relative to the piece) lies within the bytes `onWritten` reported. They are
+   * unverified until the write resolves (the reader checks the digest). Also serves a piece already
+   * held. Rejects with D7Y_PIECE_NOT_FOUND when the piece is neither being written nor held.
+   */
+  readWritten?(taskId: string, piece: Omit<PieceRecord, 'digest'>, range: { start: number; length: number }): Promise<PieceReadable>;
   /** The piece's bytes (a sub-range when given, relative to the piece). Rejects with D7Y_PIECE_NOT_FOUND. */
   readPiece(taskId: string, pieceNumber: number, range?: { start: number; length: number }): Promise<PieceReadable>;
   hasPiece(taskId: string, pieceNumber: number): Promise<boolean>;

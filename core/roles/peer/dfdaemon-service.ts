@@ -101,11 +101,12 @@ export class DfdaemonService implements Startable {
     };
     const finish = (): void => {
       state.off('piece', onPiece);
+      state.off('receiving', onPiece);
       state.off('idle', armIdle);
       clearTimeout(idleTimer);
       call.end();
     };
-    const send = (p: HeldPiece): void => {
+    const send = (p: Pick<HeldPiece, 'number' | 'offset' | 'length' | 'digest'>): void => {
       if (sent.has(p.number) || (interested && !interested.has(p.number))) return;
       sent.add(p.number);
       call.write({ number: p.number, offset: p.offset, length: p.length, digest: p.digest });
@@ -114,14 +115,20 @@ export class DfdaemonService implements Startable {
       clearTimeout(idleTimer);
       idleTimer = setTimeout(() => { if (!state.running) finish(); else armIdle(); }, this.opts.syncIdleMs ?? 10_000);
     };
-    const onPiece = (p: HeldPiece): void => {
+    const onPiece = (p: Pick<HeldPiece, 'number' | 'offset' | 'length' | 'digest'>): void => {
       send(p);
       armIdle();
       if (done()) finish();
     };
     for (const p of [...state.pieces.values()].sort((a, b) => a.number - b.number)) send(p);
+    // Pieces still arriving from a parent are announced too: they can be passed on as they land.
+    for (const n of [...state.receiving.keys()]) {
+      const r = state.relayable(n);
+      if (r) send(r);
+    }
     if (done()) return finish();
     state.on('piece', onPiece);
+    state.on('receiving', onPiece);
     state.on('idle', armIdle);
     armIdle();
     call.on('cancelled', () => finish());

@@ -7,6 +7,7 @@ import type { DfdaemonUploadClient } from '../../protocol/rpc/dfdaemon-upload-cl
 import type { Peer } from '../../protocol/rpc/gen/common.js';
 import { pieceBounds } from '../../task/piece-length.js';
 import { ParentSet, type Parent } from './parent-set.js';
+import type { ReceivingPiece } from './receiving-piece.js';
 import type { TokenBucket } from './token-bucket.js';
 import { TrafficType, type HeldPiece, type TaskState } from './task-state.js';
 
@@ -238,6 +239,7 @@ export class P2PDownload {
   private async fetchPiece(n: number, parent: Parent, ac: AbortController): Promise<void> {
     const startedAt = Date.now();
     const { offset, length } = pieceBounds(n, this.state.contentLength!, this.state.pieceLength);
+    let receiving: ReceivingPiece | undefined;
     try {
       const { meta, body } = await this.openBody(parent, n, ac.signal);
       if (meta.length !== length) {
@@ -245,7 +247,11 @@ export class P2PDownload {
         throw new D7yError('D7Y_PROTOCOL_ERROR', `parent ${parent.id} sent ${meta.length} bytes for piece ${n}, expected ${length}`);
       }
       const expected = parent.pieces.get(n)?.digest || meta.digest;
-      const rec = await this.opts.medium.writePiece(this.state.taskId, { number: n, offset, length }, body, expected);
+      // With the digest known, the piece can be passed on (cut-through) while it is written.
+      receiving = expected ? this.state.startReceiving({ number: n, offset, length, digest: expected }) : undefined;
+      const r = receiving;
+      const rec = await this.opts.medium.writePiece(this.state.taskId, { number: n, offset, length }, body, expected,
+        r && { onWritten: (bytes) => r.advance(bytes) });
       this.missing.delete(n);
       const held: HeldPiece = { ...rec, parentId: parent.id, trafficType: TrafficType.RemotePeer, cost: Date.now() - startedAt, createdAt: Date.now() };
       this.opts.logger.debug({ taskId: this.state.taskId, piece: n, parent: parent.id, ms: held.cost, missing: this.missing.size }, 'piece from a parent');
@@ -256,6 +262,7 @@ export class P2PDownload {
       }).catch(() => undefined);
     } catch (err) {
       const e = toD7yError(err, 'D7Y_PEER_UNAVAILABLE');
+      if (receiving) this.state.endReceiving(receiving, e);
       if (this.settled) return;
       if (this.signal.aborted) return this.fail(toD7yError(this.signal.reason, 'D7Y_ABORTED'));
       if (isStorageFull(e)) return this.fail(e);

@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { PieceRecord, TaskRecord } from '../../contracts/storage-medium.js';
 import { D7yError } from '../../errors/d7y-error.js';
 import { pieceCount } from '../../task/piece-length.js';
+import { ReceivingPiece } from './receiving-piece.js';
 
 /** Where a piece held by this peer came from (Dragonfly's TrafficType numbering). */
 export const TrafficType = { BackToSource: 0, RemotePeer: 1, LocalPeer: 2 } as const;
@@ -18,11 +19,14 @@ export interface HeldPiece extends PieceRecord {
 /**
  * The in-memory view of one task on this peer: its record and the pieces held, loaded from the
  * storage medium once and kept in step with every write. Emits `piece` (HeldPiece) as pieces
- * land and `idle` when the running download ended.
+ * land, `receiving` (ReceivingPiece) once the first bytes of a piece coming from a parent are
+ * written (it can be passed on from then), and `idle` when the running download ended.
  */
 export class TaskState extends EventEmitter {
   record?: TaskRecord;
   readonly pieces = new Map<number, HeldPiece>();
+  /** Pieces being received from parents, by number. */
+  readonly receiving = new Map<number, ReceivingPiece>();
   /** The download bringing pieces right now, if any. */
   running?: Promise<void>;
   /** Set while the content length is unknown (origin without Content-Length, still streaming). */
@@ -58,7 +62,37 @@ export class TaskState extends EventEmitter {
   /** Records a piece that was written to the medium and tells the waiters. */
   addPiece(piece: HeldPiece): void {
     this.pieces.set(piece.number, piece);
+    const receiving = this.receiving.get(piece.number);
+    if (receiving) {
+      this.receiving.delete(piece.number);
+      receiving.finish();
+    }
     this.emit('piece', piece);
+  }
+
+  /**
+   * Starts tracking a piece coming from a parent with a known digest; `advance` the result as the
+   * medium writes it (the first bytes announce it), `end` it when the write failed.
+   */
+  startReceiving(piece: { number: number; offset: number; length: number; digest: string }): ReceivingPiece {
+    const r = new ReceivingPiece(piece.number, piece.offset, piece.length, piece.digest, (first) => {
+      if (this.receiving.get(first.number) === first) this.emit('receiving', first);
+    });
+    this.receiving.get(piece.number)?.fail(new D7yError('D7Y_ABORTED', `piece ${piece.number} is being received again`));
+    this.receiving.set(piece.number, r);
+    return r;
+  }
+
+  /** Stops tracking a piece whose transfer failed; readers passing it on fail with `err`. */
+  endReceiving(r: ReceivingPiece, err: unknown): void {
+    if (this.receiving.get(r.number) === r) this.receiving.delete(r.number);
+    r.fail(err);
+  }
+
+  /** A piece being received whose first bytes can be passed on already. */
+  relayable(n: number): ReceivingPiece | undefined {
+    const r = this.receiving.get(n);
+    return r && r.written > 0 && !r.error ? r : undefined;
   }
 
   /** Bytes held, for progress reports. */

@@ -4,6 +4,7 @@ import { D7yError } from '../../errors/d7y-error.js';
 import type { PieceContentMeta, PieceProvider, PieceRequest } from '../../protocol/vortex/index.js';
 import type { SeedOffers } from './seed-offers.js';
 import type { TaskManager } from './task-manager.js';
+import { relayedPiece } from './relayed-piece.js';
 import { TrafficType } from './task-state.js';
 import type { TokenBucket } from './token-bucket.js';
 import type { UploadSlots } from './upload-slots.js';
@@ -12,7 +13,8 @@ import type { UploadStats } from './upload-stats.js';
 /**
  * Serves this peer's pieces to other peers (Vortex and the HTTP piece endpoint): looks the piece
  * up in the task's state, waits for an upload slot, reads it from the medium, paces it through
- * the upload limit and counts it in the upload stats the scheduler ranks this host by.
+ * the upload limit and counts it in the upload stats the scheduler ranks this host by. A piece
+ * still arriving from a parent is passed on as its bytes are written (cut-through).
  */
 export class UploadPieceProvider implements PieceProvider {
   constructor(
@@ -29,19 +31,24 @@ export class UploadPieceProvider implements PieceProvider {
     const state = await this.tasks.find(req.taskId);
     if (!state) throw new D7yError('D7Y_TASK_NOT_FOUND', `task ${req.taskId} is not on this peer`);
     const piece = state.pieces.get(req.number);
-    if (!piece) throw new D7yError('D7Y_PIECE_NOT_FOUND', `piece ${req.number} of task ${req.taskId} is not on this peer`);
+    const receiving = piece || !this.medium.readWritten ? undefined : state.relayable(req.number);
+    if (!piece && !receiving) throw new D7yError('D7Y_PIECE_NOT_FOUND', `piece ${req.number} of task ${req.taskId} is not on this peer`);
     const release = this.slots ? await this.slots.acquire() : () => undefined;
     let source: PieceReadable;
     try {
-      source = await this.medium.readPiece(req.taskId, req.number, range);
+      source = piece ? await this.medium.readPiece(req.taskId, req.number, range)
+        : relayedPiece(this.medium, req.taskId, receiving!, range ?? { start: 0, length: receiving!.length });
     } catch (err) {
       release();
       throw err;
     }
-    const meta: PieceContentMeta = {
+    const meta: PieceContentMeta = piece ? {
       number: piece.number, offset: piece.offset, length: range?.length ?? piece.length, digest: piece.digest,
       parentId: this.peerId(), trafficType: TrafficType.RemotePeer, cost: Math.round((piece.cost ?? 0) / 1000),
       createdAt: Math.floor(piece.createdAt / 1000),
+    } : {
+      number: receiving!.number, offset: receiving!.offset, length: range?.length ?? receiving!.length, digest: receiving!.digest,
+      parentId: this.peerId(), trafficType: TrafficType.RemotePeer, cost: 0, createdAt: Math.floor(Date.now() / 1000),
     };
     this.stats.begin();
     let sent = 0;

@@ -1,11 +1,11 @@
 import test from 'ava';
 import { Readable } from 'node:stream';
-import type { DownloadRequest, SourceClient } from '../../contracts/source-client.js';
-import { silentLogger } from '../../logging/logger.js';
-import { MemoryStorage } from '../../../storage/memory/memory-storage.js';
-import { BackToSource } from './back-to-source.js';
-import { TaskState, type HeldPiece } from './task-state.js';
-import { TokenBucket } from './token-bucket.js';
+import type { DownloadRequest, SourceClient } from '../../core/contracts/source-client.js';
+import { silentLogger } from '../../core/logging/logger.js';
+import { MemoryStorage } from '../../storage/memory/memory-storage.js';
+import { BackToSource } from '../../core/roles/peer/back-to-source.js';
+import { TaskState, type HeldPiece } from '../../core/roles/peer/task-state.js';
+import { TokenBucket } from '../../core/roles/peer/token-bucket.js';
 
 const K = 1024;
 

@@ -1,0 +1,41 @@
+import { Readable } from 'node:stream';
+import type { PieceReadable, StorageMedium } from '../../contracts/storage-medium.js';
+import type { ReceivingPiece } from './receiving-piece.js';
+
+/**
+ * `range` of a piece this peer is still receiving, read from the medium as its bytes are written
+ * and waiting for more as needed (cut-through relay): the stream ends once the range is sent,
+ * fails when the piece's own transfer fails, and stops waiting when destroyed. Chunks are the
+ * medium's; `recycle` gives each back to the segment read that lent it.
+ */
+export function relayedPiece(medium: StorageMedium, taskId: string, r: ReceivingPiece, range: { start: number; length: number }): PieceReadable {
+  const end = range.start + range.length;
+  const ac = new AbortController();
+  const lenders = new WeakMap<Buffer, (chunk: Buffer) => void>();
+  const piece = { number: r.number, offset: r.offset, length: r.length };
+  async function* segments(): AsyncGenerator<Buffer> {
+    let at = range.start;
+    while (at < end) {
+      if (r.error) throw r.error;
+      const ready = r.done ? end : Math.min(r.written, end);
+      if (ready <= at) {
+        await r.more(at, ac.signal);
+        continue;
+      }
+      const segment = await medium.readWritten!(taskId, piece, { start: at, length: ready - at });
+      try {
+        for await (const chunk of segment) {
+          const b = chunk as Buffer;
+          at += b.length;
+          if (segment.recycle) lenders.set(b, segment.recycle.bind(segment));
+          yield b;
+        }
+      } finally {
+        segment.destroy();
+      }
+    }
+  }
+  const stream = Readable.from(segments());
+  stream.once('close', () => ac.abort());
+  return Object.assign(stream, { recycle: (chunk: Buffer) => lenders.get(chunk)?.(chunk) });
+}
