@@ -6,6 +6,7 @@ import { D7yError, formatBytes, isPieceFeed, silentLogger } from '../../core/ind
 import type { Logger, PieceInput, PieceReadable, PieceRecord, StorageGcReport, StorageMedium, StorageStats, TaskRecord, WritePieceOptions } from '../../core/index.js';
 import { abandonInput, checkDigest, consumePiece, drainPiece } from '../shared/piece-input.js';
 import { checkPiece, checkRange, checkTaskId, checkWrittenRange, notRunning, pieceNotFound, taskNotFound } from '../shared/storage-errors.js';
+import { writtenReporter } from '../shared/written-reporter.js';
 import { ContentFile } from './content-file.js';
 import { DiskGc, type DiskGcSettings } from './disk-gc.js';
 import { diskPaths, newDiskTask, taskSnapshot, type DiskTask } from './disk-task.js';
@@ -205,16 +206,8 @@ export class DiskStorage implements StorageMedium {
     let reservedBytes = 0;
     const filling = { offset: piece.offset, length: piece.length, written: 0 };
     task.filling.set(piece.number, filling);
-    let live = true;
-    const landed = (bytes: number): void => {
-      if (!live) return;
-      filling.written = bytes;
-      try {
-        onWritten?.(bytes);
-      } catch (err) {
-        this.logger.warn({ err, taskId: task.record.taskId, piece: piece.number }, 'an onWritten callback of a piece write threw');
-      }
-    };
+    const progress = writtenReporter(filling, onWritten, this.logger, { taskId: task.record.taskId, piece: piece.number });
+    const landed = progress.report;
     try {
       await this.reserve(piece.length, task, what);
       reservedBytes = piece.length;
@@ -240,7 +233,7 @@ export class DiskStorage implements StorageMedium {
       abandonInput(data);
       throw err;
     } finally {
-      live = false;
+      progress.stop();
       if (task.filling.get(piece.number) === filling) task.filling.delete(piece.number);
       this.reserved -= reservedBytes;
       task.writers--;

@@ -3,6 +3,7 @@ import { D7yError, formatBytes, silentLogger } from '../../core/index.js';
 import type { Logger, PieceInput, PieceReadable, PieceRecord, StorageMedium, StorageStats, TaskRecord, WritePieceOptions } from '../../core/index.js';
 import { abandonInput, checkDigest, consumePiece, drainPiece } from '../shared/piece-input.js';
 import { checkPiece, checkRange, checkTaskId, checkWrittenRange, notRunning, pieceNotFound, taskNotFound } from '../shared/storage-errors.js';
+import { writtenReporter } from '../shared/written-reporter.js';
 
 export interface MemoryStorageOptions {
   /** Byte budget for piece bytes (in-flight writes included). */
@@ -127,16 +128,7 @@ export class MemoryStorage implements StorageMedium {
       throw err;
     }
     const filling = { piece: { number: piece.number, offset: piece.offset, length: piece.length }, bytes: Buffer.alloc(0), written: 0 };
-    let live = true;
-    const report = (written: number): void => {
-      if (!live) return;
-      filling.written = written;
-      try {
-        onWritten?.(written);
-      } catch (err) {
-        this.logger.warn({ err, taskId: task.record.taskId, piece: piece.number }, 'an onWritten callback of a piece write threw');
-      }
-    };
+    const { report, stop } = writtenReporter(filling, onWritten, this.logger, { taskId: task.record.taskId, piece: piece.number });
     try {
       const bytes = Buffer.isBuffer(data) ? Buffer.from(data) : Buffer.allocUnsafe(piece.length);
       filling.bytes = bytes;
@@ -157,7 +149,7 @@ export class MemoryStorage implements StorageMedium {
       task.record.lastAccessedAt = this.now();
       return { ...record };
     } finally {
-      live = false;
+      stop();
       if (task.filling.get(piece.number) === filling) task.filling.delete(piece.number);
       this.reserved -= piece.length;
       task.writers--;
