@@ -252,12 +252,17 @@ export class DiskStorage implements StorageMedium {
     if (!task || !piece) throw pieceNotFound(taskId, pieceNumber, this.name);
     const { start, length } = checkRange(taskId, piece, range);
     this.touch(task);
+    return this.readContent(taskId, pieceNumber, piece.offset + start, length);
+  }
+
+  /** `length` bytes of the task's content file from `position`, in pooled buffers. */
+  private async readContent(taskId: string, pieceNumber: number, position: number, length: number): Promise<PieceReadable> {
     if (length === 0) return Readable.from([], { objectMode: false });
     const handle = await open(this.contentPath(taskId), 'r').catch((err: NodeJS.ErrnoException) => {
       if (err.code === 'ENOENT') throw pieceNotFound(taskId, pieceNumber, this.name);
       throw fsFailure(err, this.dir, `reading piece ${pieceNumber} of task ${taskId}`);
     });
-    return pooledFileRange(handle, piece.offset + start, length);
+    return pooledFileRange(handle, position, length);
   }
 
   /**
@@ -275,12 +280,7 @@ export class DiskStorage implements StorageMedium {
     if (!task || !bounds) throw pieceNotFound(taskId, piece.number, this.name);
     const { start, length } = checkWrittenRange(taskId, { number: piece.number, offset: bounds.offset, length: bounds.length }, piece, range, filling?.written ?? bounds.length);
     this.touch(task);
-    if (length === 0) return Readable.from([], { objectMode: false });
-    const handle = await open(this.contentPath(taskId), 'r').catch((err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT') throw pieceNotFound(taskId, piece.number, this.name);
-      throw fsFailure(err, this.dir, `reading piece ${piece.number} of task ${taskId}`);
-    });
-    return pooledFileRange(handle, bounds.offset + start, length);
+    return this.readContent(taskId, piece.number, bounds.offset + start, length);
   }
 
   async hasPiece(taskId: string, pieceNumber: number): Promise<boolean> {

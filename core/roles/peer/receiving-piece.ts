@@ -59,11 +59,13 @@ export class ReceivingPiece {
    */
   more(seen: number, signal?: AbortSignal): Promise<void> {
     if (this.written > seen || this.ended) return Promise.resolve();
-    if (signal?.aborted) return Promise.reject(toD7yError(signal.reason, 'D7Y_ABORTED'));
+    const aborted = (): D7yError => (signal?.reason instanceof D7yError ? signal.reason
+      : new D7yError('D7Y_ABORTED', `passing on piece ${this.number} was aborted`));
+    if (signal?.aborted) return Promise.reject(aborted());
     return new Promise((resolve, reject) => {
       const onAbort = (): void => {
         this.waiters = this.waiters.filter((w) => w !== wake);
-        reject(signal?.reason instanceof D7yError ? signal.reason : new D7yError('D7Y_ABORTED', `passing on piece ${this.number} was aborted`));
+        reject(aborted());
       };
       const wake = (): void => {
         signal?.removeEventListener('abort', onAbort);

@@ -42,13 +42,11 @@ export class UploadPieceProvider implements PieceProvider {
       release();
       throw err;
     }
-    const meta: PieceContentMeta = piece ? {
-      number: piece.number, offset: piece.offset, length: range?.length ?? piece.length, digest: piece.digest,
-      parentId: this.peerId(), trafficType: TrafficType.RemotePeer, cost: Math.round((piece.cost ?? 0) / 1000),
-      createdAt: Math.floor(piece.createdAt / 1000),
-    } : {
-      number: receiving!.number, offset: receiving!.offset, length: range?.length ?? receiving!.length, digest: receiving!.digest,
-      parentId: this.peerId(), trafficType: TrafficType.RemotePeer, cost: 0, createdAt: Math.floor(Date.now() / 1000),
+    const bounds = piece ?? receiving!;
+    const meta: PieceContentMeta = {
+      number: bounds.number, offset: bounds.offset, length: range?.length ?? bounds.length, digest: bounds.digest,
+      parentId: this.peerId(), trafficType: TrafficType.RemotePeer, cost: Math.round((piece?.cost ?? 0) / 1000),
+      createdAt: Math.floor((piece?.createdAt ?? Date.now()) / 1000),
     };
     this.stats.begin();
     let sent = 0;
