@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { readFile, writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -7,6 +8,13 @@ import type { Teardown } from './teardown.js';
 
 /** The built CLI (`dist/cli/d7y.js`). */
 export const d7yBin = fileURLToPath(new URL('../../cli/d7y.js', import.meta.url));
+
+/** The node flags of the CLI's `#!/usr/bin/env -S node …` line, so daemons run as the installed `d7y` runs them. */
+export function binNodeFlags(bin = d7yBin): string[] {
+  const first = readFileSync(bin, 'utf8').split('\n', 1)[0] ?? '';
+  const m = /^#!\S*env(?:\s+-S)?\s+node\b(.*)$/.exec(first);
+  return m ? m[1]!.split(/\s+/).filter(Boolean) : [];
+}
 
 /** A running d7y daemon of a benchmark. */
 export interface LabDaemon {
@@ -68,7 +76,7 @@ export class D7yLab {
 
   /** `d7y get url -o output` through the peer's socket inside its host; resolves with the exit code. */
   get(daemon: LabDaemon, url: string, output: string, timeoutMs: number): BenchProcess {
-    const [cmd, args] = inHost(daemon.host, process.execPath, [d7yBin, 'get', url, '-O', output, '--socket', daemon.socket,
+    const [cmd, args] = inHost(daemon.host, process.execPath, [...binNodeFlags(), d7yBin, 'get', url, '-O', output, '--socket', daemon.socket,
       '--no-progress', '--overwrite', '--timeout', `${Math.ceil(timeoutMs / 1000)}s`]);
     return startProcess(this.teardown, `d7y get on ${daemon.host.name}`, cmd, args, { logFile: `${output}.log` });
   }
@@ -80,7 +88,7 @@ export class D7yLab {
     const logFile = join(this.workDir, `${name}.log`);
     await writeFile(configFile, JSON.stringify(config, null, 2));
     const nodeArgs = (process.env.D7Y_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
-    const [cmd, args] = inHost(host, process.execPath, [...nodeArgs, d7yBin, role, '--config', configFile]);
+    const [cmd, args] = inHost(host, process.execPath, [...binNodeFlags(), ...nodeArgs, d7yBin, role, '--config', configFile]);
     const proc = startProcess(this.teardown, name, cmd, args, { logFile });
     await waitUntil(`${name} ready`, async () => {
       if (proc.child.exitCode !== null) throw new Error(`${name} exited early; see ${logFile}`);

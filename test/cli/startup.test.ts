@@ -1,7 +1,8 @@
+import { spawn } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
-import { freePort, tmpDir } from '../support/env.js';
+import { d7yBin, freePort, repoRoot, tmpDir } from '../support/env.js';
 import { runCli, startCli, waitForOutput } from '../support/run-cli.js';
 
 /**
@@ -109,4 +110,33 @@ test('an idle d7y peer with the shipped plugins loads no cloud SDK and no manage
   t.is(get.code, 1);
   t.regex(get.stderr, /s3:\/\/bucket\/key failed/);
   t.true((await trace.read()).packages.has('@aws-sdk/client-s3'), 'the first s3:// task loads the AWS SDK');
+});
+
+/** Reports node's flags and the young generation's size (after some allocation churn) at exit. */
+const HEAP_PROBE = `import v8 from 'node:v8';
+import { writeFileSync } from 'node:fs';
+process.on('exit', () => {
+  let keep = [];
+  for (let i = 0; i < 300000; i++) { keep.push({ i, s: 'x' + i }); if (keep.length > 20000) keep = []; }
+  const young = v8.getHeapSpaceStatistics().find((s) => s.space_name === 'new_space');
+  writeFileSync(process.env.D7Y_HEAP_FILE, JSON.stringify({ execArgv: process.execArgv, youngBytes: young.space_size }));
+});
+`;
+
+test('the d7y bin, run as installed, and npm start give node 2 MiB semi-spaces: the young generation stays a few MiB', async (t) => {
+  const dir = await tmpDir(t);
+  await writeFile(join(dir, 'probe.mjs'), HEAP_PROBE);
+  const file = join(dir, 'heap.json');
+  const env = { ...process.env, NODE_OPTIONS: `--import ${join(dir, 'probe.mjs')}`, D7Y_HEAP_FILE: file };
+  const r = await new Promise<number | null>((resolve, reject) => {
+    const child = spawn(d7yBin, ['--version'], { env, stdio: 'ignore' });
+    child.on('error', reject);
+    child.on('close', resolve);
+  });
+  t.is(r, 0, 'dist/cli/d7y.js runs as an executable, through its #! line');
+  const probe = JSON.parse(await readFile(file, 'utf8')) as { execArgv: string[]; youngBytes: number };
+  t.true(probe.execArgv.includes('--max-semi-space-size=2'), probe.execArgv.join(' '));
+  t.true(probe.youngBytes <= 4 * 1024 * 1024, `new space ${probe.youngBytes} bytes after churn`);
+  const pkg = JSON.parse(await readFile(join(repoRoot, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+  t.regex(pkg.scripts.start, /^node --max-semi-space-size=2 dist\/cli\/d7y\.js up$/);
 });
