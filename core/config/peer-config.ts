@@ -33,6 +33,12 @@ export const PeerConfigSchema = z.strictObject({
     /** Pieces uploaded at once; more requests wait their turn (a new piece spreads as a tree). */
     concurrentPieces: z.number().int().min(1).max(1024).default(8),
     /**
+     * Normal peers: children one piece is sent to at once over Vortex; a further child is told the
+     * peer is busy and fetches it from another holder (each child passing it on as it arrives), so
+     * the last pieces of a swarm spread as a tree instead of from one peer to all. 0 = no limit.
+     */
+    childrenPerPiece: z.number().int().min(0).max(1024).default(2),
+    /**
      * Seed peers only: super-seeding. A child's first piece sync gets pieces no other child was
      * offered, at most `inFlight` undelivered offers per task; an offer not fetched
      * within `offerTtlMs` may go to another child. Off: every child sees every piece at once.

@@ -2,7 +2,8 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import test from 'ava';
-import { taskId } from '../../core/index.js';
+import { D7yError, taskId } from '../../core/index.js';
+import { BUSY_PREFIX } from '../../core/protocol/vortex/vortex-error-codes.js';
 import { JsonLinesOutcomeStore } from '../../core/roles/scheduler/experiment/index.js';
 import { startOriginServer } from '../support/origin-server.js';
 import { runCli } from '../support/run-cli.js';
@@ -132,4 +133,34 @@ test.serial('a parent that drops the connection in the middle of every piece: th
   t.false(stat.parentIds.includes(cutting.peerId), 'no half piece was accepted');
   const again = await runCli(['get', url, '-O', join(cluster.dir, 'again.out'), '--socket', child.socket, '--no-progress'], { timeoutMs: 30_000 });
   t.is(again.code, 0, `the daemon still answers after the cut connections: ${again.stderr}`);
+});
+
+test.serial('a parent busy with a piece is asked again a little later, not dropped: the child gets every piece from it', async (t) => {
+  t.timeout(180_000);
+  const file = testBytes(4 * MIB, 25);
+  const origin = await startOriginServer(t, { files: { '/f/busy.bin': file } });
+  const url = origin.urlOf('/f/busy.bin');
+  const cluster = await P2PCluster.create(t);
+  const scheduler = await cluster.scheduler();
+  let refused = 0;
+  const busy = await startFakeParent(t, {
+    name: 'busy', scheduler: scheduler.address, url, file, pieceLength: MIB,
+    serve: (k, bytes) => {
+      // More refusals than the failures after which a parent is dropped (3).
+      if (k <= 6) {
+        refused += 1;
+        throw new D7yError('D7Y_RATE_LIMITED', `${BUSY_PREFIX}piece being sent to 2 peers already; ask another holder`);
+      }
+      return bytes;
+    },
+  });
+  const child = await cluster.peer('child', { schedulers: [scheduler.address] });
+  const out = join(cluster.dir, 'child.out');
+  const r = await runCli(getArgs(url, out, child.socket), { timeoutMs: 150_000 });
+  t.is(r.code, 0, r.stderr);
+  t.is(sha256(await readFile(out)), sha256(file));
+  t.is(refused, 6, 'the parent said it was busy six times');
+  const stat = await cluster.client(child).stat(taskId({ url })) as unknown as TaskStat;
+  t.deepEqual(stat.parentIds, [busy.peerId], 'every piece came from the busy parent');
+  t.is(stat.trafficTypes['back-to-source'] ?? 0, 0, 'the child did not go to the origin');
 });

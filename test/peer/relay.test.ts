@@ -14,14 +14,14 @@ const LEN = 1024 * 1024;
 const HALF = LEN / 2;
 const TASK = 'a'.repeat(64);
 
-async function relayPeer(t: ExecutionContext): Promise<{ disk: DiskStorage; state: TaskState; provider: UploadPieceProvider }> {
+async function relayPeer(t: ExecutionContext, childrenPerPiece = 0): Promise<{ disk: DiskStorage; state: TaskState; provider: UploadPieceProvider }> {
   const disk = new DiskStorage({ dir: await tmpDir(t, 'd7y-relay-') });
   await disk.start();
   t.teardown(() => disk.stop());
   const state = new TaskState(TASK);
   state.record = await disk.putTask({ taskId: TASK, url: 'https://origin.example/f', pieceLength: LEN, contentLength: LEN });
   const tasks = { find: async (id: string) => (id === TASK ? state : undefined) } as unknown as TaskManager;
-  const provider = new UploadPieceProvider(tasks, disk, new TokenBucket(0), new UploadStats(), () => 'relay-peer');
+  const provider = new UploadPieceProvider(tasks, disk, new TokenBucket(0), new UploadStats(), () => 'relay-peer', undefined, undefined, childrenPerPiece);
   return { disk, state, provider };
 }
 
@@ -93,4 +93,29 @@ test('when the piece fails to arrive here, the child passing it on fails too ins
   await t.throwsAsync(reading, { message: /parent went away/ });
   t.false(await disk.hasPiece(TASK, 0), 'nothing is recorded');
   await t.throwsAsync(provider.getPiece({ taskId: TASK, number: 0 }), { code: 'D7Y_PIECE_NOT_FOUND' }, 'the piece is no longer offered');
+});
+
+test('a piece is sent to at most childrenPerPiece children at once; the next is told to ask another holder', async (t) => {
+  const { disk, state, provider } = await relayPeer(t, 2);
+  const data = randomBytes(LEN);
+  state.addPiece({ ...(await disk.writePiece(TASK, { number: 0, offset: 0, length: LEN }, data)), createdAt: Date.now() });
+  const first = await provider.getPiece({ taskId: TASK, number: 0 });
+  const second = await provider.getPiece({ taskId: TASK, number: 0 });
+  const err = await t.throwsAsync(provider.getPiece({ taskId: TASK, number: 0 }), { code: 'D7Y_RATE_LIMITED' });
+  t.regex(err?.message ?? '', /^busy: piece 0 of task a{64} is being sent to 2 peers already; ask another holder$/);
+  const ranged = await provider.getPiece({ taskId: TASK, number: 0 }, { start: 0, length: 16 });
+  t.is(ranged.meta.length, 16, 'a range read (the HTTP endpoint) is not limited');
+  ranged.body.destroy();
+
+  const got: Buffer[] = [];
+  for await (const chunk of first.body) got.push(chunk as Buffer);
+  t.true(Buffer.concat(got).equals(data), 'the children being served get the whole piece');
+  const third = await provider.getPiece({ taskId: TASK, number: 0 });
+  t.is(third.meta.length, LEN, 'once a send finished, the next child is served');
+  second.body.destroy();
+  third.body.destroy();
+  await new Promise((r) => setImmediate(r));
+  const fourth = await provider.getPiece({ taskId: TASK, number: 0 });
+  t.is(fourth.meta.length, LEN, 'an abandoned send frees its place too');
+  fourth.body.destroy();
 });

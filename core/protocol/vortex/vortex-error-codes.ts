@@ -1,9 +1,16 @@
 import { D7yError, isD7yError } from '../../errors/d7y-error.js';
 import { VortexErrorCode } from './vortex-tags.js';
 
+/**
+ * Start of the message of a not-found error frame from a peer that holds the piece but is sending
+ * it to as many children as it takes at once (D7Y_RATE_LIMITED on both sides): ask another holder.
+ */
+export const BUSY_PREFIX = 'busy: ';
+
 /** The error-frame code a server sends for an error thrown while serving a request. */
 export function vortexCodeOf(err: unknown): VortexErrorCode {
   if (isD7yError(err, 'D7Y_PIECE_NOT_FOUND') || isD7yError(err, 'D7Y_TASK_NOT_FOUND')) return VortexErrorCode.NotFound;
+  if (isD7yError(err, 'D7Y_RATE_LIMITED') && err.message.startsWith(BUSY_PREFIX)) return VortexErrorCode.NotFound;
   return VortexErrorCode.Internal;
 }
 
@@ -17,6 +24,11 @@ export function errorFromVortexFrame(
   const details = { ...context, vortexCode: code, remoteMessage: message };
   switch (code) {
     case VortexErrorCode.NotFound:
+      if (message.startsWith(BUSY_PREFIX)) {
+        return new D7yError('D7Y_RATE_LIMITED', `${what}: the peer is busy (${message.slice(BUSY_PREFIX.length)})`, {
+          fix: 'fetch the piece from another holder, or from this one a little later', details,
+        });
+      }
       return new D7yError('D7Y_PIECE_NOT_FOUND', `${what}: not found (${message})`, {
         fix: 'download the piece from another parent or from the origin', details,
       });

@@ -37,6 +37,8 @@ export interface P2PDownloadOptions {
 export type P2POutcome = { kind: 'done' } | { kind: 'back-to-source'; reason: string; schedulerLost: boolean };
 
 const REFRESH_MS = 1_000;
+/** How long a child waits before asking a parent that was busy with a piece for it again. */
+const BUSY_WAIT_MS = 250;
 const MAX_REFRESHES = 20;
 /** Live normal parents a download looks for (by asking the scheduler again) while much is missing. */
 const WANTED_PARENTS = 8;
@@ -64,6 +66,9 @@ export class P2PDownload {
   private readonly order: number[];
   private readonly inFlight = new Map<number, { parent: Parent; ac: AbortController; done: Promise<void> }>();
   private readonly failedFor = new Map<number, Set<string>>();
+  /** Parents that said they were busy with a piece, until when (ms): asked again after that, or another holder first. */
+  private readonly busyFor = new Map<number, Map<string, number>>();
+  private busyTimer?: NodeJS.Timeout;
   private settled = false;
   private started = false;
   private reschedules = 0;
@@ -180,7 +185,7 @@ export class P2PDownload {
     if (this.inFlight.size < this.opts.concurrency) {
       for (const n of this.rarestFirst()) {
         if (this.inFlight.size >= this.opts.concurrency) break;
-        const parent = this.parents.choose(n, this.failedFor.get(n));
+        const parent = this.parents.choose(n, this.failedFor.get(n), this.busyParents(n));
         if (parent) this.startPiece(n, parent);
       }
     }
@@ -207,6 +212,38 @@ export class P2PDownload {
       if (holders > 0) held.push([n, holders]);
     }
     return held.sort((a, b) => a[1] - b[1]).map(([n]) => n);
+  }
+
+  /** The parents busy with piece `n` right now; forgets those whose wait is over. */
+  private busyParents(n: number): ReadonlySet<string> | undefined {
+    const busy = this.busyFor.get(n);
+    if (!busy) return undefined;
+    const now = Date.now();
+    for (const [id, until] of busy) if (until <= now) busy.delete(id);
+    if (busy.size === 0) this.busyFor.delete(n);
+    return busy.size ? new Set(busy.keys()) : undefined;
+  }
+
+  /** A parent is busy with piece `n`: ask another holder, or this one again after BUSY_WAIT_MS. */
+  private parentBusy(n: number, parent: Parent): void {
+    const busy = this.busyFor.get(n) ?? new Map<string, number>();
+    busy.set(parent.id, Date.now() + BUSY_WAIT_MS);
+    this.busyFor.set(n, busy);
+    this.armBusyTimer();
+  }
+
+  /** Pumps again when the earliest busy wait ends. */
+  private armBusyTimer(): void {
+    if (this.busyTimer || this.settled) return;
+    let earliest = Infinity;
+    for (const busy of this.busyFor.values()) for (const until of busy.values()) earliest = Math.min(earliest, until);
+    if (earliest === Infinity) return;
+    this.busyTimer = setTimeout(() => {
+      this.busyTimer = undefined;
+      for (const n of [...this.busyFor.keys()]) this.busyParents(n);
+      this.pump();
+      this.armBusyTimer();
+    }, Math.max(1, earliest - Date.now()));
   }
 
   private stalled(): void {
@@ -266,6 +303,10 @@ export class P2PDownload {
       if (this.settled) return;
       if (this.signal.aborted) return this.fail(toD7yError(this.signal.reason, 'D7Y_ABORTED'));
       if (isStorageFull(e)) return this.fail(e);
+      if (e.code === 'D7Y_RATE_LIMITED') {
+        this.opts.logger.trace({ taskId: this.state.taskId, piece: n, parent: parent.id }, 'parent busy with the piece');
+        return this.parentBusy(n, parent);
+      }
       const failed = this.failedFor.get(n) ?? new Set<string>();
       failed.add(parent.id);
       this.failedFor.set(n, failed);
@@ -306,6 +347,7 @@ export class P2PDownload {
     this.parents.close();
     clearTimeout(this.stallTimer);
     clearTimeout(this.refreshTimer);
+    clearTimeout(this.busyTimer);
     for (const f of this.inFlight.values()) f.ac.abort(new D7yError('D7Y_ABORTED', 'the download moved on'));
     await Promise.allSettled([...this.inFlight.values()].map((f) => f.done));
   }

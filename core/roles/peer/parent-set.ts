@@ -73,16 +73,22 @@ export class ParentSet {
   }
 
   /**
-   * A parent holding piece `n` and not in `excluded`, by weighted random choice; undefined if
-   * none. Normal parents come first: a seed is asked only when no normal parent holds the piece
-   * (a super-seeding seed announces to each child only pieces no other child was offered).
+   * A parent holding piece `n` and not in `excluded` or `busy`, by weighted random choice;
+   * undefined if none. Normal parents come first: a seed is asked only when no normal parent
+   * holds the piece, busy ones included (a super-seeding seed announces to each child only pieces
+   * no other child was offered; a busy holder's children will soon hold it too).
    */
-  choose(n: number, excluded?: Set<string>): Parent | undefined {
+  choose(n: number, excluded?: Set<string>, busy?: ReadonlySet<string>): Parent | undefined {
     let total = 0;
     let options: [Parent, number][] = [];
     const seeds: [Parent, number][] = [];
+    let busyHolder = false;
     for (const p of this.byId.values()) {
       if (p.dead || !p.pieces.has(n) || excluded?.has(p.id)) continue;
+      if (busy?.has(p.id)) {
+        busyHolder ||= !p.seed;
+        continue;
+      }
       const w = p.weight / (1 + p.inFlight);
       if (p.seed) {
         seeds.push([p, w]);
@@ -92,6 +98,7 @@ export class ParentSet {
       total += w;
     }
     if (options.length === 0) {
+      if (busyHolder) return undefined;
       options = seeds;
       total = seeds.reduce((sum, [, w]) => sum + w, 0);
     }

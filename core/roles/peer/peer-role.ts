@@ -139,10 +139,15 @@ export class PeerRole implements Role {
     const offers = cfg.seed && cfg.upload.superSeed.enabled
       ? new SeedOffers({ inFlight: cfg.upload.superSeed.inFlight, grantTtlMs: cfg.upload.superSeed.offerTtlMs })
       : undefined;
-    const provider = new UploadPieceProvider(tasks, medium, new TokenBucket(cfg.upload.rateLimit), this.uploadStats, () => this.hostId, offers,
-      new UploadSlots(cfg.upload.concurrentPieces));
+    const limiter = new TokenBucket(cfg.upload.rateLimit);
+    const slots = new UploadSlots(cfg.upload.concurrentPieces);
+    // Children over Vortex share a piece at most childrenPerPiece at once (a seed's super-seeding
+    // already offers each piece to one child); the HTTP piece endpoint, for tools, is not limited.
+    const provider = new UploadPieceProvider(tasks, medium, limiter, this.uploadStats, () => this.hostId, offers, slots,
+      cfg.seed ? 0 : cfg.upload.childrenPerPiece);
+    const toolProvider = new UploadPieceProvider(tasks, medium, limiter, this.uploadStats, () => this.hostId, offers, slots);
     this.vortexServer = new VortexServer({ host: cfg.host.ip, port: cfg.upload.port, provider, logger: this.logger, maxConnections: cfg.upload.maxConnections });
-    this.pieceHttp = new PieceHttpServer({ host: cfg.host.ip, port: cfg.pieceHttp.port, provider });
+    this.pieceHttp = new PieceHttpServer({ host: cfg.host.ip, port: cfg.pieceHttp.port, provider: toolProvider });
     this.rpc = new DfdaemonService({ host: cfg.host.ip, port: cfg.rpc.port, tasks, logger: this.logger, hostId: this.hostId, peerId: () => this.hostId, offers });
     this.lifecycle.add(this.vortexServer);
     this.lifecycle.add(this.pieceHttp);

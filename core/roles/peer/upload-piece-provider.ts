@@ -1,6 +1,7 @@
 import { pipeline, Transform, type Readable, type TransformCallback } from 'node:stream';
 import type { PieceReadable, StorageMedium } from '../../contracts/storage-medium.js';
 import { D7yError } from '../../errors/d7y-error.js';
+import { BUSY_PREFIX } from '../../protocol/vortex/vortex-error-codes.js';
 import type { PieceContentMeta, PieceProvider, PieceRequest } from '../../protocol/vortex/index.js';
 import type { SeedOffers } from './seed-offers.js';
 import type { TaskManager } from './task-manager.js';
@@ -14,7 +15,9 @@ import type { UploadStats } from './upload-stats.js';
  * Serves this peer's pieces to other peers (Vortex and the HTTP piece endpoint): looks the piece
  * up in the task's state, waits for an upload slot, reads it from the medium, paces it through
  * the upload limit and counts it in the upload stats the scheduler ranks this host by. A piece
- * still arriving from a parent is passed on as its bytes are written (cut-through).
+ * still arriving from a parent is passed on as its bytes are written (cut-through). With
+ * `childrenPerPiece`, a whole-piece request beyond that many sends of the same piece at once is
+ * refused as busy (BUSY_PREFIX), so the child asks another holder.
  */
 export class UploadPieceProvider implements PieceProvider {
   constructor(
@@ -25,7 +28,28 @@ export class UploadPieceProvider implements PieceProvider {
     private readonly peerId: () => string,
     private readonly offers?: SeedOffers,
     private readonly slots?: UploadSlots,
+    private readonly childrenPerPiece = 0,
   ) {}
+
+  /** Whole-piece sends under way, by `taskId/number`. */
+  private readonly sending = new Map<string, number>();
+
+  /** Counts a whole-piece send of `key`; the returned function (idempotent) uncounts it. */
+  private share(key: string, req: Pick<PieceRequest, 'taskId' | 'number'>): () => void {
+    const now = this.sending.get(key) ?? 0;
+    if (now >= this.childrenPerPiece) {
+      throw new D7yError('D7Y_RATE_LIMITED', `${BUSY_PREFIX}piece ${req.number} of task ${req.taskId} is being sent to ${now} peers already; ask another holder`);
+    }
+    this.sending.set(key, now + 1);
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      const left = (this.sending.get(key) ?? 1) - 1;
+      if (left > 0) this.sending.set(key, left);
+      else this.sending.delete(key);
+    };
+  }
 
   async getPiece(req: Pick<PieceRequest, 'taskId' | 'number'>, range?: { start: number; length: number }): Promise<{ meta: PieceContentMeta; body: Readable; recycle?: (chunk: Buffer) => void }> {
     const state = await this.tasks.find(req.taskId);
@@ -33,9 +57,12 @@ export class UploadPieceProvider implements PieceProvider {
     const piece = state.pieces.get(req.number);
     const receiving = piece || !this.medium.readWritten ? undefined : state.relayable(req.number);
     if (!piece && !receiving) throw new D7yError('D7Y_PIECE_NOT_FOUND', `piece ${req.number} of task ${req.taskId} is not on this peer`);
-    const release = this.slots ? await this.slots.acquire() : () => undefined;
+    const unshare = this.childrenPerPiece > 0 && !range ? this.share(`${req.taskId}/${req.number}`, req) : () => undefined;
+    let release: () => void = unshare;
     let source: PieceReadable;
     try {
+      const slot = this.slots ? await this.slots.acquire() : () => undefined;
+      release = () => { slot(); unshare(); };
       source = piece ? await this.medium.readPiece(req.taskId, req.number, range)
         : relayedPiece(this.medium, req.taskId, receiving!, range ?? { start: 0, length: receiving!.length });
     } catch (err) {

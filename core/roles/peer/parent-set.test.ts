@@ -1,0 +1,29 @@
+import test from 'ava';
+import { HostType, type Peer } from '../../protocol/rpc/gen/common.js';
+import { ParentSet } from './parent-set.js';
+
+function peer(id: string, seed = false): Peer {
+  return { id, host: { id: `host-${id}`, ip: '127.0.0.1', uploadPort: 4000, rpcPort: 4001, type: seed ? HostType.HOST_TYPE_SUPER : HostType.HOST_TYPE_NORMAL, maxTxBps: 1000, txBps60s: 0 } } as unknown as Peer;
+}
+
+function holding(set: ParentSet, id: string, seed: boolean, ...pieces: number[]): void {
+  const p = set.add(peer(id, seed))!;
+  for (const n of pieces) p.pieces.set(n, { number: n } as never);
+}
+
+test('a busy holder is not chosen; another normal holder is', (t) => {
+  const set = new ParentSet(() => 0);
+  holding(set, 'a', false, 0);
+  holding(set, 'b', false, 0);
+  for (let i = 0; i < 20; i++) t.is(set.choose(0, undefined, new Set(['a']))?.id, 'b');
+});
+
+test('while only busy normal parents hold a piece, the child waits instead of asking the seed', (t) => {
+  const set = new ParentSet();
+  holding(set, 'seed', true, 0, 1);
+  holding(set, 'a', false, 0);
+  t.is(set.choose(0, undefined, new Set(['a'])), undefined, 'piece 0: its holder is busy, the seed is spared');
+  t.is(set.choose(1, undefined, new Set(['a']))?.id, 'seed', 'piece 1: no normal parent holds it, the seed is asked');
+  t.is(set.choose(0, new Set(['a']))?.id, 'seed', 'a holder that failed the piece does not hold the seed back');
+  t.is(set.choose(0)?.id, 'a');
+});
