@@ -12,6 +12,7 @@ import { DiskGc, type DiskGcSettings } from './disk-gc.js';
 import { diskPaths, newDiskTask, taskSnapshot, type DiskTask } from './disk-task.js';
 import { fsFailure } from './fs-failure.js';
 import { pooledFileRange } from './pooled-read.js';
+import { SharedReadHandles } from './read-handles.js';
 import { loadDiskIndex } from './load-disk-index.js';
 import { TaskLog, type TaskLogEntry } from './task-log.js';
 
@@ -49,6 +50,8 @@ export class DiskStorage implements StorageMedium {
   private tasks = new Map<string, DiskTask>();
   private readonly inflight = new Map<Promise<unknown>, PieceInput>();
   private readonly removals = new Map<string, Promise<unknown>>();
+  /** Read handles on content files, shared by overlapping and back-to-back piece reads. */
+  private readonly readers = new SharedReadHandles();
   private readonly logger: Logger;
   private readonly now: () => number;
   private readonly gcSettings: typeof DEFAULT_GC;
@@ -101,6 +104,7 @@ export class DiskStorage implements StorageMedium {
     }
     const timeout = delay(this.options.stopTimeoutMs ?? 10_000, undefined, { ref: false });
     await Promise.race([Promise.allSettled([...this.inflight.keys()]), timeout]);
+    this.readers.retireAll();
     for (const task of this.tasks.values()) {
       await this.commit(task).catch(() => undefined);
       if (task.record.lastAccessedAt > task.persistedAccess) this.persistTouch(task);
@@ -258,11 +262,11 @@ export class DiskStorage implements StorageMedium {
   /** `length` bytes of the task's content file from `position`, in pooled buffers. */
   private async readContent(taskId: string, pieceNumber: number, position: number, length: number): Promise<PieceReadable> {
     if (length === 0) return Readable.from([], { objectMode: false });
-    const handle = await open(this.contentPath(taskId), 'r').catch((err: NodeJS.ErrnoException) => {
+    const { handle, release } = await this.readers.acquire(this.contentPath(taskId)).catch((err: NodeJS.ErrnoException) => {
       if (err.code === 'ENOENT') throw pieceNotFound(taskId, pieceNumber, this.name);
       throw fsFailure(err, this.dir, `reading piece ${pieceNumber} of task ${taskId}`);
     });
-    return pooledFileRange(handle, position, length);
+    return pooledFileRange(handle, position, length, release);
   }
 
   /**
@@ -321,6 +325,7 @@ export class DiskStorage implements StorageMedium {
     this.tasks.delete(taskId);
     task.deleted = true;
     this.used -= task.bytes;
+    this.readers.retire(this.contentPath(taskId));
     const removal = this.fsStep(`deleting task ${taskId}`, async () => {
       await task.log.remove();
       await rm(this.contentPath(taskId), { force: true });

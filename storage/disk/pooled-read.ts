@@ -5,10 +5,10 @@ import { pieceBuffers } from '../shared/buffer-pool.js';
 
 /**
  * `length` bytes of an open file from `position`, read into pooled buffers, one read ahead. The
- * stream closes the handle when it ends or is destroyed. A consumer done with a chunk may give it
+ * stream calls `release` (the handle's owner closes or keeps it) when it ends or is destroyed. A consumer done with a chunk may give it
  * back with `recycle` (a socket writer does, once the kernel has the bytes).
  */
-export function pooledFileRange(handle: FileHandle, position: number, length: number): PieceReadable {
+export function pooledFileRange(handle: FileHandle, position: number, length: number, release: () => void): PieceReadable {
   let at = position;
   const end = position + length;
   const stream = new Readable({
@@ -34,7 +34,8 @@ export function pooledFileRange(handle: FileHandle, position: number, length: nu
       });
     },
     destroy(err, cb) {
-      handle.close().then(() => cb(err), () => cb(err));
+      release();
+      cb(err);
     },
   });
   return Object.assign(stream, { recycle: (chunk: Buffer) => pieceBuffers.give(chunk) });
