@@ -1,5 +1,6 @@
-import { container as rootContainer, type DependencyContainer, type InjectionToken } from 'tsyringe';
+import type { InjectionToken } from 'tsyringe';
 import {
+  rootContainer, type DependencyContainer,
   createMetricsRegistry, EvaluatorRegistry, Lifecycle, SchedulingPolicyToken,
   SourceRouter, StorageRegistry, Tokens,
   type Logger, type NodeConfig, type Role, type RoleName, type SchedulingPolicy,

@@ -18,10 +18,15 @@ function loadCrc32(): { backend: 'node-rs' | 'zlib'; fn: Crc32Fn } {
   }
 }
 
-const loaded = loadCrc32();
+// Loaded on first use: the CLI's `get` imports this module but checks no piece itself.
+let loaded: ReturnType<typeof loadCrc32> | undefined;
+
 /** Which implementation computes piece digests in this process. */
-export const crc32Backend = loaded.backend;
-export const crc32: Crc32Fn = loaded.fn;
+export function crc32Backend(): 'node-rs' | 'zlib' {
+  return (loaded ??= loadCrc32()).backend;
+}
+
+export const crc32: Crc32Fn = (data, value) => (loaded ??= loadCrc32()).fn(data, value);
 
 /** `crc32:<decimal>` of a whole buffer. */
 export function pieceDigest(data: Uint8Array): string {

@@ -62,7 +62,7 @@ function roleModulesIn(files: Set<string>): string[] {
   return [...files].filter((f) => /^dist\/(core\/roles\/(manager|scheduler)\/|core\/roles\/peer\/peer-role\.js|plugins\/)/.test(f));
 }
 
-test('d7y --version, --help and get load no role, database, HTTP-server, gRPC or cloud SDK code', async (t) => {
+test('d7y --version, --help and get load no role, DI, database, HTTP-server, gRPC or cloud SDK code', async (t) => {
   const dir = await tmpDir(t);
   for (const args of [['--version'], ['--help'], ['get', '--help']]) {
     const trace = await tracer(t, await tmpDir(t));
@@ -72,6 +72,7 @@ test('d7y --version, --help and get load no role, database, HTTP-server, gRPC or
     t.true(packages.has('commander') && files.has('dist/cli/program.js'), `the trace of d7y ${args.join(' ')} saw the CLI load`);
     t.deepEqual(heavyIn(packages), [], `d7y ${args.join(' ')}`);
     t.deepEqual(roleModulesIn(files), [], `d7y ${args.join(' ')}`);
+    t.false(packages.has('reflect-metadata'), `d7y ${args.join(' ')} does not load the DI metadata polyfill`);
     t.false(files.has('dist/core/index.js'), `d7y ${args.join(' ')} does not load the SDK barrel`);
   }
 
@@ -83,6 +84,7 @@ test('d7y --version, --help and get load no role, database, HTTP-server, gRPC or
   const { packages, files } = await trace.read();
   t.true(files.has('dist/core/roles/peer/local-api-client.js'), 'd7y get talks to the daemon through its client');
   t.deepEqual(heavyIn(packages), []);
+  t.false(packages.has('reflect-metadata'), 'd7y get does not load the DI metadata polyfill');
   t.deepEqual(roleModulesIn(files), []);
 });
 

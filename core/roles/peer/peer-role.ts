@@ -1,5 +1,5 @@
 import { mkdir } from 'node:fs/promises';
-import { inject, injectable } from 'tsyringe';
+import { inject, injectable } from '../../di.js';
 import type { NodeConfig } from '../../config/node-config.js';
 import { peerDataDir, peerSocketPath, type PeerConfig } from '../../config/peer-config.js';
 import type { StorageMedium } from '../../contracts/storage-medium.js';

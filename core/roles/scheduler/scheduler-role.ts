@@ -1,6 +1,6 @@
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import type { Registry } from 'prom-client';
-import { inject, injectable } from 'tsyringe';
+import { inject, injectable } from '../../di.js';
 import type { NodeConfig } from '../../config/node-config.js';
 import type { Evaluator } from '../../contracts/evaluator.js';
 import { D7yError } from '../../errors/d7y-error.js';
