@@ -1,7 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { D7yError, taskId } from '../../core/index.js';
 import { BUSY_PREFIX } from '../../core/protocol/vortex/vortex-error-codes.js';
 import { JsonLinesOutcomeStore } from '../../core/roles/scheduler/experiment/index.js';
@@ -11,14 +11,18 @@ import { startFakeParent } from './faults-fake-parent.js';
 import { MIB, sha256, waitForPieces, type TaskStat } from './faults-support.js';
 import { P2PCluster, testBytes } from './p2p-cluster.js';
 
+/** The origin serving `file` at `path`, and an empty cluster. */
+async function originAndCluster(t: ExecutionContext, path: string, file: Buffer): Promise<{ url: string; cluster: P2PCluster }> {
+  const origin = await startOriginServer(t, { files: { [path]: file } });
+  return { url: origin.urlOf(path), cluster: await P2PCluster.create(t) };
+}
+
 const getArgs = (url: string, out: string, socket: string): string[] => ['get', url, '-O', out, '--socket', socket, '--no-progress'];
 
 test.serial('a parent killed mid-download: the child finishes with the right bytes', async (t) => {
   t.timeout(180_000);
   const file = testBytes(24 * MIB, 21);
-  const origin = await startOriginServer(t, { files: { '/f/killed.bin': file } });
-  const url = origin.urlOf('/f/killed.bin');
-  const cluster = await P2PCluster.create(t);
+  const { url, cluster } = await originAndCluster(t, '/f/killed.bin', file);
   const scheduler = await cluster.scheduler();
   const schedulers = [scheduler.address];
   const [seed, child] = await Promise.all([
@@ -41,9 +45,7 @@ test.serial('a parent killed mid-download: the child finishes with the right byt
 test.serial('a parent serving corrupted pieces is blocked and the pieces are fetched elsewhere', async (t) => {
   t.timeout(180_000);
   const file = testBytes(8 * MIB, 22);
-  const origin = await startOriginServer(t, { files: { '/f/corrupt.bin': file } });
-  const url = origin.urlOf('/f/corrupt.bin');
-  const cluster = await P2PCluster.create(t);
+  const { url, cluster } = await originAndCluster(t, '/f/corrupt.bin', file);
   await writeFile(cluster.pluginsFile, JSON.stringify({
     plugins: [{ name: 'http' }, { name: 'disk' }, { name: 'default' }, { name: 'legacy' }],
     scheduler: { evaluator: 'default', experiment: { id: 'faults', bucketBy: 'task', variants: [
@@ -83,9 +85,7 @@ test.serial('a parent serving corrupted pieces is blocked and the pieces are fet
 test.serial('a parent that turns slow is detected as bad and not given to the next child', async (t) => {
   t.timeout(180_000);
   const file = testBytes(8 * MIB, 23);
-  const origin = await startOriginServer(t, { files: { '/f/slow.bin': file } });
-  const url = origin.urlOf('/f/slow.bin');
-  const cluster = await P2PCluster.create(t);
+  const { url, cluster } = await originAndCluster(t, '/f/slow.bin', file);
   const scheduler = await cluster.scheduler();
   const slow = await startFakeParent(t, {
     name: 'slowing', scheduler: scheduler.address, url, file, pieceLength: MIB,
@@ -115,9 +115,7 @@ test.serial('a parent that turns slow is detected as bad and not given to the ne
 test.serial('a parent that drops the connection in the middle of every piece: the child daemon survives and finishes', async (t) => {
   t.timeout(180_000);
   const file = testBytes(8 * MIB, 24);
-  const origin = await startOriginServer(t, { files: { '/f/cut.bin': file } });
-  const url = origin.urlOf('/f/cut.bin');
-  const cluster = await P2PCluster.create(t);
+  const { url, cluster } = await originAndCluster(t, '/f/cut.bin', file);
   const scheduler = await cluster.scheduler();
   const cutting = await startFakeParent(t, {
     name: 'cutting', scheduler: scheduler.address, url, file, pieceLength: MIB,
@@ -138,9 +136,7 @@ test.serial('a parent that drops the connection in the middle of every piece: th
 test.serial('a parent busy with a piece is asked again a little later, not dropped: the child gets every piece from it', async (t) => {
   t.timeout(180_000);
   const file = testBytes(4 * MIB, 25);
-  const origin = await startOriginServer(t, { files: { '/f/busy.bin': file } });
-  const url = origin.urlOf('/f/busy.bin');
-  const cluster = await P2PCluster.create(t);
+  const { url, cluster } = await originAndCluster(t, '/f/busy.bin', file);
   const scheduler = await cluster.scheduler();
   let refused = 0;
   const busy = await startFakeParent(t, {

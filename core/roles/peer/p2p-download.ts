@@ -66,7 +66,7 @@ export class P2PDownload {
   private readonly order: number[];
   private readonly inFlight = new Map<number, { parent: Parent; ac: AbortController; done: Promise<void> }>();
   private readonly failedFor = new Map<number, Set<string>>();
-  /** Parents that said they were busy with a piece, until when (ms): asked again after that, or another holder first. */
+  /** Parents that said they were busy with a piece, until when (ms): skipped until then (armBusyTimer forgets them). */
   private readonly busyFor = new Map<number, Map<string, number>>();
   private busyTimer?: NodeJS.Timeout;
   private settled = false;
@@ -185,7 +185,7 @@ export class P2PDownload {
     if (this.inFlight.size < this.opts.concurrency) {
       for (const n of this.rarestFirst()) {
         if (this.inFlight.size >= this.opts.concurrency) break;
-        const parent = this.parents.choose(n, this.failedFor.get(n), this.busyParents(n));
+        const parent = this.parents.choose(n, this.failedFor.get(n), this.busyFor.get(n));
         if (parent) this.startPiece(n, parent);
       }
     }
@@ -214,16 +214,6 @@ export class P2PDownload {
     return held.sort((a, b) => a[1] - b[1]).map(([n]) => n);
   }
 
-  /** The parents busy with piece `n` right now; forgets those whose wait is over. */
-  private busyParents(n: number): ReadonlySet<string> | undefined {
-    const busy = this.busyFor.get(n);
-    if (!busy) return undefined;
-    const now = Date.now();
-    for (const [id, until] of busy) if (until <= now) busy.delete(id);
-    if (busy.size === 0) this.busyFor.delete(n);
-    return busy.size ? new Set(busy.keys()) : undefined;
-  }
-
   /** A parent is busy with piece `n`: ask another holder, or this one again after BUSY_WAIT_MS. */
   private parentBusy(n: number, parent: Parent): void {
     const busy = this.busyFor.get(n) ?? new Map<string, number>();
@@ -232,18 +222,24 @@ export class P2PDownload {
     this.armBusyTimer();
   }
 
-  /** Pumps again when the earliest busy wait ends. */
+  /** Forgets the busy marks whose wait is over, and pumps again when the earliest other one ends. */
   private armBusyTimer(): void {
     if (this.busyTimer || this.settled) return;
+    const now = Date.now();
     let earliest = Infinity;
-    for (const busy of this.busyFor.values()) for (const until of busy.values()) earliest = Math.min(earliest, until);
+    for (const [n, busy] of this.busyFor) {
+      for (const [id, until] of busy) {
+        if (until <= now) busy.delete(id);
+        else earliest = Math.min(earliest, until);
+      }
+      if (busy.size === 0) this.busyFor.delete(n);
+    }
     if (earliest === Infinity) return;
     this.busyTimer = setTimeout(() => {
       this.busyTimer = undefined;
-      for (const n of [...this.busyFor.keys()]) this.busyParents(n);
-      this.pump();
       this.armBusyTimer();
-    }, Math.max(1, earliest - Date.now()));
+      this.pump();
+    }, earliest - now);
   }
 
   private stalled(): void {

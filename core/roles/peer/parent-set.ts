@@ -78,7 +78,7 @@ export class ParentSet {
    * holds the piece, busy ones included (a super-seeding seed announces to each child only pieces
    * no other child was offered; a busy holder's children will soon hold it too).
    */
-  choose(n: number, excluded?: Set<string>, busy?: ReadonlySet<string>): Parent | undefined {
+  choose(n: number, excluded?: Set<string>, busy?: { has(parentId: string): boolean }): Parent | undefined {
     let total = 0;
     let options: [Parent, number][] = [];
     const seeds: [Parent, number][] = [];
