@@ -8,7 +8,7 @@ import type { LabHost } from './support/net-lab.js';
 import { startOrigin } from './support/origin-server.js';
 import { d7yBin } from './support/d7y-lab.js';
 import { PeerPair } from './support/peer-pair.js';
-import { run as runCmd, stopProcess } from './support/processes.js';
+import { cpuSeconds, run as runCmd, stopProcess } from './support/processes.js';
 import { Teardown } from './support/teardown.js';
 
 const LOOPBACK: LabHost = { name: 'lo', ip: '127.0.0.1', index: 0 };
@@ -42,21 +42,31 @@ export async function run(argv: string[]): Promise<void> {
     const bytes = (await stat(join(root, 'data.bin'))).size;
     const load = loadavg()[0]!;
     const curl: number[] = [];
-    await startOrigin(teardown, LOOPBACK, root, 28181, join(workDir, 'curl'), '/data.bin');
+    const nginx = await startOrigin(teardown, LOOPBACK, root, 28181, join(workDir, 'curl'), '/data.bin');
     const pair = await PeerPair.start(teardown, workDir, root, 'data.bin', 600_000);
     const d7y: number[] = [];
     const d7ySeconds: number[] = [];
+    const gib = bytes / 2 ** 30;
+    const cpu = { nginx: [] as number[], curl: [] as number[], seed: [] as number[], peer: [] as number[] };
     const curlRun = async (i: number): Promise<void> => {
       const out = join(workDir, `curl-${i}.bin`);
-      const speed = await runCmd('curl', ['-sf', '-o', out, '-w', '%{speed_download}', 'http://127.0.0.1:28181/data.bin'], 600_000);
-      curl.push(Number(speed));
+      const nginx0 = await cpuSeconds([nginx.pid], true);
+      // bash's `times` prints the CPU time of its children (curl) on its last line.
+      const text = await runCmd('bash', ['-c', 'curl -sf -o "$1" -w "%{speed_download}\\n" "$2" && times', 'bash', out, 'http://127.0.0.1:28181/data.bin'], 600_000);
+      cpu.nginx.push(((await cpuSeconds([nginx.pid], true)) - nginx0) / gib);
+      const lines = text.trim().split('\n');
+      curl.push(Number(lines[0]));
+      cpu.curl.push(bashTimes(lines.at(-1) ?? '') / gib);
       await rm(out, { force: true });
     };
     const d7yRun = async (i: number): Promise<void> => {
       const peer = await pair.newPeer();
       const out = join(workDir, `d7y-${i}.bin`);
       const before = await pair.originBytes();
+      const [seed0, peer0] = [await cpuSeconds([pair.seed.proc.pid]), await cpuSeconds([peer.proc.pid])];
       const r = await pair.fetch(peer, out, 600_000);
+      cpu.seed.push(((await cpuSeconds([pair.seed.proc.pid])) - seed0) / gib);
+      cpu.peer.push(((await cpuSeconds([peer.proc.pid])) - peer0) / gib);
       const fromOrigin = (await pair.originBytes()) - before;
       if (fromOrigin > bytes / 100) throw new Error(`the peer read ${fromOrigin} bytes from the origin instead of the seed peer`);
       if (r.code !== 0) throw new Error(`d7y get from the seed peer failed (exit ${r.code}); see ${out}.log and ${peer.logFile}`);
@@ -88,18 +98,33 @@ export async function run(argv: string[]): Promise<void> {
       ['seed peer → peer (d7y get -O file)', mb(md), d7y.map(mb).join(' ')],
       ['  the same without d7y CLI start-up', mb(median(d7yNet)), d7yNet.map(mb).join(' ')],
     ]));
+    const cs = (xs: number[]): string => xs.map((x) => x.toFixed(2)).join(' ');
+    console.log(formatTable(['process', 'CPU-s per GiB (median)', 'runs'], [
+      ['nginx (workers)', median(cpu.nginx).toFixed(2), cs(cpu.nginx)],
+      ['curl -o file', median(cpu.curl).toFixed(2), cs(cpu.curl)],
+      ['seed peer (serving)', median(cpu.seed).toFixed(2), cs(cpu.seed)],
+      ['receiving peer daemon', median(cpu.peer).toFixed(2), cs(cpu.peer)],
+    ]));
     const pairRatio = median(d7y.map((x, i) => x / curl[i]!));
     console.log(`ratio d7y / nginx+curl: ${(md / mc).toFixed(2)} (goal ≥ 0.8; median of per-run ratios ${pairRatio.toFixed(2)}); without the ${cliStart.toFixed(2)} s CLI start-up: ${(median(d7yNet) / mc).toFixed(2)}; load average ${load.toFixed(2)}`);
     const file = await appendJsonLines(a.out, 'throughput', [{
       bench: 'throughput', at: new Date().toISOString(), sizeMiB: a.sizeMiB, runs: a.runs, loadavg1: Math.round(load * 100) / 100,
       curlBytesPerSec: curl.map(Math.round), d7yBytesPerSec: d7y.map(Math.round), ratio: Math.round((md / mc) * 1000) / 1000,
       pairRatioMedian: Math.round(pairRatio * 1000) / 1000,
+      cpuSecondsPerGiB: Object.fromEntries(Object.entries(cpu).map(([k, v]) => [k, v.map((x) => Math.round(x * 100) / 100)])),
       cliStartSeconds: Math.round(cliStart * 100) / 100, ratioWithoutCliStart: Math.round((median(d7yNet) / mc) * 1000) / 1000,
     }]);
     console.log(`results: ${file}`);
   } finally {
     await teardown.run();
   }
+}
+
+/** User + system seconds from the children line of bash's `times` (`0m0.050s 0m1.260s`). */
+function bashTimes(line: string): number {
+  const parts = [...line.matchAll(/(\d+)m([\d.]+)s/g)];
+  if (parts.length !== 2) throw new Error(`unexpected output of bash's times: ${line}`);
+  return parts.reduce((sum, m) => sum + Number(m[1]) * 60 + Number(m[2]), 0);
 }
 
 function median(xs: number[]): number {

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
 import type { Teardown } from './teardown.js';
 
 /** A process started by a benchmark: killed by PID at teardown. */
@@ -72,4 +73,33 @@ export async function waitUntil(what: string, check: () => Promise<boolean> | bo
     if (Date.now() > deadline) throw new Error(`${what} did not happen within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, intervalMs));
   }
+}
+
+/** Clock ticks per second of /proc's utime and stime (USER_HZ, 100 on Linux). */
+const USER_HZ = 100;
+
+/**
+ * User + system CPU seconds the processes have used so far, their children's included when
+ * `withChildren` (nginx's workers), from /proc; a process that is gone counts 0.
+ */
+export async function cpuSeconds(pids: number[], withChildren = false): Promise<number> {
+  const all = withChildren ? [...pids, ...(await childPids(pids))] : pids;
+  const ticks = await Promise.all(all.map(async (pid) => {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return f.length > 12 ? Number(f[11]) + Number(f[12]) : 0;
+  }));
+  return ticks.reduce((a, b) => a + b, 0) / USER_HZ;
+}
+
+/** The direct children of the processes, found through /proc (field 4 of a stat line). */
+async function childPids(parents: number[]): Promise<number[]> {
+  const want = new Set(parents);
+  const pids = (await readdir('/proc')).filter((d) => /^\d+$/.test(d)).map(Number);
+  const found = await Promise.all(pids.map(async (pid) => {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    return want.has(ppid) ? pid : undefined;
+  }));
+  return found.filter((p): p is number => p !== undefined);
 }

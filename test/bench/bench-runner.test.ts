@@ -3,6 +3,7 @@ import { main } from '../../bench/run.js';
 import { lowerBound, parseSwarmArgs } from '../../bench/swarm.js';
 import { Teardown } from '../../bench/support/teardown.js';
 import { formatTable } from '../../bench/support/bench-files.js';
+import { cpuSeconds, startProcess, waitUntil } from '../../bench/support/processes.js';
 
 test.serial('an unknown benchmark exits 2 and lists the known ones', async (t) => {
   const writes: string[] = [];
@@ -60,4 +61,19 @@ test.serial('teardown runs every step newest first, once, even after a failing s
 
 test('tables are aligned with a rule under the header', (t) => {
   t.is(formatTable(['mode', 's'], [['d7y', 1.5], ['direct', 12]]), '  mode    s\n------  ---\n   d7y  1.5\ndirect   12');
+});
+
+test('cpuSeconds counts a process\'s CPU time, and its children\'s when asked', async (t) => {
+  const teardown = new Teardown();
+  try {
+    // bash waits on a node child that burns about 0.3 CPU-seconds, then idles; stopping bash stops it.
+    const burn = 'const end = Date.now() + 300; while (Date.now() < end); setTimeout(() => {}, 30000)';
+    const p = startProcess(teardown, 'burner', 'bash', ['-c', `trap 'kill $child' TERM; "${process.execPath}" -e "${burn}" & child=$!; wait`]);
+    await waitUntil('the child burned its CPU time', async () => (await cpuSeconds([p.pid], true)) >= 0.25, 10_000, 50);
+    t.true((await cpuSeconds([p.pid])) < 0.1, 'bash itself only waits');
+    t.true((await cpuSeconds([p.pid], true)) < 2, 'the figure is seconds, not ticks');
+    t.is(await cpuSeconds([2 ** 22 + 7]), 0, 'a process that is gone counts 0');
+  } finally {
+    await teardown.run();
+  }
 });
