@@ -6,8 +6,8 @@ import { inHost, type LabHost } from './net-lab.js';
 import { startProcess, waitUntil, type BenchProcess } from './processes.js';
 import type { Teardown } from './teardown.js';
 
-/** The built `d7y` bin (`dist/cli/bin.cjs`). */
-export const d7yBin = fileURLToPath(new URL('../../cli/bin.cjs', import.meta.url));
+/** The built CLI (`dist/cli/d7y.js`). */
+export const d7yBin = fileURLToPath(new URL('../../cli/d7y.js', import.meta.url));
 
 /** The node flags of the CLI's `#!/usr/bin/env -S node …` line, so daemons run as the installed `d7y` runs them. */
 export function binNodeFlags(bin = d7yBin): string[] {

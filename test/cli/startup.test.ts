@@ -1,6 +1,5 @@
 import { spawn } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
-import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import { d7yBin, freePort, repoRoot, tmpDir } from '../support/env.js';
@@ -136,43 +135,10 @@ test('the d7y bin, run as installed, and npm start give node 2 MiB semi-spaces: 
     child.on('error', reject);
     child.on('close', resolve);
   });
-  t.is(r, 0, 'dist/cli/bin.cjs runs as an executable, through its #! line');
+  t.is(r, 0, 'dist/cli/d7y.js runs as an executable, through its #! line');
   const probe = JSON.parse(await readFile(file, 'utf8')) as { execArgv: string[]; youngBytes: number };
   t.true(probe.execArgv.includes('--max-semi-space-size=2'), probe.execArgv.join(' '));
   t.true(probe.youngBytes <= 4 * 1024 * 1024, `new space ${probe.youngBytes} bytes after churn`);
   const pkg = JSON.parse(await readFile(join(repoRoot, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
-  t.regex(pkg.scripts.start, /^node --max-semi-space-size=2 dist\/cli\/bin\.cjs up$/);
-  t.is((pkg as unknown as { bin: Record<string, string> }).bin.d7y, 'dist/cli/bin.cjs');
-});
-
-/** A CommonJS preload (it runs before the bin, and starts no libuv work) that records the pool's size and the threads at exit. */
-const POOL_PROBE = `const { readdirSync, writeFileSync } = require('node:fs');
-process.on('exit', () => writeFileSync(process.env.D7Y_POOL_FILE, JSON.stringify({
-  size: process.env.UV_THREADPOOL_SIZE, threads: readdirSync('/proc/self/task').length })));
-`;
-
-test('the d7y bin gives libuv one pool thread per core (2 to 4) and keeps a UV_THREADPOOL_SIZE the user set', async (t) => {
-  const dir = await tmpDir(t);
-  await writeFile(join(dir, 'pool-probe.cjs'), POOL_PROBE);
-  const probe = async (size?: string): Promise<{ size?: string; threads: number }> => {
-    const file = join(dir, `pool-${size ?? 'default'}.json`);
-    const env: NodeJS.ProcessEnv = { ...process.env, NODE_OPTIONS: `--require ${join(dir, 'pool-probe.cjs')}`, D7Y_POOL_FILE: file };
-    delete env.UV_THREADPOOL_SIZE;
-    if (size) env.UV_THREADPOOL_SIZE = size;
-    // `task id` reads the plugins file, so the pool runs work and has started by the exit.
-    const r = await new Promise<number | null>((resolve, reject) => {
-      const child = spawn(d7yBin, ['task', 'id', 'https://example.com/a'], { env, stdio: 'ignore' });
-      child.on('error', reject);
-      child.on('close', resolve);
-    });
-    t.is(r, 0);
-    return JSON.parse(await readFile(file, 'utf8')) as { size?: string; threads: number };
-  };
-  const expected = Math.min(4, Math.max(2, availableParallelism()));
-  const byDefault = await probe();
-  t.is(byDefault.size, String(expected));
-  t.is(byDefault.threads, (await probe(String(expected))).threads, 'the default pool is as big as one set by hand');
-  const seven = await probe('7');
-  t.is(seven.size, '7', 'the user\'s setting stays');
-  t.is(seven.threads, byDefault.threads + 7 - expected, 'and libuv starts that many threads');
+  t.regex(pkg.scripts.start, /^node --max-semi-space-size=2 dist\/cli\/d7y\.js up$/);
 });

@@ -7,8 +7,8 @@ import type { ExecutionContext } from 'ava';
 
 /** The repository root (tests run from dist/test/support). */
 export const repoRoot = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
-/** The built `d7y` bin (it loads the CLI's ES module entry, dist/cli/d7y.js). */
-export const d7yBin = join(repoRoot, 'dist/cli/bin.cjs');
+/** The built CLI entry point. */
+export const d7yBin = join(repoRoot, 'dist/cli/d7y.js');
 
 /** A fresh temporary directory, removed when the test ends. */
 export async function tmpDir(t: ExecutionContext, prefix = 'd7y-test-'): Promise<string> {
