@@ -85,21 +85,22 @@ const USER_HZ = 100;
 export async function cpuSeconds(pids: number[], withChildren = false): Promise<number> {
   const all = withChildren ? [...pids, ...(await childPids(pids))] : pids;
   const ticks = await Promise.all(all.map(async (pid) => {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const f = await statFields(pid);
     return f.length > 12 ? Number(f[11]) + Number(f[12]) : 0;
   }));
   return ticks.reduce((a, b) => a + b, 0) / USER_HZ;
 }
 
-/** The direct children of the processes, found through /proc (field 4 of a stat line). */
+/** The direct children of the processes, found through /proc. */
 async function childPids(parents: number[]): Promise<number[]> {
   const want = new Set(parents);
   const pids = (await readdir('/proc')).filter((d) => /^\d+$/.test(d)).map(Number);
-  const found = await Promise.all(pids.map(async (pid) => {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
-    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-    return want.has(ppid) ? pid : undefined;
-  }));
+  const found = await Promise.all(pids.map(async (pid) => (want.has(Number((await statFields(pid))[1])) ? pid : undefined)));
   return found.filter((p): p is number => p !== undefined);
+}
+
+/** The fields of /proc/<pid>/stat after the command name (state, ppid, …), or none if it is gone. */
+async function statFields(pid: number): Promise<string[]> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+  return stat ? stat.slice(stat.lastIndexOf(')') + 2).split(' ') : [];
 }
