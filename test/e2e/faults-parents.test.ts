@@ -160,3 +160,36 @@ test.serial('a parent busy with a piece is asked again a little later, not dropp
   t.deepEqual(stat.parentIds, [busy.peerId], 'every piece came from the busy parent');
   t.is(stat.trafficTypes['back-to-source'] ?? 0, 0, 'the child did not go to the origin');
 });
+
+test.serial('a parent that stalls while the other holder is idle: the endgame moves its pieces, and the get does not wait for it', async (t) => {
+  t.timeout(180_000);
+  const file = testBytes(8 * MIB, 26);
+  const { url, cluster } = await originAndCluster(t, '/f/stall.bin', file);
+  const scheduler = await cluster.scheduler();
+  const schedulers = [scheduler.address];
+  const holder = await cluster.peer('holder', { schedulers });
+  const warm = await runCli(getArgs(url, join(cluster.dir, 'holder.out'), holder.socket), { timeoutMs: 60_000 });
+  t.is(warm.code, 0, warm.stderr);
+  const stop = new AbortController();
+  t.teardown(() => stop.abort());
+  const STALL_MS = 20_000;
+  const stalling = await startFakeParent(t, {
+    name: 'stalling', scheduler: scheduler.address, url, file, pieceLength: MIB, maxTxBps: 100 * 1024 * MIB,
+    serve: async (_k, bytes) => {
+      await sleep(STALL_MS, undefined, { signal: stop.signal });
+      return bytes;
+    },
+  });
+  const child = await cluster.peer('child', { schedulers });
+  const out = join(cluster.dir, 'child.out');
+  const t0 = Date.now();
+  const r = await runCli(getArgs(url, out, child.socket), { timeoutMs: 150_000 });
+  const took = Date.now() - t0;
+  t.is(r.code, 0, r.stderr);
+  t.is(sha256(await readFile(out)), sha256(file));
+  t.true(stalling.requests >= 1, 'the child asked the stalling parent (it announces the most bandwidth)');
+  t.true(took < STALL_MS - 5_000, `the get took ${took} ms; the stalling parent answers after ${STALL_MS} ms`);
+  const stat = await cluster.client(child).stat(taskId({ url })) as unknown as TaskStat;
+  t.false(stat.parentIds.includes(stalling.peerId), 'no piece came from the stalling parent');
+  t.is(stat.trafficTypes['back-to-source'] ?? 0, 0, 'the pieces came from the idle holder, not the origin');
+});

@@ -42,6 +42,23 @@ const BUSY_WAIT_MS = 250;
 const MAX_REFRESHES = 20;
 /** Live normal parents a download looks for (by asking the scheduler again) while much is missing. */
 const WANTED_PARENTS = 8;
+/** How often a download whose missing pieces are all in flight looks for one to move (endgame). */
+const ENDGAME_CHECK_MS = 200;
+/** Pieces of this download, newest last, whose durations make the typical one. */
+const DURATION_SAMPLES = 16;
+/** In the endgame, a piece with no byte landed after this long is moved whatever the typical piece takes. */
+const NO_BYTES_MS = 2_000;
+
+/** A piece being fetched: from whom, since when, and how many of its bytes have landed. */
+interface InFlightPiece {
+  parent: Parent;
+  ac: AbortController;
+  done: Promise<void>;
+  startedAt: number;
+  landed: number;
+  /** Aborted to be fetched from another parent: not a failure of this one. */
+  moved: boolean;
+}
 
 /** A write failed for want of room: no other parent can cure it. */
 export function isStorageFull(e: D7yError): boolean {
@@ -53,18 +70,24 @@ export function isStorageFull(e: D7yError): boolean {
  * stream per parent says who holds what; pieces are fetched over Vortex, at most `concurrency`
  * at once, each from a parent picked by weighted random choice, crc32-checked by the medium,
  * retried elsewhere on failure (a parent whose connection goes quiet fails by the Vortex client's
- * read time-out) and reported to the scheduler. A seed is asked only for pieces no normal parent
- * holds. When no parent can serve the
- * missing pieces for `stallMs` it syncs again with its seeds (a super-seeding seed then
- * announces every piece asked for) and asks for a reschedule; it returns `back-to-source` when
- * the scheduler says so, when reschedules run out, or when the scheduler is lost.
+ * read time-out) and reported to the scheduler; once every missing piece is in flight, a piece
+ * stuck on a slow parent moves to an idle holder (endgame). A seed is asked only for pieces no
+ * normal parent holds. When no parent can serve the missing pieces for `stallMs` it syncs again
+ * with its seeds (a super-seeding seed then announces every piece asked for) and asks for a
+ * reschedule; it returns `back-to-source` when the scheduler says so, when reschedules run out,
+ * or when the scheduler is lost.
  */
 export class P2PDownload {
   private readonly parents = new ParentSet();
   private readonly missing: Set<number>;
   /** The missing pieces in a random order, fixed for this download. */
   private readonly order: number[];
-  private readonly inFlight = new Map<number, { parent: Parent; ac: AbortController; done: Promise<void> }>();
+  private readonly inFlight = new Map<number, InFlightPiece>();
+  /** Milliseconds the last pieces from normal parents took, newest last. */
+  private readonly durations: number[] = [];
+  /** Pieces already moved once to another parent. */
+  private readonly moved = new Set<number>();
+  private endgameTimer?: NodeJS.Timeout;
   private readonly failedFor = new Map<number, Set<string>>();
   /** Parents that said they were busy with a piece, until when (ms): skipped until then (armBusyTimer forgets them). */
   private readonly busyFor = new Map<number, Map<string, number>>();
@@ -195,6 +218,50 @@ export class P2PDownload {
       clearTimeout(this.stallTimer);
       this.stallTimer = undefined;
     }
+    if (this.inFlight.size > 0 && this.inFlight.size >= this.missing.size) {
+      this.endgameTimer ??= setTimeout(() => {
+        this.endgameTimer = undefined;
+        this.endgame();
+      }, ENDGAME_CHECK_MS);
+    }
+  }
+
+  /**
+   * Endgame: every missing piece is in flight, so a slow parent holds up the whole download. A
+   * piece from a normal parent that has no byte landed after NO_BYTES_MS, or that has taken half
+   * as long again as a typical piece of this download and would still need longer than one at
+   * the pace it goes, is fetched again from a normal holder this download has nothing in flight
+   * from (once per piece; the slow parent is asked for it again only after the others, and is not
+   * counted as failing).
+   */
+  private endgame(): void {
+    if (this.settled || this.inFlight.size < this.missing.size) return;
+    const sorted = [...this.durations].sort((a, b) => a - b);
+    const typical = sorted[sorted.length >> 1];
+    const now = Date.now();
+    for (const [n, f] of this.inFlight) {
+      if (f.parent.seed || this.moved.has(n)) continue;
+      const elapsed = now - f.startedAt;
+      if (!this.isSlow(n, f, elapsed, typical)) continue;
+      const skip = new Set(this.failedFor.get(n));
+      skip.add(f.parent.id);
+      const other = this.parents.choose(n, skip, this.busyFor.get(n));
+      if (!other || other.seed || other.inFlight > 0) continue;
+      this.moved.add(n);
+      f.moved = true;
+      this.opts.logger.debug({ taskId: this.state.taskId, piece: n, from: f.parent.id, ms: elapsed, landed: f.landed, typicalMs: typical }, 'piece moved to an idle parent');
+      // Marked busy for the piece, the slow parent is passed over while any other holder is free.
+      this.parentBusy(n, f.parent, this.opts.stallMs);
+      f.ac.abort(new D7yError('D7Y_ABORTED', `piece ${n} moved to a faster parent`));
+    }
+    this.pump();
+  }
+
+  private isSlow(n: number, f: InFlightPiece, elapsed: number, typical: number | undefined): boolean {
+    if (f.landed === 0) return elapsed >= Math.min(NO_BYTES_MS, 1.5 * (typical ?? Infinity));
+    if (typical === undefined || elapsed < 1.5 * typical) return false;
+    const { length } = pieceBounds(n, this.state.contentLength!, this.state.pieceLength);
+    return ((length - f.landed) * elapsed) / f.landed > typical;
   }
 
   /**
@@ -214,10 +281,10 @@ export class P2PDownload {
     return held.sort((a, b) => a[1] - b[1]).map(([n]) => n);
   }
 
-  /** A parent is busy with piece `n`: ask another holder, or this one again after BUSY_WAIT_MS. */
-  private parentBusy(n: number, parent: Parent): void {
+  /** A parent is busy with piece `n`: ask another holder, or this one again after `waitMs`. */
+  private parentBusy(n: number, parent: Parent, waitMs = BUSY_WAIT_MS): void {
     const busy = this.busyFor.get(n) ?? new Map<string, number>();
-    busy.set(parent.id, Date.now() + BUSY_WAIT_MS);
+    busy.set(parent.id, Date.now() + waitMs);
     this.busyFor.set(n, busy);
     this.armBusyTimer();
   }
@@ -259,18 +326,18 @@ export class P2PDownload {
   }
 
   private startPiece(n: number, parent: Parent): void {
-    const ac = new AbortController();
+    const f: InFlightPiece = { parent, ac: new AbortController(), done: Promise.resolve(), startedAt: Date.now(), landed: 0, moved: false };
     parent.inFlight += 1;
-    const done = this.fetchPiece(n, parent, ac).finally(() => {
+    this.inFlight.set(n, f);
+    f.done = this.fetchPiece(n, f).finally(() => {
       parent.inFlight -= 1;
-      this.inFlight.delete(n);
+      if (this.inFlight.get(n) === f) this.inFlight.delete(n);
       this.pump();
     });
-    this.inFlight.set(n, { parent, ac, done });
   }
 
-  private async fetchPiece(n: number, parent: Parent, ac: AbortController): Promise<void> {
-    const startedAt = Date.now();
+  private async fetchPiece(n: number, f: InFlightPiece): Promise<void> {
+    const { parent, ac, startedAt } = f;
     const { offset, length } = pieceBounds(n, this.state.contentLength!, this.state.pieceLength);
     let receiving: ReceivingPiece | undefined;
     try {
@@ -284,9 +351,13 @@ export class P2PDownload {
       receiving = expected ? this.state.startReceiving({ number: n, offset, length, digest: expected }) : undefined;
       const r = receiving;
       const rec = await this.opts.medium.writePiece(this.state.taskId, { number: n, offset, length }, body, expected,
-        r && { onWritten: (bytes) => r.advance(bytes) });
+        r && { onWritten: (bytes) => { f.landed = bytes; r.advance(bytes); } });
       this.missing.delete(n);
       const held: HeldPiece = { ...rec, parentId: parent.id, trafficType: TrafficType.RemotePeer, cost: Date.now() - startedAt, createdAt: Date.now() };
+      if (!parent.seed) {
+        this.durations.push(held.cost!);
+        if (this.durations.length > DURATION_SAMPLES) this.durations.shift();
+      }
       this.opts.logger.debug({ taskId: this.state.taskId, piece: n, parent: parent.id, ms: held.cost, missing: this.missing.size }, 'piece from a parent');
       await this.onPiece(held);
       this.session.pieceFinished({
@@ -298,6 +369,7 @@ export class P2PDownload {
       if (receiving) this.state.endReceiving(receiving, e);
       if (this.settled) return;
       if (this.signal.aborted) return this.fail(toD7yError(this.signal.reason, 'D7Y_ABORTED'));
+      if (f.moved) return;
       if (isStorageFull(e)) return this.fail(e);
       if (e.code === 'D7Y_RATE_LIMITED') {
         this.opts.logger.trace({ taskId: this.state.taskId, piece: n, parent: parent.id }, 'parent busy with the piece');
@@ -344,6 +416,7 @@ export class P2PDownload {
     clearTimeout(this.stallTimer);
     clearTimeout(this.refreshTimer);
     clearTimeout(this.busyTimer);
+    clearTimeout(this.endgameTimer);
     for (const f of this.inFlight.values()) f.ac.abort(new D7yError('D7Y_ABORTED', 'the download moved on'));
     await Promise.allSettled([...this.inFlight.values()].map((f) => f.done));
   }
