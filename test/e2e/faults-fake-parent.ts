@@ -14,8 +14,8 @@ export interface FakeParentOptions {
   url: string;
   file: Buffer;
   pieceLength: number;
-  /** The bytes to send for the k-th piece request (k from 1), given the true bytes; may delay. */
-  serve(k: number, bytes: Buffer): Promise<Buffer> | Buffer;
+  /** The bytes to send for the k-th piece request (k from 1), given the true bytes; may delay, or trickle them as a stream. */
+  serve(k: number, bytes: Buffer): Promise<Buffer | Readable> | Buffer | Readable;
   /** Announced peak upload bandwidth, so evaluators rank it high. */
   maxTxBps?: number;
 }
@@ -49,7 +49,7 @@ export async function startFakeParent(t: ExecutionContext, o: FakeParentOptions)
       const body = await o.serve(requests, Buffer.from(p.bytes));
       return {
         meta: { number: p.number, offset: p.offset, length: p.length, digest: p.digest, parentId: '', trafficType: 0, cost: 0, createdAt: Date.now() },
-        body: Readable.from([body]),
+        body: Buffer.isBuffer(body) ? Readable.from([body]) : body,
       };
     },
   };

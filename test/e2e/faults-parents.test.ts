@@ -1,5 +1,6 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import test, { type ExecutionContext } from 'ava';
 import { D7yError, taskId } from '../../core/index.js';
@@ -7,7 +8,7 @@ import { BUSY_PREFIX } from '../../core/protocol/vortex/vortex-error-codes.js';
 import { JsonLinesOutcomeStore } from '../../core/roles/scheduler/experiment/index.js';
 import { startOriginServer } from '../support/origin-server.js';
 import { runCli } from '../support/run-cli.js';
-import { startFakeParent } from './faults-fake-parent.js';
+import { startFakeParent, type FakeParent } from './faults-fake-parent.js';
 import { MIB, sha256, waitForPieces, type TaskStat } from './faults-support.js';
 import { P2PCluster, testBytes } from './p2p-cluster.js';
 
@@ -161,10 +162,15 @@ test.serial('a parent busy with a piece is asked again a little later, not dropp
   t.is(stat.trafficTypes['back-to-source'] ?? 0, 0, 'the child did not go to the origin');
 });
 
-test.serial('a parent that stalls while the other holder is idle: the endgame moves its pieces, and the get does not wait for it', async (t) => {
-  t.timeout(180_000);
-  const file = testBytes(8 * MIB, 26);
-  const { url, cluster } = await originAndCluster(t, '/f/stall.bin', file);
+/**
+ * The set-up of the endgame tests: a peer holding the file (fetched from the origin) and a child
+ * whose download also sees the fake parent `start` makes; `stop` aborts the fake's waits at teardown.
+ */
+async function withIdleHolder(t: ExecutionContext, path: string, seed: number,
+  start: (o: { url: string; file: Buffer; scheduler: string; stop: AbortSignal }) => Promise<FakeParent>,
+): Promise<{ fake: FakeParent; file: Buffer; out: string; took: number; stat: TaskStat; code: number | null; stderr: string }> {
+  const file = testBytes(8 * MIB, seed);
+  const { url, cluster } = await originAndCluster(t, path, file);
   const scheduler = await cluster.scheduler();
   const schedulers = [scheduler.address];
   const holder = await cluster.peer('holder', { schedulers });
@@ -172,24 +178,52 @@ test.serial('a parent that stalls while the other holder is idle: the endgame mo
   t.is(warm.code, 0, warm.stderr);
   const stop = new AbortController();
   t.teardown(() => stop.abort());
-  const STALL_MS = 20_000;
-  const stalling = await startFakeParent(t, {
-    name: 'stalling', scheduler: scheduler.address, url, file, pieceLength: MIB, maxTxBps: 100 * 1024 * MIB,
-    serve: async (_k, bytes) => {
-      await sleep(STALL_MS, undefined, { signal: stop.signal });
-      return bytes;
-    },
-  });
+  const fake = await start({ url, file, scheduler: scheduler.address, stop: stop.signal });
   const child = await cluster.peer('child', { schedulers });
   const out = join(cluster.dir, 'child.out');
   const t0 = Date.now();
   const r = await runCli(getArgs(url, out, child.socket), { timeoutMs: 150_000 });
   const took = Date.now() - t0;
-  t.is(r.code, 0, r.stderr);
-  t.is(sha256(await readFile(out)), sha256(file));
-  t.true(stalling.requests >= 1, 'the child asked the stalling parent (it announces the most bandwidth)');
-  t.true(took < STALL_MS - 5_000, `the get took ${took} ms; the stalling parent answers after ${STALL_MS} ms`);
   const stat = await cluster.client(child).stat(taskId({ url })) as unknown as TaskStat;
-  t.false(stat.parentIds.includes(stalling.peerId), 'no piece came from the stalling parent');
-  t.is(stat.trafficTypes['back-to-source'] ?? 0, 0, 'the pieces came from the idle holder, not the origin');
+  return { fake, file, out, took, stat, code: r.code, stderr: r.stderr };
+}
+
+test.serial('a parent that stalls while the other holder is idle: the endgame moves its pieces, and the get does not wait for it', async (t) => {
+  t.timeout(180_000);
+  const STALL_MS = 20_000;
+  const r = await withIdleHolder(t, '/f/stall.bin', 26, ({ url, file, scheduler, stop }) => startFakeParent(t, {
+    name: 'stalling', scheduler, url, file, pieceLength: MIB, maxTxBps: 100 * 1024 * MIB,
+    serve: async (_k, bytes) => {
+      await sleep(STALL_MS, undefined, { signal: stop });
+      return bytes;
+    },
+  }));
+  t.is(r.code, 0, r.stderr);
+  t.is(sha256(await readFile(r.out)), sha256(r.file));
+  t.true(r.fake.requests >= 1, 'the child asked the stalling parent (it announces the most bandwidth)');
+  t.true(r.took < STALL_MS - 5_000, `the get took ${r.took} ms; the stalling parent answers after ${STALL_MS} ms`);
+  t.false(r.stat.parentIds.includes(r.fake.peerId), 'no piece came from the stalling parent');
+  t.is(r.stat.trafficTypes['back-to-source'] ?? 0, 0, 'the pieces came from the idle holder, not the origin');
+});
+
+test.serial('a parent that sends half of each piece and then goes slow: the endgame moves the pieces to an idle holder', async (t) => {
+  t.timeout(180_000);
+  const REST_AFTER_MS = 20_000;
+  const r = await withIdleHolder(t, '/f/trickle.bin', 27, ({ url, file, scheduler, stop }) => startFakeParent(t, {
+    name: 'trickling', scheduler, url, file, pieceLength: MIB, maxTxBps: 100 * 1024 * MIB,
+    serve: (k, bytes) => {
+      // The first piece whole, so the download learns what a piece takes; then half at once and the rest much later.
+      if (k === 1) return bytes;
+      return Readable.from((async function* () {
+        yield bytes.subarray(0, bytes.length >> 1);
+        await sleep(REST_AFTER_MS, undefined, { signal: stop });
+        yield bytes.subarray(bytes.length >> 1);
+      })());
+    },
+  }));
+  t.is(r.code, 0, r.stderr);
+  t.is(sha256(await readFile(r.out)), sha256(r.file));
+  t.true(r.fake.requests >= 2, `the child asked the trickling parent for more than its first piece (${r.fake.requests} requests)`);
+  t.true(r.took < REST_AFTER_MS - 5_000, `the get took ${r.took} ms; the trickling parent sends the rest of a piece after ${REST_AFTER_MS} ms`);
+  t.is(r.stat.trafficTypes['back-to-source'] ?? 0, 0, 'the pieces came from the peers, not the origin');
 });
