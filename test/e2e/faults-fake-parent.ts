@@ -18,6 +18,8 @@ export interface FakeParentOptions {
   serve(k: number, bytes: Buffer): Promise<Buffer | Readable> | Buffer | Readable;
   /** Announced peak upload bandwidth, so evaluators rank it high. */
   maxTxBps?: number;
+  /** SyncPieces lists the pieces only this long after a child asks, so the child learns of other parents first. */
+  announceDelayMs?: number;
 }
 
 export interface FakeParent {
@@ -30,7 +32,7 @@ export interface FakeParent {
 /**
  * A parent made of real protocol parts, misbehaving on purpose: a VortexServer whose provider
  * sends what `serve` returns (corrupted or delayed bytes under the true digest), a dfdaemon
- * SyncPieces that lists every piece, and a host and finished peer announced to the scheduler
+ * SyncPieces that lists every piece (at once, or after `announceDelayMs`), and a host and finished peer announced to the scheduler
  * through SchedulerClient (as a peer that went back to the source). Stopped at teardown.
  */
 export async function startFakeParent(t: ExecutionContext, o: FakeParentOptions): Promise<FakeParent> {
@@ -62,8 +64,14 @@ export async function startFakeParent(t: ExecutionContext, o: FakeParentOptions)
     cb({ code: GrpcStatus.UNIMPLEMENTED, details: 'not served by this parent' });
   const impl: DfdaemonUploadServer = {
     syncPieces: (call) => {
-      for (const p of pieces) call.write({ number: p.number, offset: p.offset, length: p.length, digest: p.digest });
-      call.end();
+      const list = (): void => {
+        if (call.cancelled) return;
+        for (const p of pieces) call.write({ number: p.number, offset: p.offset, length: p.length, digest: p.digest });
+        call.end();
+      };
+      if (!o.announceDelayMs) return list();
+      const timer = setTimeout(list, o.announceDelayMs);
+      call.on('cancelled', () => clearTimeout(timer));
     },
     downloadTask: (call) => call.emit('error', { code: GrpcStatus.UNIMPLEMENTED, details: 'not served by this parent' }),
     statTask: unimplemented,

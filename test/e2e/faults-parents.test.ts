@@ -163,29 +163,30 @@ test.serial('a parent busy with a piece is asked again a little later, not dropp
 });
 
 /**
- * The set-up of the endgame tests: a peer holding the file (fetched from the origin) and a child
- * whose download also sees the fake parent `start` makes; `stop` aborts the fake's waits at teardown.
+ * The set-up of the endgame tests: the fake parent `start` makes, and a holder that serves every
+ * piece at once but lists its pieces only 500 ms after a child asks, so the child's download asks
+ * the fake for every piece first and the holder is idle when the endgame looks for one; `stop`
+ * aborts the fake's waits at teardown.
  */
 async function withIdleHolder(t: ExecutionContext, path: string, seed: number,
   start: (o: { url: string; file: Buffer; scheduler: string; stop: AbortSignal }) => Promise<FakeParent>,
-): Promise<{ fake: FakeParent; file: Buffer; out: string; took: number; stat: TaskStat; code: number | null; stderr: string }> {
+): Promise<{ fake: FakeParent; holder: FakeParent; file: Buffer; out: string; took: number; stat: TaskStat; code: number | null; stderr: string }> {
   const file = testBytes(8 * MIB, seed);
   const { url, cluster } = await originAndCluster(t, path, file);
   const scheduler = await cluster.scheduler();
-  const schedulers = [scheduler.address];
-  const holder = await cluster.peer('holder', { schedulers });
-  const warm = await runCli(getArgs(url, join(cluster.dir, 'holder.out'), holder.socket), { timeoutMs: 60_000 });
-  t.is(warm.code, 0, warm.stderr);
   const stop = new AbortController();
   t.teardown(() => stop.abort());
   const fake = await start({ url, file, scheduler: scheduler.address, stop: stop.signal });
-  const child = await cluster.peer('child', { schedulers });
+  const holder = await startFakeParent(t, {
+    name: 'holder', scheduler: scheduler.address, url, file, pieceLength: MIB, announceDelayMs: 500, serve: (_k, bytes) => bytes,
+  });
+  const child = await cluster.peer('child', { schedulers: [scheduler.address] });
   const out = join(cluster.dir, 'child.out');
   const t0 = Date.now();
   const r = await runCli(getArgs(url, out, child.socket), { timeoutMs: 150_000 });
   const took = Date.now() - t0;
   const stat = await cluster.client(child).stat(taskId({ url })) as unknown as TaskStat;
-  return { fake, file, out, took, stat, code: r.code, stderr: r.stderr };
+  return { fake, holder, file, out, took, stat, code: r.code, stderr: r.stderr };
 }
 
 test.serial('a parent that stalls while the other holder is idle: the endgame moves its pieces, and the get does not wait for it', async (t) => {
@@ -200,9 +201,10 @@ test.serial('a parent that stalls while the other holder is idle: the endgame mo
   }));
   t.is(r.code, 0, r.stderr);
   t.is(sha256(await readFile(r.out)), sha256(r.file));
-  t.true(r.fake.requests >= 1, 'the child asked the stalling parent (it announces the most bandwidth)');
+  t.is(r.fake.requests, 8, 'the child asked the stalling parent for every piece (it listed them first)');
   t.true(r.took < STALL_MS - 5_000, `the get took ${r.took} ms; the stalling parent answers after ${STALL_MS} ms`);
-  t.false(r.stat.parentIds.includes(r.fake.peerId), 'no piece came from the stalling parent');
+  t.deepEqual(r.stat.parentIds, [r.holder.peerId], 'every piece came from the idle holder, none from the stalling parent');
+  t.is(r.holder.requests, 8, 'the holder was asked once for each piece');
   t.is(r.stat.trafficTypes['back-to-source'] ?? 0, 0, 'the pieces came from the idle holder, not the origin');
 });
 
@@ -223,7 +225,9 @@ test.serial('a parent that sends half of each piece and then goes slow: the endg
   }));
   t.is(r.code, 0, r.stderr);
   t.is(sha256(await readFile(r.out)), sha256(r.file));
-  t.true(r.fake.requests >= 2, `the child asked the trickling parent for more than its first piece (${r.fake.requests} requests)`);
+  t.is(r.fake.requests, 8, 'the child asked the trickling parent for every piece (it listed them first)');
   t.true(r.took < REST_AFTER_MS - 5_000, `the get took ${r.took} ms; the trickling parent sends the rest of a piece after ${REST_AFTER_MS} ms`);
+  t.deepEqual(r.stat.parentIds, [r.fake.peerId, r.holder.peerId].sort(), 'the first piece came from the trickling parent, the rest from the holder');
+  t.is(r.holder.requests, 7, 'the holder was asked for the seven pieces the trickling parent was slow with');
   t.is(r.stat.trafficTypes['back-to-source'] ?? 0, 0, 'the pieces came from the peers, not the origin');
 });
