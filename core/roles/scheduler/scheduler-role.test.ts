@@ -108,11 +108,50 @@ test('without a seed peer the first peers go back to the source, within the limi
   const parents = parentsOf(await p4.next({ timeoutMs: 3000 }));
   t.is(parents[0], 'p1', 'a peer on another host gets the piece holder first');
   t.deepEqual([...parents].sort(), ['p0', 'p1', 'p2'], 'peers downloading from the source are parents too');
+  // p4, now a parent for others too, leaves: the waiting host mate has no parent but the source.
+  p4.cancel();
+  t.true(await until(async () => !(await client.statPeer(TASK, 'p4').then(() => true, () => false))), 'p4 is forgotten once it leaves');
 
   await sessions[0]!.backToSourceFinished(4, 1);
   t.is((await sessions[3]!.next({ timeoutMs: 3000 }))?.response?.$case, 'needBackToSourceResponse',
     'a freed back-to-source slot goes to the waiting peer');
   t.is((await client.statTask(TASK)).state, 'succeeded');
+});
+
+test('peers waiting together for the seed learn of each other in the round that answers them', async (t) => {
+  const { client } = await startScheduler(t);
+  const dfdaemon = await startFakeDfdaemon(t);
+  await client.announceHost(hostMsg('seed-host', { type: HostType.HOST_TYPE_SUPER, rpcPort: dfdaemon.port }));
+  const ids = ['p1', 'p2', 'p3', 'p4'];
+  const sessions = ids.map((id, i) => {
+    const s = client.announcePeer({ hostId: `h${i + 1}`, taskId: TASK, peerId: id });
+    t.teardown(() => s.cancel());
+    return s;
+  });
+  for (let i = 0; i < ids.length; i++) await client.announceHost(hostMsg(`h${i + 1}`));
+  for (const s of sessions) await s.register(download());
+  t.true(await until(() => dfdaemon.calls.length === 1), 'seed DownloadTask called');
+
+  const seed = client.announcePeer({ hostId: 'seed-host', taskId: TASK, peerId: 'seed-peer' });
+  t.teardown(() => seed.cancel());
+  await seed.register(download({ needBackToSource: true }));
+  t.is((await seed.next({ timeoutMs: 3000 }))?.response?.$case, 'needBackToSourceResponse');
+  // Each peer's answers within the round: its parents, and the peers it is told of as their parent.
+  const known = new Map<string, Set<string>>();
+  await Promise.all(sessions.map(async (s, i) => {
+    const heard = new Set<string>();
+    known.set(ids[i]!, heard);
+    for (;;) {
+      const res = await s.next({ timeoutMs: 300 }).catch(() => undefined);
+      if (!res) return;
+      for (const p of parentsOf(res)) heard.add(p);
+    }
+  }));
+  for (const [id, heard] of known) {
+    t.true(heard.has('seed-peer'), `${id} is given the seed`);
+    const others = [...heard].filter((p) => p !== 'seed-peer');
+    t.is(others.length, ids.length - 1, `${id} heard of every other waiting peer before holding any piece (${others})`);
+  }
 });
 
 test('a peer that may not go back to the source fails after the retry limit', async (t) => {

@@ -85,15 +85,19 @@ export function newTask(id: string, download: Download, now: number): TaskRecord
   };
 }
 
-/** Whether the peer can be offered as a parent, by state and pieces (per-child filters come later). */
+/**
+ * Whether the peer can be offered as a parent, by state (per-child filters come later). A peer
+ * that was just given its parents counts before it holds a piece: peers that register together
+ * then learn of each other in the round that answers them, and can pass on the first pieces as
+ * they arrive (cut-through) instead of waiting for a later round to hear of each other.
+ */
 export function isAvailable(peer: PeerRecord): boolean {
   switch (peer.state) {
     case 'succeeded':
     case 'back-to-source':
     case 'running':
-      return true;
     case 'received-normal':
-      return peer.finishedPieces.size > 0 || peer.host.type === 'super';
+      return true;
     default:
       return false;
   }
