@@ -100,6 +100,7 @@ test('an idle d7y peer with the shipped plugins loads no cloud SDK and no manage
   const peer = startCli(t, ['peer', '-c', config], { cwd: dir, env: trace.env });
   const banner = await waitForOutput(peer, /d7y: ready: .*\n/, 60_000);
   t.regex(banner, /"schemes":\[[^\]]*"gs"[^\]]*"s3"/, 'the s3 and gcs plugins are registered');
+  t.regex(banner, /"crc32":"node-rs"/, 'the SIMD crc32 is loaded at start, before any piece');
 
   const idle = await trace.read();
   t.true(idle.files.has('dist/core/roles/peer/peer-role.js') && idle.files.has('dist/sources/s3/index.js'), 'the trace saw the peer and its plugins load');

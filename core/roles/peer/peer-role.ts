@@ -10,6 +10,7 @@ import { SchedulerClient } from '../../protocol/rpc/scheduler-client.js';
 import { VortexClient, VortexServer } from '../../protocol/vortex/index.js';
 import type { SourceRouter } from '../../registry/source-router.js';
 import type { StorageRegistry } from '../../registry/storage-registry.js';
+import { crc32Backend } from '../../task/piece-digest.js';
 import { Tokens } from '../../tokens.js';
 import { Lifecycle } from '../lifecycle.js';
 import type { Role } from '../role.js';
@@ -106,6 +107,7 @@ export class PeerRole implements Role {
       schedulersFrom: this.discovery?.origin ?? 'static',
       schemes: this.sources.schemes(),
       storage: this.cfg.storage.medium,
+      crc32: crc32Backend(),
       download: { concurrency: this.cfg.download.concurrency, rateLimit: this.cfg.download.rateLimit },
     };
   }
@@ -168,6 +170,8 @@ export class PeerRole implements Role {
       await medium.stop();
       throw err;
     }
+    // describe() loads the crc32 implementation now, not on the first piece: a download's first
+    // pieces (on a host where many start at once) do not wait for the addon to load.
     this.logger.info(this.describe(), 'peer started');
   }
 
