@@ -32,8 +32,9 @@ export interface FakeParent {
 /**
  * A parent made of real protocol parts, misbehaving on purpose: a VortexServer whose provider
  * sends what `serve` returns (corrupted or delayed bytes under the true digest), a dfdaemon
- * SyncPieces that lists every piece (at once, or after `announceDelayMs`), and a host and finished peer announced to the scheduler
- * through SchedulerClient (as a peer that went back to the source). Stopped at teardown.
+ * SyncPieces that lists every piece (at once, or after `announceDelayMs`), and a host and
+ * finished peer announced to the scheduler through SchedulerClient (as a peer that went back to
+ * the source). Stopped at teardown.
  */
 export async function startFakeParent(t: ExecutionContext, o: FakeParentOptions): Promise<FakeParent> {
   const taskId = computeTaskId({ url: o.url });
