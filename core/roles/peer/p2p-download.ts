@@ -350,8 +350,9 @@ export class P2PDownload {
       // With the digest known, the piece can be passed on (cut-through) while it is written.
       receiving = expected ? this.state.startReceiving({ number: n, offset, length, digest: expected }) : undefined;
       const r = receiving;
+      // The endgame reads `landed` whether or not the piece can be passed on.
       const rec = await this.opts.medium.writePiece(this.state.taskId, { number: n, offset, length }, body, expected,
-        r && { onWritten: (bytes) => { f.landed = bytes; r.advance(bytes); } });
+        { onWritten: (bytes) => { f.landed = bytes; r?.advance(bytes); } });
       this.missing.delete(n);
       const held: HeldPiece = { ...rec, parentId: parent.id, trafficType: TrafficType.RemotePeer, cost: Date.now() - startedAt, createdAt: Date.now() };
       if (!parent.seed) {
