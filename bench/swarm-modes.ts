@@ -2,6 +2,7 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { D7yLab } from './support/d7y-lab.js';
 import { inHost, type LabHost, type NetLab } from './support/net-lab.js';
+import { CpuSampler, type CpuReport, type ProcessSets } from './support/cpu-sampler.js';
 import { run, startProcess, stopProcess, type BenchProcess } from './support/processes.js';
 import type { Teardown } from './support/teardown.js';
 
@@ -18,6 +19,8 @@ export interface ModeContext {
   rateBytesPerSec: number;
   originRateBytesPerSec: number;
   timeoutMs: number;
+  /** The origin's HTTP server processes (nginx and its workers). */
+  originPids: () => Promise<number[]>;
 }
 
 /** Per-host results of one mode: completion seconds (undefined = failed) and the output paths. */
@@ -28,16 +31,25 @@ export interface ModeRun {
   egressBytes?: number;
   /** Bytes each client's link sent during the timed phase (its uploads to other clients). */
   clientTxBytes: (number | undefined)[];
+  /** Where the CPU went during the timed phase. */
+  cpu?: CpuReport;
   notes: string[];
 }
 
-/** Starts one process per client at once; resolves with each one's completion time (undefined on failure). */
-async function timed(ctx: ModeContext, starts: (() => BenchProcess)[], finished?: (i: number) => Promise<number | undefined>): Promise<{ seconds: (number | undefined)[]; egressBytes?: number; clientTxBytes: (number | undefined)[] }> {
+/**
+ * Starts one process per client at once; resolves with each one's completion time (undefined on
+ * failure), the link counters, and the CPU time of the clients (named `clients`) and of `others`.
+ */
+async function timed(ctx: ModeContext, clients: string, starts: (() => BenchProcess)[], others: ProcessSets,
+  finished?: (i: number) => Promise<number | undefined>): Promise<Omit<ModeRun, 'outputs' | 'notes'>> {
   const tx0 = await ctx.lab.originTxBytes();
   const up0 = await Promise.all(ctx.lab.clients.map((h) => ctx.lab.txBytes(h)));
+  const procs: BenchProcess[] = [];
+  const sampler = new CpuSampler({ [clients]: () => procs.map((p) => p.pid).filter((pid) => pid > 0), ...others, 'origin (nginx)': ctx.originPids });
+  await sampler.start();
   const t0 = performance.now();
   const wall0 = Date.now();
-  const procs = starts.map((s) => s());
+  procs.push(...starts.map((s) => s()));
   const deadline = setTimeout(() => { for (const p of procs) void stopProcess(p); }, ctx.timeoutMs);
   const seconds = await Promise.all(procs.map(async (p, i) => {
     const code = await p.exited;
@@ -48,11 +60,12 @@ async function timed(ctx: ModeContext, starts: (() => BenchProcess)[], finished?
     return code === 0 ? (performance.now() - t0) / 1000 : undefined;
   }));
   clearTimeout(deadline);
+  const cpu = await sampler.stop();
   const tx1 = await ctx.lab.originTxBytes();
   const up1 = await Promise.all(ctx.lab.clients.map((h) => ctx.lab.txBytes(h)));
   return {
     seconds, egressBytes: tx0 === undefined || tx1 === undefined ? undefined : tx1 - tx0,
-    clientTxBytes: up1.map((b, i) => (b === undefined || up0[i] === undefined ? undefined : b - up0[i]!)),
+    clientTxBytes: up1.map((b, i) => (b === undefined || up0[i] === undefined ? undefined : b - up0[i]!)), cpu,
   };
 }
 
@@ -61,10 +74,10 @@ export async function runDirect(ctx: ModeContext): Promise<ModeRun> {
   const dir = join(ctx.workDir, 'direct');
   await mkdir(dir, { recursive: true });
   const outputs = ctx.lab.clients.map((h) => join(dir, `${h.name}.bin`));
-  const r = await timed(ctx, ctx.lab.clients.map((h, i) => () => {
+  const r = await timed(ctx, 'curl', ctx.lab.clients.map((h, i) => () => {
     const [cmd, args] = inHost(h, 'curl', ['-sf', '--max-time', String(Math.ceil(ctx.timeoutMs / 1000)), '-o', outputs[i]!, ctx.url]);
     return startProcess(ctx.teardown, `curl on ${h.name}`, cmd, args);
-  }));
+  }), {});
   return { ...r, outputs, notes: [] };
 }
 
@@ -80,7 +93,9 @@ export async function runD7y(ctx: ModeContext): Promise<ModeRun> {
   const seed = await d7y.peer(ctx.lab.origin, { seed: true, schedulers: [address], uploadBytesPerSec: ctx.originRateBytesPerSec });
   const peers = await Promise.all(ctx.lab.clients.map((h) => d7y.peer(h, { seed: false, schedulers: [address], uploadBytesPerSec: ctx.rateBytesPerSec })));
   const outputs = ctx.lab.clients.map((h) => join(dir, `${h.name}.out`));
-  const r = await timed(ctx, peers.map((p, i) => () => d7y.get(p, ctx.url, outputs[i]!, ctx.timeoutMs)));
+  const r = await timed(ctx, 'd7y get', peers.map((p, i) => () => d7y.get(p, ctx.url, outputs[i]!, ctx.timeoutMs)), {
+    'peer daemons': () => peers.map((p) => p.proc.pid), 'seed peer': () => [seed.proc.pid], scheduler: () => [scheduler.proc.pid],
+  });
   for (const d of [...peers, seed, scheduler]) await stopProcess(d.proc);
   return { ...r, outputs, notes: [`logs in ${dir}`] };
 }
@@ -141,7 +156,7 @@ export async function runBt(ctx: ModeContext): Promise<ModeRun> {
     for (const p of leechers) void stopProcess(p);
   };
   const watcher = new Promise<void>((r) => setImmediate(r)).then(waitAll);
-  const r = await timed(ctx, starts, doneAt);
+  const r = await timed(ctx, 'aria2c leechers', starts, { 'aria2c seeder': () => [seeder.pid], opentracker: () => [tracker.pid] }, doneAt);
   await watcher;
   await stopProcess(seeder);
   await stopProcess(tracker);

@@ -7,6 +7,7 @@ import { appendJsonLines, formatTable, resultsDir, sha256File, writeRandomFile }
 import { writeCdfChart } from './support/cdf-chart.js';
 import { NetLab } from './support/net-lab.js';
 import { startOrigin } from './support/origin-server.js';
+import { childPids } from './support/processes.js';
 import { Teardown } from './support/teardown.js';
 import { runBt, runD7y, runDirect, type ModeContext, type ModeRun } from './swarm-modes.js';
 
@@ -89,7 +90,7 @@ export async function run(argv: string[]): Promise<void> {
     const fileName = 'data.bin';
     const sha = await writeRandomFile(join(root, fileName), a.sizeMiB);
     const originPort = 28080;
-    await startOrigin(teardown, lab.origin, root, originPort, workDir, `/${fileName}`);
+    const nginx = await startOrigin(teardown, lab.origin, root, originPort, workDir, `/${fileName}`);
     const rateBps = (a.rateMbit * 1e6) / 8;
     const originBps = (a.originRateMbit * 1e6) / 8;
     const tStar = lowerBound(size, a.hosts, originBps, rateBps);
@@ -104,6 +105,7 @@ export async function run(argv: string[]): Promise<void> {
       const ctx: ModeContext = {
         teardown, lab, workDir, root, fileName, url: `http://${lab.origin.ip}:${originPort}/${fileName}`,
         sizeBytes: size, rateBytesPerSec: rateBps, originRateBytesPerSec: originBps, timeoutMs: a.timeoutMs,
+        originPids: async () => [nginx.pid, ...(await childPids([nginx.pid]))],
       };
       const r = await MODES[mode]!(ctx);
       const shas: (string | undefined)[] = [];
@@ -116,7 +118,9 @@ export async function run(argv: string[]): Promise<void> {
         seconds: r.seconds.map((s) => (s === undefined ? null : round(s))), median: done.length ? round(median(done)) : null,
         last: last === undefined ? null : round(last), lastOverTStar: last === undefined ? null : round(last / tStar),
         clientUploadOverSize: r.clientTxBytes.map((b) => (b === undefined ? null : round(b / size, 3))),
-        egressBytes: r.egressBytes ?? null, egressOverSize: r.egressBytes === undefined ? null : round(r.egressBytes / size, 3), notes: r.notes,
+        egressBytes: r.egressBytes ?? null, egressOverSize: r.egressBytes === undefined ? null : round(r.egressBytes / size, 3),
+        cpu: r.cpu ? { cores: r.cpu.cores, busy: round(r.cpu.busy), saturated: round(r.cpu.saturated), seconds: roundAll(r.cpu.seconds) } : null,
+        notes: r.notes,
       });
       if (!a.keep) await rm(join(workDir, mode), { recursive: true, force: true });
     }
@@ -132,10 +136,27 @@ export async function run(argv: string[]): Promise<void> {
   }
 }
 
+type CpuRecord = { cores: number; busy: number; saturated: number; seconds: Record<string, number> } | null;
+
 function printTable(records: Record<string, unknown>[], tStar: number): void {
   const f = (v: unknown): string => (v === null || v === undefined ? '-' : String(v));
-  console.log(formatTable(['mode', 'done', 'sha ok', 'median s', 'last s', 'T* s', 'last/T*', 'egress/S', 'load'],
-    records.map((r) => [String(r.mode), `${f(r.completed)}/${f(r.hosts)}`, f(r.shaOk), f(r.median), f(r.last), round(tStar), f(r.lastOverTStar), f(r.egressOverSize), f(r.loadavg1)])));
+  const pct = (x: number | undefined): string => (x === undefined ? '-' : `${Math.round(x * 100)}%`);
+  console.log(formatTable(['mode', 'done', 'sha ok', 'median s', 'last s', 'T* s', 'last/T*', 'egress/S', 'load', 'CPU busy', 'CPU saturated'],
+    records.map((r) => {
+      const cpu = r.cpu as CpuRecord;
+      return [String(r.mode), `${f(r.completed)}/${f(r.hosts)}`, f(r.shaOk), f(r.median), f(r.last), round(tStar), f(r.lastOverTStar),
+        f(r.egressOverSize), f(r.loadavg1), pct(cpu?.busy), pct(cpu?.saturated)];
+    })));
+  for (const r of records) {
+    const cpu = r.cpu as CpuRecord;
+    if (!cpu) continue;
+    const parts = Object.entries(cpu.seconds).map(([name, s]) => `${name} ${s.toFixed(2)}`);
+    console.log(`${String(r.mode)} CPU-seconds over ${cpu.cores} cores: ${parts.join(', ')}`);
+  }
+}
+
+function roundAll(xs: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(xs).map(([k, v]) => [k, round(v)]));
 }
 
 function median(xs: number[]): number {

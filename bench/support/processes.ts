@@ -92,7 +92,7 @@ export async function cpuSeconds(pids: number[], withChildren = false): Promise<
 }
 
 /** The direct children of the processes, found through /proc. */
-async function childPids(parents: number[]): Promise<number[]> {
+export async function childPids(parents: number[]): Promise<number[]> {
   const want = new Set(parents);
   const pids = (await readdir('/proc')).filter((d) => /^\d+$/.test(d)).map(Number);
   const found = await Promise.all(pids.map(async (pid) => (want.has(Number((await statFields(pid))[1])) ? pid : undefined)));

@@ -4,6 +4,7 @@ import { lowerBound, parseSwarmArgs } from '../../bench/swarm.js';
 import { Teardown } from '../../bench/support/teardown.js';
 import { formatTable } from '../../bench/support/bench-files.js';
 import { cpuSeconds, startProcess, waitUntil } from '../../bench/support/processes.js';
+import { CpuSampler } from '../../bench/support/cpu-sampler.js';
 
 test.serial('an unknown benchmark exits 2 and lists the known ones', async (t) => {
   const writes: string[] = [];
@@ -73,6 +74,32 @@ test('cpuSeconds counts a process\'s CPU time, and its children\'s when asked', 
     t.true((await cpuSeconds([p.pid])) < 0.1, 'bash itself only waits');
     t.true((await cpuSeconds([p.pid], true)) < 2, 'the figure is seconds, not ticks');
     t.is(await cpuSeconds([2 ** 22 + 7]), 0, 'a process that is gone counts 0');
+  } finally {
+    await teardown.run();
+  }
+});
+
+test.serial('the CPU sampler charges a process that starts and exits while it runs to its set, and sees the machine busy', async (t) => {
+  const teardown = new Teardown();
+  try {
+    // The idler burns about 0.3 CPU-seconds before the sampler starts, then idles.
+    const idle = startProcess(teardown, 'idler', process.execPath, ['-e', 'while (process.cpuUsage().user + process.cpuUsage().system < 300000); setTimeout(() => {}, 30000)']);
+    await waitUntil('the idler burned its start', async () => (await cpuSeconds([idle.pid])) >= 0.25, 10_000, 20);
+    await new Promise((r) => setTimeout(r, 300));
+    const burners: number[] = [];
+    const sampler = new CpuSampler({ burner: () => burners, idler: () => [idle.pid] }, 50);
+    await sampler.start();
+    // About 0.5 CPU-seconds, then it exits: what it used up to its last sample stays counted.
+    const burn = startProcess(teardown, 'burner', process.execPath, ['-e', 'while (process.cpuUsage().user + process.cpuUsage().system < 500000);']);
+    burners.push(burn.pid);
+    t.is(await burn.exited, 0);
+    await new Promise((r) => setTimeout(r, 200));
+    const report = await sampler.stop();
+    t.true(report.seconds.burner! >= 0.3 && report.seconds.burner! <= 1.5, `burner charged ${report.seconds.burner} CPU-seconds`);
+    t.true(report.seconds.idler! < 0.1, `what the idler used before the start is not charged (${report.seconds.idler})`);
+    t.true(report.cores >= 1);
+    t.true(report.busy > 0.1 / report.cores && report.busy <= 1, `busy ${report.busy}`);
+    t.true(report.saturated >= 0 && report.saturated <= 1);
   } finally {
     await teardown.run();
   }

@@ -1,0 +1,110 @@
+import { readFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
+import { cpuSeconds } from './processes.js';
+
+/** Where the CPU went while a sampler ran. */
+export interface CpuReport {
+  /** CPUs of this machine. */
+  cores: number;
+  /** Mean share of all CPUs that was busy (user, system, interrupts), 0–1. */
+  busy: number;
+  /** Share of samples in which the CPUs were at least 95 % busy, 0–1. */
+  saturated: number;
+  /** CPU-seconds of each named set of processes. */
+  seconds: Record<string, number>;
+}
+
+/** Named sets of processes; a set is asked for its PIDs at every sample, so it may grow. */
+export type ProcessSets = Record<string, () => number[] | Promise<number[]>>;
+
+interface Jiffies {
+  busy: number;
+  total: number;
+}
+
+/** The machine's busy and total CPU time so far, from the first line of /proc/stat. */
+async function machineJiffies(): Promise<Jiffies | undefined> {
+  const text = await readFile('/proc/stat', 'utf8').catch(() => '');
+  const fields = text.slice(0, text.indexOf('\n')).trim().split(/\s+/).slice(1, 9).map(Number);
+  if (fields.length < 8 || fields.some((f) => !Number.isFinite(f))) return undefined;
+  const total = fields.reduce((a, b) => a + b, 0);
+  const idle = fields[3]! + fields[4]!;
+  return { busy: total - idle, total };
+}
+
+/**
+ * Samples how busy the machine is and the CPU time of named process sets every `intervalMs`,
+ * from `start()` to `stop()`. A process seen first after `start()` is charged its whole life;
+ * one that exits keeps what it had used at its last sample (up to one interval is missed).
+ */
+export class CpuSampler {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> = Promise.resolve();
+  private readonly base = new Map<number, number>();
+  private readonly last = new Map<number, number>();
+  private readonly owner = new Map<number, string>();
+  private prev: Jiffies | undefined;
+  private busySum = 0;
+  private totalSum = 0;
+  private samples = 0;
+  private saturatedSamples = 0;
+
+  constructor(private readonly sets: ProcessSets, private readonly intervalMs = 200) {}
+
+  /** Takes the baseline (the CPU the processes already used is not charged) and starts sampling. */
+  async start(): Promise<void> {
+    this.prev = await machineJiffies();
+    for (const [name, pids] of Object.entries(this.sets)) {
+      for (const pid of await pids()) {
+        const used = await cpuSeconds([pid]);
+        this.base.set(pid, used);
+        this.last.set(pid, used);
+        this.owner.set(pid, name);
+      }
+    }
+    this.timer = setInterval(() => {
+      this.running = this.running.then(() => this.sample());
+    }, this.intervalMs);
+  }
+
+  /** Takes a last sample and reports. */
+  async stop(): Promise<CpuReport> {
+    clearInterval(this.timer);
+    await this.running;
+    await this.sample();
+    const seconds: Record<string, number> = Object.fromEntries(Object.keys(this.sets).map((name) => [name, 0]));
+    for (const [pid, used] of this.last) {
+      const name = this.owner.get(pid)!;
+      seconds[name] = (seconds[name] ?? 0) + used - (this.base.get(pid) ?? 0);
+    }
+    return {
+      cores: availableParallelism(),
+      busy: this.totalSum > 0 ? this.busySum / this.totalSum : 0,
+      saturated: this.samples > 0 ? this.saturatedSamples / this.samples : 0,
+      seconds,
+    };
+  }
+
+  private async sample(): Promise<void> {
+    const now = await machineJiffies();
+    if (now && this.prev && now.total > this.prev.total) {
+      const busy = now.busy - this.prev.busy;
+      const total = now.total - this.prev.total;
+      this.busySum += busy;
+      this.totalSum += total;
+      this.samples += 1;
+      if (busy >= 0.95 * total) this.saturatedSamples += 1;
+    }
+    this.prev = now ?? this.prev;
+    for (const [name, pids] of Object.entries(this.sets)) {
+      for (const pid of await pids()) {
+        if (!this.owner.has(pid)) {
+          this.owner.set(pid, name);
+          this.base.set(pid, 0);
+        }
+        // A process that is gone reads 0: it keeps the most it was seen using.
+        this.last.set(pid, Math.max(this.last.get(pid) ?? 0, await cpuSeconds([pid])));
+      }
+    }
+  }
+}
