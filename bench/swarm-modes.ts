@@ -20,7 +20,7 @@ export interface ModeContext {
   originRateBytesPerSec: number;
   timeoutMs: number;
   /** The origin's HTTP server processes (nginx and its workers). */
-  originPids: () => Promise<number[]>;
+  originPids: number[];
 }
 
 /** Per-host results of one mode: completion seconds (undefined = failed) and the output paths. */
@@ -45,7 +45,7 @@ async function timed(ctx: ModeContext, clients: string, starts: (() => BenchProc
   const tx0 = await ctx.lab.originTxBytes();
   const up0 = await Promise.all(ctx.lab.clients.map((h) => ctx.lab.txBytes(h)));
   const procs: BenchProcess[] = [];
-  const sampler = new CpuSampler({ [clients]: () => procs.map((p) => p.pid).filter((pid) => pid > 0), ...others, 'origin (nginx)': ctx.originPids });
+  const sampler = new CpuSampler({ [clients]: () => procs.map((p) => p.pid).filter((pid) => pid > 0), ...others, 'origin (nginx)': () => ctx.originPids });
   await sampler.start();
   const t0 = performance.now();
   const wall0 = Date.now();

@@ -91,6 +91,7 @@ export async function run(argv: string[]): Promise<void> {
     const sha = await writeRandomFile(join(root, fileName), a.sizeMiB);
     const originPort = 28080;
     const nginx = await startOrigin(teardown, lab.origin, root, originPort, workDir, `/${fileName}`);
+    const originPids = [nginx.pid, ...(await childPids([nginx.pid]))];
     const rateBps = (a.rateMbit * 1e6) / 8;
     const originBps = (a.originRateMbit * 1e6) / 8;
     const tStar = lowerBound(size, a.hosts, originBps, rateBps);
@@ -105,7 +106,7 @@ export async function run(argv: string[]): Promise<void> {
       const ctx: ModeContext = {
         teardown, lab, workDir, root, fileName, url: `http://${lab.origin.ip}:${originPort}/${fileName}`,
         sizeBytes: size, rateBytesPerSec: rateBps, originRateBytesPerSec: originBps, timeoutMs: a.timeoutMs,
-        originPids: async () => [nginx.pid, ...(await childPids([nginx.pid]))],
+        originPids,
       };
       const r = await MODES[mode]!(ctx);
       const shas: (string | undefined)[] = [];

@@ -15,7 +15,7 @@ export interface CpuReport {
 }
 
 /** Named sets of processes; a set is asked for its PIDs at every sample, so it may grow. */
-export type ProcessSets = Record<string, () => number[] | Promise<number[]>>;
+export type ProcessSets = Record<string, () => number[]>;
 
 interface Jiffies {
   busy: number;
@@ -55,7 +55,7 @@ export class CpuSampler {
   async start(): Promise<void> {
     this.prev = await machineJiffies();
     for (const [name, pids] of Object.entries(this.sets)) {
-      for (const pid of await pids()) {
+      for (const pid of pids()) {
         const used = await cpuSeconds([pid]);
         this.base.set(pid, used);
         this.last.set(pid, used);
@@ -97,7 +97,7 @@ export class CpuSampler {
     }
     this.prev = now ?? this.prev;
     for (const [name, pids] of Object.entries(this.sets)) {
-      for (const pid of await pids()) {
+      for (const pid of pids()) {
         if (!this.owner.has(pid)) {
           this.owner.set(pid, name);
           this.base.set(pid, 0);
