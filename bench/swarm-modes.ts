@@ -49,18 +49,24 @@ async function timed(ctx: ModeContext, clients: string, starts: (() => BenchProc
   await sampler.start();
   const t0 = performance.now();
   const wall0 = Date.now();
-  procs.push(...starts.map((s) => s()));
   const deadline = setTimeout(() => { for (const p of procs) void stopProcess(p); }, ctx.timeoutMs);
-  const seconds = await Promise.all(procs.map(async (p, i) => {
-    const code = await p.exited;
-    if (finished) {
-      const at = await finished(i);
-      return at === undefined ? undefined : (at - wall0) / 1000;
-    }
-    return code === 0 ? (performance.now() - t0) / 1000 : undefined;
-  }));
-  clearTimeout(deadline);
-  const cpu = await sampler.stop();
+  let seconds: (number | undefined)[];
+  let cpu: CpuReport;
+  try {
+    procs.push(...starts.map((s) => s()));
+    seconds = await Promise.all(procs.map(async (p, i) => {
+      const code = await p.exited;
+      if (finished) {
+        const at = await finished(i);
+        return at === undefined ? undefined : (at - wall0) / 1000;
+      }
+      return code === 0 ? (performance.now() - t0) / 1000 : undefined;
+    }));
+  } finally {
+    clearTimeout(deadline);
+    // Stopped on every path: a sampler left running would keep the benchmark from exiting.
+    cpu = await sampler.stop();
+  }
   const tx1 = await ctx.lab.originTxBytes();
   const up1 = await Promise.all(ctx.lab.clients.map((h) => ctx.lab.txBytes(h)));
   return {

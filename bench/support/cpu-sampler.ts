@@ -6,7 +6,7 @@ import { cpuSeconds } from './processes.js';
 export interface CpuReport {
   /** CPUs of this machine. */
   cores: number;
-  /** Mean share of all CPUs that was busy (user, system, interrupts), 0–1. */
+  /** Mean share of all CPUs that was busy (user, system, interrupts, and time the hypervisor took), 0–1. */
   busy: number;
   /** Share of samples in which the CPUs were at least 95 % busy, 0–1. */
   saturated: number;
@@ -22,7 +22,11 @@ interface Jiffies {
   total: number;
 }
 
-/** The machine's busy and total CPU time so far, from the first line of /proc/stat. */
+/**
+ * The machine's busy and total CPU time so far, from the first line of /proc/stat (user, nice,
+ * system, idle, iowait, irq, softirq, steal): all but idle and iowait count as busy, steal too,
+ * since the cores were not this machine's then.
+ */
 async function machineJiffies(): Promise<Jiffies | undefined> {
   const text = await readFile('/proc/stat', 'utf8').catch(() => '');
   const fields = text.slice(0, text.indexOf('\n')).trim().split(/\s+/).slice(1, 9).map(Number);
