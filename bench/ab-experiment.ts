@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { D7yError } from '../core/index.js';
 import { experimentReport, formatExperimentReport, JsonLinesOutcomeStore } from '../core/roles/scheduler/experiment/index.js';
-import { LocalApiClient } from '../core/roles/peer/local-api-client.js';
+import { LocalApiClient } from '../core/protocol/local-api/local-api-client.js';
 import { d7yBin } from './support/d7y-lab.js';
 import { startProcess, waitUntil } from './support/processes.js';
 import { Teardown } from './support/teardown.js';

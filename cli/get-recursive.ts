@@ -4,8 +4,8 @@ import cliProgress from 'cli-progress';
 import picomatch from 'picomatch';
 import { D7yError } from '../core/errors/d7y-error.js';
 import type { SourceEntry } from '../core/contracts/source-client.js';
-import type { LocalApiClient } from '../core/roles/peer/local-api-client.js';
-import type { PeerDownloadRequest } from '../core/roles/peer/download-request.js';
+import type { LocalApiClient } from '../core/protocol/local-api/local-api-client.js';
+import type { PeerDownloadRequest } from '../core/protocol/local-api/download-request.js';
 
 export interface RecursiveOptions {
   include?: string[];

@@ -4,9 +4,9 @@ import { pipeline } from 'node:stream/promises';
 import { D7yError } from '../core/errors/d7y-error.js';
 import { parseByteSize } from '../core/task/piece-length.js';
 import { parseDigest } from '../core/task/piece-digest.js';
-import { parseRangeArg } from '../core/roles/peer/piece-span.js';
-import { LocalApiClient } from '../core/roles/peer/local-api-client.js';
-import type { PeerDownloadEvent, PeerDownloadRequest } from '../core/roles/peer/download-request.js';
+import { parseRangeArg } from '../core/roles/peer/tasks/piece-span.js';
+import { LocalApiClient } from '../core/protocol/local-api/local-api-client.js';
+import type { PeerDownloadEvent, PeerDownloadRequest } from '../core/protocol/local-api/download-request.js';
 import { defaultPeerSocket } from './peer-socket.js';
 
 /** The options of `d7y get`, as commander parses them. */

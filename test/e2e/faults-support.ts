@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { LocalApiClient } from '../../core/roles/peer/local-api-client.js';
+import type { LocalApiClient } from '../../core/protocol/local-api/local-api-client.js';
 
 export const MIB = 1024 * 1024;
 

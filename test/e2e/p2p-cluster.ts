@@ -2,7 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ExecutionContext } from 'ava';
-import { LocalApiClient } from '../../core/roles/peer/local-api-client.js';
+import { LocalApiClient } from '../../core/protocol/local-api/local-api-client.js';
 import { freePort, tmpDir } from '../support/env.js';
 import { startCli, stopProcess, waitForOutput } from '../support/run-cli.js';
 

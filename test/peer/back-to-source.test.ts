@@ -3,8 +3,8 @@ import { Readable } from 'node:stream';
 import type { DownloadRequest, SourceClient } from '../../core/contracts/source-client.js';
 import { silentLogger } from '../../core/logging/logger.js';
 import { MemoryStorage } from '../../storage/memory/memory-storage.js';
-import { BackToSource } from '../../core/roles/peer/back-to-source.js';
-import { TaskState, type HeldPiece } from '../../core/roles/peer/task-state.js';
+import { BackToSource } from '../../core/roles/peer/download/back-to-source.js';
+import { TaskState, type HeldPiece } from '../../core/roles/peer/tasks/task-state.js';
 import { TokenBucket } from '../../core/roles/peer/token-bucket.js';
 
 const K = 1024;

@@ -2,11 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { PassThrough, type Readable } from 'node:stream';
 import test, { type ExecutionContext } from 'ava';
 import { pieceDigest } from '../../core/task/piece-digest.js';
-import { TaskState } from '../../core/roles/peer/task-state.js';
-import type { TaskManager } from '../../core/roles/peer/task-manager.js';
+import { TaskState } from '../../core/roles/peer/tasks/task-state.js';
+import type { TaskManager } from '../../core/roles/peer/download/task-downloader.js';
 import { TokenBucket } from '../../core/roles/peer/token-bucket.js';
-import { UploadPieceProvider } from '../../core/roles/peer/upload-piece-provider.js';
-import { UploadStats } from '../../core/roles/peer/upload-stats.js';
+import { UploadPieceProvider } from '../../core/roles/peer/upload/upload-piece-provider.js';
+import { UploadStats } from '../../core/roles/peer/upload/upload-stats.js';
 import { DiskStorage } from '../../storage/disk/disk-storage.js';
 import { tmpDir } from '../support/env.js';
 

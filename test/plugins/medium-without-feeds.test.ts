@@ -5,7 +5,7 @@ import test from 'ava';
 import { isPieceFeed, type PieceInput, type PieceRecord } from '../../core/contracts/storage-medium.js';
 import { silentLogger } from '../../core/logging/logger.js';
 import { StorageRegistry } from '../../core/registry/storage-registry.js';
-import { TaskMediumRouter } from '../../core/roles/peer/task-medium-router.js';
+import { TaskMediumRouter } from '../../core/roles/peer/tasks/task-medium-router.js';
 import { pieceDigest } from '../../core/task/piece-digest.js';
 import { readAll, reusingFeed } from '../../core/testing/storage-medium-contract.js';
 import { MemoryStorage } from '../../storage/memory/memory-storage.js';

@@ -14,18 +14,18 @@ import { crc32Backend } from '../../task/piece-digest.js';
 import { Tokens } from '../../tokens.js';
 import { Lifecycle } from '../lifecycle.js';
 import type { Role } from '../role.js';
-import { DfdaemonService } from './dfdaemon-service.js';
-import { HostAnnouncer } from './host-announcer.js';
-import { LocalApiServer } from './local-api-server.js';
-import { ManagerDiscovery } from './manager-discovery.js';
-import { PieceHttpServer } from './piece-http-server.js';
-import { TaskManager, type TaskManagerOptions } from './task-manager.js';
-import { TaskMediumRouter } from './task-medium-router.js';
+import { DfdaemonService } from './api/dfdaemon-service.js';
+import { HostAnnouncer } from './cluster/host-announcer.js';
+import { LocalApiServer } from './api/local-api-server.js';
+import { ManagerDiscovery } from './cluster/manager-discovery.js';
+import { PieceHttpServer } from './upload/piece-http-server.js';
+import { TaskManager, type TaskManagerOptions } from './download/task-downloader.js';
+import { TaskMediumRouter } from './tasks/task-medium-router.js';
 import { TokenBucket } from './token-bucket.js';
-import { SeedOffers } from './seed-offers.js';
-import { UploadPieceProvider } from './upload-piece-provider.js';
-import { UploadSlots } from './upload-slots.js';
-import { UploadStats } from './upload-stats.js';
+import { SeedOffers } from './upload/seed-offers.js';
+import { UploadPieceProvider } from './upload/upload-piece-provider.js';
+import { UploadSlots } from './upload/upload-slots.js';
+import { UploadStats } from './upload/upload-stats.js';
 
 /**
  * The daemon on every host: downloads tasks piece by piece from other peers (or the origin),

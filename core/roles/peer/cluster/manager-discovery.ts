@@ -1,8 +1,8 @@
-import type { PeerConfig } from '../../config/peer-config.js';
-import type { Startable } from '../../contracts/startable.js';
-import { isD7yError } from '../../errors/d7y-error.js';
-import type { Logger } from '../../logging/logger.js';
-import { ManagerClient } from '../../protocol/manager/manager-client.js';
+import type { PeerConfig } from '../../../config/peer-config.js';
+import type { Startable } from '../../../contracts/startable.js';
+import { isD7yError } from '../../../errors/d7y-error.js';
+import type { Logger } from '../../../logging/logger.js';
+import { ManagerClient } from '../../../protocol/manager/manager-client.js';
 
 /** This peer as the manager sees it. */
 export interface DiscoveryHost {

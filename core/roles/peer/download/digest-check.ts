@@ -1,7 +1,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
-import { D7yError } from '../../errors/d7y-error.js';
-import { Crc32, parseDigest } from '../../task/piece-digest.js';
+import { D7yError } from '../../../errors/d7y-error.js';
+import { Crc32, parseDigest } from '../../../task/piece-digest.js';
 
 /**
  * A pass-through that computes a digest of the bytes flowing through it, in the format of

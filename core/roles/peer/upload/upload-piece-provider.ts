@@ -1,13 +1,13 @@
 import { pipeline, Transform, type Readable, type TransformCallback } from 'node:stream';
-import type { PieceReadable, StorageMedium } from '../../contracts/storage-medium.js';
-import { D7yError } from '../../errors/d7y-error.js';
-import { BUSY_PREFIX } from '../../protocol/vortex/vortex-error-codes.js';
-import type { PieceContentMeta, PieceProvider, PieceRequest } from '../../protocol/vortex/index.js';
+import type { PieceReadable, StorageMedium } from '../../../contracts/storage-medium.js';
+import { D7yError } from '../../../errors/d7y-error.js';
+import { BUSY_PREFIX } from '../../../protocol/vortex/vortex-error-codes.js';
+import type { PieceContentMeta, PieceProvider, PieceRequest } from '../../../protocol/vortex/index.js';
 import type { SeedOffers } from './seed-offers.js';
-import type { TaskManager } from './task-manager.js';
+import type { TaskManager } from '../download/task-downloader.js';
 import { relayedPiece } from './relayed-piece.js';
-import { TrafficType } from './task-state.js';
-import type { TokenBucket } from './token-bucket.js';
+import { TrafficType } from '../tasks/task-state.js';
+import type { TokenBucket } from '../token-bucket.js';
 import type { UploadSlots } from './upload-slots.js';
 import type { UploadStats } from './upload-stats.js';
 

@@ -1,4 +1,4 @@
-import { D7yError, toD7yError } from '../../errors/d7y-error.js';
+import { D7yError, toD7yError } from '../../../errors/d7y-error.js';
 
 /**
  * A piece this peer is receiving from a parent, as far as it can already be passed on: the

@@ -4,12 +4,12 @@ import { copyFile, link, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { ByteRange } from '../../contracts/source-client.js';
-import type { StorageMedium } from '../../contracts/storage-medium.js';
-import { D7yError, toD7yError } from '../../errors/d7y-error.js';
+import type { ByteRange } from '../../../contracts/source-client.js';
+import type { StorageMedium } from '../../../contracts/storage-medium.js';
+import { D7yError, toD7yError } from '../../../errors/d7y-error.js';
 import { DigestCheck } from './digest-check.js';
-import { pieceSpans } from './piece-span.js';
-import type { TaskState } from './task-state.js';
+import { pieceSpans } from '../tasks/piece-span.js';
+import type { TaskState } from '../tasks/task-state.js';
 
 /** Checks an output path before any download starts: absolute, in an existing directory, not in the way. */
 export async function checkOutputPath(output: string, overwrite: boolean): Promise<void> {

@@ -1,5 +1,5 @@
-import { HostType, type Peer } from '../../protocol/rpc/gen/common.js';
-import type { PieceInfo } from '../../protocol/rpc/gen/dfdaemon.js';
+import { HostType, type Peer } from '../../../protocol/rpc/gen/common.js';
+import type { PieceInfo } from '../../../protocol/rpc/gen/dfdaemon.js';
 
 /** Weight of a parent that reports no bandwidth (10 Gbps, as Dragonfly assumes). */
 const DEFAULT_MAX_TX = 1_250_000_000;

@@ -1,15 +1,15 @@
 import { pipeline, type Readable } from 'node:stream';
-import type { PieceFeed, StorageMedium } from '../../contracts/storage-medium.js';
-import { D7yError, isD7yError, toD7yError } from '../../errors/d7y-error.js';
-import type { Logger } from '../../logging/logger.js';
-import type { AnnouncePeerSession } from '../../protocol/rpc/announce-peer-session.js';
-import type { DfdaemonUploadClient } from '../../protocol/rpc/dfdaemon-upload-client.js';
-import type { Peer } from '../../protocol/rpc/gen/common.js';
-import { pieceBounds } from '../../task/piece-length.js';
+import type { PieceFeed, StorageMedium } from '../../../contracts/storage-medium.js';
+import { D7yError, isD7yError, toD7yError } from '../../../errors/d7y-error.js';
+import type { Logger } from '../../../logging/logger.js';
+import type { AnnouncePeerSession } from '../../../protocol/rpc/announce-peer-session.js';
+import type { DfdaemonUploadClient } from '../../../protocol/rpc/dfdaemon-upload-client.js';
+import type { Peer } from '../../../protocol/rpc/gen/common.js';
+import { pieceBounds } from '../../../task/piece-length.js';
 import { ParentSet, type Parent } from './parent-set.js';
-import type { ReceivingPiece } from './receiving-piece.js';
-import type { TokenBucket } from './token-bucket.js';
-import { TrafficType, type HeldPiece, type TaskState } from './task-state.js';
+import type { ReceivingPiece } from '../tasks/receiving-piece.js';
+import type { TokenBucket } from '../token-bucket.js';
+import { TrafficType, type HeldPiece, type TaskState } from '../tasks/task-state.js';
 
 /** The part of VortexClient a download uses. */
 export interface PieceFetcher {

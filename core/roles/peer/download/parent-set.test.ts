@@ -1,5 +1,5 @@
 import test from 'ava';
-import { HostType, type Peer } from '../../protocol/rpc/gen/common.js';
+import { HostType, type Peer } from '../../../protocol/rpc/gen/common.js';
 import { ParentSet } from './parent-set.js';
 
 function peer(id: string, seed = false): Peer {

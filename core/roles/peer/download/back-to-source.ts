@@ -1,12 +1,12 @@
 import { pipeline, type Readable } from 'node:stream';
-import type { SourceClient, SourceRequest } from '../../contracts/source-client.js';
-import type { StorageMedium } from '../../contracts/storage-medium.js';
-import { D7yError, isD7yError, toD7yError } from '../../errors/d7y-error.js';
-import type { Logger } from '../../logging/logger.js';
-import { pieceBounds } from '../../task/piece-length.js';
+import type { SourceClient, SourceRequest } from '../../../contracts/source-client.js';
+import type { StorageMedium } from '../../../contracts/storage-medium.js';
+import { D7yError, isD7yError, toD7yError } from '../../../errors/d7y-error.js';
+import type { Logger } from '../../../logging/logger.js';
+import { pieceBounds } from '../../../task/piece-length.js';
 import { runBounded } from './bounded.js';
-import type { TokenBucket } from './token-bucket.js';
-import { TrafficType, type HeldPiece, type TaskState } from './task-state.js';
+import type { TokenBucket } from '../token-bucket.js';
+import { TrafficType, type HeldPiece, type TaskState } from '../tasks/task-state.js';
 
 /** Errors that another attempt at the same origin will not cure. */
 const FINAL_CODES = new Set(['D7Y_SOURCE_NOT_FOUND', 'D7Y_SOURCE_AUTH', 'D7Y_SOURCE_RANGE_UNSUPPORTED',

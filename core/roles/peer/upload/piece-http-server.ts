@@ -1,9 +1,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pipeline } from 'node:stream/promises';
-import type { Startable } from '../../contracts/startable.js';
-import { D7yError, toD7yError } from '../../errors/d7y-error.js';
-import { httpStatusOf } from '../../errors/error-status.js';
+import type { Startable } from '../../../contracts/startable.js';
+import { D7yError, toD7yError } from '../../../errors/d7y-error.js';
+import { httpStatusOf } from '../../../errors/error-status.js';
 import type { UploadPieceProvider } from './upload-piece-provider.js';
 
 /**

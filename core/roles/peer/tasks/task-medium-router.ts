@@ -1,10 +1,10 @@
 import type { Readable } from 'node:stream';
-import { isPieceFeed } from '../../contracts/storage-medium.js';
-import type { PieceInput, PieceReadable, PieceRecord, StorageGcReport, StorageMedium, StorageStats, TaskRecord, WritePieceOptions } from '../../contracts/storage-medium.js';
-import { D7yError, isD7yError } from '../../errors/d7y-error.js';
-import { pieceFeedStream } from '../../task/piece-feed-stream.js';
-import type { Logger } from '../../logging/logger.js';
-import type { StorageRegistry } from '../../registry/storage-registry.js';
+import { isPieceFeed } from '../../../contracts/storage-medium.js';
+import type { PieceInput, PieceReadable, PieceRecord, StorageGcReport, StorageMedium, StorageStats, TaskRecord, WritePieceOptions } from '../../../contracts/storage-medium.js';
+import { D7yError, isD7yError } from '../../../errors/d7y-error.js';
+import { pieceFeedStream } from '../../../task/piece-feed-stream.js';
+import type { Logger } from '../../../logging/logger.js';
+import type { StorageRegistry } from '../../../registry/storage-registry.js';
 
 /** Placements kept before those of evicted tasks are pruned. */
 const MAX_PLACED = 4096;

@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
-import type { PieceReadable, StorageMedium } from '../../contracts/storage-medium.js';
-import type { ReceivingPiece } from './receiving-piece.js';
+import type { PieceReadable, StorageMedium } from '../../../contracts/storage-medium.js';
+import type { ReceivingPiece } from '../tasks/receiving-piece.js';
 
 /**
  * `range` of a piece this peer is still receiving, read from the medium as its bytes are written

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
-import type { PieceRecord, TaskRecord } from '../../contracts/storage-medium.js';
-import { D7yError } from '../../errors/d7y-error.js';
-import { pieceCount } from '../../task/piece-length.js';
+import type { PieceRecord, TaskRecord } from '../../../contracts/storage-medium.js';
+import { D7yError } from '../../../errors/d7y-error.js';
+import { pieceCount } from '../../../task/piece-length.js';
 import { ReceivingPiece } from './receiving-piece.js';
 
 /** Where a piece held by this peer came from (Dragonfly's TrafficType numbering). */

@@ -1,6 +1,6 @@
 import test from 'ava';
 import { SeedOffers } from './seed-offers.js';
-import { TaskState, type HeldPiece } from './task-state.js';
+import { TaskState, type HeldPiece } from '../tasks/task-state.js';
 
 function stateWith(count: number, total = count): TaskState {
   const s = new TaskState('t1');

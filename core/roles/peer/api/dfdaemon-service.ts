@@ -1,19 +1,19 @@
 import { Server, ServerCredentials, status as GrpcStatus } from '@grpc/grpc-js';
 import type { ServerUnaryCall, ServerWritableStream, sendUnaryData } from '@grpc/grpc-js';
-import type { Startable } from '../../contracts/startable.js';
-import { D7yError, toD7yError } from '../../errors/d7y-error.js';
-import type { Logger } from '../../logging/logger.js';
-import type { Download, Piece, Task } from '../../protocol/rpc/gen/common.js';
-import { DfdaemonUploadService } from '../../protocol/rpc/gen/dfdaemon.js';
+import type { Startable } from '../../../contracts/startable.js';
+import { D7yError, toD7yError } from '../../../errors/d7y-error.js';
+import type { Logger } from '../../../logging/logger.js';
+import type { Download, Piece, Task } from '../../../protocol/rpc/gen/common.js';
+import { DfdaemonUploadService } from '../../../protocol/rpc/gen/dfdaemon.js';
 import type {
   DeleteTaskRequest, DeleteTaskResponse, DfdaemonUploadServer, DownloadTaskRequest, DownloadTaskResponse, PieceInfo,
   StatTaskRequest, SyncPiecesRequest,
-} from '../../protocol/rpc/gen/dfdaemon.js';
-import { toServiceError } from '../../protocol/rpc/grpc-errors.js';
-import type { PeerDownloadRequest } from './download-request.js';
-import type { SeedOffers } from './seed-offers.js';
-import type { TaskManager } from './task-manager.js';
-import type { HeldPiece, TaskState } from './task-state.js';
+} from '../../../protocol/rpc/gen/dfdaemon.js';
+import { toServiceError } from '../../../protocol/rpc/grpc-errors.js';
+import type { PeerDownloadRequest } from '../../../protocol/local-api/download-request.js';
+import type { SeedOffers } from '../upload/seed-offers.js';
+import type { TaskManager } from '../download/task-downloader.js';
+import type { HeldPiece, TaskState } from '../tasks/task-state.js';
 
 export interface DfdaemonServiceOptions {
   host: string;

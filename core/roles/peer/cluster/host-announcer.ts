@@ -1,7 +1,7 @@
-import type { Startable } from '../../contracts/startable.js';
-import type { Logger } from '../../logging/logger.js';
-import type { Host } from '../../protocol/rpc/gen/common.js';
-import type { SchedulerClient } from '../../protocol/rpc/scheduler-client.js';
+import type { Startable } from '../../../contracts/startable.js';
+import type { Logger } from '../../../logging/logger.js';
+import type { Host } from '../../../protocol/rpc/gen/common.js';
+import type { SchedulerClient } from '../../../protocol/rpc/scheduler-client.js';
 
 /**
  * Announces this host to every scheduler at start and then every `intervalMs`, with live upload

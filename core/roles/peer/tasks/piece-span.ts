@@ -1,6 +1,6 @@
-import type { ByteRange } from '../../contracts/source-client.js';
-import { D7yError } from '../../errors/d7y-error.js';
-import { pieceBounds } from '../../task/piece-length.js';
+import type { ByteRange } from '../../../contracts/source-client.js';
+import { D7yError } from '../../../errors/d7y-error.js';
+import { pieceBounds } from '../../../task/piece-length.js';
 
 /** One piece a byte range touches, and the part of it (relative to the piece) that the range needs. */
 export interface PieceSpan {

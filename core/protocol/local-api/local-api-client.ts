@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import type { SourceEntry } from '../../contracts/source-client.js';
 import { D7yError, isD7yError, type D7yErrorCode } from '../../errors/d7y-error.js';
 import type { PeerDownloadEvent, PeerDownloadRequest, PeerDownloadResult } from './download-request.js';
-import { ERROR_TRAILER } from './local-api-trailer.js';
+import { ERROR_TRAILER } from './error-trailer.js';
 
 /**
  * Talks to a peer daemon's local API over its unix socket (node:http, one kept-alive agent).

@@ -1,5 +1,5 @@
-import type { AnnouncePeerSession } from '../../protocol/rpc/announce-peer-session.js';
-import type { DownloadStats } from '../../protocol/rpc/gen/scheduler.js';
+import type { AnnouncePeerSession } from '../../../protocol/rpc/announce-peer-session.js';
+import type { DownloadStats } from '../../../protocol/rpc/gen/scheduler.js';
 
 /**
  * What one download did across all its announce sessions (one per scheduler it used): bytes from

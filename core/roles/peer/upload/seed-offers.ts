@@ -1,4 +1,4 @@
-import type { HeldPiece, TaskState } from './task-state.js';
+import type { HeldPiece, TaskState } from '../tasks/task-state.js';
 
 export interface SeedOffersOptions {
   /** Pieces of one task offered and not yet delivered, across all its children. */
