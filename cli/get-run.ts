@@ -4,7 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import { D7yError } from '../core/errors/d7y-error.js';
 import { parseByteSize } from '../core/task/piece-length.js';
 import { parseDigest } from '../core/task/piece-digest.js';
-import { parseRangeArg } from '../core/roles/peer/tasks/piece-span.js';
+import { parseRangeArg } from '../core/protocol/local-api/range-arg.js';
 import { LocalApiClient } from '../core/protocol/local-api/local-api-client.js';
 import type { PeerDownloadEvent, PeerDownloadRequest } from '../core/protocol/local-api/download-request.js';
 import { defaultPeerSocket } from './peer-socket.js';

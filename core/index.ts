@@ -23,6 +23,6 @@ export * from './roles/scheduler/scheduling-policy.js';
 export * from './roles/scheduler/scheduling-policy-token.js';
 export * from './protocol/vortex/index.js';
 export * from './protocol/local-api/download-request.js';
-export { parseRangeArg } from './roles/peer/tasks/piece-span.js';
+export { parseRangeArg } from './protocol/local-api/range-arg.js';
 export * from './roles/scheduler/parent-signals.js';
 export * from './source-kit/index.js';

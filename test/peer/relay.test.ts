@@ -3,7 +3,7 @@ import { PassThrough, type Readable } from 'node:stream';
 import test, { type ExecutionContext } from 'ava';
 import { pieceDigest } from '../../core/task/piece-digest.js';
 import { TaskState } from '../../core/roles/peer/tasks/task-state.js';
-import type { TaskManager } from '../../core/roles/peer/download/task-downloader.js';
+import type { TaskCatalog } from '../../core/roles/peer/tasks/task-catalog.js';
 import { TokenBucket } from '../../core/roles/peer/token-bucket.js';
 import { UploadPieceProvider } from '../../core/roles/peer/upload/upload-piece-provider.js';
 import { UploadStats } from '../../core/roles/peer/upload/upload-stats.js';
@@ -20,7 +20,7 @@ async function relayPeer(t: ExecutionContext, childrenPerPiece = 0): Promise<{ d
   t.teardown(() => disk.stop());
   const state = new TaskState(TASK);
   state.record = await disk.putTask({ taskId: TASK, url: 'https://origin.example/f', pieceLength: LEN, contentLength: LEN });
-  const tasks = { find: async (id: string) => (id === TASK ? state : undefined) } as unknown as TaskManager;
+  const tasks = { find: async (id: string) => (id === TASK ? state : undefined) } as unknown as TaskCatalog;
   const provider = new UploadPieceProvider(tasks, disk, new TokenBucket(0), new UploadStats(), () => 'relay-peer', undefined, undefined, childrenPerPiece);
   return { disk, state, provider };
 }

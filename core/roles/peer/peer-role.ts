@@ -19,7 +19,9 @@ import { HostAnnouncer } from './cluster/host-announcer.js';
 import { LocalApiServer } from './api/local-api-server.js';
 import { ManagerDiscovery } from './cluster/manager-discovery.js';
 import { PieceHttpServer } from './upload/piece-http-server.js';
-import { TaskManager, type TaskManagerOptions } from './download/task-downloader.js';
+import { DownloadService } from './download/download-service.js';
+import { TaskDownloader } from './download/task-downloader.js';
+import { TaskCatalog } from './tasks/task-catalog.js';
 import { TaskMediumRouter } from './tasks/task-medium-router.js';
 import { TokenBucket } from './token-bucket.js';
 import { SeedOffers } from './upload/seed-offers.js';
@@ -46,7 +48,9 @@ export class PeerRole implements Role {
   private vortex?: VortexClient;
   private dfdaemon?: DfdaemonUploadClient;
   private scheduler?: SchedulerClient;
-  private tasksManager?: TaskManager;
+  private catalog?: TaskCatalog;
+  private engine?: TaskDownloader;
+  private service?: DownloadService;
   private discovery?: ManagerDiscovery;
   private announcer?: HostAnnouncer;
   private lateAnnouncer?: HostAnnouncer;
@@ -69,9 +73,14 @@ export class PeerRole implements Role {
     return peerSocketPath(this.config.dataDir, this.cfg);
   }
 
-  /** The task manager, once started (for embedding and tests). */
-  get tasks(): TaskManager | undefined {
-    return this.tasksManager;
+  /** The peer's one download service, once started: what an embedded client calls. */
+  get downloads(): DownloadService | undefined {
+    return this.service;
+  }
+
+  /** What this peer holds, once started. */
+  get tasks(): TaskCatalog | undefined {
+    return this.catalog;
   }
 
   /**
@@ -88,7 +97,7 @@ export class PeerRole implements Role {
     }
     if (typeof download.rateLimit === 'number' && Number.isInteger(download.rateLimit) && download.rateLimit >= 0) {
       this.cfg.download.rateLimit = download.rateLimit;
-      this.tasksManager?.downloadLimiter.setRate(download.rateLimit);
+      this.engine?.downloadLimiter.setRate(download.rateLimit);
       applied.rateLimit = download.rateLimit;
     }
     if (Object.keys(applied).length) this.logger.info(applied, 'dynamic config from the manager applied');
@@ -120,24 +129,27 @@ export class PeerRole implements Role {
     await medium.start();
     this.vortex = new VortexClient({ connectTimeoutMs: 5_000, readTimeoutMs: cfg.download.pieceTimeoutMs });
     this.dfdaemon = new DfdaemonUploadClient();
-    let taskOpts: TaskManagerOptions | undefined;
+    let engine: TaskDownloader | undefined;
     if (cfg.manager) {
       this.discovery = new ManagerDiscovery({
         config: cfg.manager, seed: cfg.seed, fallback: cfg.schedulers, logger: this.logger,
         host: () => ({ ...cfg.host, rpcPort: this.rpc?.port ?? 0, uploadPort: this.vortexServer?.port ?? 0 }),
-        onSchedulers: (addresses) => { if (taskOpts) this.useSchedulers(addresses, taskOpts); },
+        onSchedulers: (addresses) => { if (engine) this.useSchedulers(addresses, engine); },
         onClientConfig: (c) => this.applyClientConfig(c),
       });
     }
     const addresses = this.discovery ? await this.discovery.resolve() : cfg.schedulers;
     this.scheduler = addresses.length ? new SchedulerClient({ addresses }) : undefined;
-    taskOpts = {
-      config: cfg, medium, sources: this.sources, scheduler: this.scheduler, vortex: this.vortex, dfdaemon: this.dfdaemon,
+    const tasks = new TaskCatalog(medium);
+    this.catalog = tasks;
+    engine = new TaskDownloader({
+      config: cfg, catalog: tasks, sources: this.sources, scheduler: this.scheduler, vortex: this.vortex, dfdaemon: this.dfdaemon,
       logger: this.logger, hostId: this.hostId, peerIdPrefix: `${cfg.host.ip}-${cfg.host.hostname}`,
       placeTask: (taskId, name) => medium.place(taskId, name),
-    };
-    const tasks = new TaskManager(taskOpts);
-    this.tasksManager = tasks;
+    });
+    this.engine = engine;
+    const downloads = new DownloadService(tasks, engine, this.sources, this.logger);
+    this.service = downloads;
     const offers = cfg.seed && cfg.upload.superSeed.enabled
       ? new SeedOffers({ inFlight: cfg.upload.superSeed.inFlight, grantTtlMs: cfg.upload.superSeed.offerTtlMs })
       : undefined;
@@ -150,12 +162,12 @@ export class PeerRole implements Role {
     const toolProvider = new UploadPieceProvider(tasks, medium, limiter, this.uploadStats, () => this.hostId, offers, slots);
     this.vortexServer = new VortexServer({ host: cfg.host.ip, port: cfg.upload.port, provider, logger: this.logger, maxConnections: cfg.upload.maxConnections });
     this.pieceHttp = new PieceHttpServer({ host: cfg.host.ip, port: cfg.pieceHttp.port, provider: toolProvider });
-    this.rpc = new DfdaemonService({ host: cfg.host.ip, port: cfg.rpc.port, tasks, logger: this.logger, hostId: this.hostId, peerId: () => this.hostId, offers });
+    this.rpc = new DfdaemonService({ host: cfg.host.ip, port: cfg.rpc.port, catalog: tasks, downloads, logger: this.logger, hostId: this.hostId, peerId: () => this.hostId, offers });
     this.lifecycle.add(this.vortexServer);
     this.lifecycle.add(this.pieceHttp);
     this.lifecycle.add(this.rpc);
     this.lifecycle.add(new LocalApiServer({
-      socketPath: this.socketPath, tasks, medium, logger: this.logger, describe: () => this.describe(), sources: this.sources,
+      socketPath: this.socketPath, catalog: tasks, downloads, logger: this.logger, describe: () => this.describe(), sources: this.sources,
       mediumOf: (taskId) => medium.mediumOf(taskId),
     }));
     if (this.scheduler) {
@@ -187,10 +199,10 @@ export class PeerRole implements Role {
    * The manager named other schedulers: later downloads use them (open ones carry on), and this
    * host is announced to them at once. Without a scheduler client yet, one is created now.
    */
-  private useSchedulers(addresses: string[], taskOpts: TaskManagerOptions): void {
+  private useSchedulers(addresses: string[], engine: TaskDownloader): void {
     if (!this.scheduler) {
       this.scheduler = new SchedulerClient({ addresses });
-      taskOpts.scheduler = this.scheduler;
+      engine.scheduler = this.scheduler;
       this.announcer = new HostAnnouncer(this.scheduler, () => this.host(), this.cfg.announceIntervalMs, this.logger);
       this.lateAnnouncer = this.announcer;
       void this.announcer.start();

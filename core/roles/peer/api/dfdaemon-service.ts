@@ -12,13 +12,15 @@ import type {
 import { toServiceError } from '../../../protocol/rpc/grpc-errors.js';
 import type { PeerDownloadRequest } from '../../../protocol/local-api/download-request.js';
 import type { SeedOffers } from '../upload/seed-offers.js';
-import type { TaskManager } from '../download/task-downloader.js';
+import type { DownloadService } from '../download/download-service.js';
+import type { TaskCatalog } from '../tasks/task-catalog.js';
 import type { HeldPiece, TaskState } from '../tasks/task-state.js';
 
 export interface DfdaemonServiceOptions {
   host: string;
   port: number;
-  tasks: TaskManager;
+  catalog: TaskCatalog;
+  downloads: DownloadService;
   logger: Logger;
   hostId: string;
   peerId: () => string;
@@ -79,7 +81,7 @@ export class DfdaemonService implements Startable {
     const interested = interestedPieceNumbers.length ? new Set(interestedPieceNumbers) : undefined;
     let state: TaskState;
     try {
-      state = await this.opts.tasks.state(taskId);
+      state = await this.opts.catalog.state(taskId);
     } catch (err) {
       return void call.emit('error', toServiceError(err));
     }
@@ -138,11 +140,10 @@ export class DfdaemonService implements Startable {
     const download = call.request.download;
     if (!download?.url) return void call.emit('error', { code: GrpcStatus.INVALID_ARGUMENT, details: 'download.url is required' });
     const req = fromDownload(download);
-    const ids = { hostId: this.opts.hostId, taskId: this.opts.tasks.taskIdOf(req), peerId: this.opts.peerId() };
+    const ids = { hostId: this.opts.hostId, taskId: this.opts.downloads.taskIdOf(req), peerId: this.opts.peerId() };
     const ac = new AbortController();
     if (req.timeoutMs) setTimeout(() => ac.abort(new D7yError('D7Y_TIMEOUT', `download of ${req.url} timed out`)), req.timeoutMs).unref();
     call.on('cancelled', () => undefined);
-    let state: TaskState | undefined;
     let started = false;
     const start = (s: TaskState): void => {
       if (started) return;
@@ -151,27 +152,23 @@ export class DfdaemonService implements Startable {
         contentLength: s.contentLength ?? 0, responseHeader: {}, pieces: [...s.pieces.values()].map(toPiece), isFinished: s.finished,
       } } });
     };
-    const onPiece = (p: HeldPiece): void => {
-      if (state) start(state);
+    const onPiece = (p: HeldPiece, s: TaskState): void => {
+      start(s);
       call.write({ ...ids, response: { $case: 'downloadPieceFinishedResponse', value: { piece: toPiece(p) } } });
     };
     try {
-      state = await this.opts.tasks.state(ids.taskId);
-      state.on('piece', onPiece);
-      const result = await this.opts.tasks.ensure(req, ac.signal);
+      const result = await this.opts.downloads.fetch(req, { signal: ac.signal, onPiece });
       start(result.state);
       call.end();
     } catch (err) {
       this.opts.logger.warn({ taskId: ids.taskId, err: (err as Error).message }, 'triggered download failed');
       call.emit('error', toServiceError(err));
-    } finally {
-      state?.off('piece', onPiece);
     }
   }
 
   private async statTask(call: ServerUnaryCall<StatTaskRequest, Task>, cb: sendUnaryData<Task>): Promise<void> {
     try {
-      const s = await this.opts.tasks.find(call.request.taskId);
+      const s = await this.opts.catalog.find(call.request.taskId);
       if (!s?.record) throw new D7yError('D7Y_TASK_NOT_FOUND', `task ${call.request.taskId} is not on this peer`);
       cb(null, {
         id: s.taskId, url: s.record.url ?? '', tag: '', application: '', digest: s.record.digest,
@@ -186,7 +183,7 @@ export class DfdaemonService implements Startable {
 
   private async deleteTask(call: ServerUnaryCall<DeleteTaskRequest, DeleteTaskResponse>, cb: sendUnaryData<DeleteTaskResponse>): Promise<void> {
     try {
-      await this.opts.tasks.delete(call.request.taskId);
+      await this.opts.downloads.delete(call.request.taskId);
       this.opts.offers?.forget(call.request.taskId);
       cb(null, {});
     } catch (err) {

@@ -1,11 +1,9 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { once } from 'node:events';
 import { connect } from 'node:net';
 import { dirname } from 'node:path';
-import { once } from 'node:events';
-import type { Readable } from 'node:stream';
 import type { Startable } from '../../../contracts/startable.js';
-import type { StorageMedium } from '../../../contracts/storage-medium.js';
 import { formatIssues } from '../../../config/config-loader.js';
 import { D7yError, toD7yError } from '../../../errors/d7y-error.js';
 import { httpStatusOf } from '../../../errors/error-status.js';
@@ -13,20 +11,19 @@ import type { Logger } from '../../../logging/logger.js';
 import type { SourceRouter } from '../../../registry/source-router.js';
 import { isTaskId } from '../../../task/task-id.js';
 import { parseDigest } from '../../../task/piece-digest.js';
-import { DigestCheck } from '../download/digest-check.js';
-import { PeerDownloadRequestSchema, type PeerDownloadEvent, type PeerDownloadRequest, type PeerDownloadResult } from '../../../protocol/local-api/download-request.js';
-import { OutputWriter, checkOutputPath } from '../download/output-writer.js';
-import { clampRange, pieceSpans } from '../tasks/piece-span.js';
-import type { TaskManager } from '../download/task-downloader.js';
-import type { TaskState } from '../tasks/task-state.js';
+import { PeerDownloadRequestSchema, type PeerDownloadEvent, type PeerDownloadRequest } from '../../../protocol/local-api/download-request.js';
 import { ERROR_TRAILER } from '../../../protocol/local-api/error-trailer.js';
+import type { DownloadService } from '../download/download-service.js';
+import { checkOutputPath } from '../download/output-writer.js';
+import type { TaskCatalog } from '../tasks/task-catalog.js';
+import type { TaskState } from '../tasks/task-state.js';
 
 const MAX_BODY = 1024 * 1024;
 
 export interface LocalApiServerOptions {
   socketPath: string;
-  tasks: TaskManager;
-  medium: StorageMedium;
+  catalog: TaskCatalog;
+  downloads: DownloadService;
   logger: Logger;
   /** Facts about this daemon for `GET /v1/peer`. */
   describe: () => Record<string, unknown>;
@@ -45,11 +42,7 @@ export interface LocalApiServerOptions {
  */
 export class LocalApiServer implements Startable {
   private server?: Server;
-  private readonly output: OutputWriter;
-
-  constructor(private readonly opts: LocalApiServerOptions) {
-    this.output = new OutputWriter(opts.medium);
-  }
+  constructor(private readonly opts: LocalApiServerOptions) {}
 
   async start(): Promise<void> {
     const path = this.opts.socketPath;
@@ -88,7 +81,7 @@ export class LocalApiServer implements Startable {
     const path = new URL(req.url ?? '/', 'http://d7y').pathname;
     const method = req.method ?? 'GET';
     if (method === 'POST' && path === '/v1/tasks/download') return this.download(await readRequest(req), res);
-    if (method === 'POST' && path === '/v1/tasks/stream') return this.stream(await readRequest(req), res, req);
+    if (method === 'POST' && path === '/v1/tasks/stream') return this.stream(await readRequest(req), res);
     if (method === 'GET' && path === '/v1/tasks') return sendJson(res, 200, { tasks: await this.list() });
     if (method === 'GET' && path === '/v1/peer') return sendJson(res, 200, this.opts.describe());
     if (method === 'POST' && path === '/v1/sources/list') return this.listSource(await readRequest(req), res);
@@ -96,12 +89,12 @@ export class LocalApiServer implements Startable {
     if (m && (method === 'GET' || method === 'DELETE')) {
       if (!isTaskId(m[1])) throw new D7yError('D7Y_INVALID_ARGUMENT', `"${m[1]}" is not a task id`, { fix: 'task ids are 64 lower-case hex characters (see `d7y task id <url>`)' });
       if (method === 'DELETE') {
-        if (!(await this.opts.tasks.delete(m[1]))) throw notHere(m[1]);
+        if (!(await this.opts.downloads.delete(m[1]))) throw notHere(m[1]);
         return sendJson(res, 200, { deleted: m[1] });
       }
-      const s = await this.opts.tasks.find(m[1]);
+      const s = await this.opts.catalog.find(m[1]);
       if (!s) throw notHere(m[1]);
-      return sendJson(res, 200, { ...describeTask(s, true), medium: this.opts.mediumOf?.(s.taskId) ?? this.opts.medium.name });
+      return sendJson(res, 200, { ...describeTask(s, true), medium: this.opts.mediumOf?.(s.taskId) ?? this.opts.catalog.medium.name });
     }
     throw new D7yError('D7Y_NOT_FOUND', `no such endpoint: ${method} ${path}`, { fix: 'use a d7y CLI of the same version as the daemon' });
   }
@@ -131,12 +124,7 @@ export class LocalApiServer implements Startable {
   }
 
   private async list(): Promise<Record<string, unknown>[]> {
-    const out: Record<string, unknown>[] = [];
-    for (const rec of await this.opts.medium.listTasks()) {
-      const s = await this.opts.tasks.find(rec.taskId);
-      if (s) out.push(describeTask(s, false));
-    }
-    return out;
+    return (await this.opts.catalog.list()).map((s) => describeTask(s, false));
   }
 
   private async download(req: PeerDownloadRequest, res: ServerResponse): Promise<void> {
@@ -144,110 +132,33 @@ export class LocalApiServer implements Startable {
     if (req.digest) parseDigest(req.digest);
     res.writeHead(200, { 'content-type': 'application/x-ndjson' });
     const emit = (ev: PeerDownloadEvent): void => void res.write(`${JSON.stringify(ev)}\n`);
-    const signal = req.timeoutMs ? AbortSignal.timeout(req.timeoutMs) : new AbortController().signal;
-    const taskId = this.opts.tasks.taskIdOf(req);
-    const state = await this.opts.tasks.state(taskId);
-    let last = 0;
-    const onPiece = (): void => {
-      const now = Date.now();
-      if (now - last < 200) return;
-      last = now;
-      emit({ event: 'progress', taskId, bytes: state.heldBytes(), total: state.contentLength });
-    };
-    state.on('piece', onPiece);
+    const signal = req.timeoutMs ? AbortSignal.timeout(req.timeoutMs) : undefined;
+    const taskId = this.opts.downloads.taskIdOf(req);
     try {
-      const { state: s, localHit, range } = await this.opts.tasks.ensure(req, signal);
-      emit({ event: 'progress', taskId, bytes: s.heldBytes(), total: s.contentLength });
-      const result: PeerDownloadResult = {
-        taskId, contentLength: s.contentLength!, pieceLength: s.pieceLength, pieceCount: s.totalPieces ?? 0, localHit,
-        bytes: range?.length ?? s.contentLength!,
-      };
-      if (req.output) {
-        result.outputMode = await this.output.write(s, req.output, { range, digest: req.digest, overwrite: req.overwrite ?? false });
-        result.output = req.output;
-      }
+      const result = await this.opts.downloads.download(req, { signal, onProgress: (p) => emit({ event: 'progress', ...p }) });
       emit({ event: 'done', result });
     } catch (err) {
       const e = toD7yError(err);
       this.opts.logger.info({ taskId, code: e.code, err: e.message }, 'download failed');
       emit({ event: 'error', code: e.code, message: e.message, fix: e.fix });
     } finally {
-      state.off('piece', onPiece);
       res.end();
     }
   }
 
-  private async stream(req: PeerDownloadRequest, res: ServerResponse, httpReq: IncomingMessage): Promise<void> {
-    const check = req.digest ? new DigestCheck(req.digest) : undefined;
-    const signal = req.timeoutMs ? AbortSignal.timeout(req.timeoutMs) : new AbortController().signal;
-    const taskId = this.opts.tasks.taskIdOf(req);
-    const state = await this.opts.tasks.state(taskId);
-    const waits = new AbortController();
-    httpReq.socket.once('close', () => waits.abort(new D7yError('D7Y_ABORTED', 'the client went away')));
-    let ended = false;
-    const ensured = this.opts.tasks.ensure(req, signal).then(
-      (r) => { ended = true; return r; },
-      (err: unknown) => { ended = true; waits.abort(toD7yError(err)); throw err; },
-    );
-    ensured.catch(() => undefined);
-    const firstPiece = new Promise<void>((resolve) => {
-      if (state.pieces.size > 0 || state.finished) resolve();
-      state.once('piece', () => resolve());
-    });
-    await Promise.race([ensured, firstPiece]);
-    if (req.range && state.contentLength === undefined) await ensured;
-    res.writeHead(200, { 'content-type': 'application/octet-stream', trailer: ERROR_TRAILER, 'x-d7y-task-id': taskId });
+  private async stream(req: PeerDownloadRequest, res: ServerResponse): Promise<void> {
+    const signal = req.timeoutMs ? AbortSignal.timeout(req.timeoutMs) : undefined;
+    const stream = await this.opts.downloads.open(req, { signal });
+    res.writeHead(200, { 'content-type': 'application/octet-stream', trailer: ERROR_TRAILER, 'x-d7y-task-id': stream.taskId });
     try {
-      const range = state.contentLength === undefined ? undefined : clampRange(req.range, state.contentLength);
-      const startPiece = range ? Math.floor(range.start / state.pieceLength) : 0;
-      for (let n = startPiece; ; n += 1) {
-        const len = state.contentLength;
-        const span = len === undefined ? undefined : pieceSpans(len, state.pieceLength, range).find((s) => s.number === n);
-        if (len !== undefined && !span) break;
-        if (!state.has(n)) {
-          const over = ended ? Promise.resolve() : ensured.then(() => undefined);
-          await Promise.race([state.waitForPiece(n, waits.signal), over]);
-          if (!state.has(n)) {
-            if (state.contentLength !== undefined && pieceSpans(state.contentLength, state.pieceLength, range).some((s) => s.number === n)) {
-              throw new D7yError('D7Y_INTERNAL', `piece ${n} of task ${taskId} is missing after the download`);
-            }
-            break;
-          }
-        }
-        const piece = state.pieces.get(n)!;
-        const sub = span?.sub ?? { start: 0, length: piece.length };
-        const body = await this.opts.medium.readPiece(taskId, n, sub);
-        await copyPiece(body, res, check);
-      }
-      await ensured;
-      check?.check(req.url);
+      await stream.copyTo(res);
       res.addTrailers({});
     } catch (err) {
       const e = toD7yError(err);
-      this.opts.logger.info({ taskId, code: e.code, err: e.message }, 'streamed download failed');
       res.addTrailers({ [ERROR_TRAILER]: JSON.stringify({ code: e.code, message: e.message, fix: e.fix }) });
     } finally {
       res.end();
     }
-  }
-}
-
-/**
- * Writes one piece's bytes to the response, honouring back-pressure, feeding the digest check.
- * Adds no lasting listeners to the response, however many pieces are copied.
- */
-async function copyPiece(body: Readable, res: ServerResponse, check?: DigestCheck): Promise<void> {
-  try {
-    for await (const chunk of body as AsyncIterable<Buffer>) {
-      check?.update(chunk);
-      if (res.destroyed) throw new D7yError('D7Y_ABORTED', 'the client went away');
-      if (!res.write(chunk)) {
-        const ac = new AbortController();
-        await Promise.race([once(res, 'drain', { signal: ac.signal }), once(res, 'close', { signal: ac.signal })]).finally(() => ac.abort());
-      }
-    }
-  } finally {
-    body.destroy();
   }
 }
 

@@ -2,13 +2,13 @@ import { pipeline, type Readable } from 'node:stream';
 import type { PieceFeed, StorageMedium } from '../../../contracts/storage-medium.js';
 import { D7yError, isD7yError, toD7yError } from '../../../errors/d7y-error.js';
 import type { Logger } from '../../../logging/logger.js';
-import type { AnnouncePeerSession } from '../../../protocol/rpc/announce-peer-session.js';
 import type { DfdaemonUploadClient } from '../../../protocol/rpc/dfdaemon-upload-client.js';
 import type { Peer } from '../../../protocol/rpc/gen/common.js';
 import { pieceBounds } from '../../../task/piece-length.js';
 import { ParentSet, type Parent } from './parent-set.js';
 import type { ReceivingPiece } from '../tasks/receiving-piece.js';
 import type { TokenBucket } from '../token-bucket.js';
+import type { SchedulerConversation } from './scheduler-conversation.js';
 import { TrafficType, type HeldPiece, type TaskState } from '../tasks/task-state.js';
 
 /** The part of VortexClient a download uses. */
@@ -105,9 +105,8 @@ export class P2PDownload {
   constructor(
     private readonly opts: P2PDownloadOptions,
     private readonly state: TaskState,
-    private readonly session: AnnouncePeerSession,
+    private readonly session: SchedulerConversation,
     missing: number[],
-    private readonly onPiece: (p: HeldPiece) => Promise<void> | void,
     private readonly signal: AbortSignal,
   ) {
     this.missing = new Set(missing);
@@ -155,7 +154,7 @@ export class P2PDownload {
   private addParents(peers: Peer[]): void {
     if (!this.started) {
       this.started = true;
-      this.session.started().catch(() => undefined);
+      this.session.started();
     }
     this.opts.logger.debug({ taskId: this.state.taskId, parents: peers.map((p) => p.id), refreshes: this.refreshes }, 'candidate parents');
     for (const peer of peers) {
@@ -176,7 +175,7 @@ export class P2PDownload {
       this.refreshTimer = undefined;
       if (this.settled || !this.wantsParents()) return;
       this.refreshes += 1;
-      this.session.reschedule(this.parents.deadIds(), 'looking for more parents').catch(() => undefined);
+      this.session.reschedule(this.parents.deadIds(), 'looking for more parents');
     }, REFRESH_MS);
   }
 
@@ -321,7 +320,7 @@ export class P2PDownload {
       seed.sync?.abort();
       void this.sync(seed);
     }
-    this.session.reschedule(this.parents.deadIds(), 'parents hold none of the missing pieces').catch(() => undefined);
+    this.session.reschedule(this.parents.deadIds(), 'parents hold none of the missing pieces');
     this.pump();
   }
 
@@ -360,11 +359,8 @@ export class P2PDownload {
         if (this.durations.length > DURATION_SAMPLES) this.durations.shift();
       }
       this.opts.logger.debug({ taskId: this.state.taskId, piece: n, parent: parent.id, ms: held.cost, missing: this.missing.size }, 'piece from a parent');
-      await this.onPiece(held);
-      this.session.pieceFinished({
-        number: n, parentId: parent.id, offset, length, digest: rec.digest, trafficType: TrafficType.RemotePeer,
-        cost: held.cost ?? 0, createdAt: held.createdAt,
-      }).catch(() => undefined);
+      this.state.addPiece(held);
+      this.session.pieceFinished(held);
     } catch (err) {
       const e = toD7yError(err, 'D7Y_PEER_UNAVAILABLE');
       if (receiving) this.state.endReceiving(receiving, e);
@@ -381,7 +377,7 @@ export class P2PDownload {
       this.failedFor.set(n, failed);
       if (this.parents.failed(parent)) this.opts.logger.warn({ taskId: this.state.taskId, parent: parent.id }, 'parent dropped after repeated failures');
       this.opts.logger.debug({ taskId: this.state.taskId, piece: n, parent: parent.id, err: e.message }, 'piece from a parent failed');
-      this.session.pieceFailed(n, parent.id, true).catch(() => undefined);
+      this.session.pieceFailed(n, parent.id);
     }
   }
 

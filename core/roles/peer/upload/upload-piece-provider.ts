@@ -4,7 +4,7 @@ import { D7yError } from '../../../errors/d7y-error.js';
 import { BUSY_PREFIX } from '../../../protocol/vortex/vortex-error-codes.js';
 import type { PieceContentMeta, PieceProvider, PieceRequest } from '../../../protocol/vortex/index.js';
 import type { SeedOffers } from './seed-offers.js';
-import type { TaskManager } from '../download/task-downloader.js';
+import type { TaskCatalog } from '../tasks/task-catalog.js';
 import { relayedPiece } from './relayed-piece.js';
 import { TrafficType } from '../tasks/task-state.js';
 import type { TokenBucket } from '../token-bucket.js';
@@ -21,7 +21,7 @@ import type { UploadStats } from './upload-stats.js';
  */
 export class UploadPieceProvider implements PieceProvider {
   constructor(
-    private readonly tasks: TaskManager,
+    private readonly tasks: TaskCatalog,
     private readonly medium: StorageMedium,
     private readonly limiter: TokenBucket,
     private readonly stats: UploadStats,

@@ -1,0 +1,5 @@
+/** The peer's local API: what its clients (the CLI, the SDK) send and receive over the daemon's unix socket. */
+export * from './download-request.js';
+export * from './error-trailer.js';
+export * from './local-api-client.js';
+export * from './range-arg.js';

@@ -1,0 +1,203 @@
+import { once } from 'node:events';
+import type { Readable, Writable } from 'node:stream';
+import type { Logger } from '../../../logging/logger.js';
+import { D7yError, toD7yError } from '../../../errors/d7y-error.js';
+import type { PeerDownloadRequest, PeerDownloadResult } from '../../../protocol/local-api/download-request.js';
+import type { SourceRouter } from '../../../registry/source-router.js';
+import { parseDigest } from '../../../task/piece-digest.js';
+import { taskId as computeTaskId } from '../../../task/task-id.js';
+import { clampRange, pieceSpans } from '../tasks/piece-span.js';
+import type { TaskCatalog } from '../tasks/task-catalog.js';
+import type { HeldPiece, TaskState } from '../tasks/task-state.js';
+import { DigestCheck } from './digest-check.js';
+import { OutputWriter, checkOutputPath } from './output-writer.js';
+import type { EnsureResult, TaskDownloader } from './task-downloader.js';
+
+/** How often, at most, `onProgress` is called while pieces land (ms). */
+const PROGRESS_EVERY_MS = 200;
+
+export interface FetchHooks {
+  /** Aborting it ends the download (a D7yError reason is passed on as it is). */
+  signal?: AbortSignal;
+  /** Called for every piece as it lands (the task's state carries the rest). */
+  onPiece?: (piece: HeldPiece, state: TaskState) => void;
+  /** Bytes held and the total when known, at most every 200 ms and once at the end. */
+  onProgress?: (progress: { taskId: string; bytes: number; total?: number }) => void;
+}
+
+/** A download whose bytes are being delivered in order while pieces arrive. */
+export interface TaskStream {
+  taskId: string;
+  /** Known once the origin said it (undefined for an origin that streams without a length). */
+  contentLength?: number;
+  /** The bytes that will be delivered (the range length, or the content length), when known. */
+  bytes?: number;
+  /**
+   * Writes the bytes to `sink` in order, honouring its back-pressure, checking the request's
+   * digest at the end. Rejects with a D7yError when the download fails after bytes were written,
+   * so a caller can abort its client instead of ending a short body as if it were whole.
+   */
+  copyTo(sink: Writable): Promise<PeerDownloadResult>;
+}
+
+/**
+ * The peer's one way to download: every front door (local API, dfdaemon DownloadTask, the SDK's
+ * embedded peer, recursive get, the proxy) calls it. It computes the task id, runs the download
+ * engine, reports pieces and progress as they land, and delivers the result to a file, to a
+ * stream, or just into the catalog.
+ */
+export class DownloadService {
+  private readonly output: OutputWriter;
+
+  constructor(
+    private readonly catalog: TaskCatalog,
+    private readonly engine: TaskDownloader,
+    private readonly sources: SourceRouter,
+    private readonly logger: Logger,
+  ) {
+    this.output = new OutputWriter(catalog.medium);
+  }
+
+  /** The task id of a request: the source's content key (an OCI blob digest) or the URL, with tag, application and piece length. */
+  taskIdOf(req: PeerDownloadRequest): string {
+    let key = req.url;
+    try {
+      key = this.sources.resolve(req.url).taskKey?.(req.url) ?? req.url;
+    } catch {
+      // no source for the scheme: the download itself reports that
+    }
+    return computeTaskId({ url: key, tag: req.tag, application: req.application, pieceLength: req.pieceLength, filteredQueryParams: req.filteredQueryParams });
+  }
+
+  /** Brings every piece the request needs into the catalog, reporting them as they land. */
+  async fetch(req: PeerDownloadRequest, hooks: FetchHooks = {}): Promise<EnsureResult & { taskId: string }> {
+    const taskId = this.taskIdOf(req);
+    const state = await this.catalog.state(taskId);
+    let last = 0;
+    const onPiece = (p: HeldPiece): void => {
+      hooks.onPiece?.(p, state);
+      if (!hooks.onProgress) return;
+      const now = Date.now();
+      if (now - last < PROGRESS_EVERY_MS) return;
+      last = now;
+      hooks.onProgress({ taskId, bytes: state.heldBytes(), total: state.contentLength });
+    };
+    const listening = Boolean(hooks.onPiece || hooks.onProgress);
+    if (listening) state.on('piece', onPiece);
+    try {
+      const r = await this.engine.ensure(taskId, req, hooks.signal ?? new AbortController().signal);
+      hooks.onProgress?.({ taskId, bytes: r.state.heldBytes(), total: r.state.contentLength });
+      return { ...r, taskId };
+    } finally {
+      if (listening) state.off('piece', onPiece);
+    }
+  }
+
+  /** Downloads, then writes the result to `req.output` when it is set (atomically, digest checked). */
+  async download(req: PeerDownloadRequest, hooks: Omit<FetchHooks, 'onPiece'> = {}): Promise<PeerDownloadResult> {
+    if (req.output) await checkOutputPath(req.output, req.overwrite ?? false);
+    if (req.digest) parseDigest(req.digest);
+    const { state, localHit, range, taskId } = await this.fetch(req, hooks);
+    const result = resultOf(taskId, state, localHit, range);
+    if (req.output) {
+      result.outputMode = await this.output.write(state, req.output, { range, digest: req.digest, overwrite: req.overwrite ?? false });
+      result.output = req.output;
+    }
+    return result;
+  }
+
+  /**
+   * Starts a download and resolves once its first bytes can be delivered (or it failed before),
+   * so a caller can answer its client at once and stream the rest as pieces arrive.
+   */
+  async open(req: PeerDownloadRequest, hooks: { signal?: AbortSignal } = {}): Promise<TaskStream> {
+    if (req.digest) parseDigest(req.digest);
+    const taskId = this.taskIdOf(req);
+    const state = await this.catalog.state(taskId);
+    const failed = new AbortController();
+    let ended = false;
+    const ensured = this.engine.ensure(taskId, req, hooks.signal ?? new AbortController().signal).then(
+      (r) => { ended = true; return r; },
+      (err: unknown) => { ended = true; failed.abort(toD7yError(err)); throw err; },
+    );
+    ensured.catch(() => undefined);
+    const firstPiece = new Promise<void>((resolve) => {
+      if (state.pieces.size > 0 || state.finished) resolve();
+      state.once('piece', () => resolve());
+    });
+    await Promise.race([ensured, firstPiece]);
+    if (req.range && state.contentLength === undefined) await ensured;
+    const range = state.contentLength === undefined ? undefined : clampRange(req.range, state.contentLength);
+    const copyTo = async (sink: Writable): Promise<PeerDownloadResult> => {
+      const closed = new AbortController();
+      const onClose = (): void => closed.abort(new D7yError('D7Y_ABORTED', 'the client went away'));
+      sink.once('close', onClose);
+      const waits = AbortSignal.any([failed.signal, closed.signal]);
+      const check = req.digest ? new DigestCheck(req.digest) : undefined;
+      try {
+        const startPiece = range ? Math.floor(range.start / state.pieceLength) : 0;
+        for (let n = startPiece; ; n += 1) {
+          const len = state.contentLength;
+          const span = len === undefined ? undefined : pieceSpans(len, state.pieceLength, range).find((s) => s.number === n);
+          if (len !== undefined && !span) break;
+          if (!state.has(n)) {
+            const over = ended ? Promise.resolve() : ensured.then(() => undefined);
+            await Promise.race([state.waitForPiece(n, waits), over]);
+            if (!state.has(n)) {
+              if (state.contentLength !== undefined && pieceSpans(state.contentLength, state.pieceLength, range).some((s) => s.number === n)) {
+                throw new D7yError('D7Y_INTERNAL', `piece ${n} of task ${taskId} is missing after the download`);
+              }
+              break;
+            }
+          }
+          const piece = state.pieces.get(n)!;
+          const body = await this.catalog.medium.readPiece(taskId, n, span?.sub ?? { start: 0, length: piece.length });
+          await copyPiece(body, sink, check);
+        }
+        const { localHit } = await ensured;
+        check?.check(req.url);
+        return resultOf(taskId, state, localHit, range);
+      } catch (err) {
+        const e = toD7yError(err);
+        this.logger.info({ taskId, code: e.code, err: e.message }, 'streamed download failed');
+        throw e;
+      } finally {
+        sink.off('close', onClose);
+      }
+    };
+    return { taskId, contentLength: state.contentLength, bytes: range?.length ?? state.contentLength, copyTo };
+  }
+
+  /** Deletes a task from this peer (refused while it downloads); false when it was not here. */
+  async delete(taskId: string): Promise<boolean> {
+    const existed = await this.catalog.delete(taskId);
+    this.engine.forget(taskId);
+    return existed;
+  }
+}
+
+function resultOf(taskId: string, s: TaskState, localHit: boolean, range?: { start: number; length: number }): PeerDownloadResult {
+  return {
+    taskId, contentLength: s.contentLength!, pieceLength: s.pieceLength, pieceCount: s.totalPieces ?? 0, localHit,
+    bytes: range?.length ?? s.contentLength!,
+  };
+}
+
+/**
+ * Writes one piece's bytes to the sink, honouring back-pressure, feeding the digest check.
+ * Adds no lasting listeners to the sink, however many pieces are copied.
+ */
+async function copyPiece(body: Readable, sink: Writable, check?: DigestCheck): Promise<void> {
+  try {
+    for await (const chunk of body as AsyncIterable<Buffer>) {
+      check?.update(chunk);
+      if (sink.destroyed) throw new D7yError('D7Y_ABORTED', 'the client went away');
+      if (!sink.write(chunk)) {
+        const ac = new AbortController();
+        await Promise.race([once(sink, 'drain', { signal: ac.signal }), once(sink, 'close', { signal: ac.signal })]).finally(() => ac.abort());
+      }
+    }
+  } finally {
+    body.destroy();
+  }
+}

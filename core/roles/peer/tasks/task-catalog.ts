@@ -1,0 +1,82 @@
+import type { StorageMedium } from '../../../contracts/storage-medium.js';
+import { D7yError } from '../../../errors/d7y-error.js';
+import { TaskState } from './task-state.js';
+
+/** The most task states kept in memory besides running ones. */
+const MAX_IDLE_STATES = 1024;
+
+/**
+ * What this peer holds: the in-memory state of each task, loaded from the storage medium on first
+ * use and shared by every part of the peer (downloads add pieces to it, uploads and the APIs read
+ * it). Idle states beyond a bound are dropped from memory (never from the medium).
+ */
+export class TaskCatalog {
+  private readonly states = new Map<string, TaskState>();
+
+  constructor(readonly medium: StorageMedium) {}
+
+  /** The task's in-memory state, loaded from the medium on first use (a new, empty one when unknown). */
+  async state(taskId: string): Promise<TaskState> {
+    let s = this.states.get(taskId);
+    if (s) {
+      this.states.delete(taskId);
+      this.states.set(taskId, s);
+      return s;
+    }
+    s = new TaskState(taskId);
+    const record = await this.medium.getTask(taskId);
+    if (record) {
+      s.record = record;
+      for (const p of await this.medium.listPieces(taskId)) s.pieces.set(p.number, { ...p, createdAt: record.createdAt });
+    }
+    const raced = this.states.get(taskId);
+    if (raced) return raced;
+    this.states.set(taskId, s);
+    this.trim();
+    return s;
+  }
+
+  /** The state when the task is known to this peer (held or running), else undefined. */
+  async find(taskId: string): Promise<TaskState | undefined> {
+    const s = this.states.get(taskId);
+    if (s) return s;
+    if (!(await this.medium.getTask(taskId))) return undefined;
+    return this.state(taskId);
+  }
+
+  /** The states of every task the medium holds. */
+  async list(): Promise<TaskState[]> {
+    const out: TaskState[] = [];
+    for (const rec of await this.medium.listTasks()) {
+      const s = await this.find(rec.taskId);
+      if (s) out.push(s);
+    }
+    return out;
+  }
+
+  /** Forgets the task here: its pieces and record are deleted from the medium. Refused while it downloads. */
+  async delete(taskId: string): Promise<boolean> {
+    const s = this.states.get(taskId);
+    const existed = Boolean(s?.record) || Boolean(await this.medium.getTask(taskId));
+    if (s?.running) throw new D7yError('D7Y_CONFLICT', `task ${taskId} is downloading`, { fix: 'wait for the download to end, then delete it' });
+    this.states.delete(taskId);
+    await this.medium.deleteTask(taskId);
+    return existed;
+  }
+
+  /** Drops a task that could not be kept (a failed download's partial content): medium and memory. */
+  async discard(state: TaskState): Promise<void> {
+    await this.medium.deleteTask(state.taskId).catch(() => undefined);
+    state.pieces.clear();
+    state.record = undefined;
+    if (this.states.get(state.taskId) === state) this.states.delete(state.taskId);
+  }
+
+  private trim(): void {
+    if (this.states.size <= MAX_IDLE_STATES) return;
+    for (const [id, s] of this.states) {
+      if (this.states.size <= MAX_IDLE_STATES) break;
+      if (!s.running && s.listenerCount('piece') === 0) this.states.delete(id);
+    }
+  }
+}
