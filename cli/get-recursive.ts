@@ -4,7 +4,7 @@ import cliProgress from 'cli-progress';
 import picomatch from 'picomatch';
 import { D7yError } from '../core/errors/d7y-error.js';
 import type { SourceEntry } from '../core/contracts/source-client.js';
-import type { LocalApiClient } from '../core/protocol/local-api/local-api-client.js';
+import type { PeerApi } from '../core/protocol/local-api/peer-api.js';
 import type { PeerDownloadRequest } from '../core/protocol/local-api/download-request.js';
 
 export interface RecursiveOptions {
@@ -28,7 +28,7 @@ export function entryTarget(dir: string, entry: SourceEntry): string {
 }
 
 /** Lists `base.url` through the daemon and keeps the files that match, bounded by maxFiles. */
-async function plan(client: LocalApiClient, base: PeerDownloadRequest, opts: RecursiveOptions): Promise<SourceEntry[]> {
+async function plan(client: PeerApi, base: PeerDownloadRequest, opts: RecursiveOptions): Promise<SourceEntry[]> {
   const match = opts.include?.length ? picomatch(opts.include, { dot: true }) : () => true;
   const files: SourceEntry[] = [];
   for await (const entry of client.listSource({ url: base.url, headers: base.headers, objectStorage: base.objectStorage, hdfs: base.hdfs, options: base.options, timeoutMs: base.timeoutMs })) {
@@ -47,7 +47,7 @@ async function plan(client: LocalApiClient, base: PeerDownloadRequest, opts: Rec
  * `d7y get <prefix> -r -O <dir>`: every file of the listing through P2P, several at a time, written
  * under `dir` at its listed path. Failures of single files are reported together at the end.
  */
-export async function runRecursiveGet(client: LocalApiClient, base: PeerDownloadRequest, dir: string, opts: RecursiveOptions): Promise<void> {
+export async function runRecursiveGet(client: PeerApi, base: PeerDownloadRequest, dir: string, opts: RecursiveOptions): Promise<void> {
   const root = resolve(dir);
   const files = await plan(client, base, opts);
   if (files.length === 0) {

@@ -5,9 +5,8 @@ import { D7yError } from '../core/errors/d7y-error.js';
 import { parseByteSize } from '../core/task/piece-length.js';
 import { parseDigest } from '../core/task/piece-digest.js';
 import { parseRangeArg } from '../core/protocol/local-api/range-arg.js';
-import { LocalApiClient } from '../core/protocol/local-api/local-api-client.js';
 import type { PeerDownloadEvent, PeerDownloadRequest } from '../core/protocol/local-api/download-request.js';
-import { defaultPeerSocket } from './peer-socket.js';
+import { connectPeer } from './peer-connection.js';
 
 /** The options of `d7y get`, as commander parses them. */
 export interface GetOptions {
@@ -32,6 +31,11 @@ export interface GetOptions {
   include?: string[];
   maxFiles: string;
   concurrency: string;
+  /** true: a daemon must answer; false: never use one (an embedded peer); unset: a daemon if one listens. */
+  daemon?: boolean;
+  config?: string;
+  dataDir?: string;
+  pluginsFile?: string;
 }
 
 /** `30s`, `5m`, `2h`, `1500ms` or plain milliseconds. */
@@ -127,7 +131,7 @@ async function runRecursive(url: string, opts: GetOptions): Promise<void> {
   if (existing && !existing.isDirectory()) throw new D7yError('D7Y_INVALID_ARGUMENT', `${dir} is a file; -r needs a directory`, { fix: 'give -O a directory (it is created when missing)' });
   const base = buildRequest(url, { ...opts, output: '-' });
   const { runRecursiveGet } = await import('./get-recursive.js');
-  const client = new LocalApiClient(resolve(opts.socket ?? defaultPeerSocket()));
+  const client = await connectPeer(opts);
   try {
     await runRecursiveGet(client, base, dir, recursive);
   } finally {
@@ -135,12 +139,12 @@ async function runRecursive(url: string, opts: GetOptions): Promise<void> {
   }
 }
 
-/** `d7y get`: one download (or, with -r, a listing) through the local daemon's API. */
+/** `d7y get`: one download (or, with -r, a listing) through the local daemon, or a peer embedded in this process. */
 export async function runGet(url: string, opts: GetOptions): Promise<void> {
   if (opts.recursive) return runRecursive(url, opts);
   const req = buildRequest(url, opts);
   if (req.output) await checkOutput(req.output, req.overwrite ?? false);
-  const client = new LocalApiClient(resolve(opts.socket ?? defaultPeerSocket()));
+  const client = await connectPeer(opts);
   const signal = req.timeoutMs ? AbortSignal.timeout(req.timeoutMs + 5_000) : undefined;
   try {
     if (!req.output) {

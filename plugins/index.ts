@@ -7,3 +7,4 @@ export * from './node-runner.js';
 export * from './builtin-plugins.js';
 export * from './plugin-installer.js';
 export * from './plugin-verifier.js';
+export * from './embedded-peer.js';

@@ -13,7 +13,7 @@ function collect(value: string, previous: string[] = []): string[] {
  */
 export function registerGetCommand(program: Command): void {
   const get = program.command('get')
-    .description('download a URL through the local d7y peer (P2P, the origin is read about once per cluster)')
+    .description('download a URL through the local d7y peer (P2P, the origin is read about once per cluster); without a daemon, a peer runs in this process')
     .argument('<url>', 'what to download (http, https, s3, … any scheme a loaded source plugin handles)')
     .requiredOption('-O, --output <path>', 'where to write the file; - streams the bytes to stdout')
     .option('--no-progress', 'never show a progress bar (it only shows on a terminal anyway)')
@@ -27,6 +27,11 @@ export function registerGetCommand(program: Command): void {
     .option('--timeout <duration>', 'give up after this long, e.g. 10m')
     .option('--overwrite', 'replace the output file if it exists')
     .option('--socket <path>', SOCKET_HELP)
+    .option('--daemon', 'use the daemon on the socket; fail if none listens')
+    .option('--no-daemon', 'never use a daemon: download with a peer in this process')
+    .option('-c, --config <file>', 'node config (YAML or JSON) for the peer: its data dir, socket and schedulers')
+    .option('--data-dir <dir>', 'where the peer keeps its data (default ~/.d7y)')
+    .option('--plugins-file <file>', 'plugins.json for a peer in this process (default ./plugins.json, else the shipped one)')
     .option('--storage-endpoint <url>', 'object storage endpoint')
     .option('--storage-region <region>', 'object storage region')
     .option('--storage-access-key-id <id>', 'object storage access key id')

@@ -59,6 +59,8 @@ export const PeerConfigSchema = z.strictObject({
   }).prefault({}),
   /** The local API's unix socket; defaults to `<peer dataDir>/peer.sock`. */
   socket: z.string().optional(),
+  /** Serve the local API on `socket`; off for a peer embedded in another program (a daemonless `d7y get`, the SDK). */
+  localApi: z.boolean().default(true),
   /** Storage medium (by plugin-provided name) that holds pieces. */
   storage: z.strictObject({
     medium: z.string().default('disk'),

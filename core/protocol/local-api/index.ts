@@ -3,3 +3,4 @@ export * from './download-request.js';
 export * from './error-trailer.js';
 export * from './local-api-client.js';
 export * from './range-arg.js';
+export * from './peer-api.js';

@@ -4,13 +4,14 @@ import type { SourceEntry } from '../../contracts/source-client.js';
 import { D7yError, isD7yError, type D7yErrorCode } from '../../errors/d7y-error.js';
 import type { PeerDownloadEvent, PeerDownloadRequest, PeerDownloadResult } from './download-request.js';
 import { ERROR_TRAILER } from './error-trailer.js';
+import type { PeerApi, PeerStream } from './peer-api.js';
 
 /**
  * Talks to a peer daemon's local API over its unix socket (node:http, one kept-alive agent).
  * Errors come back as the D7yError the daemon raised; a socket nobody listens on is
  * D7Y_PEER_UNAVAILABLE saying how to start a daemon.
  */
-export class LocalApiClient {
+export class LocalApiClient implements PeerApi {
   private readonly agent = new Agent({ keepAlive: true });
 
   constructor(readonly socketPath: string) {}
@@ -34,7 +35,7 @@ export class LocalApiClient {
    * The bytes of the download in order, as they arrive. `done` settles after the body ended:
    * it rejects with the daemon's error when the stream failed after it started.
    */
-  async stream(req: PeerDownloadRequest, signal?: AbortSignal): Promise<{ body: Readable; taskId: string; done: () => Promise<void> }> {
+  async stream(req: PeerDownloadRequest, signal?: AbortSignal): Promise<PeerStream> {
     const res = await this.call('POST', '/v1/tasks/stream', req, signal);
     const body: Readable = res;
     return {

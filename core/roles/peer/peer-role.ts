@@ -3,6 +3,7 @@ import { inject, injectable } from '../../di.js';
 import type { NodeConfig } from '../../config/node-config.js';
 import { peerDataDir, peerSocketPath, type PeerConfig } from '../../config/peer-config.js';
 import type { StorageMedium } from '../../contracts/storage-medium.js';
+import { D7yError } from '../../errors/d7y-error.js';
 import type { Logger } from '../../logging/logger.js';
 import { DfdaemonUploadClient } from '../../protocol/rpc/dfdaemon-upload-client.js';
 import { HostType, type Host } from '../../protocol/rpc/gen/common.js';
@@ -22,6 +23,9 @@ import { PieceHttpServer } from './upload/piece-http-server.js';
 import { DownloadService } from './download/download-service.js';
 import { TaskDownloader } from './download/task-downloader.js';
 import { TaskCatalog } from './tasks/task-catalog.js';
+import { DataDirLock } from './tasks/data-dir-lock.js';
+import { InProcessPeerApi } from './api/in-process-api.js';
+import type { PeerApi } from '../../protocol/local-api/peer-api.js';
 import { TaskMediumRouter } from './tasks/task-medium-router.js';
 import { TokenBucket } from './token-bucket.js';
 import { SeedOffers } from './upload/seed-offers.js';
@@ -49,6 +53,7 @@ export class PeerRole implements Role {
   private dfdaemon?: DfdaemonUploadClient;
   private scheduler?: SchedulerClient;
   private catalog?: TaskCatalog;
+  private lock?: DataDirLock;
   private engine?: TaskDownloader;
   private service?: DownloadService;
   private discovery?: ManagerDiscovery;
@@ -76,6 +81,17 @@ export class PeerRole implements Role {
   /** The peer's one download service, once started: what an embedded client calls. */
   get downloads(): DownloadService | undefined {
     return this.service;
+  }
+
+  /**
+   * The local API's operations answered in this process (for a peer embedded in another
+   * program); `close()` on it stops the peer through `stopAll`.
+   */
+  api(stopAll: () => Promise<void>): PeerApi {
+    if (!this.service || !this.catalog) {
+      throw new D7yError('D7Y_INTERNAL', 'the peer is not started', { fix: 'start the peer before asking for its API' });
+    }
+    return new InProcessPeerApi(this.service, this.catalog, () => this.describe(), stopAll);
   }
 
   /** What this peer holds, once started. */
@@ -107,7 +123,7 @@ export class PeerRole implements Role {
     return {
       hostId: this.hostId,
       seed: this.cfg.seed,
-      socket: this.socketPath,
+      socket: this.cfg.localApi ? this.socketPath : undefined,
       dataDir: peerDataDir(this.config.dataDir, this.cfg),
       uploadPort: this.vortexServer?.port ?? this.cfg.upload.port,
       rpcPort: this.rpc?.port ?? this.cfg.rpc.port,
@@ -125,8 +141,16 @@ export class PeerRole implements Role {
     const cfg = this.cfg;
     const medium = new TaskMediumRouter(this.storage.get(cfg.storage.medium), this.storage, this.logger);
     this.medium = medium;
-    await mkdir(peerDataDir(this.config.dataDir, cfg), { recursive: true });
-    await medium.start();
+    const dir = peerDataDir(this.config.dataDir, cfg);
+    await mkdir(dir, { recursive: true });
+    this.lock = new DataDirLock(dir);
+    await this.lock.acquire();
+    try {
+      await medium.start();
+    } catch (err) {
+      await this.lock.release();
+      throw err;
+    }
     this.vortex = new VortexClient({ connectTimeoutMs: 5_000, readTimeoutMs: cfg.download.pieceTimeoutMs });
     this.dfdaemon = new DfdaemonUploadClient();
     let engine: TaskDownloader | undefined;
@@ -166,8 +190,8 @@ export class PeerRole implements Role {
     this.lifecycle.add(this.vortexServer);
     this.lifecycle.add(this.pieceHttp);
     this.lifecycle.add(this.rpc);
-    this.lifecycle.add(new LocalApiServer({
-      socketPath: this.socketPath, catalog: tasks, downloads, logger: this.logger, describe: () => this.describe(), sources: this.sources,
+    if (cfg.localApi) this.lifecycle.add(new LocalApiServer({
+      socketPath: this.socketPath, catalog: tasks, downloads, logger: this.logger, describe: () => this.describe(),
       mediumOf: (taskId) => medium.mediumOf(taskId),
     }));
     if (this.scheduler) {
@@ -180,6 +204,7 @@ export class PeerRole implements Role {
     } catch (err) {
       await this.closeClients();
       await medium.stop();
+      await this.lock.release();
       throw err;
     }
     // describe() loads the crc32 implementation now, not on the first piece: a download's first
@@ -192,6 +217,7 @@ export class PeerRole implements Role {
     await this.lifecycle.stop().catch((err: unknown) => this.logger.warn({ err: String(err) }, 'peer: some servers failed to stop'));
     await this.closeClients();
     await this.medium?.stop();
+    await this.lock?.release();
     this.logger.info('peer stopped');
   }
 

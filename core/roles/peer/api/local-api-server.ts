@@ -8,7 +8,6 @@ import { formatIssues } from '../../../config/config-loader.js';
 import { D7yError, toD7yError } from '../../../errors/d7y-error.js';
 import { httpStatusOf } from '../../../errors/error-status.js';
 import type { Logger } from '../../../logging/logger.js';
-import type { SourceRouter } from '../../../registry/source-router.js';
 import { isTaskId } from '../../../task/task-id.js';
 import { parseDigest } from '../../../task/piece-digest.js';
 import { PeerDownloadRequestSchema, type PeerDownloadEvent, type PeerDownloadRequest } from '../../../protocol/local-api/download-request.js';
@@ -16,7 +15,7 @@ import { ERROR_TRAILER } from '../../../protocol/local-api/error-trailer.js';
 import type { DownloadService } from '../download/download-service.js';
 import { checkOutputPath } from '../download/output-writer.js';
 import type { TaskCatalog } from '../tasks/task-catalog.js';
-import type { TaskState } from '../tasks/task-state.js';
+import { describeTask } from './task-view.js';
 
 const MAX_BODY = 1024 * 1024;
 
@@ -27,8 +26,6 @@ export interface LocalApiServerOptions {
   logger: Logger;
   /** Facts about this daemon for `GET /v1/peer`. */
   describe: () => Record<string, unknown>;
-  /** Sources for `POST /v1/sources/list` (recursive downloads). */
-  sources?: SourceRouter;
   /** The name of the medium holding a task (shown by `GET /v1/tasks/<id>`). */
   mediumOf?: (taskId: string) => string;
 }
@@ -101,14 +98,7 @@ export class LocalApiServer implements Startable {
 
   /** Streams a source listing as NDJSON: `entry` lines, then `done` (or `error`). */
   private async listSource(req: PeerDownloadRequest, res: ServerResponse): Promise<void> {
-    const client = this.opts.sources?.resolve(req.url);
-    if (!client?.list) {
-      throw new D7yError('D7Y_INVALID_ARGUMENT', `the source for ${req.url.split(':')[0]}:// URLs cannot list, so ${req.url} cannot be downloaded recursively`, {
-        fix: 'drop -r to download one object, or use a source that lists (s3, gs, hdfs, oci, maven, yum)',
-      });
-    }
-    const signal = req.timeoutMs ? AbortSignal.timeout(req.timeoutMs) : undefined;
-    const entries = client.list({ url: req.url, headers: req.headers, objectStorage: req.objectStorage, hdfs: req.hdfs, options: req.options, recursive: true, signal });
+    const entries = this.opts.downloads.listSource(req);
     res.writeHead(200, { 'content-type': 'application/x-ndjson' });
     let count = 0;
     try {
@@ -160,25 +150,6 @@ export class LocalApiServer implements Startable {
       res.end();
     }
   }
-}
-
-/** The local API's view of a task: record, pieces held and, with `pieces`, where each came from. */
-export function describeTask(s: TaskState, pieces: boolean): Record<string, unknown> {
-  const byType: Record<string, number> = {};
-  const parents = new Set<string>();
-  for (const p of s.pieces.values()) {
-    const t = p.trafficType === undefined ? 'stored' : ['back-to-source', 'remote-peer', 'local-peer'][p.trafficType] ?? String(p.trafficType);
-    byType[t] = (byType[t] ?? 0) + 1;
-    if (p.parentId) parents.add(p.parentId);
-  }
-  return {
-    taskId: s.taskId, url: s.record?.url, contentLength: s.contentLength, pieceLength: s.pieceLength,
-    pieceCount: s.totalPieces, heldPieces: s.pieces.size, finished: s.finished, running: Boolean(s.running),
-    createdAt: s.record?.createdAt, lastAccessedAt: s.record?.lastAccessedAt, trafficTypes: byType, parentIds: [...parents].sort(),
-    ...(pieces ? { pieces: [...s.pieces.values()].sort((a, b) => a.number - b.number).map((p) => ({
-      number: p.number, offset: p.offset, length: p.length, digest: p.digest, parentId: p.parentId, trafficType: p.trafficType, cost: p.cost, createdAt: p.createdAt,
-    })) } : {}),
-  };
 }
 
 async function readRequest(req: IncomingMessage): Promise<PeerDownloadRequest> {

@@ -1,5 +1,6 @@
 import { once } from 'node:events';
 import type { Readable, Writable } from 'node:stream';
+import type { SourceEntry } from '../../../contracts/source-client.js';
 import type { Logger } from '../../../logging/logger.js';
 import { D7yError, toD7yError } from '../../../errors/d7y-error.js';
 import type { PeerDownloadRequest, PeerDownloadResult } from '../../../protocol/local-api/download-request.js';
@@ -11,7 +12,7 @@ import type { TaskCatalog } from '../tasks/task-catalog.js';
 import type { HeldPiece, TaskState } from '../tasks/task-state.js';
 import { DigestCheck } from './digest-check.js';
 import { OutputWriter, checkOutputPath } from './output-writer.js';
-import type { EnsureResult, TaskDownloader } from './task-downloader.js';
+import { sourceRequest, type EnsureResult, type TaskDownloader } from './task-downloader.js';
 
 /** How often, at most, `onProgress` is called while pieces land (ms). */
 const PROGRESS_EVERY_MS = 200;
@@ -166,6 +167,21 @@ export class DownloadService {
       }
     };
     return { taskId, contentLength: state.contentLength, bytes: range?.length ?? state.contentLength, copyTo };
+  }
+
+  /**
+   * The entries under a prefix, directory or repository (recursive downloads), from the URL's
+   * source. Refused at once for a source that cannot list.
+   */
+  listSource(req: PeerDownloadRequest): AsyncIterable<SourceEntry> {
+    const client = this.sources.resolve(req.url);
+    if (!client.list) {
+      throw new D7yError('D7Y_INVALID_ARGUMENT', `the source for ${req.url.split(':')[0]}:// URLs cannot list, so ${req.url} cannot be downloaded recursively`, {
+        fix: 'drop -r to download one object, or use a source that lists (s3, gs, hdfs, oci, maven, yum)',
+      });
+    }
+    const signal = req.timeoutMs ? AbortSignal.timeout(req.timeoutMs) : undefined;
+    return client.list({ ...sourceRequest(req), recursive: true, signal });
   }
 
   /** Deletes a task from this peer (refused while it downloads); false when it was not here. */
