@@ -83,13 +83,17 @@ export function validateConfig<S extends z.ZodType>(schema: S, data: unknown, wh
 
 /** Loads the node config: file (YAML or JSON, optional) + D7Y_* environment, validated. */
 export async function loadNodeConfig(file?: string, env: NodeJS.ProcessEnv = process.env): Promise<NodeConfig> {
-  const raw = file ? await readConfigFile(file) : {};
+  return nodeConfigOf(file ? await readConfigFile(file) : {}, file ?? 'config', env);
+}
+
+/** The node config of settings given as an object (as a config file would hold them), then `D7Y_*` overrides. */
+export function nodeConfigOf(raw: unknown, where: string, env: NodeJS.ProcessEnv = process.env): NodeConfig {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
-    throw new D7yError('D7Y_CONFIG_INVALID', `${file}: the top level must be a mapping of settings`, {
+    throw new D7yError('D7Y_CONFIG_INVALID', `${where}: the top level must be a mapping of settings`, {
       fix: 'write the config as key: value pairs (see deploy/ for examples)',
     });
   }
   const data = structuredClone(raw) as Record<string, unknown>;
   applyEnvOverrides(data, env, Object.keys(NodeConfigSchema.shape));
-  return validateConfig(NodeConfigSchema, data, file ?? 'config');
+  return validateConfig(NodeConfigSchema, data, where);
 }

@@ -1,0 +1,158 @@
+import { resolve } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import type { Writable } from 'node:stream';
+import { D7yError } from '../core/errors/d7y-error.js';
+import { defaultDataDir, peerSocketPath } from '../core/config/paths.js';
+import { LocalApiClient } from '../core/protocol/local-api/local-api-client.js';
+import type { PeerApi } from '../core/protocol/local-api/peer-api.js';
+import type { PeerDownloadRequest } from '../core/protocol/local-api/download-request.js';
+import { parseRangeArg } from '../core/protocol/local-api/range-arg.js';
+import { parseByteSize } from '../core/task/piece-length.js';
+
+/** Where the daemon listens. */
+export interface ConnectOptions {
+  /** The daemon's local API socket (default: the peer's under `$D7Y_DATA_DIR` or `~/.d7y`). */
+  socket?: string;
+}
+
+/** A peer run inside this process. */
+export interface EmbeddedOptions {
+  /** A config file path, or the settings a config file would hold (`{ dataDir, peer: { schedulers } }`). */
+  config?: string | Record<string, unknown>;
+  /** plugins.json to load (default ./plugins.json, else the one shipped with d7y). */
+  pluginsFile?: string;
+  /** Log level of the embedded peer (default `warn`), logs on stderr. */
+  logLevel?: string;
+}
+
+/** What to download, and where the bytes go: `output` (a file) or `stream` (a Writable, in order). */
+export interface DownloadOptions {
+  output?: string;
+  stream?: Writable;
+  /** Replace `output` if it exists. */
+  overwrite?: boolean;
+  /** `{ start, length }` or `'a-b'` (inclusive, as HTTP). */
+  range?: { start: number; length: number } | string;
+  /** `sha256:<hex>` or `crc32:<n>`: verified before the result is given. */
+  digest?: string;
+  tag?: string;
+  application?: string;
+  /** Headers sent to the origin. */
+  headers?: Record<string, string>;
+  /** Bytes, or a size such as `'8MiB'` (part of the task id). */
+  pieceLength?: number | string;
+  filteredQueryParams?: string[];
+  disableBackToSource?: boolean;
+  /** Give up after this many milliseconds. */
+  timeoutMs?: number;
+  signal?: AbortSignal;
+  /** Bytes held so far and the total when known, a few times a second (output downloads). */
+  onProgress?: (progress: { taskId: string; bytes: number; total?: number }) => void;
+}
+
+/** A finished download. */
+export interface DownloadResult {
+  taskId: string;
+  /** Bytes delivered (the range's, or the whole object's). */
+  bytes: number;
+  contentLength?: number;
+  /** Nothing was fetched: the peer held every piece. */
+  localHit?: boolean;
+  output?: string;
+  /** How `output` was made: a hard link of the peer's copy, or a copy. */
+  outputMode?: 'hardlink' | 'copy';
+}
+
+/**
+ * The d7y client: downloads through a peer — a running daemon (`connect`) or one started in this
+ * process (`embedded`) — with the same requests, results and errors either way. Errors are
+ * D7yError with the `code` and `fix` the CLI prints.
+ */
+export class D7yClient {
+  private constructor(private readonly api: PeerApi, readonly mode: 'daemon' | 'embedded') {}
+
+  /** A client of the daemon on `socket`; rejects with D7Y_PEER_UNAVAILABLE when none answers. */
+  static async connect(opts: ConnectOptions = {}): Promise<D7yClient> {
+    const socket = resolve(opts.socket ?? peerSocketPath(defaultDataDir(), { seed: false }));
+    const api = new LocalApiClient(socket);
+    try {
+      await api.peer();
+    } catch (err) {
+      await api.close();
+      throw err;
+    }
+    return new D7yClient(api, 'daemon');
+  }
+
+  /**
+   * A normal peer started in this process on the config's data dir (plugins from plugins.json),
+   * joining the config's schedulers when it names any; `close()` stops it.
+   */
+  static async embedded(opts: EmbeddedOptions = {}): Promise<D7yClient> {
+    const { nodeConfigOf, loadNodeConfig } = await import('../core/config/config-loader.js');
+    const { createLogger } = await import('../core/logging/logger.js');
+    const { startEmbeddedPeer } = await import('../plugins/index.js');
+    const config = typeof opts.config === 'string' ? await loadNodeConfig(opts.config) : nodeConfigOf(opts.config ?? {}, 'config');
+    const named = typeof opts.config === 'string' || Boolean((opts.config as { peer?: Record<string, unknown> } | undefined)?.peer?.schedulers
+      || (opts.config as { peer?: Record<string, unknown> } | undefined)?.peer?.manager);
+    const logger = createLogger({ level: opts.logLevel ?? 'warn' });
+    const peer = await startEmbeddedPeer({ config, logger, pluginsFile: opts.pluginsFile, useSchedulers: named });
+    return new D7yClient(peer.api, 'embedded');
+  }
+
+  /** Downloads `url` to `opts.output` or into `opts.stream`. */
+  async download(url: string, opts: DownloadOptions): Promise<DownloadResult> {
+    if (Boolean(opts.output) === Boolean(opts.stream)) {
+      throw new D7yError('D7Y_INVALID_ARGUMENT', 'download needs exactly one of output (a file path) and stream (a Writable)', {
+        fix: 'pass { output: "/path/file" } or { stream: someWritable }',
+      });
+    }
+    const req = requestOf(url, opts);
+    if (req.output) {
+      const r = await this.api.download(req, opts.onProgress && ((ev) => { if (ev.event === 'progress') opts.onProgress!(ev); }), opts.signal);
+      return { taskId: r.taskId, bytes: r.bytes, contentLength: r.contentLength, localHit: r.localHit, output: r.output, outputMode: r.outputMode };
+    }
+    const s = await this.api.stream(req, opts.signal);
+    let bytes = 0;
+    s.body.on('data', (c: Buffer) => { bytes += c.length; });
+    await pipeline(s.body, opts.stream!, { end: false });
+    await s.done();
+    return { taskId: s.taskId, bytes };
+  }
+
+  /** A task this peer holds, with its pieces; D7Y_TASK_NOT_FOUND when it is not there. */
+  stat(taskId: string): Promise<Record<string, unknown>> {
+    return this.api.stat(taskId);
+  }
+
+  /** The tasks this peer holds. */
+  list(): Promise<Record<string, unknown>[]> {
+    return this.api.list();
+  }
+
+  /** Deletes a task from this peer; D7Y_TASK_NOT_FOUND when it is not there. */
+  delete(taskId: string): Promise<void> {
+    return this.api.delete(taskId);
+  }
+
+  /** Facts about the peer: host id, ports, schedulers, storage. */
+  peer(): Promise<Record<string, unknown>> {
+    return this.api.peer();
+  }
+
+  /** Closes the connection (a daemon keeps running) or stops the embedded peer. */
+  close(): Promise<void> {
+    return this.api.close();
+  }
+}
+
+function requestOf(url: string, o: DownloadOptions): PeerDownloadRequest {
+  if (typeof url !== 'string' || !url) throw new D7yError('D7Y_INVALID_ARGUMENT', 'download needs a URL', { fix: 'pass the URL as the first argument' });
+  return {
+    url, tag: o.tag, application: o.application, headers: o.headers, digest: o.digest, filteredQueryParams: o.filteredQueryParams,
+    range: typeof o.range === 'string' ? parseRangeArg(o.range) : o.range,
+    pieceLength: typeof o.pieceLength === 'string' ? parseByteSize(o.pieceLength) : o.pieceLength,
+    disableBackToSource: o.disableBackToSource, timeoutMs: o.timeoutMs,
+    output: o.output ? resolve(o.output) : undefined, overwrite: o.overwrite,
+  };
+}
