@@ -74,7 +74,7 @@ test('a daemonless get given a config with schedulers is a peer of the swarm: it
   const file = randomBytes(24 * 1024 * 1024);
   const origin = await startOriginServer(t, { files: { '/m.bin': file } });
   const up = await startAllInOne(t);
-  const sched = /"schedulers":\["([^"]+)"\]/.exec(up.banner)?.[1] ?? "";
+  const sched = /"schedulers":\["([^"]+)"\]/.exec(up.banner)?.[1] ?? '';
   t.truthy(sched, up.banner);
   const first = await runCli(['get', origin.urlOf('/m.bin'), '-O', join(up.dir, 'first.bin'), '--socket', up.socket, '--no-progress'], { timeoutMs: 90_000 });
   t.is(first.code, 0, first.stderr);
