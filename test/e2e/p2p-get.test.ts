@@ -155,7 +155,7 @@ test('bad input fails with one clear error and leaves nothing behind', async (t)
   t.is(exists.code, 1);
   t.regex(exists.stderr, /already exists[\s\S]*--overwrite/);
 
-  const noDaemon = await runCli(['get', origin.urlOf('/ok.bin'), '-O', join(outDir, 'nd'), '--socket', join(cluster.dir, 'none.sock')]);
+  const noDaemon = await runCli(['get', origin.urlOf('/ok.bin'), '-O', join(outDir, 'nd'), '--socket', join(cluster.dir, 'none.sock'), '--daemon']);
   t.is(noDaemon.code, 1);
   t.regex(noDaemon.stderr, /no d7y daemon is listening on .*none\.sock[\s\S]*d7y up/);
 
