@@ -65,6 +65,7 @@ test('d7y up links its scheduler and peers to its own manager: an open-API prehe
 
   const credential = credentialOf(node.dataDir);
   t.is((await stat(credential)).mode & 0o777, 0o600, 'the credential file is readable by its owner only');
+  t.is((await stat(join(node.dataDir, 'manager.sqlite'))).mode & 0o777, 0o600, 'so is the manager\'s database (it holds the session secret)');
   const stored = await readFile(credential, 'utf8');
   t.regex((JSON.parse(stored) as { token: string }).token, /^d7y_/);
 
