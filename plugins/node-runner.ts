@@ -11,12 +11,18 @@ export interface RoleSpec {
   role: RoleName;
   config: NodeConfig;
   label?: string;
+  /**
+   * Runs once the roles before this one have started and before this one starts. It may set, in
+   * `config`, what the role reads only when it starts (the `manager` link of schedulers and peers).
+   * A throw stops the roles already started and fails the start.
+   */
+  prepare?: (started: readonly ComposedRole[]) => Promise<void>;
 }
 
 /**
  * Composes the given roles from plugins.json and runs them: plugin resources start before their
- * role, roles start in the given order and stop in reverse. Every plugin problem of every role
- * is reported at once, before anything starts.
+ * role, roles start in the given order (each after its `prepare`) and stop in reverse. Every
+ * plugin problem of every role is reported at once, before anything starts.
  */
 export class NodeRunner implements Startable {
   private composed: ComposedRole[] = [];
@@ -49,9 +55,10 @@ export class NodeRunner implements Startable {
 
   async start(): Promise<void> {
     if (!this.composed.length) await this.compose();
-    for (const c of this.composed) {
-      await mkdir(c.container.resolve<string>(Tokens.DataDir), { recursive: true });
+    for (const [i, c] of this.composed.entries()) {
       try {
+        await this.specs[i]?.prepare?.(this.composed.slice(0, i));
+        await mkdir(c.container.resolve<string>(Tokens.DataDir), { recursive: true });
         await c.lifecycle.start();
         this.started.push(c.lifecycle);
         await c.role.start();

@@ -49,15 +49,9 @@ export function registerRoleCommands(program: Command): void {
       });
   }
   addCommonOptions(program.command('up'))
-    .description('run an all-in-one node: manager, scheduler, seed peer and peer in one process')
+    .description('run an all-in-one node: manager, scheduler, seed peer and peer in one process, linked to that manager')
     .action(async (opts: RoleCommandOptions) => {
-      const { loadRoleConfig, seedPeerConfig } = await import('../role-options.js');
-      const config = await loadRoleConfig(opts);
-      await runUntilSignal([
-        { role: 'manager', config },
-        { role: 'scheduler', config },
-        { role: 'peer', config: seedPeerConfig(config), label: 'seed-peer' },
-        { role: 'peer', config: { ...config, peer: { ...config.peer, seed: false } }, label: 'peer' },
-      ], opts);
+      const { loadRoleConfig, upRoleSpecs } = await import('../role-options.js');
+      await runUntilSignal(upRoleSpecs(await loadRoleConfig(opts)), opts);
     });
 }

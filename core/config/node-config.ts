@@ -1,10 +1,10 @@
 import { z } from 'zod';
-import { defaultDataDir } from './paths.js';
+import { defaultDataDir, nodeCredentialPath } from './paths.js';
 import { ManagerConfigSchema } from './manager-config.js';
 import { PeerConfigSchema } from './peer-config.js';
 import { SchedulerConfigSchema } from './scheduler-config.js';
 
-export { defaultDataDir };
+export { defaultDataDir, nodeCredentialPath };
 
 /** The config of one d7y process: shared settings plus one section per role. */
 export const NodeConfigSchema = z.strictObject({

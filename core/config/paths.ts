@@ -23,3 +23,11 @@ export function peerDataDir(nodeDataDir: string, peer: PeerPathConfig): string {
 export function peerSocketPath(nodeDataDir: string, peer: PeerPathConfig): string {
   return peer.socket ?? join(peerDataDir(nodeDataDir, peer), 'peer.sock');
 }
+
+/**
+ * The credential `d7y up` issues for its own scheduler and peers: `<dataDir>/node-credential.json`,
+ * mode 0600 (format: see ensureNodeCredential).
+ */
+export function nodeCredentialPath(nodeDataDir: string): string {
+  return join(nodeDataDir, 'node-credential.json');
+}

@@ -5,32 +5,59 @@ import type { ExecutionContext } from 'ava';
 import { freePort, tmpDir } from './env.js';
 import { startCli, waitForOutput } from './run-cli.js';
 
-export interface AllInOne {
+export interface AllInOneOptions {
+  plugins?: unknown;
+  /** A test dir used before (its data dir is kept): a restart of the same node. Default: a fresh one. */
+  dir?: string;
+  /** Merged into the `manager` section (which sets a free listen port). */
+  manager?: Record<string, unknown>;
+  /** Merged into the `scheduler` section (which sets a free listen port). */
+  scheduler?: Record<string, unknown>;
+  /** Merged into the `peer` section (which sets free ports and the scheduler). */
+  peer?: Record<string, unknown>;
+}
+
+export interface AllInOneConfig {
   dir: string;
-  /** The `d7y up` process (stopped in teardown). */
-  process: ChildProcess;
+  /** The node's config file, for `d7y up -c`. */
+  file: string;
+  dataDir: string;
+  /** `http://127.0.0.1:<port>` of the node's manager. */
+  managerUrl: string;
   /** The normal peer's local API socket, for `d7y get --socket`. */
   socket: string;
+}
+
+export interface AllInOne extends AllInOneConfig {
+  /** The `d7y up` process (stopped in teardown). */
+  process: ChildProcess;
   banner: string;
 }
 
-/** Starts `d7y up` on free ports in a temp data dir (stopped in teardown), optionally with a plugins.json. */
-export async function startAllInOne(t: ExecutionContext, opts: { plugins?: unknown } = {}): Promise<AllInOne> {
-  const dir = await tmpDir(t);
+/** Writes the config of an all-in-one node on free ports (in a temp dir unless `opts.dir`), optionally with a plugins.json. */
+export async function writeAllInOneConfig(t: ExecutionContext, opts: AllInOneOptions = {}): Promise<AllInOneConfig> {
+  const dir = opts.dir ?? await tmpDir(t);
   const [sched, upload, rpc, pieceHttp, manager] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
-  const config = join(dir, 'node.yaml');
-  const lines = [
-    `dataDir: ${join(dir, 'data')}`,
-    `manager: { listen: { port: ${manager} } }`,
-    `scheduler: { listen: { port: ${sched} } }`,
-    `peer: { schedulers: ["127.0.0.1:${sched}"], upload: { port: ${upload} }, rpc: { port: ${rpc} }, pieceHttp: { port: ${pieceHttp} } }`,
-  ];
+  const dataDir = join(dir, 'data');
+  const config: Record<string, unknown> = {
+    dataDir,
+    manager: { listen: { port: manager }, ...opts.manager },
+    scheduler: { listen: { port: sched }, ...opts.scheduler },
+    peer: { schedulers: [`127.0.0.1:${sched}`], upload: { port: upload }, rpc: { port: rpc }, pieceHttp: { port: pieceHttp }, ...opts.peer },
+  };
   if (opts.plugins) {
     await writeFile(join(dir, 'plugins.json'), JSON.stringify(opts.plugins, null, 2));
-    lines.push(`pluginsFile: ${join(dir, 'plugins.json')}`);
+    config.pluginsFile = join(dir, 'plugins.json');
   }
-  await writeFile(config, lines.join('\n'));
-  const node = startCli(t, ['up', '-c', config]);
+  const file = join(dir, 'node.json');
+  await writeFile(file, JSON.stringify(config, null, 2));
+  return { dir, file, dataDir, managerUrl: `http://127.0.0.1:${manager}`, socket: join(dataDir, 'peer/peer.sock') };
+}
+
+/** Starts `d7y up` (see writeAllInOneConfig) and waits until it is ready; stopped in teardown. */
+export async function startAllInOne(t: ExecutionContext, opts: AllInOneOptions = {}): Promise<AllInOne> {
+  const config = await writeAllInOneConfig(t, opts);
+  const node = startCli(t, ['up', '-c', config.file]);
   const banner = await waitForOutput(node, /d7y: ready: .*\n/, 90_000);
-  return { dir, process: node, socket: join(dir, 'data/peer/peer.sock'), banner };
+  return { ...config, process: node, banner };
 }

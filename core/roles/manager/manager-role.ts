@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { hostname } from 'node:os';
 import type { Registry } from 'prom-client';
 import { inject, injectable } from '../../di.js';
 import type { NodeConfig } from '../../config/node-config.js';
@@ -17,10 +18,15 @@ import { tenantByName } from './api/tenants.js';
 import { AuditLog } from './audit-log.js';
 import { Authenticator } from './auth/authenticator.js';
 import { hashPassword, newPassword, SessionSigner } from './auth/credentials.js';
+import { ensureNodeCredential } from './auth/node-credential.js';
 import { databaseKind, openManagerDatabase, type ManagerDb } from './database/manager-database.js';
 import { ImageResolver } from './jobs/image-resolver.js';
 import { PreheatLimiter } from './jobs/preheat-limiter.js';
 import type { ManagerServices } from './manager-services.js';
+
+function httpUrl(host: string, port: number): string {
+  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
 
 /** The tenant the root user and first-start data belong to. */
 export const DEFAULT_TENANT = 'default';
@@ -56,8 +62,22 @@ export class ManagerRole implements Role {
 
   /** `http://host:port` once started. */
   get url(): string {
+    return httpUrl(this.config.manager.listen.host, this.boundPort);
+  }
+
+  /**
+   * How the scheduler and peers running beside this manager (`d7y up`) reach it, once started: its
+   * URL (loopback when it listens on every address) and the token kept in `credentialFile`,
+   * issued at the first start and reused later (see ensureNodeCredential for the file and its errors).
+   */
+  async nodeLink(credentialFile: string): Promise<{ url: string; token: string }> {
+    if (!this.db) throw new D7yError('D7Y_INTERNAL', 'the manager is not started', { fix: 'start the manager before the roles that link to it' });
+    const { token } = await ensureNodeCredential({
+      file: credentialFile, db: this.db, name: `d7y up on ${hostname()}`, ttlMs: this.config.manager.auth.maxTokenTtl, logger: this.logger,
+    });
     const host = this.config.manager.listen.host;
-    return `http://${host.includes(':') ? `[${host}]` : host}:${this.boundPort}`;
+    const local = host === '0.0.0.0' || host === '' ? '127.0.0.1' : host === '::' ? '::1' : host;
+    return { url: httpUrl(local, this.boundPort), token };
   }
 
   /** The API's route table (after start). */

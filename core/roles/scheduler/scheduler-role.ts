@@ -82,6 +82,9 @@ export class SchedulerRole implements Role {
       candidateParentLimit: this.schedulingOptions.candidateParentLimit,
       filterParentLimit: this.schedulingOptions.filterParentLimit,
       maxBackToSourcePeersPerTask: this.announcerOptions.maxBackToSourcePeersPerTask,
+      ...(this.config.scheduler.manager && {
+        manager: this.config.scheduler.manager.url.replace(/\/\/[^/@]*@/, '//'), cluster: this.config.scheduler.manager.cluster,
+      }),
     };
   }
 

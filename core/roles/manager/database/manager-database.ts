@@ -1,4 +1,4 @@
-import { mkdir } from 'node:fs/promises';
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
@@ -48,6 +48,7 @@ export async function openManagerDatabase(opts: ManagerDatabaseOptions): Promise
   } else {
     const file = isAbsolute(opts.file) ? opts.file : join(opts.dataDir, opts.file);
     await mkdir(dirname(file), { recursive: true });
+    await ownerOnly(file);
     const sqlite = new Database(file);
     sqlite.pragma('journal_mode = WAL');
     sqlite.pragma('busy_timeout = 5000');
@@ -64,4 +65,19 @@ export async function openManagerDatabase(opts: ManagerDatabaseOptions): Promise
     });
   }
   return db;
+}
+
+/**
+ * Creates the SQLite file with mode 0600, or sets an existing one to 0600: it holds the session
+ * signing secret. SQLite gives its -wal and -shm files the database file's mode.
+ */
+async function ownerOnly(file: string): Promise<void> {
+  try {
+    await writeFile(file, '', { flag: 'a', mode: 0o600 });
+    await chmod(file, 0o600);
+  } catch (err) {
+    throw new D7yError('D7Y_CONFIG_INVALID', `manager database file ${file} cannot be created or made private: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, {
+      cause: err, fix: 'run d7y as the owner of the file, or point manager.database.file at a writable place',
+    });
+  }
 }
