@@ -34,6 +34,8 @@ export async function startEmbeddedPeer(opts: EmbeddedPeerOptions): Promise<Embe
       ...peer,
       seed: false,
       localApi: false,
+      // Its own host id: leaving the schedulers when it stops must not remove a daemon of this host.
+      host: { ...peer.host, hostname: `${peer.host.hostname}.embedded-${process.pid}` },
       upload: { ...peer.upload, port: 0 },
       rpc: { ...peer.rpc, port: 0 },
       pieceHttp: { ...peer.pieceHttp, port: 0 },

@@ -2,6 +2,7 @@ import test from 'ava';
 import { createHash, randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { SchedulerClient } from '../../core/protocol/rpc/scheduler-client.js';
 import { startAllInOne } from '../support/all-in-one.js';
 import { freePort, tmpDir } from '../support/env.js';
 import { startOriginServer } from '../support/origin-server.js';
@@ -88,4 +89,10 @@ test('a daemonless get given a config with schedulers is a peer of the swarm: it
   t.regex(get.stderr, new RegExp(`downloading with a peer in this process \\(schedulers ${sched.replace(/\./g, '\\.')};`));
   t.is(sha256(await readFile(join(dir, 'm.bin'))), sha256(file));
   t.is(origin.served.bytes, served, 'the embedded peer read nothing from the origin');
+
+  const scheduler = new SchedulerClient({ addresses: [sched] });
+  t.teardown(() => scheduler.close());
+  const hosts = (await scheduler.listHosts()).map((h) => h.id);
+  t.true(hosts.some((id) => !id.endsWith('-seed') && !id.includes('.embedded-')), `the node's own peer is still known: ${hosts.join(', ')}`);
+  t.false(hosts.some((id) => id.includes('.embedded-')), `the embedded peer left the scheduler when it stopped: ${hosts.join(', ')}`);
 });
