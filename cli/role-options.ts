@@ -1,5 +1,8 @@
 import { join } from 'node:path';
-import { createLogger, loadNodeConfig, type Logger, type NodeConfig } from '../core/index.js';
+import { createLogger } from '../core/logging/logger.js';
+import { loadNodeConfig } from '../core/config/config-loader.js';
+import type { Logger } from '../core/index.js';
+import type { NodeConfig } from '../core/config/node-config.js';
 
 export interface RoleCommandOptions {
   config?: string;

@@ -1,10 +1,14 @@
 import { join } from 'node:path';
 import type { Registry } from 'prom-client';
 import {
-  D7yError, formatPath, Lifecycle, PLUGIN_API_VERSIONS,
-  type D7yPlugin, type EvaluatorRegistry, type Logger, type PluginContext, type RoleName,
-  type SourceRouter, type StorageRegistry, type Evaluator, type SourceClient, type StorageMedium,
+  D7yError, PLUGIN_API_VERSIONS,
+  type D7yPlugin, type Logger, type PluginContext, type RoleName, type Evaluator, type SourceClient, type StorageMedium,
 } from '../core/index.js';
+import { formatPath } from '../core/config/config-loader.js';
+import { Lifecycle } from '../core/roles/lifecycle.js';
+import type { EvaluatorRegistry } from '../core/registry/evaluator-registry.js';
+import type { SourceRouter } from '../core/registry/source-router.js';
+import type { StorageRegistry } from '../core/registry/storage-registry.js';
 import { ManifestSchema } from './manifest-schema.js';
 import type { PluginEntry, PluginsFile } from './plugins-file.js';
 import { type PluginPhase, type PluginProblem, PluginLoadError } from './plugin-problem.js';
