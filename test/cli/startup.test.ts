@@ -78,11 +78,11 @@ test('d7y --version, --help and get load no role, DI, database, HTTP-server, gRP
 
   const trace = await tracer(t, dir);
   const socket = join(dir, 'no-daemon.sock');
-  const get = await runCli(['get', 'http://127.0.0.1:9/file', '-O', join(dir, 'out'), '--socket', socket], { env: trace.env });
+  const get = await runCli(['get', 'http://127.0.0.1:9/file', '-O', join(dir, 'out'), '--socket', socket, '--daemon'], { env: trace.env });
   t.is(get.code, 1);
   t.is(get.stderr.split('\n')[0], `d7y: no d7y daemon is listening on ${socket}`);
   const { packages, files } = await trace.read();
-  t.true(files.has('dist/core/roles/peer/local-api-client.js'), 'd7y get talks to the daemon through its client');
+  t.true(files.has('dist/core/protocol/local-api/local-api-client.js'), 'd7y get talks to the daemon through its client');
   t.deepEqual(heavyIn(packages), []);
   t.false(packages.has('reflect-metadata'), 'd7y get does not load the DI metadata polyfill');
   t.deepEqual(roleModulesIn(files), []);
