@@ -2,10 +2,13 @@ import 'reflect-metadata';
 import { parseArgs } from 'node:util';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import type { Histogram } from 'prom-client';
-import {
-  createMetricsRegistry, D7yError, EvaluatorRegistry, NodeConfigSchema, rootContainer, SchedulingPolicyToken,
-  silentLogger, Tokens,
-} from '../core/index.js';
+import { createMetricsRegistry } from '../core/metrics/metrics.js';
+import { D7yError, silentLogger } from '../core/index.js';
+import { EvaluatorRegistry } from '../core/registry/evaluator-registry.js';
+import { NodeConfigSchema } from '../core/config/node-config.js';
+import { rootContainer } from '../core/di.js';
+import { SchedulingPolicyToken } from '../core/roles/scheduler/scheduling-policy-token.js';
+import { Tokens } from '../core/tokens.js';
 import { SchedulerRole } from '../core/roles/scheduler/scheduler-role.js';
 import { HostType, type Host } from '../core/protocol/rpc/gen/common.js';
 import type { AnnouncePeerSession } from '../core/protocol/rpc/announce-peer-session.js';

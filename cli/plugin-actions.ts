@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
-import {
-  D7yError, loadNodeConfig, ROLE_NAMES, silentLogger, type NodeConfig, type RoleName,
-} from '../core/index.js';
+import { D7yError, ROLE_NAMES, silentLogger, type RoleName } from '../core/index.js';
+import { loadNodeConfig } from '../core/config/config-loader.js';
+import type { NodeConfig } from '../core/config/node-config.js';
 import {
   installedPackages, installPackage, locatePluginsFile, parsePackageSpec, parsePluginsFile, pluginDirOf,
   importPackage, PluginHost, PluginLoadError, pluginSearchDirs, resolvePlugin, readPluginsFile, readPluginsFileRaw, shippedPluginsFile, uninstallPackage,

@@ -1,28 +1,18 @@
-/** The d7y SDK: the only module plugins (sources, schedulers, storage) may import. */
-export * from './di.js';
-export * from './tokens.js';
-export * from './errors/d7y-error.js';
-export * from './errors/error-status.js';
+/**
+ * The plugin SDK: the only module plugins (sources, schedulers, storage) may import — definePlugin
+ * and the contracts, errors, logging, the task and piece rules plugins apply, the signals evaluators
+ * rank parents by, and the helpers sources share.
+ */
 export * from './contracts/index.js';
-export * from './logging/logger.js';
-export * from './metrics/metrics.js';
-export * from './registry/source-router.js';
-export * from './registry/evaluator-registry.js';
-export * from './registry/storage-registry.js';
-export * from './config/node-config.js';
-export * from './config/config-loader.js';
-export * from './config/peer-config.js';
-export * from './config/scheduler-config.js';
-export * from './config/manager-config.js';
-export * from './task/task-id.js';
-export * from './task/piece-length.js';
-export * from './task/piece-digest.js';
-export * from './roles/role.js';
-export * from './roles/lifecycle.js';
-export * from './roles/scheduler/scheduling-policy.js';
-export * from './roles/scheduler/scheduling-policy-token.js';
-export * from './protocol/vortex/index.js';
-export * from './protocol/local-api/download-request.js';
-export { parseRangeArg } from './protocol/local-api/range-arg.js';
-export * from './roles/scheduler/parent-signals.js';
+export { D7yError, isD7yError, toD7yError } from './errors/d7y-error.js';
+export type { D7yErrorCode, D7yErrorOptions } from './errors/d7y-error.js';
+export { silentLogger } from './logging/logger.js';
+export type { Logger } from './logging/logger.js';
+export { DEFAULT_FILTERED_QUERY_PARAMS, filterUrl, isTaskId, taskId } from './task/task-id.js';
+export type { TaskIdInput } from './task/task-id.js';
+export { formatBytes, MAX_PIECE_LENGTH, MIN_PIECE_LENGTH, parseByteSize } from './task/piece-length.js';
+export { Crc32, parseDigest, pieceDigest } from './task/piece-digest.js';
+export {
+  BAD_COST_MULTIPLE, byScoreThenPeerId, idcAffinity, isBadParentByCosts, locationAffinity, NORMAL_DISTRIBUTION_SAMPLES,
+} from './roles/scheduler/parent-signals.js';
 export * from './source-kit/index.js';

@@ -1,4 +1,5 @@
-import type { Logger, NodeConfig } from '../core/index.js';
+import type { Logger } from '../core/index.js';
+import type { NodeConfig } from '../core/config/node-config.js';
 import type { PeerApi } from '../core/protocol/local-api/peer-api.js';
 import type { PeerRole } from '../core/roles/peer/peer-role.js';
 import { NodeRunner } from './node-runner.js';

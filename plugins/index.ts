@@ -8,3 +8,5 @@ export * from './builtin-plugins.js';
 export * from './plugin-installer.js';
 export * from './plugin-verifier.js';
 export * from './embedded-peer.js';
+export * from './experiment-report.js';
+export * from './all-in-one.js';

@@ -1,6 +1,8 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Tokens, type Logger, type NodeConfig, type RoleName, type Startable } from '../core/index.js';
+import { Tokens } from '../core/tokens.js';
+import type { Logger, RoleName, Startable } from '../core/index.js';
+import type { NodeConfig } from '../core/config/node-config.js';
 import { PluginHost } from './plugin-host.js';
 import type { PluginProblem } from './plugin-problem.js';
 import { locatePluginsFile, readPluginsFile } from './plugins-file.js';

@@ -1,10 +1,14 @@
 import { join } from 'node:path';
 import type { Registry } from 'prom-client';
 import {
-  D7yError, formatPath, Lifecycle, PLUGIN_API_VERSIONS,
-  type D7yPlugin, type EvaluatorRegistry, type Logger, type PluginContext, type RoleName,
-  type SourceRouter, type StorageRegistry, type Evaluator, type SourceClient, type StorageMedium,
+  D7yError, isDefinedPlugin, PLUGIN_API_VERSIONS,
+  type D7yPlugin, type Logger, type PluginContext, type RoleName, type Evaluator, type SourceClient, type Startable, type StorageMedium,
 } from '../core/index.js';
+import { formatPath } from '../core/config/config-loader.js';
+import { Lifecycle } from '../core/roles/lifecycle.js';
+import type { EvaluatorRegistry } from '../core/registry/evaluator-registry.js';
+import type { SourceRouter } from '../core/registry/source-router.js';
+import type { StorageRegistry } from '../core/registry/storage-registry.js';
 import { ManifestSchema } from './manifest-schema.js';
 import type { PluginEntry, PluginsFile } from './plugins-file.js';
 import { type PluginPhase, type PluginProblem, PluginLoadError } from './plugin-problem.js';
@@ -43,6 +47,34 @@ const REGISTER_TIMEOUT_MS = 30_000;
 function issuesOf(err: unknown): { path: PropertyKey[]; message: string }[] | undefined {
   const issues = (err as { issues?: unknown })?.issues;
   return Array.isArray(issues) ? issues as { path: PropertyKey[]; message: string }[] : undefined;
+}
+
+function lateAddError(plugin: string, role: RoleName, point: string): D7yError {
+  return new D7yError('D7Y_PLUGIN_INVALID',
+    `plugin "${plugin}" called ${point}() in the ${role} role after its register() had returned; nothing is added that late`, {
+      fix: `make register() add everything before it returns: await the work inside register() (return its promise) instead of calling ${point}() from a timer or an unawaited promise`,
+    });
+}
+
+/** The extension points one plugin registers through in one role; after `close()` every add throws. */
+function contextFor(name: string, role: RoleName, config: unknown, reg: RoleRegistries) {
+  const added = { sources: [] as SourceClient[], evaluators: [] as Evaluator[], storage: [] as StorageMedium[] };
+  const resources = new Lifecycle();
+  let open = true;
+  const whileOpen = <T>(point: string, add: (item: T) => void) => (item: T): void => {
+    if (!open) throw lateAddError(name, role, point);
+    add(item);
+  };
+  const ctx: PluginContext = {
+    pluginName: name, role, config, metrics: reg.metrics,
+    logger: reg.logger.child({ plugin: name }),
+    dataDir: join(reg.dataDir, 'plugin-data', name.replace(/[/@]/g, '_')),
+    sources: { add: whileOpen<SourceClient>('ctx.sources.add', (c) => added.sources.push(c)) },
+    evaluators: { add: whileOpen<Evaluator>('ctx.evaluators.add', (e) => added.evaluators.push(e)) },
+    storage: { add: whileOpen<StorageMedium>('ctx.storage.add', (m) => added.storage.push(m)) },
+    lifecycle: { add: whileOpen<Startable>('ctx.lifecycle.add', (r) => resources.add(r)) },
+  };
+  return { ctx, added, resources, close: () => { open = false; } };
 }
 
 function messageOf(err: unknown): string {
@@ -116,7 +148,9 @@ export class PluginHost {
         'export the plugin as the default export: `export default definePlugin({ manifest, register })`');
       return rec;
     }
-    pass('export', 'default export is a plugin');
+    pass('export', isDefinedPlugin(candidate)
+      ? 'default export is a plugin made by definePlugin'
+      : 'default export is a plain plugin object (not made by definePlugin; checked the same way)');
     const plugin = candidate as D7yPlugin;
 
     const manifest = ManifestSchema.safeParse(plugin.manifest);
@@ -232,17 +266,7 @@ export class PluginHost {
       return false;
     }
 
-    const added = { sources: [] as SourceClient[], evaluators: [] as Evaluator[], storage: [] as StorageMedium[] };
-    const resources = new Lifecycle();
-    const ctx: PluginContext = {
-      pluginName: name, role, config, metrics: reg.metrics,
-      logger: reg.logger.child({ plugin: name }),
-      dataDir: join(reg.dataDir, 'plugin-data', name.replace(/[/@]/g, '_')),
-      sources: { add: (c) => { added.sources.push(c); } },
-      evaluators: { add: (e) => { added.evaluators.push(e); } },
-      storage: { add: (m) => { added.storage.push(m); } },
-      lifecycle: { add: (r) => resources.add(r) },
-    };
+    const { ctx, added, resources, close } = contextFor(name, role, config, reg);
     try {
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([
@@ -254,6 +278,8 @@ export class PluginHost {
       list.push({ phase: 'register', role, ok: false, message: `register() threw: ${messageOf(err)}`,
         fix: 'fix the plugin (its register function failed), or disable it in plugins.json' });
       return false;
+    } finally {
+      close();
     }
 
     const offered = [

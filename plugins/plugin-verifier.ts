@@ -1,7 +1,10 @@
-import {
-  createMetricsRegistry, EvaluatorRegistry, Lifecycle, SourceRouter, StorageRegistry,
-  type Logger, type NodeConfig, type PluginManifest,
-} from '../core/index.js';
+import { createMetricsRegistry } from '../core/metrics/metrics.js';
+import { EvaluatorRegistry } from '../core/registry/evaluator-registry.js';
+import { Lifecycle } from '../core/roles/lifecycle.js';
+import { SourceRouter } from '../core/registry/source-router.js';
+import { StorageRegistry } from '../core/registry/storage-registry.js';
+import type { Logger, PluginManifest } from '../core/index.js';
+import type { NodeConfig } from '../core/config/node-config.js';
 import { PluginHost, type PhaseResult } from './plugin-host.js';
 import type { PluginProblem } from './plugin-problem.js';
 import type { PluginsFile } from './plugins-file.js';

@@ -3,7 +3,8 @@ import { readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { D7yError, formatIssues, ROLE_NAMES } from '../core/index.js';
+import { D7yError, ROLE_NAMES } from '../core/index.js';
+import { formatIssues } from '../core/config/config-loader.js';
 
 const RoleSchema = z.enum(ROLE_NAMES);
 

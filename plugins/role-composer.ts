@@ -1,10 +1,16 @@
 import type { InjectionToken } from 'tsyringe';
-import {
-  rootContainer, type DependencyContainer,
-  createMetricsRegistry, EvaluatorRegistry, Lifecycle, SchedulingPolicyToken,
-  SourceRouter, StorageRegistry, Tokens,
-  type Logger, type NodeConfig, type Role, type RoleName, type SchedulingPolicy,
-} from '../core/index.js';
+import { rootContainer, type DependencyContainer } from '../core/di.js';
+import { createMetricsRegistry } from '../core/metrics/metrics.js';
+import { EvaluatorRegistry } from '../core/registry/evaluator-registry.js';
+import { Lifecycle } from '../core/roles/lifecycle.js';
+import { SchedulingPolicyToken } from '../core/roles/scheduler/scheduling-policy-token.js';
+import { SourceRouter } from '../core/registry/source-router.js';
+import { StorageRegistry } from '../core/registry/storage-registry.js';
+import { Tokens } from '../core/tokens.js';
+import type { Logger, RoleName } from '../core/index.js';
+import type { NodeConfig } from '../core/config/node-config.js';
+import type { Role } from '../core/roles/role.js';
+import type { SchedulingPolicy } from '../core/roles/scheduler/scheduling-policy.js';
 import type { PluginHost } from './plugin-host.js';
 import type { PluginProblem } from './plugin-problem.js';
 

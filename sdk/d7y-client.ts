@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Writable } from 'node:stream';
-import { D7yError } from '../core/errors/d7y-error.js';
+import { D7yError, isD7yError } from '../core/errors/d7y-error.js';
 import { defaultDataDir, peerSocketPath } from '../core/config/paths.js';
 import { LocalApiClient } from '../core/protocol/local-api/local-api-client.js';
 import type { PeerApi } from '../core/protocol/local-api/peer-api.js';
@@ -79,7 +79,11 @@ export class D7yClient {
       await api.peer();
     } catch (err) {
       await api.close();
-      throw err;
+      if (!isD7yError(err, 'D7Y_PEER_UNAVAILABLE')) throw err;
+      throw new D7yError('D7Y_PEER_UNAVAILABLE', err.message, {
+        fix: 'start a daemon with `d7y up` (or `d7y peer`) and pass its socket as D7yClient.connect({ socket }), or run a peer in this process with D7yClient.embedded()',
+        cause: err,
+      });
     }
     return new D7yClient(api, 'daemon');
   }

@@ -14,7 +14,8 @@ export function registerConfigCommand(program: Command): void {
       if (opts.role && !(ROLE_NAMES as readonly string[]).includes(opts.role)) {
         throw new D7yError('D7Y_INVALID_ARGUMENT', `unknown role "${opts.role}"`, { fix: `use one of: ${ROLE_NAMES.join(', ')}` });
       }
-      const { loadRoleConfig, seedPeerConfig } = await import('../role-options.js');
+      const { loadRoleConfig } = await import('../role-options.js');
+      const { seedPeerConfig } = await import('../../plugins/index.js');
       const { NodeRunner } = await import('../../plugins/index.js');
       const { silentLogger } = await import('../../core/index.js');
       const nodeConfig = await loadRoleConfig({ config: file, pluginsFile: opts.pluginsFile });

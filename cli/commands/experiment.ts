@@ -10,9 +10,8 @@ export function registerExperimentCommand(program: Command): void {
     .option('--json', 'print the report as JSON')
     .action(async (id: string, opts: { dataDir?: string; json?: boolean }) => {
       const { defaultDataDir } = await import('../../core/config/node-config.js');
-      const { experimentReport, formatExperimentReport, JsonLinesOutcomeStore } = await import('../../core/roles/scheduler/experiment/index.js');
-      const outcomes = await new JsonLinesOutcomeStore(opts.dataDir ?? defaultDataDir()).list(id);
-      const report = experimentReport(id, outcomes);
-      process.stdout.write(opts.json ? `${JSON.stringify(report, null, 2)}\n` : formatExperimentReport(report));
+      const { readExperimentReport } = await import('../../plugins/index.js');
+      const { report, text } = await readExperimentReport(opts.dataDir ?? defaultDataDir(), id);
+      process.stdout.write(opts.json ? `${JSON.stringify(report, null, 2)}\n` : text);
     });
 }

@@ -51,7 +51,8 @@ export function registerRoleCommands(program: Command): void {
   addCommonOptions(program.command('up'))
     .description('run an all-in-one node: manager, scheduler, seed peer and peer in one process, linked to that manager')
     .action(async (opts: RoleCommandOptions) => {
-      const { loadRoleConfig, upRoleSpecs } = await import('../role-options.js');
+      const { loadRoleConfig } = await import('../role-options.js');
+      const { upRoleSpecs } = await import('../../plugins/index.js');
       await runUntilSignal(upRoleSpecs(await loadRoleConfig(opts)), opts);
     });
 }

@@ -1,4 +1,5 @@
 import type { Registry } from 'prom-client';
+import { D7yError } from '../errors/d7y-error.js';
 import type { Logger } from '../logging/logger.js';
 import type { Evaluator } from './evaluator.js';
 import type { SourceClient } from './source-client.js';
@@ -57,7 +58,25 @@ export interface D7yPlugin<C = unknown> {
   register(ctx: PluginContext<C>): void | Promise<void>;
 }
 
-/** Identity helper that gives a plugin object its types. */
+const PLUGIN_BRAND = Symbol.for('d7y:plugin');
+
+/**
+ * Gives a plugin object its types and marks it as a d7y plugin: a non-enumerable
+ * `Symbol.for('d7y:plugin')` property, which any copy of d7y recognises. Returns the same object
+ * (a frozen object comes back as a marked object inheriting from it).
+ */
 export function definePlugin<C>(plugin: D7yPlugin<C>): D7yPlugin<C> {
-  return plugin;
+  if (typeof plugin !== 'object' || plugin === null || typeof plugin.register !== 'function') {
+    throw new D7yError('D7Y_PLUGIN_INVALID', 'definePlugin needs a plugin object with a manifest and a register(ctx) function', {
+      fix: 'call definePlugin({ manifest: { name, version, kind, apiVersion, roles, provides }, register(ctx) { ... } })',
+    });
+  }
+  if (isDefinedPlugin(plugin)) return plugin;
+  const mark = { value: true, enumerable: false, writable: false, configurable: false };
+  return Object.isExtensible(plugin) ? Object.defineProperty(plugin, PLUGIN_BRAND, mark) : Object.create(plugin, { [PLUGIN_BRAND]: mark });
+}
+
+/** True for an object made by `definePlugin` (of this or any other copy of d7y). */
+export function isDefinedPlugin(value: unknown): value is D7yPlugin {
+  return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[PLUGIN_BRAND] === true;
 }

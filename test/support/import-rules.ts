@@ -18,6 +18,9 @@ export function importsOf(file: string, text: string): ImportEdge[] {
 
 const PLUGIN_AREAS = ['sources', 'schedulers', 'storage'];
 
+/** Core's modules that hold no role, which the CLI and the SDK may import by path. */
+const CORE_LEAVES = ['core/errors/', 'core/task/', 'core/config/', 'core/logging/'];
+
 function area(path: string): string {
   return path.split('/')[0];
 }
@@ -26,40 +29,54 @@ function isTestFile(path: string): boolean {
   return /\.test\.ts$/.test(path);
 }
 
-/**
- * The host and the CLI may also import a core module by its own path (a role, the daemon client),
- * so that a process loads only the code it runs; never core's test kit.
- */
-function hostMayImport(target: string): boolean {
-  return area(target) === 'core' && !target.startsWith('core/testing/');
+function under(target: string, prefixes: string[]): boolean {
+  return prefixes.some((p) => target.startsWith(p));
 }
+
+/** What each area may import, as a sentence for a violation and as a check. */
+const RULES: Record<string, { rule: string; allows(from: string, target: string): boolean }> = {
+  core: {
+    rule: 'core imports only core',
+    allows: (_from, target) => area(target) === 'core',
+  },
+  plugins: {
+    rule: 'the host imports core (never core/testing), plugins/ and the built-in plugins\' index files',
+    allows: (from, target) => (area(target) === 'core' && !target.startsWith('core/testing/')) || area(target) === 'plugins'
+      || (from === 'plugins/builtin-plugins.ts' && PLUGIN_AREAS.includes(area(target)) && /^[a-z]+\/[^/]+\/index\.ts$/.test(target)),
+  },
+  cli: {
+    rule: 'the CLI imports core/index.js, core/protocol, core/{errors,task,config,contracts,logging}, plugins/index.js, sdk/ and cli/; never core/roles or core/testing',
+    allows: (_from, target) => target === 'core/index.ts' || target === 'plugins/index.ts'
+      || under(target, ['core/protocol/', ...CORE_LEAVES, 'core/contracts/', 'sdk/', 'cli/']),
+  },
+  sdk: {
+    rule: 'the SDK imports core/index.js, core/protocol, core/{errors,task,config,logging}, plugins/index.js and sdk/ (core/testing from sdk/plugin.ts only)',
+    allows: (from, target) => target === 'core/index.ts' || target === 'plugins/index.ts'
+      || under(target, ['core/protocol/', ...CORE_LEAVES, 'sdk/'])
+      || (from === 'sdk/plugin.ts' && target.startsWith('core/testing/')),
+  },
+  ...Object.fromEntries(PLUGIN_AREAS.map((a) => [a, {
+    rule: 'a plugin imports core/index.js and its own kind only',
+    allows: (_from: string, target: string) => target === 'core/index.ts' || area(target) === a,
+  }])),
+};
 
 /**
  * The one-way rule of DESIGN §1: cli → plugins → core; sources|schedulers|storage → core's public
- * index only (and code of their own kind); core imports no plugin, host or CLI; the host and the CLI
- * reach core through its index or a module's own path. Tests may also use
- * core/testing and test/.
+ * index only (and code of their own kind); core imports no plugin, host, SDK or CLI; the host may
+ * import any core module by path (it composes the roles); the CLI and the SDK reach core through its
+ * index, its protocols and its leaf modules, never a role. Tests may also use core/testing and test/.
  * Returns a sentence per violation.
  */
 export function violations(edges: ImportEdge[]): string[] {
   const out: string[] = [];
   for (const { from, to } of edges) {
     const a = area(from);
-    const b = area(to);
+    const rule = RULES[a];
+    if (!rule) continue;
     const target = to.replace(/\.js$/, '.ts');
     const testOk = isTestFile(from) && (target.startsWith('core/testing/') || target.startsWith('test/'));
-    let ok = true;
-    if (a === 'core') ok = b === 'core' || testOk;
-    else if (PLUGIN_AREAS.includes(a)) {
-      ok = target === 'core/index.ts' || b === a || testOk;
-    } else if (a === 'plugins') {
-      ok = target === 'core/index.ts' || b === 'plugins' || hostMayImport(target)
-        || (from === 'plugins/builtin-plugins.ts' && PLUGIN_AREAS.includes(b) && /^[a-z]+\/[^/]+\/index\.ts$/.test(target))
-        || testOk;
-    } else if (a === 'cli') {
-      ok = target === 'core/index.ts' || target === 'plugins/index.ts' || b === 'cli' || hostMayImport(target) || testOk;
-    }
-    if (!ok) out.push(`${from} imports ${to}: ${a} may not import that (cli → plugins → core; plugins import core/index.js only)`);
+    if (!rule.allows(from, target) && !testOk) out.push(`${from} imports ${to}: ${a} may not import that (${rule.rule})`);
   }
   return out;
 }

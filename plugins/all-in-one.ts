@@ -1,0 +1,64 @@
+import { join } from 'node:path';
+import { D7yError } from '../core/errors/d7y-error.js';
+import { nodeCredentialPath } from '../core/config/paths.js';
+import type { NodeConfig } from '../core/config/node-config.js';
+import { PeerConfigSchema } from '../core/config/peer-config.js';
+import { SchedulerConfigSchema } from '../core/config/scheduler-config.js';
+import type { ManagerRole } from '../core/roles/manager/manager-role.js';
+import type { ComposedRole } from './role-composer.js';
+import type { RoleSpec } from './node-runner.js';
+
+/**
+ * The seed peer of `d7y up`: the peer section in seed mode, with its own data dir (so its storage
+ * and socket never collide with the normal peer's) and random ports.
+ */
+export function seedPeerConfig(config: NodeConfig): NodeConfig {
+  const peer = config.peer;
+  return {
+    ...config,
+    dataDir: join(config.dataDir, 'seed-peer'),
+    peer: {
+      ...peer,
+      seed: true,
+      dataDir: '.',
+      socket: undefined,
+      upload: { ...peer.upload, port: 0 },
+      rpc: { ...peer.rpc, port: 0 },
+      pieceHttp: { ...peer.pieceHttp, port: 0 },
+    },
+  };
+}
+
+/**
+ * The roles of `d7y up`, in start order: the manager, then the scheduler, the seed peer and the
+ * peer, each linked to that manager (its own URL and the node credential kept in
+ * `nodeCredentialPath(dataDir)`) unless its config has a `manager` section, which wins.
+ */
+export function upRoleSpecs(config: NodeConfig): RoleSpec[] {
+  let link: Promise<{ url: string; token: string }> | undefined;
+  const nodeLink = (started: readonly ComposedRole[]) => {
+    const manager = started.find((c) => c.role.name === 'manager')?.role as ManagerRole | undefined;
+    if (!manager) throw new D7yError('D7Y_INTERNAL', 'd7y up starts its manager first', { fix: 'report this as a bug' });
+    link ??= manager.nodeLink(nodeCredentialPath(config.dataDir));
+    return link;
+  };
+  const peers = [
+    { config: seedPeerConfig(config), label: 'seed-peer' },
+    { config: { ...config, peer: { ...config.peer, seed: false } }, label: 'peer' },
+  ];
+  return [
+    { role: 'manager', config },
+    {
+      role: 'scheduler', config,
+      prepare: async (started) => {
+        if (!config.scheduler.manager) config.scheduler.manager = SchedulerConfigSchema.shape.manager.unwrap().parse(await nodeLink(started));
+      },
+    },
+    ...peers.map(({ config: c, label }): RoleSpec => ({
+      role: 'peer', config: c, label,
+      prepare: async (started) => {
+        if (!c.peer.manager) c.peer.manager = PeerConfigSchema.shape.manager.unwrap().parse(await nodeLink(started));
+      },
+    })),
+  ];
+}
