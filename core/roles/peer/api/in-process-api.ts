@@ -1,12 +1,10 @@
 import { PassThrough } from 'node:stream';
 import type { SourceEntry } from '../../../contracts/source-client.js';
-import { D7yError } from '../../../errors/d7y-error.js';
 import type { PeerDownloadEvent, PeerDownloadRequest, PeerDownloadResult } from '../../../protocol/local-api/download-request.js';
 import type { PeerApi, PeerStream } from '../../../protocol/local-api/peer-api.js';
-import { isTaskId } from '../../../task/task-id.js';
 import type { DownloadService } from '../download/download-service.js';
 import type { TaskCatalog } from '../tasks/task-catalog.js';
-import { describeTask } from './task-view.js';
+import { checkTaskId, describeTask, taskNotHere as notHere } from './task-view.js';
 
 /**
  * The local API's operations answered in this process, through the same download service as the
@@ -70,14 +68,4 @@ export class InProcessPeerApi implements PeerApi {
 function combined(signal: AbortSignal | undefined, timeoutMs: number | undefined): AbortSignal | undefined {
   const signals = [signal, timeoutMs ? AbortSignal.timeout(timeoutMs) : undefined].filter((s): s is AbortSignal => s !== undefined);
   return signals.length > 1 ? AbortSignal.any(signals) : signals[0];
-}
-
-function checkTaskId(taskId: string): void {
-  if (!isTaskId(taskId)) {
-    throw new D7yError('D7Y_INVALID_ARGUMENT', `"${taskId}" is not a task id`, { fix: 'task ids are 64 lower-case hex characters (see `d7y task id <url>`)' });
-  }
-}
-
-function notHere(taskId: string): D7yError {
-  return new D7yError('D7Y_TASK_NOT_FOUND', `task ${taskId} is not on this peer`, { fix: 'list the tasks this peer holds with client.list()' });
 }

@@ -8,14 +8,13 @@ import { formatIssues } from '../../../config/config-loader.js';
 import { D7yError, toD7yError } from '../../../errors/d7y-error.js';
 import { httpStatusOf } from '../../../errors/error-status.js';
 import type { Logger } from '../../../logging/logger.js';
-import { isTaskId } from '../../../task/task-id.js';
 import { parseDigest } from '../../../task/piece-digest.js';
 import { PeerDownloadRequestSchema, type PeerDownloadEvent, type PeerDownloadRequest } from '../../../protocol/local-api/download-request.js';
 import { ERROR_TRAILER } from '../../../protocol/local-api/error-trailer.js';
 import type { DownloadService } from '../download/download-service.js';
 import { checkOutputPath } from '../download/output-writer.js';
 import type { TaskCatalog } from '../tasks/task-catalog.js';
-import { describeTask } from './task-view.js';
+import { checkTaskId, describeTask, taskNotHere as notHere } from './task-view.js';
 
 const MAX_BODY = 1024 * 1024;
 
@@ -84,7 +83,7 @@ export class LocalApiServer implements Startable {
     if (method === 'POST' && path === '/v1/sources/list') return this.listSource(await readRequest(req), res);
     const m = /^\/v1\/tasks\/([^/]+)$/.exec(path);
     if (m && (method === 'GET' || method === 'DELETE')) {
-      if (!isTaskId(m[1])) throw new D7yError('D7Y_INVALID_ARGUMENT', `"${m[1]}" is not a task id`, { fix: 'task ids are 64 lower-case hex characters (see `d7y task id <url>`)' });
+      checkTaskId(m[1]);
       if (method === 'DELETE') {
         if (!(await this.opts.downloads.delete(m[1]))) throw notHere(m[1]);
         return sendJson(res, 200, { deleted: m[1] });
@@ -173,10 +172,6 @@ async function readRequest(req: IncomingMessage): Promise<PeerDownloadRequest> {
     });
   }
   return parsed.data;
-}
-
-function notHere(taskId: string): D7yError {
-  return new D7yError('D7Y_TASK_NOT_FOUND', `task ${taskId} is not on this peer`, { fix: 'list the tasks held with `GET /v1/tasks`' });
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
