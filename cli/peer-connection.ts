@@ -1,4 +1,3 @@
-import { connect } from 'node:net';
 import { resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { D7yError, isD7yError } from '../core/errors/d7y-error.js';
@@ -6,6 +5,7 @@ import { LocalApiClient } from '../core/protocol/local-api/local-api-client.js';
 import type { PeerApi } from '../core/protocol/local-api/peer-api.js';
 import type { NodeConfig } from '../core/config/node-config.js';
 import { defaultPeerSocket } from './peer-socket.js';
+import { socketAnswers } from '../core/protocol/local-api/socket-answers.js';
 
 /** How `d7y get` finds its peer. */
 export interface PeerConnectionOptions {
@@ -79,12 +79,4 @@ async function startEmbedded(config: NodeConfig, opts: PeerConnectionOptions, us
       await delay(250);
     }
   }
-}
-
-function socketAnswers(path: string): Promise<boolean> {
-  return new Promise((done) => {
-    const s = connect(path);
-    s.once('connect', () => { s.destroy(); done(true); });
-    s.once('error', () => done(false));
-  });
 }

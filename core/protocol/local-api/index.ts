@@ -4,3 +4,4 @@ export * from './error-trailer.js';
 export * from './local-api-client.js';
 export * from './range-arg.js';
 export * from './peer-api.js';
+export * from './socket-answers.js';

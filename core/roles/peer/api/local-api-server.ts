@@ -1,7 +1,6 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { once } from 'node:events';
-import { connect } from 'node:net';
 import { dirname } from 'node:path';
 import type { Startable } from '../../../contracts/startable.js';
 import { formatIssues } from '../../../config/config-loader.js';
@@ -15,6 +14,7 @@ import type { DownloadService } from '../download/download-service.js';
 import { checkOutputPath } from '../download/output-writer.js';
 import type { TaskCatalog } from '../tasks/task-catalog.js';
 import { checkTaskId, describeTask, taskNotHere as notHere } from './task-view.js';
+import { socketAnswers } from '../../../protocol/local-api/socket-answers.js';
 
 const MAX_BODY = 1024 * 1024;
 
@@ -184,12 +184,4 @@ function sendError(res: ServerResponse, err: unknown): void {
   const e = toD7yError(err);
   if (res.headersSent) return void res.destroy();
   sendJson(res, httpStatusOf(e), { code: e.code, message: e.message, fix: e.fix });
-}
-
-function socketAnswers(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect(path);
-    s.once('connect', () => { s.destroy(); resolve(true); });
-    s.once('error', () => resolve(false));
-  });
 }
