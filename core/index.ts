@@ -14,5 +14,5 @@ export { formatBytes, MAX_PIECE_LENGTH, MIN_PIECE_LENGTH, parseByteSize } from '
 export { Crc32, parseDigest, pieceDigest } from './task/piece-digest.js';
 export {
   BAD_COST_MULTIPLE, byScoreThenPeerId, idcAffinity, isBadParentByCosts, locationAffinity, NORMAL_DISTRIBUTION_SAMPLES,
-} from './roles/scheduler/parent-signals.js';
+} from './evaluator-kit/parent-signals.js';
 export * from './source-kit/index.js';
