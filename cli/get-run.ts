@@ -5,6 +5,7 @@ import { D7yError } from '../core/errors/d7y-error.js';
 import { parseByteSize } from '../core/task/piece-length.js';
 import { parseDigest } from '../core/task/piece-digest.js';
 import { parseRangeArg } from '../core/protocol/local-api/range-arg.js';
+import { checkOutputPath } from '../core/protocol/local-api/output-path.js';
 import type { PeerDownloadEvent, PeerDownloadRequest } from '../core/protocol/local-api/download-request.js';
 import { connectPeer } from './peer-connection.js';
 
@@ -83,20 +84,6 @@ export function buildRequest(url: string, opts: GetOptions): PeerDownloadRequest
   };
 }
 
-async function checkOutput(path: string, overwrite: boolean): Promise<void> {
-  const dir = dirname(path);
-  if (!(await stat(dir).catch(() => undefined))?.isDirectory()) {
-    throw new D7yError('D7Y_INVALID_ARGUMENT', `cannot write ${path}: directory ${dir} does not exist`, {
-      fix: `create it first (mkdir -p ${dir}) or choose another -O path`,
-    });
-  }
-  const existing = await stat(path).catch(() => undefined);
-  if (existing?.isDirectory()) throw new D7yError('D7Y_INVALID_ARGUMENT', `cannot write ${path}: it is a directory`, { fix: 'give a file path to -O' });
-  if (existing && !overwrite) {
-    throw new D7yError('D7Y_CONFLICT', `${path} already exists`, { fix: 'pass --overwrite to replace it, or choose another -O path' });
-  }
-}
-
 async function progressBar(enabled: boolean): Promise<{ onEvent: (ev: PeerDownloadEvent) => void; stop: () => void }> {
   if (!enabled || !process.stderr.isTTY) return { onEvent: () => undefined, stop: () => undefined };
   const { default: cliProgress } = await import('cli-progress');
@@ -143,9 +130,11 @@ async function runRecursive(url: string, opts: GetOptions): Promise<void> {
 export async function runGet(url: string, opts: GetOptions): Promise<void> {
   if (opts.recursive) return runRecursive(url, opts);
   const req = buildRequest(url, opts);
-  if (req.output) await checkOutput(req.output, req.overwrite ?? false);
+  if (req.output) await checkOutputPath(req.output, req.overwrite ?? false);
   const client = await connectPeer(opts);
-  const signal = req.timeoutMs ? AbortSignal.timeout(req.timeoutMs + 5_000) : undefined;
+  const timeout = req.timeoutMs ? AbortSignal.timeout(req.timeoutMs + 5_000) : undefined;
+  const cancel = cancelOnSignal();
+  const signal = timeout ? AbortSignal.any([timeout, cancel.signal]) : cancel.signal;
   try {
     if (!req.output) {
       const { body, done } = await client.stream(req, signal);
@@ -160,11 +149,32 @@ export async function runGet(url: string, opts: GetOptions): Promise<void> {
       bar.stop();
     }
   } catch (err) {
-    if (signal?.aborted && !(err instanceof D7yError)) {
+    if (cancel.signal.aborted) {
+      process.stderr.write(`d7y: cancelled${req.output ? `; nothing was written to ${req.output}` : ''}; the pieces fetched so far are kept, so the next get resumes\n`);
+      process.exitCode = 130;
+      return;
+    }
+    if (timeout?.aborted && !(err instanceof D7yError)) {
       throw new D7yError('D7Y_TIMEOUT', `download of ${url} did not finish within ${opts.timeout}`, { fix: 'raise --timeout' });
     }
     throw err;
   } finally {
+    cancel.dispose();
     await client.close();
   }
+}
+
+/** An abort on the first SIGINT or SIGTERM (the download is cancelled cleanly); a second one exits at once. */
+function cancelOnSignal(): { signal: AbortSignal; dispose: () => void } {
+  const ac = new AbortController();
+  const onSignal = (sig: NodeJS.Signals): void => {
+    if (ac.signal.aborted) process.exit(130);
+    ac.abort(new D7yError('D7Y_ABORTED', `${sig}: the download was cancelled`));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return {
+    signal: ac.signal,
+    dispose: () => { process.off('SIGINT', onSignal); process.off('SIGTERM', onSignal); },
+  };
 }

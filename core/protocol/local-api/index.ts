@@ -5,3 +5,4 @@ export * from './local-api-client.js';
 export * from './range-arg.js';
 export * from './peer-api.js';
 export * from './socket-answers.js';
+export * from './output-path.js';

@@ -85,17 +85,27 @@ export class LocalApiClient implements PeerApi {
     this.agent.destroy();
   }
 
+  /** One request; an error says whether it went out on a reused connection (`reused`). */
+  private send(method: string, path: string, payload: string | undefined, signal?: AbortSignal): Promise<IncomingMessage> {
+    return new Promise<IncomingMessage>((resolve, reject) => {
+      const req = request({
+        socketPath: this.socketPath, agent: this.agent, method, path, signal,
+        headers: payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
+      }, resolve);
+      req.on('error', (err) => reject(Object.assign(err, { reused: req.reusedSocket })));
+      req.end(payload);
+    });
+  }
+
   private async call(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown, signal?: AbortSignal): Promise<IncomingMessage> {
     const payload = body === undefined ? undefined : JSON.stringify(body);
     let res: IncomingMessage;
     try {
-      res = await new Promise<IncomingMessage>((resolve, reject) => {
-        const req = request({
-          socketPath: this.socketPath, agent: this.agent, method, path, signal,
-          headers: payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
-        }, resolve);
-        req.on('error', reject);
-        req.end(payload);
+      res = await this.send(method, path, payload, signal).catch((err: unknown) => {
+        // The daemon closed a kept-alive connection just as it was reused: the request never
+        // reached it, so it is sent once more on a new connection.
+        if ((err as { reused?: boolean }).reused && (err as NodeJS.ErrnoException).code === 'ECONNRESET') return this.send(method, path, payload, signal);
+        throw err;
       });
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;

@@ -11,7 +11,7 @@ import { parseDigest } from '../../../task/piece-digest.js';
 import { PeerDownloadRequestSchema, type PeerDownloadEvent, type PeerDownloadRequest } from '../../../protocol/local-api/download-request.js';
 import { ERROR_TRAILER } from '../../../protocol/local-api/error-trailer.js';
 import type { DownloadService } from '../download/download-service.js';
-import { checkOutputPath } from '../download/output-writer.js';
+import { checkOutputPath } from '../../../protocol/local-api/output-path.js';
 import type { TaskCatalog } from '../tasks/task-catalog.js';
 import { checkTaskId, describeTask, taskNotHere as notHere } from './task-view.js';
 import { socketAnswers } from '../../../protocol/local-api/socket-answers.js';
@@ -121,7 +121,7 @@ export class LocalApiServer implements Startable {
     if (req.digest) parseDigest(req.digest);
     res.writeHead(200, { 'content-type': 'application/x-ndjson' });
     const emit = (ev: PeerDownloadEvent): void => void res.write(`${JSON.stringify(ev)}\n`);
-    const signal = req.timeoutMs ? AbortSignal.timeout(req.timeoutMs) : undefined;
+    const signal = requestSignal(req, res);
     const taskId = this.opts.downloads.taskIdOf(req);
     try {
       const result = await this.opts.downloads.download(req, { signal, onProgress: (p) => emit({ event: 'progress', ...p }) });
@@ -136,7 +136,7 @@ export class LocalApiServer implements Startable {
   }
 
   private async stream(req: PeerDownloadRequest, res: ServerResponse): Promise<void> {
-    const signal = req.timeoutMs ? AbortSignal.timeout(req.timeoutMs) : undefined;
+    const signal = requestSignal(req, res);
     const stream = await this.opts.downloads.open(req, { signal });
     res.writeHead(200, { 'content-type': 'application/octet-stream', trailer: ERROR_TRAILER, 'x-d7y-task-id': stream.taskId });
     try {
@@ -149,6 +149,19 @@ export class LocalApiServer implements Startable {
       res.end();
     }
   }
+}
+
+/**
+ * Ends with the request: aborts when the client goes away before its answer is complete (a
+ * cancelled `d7y get`: its download stops, the pieces fetched so far are kept), or at the
+ * request's time-out.
+ */
+function requestSignal(req: PeerDownloadRequest, res: ServerResponse): AbortSignal {
+  const gone = new AbortController();
+  res.once('close', () => {
+    if (!res.writableFinished) gone.abort(new D7yError('D7Y_ABORTED', `the client cancelled the download of ${req.url}`));
+  });
+  return req.timeoutMs ? AbortSignal.any([gone.signal, AbortSignal.timeout(req.timeoutMs)]) : gone.signal;
 }
 
 async function readRequest(req: IncomingMessage): Promise<PeerDownloadRequest> {

@@ -11,7 +11,8 @@ import { clampRange, pieceSpans } from '../tasks/piece-span.js';
 import type { TaskCatalog } from '../tasks/task-catalog.js';
 import type { HeldPiece, TaskState } from '../tasks/task-state.js';
 import { DigestCheck } from './digest-check.js';
-import { OutputWriter, checkOutputPath } from './output-writer.js';
+import { checkOutputPath } from '../../../protocol/local-api/output-path.js';
+import { OutputWriter } from './output-writer.js';
 import { sourceRequest, type EnsureResult, type TaskDownloader } from './task-downloader.js';
 
 /** How often, at most, `onProgress` is called while pieces land (ms). */
@@ -101,7 +102,7 @@ export class DownloadService {
     const { state, localHit, range, taskId } = await this.fetch(req, hooks);
     const result = resultOf(taskId, state, localHit, range);
     if (req.output) {
-      result.outputMode = await this.output.write(state, req.output, { range, digest: req.digest, overwrite: req.overwrite ?? false });
+      result.outputMode = await this.output.write(state, req.output, { range, digest: req.digest, overwrite: req.overwrite ?? false, signal: hooks.signal });
       result.output = req.output;
     }
     return result;

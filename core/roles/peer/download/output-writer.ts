@@ -1,36 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { copyFile, link, rename, rm, stat } from 'node:fs/promises';
-import { basename, dirname, isAbsolute, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ByteRange } from '../../../contracts/source-client.js';
 import type { StorageMedium } from '../../../contracts/storage-medium.js';
 import { D7yError, toD7yError } from '../../../errors/d7y-error.js';
+import { checkOutputPath } from '../../../protocol/local-api/output-path.js';
 import { DigestCheck } from './digest-check.js';
 import { pieceSpans } from '../tasks/piece-span.js';
 import type { TaskState } from '../tasks/task-state.js';
-
-/** Checks an output path before any download starts: absolute, in an existing directory, not in the way. */
-export async function checkOutputPath(output: string, overwrite: boolean): Promise<void> {
-  if (!isAbsolute(output)) {
-    throw new D7yError('D7Y_INVALID_ARGUMENT', `output path ${output} is not absolute`, { fix: 'give the daemon an absolute output path' });
-  }
-  const dir = dirname(output);
-  const d = await stat(dir).catch(() => undefined);
-  if (!d?.isDirectory()) {
-    throw new D7yError('D7Y_INVALID_ARGUMENT', `cannot write ${output}: directory ${dir} does not exist`, {
-      fix: `create it first (mkdir -p ${dir}) or choose another -O path`,
-    });
-  }
-  const f = await stat(output).catch(() => undefined);
-  if (f?.isDirectory()) {
-    throw new D7yError('D7Y_INVALID_ARGUMENT', `cannot write ${output}: it is a directory`, { fix: 'give a file path to -O' });
-  }
-  if (f && !overwrite) {
-    throw new D7yError('D7Y_CONFLICT', `${output} already exists`, { fix: 'pass --overwrite to replace it, or choose another -O path' });
-  }
-}
 
 /**
  * Puts a downloaded task (or a byte range of it) at an output path: a hard link of the medium's
@@ -41,16 +21,17 @@ export async function checkOutputPath(output: string, overwrite: boolean): Promi
 export class OutputWriter {
   constructor(private readonly medium: StorageMedium) {}
 
-  async write(state: TaskState, output: string, opts: { range?: ByteRange; digest?: string; overwrite: boolean }): Promise<'hardlink' | 'copy'> {
+  async write(state: TaskState, output: string, opts: { range?: ByteRange; digest?: string; overwrite: boolean; signal?: AbortSignal }): Promise<'hardlink' | 'copy'> {
     await checkOutputPath(output, opts.overwrite);
     const tmp = join(dirname(output), `.${basename(output)}.d7y-${randomBytes(4).toString('hex')}`);
     try {
-      const mode = await this.place(state, tmp, opts.range);
+      const mode = await this.place(state, tmp, opts.range, opts.signal);
       if (opts.digest) {
         const check = new DigestCheck(opts.digest);
-        await pipeline(createReadStream(tmp, { highWaterMark: 1024 * 1024 }), check, new Writable({ write: (_c, _e, cb) => cb() }));
+        await pipeline(createReadStream(tmp, { highWaterMark: 1024 * 1024 }), check, new Writable({ write: (_c, _e, cb) => cb() }), { signal: opts.signal });
         check.check(opts.range ? `bytes ${opts.range.start}-${opts.range.start + opts.range.length - 1} of ${state.record?.url ?? state.taskId}` : (state.record?.url ?? state.taskId));
       }
+      opts.signal?.throwIfAborted();
       await rename(tmp, output);
       return mode;
     } catch (err) {
@@ -61,7 +42,7 @@ export class OutputWriter {
     }
   }
 
-  private async place(state: TaskState, tmp: string, range?: ByteRange): Promise<'hardlink' | 'copy'> {
+  private async place(state: TaskState, tmp: string, range?: ByteRange, signal?: AbortSignal): Promise<'hardlink' | 'copy'> {
     const len = state.contentLength ?? 0;
     const file = this.medium.taskFilePath?.(state.taskId);
     if (!range && file && state.finished) {
@@ -80,7 +61,7 @@ export class OutputWriter {
     try {
       for (const span of pieceSpans(len, state.pieceLength, range)) {
         const body = await this.medium.readPiece(state.taskId, span.number, span.sub);
-        await pipeline(body, out, { end: false });
+        await pipeline(body, out, { end: false, signal });
       }
     } finally {
       await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
