@@ -15,6 +15,11 @@ export interface TaskRecord {
   lastAccessedAt: number;
   /** Pinned tasks (persistent cache) are never collected by GC. */
   pinned?: boolean;
+  /**
+   * What the origin said of the content when the task was created (ETag, Last-Modified, length):
+   * a resume that finds the origin saying otherwise starts the task again instead of mixing versions.
+   */
+  origin?: string;
 }
 
 export interface PieceRecord {

@@ -136,3 +136,31 @@ test('Ctrl-C on a daemonless d7y get stops its peer cleanly: exit 130, no output
   t.is(sha256(await readFile(out)), sha256(file));
   t.true(origin.served.bytes - before < file.length, `the rerun fetched ${origin.served.bytes - before} bytes: it resumed`);
 });
+
+test('a resume after the origin changed (same URL, new ETag) starts the task again: the bytes are the new file, never a mix', async (t) => {
+  const old = randomBytes(12 * MIB);
+  const fresh = randomBytes(12 * MIB);
+  const origin = await startOriginServer(t, { files: { '/v.bin': old }, behaviour: { rateBytesPerSec: 512 * 1024 } });
+  const dir = await tmpDir(t);
+  const peer = await startPeer(t, dir);
+  const api = new LocalApiClient(peer.socket);
+  t.teardown(() => api.close());
+  const url = origin.urlOf('/v.bin');
+  const id = taskId({ url });
+  const out = join(dir, 'v.bin');
+
+  const get = spawn(process.execPath, [d7yBin, 'get', url, '-O', out, '--socket', peer.socket, '--no-progress'], { stdio: 'ignore' });
+  const exited = new Promise<number | null>((res) => get.once('exit', (code) => res(code)));
+  t.teardown(() => stopProcess(get));
+  await until('two pieces are held', async () => Number((await api.stat(id).catch((): Record<string, unknown> => ({}))).heldPieces ?? 0) >= 2);
+  get.kill('SIGINT');
+  t.is(await exited, 130);
+  await until('the daemon stops the download', async () => (await api.stat(id)).running === false, 10_000);
+  t.true(Number((await api.stat(id)).heldPieces) >= 2, 'old pieces are held');
+
+  origin.setFile('/v.bin', fresh);
+  origin.behave('/v.bin', { rateBytesPerSec: 0 });
+  const again = await runCli(['get', url, '-O', out, '--socket', peer.socket, '--no-progress'], { timeoutMs: 60_000 });
+  t.is(again.code, 0, again.stderr);
+  t.is(sha256(await readFile(out)), sha256(fresh), 'the whole new file, no old piece');
+});

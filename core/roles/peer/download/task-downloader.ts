@@ -81,6 +81,7 @@ export class TaskDownloader {
     this.opts.logger.debug({ taskId: id }, 'download requested');
     if (req.options?.storage && !state.record) await this.opts.placeTask?.(id, req.options.storage);
     let localHit = true;
+    let created = false;
     for (let round = 0; ; round += 1) {
       if (state.running) {
         await state.running.catch(() => undefined);
@@ -95,6 +96,7 @@ export class TaskDownloader {
           return { state, localHit: false, range: clampRange(req.range, state.contentLength!) };
         }
         await this.createRecord(state, req, st);
+        created = true;
       }
       const range = clampRange(req.range, state.contentLength!);
       const missing = pieceSpans(state.contentLength!, state.pieceLength, range).map((s) => s.number).filter((n) => !state.has(n));
@@ -104,9 +106,25 @@ export class TaskDownloader {
       }
       if (round >= 3) throw new D7yError('D7Y_INTERNAL', `task ${id} still misses ${missing.length} piece(s) after ${round} downloads`);
       localHit = false;
+      if (!created && round === 0 && (await this.originChanged(state, client, req, signal))) continue;
       state.running = this.fetch(state, client, req, missing, signal).finally(() => state.idle());
       await state.running;
     }
+  }
+
+  /**
+   * Before a resume: asks the origin again, and when it names other content than the task was
+   * started with (ETag, Last-Modified or length), empties the task so it starts again.
+   */
+  private async originChanged(state: TaskState, client: SourceClient, req: PeerDownloadRequest, signal: AbortSignal): Promise<boolean> {
+    const was = state.record?.origin;
+    if (was === undefined) return false;
+    this.stats.delete(state.taskId);
+    const now = originOf(await this.statOnce(state, client, req, signal));
+    if (now === was) return false;
+    this.opts.logger.info({ taskId: state.taskId, was, now }, 'the origin changed since the task started; starting it again');
+    await this.opts.catalog.reset(state);
+    return true;
   }
 
   private statOnce(state: TaskState, client: SourceClient, req: PeerDownloadRequest, signal: AbortSignal): Promise<SourceStat> {
@@ -123,7 +141,7 @@ export class TaskDownloader {
     const len = st.contentLength!;
     const limits = { min: this.opts.config.download.pieceLengthMin, max: MAX_PIECE_LENGTH };
     const pieceLength = req.pieceLength !== undefined ? validatePieceLength(req.pieceLength, limits) : pieceLengthFor(len, limits);
-    state.record = await this.medium.putTask({ taskId: state.taskId, url: req.url, contentLength: len, pieceLength });
+    state.record = await this.medium.putTask({ taskId: state.taskId, url: req.url, contentLength: len, pieceLength, origin: originOf(st) });
   }
 
   private async markFinishedIfComplete(state: TaskState): Promise<void> {
@@ -263,6 +281,11 @@ export class TaskDownloader {
 /** The SourceRequest of a download request (headers, credentials, options). */
 export function sourceRequest(req: PeerDownloadRequest): SourceRequest {
   return { url: req.url, headers: req.headers, objectStorage: req.objectStorage, hdfs: req.hdfs, options: req.options };
+}
+
+/** What identifies the origin's content: its ETag, Last-Modified and length, as far as it says them. */
+function originOf(st: SourceStat): string {
+  return [st.etag && `etag ${st.etag}`, st.lastModified && `modified ${st.lastModified}`, `length ${st.contentLength ?? '?'}`].filter(Boolean).join('; ');
 }
 
 function storageFull(medium: StorageMedium, req: PeerDownloadRequest, cause: unknown): D7yError {

@@ -66,10 +66,15 @@ export class TaskCatalog {
 
   /** Drops a task that could not be kept (a failed download's partial content): medium and memory. */
   async discard(state: TaskState): Promise<void> {
-    await this.medium.deleteTask(state.taskId).catch(() => undefined);
+    await this.reset(state).catch(() => undefined);
+    if (this.states.get(state.taskId) === state) this.states.delete(state.taskId);
+  }
+
+  /** Empties a task in place (its content is stale): its pieces and record leave the medium; the state stays shared. */
+  async reset(state: TaskState): Promise<void> {
     state.pieces.clear();
     state.record = undefined;
-    if (this.states.get(state.taskId) === state) this.states.delete(state.taskId);
+    await this.medium.deleteTask(state.taskId);
   }
 
   private trim(): void {
