@@ -1,10 +1,11 @@
 import test from 'ava';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { freePort, tmpDir } from '../support/env.js';
+import { tmpDir } from '../support/env.js';
+import { startLonePeer } from '../support/lone-peer.js';
 import { startOriginServer } from '../support/origin-server.js';
-import { runCli, startCli, waitForOutput } from '../support/run-cli.js';
+import { runCli } from '../support/run-cli.js';
 
 const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 const NO_STACK = /\n\s+at .+:\d+:\d+/;
@@ -86,14 +87,7 @@ test('with a daemon: task ls, stat and rm ask it (nothing on stderr), stat count
   origin.behave('/slow.bin', { rateBytesPerSec: 1024 * 1024 });
   const dir = await tmpDir(t);
   const env = { D7Y_DATA_DIR: join(dir, 'data') };
-  const config = join(dir, 'peer.yaml');
-  await writeFile(config, [
-    `dataDir: ${join(dir, 'data')}`,
-    `peer: { schedulers: [], upload: { port: ${await freePort()} }, rpc: { port: ${await freePort()} }, pieceHttp: { port: ${await freePort()} } }`,
-  ].join('\n'));
-  const daemon = startCli(t, ['peer', '-c', config], { env });
-  await waitForOutput(daemon, /d7y: ready: .*\n/, 60_000);
-  const socket = join(dir, 'data/peer/peer.sock');
+  const { socket } = await startLonePeer(t, dir, env);
 
   const get = await runCli(['get', origin.urlOf('/a.bin'), '-O', `${dir}/`, '--json', '--daemon'], { env, timeoutMs: 60_000 });
   t.is(get.code, 0, get.stderr);
