@@ -6,8 +6,9 @@ import { parseByteSize } from '../core/task/piece-length.js';
 import { parseDigest } from '../core/task/piece-digest.js';
 import { parseRangeArg } from '../core/protocol/local-api/range-arg.js';
 import { checkOutputPath } from '../core/protocol/local-api/output-path.js';
-import type { PeerDownloadEvent, PeerDownloadRequest } from '../core/protocol/local-api/download-request.js';
+import type { PeerDownloadEvent, PeerDownloadRequest, PeerDownloadResult } from '../core/protocol/local-api/download-request.js';
 import { connectPeer } from './peer-connection.js';
+import { resolveOutputPath } from './output-name.js';
 
 /** The options of `d7y get`, as commander parses them. */
 export interface GetOptions {
@@ -37,6 +38,8 @@ export interface GetOptions {
   config?: string;
   dataDir?: string;
   pluginsFile?: string;
+  /** Print one JSON object with the result at the end. */
+  json?: boolean;
 }
 
 /** `30s`, `5m`, `2h`, `1500ms` or plain milliseconds. */
@@ -111,6 +114,7 @@ function positiveInt(text: string, flag: string, max: number): number {
 
 async function runRecursive(url: string, opts: GetOptions): Promise<void> {
   if (opts.output === '-') throw new D7yError('D7Y_INVALID_ARGUMENT', '-r writes many files: -O must be a directory, not -', { fix: 'give -O a directory' });
+  if (opts.json) throw new D7yError('D7Y_INVALID_ARGUMENT', '--json reports one download, not -r', { fix: 'drop --json, or download one file without -r' });
   if (opts.range || opts.digest) throw new D7yError('D7Y_INVALID_ARGUMENT', '--range and --digest apply to one file, not to -r', { fix: 'drop them, or download one file without -r' });
   const recursive = { include: opts.include, maxFiles: positiveInt(opts.maxFiles, '--max-files', 1_000_000), concurrency: positiveInt(opts.concurrency, '--concurrency', 64), progress: opts.progress, overwrite: opts.overwrite ?? false };
   const dir = resolve(opts.output);
@@ -129,8 +133,13 @@ async function runRecursive(url: string, opts: GetOptions): Promise<void> {
 /** `d7y get`: one download (or, with -r, a listing) through the local daemon, or a peer embedded in this process. */
 export async function runGet(url: string, opts: GetOptions): Promise<void> {
   if (opts.recursive) return runRecursive(url, opts);
-  const req = buildRequest(url, opts);
+  if (opts.json && opts.output === '-') {
+    throw new D7yError('D7Y_INVALID_ARGUMENT', '--json cannot go with -O -: the file\'s bytes are what stdout carries', { fix: 'give -O a file or directory, or drop --json' });
+  }
+  const output = opts.output === '-' ? '-' : await resolveOutputPath(url, opts.output);
+  const req = buildRequest(url, { ...opts, output });
   if (req.output) await checkOutputPath(req.output, req.overwrite ?? false);
+  const started = performance.now();
   const client = await connectPeer(opts);
   const timeout = req.timeoutMs ? AbortSignal.timeout(req.timeoutMs + 5_000) : undefined;
   const cancel = cancelOnSignal();
@@ -143,10 +152,16 @@ export async function runGet(url: string, opts: GetOptions): Promise<void> {
       return;
     }
     const bar = await progressBar(opts.progress);
+    let result: PeerDownloadResult;
     try {
-      await client.download(req, bar.onEvent, signal);
+      result = await client.download(req, bar.onEvent, signal);
     } finally {
       bar.stop();
+    }
+    if (opts.json) {
+      const { taskId, bytes, contentLength, localHit, outputMode } = result;
+      const seconds = Math.round(performance.now() - started) / 1000;
+      process.stdout.write(`${JSON.stringify({ taskId, url, output: result.output ?? req.output, bytes, contentLength, localHit, outputMode: outputMode ?? null, seconds })}\n`);
     }
   } catch (err) {
     if (cancel.signal.aborted) {

@@ -24,9 +24,10 @@ const LOCK_WAIT_MS = 10 * 60_000;
  * The daemon listening on the socket, or (without one, or with `daemon: false`) a normal peer
  * started in this process on the same folder, announced in one line on stderr. Its schedulers
  * are the config's when a config was given (`-c`, `--data-dir`, `D7Y_PEER__SCHEDULERS`,
- * `D7Y_PEER__MANAGER__*`), else it goes to the origin.
+ * `D7Y_PEER__MANAGER__*`), else it goes to the origin. `purpose` words the announcement for other
+ * work than a download (e.g. `listing tasks`).
  */
-export async function connectPeer(opts: PeerConnectionOptions): Promise<PeerApi> {
+export async function connectPeer(opts: PeerConnectionOptions, purpose?: string): Promise<PeerApi> {
   const explicit = opts.config !== undefined || opts.dataDir !== undefined;
   let config: NodeConfig | undefined;
   let socket = opts.socket;
@@ -42,8 +43,8 @@ export async function connectPeer(opts: PeerConnectionOptions): Promise<PeerApi>
   config ??= await loadConfig(opts);
   const useSchedulers = explicit || Object.keys(process.env).some((k) => /^D7Y_PEER__(SCHEDULERS|MANAGER)/.test(k));
   const peer = await startEmbedded(config, opts, useSchedulers);
-  const how = peer.schedulers.length ? `schedulers ${peer.schedulers.join(', ')}` : 'no scheduler, so from the origin';
-  process.stderr.write(`d7y: ${opts.daemon === false ? '--no-daemon' : `no daemon on ${socket}`}: downloading with a peer in this process (${how}; data in ${peer.dataDir})\n`);
+  const how = peer.schedulers.length ? `schedulers ${peer.schedulers.join(', ')}; ` : purpose ? '' : 'no scheduler, so from the origin; ';
+  process.stderr.write(`d7y: ${opts.daemon === false ? '--no-daemon' : `no daemon on ${socket}`}: ${purpose ?? 'downloading'} with a peer in this process (${how}data in ${peer.dataDir})\n`);
   return peer.api;
 }
 

@@ -165,16 +165,27 @@ export async function removePlugin(name: string, opts: CommonOptions): Promise<v
   process.stdout.write(`removed plugin "${name}" from ${file}\n`);
 }
 
-/** `d7y plugin verify <name>`: exit code 1 when a phase fails. */
-export async function verifyPluginByName(name: string, opts: CommonOptions): Promise<void> {
+/** The problems of a verify report: each with its phase, JSON path in plugins.json and fix. */
+function problemsOf(report: VerifyReport): { phase: string; path: string; message: string; fix: string }[] {
+  if (report.problems.length || report.ok) return report.problems.map((p) => ({ phase: p.phase, path: p.path, message: p.message, fix: p.fix }));
+  return report.rows.filter((r) => !r.ok).map((r) => ({ phase: r.phase, path: '', message: r.message, fix: r.fix ?? '' }));
+}
+
+/** `d7y plugin verify <name>`: exit code 1 when a phase fails; `--json` prints ok, phases and problems. */
+export async function verifyPluginByName(name: string, opts: CommonOptions & { json?: boolean }): Promise<void> {
   const { file, config } = await context(opts);
   const plugins = await readPluginsFile(file);
   const listed = plugins.plugins.some((p) => p.name === name);
   const candidate = listed ? plugins : { ...plugins, plugins: [...plugins.plugins, { name, enabled: true, onFailure: 'abort' as const }] };
   const report = await verifyPlugin(file, candidate, name, config, silentLogger());
+  if (!report.ok) process.exitCode = 1;
+  if (opts.json) {
+    const phases = report.rows.map((r) => ({ phase: r.phase, ...(r.role ? { role: r.role } : {}), ok: r.ok, message: r.message, ...(r.fix ? { fix: r.fix } : {}) }));
+    process.stdout.write(`${JSON.stringify({ ok: report.ok, plugin: name, origin: report.origin, file, phases, problems: problemsOf(report) }, null, 2)}\n`);
+    return;
+  }
   process.stdout.write(`plugin "${name}" from ${report.origin}\n`);
   printReport(report);
-  if (!report.ok) process.exitCode = 1;
 }
 
 /** `d7y plugin info <name>`. */

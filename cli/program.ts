@@ -1,12 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { commandRegistrars } from './commands/index.js';
 import { reportError } from './cli-error.js';
-
-function packageVersion(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
-}
+import { packageVersion } from './package-info.js';
 
 /** The `d7y` command tree; each command lives in its own file under commands/. */
 export function buildProgram(): Command {

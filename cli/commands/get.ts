@@ -1,7 +1,6 @@
 import { Option, type Command } from 'commander';
 import type { GetOptions } from '../get-run.js';
-
-const SOCKET_HELP = "the daemon's local API socket";
+import { addPeerOptions } from '../peer-options.js';
 
 function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
@@ -15,7 +14,7 @@ export function registerGetCommand(program: Command): void {
   const get = program.command('get')
     .description('download a URL through the local d7y peer (P2P, the origin is read about once per cluster); without a daemon, a peer runs in this process')
     .argument('<url>', 'what to download (http, https, s3, … any scheme a loaded source plugin handles)')
-    .requiredOption('-O, --output <path>', 'where to write the file; - streams the bytes to stdout')
+    .requiredOption('-O, --output <path>', 'where to write the file (a directory, or a path ending in /, takes the URL\'s file name); - streams the bytes to stdout')
     .option('--no-progress', 'never show a progress bar (it only shows on a terminal anyway)')
     .addOption(new Option('-H, --header <name:value>', 'request header for the origin (repeatable)').argParser(collect))
     .option('--tag <tag>', 'task tag (part of the task id)')
@@ -26,12 +25,6 @@ export function registerGetCommand(program: Command): void {
     .option('--disable-back-to-source', 'never read from the origin; fail if no peer has the file')
     .option('--timeout <duration>', 'give up after this long, e.g. 10m')
     .option('--overwrite', 'replace the output file if it exists')
-    .option('--socket <path>', SOCKET_HELP)
-    .option('--daemon', 'use the daemon on the socket; fail if none listens')
-    .option('--no-daemon', 'never use a daemon: download with a peer in this process')
-    .option('-c, --config <file>', 'node config (YAML or JSON) for the peer: its data dir, socket and schedulers')
-    .option('--data-dir <dir>', 'where the peer keeps its data (default ~/.d7y)')
-    .option('--plugins-file <file>', 'plugins.json for a peer in this process (default ./plugins.json, else the shipped one)')
     .option('--storage-endpoint <url>', 'object storage endpoint')
     .option('--storage-region <region>', 'object storage region')
     .option('--storage-access-key-id <id>', 'object storage access key id')
@@ -41,11 +34,7 @@ export function registerGetCommand(program: Command): void {
     .addOption(new Option('--include <glob>', 'with -r: only paths matching this glob (repeatable)').argParser(collect))
     .option('--max-files <n>', 'with -r: refuse listings with more matching files than this', '10000')
     .option('--concurrency <n>', 'with -r: files downloaded at once', '4')
+    .option('--json', 'print one JSON object with the result at the end (not with -O -)')
     .action(async (url: string, opts: GetOptions) => (await import('../get-run.js')).runGet(url, opts));
-  program.hook('preSubcommand', async (_program, sub) => {
-    if (sub !== get) return;
-    const { defaultPeerSocket } = await import('../peer-socket.js');
-    const socket = get.options.find((o) => o.long === '--socket');
-    if (socket) socket.description = `${SOCKET_HELP} (default ${defaultPeerSocket()})`;
-  });
+  addPeerOptions(get, program);
 }

@@ -36,7 +36,8 @@ export function registerPluginCommand(program: Command): void {
   common(plugin.command('verify'))
     .description('run the loading phases of one plugin and show which pass, with the fix for each failure')
     .argument('<name>', 'plugin name in plugins.json, or an installed package name')
-    .action(async (name: string, opts: CommonOptions) => (await actions()).verifyPluginByName(name, opts));
+    .option('--json', 'machine-readable result: ok, each phase, and each problem with its path (same exit status)')
+    .action(async (name: string, opts: CommonOptions & { json?: boolean }) => (await actions()).verifyPluginByName(name, opts));
 
   common(plugin.command('info'))
     .description('show a plugin\'s manifest, origin and config')

@@ -75,7 +75,8 @@ export function validateConfig<S extends z.ZodType>(schema: S, data: unknown, wh
   if (!result.success) {
     const lines = formatIssues(where, result.error.issues);
     throw new D7yError('D7Y_CONFIG_INVALID', `invalid config:\n  ${lines.join('\n  ')}`, {
-      fix: 'correct the values listed above', details: { issues: lines },
+      fix: 'correct the values listed above',
+      details: { issues: lines, problems: result.error.issues.map((i) => ({ path: formatPath(i.path), message: i.message })) },
     });
   }
   return result.data;

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { D7yError } from '../errors/d7y-error.js';
 
 /** Query params dropped from the URL before hashing: signatures that differ per request. */
 export const DEFAULT_FILTERED_QUERY_PARAMS: readonly string[] = [
@@ -68,4 +69,11 @@ export function taskId(input: TaskIdInput): string {
 /** True for a 64-char lower-case hex task id. */
 export function isTaskId(value: string): boolean {
   return /^[0-9a-f]{64}$/.test(value);
+}
+
+/** Refuses what is not a task id (D7Y_INVALID_ARGUMENT, with the fix). */
+export function checkTaskId(taskId: string): void {
+  if (!isTaskId(taskId)) {
+    throw new D7yError('D7Y_INVALID_ARGUMENT', `"${taskId}" is not a task id`, { fix: 'task ids are 64 lower-case hex characters (see `d7y task ls` or `d7y task id <url>`)' });
+  }
 }

@@ -35,7 +35,7 @@ async function until(what: string, check: () => Promise<boolean>, ms = 20_000): 
   }
 }
 
-test('-O never replaces what is not a regular file: a directory, a named pipe, a socket or a symbolic link is refused, --overwrite or not', async (t) => {
+test('-O never replaces what is not a regular file: a named pipe, a socket, a symbolic link (or, for the daemon, a directory) is refused, --overwrite or not', async (t) => {
   const origin = await startOriginServer(t, { files: { '/f.bin': randomBytes(64 * 1024) } });
   const dir = await tmpDir(t);
   const env = { D7Y_DATA_DIR: join(dir, 'data') };
@@ -51,7 +51,7 @@ test('-O never replaces what is not a regular file: a directory, a named pipe, a
   await mkdir(join(dir, 'sub'));
 
   const cases: [string, RegExp][] = [
-    [join(dir, 'sub'), /it is a directory/], [fifo, /it is a named pipe, and only a regular file is ever replaced/],
+    [fifo, /it is a named pipe, and only a regular file is ever replaced/],
     [sock, /it is a socket/], [link, new RegExp(`it is a symbolic link to ${target.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}`)],
   ];
   for (const [path, said] of cases) {
@@ -69,6 +69,8 @@ test('-O never replaces what is not a regular file: a directory, a named pipe, a
   t.teardown(() => client.close());
   const refused = await client.download(origin.urlOf('/f.bin'), { output: fifo, overwrite: true }).catch((e: unknown) => e);
   t.true(isD7yError(refused, 'D7Y_INVALID_ARGUMENT'), `the daemon refuses too: ${String(refused)}`);
+  const onDir = await client.download(origin.urlOf('/f.bin'), { output: join(dir, 'sub'), overwrite: true }).catch((e: unknown) => e);
+  t.regex(String((onDir as Error).message), /it is a directory/);
   t.true((await lstat(fifo)).isFIFO());
 });
 

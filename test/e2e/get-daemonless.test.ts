@@ -4,9 +4,10 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SchedulerClient } from '../../core/protocol/rpc/scheduler-client.js';
 import { startAllInOne } from '../support/all-in-one.js';
-import { freePort, tmpDir } from '../support/env.js';
+import { tmpDir } from '../support/env.js';
+import { startLonePeer } from '../support/lone-peer.js';
 import { startOriginServer } from '../support/origin-server.js';
-import { runCli, startCli, waitForOutput } from '../support/run-cli.js';
+import { runCli } from '../support/run-cli.js';
 
 const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
@@ -35,13 +36,7 @@ test('with no daemon, d7y get downloads in its own process, says so once, and a 
   t.is(refused.code, 1);
   t.regex(refused.stderr, /^d7y: no d7y daemon is listening on .*peer\.sock\n\s+fix: start one with `d7y up`/);
 
-  const config = join(dir, 'peer.yaml');
-  await writeFile(config, [
-    `dataDir: ${join(dir, 'data')}`,
-    `peer: { schedulers: [], upload: { port: ${await freePort()} }, rpc: { port: ${await freePort()} }, pieceHttp: { port: ${await freePort()} } }`,
-  ].join('\n'));
-  const daemon = startCli(t, ['peer', '-c', config], { env });
-  await waitForOutput(daemon, /d7y: ready: .*\n/, 60_000);
+  await startLonePeer(t, dir, env);
   const viaDaemon = await runCli(['get', origin.urlOf('/f.bin'), '-O', join(dir, 'g.bin'), '--daemon', '--no-progress'], { env, timeoutMs: 60_000 });
   t.is(viaDaemon.code, 0, viaDaemon.stderr);
   t.is(viaDaemon.stderr, '', 'the daemon answers; no embedded peer');

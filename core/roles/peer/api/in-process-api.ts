@@ -4,7 +4,8 @@ import type { PeerDownloadEvent, PeerDownloadRequest, PeerDownloadResult } from 
 import type { PeerApi, PeerStream } from '../../../protocol/local-api/peer-api.js';
 import type { DownloadService } from '../download/download-service.js';
 import type { TaskCatalog } from '../tasks/task-catalog.js';
-import { checkTaskId, describeTask, taskNotHere as notHere } from './task-view.js';
+import { checkTaskId } from '../../../task/task-id.js';
+import { describeTask, taskNotHere as notHere } from './task-view.js';
 
 /**
  * The local API's operations answered in this process, through the same download service as the

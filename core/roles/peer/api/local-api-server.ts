@@ -13,7 +13,8 @@ import { ERROR_TRAILER } from '../../../protocol/local-api/error-trailer.js';
 import type { DownloadService } from '../download/download-service.js';
 import { checkOutputPath } from '../../../protocol/local-api/output-path.js';
 import type { TaskCatalog } from '../tasks/task-catalog.js';
-import { checkTaskId, describeTask, taskNotHere as notHere } from './task-view.js';
+import { checkTaskId } from '../../../task/task-id.js';
+import { describeTask, taskNotHere as notHere } from './task-view.js';
 import { socketAnswers } from '../../../protocol/local-api/socket-answers.js';
 
 const MAX_BODY = 1024 * 1024;

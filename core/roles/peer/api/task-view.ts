@@ -1,5 +1,4 @@
 import { D7yError } from '../../../errors/d7y-error.js';
-import { isTaskId } from '../../../task/task-id.js';
 import type { TaskState } from '../tasks/task-state.js';
 
 /** The local API's view of a task: record, pieces held and, with `pieces`, where each came from. */
@@ -21,14 +20,7 @@ export function describeTask(s: TaskState, pieces: boolean): Record<string, unkn
   };
 }
 
-/** Refuses what is not a task id (D7Y_INVALID_ARGUMENT). */
-export function checkTaskId(taskId: string): void {
-  if (!isTaskId(taskId)) {
-    throw new D7yError('D7Y_INVALID_ARGUMENT', `"${taskId}" is not a task id`, { fix: 'task ids are 64 lower-case hex characters (see `d7y task id <url>`)' });
-  }
-}
-
 /** The error for a task this peer does not hold. */
 export function taskNotHere(taskId: string): D7yError {
-  return new D7yError('D7Y_TASK_NOT_FOUND', `task ${taskId} is not on this peer`, { fix: 'list the tasks this peer holds (`GET /v1/tasks`, or list() in the SDK)' });
+  return new D7yError('D7Y_TASK_NOT_FOUND', `task ${taskId} is not on this peer`, { fix: 'list the tasks this peer holds: `d7y task ls` (`GET /v1/tasks`, or list() in the SDK)' });
 }
