@@ -64,7 +64,7 @@ async function answer(s: AnnouncePeerSession): Promise<string> {
 async function load(sc: Scenario): Promise<void> {
   const clients = Array.from({ length: CHANNELS }, () => new SchedulerClient({ addresses: [sc.address] }));
   const ids = Array.from({ length: sc.peers }, (_, i) => i);
-  await bounded(ids, 64, (i) => clients[i % CHANNELS]!.announceHost(host(i)));
+  await bounded(ids, 64, async (i) => { await clients[i % CHANNELS]!.announceHost(host(i)); });
   const taskOf = (i: number): string => (i % sc.tasks).toString(16).padStart(64, '0');
   const sessions: AnnouncePeerSession[] = [];
   const open = (i: number): AnnouncePeerSession =>

@@ -88,6 +88,14 @@ export const PeerConfigSchema = z.strictObject({
   /** Milliseconds between host announces to the schedulers. */
   announceIntervalMs: z.number().int().min(1000).default(30_000),
   /**
+   * Finished tasks on disk are announced to the schedulers in the background at start, when the
+   * scheduler set changes and to a scheduler that restarted: `batchSize` tasks per call (the
+   * scheduler takes at most 1000), one call in flight per scheduler.
+   */
+  heldTasks: z.strictObject({
+    batchSize: z.number().int().min(1).max(1000).default(100),
+  }).prefault({}),
+  /**
    * Ask a manager for this peer's schedulers (at start, then every `schedulerRefreshMs`); seed
    * peers also register in the seed-peer cluster `cluster` and keep alive. `schedulers` above
    * stays the fallback while the manager cannot be reached.

@@ -2,7 +2,7 @@ import { credentials, Metadata } from '@grpc/grpc-js';
 import type { CallOptions, ServiceError } from '@grpc/grpc-js';
 import { D7yError } from '../../errors/d7y-error.js';
 import type { Host, HostType, Peer, Task } from './gen/common.js';
-import { SchedulerClient as GrpcSchedulerClient } from './gen/scheduler.js';
+import { SchedulerClient as GrpcSchedulerClient, type HeldTask } from './gen/scheduler.js';
 import { AnnouncePeerSession } from './announce-peer-session.js';
 import type { AnnouncePeerIds } from './announce-peer-session.js';
 import { fromServiceError } from './grpc-errors.js';
@@ -60,12 +60,26 @@ export class SchedulerClient {
     return this.ring.get(taskId)!;
   }
 
-  /** Upserts the host on every scheduler. Rejects only when no scheduler accepted it. */
-  async announceHost(host: Host, opts: { intervalMs?: number } = {}): Promise<void> {
-    const results = await Promise.allSettled(this.ring.members.map((address) =>
-      this.unary(address, (c, md, o, cb) => c.announceHost({ host, interval: opts.intervalMs ?? 0 }, md, o, cb))));
+  /**
+   * Upserts the host on every scheduler. Resolves to the schedulers that did not know the host
+   * before (restarted, expired it, or new to this peer); rejects only when no scheduler accepted it.
+   */
+  async announceHost(host: Host, opts: { intervalMs?: number } = {}): Promise<string[]> {
+    const members = this.ring.members;
+    const results = await Promise.allSettled(members.map((address) =>
+      this.unary<{ newHost: boolean }>(address, (c, md, o, cb) => c.announceHost({ host, interval: opts.intervalMs ?? 0 }, md, o, cb))));
     const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failure && results.every((r) => r.status === 'rejected')) throw failure.reason;
+    return members.filter((_, i) => { const r = results[i]!; return r.status === 'fulfilled' && r.value.newHost; });
+  }
+
+  /**
+   * Tells the scheduler at `address` which finished tasks this host holds (each should be one
+   * `addressFor` routes there); resolves to the number it recorded.
+   */
+  async announceHeldTasks(address: string, hostId: string, tasks: HeldTask[]): Promise<number> {
+    const res = await this.unary<{ acceptedCount: number }>(address, (c, md, o, cb) => c.announceHeldTasks({ hostId, tasks }, md, o, cb));
+    return res.acceptedCount;
   }
 
   /**

@@ -16,6 +16,7 @@ import { Tokens } from '../../tokens.js';
 import { Lifecycle } from '../lifecycle.js';
 import type { Role } from '../role.js';
 import { DfdaemonService } from './api/dfdaemon-service.js';
+import { HeldTaskAnnouncer } from './cluster/held-task-announcer.js';
 import { HostAnnouncer } from './cluster/host-announcer.js';
 import { LocalApiServer } from './api/local-api-server.js';
 import { ManagerDiscovery } from './cluster/manager-discovery.js';
@@ -59,6 +60,7 @@ export class PeerRole implements Role {
   private discovery?: ManagerDiscovery;
   private announcer?: HostAnnouncer;
   private lateAnnouncer?: HostAnnouncer;
+  private heldTasks?: HeldTaskAnnouncer;
 
   constructor(
     @inject(Tokens.Config) private readonly config: NodeConfig,
@@ -194,11 +196,16 @@ export class PeerRole implements Role {
       socketPath: this.socketPath, catalog: tasks, downloads, logger: this.logger, describe: () => this.describe(),
       mediumOf: (taskId) => medium.mediumOf(taskId),
     }));
+    this.heldTasks = new HeldTaskAnnouncer({
+      catalog: tasks, scheduler: () => this.scheduler, hostId: this.hostId, batchSize: cfg.heldTasks.batchSize, logger: this.logger,
+      peerId: `${cfg.host.ip}-${cfg.host.hostname}-held${cfg.seed ? '-seed' : ''}`,
+    });
     if (this.scheduler) {
-      this.announcer = new HostAnnouncer(this.scheduler, () => this.host(), cfg.announceIntervalMs, this.logger);
+      this.announcer = this.hostAnnouncer(this.scheduler);
       this.lifecycle.add(this.announcer);
     }
     if (this.discovery) this.lifecycle.add(this.discovery);
+    this.lifecycle.add(this.heldTasks);
     try {
       await this.lifecycle.start();
     } catch (err) {
@@ -222,19 +229,26 @@ export class PeerRole implements Role {
   }
 
   /**
-   * The manager named other schedulers: later downloads use them (open ones carry on), and this
-   * host is announced to them at once. Without a scheduler client yet, one is created now.
+   * The manager named other schedulers: later downloads use them (open ones carry on), this host
+   * is announced to them at once, then the tasks it holds (a task's scheduler may have changed).
+   * Without a scheduler client yet, one is created now.
    */
   private useSchedulers(addresses: string[], engine: TaskDownloader): void {
     if (!this.scheduler) {
       this.scheduler = new SchedulerClient({ addresses });
       engine.scheduler = this.scheduler;
-      this.announcer = new HostAnnouncer(this.scheduler, () => this.host(), this.cfg.announceIntervalMs, this.logger);
+      this.announcer = this.hostAnnouncer(this.scheduler);
       this.lateAnnouncer = this.announcer;
-      void this.announcer.start();
+      void this.announcer.start().then(() => this.heldTasks?.announce());
     } else if (this.scheduler.setAddresses(addresses)) {
-      void this.announcer?.announce();
+      void this.announcer?.announce().then(() => this.heldTasks?.announce());
     }
+  }
+
+  /** Announces this host; a scheduler that did not know it (restarted) is told the held tasks. */
+  private hostAnnouncer(scheduler: SchedulerClient): HostAnnouncer {
+    return new HostAnnouncer(scheduler, () => this.host(), this.cfg.announceIntervalMs, this.logger,
+      (fresh) => this.heldTasks?.announce(fresh));
   }
 
   private host(): Host {

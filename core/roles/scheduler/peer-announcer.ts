@@ -2,10 +2,10 @@ import { performance } from 'node:perf_hooks';
 import { D7yError } from '../../errors/d7y-error.js';
 import type { Logger } from '../../logging/logger.js';
 import type { Download, Piece } from '../../protocol/rpc/gen/common.js';
-import type { DownloadStats } from '../../protocol/rpc/gen/scheduler.js';
+import type { DownloadStats, HeldTask } from '../../protocol/rpc/gen/scheduler.js';
 import type { DownloadEnd } from './experiment/experiment-recorder.js';
-import type { PeerChannel, PeerRecord, TaskRecord } from './resource/records.js';
-import { hasServingPeer } from './resource/records.js';
+import type { HostRecord, PeerChannel, PeerRecord, TaskRecord } from './resource/records.js';
+import { hasServingPeer, MAX_PIECES_PER_PEER } from './resource/records.js';
 import type { SchedulerResources } from './resource/scheduler-resources.js';
 import type { SchedulerMetrics } from './scheduler-metrics.js';
 import type { Scheduling } from './scheduling.js';
@@ -67,6 +67,31 @@ export class PeerAnnouncer {
     }
     if (!hasServingPeer(task) && task.seed !== 'triggered') this.triggerSeed(task);
     this.schedule(task, peer);
+    return peer;
+  }
+
+  /**
+   * A finished task the host already holds (announced after a restart, or to a new scheduler):
+   * recorded as a succeeded peer holding every piece, a parent at once; peers waiting for the task
+   * get a round. No stream, no download outcome. An announce of the same peer id refreshes it.
+   * Throws D7Y_RATE_LIMITED when the scheduler's task or peer limits refuse it.
+   */
+  held(host: HostRecord, held: HeldTask & { download: Download }): PeerRecord {
+    const now = this.now();
+    const task = this.resources.taskFor(held.taskId, held.download, now);
+    const known = task.peers.get(held.peerId);
+    if (known && known.host === host && known.state === 'succeeded') {
+      known.updatedAt = now;
+      task.updatedAt = now;
+      return known;
+    }
+    const peer = this.resources.addPeer(task, host, held.peerId, held.download, now);
+    if (task.contentLength === 0) task.contentLength = held.contentLength;
+    if (task.pieceLength === 0) task.pieceLength = held.pieceLength;
+    if (task.pieceCount === 0) task.pieceCount = held.pieceCount;
+    for (let n = 0; n < Math.min(held.pieceCount, MAX_PIECES_PER_PEER); n++) peer.finishedPieces.add(n);
+    this.resources.setState(task, peer, 'succeeded', now);
+    this.wake(task);
     return peer;
   }
 

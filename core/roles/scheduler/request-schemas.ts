@@ -45,6 +45,21 @@ export const PieceSchema = z.object({
   cost: z.number().min(0),
 });
 
+/** Tasks in one AnnounceHeldTasks call, at most. */
+export const MAX_HELD_TASKS_PER_CALL = 1000;
+
+export const AnnounceHeldTasksSchema = z.object({
+  hostId: id('host_id'),
+  tasks: z.array(z.object({
+    taskId: id('task_id'),
+    peerId: id('peer_id'),
+    download: DownloadSchema.optional().refine((d) => d !== undefined, 'download is missing'),
+    contentLength: z.number().int().min(0),
+    pieceLength: z.number().int().min(0),
+    pieceCount: z.number().int().min(1, 'piece_count must be at least 1 (a held task is finished)'),
+  })).max(MAX_HELD_TASKS_PER_CALL, `at most ${MAX_HELD_TASKS_PER_CALL} tasks per call`),
+});
+
 export const TaskIdSchema = z.object({ taskId: id('task_id') });
 export const StatPeerSchema = z.object({ taskId: id('task_id'), peerId: id('peer_id') });
 export const HostIdSchema = z.object({ hostId: id('host_id') });

@@ -1,5 +1,5 @@
 import type { sendUnaryData, ServerDuplexStream, ServerUnaryCall } from '@grpc/grpc-js';
-import { D7yError } from '../../errors/d7y-error.js';
+import { D7yError, isD7yError } from '../../errors/d7y-error.js';
 import type { Logger } from '../../logging/logger.js';
 import { HostType } from '../../protocol/rpc/gen/common.js';
 import type { AnnouncePeerRequest, AnnouncePeerResponse, SchedulerServer } from '../../protocol/rpc/gen/scheduler.js';
@@ -7,7 +7,7 @@ import { toServiceError } from '../../protocol/rpc/grpc-errors.js';
 import { AnnouncePeerStream } from './announce-peer-stream.js';
 import type { PeerAnnouncer } from './peer-announcer.js';
 import { hostMessage, peerMessage, taskMessage } from './proto-mapping.js';
-import { AnnounceHostSchema, HostIdSchema, parseRequest, StatPeerSchema, TaskIdSchema } from './request-schemas.js';
+import { AnnounceHeldTasksSchema, AnnounceHostSchema, HostIdSchema, parseRequest, StatPeerSchema, TaskIdSchema } from './request-schemas.js';
 import type { SchedulerResources } from './resource/scheduler-resources.js';
 import type { SchedulerMetrics } from './scheduler-metrics.js';
 import type { SeedPeerTrigger } from './seed-peer-trigger.js';
@@ -45,6 +45,7 @@ export function createSchedulerService(deps: {
     announceHost: unary((req) => {
       const { host, interval } = parseRequest(AnnounceHostSchema, req, 'AnnounceHostRequest');
       const h = host!;
+      const newHost = !resources.hosts.has(h.id);
       resources.upsertHost({
         id: h.id, ip: h.ip, hostname: h.hostname, type: h.type === HostType.HOST_TYPE_SUPER ? 'super' : 'normal',
         idc: h.idc || undefined, location: h.location || undefined, uploadPort: h.uploadPort, rpcPort: h.rpcPort,
@@ -53,7 +54,29 @@ export function createSchedulerService(deps: {
       });
       metrics.announceHost.inc();
       metrics.hosts.set(resources.hosts.size);
-      return {};
+      return { newHost };
+    }),
+
+    announceHeldTasks: unary((req) => {
+      const { hostId } = parseRequest(AnnounceHeldTasksSchema, req, 'AnnounceHeldTasksRequest');
+      const host = resources.hosts.get(hostId);
+      if (!host) {
+        throw new D7yError('D7Y_NOT_FOUND', `host ${hostId} is not announced to this scheduler`, { fix: 'call AnnounceHost before AnnounceHeldTasks' });
+      }
+      let acceptedCount = 0;
+      for (const t of req.tasks) {
+        try {
+          announcer.held(host, { ...t, download: t.download! });
+          acceptedCount++;
+        } catch (err) {
+          if (!isD7yError(err, 'D7Y_RATE_LIMITED')) throw err;
+        }
+      }
+      metrics.tasks.set(resources.tasks.size);
+      if (acceptedCount < req.tasks.length) {
+        logger.warn({ hostId, refused: req.tasks.length - acceptedCount }, 'held tasks refused: the scheduler is at its task or peer limits');
+      }
+      return { acceptedCount };
     }),
 
     announcePeer: (call: ServerDuplexStream<AnnouncePeerRequest, AnnouncePeerResponse>) => {

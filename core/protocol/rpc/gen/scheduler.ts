@@ -38,6 +38,33 @@ export interface AnnounceHostRequest {
 }
 
 export interface AnnounceHostResponse {
+  /**
+   * True when this scheduler did not know the host (its first announce here, or the scheduler
+   * restarted or expired it): the peer then tells it which finished tasks it holds.
+   */
+  newHost: boolean;
+}
+
+/** A finished task whose content a peer holds on its disk (e.g. from before the peer restarted). */
+export interface HeldTask {
+  taskId: string;
+  /** The peer id the scheduler keeps for this copy; stable per host, so a new announce replaces it. */
+  peerId: string;
+  download?: Download | undefined;
+  contentLength: number;
+  pieceLength: number;
+  pieceCount: number;
+}
+
+/** Finished tasks a host holds, sent in bounded batches to the scheduler of each task. */
+export interface AnnounceHeldTasksRequest {
+  hostId: string;
+  tasks: HeldTask[];
+}
+
+export interface AnnounceHeldTasksResponse {
+  /** Tasks recorded; the others were refused by the scheduler's limits. */
+  acceptedCount: number;
 }
 
 /** Registers a peer of a task; the first message of every AnnouncePeer stream. */
@@ -278,11 +305,14 @@ export const AnnounceHostRequest: MessageFns<AnnounceHostRequest> = {
 };
 
 function createBaseAnnounceHostResponse(): AnnounceHostResponse {
-  return {};
+  return { newHost: false };
 }
 
 export const AnnounceHostResponse: MessageFns<AnnounceHostResponse> = {
-  encode(_: AnnounceHostResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+  encode(message: AnnounceHostResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.newHost !== false) {
+      writer.uint32(8).bool(message.newHost);
+    }
     return writer;
   },
 
@@ -299,6 +329,14 @@ export const AnnounceHostResponse: MessageFns<AnnounceHostResponse> = {
       while (reader.pos < end) {
         const tag = reader.uint32();
         switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.newHost = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -311,20 +349,363 @@ export const AnnounceHostResponse: MessageFns<AnnounceHostResponse> = {
     }
   },
 
-  fromJSON(_: any): AnnounceHostResponse {
-    return {};
+  fromJSON(object: any): AnnounceHostResponse {
+    return {
+      newHost: isSet(object.newHost)
+        ? globalThis.Boolean(object.newHost)
+        : isSet(object.new_host)
+        ? globalThis.Boolean(object.new_host)
+        : false,
+    };
   },
 
-  toJSON(_: AnnounceHostResponse): unknown {
+  toJSON(message: AnnounceHostResponse): unknown {
     const obj: any = {};
+    if (message.newHost !== false) {
+      obj.newHost = message.newHost;
+    }
     return obj;
   },
 
   create(base?: DeepPartial<AnnounceHostResponse>): AnnounceHostResponse {
     return AnnounceHostResponse.fromPartial(base ?? {});
   },
-  fromPartial(_: DeepPartial<AnnounceHostResponse>): AnnounceHostResponse {
+  fromPartial(object: DeepPartial<AnnounceHostResponse>): AnnounceHostResponse {
     const message = createBaseAnnounceHostResponse();
+    message.newHost = object.newHost ?? false;
+    return message;
+  },
+};
+
+function createBaseHeldTask(): HeldTask {
+  return { taskId: "", peerId: "", download: undefined, contentLength: 0, pieceLength: 0, pieceCount: 0 };
+}
+
+export const HeldTask: MessageFns<HeldTask> = {
+  encode(message: HeldTask, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.taskId !== "") {
+      writer.uint32(10).string(message.taskId);
+    }
+    if (message.peerId !== "") {
+      writer.uint32(18).string(message.peerId);
+    }
+    if (message.download !== undefined) {
+      Download.encode(message.download, writer.uint32(26).fork()).join();
+    }
+    if (message.contentLength !== 0) {
+      writer.uint32(32).uint64(message.contentLength);
+    }
+    if (message.pieceLength !== 0) {
+      writer.uint32(40).uint64(message.pieceLength);
+    }
+    if (message.pieceCount !== 0) {
+      writer.uint32(48).uint32(message.pieceCount);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): HeldTask {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseHeldTask();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.taskId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.peerId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.download = Download.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.contentLength = longToNumber(reader.uint64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.pieceLength = longToNumber(reader.uint64());
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.pieceCount = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): HeldTask {
+    return {
+      taskId: isSet(object.taskId)
+        ? globalThis.String(object.taskId)
+        : isSet(object.task_id)
+        ? globalThis.String(object.task_id)
+        : "",
+      peerId: isSet(object.peerId)
+        ? globalThis.String(object.peerId)
+        : isSet(object.peer_id)
+        ? globalThis.String(object.peer_id)
+        : "",
+      download: isSet(object.download) ? Download.fromJSON(object.download) : undefined,
+      contentLength: isSet(object.contentLength)
+        ? globalThis.Number(object.contentLength)
+        : isSet(object.content_length)
+        ? globalThis.Number(object.content_length)
+        : 0,
+      pieceLength: isSet(object.pieceLength)
+        ? globalThis.Number(object.pieceLength)
+        : isSet(object.piece_length)
+        ? globalThis.Number(object.piece_length)
+        : 0,
+      pieceCount: isSet(object.pieceCount)
+        ? globalThis.Number(object.pieceCount)
+        : isSet(object.piece_count)
+        ? globalThis.Number(object.piece_count)
+        : 0,
+    };
+  },
+
+  toJSON(message: HeldTask): unknown {
+    const obj: any = {};
+    if (message.taskId !== "") {
+      obj.taskId = message.taskId;
+    }
+    if (message.peerId !== "") {
+      obj.peerId = message.peerId;
+    }
+    if (message.download !== undefined) {
+      obj.download = Download.toJSON(message.download);
+    }
+    if (message.contentLength !== 0) {
+      obj.contentLength = Math.round(message.contentLength);
+    }
+    if (message.pieceLength !== 0) {
+      obj.pieceLength = Math.round(message.pieceLength);
+    }
+    if (message.pieceCount !== 0) {
+      obj.pieceCount = Math.round(message.pieceCount);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<HeldTask>): HeldTask {
+    return HeldTask.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<HeldTask>): HeldTask {
+    const message = createBaseHeldTask();
+    message.taskId = object.taskId ?? "";
+    message.peerId = object.peerId ?? "";
+    message.download = (object.download !== undefined && object.download !== null)
+      ? Download.fromPartial(object.download)
+      : undefined;
+    message.contentLength = object.contentLength ?? 0;
+    message.pieceLength = object.pieceLength ?? 0;
+    message.pieceCount = object.pieceCount ?? 0;
+    return message;
+  },
+};
+
+function createBaseAnnounceHeldTasksRequest(): AnnounceHeldTasksRequest {
+  return { hostId: "", tasks: [] };
+}
+
+export const AnnounceHeldTasksRequest: MessageFns<AnnounceHeldTasksRequest> = {
+  encode(message: AnnounceHeldTasksRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.hostId !== "") {
+      writer.uint32(10).string(message.hostId);
+    }
+    for (const v of message.tasks) {
+      HeldTask.encode(v!, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AnnounceHeldTasksRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAnnounceHeldTasksRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.hostId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.tasks.push(HeldTask.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AnnounceHeldTasksRequest {
+    return {
+      hostId: isSet(object.hostId)
+        ? globalThis.String(object.hostId)
+        : isSet(object.host_id)
+        ? globalThis.String(object.host_id)
+        : "",
+      tasks: globalThis.Array.isArray(object?.tasks) ? object.tasks.map((e: any) => HeldTask.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: AnnounceHeldTasksRequest): unknown {
+    const obj: any = {};
+    if (message.hostId !== "") {
+      obj.hostId = message.hostId;
+    }
+    if (message.tasks?.length) {
+      obj.tasks = message.tasks.map((e) => HeldTask.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<AnnounceHeldTasksRequest>): AnnounceHeldTasksRequest {
+    return AnnounceHeldTasksRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<AnnounceHeldTasksRequest>): AnnounceHeldTasksRequest {
+    const message = createBaseAnnounceHeldTasksRequest();
+    message.hostId = object.hostId ?? "";
+    message.tasks = object.tasks?.map((e) => HeldTask.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseAnnounceHeldTasksResponse(): AnnounceHeldTasksResponse {
+  return { acceptedCount: 0 };
+}
+
+export const AnnounceHeldTasksResponse: MessageFns<AnnounceHeldTasksResponse> = {
+  encode(message: AnnounceHeldTasksResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.acceptedCount !== 0) {
+      writer.uint32(8).uint32(message.acceptedCount);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AnnounceHeldTasksResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAnnounceHeldTasksResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.acceptedCount = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AnnounceHeldTasksResponse {
+    return {
+      acceptedCount: isSet(object.acceptedCount)
+        ? globalThis.Number(object.acceptedCount)
+        : isSet(object.accepted_count)
+        ? globalThis.Number(object.accepted_count)
+        : 0,
+    };
+  },
+
+  toJSON(message: AnnounceHeldTasksResponse): unknown {
+    const obj: any = {};
+    if (message.acceptedCount !== 0) {
+      obj.acceptedCount = Math.round(message.acceptedCount);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<AnnounceHeldTasksResponse>): AnnounceHeldTasksResponse {
+    return AnnounceHeldTasksResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<AnnounceHeldTasksResponse>): AnnounceHeldTasksResponse {
+    const message = createBaseAnnounceHeldTasksResponse();
+    message.acceptedCount = object.acceptedCount ?? 0;
     return message;
   },
 };
@@ -3010,6 +3391,18 @@ export const SchedulerService = {
       Buffer.from(AnnounceHostResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): AnnounceHostResponse => AnnounceHostResponse.decode(value),
   },
+  /** Records finished tasks a host holds as succeeded peers, parents at once (no download follows). */
+  announceHeldTasks: {
+    path: "/d7y.scheduler.v1.Scheduler/AnnounceHeldTasks" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: AnnounceHeldTasksRequest): Buffer =>
+      Buffer.from(AnnounceHeldTasksRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): AnnounceHeldTasksRequest => AnnounceHeldTasksRequest.decode(value),
+    responseSerialize: (value: AnnounceHeldTasksResponse): Buffer =>
+      Buffer.from(AnnounceHeldTasksResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): AnnounceHeldTasksResponse => AnnounceHeldTasksResponse.decode(value),
+  },
   /** One stream per download: register first, then progress reports; answers carry parents. */
   announcePeer: {
     path: "/d7y.scheduler.v1.Scheduler/AnnouncePeer" as const,
@@ -3073,6 +3466,8 @@ export const SchedulerService = {
 export interface SchedulerServer extends UntypedServiceImplementation {
   /** Upserts a host; peers re-announce periodically. */
   announceHost: handleUnaryCall<AnnounceHostRequest, AnnounceHostResponse>;
+  /** Records finished tasks a host holds as succeeded peers, parents at once (no download follows). */
+  announceHeldTasks: handleUnaryCall<AnnounceHeldTasksRequest, AnnounceHeldTasksResponse>;
   /** One stream per download: register first, then progress reports; answers carry parents. */
   announcePeer: handleBidiStreamingCall<AnnouncePeerRequest, AnnouncePeerResponse>;
   statPeer: handleUnaryCall<StatPeerRequest, Peer>;
@@ -3100,6 +3495,22 @@ export interface SchedulerClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: AnnounceHostResponse) => void,
+  ): ClientUnaryCall;
+  /** Records finished tasks a host holds as succeeded peers, parents at once (no download follows). */
+  announceHeldTasks(
+    request: AnnounceHeldTasksRequest,
+    callback: (error: ServiceError | null, response: AnnounceHeldTasksResponse) => void,
+  ): ClientUnaryCall;
+  announceHeldTasks(
+    request: AnnounceHeldTasksRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: AnnounceHeldTasksResponse) => void,
+  ): ClientUnaryCall;
+  announceHeldTasks(
+    request: AnnounceHeldTasksRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: AnnounceHeldTasksResponse) => void,
   ): ClientUnaryCall;
   /** One stream per download: register first, then progress reports; answers carry parents. */
   announcePeer(): ClientDuplexStream<AnnouncePeerRequest, AnnouncePeerResponse>;

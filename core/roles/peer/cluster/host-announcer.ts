@@ -6,17 +6,21 @@ import type { SchedulerClient } from '../../../protocol/rpc/scheduler-client.js'
 /**
  * Announces this host to every scheduler at start and then every `intervalMs`, with live upload
  * load. A scheduler that is down is logged, never fatal: downloads fall back to the origin.
- * On stop the host leaves the schedulers, so they stop sending children here.
+ * After start, schedulers that answer they did not know the host (restarted, or new) are handed
+ * to `onNewHost`. On stop the host leaves the schedulers, so they stop sending children here.
  */
 export class HostAnnouncer implements Startable {
   private timer?: NodeJS.Timeout;
   private warned = false;
+  private started = false;
 
   constructor(private readonly scheduler: SchedulerClient, private readonly host: () => Host,
-    private readonly intervalMs: number, private readonly logger: Logger) {}
+    private readonly intervalMs: number, private readonly logger: Logger,
+    private readonly onNewHost?: (addresses: string[]) => void) {}
 
   async start(): Promise<void> {
     await this.announce();
+    this.started = true;
     this.timer = setInterval(() => void this.announce(), this.intervalMs);
     this.timer.unref();
   }
@@ -30,7 +34,8 @@ export class HostAnnouncer implements Startable {
   /** One announce now; resolves whether or not a scheduler took it. */
   async announce(): Promise<boolean> {
     try {
-      await this.scheduler.announceHost(this.host(), { intervalMs: this.intervalMs * 3 });
+      const fresh = await this.scheduler.announceHost(this.host(), { intervalMs: this.intervalMs * 3 });
+      if (this.started && fresh.length) this.onNewHost?.(fresh);
       if (this.warned) this.logger.info('schedulers reachable again');
       this.warned = false;
       return true;

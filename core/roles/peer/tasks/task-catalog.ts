@@ -1,4 +1,4 @@
-import type { StorageMedium } from '../../../contracts/storage-medium.js';
+import type { StorageMedium, TaskRecord } from '../../../contracts/storage-medium.js';
 import { D7yError } from '../../../errors/d7y-error.js';
 import { TaskState } from './task-state.js';
 
@@ -52,6 +52,15 @@ export class TaskCatalog {
       if (s) out.push(s);
     }
     return out;
+  }
+
+  /**
+   * The records of the finished tasks the medium holds, with a known length (what this peer can
+   * serve whole), read without loading their pieces.
+   */
+  async finished(): Promise<Array<TaskRecord & { contentLength: number }>> {
+    const records = await this.medium.listTasks();
+    return records.filter((r): r is TaskRecord & { contentLength: number } => r.finished && r.contentLength !== undefined);
   }
 
   /** Forgets the task here: its pieces and record are deleted from the medium. Refused while it downloads. */
