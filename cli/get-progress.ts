@@ -4,7 +4,7 @@ import { humanBytes } from './table.js';
 /** Seconds of samples the speed is averaged over. */
 const SPEED_WINDOW_MS = 5_000;
 
-/** Bytes per second as a moving average over the last few seconds of samples. */
+/** Bytes per second as a moving average over the last few seconds of samples (bytes fetched so far, rising). */
 export class SpeedMeter {
   private readonly samples: { at: number; bytes: number }[] = [];
 

@@ -65,6 +65,7 @@ export async function runRecursiveGet(client: PeerApi, base: PeerDownloadRequest
   const totalBytes = Math.max(1, files.reduce((s, f) => s + (f.contentLength ?? 0), 0));
   const total = multi?.create(totalBytes, 0, { name: `${files.length} files` }, { format: `${BAR_FORMAT} | {name}` });
   const speed = new SpeedMeter();
+  speed.add(0);
   const share: TrafficShare = { fromPeers: 0, fromOrigin: 0, fromCache: 0 };
   const current = new Map<number, Partial<TrafficShare>>();
   const shareNow = (): TrafficShare => {

@@ -96,12 +96,13 @@ async function progressBar(enabled: boolean): Promise<{ onEvent: (ev: PeerDownlo
   const { default: cliProgress } = await import('cli-progress');
   const bar = new cliProgress.SingleBar({ stream: process.stderr, hideCursor: true, clearOnComplete: true, format: BAR_FORMAT }, cliProgress.Presets.shades_classic);
   const speed = new SpeedMeter();
+  speed.add(0);
   let started = false;
   return {
     onEvent: (ev) => {
       if (ev.event !== 'progress' || ev.total === undefined) return;
       const bytes = Math.min(ev.bytes, ev.total);
-      speed.add(bytes);
+      speed.add(bytes - (ev.fromCache ?? 0));
       const payload = barPayload(bytes, ev.total, speed.rate(), ev);
       if (!started) { bar.start(ev.total, bytes, payload); started = true; } else bar.update(bytes, payload);
     },
