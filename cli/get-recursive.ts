@@ -5,13 +5,16 @@ import picomatch from 'picomatch';
 import { D7yError } from '../core/errors/d7y-error.js';
 import type { SourceEntry } from '../core/contracts/source-client.js';
 import type { PeerApi } from '../core/protocol/local-api/peer-api.js';
-import type { PeerDownloadRequest } from '../core/protocol/local-api/download-request.js';
+import type { PeerDownloadRequest, TrafficShare } from '../core/protocol/local-api/download-request.js';
+import { BAR_FORMAT, SpeedMeter, barPayload, summaryLine } from './get-progress.js';
 
 export interface RecursiveOptions {
   include?: string[];
   maxFiles: number;
   concurrency: number;
   progress: boolean;
+  /** No summary line at the end. */
+  quiet: boolean;
   overwrite: boolean;
 }
 
@@ -56,10 +59,26 @@ export async function runRecursiveGet(client: PeerApi, base: PeerDownloadRequest
     });
   }
   const targets = files.map((f) => entryTarget(root, f));
+  const started = performance.now();
   const tty = opts.progress && process.stderr.isTTY;
   const multi = tty ? new cliProgress.MultiBar({ stream: process.stderr, hideCursor: true, clearOnComplete: false, format: '{bar} {percentage}% | {name}' }, cliProgress.Presets.shades_classic) : undefined;
-  const totalBytes = files.reduce((s, f) => s + (f.contentLength ?? 0), 0);
-  const total = multi?.create(Math.max(1, totalBytes), 0, { name: `total: ${files.length} files` });
+  const totalBytes = Math.max(1, files.reduce((s, f) => s + (f.contentLength ?? 0), 0));
+  const total = multi?.create(totalBytes, 0, { name: `${files.length} files` }, { format: `${BAR_FORMAT} | {name}` });
+  const speed = new SpeedMeter();
+  speed.add(0);
+  const share: TrafficShare = { fromPeers: 0, fromOrigin: 0, fromCache: 0 };
+  const current = new Map<number, Partial<TrafficShare>>();
+  const shareNow = (): TrafficShare => {
+    const sum = { ...share };
+    for (const s of current.values()) for (const k of ['fromPeers', 'fromOrigin', 'fromCache'] as const) sum[k] += s[k] ?? 0;
+    return sum;
+  };
+  let received = 0;
+  const showTotal = (): void => {
+    if (!total) return;
+    speed.add(received);
+    total.update(Math.min(received, totalBytes), barPayload(received, totalBytes, speed.rate(), shareNow()));
+  };
   const failures: string[] = [];
   let next = 0;
   let doneBytes = 0;
@@ -71,17 +90,22 @@ export async function runRecursiveGet(client: PeerApi, base: PeerDownloadRequest
       let last = 0;
       try {
         await mkdir(join(targets[i], '..'), { recursive: true });
-        await client.download({ ...base, url: file.url, output: targets[i], overwrite: opts.overwrite || undefined, digest: undefined, range: undefined }, (ev) => {
+        const result = await client.download({ ...base, url: file.url, output: targets[i], overwrite: opts.overwrite || undefined, digest: undefined, range: undefined }, (ev) => {
           if (ev.event !== 'progress') return;
           bar?.update(ev.bytes);
-          total?.increment(ev.bytes - last);
+          received += ev.bytes - last;
           last = ev.bytes;
+          current.set(i, ev);
+          showTotal();
         });
-        doneBytes += file.contentLength ?? last;
-        total?.increment((file.contentLength ?? last) - last);
+        doneBytes += result.bytes;
+        for (const k of ['fromPeers', 'fromOrigin', 'fromCache'] as const) share[k] += result[k] ?? 0;
+        received += result.bytes - last;
+        showTotal();
       } catch (err) {
         failures.push(`${file.path}: ${err instanceof Error ? err.message : String(err)}`);
       } finally {
+        current.delete(i);
         if (bar) multi?.remove(bar);
       }
     }
@@ -96,5 +120,6 @@ export async function runRecursiveGet(client: PeerApi, base: PeerDownloadRequest
       fix: 'fix the cause shown for each file and run the command again (files already downloaded are local hits)',
     });
   }
-  process.stderr.write(`downloaded ${files.length} files (${doneBytes} bytes) to ${root}\n`);
+  const seconds = Math.round(performance.now() - started) / 1000;
+  if (!opts.quiet) process.stderr.write(summaryLine({ bytes: doneBytes, seconds, share, target: root, files: files.length }));
 }

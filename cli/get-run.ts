@@ -9,6 +9,7 @@ import { checkOutputPath } from '../core/protocol/local-api/output-path.js';
 import type { PeerDownloadEvent, PeerDownloadRequest, PeerDownloadResult } from '../core/protocol/local-api/download-request.js';
 import { connectPeer } from './peer-connection.js';
 import { resolveOutputPath } from './output-name.js';
+import { BAR_FORMAT, SpeedMeter, barPayload, summaryLine } from './get-progress.js';
 
 /** The options of `d7y get`, as commander parses them. */
 export interface GetOptions {
@@ -40,6 +41,8 @@ export interface GetOptions {
   pluginsFile?: string;
   /** Print one JSON object with the result at the end. */
   json?: boolean;
+  /** Print nothing on success (errors still go to stderr). */
+  quiet?: boolean;
 }
 
 /** `30s`, `5m`, `2h`, `1500ms` or plain milliseconds. */
@@ -87,18 +90,21 @@ export function buildRequest(url: string, opts: GetOptions): PeerDownloadRequest
   };
 }
 
+/** A bar on a terminal (human sizes, speed, ETA, the share from peers, origin and cache); nothing elsewhere. */
 async function progressBar(enabled: boolean): Promise<{ onEvent: (ev: PeerDownloadEvent) => void; stop: () => void }> {
   if (!enabled || !process.stderr.isTTY) return { onEvent: () => undefined, stop: () => undefined };
   const { default: cliProgress } = await import('cli-progress');
-  const bar = new cliProgress.SingleBar({
-    stream: process.stderr, hideCursor: true, clearOnComplete: true,
-    format: '{bar} {percentage}% | {value}/{total} bytes | ETA {eta}s',
-  }, cliProgress.Presets.shades_classic);
+  const bar = new cliProgress.SingleBar({ stream: process.stderr, hideCursor: true, clearOnComplete: true, format: BAR_FORMAT }, cliProgress.Presets.shades_classic);
+  const speed = new SpeedMeter();
+  speed.add(0);
   let started = false;
   return {
     onEvent: (ev) => {
       if (ev.event !== 'progress' || ev.total === undefined) return;
-      if (!started) { bar.start(ev.total, ev.bytes); started = true; } else bar.update(Math.min(ev.bytes, ev.total));
+      const bytes = Math.min(ev.bytes, ev.total);
+      speed.add(bytes - (ev.fromCache ?? 0));
+      const payload = barPayload(bytes, ev.total, speed.rate(), ev);
+      if (!started) { bar.start(ev.total, bytes, payload); started = true; } else bar.update(bytes, payload);
     },
     stop: () => { if (started) bar.stop(); },
   };
@@ -116,7 +122,7 @@ async function runRecursive(url: string, opts: GetOptions): Promise<void> {
   if (opts.output === '-') throw new D7yError('D7Y_INVALID_ARGUMENT', '-r writes many files: -O must be a directory, not -', { fix: 'give -O a directory' });
   if (opts.json) throw new D7yError('D7Y_INVALID_ARGUMENT', '--json reports one download, not -r', { fix: 'drop --json, or download one file without -r' });
   if (opts.range || opts.digest) throw new D7yError('D7Y_INVALID_ARGUMENT', '--range and --digest apply to one file, not to -r', { fix: 'drop them, or download one file without -r' });
-  const recursive = { include: opts.include, maxFiles: positiveInt(opts.maxFiles, '--max-files', 1_000_000), concurrency: positiveInt(opts.concurrency, '--concurrency', 64), progress: opts.progress, overwrite: opts.overwrite ?? false };
+  const recursive = { include: opts.include, maxFiles: positiveInt(opts.maxFiles, '--max-files', 1_000_000), concurrency: positiveInt(opts.concurrency, '--concurrency', 64), progress: opts.progress && !opts.quiet, quiet: opts.quiet ?? false, overwrite: opts.overwrite ?? false };
   const dir = resolve(opts.output);
   const existing = await stat(dir).catch(() => undefined);
   if (existing && !existing.isDirectory()) throw new D7yError('D7Y_INVALID_ARGUMENT', `${dir} is a file; -r needs a directory`, { fix: 'give -O a directory (it is created when missing)' });
@@ -147,21 +153,27 @@ export async function runGet(url: string, opts: GetOptions): Promise<void> {
   try {
     if (!req.output) {
       const { body, done } = await client.stream(req, signal);
+      let bytes = 0;
+      body.on('data', (c: Buffer) => { bytes += c.length; });
       await pipeline(body, process.stdout, { end: false });
-      await done();
+      const share = await done();
+      if (!opts.quiet) process.stderr.write(summaryLine({ bytes, seconds: secondsSince(started), share }));
       return;
     }
-    const bar = await progressBar(opts.progress);
+    const bar = await progressBar(opts.progress && !opts.quiet && !opts.json);
     let result: PeerDownloadResult;
     try {
       result = await client.download(req, bar.onEvent, signal);
     } finally {
       bar.stop();
     }
+    const seconds = secondsSince(started);
+    const output = result.output ?? req.output;
     if (opts.json) {
-      const { taskId, bytes, contentLength, localHit, outputMode } = result;
-      const seconds = Math.round(performance.now() - started) / 1000;
-      process.stdout.write(`${JSON.stringify({ taskId, url, output: result.output ?? req.output, bytes, contentLength, localHit, outputMode: outputMode ?? null, seconds })}\n`);
+      const { taskId, bytes, contentLength, localHit, outputMode, fromPeers, fromOrigin, fromCache } = result;
+      process.stdout.write(`${JSON.stringify({ taskId, url, output, bytes, contentLength, localHit, outputMode: outputMode ?? null, seconds, fromPeers, fromOrigin, fromCache })}\n`);
+    } else if (!opts.quiet) {
+      process.stderr.write(summaryLine({ bytes: result.bytes, seconds, share: result, target: output }));
     }
   } catch (err) {
     if (cancel.signal.aborted) {
@@ -177,6 +189,10 @@ export async function runGet(url: string, opts: GetOptions): Promise<void> {
     cancel.dispose();
     await client.close();
   }
+}
+
+function secondsSince(started: number): number {
+  return Math.round(performance.now() - started) / 1000;
 }
 
 /** An abort on the first SIGINT or SIGTERM (the download is cancelled cleanly); a second one exits at once. */

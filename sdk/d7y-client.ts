@@ -5,7 +5,7 @@ import { D7yError, isD7yError } from '../core/errors/d7y-error.js';
 import { defaultDataDir, peerSocketPath } from '../core/config/paths.js';
 import { LocalApiClient } from '../core/protocol/local-api/local-api-client.js';
 import type { PeerApi } from '../core/protocol/local-api/peer-api.js';
-import type { PeerDownloadRequest } from '../core/protocol/local-api/download-request.js';
+import type { PeerDownloadEvent, PeerDownloadRequest } from '../core/protocol/local-api/download-request.js';
 import { parseRangeArg } from '../core/protocol/local-api/range-arg.js';
 import { parseByteSize } from '../core/task/piece-length.js';
 
@@ -46,8 +46,24 @@ export interface DownloadOptions {
   /** Give up after this many milliseconds. */
   timeoutMs?: number;
   signal?: AbortSignal;
-  /** Bytes held so far and the total when known, a few times a second (output downloads). */
-  onProgress?: (progress: { taskId: string; bytes: number; total?: number }) => void;
+  /**
+   * Bytes held so far, the total when known, and how many bytes came from peers, from the origin
+   * and from the peer's local cache, a few times a second (output downloads).
+   */
+  onProgress?: (progress: DownloadProgress) => void;
+}
+
+/** A progress report of a download. */
+export interface DownloadProgress {
+  taskId: string;
+  bytes: number;
+  total?: number;
+  /** Bytes from other peers (set by peers of this version or later). */
+  fromPeers?: number;
+  /** Bytes from the origin. */
+  fromOrigin?: number;
+  /** Bytes the peer held before the download started. */
+  fromCache?: number;
 }
 
 /** A finished download. */
@@ -61,6 +77,10 @@ export interface DownloadResult {
   output?: string;
   /** How `output` was made: a hard link of the peer's copy, or a copy. */
   outputMode?: 'hardlink' | 'copy';
+  /** Bytes from other peers, from the origin, and from the peer's local cache (when the peer said). */
+  fromPeers?: number;
+  fromOrigin?: number;
+  fromCache?: number;
 }
 
 /**
@@ -113,15 +133,23 @@ export class D7yClient {
     }
     const req = requestOf(url, opts);
     if (req.output) {
-      const r = await this.api.download(req, opts.onProgress && ((ev) => { if (ev.event === 'progress') opts.onProgress!(ev); }), opts.signal);
-      return { taskId: r.taskId, bytes: r.bytes, contentLength: r.contentLength, localHit: r.localHit, output: r.output, outputMode: r.outputMode };
+      const onEvent = opts.onProgress && ((ev: PeerDownloadEvent): void => {
+        if (ev.event !== 'progress') return;
+        const { taskId, bytes, total, fromPeers, fromOrigin, fromCache } = ev;
+        opts.onProgress!({ taskId, bytes, total, fromPeers, fromOrigin, fromCache });
+      });
+      const r = await this.api.download(req, onEvent, opts.signal);
+      return {
+        taskId: r.taskId, bytes: r.bytes, contentLength: r.contentLength, localHit: r.localHit, output: r.output, outputMode: r.outputMode,
+        fromPeers: r.fromPeers, fromOrigin: r.fromOrigin, fromCache: r.fromCache,
+      };
     }
     const s = await this.api.stream(req, opts.signal);
     let bytes = 0;
     s.body.on('data', (c: Buffer) => { bytes += c.length; });
     await pipeline(s.body, opts.stream!, { end: false });
-    await s.done();
-    return { taskId: s.taskId, bytes };
+    const { fromPeers, fromOrigin, fromCache } = await s.done();
+    return { taskId: s.taskId, bytes, fromPeers, fromOrigin, fromCache };
   }
 
   /** A task this peer holds, with its pieces; D7Y_TASK_NOT_FOUND when it is not there. */

@@ -3,7 +3,7 @@
  * this process — and look at what it holds.
  */
 export { D7yClient } from './d7y-client.js';
-export type { ConnectOptions, DownloadOptions, DownloadResult, EmbeddedOptions } from './d7y-client.js';
+export type { ConnectOptions, DownloadOptions, DownloadProgress, DownloadResult, EmbeddedOptions } from './d7y-client.js';
 export { D7yError, isD7yError } from '../core/errors/d7y-error.js';
 export type { D7yErrorCode } from '../core/errors/d7y-error.js';
 export { taskId } from '../core/task/task-id.js';

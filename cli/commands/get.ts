@@ -15,7 +15,8 @@ export function registerGetCommand(program: Command): void {
     .description('download a URL through the local d7y peer (P2P, the origin is read about once per cluster); without a daemon, a peer runs in this process')
     .argument('<url>', 'what to download (http, https, s3, … any scheme a loaded source plugin handles)')
     .requiredOption('-O, --output <path>', 'where to write the file (a directory, or a path ending in /, takes the URL\'s file name); - streams the bytes to stdout')
-    .option('--no-progress', 'never show a progress bar (it only shows on a terminal anyway)')
+    .option('--no-progress', 'never show a progress bar (it only shows on a terminal anyway); the summary line stays')
+    .option('-q, --quiet', 'print nothing on success: no bar, no summary line')
     .addOption(new Option('-H, --header <name:value>', 'request header for the origin (repeatable)').argParser(collect))
     .option('--tag <tag>', 'task tag (part of the task id)')
     .option('--application <name>', 'application name (part of the task id)')
@@ -34,7 +35,7 @@ export function registerGetCommand(program: Command): void {
     .addOption(new Option('--include <glob>', 'with -r: only paths matching this glob (repeatable)').argParser(collect))
     .option('--max-files <n>', 'with -r: refuse listings with more matching files than this', '10000')
     .option('--concurrency <n>', 'with -r: files downloaded at once', '4')
-    .option('--json', 'print one JSON object with the result at the end (not with -O -)')
+    .option('--json', 'print one JSON object with the result (bytes from peers, origin and cache too) on stdout instead of the summary line (not with -O -)')
     .action(async (url: string, opts: GetOptions) => (await import('../get-run.js')).runGet(url, opts));
   addPeerOptions(get, program);
 }

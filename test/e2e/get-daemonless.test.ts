@@ -21,8 +21,9 @@ test('with no daemon, d7y get downloads in its own process, says so once, and a 
   const get = await runCli(['get', origin.urlOf('/f.bin'), '-O', out, '--no-progress'], { env, timeoutMs: 60_000 });
   t.is(get.code, 0, get.stderr);
   const said = get.stderr.split('\n').filter(Boolean);
-  t.is(said.length, 1, get.stderr);
+  t.is(said.length, 2, get.stderr);
   t.regex(said[0]!, /^d7y: no daemon on .*peer\.sock: downloading with a peer in this process \(no scheduler, so from the origin; data in .*data\)$/);
+  t.regex(said[1]!, /^d7y: 9\.0 MiB in .*: 0 B from peers, 9\.0 MiB from the origin, 0 B from the local cache → .*f\.bin$/);
   t.is(sha256(await readFile(out)), sha256(file));
   const served = origin.served.bytes;
   t.true(served <= file.length * 1.05, `origin served ${served} bytes`);
@@ -39,7 +40,7 @@ test('with no daemon, d7y get downloads in its own process, says so once, and a 
   await startLonePeer(t, dir, env);
   const viaDaemon = await runCli(['get', origin.urlOf('/f.bin'), '-O', join(dir, 'g.bin'), '--daemon', '--no-progress'], { env, timeoutMs: 60_000 });
   t.is(viaDaemon.code, 0, viaDaemon.stderr);
-  t.is(viaDaemon.stderr, '', 'the daemon answers; no embedded peer');
+  t.regex(viaDaemon.stderr, /^d7y: 9\.0 MiB in .*: 0 B from peers, 0 B from the origin, 9\.0 MiB from the local cache → .*g\.bin\n$/, 'the daemon answers; no embedded peer');
   t.is(sha256(await readFile(join(dir, 'g.bin'))), sha256(file));
   t.is(origin.served.bytes, served, 'the daemon serves the pieces the daemonless get left');
 

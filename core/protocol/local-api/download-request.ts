@@ -37,8 +37,18 @@ export const PeerDownloadRequestSchema = z.strictObject({
 
 export type PeerDownloadRequest = z.infer<typeof PeerDownloadRequestSchema>;
 
+/**
+ * Where a download's bytes came from, counted per piece: `fromPeers` (remote or local peers),
+ * `fromOrigin` (back-to-source) and `fromCache` (pieces this peer held when the request started).
+ */
+export interface TrafficShare {
+  fromPeers: number;
+  fromOrigin: number;
+  fromCache: number;
+}
+
 /** What a finished download reports. */
-export interface PeerDownloadResult {
+export interface PeerDownloadResult extends Partial<TrafficShare> {
   taskId: string;
   contentLength: number;
   pieceLength: number;
@@ -55,6 +65,6 @@ export interface PeerDownloadResult {
 /** Progress events of a download, as the local API streams them (NDJSON). */
 export type PeerDownloadEvent =
   | { event: 'started'; taskId: string; contentLength?: number; pieceLength: number; total?: number; localHit: boolean }
-  | { event: 'progress'; taskId: string; bytes: number; total?: number }
+  | ({ event: 'progress'; taskId: string; bytes: number; total?: number } & Partial<TrafficShare>)
   | { event: 'done'; result: PeerDownloadResult }
   | { event: 'error'; code: string; message: string; fix?: string };

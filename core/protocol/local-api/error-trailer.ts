@@ -3,3 +3,6 @@
  * `{ code, message, fix }`) when a download fails after its bytes began to flow.
  */
 export const ERROR_TRAILER = 'x-d7y-error';
+
+/** The HTTP trailer of a byte stream that ended well: JSON `{ fromPeers, fromOrigin, fromCache }` bytes. */
+export const TRAFFIC_TRAILER = 'x-d7y-traffic';

@@ -2,8 +2,8 @@ import { Agent, request, type IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { SourceEntry } from '../../contracts/source-client.js';
 import { D7yError, isD7yError, type D7yErrorCode } from '../../errors/d7y-error.js';
-import type { PeerDownloadEvent, PeerDownloadRequest, PeerDownloadResult } from './download-request.js';
-import { ERROR_TRAILER } from './error-trailer.js';
+import type { PeerDownloadEvent, PeerDownloadRequest, PeerDownloadResult, TrafficShare } from './download-request.js';
+import { ERROR_TRAILER, TRAFFIC_TRAILER } from './error-trailer.js';
 import type { PeerApi, PeerStream } from './peer-api.js';
 
 /**
@@ -47,6 +47,8 @@ export class LocalApiClient implements PeerApi {
           const e = JSON.parse(String(raw)) as { code: D7yErrorCode; message: string; fix?: string };
           throw new D7yError(e.code, e.message, { fix: e.fix });
         }
+        const traffic = res.trailers[TRAFFIC_TRAILER];
+        return traffic ? JSON.parse(String(traffic)) as Partial<TrafficShare> : {};
       },
     };
   }

@@ -1,13 +1,16 @@
 import type { Readable } from 'node:stream';
 import type { SourceEntry } from '../../contracts/source-client.js';
-import type { PeerDownloadEvent, PeerDownloadRequest, PeerDownloadResult } from './download-request.js';
+import type { PeerDownloadEvent, PeerDownloadRequest, PeerDownloadResult, TrafficShare } from './download-request.js';
 
 /** A download's bytes in order, as they arrive. */
 export interface PeerStream {
   body: Readable;
   taskId: string;
-  /** Settles after the body ended: rejects with the peer's D7yError when the download failed after it started. */
-  done: () => Promise<void>;
+  /**
+   * Settles after the body ended, with where the bytes came from when the peer said it; rejects
+   * with the peer's D7yError when the download failed after it started.
+   */
+  done: () => Promise<Partial<TrafficShare>>;
 }
 
 /**

@@ -31,7 +31,7 @@ export class InProcessPeerApi implements PeerApi {
   async stream(req: PeerDownloadRequest, signal?: AbortSignal): Promise<PeerStream> {
     const s = await this.downloads.open(req, { signal: combined(signal, req.timeoutMs) });
     const body = new PassThrough({ highWaterMark: 1024 * 1024 });
-    const copied = s.copyTo(body).then(() => undefined);
+    const copied = s.copyTo(body).then(({ fromPeers, fromOrigin, fromCache }) => ({ fromPeers, fromOrigin, fromCache }));
     copied.then(() => body.end(), (err: unknown) => body.destroy(err as Error));
     return { body, taskId: s.taskId, done: () => copied };
   }

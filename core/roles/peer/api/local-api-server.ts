@@ -9,7 +9,7 @@ import { httpStatusOf } from '../../../errors/error-status.js';
 import type { Logger } from '../../../logging/logger.js';
 import { parseDigest } from '../../../task/piece-digest.js';
 import { PeerDownloadRequestSchema, type PeerDownloadEvent, type PeerDownloadRequest } from '../../../protocol/local-api/download-request.js';
-import { ERROR_TRAILER } from '../../../protocol/local-api/error-trailer.js';
+import { ERROR_TRAILER, TRAFFIC_TRAILER } from '../../../protocol/local-api/error-trailer.js';
 import type { DownloadService } from '../download/download-service.js';
 import { checkOutputPath } from '../../../protocol/local-api/output-path.js';
 import type { TaskCatalog } from '../tasks/task-catalog.js';
@@ -139,10 +139,10 @@ export class LocalApiServer implements Startable {
   private async stream(req: PeerDownloadRequest, res: ServerResponse): Promise<void> {
     const signal = requestSignal(req, res);
     const stream = await this.opts.downloads.open(req, { signal });
-    res.writeHead(200, { 'content-type': 'application/octet-stream', trailer: ERROR_TRAILER, 'x-d7y-task-id': stream.taskId });
+    res.writeHead(200, { 'content-type': 'application/octet-stream', trailer: `${ERROR_TRAILER}, ${TRAFFIC_TRAILER}`, 'x-d7y-task-id': stream.taskId });
     try {
-      await stream.copyTo(res);
-      res.addTrailers({});
+      const { fromPeers, fromOrigin, fromCache } = await stream.copyTo(res);
+      res.addTrailers({ [TRAFFIC_TRAILER]: JSON.stringify({ fromPeers, fromOrigin, fromCache }) });
     } catch (err) {
       const e = toD7yError(err);
       res.addTrailers({ [ERROR_TRAILER]: JSON.stringify({ code: e.code, message: e.message, fix: e.fix }) });

@@ -3,7 +3,7 @@ import type { Readable, Writable } from 'node:stream';
 import type { SourceEntry } from '../../../contracts/source-client.js';
 import type { Logger } from '../../../logging/logger.js';
 import { D7yError, toD7yError } from '../../../errors/d7y-error.js';
-import type { PeerDownloadRequest, PeerDownloadResult } from '../../../protocol/local-api/download-request.js';
+import type { PeerDownloadRequest, PeerDownloadResult, TrafficShare } from '../../../protocol/local-api/download-request.js';
 import type { SourceRouter } from '../../../registry/source-router.js';
 import { parseDigest } from '../../../task/piece-digest.js';
 import { taskId as computeTaskId } from '../../../task/task-id.js';
@@ -13,6 +13,7 @@ import type { HeldPiece, TaskState } from '../tasks/task-state.js';
 import { DigestCheck } from './digest-check.js';
 import { checkOutputPath } from '../../../protocol/local-api/output-path.js';
 import { OutputWriter } from './output-writer.js';
+import { TrafficSplit } from './traffic-split.js';
 import { sourceRequest, type EnsureResult, type TaskDownloader } from './task-downloader.js';
 
 /** How often, at most, `onProgress` is called while pieces land (ms). */
@@ -23,8 +24,11 @@ export interface FetchHooks {
   signal?: AbortSignal;
   /** Called for every piece as it lands (the task's state carries the rest). */
   onPiece?: (piece: HeldPiece, state: TaskState) => void;
-  /** Bytes held and the total when known, at most every 200 ms and once at the end. */
-  onProgress?: (progress: { taskId: string; bytes: number; total?: number }) => void;
+  /**
+   * Bytes held, the total when known, and the split so far by provenance (peers, origin, local
+   * cache), at most every 200 ms and once at the end.
+   */
+  onProgress?: (progress: { taskId: string; bytes: number; total?: number } & TrafficShare) => void;
 }
 
 /** A download whose bytes are being delivered in order while pieces arrive. */
@@ -72,26 +76,27 @@ export class DownloadService {
   }
 
   /** Brings every piece the request needs into the catalog, reporting them as they land. */
-  async fetch(req: PeerDownloadRequest, hooks: FetchHooks = {}): Promise<EnsureResult & { taskId: string }> {
+  async fetch(req: PeerDownloadRequest, hooks: FetchHooks = {}): Promise<EnsureResult & { taskId: string; split: TrafficSplit }> {
     const taskId = this.taskIdOf(req);
     const state = await this.catalog.state(taskId);
+    const split = new TrafficSplit(state);
     let last = 0;
     const onPiece = (p: HeldPiece): void => {
+      split.add(p);
       hooks.onPiece?.(p, state);
       if (!hooks.onProgress) return;
       const now = Date.now();
       if (now - last < PROGRESS_EVERY_MS) return;
       last = now;
-      hooks.onProgress({ taskId, bytes: state.heldBytes(), total: state.contentLength });
+      hooks.onProgress({ taskId, bytes: state.heldBytes(), total: state.contentLength, ...split.share() });
     };
-    const listening = Boolean(hooks.onPiece || hooks.onProgress);
-    if (listening) state.on('piece', onPiece);
+    state.on('piece', onPiece);
     try {
       const r = await this.engine.ensure(taskId, req, hooks.signal ?? new AbortController().signal);
-      hooks.onProgress?.({ taskId, bytes: r.state.heldBytes(), total: r.state.contentLength });
-      return { ...r, taskId };
+      hooks.onProgress?.({ taskId, bytes: r.state.heldBytes(), total: r.state.contentLength, ...split.share() });
+      return { ...r, taskId, split };
     } finally {
-      if (listening) state.off('piece', onPiece);
+      state.off('piece', onPiece);
     }
   }
 
@@ -99,8 +104,8 @@ export class DownloadService {
   async download(req: PeerDownloadRequest, hooks: Omit<FetchHooks, 'onPiece'> = {}): Promise<PeerDownloadResult> {
     if (req.output) await checkOutputPath(req.output, req.overwrite ?? false);
     if (req.digest) parseDigest(req.digest);
-    const { state, localHit, range, taskId } = await this.fetch(req, hooks);
-    const result = resultOf(taskId, state, localHit, range);
+    const { state, localHit, range, taskId, split } = await this.fetch(req, hooks);
+    const result = { ...resultOf(taskId, state, localHit, range), ...split.share(range, state.contentLength, state.pieceLength) };
     if (req.output) {
       result.outputMode = await this.output.write(state, req.output, { range, digest: req.digest, overwrite: req.overwrite ?? false, signal: hooks.signal });
       result.output = req.output;
@@ -118,9 +123,12 @@ export class DownloadService {
     const state = await this.catalog.state(taskId);
     const failed = new AbortController();
     let ended = false;
+    const split = new TrafficSplit(state);
+    const onPiece = (p: HeldPiece): void => split.add(p);
+    state.on('piece', onPiece);
     const ensured = this.engine.ensure(taskId, req, hooks.signal ?? new AbortController().signal).then(
-      (r) => { ended = true; return r; },
-      (err: unknown) => { ended = true; failed.abort(toD7yError(err)); throw err; },
+      (r) => { ended = true; state.off('piece', onPiece); return r; },
+      (err: unknown) => { ended = true; state.off('piece', onPiece); failed.abort(toD7yError(err)); throw err; },
     );
     ensured.catch(() => undefined);
     const firstPiece = new Promise<void>((resolve) => {
@@ -158,7 +166,7 @@ export class DownloadService {
         }
         const { localHit } = await ensured;
         check?.check(req.url);
-        return resultOf(taskId, state, localHit, range);
+        return { ...resultOf(taskId, state, localHit, range), ...split.share(range, state.contentLength, state.pieceLength) };
       } catch (err) {
         const e = toD7yError(err);
         this.logger.info({ taskId, code: e.code, err: e.message }, 'streamed download failed');
