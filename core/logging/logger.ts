@@ -12,11 +12,14 @@ export const REDACT_PATHS = [
   'sessionToken', '*.sessionToken', 'credentials', '*.credentials',
 ];
 
-/** The keys REDACT_PATHS name, redacted at any depth too (a config logged whole keeps its secrets). */
-const SECRET_KEYS = new Set(REDACT_PATHS.map((p) => p.split('.').pop()!.toLowerCase()));
+/**
+ * Beyond REDACT_PATHS, at any depth (a config logged whole keeps its secrets): every key that ends
+ * like a secret (`rootPassword`, `token`, `accessKeySecret`…), and the password of a URL (`postgres://u:p@h`).
+ */
+const SECRET_KEY = /(password|token|secret|authorization|credentials)$/i;
+const URL_PASSWORD = /(\b[a-z][a-z0-9+.-]*:\/\/[^:/@\s]*:)[^@/\s]+@/gi;
 const CENSOR = '[redacted]';
 const MAX_REDACT_DEPTH = 8;
-
 
 export interface LoggerSettings {
   level?: string;
@@ -27,14 +30,15 @@ export interface LoggerSettings {
   destination?: number | string;
 }
 
-/** A copy of plain objects and arrays with every secret key's value censored; other values as they are. */
+/** A copy of plain objects and arrays with every secret censored; other values as they are. */
 function redactDeep(value: unknown, depth: number): unknown {
+  if (typeof value === 'string') return value.includes('://') ? value.replace(URL_PASSWORD, `$1${CENSOR}@`) : value;
   if (depth > MAX_REDACT_DEPTH || typeof value !== 'object' || value === null) return value;
   if (Array.isArray(value)) return value.map((v) => redactDeep(v, depth + 1));
   const proto = Object.getPrototypeOf(value) as unknown;
   if (proto !== Object.prototype && proto !== null) return value;
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value)) out[k] = SECRET_KEYS.has(k.toLowerCase()) && v !== undefined ? CENSOR : redactDeep(v, depth + 1);
+  for (const [k, v] of Object.entries(value)) out[k] = SECRET_KEY.test(k) && v !== undefined ? CENSOR : redactDeep(v, depth + 1);
   return out;
 }
 

@@ -8,7 +8,10 @@ const SECRET = 'pat-0d7ysecret-do-not-log';
 const PRETTY_LINE = /^\d\d:\d\d:\d\d\.\d{3} +INFO *:? +scheduler: scheduler started .*listen=127\.0\.0\.1:\d+/m;
 const ANSI = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, 'g');
 
-/** A scheduler config on a free loopback port, `log.level: info`, linked to a (closed) loopback manager with a token. */
+/**
+ * A scheduler config on a free loopback port, `log.level: info`, linked to a (closed) loopback manager
+ * with a token; its manager section holds secrets too (a root password, a Redis URL with a password).
+ */
 async function schedulerConfig(t: ExecutionContext): Promise<{ dir: string; config: string; env: NodeJS.ProcessEnv }> {
   const dir = await tmpDir(t);
   const config = join(dir, 'node.yaml');
@@ -17,6 +20,7 @@ async function schedulerConfig(t: ExecutionContext): Promise<{ dir: string; conf
     'scheduler:',
     '  listen: { host: 127.0.0.1, port: 0 }',
     `  manager: { url: "http://127.0.0.1:9", token: "${SECRET}" }`,
+    `manager: { rootPassword: "${SECRET}-root", redis: { url: "redis://:${SECRET}-redis@127.0.0.1:9" } }`,
   ].join('\n'));
   return { dir, config, env: { D7Y_DATA_DIR: join(dir, 'data') } };
 }
@@ -45,6 +49,8 @@ test('D7Y_LOG_LEVEL=debug beats log.level info in the file; the node config show
   const { dir, config, env } = await schedulerConfig(t);
   const pretty = await logsUntilReady(startCliOnTerminal(t, ['scheduler', '-c', config], { cwd: dir, env: { ...env, D7Y_LOG_LEVEL: 'debug' } }));
   t.regex(pretty, /^\d\d:\d\d:\d\d\.\d{3} +DEBUG *:? +d7y: node config config=\{.*"token":"\[redacted\]"/m);
+  t.regex(pretty, /"rootPassword":"\[redacted\]"/);
+  t.regex(pretty, /"url":"redis:\/\/:\[redacted\]@127\.0\.0\.1:9"/);
   t.regex(pretty, PRETTY_LINE);
   t.false(pretty.includes(SECRET), 'the token is not in the pretty lines');
 
