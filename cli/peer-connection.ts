@@ -59,7 +59,7 @@ async function startEmbedded(config: NodeConfig, opts: PeerConnectionOptions, us
   const { createLogger } = await import('../core/logging/logger.js');
   const { startEmbeddedPeer } = await import('../plugins/index.js');
   await quietGrpcLogs();
-  const logger = createLogger({ level: process.env.D7Y_LOG_LEVEL ?? (process.env.D7Y_DEBUG ? 'debug' : 'warn') });
+  const logger = createLogger({ level: process.env.D7Y_LOG_LEVEL ?? (process.env.D7Y_DEBUG ? 'debug' : 'warn'), format: config.log.format });
   const until = Date.now() + LOCK_WAIT_MS;
   let told = false;
   for (;;) {

@@ -1,4 +1,5 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
+import { LOG_FORMATS, LOG_LEVELS } from '../../core/logging/log-levels.js';
 import type { RoleSpec } from '../../plugins/index.js';
 import type { RoleName } from '../../core/index.js';
 import type { RoleCommandOptions } from '../role-options.js';
@@ -12,6 +13,7 @@ async function runUntilSignal(specs: RoleSpec[], opts: RoleCommandOptions): Prom
   await quietGrpcLogs();
   const config = specs[0].config;
   const logger = roleLogger(config);
+  logger.debug({ config }, 'node config');
   const runner = new NodeRunner(specs, logger, opts.pluginsFile);
   await runner.compose();
   await runner.start();
@@ -35,7 +37,9 @@ function addCommonOptions(cmd: Command): Command {
   return cmd
     .option('-c, --config <file>', 'config file (YAML or JSON); D7Y_* environment variables override it')
     .option('--data-dir <dir>', 'where state lives (default ~/.d7y)')
-    .option('--plugins-file <file>', 'plugins.json to load (default ./plugins.json, else the shipped one)');
+    .option('--plugins-file <file>', 'plugins.json to load (default ./plugins.json, else the shipped one)')
+    .addOption(new Option('--log-level <level>', 'log level (beats D7Y_LOG_LEVEL and log.level)').choices(LOG_LEVELS))
+    .addOption(new Option('--log-format <format>', 'json lines, pretty lines, or auto: pretty when stderr is a terminal').choices(LOG_FORMATS));
 }
 
 export function registerRoleCommands(program: Command): void {

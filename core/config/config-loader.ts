@@ -3,6 +3,7 @@ import { extname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { D7yError } from '../errors/d7y-error.js';
+import { applyEnvOverrides } from './env-variables.js';
 import { NodeConfigSchema, type NodeConfig } from './node-config.js';
 
 /** One `path: message` line per zod issue, prefixed with where the value came from. */
@@ -34,41 +35,6 @@ export async function readConfigFile(file: string): Promise<unknown> {
   }
 }
 
-function camel(segment: string): string {
-  return segment.toLowerCase().replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
-}
-
-function envValue(raw: string): unknown {
-  try {
-    return JSON.parse(raw) as unknown;
-  } catch {
-    return raw;
-  }
-}
-
-/**
- * Applies `D7Y_*` environment overrides: `__` separates levels and each level is SNAKE_CASE
- * turned camelCase, so `D7Y_SCHEDULER__LISTEN__PORT=9000` sets `scheduler.listen.port`.
- * Only variables whose first level is a known top-level key are applied.
- */
-export function applyEnvOverrides(data: Record<string, unknown>, env: NodeJS.ProcessEnv, knownKeys: readonly string[]): string[] {
-  const applied: string[] = [];
-  for (const [name, raw] of Object.entries(env)) {
-    if (!name.startsWith('D7Y_') || raw === undefined) continue;
-    const path = name.slice(4).split('__').map(camel);
-    if (!knownKeys.includes(path[0])) continue;
-    let node = data;
-    for (const seg of path.slice(0, -1)) {
-      const next = node[seg];
-      if (typeof next !== 'object' || next === null || Array.isArray(next)) node[seg] = {};
-      node = node[seg] as Record<string, unknown>;
-    }
-    node[path[path.length - 1]] = envValue(raw);
-    applied.push(name);
-  }
-  return applied;
-}
-
 /** Validates data against a schema; D7Y_CONFIG_INVALID lists every problem with its path. */
 export function validateConfig<S extends z.ZodType>(schema: S, data: unknown, where: string): z.infer<S> {
   const result = schema.safeParse(data);
@@ -82,7 +48,10 @@ export function validateConfig<S extends z.ZodType>(schema: S, data: unknown, wh
   return result.data;
 }
 
-/** Loads the node config: file (YAML or JSON, optional) + D7Y_* environment, validated. */
+/**
+ * Loads the node config: file (YAML or JSON, optional) + D7Y_* environment, validated. An unknown
+ * `D7Y_*` config variable or a bad D7Y_LOG_LEVEL is D7Y_CONFIG_INVALID (see applyEnvOverrides).
+ */
 export async function loadNodeConfig(file?: string, env: NodeJS.ProcessEnv = process.env): Promise<NodeConfig> {
   return nodeConfigOf(file ? await readConfigFile(file) : {}, file ?? 'config', env);
 }
@@ -95,6 +64,6 @@ export function nodeConfigOf(raw: unknown, where: string, env: NodeJS.ProcessEnv
     });
   }
   const data = structuredClone(raw) as Record<string, unknown>;
-  applyEnvOverrides(data, env, Object.keys(NodeConfigSchema.shape));
+  applyEnvOverrides(data, env, NodeConfigSchema);
   return validateConfig(NodeConfigSchema, data, where);
 }

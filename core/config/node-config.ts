@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { LOG_FORMATS, LOG_LEVELS } from '../logging/log-levels.js';
 import { defaultDataDir, nodeCredentialPath } from './paths.js';
 import { ManagerConfigSchema } from './manager-config.js';
 import { PeerConfigSchema } from './peer-config.js';
@@ -15,7 +16,10 @@ export const NodeConfigSchema = z.strictObject({
   /** Where `d7y plugin add` installs npm packages; defaults to <dataDir>/plugins. */
   pluginDir: z.string().optional(),
   log: z.strictObject({
-    level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+    /** Order: --log-level > D7Y_LOG_LEVEL > this > `info`. */
+    level: z.enum(LOG_LEVELS).default('info'),
+    /** `json` lines, `pretty` lines for a person, or `auto`: pretty when stderr is a terminal. */
+    format: z.enum(LOG_FORMATS).default('auto'),
   }).prefault({}),
   manager: ManagerConfigSchema.prefault({}),
   scheduler: SchedulerConfigSchema.prefault({}),

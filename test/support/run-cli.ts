@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import type { ExecutionContext } from 'ava';
 import { d7yBin } from './env.js';
 
@@ -41,6 +42,40 @@ export function startCli(t: ExecutionContext, args: string[], options: { cwd?: s
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   t.teardown(() => stopProcess(child));
+  return child;
+}
+
+const shellQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+
+/** The PIDs of a process's children, grandchildren and so on (from /proc), deepest last. */
+function descendants(pid: number): number[] {
+  let children: number[] = [];
+  try {
+    children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch { /* gone already */ }
+  return children.flatMap((c) => [c, ...descendants(c)]);
+}
+
+/**
+ * Starts a long-running `d7y` process on a pseudo-terminal (util-linux `script`), as a person
+ * would in a terminal: its stdout and stderr are a TTY, both read from the child's stdout. The
+ * d7y process is stopped by its PID, then `script`, when the test ends.
+ */
+export function startCliOnTerminal(t: ExecutionContext, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): ChildProcess {
+  const command = [process.execPath, d7yBin, ...args].map(shellQuote).join(' ');
+  const child = spawn('script', ['-qfec', command, '/dev/null'], {
+    cwd: options.cwd,
+    env: { ...process.env, NO_COLOR: '1', ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  t.teardown(async () => {
+    if (child.pid !== undefined) {
+      for (const pid of descendants(child.pid).reverse()) {
+        try { process.kill(pid, 'SIGTERM'); } catch { /* exited */ }
+      }
+    }
+    await stopProcess(child);
+  });
   return child;
 }
 
