@@ -69,5 +69,9 @@ test('D7yClient.embedded runs a peer in this process: the same download, stat an
   const hit = await again.download(origin.urlOf('/e.bin'), { output: join(dir, 'e.bin') });
   t.true(hit.localHit, 'the pieces stayed in the folder');
   t.is(sha256(await readFile(join(dir, 'e.bin'))), sha256(file));
+  t.regex(hit.outputMode ?? '', /^(clone|copy)$/, 'by default the output shares no bytes with the peer\'s copy');
+  const linked = await again.download(origin.urlOf('/e.bin'), { output: join(dir, 'linked.bin'), outputMode: 'hardlink' });
+  t.is(linked.outputMode, 'hardlink');
+  t.is(sha256(await readFile(join(dir, 'linked.bin'))), sha256(file));
   await again.close();
 });
