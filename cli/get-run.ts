@@ -24,6 +24,10 @@ export interface GetOptions {
   disableBackToSource?: boolean;
   timeout?: string;
   overwrite?: boolean;
+  /** Make the output a hard link of the peer's copy (checked for edits before reuse). */
+  hardlink?: boolean;
+  /** Make the output a plain copy (no reflink attempt). */
+  copy?: boolean;
   socket?: string;
   storageEndpoint?: string;
   storageRegion?: string;
@@ -87,6 +91,7 @@ export function buildRequest(url: string, opts: GetOptions): PeerDownloadRequest
     objectStorage: hasStorage ? storage : undefined,
     output: opts.output === '-' ? undefined : resolve(opts.output),
     overwrite: opts.overwrite || undefined,
+    outputMode: opts.hardlink ? 'hardlink' : opts.copy ? 'copy' : undefined,
   };
 }
 

@@ -31,6 +31,12 @@ export interface DownloadOptions {
   stream?: Writable;
   /** Replace `output` if it exists. */
   overwrite?: boolean;
+  /**
+   * How `output` is made from the peer's copy: `'clone'` (default: copy-on-write where the file
+   * system has reflinks, else a copy), `'copy'`, or `'hardlink'` (no copy; an edit of the file makes
+   * the peer re-verify and drop its copy, so it is never served).
+   */
+  outputMode?: 'clone' | 'copy' | 'hardlink';
   /** `{ start, length }` or `'a-b'` (inclusive, as HTTP). */
   range?: { start: number; length: number } | string;
   /** `sha256:<hex>` or `crc32:<n>`: verified before the result is given. */
@@ -75,8 +81,8 @@ export interface DownloadResult {
   /** Nothing was fetched: the peer held every piece. */
   localHit?: boolean;
   output?: string;
-  /** How `output` was made: a hard link of the peer's copy, or a copy. */
-  outputMode?: 'hardlink' | 'copy';
+  /** How `output` was made: a reflink clone, a copy, or a hard link of the peer's copy. */
+  outputMode?: 'clone' | 'copy' | 'hardlink';
   /** Bytes from other peers, from the origin, and from the peer's local cache (when the peer said). */
   fromPeers?: number;
   fromOrigin?: number;
@@ -185,6 +191,6 @@ function requestOf(url: string, o: DownloadOptions): PeerDownloadRequest {
     range: typeof o.range === 'string' ? parseRangeArg(o.range) : o.range,
     pieceLength: typeof o.pieceLength === 'string' ? parseByteSize(o.pieceLength) : o.pieceLength,
     disableBackToSource: o.disableBackToSource, timeoutMs: o.timeoutMs,
-    output: o.output ? resolve(o.output) : undefined, overwrite: o.overwrite,
+    output: o.output ? resolve(o.output) : undefined, overwrite: o.overwrite, outputMode: o.outputMode,
   };
 }

@@ -30,7 +30,8 @@ export interface LabDaemon {
  * Starts d7y scheduler and peer daemons (`d7y scheduler|peer --config`) inside lab hosts, each
  * with its own data dir under `workDir`, random service ports, logs beside the config.
  * `D7Y_BENCH_LOG` sets the daemons' log level and `D7Y_BENCH_NODE_ARGS` adds node flags to
- * them (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`).
+ * them (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`); `D7Y_BENCH_GET_ARGS` adds flags to every
+ * `d7y get` (e.g. `--hardlink`).
  */
 export class D7yLab {
   private readonly pluginsFile: string;
@@ -77,7 +78,7 @@ export class D7yLab {
   /** `d7y get url -o output` through the peer's socket inside its host; resolves with the exit code. */
   get(daemon: LabDaemon, url: string, output: string, timeoutMs: number): BenchProcess {
     const [cmd, args] = inHost(daemon.host, process.execPath, [...binNodeFlags(), d7yBin, 'get', url, '-O', output, '--socket', daemon.socket,
-      '--no-progress', '--overwrite', '--timeout', `${Math.ceil(timeoutMs / 1000)}s`]);
+      '--no-progress', '--overwrite', '--timeout', `${Math.ceil(timeoutMs / 1000)}s`, ...(process.env.D7Y_BENCH_GET_ARGS ?? '').split(' ').filter(Boolean)]);
     return startProcess(this.teardown, `d7y get on ${daemon.host.name}`, cmd, args, { logFile: `${output}.log` });
   }
 

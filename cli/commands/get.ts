@@ -26,6 +26,8 @@ export function registerGetCommand(program: Command): void {
     .option('--disable-back-to-source', 'never read from the origin; fail if no peer has the file')
     .option('--timeout <duration>', 'give up after this long, e.g. 10m')
     .option('--overwrite', 'replace the output file if it exists')
+    .addOption(new Option('--hardlink', 'make the output a hard link of the peer\'s copy (no copy; an edit of it makes the peer drop its copy)').conflicts('copy'))
+    .option('--copy', 'make the output a plain copy (default: a copy-on-write clone where the file system allows, else a hard link the peer re-verifies when it is edited)')
     .option('--storage-endpoint <url>', 'object storage endpoint')
     .option('--storage-region <region>', 'object storage region')
     .option('--storage-access-key-id <id>', 'object storage access key id')

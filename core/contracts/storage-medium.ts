@@ -20,6 +20,19 @@ export interface TaskRecord {
    * a resume that finds the origin saying otherwise starts the task again instead of mixing versions.
    */
   origin?: string;
+  /**
+   * Set while an output file is a hard link of the task's content file: the file as it was when
+   * linked. A peer that finds the file otherwise checks every piece before it uses the task again.
+   */
+  linked?: LinkStamp;
+}
+
+/** What identifies one state of a file: a write, a truncation or a replacement changes one of these. */
+export interface LinkStamp {
+  size: number;
+  mtimeMs: number;
+  ctimeMs: number;
+  ino: number;
 }
 
 export interface PieceRecord {

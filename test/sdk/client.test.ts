@@ -69,5 +69,9 @@ test('D7yClient.embedded runs a peer in this process: the same download, stat an
   const hit = await again.download(origin.urlOf('/e.bin'), { output: join(dir, 'e.bin') });
   t.true(hit.localHit, 'the pieces stayed in the folder');
   t.is(sha256(await readFile(join(dir, 'e.bin'))), sha256(file));
+  t.regex(hit.outputMode ?? '', /^(clone|hardlink)$/, 'by default the output costs no copy');
+  const copied = await again.download(origin.urlOf('/e.bin'), { output: join(dir, 'copied.bin'), outputMode: 'copy' });
+  t.is(copied.outputMode, 'copy');
+  t.is(sha256(await readFile(join(dir, 'copied.bin'))), sha256(file));
   await again.close();
 });

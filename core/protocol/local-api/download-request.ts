@@ -29,10 +29,16 @@ export const PeerDownloadRequestSchema = z.strictObject({
   }).optional(),
   hdfs: z.strictObject({ delegationToken: z.string().optional() }).optional(),
   options: z.record(z.string(), z.string()).optional(),
-  /** Absolute path the daemon writes the result to (hard link or copy); unset when streaming. */
+  /** Absolute path the daemon writes the result to (see `outputMode`); unset when streaming. */
   output: z.string().optional(),
   /** Replace an existing output file. */
   overwrite: z.boolean().optional(),
+  /**
+   * How the output file is made from the peer's copy. Unset: a copy-on-write clone where the file
+   * system allows, else a hard link; `clone` (else a copy), `copy`, or `hardlink`. A hard link costs
+   * no copy; a later edit of the file makes the peer re-verify the task and drop it if any piece changed.
+   */
+  outputMode: z.enum(['clone', 'copy', 'hardlink']).optional(),
 });
 
 export type PeerDownloadRequest = z.infer<typeof PeerDownloadRequestSchema>;
@@ -58,8 +64,8 @@ export interface PeerDownloadResult extends Partial<TrafficShare> {
   /** Bytes delivered (the range length, or the content length). */
   bytes: number;
   output?: string;
-  /** How the output file was made. */
-  outputMode?: 'hardlink' | 'copy';
+  /** How the output file was made (`clone` only when a reflink was made). */
+  outputMode?: 'clone' | 'copy' | 'hardlink';
 }
 
 /** Progress events of a download, as the local API streams them (NDJSON). */

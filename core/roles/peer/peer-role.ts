@@ -166,7 +166,7 @@ export class PeerRole implements Role {
     }
     const addresses = this.discovery ? await this.discovery.resolve() : cfg.schedulers;
     this.scheduler = addresses.length ? new SchedulerClient({ addresses }) : undefined;
-    const tasks = new TaskCatalog(medium);
+    const tasks = new TaskCatalog(medium, this.logger);
     this.catalog = tasks;
     engine = new TaskDownloader({
       config: cfg, catalog: tasks, sources: this.sources, scheduler: this.scheduler, vortex: this.vortex, dfdaemon: this.dfdaemon,

@@ -61,7 +61,7 @@ export class DownloadService {
     private readonly sources: SourceRouter,
     private readonly logger: Logger,
   ) {
-    this.output = new OutputWriter(catalog.medium);
+    this.output = new OutputWriter(catalog);
   }
 
   /** The task id of a request: the source's content key (an OCI blob digest) or the URL, with tag, application and piece length. */
@@ -107,7 +107,7 @@ export class DownloadService {
     const { state, localHit, range, taskId, split } = await this.fetch(req, hooks);
     const result = { ...resultOf(taskId, state, localHit, range), ...split.share(range, state.contentLength, state.pieceLength) };
     if (req.output) {
-      result.outputMode = await this.output.write(state, req.output, { range, digest: req.digest, overwrite: req.overwrite ?? false, signal: hooks.signal });
+      result.outputMode = await this.output.write(state, req.output, { range, digest: req.digest, overwrite: req.overwrite ?? false, mode: req.outputMode, signal: hooks.signal });
       result.output = req.output;
     }
     return result;

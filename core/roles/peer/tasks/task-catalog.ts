@@ -1,5 +1,7 @@
 import type { StorageMedium, TaskRecord } from '../../../contracts/storage-medium.js';
 import { D7yError } from '../../../errors/d7y-error.js';
+import type { Logger } from '../../../logging/logger.js';
+import { LinkedContentGuard } from './linked-content-guard.js';
 import { TaskState } from './task-state.js';
 
 /** The most task states kept in memory besides running ones. */
@@ -9,14 +11,26 @@ const MAX_IDLE_STATES = 1024;
  * What this peer holds: the in-memory state of each task, loaded from the storage medium on first
  * use and shared by every part of the peer (downloads add pieces to it, uploads and the APIs read
  * it). Idle states beyond a bound are dropped from memory (never from the medium).
+ * A task whose content file is hard-linked at an output path is checked before every `state` and
+ * `find` (see LinkedContentGuard): a user's edit of that file is never served nor reused.
  */
 export class TaskCatalog {
   private readonly states = new Map<string, TaskState>();
+  /** Guards tasks whose content file is hard-linked at an output path. */
+  readonly linked: LinkedContentGuard;
 
-  constructor(readonly medium: StorageMedium) {}
+  constructor(readonly medium: StorageMedium, logger?: Logger) {
+    this.linked = new LinkedContentGuard(medium, (s) => this.reset(s), logger);
+  }
 
   /** The task's in-memory state, loaded from the medium on first use (a new, empty one when unknown). */
   async state(taskId: string): Promise<TaskState> {
+    const s = await this.load(taskId);
+    await this.linked.check(s);
+    return s;
+  }
+
+  private async load(taskId: string): Promise<TaskState> {
     let s = this.states.get(taskId);
     if (s) {
       this.states.delete(taskId);
@@ -39,7 +53,10 @@ export class TaskCatalog {
   /** The state when the task is known to this peer (held or running), else undefined. */
   async find(taskId: string): Promise<TaskState | undefined> {
     const s = this.states.get(taskId);
-    if (s) return s;
+    if (s) {
+      await this.linked.check(s);
+      return s;
+    }
     if (!(await this.medium.getTask(taskId))) return undefined;
     return this.state(taskId);
   }
