@@ -80,11 +80,6 @@ export class PeerRole implements Role {
     return peerSocketPath(this.config.dataDir, this.cfg);
   }
 
-  /** The peer's one download service, once started: what an embedded client calls. */
-  get downloads(): DownloadService | undefined {
-    return this.service;
-  }
-
   /**
    * The local API's operations answered in this process (for a peer embedded in another
    * program); `close()` on it stops the peer through `stopAll`.
@@ -94,11 +89,6 @@ export class PeerRole implements Role {
       throw new D7yError('D7Y_INTERNAL', 'the peer is not started', { fix: 'start the peer before asking for its API' });
     }
     return new InProcessPeerApi(this.service, this.catalog, () => this.describe(), stopAll);
-  }
-
-  /** What this peer holds, once started. */
-  get tasks(): TaskCatalog | undefined {
-    return this.catalog;
   }
 
   /**

@@ -131,11 +131,18 @@ export class DownloadService {
       (err: unknown) => { ended = true; state.off('piece', onPiece); failed.abort(toD7yError(err)); throw err; },
     );
     ensured.catch(() => undefined);
+    let landed: (() => void) | undefined;
     const firstPiece = new Promise<void>((resolve) => {
-      if (state.pieces.size > 0 || state.finished) resolve();
-      state.once('piece', () => resolve());
+      if (state.pieces.size > 0 || state.finished) return resolve();
+      landed = () => resolve();
+      state.once('piece', landed);
     });
-    await Promise.race([ensured, firstPiece]);
+    try {
+      await Promise.race([ensured, firstPiece]);
+    } finally {
+      // A download that failed before its first piece leaves no listener on the shared task state.
+      if (landed) state.off('piece', landed);
+    }
     if (req.range && state.contentLength === undefined) await ensured;
     const range = state.contentLength === undefined ? undefined : clampRange(req.range, state.contentLength);
     const copyTo = async (sink: Writable): Promise<PeerDownloadResult> => {
