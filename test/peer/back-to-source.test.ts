@@ -52,3 +52,28 @@ test('the first piece from the origin comes alone, so a swarm can start on it wh
   t.is(held.length, 8);
   t.true(await medium.hasPiece('t1', 7));
 });
+
+test('an origin body that fails before the medium reads it (a cancelled download) is a clean error, never a crash of the daemon', async (t) => {
+  const medium = new MemoryStorage({ capacity: 1024 * K });
+  await medium.start?.();
+  const slowMedium = Object.create(medium) as MemoryStorage;
+  slowMedium.writePiece = async (...args: Parameters<MemoryStorage['writePiece']>) => {
+    await new Promise((r) => setTimeout(r, 50));
+    return medium.writePiece(...args);
+  };
+  const state = new TaskState('t2');
+  state.record = await medium.putTask({ taskId: 't2', contentLength: 16 * K, pieceLength: 16 * K });
+  const ac = new AbortController();
+  const origin = {
+    schemes: ['http'],
+    stat: async () => ({ url: 'http://origin/f', contentLength: 16 * K, supportsRange: true }),
+    download: async () => {
+      const stream = new Readable({ read() {} });
+      setTimeout(() => { ac.abort(); stream.destroy(new Error('request to http://origin/f aborted')); }, 5);
+      return { stream, contentLength: 16 * K };
+    },
+  } as unknown as SourceClient;
+  const b2s = new BackToSource({ medium: slowMedium, concurrency: 1, limiter: new TokenBucket(0), logger: silentLogger() });
+  await t.throwsAsync(b2s.pieces(state, origin, { url: 'http://origin/f' }, true, [0], () => undefined, ac.signal), { message: /abort/ });
+  t.false(await medium.hasPiece('t2', 0));
+});

@@ -36,7 +36,7 @@ export class BackToSource {
     if (!supportsRange) {
       const wanted = new Set(numbers);
       const dl = await client.download({ ...req, signal });
-      await this.cut(state, dl.stream, state.pieceLength, (n) => wanted.has(n), onPiece, signal);
+      await this.cut(state, guarded(dl.stream), state.pieceLength, (n) => wanted.has(n), onPiece, signal);
       return;
     }
     // The first piece alone, then the rest side by side: children can start on it (and pass it
@@ -48,7 +48,7 @@ export class BackToSource {
         const started = Date.now();
         try {
           const dl = await client.download({ ...req, range: { start: offset, length }, signal });
-          const rec = await this.write(state.taskId, { number: n, offset, length }, dl.stream);
+          const rec = await this.write(state.taskId, { number: n, offset, length }, guarded(dl.stream));
           this.opts.logger.debug({ taskId: state.taskId, piece: n, ms: Date.now() - started }, 'piece from the origin');
           await onPiece({ ...rec, trafficType: TrafficType.BackToSource, cost: Date.now() - started, createdAt: Date.now() });
           return;
@@ -72,7 +72,7 @@ export class BackToSource {
   async streamed(state: TaskState, client: SourceClient, req: SourceRequest, pieceLength: number,
     onPiece: (p: HeldPiece) => Promise<void> | void, signal: AbortSignal): Promise<number> {
     const dl = await client.download({ ...req, signal });
-    return this.cut(state, dl.stream, pieceLength, () => true, onPiece, signal);
+    return this.cut(state, guarded(dl.stream), pieceLength, () => true, onPiece, signal);
   }
 
   private async cut(state: TaskState, stream: Readable, pieceLength: number, keep: (n: number) => boolean,
@@ -126,6 +126,15 @@ export class BackToSource {
       throw toD7yError(err, 'D7Y_STORAGE_ERROR', `writing piece ${piece.number} of task ${taskId}`);
     }
   }
+}
+
+/**
+ * An origin's body, kept from crashing the process when it fails (an abort, a broken connection)
+ * before the medium starts reading it: the reader still sees the error, as the stream is errored.
+ */
+function guarded(body: Readable): Readable {
+  body.on('error', () => undefined);
+  return body;
 }
 
 export function abortError(signal: AbortSignal, what: string): D7yError {
