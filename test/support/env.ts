@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -17,15 +18,37 @@ export async function tmpDir(t: ExecutionContext, prefix = 'd7y-test-'): Promise
   return dir;
 }
 
-/** A TCP port free on 127.0.0.1 at the time of the call. */
+/**
+ * A TCP port free on 127.0.0.1 at the time of the call, taken below the kernel's ephemeral range: a
+ * process that binds port 0 (a role on a random port, any outgoing connection) can never be handed it
+ * between this call and the bind of whoever asked for it.
+ */
 export async function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
+  const [low, count] = reservedRange();
+  for (let tries = 0; tries < count; tries++) {
+    nextPort = nextPort === undefined ? low + Math.floor(Math.random() * count) : low + ((nextPort - low + 1) % count);
+    if (await canListen(nextPort)) return nextPort;
+  }
+  throw new Error(`no free port in ${low}-${low + count - 1}`);
+}
+
+let nextPort: number | undefined;
+
+/** [first, count] of the ports below /proc/sys/net/ipv4/ip_local_port_range (10000 up to its start). */
+function reservedRange(): [number, number] {
+  let ephemeralLow = 32768;
+  try {
+    ephemeralLow = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || ephemeralLow;
+  } catch { /* not Linux: the usual default */ }
+  const low = 10_000;
+  return [low, Math.max(1000, ephemeralLow - low)];
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((res) => {
     const srv = createServer();
     srv.unref();
-    srv.on('error', rej);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => (typeof addr === 'object' && addr ? res(addr.port) : rej(new Error('no port'))));
-    });
+    srv.once('error', () => res(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => res(true)));
   });
 }
