@@ -69,7 +69,7 @@ function peerConfig(dir: string, pluginsFile: string, name: string, scheduler: s
     dataDir, pluginsFile, log: { level: 'warn' },
     peer: {
       seed, dataDir, socket: join(dataDir, 'peer.sock'), host: { ip: '127.0.0.1', hostname: name },
-      upload: { port: 0, rateLimit: uploadBps, maxBandwidth: uploadBps }, rpc: { port: 0 }, pieceHttp: { port: 0 },
+      upload: { port: 0, rateLimit: uploadBps, maxBandwidth: uploadBps }, rpc: { port: 0 }, pieceHttp: { port: 0 }, proxy: { listen: { port: 0 } },
       schedulers: [scheduler], announceIntervalMs: 2_000,
       download: { pieceLengthMin: MIB, directMaxBytes: MIB, stallMs: 2_000 },
     },

@@ -40,6 +40,7 @@ export async function startEmbeddedPeer(opts: EmbeddedPeerOptions): Promise<Embe
       upload: { ...peer.upload, port: 0 },
       rpc: { ...peer.rpc, port: 0 },
       pieceHttp: { ...peer.pieceHttp, port: 0 },
+      proxy: { ...peer.proxy, enabled: false },
       schedulers: opts.useSchedulers ? peer.schedulers : [],
       manager: opts.useSchedulers ? peer.manager : undefined,
     },

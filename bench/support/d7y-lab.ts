@@ -67,7 +67,7 @@ export class D7yLab {
         seed: opts.seed, dataDir, socket,
         host: { ip: host.ip, hostname: name },
         upload: { port: 0, maxBandwidth: Math.round(opts.uploadBytesPerSec) },
-        rpc: { port: 0 }, pieceHttp: { port: 0 },
+        rpc: { port: 0 }, pieceHttp: { port: 0 }, proxy: { listen: { port: 0 } },
         schedulers: opts.schedulers, announceIntervalMs: 5_000,
         ...opts.peer,
       },

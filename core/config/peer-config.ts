@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import { ManagerLinkConfigSchema } from './manager-link-config.js';
+import { ProxyConfigSchema } from './proxy-config.js';
 
 const port = z.number().int().min(0).max(65535);
 const bytesPerSecond = z.number().int().min(0);
@@ -57,6 +58,12 @@ export const PeerConfigSchema = z.strictObject({
   pieceHttp: z.strictObject({
     port: port.default(4007),
   }).prefault({}),
+  /**
+   * HTTP proxy and OCI registry mirror for local clients (curl -x, containerd, skopeo, dnf, mvn):
+   * requests whose URL matches a `p2p` rule (or that carry `X-Dragonfly-Use-P2P: true`) are served
+   * through the swarm, everything else is forwarded to the origin as it is.
+   */
+  proxy: ProxyConfigSchema.prefault({}),
   /** The local API's unix socket; defaults to `<peer dataDir>/peer.sock`. */
   socket: z.string().optional(),
   /** Serve the local API on `socket`; off for a peer embedded in another program (a daemonless `d7y get`, the SDK). */

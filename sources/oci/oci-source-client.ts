@@ -63,7 +63,7 @@ export class OciSourceClient implements SourceClient {
     const ref = parseOciUrl(req.url);
     notRepository(ref, req.url);
     if (ref.blob) {
-      const res = await this.registry.send({ ref, method: 'HEAD', path: `blobs/${ref.blob}`, signal: req.signal, what: 'blob' });
+      const res = await this.registry.send({ ref, method: 'HEAD', path: `blobs/${ref.blob}`, authorization: callerAuthorization(req), signal: req.signal, what: 'blob' });
       await res.body.dump();
       const length = Number(header(res.headers, 'content-length'));
       return {
@@ -141,7 +141,7 @@ export class OciSourceClient implements SourceClient {
   private async downloadBlob(ref: OciUrl, req: DownloadRequest): Promise<SourceDownload> {
     const headers: Record<string, string> = {};
     if (req.range) headers.range = `bytes=${req.range.start}-${req.range.start + req.range.length - 1}`;
-    const res = await this.registry.send({ ref, method: 'GET', path: `blobs/${ref.blob}`, headers, signal: req.signal, what: 'blob' });
+    const res = await this.registry.send({ ref, method: 'GET', path: `blobs/${ref.blob}`, headers, authorization: callerAuthorization(req), signal: req.signal, what: 'blob' });
     const name = `blob ${describeOciUrl(ref)}`;
     if (req.range && res.statusCode !== 206) {
       await res.body.dump();
@@ -235,3 +235,8 @@ function pick(headers: Record<string, string | string[] | undefined>): Record<st
   return out;
 }
 
+/** The `Authorization` header a request carries (a registry mirror passes its client's on). */
+function callerAuthorization(req: SourceRequest): string | undefined {
+  const found = Object.entries(req.headers ?? {}).find(([k]) => k.toLowerCase() === 'authorization');
+  return found?.[1];
+}

@@ -18,6 +18,11 @@ export interface RegistryRequest {
   /** Path below `/v2/<repository>/`, e.g. `manifests/v1` or `blobs/sha256:…`. */
   path: string;
   headers?: Record<string, string>;
+  /**
+   * The caller's own credential for the registry (a mirror client's `Authorization`), sent up
+   * front; when the registry refuses it, the usual challenge flow follows.
+   */
+  authorization?: string;
   signal?: AbortSignal;
   /** What the request is for, in messages (`manifest`, `blob`, `tag list`). */
   what: string;
@@ -50,7 +55,7 @@ export class RegistryClient {
     const scheme = ref.insecure || this.options.insecureRegistries.has(ref.registry) ? 'http' : 'https';
     const url = `${scheme}://${ref.registry}/v2/${ref.repository}/${req.path}`;
     const scope = `repository:${ref.repository}:pull`;
-    let authorization = this.auth.cached(ref.registry, scope);
+    let authorization = req.authorization ?? this.auth.cached(ref.registry, scope);
     for (let attempt = 0; attempt < 3; attempt++) {
       const headers = { ...req.headers, ...(authorization ? { authorization } : {}) };
       const res = await this.call(url, req, headers);

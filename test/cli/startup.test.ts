@@ -95,7 +95,7 @@ test('an idle d7y peer with the shipped plugins loads no cloud SDK and no manage
   const config = join(dir, 'node.yaml');
   await writeFile(config, [
     `dataDir: ${join(dir, 'data')}`,
-    `peer: { schedulers: ["127.0.0.1:${sched}"], upload: { port: ${upload} }, rpc: { port: ${rpc} }, pieceHttp: { port: ${pieceHttp} } }`,
+    `peer: { schedulers: ["127.0.0.1:${sched}"], upload: { port: ${upload} }, rpc: { port: ${rpc} }, pieceHttp: { port: ${pieceHttp} }, proxy: { listen: { port: ${await freePort()} } } }`,
   ].join('\n'));
   const peer = startCli(t, ['peer', '-c', config], { cwd: dir, env: trace.env });
   const banner = await waitForOutput(peer, /d7y: ready: .*\n/, 60_000);

@@ -19,7 +19,7 @@ async function startPeer(t: ExecutionContext, dir: string): Promise<{ socket: st
   const config = join(dir, 'peer.yaml');
   await writeFile(config, [
     `dataDir: ${join(dir, 'data')}`,
-    `peer: { schedulers: [], upload: { port: ${await freePort()} }, rpc: { port: ${await freePort()} }, pieceHttp: { port: ${await freePort()} }, download: { pieceLengthMin: ${MIB}, concurrency: 2 } }`,
+    `peer: { schedulers: [], upload: { port: ${await freePort()} }, rpc: { port: ${await freePort()} }, pieceHttp: { port: ${await freePort()} }, proxy: { listen: { port: ${await freePort()} } }, download: { pieceLengthMin: ${MIB}, concurrency: 2 } }`,
   ].join('\n'));
   const env = { D7Y_DATA_DIR: join(dir, 'data') };
   const peer = startCli(t, ['peer', '-c', config], { env });

@@ -57,7 +57,7 @@ export class P2PCluster {
       peer: {
         seed: opts.seed ?? false, dataDir, socket,
         host: { ip: '127.0.0.1', hostname: name },
-        upload: { port: 0 }, rpc: { port: 0 }, pieceHttp: { port: 0 },
+        upload: { port: 0 }, rpc: { port: 0 }, pieceHttp: { port: 0 }, proxy: { listen: { port: 0 } },
         schedulers: opts.schedulers ?? [],
         announceIntervalMs: 5_000,
         download: { pieceLengthMin: TEST_PIECE_FLOOR, directMaxBytes: TEST_PIECE_FLOOR, stallMs: 2_000 },

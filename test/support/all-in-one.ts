@@ -26,6 +26,8 @@ export interface AllInOneConfig {
   managerUrl: string;
   /** The normal peer's local API socket, for `d7y get --socket`. */
   socket: string;
+  /** `127.0.0.1:<port>` of the normal peer's proxy and registry mirror. */
+  proxy: string;
 }
 
 export interface AllInOne extends AllInOneConfig {
@@ -37,13 +39,13 @@ export interface AllInOne extends AllInOneConfig {
 /** Writes the config of an all-in-one node on free ports (in a temp dir unless `opts.dir`), optionally with a plugins.json. */
 export async function writeAllInOneConfig(t: ExecutionContext, opts: AllInOneOptions = {}): Promise<AllInOneConfig> {
   const dir = opts.dir ?? await tmpDir(t);
-  const [sched, upload, rpc, pieceHttp, manager] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
+  const [sched, upload, rpc, pieceHttp, manager, proxy] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
   const dataDir = join(dir, 'data');
   const config: Record<string, unknown> = {
     dataDir,
     manager: { listen: { port: manager }, ...opts.manager },
     scheduler: { listen: { port: sched }, ...opts.scheduler },
-    peer: { schedulers: [`127.0.0.1:${sched}`], upload: { port: upload }, rpc: { port: rpc }, pieceHttp: { port: pieceHttp }, ...opts.peer },
+    peer: { schedulers: [`127.0.0.1:${sched}`], upload: { port: upload }, rpc: { port: rpc }, pieceHttp: { port: pieceHttp }, proxy: { listen: { port: proxy } }, ...opts.peer },
   };
   if (opts.plugins) {
     await writeFile(join(dir, 'plugins.json'), JSON.stringify(opts.plugins, null, 2));
@@ -51,7 +53,7 @@ export async function writeAllInOneConfig(t: ExecutionContext, opts: AllInOneOpt
   }
   const file = join(dir, 'node.json');
   await writeFile(file, JSON.stringify(config, null, 2));
-  return { dir, file, dataDir, managerUrl: `http://127.0.0.1:${manager}`, socket: join(dataDir, 'peer/peer.sock') };
+  return { dir, file, dataDir, managerUrl: `http://127.0.0.1:${manager}`, socket: join(dataDir, 'peer/peer.sock'), proxy: `127.0.0.1:${proxy}` };
 }
 
 /** Starts `d7y up` (see writeAllInOneConfig) and waits until it is ready; stopped in teardown. */

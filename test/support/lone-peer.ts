@@ -17,7 +17,7 @@ export async function startLonePeer(t: ExecutionContext, dir: string, env: NodeJ
   const config = join(dir, 'peer.yaml');
   await writeFile(config, [
     `dataDir: ${join(dir, 'data')}`,
-    `peer: { schedulers: [], upload: { port: ${await freePort()} }, rpc: { port: ${await freePort()} }, pieceHttp: { port: ${await freePort()} } }`,
+    `peer: { schedulers: [], upload: { port: ${await freePort()} }, rpc: { port: ${await freePort()} }, pieceHttp: { port: ${await freePort()} }, proxy: { listen: { port: ${await freePort()} } } }`,
   ].join('\n'));
   const daemon = startCli(t, ['peer', '-c', config], { env });
   await waitForOutput(daemon, /d7y: ready: .*\n/, 60_000);

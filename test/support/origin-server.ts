@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { resolve, sep } from 'node:path';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { gzipSync } from 'node:zlib';
 import type { ExecutionContext } from 'ava';
 
 /**
@@ -29,6 +30,8 @@ export interface OriginBehaviour {
   rateBytesPerSec?: number;
   /** Destroy the connection after this many body bytes of a response. */
   dropAfterBytes?: number;
+  /** A whole-object GET asking `Accept-Encoding: gzip` gets the body gzip-encoded (no Content-Length). */
+  gzipWhenAsked?: boolean;
 }
 
 export interface OriginServerOptions {
@@ -180,6 +183,15 @@ export async function startOriginServer(t: ExecutionContext, options: OriginServ
       headers['content-range'] = `bytes ${start}-${end}/${obj.size}`;
     }
     const length = Math.max(0, end - start + 1);
+    if (b.gzipWhenAsked && status === 200 && method === 'GET' && /\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''))) {
+      const chunks: Buffer[] = [];
+      for await (const c of obj.open(0, obj.size - 1) as AsyncIterable<Buffer>) chunks.push(c);
+      const raw = Buffer.concat(chunks);
+      const packed = gzipSync(raw);
+      res.writeHead(200, { ...headers, 'content-encoding': 'gzip', vary: 'Accept-Encoding' });
+      bytes += packed.length;
+      return void res.end(packed);
+    }
     if (!b.chunked) headers['content-length'] = length;
     res.writeHead(status, headers);
     if (method === 'HEAD' || length === 0) return void res.end();

@@ -21,6 +21,7 @@ import { HostAnnouncer } from './cluster/host-announcer.js';
 import { LocalApiServer } from './api/local-api-server.js';
 import { ManagerDiscovery } from './cluster/manager-discovery.js';
 import { PieceHttpServer } from './upload/piece-http-server.js';
+import { ProxyServer } from './proxy/proxy-server.js';
 import { DownloadService } from './download/download-service.js';
 import { TaskDownloader } from './download/task-downloader.js';
 import { TaskCatalog } from './tasks/task-catalog.js';
@@ -57,6 +58,7 @@ export class PeerRole implements Role {
   private lock?: DataDirLock;
   private engine?: TaskDownloader;
   private service?: DownloadService;
+  private proxy?: ProxyServer;
   private discovery?: ManagerDiscovery;
   private announcer?: HostAnnouncer;
   private lateAnnouncer?: HostAnnouncer;
@@ -120,6 +122,7 @@ export class PeerRole implements Role {
       uploadPort: this.vortexServer?.port ?? this.cfg.upload.port,
       rpcPort: this.rpc?.port ?? this.cfg.rpc.port,
       pieceHttpPort: this.pieceHttp?.port ?? this.cfg.pieceHttp.port,
+      proxy: this.cfg.proxy.enabled ? `${this.cfg.proxy.listen.ip}:${this.proxy?.port ?? this.cfg.proxy.listen.port}` : undefined,
       schedulers: this.scheduler?.addresses ?? this.cfg.schedulers,
       schedulersFrom: this.discovery?.origin ?? 'static',
       schemes: this.sources.schemes(),
@@ -186,6 +189,10 @@ export class PeerRole implements Role {
       socketPath: this.socketPath, catalog: tasks, downloads, logger: this.logger, describe: () => this.describe(),
       mediumOf: (taskId) => medium.mediumOf(taskId),
     }));
+    if (cfg.proxy.enabled) {
+      this.proxy = new ProxyServer({ config: cfg.proxy, downloads, logger: this.logger });
+      this.lifecycle.add(this.proxy);
+    }
     this.heldTasks = new HeldTaskAnnouncer({
       catalog: tasks, scheduler: () => this.scheduler, hostId: this.hostId, batchSize: cfg.heldTasks.batchSize, logger: this.logger,
       peerId: `${cfg.host.ip}-${cfg.host.hostname}-held${cfg.seed ? '-seed' : ''}`,

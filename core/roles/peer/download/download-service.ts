@@ -31,6 +31,15 @@ export interface FetchHooks {
   onProgress?: (progress: { taskId: string; bytes: number; total?: number } & TrafficShare) => void;
 }
 
+export interface OpenHooks {
+  signal?: AbortSignal;
+  /**
+   * The bytes to deliver, chosen once the content length is known (an HTTP `Range` such as
+   * `bytes=-500`), while the whole task is downloaded; may throw to refuse. Overrides `req.range`.
+   */
+  rangeOf?: (contentLength: number) => { start: number; length: number } | undefined;
+}
+
 /** A download whose bytes are being delivered in order while pieces arrive. */
 export interface TaskStream {
   taskId: string;
@@ -38,6 +47,10 @@ export interface TaskStream {
   contentLength?: number;
   /** The bytes that will be delivered (the range length, or the content length), when known. */
   bytes?: number;
+  /** The range delivered, once the content length is known (undefined: the whole object). */
+  range?: { start: number; length: number };
+  /** The peer held every piece already when the stream was opened. */
+  localHit: boolean;
   /**
    * Writes the bytes to `sink` in order, honouring its back-pressure, checking the request's
    * digest at the end. Rejects with a D7yError when the download fails after bytes were written,
@@ -117,10 +130,11 @@ export class DownloadService {
    * Starts a download and resolves once its first bytes can be delivered (or it failed before),
    * so a caller can answer its client at once and stream the rest as pieces arrive.
    */
-  async open(req: PeerDownloadRequest, hooks: { signal?: AbortSignal } = {}): Promise<TaskStream> {
+  async open(req: PeerDownloadRequest, hooks: OpenHooks = {}): Promise<TaskStream> {
     if (req.digest) parseDigest(req.digest);
     const taskId = this.taskIdOf(req);
     const state = await this.catalog.state(taskId);
+    const held = state.finished;
     const failed = new AbortController();
     let ended = false;
     const split = new TrafficSplit(state);
@@ -143,8 +157,9 @@ export class DownloadService {
       // A download that failed before its first piece leaves no listener on the shared task state.
       if (landed) state.off('piece', landed);
     }
-    if (req.range && state.contentLength === undefined) await ensured;
-    const range = state.contentLength === undefined ? undefined : clampRange(req.range, state.contentLength);
+    if ((req.range || hooks.rangeOf) && state.contentLength === undefined) await ensured;
+    const range = state.contentLength === undefined ? undefined
+      : hooks.rangeOf ? hooks.rangeOf(state.contentLength) : clampRange(req.range, state.contentLength);
     const copyTo = async (sink: Writable): Promise<PeerDownloadResult> => {
       const closed = new AbortController();
       const onClose = (): void => closed.abort(new D7yError('D7Y_ABORTED', 'the client went away'));
@@ -182,7 +197,7 @@ export class DownloadService {
         sink.off('close', onClose);
       }
     };
-    return { taskId, contentLength: state.contentLength, bytes: range?.length ?? state.contentLength, copyTo };
+    return { taskId, contentLength: state.contentLength, bytes: range?.length ?? state.contentLength, range, localHit: held, copyTo };
   }
 
   /**
