@@ -16,6 +16,7 @@ export const D7Y_OTHER_VARIABLES: Readonly<Record<string, string>> = {
   D7Y_PG_BIN: 'tests: where the PostgreSQL binaries are',
   D7Y_TRACE_FILE: 'tests: where a traced d7y process lists the modules it loads',
   D7Y_HEAP_FILE: 'tests: where a probed d7y process reports its heap settings',
+  D7Y_TEST_LOGS: 'tests: a folder where the output of every d7y process a test starts is kept',
 };
 
 /** Prefixes of variables for other purposes: `D7Y_BENCH_*` (benchmarks, see bench/README.md). */

@@ -41,7 +41,7 @@ export const ProxyConfigSchema = z.strictObject({
   registryMirror: z.strictObject({
     /** The upstream of `/v2/` requests that name none (no `?ns=`, no `X-Dragonfly-Registry`). */
     url: registry.default('https://index.docker.io'),
-    /** Registries (`host[:port]`) spoken to over plain http when a request names them by `?ns=`. */
+    /** Registries (`host[:port]`) spoken to over plain http when a request names them by `?ns=` (loopback ones always are). */
     insecureRegistries: z.array(z.string()).default([]),
   }).prefault({}),
   /**

@@ -15,6 +15,8 @@ export interface RegistryOptions {
   htpasswd?: Record<string, string>;
   /** Token auth with a token issuer of ours that knows these users. */
   token?: { users: Record<string, string>; anonymousPull?: boolean; expiresIn?: number };
+  /** Keep the registry's access log, for `requests()`. */
+  logRequests?: boolean;
 }
 
 export interface Registry {
@@ -26,6 +28,8 @@ export interface Registry {
   readonly tokenIssuer?: TokenIssuer;
   /** Credentials for skopeo pushes (`user:password`) when the registry has auth. */
   readonly pushCreds?: string;
+  /** With `logRequests`: the requests the registry answered, as `METHOD /path status bytes`, in order. */
+  requests(): string[];
 }
 
 /**
@@ -64,9 +68,19 @@ http:
   secret: d7y-test-secret
 ${auth}`;
   await writeFile(join(dir, 'config.yml'), config);
-  const child = spawn('docker-registry', ['serve', join(dir, 'config.yml')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn('docker-registry', ['serve', join(dir, 'config.yml')], { stdio: ['ignore', opts.logRequests ? 'pipe' : 'ignore', 'pipe'] });
   let stderr = '';
+  const answered: string[] = [];
+  let partial = '';
   child.stderr!.setEncoding('utf8').on('data', (d: string) => { stderr = (stderr + d).slice(-4000); });
+  child.stdout?.setEncoding('utf8').on('data', (d: string) => {
+    const lines = (partial + d).split('\n');
+    partial = lines.pop() ?? '';
+    for (const line of lines) {
+      const m = /"(GET|HEAD|PUT|POST|PATCH|DELETE) (\S+) HTTP\/[\d.]+" (\d{3}) (\d+)/.exec(line);
+      if (m) answered.push(`${m[1]} ${m[2]} ${m[3]} ${m[4]}`);
+    }
+  });
   t.teardown(() => stopProcess(child));
   const deadline = Date.now() + 15_000;
   for (;;) {
@@ -76,7 +90,7 @@ ${auth}`;
     if (Date.now() > deadline) throw new Error(`docker-registry did not answer on 127.0.0.1:${port} within 15 s: ${stderr}`);
     await new Promise((r) => setTimeout(r, 100));
   }
-  return { host: `127.0.0.1:${port}`, pid: child.pid!, storeDir: join(dir, 'store'), tokenIssuer, pushCreds };
+  return { host: `127.0.0.1:${port}`, pid: child.pid!, storeDir: join(dir, 'store'), tokenIssuer, pushCreds, requests: () => [...answered] };
 }
 
 /** `skopeo copy` from `src` to `docker://<dest>` on a plain-http registry (bounded to 60 s). */

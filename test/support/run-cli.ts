@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { ExecutionContext } from 'ava';
 import { d7yBin } from './env.js';
 
@@ -42,7 +43,19 @@ export function startCli(t: ExecutionContext, args: string[], options: { cwd?: s
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   t.teardown(() => stopProcess(child));
+  keepLog(child, args);
   return child;
+}
+
+/** With D7Y_TEST_LOGS=<dir>, a started process's output is also kept in `<dir>/<pid>-<command>.log`. */
+function keepLog(child: ChildProcess, args: string[]): void {
+  const dir = process.env.D7Y_TEST_LOGS;
+  if (!dir || child.pid === undefined) return;
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `${child.pid}-${args.filter((a) => /^[\w-]+$/.test(a)).slice(0, 3).join('-')}.log`);
+  const append = (d: Buffer): void => appendFileSync(file, d);
+  child.stdout?.on('data', append);
+  child.stderr?.on('data', append);
 }
 
 const shellQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;

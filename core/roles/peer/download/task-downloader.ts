@@ -153,7 +153,8 @@ export class TaskDownloader {
   private async fetch(state: TaskState, client: SourceClient, req: PeerDownloadRequest, missing: number[], signal: AbortSignal): Promise<void> {
     const cfg = this.opts.config;
     try {
-      const direct = state.contentLength! <= cfg.download.directMaxBytes || !this.opts.scheduler;
+      // A download the scheduler asked for (a seed peer's trigger) always reports back to it, however small.
+      const direct = (state.contentLength! <= cfg.download.directMaxBytes && !req.needBackToSource) || !this.opts.scheduler;
       if (direct) {
         if (!this.backToSourceAllowed(req)) {
           throw new D7yError('D7Y_SCHEDULER_UNAVAILABLE', `no scheduler is configured and back-to-source is disabled for ${req.url}`, {

@@ -99,8 +99,8 @@ function describeConnectError(err: unknown): { message: string; timeout: boolean
 /** A URL without userinfo or query (which may carry signatures) for logs and messages. */
 export function redact(url: string): string {
   try {
-    const u = new URL(url);
-    return `${u.protocol}//${u.host}${u.pathname}`;
+    const u = new URL(url, 'http://mirror');
+    return url.startsWith('/') ? u.pathname : `${u.protocol}//${u.host}${u.pathname}`;
   } catch {
     return '<malformed URL>';
   }

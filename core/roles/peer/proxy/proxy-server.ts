@@ -138,7 +138,11 @@ export class ProxyServer implements Startable {
   /** Routes one admitted request (also the requests of an intercepted HTTPS tunnel). */
   private dispatch(req: IncomingMessage, res: ServerResponse): void {
     this.active += 1;
-    res.once('close', () => { this.active -= 1; });
+    const started = Date.now();
+    res.once('close', () => {
+      this.active -= 1;
+      this.opts.logger.debug({ method: req.method, url: redact(req.url ?? ''), status: res.statusCode, ms: Date.now() - started, complete: res.writableFinished }, 'proxy: request');
+    });
     res.on('error', () => undefined);
     this.serve(req, res).catch((err: unknown) => {
       const e = toD7yError(err);

@@ -98,11 +98,17 @@ export class RegistryMirror {
       });
     }
     const name = m[2]!.toLowerCase();
-    const scheme = m[1] ?? (this.insecure?.has(name) ? 'http' : 'https');
+    const scheme = m[1] ?? (this.insecure?.has(name) || isLoopback(name) ? 'http' : 'https');
     return { scheme, host: API_HOSTS[name] ?? name };
   }
 }
 
 function one(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
+}
+
+/** A registry on this host (`localhost`, 127.0.0.0/8), spoken to over plain http as Docker does. */
+function isLoopback(hostPort: string): boolean {
+  const host = hostPort.replace(/:\d+$/, '');
+  return host === 'localhost' || /^127(\.\d{1,3}){3}$/.test(host);
 }
