@@ -15,6 +15,17 @@ export interface RegistryOptions {
   htpasswd?: Record<string, string>;
   /** Token auth with a token issuer of ours that knows these users. */
   token?: { users: Record<string, string>; anonymousPull?: boolean; expiresIn?: number };
+  /** Pull-through mode: a read-only cache of this registry (`http://127.0.0.1:<port>`). */
+  pullThrough?: string;
+  /** Listen on this port instead of a fresh free one (a stand-in for a mirror at a known address). */
+  port?: number;
+}
+
+/** One request line of the registry's access log: `GET /v2/x/manifests/v1?ns=... HTTP/1.1` → method and URI. */
+export interface RegistryRequest {
+  method: string;
+  uri: string;
+  userAgent: string;
 }
 
 export interface Registry {
@@ -26,16 +37,19 @@ export interface Registry {
   readonly tokenIssuer?: TokenIssuer;
   /** Credentials for skopeo pushes (`user:password`) when the registry has auth. */
   readonly pushCreds?: string;
+  /** Every request the registry answered so far, from its access log, oldest first. */
+  requests(): RegistryRequest[];
 }
 
 /**
  * Starts Debian's `docker-registry` (distribution 2.8) on 127.0.0.1 with a filesystem store in a
- * temp dir, optionally behind htpasswd basic auth or token auth; waits (bounded) until `/v2/`
- * answers; stops it by PID in teardown.
+ * temp dir, optionally behind htpasswd basic auth or token auth, or as a pull-through cache of
+ * another registry; records its access log; waits (bounded) until `/v2/` answers; stops it by PID
+ * in teardown.
  */
 export async function startRegistry(t: ExecutionContext, opts: RegistryOptions = {}): Promise<Registry> {
   const dir = await tmpDir(t, 'd7y-registry-');
-  const port = await freePort();
+  const port = opts.port ?? await freePort();
   let auth = '';
   let tokenIssuer: TokenIssuer | undefined;
   let pushCreds: string | undefined;
@@ -62,9 +76,19 @@ storage:
 http:
   addr: 127.0.0.1:${port}
   secret: d7y-test-secret
-${auth}`;
+${auth}${opts.pullThrough ? `proxy:\n  remoteurl: ${opts.pullThrough}\n` : ''}`;
   await writeFile(join(dir, 'config.yml'), config);
-  const child = spawn('docker-registry', ['serve', join(dir, 'config.yml')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn('docker-registry', ['serve', join(dir, 'config.yml')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const requests: RegistryRequest[] = [];
+  let partial = '';
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+    const lines = (partial + d).split('\n');
+    partial = lines.pop()!;
+    for (const line of lines) {
+      const m = /"([A-Z]+) (\S+) HTTP\/[\d.]+" \d+ \d+ "[^"]*" "([^"]*)"/.exec(line);
+      if (m) requests.push({ method: m[1]!, uri: m[2]!, userAgent: m[3]! });
+    }
+  });
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (d: string) => { stderr = (stderr + d).slice(-4000); });
   t.teardown(() => stopProcess(child));
@@ -76,7 +100,7 @@ ${auth}`;
     if (Date.now() > deadline) throw new Error(`docker-registry did not answer on 127.0.0.1:${port} within 15 s: ${stderr}`);
     await new Promise((r) => setTimeout(r, 100));
   }
-  return { host: `127.0.0.1:${port}`, pid: child.pid!, storeDir: join(dir, 'store'), tokenIssuer, pushCreds };
+  return { host: `127.0.0.1:${port}`, pid: child.pid!, storeDir: join(dir, 'store'), tokenIssuer, pushCreds, requests: () => [...requests] };
 }
 
 /** `skopeo copy` from `src` to `docker://<dest>` on a plain-http registry (bounded to 60 s). */
