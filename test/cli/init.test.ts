@@ -1,4 +1,4 @@
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { execFile } from 'node:child_process';
 import { chmod, chown, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -12,6 +12,14 @@ const NOBODY = 65534;
 async function put(path: string, text: string): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
   await writeFile(path, text);
+}
+
+/** A temp dir holding a containerd config.toml with `text`, and the certs.d path beside it (not created). */
+async function containerdFiles(t: ExecutionContext, text: string): Promise<{ dir: string; config: string; certs: string }> {
+  const dir = await tmpDir(t);
+  const config = join(dir, 'config.toml');
+  await put(config, text);
+  return { dir, config, certs: join(dir, 'certs.d') };
 }
 
 /** The backups `d7y init` left beside `file`. */
@@ -102,10 +110,7 @@ test('--dry-run shows the change as a diff and writes nothing; --json says the s
 });
 
 test('containerd: a version 3 config gets config_path under the io.containerd.cri.v1.images plugin, other settings kept', async (t) => {
-  const dir = await tmpDir(t);
-  const config = join(dir, 'config.toml');
-  await put(config, 'version = 3\nroot = "/var/lib/containerd"\n\n[plugins."io.containerd.cri.v1.images"]\n  snapshotter = "overlayfs"\n');
-  const certs = join(dir, 'certs.d');
+  const { config, certs } = await containerdFiles(t, 'version = 3\nroot = "/var/lib/containerd"\n\n[plugins."io.containerd.cri.v1.images"]\n  snapshotter = "overlayfs"\n');
   const r = await runCli(['init', 'containerd', '--config-dir', certs, '--containerd-config', config, '--registry', 'docker.io']);
   t.is(r.code, 0, r.stderr);
   const text = await readFile(config, 'utf8');
@@ -139,10 +144,8 @@ test('containerd: an existing config_path is where the files go; another --confi
 });
 
 test('containerd: the deprecated registry.mirrors is refused (containerd would reject config_path beside it)', async (t) => {
-  const dir = await tmpDir(t);
-  const config = join(dir, 'config.toml');
-  await put(config, 'version = 2\n[plugins."io.containerd.grpc.v1.cri".registry.mirrors."docker.io"]\n  endpoint = ["https://mirror.example.com"]\n');
-  const r = await runCli(['init', 'containerd', '--config-dir', join(dir, 'certs.d'), '--containerd-config', config]);
+  const { dir, config, certs } = await containerdFiles(t, 'version = 2\n[plugins."io.containerd.grpc.v1.cri".registry.mirrors."docker.io"]\n  endpoint = ["https://mirror.example.com"]\n');
+  const r = await runCli(['init', 'containerd', '--config-dir', certs, '--containerd-config', config]);
   t.is(r.code, 2);
   t.regex(r.stderr, /sets plugins\."io\.containerd\.grpc\.v1\.cri"\.registry\.mirrors, which containerd refuses together with config_path/);
   t.regex(r.stderr, /fix: move those mirrors into hosts\.toml files/);
@@ -150,17 +153,15 @@ test('containerd: the deprecated registry.mirrors is refused (containerd would r
 });
 
 test('containerd: a corrupt config.toml is refused with its line; an existing _default keeps its other mirrors after ours', async (t) => {
-  const dir = await tmpDir(t);
-  const config = join(dir, 'config.toml');
-  await put(config, 'version = 2\n[plugins\nfoo = 1\n');
-  const bad = await runCli(['init', 'containerd', '--config-dir', join(dir, 'certs.d'), '--containerd-config', config]);
+  const { config, certs } = await containerdFiles(t, 'version = 2\n[plugins\nfoo = 1\n');
+  const bad = await runCli(['init', 'containerd', '--config-dir', certs, '--containerd-config', config]);
   t.is(bad.code, 2);
   t.regex(bad.stderr, /config\.toml is not valid TOML: line 2/);
 
   await put(config, 'version = 2\n');
-  const def = join(dir, 'certs.d/_default/hosts.toml');
+  const def = join(certs, '_default/hosts.toml');
   await put(def, '[host."https://mirror.example.com"]\n  capabilities = ["pull"]\n');
-  const r = await runCli(['init', 'containerd', '--config-dir', join(dir, 'certs.d'), '--containerd-config', config]);
+  const r = await runCli(['init', 'containerd', '--config-dir', certs, '--containerd-config', config]);
   t.is(r.code, 0, r.stderr);
   const text = await readFile(def, 'utf8');
   const ours = text.indexOf('[host."http://127.0.0.1:4001"]');
