@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { chmod, chown, copyFile, constants, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { chmod, chown, copyFile, constants, mkdir, open, readFile, realpath, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { createTwoFilesPatch } from 'diff';
 import { D7yError } from '../../core/errors/d7y-error.js';
@@ -142,8 +142,10 @@ export async function applyChanges(changes: readonly FileChange[], opts: { dryRu
       continue;
     }
     try {
-      const backup = change.before === null ? undefined : await keepBackup(change.path, now);
-      await writeAtomic(change.path, change.after);
+      // A symlinked config file stays a symlink: the file it points at is the one replaced.
+      const target = change.before === null ? change.path : await realpath(change.path);
+      const backup = change.before === null ? undefined : await keepBackup(target, now);
+      await writeAtomic(target, change.after);
       outcomes.push({ path: change.path, action: change.before === null ? 'created' : 'updated', ...(backup ? { backup } : {}), diff });
     } catch (err) {
       throw writeError(change.path, err);

@@ -1,5 +1,6 @@
+import { resolve } from 'node:path';
 import { D7yError } from '../../core/errors/d7y-error.js';
-import { DEFAULT_PEER_PROXY, parseProxyAddress, parseRegistries } from './addresses.js';
+import { DEFAULT_PEER_PROXY, parseProxyAddress, parseRegistries, type ProxyAddress } from './addresses.js';
 import { applyChanges, type FileOutcome } from './config-file.js';
 import { DEFAULT_CONTAINERD_CONFIG, planContainerd } from './containerd-plan.js';
 import { DEFAULT_DOCKER_DIR, planDocker } from './docker-plan.js';
@@ -41,32 +42,33 @@ export function parseRuntime(input: string): Runtime {
   return runtime;
 }
 
-async function plan(runtime: Runtime, opts: InitOptions): Promise<RuntimePlan> {
-  const proxy = parseProxyAddress(opts.proxy ?? DEFAULT_PEER_PROXY);
+async function plan(runtime: Runtime, proxy: ProxyAddress, opts: InitOptions): Promise<RuntimePlan> {
+  const configDir = opts.configDir === undefined ? undefined : resolve(opts.configDir);
   const registries = parseRegistries(opts.registry ?? []);
   if (runtime !== 'containerd' && opts.containerdConfig !== undefined) {
     throw new D7yError('D7Y_INVALID_ARGUMENT', `--containerd-config is for d7y init containerd, not ${runtime}`, { fix: 'drop --containerd-config' });
   }
   switch (runtime) {
     case 'containerd':
-      return planContainerd({ certsDir: opts.configDir, configFile: opts.containerdConfig ?? DEFAULT_CONTAINERD_CONFIG, proxy, registries });
+      return planContainerd({ certsDir: configDir, configFile: resolve(opts.containerdConfig ?? DEFAULT_CONTAINERD_CONFIG), proxy, registries });
     case 'cri-o':
     case 'podman':
-      return planRegistriesConf({ runtime, containersDir: opts.configDir ?? DEFAULT_CONTAINERS_DIR, proxy, registries });
+      return planRegistriesConf({ runtime, containersDir: configDir ?? DEFAULT_CONTAINERS_DIR, proxy, registries });
     case 'docker':
-      return planDocker({ configDir: opts.configDir ?? DEFAULT_DOCKER_DIR, proxy, registries });
+      return planDocker({ configDir: configDir ?? DEFAULT_DOCKER_DIR, proxy, registries });
   }
 }
 
 /** Plans and applies (or, dry, only shows) the runtime's mirror config; never restarts anything. */
 export async function initRuntime(runtimeInput: string, opts: InitOptions): Promise<InitReport> {
   const runtime = parseRuntime(runtimeInput);
-  const p = await plan(runtime, opts);
+  const proxy = parseProxyAddress(opts.proxy ?? DEFAULT_PEER_PROXY);
+  const p = await plan(runtime, proxy, opts);
   const files = await applyChanges(p.changes, { dryRun: opts.dryRun });
   const changed = new Set(files.filter((f) => f.action !== 'unchanged').map((f) => f.path));
   return {
     runtime,
-    proxy: parseProxyAddress(opts.proxy ?? DEFAULT_PEER_PROXY).url,
+    proxy: proxy.url,
     dryRun: Boolean(opts.dryRun),
     changed: changed.size > 0,
     files,

@@ -1,6 +1,6 @@
 import test, { type ExecutionContext } from 'ava';
 import { execFile } from 'node:child_process';
-import { chmod, chown, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { chmod, chown, lstat, mkdir, readdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { d7yBin, tmpDir } from '../support/env.js';
@@ -141,6 +141,17 @@ test('containerd: an existing config_path is where the files go; another --confi
   t.is(other.code, 1);
   t.true(other.stderr.includes(`already reads hosts.toml files from ${theirs}`), other.stderr);
   t.true(other.stderr.includes(`fix: run d7y init containerd --config-dir ${theirs}`), other.stderr);
+});
+
+test('containerd: a relative --config-dir is written to config_path as an absolute path; a symlinked config.toml stays a symlink', async (t) => {
+  const { dir, config, certs } = await containerdFiles(t, 'version = 2\n');
+  const link = join(dir, 'link.toml');
+  await symlink(config, link);
+  const r = await runCli(['init', 'containerd', '--config-dir', 'certs.d', '--containerd-config', 'link.toml'], { cwd: dir });
+  t.is(r.code, 0, r.stderr);
+  t.true((await lstat(link)).isSymbolicLink());
+  t.true((await readFile(config, 'utf8')).includes(`config_path = "${certs}"`));
+  t.is((await backupsOf(config)).length, 1, 'the backup sits beside the real file');
 });
 
 test('containerd: the deprecated registry.mirrors is refused (containerd would reject config_path beside it)', async (t) => {
