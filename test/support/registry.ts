@@ -15,8 +15,20 @@ export interface RegistryOptions {
   htpasswd?: Record<string, string>;
   /** Token auth with a token issuer of ours that knows these users. */
   token?: { users: Record<string, string>; anonymousPull?: boolean; expiresIn?: number };
-  /** Keep the registry's access log, for `requests()`. */
-  logRequests?: boolean;
+  /** Pull-through mode: a read-only cache of this registry (`http://127.0.0.1:<port>`). */
+  pullThrough?: string;
+  /** Listen on this port instead of a fresh free one (a stand-in for a mirror at a known address). */
+  port?: number;
+}
+
+/** One request line of the registry's access log: `GET /v2/x/manifests/v1?ns=... HTTP/1.1` → method and URI. */
+export interface RegistryRequest {
+  method: string;
+  uri: string;
+  status: number;
+  /** Body bytes sent. */
+  bytes: number;
+  userAgent: string;
 }
 
 export interface Registry {
@@ -28,18 +40,19 @@ export interface Registry {
   readonly tokenIssuer?: TokenIssuer;
   /** Credentials for skopeo pushes (`user:password`) when the registry has auth. */
   readonly pushCreds?: string;
-  /** With `logRequests`: the requests the registry answered, as `METHOD /path status bytes`, in order. */
-  requests(): string[];
+  /** Every request the registry answered so far, from its access log, oldest first. */
+  requests(): RegistryRequest[];
 }
 
 /**
  * Starts Debian's `docker-registry` (distribution 2.8) on 127.0.0.1 with a filesystem store in a
- * temp dir, optionally behind htpasswd basic auth or token auth; waits (bounded) until `/v2/`
- * answers; stops it by PID in teardown.
+ * temp dir, optionally behind htpasswd basic auth or token auth, or as a pull-through cache of
+ * another registry; records its access log; waits (bounded) until `/v2/` answers; stops it by PID
+ * in teardown.
  */
 export async function startRegistry(t: ExecutionContext, opts: RegistryOptions = {}): Promise<Registry> {
   const dir = await tmpDir(t, 'd7y-registry-');
-  const port = await freePort();
+  const port = opts.port ?? await freePort();
   let auth = '';
   let tokenIssuer: TokenIssuer | undefined;
   let pushCreds: string | undefined;
@@ -66,21 +79,21 @@ storage:
 http:
   addr: 127.0.0.1:${port}
   secret: d7y-test-secret
-${auth}`;
+${auth}${opts.pullThrough ? `proxy:\n  remoteurl: ${opts.pullThrough}\n` : ''}`;
   await writeFile(join(dir, 'config.yml'), config);
-  const child = spawn('docker-registry', ['serve', join(dir, 'config.yml')], { stdio: ['ignore', opts.logRequests ? 'pipe' : 'ignore', 'pipe'] });
-  let stderr = '';
-  const answered: string[] = [];
+  const child = spawn('docker-registry', ['serve', join(dir, 'config.yml')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const requests: RegistryRequest[] = [];
   let partial = '';
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => { stderr = (stderr + d).slice(-4000); });
-  child.stdout?.setEncoding('utf8').on('data', (d: string) => {
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => {
     const lines = (partial + d).split('\n');
-    partial = lines.pop() ?? '';
+    partial = lines.pop()!;
     for (const line of lines) {
-      const m = /"(GET|HEAD|PUT|POST|PATCH|DELETE) (\S+) HTTP\/[\d.]+" (\d{3}) (\d+)/.exec(line);
-      if (m) answered.push(`${m[1]} ${m[2]} ${m[3]} ${m[4]}`);
+      const m = /"([A-Z]+) (\S+) HTTP\/[\d.]+" (\d+) (\d+) "[^"]*" "([^"]*)"/.exec(line);
+      if (m) requests.push({ method: m[1]!, uri: m[2]!, status: Number(m[3]), bytes: Number(m[4]), userAgent: m[5]! });
     }
   });
+  let stderr = '';
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => { stderr = (stderr + d).slice(-4000); });
   t.teardown(() => stopProcess(child));
   const deadline = Date.now() + 15_000;
   for (;;) {
@@ -90,7 +103,7 @@ ${auth}`;
     if (Date.now() > deadline) throw new Error(`docker-registry did not answer on 127.0.0.1:${port} within 15 s: ${stderr}`);
     await new Promise((r) => setTimeout(r, 100));
   }
-  return { host: `127.0.0.1:${port}`, pid: child.pid!, storeDir: join(dir, 'store'), tokenIssuer, pushCreds, requests: () => [...answered] };
+  return { host: `127.0.0.1:${port}`, pid: child.pid!, storeDir: join(dir, 'store'), tokenIssuer, pushCreds, requests: () => [...requests] };
 }
 
 /** `skopeo copy` from `src` to `docker://<dest>` on a plain-http registry (bounded to 60 s). */
