@@ -9,6 +9,7 @@ import { registerJobCommand } from './job.js';
 import { registerTokenCommand } from './token.js';
 import { registerAuditCommand } from './audit.js';
 import { registerExperimentCommand } from './experiment.js';
+import { registerProxyCommand } from './proxy.js';
 import { registerVersionCommand } from './version.js';
 
 /** Adds one command (and its subcommands) to the program. */
@@ -26,5 +27,6 @@ export const commandRegistrars: CommandRegistrar[] = [
   registerTokenCommand,
   registerAuditCommand,
   registerExperimentCommand,
+  registerProxyCommand,
   registerVersionCommand,
 ];
