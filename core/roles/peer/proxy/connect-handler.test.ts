@@ -250,3 +250,24 @@ test('a target that never answers the connect gets 504 after connectTimeoutMs', 
   t.regex(answer, /^HTTP\/1\.1 504 Gateway Timeout\r\n/);
   t.regex(answer, /took more than 400 ms/);
 });
+
+test('close() ends the open tunnels and hijacked connections', async (t) => {
+  const s = await setup(t);
+  const seen: IncomingMessage[] = [];
+  const handler = createConnectHandler({
+    hijack: (_host, port) => port === s.originPort, ca: s.ca, logger: silentLogger(), connectTimeoutMs: 5000, idleTimeoutMs: 30_000,
+    onRequest: (req) => { seen.push(req); },
+  });
+  const server = createHttpServer();
+  server.on('connect', handler);
+  const port = await listen(t, server);
+  const echo = createTcpServer((c) => c.pipe(c));
+  const tunnel = await openTunnel(port, `127.0.0.1:${await listen(t, echo)}`);
+  const hanging = curl(['-x', `http://127.0.0.1:${port}`, '--cacert', s.caFile, `https://localhost:${s.originPort}/slow`]);
+  while (seen.length === 0) await new Promise((r) => setTimeout(r, 20));
+  handler.close();
+  await once(tunnel, 'close');
+  const r = await hanging;
+  t.not(r.code, 0, 'the request that was never answered ends when the proxy closes');
+  t.true(tunnel.destroyed);
+});

@@ -123,6 +123,8 @@ export function createConnectHandler(opts: ConnectHandlerOptions): ConnectHandle
       },
     });
     targets.set(tls, target);
+    live.add(tls);
+    tls.on('close', () => live.delete(tls));
     tls.on('error', (err: NodeJS.ErrnoException) => {
       logger.debug({ host: target.host, err: err.message, code: err.code }, 'proxy: TLS with a hijacked client failed (does it trust the proxy CA?)');
     });
