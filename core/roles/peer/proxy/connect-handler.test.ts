@@ -271,3 +271,17 @@ test('close() ends the open tunnels and hijacked connections', async (t) => {
   t.not(r.code, 0, 'the request that was never answered ends when the proxy closes');
   t.true(tunnel.destroyed);
 });
+
+test('bytes the client sent right behind the CONNECT reach the target first', async (t) => {
+  const s = await setup(t);
+  const proxy = await startProxy(t, { hijack: () => false, ca: s.ca });
+  const echo = createTcpServer((c) => c.pipe(c));
+  const echoPort = await listen(t, echo);
+  const client = connect(proxy.port, '127.0.0.1');
+  client.write(`CONNECT 127.0.0.1:${echoPort} HTTP/1.1\r\nHost: x\r\n\r\nearly bytes`);
+  let text = '';
+  client.setEncoding('latin1').on('data', (d: string) => { text += d; });
+  while (!text.includes('early bytes')) await once(client, 'data');
+  t.is(text, 'HTTP/1.1 200 Connection Established\r\n\r\nearly bytes');
+  client.destroy();
+});

@@ -7,7 +7,7 @@ import type { Logger } from '../../../logging/logger.js';
 import type { ProxyCa } from './proxy-ca.js';
 import { openTunnel } from './tcp-tunnel.js';
 import { parseConnectTarget, type ConnectTarget } from './connect-target.js';
-import { refuseConnect } from './connect-refusal.js';
+import { CONNECT_ESTABLISHED, refuseConnect } from './connect-replies.js';
 
 export interface ConnectHandlerOptions {
   /** True: terminate TLS for this target with a minted certificate and serve it through `onRequest`. */
@@ -40,8 +40,6 @@ export interface ConnectHandlerOptions {
  */
 export type ConnectHandler = ((req: IncomingMessage, socket: Duplex, head: Buffer) => void) & { close(): void };
 
-const ESTABLISHED = 'HTTP/1.1 200 Connection Established\r\n\r\n';
-
 /**
  * The proxy's HTTPS side: for each CONNECT, either a TCP tunnel to the target (bytes untouched,
  * connect and idle time-outs, both ends closed together) or, when `hijack` says so and a CA is
@@ -53,7 +51,7 @@ const ESTABLISHED = 'HTTP/1.1 200 Connection Established\r\n\r\n';
 export function createConnectHandler(opts: ConnectHandlerOptions): ConnectHandler {
   const { logger } = opts;
   const targets = new WeakMap<TLSSocket, ConnectTarget>();
-  const inner = createServer({ keepAliveTimeout: opts.idleTimeoutMs }, (req, res) => {
+  const inner = createServer((req, res) => {
     const target = targets.get(req.socket as TLSSocket);
     if (!target) return void res.destroy();
     const servername = (req.socket as TLSSocket).servername;
@@ -73,6 +71,7 @@ export function createConnectHandler(opts: ConnectHandlerOptions): ConnectHandle
     }
   });
   inner.timeout = opts.idleTimeoutMs;
+  inner.keepAliveTimeout = opts.idleTimeoutMs;
   inner.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
     logger.debug({ err: err.message, code: err.code }, 'proxy: a hijacked client connection failed');
     if (err.code?.startsWith('HPE_') && socket.writable) refuseConnect(socket, 400, `bad HTTP request: ${err.message}`);
@@ -109,7 +108,7 @@ export function createConnectHandler(opts: ConnectHandlerOptions): ConnectHandle
       return refuseConnect(socket, 502, `cannot make a certificate for ${target.host}: ${(err as Error).message}`);
     }
     if (socket.destroyed) return;
-    socket.write(ESTABLISHED);
+    socket.write(CONNECT_ESTABLISHED);
     if (head.length) socket.unshift(head);
     const tls = new TLSSocket(socket, {
       isServer: true,

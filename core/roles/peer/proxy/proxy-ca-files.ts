@@ -93,7 +93,7 @@ async function writeTemp(file: string, data: string, mode: number): Promise<stri
  * (this or another process stopped between the two steps) gets a new self-signed certificate.
  */
 async function createPair(certFile: string, keyFile: string, logger: Logger): Promise<void> {
-  const commonName = `d7y proxy CA (${hostname()})`;
+  const commonName = `d7y proxy CA (${hostname().slice(0, 48)})`;
   const fresh = await mintCaCertificate(commonName, GENERATED_CA_DAYS);
   const tmpKey = await writeTemp(keyFile, fresh.keyPem, 0o600);
   try {

@@ -2,7 +2,7 @@ import { connect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../../../logging/logger.js';
 import type { ConnectTarget } from './connect-target.js';
-import { refuseConnect } from './connect-refusal.js';
+import { CONNECT_ESTABLISHED, refuseConnect } from './connect-replies.js';
 
 export interface TunnelOptions {
   logger: Logger;
@@ -61,7 +61,7 @@ export function openTunnel(target: ConnectTarget, client: Duplex, head: Buffer, 
     clearTimeout(timer);
     connected = true;
     if (client.destroyed) return void upstream.destroy();
-    client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+    client.write(CONNECT_ESTABLISHED);
     if (head.length) upstream.write(head);
     upstream.setTimeout(opts.idleTimeoutMs, () => {
       logger.debug({ host: target.host, port: target.port }, 'proxy: idle tunnel closed');

@@ -1,5 +1,8 @@
 import type { Duplex } from 'node:stream';
 
+/** The answer to a CONNECT that opened a tunnel; the client's bytes follow it. */
+export const CONNECT_ESTABLISHED = 'HTTP/1.1 200 Connection Established\r\n\r\n';
+
 const REASONS: Record<number, string> = {
   400: 'Bad Request', 403: 'Forbidden', 407: 'Proxy Authentication Required', 429: 'Too Many Requests',
   500: 'Internal Server Error', 502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout',
