@@ -10,3 +10,4 @@ export * from './plugin-verifier.js';
 export * from './embedded-peer.js';
 export * from './experiment-report.js';
 export * from './all-in-one.js';
+export * from './peer-proxy-ca.js';

@@ -10,6 +10,7 @@ import { registerTokenCommand } from './token.js';
 import { registerAuditCommand } from './audit.js';
 import { registerExperimentCommand } from './experiment.js';
 import { registerInitCommand } from './init.js';
+import { registerProxyCommand } from './proxy.js';
 import { registerVersionCommand } from './version.js';
 
 /** Adds one command (and its subcommands) to the program. */
@@ -28,5 +29,6 @@ export const commandRegistrars: CommandRegistrar[] = [
   registerAuditCommand,
   registerExperimentCommand,
   registerInitCommand,
+  registerProxyCommand,
   registerVersionCommand,
 ];
