@@ -24,6 +24,20 @@ async function loginPassword(user: string, opts: LoginOptions): Promise<string> 
   return password;
 }
 
+/** Ends a stored session on the manager, as far as it can (a session already ended is fine; `quiet` says nothing of failures). */
+async function endSession(url: string, token: string, quiet: boolean): Promise<void> {
+  const { ManagerClient } = await import('../../core/protocol/manager/index.js');
+  const client = new ManagerClient({ url, token, timeoutMs: 5_000 });
+  try {
+    await client.signOut();
+  } catch (err) {
+    const status = (err as D7yError).details?.status;
+    if (!quiet && status !== 401) process.stderr.write(`d7y: the session could not be ended on the manager (${(err as Error).message}); forgetting it here anyway\n`);
+  } finally {
+    await client.close();
+  }
+}
+
 /** `d7y login` and `d7y logout`: a console session kept per manager in the user's config directory. */
 export function registerLoginCommands(program: Command): void {
   program.command('login')
@@ -38,8 +52,10 @@ export function registerLoginCommands(program: Command): void {
       const { ManagerClient } = await import('../../core/protocol/manager/index.js');
       const client = new ManagerClient({ url });
       try {
+        const previous = (await readLogins())[url];
         const session = await client.startSession(user, password);
         await saveLogin(url, { user: session.user ?? user, token: session.token, expires_at: session.expires_at });
+        if (previous) await endSession(url, previous.token, true);
         process.stderr.write(`logged in to ${url} as ${user}; the session lasts until ${session.expires_at} (kept in ${loginStorePath()})\n`);
       } finally {
         await client.close();
@@ -52,15 +68,7 @@ export function registerLoginCommands(program: Command): void {
       const url = managerKey(await resolveManagerUrl(opts.manager));
       const login = (await readLogins())[url];
       if (!login) throw new D7yError('D7Y_NOT_FOUND', `not logged in to ${url}`, { fix: `nothing to do; d7y login --manager ${url} signs in` });
-      const { ManagerClient } = await import('../../core/protocol/manager/index.js');
-      const client = new ManagerClient({ url, token: login.token, timeoutMs: 5_000 });
-      try {
-        await client.signOut();
-      } catch (err) {
-        process.stderr.write(`d7y: the session could not be ended on the manager (${(err as Error).message}); forgetting it here anyway\n`);
-      } finally {
-        await client.close();
-      }
+      await endSession(url, login.token, false);
       await removeLogin(url);
       process.stderr.write(`logged out of ${url}\n`);
     });
