@@ -19,7 +19,7 @@ const pieceLength = z.number().int().min(MIN_PIECE_LENGTH).max(MAX_PIECE_LENGTH)
 const duration = z.number().int().min(0).optional();
 const unsupported = (what: string) => z.unknown().refine((v) => v === undefined || v === null || (typeof v === 'object' && Object.keys(v).length === 0), {
   message: `d7y does not take ${what} in a job: configure the source plugin of that origin instead`,
-});
+}).optional();
 
 const DragonflyPreheatArgs = z.object({
   type: z.enum(['image', 'file']),
