@@ -17,7 +17,7 @@ export function registerAuditCommand(program: Command): void {
     .option('--limit <n>', 'at most this many records', '100')
     .option('--json', 'print JSON')
     .action(async (opts: ManagerConnectionOptions & Record<string, string | boolean | undefined>) => {
-      const client = await connectManager(opts);
+      const client = await connectManager(opts, 'session');
       try {
         const rows = await client.listAudits({
           actor_name: opts.actor as string | undefined, actor_type: opts.actorType as string | undefined, method: opts.method as string | undefined,

@@ -8,6 +8,8 @@ import { registerPreheatCommand } from './preheat.js';
 import { registerJobCommand } from './job.js';
 import { registerTokenCommand } from './token.js';
 import { registerAuditCommand } from './audit.js';
+import { registerLoginCommands } from './login.js';
+import { registerPasswdCommand } from './passwd.js';
 import { registerExperimentCommand } from './experiment.js';
 import { registerInitCommand } from './init.js';
 import { registerProxyCommand } from './proxy.js';
@@ -25,6 +27,8 @@ export const commandRegistrars: CommandRegistrar[] = [
   registerGetCommand,
   registerPreheatCommand,
   registerJobCommand,
+  registerLoginCommands,
+  registerPasswdCommand,
   registerTokenCommand,
   registerAuditCommand,
   registerExperimentCommand,

@@ -44,13 +44,23 @@ function addCommonOptions(cmd: Command): Command {
 
 export function registerRoleCommands(program: Command): void {
   for (const role of ['manager', 'scheduler', 'peer'] as RoleName[]) {
-    addCommonOptions(program.command(role))
+    const cmd = addCommonOptions(program.command(role))
       .description(`run the ${role} role`)
       .action(async (opts: RoleCommandOptions) => {
         const { loadRoleConfig } = await import('../role-options.js');
         const config = await loadRoleConfig(opts);
         await runUntilSignal([{ role, config, label: role === 'peer' && config.peer.seed ? 'seed-peer' : role }], opts);
       });
+    if (role === 'manager') {
+      addCommonOptions(cmd.command('reset-password'))
+        .description('set a user\'s password in the manager\'s database, offline (a forgotten root password); ends their sessions')
+        .option('--user <name>', 'whose password', 'root')
+        .option('--password-stdin', 'read the new password from stdin (the first line)')
+        .action(async (_opts: unknown, sub: Command) => {
+          const { resetManagerPassword } = await import('../manager-reset-password.js');
+          await resetManagerPassword(sub.optsWithGlobals());
+        });
+    }
   }
   addCommonOptions(program.command('up'))
     .description('run an all-in-one node: manager, scheduler, seed peer and peer in one process, linked to that manager')

@@ -14,7 +14,7 @@ export function registerTokenCommand(program: Command): void {
     .option('--expires-in-days <days>', 'lifetime in days', '30')
     .option('--json', 'print JSON')
     .action(async (name: string, opts: Opts & { scope: string; expiresInDays: string }) => {
-      const client = await connectManager(opts);
+      const client = await connectManager(opts, 'session');
       try {
         const t = await client.createToken({ name, scopes: opts.scope.split(',').map((s) => s.trim()).filter(Boolean), expires_in_days: Number(opts.expiresInDays) });
         if (opts.json) process.stdout.write(`${JSON.stringify(t)}\n`);
@@ -30,7 +30,7 @@ export function registerTokenCommand(program: Command): void {
     .description('list the tenant\'s tokens (never the tokens themselves)')
     .option('--json', 'print JSON')
     .action(async (opts: Opts) => {
-      const client = await connectManager(opts);
+      const client = await connectManager(opts, 'session');
       try {
         const rows = await client.listTokens();
         if (opts.json) process.stdout.write(`${JSON.stringify(rows)}\n`);
@@ -44,7 +44,7 @@ export function registerTokenCommand(program: Command): void {
     .description('revoke (delete) a token by id')
     .argument('<id>', 'token id (see d7y token list)')
     .action(async (id: string, opts: Opts) => {
-      const client = await connectManager(opts);
+      const client = await connectManager(opts, 'session');
       try {
         await client.revokeToken(id);
         process.stderr.write(`token ${id} revoked\n`);

@@ -22,8 +22,9 @@ export const ManagerConfigSchema = z.strictObject({
     url: z.string().optional(),
   }).prefault({}),
   /**
-   * The root user's password on first start (or D7Y_MANAGER__ROOT_PASSWORD). Unset: one is
-   * generated and printed once on stderr.
+   * The root user's password (or D7Y_MANAGER__ROOT_PASSWORD), applied at every start: when it
+   * differs from the stored one, root's password is set to it and root's sessions end. Unset: the
+   * first start generates one and prints it once on stderr; `d7y passwd` changes it later.
    */
   rootPassword: z.string().min(8).optional(),
   auth: z.strictObject({

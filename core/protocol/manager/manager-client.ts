@@ -8,6 +8,8 @@ export interface ManagerClientOptions {
   token?: string;
   /** Per-request deadline in milliseconds (default 15 000). */
   timeoutMs?: number;
+  /** Replaces the error of a call the manager refused with 401 (e.g. to say how to sign in again). */
+  onUnauthenticated?: (err: D7yError) => D7yError;
 }
 
 export interface PeerResultView {
@@ -17,6 +19,8 @@ export interface PeerResultView {
 
 export interface JobView {
   id: string;
+  /** The job's integer alias (the id Dragonfly-shaped clients use). */
+  number: number;
   type: 'preheat' | 'get_task' | 'delete_task';
   state: 'pending' | 'running' | 'succeeded' | 'failed';
   args: Record<string, unknown>;
@@ -74,6 +78,7 @@ export class ManagerClient {
   private readonly base: string;
   private readonly agent: Agent;
   private readonly timeoutMs: number;
+  private readonly onUnauthenticated?: (err: D7yError) => D7yError;
   token?: string;
 
   constructor(opts: ManagerClientOptions) {
@@ -83,6 +88,7 @@ export class ManagerClient {
     this.base = opts.url.replace(/\/+$/, '');
     this.token = opts.token;
     this.timeoutMs = opts.timeoutMs ?? 15_000;
+    this.onUnauthenticated = opts.onUnauthenticated;
     this.agent = new Agent({ connections: 8, keepAliveTimeout: 10_000, connect: { timeout: 5_000 } });
   }
 
@@ -117,17 +123,43 @@ export class ManagerClient {
     if (res.statusCode >= 400) {
       const e = (json ?? {}) as { code?: string; message?: string; fix?: string; details?: Record<string, unknown> };
       const code = (e.code && KNOWN_CODES.has(e.code) ? e.code : res.statusCode === 429 ? 'D7Y_RATE_LIMITED' : 'D7Y_INTERNAL') as D7yErrorCode;
-      throw new D7yError(code, `manager ${method} ${path}: ${e.message ?? `HTTP ${res.statusCode}`}`, {
+      const err = new D7yError(code, `manager ${method} ${path}: ${e.message ?? `HTTP ${res.statusCode}`}`, {
         fix: e.fix, details: { ...e.details, status: res.statusCode },
       });
+      throw res.statusCode === 401 && this.onUnauthenticated ? this.onUnauthenticated(err) : err;
     }
     return json as T;
   }
 
   async signIn(name: string, password: string): Promise<string> {
-    const r = await this.call<{ token: string }>('POST', '/api/v1/users/signin', { name, password });
+    return (await this.startSession(name, password)).token;
+  }
+
+  /** Signs in and keeps the session token for later calls. */
+  async startSession(name: string, password: string): Promise<{ token: string; user: string; expires_at: string }> {
+    const r = await this.call<{ token: string; user: string; expires_at: string }>('POST', '/api/v1/users/signin', { name, password });
     this.token = r.token;
-    return r.token;
+    return r;
+  }
+
+  /** Ends the session this client signed in with (or was given). */
+  signOut(): Promise<{ signed_out: boolean }> {
+    return this.call('POST', '/api/v1/users/signout');
+  }
+
+  /** The signed-in user. */
+  me(): Promise<{ id: string; name: string; role: 'root' | 'user'; tenant: string }> {
+    return this.call('GET', '/api/v1/users/me');
+  }
+
+  /** Changes the caller's password (`old_password` required), or, as root, another `user`'s. */
+  changePassword(req: { user?: string; old_password?: string; new_password: string }): Promise<{ user: string; sessions_ended: number; warning?: string }> {
+    return this.call('PUT', '/api/v1/users/password', req);
+  }
+
+  /** Jobs go through the console API with a session token, through the open API with a personal access token. */
+  private get jobsPath(): string {
+    return this.token?.startsWith('d7ys.') ? '/api/v1/jobs' : '/oapi/v1/jobs';
   }
 
   createToken(req: { name: string; scopes?: string[]; expires_in_days?: number }): Promise<TokenView & { token: string }> {
@@ -147,15 +179,15 @@ export class ManagerClient {
   }
 
   createJob(req: { type: JobView['type']; args: Record<string, unknown>; scheduler_cluster_ids?: string[] }): Promise<JobView> {
-    return this.call('POST', '/oapi/v1/jobs', req);
+    return this.call('POST', this.jobsPath, req);
   }
 
   getJob(id: string): Promise<JobView> {
-    return this.call('GET', `/oapi/v1/jobs/${encodeURIComponent(id)}`);
+    return this.call('GET', `${this.jobsPath}/${encodeURIComponent(id)}`);
   }
 
   listJobs(query: { type?: string; limit?: number } = {}): Promise<JobView[]> {
-    return this.call('GET', '/oapi/v1/jobs', undefined, query);
+    return this.call('GET', this.jobsPath, undefined, query);
   }
 
   registerScheduler(req: { cluster: string; hostname: string; ip: string; port: number; idc?: string; location?: string }): Promise<SchedulerRegistration> {

@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
@@ -14,10 +14,11 @@ import { createManagerApp } from './api/http-app.js';
 import type { ManagerRoute } from './api/manager-route.js';
 import { managerRoutes } from './api/manager-routes.js';
 import { openApiDocument } from './api/openapi-document.js';
-import { tenantByName } from './api/tenants.js';
 import { AuditLog } from './audit-log.js';
 import { Authenticator } from './auth/authenticator.js';
-import { hashPassword, newPassword, SessionSigner } from './auth/credentials.js';
+import { SessionSigner } from './auth/credentials.js';
+import { ensureRootUser } from './auth/root-user.js';
+import { pruneSessions } from './auth/sessions.js';
 import { ensureNodeCredential } from './auth/node-credential.js';
 import { databaseKind, openManagerDatabase, type ManagerDb } from './database/manager-database.js';
 import { ImageResolver } from './jobs/image-resolver.js';
@@ -28,8 +29,6 @@ function httpUrl(host: string, port: number): string {
   return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
 }
 
-/** The tenant the root user and first-start data belong to. */
-export const DEFAULT_TENANT = 'default';
 
 /**
  * The control plane: a REST API (express) on `manager.listen` over SQLite (embedded) or
@@ -143,7 +142,7 @@ export class ManagerRole implements Role {
     this.db = undefined;
   }
 
-  /** Fails job runs past their deadline and prunes old audit rows. */
+  /** Fails job runs past their deadline and prunes old audit rows and expired sessions. */
   async sweep(now = Date.now()): Promise<void> {
     const db = this.db;
     if (!db) return;
@@ -151,6 +150,7 @@ export class ManagerRole implements Role {
       await db.updateTable('job_runs').set({ state: 'failed', error: 'timed out before a scheduler finished it', updated_at: now })
         .where('state', 'in', ['pending', 'running']).where('deadline_at', '<', now).execute();
       await this.audit?.prune(this.config.manager.audit.retention, now);
+      await pruneSessions(db, now);
     } catch (err) {
       this.logger.warn({ err: (err as Error).message }, 'manager sweep failed');
     }
@@ -190,20 +190,14 @@ export class ManagerRole implements Role {
     return Buffer.from(row!.value, 'base64');
   }
 
-  /** Creates the root user on first start; a generated password is printed once on stderr, never logged. */
+  /**
+   * Creates the root user on first start (a generated password is printed once on stderr, never
+   * logged), and on every start sets root's password to manager.rootPassword when that is set.
+   */
   private async ensureRoot(db: ManagerDb): Promise<void> {
-    if (await db.selectFrom('users').select('id').where('name', '=', 'root').executeTakeFirst()) return;
-    const tenant = await tenantByName(db, DEFAULT_TENANT, true);
-    const given = this.config.manager.rootPassword;
-    const password = given ?? newPassword();
-    try {
-      await db.insertInto('users').values({
-        id: randomUUID(), tenant_id: tenant.id, name: 'root', password_hash: await hashPassword(password), role: 'root', created_at: Date.now(),
-      }).execute();
-    } catch {
-      return;
+    const { generated } = await ensureRootUser(db, this.config.manager.rootPassword, this.logger);
+    if (generated) {
+      process.stderr.write(`d7y manager: created user "root" with password ${generated} (shown once; d7y login, then d7y passwd, changes it)\n`);
     }
-    if (!given) process.stderr.write(`d7y manager: created user "root" with password ${password} (shown once; change it or set manager.rootPassword)\n`);
-    this.logger.info({ user: 'root', tenant: DEFAULT_TENANT }, 'root user created');
   }
 }

@@ -7,7 +7,7 @@ import type { Logger } from '../../../logging/logger.js';
 import { bearerOf, type Authenticator } from '../auth/authenticator.js';
 import type { AuditLog } from '../audit-log.js';
 import type { ManagerDb } from '../database/manager-database.js';
-import type { ManagerRoute, Principal, ResourceKind } from './manager-route.js';
+import { Reply, type ManagerRoute, type Principal, type ResourceKind } from './manager-route.js';
 
 const RESOURCE_TABLES: Record<ResourceKind, 'jobs' | 'scheduler_clusters' | 'seed_peer_clusters' | 'personal_access_tokens' | 'schedulers' | 'seed_peers'> = {
   'job': 'jobs',
@@ -17,6 +17,9 @@ const RESOURCE_TABLES: Record<ResourceKind, 'jobs' | 'scheduler_clusters' | 'see
   'scheduler': 'schedulers',
   'seed-peer': 'seed_peers',
 };
+
+/** Resources whose rows also have an integer alias (`number`) a caller may give as `:id`. */
+const NUMBERED: ReadonlySet<ResourceKind> = new Set(['job', 'scheduler-cluster']);
 
 const ANONYMOUS: Principal = { kind: 'user', tenantId: '', userId: '', name: '', role: 'user', scopes: [] };
 
@@ -85,6 +88,11 @@ export function createManagerApp(opts: ManagerAppOptions): express.Express {
     res.locals.route = '/metrics';
     res.type(opts.metrics.contentType).send(await opts.metrics.metrics());
   });
+  app.get('/healthy', async (_req, res) => {
+    res.locals.route = '/healthy';
+    await opts.health();
+    res.json('OK');
+  });
   app.get('/openapi.json', (_req, res) => {
     res.locals.route = '/openapi.json';
     res.json(opts.openapi());
@@ -93,6 +101,8 @@ export function createManagerApp(opts: ManagerAppOptions): express.Express {
   for (const r of opts.routes) {
     app[r.method](r.path, async (req: Request, res: Response) => {
       res.locals.route = r.path;
+      const params = { ...req.params } as Record<string, string>;
+      const dialect = r.dialect?.applies({ body: req.body as unknown, query: req.query as Record<string, unknown>, params }) ? r.dialect : undefined;
       let principal = ANONYMOUS;
       if (r.auth !== 'public') {
         principal = await opts.authenticator.authenticate(bearerOf(req.headers.authorization), r.auth);
@@ -105,12 +115,13 @@ export function createManagerApp(opts: ManagerAppOptions): express.Express {
         if (r.rootOnly && principal.role !== 'root') {
           throw new D7yError('D7Y_PERMISSION_DENIED', `${r.method.toUpperCase()} ${r.path} is for the root user only`, { fix: 'ask the root user' });
         }
-        if (r.resource) await checkOwner(opts.db, r.resource, String(req.params.id), principal);
+        if (r.resource) params.id = await checkOwner(opts.db, r.resource, String(params.id), principal);
       }
-      const body = parse(r.body, req.body, 'body');
-      const query = parse(r.query, req.query, 'query');
-      const out = await r.handle({ principal, body, query, params: req.params as Record<string, string>, ip: req.socket.remoteAddress ?? '' });
-      res.status(r.status ?? 200).json(out);
+      const body = parse(dialect?.body ?? r.body, req.body, 'body');
+      const query = parse(dialect?.query ?? r.query, req.query, 'query');
+      const out = await r.handle({ principal, body, query, params, ip: req.socket.remoteAddress ?? '', dialect: dialect?.name });
+      if (out instanceof Reply) res.set(out.headers).status(out.status).json(out.body);
+      else res.status(r.status ?? 200).json(out);
     });
   }
 
@@ -133,11 +144,15 @@ export function createManagerApp(opts: ManagerAppOptions): express.Express {
   return app;
 }
 
-async function checkOwner(db: ManagerDb, kind: ResourceKind, id: string, principal: Principal): Promise<void> {
+/** The id of the `kind` row named by `id` (its id, or its integer alias), once it is known to belong to the caller's tenant. */
+async function checkOwner(db: ManagerDb, kind: ResourceKind, id: string, principal: Principal): Promise<string> {
   const table = RESOURCE_TABLES[kind];
-  const row = await db.selectFrom(table).select('tenant_id').where('id', '=', id).executeTakeFirst();
+  const row = NUMBERED.has(kind) && /^[1-9][0-9]{0,15}$/.test(id)
+    ? await db.selectFrom(table as 'jobs' | 'scheduler_clusters').select(['id', 'tenant_id']).where('number', '=', Number(id)).executeTakeFirst()
+    : await db.selectFrom(table).select(['id', 'tenant_id']).where('id', '=', id).executeTakeFirst();
   if (!row) throw new D7yError('D7Y_NOT_FOUND', `${kind} ${id} not found`, { fix: `list the ${kind}s for valid ids` });
   if (row.tenant_id !== principal.tenantId) {
     throw new D7yError('D7Y_PERMISSION_DENIED', `${kind} ${id} belongs to another tenant`, { fix: 'use a token of the tenant that owns it' });
   }
+  return row.id;
 }

@@ -12,6 +12,8 @@ export interface Principal {
   name: string;
   role: 'root' | 'user';
   scopes: readonly TokenScope[];
+  /** The console session the call came with (session tokens only). */
+  sessionId?: string;
 }
 
 /** Tables whose rows belong to a tenant, by the `:id` path parameter of a route. */
@@ -20,10 +22,40 @@ export type ResourceKind = 'job' | 'scheduler-cluster' | 'seed-peer-cluster' | '
 export interface RouteContext<B, Q> {
   /** The caller; an anonymous principal on public routes. */
   principal: Principal;
+  /** Parsed with the route's schema, or with its dialect's when `dialect` is set. */
   body: B;
   query: Q;
+  /** Path parameters; `id` is the row's id even when the caller gave its integer alias. */
   params: Record<string, string>;
   ip: string;
+  /** The route's dialect, when the request is in it (see RouteDialect). */
+  dialect?: RouteDialect['name'];
+}
+
+/** What a dialect sees of a request before anything is parsed. */
+export interface RawRequest {
+  body: unknown;
+  query: Record<string, unknown>;
+  params: Record<string, string>;
+}
+
+/**
+ * A second request and answer shape a route also speaks: Dragonfly's open API, for tools written
+ * against Dragonfly's manager (Harbor's preheat provider). When `applies` holds for a request, its
+ * schemas replace the route's and the handler answers in Dragonfly's shapes.
+ */
+export interface RouteDialect {
+  name: 'dragonfly';
+  /** When it applies, in words, for the OpenAPI document. */
+  when: string;
+  applies(req: RawRequest): boolean;
+  body?: z.ZodType;
+  query?: z.ZodType;
+}
+
+/** An answer whose status or headers a handler chooses (a handler may return one instead of a body). */
+export class Reply {
+  constructor(readonly status: number, readonly body: unknown, readonly headers: Record<string, string> = {}) {}
 }
 
 /**
@@ -44,6 +76,7 @@ export interface ManagerRoute<B = unknown, Q = unknown> {
   query?: z.ZodType<Q>;
   /** Status of a successful answer (200 unless set). */
   status?: number;
+  dialect?: RouteDialect;
   handle(ctx: RouteContext<B, Q>): Promise<unknown>;
 }
 

@@ -13,10 +13,13 @@ export function openApiDocument(routes: ManagerRoute[], version: string): Record
   for (const r of routes) {
     const path = r.path.replace(/:([A-Za-z_]+)/g, '{$1}');
     const params: unknown[] = [...r.path.matchAll(/:([A-Za-z_]+)/g)].map((m) => ({ name: m[1], in: 'path', required: true, schema: { type: 'string' } }));
-    if (r.query) {
-      const q = jsonSchema(r.query) as { properties?: Record<string, unknown>; required?: string[] };
+    for (const query of [r.query, r.dialect?.query]) {
+      if (!query) continue;
+      const q = jsonSchema(query) as { properties?: Record<string, unknown>; required?: string[] };
       for (const [name, schema] of Object.entries(q.properties ?? {})) {
-        params.push({ name, in: 'query', required: q.required?.includes(name) ?? false, schema });
+        if (query === r.query || !params.some((p) => (p as { name: string }).name === name)) {
+          params.push({ name, in: 'query', required: query === r.query && (q.required?.includes(name) ?? false), schema });
+        }
       }
     }
     const op: Record<string, unknown> = {
@@ -26,13 +29,17 @@ export function openApiDocument(routes: ManagerRoute[], version: string): Record
       parameters: params,
       security: r.auth === 'public' ? [] : [{ [r.auth === 'pat' ? 'personalAccessToken' : 'session']: r.scope ? [r.scope] : [] }],
       'x-d7y-scope': r.scope, 'x-d7y-root-only': r.rootOnly ?? false, 'x-d7y-tenant-resource': r.resource,
+      ...(r.dialect && { 'x-d7y-dialect': { name: r.dialect.name, when: r.dialect.when } }),
       responses: {
         [String(r.status ?? 200)]: { description: 'success', content: { 'application/json': { schema: {} } } },
         ...(r.body || r.query ? { 400: { $ref: '#/components/responses/Error' } } : {}),
         ...(r.auth === 'public' ? {} : { 401: { $ref: '#/components/responses/Error' }, 403: { $ref: '#/components/responses/Error' } }),
       },
     };
-    if (r.body) op.requestBody = { required: true, content: { 'application/json': { schema: jsonSchema(r.body) } } };
+    if (r.body) {
+      const schema = r.dialect?.body ? { oneOf: [jsonSchema(r.body), { ...jsonSchema(r.dialect.body), title: `${r.dialect.name} request` }] } : jsonSchema(r.body);
+      op.requestBody = { required: true, content: { 'application/json': { schema } } };
+    }
     (paths[path] ??= {})[r.method] = op;
   }
   return {

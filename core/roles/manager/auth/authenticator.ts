@@ -16,8 +16,8 @@ export function bearerOf(header: string | undefined): string | undefined {
 }
 
 /**
- * Turns a Bearer token into a Principal. Session tokens (`d7ys.…`) are for `/api/v1`, personal
- * access tokens (`d7y_…`) for `/oapi/v1`. Missing or unknown tokens give D7Y_UNAUTHENTICATED
+ * Turns a Bearer token into a Principal. Session tokens (`d7ys.…`, valid while their `sessions`
+ * row lives) are for `/api/v1`, personal access tokens (`d7y_…`) for `/oapi/v1`. Missing or unknown tokens give D7Y_UNAUTHENTICATED
  * (401); an inactive or expired PAT gives D7Y_PERMISSION_DENIED (403).
  */
 export class Authenticator {
@@ -29,14 +29,31 @@ export class Authenticator {
         ? 'sign in with POST /api/v1/users/signin and send "Authorization: Bearer <token>"'
         : 'create a personal access token (d7y token create) and send "Authorization: Bearer <token>"');
     }
+    if (kind === 'session' && token.startsWith('d7y_')) {
+      throw unauthenticated('a personal access token was sent to a console route, which takes a session token',
+        'sign in (d7y login, or POST /api/v1/users/signin) and send the session token');
+    }
+    if (kind === 'pat' && token.startsWith('d7ys.')) {
+      throw unauthenticated('a console session token was sent to the open API, which takes a personal access token',
+        'create a personal access token (d7y token create) and send it instead');
+    }
     return kind === 'session' ? this.session(token, now) : this.pat(token, now);
   }
 
   private async session(token: string, now: number): Promise<Principal> {
     const claims = this.signer.verify(token, now);
-    const user = claims && await this.db.selectFrom('users').selectAll().where('id', '=', claims.sub).executeTakeFirst();
-    if (!user) throw unauthenticated('the session token is invalid or expired', 'sign in again with POST /api/v1/users/signin');
-    return { kind: 'user', tenantId: user.tenant_id, userId: user.id, name: user.name, role: user.role, scopes: ['job', 'cluster'] };
+    const user = claims && await this.db.selectFrom('sessions')
+      .innerJoin('users', 'users.id', 'sessions.user_id')
+      .select(['users.id', 'users.tenant_id', 'users.name', 'users.role'])
+      .where('sessions.id', '=', claims.sid).where('sessions.user_id', '=', claims.sub).where('sessions.expires_at', '>', now)
+      .executeTakeFirst();
+    if (!user) {
+      throw unauthenticated('the session token is invalid, expired or ended (signed out, or the password changed)',
+        'sign in again (d7y login, or POST /api/v1/users/signin)');
+    }
+    return {
+      kind: 'user', tenantId: user.tenant_id, userId: user.id, name: user.name, role: user.role, scopes: ['job', 'cluster'], sessionId: claims.sid,
+    };
   }
 
   private async pat(token: string, now: number): Promise<Principal> {

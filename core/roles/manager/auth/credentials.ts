@@ -39,6 +39,8 @@ export function newPassword(): string {
 export interface SessionClaims {
   /** User id. */
   sub: string;
+  /** Session id: the `sessions` row that keeps the token valid until sign-out or a password change. */
+  sid: string;
   /** Expiry, ms since the epoch. */
   exp: number;
 }
@@ -61,7 +63,7 @@ export class SessionSigner {
     if (expected.length !== given.length || !timingSafeEqual(expected, given)) return undefined;
     try {
       const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as SessionClaims;
-      return typeof claims.sub === 'string' && typeof claims.exp === 'number' && claims.exp > now ? claims : undefined;
+      return typeof claims.sub === 'string' && typeof claims.sid === 'string' && typeof claims.exp === 'number' && claims.exp > now ? claims : undefined;
     } catch {
       return undefined;
     }

@@ -121,9 +121,38 @@ const initial: Migration = {
   },
 };
 
+/**
+ * Console sessions become rows (so a sign-out or a password change ends them), and jobs and
+ * scheduler clusters get a stable integer alias, numbered in creation order.
+ */
+const sessionsAndNumbers: Migration = {
+  async up(db: Db): Promise<void> {
+    await db.schema.createTable('sessions')
+      .addColumn('id', 'varchar(64)', (c) => c.primaryKey())
+      .addColumn('user_id', 'varchar(64)', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('expires_at', 'bigint', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('sessions_user').on('sessions').column('user_id').execute();
+    for (const table of ['scheduler_clusters', 'jobs']) {
+      await db.schema.alterTable(table).addColumn('number', 'bigint').execute();
+      const rows = await db.selectFrom(table).select('id').orderBy('created_at').orderBy('id').execute() as { id: string }[];
+      for (const [i, row] of rows.entries()) await db.updateTable(table).set({ number: i + 1 }).where('id', '=', row.id).execute();
+      await db.schema.createIndex(`${table}_number`).on(table).column('number').unique().execute();
+    }
+  },
+  async down(db: Db): Promise<void> {
+    for (const table of ['scheduler_clusters', 'jobs']) {
+      await db.schema.dropIndex(`${table}_number`).execute();
+      await db.schema.alterTable(table).dropColumn('number').execute();
+    }
+    await db.schema.dropTable('sessions').execute();
+  },
+};
+
 /** The manager's migrations, in order, kept in code so a build carries them. */
 export const managerMigrations: MigrationProvider = {
   async getMigrations(): Promise<Record<string, Migration>> {
-    return { '0001_initial': initial };
+    return { '0001_initial': initial, '0002_sessions_and_numbers': sessionsAndNumbers };
   },
 };

@@ -46,6 +46,8 @@ export interface SchedulerClusterTable {
   client_config: string;
   is_default: number;
   seed_peer_cluster_id: string | null;
+  /** A stable integer alias of `id`, for clients of Dragonfly's open API (integer cluster ids). */
+  number: number;
   created_at: number;
   updated_at: number;
 }
@@ -96,6 +98,8 @@ export interface JobTable {
   args: string;
   created_by: string;
   timeout_ms: number;
+  /** A stable integer alias of `id`, for clients of Dragonfly's open API (integer job ids). */
+  number: number;
   created_at: number;
   updated_at: number;
 }
@@ -129,6 +133,14 @@ export interface AuditTable {
   created_at: number;
 }
 
+/** A console session: its token names the row, so signing out or a password change ends it. */
+export interface SessionTable {
+  id: string;
+  user_id: string;
+  created_at: number;
+  expires_at: number;
+}
+
 export interface SettingTable {
   key: string;
   value: string;
@@ -146,4 +158,5 @@ export interface ManagerTables {
   job_runs: JobRunTable;
   audits: AuditTable;
   settings: SettingTable;
+  sessions: SessionTable;
 }

@@ -23,7 +23,7 @@ export function publicArgs(args: Record<string, unknown>): Record<string, unknow
 export function jobView(job: JobTable, runs: JobRunTable[]): Record<string, unknown> {
   const results = runs.flatMap((r) => JSON.parse(r.result) as PeerResult[]);
   return {
-    id: job.id, type: job.type, state: jobState(runs), args: publicArgs(JSON.parse(job.args) as Record<string, unknown>),
+    id: job.id, number: job.number, type: job.type, state: jobState(runs), args: publicArgs(JSON.parse(job.args) as Record<string, unknown>),
     created_by: job.created_by, timeout_ms: job.timeout_ms,
     created_at: new Date(job.created_at).toISOString(), updated_at: new Date(Math.max(job.updated_at, ...runs.map((r) => r.updated_at))).toISOString(),
     runs: runs.map((r) => ({

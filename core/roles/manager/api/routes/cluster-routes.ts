@@ -3,6 +3,7 @@ import { D7yError } from '../../../../errors/d7y-error.js';
 import {
   NewSchedulerClusterSchema, NewSeedPeerClusterSchema, UpdateSchedulerClusterSchema,
 } from '../../clusters/cluster-schemas.js';
+import { withNextNumber } from '../../database/next-number.js';
 import type { SchedulerClusterTable, SeedPeerClusterTable } from '../../database/schema.js';
 import type { ManagerServices } from '../../manager-services.js';
 import { consoleAndOpen, route, type ManagerRoute } from '../manager-route.js';
@@ -10,7 +11,7 @@ import { consoleAndOpen, route, type ManagerRoute } from '../manager-route.js';
 /** A scheduler cluster as the API shows it. */
 export function clusterView(c: SchedulerClusterTable): Record<string, unknown> {
   return {
-    id: c.id, name: c.name, scopes: JSON.parse(c.scopes) as unknown, config: JSON.parse(c.config) as unknown,
+    id: c.id, number: c.number, name: c.name, scopes: JSON.parse(c.scopes) as unknown, config: JSON.parse(c.config) as unknown,
     client_config: JSON.parse(c.client_config) as unknown, is_default: c.is_default === 1, seed_peer_cluster_id: c.seed_peer_cluster_id,
     created_at: new Date(c.created_at).toISOString(), updated_at: new Date(c.updated_at).toISOString(),
   };
@@ -44,12 +45,15 @@ export function clusterRoutes(s: ManagerServices): ManagerRoute[] {
           }
         }
         const now = Date.now();
-        const row: SchedulerClusterTable = {
-          id: randomUUID(), tenant_id: principal.tenantId, name: body.name, scopes: JSON.stringify(body.scopes),
-          config: JSON.stringify(body.config), client_config: JSON.stringify(body.client_config), is_default: body.is_default ? 1 : 0,
-          seed_peer_cluster_id: body.seed_peer_cluster_id ?? null, created_at: now, updated_at: now,
-        };
-        await s.db.insertInto('scheduler_clusters').values(row).execute();
+        const row = await withNextNumber(s.db, 'scheduler_clusters', async (number) => {
+          const r: SchedulerClusterTable = {
+            id: randomUUID(), tenant_id: principal.tenantId, name: body.name, scopes: JSON.stringify(body.scopes),
+            config: JSON.stringify(body.config), client_config: JSON.stringify(body.client_config), is_default: body.is_default ? 1 : 0,
+            seed_peer_cluster_id: body.seed_peer_cluster_id ?? null, created_at: now, updated_at: now, number,
+          };
+          await s.db.insertInto('scheduler_clusters').values(r).execute();
+          return r;
+        });
         return clusterView(row);
       },
     }),

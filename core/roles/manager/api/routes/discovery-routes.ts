@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { PeerQuerySchema, RegisterSchedulerSchema, RegisterSeedPeerSchema } from '../../clusters/cluster-schemas.js';
 import { rankClusters, type ClusterScopes } from '../../clusters/scheduler-searcher.js';
 import type { ManagerDb } from '../../database/manager-database.js';
+import { withNextNumber } from '../../database/next-number.js';
 import type { ManagerServices } from '../../manager-services.js';
 import { consoleAndOpen, route, type ManagerRoute } from '../manager-route.js';
 
@@ -13,9 +14,9 @@ async function clusterIdByName(db: ManagerDb, tenantId: string, name: string, ta
   const base = { id: randomUUID(), tenant_id: tenantId, name, created_at: now, updated_at: now };
   try {
     if (table === 'scheduler_clusters') {
-      await db.insertInto('scheduler_clusters').values({
-        ...base, scopes: '{}', config: '{}', client_config: '{}', is_default: 0, seed_peer_cluster_id: null,
-      }).execute();
+      await withNextNumber(db, 'scheduler_clusters', (number) => db.insertInto('scheduler_clusters').values({
+        ...base, scopes: '{}', config: '{}', client_config: '{}', is_default: 0, seed_peer_cluster_id: null, number,
+      }).execute());
     } else {
       await db.insertInto('seed_peer_clusters').values({ ...base, config: '{}' }).execute();
     }

@@ -5,11 +5,39 @@ import type { JobRunTable, JobTable } from '../../database/schema.js';
 import {
   JobListQuerySchema, JobResultSchema, NewJobSchema, type NewJob, type PreheatArgs, type TaskArgs,
 } from '../../jobs/job-schemas.js';
-import { jobView } from '../../jobs/job-view.js';
+import { jobState, jobView } from '../../jobs/job-view.js';
 import type { ManagerServices } from '../../manager-services.js';
-import { consoleAndOpen, route, type ManagerRoute, type Principal } from '../manager-route.js';
+import { withNextNumber } from '../../database/next-number.js';
+import {
+  DragonflyJobListQuerySchema, DragonflyNewJobSchema, dragonflyJobView, dragonflyState, fromDragonfly, isDragonflyJobBody,
+  type ClusterNames, type DragonflyJobListQuery, type DragonflyNewJob,
+} from '../../jobs/dragonfly-jobs.js';
+import { describeZodError } from '../http-app.js';
+import { consoleAndOpen, Reply, route, type ManagerRoute, type Principal, type RouteDialect } from '../manager-route.js';
 
 const CLAIM_CANDIDATES = 5;
+/** Jobs a Dragonfly listing filtered by state looks through, newest first. */
+const STATE_FILTER_SCAN = 5000;
+
+const dragonflyBody: RouteDialect = {
+  name: 'dragonfly', body: DragonflyNewJobSchema, applies: ({ body }) => isDragonflyJobBody(body),
+  when: 'the body is Dragonfly\'s (integer or null scheduler_cluster_ids, Go zero values such as "timeout":0, or keys only Dragonfly has); the answer is then Dragonfly\'s models.Job with status 200',
+};
+const dragonflyList: RouteDialect = {
+  name: 'dragonfly', query: DragonflyJobListQuerySchema, applies: ({ query }) => 'page' in query || 'per_page' in query,
+  when: 'the query has page or per_page; the answer is then an array of Dragonfly\'s models.Job with a Link header',
+};
+const dragonflyGet: RouteDialect = {
+  name: 'dragonfly', applies: ({ params }) => /^[0-9]+$/.test(params.id ?? ''),
+  when: 'the id is the job\'s integer alias; the answer is then Dragonfly\'s models.Job',
+};
+
+/** Dragonfly's `Link` header of a page: first, prev, next and last. */
+function linkHeader(path: string, page: number, perPage: number, total: number): string {
+  const last = Math.max(1, Math.ceil(total / perPage));
+  const at = (p: number, rel: string) => `<${path}?page=${p}&per_page=${perPage}>;rel=${rel}`;
+  return [at(page === 1 ? 1 : page - 1, 'prev'), at(page >= last ? page : page + 1, 'next'), at(1, 'first'), at(last, 'last')].join(',');
+}
 
 function splitParams(p: string | undefined): string[] | undefined {
   return p === undefined ? undefined : p.split('&').map((x) => x.trim()).filter(Boolean);
@@ -22,6 +50,31 @@ export function jobRoutes(s: ManagerServices): ManagerRoute[] {
     const runs = await s.db.selectFrom('job_runs').selectAll().where('job_id', '=', id).orderBy('cluster_id').execute();
     return jobView(job, runs);
   };
+
+  const clusterNames = async (ids: string[]): Promise<ClusterNames> => {
+    const rows = ids.length ? await s.db.selectFrom('scheduler_clusters').select(['id', 'number', 'name']).where('id', 'in', [...new Set(ids)]).execute() : [];
+    return new Map(rows.map((r) => [r.id, { number: r.number, name: r.name }]));
+  };
+  const dragonflyView = async (job: JobTable, runs: JobRunTable[]) => dragonflyJobView(job, runs, await clusterNames(runs.map((r) => r.cluster_id)));
+
+  /** The d7y job a Dragonfly body asks for, with its integer cluster ids turned into the tenant's clusters. */
+  async function fromDragonflyBody(principal: Principal, body: DragonflyNewJob): Promise<NewJob> {
+    const { job, numbers } = fromDragonfly(body);
+    const rows = numbers.length ? await s.db.selectFrom('scheduler_clusters').select(['id', 'number', 'tenant_id']).where('number', 'in', numbers).execute() : [];
+    const ids = numbers.map((n) => {
+      const row = rows.find((r) => r.number === n);
+      if (!row || row.tenant_id !== principal.tenantId) {
+        throw new D7yError('D7Y_NOT_FOUND', `scheduler cluster ${n} not found`, { fix: 'list the clusters (GET /oapi/v1/clusters): each has its integer id as "number"' });
+      }
+      return row.id;
+    });
+    const r = NewJobSchema.safeParse({ ...job, ...(ids.length && { scheduler_cluster_ids: ids }) });
+    if (!r.success) {
+      const { message, issues } = describeZodError(r.error, 'body');
+      throw new D7yError('D7Y_INVALID_ARGUMENT', `invalid request body: ${message}`, { fix: 'correct the fields named above (see /openapi.json)', details: { issues } });
+    }
+    return r.data;
+  }
 
   async function targetClusters(principal: Principal, ids: string[] | undefined): Promise<string[]> {
     const rows = await s.db.selectFrom('scheduler_clusters').select(['id', 'tenant_id'])
@@ -56,33 +109,66 @@ export function jobRoutes(s: ManagerServices): ManagerRoute[] {
     return { ...a, task_id: id };
   }
 
+  /** One page of the tenant's jobs in Dragonfly's shape, with its Link header. */
+  async function dragonflyPage(principal: Principal, query: DragonflyJobListQuery): Promise<Reply> {
+    const known = ['preheat', 'get_task', 'delete_task'];
+    if (query.type && !known.includes(query.type)) return new Reply(200, [], { Link: linkHeader('/oapi/v1/jobs', query.page, query.per_page, 0) });
+    let q = s.db.selectFrom('jobs').selectAll().where('tenant_id', '=', principal.tenantId);
+    if (query.type) q = q.where('type', '=', query.type as JobTable['type']);
+    q = q.orderBy('created_at', 'desc').orderBy('number', 'desc');
+    const offset = (query.page - 1) * query.per_page;
+    let jobs: JobTable[];
+    let total: number;
+    const runsOf = async (ids: string[]) => (ids.length ? s.db.selectFrom('job_runs').selectAll().where('job_id', 'in', ids).execute() : []);
+    if (query.state) {
+      const scanned = await q.limit(STATE_FILTER_SCAN).execute();
+      const runs = await runsOf(scanned.map((j) => j.id));
+      const wanted = scanned.filter((j) => dragonflyState(jobState(runs.filter((r) => r.job_id === j.id))) === query.state);
+      total = wanted.length;
+      jobs = wanted.slice(offset, offset + query.per_page);
+    } else {
+      let counted = s.db.selectFrom('jobs').select((eb) => eb.fn.countAll<number>().as('n')).where('tenant_id', '=', principal.tenantId);
+      if (query.type) counted = counted.where('type', '=', query.type as JobTable['type']);
+      total = Number((await counted.executeTakeFirstOrThrow()).n);
+      jobs = await q.limit(query.per_page).offset(offset).execute();
+    }
+    const runs = await runsOf(jobs.map((j) => j.id));
+    const names = await clusterNames(runs.map((r) => r.cluster_id));
+    const body = jobs.map((j) => dragonflyJobView(j, runs.filter((r) => r.job_id === j.id), names));
+    return new Reply(200, body, { Link: linkHeader('/oapi/v1/jobs', query.page, query.per_page, total) });
+  }
+
   return [
     ...consoleAndOpen('/api/v1/jobs', '/oapi/v1/jobs', 'job', {
-      method: 'post', summary: 'Create a job: preheat, get_task or delete_task', body: NewJobSchema, status: 201,
-      async handle({ principal, body }) {
+      method: 'post', summary: 'Create a job: preheat, get_task or delete_task', body: NewJobSchema, status: 201, dialect: dragonflyBody,
+      async handle({ principal, body: given, dialect }) {
+        const body = dialect ? await fromDragonflyBody(principal, given as unknown as DragonflyNewJob) : given;
         const clusters = await targetClusters(principal, body.scheduler_cluster_ids);
         if (body.type === 'preheat') for (const c of clusters) await s.limiter.take(c);
         const args = await storedArgs(body);
         const now = Date.now();
         const timeout = Math.min(body.args.timeout ?? s.config.jobs.defaultTimeout, s.config.jobs.defaultTimeout);
-        const job: JobTable = {
-          id: randomUUID(), tenant_id: principal.tenantId, type: body.type, args: JSON.stringify(args),
-          created_by: `${principal.kind}:${principal.name}`, timeout_ms: timeout, created_at: now, updated_at: now,
-        };
+        const id = randomUUID();
         const runs: JobRunTable[] = clusters.map((c) => ({
-          job_id: job.id, cluster_id: c, tenant_id: principal.tenantId, state: 'pending', scheduler_id: null, result: '[]', error: null,
+          job_id: id, cluster_id: c, tenant_id: principal.tenantId, state: 'pending', scheduler_id: null, result: '[]', error: null,
           deadline_at: now + timeout, created_at: now, updated_at: now,
         }));
-        await s.db.transaction().execute(async (trx) => {
-          await trx.insertInto('jobs').values(job).execute();
+        const job = await withNextNumber(s.db, 'jobs', (number) => s.db.transaction().execute(async (trx) => {
+          const row: JobTable = {
+            id, tenant_id: principal.tenantId, type: body.type, args: JSON.stringify(args),
+            created_by: `${principal.kind}:${principal.name}`, timeout_ms: timeout, created_at: now, updated_at: now, number,
+          };
+          await trx.insertInto('jobs').values(row).execute();
           await trx.insertInto('job_runs').values(runs).execute();
-        });
-        return jobView(job, runs);
+          return row;
+        }));
+        return dialect ? new Reply(200, await dragonflyView(job, runs)) : jobView(job, runs);
       },
     }),
     ...consoleAndOpen('/api/v1/jobs', '/oapi/v1/jobs', 'job', {
-      method: 'get', summary: 'List jobs of the tenant, newest first', query: JobListQuerySchema,
-      async handle({ principal, query }) {
+      method: 'get', summary: 'List jobs of the tenant, newest first', query: JobListQuerySchema, dialect: dragonflyList,
+      async handle({ principal, query, dialect }) {
+        if (dialect) return dragonflyPage(principal, query as unknown as DragonflyJobListQuery);
         let q = s.db.selectFrom('jobs').selectAll().where('tenant_id', '=', principal.tenantId);
         if (query.type) q = q.where('type', '=', query.type);
         const jobs = await q.orderBy('created_at', 'desc').limit(query.limit).execute();
@@ -91,8 +177,12 @@ export function jobRoutes(s: ManagerServices): ManagerRoute[] {
       },
     }),
     ...consoleAndOpen('/api/v1/jobs/:id', '/oapi/v1/jobs/:id', 'job', {
-      method: 'get', summary: 'Get a job with its per-peer results', resource: 'job',
-      async handle({ params }) {
+      method: 'get', summary: 'Get a job with its per-peer results', resource: 'job', dialect: dragonflyGet,
+      async handle({ params, dialect }) {
+        if (dialect) {
+          const job = await s.db.selectFrom('jobs').selectAll().where('id', '=', params.id).executeTakeFirstOrThrow();
+          return dragonflyView(job, await s.db.selectFrom('job_runs').selectAll().where('job_id', '=', params.id).orderBy('cluster_id').execute());
+        }
         return view(params.id);
       },
     }),

@@ -2,11 +2,19 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { D7yError } from '../../../../errors/d7y-error.js';
 import { hashPassword, verifyPassword } from '../../auth/credentials.js';
+import { endSessions, openSession } from '../../auth/sessions.js';
 import type { ManagerServices } from '../../manager-services.js';
 import { route, type ManagerRoute } from '../manager-route.js';
 import { tenantByName } from '../tenants.js';
 
 const SignIn = z.strictObject({ name: z.string().min(1).max(255), password: z.string().min(1).max(1024) });
+const NewPassword = z.strictObject({
+  /** Whose password: the caller's when unset; another user's for root only. */
+  user: z.string().min(1).max(255).optional(),
+  /** The current password: required to change one's own. */
+  old_password: z.string().min(1).max(1024).optional(),
+  new_password: z.string().min(8, 'at least 8 characters').max(1024),
+});
 const NewUser = z.strictObject({
   name: z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9._-]{0,62}$/, 'letters, digits, . _ - (at most 63)'),
   password: z.string().min(8).max(1024),
@@ -14,7 +22,7 @@ const NewUser = z.strictObject({
   tenant: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'lowercase letters, digits and - (at most 63)').optional(),
 });
 
-/** Sign-in, the caller's identity, and user creation (root only). */
+/** Sign-in and sign-out, the caller's identity, password changes, and user creation (root only). */
 export function userRoutes(s: ManagerServices): ManagerRoute[] {
   return [
     route({
@@ -24,8 +32,41 @@ export function userRoutes(s: ManagerServices): ManagerRoute[] {
         if (!user || !(await verifyPassword(body.password, user.password_hash))) {
           throw new D7yError('D7Y_UNAUTHENTICATED', 'wrong user name or password', { fix: 'check the user name and password' });
         }
-        const expiresAt = Date.now() + s.config.auth.sessionTtl;
-        return { token: s.signer.sign({ sub: user.id, exp: expiresAt }), expires_at: new Date(expiresAt).toISOString() };
+        const { token, expiresAt } = await openSession(s.db, s.signer, user.id, s.config.auth.sessionTtl);
+        return { token, user: user.name, expires_at: new Date(expiresAt).toISOString() };
+      },
+    }),
+    route({
+      method: 'post', path: '/api/v1/users/signout', summary: 'End the session the call is made with', auth: 'session',
+      async handle({ principal }) {
+        await s.db.deleteFrom('sessions').where('id', '=', principal.sessionId ?? '').execute();
+        return { signed_out: true };
+      },
+    }),
+    route({
+      method: 'put', path: '/api/v1/users/password',
+      summary: 'Change one\'s own password (old_password required; other sessions end), or, as root, set another user\'s (all their sessions end)',
+      auth: 'session', body: NewPassword,
+      async handle({ principal, body }) {
+        const name = body.user ?? principal.name;
+        const self = name === principal.name;
+        if (!self && principal.role !== 'root') {
+          throw new D7yError('D7Y_PERMISSION_DENIED', `only root may set the password of another user ("${name}")`, { fix: 'leave out the user to change your own password' });
+        }
+        const user = await s.db.selectFrom('users').select(['id', 'password_hash', 'role']).where('name', '=', name).executeTakeFirst();
+        if (!user) throw new D7yError('D7Y_NOT_FOUND', `no user "${name}"`, { fix: 'check the user name' });
+        if (self) {
+          if (!body.old_password) throw new D7yError('D7Y_INVALID_ARGUMENT', 'old_password is required to change your own password', { fix: 'send the current password as old_password' });
+          if (!(await verifyPassword(body.old_password, user.password_hash))) {
+            throw new D7yError('D7Y_PERMISSION_DENIED', 'the current password is wrong', { fix: 'give the password you signed in with' });
+          }
+        }
+        await s.db.updateTable('users').set({ password_hash: await hashPassword(body.new_password) }).where('id', '=', user.id).execute();
+        const ended = await endSessions(s.db, user.id, self ? principal.sessionId : undefined);
+        s.logger.info({ user: name, by: principal.name, sessionsEnded: ended }, 'password changed');
+        const warning = user.role === 'root' && s.config.rootPassword
+          ? 'manager.rootPassword is set in this manager\'s config: its next start sets root\'s password back to it' : undefined;
+        return { user: name, sessions_ended: ended, warning };
       },
     }),
     route({
