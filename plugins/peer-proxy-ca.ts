@@ -11,12 +11,13 @@ export interface PeerProxyCaInfo {
 }
 
 /**
- * The HTTPS proxy CA of the node's peer: the user's CA when `certFile`/`keyFile` are given, else
+ * The HTTPS proxy CA of the node's peer: the user's CA when `peer.proxy.hijackHttps.caCert`/`caKey` are set, else
  * the one in the peer's data dir (made there on first use, as the peer itself would).
  */
-export async function loadPeerProxyCa(config: NodeConfig, logger: Logger, files: { certFile?: string; keyFile?: string } = {}): Promise<PeerProxyCaInfo> {
+export async function loadPeerProxyCa(config: NodeConfig, logger: Logger): Promise<PeerProxyCaInfo> {
   const { peerDataDir } = await import('../core/config/paths.js');
   const { ProxyCa } = await import('../core/roles/peer/proxy/proxy-ca.js');
-  const ca = await ProxyCa.load({ dir: peerDataDir(config.dataDir, config.peer), ...files, logger });
+  const { caCert, caKey } = config.peer.proxy.hijackHttps;
+  const ca = await ProxyCa.load({ dir: peerDataDir(config.dataDir, config.peer), certFile: caCert, keyFile: caKey, logger });
   return { certificatePem: ca.certificatePem, certFile: ca.certFile, keyFile: ca.keyFile, generated: ca.generated };
 }

@@ -31,12 +31,12 @@ export const TEST_PIECE_FLOOR = 1024 * 1024;
 export class P2PCluster {
   private constructor(readonly t: ExecutionContext, readonly dir: string, readonly pluginsFile: string) {}
 
-  /** `sources`: the source plugins loaded (default only http). */
-  static async create(t: ExecutionContext, opts: { sources?: string[] } = {}): Promise<P2PCluster> {
+  /** `sources`: the source plugins loaded, by name or with a config (default only http). */
+  static async create(t: ExecutionContext, opts: { sources?: (string | { name: string; config: unknown })[] } = {}): Promise<P2PCluster> {
     const dir = await tmpDir(t, 'd7y-p2p-');
     const pluginsFile = join(dir, 'plugins.json');
     await writeFile(pluginsFile, JSON.stringify({
-      plugins: [...(opts.sources ?? ['http']).map((name) => ({ name })), { name: 'disk' }, { name: 'default' }],
+      plugins: [...(opts.sources ?? ['http']).map((s) => (typeof s === 'string' ? { name: s } : s)), { name: 'disk' }, { name: 'default' }],
       scheduler: { evaluator: 'default' },
     }));
     return new P2PCluster(t, dir, pluginsFile);

@@ -22,6 +22,8 @@ import { LocalApiServer } from './api/local-api-server.js';
 import { ManagerDiscovery } from './cluster/manager-discovery.js';
 import { PieceHttpServer } from './upload/piece-http-server.js';
 import { ProxyServer } from './proxy/proxy-server.js';
+import { ProxyCa } from './proxy/proxy-ca.js';
+import { createConnectHandler } from './proxy/connect-handler.js';
 import { DownloadService } from './download/download-service.js';
 import { TaskDownloader } from './download/task-downloader.js';
 import { TaskCatalog } from './tasks/task-catalog.js';
@@ -190,7 +192,17 @@ export class PeerRole implements Role {
       mediumOf: (taskId) => medium.mediumOf(taskId),
     }));
     if (cfg.proxy.enabled) {
-      this.proxy = new ProxyServer({ config: cfg.proxy, downloads, logger: this.logger });
+      const hijack = cfg.proxy.hijackHttps.hosts.map((h) => new RegExp(h));
+      const ca = hijack.length
+        ? await ProxyCa.load({ dir, certFile: cfg.proxy.hijackHttps.caCert, keyFile: cfg.proxy.hijackHttps.caKey, logger: this.logger })
+        : undefined;
+      this.proxy = new ProxyServer({
+        config: cfg.proxy, downloads, logger: this.logger,
+        connect: (onRequest) => createConnectHandler({
+          hijack: (host) => hijack.some((re) => re.test(host)), ca, onRequest, logger: this.logger,
+          connectTimeoutMs: 10_000, idleTimeoutMs: cfg.proxy.idleTimeoutMs,
+        }),
+      });
       this.lifecycle.add(this.proxy);
     }
     this.heldTasks = new HeldTaskAnnouncer({

@@ -18,7 +18,7 @@ const NOT_FOR_P2P = ['range', 'if-range', 'accept-encoding', 'if-none-match', 'i
 /** Largest request head accepted (bigger gets 431). */
 const MAX_HEADER_BYTES = 32 * 1024;
 
-export type ConnectHandler = (req: IncomingMessage, socket: Socket, head: Buffer) => void;
+export type ConnectHandler = ((req: IncomingMessage, socket: Socket, head: Buffer) => void) & { close(): void };
 
 export interface ProxyServerOptions {
   config: ProxyConfig;
@@ -43,6 +43,7 @@ export class ProxyServer implements Startable {
   private readonly limiter: RequestRate;
   private active = 0;
   private readonly expectedAuth?: Buffer;
+  private connect?: ConnectHandler;
 
   constructor(private readonly opts: ProxyServerOptions) {
     const { config, logger } = opts;
@@ -63,6 +64,7 @@ export class ProxyServer implements Startable {
     server.on('request', (req: IncomingMessage, res: ServerResponse) => this.onRequest(req, res));
     const onRequest = (req: IncomingMessage, res: ServerResponse): void => this.dispatch(req, res);
     const connect = this.opts.connect?.(onRequest);
+    this.connect = connect;
     server.on('connect', (req: IncomingMessage, socket: Socket, head: Buffer) => {
       socket.on('error', () => undefined);
       const refusal = this.admit(req);
@@ -102,6 +104,7 @@ export class ProxyServer implements Startable {
   async stop(): Promise<void> {
     const server = this.server;
     this.server = undefined;
+    this.connect?.close();
     if (server) {
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
