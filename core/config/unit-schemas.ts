@@ -137,13 +137,13 @@ export function unitObject<S extends z.ZodRawShape>(shape: S): UnitObject<S> {
       }
     }
   });
+  const legacyKeys = new Set(Object.values(pairs).map((p) => p.legacy));
   const out = checked.transform((o) => {
-    const merged: Record<string, unknown> = { ...o };
-    for (const [key, { legacy, fallback }] of Object.entries(pairs)) {
-      const value = merged[key] ?? merged[legacy] ?? fallback;
-      delete merged[key];
-      if (value === undefined) delete merged[legacy];
-      else merged[legacy] = value;
+    const merged: Record<string, unknown> = {};
+    for (const key of Object.keys(full)) {
+      const pair = pairs[key];
+      const value = pair ? o[key] ?? o[pair.legacy] ?? pair.fallback : o[key];
+      if (!legacyKeys.has(key) && (value !== undefined || key in o)) merged[pair?.legacy ?? key] = value;
     }
     return merged;
   });
