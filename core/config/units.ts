@@ -42,12 +42,12 @@ export interface ParseUnitOptions {
 
 const NUMBER = String.raw`(\d+)(?:\.(\d+))?`;
 
-function unitError(kind: UnitKind, text: string, reason: string, o: ParseUnitOptions): D7yError {
+function unitError(kind: UnitKind, text: string, reason: string | undefined, o: ParseUnitOptions): D7yError {
   const { units, examples } = UNIT_HELP[kind];
   const at = o.label ? `${o.label} ` : '';
   const flag = o.label?.startsWith('-') ? o.label : undefined;
   const ex = flag ? `${flag} ${examples[0]} or ${flag} ${examples[1]}` : `"${examples[0]}" or "${examples[1]}"`;
-  return new D7yError('D7Y_INVALID_ARGUMENT', `${at}"${text}" ${reason}`, {
+  return new D7yError('D7Y_INVALID_ARGUMENT', `${at}"${text}" is not a ${kind}${reason ? `: ${reason}` : ''}`, {
     fix: `write a ${kind} with a unit (${units}${kind === 'rate' && o.unlimited ? '; 0 or unlimited for no limit' : ''}), e.g. ${ex}`,
     details: { kind, value: text, reason },
   });
@@ -62,7 +62,7 @@ function scaled(int: string, frac: string | undefined, unit: number): number | u
 }
 
 function checkSafe(value: number, kind: UnitKind, text: string, o: ParseUnitOptions): number {
-  if (!Number.isSafeInteger(value)) throw unitError(kind, text, 'is too large', o);
+  if (!Number.isSafeInteger(value)) throw unitError(kind, text, 'it is too large', o);
   return value;
 }
 
@@ -73,9 +73,9 @@ function isBareNumber(s: string): boolean {
 /** Milliseconds of `30s`, `10m`, `1h30m`, `500ms`, `7d` or `0`; D7Y_INVALID_ARGUMENT otherwise. */
 export function parseDuration(text: string, o: ParseUnitOptions = {}): number {
   const s = text.trim();
-  if (s === '') throw unitError('duration', text, 'is empty', o);
+  if (s === '') throw unitError('duration', text, 'it is empty', o);
   if (/^0+(\.0+)?$/.test(s)) return 0;
-  if (isBareNumber(s)) throw unitError('duration', text, 'has no unit, so it could be seconds or milliseconds', o);
+  if (isBareNumber(s)) throw unitError('duration', text, 'it has no unit, so it could be seconds or milliseconds', o);
   const token = new RegExp(`\\s*${NUMBER} ?([a-zA-Zµ]+)\\s*`, 'y');
   let total = 0;
   let last = Infinity;
@@ -84,15 +84,15 @@ export function parseDuration(text: string, o: ParseUnitOptions = {}): number {
     const unit = DURATION_UNITS[m[3]];
     if (unit === undefined) {
       const hint = m[3] === 'M' || m[3].startsWith('min') ? ' (minutes are m)' : m[3] === 'us' || m[3] === 'µs' ? ' (the smallest unit is ms)' : '';
-      throw unitError('duration', text, `has an unknown unit "${m[3]}"${hint}`, o);
+      throw unitError('duration', text, `unknown unit "${m[3]}"${hint}`, o);
     }
-    if (unit >= last) throw unitError('duration', text, 'must list its units from largest to smallest, each once', o);
+    if (unit >= last) throw unitError('duration', text, 'its units must go from largest to smallest, each once', o);
     last = unit;
     const value = scaled(m[1], m[2], unit);
-    if (value === undefined) throw unitError('duration', text, 'is not a whole number of milliseconds', o);
+    if (value === undefined) throw unitError('duration', text, 'it is not a whole number of milliseconds', o);
     total += value;
   }
-  if (token.lastIndex !== s.length || last === Infinity) throw unitError('duration', text, 'is not a duration', o);
+  if (token.lastIndex !== s.length || last === Infinity) throw unitError('duration', text, undefined, o);
   return checkSafe(total, 'duration', text, o);
 }
 
@@ -107,11 +107,11 @@ function sizeUnitHint(unit: string): string {
 export function parseSize(text: string, o: ParseUnitOptions = {}): number {
   const s = text.trim();
   const m = new RegExp(`^${NUMBER} ?([a-zA-Z]*)$`).exec(s);
-  if (!m) throw unitError('size', text, s === '' ? 'is empty' : 'is not a size', o);
+  if (!m) throw unitError('size', text, s === '' ? 'it is empty' : undefined, o);
   const unit = m[3] === '' ? 1 : SIZE_UNITS[m[3]];
-  if (unit === undefined) throw unitError('size', text, `has an unknown unit "${m[3]}"${sizeUnitHint(m[3])}`, o);
+  if (unit === undefined) throw unitError('size', text, `unknown unit "${m[3]}"${sizeUnitHint(m[3])}`, o);
   const value = scaled(m[1], m[2], unit);
-  if (value === undefined) throw unitError('size', text, 'is not a whole number of bytes', o);
+  if (value === undefined) throw unitError('size', text, 'it is not a whole number of bytes', o);
   return checkSafe(value, 'size', text, o);
 }
 
@@ -119,20 +119,20 @@ export function parseSize(text: string, o: ParseUnitOptions = {}): number {
 export function parseRate(text: string, o: ParseUnitOptions = {}): number {
   const s = text.trim();
   if (/^0+(\.0+)?$/.test(s) || (o.unlimited && s === 'unlimited')) return 0;
-  if (isBareNumber(s)) throw unitError('rate', text, 'has no unit, so it could be bytes or bits per second', o);
+  if (isBareNumber(s)) throw unitError('rate', text, 'it has no unit, so it could be bytes or bits per second', o);
   const m = new RegExp(`^${NUMBER} ?([a-zA-Z]+)(/s)?$`).exec(s);
-  if (!m) throw unitError('rate', text, s === '' ? 'is empty' : 'is not a rate', o);
+  if (!m) throw unitError('rate', text, s === '' ? 'it is empty' : undefined, o);
   const unit = BPS_UNITS[m[3]] ?? m[3];
   const perSecond = m[4] !== undefined || m[3] in BPS_UNITS;
   const bitUnit = BIT_UNITS[unit];
   const sizeUnit = SIZE_UNITS[unit];
   if (bitUnit === undefined && sizeUnit === undefined) {
     const hint = /^[kKMGT]?b$/.test(m[3]) ? ` (write ${m[3].slice(0, -1)}bit/s for bits or ${m[3].slice(0, -1)}B/s for bytes)` : sizeUnitHint(m[3]);
-    throw unitError('rate', text, `has an unknown unit "${m[3]}${m[4] ?? ''}"${hint}`, o);
+    throw unitError('rate', text, `unknown unit "${m[3]}${m[4] ?? ''}"${hint}`, o);
   }
-  if (!perSecond) throw unitError('rate', text, `is ${sizeUnit ? 'a size' : 'an amount of bits'}, not a rate (add /s)`, o);
+  if (!perSecond) throw unitError('rate', text, `it is ${sizeUnit ? 'a size' : 'an amount of bits'}; add /s`, o);
   const value = bitUnit === undefined ? scaled(m[1], m[2], sizeUnit) : scaled(m[1], m[2], bitUnit);
-  if (value === undefined || (bitUnit !== undefined && value % 8 !== 0)) throw unitError('rate', text, 'is not a whole number of bytes per second', o);
+  if (value === undefined || (bitUnit !== undefined && value % 8 !== 0)) throw unitError('rate', text, 'it is not a whole number of bytes per second', o);
   return checkSafe(bitUnit === undefined ? value : value / 8, 'rate', text, o);
 }
 

@@ -15,7 +15,7 @@ test('d7y get --timeout 10 is refused before any download, with the units and an
 
   const bare = await runCli(['get', origin.urlOf('/f.bin'), '-O', join(dir, 'a.bin'), '--timeout', '10', '--no-daemon'], { env });
   t.is(bare.code, 2, bare.stderr);
-  t.regex(bare.stderr, /^d7y: --timeout "10" has no unit, so it could be seconds or milliseconds\n/);
+  t.regex(bare.stderr, /^d7y: --timeout "10" is not a duration: it has no unit, so it could be seconds or milliseconds\n/);
   t.regex(bare.stderr, /fix: write a duration with a unit \(ms, s, m \(minutes\), h, d\), e\.g\. --timeout 30s or --timeout 1h30m/);
   t.is(origin.served.requests(), 0, 'nothing was fetched');
 
@@ -36,7 +36,7 @@ test('d7y preheat --timeout 10m passes the CLI and fails only for want of a mana
 
   const seconds = await runCli(['preheat', 'http://127.0.0.1:1/f.bin', '--timeout', '3600'], { env });
   t.is(seconds.code, 2, seconds.stderr);
-  t.regex(seconds.stderr, /--timeout "3600" has no unit/);
+  t.regex(seconds.stderr, /--timeout "3600" is not a duration: it has no unit/);
   t.regex(seconds.stderr, /e\.g\. --timeout 30s or --timeout 1h30m/);
 
   const tooLong = await runCli(['preheat', 'http://127.0.0.1:1/f.bin', '--timeout', '2d'], { env });
@@ -45,7 +45,7 @@ test('d7y preheat --timeout 10m passes the CLI and fails only for want of a mana
 
   const piece = await runCli(['task', 'id', 'https://example.com/f', '--piece-length', '8m']);
   t.is(piece.code, 2, piece.stderr);
-  t.regex(piece.stderr, /--piece-length "8m" has an unknown unit "m" \(write MiB for powers of 1024 or MB for powers of 1000\)/);
+  t.regex(piece.stderr, /--piece-length "8m" is not a size: unknown unit "m" \(write MiB for powers of 1024 or MB for powers of 1000\)/);
 });
 
 test('d7y config validate --print shows an old-style file in units, and the printout is a config that validates', async (t) => {

@@ -85,8 +85,8 @@ test('a setting given under both its keys is refused, naming both', (t) => {
 
 test('a bare number where a unit is needed is refused with the units and an example', (t) => {
   const err = t.throws(() => load('peer: { download: { pieceTimeout: 30000, rateLimit: "100" } }'), { instanceOf: D7yError });
-  t.regex(err?.message ?? '', /peer\.download\.pieceTimeout: "30000" has no unit, so it could be seconds or milliseconds; write a duration with a unit \(ms, s, m \(minutes\), h, d\), e\.g\. "30s"/);
-  t.regex(err?.message ?? '', /peer\.download\.rateLimit: "100" has no unit, so it could be bytes or bits per second/);
+  t.regex(err?.message ?? '', /peer\.download\.pieceTimeout: "30000" is not a duration: it has no unit, so it could be seconds or milliseconds; write a duration with a unit \(ms, s, m \(minutes\), h, d\), e\.g\. "30s"/);
+  t.regex(err?.message ?? '', /peer\.download\.rateLimit: "100" is not a rate: it has no unit, so it could be bytes or bits per second/);
   const small = t.throws(() => load('peer: { download: { pieceTimeout: 50ms } }'), { instanceOf: D7yError });
   t.regex(small?.message ?? '', /peer\.download\.pieceTimeout: must be at least 100ms/);
 });
@@ -98,7 +98,7 @@ test('D7Y_* variables take units too, and one for either key of a setting overri
   const b = load(newStyle, { ...env, D7Y_PEER__DOWNLOAD__PIECE_TIMEOUT_MS: '12000' });
   t.is(b.peer.download.pieceTimeoutMs, 12_000);
   const err = t.throws(() => load(newStyle, { ...env, D7Y_PEER__ANNOUNCE_INTERVAL: '20' }), { instanceOf: D7yError });
-  t.regex(err?.message ?? '', /peer\.announceInterval: "20" has no unit/);
+  t.regex(err?.message ?? '', /peer\.announceInterval: "20" is not a duration: it has no unit/);
 });
 
 test('the effective config printed in units loads back to the same config', (t) => {
