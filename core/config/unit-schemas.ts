@@ -31,17 +31,20 @@ function problem(ctx: z.RefinementCtx, message: string): typeof z.NEVER {
   return z.NEVER;
 }
 
+type UnitField = z.ZodType<number, unknown>;
+
 function unitField(kind: UnitKind, o: UnitFieldOptions): UnitField {
+  const example = UNIT_HELP[kind].examples[0];
   const schema = z.unknown().transform((value, ctx): number => {
     let n: number;
     try {
       if (typeof value === 'number' && (o.legacyNumber || kind === 'size')) {
-        if (!Number.isSafeInteger(value) || value < 0) return problem(ctx, `expected a whole number ≥ 0 or a ${kind} such as "${kind === 'size' ? '4MiB' : kind === 'rate' ? '100MiB/s' : '30s'}"`);
+        if (!Number.isSafeInteger(value) || value < 0) return problem(ctx, `expected a whole number ≥ 0 or a ${kind} such as "${example}"`);
         n = value;
       } else if (typeof value === 'number' || typeof value === 'string') {
         n = parseUnit(kind, String(value), { unlimited: o.unlimited });
       } else {
-        return problem(ctx, `expected a ${kind} such as "${kind === 'size' ? '4MiB' : kind === 'rate' ? '100MiB/s' : '30s'}", received ${value === null ? 'null' : typeof value}`);
+        return problem(ctx, `expected a ${kind} such as "${example}", received ${value === null ? 'null' : typeof value}`);
       }
     } catch (err) {
       if (!isD7yError(err)) throw err;
@@ -55,7 +58,6 @@ function unitField(kind: UnitKind, o: UnitFieldOptions): UnitField {
   return schema;
 }
 
-type UnitField = z.ZodType<number, unknown>;
 declare const PAIRED: unique symbol;
 /** A key in units that stands beside a legacy numeric key `L`, with the default `D` when neither is set. */
 export type PairedField<L extends string, D extends number | undefined> = z.ZodType<number | undefined, unknown> & { readonly [PAIRED]: { legacy: L; fallback: D } };
