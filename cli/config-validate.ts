@@ -1,6 +1,7 @@
 import { ROLE_NAMES, type RoleName } from '../core/contracts/plugin.js';
 import { D7yError } from '../core/errors/d7y-error.js';
 import type { RoleSpec } from '../plugins/index.js';
+import type { NodeConfig } from '../core/config/node-config.js';
 import { exitCodeOf } from './cli-error.js';
 
 /** Options of `d7y config validate`. */
@@ -8,6 +9,8 @@ export interface ValidateOptions {
   role?: string;
   pluginsFile?: string;
   json?: boolean;
+  /** Also print the effective config (file, D7Y_* variables, defaults) with durations, sizes and rates in units. */
+  print?: boolean;
 }
 
 /** One thing wrong with a config file or a plugin it loads, as `--json` reports it. */
@@ -37,7 +40,7 @@ export function problemsOf(err: unknown): ValidationProblem[] {
   return [{ phase, path: '', message: err.message, fix: err.fix }];
 }
 
-async function validate(file: string, opts: ValidateOptions, roles: RoleName[]): Promise<void> {
+async function validate(file: string, opts: ValidateOptions, roles: RoleName[]): Promise<unknown> {
   const { loadRoleConfig } = await import('./role-options.js');
   const { NodeRunner, seedPeerConfig } = await import('../plugins/index.js');
   const { silentLogger } = await import('../core/index.js');
@@ -45,6 +48,17 @@ async function validate(file: string, opts: ValidateOptions, roles: RoleName[]):
   const specs: RoleSpec[] = roles.map((role) => ({ role, config: nodeConfig }));
   if (!opts.role) specs.push({ role: 'peer', config: seedPeerConfig(nodeConfig), label: 'seed-peer' });
   await new NodeRunner(specs, silentLogger(), opts.pluginsFile).compose();
+  return effectiveConfig(nodeConfig, opts.role as RoleName | undefined);
+}
+
+/** The node config as a config file would say it (units, keys in units), reduced to one role's section. */
+async function effectiveConfig(config: NodeConfig, role?: RoleName): Promise<unknown> {
+  const { NodeConfigSchema } = await import('../core/config/node-config.js');
+  const { configInUnits } = await import('../core/config/unit-schemas.js');
+  const all = configInUnits(NodeConfigSchema, config) as Record<string, unknown>;
+  if (!role) return all;
+  const { manager, scheduler, peer, ...shared } = all;
+  return { ...shared, [role]: { manager, scheduler, peer }[role] };
 }
 
 /**
@@ -57,16 +71,18 @@ export async function validateConfigFile(file: string, opts: ValidateOptions): P
   }
   const roles = opts.role ? [opts.role as RoleName] : [...ROLE_NAMES];
   if (!opts.json) {
-    await validate(file, opts, roles);
+    const config = await validate(file, opts, roles);
     process.stdout.write(`${file}: valid for ${roles.join(', ')}\n`);
+    if (opts.print) process.stdout.write((await import('yaml')).stringify(config));
     return;
   }
   let problems: ValidationProblem[] = [];
+  let config: unknown;
   try {
-    await validate(file, opts, roles);
+    config = await validate(file, opts, roles);
   } catch (err) {
     problems = problemsOf(err);
     process.exitCode = exitCodeOf(err);
   }
-  process.stdout.write(`${JSON.stringify({ ok: problems.length === 0, file, roles, problems }, null, 2)}\n`);
+  process.stdout.write(`${JSON.stringify({ ok: problems.length === 0, file, roles, problems, ...(opts.print && config !== undefined && { config }) }, null, 2)}\n`);
 }

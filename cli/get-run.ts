@@ -2,13 +2,14 @@ import { stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { D7yError } from '../core/errors/d7y-error.js';
-import { parseByteSize } from '../core/task/piece-length.js';
+import { parseSize } from '../core/config/units.js';
 import { parseDigest } from '../core/task/piece-digest.js';
 import { parseRangeArg } from '../core/protocol/local-api/range-arg.js';
 import { checkOutputPath } from '../core/protocol/local-api/output-path.js';
 import type { PeerDownloadEvent, PeerDownloadRequest, PeerDownloadResult } from '../core/protocol/local-api/download-request.js';
 import { connectPeer } from './peer-connection.js';
 import { resolveOutputPath } from './output-name.js';
+import { parseDurationFlag } from './duration-flag.js';
 import { BAR_FORMAT, SpeedMeter, barPayload, summaryLine } from './get-progress.js';
 
 /** The options of `d7y get`, as commander parses them. */
@@ -49,15 +50,6 @@ export interface GetOptions {
   quiet?: boolean;
 }
 
-/** `30s`, `5m`, `2h`, `1500ms` or plain milliseconds. */
-export function parseDuration(text: string): number {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(text);
-  if (!m || Number(m[1]) <= 0) {
-    throw new D7yError('D7Y_INVALID_ARGUMENT', `"${text}" is not a duration`, { fix: 'write a duration such as 30s, 10m or 2h' });
-  }
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? 'ms') as 'ms' | 's' | 'm' | 'h'];
-  return Math.round(Number(m[1]) * unit);
-}
 
 function parseHeaders(list: string[] = []): Record<string, string> | undefined {
   if (list.length === 0) return undefined;
@@ -83,11 +75,11 @@ export function buildRequest(url: string, opts: GetOptions): PeerDownloadRequest
     headers: parseHeaders(opts.header),
     tag: opts.tag,
     application: opts.application,
-    pieceLength: opts.pieceLength === undefined ? undefined : parseByteSize(opts.pieceLength),
+    pieceLength: opts.pieceLength === undefined ? undefined : parseSize(opts.pieceLength, { label: '--piece-length' }),
     digest: opts.digest,
     range: opts.range === undefined ? undefined : parseRangeArg(opts.range),
     disableBackToSource: opts.disableBackToSource || undefined,
-    timeoutMs: opts.timeout === undefined ? undefined : parseDuration(opts.timeout),
+    timeoutMs: opts.timeout === undefined ? undefined : parseDurationFlag(opts.timeout, '--timeout'),
     objectStorage: hasStorage ? storage : undefined,
     output: opts.output === '-' ? undefined : resolve(opts.output),
     overwrite: opts.overwrite || undefined,

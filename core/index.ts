@@ -12,6 +12,10 @@ export { DEFAULT_FILTERED_QUERY_PARAMS, filterUrl, isTaskId, taskId } from './ta
 export type { TaskIdInput } from './task/task-id.js';
 export { formatBytes, MAX_PIECE_LENGTH, MIN_PIECE_LENGTH, parseByteSize } from './task/piece-length.js';
 export { Crc32, parseDigest, pieceDigest } from './task/piece-digest.js';
+export { formatDuration, formatRate, formatSize, parseDuration, parseRate, parseSize } from './config/units.js';
+export type { UnitKind } from './config/units.js';
+export { duration, rate, size, unitObject } from './config/unit-schemas.js';
+export type { UnitFieldOptions } from './config/unit-schemas.js';
 export {
   BAD_COST_MULTIPLE, byScoreThenPeerId, idcAffinity, isBadParentByCosts, locationAffinity, NORMAL_DISTRIBUTION_SAMPLES,
 } from './evaluator-kit/parent-signals.js';

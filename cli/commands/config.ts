@@ -10,5 +10,6 @@ export function registerConfigCommand(program: Command): void {
     .option('--role <role>', `only this role (${ROLE_NAMES.join(', ')}); default all`)
     .option('--plugins-file <file>', 'plugins.json to check with it')
     .option('--json', 'machine-readable result: ok, and each problem with its path and phase (same exit status)')
+    .option('--print', 'also print the effective config (file, D7Y_* variables, defaults) with durations, sizes and rates in units')
     .action(async (file: string, opts: ValidateOptions) => (await import('../config-validate.js')).validateConfigFile(file, opts));
 }

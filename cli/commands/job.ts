@@ -3,6 +3,8 @@ import type { JobView, ManagerClient } from '../../core/protocol/manager/index.j
 import { D7yError } from '../../core/errors/d7y-error.js';
 import { renderTable } from '../table.js';
 import { addManagerOptions, connectManager, type ManagerConnectionOptions } from '../manager-connection.js';
+import { parseDurationFlag } from '../duration-flag.js';
+import { formatDuration } from '../../core/config/units.js';
 
 const POLL_MS = 500;
 
@@ -17,7 +19,7 @@ export async function waitForJob(client: ManagerClient, id: string, timeoutMs: n
     last = line;
     if (job.state === 'succeeded' || job.state === 'failed') return job;
     if (Date.now() > deadline) {
-      throw new D7yError('D7Y_TIMEOUT', `job ${id} still ${job.state} after ${Math.round(timeoutMs / 1000)} s`, { fix: `check it later with d7y job get ${id}` });
+      throw new D7yError('D7Y_TIMEOUT', `job ${id} still ${job.state} after ${formatDuration(timeoutMs)}`, { fix: `check it later with d7y job get ${id}` });
     }
     await new Promise((r) => setTimeout(r, POLL_MS));
   }
@@ -45,12 +47,13 @@ export function registerJobCommand(program: Command): void {
     .description('show a job with its per-peer results')
     .argument('<id>', 'job id')
     .option('--wait', 'wait until the job ends')
-    .option('--timeout <seconds>', 'longest wait', '3600')
+    .option('--timeout <duration>', 'with --wait: longest wait, e.g. 10m', '1h')
     .option('--json', 'print JSON')
     .action(async (id: string, opts: ManagerConnectionOptions & { wait?: boolean; timeout: string; json?: boolean }) => {
+      const timeoutMs = parseDurationFlag(opts.timeout, '--timeout');
       const client = await connectManager(opts);
       try {
-        const j = opts.wait ? await waitForJob(client, id, Number(opts.timeout) * 1000, opts.json) : await client.getJob(id);
+        const j = opts.wait ? await waitForJob(client, id, timeoutMs, opts.json) : await client.getJob(id);
         printJob(j, Boolean(opts.json));
         if (opts.wait && j.state === 'failed') process.exitCode = 1;
       } finally {

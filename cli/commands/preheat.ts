@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { D7yError } from '../../core/errors/d7y-error.js';
 import { parseByteSize } from '../../core/task/piece-length.js';
+import { parseDurationFlag } from '../duration-flag.js';
 import { addManagerOptions, connectManager, type ManagerConnectionOptions } from '../manager-connection.js';
 import { printJob, waitForJob } from './job.js';
 
@@ -42,7 +43,7 @@ export function registerPreheatCommand(program: Command): void {
     .option('--header <name:value>', 'request header for the origin (repeatable)', collect)
     .option('--cluster <id>', 'scheduler cluster id (repeatable; default all of the tenant)', collect)
     .option('--wait', 'show progress until the job ends; exit 1 if it fails')
-    .option('--timeout <seconds>', 'how long the job may take', '3600')
+    .option('--timeout <duration>', 'how long the job may take, e.g. 10m (1s..24h)', '1h')
     .option('--json', 'print the job as JSON')
     .action(async (urls: string[], opts: PreheatOptions) => {
       if (opts.type !== 'file' && opts.type !== 'image') {
@@ -56,13 +57,14 @@ export function registerPreheatCommand(program: Command): void {
         if (i <= 0) throw new D7yError('D7Y_INVALID_ARGUMENT', `--header "${h.split(':')[0]}" is not name:value`, { fix: 'write --header "Name: value"' });
         return [h.slice(0, i).trim(), h.slice(i + 1).trim()];
       }));
+      const timeoutMs = parseDurationFlag(opts.timeout, '--timeout', { min: 1000, max: 24 * 3600_000 });
       const args: Record<string, unknown> = {
         type: opts.type, ...(urls.length === 1 ? { url: urls[0] } : { urls }), scope: opts.scope, load_to_memory: Boolean(opts.memory),
-        timeout: Number(opts.timeout) * 1000,
+        timeout: timeoutMs,
         ...(opts.count !== undefined && { count: Number(opts.count) }),
         ...(opts.percentage !== undefined && { percentage: Number(opts.percentage) }),
         ...(opts.ips !== undefined && { ips: opts.ips.split(',').map((s) => s.trim()).filter(Boolean) }),
-        ...(opts.pieceLength !== undefined && { piece_length: parseByteSize(opts.pieceLength) }),
+        ...(opts.pieceLength !== undefined && { piece_length: parseByteSize(opts.pieceLength, '--piece-length') }),
         ...(opts.tag !== undefined && { tag: opts.tag }),
         ...(opts.application !== undefined && { application: opts.application }),
         ...(opts.platform !== undefined && { platform: opts.platform }),
@@ -72,7 +74,7 @@ export function registerPreheatCommand(program: Command): void {
       try {
         let job = await client.createJob({ type: 'preheat', args, scheduler_cluster_ids: opts.cluster });
         if (!opts.json) process.stderr.write(`preheat job ${job.id} created (${job.runs.length} cluster(s))\n`);
-        if (opts.wait) job = await waitForJob(client, job.id, Number(opts.timeout) * 1000 + 10_000, opts.json);
+        if (opts.wait) job = await waitForJob(client, job.id, timeoutMs + 10_000, opts.json);
         printJob(job, Boolean(opts.json));
         if (opts.wait && job.state === 'failed') process.exitCode = 1;
       } finally {

@@ -34,7 +34,7 @@ export function registerTaskCommand(program: Command): void {
     .option('--piece-length <size>', 'piece length chosen by the user (4MiB..64MiB), e.g. 8MiB')
     .addOption(new Option('--filtered-query-param <param>', 'query param left out of the task id (repeatable); replaces the defaults').argParser(collect))
     .action((url: string, opts: { tag?: string; application?: string; pieceLength?: string; filteredQueryParam?: string[] }) => {
-      const pieceLength = opts.pieceLength === undefined ? undefined : validatePieceLength(parseByteSize(opts.pieceLength));
+      const pieceLength = opts.pieceLength === undefined ? undefined : validatePieceLength(parseByteSize(opts.pieceLength, '--piece-length'));
       process.stdout.write(`${taskId({
         url,
         tag: opts.tag,

@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import { D7yError } from '../errors/d7y-error.js';
 import { LOG_LEVELS } from '../logging/log-levels.js';
+import { pairedKey } from './unit-schemas.js';
 
 /**
  * Every `D7Y_*` variable d7y (or its tests and benchmarks) reads for another purpose than a config
@@ -114,14 +115,24 @@ function envValue(raw: string): unknown {
   }
 }
 
-function setPath(data: Record<string, unknown>, path: string[], value: unknown): void {
+/**
+ * Sets `path` in the data; a key in units and its legacy key are one setting, so setting one
+ * drops the other from the file's values (`D7Y_PEER__DOWNLOAD__PIECE_TIMEOUT=10s` wins over the
+ * file's `pieceTimeoutMs`).
+ */
+function setPath(data: Record<string, unknown>, path: string[], value: unknown, schema?: z.ZodType): void {
   let node = data;
+  let parent = schema;
   for (const seg of path.slice(0, -1)) {
     const next = node[seg];
     if (typeof next !== 'object' || next === null || Array.isArray(next)) node[seg] = {};
     node = node[seg] as Record<string, unknown>;
+    parent = parent && shapeOf(parent)?.[seg];
   }
-  node[path[path.length - 1]] = value;
+  const key = path[path.length - 1];
+  const sibling = parent && pairedKey(parent, key);
+  if (sibling) delete node[sibling];
+  node[key] = value;
 }
 
 /**
@@ -141,7 +152,7 @@ export function applyEnvOverrides(data: Record<string, unknown>, env: NodeJS.Pro
     if (problem) { unknown.push(problem); continue; }
     const path = name.slice(4).split('__').map(camel);
     if (path.length === 1 && !((shapeOf(schema) ?? {})[path[0]])) continue;
-    setPath(data, path, envValue(raw));
+    setPath(data, path, envValue(raw), schema);
     applied.push(name);
   }
   if (unknown.length) throw unknownVariablesError(unknown);

@@ -1,8 +1,9 @@
 import { z } from 'zod';
+import { duration } from './unit-schemas.js';
 
-const ms = (def: number) => z.number().int().min(1).default(def);
+const ms = (def: number) => duration({ min: 1, legacyNumber: true }).default(def);
 
-/** The manager role's config. Durations are milliseconds. */
+/** The manager role's config. Durations take units (`"30s"`, `"14d"`); a plain number is milliseconds. */
 export const ManagerConfigSchema = z.strictObject({
   listen: z.strictObject({
     host: z.string().default('127.0.0.1'),

@@ -1,17 +1,18 @@
 import { z } from 'zod';
+import { duration, unitObject } from './unit-schemas.js';
 
 /** How a scheduler or peer reaches the manager (optional: without it, static config applies). */
-export const ManagerLinkConfigSchema = z.strictObject({
+export const ManagerLinkConfigSchema = unitObject({
   /** `http://host:port` of a manager (any replica). */
   url: z.string().regex(/^https?:\/\//, 'expected http(s)://host:port'),
   /** Personal access token with scopes `cluster` (and `job` for schedulers). */
   token: z.string().min(1),
   /** Scheduler cluster (schedulers) or seed-peer cluster (seed peers) to register in; created when new. */
   cluster: z.string().default('default'),
-  /** Keepalive (and dynamic config refresh) period, ms. */
-  keepaliveIntervalMs: z.number().int().min(100).default(5_000),
-  /** How often a scheduler asks for its cluster's jobs, ms. */
-  jobPollIntervalMs: z.number().int().min(100).default(1_000),
+  /** Keepalive (and dynamic config refresh) period. */
+  keepaliveInterval: duration({ min: 100, legacy: 'keepaliveIntervalMs', default: 5_000 }),
+  /** How often a scheduler asks for its cluster's jobs. */
+  jobPollInterval: duration({ min: 100, legacy: 'jobPollIntervalMs', default: 1_000 }),
 });
 
 export type ManagerLinkConfig = z.infer<typeof ManagerLinkConfigSchema>;

@@ -2,16 +2,17 @@ import { hostname } from 'node:os';
 import { z } from 'zod';
 import { ManagerLinkConfigSchema } from './manager-link-config.js';
 import { ProxyConfigSchema } from './proxy-config.js';
+import { duration, rate, size, unitObject } from './unit-schemas.js';
 
 const port = z.number().int().min(0).max(65535);
-const bytesPerSecond = z.number().int().min(0);
+const bytesPerSecond = rate({ legacyNumber: true, unlimited: true });
 const MIB = 1024 * 1024;
 
 /**
  * The peer daemon's settings. Everything that must differ between two peers of one process
  * (data folder, ports, socket) lives here; a port of 0 means a random free port.
  */
-export const PeerConfigSchema = z.strictObject({
+export const PeerConfigSchema = unitObject({
   /** A seed peer goes back to the origin for the scheduler and announces itself as a super host. */
   seed: z.boolean().default(false),
   /** The peer's folder: relative to the node's dataDir, or absolute. Defaults to `peer` (`seed-peer` for seeds). */
@@ -24,12 +25,12 @@ export const PeerConfigSchema = z.strictObject({
     /** `country|region|zone`, most general first. */
     location: z.string().default(''),
   }).prefault({}),
-  /** Vortex piece server (and its upload rate limit, bytes/s, 0 = unlimited). */
+  /** Vortex piece server (and its upload rate limit, e.g. "100MiB/s"; 0 or "unlimited" = no limit). */
   upload: z.strictObject({
     port: port.default(4005),
     rateLimit: bytesPerSecond.default(0),
-    /** Upload bandwidth announced to the scheduler when no rate limit is set, bytes/s. */
-    maxBandwidth: bytesPerSecond.default(1250 * MIB),
+    /** Upload bandwidth announced to the scheduler when no rate limit is set, e.g. "10Gbit/s". */
+    maxBandwidth: rate({ legacyNumber: true }).default(1250 * MIB),
     maxConnections: z.number().int().min(1).default(512),
     /** Pieces uploaded at once; more requests wait their turn (a new piece spreads as a tree). */
     concurrentPieces: z.number().int().min(1).max(1024).default(8),
@@ -42,12 +43,12 @@ export const PeerConfigSchema = z.strictObject({
     /**
      * Seed peers only: super-seeding. A child's first piece sync gets pieces no other child was
      * offered, at most `inFlight` undelivered offers per task; an offer not fetched
-     * within `offerTtlMs` may go to another child. Off: every child sees every piece at once.
+     * within `offerTtl` may go to another child. Off: every child sees every piece at once.
      */
-    superSeed: z.strictObject({
+    superSeed: unitObject({
       enabled: z.boolean().default(true),
       inFlight: z.number().int().min(1).max(64).default(4),
-      offerTtlMs: z.number().int().min(100).default(15_000),
+      offerTtl: duration({ min: 100, legacy: 'offerTtlMs', default: 15_000 }),
     }).prefault({}),
   }).prefault({}),
   /** dfdaemon gRPC service (SyncPieces, DownloadTask, StatTask, DeleteTask). */
@@ -74,26 +75,26 @@ export const PeerConfigSchema = z.strictObject({
   }).prefault({}),
   /** Schedulers as `host:port`; a task's scheduler is chosen by consistent hash of its id. */
   schedulers: z.array(z.string().regex(/^[^\s:]+:\d{1,5}$/, 'expected host:port')).default(['127.0.0.1:8002']),
-  download: z.strictObject({
+  download: unitObject({
     /** Pieces downloaded at once per task. */
     concurrency: z.number().int().min(1).max(16).default(8),
-    /** Milliseconds a piece from a parent may go without a byte arriving before it is tried elsewhere. */
-    pieceTimeoutMs: z.number().int().min(100).default(30_000),
-    /** Download rate limit, bytes/s, 0 = unlimited. */
+    /** How long a piece from a parent may go without a byte arriving before it is tried elsewhere. */
+    pieceTimeout: duration({ min: 100, legacy: 'pieceTimeoutMs', default: 30_000 }),
+    /** Download rate limit, e.g. "100MiB/s"; 0 or "unlimited" = no limit. */
     rateLimit: bytesPerSecond.default(0),
     /** May this peer fetch from the origin itself when the swarm cannot serve it. */
     backToSource: z.boolean().default(true),
-    /** Objects of at most this many bytes go straight to the origin, without the scheduler. */
-    directMaxBytes: z.number().int().min(0).default(4 * MIB),
+    /** Objects of at most this size go straight to the origin, without the scheduler. */
+    directMaxSize: size({ legacy: 'directMaxBytes', default: 4 * MIB }),
     /** Lowest piece length (tests may lower the 4 MiB floor). */
-    pieceLengthMin: z.number().int().min(1024).default(4 * MIB),
+    pieceLengthMin: size({ min: 1024 }).default(4 * MIB),
     /** Reschedule rounds before giving up on the swarm. */
     maxReschedules: z.number().int().min(0).default(5),
-    /** Milliseconds without any parent able to serve a missing piece before a reschedule. */
-    stallMs: z.number().int().min(100).default(5_000),
+    /** How long no parent may be able to serve a missing piece before a reschedule. */
+    stallTimeout: duration({ min: 100, legacy: 'stallMs', default: 5_000 }),
   }).prefault({}),
-  /** Milliseconds between host announces to the schedulers. */
-  announceIntervalMs: z.number().int().min(1000).default(30_000),
+  /** Time between host announces to the schedulers. */
+  announceInterval: duration({ min: 1000, legacy: 'announceIntervalMs', default: 30_000 }),
   /**
    * Finished tasks on disk are announced to the schedulers in the background at start, when the
    * scheduler set changes and to a scheduler that restarted: `batchSize` tasks per call (the
@@ -103,13 +104,13 @@ export const PeerConfigSchema = z.strictObject({
     batchSize: z.number().int().min(1).max(1000).default(100),
   }).prefault({}),
   /**
-   * Ask a manager for this peer's schedulers (at start, then every `schedulerRefreshMs`); seed
+   * Ask a manager for this peer's schedulers (at start, then every `schedulerRefreshInterval`); seed
    * peers also register in the seed-peer cluster `cluster` and keep alive. `schedulers` above
    * stays the fallback while the manager cannot be reached.
    */
   manager: ManagerLinkConfigSchema.extend({
     token: z.string().min(1).optional(),
-    schedulerRefreshMs: z.number().int().min(1000).max(600_000).default(60_000),
+    schedulerRefreshInterval: duration({ min: 1000, max: 600_000, legacy: 'schedulerRefreshMs', default: 60_000 }),
   }).optional(),
 });
 

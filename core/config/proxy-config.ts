@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { duration } from './unit-schemas.js';
 
 /** A regular expression given as a string, checked when the config is read. */
 const regex = z.string().min(1).superRefine((s, ctx) => {
@@ -60,10 +61,10 @@ export const ProxyConfigSchema = z.strictObject({
   maxRequestsPerSecond: z.number().int().min(0).default(4000),
   /** Requests served at once; more get 429. */
   maxConcurrentRequests: z.number().int().min(1).default(1024),
-  /** Milliseconds a client may take to send its request headers. */
-  headersTimeoutMs: z.number().int().min(100).default(30_000),
-  /** Milliseconds a connection (or CONNECT tunnel) may stay silent before it is closed. */
-  idleTimeoutMs: z.number().int().min(100).default(120_000),
+  /** How long a client may take to send its request headers (`30s`). */
+  headersTimeout: duration({ min: 100 }).default(30_000),
+  /** How long a connection (or CONNECT tunnel, or an origin reached directly) may stay silent (`2m`). */
+  idleTimeout: duration({ min: 100 }).default(120_000),
 });
 
 export type ProxyConfig = z.infer<typeof ProxyConfigSchema>;

@@ -1,9 +1,10 @@
 import { z } from 'zod';
 import { ManagerLinkConfigSchema } from './manager-link-config.js';
+import { duration } from './unit-schemas.js';
 
-const ms = (def: number) => z.number().int().min(1).default(def);
+const ms = (def: number) => duration({ min: 1, legacyNumber: true }).default(def);
 
-/** The scheduler role's config. Durations are milliseconds. */
+/** The scheduler role's config. Durations take units (`"500ms"`, `"24h"`); a plain number is milliseconds. */
 export const SchedulerConfigSchema = z.strictObject({
   listen: z.strictObject({
     host: z.string().default('127.0.0.1'),

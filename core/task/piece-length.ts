@@ -1,4 +1,5 @@
 import { D7yError } from '../errors/d7y-error.js';
+import { parseSize } from '../config/units.js';
 
 export const MIB = 1024 * 1024;
 export const MIN_PIECE_LENGTH = 4 * MIB;
@@ -47,18 +48,9 @@ export function pieceBounds(n: number, contentLength: number, pieceLength: numbe
   return { offset, length: Math.max(0, Math.min(pieceLength, contentLength - offset)) };
 }
 
-const UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, kb: 1000, kib: 1024, m: MIB, mb: 1e6, mib: MIB, g: 1024 * MIB, gb: 1e9, gib: 1024 * MIB };
-
-/** Parses `4MiB`, `64mib`, `8388608`, `16MB` into bytes; D7Y_INVALID_ARGUMENT otherwise. */
-export function parseByteSize(text: string): number {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(text);
-  const unit = m ? UNITS[m[2].toLowerCase()] : undefined;
-  if (!m || unit === undefined) {
-    throw new D7yError('D7Y_INVALID_ARGUMENT', `"${text}" is not a size`, {
-      fix: 'write a size such as 4194304, 4MiB, 16MB or 1GiB',
-    });
-  }
-  return Math.round(Number(m[1]) * unit);
+/** Parses `4MiB`, `8388608`, `16MB` into bytes (the grammar of parseSize); D7Y_INVALID_ARGUMENT otherwise. */
+export function parseByteSize(text: string, label?: string): number {
+  return parseSize(text, { label });
 }
 
 export function formatBytes(n: number): string {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { definePlugin } from '../../core/index.js';
+import { definePlugin, size } from '../../core/index.js';
 import { GcsSourceClient, type GcsSourceConfig } from './gcs-source-client.js';
 
 export { GcsSourceClient, type GcsSourceConfig } from './gcs-source-client.js';
@@ -12,7 +12,8 @@ export const gcsConfigSchema = z.strictObject({
   projectId: z.string().min(1).optional(),
   maxRetries: z.int().min(0).max(10).optional(),
   listPageSize: z.int().min(1).max(1000).optional(),
-  uploadChunkSize: z.int().min(256 * 1024).multipleOf(256 * 1024).optional(),
+  /** Resumable upload chunk, a multiple of 256KiB, e.g. "8MiB" (or bytes). */
+  uploadChunkSize: size({ min: 256 * 1024 }).pipe(z.int().multipleOf(256 * 1024, 'must be a multiple of 256KiB')).optional(),
   maxClients: z.int().min(1).max(1024).optional(),
 });
 

@@ -1,17 +1,19 @@
 import { z } from 'zod';
-import { definePlugin } from '../../core/index.js';
+import { definePlugin, duration, unitObject } from '../../core/index.js';
 import { HdfsSourceClient, type HdfsSourceConfig } from './hdfs-source-client.js';
 
 export { HdfsSourceClient, type HdfsSourceConfig } from './hdfs-source-client.js';
 
 /** plugins.json `config` of the `hdfs` plugin. */
-export const hdfsConfigSchema = z.strictObject({
+export const hdfsConfigSchema = unitObject({
   protocol: z.enum(['http', 'https']).optional(),
   defaultPort: z.int().min(1).max(65535).optional(),
   user: z.string().min(1).optional(),
   delegationToken: z.string().min(1).optional(),
-  connectTimeoutMs: z.int().min(100).max(600_000).optional(),
-  requestTimeoutMs: z.int().min(100).max(3_600_000).optional(),
+  /** e.g. "10s" (legacy key: `connectTimeoutMs`, milliseconds). */
+  connectTimeout: duration({ min: 100, max: 600_000, legacy: 'connectTimeoutMs' }),
+  /** e.g. "5m" (legacy key: `requestTimeoutMs`, milliseconds). */
+  requestTimeout: duration({ min: 100, max: 3_600_000, legacy: 'requestTimeoutMs' }),
   maxRedirects: z.int().min(1).max(10).optional(),
   maxListDirectories: z.int().min(1).optional(),
 });

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { definePlugin } from '../../core/index.js';
+import { definePlugin, duration, size, unitObject } from '../../core/index.js';
 import { S3SourceClient, type S3SourceConfig } from './s3-source-client.js';
 
 export { S3SourceClient, type S3SourceConfig } from './s3-source-client.js';
@@ -7,7 +7,7 @@ export { S3SourceClient, type S3SourceConfig } from './s3-source-client.js';
 const MiB = 1024 * 1024;
 
 /** plugins.json `config` of the `s3` plugin. */
-export const s3ConfigSchema = z.strictObject({
+export const s3ConfigSchema = unitObject({
   endpoint: z.url().optional(),
   region: z.string().min(1).optional(),
   forcePathStyle: z.boolean().optional(),
@@ -15,9 +15,12 @@ export const s3ConfigSchema = z.strictObject({
   accessKeySecret: z.string().min(1).optional(),
   sessionToken: z.string().min(1).optional(),
   maxAttempts: z.int().min(1).max(10).optional(),
-  connectTimeoutMs: z.int().min(100).max(600_000).optional(),
-  requestTimeoutMs: z.int().min(100).max(3_600_000).optional(),
-  partSize: z.int().min(5 * MiB).max(5 * 1024 * MiB).optional(),
+  /** e.g. "10s" (legacy key: `connectTimeoutMs`, milliseconds). */
+  connectTimeout: duration({ min: 100, max: 600_000, legacy: 'connectTimeoutMs' }),
+  /** e.g. "5m" (legacy key: `requestTimeoutMs`, milliseconds). */
+  requestTimeout: duration({ min: 100, max: 3_600_000, legacy: 'requestTimeoutMs' }),
+  /** Multipart upload part size, e.g. "64MiB" (or bytes). */
+  partSize: size({ min: 5 * MiB, max: 5 * 1024 * MiB }).optional(),
   uploadConcurrency: z.int().min(1).max(64).optional(),
   listPageSize: z.int().min(1).max(1000).optional(),
   maxClients: z.int().min(1).max(1024).optional(),

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { byteSizeSchema, durationSchema } from '../shared/config-values.js';
+import { duration, size } from '../../core/index.js';
 
 const percent = z.number().min(1).max(100);
 
@@ -8,12 +8,12 @@ export const DiskStorageConfigSchema = z.strictObject({
   /** Root directory of the cache; defaults to the plugin's data dir. Relative paths are resolved against it. */
   dir: z.string().min(1).optional(),
   /** Byte budget of the cache, e.g. "20GiB"; when set, the GC watermarks measure it instead of the file system. */
-  quota: byteSizeSchema.refine((n) => n > 0, 'quota must be more than 0 bytes').optional(),
+  quota: size({ min: 1 }).optional(),
   gc: z.strictObject({
-    /** How often GC runs ("1m", or milliseconds). */
-    interval: durationSchema.default(60_000).refine((n) => n >= 10, 'interval must be at least 10ms'),
-    /** Tasks not accessed for this long are removed ("6h", "7d", or milliseconds). */
-    taskTtl: durationSchema.default(6 * 3_600_000),
+    /** How often GC runs ("1m"; a plain number is milliseconds). */
+    interval: duration({ min: 10, legacyNumber: true }).default(60_000),
+    /** Tasks not accessed for this long are removed ("6h", "7d"; a plain number is milliseconds). */
+    taskTtl: duration({ legacyNumber: true }).default(6 * 3_600_000),
     /** Percent of usage that starts eviction of least recently used finished tasks. */
     highWatermark: percent.default(80),
     /** Percent of usage eviction stops below. */

@@ -43,7 +43,7 @@ test('an image preheat resolves the manifest URL to its blobs through the oci so
   const seed = await cluster.peer('seed', { seed: true, schedulers: [], peer: { manager: { url, token, keepaliveIntervalMs: 1_000 } } });
 
   const manifestUrl = `http://${registry.host}/v2/test/img/manifests/v1`;
-  const pre = await runCli(['preheat', manifestUrl, '--type', 'image', '--platform', 'linux/amd64', '--scope', 'single_seed_peer', '--wait', '--json', '--timeout', '90'],
+  const pre = await runCli(['preheat', manifestUrl, '--type', 'image', '--platform', 'linux/amd64', '--scope', 'single_seed_peer', '--wait', '--json', '--timeout', '90s'],
     { env: { D7Y_MANAGER_URL: url, D7Y_TOKEN: token }, timeoutMs: 120_000 });
   t.is(pre.code, 0, pre.stderr);
   const job = JSON.parse(pre.stdout) as JobView;

@@ -70,7 +70,7 @@ test('a manager-driven preheat warms exactly 50 % of 4 real peers, a later get t
 
   const env = { D7Y_MANAGER_URL: url, D7Y_TOKEN: token };
   const bigUrl = origin.urlOf('/big.bin');
-  const pre = await runCli(['preheat', bigUrl, '--scope', 'all_peers', '--percentage', '50', '--wait', '--json', '--timeout', '90'], { env, timeoutMs: 120_000 });
+  const pre = await runCli(['preheat', bigUrl, '--scope', 'all_peers', '--percentage', '50', '--wait', '--json', '--timeout', '90s'], { env, timeoutMs: 120_000 });
   t.is(pre.code, 0, pre.stderr);
   const job = JSON.parse(pre.stdout) as JobView;
   t.is(job.state, 'succeeded');
@@ -97,7 +97,7 @@ test('a manager-driven preheat warms exactly 50 % of 4 real peers, a later get t
   }
 
   const hotUrl = origin.urlOf('/hot.bin');
-  const mem = await runCli(['preheat', hotUrl, '--scope', 'all_peers', '--count', '1', '--memory', '--wait', '--json', '--timeout', '90'], { env, timeoutMs: 120_000 });
+  const mem = await runCli(['preheat', hotUrl, '--scope', 'all_peers', '--count', '1', '--memory', '--wait', '--json', '--timeout', '90s'], { env, timeoutMs: 120_000 });
   t.is(mem.code, 0, mem.stderr);
   const memJob = JSON.parse(mem.stdout) as JobView;
   t.deepEqual(memJob.results.map((r) => [r.hostname, r.state]), [['p0', 'succeeded']]);

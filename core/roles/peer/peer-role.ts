@@ -200,7 +200,7 @@ export class PeerRole implements Role {
         config: cfg.proxy, downloads, logger: this.logger,
         connect: (onRequest) => createConnectHandler({
           hijack: (host) => hijack.some((re) => re.test(host)), ca, onRequest, logger: this.logger,
-          connectTimeoutMs: 10_000, idleTimeoutMs: cfg.proxy.idleTimeoutMs,
+          connectTimeoutMs: 10_000, idleTimeoutMs: cfg.proxy.idleTimeout,
         }),
       });
       this.lifecycle.add(this.proxy);

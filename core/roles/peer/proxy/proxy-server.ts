@@ -47,7 +47,7 @@ export class ProxyServer implements Startable {
 
   constructor(private readonly opts: ProxyServerOptions) {
     const { config, logger } = opts;
-    this.direct = new DirectForward({ logger, timeoutMs: config.idleTimeoutMs });
+    this.direct = new DirectForward({ logger, timeoutMs: config.idleTimeout });
     this.routing = new ProxyRouting(config.rules);
     this.mirror = new RegistryMirror(config.registryMirror, opts.downloads, this.direct, logger);
     this.limiter = new RequestRate(config.maxRequestsPerSecond);
@@ -60,7 +60,7 @@ export class ProxyServer implements Startable {
 
   async start(): Promise<void> {
     const { config, logger } = this.opts;
-    const server = createServer({ maxHeaderSize: MAX_HEADER_BYTES, headersTimeout: config.headersTimeoutMs, requestTimeout: 0, keepAliveTimeout: 5_000 });
+    const server = createServer({ maxHeaderSize: MAX_HEADER_BYTES, headersTimeout: config.headersTimeout, requestTimeout: 0, keepAliveTimeout: 5_000 });
     server.on('request', (req: IncomingMessage, res: ServerResponse) => this.onRequest(req, res));
     const onRequest = (req: IncomingMessage, res: ServerResponse): void => this.dispatch(req, res);
     const connect = this.opts.connect?.(onRequest);
@@ -89,7 +89,7 @@ export class ProxyServer implements Startable {
       const body = `d7y proxy: ${text}\n`;
       socket.end(`HTTP/1.1 ${status} ${reason}\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
     });
-    server.setTimeout(config.idleTimeoutMs, (socket: Socket) => socket.destroy());
+    server.setTimeout(config.idleTimeout, (socket: Socket) => socket.destroy());
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err) => reject(new D7yError('D7Y_CONFIG_INVALID', `the proxy cannot listen on ${config.listen.ip}:${config.listen.port}: ${err.message}`, {
         fix: 'choose a free peer.proxy.listen.port (0 picks one), or set peer.proxy.enabled to false', cause: err,
