@@ -1,4 +1,6 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { execFile } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -8,6 +10,7 @@ import { cachedFixture } from '../support/artifact-fixture.js';
 import { curl } from '../support/curl.js';
 import { freePort } from '../support/env.js';
 import { pushImage, startRegistry, type Registry } from '../support/registry.js';
+import { startOriginServer } from '../support/origin-server.js';
 import { runCli } from '../support/run-cli.js';
 import { P2PCluster } from './p2p-cluster.js';
 
@@ -104,4 +107,27 @@ test('a token-auth registry through the mirror: an anonymous client gets the reg
   }
   const held = JSON.parse((await runCli(['task', 'ls', '--json', '--socket', peer.socket])).stdout) as { url?: string }[];
   for (const digest of await blobsOf(out)) t.true(held.some((task) => task.url?.endsWith(`/blobs/${digest}?insecure=true`)), `${digest} came through the mirror`);
+});
+
+test('a registry that redirects blob reads to object storage: the peer follows the redirect and the bytes match the digest', async (t) => {
+  const blob = randomBytes(2 * 1024 * 1024 + 99);
+  const digest = `sha256:${createHash('sha256').update(blob).digest('hex')}`;
+  const storage = await startOriginServer(t, { files: { '/bucket/blob': blob } });
+  // A registry front that keeps its blobs in object storage, as registries on S3 or GCS do.
+  const front = createServer((req, res) => {
+    if (req.url === '/v2/' || req.url === '/v2') return void res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    if (req.url === `/v2/team/app/blobs/${digest}`) return void res.writeHead(307, { location: storage.urlOf('/bucket/blob') }).end();
+    res.writeHead(404, { 'content-type': 'application/json' }).end('{"errors":[{"code":"BLOB_UNKNOWN"}]}');
+  });
+  await new Promise<void>((resolve) => front.listen(0, '127.0.0.1', () => resolve()));
+  t.teardown(() => new Promise<void>((resolve) => { front.close(() => resolve()); front.closeAllConnections(); }));
+  const cluster = await P2PCluster.create(t, { sources: ['http', 'oci'] });
+  const scheduler = await cluster.scheduler();
+  await cluster.peer('seed', { seed: true, schedulers: [scheduler.address] });
+  const peer = await mirrorPeer(cluster, scheduler.address, 'p', 'https://registry.invalid');
+  const got = await curl(['-H', `X-Dragonfly-Registry: http://127.0.0.1:${(front.address() as AddressInfo).port}`, `http://${peer.mirror}/v2/team/app/blobs/${digest}`]);
+  t.is(got.status, 200, got.body.toString().slice(0, 300));
+  t.true(got.body.equals(blob), 'byte-exact');
+  t.truthy(got.headers['x-dragonfly-task-id'], 'through the swarm');
+  t.true(storage.served.bytes >= blob.length && storage.served.bytes < blob.length * 1.1, 'object storage served the blob about once');
 });
