@@ -34,7 +34,7 @@ export function toGcsError(err: unknown, ctx: GcsErrorContext, signal?: AbortSig
     fix = /bucket/i.test(origin) ? `check the bucket name "${ctx.bucket}"` : 'check the object name; GCS names are case-sensitive';
   } else if (status === 401 || status === 403) {
     code = 'D7Y_SOURCE_AUTH';
-    fix = 'check the credentials file (--storage-credential-file or the plugin config) and the bucket IAM permissions';
+    fix = 'check the credentialFile of the gcs plugin (plugins.json), or the access token given with --storage-session-token, and the bucket IAM permissions';
   } else if (status === 416) {
     code = 'D7Y_SOURCE_RANGE_UNSUPPORTED';
     fix = 'the range lies outside the object; stat it again, it may have changed';

@@ -35,7 +35,7 @@ export function toWebHdfsError(err: unknown, ctx: WebHdfsErrorContext, signal?: 
     fix = 'check the path; HDFS paths are case-sensitive';
   } else if (/AccessControl|Security|InvalidToken|Authentication|Authorization/.test(origin) || remote?.status === 401) {
     code = 'D7Y_SOURCE_AUTH';
-    fix = 'check the HDFS user (user.name) or the delegation token (--hdfs-delegation-token or the plugin config) and the path permissions';
+    fix = 'check the HDFS user or the delegation token (user and delegationToken of the hdfs plugin in plugins.json) and the path permissions';
   } else if (/Offset=|out of the range/.test(message)) {
     code = 'D7Y_SOURCE_RANGE_UNSUPPORTED';
     fix = 'the range lies outside the file; stat it again, it may have changed';
