@@ -118,6 +118,11 @@ test('dynamic config of the node\'s scheduler cluster reaches the scheduler of d
   const applied = waitForOutput(node.process, /"changed":\["candidateParentLimit"\].*"candidateParentLimit":7/, 30_000);
   await oapi(node.managerUrl, token, 'PATCH', `/clusters/${cluster!.id}`, { config: { candidateParentLimit: 7 } });
   await t.notThrowsAsync(applied, 'the scheduler applied the new limit at its next keepalive');
+  const audit = await runCli(['audit', 'list', '--limit', '1000', '--json', '--user', 'root', '--manager', node.managerUrl], { env: { D7Y_PASSWORD: ROOT_PASSWORD } });
+  t.is(audit.code, 0, audit.stderr);
+  const paths = (JSON.parse(audit.stdout) as { method: string; path: string }[]).map((a) => `${a.method} ${a.path}`);
+  t.true(paths.some((p) => p.startsWith('PATCH /oapi/v1/clusters/')), 'the user\'s change is audited');
+  t.false(paths.some((p) => /\/(keepalive|jobs\/claim)$/.test(p)), `the cluster's own keepalives and job claims (one a second) are not: ${paths.filter((p) => /keepalive|claim/.test(p)).slice(0, 3).join(', ')}`);
 });
 
 test('a node credential revoked on the manager stops d7y up with an error naming the file and the fix; deleting the file issues a new one', async (t) => {
