@@ -10,6 +10,11 @@ export const SchedulerConfigSchema = z.strictObject({
     host: z.string().default('127.0.0.1'),
     /** 0 picks a free port; the role logs and exposes the real one. */
     port: z.number().int().min(0).max(65535).default(8002),
+    /**
+     * The address registered with the manager, which peers dial. Default: `host`, or, when `host` is
+     * 0.0.0.0 or ::, the host's first non-loopback IPv4 address.
+     */
+    advertiseIp: z.string().min(1).optional(),
   }).prefault({}),
   /** Parents returned per scheduling round, best first. */
   candidateParentLimit: z.number().int().min(1).max(20).default(4),

@@ -1,3 +1,4 @@
+import { networkInterfaces } from 'node:os';
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import type { Registry } from 'prom-client';
 import { inject, injectable } from '../../di.js';
@@ -154,7 +155,7 @@ export class SchedulerRole implements Role {
     this.gcTimer.unref();
     const m = this.config.scheduler.manager;
     if (m) {
-      this.link = new ManagerLink({ config: m, ip: this.config.scheduler.listen.host, port: () => this.boundPort,
+      this.link = new ManagerLink({ config: m, ip: advertisedIp(this.config.scheduler.listen), port: () => this.boundPort,
         runner: new JobRunner(this.resources, new DfdaemonUploadClient()), logger: this.logger,
         onConfig: (cfg) => this.applyDynamicConfig(cfg) });
       await this.link.start();
@@ -194,4 +195,20 @@ export class SchedulerRole implements Role {
   private evaluatorFor(task: TaskRecord, child: PeerRecord): Evaluator {
     return this.evaluators.get(this.experiment?.evaluatorFor(task.id, child.host.id) ?? this.policy.evaluator);
   }
+}
+
+/**
+ * The address peers should dial: `advertiseIp`, else the listen host, else (listening on every
+ * address) the host's first non-loopback IPv4 address.
+ */
+export function advertisedIp(listen: { host: string; advertiseIp?: string }, interfaces = networkInterfaces()): string {
+  if (listen.advertiseIp) return listen.advertiseIp;
+  if (listen.host !== '0.0.0.0' && listen.host !== '::' && listen.host !== '') return listen.host;
+  const ip = Object.values(interfaces).flat().find((a) => a && a.family === 'IPv4' && !a.internal)?.address;
+  if (!ip) {
+    throw new D7yError('D7Y_CONFIG_INVALID', `the scheduler listens on ${listen.host} and this host has no non-loopback IPv4 address to tell the manager`, {
+      fix: 'set scheduler.listen.advertiseIp to the address peers reach this scheduler at',
+    });
+  }
+  return ip;
 }
