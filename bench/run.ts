@@ -13,6 +13,8 @@ export const BENCHMARKS: Record<string, () => Promise<Bench>> = {
   memory: () => import('./memory.js'),
   'scheduler-load': () => import('./scheduler-load.js'),
   'ab-experiment': () => import('./ab-experiment.js'),
+  'proxy-ttfb': () => import('./proxy-ttfb.js'),
+  'proxy-throughput': () => import('./proxy-throughput.js'),
 };
 
 /** `npm run bench -- <name> [args]`; resolves with the exit code. */

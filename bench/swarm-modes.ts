@@ -1,6 +1,6 @@
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { D7yLab } from './support/d7y-lab.js';
+import { D7yLab, type LabDaemon } from './support/d7y-lab.js';
 import { inHost, type LabHost, type NetLab } from './support/net-lab.js';
 import { CpuSampler, type CpuReport, type ProcessSets } from './support/cpu-sampler.js';
 import { run, startProcess, stopProcess, type BenchProcess } from './support/processes.js';
@@ -88,22 +88,46 @@ export async function runDirect(ctx: ModeContext): Promise<ModeRun> {
 }
 
 /**
- * A scheduler and a seed peer on the origin host, a peer daemon on every client, then `d7y get`
- * on all clients at once. Daemons are stopped and their data removed afterwards.
+ * A scheduler and a seed peer on the origin host, a peer daemon on every client (with `peer`'s
+ * config added), then `start` on all clients at once, each writing the file to its output.
+ * Daemons are stopped and their data removed afterwards.
  */
-export async function runD7y(ctx: ModeContext): Promise<ModeRun> {
-  const dir = join(ctx.workDir, 'd7y');
+async function onD7yCluster(ctx: ModeContext, mode: string, clients: string, peer: (h: LabHost) => Record<string, unknown> | undefined,
+  start: (d7y: D7yLab, daemon: LabDaemon, output: string) => BenchProcess): Promise<ModeRun> {
+  const dir = join(ctx.workDir, mode);
   const d7y = new D7yLab(ctx.teardown, dir);
   await d7y.init();
   const { daemon: scheduler, address } = await d7y.scheduler(ctx.lab.origin, 28002);
   const seed = await d7y.peer(ctx.lab.origin, { seed: true, schedulers: [address], uploadBytesPerSec: ctx.originRateBytesPerSec });
-  const peers = await Promise.all(ctx.lab.clients.map((h) => d7y.peer(h, { seed: false, schedulers: [address], uploadBytesPerSec: ctx.rateBytesPerSec })));
+  const peers = await Promise.all(ctx.lab.clients.map((h) => d7y.peer(h, { seed: false, schedulers: [address], uploadBytesPerSec: ctx.rateBytesPerSec, peer: peer(h) })));
   const outputs = ctx.lab.clients.map((h) => join(dir, `${h.name}.out`));
-  const r = await timed(ctx, 'd7y get', peers.map((p, i) => () => d7y.get(p, ctx.url, outputs[i]!, ctx.timeoutMs)), {
+  const r = await timed(ctx, clients, peers.map((p, i) => () => start(d7y, p, outputs[i]!)), {
     'peer daemons': () => peers.map((p) => p.proc.pid), 'seed peer': () => [seed.proc.pid], scheduler: () => [scheduler.proc.pid],
   });
   for (const d of [...peers, seed, scheduler]) await stopProcess(d.proc);
   return { ...r, outputs, notes: [`logs in ${dir}`] };
+}
+
+/** The d7y cluster, and `d7y get` on all clients at once (timed from the CLI's start, so its start-up counts). */
+export function runD7y(ctx: ModeContext): Promise<ModeRun> {
+  return onD7yCluster(ctx, 'd7y', 'd7y get', () => undefined, (d7y, p, out) => d7y.get(p, ctx.url, out, ctx.timeoutMs));
+}
+
+/** The proxy port of a client's peer: fixed per host, distinct on loopback too. */
+export function proxyPort(h: LabHost): number {
+  return 24100 + h.index;
+}
+
+/**
+ * The d7y cluster, and on all clients at once `curl -x` through the host's own peer's proxy
+ * (`X-Dragonfly-Use-P2P: true`, so the GET goes through the swarm): no CLI start.
+ */
+export function runCurlProxy(ctx: ModeContext): Promise<ModeRun> {
+  return onD7yCluster(ctx, 'curl-proxy', 'curl -x', (h) => ({ proxy: { listen: { port: proxyPort(h) } } }), (_d7y, p, out) => {
+    const [cmd, args] = inHost(p.host, 'curl', ['-sf', '--max-time', String(Math.ceil(ctx.timeoutMs / 1000)), '-x', `http://127.0.0.1:${proxyPort(p.host)}`,
+      '-H', 'X-Dragonfly-Use-P2P: true', '-o', out, ctx.url]);
+    return startProcess(ctx.teardown, `curl -x on ${p.host.name}`, cmd, args, { logFile: `${out}.log` });
+  });
 }
 
 /**

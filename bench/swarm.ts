@@ -8,10 +8,11 @@ import { writeCdfChart } from './support/cdf-chart.js';
 import { NetLab } from './support/net-lab.js';
 import { startOrigin } from './support/origin-server.js';
 import { childPids } from './support/processes.js';
+import { median, round } from './support/stats.js';
 import { Teardown } from './support/teardown.js';
-import { runBt, runD7y, runDirect, type ModeContext, type ModeRun } from './swarm-modes.js';
+import { runBt, runCurlProxy, runD7y, runDirect, type ModeContext, type ModeRun } from './swarm-modes.js';
 
-const MODES: Record<string, (ctx: ModeContext) => Promise<ModeRun>> = { direct: runDirect, bt: runBt, d7y: runD7y };
+const MODES: Record<string, (ctx: ModeContext) => Promise<ModeRun>> = { direct: runDirect, bt: runBt, d7y: runD7y, 'curl-proxy': runCurlProxy };
 const MIB = 1024 * 1024;
 
 /** Parsed `swarm` arguments. */
@@ -32,7 +33,7 @@ function positive(name: string, text: string | undefined, fallback?: number): nu
   const n = Number(text);
   if (text === undefined || !Number.isFinite(n) || n <= 0) {
     throw new D7yError('D7Y_INVALID_ARGUMENT', `--${name} ${text ?? '(missing)'} is not a positive number`, {
-      fix: 'run: npm run bench -- swarm --hosts 4 --size 64 --rate 100 [--origin-rate 100] [--modes d7y,direct,bt]',
+      fix: 'run: npm run bench -- swarm --hosts 4 --size 64 --rate 100 [--origin-rate 100] [--modes d7y,direct,bt,curl-proxy]',
     });
   }
   return n;
@@ -50,7 +51,7 @@ export function parseSwarmArgs(argv: string[]): SwarmArgs {
     }).values;
   } catch (err) {
     throw new D7yError('D7Y_INVALID_ARGUMENT', `swarm: ${(err as Error).message}`, {
-      fix: 'run: npm run bench -- swarm --hosts 4 --size 64 --rate 100 [--origin-rate 100] [--modes d7y,direct,bt] [--out file.jsonl] [--timeout 600] [--keep]',
+      fix: 'run: npm run bench -- swarm --hosts 4 --size 64 --rate 100 [--origin-rate 100] [--modes d7y,direct,bt,curl-proxy] [--out file.jsonl] [--timeout 600] [--keep]',
     });
   }
   const hosts = positive('hosts', values.hosts);
@@ -158,15 +159,4 @@ function printTable(records: Record<string, unknown>[], tStar: number): void {
 
 function roundAll(xs: Record<string, number>): Record<string, number> {
   return Object.fromEntries(Object.entries(xs).map(([k, v]) => [k, round(v)]));
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
-
-function round(x: number, digits = 2): number {
-  const p = 10 ** digits;
-  return Math.round(x * p) / p;
 }

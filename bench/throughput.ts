@@ -9,6 +9,8 @@ import { startOrigin } from './support/origin-server.js';
 import { d7yBin } from './support/d7y-lab.js';
 import { PeerPair } from './support/peer-pair.js';
 import { cpuSeconds, run as runCmd, stopProcess } from './support/processes.js';
+import { median } from './support/stats.js';
+import { timedCurl } from './support/timed-curl.js';
 import { Teardown } from './support/teardown.js';
 
 const LOOPBACK: LabHost = { name: 'lo', ip: '127.0.0.1', index: 0 };
@@ -51,31 +53,24 @@ export async function run(argv: string[]): Promise<void> {
     const curlRun = async (i: number): Promise<void> => {
       const out = join(workDir, `curl-${i}.bin`);
       const nginx0 = await cpuSeconds([nginx.pid], true);
-      // bash's `times` prints the CPU time of its children (curl) on its last line.
-      const text = await runCmd('bash', ['-c', 'curl -sf -o "$1" -w "%{speed_download}\\n" "$2" && times', 'bash', out, 'http://127.0.0.1:28181/data.bin'], 600_000);
+      const r = await timedCurl(['-o', out, 'http://127.0.0.1:28181/data.bin']);
       cpu.nginx.push(((await cpuSeconds([nginx.pid], true)) - nginx0) / gib);
-      const lines = text.trim().split('\n');
-      curl.push(Number(lines[0]));
-      cpu.curl.push(bashTimes(lines.at(-1) ?? '') / gib);
+      curl.push(r.bytesPerSec);
+      cpu.curl.push(r.cpuSeconds / gib);
       await rm(out, { force: true });
     };
     const d7yRun = async (i: number): Promise<void> => {
       const peer = await pair.newPeer();
       const out = join(workDir, `d7y-${i}.bin`);
-      const before = await pair.originBytes();
-      const [seed0, peer0] = [await cpuSeconds([pair.seed.proc.pid]), await cpuSeconds([peer.proc.pid])];
-      const r = await pair.fetch(peer, out, 600_000);
-      cpu.seed.push(((await cpuSeconds([pair.seed.proc.pid])) - seed0) / gib);
-      cpu.peer.push(((await cpuSeconds([peer.proc.pid])) - peer0) / gib);
-      const fromOrigin = (await pair.originBytes()) - before;
-      if (fromOrigin > bytes / 100) throw new Error(`the peer read ${fromOrigin} bytes from the origin instead of the seed peer`);
+      const { result: r, seedCpu, peerCpu } = await pair.fromSeed(peer, bytes, () => pair.fetch(peer, out, 600_000));
+      cpu.seed.push(seedCpu / gib);
+      cpu.peer.push(peerCpu / gib);
       if (r.code !== 0) throw new Error(`d7y get from the seed peer failed (exit ${r.code}); see ${out}.log and ${peer.logFile}`);
       if (await sha256File(out) !== sha) throw new Error(`d7y get wrote a file whose sha256 differs from the origin's (${out})`);
       d7y.push(bytes / r.seconds);
       d7ySeconds.push(r.seconds);
-      await stopProcess(peer.proc);
+      await pair.retire(peer);
       await rm(out, { force: true });
-      await rm(peer.dataDir, { recursive: true, force: true });
     };
     // Interleaved, first one then the other first, so that drift in this machine's speed
     // (page cache, neighbours) falls on both alike.
@@ -118,17 +113,4 @@ export async function run(argv: string[]): Promise<void> {
   } finally {
     await teardown.run();
   }
-}
-
-/** User + system seconds from the children line of bash's `times` (`0m0.050s 0m1.260s`). */
-function bashTimes(line: string): number {
-  const parts = [...line.matchAll(/(\d+)m([\d.]+)s/g)];
-  if (parts.length !== 2) throw new Error(`unexpected output of bash's times: ${line}`);
-  return parts.reduce((sum, m) => sum + Number(m[1]) * 60 + Number(m[2]), 0);
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((x, y) => x - y);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }

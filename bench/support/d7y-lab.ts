@@ -24,6 +24,8 @@ export interface LabDaemon {
   logFile: string;
   /** Peers: the local API socket. */
   socket: string;
+  /** Peers: the HTTP proxy's `ip:port`, from the ready banner (empty when it is off). */
+  proxy: string;
 }
 
 /**
@@ -91,10 +93,12 @@ export class D7yLab {
     const nodeArgs = (process.env.D7Y_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
     const [cmd, args] = inHost(host, process.execPath, [...binNodeFlags(), ...nodeArgs, d7yBin, role, '--config', configFile]);
     const proc = startProcess(this.teardown, name, cmd, args, { logFile });
+    let banner = '';
     await waitUntil(`${name} ready`, async () => {
       if (proc.child.exitCode !== null) throw new Error(`${name} exited early; see ${logFile}`);
-      return /d7y: ready/.test(await readFile(logFile, 'utf8').catch(() => ''));
+      banner = /d7y: ready.*/.exec(await readFile(logFile, 'utf8').catch(() => ''))?.[0] ?? '';
+      return banner !== '';
     }, 60_000, 100);
-    return { proc, host, dataDir, logFile, socket };
+    return { proc, host, dataDir, logFile, socket, proxy: /"proxy":"([^"]+)"/.exec(banner)?.[1] ?? '' };
   }
 }

@@ -1,9 +1,9 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { D7yLab, type LabDaemon } from './d7y-lab.js';
 import type { LabHost } from './net-lab.js';
 import { originBytesServed, startOrigin } from './origin-server.js';
-import { stopProcess } from './processes.js';
+import { cpuSeconds, stopProcess } from './processes.js';
 import type { Teardown } from './teardown.js';
 
 const LOOPBACK: LabHost = { name: 'lo', ip: '127.0.0.1', index: 0 };
@@ -65,6 +65,28 @@ export class PeerPair {
   newPeer(): Promise<LabDaemon> {
     this.peers += 1;
     return this.d7y.peer({ ...LOOPBACK, name: `lo${this.peers}` }, { seed: false, schedulers: [this.scheduler], uploadBytesPerSec: 1250 * 1024 * 1024 });
+  }
+
+  /**
+   * Runs `fn` (a download by `peer`) and charges it the CPU-seconds the seed and `peer` used
+   * meanwhile; rejects when the origin served more than 1 % of `bytes` meanwhile, since the bytes
+   * were to come from the seed.
+   */
+  async fromSeed<T>(peer: LabDaemon, bytes: number, fn: () => Promise<T>): Promise<{ result: T; seedCpu: number; peerCpu: number }> {
+    const before = await this.originBytes();
+    const [seed0, peer0] = [await cpuSeconds([this.seed.proc.pid]), await cpuSeconds([peer.proc.pid])];
+    const result = await fn();
+    const seedCpu = (await cpuSeconds([this.seed.proc.pid])) - seed0;
+    const peerCpu = (await cpuSeconds([peer.proc.pid])) - peer0;
+    const fromOrigin = (await this.originBytes()) - before;
+    if (fromOrigin > bytes / 100) throw new Error(`the peer read ${fromOrigin} bytes from the origin instead of the seed peer; see ${peer.logFile}`);
+    return { result, seedCpu, peerCpu };
+  }
+
+  /** Stops a peer of `newPeer` and removes its data. */
+  async retire(peer: LabDaemon): Promise<void> {
+    await stopProcess(peer.proc);
+    await rm(peer.dataDir, { recursive: true, force: true });
   }
 
   /** Times `d7y get` of the file on `peer` into `output` (bounded by timeoutMs). */

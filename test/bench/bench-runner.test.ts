@@ -5,6 +5,10 @@ import { Teardown } from '../../bench/support/teardown.js';
 import { formatTable } from '../../bench/support/bench-files.js';
 import { cpuSeconds, startProcess, waitUntil } from '../../bench/support/processes.js';
 import { CpuSampler } from '../../bench/support/cpu-sampler.js';
+import { parseTtfbArgs } from '../../bench/proxy-ttfb.js';
+import { parseProxyThroughputArgs } from '../../bench/proxy-throughput.js';
+import { median, percentile } from '../../bench/support/stats.js';
+import { nowMs, TimingOrigin } from '../../bench/support/timing-origin.js';
 
 test.serial('an unknown benchmark exits 2 and lists the known ones', async (t) => {
   const writes: string[] = [];
@@ -100,6 +104,49 @@ test.serial('the CPU sampler charges a process that starts and exits while it ru
     t.true(report.cores >= 1);
     t.true(report.busy > 0.1 / report.cores && report.busy <= 1, `busy ${report.busy}`);
     t.true(report.saturated >= 0 && report.saturated <= 1);
+  } finally {
+    await teardown.run();
+  }
+});
+
+test('proxy-ttfb and proxy-throughput refuse a bad argument and say how to call them; swarm knows the curl-proxy mode', (t) => {
+  const bad = t.throws(() => parseTtfbArgs(['--requests', '0']));
+  t.regex(bad!.message, /--requests 0/);
+  t.regex((bad as { fix?: string }).fix ?? '', /npm run bench -- proxy-ttfb/);
+  t.deepEqual(parseTtfbArgs([]), { requests: 50, sizeMiB: 8, out: undefined, keep: false });
+  t.regex(t.throws(() => parseProxyThroughputArgs(['--runs', '30']))!.message, /--runs 30/);
+  t.is(parseProxyThroughputArgs(['--size', '64']).sizeMiB, 64);
+  t.deepEqual(parseSwarmArgs(['--hosts', '2', '--size', '8', '--rate', '100', '--modes', 'd7y,curl-proxy']).modes, ['d7y', 'curl-proxy']);
+});
+
+test('percentiles are nearest-rank and medians average the middle pair', (t) => {
+  const xs = Array.from({ length: 100 }, (_, i) => 100 - i);
+  t.is(percentile(xs, 0.5), 50);
+  t.is(percentile(xs, 0.99), 99);
+  t.is(percentile([], 0.5), 0);
+  t.is(median([4, 1, 3, 2]), 2.5);
+});
+
+test.serial('the timing origin serves whole bodies, ranges and HEAD, and records the first body byte of each path', async (t) => {
+  const teardown = new Teardown();
+  try {
+    const body = Buffer.from(Array.from({ length: 1000 }, (_, i) => i % 251));
+    const origin = await TimingOrigin.start(teardown, body);
+    const before = nowMs();
+    const whole = await fetch(origin.url('/a.bin'));
+    t.deepEqual(Buffer.from(await whole.arrayBuffer()), body);
+    const part = await fetch(origin.url('/a.bin'), { headers: { range: 'bytes=10-19' } });
+    t.is(part.status, 206);
+    t.is(part.headers.get('content-range'), 'bytes 10-19/1000');
+    t.deepEqual(Buffer.from(await part.arrayBuffer()), body.subarray(10, 20));
+    const head = await fetch(origin.url('/b.bin'), { method: 'HEAD' });
+    t.is(head.headers.get('content-length'), '1000');
+    t.is(head.headers.get('accept-ranges'), 'bytes');
+    await origin.settled();
+    t.deepEqual(origin.requests.get('/a.bin')!.map((r) => [r.method, r.range]), [['GET', undefined], ['GET', 'bytes=10-19']]);
+    const first = origin.firstGet('/a.bin')!;
+    t.true(first.firstByte! >= before && first.firstByte! <= nowMs(), 'on the same clock as the benchmark');
+    t.is(origin.firstGet('/b.bin'), undefined, 'a HEAD sends no body');
   } finally {
     await teardown.run();
   }
