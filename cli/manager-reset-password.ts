@@ -34,13 +34,7 @@ export async function resetManagerPassword(opts: ResetPasswordOptions): Promise<
   if (!password || password.length < 8) {
     throw new D7yError('D7Y_INVALID_ARGUMENT', 'the new password must have at least 8 characters', { fix: 'type it at the prompt or pipe it on stdin' });
   }
-  const { openManagerDatabase } = await import('../core/roles/manager/database/manager-database.js');
-  const { setUserPassword } = await import('../core/roles/manager/auth/root-user.js');
-  const db = await openManagerDatabase({ url: m.database.url, file: m.database.file, dataDir: config.dataDir, poolSize: 1 });
-  try {
-    const { sessionsEnded } = await setUserPassword(db, opts.user, password);
-    process.stderr.write(`password of ${opts.user} set in the manager database; ${sessionsEnded} session(s) ended\n`);
-  } finally {
-    await db.destroy();
-  }
+  const { resetManagerUserPassword } = await import('../plugins/index.js');
+  const { sessionsEnded } = await resetManagerUserPassword(config, opts.user, password);
+  process.stderr.write(`password of ${opts.user} set in the manager database; ${sessionsEnded} session(s) ended\n`);
 }

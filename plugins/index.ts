@@ -11,3 +11,4 @@ export * from './embedded-peer.js';
 export * from './experiment-report.js';
 export * from './all-in-one.js';
 export * from './peer-proxy-ca.js';
+export * from './manager-password-reset.js';
