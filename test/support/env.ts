@@ -25,8 +25,13 @@ export async function tmpDir(t: ExecutionContext, prefix = 'd7y-test-'): Promise
  */
 export async function freePort(): Promise<number> {
   const [low, count] = reservedRange();
+  // Each process walks its own slice of the range (by pid), so two test files running at once
+  // rarely offer the same port before its user binds it.
+  const slices = 64;
+  const size = Math.floor(count / slices);
+  const start = low + (process.pid % slices) * size;
   for (let tries = 0; tries < count; tries++) {
-    nextPort = nextPort === undefined ? low + Math.floor(Math.random() * count) : low + ((nextPort - low + 1) % count);
+    nextPort = nextPort === undefined ? start + Math.floor(Math.random() * (size / 4)) : low + ((nextPort - low + 1) % count);
     if (await canListen(nextPort)) return nextPort;
   }
   throw new Error(`no free port in ${low}-${low + count - 1}`);
