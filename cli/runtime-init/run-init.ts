@@ -14,6 +14,8 @@ const ALIASES: Record<string, Runtime> = { crio: 'cri-o', dockerd: 'docker' };
 export interface InitOptions {
   registry?: string[];
   proxy?: string;
+  /** A node config whose `peer.proxy.listen` is the mirror (when `proxy` is not given). */
+  config?: string;
   configDir?: string;
   containerdConfig?: string;
   dryRun?: boolean;
@@ -62,7 +64,7 @@ async function plan(runtime: Runtime, proxy: ProxyAddress, opts: InitOptions): P
 /** Plans and applies (or, dry, only shows) the runtime's mirror config; never restarts anything. */
 export async function initRuntime(runtimeInput: string, opts: InitOptions): Promise<InitReport> {
   const runtime = parseRuntime(runtimeInput);
-  const proxy = parseProxyAddress(opts.proxy ?? DEFAULT_PEER_PROXY);
+  const proxy = parseProxyAddress(opts.proxy ?? (opts.config ? await configuredProxy(opts.config) : DEFAULT_PEER_PROXY));
   const p = await plan(runtime, proxy, opts);
   const files = await applyChanges(p.changes, { dryRun: opts.dryRun });
   const changed = new Set(files.filter((f) => f.action !== 'unchanged').map((f) => f.path));
@@ -96,4 +98,17 @@ function render(report: InitReport): string {
 export async function runInit(runtime: string, opts: InitOptions): Promise<void> {
   const report = await initRuntime(runtime, opts);
   process.stdout.write(opts.json ? `${JSON.stringify(report, null, 2)}\n` : render(report));
+}
+
+/** The proxy address of a node config's peer (loopback when it listens on every address). */
+async function configuredProxy(file: string): Promise<string> {
+  const { loadRoleConfig } = await import('../role-options.js');
+  const { proxy } = (await loadRoleConfig({ config: file })).peer;
+  if (!proxy.enabled) {
+    throw new D7yError('D7Y_INVALID_ARGUMENT', `the peer of ${file} has its proxy off (peer.proxy.enabled: false), so it has no registry mirror`, {
+      fix: 'set peer.proxy.enabled to true in that config and restart the peer, or give --proxy host:port',
+    });
+  }
+  const ip = proxy.listen.ip === '0.0.0.0' || proxy.listen.ip === '::' ? '127.0.0.1' : proxy.listen.ip;
+  return `${ip.includes(':') ? `[${ip}]` : ip}:${proxy.listen.port}`;
 }

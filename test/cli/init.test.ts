@@ -229,3 +229,18 @@ test('an unknown runtime, a bad --proxy and a folder the user cannot write are c
   t.true(asNobody.stderr.includes(`d7y: cannot write ${join(dir, 'daemon.json')}: permission denied`), asNobody.stderr);
   t.regex(asNobody.stderr, /fix: run the command as root \(sudo d7y init \.\.\.\)/);
 });
+
+test('-c takes the mirror address from the node config\'s peer.proxy.listen; a config with the proxy off is refused with the fix', async (t) => {
+  const dir = await tmpDir(t);
+  const on = join(dir, 'node.yaml');
+  await writeFile(on, `dataDir: ${join(dir, 'data')}\npeer:\n  proxy:\n    listen: { ip: 0.0.0.0, port: 4555 }\n`);
+  const r = await runCli(['init', 'docker', '--config-dir', join(dir, 'docker'), '-c', on, '--dry-run', '--json']);
+  t.is(r.code, 0, r.stderr);
+  t.is((JSON.parse(r.stdout) as { proxy: string }).proxy, 'http://127.0.0.1:4555', 'a peer listening on every address is reached on loopback');
+  const off = join(dir, 'off.yaml');
+  await writeFile(off, `dataDir: ${join(dir, 'data')}\npeer:\n  proxy: { enabled: false }\n`);
+  const refused = await runCli(['init', 'docker', '--config-dir', join(dir, 'docker'), '-c', off]);
+  t.is(refused.code, 2);
+  t.regex(refused.stderr, /has its proxy off \(peer\.proxy\.enabled: false\)/);
+  t.regex(refused.stderr, /fix: set peer\.proxy\.enabled to true/);
+});
