@@ -199,7 +199,7 @@ export class PeerRole implements Role {
     });
     this.rpc = new DfdaemonService({
       host: cfg.host.ip, port: cfg.rpc.port, catalog: tasks, downloads, logger: this.logger, hostId: this.hostId, peerId: () => this.hostId, offers,
-      guard: new GrpcAuthGuard(auth, this.logger, `peer ${this.hostId} (dfdaemon)`), controlLevel: cfg.seed ? 'seed' : 'member',
+      guard: new GrpcAuthGuard(auth, this.logger, 'the peer'), controlLevel: cfg.seed ? 'seed' : 'member',
     });
     this.lifecycle.add(this.vortexServer);
     this.lifecycle.add(this.pieceHttp);

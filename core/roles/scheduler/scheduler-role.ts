@@ -149,7 +149,7 @@ export class SchedulerRole implements Role {
     server.addService(SchedulerService, createSchedulerService({
       resources: this.resources, announcer: this.announcer, seeds: this.seeds, metrics: this.metrics, logger: this.logger,
       options: { hostTtl: this.config.scheduler.gc.hostTtl, maxStreams: this.config.scheduler.limits.maxStreams },
-      guard: new GrpcAuthGuard(this.auth, this.logger, `scheduler ${address}`),
+      guard: new GrpcAuthGuard(this.auth, this.logger, 'the scheduler'),
     }));
     this.boundPort = await new Promise<number>((resolve, reject) => {
       server.bindAsync(address, ServerCredentials.createInsecure(), (err, bound) => {
