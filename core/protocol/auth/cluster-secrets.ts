@@ -25,11 +25,13 @@ export function hasClusterSecret(security: SecurityConfig): boolean {
  * open) when no cluster secret is configured. `seedRole`: a scheduler or seed peer, which also
  * holds the seed secret (the cluster secret when no seed secret is set, with a warning); a normal
  * peer never loads it. Secret files are read once; one readable by others is used with a warning.
+ * `quiet`: the open-mode notice is a debug line (a peer embedded in a command, or with no cluster).
  */
-export async function loadClusterAuth(security: SecurityConfig, o: { seedRole: boolean; role: string; logger: Logger }): Promise<ClusterAuth | undefined> {
+export async function loadClusterAuth(security: SecurityConfig,
+  o: { seedRole: boolean; role: string; logger: Logger; quiet?: boolean }): Promise<ClusterAuth | undefined> {
   const cluster = security.clusterSecret ?? (security.clusterSecretFile && await readSecret(security.clusterSecretFile, 'security.clusterSecretFile', o.logger));
   if (!cluster) {
-    o.logger.warn({ role: o.role }, 'security.clusterSecret is not set: this role serves and obeys anyone who reaches its ports; set security.clusterSecret (or clusterSecretFile) on every node of the cluster');
+    o.logger[o.quiet ? 'debug' : 'warn']({ role: o.role }, 'security.clusterSecret is not set: this role serves and obeys anyone who reaches its ports; set security.clusterSecret (or clusterSecretFile) on every node of the cluster');
     return undefined;
   }
   if (!o.seedRole) return new ClusterAuth(cluster);

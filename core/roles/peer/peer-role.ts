@@ -155,7 +155,10 @@ export class PeerRole implements Role {
       await this.lock.release();
       throw err;
     }
-    const auth = await loadClusterAuth(this.config.security, { seedRole: cfg.seed, role: cfg.seed ? 'seed peer' : 'peer', logger: this.logger });
+    const auth = await loadClusterAuth(this.config.security, {
+      seedRole: cfg.seed, role: cfg.seed ? 'seed peer' : 'peer', logger: this.logger,
+      quiet: !cfg.localApi || (cfg.schedulers.length === 0 && !cfg.manager),
+    });
     this.auth = auth;
     this.clientAuth = auth && { auth, hostIdentity: await loadHostIdentity(dir) };
     this.vortex = new VortexClient({ connectTimeoutMs: 5_000, readTimeoutMs: cfg.download.pieceTimeoutMs, auth });
