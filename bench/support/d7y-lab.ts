@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { readFile, writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -33,10 +34,12 @@ export interface LabDaemon {
  * with its own data dir under `workDir`, random service ports, logs beside the config.
  * `D7Y_BENCH_LOG` sets the daemons' log level and `D7Y_BENCH_NODE_ARGS` adds node flags to
  * them (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`); `D7Y_BENCH_GET_ARGS` adds flags to every
- * `d7y get` (e.g. `--hardlink`).
+ * `d7y get` (e.g. `--hardlink`). The daemons share a cluster secret (and the scheduler and seeds a
+ * seed secret), as a deployed cluster does.
  */
 export class D7yLab {
   private readonly pluginsFile: string;
+  private readonly secrets = { clusterSecret: randomBytes(32).toString('hex'), seedSecret: randomBytes(32).toString('hex') };
 
   constructor(private readonly teardown: Teardown, private readonly workDir: string) {
     this.pluginsFile = join(workDir, 'plugins.json');
@@ -53,7 +56,10 @@ export class D7yLab {
   /** A scheduler on `host.ip:port`; resolves with its address once it is ready. */
   async scheduler(host: LabHost, port: number): Promise<{ daemon: LabDaemon; address: string }> {
     const dataDir = join(this.workDir, `scheduler-${host.name}`);
-    const config = { dataDir, pluginsFile: this.pluginsFile, log: { level: process.env.D7Y_BENCH_LOG ?? 'warn' }, scheduler: { listen: { host: host.ip, port } } };
+    const config = {
+      dataDir, pluginsFile: this.pluginsFile, log: { level: process.env.D7Y_BENCH_LOG ?? 'warn' }, security: this.secrets,
+      scheduler: { listen: { host: host.ip, port } },
+    };
     const daemon = await this.launch('scheduler', `scheduler-${host.name}`, host, dataDir, config, '');
     return { daemon, address: `${host.ip}:${port}` };
   }
@@ -65,6 +71,7 @@ export class D7yLab {
     const socket = join(dataDir, 'peer.sock');
     const config = {
       dataDir, pluginsFile: this.pluginsFile, log: { level: process.env.D7Y_BENCH_LOG ?? 'warn' },
+      security: opts.seed ? this.secrets : { clusterSecret: this.secrets.clusterSecret },
       peer: {
         seed: opts.seed, dataDir, socket,
         host: { ip: host.ip, hostname: name },

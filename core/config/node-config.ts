@@ -4,6 +4,7 @@ import { defaultDataDir, nodeCredentialPath } from './paths.js';
 import { ManagerConfigSchema } from './manager-config.js';
 import { PeerConfigSchema } from './peer-config.js';
 import { SchedulerConfigSchema } from './scheduler-config.js';
+import { SecurityConfigSchema } from './security-config.js';
 
 export { defaultDataDir, nodeCredentialPath };
 
@@ -21,6 +22,8 @@ export const NodeConfigSchema = z.strictObject({
     /** `json` lines, `pretty` lines for a person, or `auto`: pretty when stderr is a terminal. */
     format: z.enum(LOG_FORMATS).default('auto'),
   }).prefault({}),
+  /** The cluster credential every role presents and checks on the data plane (see SecurityConfigSchema). */
+  security: SecurityConfigSchema.prefault({}),
   manager: ManagerConfigSchema.prefault({}),
   scheduler: SchedulerConfigSchema.prefault({}),
   peer: PeerConfigSchema.prefault({}),

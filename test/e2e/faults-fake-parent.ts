@@ -8,6 +8,8 @@ import type { PieceProvider } from '../../core/protocol/vortex/piece-provider.js
 import { HostType } from '../../core/protocol/rpc/gen/common.js';
 import { DfdaemonUploadService, type DfdaemonUploadServer } from '../../core/protocol/rpc/gen/dfdaemon.js';
 import { SchedulerClient } from '../../core/protocol/rpc/scheduler-client.js';
+import { ClusterAuth } from '../../core/protocol/auth/cluster-auth.js';
+import { clusterSecretsOf } from './p2p-cluster.js';
 
 export interface FakeParentOptions {
   name: string;
@@ -21,6 +23,11 @@ export interface FakeParentOptions {
   maxTxBps?: number;
   /** SyncPieces lists the pieces only this long after a child asks, so the child learns of other parents first. */
   announceDelayMs?: number;
+  /**
+   * The cluster secret it joins with (a member gone bad): by default that of the test cluster of
+   * `scheduler`; null joins with none (the scheduler refuses it).
+   */
+  clusterSecret?: string | null;
 }
 
 export interface FakeParent {
@@ -57,7 +64,9 @@ export async function startFakeParent(t: ExecutionContext, o: FakeParentOptions)
       };
     },
   };
-  const vortex = new VortexServer({ host: '127.0.0.1', port: 0, provider });
+  const secret = o.clusterSecret === undefined ? clusterSecretsOf(o.scheduler)?.clusterSecret : o.clusterSecret;
+  const auth = secret ? new ClusterAuth(secret) : undefined;
+  const vortex = new VortexServer({ host: '127.0.0.1', port: 0, provider, auth });
   await vortex.start();
   t.teardown(() => vortex.stop());
 
@@ -87,7 +96,7 @@ export async function startFakeParent(t: ExecutionContext, o: FakeParentOptions)
 
   const hostId = `127.0.0.1-${o.name}`;
   const peerId = `${hostId}-fake`;
-  const scheduler = new SchedulerClient({ addresses: [o.scheduler] });
+  const scheduler = new SchedulerClient({ addresses: [o.scheduler], auth: auth && { auth, hostIdentity: `fake-${o.name}` } });
   t.teardown(() => scheduler.close());
   await scheduler.announceHost({
     id: hostId, ip: '127.0.0.1', hostname: o.name, type: HostType.HOST_TYPE_NORMAL, idc: '', location: '',

@@ -3,6 +3,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SchedulerClient } from '../../core/protocol/rpc/scheduler-client.js';
+import { ClusterAuth } from '../../core/protocol/auth/cluster-auth.js';
+import { generatedSecretPaths } from '../../core/protocol/auth/cluster-secrets.js';
 import { startAllInOne } from '../support/all-in-one.js';
 import { tmpDir } from '../support/env.js';
 import { startLonePeer } from '../support/lone-peer.js';
@@ -79,14 +81,20 @@ test('a daemonless get given a config with schedulers is a peer of the swarm: it
 
   const dir = await tmpDir(t);
   const config = join(dir, 'node.yaml');
-  await writeFile(config, [`dataDir: ${join(dir, 'data')}`, `peer: { schedulers: ["${sched}"] }`].join('\n'));
+  const secrets = generatedSecretPaths(up.dataDir);
+  await writeFile(config, [
+    `dataDir: ${join(dir, 'data')}`, `security: { clusterSecretFile: "${secrets.clusterSecretFile}" }`, `peer: { schedulers: ["${sched}"] }`,
+  ].join('\n'));
   const get = await runCli(['get', origin.urlOf('/m.bin'), '-O', join(dir, 'm.bin'), '-c', config, '--no-progress'], { timeoutMs: 90_000 });
   t.is(get.code, 0, get.stderr);
   t.regex(get.stderr, new RegExp(`downloading with a peer in this process \\(schedulers ${sched.replace(/\./g, '\\.')};`));
   t.is(sha256(await readFile(join(dir, 'm.bin'))), sha256(file));
   t.is(origin.served.bytes, served, 'the embedded peer read nothing from the origin');
 
-  const scheduler = new SchedulerClient({ addresses: [sched] });
+  const read = async (file: string) => (await readFile(file, 'utf8')).trim();
+  const scheduler = new SchedulerClient({
+    addresses: [sched], auth: { auth: new ClusterAuth(await read(secrets.clusterSecretFile), await read(secrets.seedSecretFile)) },
+  });
   t.teardown(() => scheduler.close());
   const hosts = (await scheduler.listHosts()).map((h) => h.id);
   t.true(hosts.some((id) => !id.endsWith('-seed') && !id.includes('.embedded-')), `the node's own peer is still known: ${hosts.join(', ')}`);

@@ -51,7 +51,7 @@ for (const mode of modes) {
     const edited = await readFile(out);
     t.is(edited.toString('latin1', EDIT_AT, EDIT_AT + 4), 'XXXX');
 
-    const piece = await fetch(`http://127.0.0.1:${httpPort}/pieces/${id}/1`);
+    const piece = await fetch(`http://127.0.0.1:${httpPort}/pieces/${id}/1`, { headers: cluster.pieceAuth(id, 1) });
     const pieceBytes = Buffer.from(await piece.arrayBuffer());
     if (linked) {
       t.is(piece.status, 404, 'the holder dropped its copy once it saw the linked file changed');
@@ -90,7 +90,7 @@ test('a hard-linked output edited while its peer was down is caught after the re
   await cluster.stop(peer);
   await editInPlace(out, 10);
   peer = await cluster.restart(peer);
-  const piece = await fetch(`http://127.0.0.1:${httpPort}/pieces/${taskId({ url })}/0`);
+  const piece = await fetch(`http://127.0.0.1:${httpPort}/pieces/${taskId({ url })}/0`, { headers: cluster.pieceAuth(taskId({ url }), 0) });
   t.is(piece.status, 404);
   const again = join(cluster.dir, 'again.out');
   const second = await runCli(['get', url, '-O', again, '--socket', peer.socket], { env, timeoutMs: 60_000 });

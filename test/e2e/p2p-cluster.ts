@@ -1,8 +1,11 @@
 import type { ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ExecutionContext } from 'ava';
 import { LocalApiClient } from '../../core/protocol/local-api/local-api-client.js';
+import { ClusterAuth } from '../../core/protocol/auth/cluster-auth.js';
+import { pieceHttpAuthHeader } from '../../core/roles/peer/upload/piece-http-server.js';
 import { freePort, tmpDir } from '../support/env.js';
 import { startCli, stopProcess, waitForOutput } from '../support/run-cli.js';
 
@@ -23,12 +26,30 @@ const READY = /d7y: ready/;
 /** Pieces of 1 MiB in tests (the 4 MiB floor lowered by config, as DESIGN §4 allows). */
 export const TEST_PIECE_FLOOR = 1024 * 1024;
 
+/** The credential of a test cluster, as it goes into each config's `security` section. */
+export interface ClusterSecrets {
+  clusterSecret: string;
+  seedSecret: string;
+}
+
+const secretsByScheduler = new Map<string, ClusterSecrets>();
+
+/** The secrets of the test cluster whose scheduler listens on `address` (`host:port`), if one does. */
+export function clusterSecretsOf(address: string): ClusterSecrets | undefined {
+  return secretsByScheduler.get(address);
+}
+
 /**
  * Real d7y processes on loopback for end-to-end tests: a plugins.json with the http source, disk
  * storage and the default evaluator, then `d7y scheduler --config` and `d7y peer --config`
- * processes, each with its own data dir and random ports, all stopped by PID at teardown.
+ * processes, each with its own data dir and random ports, all stopped by PID at teardown. Every
+ * config carries the cluster's random `security.clusterSecret` (and `seedSecret` for the scheduler
+ * and seed peers), as a static cluster is set up.
  */
 export class P2PCluster {
+  /** The secrets every scheduler and peer of this cluster is configured with. */
+  readonly secrets: ClusterSecrets = { clusterSecret: randomBytes(32).toString('hex'), seedSecret: randomBytes(32).toString('hex') };
+
   private constructor(readonly t: ExecutionContext, readonly dir: string, readonly pluginsFile: string) {}
 
   /** `sources`: the source plugins loaded, by name or with a config (default only http). */
@@ -45,7 +66,10 @@ export class P2PCluster {
   async scheduler(name = 'scheduler'): Promise<DaemonProcess> {
     const port = await freePort();
     const dataDir = join(this.dir, name);
-    const config = { dataDir, pluginsFile: this.pluginsFile, log: { level: 'warn' }, scheduler: { listen: { host: '127.0.0.1', port } } };
+    const config = {
+      dataDir, pluginsFile: this.pluginsFile, log: { level: 'warn' }, security: this.secrets, scheduler: { listen: { host: '127.0.0.1', port } },
+    };
+    secretsByScheduler.set(`127.0.0.1:${port}`, this.secrets);
     return this.launch('scheduler', name, dataDir, config, { address: `127.0.0.1:${port}` });
   }
 
@@ -55,6 +79,7 @@ export class P2PCluster {
     const socket = join(dataDir, 'peer.sock');
     const config = {
       dataDir, pluginsFile: this.pluginsFile, log: { level: 'warn' },
+      security: opts.seed ? this.secrets : { clusterSecret: this.secrets.clusterSecret },
       peer: {
         seed: opts.seed ?? false, dataDir, socket,
         host: { ip: '127.0.0.1', hostname: name },
@@ -79,6 +104,16 @@ export class P2PCluster {
     const child = startCli(this.t, [d.name.startsWith('scheduler') ? 'scheduler' : 'peer', '--config', d.configFile]);
     await waitForOutput(child, READY, 60_000);
     return { ...d, child };
+  }
+
+  /** The credential of a member of this cluster; with `seed`, of a scheduler or seed peer. */
+  auth(seed = false): ClusterAuth {
+    return new ClusterAuth(this.secrets.clusterSecret, seed ? this.secrets.seedSecret : undefined);
+  }
+
+  /** The header a piece-HTTP GET of piece `n` of `taskId` needs in this cluster. */
+  pieceAuth(taskId: string, n: number): Record<string, string> {
+    return pieceHttpAuthHeader(this.auth(), taskId, n);
   }
 
   /** A local API client of a peer, closed at teardown. */

@@ -96,10 +96,10 @@ test('finished tasks survive a daemon restart and are served again', async (t) =
 
   peer = await cluster.restart(peer);
   const id = taskId({ url });
-  const piece1 = await fetch(`http://127.0.0.1:${httpPort}/pieces/${id}/1`);
+  const piece1 = await fetch(`http://127.0.0.1:${httpPort}/pieces/${id}/1`, { headers: cluster.pieceAuth(id, 1) });
   t.is(piece1.status, 200);
   t.true(Buffer.from(await piece1.arrayBuffer()).equals(file.subarray(TEST_PIECE_FLOOR, 2 * TEST_PIECE_FLOOR)));
-  const partial = await fetch(`http://127.0.0.1:${httpPort}/pieces/${id}/1`, { headers: { range: 'bytes=10-19' } });
+  const partial = await fetch(`http://127.0.0.1:${httpPort}/pieces/${id}/1`, { headers: { range: 'bytes=10-19', ...cluster.pieceAuth(id, 1) } });
   t.is(partial.status, 206);
   t.true(Buffer.from(await partial.arrayBuffer()).equals(file.subarray(TEST_PIECE_FLOOR + 10, TEST_PIECE_FLOOR + 20)));
 

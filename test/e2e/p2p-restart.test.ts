@@ -83,7 +83,7 @@ test.serial('a scheduler restarted under running peers learns again what they ho
   await seedHolding(cluster, scheduler, url);
 
   scheduler = await cluster.restart(scheduler);
-  const client = new SchedulerClient({ addresses: [scheduler.address] });
+  const client = new SchedulerClient({ addresses: [scheduler.address], auth: { auth: cluster.auth(true) } });
   t.teardown(() => client.close());
   const id = taskId({ url });
   const deadline = Date.now() + 15_000;

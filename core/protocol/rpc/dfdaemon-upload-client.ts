@@ -4,6 +4,7 @@ import type { Download, Task } from './gen/common.js';
 import { DfdaemonUploadClient as GrpcDfdaemonUploadClient } from './gen/dfdaemon.js';
 import type { DownloadTaskResponse, PieceInfo } from './gen/dfdaemon.js';
 import { fromServiceError } from './grpc-errors.js';
+import { authChannelOptions, type GrpcClientAuth } from '../auth/grpc-auth.js';
 
 /** Where a peer daemon serves DfdaemonUpload: its host ip and rpc port, or `host:port`. */
 export type DfdaemonAddress = { host: string; port: number } | string;
@@ -13,6 +14,8 @@ export interface DfdaemonUploadClientOptions {
   maxChannels?: number;
   /** Deadline of unary calls in milliseconds (default 10 000). */
   callTimeoutMs?: number;
+  /** The cluster credential presented on every call; none in an open cluster. */
+  auth?: GrpcClientAuth;
 }
 
 export interface StreamCallOptions {
@@ -36,10 +39,18 @@ export class DfdaemonUploadClient {
   private readonly channels = new Map<string, GrpcDfdaemonUploadClient>();
   private readonly maxChannels: number;
   private readonly callTimeoutMs: number;
+  private auth?: GrpcClientAuth;
 
   constructor(opts: DfdaemonUploadClientOptions = {}) {
     this.maxChannels = opts.maxChannels ?? 256;
     this.callTimeoutMs = opts.callTimeoutMs ?? 10_000;
+    this.auth = opts.auth;
+  }
+
+  /** Presents `auth` on the channels opened from now on (a role loads its credential at start). */
+  authenticate(auth: GrpcClientAuth | undefined): void {
+    this.auth = auth;
+    this.close();
   }
 
   /** Asks the daemon to download a task; yields its progress until it finishes. */
@@ -96,7 +107,7 @@ export class DfdaemonUploadClient {
       this.channels.set(address, c);
       return c;
     }
-    c = new GrpcDfdaemonUploadClient(address, credentials.createInsecure(), { 'grpc.keepalive_time_ms': 30_000 });
+    c = new GrpcDfdaemonUploadClient(address, credentials.createInsecure(), { 'grpc.keepalive_time_ms': 30_000, ...authChannelOptions(this.auth) });
     this.channels.set(address, c);
     while (this.channels.size > this.maxChannels) {
       const [oldest, client] = this.channels.entries().next().value as [string, GrpcDfdaemonUploadClient];

@@ -1,6 +1,7 @@
 import { credentials, Metadata } from '@grpc/grpc-js';
 import type { CallOptions, ServiceError } from '@grpc/grpc-js';
 import { D7yError } from '../../errors/d7y-error.js';
+import { authChannelOptions, type GrpcClientAuth } from '../auth/grpc-auth.js';
 import type { Host, HostType, Peer, Task } from './gen/common.js';
 import { SchedulerClient as GrpcSchedulerClient, type HeldTask } from './gen/scheduler.js';
 import { AnnouncePeerSession } from './announce-peer-session.js';
@@ -13,6 +14,8 @@ export interface SchedulerClientOptions {
   addresses: string[];
   /** Deadline of unary calls in milliseconds (default 10 000). */
   callTimeoutMs?: number;
+  /** The cluster credential (and host identity) presented on every call; none in an open cluster. */
+  auth?: GrpcClientAuth;
 }
 
 type Invoke<Res> = (c: GrpcSchedulerClient, md: Metadata, opts: Partial<CallOptions>,
@@ -28,6 +31,7 @@ export class SchedulerClient {
   private ring: HashRing;
   private readonly clients = new Map<string, GrpcSchedulerClient>();
   private readonly callTimeoutMs: number;
+  private readonly auth?: GrpcClientAuth;
 
   constructor(opts: SchedulerClientOptions) {
     if (opts.addresses.length === 0) {
@@ -37,6 +41,7 @@ export class SchedulerClient {
     }
     this.ring = new HashRing(opts.addresses);
     this.callTimeoutMs = opts.callTimeoutMs ?? 10_000;
+    this.auth = opts.auth;
   }
 
   /** The schedulers in use, sorted. */
@@ -149,6 +154,7 @@ export class SchedulerClient {
       c = new GrpcSchedulerClient(address, credentials.createInsecure(), {
         'grpc.keepalive_time_ms': 30_000,
         'grpc.max_receive_message_length': 16 * 1024 * 1024,
+        ...authChannelOptions(this.auth),
       });
       this.clients.set(address, c);
     }

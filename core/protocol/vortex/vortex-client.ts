@@ -6,8 +6,11 @@ import type { PieceContentMeta } from './piece-content-meta.js';
 import { VortexConnectionPool } from './vortex-connection-pool.js';
 import { exchange, StaleConnectionError } from './vortex-exchange.js';
 import type { VortexPieceBody } from './vortex-piece-body.js';
-import { connectReusingBuffer } from './socket-reads.js';
-import { encodeDownloadPieceFrame, randomVortexPacketId } from './vortex-frames.js';
+import type { ClusterAuth } from '../auth/cluster-auth.js';
+import { connectReusingBuffer, onReads } from './socket-reads.js';
+import { VortexDecoder } from './vortex-decoder.js';
+import { errorFromVortexFrame } from './vortex-error-codes.js';
+import { encodeAuthProofFrame, encodeDownloadPieceFrame, randomVortexPacketId } from './vortex-frames.js';
 import type { PieceKind } from './vortex-tags.js';
 
 export interface VortexClientOptions {
@@ -19,6 +22,11 @@ export interface VortexClientOptions {
   readTimeoutMs?: number;
   /** An idle pooled connection is closed after this long. Default 30 s. */
   idleTimeoutMs?: number;
+  /**
+   * The cluster credential: each new connection waits for the server's challenge (within the
+   * connect time-out) and answers it before its first request; a pooled connection is reused as is.
+   */
+  auth?: ClusterAuth;
 }
 
 /** Bytes of one socket read; all connections of a client read into the same buffer. */
@@ -41,8 +49,10 @@ export class VortexClient {
   private readonly active = new Set<Socket>();
   private readonly readBuffer = Buffer.allocUnsafeSlow(READ_BUFFER);
   private closed = false;
+  private readonly auth?: ClusterAuth;
 
   constructor(opts: VortexClientOptions = {}) {
+    this.auth = opts.auth;
     this.pool = new VortexConnectionPool(opts.maxIdlePerAddress ?? 8, opts.idleTimeoutMs ?? 30_000);
     this.connectTimeoutMs = opts.connectTimeoutMs ?? 5_000;
     this.readTimeoutMs = opts.readTimeoutMs ?? 30_000;
@@ -124,8 +134,12 @@ export class VortexClient {
       const socket = connectReusingBuffer({ host: addr.host, port: addr.port, noDelay: true, keepAlive: true, keepAliveInitialDelay: 30_000 },
         this.readBuffer);
       socket.on('error', () => undefined);
+      let settled = false;
       const done = (err?: Error): void => {
+        if (settled) return;
+        settled = true;
         clearTimeout(timer);
+        socket.off('close', onClose);
         signal?.removeEventListener('abort', onAbort);
         socket.off('connect', onConnect);
         socket.off('error', onError);
@@ -136,12 +150,40 @@ export class VortexClient {
           resolve(socket);
         }
       };
-      const onConnect = (): void => done();
+      const onConnect = (): void => {
+        if (!this.auth) return done();
+        const auth = this.auth;
+        const decoder = new VortexDecoder({ accept: 'responses' });
+        onReads(socket, (chunk) => {
+          const ev = decoder.push(chunk)[0];
+          if (!ev) return true;
+          onReads(socket, undefined);
+          if (ev.type === 'challenge') {
+            socket.write(encodeAuthProofFrame(auth.vortexProof(ev.nonce)));
+            done();
+          } else if (ev.type === 'error') {
+            done(errorFromVortexFrame(ev.code, ev.message, { address, taskId: '-', number: 0 }));
+          } else {
+            done(new D7yError('D7Y_PROTOCOL_ERROR', `peer ${address} opened the Vortex connection with a ${ev.type} frame instead of the auth challenge`, {
+              fix: 'check that the parent runs a d7y version with cluster credentials',
+            }));
+          }
+          return false;
+        });
+        socket.once('close', onClose);
+        clearTimeout(timer);
+        timer = setTimeout(() => done(new D7yError('D7Y_UNAUTHENTICATED', `peer ${address} sent no Vortex auth challenge within ${this.connectTimeoutMs} ms: it runs without the cluster credential this node requires`, {
+          fix: 'set the same security.clusterSecret on every node of the cluster (or on none)',
+        })), this.connectTimeoutMs);
+      };
       const onError = (err: Error): void => done(new D7yError('D7Y_PEER_UNAVAILABLE', `cannot connect to peer ${address}: ${err.message}`, {
         fix: 'the parent is down or its upload port is blocked; download from another parent', cause: err,
       }));
+      const onClose = (): void => done(new D7yError('D7Y_PEER_UNAVAILABLE', `peer ${address} closed the connection before the Vortex auth challenge`, {
+        fix: 'download from another parent',
+      }));
       const onAbort = (): void => done(aborted(address, signal as AbortSignal));
-      const timer = setTimeout(() => done(new D7yError('D7Y_TIMEOUT', `connecting to peer ${address} took more than ${this.connectTimeoutMs} ms`, {
+      let timer = setTimeout(() => done(new D7yError('D7Y_TIMEOUT', `connecting to peer ${address} took more than ${this.connectTimeoutMs} ms`, {
         fix: 'the parent is unreachable; download from another parent',
       })), this.connectTimeoutMs);
       socket.once('connect', onConnect);

@@ -2,6 +2,7 @@ import { D7yError } from '../../errors/d7y-error.js';
 import { isTaskId } from '../../task/task-id.js';
 import { decodePieceContentMeta, VORTEX_MIN_CONTENT_VALUE_LENGTH } from './piece-content-meta.js';
 import type { PieceContentMeta } from './piece-content-meta.js';
+import { VORTEX_NONCE_LENGTH, VORTEX_PROOF_LENGTH } from '../auth/cluster-auth.js';
 import {
   VORTEX_HEADER_LENGTH, isVortexContentTag, isVortexRequestTag, pieceKindOfTag, VORTEX_REQUEST_VALUE_LENGTH, VORTEX_TASK_ID_LENGTH, VortexTag,
 } from './vortex-tags.js';
@@ -16,6 +17,10 @@ export type VortexEvent =
   /** All `meta.length` raw bytes of the last `piece` have been delivered (also sent for empty pieces). */
   | { type: 'body-end' }
   | { type: 'close'; packetId: number }
+  /** The server's handshake challenge (clients). */
+  | { type: 'challenge'; packetId: number; nonce: Buffer }
+  /** The client's answer to the challenge (servers). */
+  | { type: 'auth'; packetId: number; proof: Buffer }
   | { type: 'error'; packetId: number; code: VortexErrorCode; message: string }
   /** The bytes broke the protocol; always the last event, and every later push returns it again. */
   | { type: 'malformed'; error: D7yError };
@@ -142,6 +147,12 @@ export class VortexDecoder {
       }
     } else if (tag === VortexTag.Close) {
       if (length > this.maxValueLength) throw malformed(`close frame value is ${length} bytes`);
+    } else if (tag === VortexTag.AuthChallenge) {
+      if (this.accept === 'requests') throw malformed('unexpected auth challenge (tag 253) from a client');
+      if (length !== VORTEX_NONCE_LENGTH) throw malformed(`auth challenge is ${length} bytes, expected ${VORTEX_NONCE_LENGTH}`);
+    } else if (tag === VortexTag.AuthProof) {
+      if (this.accept === 'responses') throw malformed('unexpected auth proof (tag 252) from a server');
+      if (length !== VORTEX_PROOF_LENGTH) throw malformed(`auth proof is ${length} bytes, expected ${VORTEX_PROOF_LENGTH}`);
     } else {
       throw malformed(`unknown tag ${tag}`);
     }
@@ -163,6 +174,10 @@ export class VortexDecoder {
       const raw = value.readUInt8(0);
       const code = (raw <= 3 ? raw : 0) as VortexErrorCode;
       events.push({ type: 'error', packetId, code, message: value.toString('utf8', 1) });
+    } else if (tag === VortexTag.AuthChallenge) {
+      events.push({ type: 'challenge', packetId, nonce: Buffer.from(value) });
+    } else if (tag === VortexTag.AuthProof) {
+      events.push({ type: 'auth', packetId, proof: Buffer.from(value) });
     } else {
       events.push({ type: 'close', packetId });
     }

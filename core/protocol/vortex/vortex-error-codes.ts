@@ -7,6 +7,12 @@ import { VortexErrorCode } from './vortex-tags.js';
  */
 export const BUSY_PREFIX = 'busy: ';
 
+/**
+ * Start of the message of the error frame a server with a cluster credential sends to a client
+ * that did not prove it (D7Y_UNAUTHENTICATED on the client).
+ */
+export const UNAUTHENTICATED_PREFIX = 'unauthenticated: ';
+
 /** The error-frame code a server sends for an error thrown while serving a request. */
 export function vortexCodeOf(err: unknown): VortexErrorCode {
   if (isD7yError(err, 'D7Y_PIECE_NOT_FOUND') || isD7yError(err, 'D7Y_TASK_NOT_FOUND')) return VortexErrorCode.NotFound;
@@ -22,6 +28,11 @@ export function errorFromVortexFrame(
 ): D7yError {
   const what = `piece ${context.number} of task ${context.taskId} from ${context.address}`;
   const details = { ...context, vortexCode: code, remoteMessage: message };
+  if (message.startsWith(UNAUTHENTICATED_PREFIX)) {
+    return new D7yError('D7Y_UNAUTHENTICATED', `${what}: the peer refused this connection: ${message.slice(UNAUTHENTICATED_PREFIX.length)}`, {
+      fix: 'set security.clusterSecret (or clusterSecretFile) on this node to the secret every node of the cluster shares', details,
+    });
+  }
   switch (code) {
     case VortexErrorCode.NotFound:
       if (message.startsWith(BUSY_PREFIX)) {

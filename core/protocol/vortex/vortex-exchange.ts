@@ -118,6 +118,10 @@ export function exchange(opts: ExchangeOptions): Promise<{ meta: PieceContentMet
         reject(err);
       } else if (ev.type === 'malformed') {
         fail(new D7yError('D7Y_PROTOCOL_ERROR', `${what}: ${ev.error.message}`, { cause: ev.error, fix: ev.error.fix }));
+      } else if (state === 'head' && ev.type === 'challenge') {
+        fail(new D7yError('D7Y_UNAUTHENTICATED', `${what}: the peer requires the cluster credential (it sent a Vortex auth challenge) and this node has none`, {
+          fix: 'set security.clusterSecret (or clusterSecretFile) on this node to the secret every node of the cluster shares',
+        }));
       } else if (ev.type === 'close') {
         fail(new D7yError('D7Y_PEER_UNAVAILABLE', `${what}: the peer closed the connection`, {
           fix: 'download the piece from another parent',

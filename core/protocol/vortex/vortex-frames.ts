@@ -74,3 +74,13 @@ export function encodeErrorFrame(packetId: number, code: VortexErrorCode, messag
 export function encodeCloseFrame(packetId: number): Buffer {
   return encodeVortexFrame(packetId, VortexTag.Close, Buffer.alloc(0));
 }
+
+/** A server's handshake challenge (tag 253): the random nonce the client must answer. */
+export function encodeAuthChallengeFrame(nonce: Buffer): Buffer {
+  return encodeVortexFrame(0, VortexTag.AuthChallenge, nonce);
+}
+
+/** A client's handshake answer (tag 252): its proof of the cluster key for the server's nonce. */
+export function encodeAuthProofFrame(proof: Buffer): Buffer {
+  return encodeVortexFrame(0, VortexTag.AuthProof, proof);
+}

@@ -1,10 +1,14 @@
+import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import type { Logger } from '../../logging/logger.js';
-import { vortexCodeOf } from './vortex-error-codes.js';
+import { VORTEX_NONCE_LENGTH } from '../auth/cluster-auth.js';
+import type { ClusterAuth } from '../auth/cluster-auth.js';
+import type { RefusalLog } from '../auth/refusal-log.js';
+import { UNAUTHENTICATED_PREFIX, vortexCodeOf } from './vortex-error-codes.js';
 import { VortexDecoder } from './vortex-decoder.js';
 import type { VortexEvent } from './vortex-decoder.js';
-import { encodeErrorFrame, encodePieceContentFrame, VORTEX_MAX_ERROR_MESSAGE_BYTES, randomVortexPacketId } from './vortex-frames.js';
+import { encodeAuthChallengeFrame, encodeErrorFrame, encodePieceContentFrame, VORTEX_MAX_ERROR_MESSAGE_BYTES, randomVortexPacketId } from './vortex-frames.js';
 import { VortexErrorCode } from './vortex-tags.js';
 import type { PieceProvider } from './piece-provider.js';
 
@@ -13,24 +17,39 @@ type RequestEvent = Extract<VortexEvent, { type: 'request' }>;
 /** How long a connection that got an error frame may linger for the peer to read it. */
 const LINGER_MS = 1000;
 
+/** A server's cluster credential check: the key, and where refusals are logged. */
+export interface VortexServerAuth {
+  auth: ClusterAuth;
+  refusals: RefusalLog;
+}
+
 /**
  * One accepted Vortex connection: serves its requests one after the other (reading pauses
  * while a response is written), pipes each body honouring `drain`, answers a malformed frame
- * with an InvalidArgument error frame and closes.
+ * with an InvalidArgument error frame and closes. With `auth`, the connection opens with a
+ * challenge and its first frame must be the right proof; anything else gets an error frame whose
+ * message starts `unauthenticated: ` and the connection closes.
  */
 export class VortexServerConnection {
   private readonly decoder = new VortexDecoder({ accept: 'requests', maxValueLength: VORTEX_MAX_ERROR_MESSAGE_BYTES + 1 });
   private readonly queue: VortexEvent[] = [];
   private busy = false;
   private ending = false;
+  /** The nonce the client must answer; undefined once it did (or without auth). */
+  private challenge: Buffer | undefined;
 
   constructor(
     private readonly socket: Socket,
     private readonly provider: PieceProvider,
     private readonly logger: Logger,
     private readonly onServed: () => void,
+    private readonly auth?: VortexServerAuth,
   ) {
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    if (auth) {
+      this.challenge = randomBytes(VORTEX_NONCE_LENGTH);
+      socket.write(encodeAuthChallengeFrame(this.challenge));
+    }
   }
 
   private onData(chunk: Buffer): void {
@@ -49,7 +68,9 @@ export class VortexServerConnection {
     this.busy = true;
     while (this.queue.length > 0 && !this.socket.destroyed) {
       const job = this.queue.shift() as VortexEvent;
-      if (job.type === 'request') {
+      if (this.challenge && job.type !== 'malformed') {
+        this.authenticate(job);
+      } else if (job.type === 'request') {
         await this.serve(job);
       } else if (job.type === 'malformed') {
         this.logger.debug({ remote: this.socket.remoteAddress, reason: job.error.message }, 'vortex: malformed frame, closing');
@@ -61,6 +82,19 @@ export class VortexServerConnection {
     }
     this.busy = false;
     if (!this.ending && !this.socket.destroyed) this.socket.resume();
+  }
+
+  /** Checks the first frame of a connection against the challenge; refuses and closes on anything else. */
+  private authenticate(job: VortexEvent): void {
+    const { auth, refusals } = this.auth as VortexServerAuth;
+    if (job.type === 'auth' && auth.checkVortex(this.challenge as Buffer, job.proof)) {
+      this.challenge = undefined;
+      return;
+    }
+    const reason = job.type === 'auth' ? 'the cluster credential is wrong (another cluster\'s secret?)' : 'no cluster credential was presented';
+    refusals.refused(`${this.socket.remoteAddress}:${this.socket.remotePort}`, job.type === 'request' ? `vortex piece ${job.number} of ${job.taskId}` : `vortex ${job.type} frame`, reason);
+    const packetId = job.type === 'request' ? job.packetId : randomVortexPacketId();
+    this.closeWith(encodeErrorFrame(packetId, VortexErrorCode.InvalidArgument, `${UNAUTHENTICATED_PREFIX}${reason}`));
   }
 
   private closeWith(frame: Buffer | undefined): void {

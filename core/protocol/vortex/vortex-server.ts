@@ -5,7 +5,9 @@ import { D7yError } from '../../errors/d7y-error.js';
 import { silentLogger } from '../../logging/logger.js';
 import type { Logger } from '../../logging/logger.js';
 import type { PieceProvider } from './piece-provider.js';
-import { VortexServerConnection } from './vortex-server-connection.js';
+import type { ClusterAuth } from '../auth/cluster-auth.js';
+import { RefusalLog } from '../auth/refusal-log.js';
+import { VortexServerConnection, type VortexServerAuth } from './vortex-server-connection.js';
 
 export interface VortexServerOptions {
   host: string;
@@ -17,6 +19,8 @@ export interface VortexServerOptions {
   maxConnections?: number;
   /** A connection with no traffic either way for this long is destroyed. Default 60 s. */
   idleTimeoutMs?: number;
+  /** Serve only clients that answer the handshake challenge with this cluster's key (per connection). */
+  auth?: ClusterAuth;
 }
 
 /**
@@ -35,9 +39,11 @@ export class VortexServer implements Startable {
   private actualPort = 0;
   private accepted = 0;
   private served = 0;
+  private readonly auth?: VortexServerAuth;
 
   constructor(private readonly opts: VortexServerOptions) {
     this.logger = opts.logger ?? silentLogger();
+    if (opts.auth) this.auth = { auth: opts.auth, refusals: new RefusalLog(this.logger, 'vortex') };
     this.maxConnections = opts.maxConnections ?? 1024;
     this.idleTimeoutMs = opts.idleTimeoutMs ?? 60_000;
   }
@@ -114,6 +120,6 @@ export class VortexServer implements Startable {
     socket.setTimeout(this.idleTimeoutMs, () => socket.destroy());
     socket.on('error', (err) => this.logger.debug({ err, remote: socket.remoteAddress }, 'vortex: connection error'));
     socket.once('close', () => this.sockets.delete(socket));
-    new VortexServerConnection(socket, this.opts.provider, this.logger, () => { this.served += 1; });
+    new VortexServerConnection(socket, this.opts.provider, this.logger, () => { this.served += 1; }, this.auth);
   }
 }

@@ -3,7 +3,12 @@ import { D7yError } from '../../errors/d7y-error.js';
 /** Which store a piece is read from; each kind has its own request tag and content tag. */
 export type PieceKind = 'standard' | 'persistent' | 'persistent-cache' | 'cache';
 
-/** Frame tags of the Vortex protocol (values 8–253 are reserved and refused). */
+/**
+ * Frame tags of the Vortex protocol. 0–7, 254 and 255 are Dragonfly's; 252 and 253 are d7y's
+ * connection handshake of a server with a cluster credential (before any request, never between
+ * pieces): the server's challenge (253: a 32-byte random nonce) and the client's proof (252:
+ * HMAC-SHA256 of the nonce under the cluster key). Values 8–251 are reserved and refused.
+ */
 export const VortexTag = {
   DownloadPiece: 0,
   PieceContent: 1,
@@ -13,6 +18,8 @@ export const VortexTag = {
   PersistentCachePieceContent: 5,
   DownloadCachePiece: 6,
   CachePieceContent: 7,
+  AuthProof: 252,
+  AuthChallenge: 253,
   Close: 254,
   Error: 255,
 } as const;

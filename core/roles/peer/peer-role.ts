@@ -6,6 +6,10 @@ import type { StorageMedium } from '../../contracts/storage-medium.js';
 import { D7yError } from '../../errors/d7y-error.js';
 import type { Logger } from '../../logging/logger.js';
 import { DfdaemonUploadClient } from '../../protocol/rpc/dfdaemon-upload-client.js';
+import type { ClusterAuth } from '../../protocol/auth/cluster-auth.js';
+import { loadClusterAuth, loadHostIdentity } from '../../protocol/auth/cluster-secrets.js';
+import { GrpcAuthGuard, type GrpcClientAuth } from '../../protocol/auth/grpc-auth.js';
+import { RefusalLog } from '../../protocol/auth/refusal-log.js';
 import { HostType, type Host } from '../../protocol/rpc/gen/common.js';
 import { SchedulerClient } from '../../protocol/rpc/scheduler-client.js';
 import { VortexClient, VortexServer } from '../../protocol/vortex/index.js';
@@ -65,6 +69,8 @@ export class PeerRole implements Role {
   private announcer?: HostAnnouncer;
   private lateAnnouncer?: HostAnnouncer;
   private heldTasks?: HeldTaskAnnouncer;
+  private auth?: ClusterAuth;
+  private clientAuth?: GrpcClientAuth;
 
   constructor(
     @inject(Tokens.Config) private readonly config: NodeConfig,
@@ -131,6 +137,7 @@ export class PeerRole implements Role {
       storage: this.cfg.storage.medium,
       crc32: crc32Backend(),
       download: { concurrency: this.cfg.download.concurrency, rateLimit: this.cfg.download.rateLimit },
+      clusterCredential: this.auth ? 'required' : 'none (open)',
     };
   }
 
@@ -148,8 +155,14 @@ export class PeerRole implements Role {
       await this.lock.release();
       throw err;
     }
-    this.vortex = new VortexClient({ connectTimeoutMs: 5_000, readTimeoutMs: cfg.download.pieceTimeoutMs });
-    this.dfdaemon = new DfdaemonUploadClient();
+    const auth = await loadClusterAuth(this.config.security, {
+      seedRole: cfg.seed, role: cfg.seed ? 'seed peer' : 'peer', logger: this.logger,
+      quiet: !cfg.localApi || (cfg.schedulers.length === 0 && !cfg.manager),
+    });
+    this.auth = auth;
+    this.clientAuth = auth && { auth, hostIdentity: await loadHostIdentity(dir) };
+    this.vortex = new VortexClient({ connectTimeoutMs: 5_000, readTimeoutMs: cfg.download.pieceTimeoutMs, auth });
+    this.dfdaemon = new DfdaemonUploadClient({ auth: this.clientAuth });
     let engine: TaskDownloader | undefined;
     if (cfg.manager) {
       this.discovery = new ManagerDiscovery({
@@ -160,7 +173,7 @@ export class PeerRole implements Role {
       });
     }
     const addresses = this.discovery ? await this.discovery.resolve() : cfg.schedulers;
-    this.scheduler = addresses.length ? new SchedulerClient({ addresses }) : undefined;
+    this.scheduler = addresses.length ? new SchedulerClient({ addresses, auth: this.clientAuth }) : undefined;
     const tasks = new TaskCatalog(medium, this.logger);
     this.catalog = tasks;
     engine = new TaskDownloader({
@@ -181,9 +194,16 @@ export class PeerRole implements Role {
     const provider = new UploadPieceProvider(tasks, medium, limiter, this.uploadStats, () => this.hostId, offers, slots,
       cfg.seed ? 0 : cfg.upload.childrenPerPiece);
     const toolProvider = new UploadPieceProvider(tasks, medium, limiter, this.uploadStats, () => this.hostId, offers, slots);
-    this.vortexServer = new VortexServer({ host: cfg.host.ip, port: cfg.upload.port, provider, logger: this.logger, maxConnections: cfg.upload.maxConnections });
-    this.pieceHttp = new PieceHttpServer({ host: cfg.host.ip, port: cfg.pieceHttp.port, provider: toolProvider });
-    this.rpc = new DfdaemonService({ host: cfg.host.ip, port: cfg.rpc.port, catalog: tasks, downloads, logger: this.logger, hostId: this.hostId, peerId: () => this.hostId, offers });
+    this.vortexServer = new VortexServer({
+      host: cfg.host.ip, port: cfg.upload.port, provider, logger: this.logger, maxConnections: cfg.upload.maxConnections, auth,
+    });
+    this.pieceHttp = new PieceHttpServer({
+      host: cfg.host.ip, port: cfg.pieceHttp.port, provider: toolProvider, auth, refusals: new RefusalLog(this.logger, 'piece http'),
+    });
+    this.rpc = new DfdaemonService({
+      host: cfg.host.ip, port: cfg.rpc.port, catalog: tasks, downloads, logger: this.logger, hostId: this.hostId, peerId: () => this.hostId, offers,
+      guard: new GrpcAuthGuard(auth, this.logger, 'the peer'), controlLevel: cfg.seed ? 'seed' : 'member',
+    });
     this.lifecycle.add(this.vortexServer);
     this.lifecycle.add(this.pieceHttp);
     this.lifecycle.add(this.rpc);
@@ -244,7 +264,7 @@ export class PeerRole implements Role {
    */
   private useSchedulers(addresses: string[], engine: TaskDownloader): void {
     if (!this.scheduler) {
-      this.scheduler = new SchedulerClient({ addresses });
+      this.scheduler = new SchedulerClient({ addresses, auth: this.clientAuth });
       engine.scheduler = this.scheduler;
       this.announcer = this.hostAnnouncer(this.scheduler);
       this.lateAnnouncer = this.announcer;

@@ -30,6 +30,8 @@ export class AnnouncePeerStream implements PeerChannel {
     private readonly metrics: SchedulerMetrics,
     private readonly logger: Logger,
     private readonly onClose: () => void,
+    /** Throws when the caller may not register peers of this host (it belongs to another identity). */
+    private readonly authorizeHost?: (hostId: string) => void,
   ) {
     call.on('data', (req: AnnouncePeerRequest) => this.onData(req));
     call.on('end', () => this.finish(true));
@@ -60,6 +62,7 @@ export class AnnouncePeerStream implements PeerChannel {
   private onData(req: AnnouncePeerRequest): void {
     if (this.done) return;
     try {
+      if (!this.ids) this.authorizeHost?.(req.hostId);
       this.dispatch(req);
     } catch (err) {
       const e = toD7yError(err);

@@ -9,6 +9,9 @@ import type { Logger } from '../../logging/logger.js';
 import { ExperimentRecorder } from './experiment/experiment-recorder.js';
 import { JsonLinesOutcomeStore } from './experiment/experiment-outcome-store.js';
 import { DfdaemonUploadClient } from '../../protocol/rpc/dfdaemon-upload-client.js';
+import type { ClusterAuth } from '../../protocol/auth/cluster-auth.js';
+import { loadClusterAuth } from '../../protocol/auth/cluster-secrets.js';
+import { GrpcAuthGuard } from '../../protocol/auth/grpc-auth.js';
 import { SchedulerService } from '../../protocol/rpc/gen/scheduler.js';
 import type { EvaluatorRegistry } from '../../registry/evaluator-registry.js';
 import { Tokens } from '../../tokens.js';
@@ -46,6 +49,9 @@ export class SchedulerRole implements Role {
   private gcTimer?: NodeJS.Timeout;
   private link?: ManagerLink;
   private boundPort = 0;
+  /** Calls to seed peers (triggers); presents the scheduler's credential once started. */
+  private readonly dfdaemon = new DfdaemonUploadClient();
+  private auth?: ClusterAuth;
 
   constructor(
     @inject(Tokens.Config) private readonly config: NodeConfig,
@@ -57,7 +63,7 @@ export class SchedulerRole implements Role {
     const c = config.scheduler;
     this.metrics = new SchedulerMetrics(registry);
     this.resources = new SchedulerResources(c.limits, (peer) => this.announcer.forget(peer));
-    this.seeds = new SeedPeerTrigger(new DfdaemonUploadClient(), logger, c.seedPeerDownloadTimeout, c.limits.maxTasks);
+    this.seeds = new SeedPeerTrigger(this.dfdaemon, logger, c.seedPeerDownloadTimeout, c.limits.maxTasks);
     if (policy.experiment) {
       this.experiment = new ExperimentRecorder(policy.experiment, new JsonLinesOutcomeStore(config.dataDir), logger);
     }
@@ -83,6 +89,7 @@ export class SchedulerRole implements Role {
       candidateParentLimit: this.schedulingOptions.candidateParentLimit,
       filterParentLimit: this.schedulingOptions.filterParentLimit,
       maxBackToSourcePeersPerTask: this.announcerOptions.maxBackToSourcePeersPerTask,
+      clusterCredential: this.auth ? 'required' : 'none (open)',
       ...(this.config.scheduler.manager && {
         manager: this.config.scheduler.manager.url.replace(/\/\/[^/@]*@/, '//'), cluster: this.config.scheduler.manager.cluster,
       }),
@@ -134,13 +141,17 @@ export class SchedulerRole implements Role {
   async start(): Promise<void> {
     this.evaluators.get(this.policy.evaluator);
     for (const v of this.policy.experiment?.variants ?? []) this.evaluators.get(v.evaluator);
+    this.auth = await loadClusterAuth(this.config.security, { seedRole: true, role: 'scheduler', logger: this.logger });
+    const clientAuth = this.auth && { auth: this.auth };
+    this.dfdaemon.authenticate(clientAuth);
+    const { host, port } = this.config.scheduler.listen;
+    const address = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
     const server = new Server({ 'grpc.max_receive_message_length': 16 * 1024 * 1024 });
     server.addService(SchedulerService, createSchedulerService({
       resources: this.resources, announcer: this.announcer, seeds: this.seeds, metrics: this.metrics, logger: this.logger,
       options: { hostTtl: this.config.scheduler.gc.hostTtl, maxStreams: this.config.scheduler.limits.maxStreams },
+      guard: new GrpcAuthGuard(this.auth, this.logger, 'the scheduler'),
     }));
-    const { host, port } = this.config.scheduler.listen;
-    const address = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
     this.boundPort = await new Promise<number>((resolve, reject) => {
       server.bindAsync(address, ServerCredentials.createInsecure(), (err, bound) => {
         if (err) {
@@ -156,7 +167,7 @@ export class SchedulerRole implements Role {
     const m = this.config.scheduler.manager;
     if (m) {
       this.link = new ManagerLink({ config: m, ip: advertisedIp(this.config.scheduler.listen), port: () => this.boundPort,
-        runner: new JobRunner(this.resources, new DfdaemonUploadClient()), logger: this.logger,
+        runner: new JobRunner(this.resources, new DfdaemonUploadClient({ auth: clientAuth })), logger: this.logger,
         onConfig: (cfg) => this.applyDynamicConfig(cfg) });
       await this.link.start();
     }

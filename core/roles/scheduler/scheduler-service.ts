@@ -1,6 +1,9 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { sendUnaryData, ServerDuplexStream, ServerUnaryCall } from '@grpc/grpc-js';
 import { D7yError, isD7yError } from '../../errors/d7y-error.js';
 import type { Logger } from '../../logging/logger.js';
+import type { AuthLevel } from '../../protocol/auth/cluster-auth.js';
+import type { GrpcAuthGuard, GrpcCaller } from '../../protocol/auth/grpc-auth.js';
 import { HostType } from '../../protocol/rpc/gen/common.js';
 import type { AnnouncePeerRequest, AnnouncePeerResponse, SchedulerServer } from '../../protocol/rpc/gen/scheduler.js';
 import { toServiceError } from '../../protocol/rpc/grpc-errors.js';
@@ -8,6 +11,7 @@ import { AnnouncePeerStream } from './announce-peer-stream.js';
 import type { PeerAnnouncer } from './peer-announcer.js';
 import { hostMessage, peerMessage, taskMessage } from './proto-mapping.js';
 import { AnnounceHeldTasksSchema, AnnounceHostSchema, HostIdSchema, parseRequest, StatPeerSchema, TaskIdSchema } from './request-schemas.js';
+import type { HostRecord } from './resource/records.js';
 import type { SchedulerResources } from './resource/scheduler-resources.js';
 import type { SchedulerMetrics } from './scheduler-metrics.js';
 import type { SeedPeerTrigger } from './seed-peer-trigger.js';
@@ -17,15 +21,35 @@ export interface SchedulerServiceOptions {
   maxStreams: number;
 }
 
-/** Wraps a unary handler: input parsed at the boundary, every error sent as a gRPC status. */
-function unary<Req, Res>(fn: (req: Req) => Res): (call: ServerUnaryCall<Req, Res>, cb: sendUnaryData<Res>) => void {
+/**
+ * Wraps a unary handler: the caller's credential checked (`need`), input parsed at the boundary,
+ * every error sent as a gRPC status.
+ */
+function unary<Req, Res>(guard: GrpcAuthGuard | undefined, need: AuthLevel, fn: (req: Req, caller: GrpcCaller) => Res):
+  (call: ServerUnaryCall<Req, Res>, cb: sendUnaryData<Res>) => void {
   return (call, cb) => {
     try {
-      cb(null, fn(call.request));
+      cb(null, fn(call.request, guard?.check(call, need) ?? { level: 'open' }));
     } catch (err) {
       cb(toServiceError(err));
     }
   };
+}
+
+const fingerprint = (identity: string): string => createHash('sha256').update(identity).digest('hex');
+
+/**
+ * Throws unless `caller` may act for the host: a host record belongs to the identity that first
+ * announced it (until it is deleted or expires); a seed-credential caller (a scheduler, a seed
+ * peer) may delete any host.
+ */
+function assertOwner(host: HostRecord | undefined, caller: GrpcCaller, action: string): void {
+  if (!host?.owner) return;
+  const presented = caller.hostIdentity ? Buffer.from(fingerprint(caller.hostIdentity)) : undefined;
+  if (presented && timingSafeEqual(presented, Buffer.from(host.owner))) return;
+  throw new D7yError('D7Y_PERMISSION_DENIED', `host ${host.id} belongs to another identity: ${action} refused`, {
+    fix: 'a host id is bound to the identity that announced it (<peer dir>/host-identity); give this peer its own host.hostname or host.ip, or wait until the other host record expires',
+  });
 }
 
 /** The gRPC implementation of d7y.scheduler.v1.Scheduler over the scheduler's resources. */
@@ -36,17 +60,27 @@ export function createSchedulerService(deps: {
   metrics: SchedulerMetrics;
   logger: Logger;
   options: SchedulerServiceOptions;
+  /** Checks the cluster credential of every call; none: an open scheduler. */
+  guard?: GrpcAuthGuard;
   now?: () => number;
 }): SchedulerServer {
-  const { resources, announcer, seeds, metrics, logger, options } = deps;
+  const { resources, announcer, seeds, metrics, logger, options, guard } = deps;
   const now = deps.now ?? Date.now;
   let streams = 0;
   return {
-    announceHost: unary((req) => {
+    announceHost: unary(guard, 'member', (req, caller) => {
       const { host, interval } = parseRequest(AnnounceHostSchema, req, 'AnnounceHostRequest');
       const h = host!;
-      const newHost = !resources.hosts.has(h.id);
+      const existing = resources.hosts.get(h.id);
+      const newHost = !existing;
+      assertOwner(existing, caller, 'AnnounceHost');
+      if (h.type === HostType.HOST_TYPE_SUPER && caller.level === 'member') {
+        throw new D7yError('D7Y_PERMISSION_DENIED', `host ${h.id} announced itself as a seed peer without the seed credential`, {
+          fix: 'a seed peer needs security.seedSecret (the same as the schedulers\'); a normal peer must not set peer.seed',
+        });
+      }
       resources.upsertHost({
+        owner: caller.hostIdentity ? fingerprint(caller.hostIdentity) : existing?.owner,
         id: h.id, ip: h.ip, hostname: h.hostname, type: h.type === HostType.HOST_TYPE_SUPER ? 'super' : 'normal',
         idc: h.idc || undefined, location: h.location || undefined, uploadPort: h.uploadPort, rpcPort: h.rpcPort,
         maxUploadBps: h.maxTxBps, uploadBpsLast60s: h.txBps60s, concurrentUploads: h.concurrentUploads,
@@ -57,9 +91,10 @@ export function createSchedulerService(deps: {
       return { newHost };
     }),
 
-    announceHeldTasks: unary((req) => {
+    announceHeldTasks: unary(guard, 'member', (req, caller) => {
       const { hostId } = parseRequest(AnnounceHeldTasksSchema, req, 'AnnounceHeldTasksRequest');
       const host = resources.hosts.get(hostId);
+      assertOwner(host, caller, 'AnnounceHeldTasks');
       if (!host) {
         throw new D7yError('D7Y_NOT_FOUND', `host ${hostId} is not announced to this scheduler`, { fix: 'call AnnounceHost before AnnounceHeldTasks' });
       }
@@ -80,6 +115,13 @@ export function createSchedulerService(deps: {
     }),
 
     announcePeer: (call: ServerDuplexStream<AnnouncePeerRequest, AnnouncePeerResponse>) => {
+      let caller: GrpcCaller;
+      try {
+        caller = guard?.check(call, 'member') ?? { level: 'open' };
+      } catch (err) {
+        call.emit('error', toServiceError(err));
+        return;
+      }
       if (streams >= options.maxStreams) {
         call.emit('error', toServiceError(new D7yError('D7Y_RATE_LIMITED',
           `scheduler has ${streams} announce streams open, its limit`, { fix: 'retry later or raise scheduler.limits.maxStreams' })));
@@ -89,24 +131,24 @@ export function createSchedulerService(deps: {
       new AnnouncePeerStream(call, announcer, resources, metrics, logger, () => {
         streams--;
         metrics.tasks.set(resources.tasks.size);
-      });
+      }, (hostId) => assertOwner(resources.hosts.get(hostId), caller, 'AnnouncePeer'));
     },
 
-    statPeer: unary((req) => {
+    statPeer: unary(guard, 'seed', (req) => {
       const { taskId, peerId } = parseRequest(StatPeerSchema, req, 'StatPeerRequest');
       const peer = resources.tasks.get(taskId)?.peers.get(peerId);
       if (!peer) throw new D7yError('D7Y_NOT_FOUND', `peer ${peerId} of task ${taskId} is not known to this scheduler`);
       return peerMessage(peer);
     }),
 
-    statTask: unary((req) => {
+    statTask: unary(guard, 'seed', (req) => {
       const { taskId } = parseRequest(TaskIdSchema, req, 'StatTaskRequest');
       const task = resources.tasks.get(taskId);
       if (!task) throw new D7yError('D7Y_TASK_NOT_FOUND', `task ${taskId} is not known to this scheduler`);
       return taskMessage(task);
     }),
 
-    deleteTask: unary((req) => {
+    deleteTask: unary(guard, 'seed', (req) => {
       const { taskId } = parseRequest(TaskIdSchema, req, 'DeleteTaskRequest');
       seeds.cancel(taskId);
       const deletedPeerCount = resources.deleteTask(taskId);
@@ -114,7 +156,7 @@ export function createSchedulerService(deps: {
       return { deletedPeerCount };
     }),
 
-    listHosts: unary((req) => {
+    listHosts: unary(guard, 'seed', (req) => {
       const type = req.type;
       const hosts = [...resources.hosts.values()]
         .filter((h) => type === undefined || (type === HostType.HOST_TYPE_SUPER) === (h.type === 'super'))
@@ -123,8 +165,15 @@ export function createSchedulerService(deps: {
       return { hosts };
     }),
 
-    deleteHost: unary((req) => {
+    deleteHost: unary(guard, 'member', (req, caller) => {
       const { hostId } = parseRequest(HostIdSchema, req, 'DeleteHostRequest');
+      const host = resources.hosts.get(hostId);
+      if (caller.level === 'member' && !host?.owner) {
+        throw new D7yError('D7Y_PERMISSION_DENIED', `DeleteHost of ${hostId} needs the seed credential or the host's own identity`, {
+          fix: 'only the host itself (as it leaves), a scheduler or a seed peer may delete a host',
+        });
+      }
+      if (caller.level === 'member') assertOwner(host, caller, 'DeleteHost');
       const deletedPeerCount = resources.deleteHost(hostId);
       metrics.hosts.set(resources.hosts.size);
       return { deletedPeerCount };

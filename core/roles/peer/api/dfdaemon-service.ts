@@ -10,6 +10,8 @@ import type {
   StatTaskRequest, SyncPiecesRequest,
 } from '../../../protocol/rpc/gen/dfdaemon.js';
 import { toServiceError } from '../../../protocol/rpc/grpc-errors.js';
+import type { AuthLevel } from '../../../protocol/auth/cluster-auth.js';
+import type { GrpcAuthGuard } from '../../../protocol/auth/grpc-auth.js';
 import type { PeerDownloadRequest } from '../../../protocol/local-api/download-request.js';
 import type { SeedOffers } from '../upload/seed-offers.js';
 import type { DownloadService } from '../download/download-service.js';
@@ -28,6 +30,13 @@ export interface DfdaemonServiceOptions {
   syncIdleMs?: number;
   /** A seed peer's super-seeding: a child's first stream for a task gets offers, not everything. */
   offers?: SeedOffers;
+  /**
+   * Checks the cluster credential of every call (none: an open peer). SyncPieces needs membership;
+   * DownloadTask, StatTask and DeleteTask need `controlLevel`: the seed credential on a seed peer
+   * (only the scheduler and seed peers may make it fetch or forget), membership on a normal peer.
+   */
+  guard?: GrpcAuthGuard;
+  controlLevel?: AuthLevel;
 }
 
 /**
@@ -47,11 +56,21 @@ export class DfdaemonService implements Startable {
 
   async start(): Promise<void> {
     const server = new Server({ 'grpc.max_concurrent_streams': 1000 });
+    const control = this.opts.controlLevel ?? 'member';
+    const allowed = (call: Parameters<GrpcAuthGuard['check']>[0], need: AuthLevel, refuse: (err: unknown) => void): boolean => {
+      try {
+        this.opts.guard?.check(call, need);
+        return true;
+      } catch (err) {
+        refuse(toServiceError(err));
+        return false;
+      }
+    };
     const impl: DfdaemonUploadServer = {
-      downloadTask: (call) => void this.downloadTask(call),
-      syncPieces: (call) => void this.syncPieces(call),
-      statTask: (call, cb) => void this.statTask(call, cb),
-      deleteTask: (call, cb) => void this.deleteTask(call, cb),
+      downloadTask: (call) => void (allowed(call, control, (e) => call.emit('error', e)) && this.downloadTask(call)),
+      syncPieces: (call) => void (allowed(call, 'member', (e) => call.emit('error', e)) && this.syncPieces(call)),
+      statTask: (call, cb) => void (allowed(call, control, (e) => cb(e as never, null)) && this.statTask(call, cb)),
+      deleteTask: (call, cb) => void (allowed(call, control, (e) => cb(e as never, null)) && this.deleteTask(call, cb)),
     };
     server.addService(DfdaemonUploadService, impl);
     this.actualPort = await new Promise<number>((resolve, reject) => {

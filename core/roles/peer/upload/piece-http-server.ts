@@ -4,17 +4,28 @@ import { pipeline } from 'node:stream/promises';
 import type { Startable } from '../../../contracts/startable.js';
 import { D7yError, toD7yError } from '../../../errors/d7y-error.js';
 import { httpStatusOf } from '../../../errors/error-status.js';
+import { CLUSTER_AUTH_HEADER, type ClusterAuth } from '../../../protocol/auth/cluster-auth.js';
+import { unauthenticated } from '../../../protocol/auth/grpc-auth.js';
+import type { RefusalLog } from '../../../protocol/auth/refusal-log.js';
 import type { UploadPieceProvider } from './upload-piece-provider.js';
+
+/** The request header that proves cluster membership to a piece HTTP server (`method`: GET or HEAD). */
+export function pieceHttpAuthHeader(auth: ClusterAuth, taskId: string, number: number, method = 'GET'): Record<string, string> {
+  return { [CLUSTER_AUTH_HEADER]: auth.memberProof(`${method} /pieces/${taskId}/${number}`) };
+}
 
 /**
  * `GET /pieces/<taskId>/<n>` over HTTP, with single `bytes=` Range support: one piece of a task
- * this peer holds, for tools and debugging. Headers carry the piece's offset and digest.
+ * this peer holds, for tools and debugging. Headers carry the piece's offset and digest. With
+ * `auth`, a request must carry `x-d7y-cluster-auth` (see pieceHttpAuthHeader), else it gets 401.
  */
 export class PieceHttpServer implements Startable {
   private server?: Server;
   private actualPort = 0;
 
-  constructor(private readonly opts: { host: string; port: number; provider: UploadPieceProvider }) {}
+  constructor(private readonly opts: {
+    host: string; port: number; provider: UploadPieceProvider; auth?: ClusterAuth; refusals?: RefusalLog;
+  }) {}
 
   get port(): number {
     return this.actualPort || this.opts.port;
@@ -57,6 +68,14 @@ export class PieceHttpServer implements Startable {
     }
     const taskId = m[1];
     const number = Number(m[2]);
+    if (this.opts.auth) {
+      const sent = req.headers[CLUSTER_AUTH_HEADER];
+      const why = this.opts.auth.checkMember(typeof sent === 'string' ? sent : undefined, `${req.method} /pieces/${taskId}/${number}`);
+      if (why) {
+        this.opts.refusals?.refused(`${req.socket.remoteAddress}:${req.socket.remotePort}`, `${req.method} /pieces/${taskId}/${number}`, `${why} cluster credential`);
+        throw unauthenticated(`piece HTTP server ${this.opts.host}:${this.port}`, `${req.method} ${req.url}`, why);
+      }
+    }
     const whole = await this.opts.provider.getPiece({ taskId, number });
     const length = whole.meta.length;
     whole.body.destroy();

@@ -25,6 +25,8 @@ export interface HostRecord extends HostProfile {
   ttl: number;
   /** Peer ids on this host, across tasks, as `taskId/peerId`. */
   peers: Set<string>;
+  /** sha256 of the identity that announced the host; another identity may not announce or act for it. */
+  owner?: string;
 }
 
 /** The scheduler's reply channel to one peer's AnnouncePeer stream. */

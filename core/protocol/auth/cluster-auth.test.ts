@@ -1,0 +1,38 @@
+import test from 'ava';
+import { ClusterAuth } from './cluster-auth.js';
+
+const SECRET = 'a-cluster-secret-of-some-length';
+const SEED = 'a-seed-secret-of-some-length-too';
+
+test('a proof holds for its own scope and cluster only, and not once it is stale', (t) => {
+  let now = 1_700_000_000_000;
+  const a = new ClusterAuth(SECRET, undefined, () => now);
+  const proof = a.memberProof('/d7y.scheduler.v1.Scheduler/AnnounceHost');
+  t.is(a.checkMember(proof, '/d7y.scheduler.v1.Scheduler/AnnounceHost'), undefined);
+  t.is(a.checkMember(proof, '/d7y.scheduler.v1.Scheduler/DeleteHost'), 'wrong', 'a proof seen on the wire serves no other call');
+  t.is(new ClusterAuth('another-cluster-secret-0123').checkMember(proof, '/d7y.scheduler.v1.Scheduler/AnnounceHost'), 'wrong');
+  t.is(a.checkMember(undefined, 'x'), 'missing');
+  t.is(a.checkMember('v1.garbage', 'x'), 'malformed');
+  t.false(proof.includes(SECRET), 'the secret is not in the proof');
+  now += 6 * 60_000;
+  t.is(a.checkMember(proof, '/d7y.scheduler.v1.Scheduler/AnnounceHost'), 'stale');
+});
+
+test('the seed credential: only a role holding the seed secret makes or checks it; a member proof is not one', (t) => {
+  const scheduler = new ClusterAuth(SECRET, SEED);
+  const peer = new ClusterAuth(SECRET);
+  t.true(scheduler.holdsSeed);
+  t.false(peer.holdsSeed);
+  t.is(peer.seedProof('m'), undefined);
+  t.is(scheduler.checkSeed(scheduler.seedProof('m'), 'm'), undefined);
+  t.is(scheduler.checkSeed(peer.memberProof('m'), 'm'), 'wrong');
+  t.is(peer.checkMember(scheduler.memberProof('m'), 'm'), undefined, 'every role shares the membership key');
+});
+
+test('a Vortex challenge is answered only with the cluster key', (t) => {
+  const nonce = Buffer.alloc(32, 7);
+  const a = new ClusterAuth(SECRET);
+  t.true(a.checkVortex(nonce, new ClusterAuth(SECRET, SEED).vortexProof(nonce)));
+  t.false(a.checkVortex(nonce, new ClusterAuth('another-cluster-secret-0123').vortexProof(nonce)));
+  t.false(a.checkVortex(Buffer.alloc(32, 8), a.vortexProof(nonce)), 'an answer to another challenge is refused');
+});

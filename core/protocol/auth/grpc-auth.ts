@@ -1,0 +1,114 @@
+import { InterceptingCall, Metadata } from '@grpc/grpc-js';
+import type { Interceptor } from '@grpc/grpc-js';
+import { D7yError } from '../../errors/d7y-error.js';
+import type { Logger } from '../../logging/logger.js';
+import { CLUSTER_AUTH_HEADER, HOST_IDENTITY_HEADER, SEED_AUTH_HEADER } from './cluster-auth.js';
+import type { AuthFailure, AuthLevel, ClusterAuth } from './cluster-auth.js';
+import { RefusalLog } from './refusal-log.js';
+
+/** What the client of a gRPC channel presents on each call. */
+export interface GrpcClientAuth {
+  auth: ClusterAuth;
+  /** The calling host's identity (peers), sent so a scheduler can bind the host record to it. */
+  hostIdentity?: string;
+}
+
+/**
+ * A client interceptor adding, to every call, a membership proof bound to the method, a seed proof
+ * when the role holds the seed secret, and the host identity when there is one.
+ */
+export function clusterAuthInterceptor(o: GrpcClientAuth): Interceptor {
+  return (options, nextCall) => new InterceptingCall(nextCall(options), {
+    start(metadata, listener, next) {
+      const method = options.method_definition.path;
+      metadata.set(CLUSTER_AUTH_HEADER, o.auth.memberProof(method));
+      const seed = o.auth.seedProof(method);
+      if (seed) metadata.set(SEED_AUTH_HEADER, seed);
+      if (o.hostIdentity) metadata.set(HOST_IDENTITY_HEADER, o.hostIdentity);
+      next(metadata, listener);
+    },
+  });
+}
+
+/** The gRPC client options carrying the credential (none without one). */
+export function authChannelOptions(o: GrpcClientAuth | undefined): { interceptors?: Interceptor[] } {
+  return o ? { interceptors: [clusterAuthInterceptor(o)] } : {};
+}
+
+/** Who called, as far as the credential check could tell. */
+export interface GrpcCaller {
+  /** `open` when this server runs without a cluster secret. */
+  level: AuthLevel | 'open';
+  /** The host identity the caller sent, if any. */
+  hostIdentity?: string;
+}
+
+interface CallLike {
+  metadata: Metadata;
+  getPath(): string;
+  getPeer(): string;
+}
+
+const FIX_MEMBER = 'set security.clusterSecret (or security.clusterSecretFile) on the calling node to the secret every node of this cluster shares';
+
+/**
+ * Checks the credential of calls to one gRPC server: `check` throws a D7yError the caller gets back
+ * (D7Y_UNAUTHENTICATED: no or a wrong membership proof; D7Y_PERMISSION_DENIED: a member without the
+ * seed credential a call needs) and logs who was refused. Without a ClusterAuth, every call passes.
+ */
+export class GrpcAuthGuard {
+  private readonly refusals: RefusalLog;
+
+  constructor(private readonly auth: ClusterAuth | undefined, logger: Logger, private readonly server: string) {
+    this.refusals = new RefusalLog(logger, server);
+  }
+
+  /** True when calls are checked. */
+  get enabled(): boolean {
+    return this.auth !== undefined;
+  }
+
+  check(call: CallLike, need: AuthLevel): GrpcCaller {
+    const identity = call.metadata.get(HOST_IDENTITY_HEADER)[0];
+    const hostIdentity = typeof identity === 'string' && identity ? identity : undefined;
+    if (!this.auth) return { level: 'open', hostIdentity };
+    const method = call.getPath();
+    const member = this.auth.checkMember(text(call.metadata, CLUSTER_AUTH_HEADER), method);
+    if (member) throw this.refuse(call, method, member);
+    const seedToken = text(call.metadata, SEED_AUTH_HEADER);
+    const seed = seedToken !== undefined && this.auth.holdsSeed && !this.auth.checkSeed(seedToken, method);
+    if (need === 'seed' && !seed) {
+      this.refusals.refused(call.getPeer(), method, seedToken ? 'wrong seed credential' : 'no seed credential');
+      throw new D7yError('D7Y_PERMISSION_DENIED', `${this.server} refused ${shortMethod(method)}: it needs the seed credential, which only schedulers and seed peers hold${seedToken ? ' (the one sent is wrong)' : ''}`, {
+        fix: 'only a scheduler or seed peer of this cluster may make this call; give it security.seedSecret (the same on every scheduler and seed peer)',
+      });
+    }
+    return { level: seed ? 'seed' : 'member', hostIdentity };
+  }
+
+  private refuse(call: CallLike, method: string, why: AuthFailure): D7yError {
+    this.refusals.refused(call.getPeer(), method, why === 'missing' ? 'no cluster credential' : `${why} cluster credential`);
+    return unauthenticated(this.server, shortMethod(method), why);
+  }
+}
+
+/** The D7Y_UNAUTHENTICATED error of a request refused by `server` for its cluster credential. */
+export function unauthenticated(server: string, request: string, why: AuthFailure): D7yError {
+  const message = why === 'missing' ? 'no cluster credential was presented'
+    : why === 'stale' ? 'the cluster credential is dated more than 5 minutes away from its clock'
+      : why === 'malformed' ? 'the cluster credential is malformed'
+        : 'the cluster credential is wrong (another cluster\'s secret?)';
+  return new D7yError('D7Y_UNAUTHENTICATED', `${server} refused ${request}: ${message}`, {
+    fix: why === 'stale' ? 'synchronise the clocks of the two hosts (NTP)'
+      : why === 'missing' ? FIX_MEMBER : 'use the same security.clusterSecret as the schedulers and peers of this cluster',
+  });
+}
+
+function text(md: Metadata, key: string): string | undefined {
+  const v = md.get(key)[0];
+  return typeof v === 'string' ? v : undefined;
+}
+
+function shortMethod(path: string): string {
+  return path.slice(path.lastIndexOf('/') + 1) || path;
+}
