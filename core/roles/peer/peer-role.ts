@@ -36,6 +36,13 @@ import { SeedOffers } from './upload/seed-offers.js';
 import { UploadPieceProvider } from './upload/upload-piece-provider.js';
 import { UploadSlots } from './upload/upload-slots.js';
 import { UploadStats } from './upload/upload-stats.js';
+import { PeerPersistentCache } from './cache/peer-persistent-cache.js';
+import { CachePieceProvider } from './cache/cache-piece-provider.js';
+import { cacheDfdaemonService } from './cache/cache-dfdaemon-service.js';
+import { cacheLocalRoutes } from './cache/cache-local-routes.js';
+import { PersistentCacheSchedulerClient } from '../../protocol/rpc/persistent-cache-clients.js';
+import { DfdaemonPersistentCacheService } from '../../protocol/rpc/gen/dfdaemon-persistent-cache.js';
+import type { CacheApi } from '../../protocol/local-api/cache-api.js';
 
 /**
  * The daemon on every host: downloads tasks piece by piece from other peers (or the origin),
@@ -65,6 +72,7 @@ export class PeerRole implements Role {
   private announcer?: HostAnnouncer;
   private lateAnnouncer?: HostAnnouncer;
   private heldTasks?: HeldTaskAnnouncer;
+  private cache?: PeerPersistentCache;
 
   constructor(
     @inject(Tokens.Config) private readonly config: NodeConfig,
@@ -93,6 +101,12 @@ export class PeerRole implements Role {
       throw new D7yError('D7Y_INTERNAL', 'the peer is not started', { fix: 'start the peer before asking for its API' });
     }
     return new InProcessPeerApi(this.service, this.catalog, () => this.describe(), stopAll);
+  }
+
+  /** The peer's persistent cache (import, export, stat, remove, list), for a peer embedded in another program. */
+  cacheApi(): CacheApi {
+    if (!this.cache) throw new D7yError('D7Y_INTERNAL', 'the peer is not started', { fix: 'start the peer before asking for its cache' });
+    return this.cache;
   }
 
   /**
@@ -181,15 +195,24 @@ export class PeerRole implements Role {
     const provider = new UploadPieceProvider(tasks, medium, limiter, this.uploadStats, () => this.hostId, offers, slots,
       cfg.seed ? 0 : cfg.upload.childrenPerPiece);
     const toolProvider = new UploadPieceProvider(tasks, medium, limiter, this.uploadStats, () => this.hostId, offers, slots);
-    this.vortexServer = new VortexServer({ host: cfg.host.ip, port: cfg.upload.port, provider, logger: this.logger, maxConnections: cfg.upload.maxConnections });
+    const cache = new PeerPersistentCache({
+      config: cfg, dir, catalog: tasks, vortex: this.vortex, logger: this.logger, hostId: () => this.hostId,
+      scheduler: new PersistentCacheSchedulerClient(() => this.scheduler),
+    });
+    this.cache = cache;
+    this.vortexServer = new VortexServer({
+      host: cfg.host.ip, port: cfg.upload.port, provider: new CachePieceProvider(provider, (id) => cache.isCacheTask(id)),
+      logger: this.logger, maxConnections: cfg.upload.maxConnections,
+    });
     this.pieceHttp = new PieceHttpServer({ host: cfg.host.ip, port: cfg.pieceHttp.port, provider: toolProvider });
-    this.rpc = new DfdaemonService({ host: cfg.host.ip, port: cfg.rpc.port, catalog: tasks, downloads, logger: this.logger, hostId: this.hostId, peerId: () => this.hostId, offers });
+    this.rpc = new DfdaemonService({ host: cfg.host.ip, port: cfg.rpc.port, catalog: tasks, downloads, logger: this.logger, hostId: this.hostId, peerId: () => this.hostId, offers,
+      extraServices: [{ definition: DfdaemonPersistentCacheService, implementation: cacheDfdaemonService(cache) }] });
     this.lifecycle.add(this.vortexServer);
     this.lifecycle.add(this.pieceHttp);
     this.lifecycle.add(this.rpc);
     if (cfg.localApi) this.lifecycle.add(new LocalApiServer({
       socketPath: this.socketPath, catalog: tasks, downloads, logger: this.logger, describe: () => this.describe(),
-      mediumOf: (taskId) => medium.mediumOf(taskId),
+      mediumOf: (taskId) => medium.mediumOf(taskId), extraRoutes: cacheLocalRoutes(cache, this.logger),
     }));
     if (cfg.proxy.enabled) {
       const hijack = cfg.proxy.hijackHttps.hosts.map((h) => new RegExp(h));
@@ -215,6 +238,7 @@ export class PeerRole implements Role {
     }
     if (this.discovery) this.lifecycle.add(this.discovery);
     this.lifecycle.add(this.heldTasks);
+    this.lifecycle.add(cache);
     try {
       await this.lifecycle.start();
     } catch (err) {

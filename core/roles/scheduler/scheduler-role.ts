@@ -22,6 +22,9 @@ import { SchedulingPolicyToken } from './scheduling-policy-token.js';
 import type { ExperimentConfig, SchedulingPolicy } from './scheduling-policy.js';
 import { SeedPeerTrigger } from './seed-peer-trigger.js';
 import { JobRunner } from './job-runner.js';
+import { SchedulerPersistentCache } from './persistent-cache-service.js';
+import { DfdaemonPersistentCacheClient } from '../../protocol/rpc/persistent-cache-clients.js';
+import { PersistentCacheService } from '../../protocol/rpc/gen/scheduler-persistent-cache.js';
 import { ManagerLink } from './manager-link.js';
 
 /**
@@ -37,6 +40,8 @@ export class SchedulerRole implements Role {
   private readonly metrics: SchedulerMetrics;
   private readonly seeds: SeedPeerTrigger;
   private readonly announcer: PeerAnnouncer;
+  /** Persistent-cache tasks, their holders and replicas. */
+  readonly persistentCache: SchedulerPersistentCache;
   /** The A/B experiment the policy names, if any: arms per download and outcome records. */
   experiment?: ExperimentRecorder;
   private readonly schedulingOptions: { candidateParentLimit: number; filterParentLimit: number };
@@ -67,6 +72,7 @@ export class SchedulerRole implements Role {
       onDownloadEnded: (task, peer, end) => this.experiment?.record(task, peer, end),
     };
     this.announcer = new PeerAnnouncer(this.resources, scheduling, this.seeds, this.announcerOptions, this.metrics, logger);
+    this.persistentCache = new SchedulerPersistentCache(this.resources, new DfdaemonPersistentCacheClient(), c.persistentCache, logger);
   }
 
   /** The port the gRPC server listens on (0 before start). */
@@ -138,6 +144,7 @@ export class SchedulerRole implements Role {
       resources: this.resources, announcer: this.announcer, seeds: this.seeds, metrics: this.metrics, logger: this.logger,
       options: { hostTtl: this.config.scheduler.gc.hostTtl, maxStreams: this.config.scheduler.limits.maxStreams },
     }));
+    server.addService(PersistentCacheService, this.persistentCache.service());
     const { host, port } = this.config.scheduler.listen;
     const address = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
     this.boundPort = await new Promise<number>((resolve, reject) => {
@@ -152,6 +159,7 @@ export class SchedulerRole implements Role {
     this.server = server;
     this.gcTimer = setInterval(() => this.collectGarbage(), this.config.scheduler.gc.interval);
     this.gcTimer.unref();
+    await this.persistentCache.start();
     const m = this.config.scheduler.manager;
     if (m) {
       this.link = new ManagerLink({ config: m, ip: this.config.scheduler.listen.host, port: () => this.boundPort,
@@ -169,6 +177,7 @@ export class SchedulerRole implements Role {
     this.gcTimer = undefined;
     this.announcer.close();
     this.seeds.close();
+    await this.persistentCache.stop();
     const server = this.server;
     this.server = undefined;
     if (server) {
