@@ -44,6 +44,8 @@ export interface PersistentCacheLimits {
 
 /** Ids forgotten (deleted, expired) remembered at most, so a late holder is told to drop its copy. */
 const MAX_TOMBSTONES = 10_000;
+/** How long an expired id is remembered (so it reads as expired, not unknown). */
+const EXPIRED_KEPT_MS = 24 * 3600_000;
 /** A host that refused a replica is passed over for the task this long. */
 const REFUSED_MS = 60_000;
 /** A copy announced as held this recently is not dropped by an announce that predates it. */
@@ -173,7 +175,7 @@ export class PersistentCacheRegistry {
       const f = entry.facts;
       if (f.createdAt + f.ttl <= now) {
         this.tasks.delete(id);
-        this.bury(id, 'expired', now + this.limits.holderTtl * 4, now);
+        this.bury(id, 'expired', now + EXPIRED_KEPT_MS, now);
         expired.push({ taskId: id, holders: [...new Set([...entry.holders.keys(), ...entry.placing.keys()])] });
         continue;
       }
