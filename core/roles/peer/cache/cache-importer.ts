@@ -1,7 +1,6 @@
 import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import { isAbsolute } from 'node:path';
-import { Transform } from 'node:stream';
 import { createHash } from 'node:crypto';
 import type { StorageMedium } from '../../../contracts/storage-medium.js';
 import { formatDuration } from '../../../config/units.js';
@@ -20,6 +19,10 @@ export interface ImportLimits {
   maxReplicas: number;
   pieceLengthMin: number;
 }
+
+/** Pieces written at once by an import, and the bytes they may hold in memory together. */
+const MAX_WRITES = 4;
+const WRITE_BUDGET = 64 * 1024 * 1024;
 
 /** What an import reports while it runs. */
 export type ImportProgress = (p: { phase: 'hashing' | 'importing'; bytes: number; total: number }) => void;
@@ -96,23 +99,40 @@ export class CacheImporter {
     state.record = await this.medium.putTask({ taskId, contentLength: o.size, pieceLength: o.pieceLength, pinned: true });
     const content = createHash('sha256');
     const count = pieceCount(o.size, o.pieceLength);
+    // Pieces are read in order (the content digest needs them so) and written several at once,
+    // at most WRITE_BUDGET bytes in flight.
+    const inFlight = new Set<Promise<void>>();
+    const most = Math.max(1, Math.min(MAX_WRITES, Math.floor(WRITE_BUDGET / o.pieceLength)));
+    let failed: unknown;
     let bytes = 0;
-    for (let n = 0; n < count; n += 1) {
-      signal.throwIfAborted();
-      const { offset, length } = pieceBounds(n, o.size, o.pieceLength);
-      const hashed = new Transform({ transform(chunk: Buffer, _e, cb) { content.update(chunk); cb(null, chunk); } });
-      const body = length === 0 ? hashed.end() : createReadStream(req.path, { start: offset, end: offset + length - 1, highWaterMark: 1024 * 1024, signal }).pipe(hashed);
-      let rec;
-      try {
-        rec = await this.medium.writePiece(taskId, { number: n, offset, length }, body);
-      } catch (err) {
-        throw storageError(err, req.path);
+    const file = await open(req.path, 'r');
+    try {
+      for (let n = 0; n < count && failed === undefined; n += 1) {
+        signal.throwIfAborted();
+        const { offset, length } = pieceBounds(n, o.size, o.pieceLength);
+        const buf = Buffer.allocUnsafe(length);
+        let got = 0;
+        while (got < length) {
+          const { bytesRead } = await file.read(buf, got, length - got, offset + got);
+          if (bytesRead === 0) throw changed(req.path);
+          got += bytesRead;
+        }
+        content.update(buf);
+        const write = this.medium.writePiece(taskId, { number: n, offset, length }, buf).then((rec) => {
+          state.addPiece({ ...rec, trafficType: TrafficType.LocalPeer, createdAt: Date.now() });
+          bytes += length;
+          progress({ phase: 'importing', bytes, total: o.size });
+        }, (err: unknown) => { failed ??= err; });
+        inFlight.add(write);
+        void write.finally(() => inFlight.delete(write));
+        if (inFlight.size >= most) await Promise.race(inFlight);
       }
-      if (rec.length !== length) throw changed(req.path);
-      state.addPiece({ ...rec, trafficType: TrafficType.LocalPeer, createdAt: Date.now() });
-      bytes += length;
-      progress({ phase: 'importing', bytes, total: o.size });
+    } finally {
+      // Whatever happened, no write is left running when the caller keeps or undoes the task.
+      await Promise.allSettled(inFlight);
+      await file.close();
     }
+    if (failed !== undefined) throw storageError(failed, req.path);
     await this.unchanged(req.path, o.stamp);
     const digest = `sha256:${content.digest('hex')}`;
     if (o.digest && o.digest !== digest) throw changed(req.path);
