@@ -1,9 +1,7 @@
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
-import { D7yError } from '../core/index.js';
-import { appendJsonLines, formatTable, sha256File, writeRandomFile } from './support/bench-files.js';
+import { appendJsonLines, formatTable, parseSizeRuns, sha256File, writeRandomFile } from './support/bench-files.js';
 import type { LabHost } from './support/net-lab.js';
 import { startOrigin } from './support/origin-server.js';
 import { d7yBin } from './support/d7y-lab.js';
@@ -15,17 +13,6 @@ import { Teardown } from './support/teardown.js';
 
 const LOOPBACK: LabHost = { name: 'lo', ip: '127.0.0.1', index: 0 };
 
-function parse(argv: string[]): { sizeMiB: number; runs: number; out?: string } {
-  try {
-    const { values } = parseArgs({ args: argv, strict: true, options: { size: { type: 'string' }, runs: { type: 'string' }, out: { type: 'string' } } });
-    const sizeMiB = Number(values.size ?? 1024);
-    const runs = Number(values.runs ?? 5);
-    if (!Number.isInteger(sizeMiB) || sizeMiB < 1 || !Number.isInteger(runs) || runs < 1 || runs > 20) throw new Error('--size and --runs must be positive whole numbers (runs ≤ 20)');
-    return { sizeMiB, runs, out: values.out };
-  } catch (err) {
-    throw new D7yError('D7Y_INVALID_ARGUMENT', `throughput: ${(err as Error).message}`, { fix: 'run: npm run bench -- throughput [--size 1024] [--runs 5] [--out file.jsonl]' });
-  }
-}
 
 /**
  * `npm run bench -- throughput`: on loopback, nginx → `curl -o file` against a seed peer → a
@@ -34,7 +21,7 @@ function parse(argv: string[]): { sizeMiB: number; runs: number; out?: string } 
  * without the `d7y` CLI's own start-up time.
  */
 export async function run(argv: string[]): Promise<void> {
-  const a = parse(argv);
+  const a = parseSizeRuns(argv, 'throughput');
   const teardown = new Teardown();
   try {
     const workDir = await mkdtemp(join(tmpdir(), 'd7y-bench-tp-'));

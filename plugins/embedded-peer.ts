@@ -1,6 +1,7 @@
 import type { Logger } from '../core/index.js';
 import type { NodeConfig } from '../core/config/node-config.js';
 import type { PeerApi } from '../core/protocol/local-api/peer-api.js';
+import type { CacheApi } from '../core/protocol/local-api/cache-api.js';
 import type { PeerRole } from '../core/roles/peer/peer-role.js';
 import { NodeRunner } from './node-runner.js';
 
@@ -17,6 +18,8 @@ export interface EmbeddedPeerOptions {
 /** A started in-process peer. */
 export interface EmbeddedPeer {
   api: PeerApi;
+  /** Its persistent cache (import, export, stat, remove, list). */
+  cache: CacheApi;
   /** The schedulers it uses (empty: straight to the origin). */
   schedulers: string[];
   dataDir: string;
@@ -51,6 +54,7 @@ export async function startEmbeddedPeer(opts: EmbeddedPeerOptions): Promise<Embe
   const facts = role.describe();
   return {
     api: role.api(() => runner.stop()),
+    cache: role.cacheApi(),
     schedulers: (facts.schedulers as string[] | undefined) ?? [],
     dataDir: config.dataDir,
   };

@@ -9,4 +9,4 @@ fi
 rm -rf gen && mkdir gen
 protoc --plugin=protoc-gen-ts_proto=../../../node_modules/.bin/protoc-gen-ts_proto --ts_proto_out=gen \
   --ts_proto_opt=outputServices=grpc-js,esModuleInterop=true,importSuffix=.js,useOptionals=messages,oneof=unions-value,forceLong=number,env=node,useExactTypes=false,outputTypeRegistry=false \
-  -I . common.proto scheduler.proto dfdaemon.proto
+  -I . common.proto scheduler.proto dfdaemon.proto scheduler-persistent-cache.proto dfdaemon-persistent-cache.proto

@@ -4,6 +4,9 @@ import type { Writable } from 'node:stream';
 import { D7yError, isD7yError } from '../core/errors/d7y-error.js';
 import { defaultDataDir, peerSocketPath } from '../core/config/paths.js';
 import { LocalApiClient } from '../core/protocol/local-api/local-api-client.js';
+import { LocalCacheClient } from '../core/protocol/local-api/local-cache-client.js';
+import type { CacheApi, CacheEvent, CacheTaskView } from '../core/protocol/local-api/cache-api.js';
+import { parseDuration } from '../core/config/units.js';
 import type { PeerApi } from '../core/protocol/local-api/peer-api.js';
 import type { PeerDownloadEvent, PeerDownloadRequest } from '../core/protocol/local-api/download-request.js';
 import { parseRangeArg } from '../core/protocol/local-api/range-arg.js';
@@ -95,7 +98,15 @@ export interface DownloadResult {
  * D7yError with the `code` and `fix` the CLI prints.
  */
 export class D7yClient {
-  private constructor(private readonly api: PeerApi, readonly mode: 'daemon' | 'embedded') {}
+  /** The peer's persistent cache: files put into the P2P network with replicas and a TTL, read on any host (no origin). */
+  readonly cache: D7yCache;
+
+  private constructor(private readonly api: PeerApi, readonly mode: 'daemon' | 'embedded', cache: CacheApi, closeCache?: () => Promise<void>) {
+    this.cache = new D7yCache(cache);
+    this.closeCache = closeCache;
+  }
+
+  private readonly closeCache?: () => Promise<void>;
 
   /** A client of the daemon on `socket`; rejects with D7Y_PEER_UNAVAILABLE when none answers. */
   static async connect(opts: ConnectOptions = {}): Promise<D7yClient> {
@@ -111,7 +122,8 @@ export class D7yClient {
         cause: err,
       });
     }
-    return new D7yClient(api, 'daemon');
+    const cache = new LocalCacheClient(socket);
+    return new D7yClient(api, 'daemon', cache, () => cache.close());
   }
 
   /**
@@ -127,7 +139,7 @@ export class D7yClient {
       || (opts.config as { peer?: Record<string, unknown> } | undefined)?.peer?.manager);
     const logger = createLogger({ level: opts.logLevel ?? 'warn' });
     const peer = await startEmbeddedPeer({ config, logger, pluginsFile: opts.pluginsFile, useSchedulers: named });
-    return new D7yClient(peer.api, 'embedded');
+    return new D7yClient(peer.api, 'embedded', peer.cache);
   }
 
   /** Downloads `url` to `opts.output` or into `opts.stream`. */
@@ -179,9 +191,68 @@ export class D7yClient {
   }
 
   /** Closes the connection (a daemon keeps running) or stops the embedded peer. */
-  close(): Promise<void> {
-    return this.api.close();
+  async close(): Promise<void> {
+    await this.closeCache?.();
+    await this.api.close();
   }
+}
+
+/** Options of `cache.import`. */
+export interface CacheImportOptions {
+  /** Name the task yourself (64 hex characters are the task id itself); default: the id of the content. */
+  id?: string;
+  /** Copies kept on peers, this one included (default 2). */
+  replicas?: number;
+  /** How long every copy is kept: a duration such as `'1h'` or milliseconds (default 1 h; 5 min to 7 days). */
+  ttl?: string | number;
+  tag?: string;
+  application?: string;
+  /** Bytes, or a size such as `'8MiB'`. */
+  pieceLength?: number | string;
+  signal?: AbortSignal;
+  onProgress?: (p: { phase: string; bytes: number; total: number }) => void;
+}
+
+/** The persistent cache of the peer a D7yClient talks to. Errors are D7yErrors with a fix. */
+export class D7yCache {
+  constructor(private readonly api: CacheApi) {}
+
+  /** Imports a local file; resolves to the task (its `taskId`, replicas and holders). */
+  import(path: string, o: CacheImportOptions = {}): Promise<CacheTaskView> {
+    const ttlMs = o.ttl === undefined ? 3_600_000 : typeof o.ttl === 'number' ? o.ttl : parseDuration(o.ttl, { label: 'ttl' });
+    const pieceLength = typeof o.pieceLength === 'string' ? parseByteSize(o.pieceLength) : o.pieceLength;
+    return this.api.import({ path: resolve(path), id: o.id, replicas: o.replicas ?? 2, ttlMs, tag: o.tag, application: o.application, pieceLength },
+      progressOf(o.onProgress), o.signal);
+  }
+
+  /** Writes the task to `output` (a file path) or into `stream`, fetched from its holders when this peer has no copy. */
+  async export(id: string, o: { output?: string; stream?: Writable; overwrite?: boolean; timeoutMs?: number; signal?: AbortSignal;
+    onProgress?: (p: { phase: string; bytes: number; total: number }) => void }): Promise<CacheTaskView> {
+    if (Boolean(o.output) === Boolean(o.stream)) {
+      throw new D7yError('D7Y_INVALID_ARGUMENT', 'export needs exactly one of output (a file path) and stream (a Writable)', { fix: 'pass { output: "/path/file" } or { stream }' });
+    }
+    const task = await this.api.export({ id, output: o.output ? resolve(o.output) : undefined, overwrite: o.overwrite, timeoutMs: o.timeoutMs },
+      progressOf(o.onProgress), o.signal);
+    if (o.stream) await pipeline(await this.api.stream(id, o.signal), o.stream, { end: false });
+    return task;
+  }
+
+  stat(id: string): Promise<CacheTaskView> {
+    return this.api.stat(id);
+  }
+
+  /** Deletes the task from the whole cluster. */
+  rm(id: string): Promise<{ taskId: string; removedCopies: number }> {
+    return this.api.remove(id);
+  }
+
+  list(): Promise<CacheTaskView[]> {
+    return this.api.list();
+  }
+}
+
+function progressOf(on?: (p: { phase: string; bytes: number; total: number }) => void): ((ev: CacheEvent) => void) | undefined {
+  return on && ((ev) => { if (ev.event === 'progress') on({ phase: ev.phase, bytes: ev.bytes, total: ev.total }); });
 }
 
 function requestOf(url: string, o: DownloadOptions): PeerDownloadRequest {

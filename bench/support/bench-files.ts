@@ -4,6 +4,8 @@ import { appendFile, mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { once } from 'node:events';
+import { parseArgs } from 'node:util';
+import { D7yError } from '../../core/index.js';
 
 const MIB = 1024 * 1024;
 
@@ -50,4 +52,17 @@ export function formatTable(header: string[], rows: (string | number)[][]): stri
   const widths = header.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
   const line = (r: string[]): string => r.map((c, i) => c.padStart(widths[i]!)).join('  ');
   return [line(cells[0]!), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.slice(1).map(line)].join('\n');
+}
+
+/** `--size <MiB> --runs <n> --out <file>` of a benchmark that times one file in interleaved runs. */
+export function parseSizeRuns(argv: string[], bench: string): { sizeMiB: number; runs: number; out?: string } {
+  try {
+    const { values } = parseArgs({ args: argv, strict: true, options: { size: { type: 'string' }, runs: { type: 'string' }, out: { type: 'string' } } });
+    const sizeMiB = Number(values.size ?? 1024);
+    const runs = Number(values.runs ?? 5);
+    if (!Number.isInteger(sizeMiB) || sizeMiB < 1 || !Number.isInteger(runs) || runs < 1 || runs > 20) throw new Error('--size and --runs must be positive whole numbers (runs ≤ 20)');
+    return { sizeMiB, runs, out: values.out };
+  } catch (err) {
+    throw new D7yError('D7Y_INVALID_ARGUMENT', `${bench}: ${(err as Error).message}`, { fix: `run: npm run bench -- ${bench} [--size 1024] [--runs 5] [--out file.jsonl]` });
+  }
 }

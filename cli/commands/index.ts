@@ -4,6 +4,7 @@ import { registerRoleCommands } from './roles.js';
 import { registerConfigCommand } from './config.js';
 import { registerPluginCommand } from './plugin.js';
 import { registerGetCommand } from './get.js';
+import { registerCacheCommand } from './cache.js';
 import { registerPreheatCommand } from './preheat.js';
 import { registerJobCommand } from './job.js';
 import { registerTokenCommand } from './token.js';
@@ -25,6 +26,7 @@ export const commandRegistrars: CommandRegistrar[] = [
   registerPluginCommand,
   registerTaskCommand,
   registerGetCommand,
+  registerCacheCommand,
   registerPreheatCommand,
   registerJobCommand,
   registerLoginCommands,

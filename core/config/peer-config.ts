@@ -104,6 +104,18 @@ export const PeerConfigSchema = unitObject({
     batchSize: z.number().int().min(1).max(1000).default(100),
   }).prefault({}),
   /**
+   * Persistent cache (`d7y cache import|export`): the TTLs an import may ask for (tests may lower
+   * the 5 min floor), how often this peer tells its schedulers which copies it holds and how much
+   * room it has (a holder silent for the scheduler's holderTtl is replaced), and how many copies
+   * it fetches at once for the scheduler.
+   */
+  persistentCache: z.strictObject({
+    minTtl: duration({ min: 1 }).default(5 * 60_000),
+    maxTtl: duration({ min: 1 }).default(7 * 24 * 3600_000),
+    announceInterval: duration({ min: 100 }).default(5_000),
+    maxReplicas: z.number().int().min(1).max(1000).default(100),
+  }).prefault({}),
+  /**
    * Ask a manager for this peer's schedulers (at start, then every `schedulerRefreshInterval`); seed
    * peers also register in the seed-peer cluster `cluster` and keep alive. `schedulers` above
    * stays the fallback while the manager cannot be reached.

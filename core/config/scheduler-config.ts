@@ -37,6 +37,18 @@ export const SchedulerConfigSchema = z.strictObject({
     /** A host not announced for this long is removed with its peers. */
     hostTtl: ms(3600_000),
   }).prefault({}),
+  /**
+   * Persistent-cache tasks (`d7y cache import`): replicas are checked every `checkInterval`; a
+   * holder without a persistent-cache announce for `holderTtl` is lost and replaced, so a lost
+   * replica is back within about holderTtl + checkInterval (+ the copy); a peer asked for a replica
+   * that does not hold it after `placementTimeout` is asked no more.
+   */
+  persistentCache: z.strictObject({
+    checkInterval: ms(2_000),
+    holderTtl: ms(20_000),
+    placementTimeout: ms(10 * 60_000),
+    maxTasks: z.number().int().min(1).default(100_000),
+  }).prefault({}),
   /** Register with a manager, keep alive, apply its dynamic config and run its jobs (optional). */
   manager: ManagerLinkConfigSchema.optional(),
   limits: z.strictObject({

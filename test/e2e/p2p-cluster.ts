@@ -53,21 +53,21 @@ export class P2PCluster {
   private constructor(readonly t: ExecutionContext, readonly dir: string, readonly pluginsFile: string) {}
 
   /** `sources`: the source plugins loaded, by name or with a config (default only http). */
-  static async create(t: ExecutionContext, opts: { sources?: (string | { name: string; config: unknown })[] } = {}): Promise<P2PCluster> {
+  static async create(t: ExecutionContext, opts: { sources?: (string | { name: string; config: unknown })[]; disk?: Record<string, unknown> } = {}): Promise<P2PCluster> {
     const dir = await tmpDir(t, 'd7y-p2p-');
     const pluginsFile = join(dir, 'plugins.json');
     await writeFile(pluginsFile, JSON.stringify({
-      plugins: [...(opts.sources ?? ['http']).map((s) => (typeof s === 'string' ? { name: s } : s)), { name: 'disk' }, { name: 'default' }],
+      plugins: [...(opts.sources ?? ['http']).map((s) => (typeof s === 'string' ? { name: s } : s)), { name: 'disk', ...(opts.disk && { config: opts.disk }) }, { name: 'default' }],
       scheduler: { evaluator: 'default' },
     }));
     return new P2PCluster(t, dir, pluginsFile);
   }
 
-  async scheduler(name = 'scheduler'): Promise<DaemonProcess> {
+  async scheduler(name = 'scheduler', extra: Record<string, unknown> = {}): Promise<DaemonProcess> {
     const port = await freePort();
     const dataDir = join(this.dir, name);
     const config = {
-      dataDir, pluginsFile: this.pluginsFile, log: { level: 'warn' }, security: this.secrets, scheduler: { listen: { host: '127.0.0.1', port } },
+      dataDir, pluginsFile: this.pluginsFile, log: { level: 'warn' }, security: this.secrets, scheduler: { listen: { host: '127.0.0.1', port }, ...extra },
     };
     secretsByScheduler.set(`127.0.0.1:${port}`, this.secrets);
     return this.launch('scheduler', name, dataDir, config, { address: `127.0.0.1:${port}` });

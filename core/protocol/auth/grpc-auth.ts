@@ -1,10 +1,11 @@
 import { InterceptingCall, Metadata } from '@grpc/grpc-js';
-import type { Interceptor } from '@grpc/grpc-js';
+import type { Interceptor, UntypedServiceImplementation } from '@grpc/grpc-js';
 import { D7yError } from '../../errors/d7y-error.js';
 import type { Logger } from '../../logging/logger.js';
 import { CLUSTER_AUTH_HEADER, HOST_IDENTITY_HEADER, SEED_AUTH_HEADER } from './cluster-auth.js';
 import type { AuthFailure, AuthLevel, ClusterAuth } from './cluster-auth.js';
 import { RefusalLog } from './refusal-log.js';
+import { toServiceError } from '../rpc/grpc-errors.js';
 
 /** What the client of a gRPC channel presents on each call. */
 export interface GrpcClientAuth {
@@ -111,4 +112,26 @@ function text(md: Metadata, key: string): string | undefined {
 
 function shortMethod(path: string): string {
   return path.slice(path.lastIndexOf('/') + 1) || path;
+}
+
+/**
+ * Every method of a gRPC service implementation, checked by `guard` at `need` before it runs: a
+ * unary call refused gets the error as its status, a stream is ended with it.
+ */
+export function guardService<T extends UntypedServiceImplementation>(impl: T, guard: GrpcAuthGuard, need: AuthLevel): T {
+  if (!guard.enabled) return impl;
+  const wrapped: UntypedServiceImplementation = {};
+  for (const [name, handler] of Object.entries(impl)) {
+    wrapped[name] = ((call: CallLike & { emit(event: 'error', err: unknown): boolean }, cb?: (err: unknown) => void) => {
+      try {
+        guard.check(call, need);
+      } catch (err) {
+        if (cb) cb(toServiceError(err));
+        else call.emit('error', toServiceError(err));
+        return;
+      }
+      (handler as (...args: unknown[]) => void)(call, cb);
+    }) as UntypedServiceImplementation[string];
+  }
+  return wrapped as T;
 }

@@ -20,3 +20,4 @@ export * from './grpc-errors.js';
 export * from './announce-peer-session.js';
 export * from './scheduler-client.js';
 export * from './dfdaemon-upload-client.js';
+export * from './persistent-cache-clients.js';

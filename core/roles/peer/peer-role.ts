@@ -8,7 +8,7 @@ import type { Logger } from '../../logging/logger.js';
 import { DfdaemonUploadClient } from '../../protocol/rpc/dfdaemon-upload-client.js';
 import type { ClusterAuth } from '../../protocol/auth/cluster-auth.js';
 import { loadClusterAuth, loadHostIdentity } from '../../protocol/auth/cluster-secrets.js';
-import { GrpcAuthGuard, type GrpcClientAuth } from '../../protocol/auth/grpc-auth.js';
+import { GrpcAuthGuard, guardService, type GrpcClientAuth } from '../../protocol/auth/grpc-auth.js';
 import { RefusalLog } from '../../protocol/auth/refusal-log.js';
 import { HostType, type Host } from '../../protocol/rpc/gen/common.js';
 import { SchedulerClient } from '../../protocol/rpc/scheduler-client.js';
@@ -40,6 +40,13 @@ import { SeedOffers } from './upload/seed-offers.js';
 import { UploadPieceProvider } from './upload/upload-piece-provider.js';
 import { UploadSlots } from './upload/upload-slots.js';
 import { UploadStats } from './upload/upload-stats.js';
+import { PeerPersistentCache } from './cache/peer-persistent-cache.js';
+import { CachePieceProvider } from './cache/cache-piece-provider.js';
+import { cacheDfdaemonService } from './cache/cache-dfdaemon-service.js';
+import { cacheLocalRoutes } from './cache/cache-local-routes.js';
+import { PersistentCacheSchedulerClient } from '../../protocol/rpc/persistent-cache-clients.js';
+import { DfdaemonPersistentCacheService } from '../../protocol/rpc/gen/dfdaemon-persistent-cache.js';
+import type { CacheApi } from '../../protocol/local-api/cache-api.js';
 
 /**
  * The daemon on every host: downloads tasks piece by piece from other peers (or the origin),
@@ -71,6 +78,7 @@ export class PeerRole implements Role {
   private heldTasks?: HeldTaskAnnouncer;
   private auth?: ClusterAuth;
   private clientAuth?: GrpcClientAuth;
+  private cache?: PeerPersistentCache;
 
   constructor(
     @inject(Tokens.Config) private readonly config: NodeConfig,
@@ -99,6 +107,12 @@ export class PeerRole implements Role {
       throw new D7yError('D7Y_INTERNAL', 'the peer is not started', { fix: 'start the peer before asking for its API' });
     }
     return new InProcessPeerApi(this.service, this.catalog, () => this.describe(), stopAll);
+  }
+
+  /** The peer's persistent cache (import, export, stat, remove, list), for a peer embedded in another program. */
+  cacheApi(): CacheApi {
+    if (!this.cache) throw new D7yError('D7Y_INTERNAL', 'the peer is not started', { fix: 'start the peer before asking for its cache' });
+    return this.cache;
   }
 
   /**
@@ -194,22 +208,31 @@ export class PeerRole implements Role {
     const provider = new UploadPieceProvider(tasks, medium, limiter, this.uploadStats, () => this.hostId, offers, slots,
       cfg.seed ? 0 : cfg.upload.childrenPerPiece);
     const toolProvider = new UploadPieceProvider(tasks, medium, limiter, this.uploadStats, () => this.hostId, offers, slots);
+    const cache = new PeerPersistentCache({
+      config: cfg, dir, catalog: tasks, vortex: this.vortex, logger: this.logger, hostId: () => this.hostId,
+      scheduler: new PersistentCacheSchedulerClient(() => this.scheduler, undefined, this.clientAuth),
+    });
+    this.cache = cache;
     this.vortexServer = new VortexServer({
-      host: cfg.host.ip, port: cfg.upload.port, provider, logger: this.logger, maxConnections: cfg.upload.maxConnections, auth,
+      host: cfg.host.ip, port: cfg.upload.port, provider: new CachePieceProvider(provider, (id) => cache.isCacheTask(id)),
+      logger: this.logger, maxConnections: cfg.upload.maxConnections, auth,
     });
     this.pieceHttp = new PieceHttpServer({
       host: cfg.host.ip, port: cfg.pieceHttp.port, provider: toolProvider, auth, refusals: new RefusalLog(this.logger, 'piece http'),
     });
+    const guard = new GrpcAuthGuard(auth, this.logger, 'the peer');
+    const controlLevel = cfg.seed ? 'seed' : 'member';
     this.rpc = new DfdaemonService({
       host: cfg.host.ip, port: cfg.rpc.port, catalog: tasks, downloads, logger: this.logger, hostId: this.hostId, peerId: () => this.hostId, offers,
-      guard: new GrpcAuthGuard(auth, this.logger, 'the peer'), controlLevel: cfg.seed ? 'seed' : 'member',
+      guard, controlLevel,
+      extraServices: [{ definition: DfdaemonPersistentCacheService, implementation: guardService(cacheDfdaemonService(cache), guard, controlLevel) }],
     });
     this.lifecycle.add(this.vortexServer);
     this.lifecycle.add(this.pieceHttp);
     this.lifecycle.add(this.rpc);
     if (cfg.localApi) this.lifecycle.add(new LocalApiServer({
       socketPath: this.socketPath, catalog: tasks, downloads, logger: this.logger, describe: () => this.describe(),
-      mediumOf: (taskId) => medium.mediumOf(taskId),
+      mediumOf: (taskId) => medium.mediumOf(taskId), extraRoutes: cacheLocalRoutes(cache, this.logger),
     }));
     if (cfg.proxy.enabled) {
       const hijack = cfg.proxy.hijackHttps.hosts.map((h) => new RegExp(h));
@@ -235,6 +258,7 @@ export class PeerRole implements Role {
     }
     if (this.discovery) this.lifecycle.add(this.discovery);
     this.lifecycle.add(this.heldTasks);
+    this.lifecycle.add(cache);
     try {
       await this.lifecycle.start();
     } catch (err) {

@@ -11,7 +11,7 @@ import { JsonLinesOutcomeStore } from './experiment/experiment-outcome-store.js'
 import { DfdaemonUploadClient } from '../../protocol/rpc/dfdaemon-upload-client.js';
 import type { ClusterAuth } from '../../protocol/auth/cluster-auth.js';
 import { loadClusterAuth } from '../../protocol/auth/cluster-secrets.js';
-import { GrpcAuthGuard } from '../../protocol/auth/grpc-auth.js';
+import { GrpcAuthGuard, guardService } from '../../protocol/auth/grpc-auth.js';
 import { SchedulerService } from '../../protocol/rpc/gen/scheduler.js';
 import type { EvaluatorRegistry } from '../../registry/evaluator-registry.js';
 import { Tokens } from '../../tokens.js';
@@ -26,6 +26,9 @@ import { SchedulingPolicyToken } from './scheduling-policy-token.js';
 import type { ExperimentConfig, SchedulingPolicy } from './scheduling-policy.js';
 import { SeedPeerTrigger } from './seed-peer-trigger.js';
 import { JobRunner } from './job-runner.js';
+import { SchedulerPersistentCache } from './persistent-cache-service.js';
+import { DfdaemonPersistentCacheClient } from '../../protocol/rpc/persistent-cache-clients.js';
+import { PersistentCacheService } from '../../protocol/rpc/gen/scheduler-persistent-cache.js';
 import { ManagerLink } from './manager-link.js';
 
 /**
@@ -41,6 +44,8 @@ export class SchedulerRole implements Role {
   private readonly metrics: SchedulerMetrics;
   private readonly seeds: SeedPeerTrigger;
   private readonly announcer: PeerAnnouncer;
+  /** Persistent-cache tasks, their holders and replicas. */
+  readonly persistentCache: SchedulerPersistentCache;
   /** The A/B experiment the policy names, if any: arms per download and outcome records. */
   experiment?: ExperimentRecorder;
   private readonly schedulingOptions: { candidateParentLimit: number; filterParentLimit: number };
@@ -74,6 +79,7 @@ export class SchedulerRole implements Role {
       onDownloadEnded: (task, peer, end) => this.experiment?.record(task, peer, end),
     };
     this.announcer = new PeerAnnouncer(this.resources, scheduling, this.seeds, this.announcerOptions, this.metrics, logger);
+    this.persistentCache = new SchedulerPersistentCache(this.resources, new DfdaemonPersistentCacheClient(), c.persistentCache, logger);
   }
 
   /** The port the gRPC server listens on (0 before start). */
@@ -144,6 +150,7 @@ export class SchedulerRole implements Role {
     this.auth = await loadClusterAuth(this.config.security, { seedRole: true, role: 'scheduler', logger: this.logger });
     const clientAuth = this.auth && { auth: this.auth };
     this.dfdaemon.authenticate(clientAuth);
+    this.persistentCache.authenticate(clientAuth);
     const { host, port } = this.config.scheduler.listen;
     const address = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
     const server = new Server({ 'grpc.max_receive_message_length': 16 * 1024 * 1024 });
@@ -152,6 +159,7 @@ export class SchedulerRole implements Role {
       options: { hostTtl: this.config.scheduler.gc.hostTtl, maxStreams: this.config.scheduler.limits.maxStreams },
       guard: new GrpcAuthGuard(this.auth, this.logger, 'the scheduler'),
     }));
+    server.addService(PersistentCacheService, guardService(this.persistentCache.service(), new GrpcAuthGuard(this.auth, this.logger, 'the scheduler'), 'member'));
     this.boundPort = await new Promise<number>((resolve, reject) => {
       server.bindAsync(address, ServerCredentials.createInsecure(), (err, bound) => {
         if (err) {
@@ -164,6 +172,7 @@ export class SchedulerRole implements Role {
     this.server = server;
     this.gcTimer = setInterval(() => this.collectGarbage(), this.config.scheduler.gc.interval);
     this.gcTimer.unref();
+    await this.persistentCache.start();
     const m = this.config.scheduler.manager;
     if (m) {
       this.link = new ManagerLink({ config: m, ip: advertisedIp(this.config.scheduler.listen), port: () => this.boundPort,
@@ -181,6 +190,7 @@ export class SchedulerRole implements Role {
     this.gcTimer = undefined;
     this.announcer.close();
     this.seeds.close();
+    await this.persistentCache.stop();
     const server = this.server;
     this.server = undefined;
     if (server) {

@@ -1,5 +1,5 @@
 import { Server, ServerCredentials, status as GrpcStatus } from '@grpc/grpc-js';
-import type { ServerUnaryCall, ServerWritableStream, sendUnaryData } from '@grpc/grpc-js';
+import type { ServerUnaryCall, ServerWritableStream, ServiceDefinition, UntypedServiceImplementation, sendUnaryData } from '@grpc/grpc-js';
 import type { Startable } from '../../../contracts/startable.js';
 import { D7yError, toD7yError } from '../../../errors/d7y-error.js';
 import type { Logger } from '../../../logging/logger.js';
@@ -37,6 +37,8 @@ export interface DfdaemonServiceOptions {
    */
   guard?: GrpcAuthGuard;
   controlLevel?: AuthLevel;
+  /** More services served on the same port (the persistent cache's). */
+  extraServices?: { definition: ServiceDefinition; implementation: UntypedServiceImplementation }[];
 }
 
 /**
@@ -73,6 +75,7 @@ export class DfdaemonService implements Startable {
       deleteTask: (call, cb) => void (allowed(call, control, (e) => cb(e as never, null)) && this.deleteTask(call, cb)),
     };
     server.addService(DfdaemonUploadService, impl);
+    for (const extra of this.opts.extraServices ?? []) server.addService(extra.definition, extra.implementation);
     this.actualPort = await new Promise<number>((resolve, reject) => {
       server.bindAsync(`${this.opts.host}:${this.opts.port}`, ServerCredentials.createInsecure(), (err, port) => {
         if (err) {

@@ -28,6 +28,8 @@ export interface LocalApiServerOptions {
   describe: () => Record<string, unknown>;
   /** The name of the medium holding a task (shown by `GET /v1/tasks/<id>`). */
   mediumOf?: (taskId: string) => string;
+  /** More routes (the persistent cache's): true when one answered the request. */
+  extraRoutes?: (req: IncomingMessage, res: ServerResponse, method: string, path: string) => Promise<boolean>;
 }
 
 /**
@@ -82,6 +84,7 @@ export class LocalApiServer implements Startable {
     if (method === 'GET' && path === '/v1/tasks') return sendJson(res, 200, { tasks: await this.list() });
     if (method === 'GET' && path === '/v1/peer') return sendJson(res, 200, this.opts.describe());
     if (method === 'POST' && path === '/v1/sources/list') return this.listSource(await readRequest(req), res);
+    if (await this.opts.extraRoutes?.(req, res, method, path)) return;
     const m = /^\/v1\/tasks\/([^/]+)$/.exec(path);
     if (m && (method === 'GET' || method === 'DELETE')) {
       checkTaskId(m[1]);
