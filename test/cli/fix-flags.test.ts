@@ -6,7 +6,7 @@ import { buildProgram } from '../../cli/program.js';
 import { repoRoot } from '../support/env.js';
 
 /** Flags of other programs that fix sentences may name (createrepo_c, curl, ctr, skopeo, node). */
-const FOREIGN = new Set(['--general-compress-type', '--plain-http', '--cacert', '--hosts-dir', '--src-creds', '--authfile', '--max-semi-space-size']);
+const FOREIGN = new Set(['--help', '--version', '--general-compress-type', '--plain-http', '--cacert', '--hosts-dir', '--src-creds', '--authfile', '--max-semi-space-size']);
 
 async function* sources(dir: string): AsyncIterable<string> {
   for (const e of await readdir(dir, { withFileTypes: true })) {
