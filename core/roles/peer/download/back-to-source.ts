@@ -9,6 +9,9 @@ import { runBounded } from './bounded.js';
 import type { TokenBucket } from '../token-bucket.js';
 import { TrafficType, type HeldPiece, type TaskState } from '../tasks/task-state.js';
 
+/** Bytes the hashing pass-through holds before it pushes back: a few of the origin's read chunks. */
+const PASS_THROUGH_HWM = 1024 * 1024;
+
 /** Errors that another attempt at the same origin will not cure. */
 const FINAL_CODES = new Set(['D7Y_SOURCE_NOT_FOUND', 'D7Y_SOURCE_AUTH', 'D7Y_SOURCE_RANGE_UNSUPPORTED',
   'D7Y_STORAGE_FULL', 'D7Y_ABORTED', 'D7Y_SOURCE_UNSUPPORTED_SCHEME', 'D7Y_INVALID_ARGUMENT', 'D7Y_TIMEOUT']);
@@ -121,7 +124,7 @@ export class BackToSource {
   /** Writes a piece from the origin, with the content digest of its bytes (the trusted digest children check against). */
   private async write(taskId: string, piece: { number: number; offset: number; length: number }, body: Readable): Promise<HeldPiece> {
     const hasher = contentHasher();
-    const hashing = new Transform({ transform(chunk: Buffer, _enc, cb) { hasher.update(chunk); cb(null, chunk); } });
+    const hashing = new Transform({ highWaterMark: PASS_THROUGH_HWM, transform(chunk: Buffer, _enc, cb) { hasher.update(chunk); cb(null, chunk); } });
     const paced: Readable = this.opts.limiter.unlimited ? pipeline(body, hashing, () => undefined)
       : pipeline(body, this.opts.limiter.throttle(), hashing, () => undefined);
     try {
