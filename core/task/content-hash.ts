@@ -49,11 +49,48 @@ export function contentHasher(algorithm: ContentHashAlgorithm = contentHashAlgor
   if (algorithm === 'blake3') {
     const Ctor = blake3Ctor();
     if (!Ctor) throw new Error('blake3 is not available in this process (@napi-rs/blake-hash did not load)');
-    const h = new Ctor();
-    return { update: (c) => void h.update(c), digest: () => `blake3:${h.digest('hex')}` };
+    return new StagedBlake3(new Ctor());
   }
   const h = createHash('sha256');
   return { update: (c) => void h.update(c), digest: () => `sha256:${h.digest('hex')}` };
+}
+
+/** Chunks below this size are gathered before they are hashed. */
+const STAGE_BYTES = 64 * 1024;
+
+/**
+ * BLAKE3 fed in calls of at least STAGE_BYTES where it can: a socket read on a slow link is a few
+ * KiB, and one native call per such chunk costs four times the hashing itself. Small chunks are
+ * copied into a staging buffer (chunks may be reused by their owner after the call).
+ */
+class StagedBlake3 implements ContentHasher {
+  private stage?: Buffer;
+  private staged = 0;
+
+  constructor(private readonly h: Blake3Hasher) {}
+
+  update(chunk: Uint8Array): void {
+    if (chunk.length >= STAGE_BYTES) {
+      this.flush();
+      this.h.update(chunk);
+      return;
+    }
+    if (this.staged + chunk.length > STAGE_BYTES) this.flush();
+    this.stage ??= Buffer.allocUnsafe(STAGE_BYTES);
+    this.stage.set(chunk, this.staged);
+    this.staged += chunk.length;
+  }
+
+  digest(): string {
+    this.flush();
+    return `blake3:${this.h.digest('hex')}`;
+  }
+
+  private flush(): void {
+    if (this.staged === 0) return;
+    this.h.update(this.stage!.subarray(0, this.staged));
+    this.staged = 0;
+  }
 }
 
 /** The trusted digest of a whole buffer. */
