@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { D7yError } from '../core/index.js';
 import { appendJsonLines, formatTable, resultsDir, sha256File, writeRandomFile } from './support/bench-files.js';
+import { digestCost, formatDigestCost } from './support/digest-cost.js';
 import { writeCdfChart } from './support/cdf-chart.js';
 import { NetLab } from './support/net-lab.js';
 import { startOrigin } from './support/origin-server.js';
@@ -127,6 +128,12 @@ export async function run(argv: string[]): Promise<void> {
       if (!a.keep) await rm(join(workDir, mode), { recursive: true, force: true });
     }
     printTable(records, tStar);
+    const digests = digestCost();
+    // Each receiving peer hashes every byte it gets once with crc32 (the medium) and once with the content digest.
+    const hashedGiB = (a.hosts * size) / 1024 ** 3;
+    console.log(`${formatDigestCost(digests)}; ${a.hosts} peers receiving ${a.sizeMiB} MiB each hash ${hashedGiB.toFixed(2)} GiB: `
+      + `${(digests.content.seconds * hashedGiB).toFixed(2)} CPU-s of ${digests.content.algorithm}, ${(digests.crc32 * hashedGiB).toFixed(2)} of crc32`);
+    for (const r of records) r.digestCpuSecondsPerGiB = { crc32: digests.crc32, [digests.content.algorithm]: digests.content.seconds, sha256: digests.sha256 };
     const file = await appendJsonLines(a.out, 'swarm', records);
     const chartBase = join(a.out ? dirname(a.out) : resultsDir, `swarm-${a.hosts}h-${a.sizeMiB}m-${a.rateMbit}mbit`);
     const charts = await writeCdfChart(chartBase, `${a.hosts} hosts, ${a.sizeMiB} MiB, ${a.rateMbit} Mbit/s links${lab.shaped ? '' : ' (loopback, unshaped)'}`,

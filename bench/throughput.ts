@@ -6,6 +6,7 @@ import type { LabHost } from './support/net-lab.js';
 import { startOrigin } from './support/origin-server.js';
 import { d7yBin } from './support/d7y-lab.js';
 import { PeerPair } from './support/peer-pair.js';
+import { digestCost, formatDigestCost } from './support/digest-cost.js';
 import { cpuSeconds, run as runCmd, stopProcess } from './support/processes.js';
 import { median } from './support/stats.js';
 import { timedCurl } from './support/timed-curl.js';
@@ -87,6 +88,9 @@ export async function run(argv: string[]): Promise<void> {
       ['seed peer (serving)', median(cpu.seed).toFixed(2), cs(cpu.seed)],
       ['receiving peer daemon', median(cpu.peer).toFixed(2), cs(cpu.peer)],
     ]));
+    const digests = digestCost();
+    console.log(`${formatDigestCost(digests)}; the receiving peer hashes each byte once with each: `
+      + `${digests.content.algorithm} is ${((100 * digests.content.seconds) / median(cpu.peer)).toFixed(0)} % of its CPU per GiB, crc32 ${((100 * digests.crc32) / median(cpu.peer)).toFixed(0)} %`);
     const pairRatio = median(d7y.map((x, i) => x / curl[i]!));
     console.log(`ratio d7y / nginx+curl: ${(md / mc).toFixed(2)} (goal ≥ 0.8; median of per-run ratios ${pairRatio.toFixed(2)}); without the ${cliStart.toFixed(2)} s CLI start-up: ${(median(d7yNet) / mc).toFixed(2)}; load average ${load.toFixed(2)}`);
     const file = await appendJsonLines(a.out, 'throughput', [{
@@ -94,6 +98,7 @@ export async function run(argv: string[]): Promise<void> {
       curlBytesPerSec: curl.map(Math.round), d7yBytesPerSec: d7y.map(Math.round), ratio: Math.round((md / mc) * 1000) / 1000,
       pairRatioMedian: Math.round(pairRatio * 1000) / 1000,
       cpuSecondsPerGiB: Object.fromEntries(Object.entries(cpu).map(([k, v]) => [k, v.map((x) => Math.round(x * 100) / 100)])),
+      digestCpuSecondsPerGiB: { crc32: digests.crc32, [digests.content.algorithm]: digests.content.seconds, sha256: digests.sha256 },
       cliStartSeconds: Math.round(cliStart * 100) / 100, ratioWithoutCliStart: Math.round((median(d7yNet) / mc) * 1000) / 1000,
     }]);
     console.log(`results: ${file}`);

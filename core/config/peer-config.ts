@@ -92,6 +92,11 @@ export const PeerConfigSchema = unitObject({
     maxReschedules: z.number().int().min(0).default(5),
     /** How long no parent may be able to serve a missing piece before a reschedule. */
     stallTimeout: duration({ min: 100, legacy: 'stallMs', default: 5_000 }),
+    /**
+     * How long a piece from a parent may wait for its trusted digest (from the scheduler) before the
+     * download gives up on the swarm and reads the origin: bytes are never taken on a parent's word.
+     */
+    trustedDigestTimeout: duration({ min: 100 }).default(10_000),
   }).prefault({}),
   /** Time between host announces to the schedulers. */
   announceInterval: duration({ min: 1000, legacy: 'announceIntervalMs', default: 30_000 }),

@@ -41,6 +41,11 @@ export interface PieceRecord {
   length: number;
   /** `crc32:<decimal>` of the piece bytes. */
   digest: string;
+  /**
+   * The piece's cryptographic digest (`blake3:<hex>` or `sha256:<hex>`) when the peer gave one
+   * (`WritePieceOptions.contentDigest`): what it checked the bytes against, or computed from the origin.
+   */
+  contentDigest?: string;
 }
 
 /**
@@ -93,6 +98,11 @@ export interface WritePieceOptions {
    * called by other media.
    */
   onWritten?(bytes: number): void;
+  /**
+   * Asked once, after every byte was consumed and matched, for the piece's cryptographic digest: a
+   * medium keeps the answer as the record's `contentDigest` (across restarts where it persists).
+   */
+  contentDigest?(): string | undefined;
 }
 
 /**

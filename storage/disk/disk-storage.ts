@@ -4,7 +4,7 @@ import { Readable } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
 import { D7yError, formatBytes, isPieceFeed, silentLogger } from '../../core/index.js';
 import type { Logger, PieceInput, PieceReadable, PieceRecord, StorageGcReport, StorageMedium, StorageStats, TaskRecord, WritePieceOptions } from '../../core/index.js';
-import { abandonInput, checkDigest, consumePiece, drainPiece } from '../shared/piece-input.js';
+import { abandonInput, checkDigest, consumePiece, drainPiece, storedRecord } from '../shared/piece-input.js';
 import { checkPiece, checkRange, checkTaskId, checkWrittenRange, notRunning, pieceNotFound, taskNotFound } from '../shared/storage-errors.js';
 import { writtenReporter } from '../shared/written-reporter.js';
 import { ContentFile } from './content-file.js';
@@ -192,7 +192,7 @@ export class DiskStorage implements StorageMedium {
         checkDigest(await drainPiece(data, piece.length, what), expectedDigest ?? present.digest, what);
         return { ...present };
       }
-      return this.store(task, piece, data, expectedDigest, what, opts?.onWritten);
+      return this.store(task, piece, data, expectedDigest, what, opts);
     });
     task.writing.set(piece.number, attempt);
     try {
@@ -204,13 +204,13 @@ export class DiskStorage implements StorageMedium {
 
   private async store(
     task: DiskTask, piece: Omit<PieceRecord, 'digest'>, data: PieceInput, expectedDigest: string | undefined, what: string,
-    onWritten: ((bytes: number) => void) | undefined,
+    opts: WritePieceOptions | undefined,
   ): Promise<PieceRecord> {
     task.writers++;
     let reservedBytes = 0;
     const filling = { offset: piece.offset, length: piece.length, written: 0 };
     task.filling.set(piece.number, filling);
-    const progress = writtenReporter(filling, onWritten, this.logger, { taskId: task.record.taskId, piece: piece.number });
+    const progress = writtenReporter(filling, opts?.onWritten, this.logger, { taskId: task.record.taskId, piece: piece.number });
     const landed = progress.report;
     try {
       await this.reserve(piece.length, task, what);
@@ -225,7 +225,7 @@ export class DiskStorage implements StorageMedium {
       await this.fsStep(writing, () => writer.flush());
       checkDigest(digest, expectedDigest, what);
       if (task.deleted) throw taskNotFound(task.record.taskId, this.name);
-      const record: PieceRecord = { number: piece.number, offset: piece.offset, length: piece.length, digest };
+      const record = storedRecord(piece, digest, opts);
       task.unlogged.push(record);
       task.commitTimer ??= setTimeout(() => void this.commit(task).catch(() => undefined), COMMIT_MS);
       task.pieces.set(piece.number, record);

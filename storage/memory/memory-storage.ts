@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { D7yError, formatBytes, silentLogger } from '../../core/index.js';
 import type { Logger, PieceInput, PieceReadable, PieceRecord, StorageMedium, StorageStats, TaskRecord, WritePieceOptions } from '../../core/index.js';
-import { abandonInput, checkDigest, consumePiece, drainPiece } from '../shared/piece-input.js';
+import { abandonInput, checkDigest, consumePiece, drainPiece, storedRecord } from '../shared/piece-input.js';
 import { checkPiece, checkRange, checkTaskId, checkWrittenRange, notRunning, pieceNotFound, taskNotFound } from '../shared/storage-errors.js';
 import { writtenReporter } from '../shared/written-reporter.js';
 
@@ -105,7 +105,7 @@ export class MemoryStorage implements StorageMedium {
         checkDigest(await drainPiece(data, piece.length, what), expectedDigest ?? present.record.digest, what);
         return { ...present.record };
       }
-      return this.store(task, piece, data, expectedDigest, what, opts?.onWritten);
+      return this.store(task, piece, data, expectedDigest, what, opts);
     });
     task.writing.set(piece.number, attempt);
     try {
@@ -117,7 +117,7 @@ export class MemoryStorage implements StorageMedium {
 
   private async store(
     task: MemoryTask, piece: Omit<PieceRecord, 'digest'>, data: PieceInput, expectedDigest: string | undefined, what: string,
-    onWritten: ((bytes: number) => void) | undefined,
+    opts: WritePieceOptions | undefined,
   ): Promise<PieceRecord> {
     task.writers++;
     try {
@@ -128,7 +128,7 @@ export class MemoryStorage implements StorageMedium {
       throw err;
     }
     const filling = { piece: { number: piece.number, offset: piece.offset, length: piece.length }, bytes: Buffer.alloc(0), written: 0 };
-    const { report, stop } = writtenReporter(filling, onWritten, this.logger, { taskId: task.record.taskId, piece: piece.number });
+    const { report, stop } = writtenReporter(filling, opts?.onWritten, this.logger, { taskId: task.record.taskId, piece: piece.number });
     try {
       const bytes = Buffer.isBuffer(data) ? Buffer.from(data) : Buffer.allocUnsafe(piece.length);
       filling.bytes = bytes;
@@ -142,7 +142,7 @@ export class MemoryStorage implements StorageMedium {
         });
       checkDigest(digest, expectedDigest, what);
       if (this.tasks.get(task.record.taskId) !== task) throw taskNotFound(task.record.taskId, this.name);
-      const record: PieceRecord = { number: piece.number, offset: piece.offset, length: piece.length, digest };
+      const record = storedRecord(piece, digest, opts);
       task.pieces.set(piece.number, { record, bytes });
       task.bytes += piece.length;
       this.used += piece.length;

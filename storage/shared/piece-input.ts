@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { Crc32, D7yError, isPieceFeed } from '../../core/index.js';
-import type { PieceFeed, PieceInput } from '../../core/index.js';
+import type { PieceFeed, PieceInput, PieceRecord, WritePieceOptions } from '../../core/index.js';
 
 /**
  * Receives each chunk of a piece in order; may return a promise (back-pressure: the next chunk waits
@@ -129,4 +129,10 @@ export function checkDigest(actual: string, expected: string | undefined, what: 
       fix: 'the piece was corrupted in transit or by its parent; download it again from another peer',
     });
   }
+}
+
+/** The record of a piece just stored, with its content digest when the writer gives one. */
+export function storedRecord(piece: Omit<PieceRecord, 'digest'>, digest: string, opts: WritePieceOptions | undefined): PieceRecord {
+  const contentDigest = opts?.contentDigest?.();
+  return { number: piece.number, offset: piece.offset, length: piece.length, digest, ...(contentDigest && { contentDigest }) };
 }

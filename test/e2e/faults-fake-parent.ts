@@ -2,7 +2,7 @@ import { Server, ServerCredentials, status as GrpcStatus } from '@grpc/grpc-js';
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ExecutionContext } from 'ava';
-import { pieceDigest, taskId as computeTaskId } from '../../core/index.js';
+import { contentDigest, pieceDigest, taskId as computeTaskId } from '../../core/index.js';
 import { VortexServer } from '../../core/protocol/vortex/vortex-server.js';
 import type { PieceProvider } from '../../core/protocol/vortex/piece-provider.js';
 import { HostType } from '../../core/protocol/rpc/gen/common.js';
@@ -17,8 +17,15 @@ export interface FakeParentOptions {
   url: string;
   file: Buffer;
   pieceLength: number;
-  /** The bytes to send for the k-th piece request (k from 1), given the true bytes; may delay, or trickle them as a stream. */
-  serve(k: number, bytes: Buffer): Promise<Buffer | Readable> | Buffer | Readable;
+  /** The bytes to send for the k-th piece request (k from 1) of piece `n`, given the true bytes; may delay, or trickle them as a stream. */
+  serve(k: number, bytes: Buffer, n: number): Promise<Buffer | Readable> | Buffer | Readable;
+  /**
+   * The bytes this parent claims piece `n` holds (default: the true ones): the digests it lists in
+   * SyncPieces and Vortex (crc32) and reports to the scheduler as read from the origin (content
+   * digest) are those of these bytes.
+   */
+  claim?(n: number, bytes: Buffer): Buffer;
+
   /** Announced peak upload bandwidth, so evaluators rank it high. */
   maxTxBps?: number;
   /** SyncPieces lists the pieces only this long after a child asks, so the child learns of other parents first. */
@@ -35,6 +42,8 @@ export interface FakeParent {
   hostId: string;
   /** Piece requests served over Vortex. */
   readonly requests: number;
+  /** SyncPieces streams children opened. */
+  readonly syncs: number;
 }
 
 /**
@@ -42,7 +51,7 @@ export interface FakeParent {
  * sends what `serve` returns (corrupted or delayed bytes under the true digest), a dfdaemon
  * SyncPieces that lists every piece (at once, or after `announceDelayMs`), and a host and
  * finished peer announced to the scheduler through SchedulerClient (as a peer that went back to
- * the source). Stopped at teardown.
+ * the source, reporting the content digests of the bytes it claims). Stopped at teardown.
  */
 export async function startFakeParent(t: ExecutionContext, o: FakeParentOptions): Promise<FakeParent> {
   const taskId = computeTaskId({ url: o.url });
@@ -50,14 +59,16 @@ export async function startFakeParent(t: ExecutionContext, o: FakeParentOptions)
   const pieces = Array.from({ length: count }, (_, n) => {
     const offset = n * o.pieceLength;
     const bytes = o.file.subarray(offset, Math.min(o.file.length, offset + o.pieceLength));
-    return { number: n, offset, length: bytes.length, digest: pieceDigest(bytes), bytes };
+    const claimed = o.claim ? o.claim(n, Buffer.from(bytes)) : bytes;
+    return { number: n, offset, length: bytes.length, digest: pieceDigest(claimed), content: contentDigest(claimed), bytes };
   });
   let requests = 0;
+  let syncs = 0;
   const provider: PieceProvider = {
     async getPiece(req) {
       const p = pieces[req.number]!;
       requests += 1;
-      const body = await o.serve(requests, Buffer.from(p.bytes));
+      const body = await o.serve(requests, Buffer.from(p.bytes), p.number);
       return {
         meta: { number: p.number, offset: p.offset, length: p.length, digest: p.digest, parentId: '', trafficType: 0, cost: 0, createdAt: Date.now() },
         body: Buffer.isBuffer(body) ? Readable.from([body]) : body,
@@ -75,6 +86,7 @@ export async function startFakeParent(t: ExecutionContext, o: FakeParentOptions)
     cb({ code: GrpcStatus.UNIMPLEMENTED, details: 'not served by this parent' });
   const impl: DfdaemonUploadServer = {
     syncPieces: (call) => {
+      syncs += 1;
       const list = (): void => {
         if (call.cancelled) return;
         for (const p of pieces) call.write({ number: p.number, offset: p.offset, length: p.length, digest: p.digest });
@@ -114,10 +126,10 @@ export async function startFakeParent(t: ExecutionContext, o: FakeParentOptions)
   await session.backToSourceStarted();
   for (const p of pieces) {
     await session.backToSourcePieceFinished({
-      number: p.number, parentId: '', offset: p.offset, length: p.length, digest: p.digest, trafficType: 0, cost: 1, createdAt: Date.now(),
+      number: p.number, parentId: '', offset: p.offset, length: p.length, digest: p.content, trafficType: 0, cost: 1, createdAt: Date.now(),
     });
   }
   await session.backToSourceFinished(o.file.length, count);
   await sleep(100);
-  return { peerId, hostId, get requests() { return requests; } };
+  return { peerId, hostId, get requests() { return requests; }, get syncs() { return syncs; } };
 }

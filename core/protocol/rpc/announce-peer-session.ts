@@ -72,8 +72,9 @@ export class AnnouncePeerSession implements AsyncIterable<AnnouncePeerResponse> 
     return this.send({ $case: 'downloadPieceBackToSourceFinishedRequest', value: { piece } });
   }
 
-  pieceFailed(pieceNumber: number, parentId: string, temporary = true): Promise<void> {
-    return this.send({ $case: 'downloadPieceFailedRequest', value: { pieceNumber, parentId, temporary } });
+  /** A piece failed from a parent; `corrupt` when its bytes differed from the trusted digest. */
+  pieceFailed(pieceNumber: number, parentId: string, temporary = true, corrupt = false): Promise<void> {
+    return this.send({ $case: 'downloadPieceFailedRequest', value: { pieceNumber, parentId, temporary, corrupt } });
   }
 
   /** Asks for new parents; `failedParentIds` are excluded from the new round. */

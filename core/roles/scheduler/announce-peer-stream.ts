@@ -43,6 +43,10 @@ export class AnnouncePeerStream implements PeerChannel {
     this.write({ response: { $case: 'normalTaskResponse', value: { candidateParents: parents.map(peerMessage) } } });
   }
 
+  pieceDigests(pieces: { number: number; digest: string }[]): void {
+    this.write({ response: { $case: 'pieceDigestsResponse', value: { pieces } } });
+  }
+
   needBackToSource(description: string): void {
     this.write({ response: { $case: 'needBackToSourceResponse', value: { description } } });
   }
@@ -111,10 +115,11 @@ export class AnnouncePeerStream implements PeerChannel {
       case 'downloadPieceBackToSourceFinishedRequest': {
         if (!r.value.piece) throw new D7yError('D7Y_INVALID_ARGUMENT', `invalid AnnouncePeerRequest: ${r.$case}.piece is missing`);
         parseRequest(PieceSchema, r.value.piece, `${r.$case}.piece`);
+        if (r.$case === 'downloadPieceBackToSourceFinishedRequest') return this.announcer.sourcePieceFinished(task, peer, r.value.piece);
         return this.announcer.pieceFinished(task, peer, r.value.piece);
       }
       case 'downloadPieceFailedRequest':
-        return this.announcer.pieceFailed(task, peer, r.value.parentId);
+        return this.announcer.pieceFailed(task, peer, r.value.parentId, r.value.corrupt, r.value.pieceNumber);
       case 'downloadPieceBackToSourceFailedRequest':
         peer.updatedAt = Date.now();
         return;

@@ -10,7 +10,7 @@ const download: Download = {
   disableBackToSource: false, needBackToSource: false, options: {},
 };
 const held = (taskId: string, peerId = 'holder-held'): HeldTask => ({
-  taskId, peerId, download, contentLength: 10, pieceLength: 4, pieceCount: 3,
+  taskId, peerId, download, contentLength: 10, pieceLength: 4, pieceCount: 3, pieceDigests: [],
 });
 
 test('AnnounceHost says which schedulers did not know the host', async (t) => {

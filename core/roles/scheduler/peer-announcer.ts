@@ -7,6 +7,7 @@ import type { DownloadEnd } from './experiment/experiment-recorder.js';
 import type { HostRecord, PeerChannel, PeerRecord, TaskRecord } from './resource/records.js';
 import { hasServingPeer, MAX_PIECES_PER_PEER } from './resource/records.js';
 import type { SchedulerResources } from './resource/scheduler-resources.js';
+import { PieceTrust } from './piece-trust.js';
 import type { SchedulerMetrics } from './scheduler-metrics.js';
 import type { Scheduling } from './scheduling.js';
 import type { SeedPeerTrigger } from './seed-peer-trigger.js';
@@ -36,6 +37,8 @@ export interface PeerIds {
 export class PeerAnnouncer {
   private readonly toWake = new Set<TaskRecord>();
   private wakeScheduled = false;
+  /** Trusted piece digests and parents blocked for corrupt pieces. */
+  readonly trust: PieceTrust;
 
   constructor(
     private readonly resources: SchedulerResources,
@@ -45,7 +48,9 @@ export class PeerAnnouncer {
     private readonly metrics: SchedulerMetrics,
     private readonly logger: Logger,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.trust = new PieceTrust(resources, (task) => seeds.pick(task.id, resources.hosts.values(), this.now()) !== undefined, metrics, logger);
+  }
 
   register(ids: PeerIds, download: Download, channel: PeerChannel): PeerRecord {
     const now = this.now();
@@ -65,7 +70,9 @@ export class PeerAnnouncer {
       this.wake(task);
       return peer;
     }
-    if (!hasServingPeer(task) && task.seed !== 'triggered') this.triggerSeed(task);
+    this.trust.sendKnown(task, peer);
+    // A live seed peer fetches the task whenever no seed digests are known, so children have digests to trust.
+    if ((!hasServingPeer(task) || !this.trust.hasSeedDigests(task)) && task.seed !== 'triggered') this.triggerSeed(task);
     this.schedule(task, peer);
     return peer;
   }
@@ -91,6 +98,7 @@ export class PeerAnnouncer {
     if (task.pieceCount === 0) task.pieceCount = held.pieceCount;
     for (let n = 0; n < Math.min(held.pieceCount, MAX_PIECES_PER_PEER); n++) peer.finishedPieces.add(n);
     this.resources.setState(task, peer, 'succeeded', now);
+    this.trust.record(task, host, held.pieceDigests.flatMap((digest, number) => (digest ? [{ number, digest }] : [])));
     this.wake(task);
     return peer;
   }
@@ -116,8 +124,17 @@ export class PeerAnnouncer {
     if (first) this.wake(task);
   }
 
-  pieceFailed(task: TaskRecord, peer: PeerRecord, parentId: string): void {
-    if (parentId) this.resources.pieceFailed(task, peer, parentId, this.now());
+  /** A piece the peer read from the origin: its digest may become the piece's trusted digest. */
+  sourcePieceFinished(task: TaskRecord, peer: PeerRecord, piece: Piece): void {
+    this.pieceFinished(task, peer, piece);
+    if (peer.state === 'back-to-source') this.trust.record(task, peer.host, [piece]);
+  }
+
+  /** A piece failed from a parent; `corrupt` (its bytes differed from the trusted digest) blocks the parent's host for the task. */
+  pieceFailed(task: TaskRecord, peer: PeerRecord, parentId: string, corrupt = false, pieceNumber = 0): void {
+    if (!parentId) return;
+    if (corrupt) this.trust.corrupt(task, peer, parentId, pieceNumber);
+    this.resources.pieceFailed(task, peer, parentId, this.now());
   }
 
   finished(task: TaskRecord, peer: PeerRecord, contentLength: number, pieceCount: number, stats?: DownloadStats): void {

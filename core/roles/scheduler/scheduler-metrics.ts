@@ -8,6 +8,8 @@ export class SchedulerMetrics {
   readonly rounds: Counter<'result'>;
   readonly roundSeconds: Histogram;
   readonly seedTriggers: Counter<'result'>;
+  readonly corruptPieces: Counter;
+  readonly blockedParents: Counter;
   readonly hosts: Gauge;
   readonly tasks: Gauge;
 
@@ -28,6 +30,12 @@ export class SchedulerMetrics {
     }));
     this.seedTriggers = get('d7y_scheduler_seed_triggers_total', () => new Counter({
       name: 'd7y_scheduler_seed_triggers_total', help: 'Seed peer triggers by result', labelNames: ['result'], registers: [registry],
+    }));
+    this.corruptPieces = get('d7y_scheduler_corrupt_pieces_total', () => new Counter({
+      name: 'd7y_scheduler_corrupt_pieces_total', help: 'Pieces children reported as not matching their trusted digest', registers: [registry],
+    }));
+    this.blockedParents = get('d7y_scheduler_blocked_parents_total', () => new Counter({
+      name: 'd7y_scheduler_blocked_parents_total', help: 'Parent hosts blocked for a task for serving a corrupt piece', registers: [registry],
     }));
     this.hosts = get('d7y_scheduler_hosts', () => new Gauge({ name: 'd7y_scheduler_hosts', help: 'Hosts known', registers: [registry] }));
     this.tasks = get('d7y_scheduler_tasks', () => new Gauge({ name: 'd7y_scheduler_tasks', help: 'Tasks known', registers: [registry] }));

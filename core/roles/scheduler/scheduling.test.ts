@@ -107,7 +107,7 @@ test('successive rounds offer parents the child has not been offered yet, then t
 test('a parent still downloading hears of its new child once; seeds, finished peers and the same host do not', (t) => {
   const { res, task } = world(6);
   const scheduling = new Scheduling({ candidateParentLimit: 4, filterParentLimit: 40 }, () => new PiecesEvaluator());
-  const channel = { normalTask: () => undefined, needBackToSource: () => undefined, fail: () => undefined };
+  const channel = { normalTask: () => undefined, needBackToSource: () => undefined, pieceDigests: () => undefined, fail: () => undefined };
   const child = task.peers.get('p1')!;
   const downloading = task.peers.get('p2')!;
   res.setState(task, downloading, 'running', 0);

@@ -60,7 +60,7 @@ export class Scheduling {
    * this, a peer that ranks low is offered to nobody and the pieces only it holds never spread.
    */
   introductions(task: TaskRecord, child: PeerRecord, parents: readonly PeerRecord[]): PeerRecord[] {
-    if (child.host.type === 'super') return [];
+    if (child.host.type === 'super' || task.trust.blockedHosts.has(child.host.id)) return [];
     const out: PeerRecord[] = [];
     for (const p of parents) {
       if (p.host.type === 'super' || p.host.id === child.host.id || !p.channel) continue;

@@ -54,6 +54,8 @@ export interface HeldTask {
   contentLength: number;
   pieceLength: number;
   pieceCount: number;
+  /** Trusted digest of each piece (`blake3:<hex>` or `sha256:<hex>`) by piece number, "" where unknown. */
+  pieceDigests: string[];
 }
 
 /** Finished tasks a host holds, sent in bounded batches to the scheduler of each task. */
@@ -139,6 +141,8 @@ export interface DownloadPieceFailedRequest {
   pieceNumber: number;
   parentId: string;
   temporary: boolean;
+  /** The parent's bytes did not match the piece's trusted digest: the scheduler blocks it for the task. */
+  corrupt: boolean;
 }
 
 export interface DownloadPieceBackToSourceFailedRequest {
@@ -178,11 +182,27 @@ export interface NeedBackToSourceResponse {
   description?: string | undefined;
 }
 
+export interface PieceDigest {
+  number: number;
+  /** `blake3:<hex>` or `sha256:<hex>`. */
+  digest: string;
+}
+
+/**
+ * Trusted piece digests of the task, as a seed peer (or, in a cluster without one, a peer) that
+ * read the origin reported them: all known after register, then each new one as it is reported.
+ * A peer checks the bytes a parent sends against these, never against the parent's own digest.
+ */
+export interface PieceDigestsResponse {
+  pieces: PieceDigest[];
+}
+
 export interface AnnouncePeerResponse {
   response?:
     | { $case: "emptyTaskResponse"; value: EmptyTaskResponse }
     | { $case: "normalTaskResponse"; value: NormalTaskResponse }
     | { $case: "needBackToSourceResponse"; value: NeedBackToSourceResponse }
+    | { $case: "pieceDigestsResponse"; value: PieceDigestsResponse }
     | undefined;
 }
 
@@ -378,7 +398,15 @@ export const AnnounceHostResponse: MessageFns<AnnounceHostResponse> = {
 };
 
 function createBaseHeldTask(): HeldTask {
-  return { taskId: "", peerId: "", download: undefined, contentLength: 0, pieceLength: 0, pieceCount: 0 };
+  return {
+    taskId: "",
+    peerId: "",
+    download: undefined,
+    contentLength: 0,
+    pieceLength: 0,
+    pieceCount: 0,
+    pieceDigests: [],
+  };
 }
 
 export const HeldTask: MessageFns<HeldTask> = {
@@ -400,6 +428,9 @@ export const HeldTask: MessageFns<HeldTask> = {
     }
     if (message.pieceCount !== 0) {
       writer.uint32(48).uint32(message.pieceCount);
+    }
+    for (const v of message.pieceDigests) {
+      writer.uint32(58).string(v!);
     }
     return writer;
   },
@@ -465,6 +496,14 @@ export const HeldTask: MessageFns<HeldTask> = {
             message.pieceCount = reader.uint32();
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.pieceDigests.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -505,6 +544,11 @@ export const HeldTask: MessageFns<HeldTask> = {
         : isSet(object.piece_count)
         ? globalThis.Number(object.piece_count)
         : 0,
+      pieceDigests: globalThis.Array.isArray(object?.pieceDigests)
+        ? object.pieceDigests.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.piece_digests)
+        ? object.piece_digests.map((e: any) => globalThis.String(e))
+        : [],
     };
   },
 
@@ -528,6 +572,9 @@ export const HeldTask: MessageFns<HeldTask> = {
     if (message.pieceCount !== 0) {
       obj.pieceCount = Math.round(message.pieceCount);
     }
+    if (message.pieceDigests?.length) {
+      obj.pieceDigests = message.pieceDigests;
+    }
     return obj;
   },
 
@@ -544,6 +591,7 @@ export const HeldTask: MessageFns<HeldTask> = {
     message.contentLength = object.contentLength ?? 0;
     message.pieceLength = object.pieceLength ?? 0;
     message.pieceCount = object.pieceCount ?? 0;
+    message.pieceDigests = object.pieceDigests?.map((e) => e) || [];
     return message;
   },
 };
@@ -1715,7 +1763,7 @@ export const DownloadPieceBackToSourceFinishedRequest: MessageFns<DownloadPieceB
 };
 
 function createBaseDownloadPieceFailedRequest(): DownloadPieceFailedRequest {
-  return { pieceNumber: 0, parentId: "", temporary: false };
+  return { pieceNumber: 0, parentId: "", temporary: false, corrupt: false };
 }
 
 export const DownloadPieceFailedRequest: MessageFns<DownloadPieceFailedRequest> = {
@@ -1728,6 +1776,9 @@ export const DownloadPieceFailedRequest: MessageFns<DownloadPieceFailedRequest> 
     }
     if (message.temporary !== false) {
       writer.uint32(24).bool(message.temporary);
+    }
+    if (message.corrupt !== false) {
+      writer.uint32(32).bool(message.corrupt);
     }
     return writer;
   },
@@ -1769,6 +1820,14 @@ export const DownloadPieceFailedRequest: MessageFns<DownloadPieceFailedRequest> 
             message.temporary = reader.bool();
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.corrupt = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1794,6 +1853,7 @@ export const DownloadPieceFailedRequest: MessageFns<DownloadPieceFailedRequest> 
         ? globalThis.String(object.parent_id)
         : "",
       temporary: isSet(object.temporary) ? globalThis.Boolean(object.temporary) : false,
+      corrupt: isSet(object.corrupt) ? globalThis.Boolean(object.corrupt) : false,
     };
   },
 
@@ -1808,6 +1868,9 @@ export const DownloadPieceFailedRequest: MessageFns<DownloadPieceFailedRequest> 
     if (message.temporary !== false) {
       obj.temporary = message.temporary;
     }
+    if (message.corrupt !== false) {
+      obj.corrupt = message.corrupt;
+    }
     return obj;
   },
 
@@ -1819,6 +1882,7 @@ export const DownloadPieceFailedRequest: MessageFns<DownloadPieceFailedRequest> 
     message.pieceNumber = object.pieceNumber ?? 0;
     message.parentId = object.parentId ?? "";
     message.temporary = object.temporary ?? false;
+    message.corrupt = object.corrupt ?? false;
     return message;
   },
 };
@@ -2637,6 +2701,160 @@ export const NeedBackToSourceResponse: MessageFns<NeedBackToSourceResponse> = {
   },
 };
 
+function createBasePieceDigest(): PieceDigest {
+  return { number: 0, digest: "" };
+}
+
+export const PieceDigest: MessageFns<PieceDigest> = {
+  encode(message: PieceDigest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.number !== 0) {
+      writer.uint32(8).uint32(message.number);
+    }
+    if (message.digest !== "") {
+      writer.uint32(18).string(message.digest);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PieceDigest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePieceDigest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.number = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.digest = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PieceDigest {
+    return {
+      number: isSet(object.number) ? globalThis.Number(object.number) : 0,
+      digest: isSet(object.digest) ? globalThis.String(object.digest) : "",
+    };
+  },
+
+  toJSON(message: PieceDigest): unknown {
+    const obj: any = {};
+    if (message.number !== 0) {
+      obj.number = Math.round(message.number);
+    }
+    if (message.digest !== "") {
+      obj.digest = message.digest;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<PieceDigest>): PieceDigest {
+    return PieceDigest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<PieceDigest>): PieceDigest {
+    const message = createBasePieceDigest();
+    message.number = object.number ?? 0;
+    message.digest = object.digest ?? "";
+    return message;
+  },
+};
+
+function createBasePieceDigestsResponse(): PieceDigestsResponse {
+  return { pieces: [] };
+}
+
+export const PieceDigestsResponse: MessageFns<PieceDigestsResponse> = {
+  encode(message: PieceDigestsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.pieces) {
+      PieceDigest.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PieceDigestsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePieceDigestsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.pieces.push(PieceDigest.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PieceDigestsResponse {
+    return {
+      pieces: globalThis.Array.isArray(object?.pieces) ? object.pieces.map((e: any) => PieceDigest.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: PieceDigestsResponse): unknown {
+    const obj: any = {};
+    if (message.pieces?.length) {
+      obj.pieces = message.pieces.map((e) => PieceDigest.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<PieceDigestsResponse>): PieceDigestsResponse {
+    return PieceDigestsResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<PieceDigestsResponse>): PieceDigestsResponse {
+    const message = createBasePieceDigestsResponse();
+    message.pieces = object.pieces?.map((e) => PieceDigest.fromPartial(e)) || [];
+    return message;
+  },
+};
+
 function createBaseAnnouncePeerResponse(): AnnouncePeerResponse {
   return { response: undefined };
 }
@@ -2652,6 +2870,9 @@ export const AnnouncePeerResponse: MessageFns<AnnouncePeerResponse> = {
         break;
       case "needBackToSourceResponse":
         NeedBackToSourceResponse.encode(message.response.value, writer.uint32(26).fork()).join();
+        break;
+      case "pieceDigestsResponse":
+        PieceDigestsResponse.encode(message.response.value, writer.uint32(34).fork()).join();
         break;
     }
     return writer;
@@ -2700,6 +2921,17 @@ export const AnnouncePeerResponse: MessageFns<AnnouncePeerResponse> = {
             };
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.response = {
+              $case: "pieceDigestsResponse",
+              value: PieceDigestsResponse.decode(reader, reader.uint32()),
+            };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2732,6 +2964,10 @@ export const AnnouncePeerResponse: MessageFns<AnnouncePeerResponse> = {
           $case: "needBackToSourceResponse",
           value: NeedBackToSourceResponse.fromJSON(object.need_back_to_source_response),
         }
+        : isSet(object.pieceDigestsResponse)
+        ? { $case: "pieceDigestsResponse", value: PieceDigestsResponse.fromJSON(object.pieceDigestsResponse) }
+        : isSet(object.piece_digests_response)
+        ? { $case: "pieceDigestsResponse", value: PieceDigestsResponse.fromJSON(object.piece_digests_response) }
         : undefined,
     };
   },
@@ -2744,6 +2980,8 @@ export const AnnouncePeerResponse: MessageFns<AnnouncePeerResponse> = {
       obj.normalTaskResponse = NormalTaskResponse.toJSON(message.response.value);
     } else if (message.response?.$case === "needBackToSourceResponse") {
       obj.needBackToSourceResponse = NeedBackToSourceResponse.toJSON(message.response.value);
+    } else if (message.response?.$case === "pieceDigestsResponse") {
+      obj.pieceDigestsResponse = PieceDigestsResponse.toJSON(message.response.value);
     }
     return obj;
   },
@@ -2777,6 +3015,15 @@ export const AnnouncePeerResponse: MessageFns<AnnouncePeerResponse> = {
           message.response = {
             $case: "needBackToSourceResponse",
             value: NeedBackToSourceResponse.fromPartial(object.response.value),
+          };
+        }
+        break;
+      }
+      case "pieceDigestsResponse": {
+        if (object.response?.value !== undefined && object.response?.value !== null) {
+          message.response = {
+            $case: "pieceDigestsResponse",
+            value: PieceDigestsResponse.fromPartial(object.response.value),
           };
         }
         break;

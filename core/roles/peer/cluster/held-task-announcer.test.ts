@@ -29,7 +29,10 @@ function fakeScheduler(delayMs = 5) {
 }
 
 function catalogOf(records: TaskRecord[]): TaskCatalog {
-  return { finished: async () => records.filter((r) => r.finished && r.contentLength !== undefined) } as unknown as TaskCatalog;
+  return {
+    finished: async () => records.filter((r) => r.finished && r.contentLength !== undefined),
+    medium: { listPieces: async () => [] },
+  } as unknown as TaskCatalog;
 }
 
 const record = (i: number, over: Partial<TaskRecord> = {}): TaskRecord => ({

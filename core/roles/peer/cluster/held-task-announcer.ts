@@ -90,7 +90,7 @@ export class HeldTaskAnnouncer implements Startable {
   async pass(scheduler: SchedulerClient, targets?: ReadonlySet<string>): Promise<HeldTaskPass> {
     const byScheduler = new Map<string, HeldTask[]>();
     for (const record of await this.o.catalog.finished()) {
-      const held = this.heldTask(record);
+      const held = await this.heldTask(record);
       if (!held) continue;
       const address = scheduler.addressFor(record.taskId);
       if (targets && !targets.has(address)) continue;
@@ -117,12 +117,19 @@ export class HeldTaskAnnouncer implements Startable {
     };
   }
 
-  /** The announce of one finished task; undefined when there is nothing a child could fetch (empty, or no origin URL). */
-  private heldTask(r: TaskRecord & { contentLength: number }): HeldTask | undefined {
+  /**
+   * The announce of one finished task, with the content digests of its pieces (checked when they
+   * arrived, or computed from the origin); undefined when there is nothing a child could fetch
+   * (empty, or no origin URL).
+   */
+  private async heldTask(r: TaskRecord & { contentLength: number }): Promise<HeldTask | undefined> {
     if (r.contentLength === 0 || !r.url || !URL.canParse(r.url)) return undefined;
+    const count = pieceCount(r.contentLength, r.pieceLength);
+    const pieceDigests = new Array<string>(count).fill('');
+    for (const p of await this.o.catalog.medium.listPieces(r.taskId)) if (p.number < count) pieceDigests[p.number] = p.contentDigest ?? '';
     return {
       taskId: r.taskId, peerId: this.o.peerId, contentLength: r.contentLength, pieceLength: r.pieceLength,
-      pieceCount: pieceCount(r.contentLength, r.pieceLength),
+      pieceCount: count, pieceDigests: pieceDigests.some(Boolean) ? pieceDigests : [],
       download: {
         url: r.url, digest: r.digest, tag: '', application: '', filteredQueryParams: [], requestHeader: {},
         disableBackToSource: false, needBackToSource: false, options: {}, contentLength: r.contentLength,

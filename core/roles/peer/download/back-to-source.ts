@@ -1,12 +1,16 @@
-import { pipeline, type Readable } from 'node:stream';
+import { pipeline, Transform, type Readable } from 'node:stream';
 import type { SourceClient, SourceRequest } from '../../../contracts/source-client.js';
 import type { StorageMedium } from '../../../contracts/storage-medium.js';
 import { D7yError, isD7yError, toD7yError } from '../../../errors/d7y-error.js';
 import type { Logger } from '../../../logging/logger.js';
+import { contentDigest, contentHasher } from '../../../task/content-hash.js';
 import { pieceBounds } from '../../../task/piece-length.js';
 import { runBounded } from './bounded.js';
 import type { TokenBucket } from '../token-bucket.js';
 import { TrafficType, type HeldPiece, type TaskState } from '../tasks/task-state.js';
+
+/** Bytes the hashing pass-through holds before it pushes back: a few of the origin's read chunks. */
+const PASS_THROUGH_HWM = 1024 * 1024;
 
 /** Errors that another attempt at the same origin will not cure. */
 const FINAL_CODES = new Set(['D7Y_SOURCE_NOT_FOUND', 'D7Y_SOURCE_AUTH', 'D7Y_SOURCE_RANGE_UNSUPPORTED',
@@ -90,7 +94,8 @@ export class BackToSource {
       if (keep(number)) {
         const wait = this.opts.limiter.take(data.length);
         if (wait) await new Promise((r) => setTimeout(r, wait));
-        const rec = await this.opts.medium.writePiece(state.taskId, { number, offset, length: data.length }, data);
+        const digest = contentDigest(data);
+        const rec = await this.opts.medium.writePiece(state.taskId, { number, offset, length: data.length }, data, undefined, { contentDigest: () => digest });
         await onPiece({ ...rec, trafficType: TrafficType.BackToSource, cost: Date.now() - started, createdAt: Date.now() });
       }
       offset += data.length;
@@ -116,10 +121,14 @@ export class BackToSource {
     return offset;
   }
 
+  /** Writes a piece from the origin, with the content digest of its bytes (the trusted digest children check against). */
   private async write(taskId: string, piece: { number: number; offset: number; length: number }, body: Readable): Promise<HeldPiece> {
-    const paced: Readable = this.opts.limiter.unlimited ? body : pipeline(body, this.opts.limiter.throttle(), () => undefined);
+    const hasher = contentHasher();
+    const hashing = new Transform({ highWaterMark: PASS_THROUGH_HWM, transform(chunk: Buffer, _enc, cb) { hasher.update(chunk); cb(null, chunk); } });
+    const paced: Readable = this.opts.limiter.unlimited ? pipeline(body, hashing, () => undefined)
+      : pipeline(body, this.opts.limiter.throttle(), hashing, () => undefined);
     try {
-      const rec = await this.opts.medium.writePiece(taskId, piece, paced);
+      const rec = await this.opts.medium.writePiece(taskId, piece, paced, undefined, { contentDigest: () => hasher.digest() });
       return { ...rec, createdAt: Date.now() };
     } catch (err) {
       body.destroy();

@@ -1,6 +1,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 import { D7yError } from '../../../errors/d7y-error.js';
+import { contentHasher, type ContentHasher } from '../../../task/content-hash.js';
 import { Crc32, parseDigest } from '../../../task/piece-digest.js';
 
 /**
@@ -9,6 +10,7 @@ import { Crc32, parseDigest } from '../../../task/piece-digest.js';
  */
 export class DigestCheck extends Transform {
   private readonly hash?: Hash;
+  private readonly content?: ContentHasher;
   private readonly crc?: Crc32;
   private readonly algorithm: string;
   private readonly value: string;
@@ -19,6 +21,7 @@ export class DigestCheck extends Transform {
     this.algorithm = d.algorithm;
     this.value = d.value;
     if (d.algorithm === 'crc32') this.crc = new Crc32();
+    else if (d.algorithm === 'blake3') this.content = contentHasher('blake3');
     else this.hash = createHash(d.algorithm);
   }
 
@@ -30,12 +33,14 @@ export class DigestCheck extends Transform {
   /** Adds bytes to the digest without passing them through the stream. */
   update(chunk: Uint8Array): void {
     if (this.crc) this.crc.update(chunk);
+    else if (this.content) this.content.update(chunk);
     else this.hash!.update(chunk);
   }
 
   /** The digest of everything seen, in the expected format. */
   actual(): string {
     if (this.crc) return this.crc.digest();
+    if (this.content) return this.content.digest();
     return `${this.algorithm}:${this.hash!.digest('hex')}`;
   }
 

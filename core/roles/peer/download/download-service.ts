@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import type { Readable, Writable } from 'node:stream';
 import type { SourceEntry } from '../../../contracts/source-client.js';
 import type { Logger } from '../../../logging/logger.js';
-import { D7yError, toD7yError } from '../../../errors/d7y-error.js';
+import { D7yError, isD7yError, toD7yError } from '../../../errors/d7y-error.js';
 import type { PeerDownloadRequest, PeerDownloadResult, TrafficShare } from '../../../protocol/local-api/download-request.js';
 import type { SourceRouter } from '../../../registry/source-router.js';
 import { parseDigest } from '../../../task/piece-digest.js';
@@ -12,6 +12,7 @@ import type { TaskCatalog } from '../tasks/task-catalog.js';
 import type { HeldPiece, TaskState } from '../tasks/task-state.js';
 import { DigestCheck } from './digest-check.js';
 import { checkOutputPath } from '../../../protocol/local-api/output-path.js';
+import { evictMismatched } from './corrupt-copy.js';
 import { OutputWriter } from './output-writer.js';
 import { TrafficSplit } from './traffic-split.js';
 import { sourceRequest, type EnsureResult, type TaskDownloader } from './task-downloader.js';
@@ -120,7 +121,8 @@ export class DownloadService {
     const { state, localHit, range, taskId, split } = await this.fetch(req, hooks);
     const result = { ...resultOf(taskId, state, localHit, range), ...split.share(range, state.contentLength, state.pieceLength) };
     if (req.output) {
-      result.outputMode = await this.output.write(state, req.output, { range, digest: req.digest, overwrite: req.overwrite ?? false, mode: req.outputMode, signal: hooks.signal });
+      result.outputMode = await this.output.write(state, req.output, { range, digest: req.digest, overwrite: req.overwrite ?? false, mode: req.outputMode, signal: hooks.signal })
+        .catch(async (err: unknown) => { throw isD7yError(err, 'D7Y_DIGEST_MISMATCH') ? await evictMismatched(this.catalog, state, req.url, err, this.logger) : err; });
       result.output = req.output;
     }
     return result;
@@ -187,7 +189,11 @@ export class DownloadService {
           await copyPiece(body, sink, check);
         }
         const { localHit } = await ensured;
-        check?.check(req.url);
+        try {
+          check?.check(req.url);
+        } catch (err) {
+          throw isD7yError(err) ? await evictMismatched(this.catalog, state, req.url, err, this.logger) : err;
+        }
         return { ...resultOf(taskId, state, localHit, range), ...split.share(range, state.contentLength, state.pieceLength) };
       } catch (err) {
         const e = toD7yError(err);

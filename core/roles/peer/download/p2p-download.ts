@@ -9,6 +9,7 @@ import { ParentSet, type Parent } from './parent-set.js';
 import type { ReceivingPiece } from '../tasks/receiving-piece.js';
 import type { TokenBucket } from '../token-bucket.js';
 import type { SchedulerConversation } from './scheduler-conversation.js';
+import { trustFailureOf, verifiedInput } from './verified-input.js';
 import { TrafficType, type HeldPiece, type TaskState } from '../tasks/task-state.js';
 
 /** The part of VortexClient a download uses. */
@@ -29,6 +30,8 @@ export interface P2PDownloadOptions {
   concurrency: number;
   stallMs: number;
   maxReschedules: number;
+  /** Milliseconds a piece waits for its trusted digest before the download goes back to the origin. */
+  digestWaitMs: number;
   /** Milliseconds to wait for the scheduler's first answer. */
   firstAnswerMs?: number;
 }
@@ -138,6 +141,7 @@ export class P2PDownload {
         const r = answer.response;
         if (!r || this.settled) continue;
         if (r.$case === 'normalTaskResponse') this.addParents(r.value.candidateParents);
+        else if (r.$case === 'pieceDigestsResponse') this.session.digests.add(r.value.pieces);
         else if (r.$case === 'needBackToSourceResponse') {
           this.settle({ kind: 'back-to-source', schedulerLost: false, reason: r.value.description ?? 'the scheduler sent this peer to the origin' });
         } else if (r.$case === 'emptyTaskResponse') this.settle({ kind: 'done' });
@@ -349,9 +353,13 @@ export class P2PDownload {
       // With the digest known, the piece can be passed on (cut-through) while it is written.
       receiving = expected ? this.state.startReceiving({ number: n, offset, length, digest: expected }) : undefined;
       const r = receiving;
+      // Checked against the trusted digest from the scheduler, never the parent's: a mismatch fails the write.
+      const digests = this.session.digests;
+      const verified = verifiedInput(body, digests.get(n), () => digests.wait(n, this.opts.digestWaitMs, ac.signal),
+        `piece ${n} from parent ${parent.id}`);
       // The endgame reads `landed` whether or not the piece can be passed on.
-      const rec = await this.opts.medium.writePiece(this.state.taskId, { number: n, offset, length }, body, expected,
-        { onWritten: (bytes) => { f.landed = bytes; r?.advance(bytes); } });
+      const rec = await this.opts.medium.writePiece(this.state.taskId, { number: n, offset, length }, verified.input, expected,
+        { onWritten: (bytes) => { f.landed = bytes; r?.advance(bytes); }, contentDigest: verified.contentDigest });
       this.missing.delete(n);
       const held: HeldPiece = { ...rec, parentId: parent.id, trafficType: TrafficType.RemotePeer, cost: Date.now() - startedAt, createdAt: Date.now() };
       if (!parent.seed) {
@@ -368,6 +376,12 @@ export class P2PDownload {
       if (this.signal.aborted) return this.fail(toD7yError(this.signal.reason, 'D7Y_ABORTED'));
       if (f.moved) return;
       if (isStorageFull(e)) return this.fail(e);
+      const trust = trustFailureOf(e);
+      if (trust === 'corrupt') return this.corrupt(n, parent, e);
+      if (trust === 'unverified') {
+        return this.settle({ kind: 'back-to-source', schedulerLost: false,
+          reason: `no trusted digest for piece ${n} from scheduler ${this.session.address} within ${this.opts.digestWaitMs} ms` });
+      }
       if (e.code === 'D7Y_RATE_LIMITED') {
         this.opts.logger.trace({ taskId: this.state.taskId, piece: n, parent: parent.id }, 'parent busy with the piece');
         return this.parentBusy(n, parent);
@@ -379,6 +393,20 @@ export class P2PDownload {
       this.opts.logger.debug({ taskId: this.state.taskId, piece: n, parent: parent.id, err: e.message }, 'piece from a parent failed');
       this.session.pieceFailed(n, parent.id);
     }
+  }
+
+  /**
+   * A parent sent bytes that differ from the piece's trusted digest: it is dropped from this
+   * download at once, reported to the scheduler (which blocks it for the task), and the piece is
+   * fetched from another holder.
+   */
+  private corrupt(n: number, parent: Parent, e: D7yError): void {
+    const failed = this.failedFor.get(n) ?? new Set<string>();
+    failed.add(parent.id);
+    this.failedFor.set(n, failed);
+    this.parents.block(parent);
+    this.opts.logger.warn({ taskId: this.state.taskId, piece: n, parent: parent.id, host: parent.hostId, ...e.details }, 'parent sent a corrupt piece; blocked for the task');
+    this.session.pieceFailed(n, parent.id, true);
   }
 
   /**

@@ -72,6 +72,12 @@ export class ParentSet {
     return true;
   }
 
+  /** Drops a parent at once (it sent a corrupt piece): never asked again by this download. */
+  block(parent: Parent): void {
+    parent.dead = true;
+    parent.sync?.abort();
+  }
+
   /**
    * A parent holding piece `n` and not in `excluded` or `busy`, by weighted random choice;
    * undefined if none. Normal parents come first: a seed is asked only when no normal parent

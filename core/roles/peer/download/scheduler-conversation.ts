@@ -5,6 +5,7 @@ import type { AnnouncePeerResponse } from '../../../protocol/rpc/gen/scheduler.j
 import type { SchedulerClient } from '../../../protocol/rpc/scheduler-client.js';
 import { TrafficType, type HeldPiece } from '../tasks/task-state.js';
 import { DownloadTally } from './download-tally.js';
+import { TrustedDigests } from './trusted-digests.js';
 
 /**
  * Everything one download says to the scheduler, and the only place that says it: register,
@@ -15,6 +16,8 @@ import { DownloadTally } from './download-tally.js';
  */
 export class SchedulerConversation implements AsyncIterable<AnnouncePeerResponse> {
   readonly tally = new DownloadTally();
+  /** The pieces' trusted digests the schedulers sent, kept across failovers. */
+  readonly digests = new TrustedDigests();
   private session: AnnouncePeerSession;
   private readonly lost = new Set<string>();
   /** The scheduler was lost: the download goes on without one, nothing more is reported. */
@@ -40,7 +43,7 @@ export class SchedulerConversation implements AsyncIterable<AnnouncePeerResponse
     if (this.tally.failovers === 0) return;
     for (const p of held) {
       this.quietly(this.session.pieceFinished({
-        number: p.number, offset: p.offset, length: p.length, digest: p.digest, parentId: '',
+        number: p.number, offset: p.offset, length: p.length, digest: p.contentDigest ?? p.digest, parentId: '',
         trafficType: TrafficType.LocalPeer, cost: 0, createdAt: p.createdAt,
       }));
     }
@@ -62,13 +65,14 @@ export class SchedulerConversation implements AsyncIterable<AnnouncePeerResponse
   pieceFinished(p: HeldPiece): void {
     this.tally.peerBytes += p.length;
     this.quietly(this.session.pieceFinished({
-      number: p.number, parentId: p.parentId ?? '', offset: p.offset, length: p.length, digest: p.digest,
+      number: p.number, parentId: p.parentId ?? '', offset: p.offset, length: p.length, digest: p.contentDigest ?? p.digest,
       trafficType: TrafficType.RemotePeer, cost: p.cost ?? 0, createdAt: p.createdAt,
     }));
   }
 
-  pieceFailed(n: number, parentId: string): void {
-    this.quietly(this.session.pieceFailed(n, parentId, true));
+  /** A piece failed from a parent; `corrupt` when its bytes differed from the trusted digest (the scheduler blocks the parent for the task). */
+  pieceFailed(n: number, parentId: string, corrupt = false): void {
+    this.quietly(this.session.pieceFailed(n, parentId, true, corrupt));
   }
 
   /**
@@ -117,7 +121,7 @@ export class SchedulerConversation implements AsyncIterable<AnnouncePeerResponse
     this.tally.sourceBytes += p.length;
     if (this.detached) return;
     this.quietly(this.session.backToSourcePieceFinished({
-      number: p.number, offset: p.offset, length: p.length, digest: p.digest, trafficType: TrafficType.BackToSource,
+      number: p.number, offset: p.offset, length: p.length, digest: p.contentDigest ?? p.digest, trafficType: TrafficType.BackToSource,
       cost: p.cost ?? 0, createdAt: p.createdAt,
     }));
   }

@@ -191,7 +191,7 @@ export class TaskDownloader {
           outcome = await new P2PDownload({
             medium: this.medium, vortex: this.opts.vortex, dfdaemon: this.opts.dfdaemon, limiter: this.downloadLimiter,
             logger: this.opts.logger, hostId: this.opts.hostId, concurrency: cfg.download.concurrency,
-            stallMs: cfg.download.stallMs, maxReschedules: cfg.download.maxReschedules,
+            stallMs: cfg.download.stallMs, maxReschedules: cfg.download.maxReschedules, digestWaitMs: cfg.download.trustedDigestTimeout,
           }, state, talk, missing.filter((n) => !state.has(n)), signal).run();
         } catch (err) {
           const e = toD7yError(err, 'D7Y_SCHEDULER_UNAVAILABLE');

@@ -1,7 +1,7 @@
 import { stat } from 'node:fs/promises';
 import type { LinkStamp, StorageMedium } from '../../../contracts/storage-medium.js';
 import type { Logger } from '../../../logging/logger.js';
-import { Crc32 } from '../../../task/piece-digest.js';
+import { corruptPieces } from './piece-recheck.js';
 import type { TaskState } from './task-state.js';
 
 /** The stamp of the file at `path`, or undefined when it is gone. */
@@ -55,7 +55,7 @@ export class LinkedContentGuard {
     if (!record?.linked || !path) return;
     const now = await linkStampOf(path);
     if (sameStamp(record.linked, now)) return;
-    const bad = now?.size === record.contentLength ? await this.badPieces(state) : [...state.pieces.keys()];
+    const bad = now?.size === record.contentLength ? await corruptPieces(this.medium, state) : [...state.pieces.keys()];
     if (bad.length === 0) {
       state.record = await this.medium.putTask({ ...record, linked: now });
       this.logger?.info({ taskId: state.taskId }, 'linked content file changed on disk; every piece still matches its digest');
@@ -63,20 +63,5 @@ export class LinkedContentGuard {
     }
     this.logger?.warn({ taskId: state.taskId, badPieces: bad.slice(0, 16), path }, 'linked content file was modified; dropping the task');
     await this.drop(state);
-  }
-
-  private async badPieces(state: TaskState): Promise<number[]> {
-    const bad: number[] = [];
-    for (const piece of [...state.pieces.values()].sort((a, b) => a.number - b.number)) {
-      const crc = new Crc32();
-      try {
-        for await (const chunk of await this.medium.readPiece(state.taskId, piece.number)) crc.update(chunk as Buffer);
-      } catch {
-        bad.push(piece.number);
-        continue;
-      }
-      if (crc.digest() !== piece.digest) bad.push(piece.number);
-    }
-    return bad;
   }
 }

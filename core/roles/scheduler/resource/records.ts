@@ -33,6 +33,8 @@ export interface HostRecord extends HostProfile {
 export interface PeerChannel {
   normalTask(parents: PeerRecord[]): void;
   needBackToSource(description: string): void;
+  /** Trusted digests of pieces of the task (`blake3:`/`sha256:`), to check parents' bytes against. */
+  pieceDigests(pieces: { number: number; digest: string }[]): void;
   /** Ends the stream with an error status. */
   fail(code: D7yErrorCode, message: string, fix?: string): void;
 }
@@ -77,6 +79,19 @@ export interface TaskRecord {
   waiting: Set<string>;
   graph: PeerGraph;
   seed: 'none' | 'triggered' | 'failed';
+  trust: TaskTrust;
+}
+
+/**
+ * What a task's children may trust: each piece's digest as a peer that read the origin reported
+ * it (a seed peer's replaces a normal peer's), and the hosts blocked for serving corrupt pieces.
+ */
+export interface TaskTrust {
+  digests: Map<number, { digest: string; hostId: string }>;
+  /** Who reported the digests: a seed peer, or (in a cluster without a live seed) a normal peer. */
+  from?: 'seed' | 'peer';
+  /** Hosts never offered as parents of the task again. */
+  blockedHosts: Set<string>;
 }
 
 export function newTask(id: string, download: Download, now: number): TaskRecord {
@@ -84,6 +99,7 @@ export function newTask(id: string, download: Download, now: number): TaskRecord
     id, download, state: 'pending', contentLength: download.contentLength ?? 0, pieceLength: download.pieceLength ?? 0,
     pieceCount: 0, createdAt: now, updatedAt: now, peers: new IndexedSet(), available: new IndexedSet(),
     backToSource: new Set(), waiting: new Set(), graph: new PeerGraph(), seed: 'none',
+    trust: { digests: new Map(), blockedHosts: new Set() },
   };
 }
 

@@ -176,6 +176,19 @@ export class SchedulerResources {
     peer.blockedParents.add(parentId);
   }
 
+  /**
+   * Never offers the host's peers as parents of the task again (it served a corrupt piece); false
+   * when it was blocked already. Bounded like blocked parents.
+   */
+  blockHost(task: TaskRecord, hostId: string): boolean {
+    const blocked = task.trust.blockedHosts;
+    if (blocked.has(hostId)) return false;
+    if (blocked.size >= MAX_BLOCKED_PARENTS) blocked.delete(blocked.values().next().value!);
+    blocked.add(hostId);
+    for (const p of task.peers.values()) if (p.host.id === hostId) task.available.delete(p.id);
+    return true;
+  }
+
   /** Removes peers, tasks and hosts past their TTLs, and tasks left without peers. */
   collect(now: number, ttls: GcTtls): GcResult {
     const result: GcResult = { peers: 0, tasks: 0, hosts: 0 };
@@ -206,7 +219,7 @@ export class SchedulerResources {
   }
 
   private refresh(task: TaskRecord, peer: PeerRecord): void {
-    if (isAvailable(peer)) task.available.add(peer);
+    if (isAvailable(peer) && !task.trust.blockedHosts.has(peer.host.id)) task.available.add(peer);
     else task.available.delete(peer.id);
   }
 }
