@@ -31,8 +31,10 @@ export async function freePort(): Promise<number> {
   const size = Math.floor(count / slices);
   const start = low + (process.pid % slices) * size;
   for (let tries = 0; tries < count; tries++) {
-    nextPort = nextPort === undefined ? start + Math.floor(Math.random() * (size / 4)) : low + ((nextPort - low + 1) % count);
-    if (await canListen(nextPort)) return nextPort;
+    // Taken before the await, so calls running at once never get the same port.
+    const port = nextPort === undefined ? start + Math.floor(Math.random() * (size / 4)) : low + ((nextPort - low + 1) % count);
+    nextPort = port;
+    if (await canListen(port)) return port;
   }
   throw new Error(`no free port in ${low}-${low + count - 1}`);
 }
