@@ -20,7 +20,7 @@ test('an image preheat resolves the manifest URL to its blobs through the oci so
   }));
   const managerConfig = join(cluster.dir, 'manager.json');
   await writeFile(managerConfig, JSON.stringify({
-    dataDir: join(cluster.dir, 'manager'), pluginsFile: cluster.pluginsFile, log: { level: 'warn' },
+    dataDir: join(cluster.dir, 'manager'), pluginsFile: cluster.pluginsFile, log: { level: 'warn' }, security: cluster.secrets,
     manager: { listen: { host: '127.0.0.1', port: 0 }, rootPassword: ROOT_PASSWORD },
   }));
   const manager = startCli(t, ['manager', '--config', managerConfig]);
@@ -33,7 +33,7 @@ test('an image preheat resolves the manifest URL to its blobs through the oci so
 
   const schedulerConfig = join(cluster.dir, 'scheduler.json');
   await writeFile(schedulerConfig, JSON.stringify({
-    dataDir: join(cluster.dir, 'scheduler'), pluginsFile: cluster.pluginsFile, log: { level: 'warn' },
+    dataDir: join(cluster.dir, 'scheduler'), pluginsFile: cluster.pluginsFile, log: { level: 'warn' }, security: cluster.secrets,
     scheduler: {
       listen: { host: '127.0.0.1', port: await freePort() },
       manager: { url, token, keepaliveIntervalMs: 1_000, jobPollIntervalMs: 300 },

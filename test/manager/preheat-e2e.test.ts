@@ -32,7 +32,7 @@ test('a manager-driven preheat warms exactly 50 % of 4 real peers, a later get t
 
   const managerConfig = join(cluster.dir, 'manager.json');
   await writeFile(managerConfig, JSON.stringify({
-    dataDir: join(cluster.dir, 'manager'), pluginsFile: cluster.pluginsFile, log: { level: 'warn' },
+    dataDir: join(cluster.dir, 'manager'), pluginsFile: cluster.pluginsFile, log: { level: 'warn' }, security: cluster.secrets,
     manager: { listen: { host: '127.0.0.1', port: 0 }, rootPassword: ROOT_PASSWORD },
   }));
   const manager = startCli(t, ['manager', '--config', managerConfig]);
@@ -48,7 +48,7 @@ test('a manager-driven preheat warms exactly 50 % of 4 real peers, a later get t
   const schedulerPort = await freePort();
   const schedulerConfig = join(cluster.dir, 'scheduler.json');
   await writeFile(schedulerConfig, JSON.stringify({
-    dataDir: join(cluster.dir, 'scheduler'), pluginsFile: cluster.pluginsFile, log: { level: 'warn' },
+    dataDir: join(cluster.dir, 'scheduler'), pluginsFile: cluster.pluginsFile, log: { level: 'warn' }, security: cluster.secrets,
     scheduler: {
       listen: { host: '127.0.0.1', port: schedulerPort },
       manager: { url, token, cluster: 'edge', keepaliveIntervalMs: 1_000, jobPollIntervalMs: 300 },
