@@ -1,4 +1,4 @@
-import { mkdir } from 'node:fs/promises';
+import { ensurePrivateDir } from '../../config/private-dir.js';
 import { inject, injectable } from '../../di.js';
 import type { NodeConfig } from '../../config/node-config.js';
 import { peerDataDir, peerSocketPath, type PeerConfig } from '../../config/peer-config.js';
@@ -139,7 +139,7 @@ export class PeerRole implements Role {
     const medium = new TaskMediumRouter(this.storage.get(cfg.storage.medium), this.storage, this.logger);
     this.medium = medium;
     const dir = peerDataDir(this.config.dataDir, cfg);
-    await mkdir(dir, { recursive: true });
+    await ensurePrivateDir(dir);
     this.lock = new DataDirLock(dir);
     await this.lock.acquire();
     try {
