@@ -5,6 +5,7 @@ import { D7yError } from '../../errors/d7y-error.js';
 import { silentLogger } from '../../logging/logger.js';
 import type { Logger } from '../../logging/logger.js';
 import type { PieceProvider } from './piece-provider.js';
+import type { PieceKind } from './vortex-tags.js';
 import { VortexServerConnection } from './vortex-server-connection.js';
 
 export interface VortexServerOptions {
@@ -17,6 +18,11 @@ export interface VortexServerOptions {
   maxConnections?: number;
   /** A connection with no traffic either way for this long is destroyed. Default 60 s. */
   idleTimeoutMs?: number;
+  /**
+   * The piece kinds the provider serves; a request for another kind gets an InvalidArgument error
+   * frame naming it (the connection stays usable). Default: every kind.
+   */
+  kinds?: readonly PieceKind[];
 }
 
 /**
@@ -114,6 +120,6 @@ export class VortexServer implements Startable {
     socket.setTimeout(this.idleTimeoutMs, () => socket.destroy());
     socket.on('error', (err) => this.logger.debug({ err, remote: socket.remoteAddress }, 'vortex: connection error'));
     socket.once('close', () => this.sockets.delete(socket));
-    new VortexServerConnection(socket, this.opts.provider, this.logger, () => { this.served += 1; });
+    new VortexServerConnection(socket, this.opts.provider, this.logger, () => { this.served += 1; }, this.opts.kinds);
   }
 }

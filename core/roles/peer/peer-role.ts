@@ -178,10 +178,12 @@ export class PeerRole implements Role {
     const slots = new UploadSlots(cfg.upload.concurrentPieces);
     // Children over Vortex share a piece at most childrenPerPiece at once (a seed's super-seeding
     // already offers each piece to one child); the HTTP piece endpoint, for tools, is not limited.
+    const stall = { slotReleaseMs: cfg.upload.stalledSlotRelease, cutMs: cfg.upload.writeTimeout };
     const provider = new UploadPieceProvider(tasks, medium, limiter, this.uploadStats, () => this.hostId, offers, slots,
-      cfg.seed ? 0 : cfg.upload.childrenPerPiece);
-    const toolProvider = new UploadPieceProvider(tasks, medium, limiter, this.uploadStats, () => this.hostId, offers, slots);
-    this.vortexServer = new VortexServer({ host: cfg.host.ip, port: cfg.upload.port, provider, logger: this.logger, maxConnections: cfg.upload.maxConnections });
+      cfg.seed ? 0 : cfg.upload.childrenPerPiece, stall);
+    const toolProvider = new UploadPieceProvider(tasks, medium, limiter, this.uploadStats, () => this.hostId, offers, slots, 0, stall);
+    this.vortexServer = new VortexServer({ host: cfg.host.ip, port: cfg.upload.port, provider, logger: this.logger, maxConnections: cfg.upload.maxConnections,
+      kinds: ['standard'] });
     this.pieceHttp = new PieceHttpServer({ host: cfg.host.ip, port: cfg.pieceHttp.port, provider: toolProvider });
     this.rpc = new DfdaemonService({ host: cfg.host.ip, port: cfg.rpc.port, catalog: tasks, downloads, logger: this.logger, hostId: this.hostId, peerId: () => this.hostId, offers });
     this.lifecycle.add(this.vortexServer);
