@@ -58,6 +58,8 @@ export const PeerConfigSchema = unitObject({
   /** dfdaemon gRPC service (SyncPieces, DownloadTask, StatTask, DeleteTask). */
   rpc: z.strictObject({
     port: port.default(4000),
+    /** Largest gRPC message the dfdaemon service accepts; a larger one fails with RESOURCE_EXHAUSTED. */
+    maxReceiveMessageSize: size({ min: 64 * 1024, max: 256 * 1024 * 1024 }).default(4 * MIB),
   }).prefault({}),
   /** HTTP range GET of one piece: `GET /pieces/<taskId>/<n>`; for tools and debugging. */
   pieceHttp: z.strictObject({

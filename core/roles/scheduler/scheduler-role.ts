@@ -133,7 +133,7 @@ export class SchedulerRole implements Role {
   async start(): Promise<void> {
     this.evaluators.get(this.policy.evaluator);
     for (const v of this.policy.experiment?.variants ?? []) this.evaluators.get(v.evaluator);
-    const server = new Server({ 'grpc.max_receive_message_length': 16 * 1024 * 1024 });
+    const server = new Server({ 'grpc.max_receive_message_length': this.config.scheduler.limits.maxReceiveMessageSize });
     server.addService(SchedulerService, createSchedulerService({
       resources: this.resources, announcer: this.announcer, seeds: this.seeds, metrics: this.metrics, logger: this.logger,
       options: { hostTtl: this.config.scheduler.gc.hostTtl, maxStreams: this.config.scheduler.limits.maxStreams },

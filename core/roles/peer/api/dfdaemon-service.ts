@@ -28,6 +28,8 @@ export interface DfdaemonServiceOptions {
   syncIdleMs?: number;
   /** A seed peer's super-seeding: a child's first stream for a task gets offers, not everything. */
   offers?: SeedOffers;
+  /** Largest message accepted (peer.rpc.maxReceiveMessageSize); default 4 MiB. */
+  maxReceiveMessageSize?: number;
 }
 
 /**
@@ -46,7 +48,7 @@ export class DfdaemonService implements Startable {
   }
 
   async start(): Promise<void> {
-    const server = new Server({ 'grpc.max_concurrent_streams': 1000 });
+    const server = new Server({ 'grpc.max_concurrent_streams': 1000, 'grpc.max_receive_message_length': this.opts.maxReceiveMessageSize ?? 4 * 1024 * 1024 });
     const impl: DfdaemonUploadServer = {
       downloadTask: (call) => void this.downloadTask(call),
       syncPieces: (call) => void this.syncPieces(call),
