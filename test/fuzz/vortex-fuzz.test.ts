@@ -33,7 +33,19 @@ function exchange(port: number, bytes: Buffer): Promise<{ received: number; ms: 
   });
 }
 
-test('fuzzing a live peer\'s Vortex server with random, mutated and truncated frames: no crash, no stuck server, every valid request still answered; a normal download works afterwards', async (t) => {
+/** The status code of a raw HTTP/1.1 request (0 when the server closed without answering). */
+function rawHttp(port: number, text: string): Promise<number> {
+  return new Promise((resolve) => {
+    let head = '';
+    const s = connect(port, '127.0.0.1', () => s.write(text));
+    s.setTimeout(5_000, () => s.destroy());
+    s.on('data', (d: Buffer) => { if (head.length < 64) head += d.toString('latin1'); });
+    s.on('error', () => undefined);
+    s.on('close', () => resolve(Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1] ?? 0)));
+  });
+}
+
+test('fuzzing a live peer\'s Vortex server with random, mutated and truncated frames, and its piece HTTP endpoint with odd paths and ranges: no 5xx, no crash, no stuck server, every valid request still answered; a normal download works afterwards', async (t) => {
   t.timeout(150_000);
   const node = await startLiveNode(t);
   await node.controlDownload(t);
@@ -78,6 +90,18 @@ test('fuzzing a live peer\'s Vortex server with random, mutated and truncated fr
   }), { numRuns: RUNS, endOnFailure: true });
 
   t.log(`${RUNS} connections (${endings.closed} closed by the server, ${endings.quiet} left waiting for the rest of a frame or done), ${(bytesBack / 2 ** 20).toFixed(0)} MiB of answers; a valid request answered after every 25`);
+  const statuses = new Map<number, number>();
+  const target = fc.oneof(
+    fc.constantFrom('//[', '/pieces/%FF', `/pieces/${held}/99999999999999999999`, `/pieces/${held}/1?x=%`, '*', `/pieces/${held}/-1`),
+    fc.tuple(fc.constantFrom(held, 'x'), fc.oneof(fc.nat().map(String), fc.string({ maxLength: 12 }).map(encodeURIComponent))).map(([id, n]) => `/pieces/${id}/${n}`),
+  );
+  const range = fc.option(fc.oneof(fc.string({ maxLength: 20 }).map((r) => `bytes=${r}`), fc.constantFrom('bytes=-0', 'bytes=0-', 'bytes=99999999999-', 'bytes=5-1', 'bytes=1-2,3-4')));
+  await fc.assert(fc.asyncProperty(target, fc.constantFrom('GET', 'HEAD', 'POST'), range, async (path, method, r) => {
+    const res = await rawHttp(node.ports.pieceHttp, `${method} ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n${r ? `Range: ${r.replace(/[\r\n]/g, '')}\r\n` : ''}Connection: close\r\n\r\n`);
+    statuses.set(res, (statuses.get(res) ?? 0) + 1);
+    if (res >= 500 || res === 0) throw new Error(`${method} ${path} (range ${r}) → ${res}`);
+  }), { numRuns: 300, endOnFailure: true });
+  t.log(`piece HTTP, 300 requests: ${[...statuses].map(([c, n]) => `${c}×${n}`).join(' ')}`);
   t.true(node.alive(), 'the node survived');
   t.log(`control download after the campaign: ${(await node.controlDownload(t)).toFixed(0)} ms`);
 });
