@@ -1,4 +1,4 @@
-import { mkdir } from 'node:fs/promises';
+import { ensurePrivateDir } from '../core/config/private-dir.js';
 import { join } from 'node:path';
 import { Tokens } from '../core/tokens.js';
 import type { Logger, RoleName, Startable } from '../core/index.js';
@@ -60,7 +60,7 @@ export class NodeRunner implements Startable {
     for (const [i, c] of this.composed.entries()) {
       try {
         await this.specs[i]?.prepare?.(this.composed.slice(0, i));
-        await mkdir(c.container.resolve<string>(Tokens.DataDir), { recursive: true });
+        await ensurePrivateDir(c.container.resolve<string>(Tokens.DataDir));
         await c.lifecycle.start();
         this.started.push(c.lifecycle);
         await c.role.start();

@@ -60,6 +60,12 @@ export function registerRoleCommands(program: Command): void {
           const { resetManagerPassword } = await import('../manager-reset-password.js');
           await resetManagerPassword(sub.optsWithGlobals());
         });
+      addCommonOptions(cmd.command('rotate-secret'))
+        .description('replace the session signing secret in the manager\'s database; every console session ends')
+        .action(async (_opts: unknown, sub: Command) => {
+          const { rotateManagerSecret } = await import('../manager-rotate-secret.js');
+          await rotateManagerSecret(sub.optsWithGlobals());
+        });
     }
   }
   addCommonOptions(program.command('up'))

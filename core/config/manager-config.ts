@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { duration } from './unit-schemas.js';
+import { duration, size } from './unit-schemas.js';
 
 const ms = (def: number) => duration({ min: 1, legacyNumber: true }).default(def);
 
@@ -9,6 +9,10 @@ export const ManagerConfigSchema = z.strictObject({
     host: z.string().default('127.0.0.1'),
     /** 0 picks a free port; the role logs and exposes the real one. */
     port: z.number().int().min(0).max(65535).default(8080),
+    /** Largest request body the API reads; a larger one is answered 413. */
+    maxBodySize: size({ min: 1024 }).default(1024 * 1024),
+    /** Deepest nesting of arrays and objects in a JSON body; a deeper one is answered 400. */
+    maxJsonDepth: z.number().int().min(4).max(1000).default(32),
   }).prefault({}),
   database: z.strictObject({
     /** `postgres://…` for PostgreSQL; unset means the embedded SQLite file in the data directory. */
@@ -33,6 +37,14 @@ export const ManagerConfigSchema = z.strictObject({
     sessionTtl: ms(14 * 24 * 3600_000),
     /** Longest lifetime a personal access token may be given. */
     maxTokenTtl: ms(365 * 24 * 3600_000),
+    /** Failed sign-ins allowed per user name within `lockoutWindow`; the next ones are answered 429 until it passes. */
+    maxFailedLogins: z.number().int().min(1).max(1000).default(5),
+    /** Failed sign-ins allowed per source address within `lockoutWindow`. */
+    maxFailedLoginsPerIp: z.number().int().min(1).max(100_000).default(20),
+    /** The window failed sign-ins are counted in, and how long a lockout lasts. */
+    lockoutWindow: ms(15 * 60_000),
+    /** How often a manager reloads the session signing secret, so a rotation on a shared database reaches it. */
+    secretReloadInterval: ms(5_000),
   }).prefault({}),
   /** A scheduler or seed peer without keepalive for this long is inactive. */
   keepaliveTtl: ms(30_000),

@@ -34,6 +34,10 @@ export const PeerConfigSchema = unitObject({
     maxConnections: z.number().int().min(1).default(512),
     /** Pieces uploaded at once; more requests wait their turn (a new piece spreads as a tree). */
     concurrentPieces: z.number().int().min(1).max(1024).default(8),
+    /** A send whose child reads nothing for this long gives its slot to the next child (it may go on if the child reads again). */
+    stalledSlotRelease: duration({ min: 10 }).default(1_000),
+    /** A send whose child reads nothing for this long is cut and its connection closed (Vortex and piece HTTP). */
+    writeTimeout: duration({ min: 10 }).default(5_000),
     /**
      * Normal peers: children one piece is sent to at once over Vortex; a further child is told the
      * peer is busy and fetches it from another holder (each child passing it on as it arrives), so
@@ -54,6 +58,8 @@ export const PeerConfigSchema = unitObject({
   /** dfdaemon gRPC service (SyncPieces, DownloadTask, StatTask, DeleteTask). */
   rpc: z.strictObject({
     port: port.default(4000),
+    /** Largest gRPC message the dfdaemon service accepts; a larger one fails with RESOURCE_EXHAUSTED. */
+    maxReceiveMessageSize: size({ min: 64 * 1024, max: 256 * 1024 * 1024 }).default(4 * MIB),
   }).prefault({}),
   /** HTTP range GET of one piece: `GET /pieces/<taskId>/<n>`; for tools and debugging. */
   pieceHttp: z.strictObject({

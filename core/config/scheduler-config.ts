@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ManagerLinkConfigSchema } from './manager-link-config.js';
-import { duration } from './unit-schemas.js';
+import { duration, size } from './unit-schemas.js';
 
 const ms = (def: number) => duration({ min: 1, legacyNumber: true }).default(def);
 
@@ -57,6 +57,8 @@ export const SchedulerConfigSchema = z.strictObject({
     maxPeersPerTask: z.number().int().min(1).default(20_000),
     /** Open AnnouncePeer streams at once. */
     maxStreams: z.number().int().min(1).default(50_000),
+    /** Largest gRPC message the scheduler accepts; a larger one fails with RESOURCE_EXHAUSTED. */
+    maxReceiveMessageSize: size({ min: 64 * 1024, max: 256 * 1024 * 1024 }).default(16 * 1024 * 1024),
   }).prefault({}),
 });
 

@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import { pino } from 'pino';
 import type { LogFormat } from './log-levels.js';
+import { scrubSecrets } from './scrub-secrets.js';
 import type { DestinationStream, Logger as PinoLogger, LoggerOptions } from 'pino';
 
 export type Logger = PinoLogger;
@@ -60,6 +61,7 @@ export function createLogger(settings: LoggerSettings = {}): Logger {
     name: settings.name ?? 'd7y',
     redact: { paths: REDACT_PATHS, censor: CENSOR },
     formatters: { log: (obj) => redactDeep(obj, 0) as Record<string, unknown> },
+    hooks: { streamWrite: scrubSecrets },
   };
   const stream: DestinationStream = prettyLogs(settings.format, destination)
     ? prettyStream(destination)

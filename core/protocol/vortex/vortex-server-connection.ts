@@ -9,7 +9,7 @@ import { UNAUTHENTICATED_PREFIX, vortexCodeOf } from './vortex-error-codes.js';
 import { VortexDecoder } from './vortex-decoder.js';
 import type { VortexEvent } from './vortex-decoder.js';
 import { encodeAuthChallengeFrame, encodeErrorFrame, encodePieceContentFrame, VORTEX_MAX_ERROR_MESSAGE_BYTES, randomVortexPacketId } from './vortex-frames.js';
-import { VortexErrorCode } from './vortex-tags.js';
+import { VortexErrorCode, vortexRequestTagOf, type PieceKind } from './vortex-tags.js';
 import type { PieceProvider } from './piece-provider.js';
 
 type RequestEvent = Extract<VortexEvent, { type: 'request' }>;
@@ -44,6 +44,7 @@ export class VortexServerConnection {
     private readonly logger: Logger,
     private readonly onServed: () => void,
     private readonly auth?: VortexServerAuth,
+    private readonly kinds?: readonly PieceKind[],
   ) {
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     if (auth) {
@@ -109,6 +110,12 @@ export class VortexServerConnection {
   }
 
   private async serve(req: RequestEvent): Promise<void> {
+    if (this.kinds && !this.kinds.includes(req.kind)) {
+      const message = `this peer does not serve ${req.kind} pieces (request tag ${vortexRequestTagOf(req.kind)}); it serves ${this.kinds.join(', ')} pieces`;
+      this.logger.debug({ remote: this.socket.remoteAddress, kind: req.kind, taskId: req.taskId }, 'vortex: piece kind not served');
+      if (!this.socket.destroyed) this.socket.write(encodeErrorFrame(req.packetId, VortexErrorCode.InvalidArgument, message));
+      return;
+    }
     let piece: Awaited<ReturnType<PieceProvider['getPiece']>>;
     try {
       piece = await this.provider.getPiece({ taskId: req.taskId, number: req.number, kind: req.kind });
@@ -157,16 +164,24 @@ async function writeBody(socket: Socket, body: Readable, length: number, recycle
     if (sent > length) throw new Error(`piece body is longer than its metadata length ${length}`);
     if (socket.destroyed) throw new Error('connection closed');
     const ok = recycle ? socket.write(bytes, (err) => { if (!err) recycle(bytes); }) : socket.write(bytes);
-    if (!ok) await drained(socket);
+    if (!ok) await drained(socket, body);
   }
   if (sent !== length) throw new Error(`piece body ended after ${sent} of ${length} bytes`);
 }
 
-function drained(socket: Socket): Promise<void> {
+/** Resolves on the socket's `drain`; rejects when the socket closes or the body is destroyed (an upload cut for a stalled reader) first. */
+function drained(socket: Socket, body: Readable): Promise<void> {
   return new Promise((resolve, reject) => {
-    const onDrain = (): void => { socket.off('close', onClose); resolve(); };
-    const onClose = (): void => { socket.off('drain', onDrain); reject(new Error('connection closed')); };
+    const done = (): void => {
+      socket.off('drain', onDrain);
+      socket.off('close', onClose);
+      body.off('close', onBodyClose);
+    };
+    const onDrain = (): void => { done(); resolve(); };
+    const onClose = (): void => { done(); reject(new Error('connection closed')); };
+    const onBodyClose = (): void => { done(); reject(body.errored ?? new Error('piece body closed before it was sent')); };
     socket.once('drain', onDrain);
     socket.once('close', onClose);
+    body.once('close', onBodyClose);
   });
 }

@@ -8,6 +8,7 @@ import type { PieceProvider } from './piece-provider.js';
 import type { ClusterAuth } from '../auth/cluster-auth.js';
 import { RefusalLog } from '../auth/refusal-log.js';
 import { VortexServerConnection, type VortexServerAuth } from './vortex-server-connection.js';
+import type { PieceKind } from './vortex-tags.js';
 
 export interface VortexServerOptions {
   host: string;
@@ -21,6 +22,11 @@ export interface VortexServerOptions {
   idleTimeoutMs?: number;
   /** Serve only clients that answer the handshake challenge with this cluster's key (per connection). */
   auth?: ClusterAuth;
+  /**
+   * The piece kinds the provider serves; a request for another kind gets an InvalidArgument error
+   * frame naming it (the connection stays usable). Default: every kind.
+   */
+  kinds?: readonly PieceKind[];
 }
 
 /**
@@ -120,6 +126,6 @@ export class VortexServer implements Startable {
     socket.setTimeout(this.idleTimeoutMs, () => socket.destroy());
     socket.on('error', (err) => this.logger.debug({ err, remote: socket.remoteAddress }, 'vortex: connection error'));
     socket.once('close', () => this.sockets.delete(socket));
-    new VortexServerConnection(socket, this.opts.provider, this.logger, () => { this.served += 1; }, this.auth);
+    new VortexServerConnection(socket, this.opts.provider, this.logger, () => { this.served += 1; }, this.auth, this.opts.kinds);
   }
 }

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
@@ -18,6 +17,8 @@ import { AuditLog } from './audit-log.js';
 import { Authenticator } from './auth/authenticator.js';
 import { SessionSigner } from './auth/credentials.js';
 import { ensureRootUser } from './auth/root-user.js';
+import { LoginGuard } from './auth/login-guard.js';
+import { loadSessionSecret } from './auth/session-secret.js';
 import { pruneSessions } from './auth/sessions.js';
 import { ensureNodeCredential } from './auth/node-credential.js';
 import { databaseKind, openManagerDatabase, type ManagerDb } from './database/manager-database.js';
@@ -44,6 +45,7 @@ export class ManagerRole implements Role {
   private limiter?: PreheatLimiter;
   private audit?: AuditLog;
   private sweeper?: NodeJS.Timeout;
+  private secretReloader?: NodeJS.Timeout;
   private boundPort = 0;
   private routeTable: ManagerRoute[] = [];
 
@@ -99,18 +101,22 @@ export class ManagerRole implements Role {
     this.db = db;
     try {
       await this.ensureRoot(db);
-      const signer = new SessionSigner(await this.sessionSecret(db));
+      const signer = new SessionSigner(await loadSessionSecret(db), () => loadSessionSecret(db));
+      this.secretReloader = setInterval(() => void this.reloadSecret(signer), c.auth.secretReloadInterval);
+      this.secretReloader.unref();
       this.limiter = new PreheatLimiter(c.jobs.preheatRateLimit, c.redis.url);
       await this.limiter.start();
       this.audit = new AuditLog(db, this.logger);
       const services: ManagerServices = {
-        db, config: c, signer, limiter: this.limiter, images: new ImageResolver(this.sources), audit: this.audit, logger: this.logger,
+        db, config: c, signer, limiter: this.limiter,
+        logins: new LoginGuard({ perUser: c.auth.maxFailedLogins, perIp: c.auth.maxFailedLoginsPerIp, windowMs: c.auth.lockoutWindow }), images: new ImageResolver(this.sources), audit: this.audit, logger: this.logger,
       };
       this.routeTable = managerRoutes(services);
       const doc = openApiDocument(this.routeTable, 'v1');
       const app = createManagerApp({
         routes: this.routeTable, db, authenticator: new Authenticator(db, signer), audit: this.audit, metrics: this.metrics,
         logger: this.logger, openapi: () => doc, health: () => this.health(),
+        limits: { maxBodySize: c.listen.maxBodySize, maxJsonDepth: c.listen.maxJsonDepth },
       });
       await this.listen(createServer(app));
       this.sweeper = setInterval(() => void this.sweep(), c.jobs.sweepInterval);
@@ -125,6 +131,8 @@ export class ManagerRole implements Role {
   async stop(): Promise<void> {
     clearInterval(this.sweeper);
     this.sweeper = undefined;
+    clearInterval(this.secretReloader);
+    this.secretReloader = undefined;
     const server = this.server;
     this.server = undefined;
     if (server) {
@@ -178,16 +186,14 @@ export class ManagerRole implements Role {
     this.boundPort = (server.address() as AddressInfo).port;
   }
 
-  /** A secret shared by every manager on this database, created once. */
-  private async sessionSecret(db: ManagerDb): Promise<Buffer> {
-    const key = 'session_secret';
-    const read = () => db.selectFrom('settings').select('value').where('key', '=', key).executeTakeFirst();
-    let row = await read();
-    if (!row) {
-      await db.insertInto('settings').values({ key, value: randomBytes(32).toString('base64') }).execute().catch(() => undefined);
-      row = await read();
+  /** Picks up a secret rotated on the shared database (d7y manager rotate-secret). */
+  private async reloadSecret(signer: SessionSigner): Promise<void> {
+    if (!this.db) return;
+    try {
+      await signer.refresh();
+    } catch (err) {
+      this.logger.warn({ err: (err as Error).message }, 'manager could not reload the session signing secret');
     }
-    return Buffer.from(row!.value, 'base64');
   }
 
   /**

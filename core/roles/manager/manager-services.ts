@@ -2,6 +2,7 @@ import type { ManagerConfig } from '../../config/manager-config.js';
 import type { Logger } from '../../logging/logger.js';
 import type { AuditLog } from './audit-log.js';
 import type { SessionSigner } from './auth/credentials.js';
+import type { LoginGuard } from './auth/login-guard.js';
 import type { ManagerDb } from './database/manager-database.js';
 import type { ImageResolver } from './jobs/image-resolver.js';
 import type { PreheatLimiter } from './jobs/preheat-limiter.js';
@@ -11,6 +12,7 @@ export interface ManagerServices {
   db: ManagerDb;
   config: ManagerConfig;
   signer: SessionSigner;
+  logins: LoginGuard;
   limiter: PreheatLimiter;
   images: ImageResolver;
   audit: AuditLog;

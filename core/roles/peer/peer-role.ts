@@ -1,4 +1,4 @@
-import { mkdir } from 'node:fs/promises';
+import { ensurePrivateDir } from '../../config/private-dir.js';
 import { inject, injectable } from '../../di.js';
 import type { NodeConfig } from '../../config/node-config.js';
 import { peerDataDir, peerSocketPath, type PeerConfig } from '../../config/peer-config.js';
@@ -160,7 +160,7 @@ export class PeerRole implements Role {
     const medium = new TaskMediumRouter(this.storage.get(cfg.storage.medium), this.storage, this.logger);
     this.medium = medium;
     const dir = peerDataDir(this.config.dataDir, cfg);
-    await mkdir(dir, { recursive: true });
+    await ensurePrivateDir(dir);
     this.lock = new DataDirLock(dir);
     await this.lock.acquire();
     try {
@@ -205,9 +205,10 @@ export class PeerRole implements Role {
     const slots = new UploadSlots(cfg.upload.concurrentPieces);
     // Children over Vortex share a piece at most childrenPerPiece at once (a seed's super-seeding
     // already offers each piece to one child); the HTTP piece endpoint, for tools, is not limited.
+    const stall = { slotReleaseMs: cfg.upload.stalledSlotRelease, cutMs: cfg.upload.writeTimeout };
     const provider = new UploadPieceProvider(tasks, medium, limiter, this.uploadStats, () => this.hostId, offers, slots,
-      cfg.seed ? 0 : cfg.upload.childrenPerPiece);
-    const toolProvider = new UploadPieceProvider(tasks, medium, limiter, this.uploadStats, () => this.hostId, offers, slots);
+      cfg.seed ? 0 : cfg.upload.childrenPerPiece, stall);
+    const toolProvider = new UploadPieceProvider(tasks, medium, limiter, this.uploadStats, () => this.hostId, offers, slots, 0, stall);
     const cache = new PeerPersistentCache({
       config: cfg, dir, catalog: tasks, vortex: this.vortex, logger: this.logger, hostId: () => this.hostId,
       scheduler: new PersistentCacheSchedulerClient(() => this.scheduler, undefined, this.clientAuth),
@@ -215,7 +216,7 @@ export class PeerRole implements Role {
     this.cache = cache;
     this.vortexServer = new VortexServer({
       host: cfg.host.ip, port: cfg.upload.port, provider: new CachePieceProvider(provider, (id) => cache.isCacheTask(id)),
-      logger: this.logger, maxConnections: cfg.upload.maxConnections, auth,
+      logger: this.logger, maxConnections: cfg.upload.maxConnections, auth, kinds: ['standard', 'persistent-cache'],
     });
     this.pieceHttp = new PieceHttpServer({
       host: cfg.host.ip, port: cfg.pieceHttp.port, provider: toolProvider, auth, refusals: new RefusalLog(this.logger, 'piece http'),
@@ -224,7 +225,7 @@ export class PeerRole implements Role {
     const controlLevel = cfg.seed ? 'seed' : 'member';
     this.rpc = new DfdaemonService({
       host: cfg.host.ip, port: cfg.rpc.port, catalog: tasks, downloads, logger: this.logger, hostId: this.hostId, peerId: () => this.hostId, offers,
-      guard, controlLevel,
+      guard, controlLevel, maxReceiveMessageSize: cfg.rpc.maxReceiveMessageSize,
       extraServices: [{ definition: DfdaemonPersistentCacheService, implementation: guardService(cacheDfdaemonService(cache), guard, controlLevel) }],
     });
     this.lifecycle.add(this.vortexServer);

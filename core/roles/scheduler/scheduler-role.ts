@@ -153,7 +153,7 @@ export class SchedulerRole implements Role {
     this.persistentCache.authenticate(clientAuth);
     const { host, port } = this.config.scheduler.listen;
     const address = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
-    const server = new Server({ 'grpc.max_receive_message_length': 16 * 1024 * 1024 });
+    const server = new Server({ 'grpc.max_receive_message_length': this.config.scheduler.limits.maxReceiveMessageSize });
     server.addService(SchedulerService, createSchedulerService({
       resources: this.resources, announcer: this.announcer, seeds: this.seeds, metrics: this.metrics, logger: this.logger,
       options: { hostTtl: this.config.scheduler.gc.hostTtl, maxStreams: this.config.scheduler.limits.maxStreams },

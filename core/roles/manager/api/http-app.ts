@@ -7,6 +7,7 @@ import type { Logger } from '../../../logging/logger.js';
 import { bearerOf, type Authenticator } from '../auth/authenticator.js';
 import type { AuditLog } from '../audit-log.js';
 import type { ManagerDb } from '../database/manager-database.js';
+import { jsonDeeperThan, requestErrorOf, TOO_DEEP } from './request-limits.js';
 import { Reply, type ManagerRoute, type Principal, type ResourceKind } from './manager-route.js';
 
 const RESOURCE_TABLES: Record<ResourceKind, 'jobs' | 'scheduler_clusters' | 'seed_peer_clusters' | 'personal_access_tokens' | 'schedulers' | 'seed_peers'> = {
@@ -32,6 +33,8 @@ export interface ManagerAppOptions {
   logger: Logger;
   openapi: () => unknown;
   health: () => Promise<Record<string, unknown>>;
+  /** Request body limits (manager.listen). */
+  limits: { maxBodySize: number; maxJsonDepth: number };
 }
 
 /** `a.b.0.c: reason; …` and the same as a list, from a zod error. */
@@ -88,7 +91,12 @@ export function createManagerApp(opts: ManagerAppOptions): express.Express {
     });
     next();
   });
-  app.use(express.json({ limit: '1mb' }));
+  app.use(express.json({
+    limit: opts.limits.maxBodySize,
+    verify: (_req, _res, buf) => {
+      if (jsonDeeperThan(buf, opts.limits.maxJsonDepth)) throw Object.assign(new Error('JSON body too deep'), { type: TOO_DEEP, status: 400 });
+    },
+  }));
 
   app.get('/healthz', async (_req, res) => {
     res.locals.route = '/healthz';
@@ -139,12 +147,9 @@ export function createManagerApp(opts: ManagerAppOptions): express.Express {
     next(new D7yError('D7Y_NOT_FOUND', `no route ${req.method} ${req.path}`, { fix: 'see /openapi.json for the routes' }));
   });
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
-    const e = (err as { type?: string }).type === 'entity.parse.failed'
-      ? new D7yError('D7Y_INVALID_ARGUMENT', 'request body is not valid JSON', { fix: 'send a JSON body with Content-Type: application/json' })
-      : (err as { type?: string }).type === 'entity.too.large'
-        ? new D7yError('D7Y_INVALID_ARGUMENT', 'request body is larger than 1 MiB', { fix: 'send a smaller body' })
-        : toD7yError(err);
-    const status = httpStatusOf(e);
+    const refused = requestErrorOf(err, opts.limits);
+    const e = refused?.error ?? toD7yError(err);
+    const status = refused?.status ?? httpStatusOf(e);
     res.locals.errorCode = e.code;
     if (status >= 500) opts.logger.error({ err: e.message, code: e.code }, 'manager API error');
     const details = e.details && status < 500 ? e.details : undefined;

@@ -48,8 +48,8 @@ export class Authenticator {
       .where('sessions.id', '=', claims.sid).where('sessions.user_id', '=', claims.sub).where('sessions.expires_at', '>', now)
       .executeTakeFirst();
     if (!user) {
-      throw unauthenticated('the session token is invalid, expired or ended (signed out, or the password changed)',
-        'sign in again (d7y login, or POST /api/v1/users/signin)');
+      throw unauthenticated('the session token is invalid, expired or ended (signed out, the password changed, or the signing secret rotated)',
+        'log in again (d7y login, or POST /api/v1/users/signin)');
     }
     return {
       kind: 'user', tenantId: user.tenant_id, userId: user.id, name: user.name, role: user.role, scopes: ['job', 'cluster'], sessionId: claims.sid,

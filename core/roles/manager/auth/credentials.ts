@@ -45,9 +45,17 @@ export interface SessionClaims {
   exp: number;
 }
 
-/** Signs and checks console session tokens (`d7ys.<payload>.<hmac-sha256>`) with a shared secret. */
+/**
+ * Signs and checks console session tokens (`d7ys.<payload>.<hmac-sha256>`) with a shared secret.
+ * With `load`, refresh() re-reads the secret, so a rotation elsewhere reaches this signer.
+ */
 export class SessionSigner {
-  constructor(private readonly secret: Buffer) {}
+  constructor(private secret: Buffer, private readonly load?: () => Promise<Buffer>) {}
+
+  /** Re-reads the secret (when built with `load`): tokens signed with a previous one are refused from then on. */
+  async refresh(): Promise<void> {
+    if (this.load) this.secret = await this.load();
+  }
 
   sign(claims: SessionClaims): string {
     const payload = Buffer.from(JSON.stringify(claims)).toString('base64url');

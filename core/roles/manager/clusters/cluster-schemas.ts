@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { hostnamePatternError } from './hostname-pattern.js';
 
 const cidr = z.string().refine((c) => {
   const [net, bits, extra] = c.split('/');
@@ -8,14 +9,10 @@ const cidr = z.string().refine((c) => {
   return extra === undefined && family > 0 && Number.isInteger(n) && n >= 0 && n <= (family === 6 ? 128 : 32);
 }, 'expected a CIDR such as 10.0.0.0/8');
 
-const regex = z.string().max(512).refine((p) => {
-  try {
-    new RegExp(p);
-    return true;
-  } catch {
-    return false;
-  }
-}, 'expected a valid regular expression');
+const regex = z.string().max(512).superRefine((p, ctx) => {
+  const why = hostnamePatternError(p);
+  if (why) ctx.addIssue({ code: 'custom', message: `expected a regular expression in RE2 syntax (no look-around or back-references): ${why}` });
+});
 
 export const ClusterScopesSchema = z.strictObject({
   idc: z.string().max(1024).optional(),

@@ -1,4 +1,5 @@
 import { BlockList, isIP } from 'node:net';
+import { matchesHostname } from './hostname-pattern.js';
 
 /** Where a scheduler cluster serves: peers matching more of it rank it higher. */
 export interface ClusterScopes {
@@ -7,7 +8,7 @@ export interface ClusterScopes {
   /** `|`-separated, most general first: `country|region|zone`. */
   location?: string;
   cidrs?: string[];
-  /** Regular expressions matched against the peer's hostname. */
+  /** Regular expressions (RE2 syntax, matched in linear time) searched for in the peer's hostname. */
   hostnames?: string[];
 }
 
@@ -40,13 +41,7 @@ function cidrAffinity(ip: string | undefined, cidrs: string[] | undefined): numb
 
 function hostnameAffinity(hostname: string | undefined, patterns: string[] | undefined): number {
   if (!hostname || !patterns?.length) return 0;
-  return patterns.some((p) => {
-    try {
-      return new RegExp(p).test(hostname);
-    } catch {
-      return false;
-    }
-  }) ? 1 : 0;
+  return patterns.some((p) => matchesHostname(p, hostname)) ? 1 : 0;
 }
 
 function idcAffinity(idc: string | undefined, scope: string | undefined): number {

@@ -39,6 +39,8 @@ export interface DfdaemonServiceOptions {
   controlLevel?: AuthLevel;
   /** More services served on the same port (the persistent cache's). */
   extraServices?: { definition: ServiceDefinition; implementation: UntypedServiceImplementation }[];
+  /** Largest message accepted (peer.rpc.maxReceiveMessageSize); default 4 MiB. */
+  maxReceiveMessageSize?: number;
 }
 
 /**
@@ -57,7 +59,7 @@ export class DfdaemonService implements Startable {
   }
 
   async start(): Promise<void> {
-    const server = new Server({ 'grpc.max_concurrent_streams': 1000 });
+    const server = new Server({ 'grpc.max_concurrent_streams': 1000, 'grpc.max_receive_message_length': this.opts.maxReceiveMessageSize ?? 4 * 1024 * 1024 });
     const control = this.opts.controlLevel ?? 'member';
     const allowed = (call: Parameters<GrpcAuthGuard['check']>[0], need: AuthLevel, refuse: (err: unknown) => void): boolean => {
       try {

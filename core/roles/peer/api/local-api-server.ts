@@ -77,7 +77,7 @@ export class LocalApiServer implements Startable {
   }
 
   private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const path = new URL(req.url ?? '/', 'http://d7y').pathname;
+    const path = (req.url ?? '/').split('?')[0]!;
     const method = req.method ?? 'GET';
     if (method === 'POST' && path === '/v1/tasks/download') return this.download(await readRequest(req), res);
     if (method === 'POST' && path === '/v1/tasks/stream') return this.stream(await readRequest(req), res);

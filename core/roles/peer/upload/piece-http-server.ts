@@ -62,7 +62,7 @@ export class PieceHttpServer implements Startable {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const m = /^\/pieces\/([0-9a-f]{64})\/(\d+)$/.exec(new URL(req.url ?? '/', 'http://peer').pathname);
+    const m = /^\/pieces\/([0-9a-f]{64})\/(\d{1,10})$/.exec((req.url ?? '/').split('?')[0]!);
     if (!m || (req.method !== 'GET' && req.method !== 'HEAD')) {
       throw new D7yError('D7Y_NOT_FOUND', `no such endpoint: ${req.method} ${req.url}`, { fix: 'use GET /pieces/<taskId>/<piece number>' });
     }

@@ -8,6 +8,7 @@ import type { TaskCatalog } from '../tasks/task-catalog.js';
 import { relayedPiece } from './relayed-piece.js';
 import { TrafficType } from '../tasks/task-state.js';
 import type { TokenBucket } from '../token-bucket.js';
+import { StalledSend, type StallLimits } from './stalled-send.js';
 import type { UploadSlots } from './upload-slots.js';
 import type { UploadStats } from './upload-stats.js';
 
@@ -17,7 +18,9 @@ import type { UploadStats } from './upload-stats.js';
  * the upload limit and counts it in the upload stats the scheduler ranks this host by. A piece
  * still arriving from a parent is passed on as its bytes are written (cut-through). With
  * `childrenPerPiece`, a whole-piece request beyond that many sends of the same piece at once is
- * refused as busy (BUSY_PREFIX), so the child asks another holder.
+ * refused as busy (BUSY_PREFIX), so the child asks another holder. With `stall`, a send whose
+ * reader takes nothing for `slotReleaseMs` gives its slot to the next child, and one that takes
+ * nothing for `cutMs` is cut: its body fails with D7Y_TIMEOUT and the server closes the connection.
  */
 export class UploadPieceProvider implements PieceProvider {
   constructor(
@@ -29,6 +32,7 @@ export class UploadPieceProvider implements PieceProvider {
     private readonly offers?: SeedOffers,
     private readonly slots?: UploadSlots,
     private readonly childrenPerPiece = 0,
+    private readonly stall?: StallLimits,
   ) {}
 
   /** Whole-piece sends under way, by `taskId/number`. */
@@ -59,9 +63,10 @@ export class UploadPieceProvider implements PieceProvider {
     if (!piece && !receiving) throw new D7yError('D7Y_PIECE_NOT_FOUND', `piece ${req.number} of task ${req.taskId} is not on this peer`);
     const unshare = this.childrenPerPiece > 0 && !range ? this.share(`${req.taskId}/${req.number}`, req) : () => undefined;
     let release: () => void = unshare;
+    let slot: () => void = () => undefined;
     let source: PieceReadable;
     try {
-      const slot = this.slots ? await this.slots.acquire() : () => undefined;
+      slot = this.slots ? await this.slots.acquire() : slot;
       release = () => { slot(); unshare(); };
       source = piece ? await this.medium.readPiece(req.taskId, req.number, range)
         : relayedPiece(this.medium, req.taskId, receiving!, range ?? { start: 0, length: receiving!.length });
@@ -79,22 +84,31 @@ export class UploadPieceProvider implements PieceProvider {
     let sent = 0;
     const limiter = this.limiter;
     const stats = this.stats;
+    let watch: StalledSend | undefined;
     // Object mode: chunks pass as they are, so the medium's pooled buffers can be given back.
     const counted = new Transform({
       objectMode: true,
       transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback) {
         sent += chunk.length;
         stats.record(chunk.length);
+        watch?.progress();
         const wait = limiter.take(chunk.length);
-        if (wait === 0) cb(null, chunk);
-        else setTimeout(() => cb(null, chunk), wait);
+        if (wait === 0) return cb(null, chunk);
+        watch?.throttle(true);
+        setTimeout(() => { watch?.throttle(false); cb(null, chunk); }, wait);
       },
     });
+    if (this.stall) {
+      const limits = this.stall;
+      watch = new StalledSend(limits, () => counted.readableLength === 0, slot, () => counted.destroy(new D7yError('D7Y_TIMEOUT',
+        `piece ${req.number} of task ${req.taskId}: the child read nothing for ${limits.cutMs} ms; upload cut`)));
+    }
     let ended = false;
     const offers = this.offers;
     const end = (ok: boolean): void => {
       if (ended) return;
       ended = true;
+      watch?.stop();
       release();
       stats.end(ok);
       if (!range) offers?.uploaded(req.taskId, req.number, ok);

@@ -26,12 +26,16 @@ const NewUser = z.strictObject({
 export function userRoutes(s: ManagerServices): ManagerRoute[] {
   return [
     route({
-      method: 'post', path: '/api/v1/users/signin', summary: 'Sign in; returns a console session token', auth: 'public', body: SignIn,
-      async handle({ body }) {
+      method: 'post', path: '/api/v1/users/signin',
+      summary: 'Sign in; returns a console session token (429 with Retry-After after too many failures for the user or the address)',
+      auth: 'public', body: SignIn,
+      async handle({ body, ip }) {
         const user = await s.db.selectFrom('users').selectAll().where('name', '=', body.name).executeTakeFirst();
-        if (!user || !(await verifyPassword(body.password, user.password_hash))) {
+        const ok = await s.logins.check(body.name, ip, body.password, user?.password_hash);
+        if (!user || !ok) {
           throw new D7yError('D7Y_UNAUTHENTICATED', 'wrong user name or password', { fix: 'check the user name and password' });
         }
+        await s.signer.refresh();
         const { token, expiresAt } = await openSession(s.db, s.signer, user.id, s.config.auth.sessionTtl);
         return { token, user: user.name, expires_at: new Date(expiresAt).toISOString() };
       },
