@@ -3,7 +3,9 @@ import { join } from 'node:path';
 import test from 'ava';
 import { taskId } from '../../core/index.js';
 import { VortexClient } from '../../core/protocol/vortex/vortex-client.js';
-import { encodeDownloadPieceFrame } from '../../core/protocol/vortex/vortex-frames.js';
+import { VORTEX_NONCE_LENGTH, type ClusterAuth } from '../../core/protocol/auth/cluster-auth.js';
+import { encodeAuthProofFrame, encodeDownloadPieceFrame } from '../../core/protocol/vortex/vortex-frames.js';
+import { VORTEX_HEADER_LENGTH } from '../../core/protocol/vortex/vortex-tags.js';
 import { freePort } from '../support/env.js';
 import { startOriginServer } from '../support/origin-server.js';
 import { runCli } from '../support/run-cli.js';
@@ -12,24 +14,36 @@ import { P2PCluster, TEST_PIECE_FLOOR, testBytes } from './p2p-cluster.js';
 const MIB = 1024 * 1024;
 const PIECES = 7;
 
-/** A client that asks the seed for every piece of `id` and never reads an answer. */
-function vortexHog(port: number, id: string): Promise<Socket> {
+/**
+ * A member of the cluster (it answers the Vortex auth challenge) that asks the seed for every
+ * piece of `id` and never reads an answer.
+ */
+function vortexHog(port: number, id: string, auth: ClusterAuth): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const s = connect(port, '127.0.0.1', () => {
+    const s = connect(port, '127.0.0.1');
+    const challenge = VORTEX_HEADER_LENGTH + VORTEX_NONCE_LENGTH;
+    let got = Buffer.alloc(0);
+    const onData = (d: Buffer): void => {
+      got = Buffer.concat([got, d]);
+      if (got.length < challenge) return;
+      s.off('data', onData);
       s.pause();
+      s.write(encodeAuthProofFrame(auth.vortexProof(got.subarray(VORTEX_HEADER_LENGTH, challenge))));
       for (let n = 0; n < PIECES; n++) s.write(encodeDownloadPieceFrame(n + 1, { taskId: id, number: n }));
       resolve(s);
-    });
+    };
+    s.on('data', onData);
     s.on('error', reject);
   });
 }
 
 /** The same over the piece HTTP endpoint: a GET whose answer is never read. */
-function httpHog(port: number, id: string, n: number): Promise<Socket> {
+function httpHog(port: number, id: string, n: number, auth: Record<string, string>): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const s = connect(port, '127.0.0.1', () => {
       s.pause();
-      s.write(`GET /pieces/${id}/${n} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
+      const headers = Object.entries(auth).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+      s.write(`GET /pieces/${id}/${n} HTTP/1.1\r\nHost: 127.0.0.1\r\n${headers}\r\n`);
       resolve(s);
     });
     s.on('error', reject);
@@ -71,8 +85,8 @@ test('8 clients that never read do not slow a seed\'s other children; they are c
 
   const yId = taskId({ url: yUrl });
   const hogsAt = Date.now();
-  const hogs = await Promise.all(Array.from({ length: 8 }, () => vortexHog(vortexPort, yId)));
-  const httpHogs = await Promise.all(Array.from({ length: 4 }, (_, i) => httpHog(httpPort, yId, i)));
+  const hogs = await Promise.all(Array.from({ length: 8 }, () => vortexHog(vortexPort, yId, cluster.auth())));
+  const httpHogs = await Promise.all(Array.from({ length: 4 }, (_, i) => httpHog(httpPort, yId, i, cluster.pieceAuth(yId, i))));
   await new Promise((r) => setTimeout(r, 300));
   const hogged = await timedGet(yUrl, second);
   t.log(`${PIECES} MiB from the seed (${TEST_PIECE_FLOOR / MIB} MiB pieces): ${normal.toFixed(0)} ms alone, ${hogged.toFixed(0)} ms beside 8 Vortex and 4 HTTP clients that never read`);
@@ -84,7 +98,7 @@ test('8 clients that never read do not slow a seed\'s other children; they are c
   t.true(cut.every((c) => c.closed), 'every never-reading connection was closed by the seed (5 s write time-out)');
   t.true(cut.slice(0, 8).every((c) => c.bytes < PIECES * MIB), 'no Vortex hog got all it asked for');
 
-  const client = new VortexClient();
+  const client = new VortexClient({ auth: cluster.auth() });
   t.teardown(() => client.close());
   const wrongKind = await t.throwsAsync(client.downloadPiece({ host: '127.0.0.1', port: vortexPort }, { taskId: yId, number: 0, kind: 'persistent' }));
   t.regex(wrongKind!.message, /refused the request as invalid \(this peer does not serve persistent pieces \(request tag 2\)/);

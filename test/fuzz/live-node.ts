@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ExecutionContext } from 'ava';
+import { ClusterAuth } from '../../core/protocol/auth/cluster-auth.js';
 import { startAllInOne, type AllInOne } from '../support/all-in-one.js';
 import { startOriginServer, type OriginServer } from '../support/origin-server.js';
 import { runCli } from '../support/run-cli.js';
@@ -18,6 +19,8 @@ export interface LiveNode extends AllInOne {
   session: string;
   /** A personal access token of root with every scope. */
   pat: string;
+  /** The node's cluster credential (member and seed), from the secrets `d7y up` generated. */
+  auth: ClusterAuth;
   /** True while the node process runs. */
   alive(): boolean;
   /** Downloads a fresh 9 MiB file through the node's peer and checks its bytes; resolves with how long it took. */
@@ -42,8 +45,9 @@ export async function startLiveNode(t: ExecutionContext): Promise<LiveNode> {
   });
   const pat = ((await made.json()) as { token: string }).token;
   let downloads = 0;
+  const auth = new ClusterAuth((await readFile(join(node.dataDir, 'cluster-secret'), 'utf8')).trim(), (await readFile(join(node.dataDir, 'seed-secret'), 'utf8')).trim());
   return {
-    ...node, origin, session, pat,
+    ...node, origin, session, pat, auth,
     ports: { scheduler: config.scheduler.listen.port, rpc: config.peer.rpc.port, upload: config.peer.upload.port, pieceHttp: config.peer.pieceHttp.port },
     alive: () => node.process.exitCode === null && node.process.signalCode === null,
     async controlDownload(tt) {

@@ -3,8 +3,9 @@ import test from 'ava';
 import fc from 'fast-check';
 import { taskId } from '../../core/index.js';
 import { VortexClient } from '../../core/protocol/vortex/vortex-client.js';
-import { encodeDownloadPieceFrame, encodeVortexFrame } from '../../core/protocol/vortex/vortex-frames.js';
-import type { PieceKind } from '../../core/protocol/vortex/vortex-tags.js';
+import { VORTEX_NONCE_LENGTH, type ClusterAuth } from '../../core/protocol/auth/cluster-auth.js';
+import { encodeAuthProofFrame, encodeDownloadPieceFrame, encodeVortexFrame } from '../../core/protocol/vortex/vortex-frames.js';
+import { VORTEX_HEADER_LENGTH, type PieceKind } from '../../core/protocol/vortex/vortex-tags.js';
 import { startLiveNode } from './live-node.js';
 
 const RUNS = 1000;
@@ -15,7 +16,7 @@ const KINDS: PieceKind[] = ['standard', 'persistent', 'persistent-cache', 'cache
  * silent for 150 ms (`quiet`: it waits for the rest of a frame, or has answered everything), then
  * drops it. A Vortex client never half-closes: the server takes that as a goodbye.
  */
-function exchange(port: number, bytes: Buffer): Promise<{ received: number; ms: number; ended: 'closed' | 'quiet' }> {
+function exchange(port: number, bytes: Buffer, auth?: ClusterAuth): Promise<{ received: number; ms: number; ended: 'closed' | 'quiet' }> {
   return new Promise((resolve, reject) => {
     const started = Date.now();
     let received = 0;
@@ -26,8 +27,23 @@ function exchange(port: number, bytes: Buffer): Promise<{ received: number; ms: 
       resolve({ received, ms: Date.now() - started, ended });
     };
     const arm = () => { clearTimeout(quiet); quiet = setTimeout(() => settle('quiet'), 150); };
-    const s = connect(port, '127.0.0.1', () => { s.write(bytes); arm(); });
-    s.on('data', (d: Buffer) => { received += d.length; arm(); });
+    // A member answers the server's auth challenge first; a stranger sends its bytes at once.
+    let challenge = auth ? Buffer.alloc(0) : undefined;
+    const s = connect(port, '127.0.0.1', () => { if (!challenge) s.write(bytes); arm(); });
+    s.on('data', (d: Buffer) => {
+      if (challenge && auth) {
+        challenge = Buffer.concat([challenge, d]);
+        const need = VORTEX_HEADER_LENGTH + VORTEX_NONCE_LENGTH;
+        if (challenge.length < need) return;
+        s.write(Buffer.concat([encodeAuthProofFrame(auth.vortexProof(challenge.subarray(VORTEX_HEADER_LENGTH, need))), bytes]));
+        received += challenge.length - need;
+        challenge = undefined;
+        arm();
+        return;
+      }
+      received += d.length;
+      arm();
+    });
     s.on('error', (err: NodeJS.ErrnoException) => { if (err.code !== 'ECONNRESET' && err.code !== 'EPIPE') reject(err); });
     s.on('close', () => { if (quiet) settle('closed'); });
   });
@@ -50,7 +66,7 @@ test('fuzzing a live peer\'s Vortex server with random, mutated and truncated fr
   const node = await startLiveNode(t);
   await node.controlDownload(t);
   const held = taskId({ url: node.origin.urlOf('/control-0.bin') });
-  const first = await exchange(node.ports.upload, encodeDownloadPieceFrame(1, { taskId: held, number: 1 }));
+  const first = await exchange(node.ports.upload, encodeDownloadPieceFrame(1, { taskId: held, number: 1 }), node.auth);
   t.true(first.received > 100 * 1024, `piece 1 of the control download is served over Vortex (${first.received} bytes, ${first.ended})`);
 
   const valid = fc.record({
@@ -71,13 +87,15 @@ test('fuzzing a live peer\'s Vortex server with random, mutated and truncated fr
     { weight: 1, arbitrary: anyTag }, { weight: 1, arbitrary: hugeLength }, { weight: 1, arbitrary: noise });
   const connection = fc.array(frame, { minLength: 1, maxLength: 6 }).map((frames) => Buffer.concat(frames));
 
-  const client = new VortexClient({ readTimeoutMs: 3_000 });
+  const client = new VortexClient({ readTimeoutMs: 3_000, auth: node.auth });
   t.teardown(() => client.close());
   const endings = { closed: 0, quiet: 0 };
   let bytesBack = 0;
   let cases = 0;
-  await fc.assert(fc.asyncProperty(connection, async (bytes) => {
-    const r = await exchange(node.ports.upload, bytes);
+  let members = 0;
+  await fc.assert(fc.asyncProperty(connection, fc.boolean(), async (bytes, member) => {
+    if (member) members += 1;
+    const r = await exchange(node.ports.upload, bytes, member ? node.auth : undefined);
     bytesBack += r.received;
     endings[r.ended] += 1;
     if (!node.alive()) throw new Error(`the node died after ${bytes.toString('hex').slice(0, 200)}`);
@@ -89,7 +107,7 @@ test('fuzzing a live peer\'s Vortex server with random, mutated and truncated fr
     }
   }), { numRuns: RUNS, endOnFailure: true });
 
-  t.log(`${RUNS} connections (${endings.closed} closed by the server, ${endings.quiet} left waiting for the rest of a frame or done), ${(bytesBack / 2 ** 20).toFixed(0)} MiB of answers; a valid request answered after every 25`);
+  t.log(`${RUNS} connections, ${members} of them as a member of the cluster (${endings.closed} closed by the server, ${endings.quiet} left waiting for the rest of a frame or done), ${(bytesBack / 2 ** 20).toFixed(0)} MiB of answers; a valid request answered after every 25`);
   const statuses = new Map<number, number>();
   const target = fc.oneof(
     fc.constantFrom('//[', '/pieces/%FF', `/pieces/${held}/99999999999999999999`, `/pieces/${held}/1?x=%`, '*', `/pieces/${held}/-1`),
