@@ -8,14 +8,7 @@ import type { RoleCommandOptions } from './role-options.js';
 export async function rotateManagerSecret(opts: RoleCommandOptions): Promise<void> {
   const { loadRoleConfig } = await import('./role-options.js');
   const config = await loadRoleConfig(opts);
-  const m = config.manager;
-  const { openManagerDatabase } = await import('../core/roles/manager/database/manager-database.js');
-  const { rotateSessionSecret } = await import('../core/roles/manager/auth/session-secret.js');
-  const db = await openManagerDatabase({ url: m.database.url, file: m.database.file, dataDir: config.dataDir, poolSize: 1 });
-  try {
-    const { sessionsEnded } = await rotateSessionSecret(db);
-    process.stderr.write(`session signing secret rotated; ${sessionsEnded} session(s) ended (users log in again)\n`);
-  } finally {
-    await db.destroy();
-  }
+  const { rotateManagerSessionSecret } = await import('../plugins/index.js');
+  const { sessionsEnded } = await rotateManagerSessionSecret(config);
+  process.stderr.write(`session signing secret rotated; ${sessionsEnded} session(s) ended (users log in again)\n`);
 }
