@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { ProxyRule } from '../../../config/proxy-config.js';
+import { parseSize } from '../../../config/units.js';
 import { D7yError } from '../../../errors/d7y-error.js';
 import type { PeerDownloadRequest } from '../../../protocol/local-api/download-request.js';
 
@@ -40,22 +41,23 @@ export class ProxyRouting {
   }
 }
 
-function one(v: string | string[] | undefined): string | undefined {
+/** The first value of a header that may be repeated. */
+export function one(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
-const UNITS: Record<string, number> = { '': 1, b: 1, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3, kb: 1000, mb: 1000 ** 2, gb: 1000 ** 3 };
-
-/** `X-Dragonfly-Piece-Length`: bytes, or a size such as `4mib` / `8MiB` (Dragonfly's clients send both). */
+/**
+ * `X-Dragonfly-Piece-Length`: a size in d7y's grammar (`4MiB`, bytes), or Dragonfly's lower-case
+ * spelling of it (`4mib`, as its clients send).
+ */
 export function pieceLengthHeader(v: string | undefined): number | undefined {
   if (v === undefined) return undefined;
-  const m = /^\s*(\d+)\s*([a-z]*)\s*$/i.exec(v);
-  const unit = m ? UNITS[m[2]!.toLowerCase()] : undefined;
-  const bytes = m && unit ? Number(m[1]) * unit : NaN;
-  if (!Number.isSafeInteger(bytes) || bytes < 1) {
+  const dragonfly = /^\s*(\d+)\s*([kmgt])ib\s*$/i.exec(v);
+  try {
+    return parseSize(dragonfly ? `${dragonfly[1]}${dragonfly[2]!.toUpperCase()}iB` : v.trim());
+  } catch {
     throw new D7yError('D7Y_INVALID_ARGUMENT', `X-Dragonfly-Piece-Length "${v}" is not a size`, {
       fix: 'send bytes or a size such as 4MiB, 16MiB (at least 4 MiB, at most 64 MiB)',
     });
   }
-  return bytes;
 }

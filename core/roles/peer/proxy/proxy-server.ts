@@ -144,6 +144,8 @@ export class ProxyServer implements Startable {
     const started = Date.now();
     res.once('close', () => {
       this.active -= 1;
+      // Built only at debug level: parsing each URL again costs every request otherwise.
+      if (!this.opts.logger.isLevelEnabled('debug')) return;
       this.opts.logger.debug({ method: req.method, url: redact(req.url ?? ''), status: res.statusCode, ms: Date.now() - started, complete: res.writableFinished }, 'proxy: request');
     });
     res.on('error', () => undefined);

@@ -6,7 +6,7 @@ import type { DownloadService } from '../download/download-service.js';
 import { forwardableHeaders, type DirectForward } from './direct-forward.js';
 import { serveP2p } from './p2p-responder.js';
 import { sendError } from './proxy-answers.js';
-import { pieceLengthHeader } from './proxy-routing.js';
+import { one, pieceLengthHeader } from './proxy-routing.js';
 
 /** `/v2/<name>/blobs/sha256:<hex>`: the one request of a pull that goes through the swarm. */
 const BLOB = /^\/v2\/((?:[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*)\/blobs\/(sha256:[a-f0-9]{64})$/;
@@ -101,10 +101,6 @@ export class RegistryMirror {
     const scheme = m[1] ?? (this.insecure?.has(name) || isLoopback(name) ? 'http' : 'https');
     return { scheme, host: API_HOSTS[name] ?? name };
   }
-}
-
-function one(v: string | string[] | undefined): string | undefined {
-  return Array.isArray(v) ? v[0] : v;
 }
 
 /** A registry on this host (`localhost`, 127.0.0.0/8), spoken to over plain http as Docker does. */
