@@ -59,14 +59,6 @@ function parse<T>(schema: z.ZodType<T> | undefined, value: unknown, root: string
  * keepalives, job claims and scheduler discovery excepted); errors as
  * `{ code, message, fix, details }` with the status of httpStatusOf.
  */
-/**
- * The cluster's own periodic calls (every second for a scheduler's job claim): audited only when
- * they fail, or they would bury the users' calls under ~90 000 rows a day per scheduler.
- */
-const HOUSEKEEPING = new Set([
-  '/oapi/v1/schedulers/:id/keepalive', '/oapi/v1/seed-peers/:id/keepalive', '/oapi/v1/peers/schedulers', '/oapi/v1/schedulers/:id/jobs/claim',
-]);
-
 export function createManagerApp(opts: ManagerAppOptions): express.Express {
   const app = express();
   app.disable('x-powered-by');
@@ -81,7 +73,7 @@ export function createManagerApp(opts: ManagerAppOptions): express.Express {
       seconds.observe({ method: req.method, route: routePattern }, Number(process.hrtime.bigint() - started) / 1e9);
       const path = req.originalUrl.split('?')[0] ?? '';
       if (!path.startsWith('/api/') && !path.startsWith('/oapi/')) return;
-      if (HOUSEKEEPING.has(routePattern) && res.statusCode < 400) return;
+      if (res.locals.auditFailuresOnly === true && res.statusCode < 400) return;
       const p = res.locals.principal as Principal | undefined;
       opts.audit.record({
         tenant_id: p?.tenantId || null, actor_type: p ? (p.kind === 'pat' ? 'pat' : 'user') : 'unknown', actor_name: p?.name ?? '',
@@ -119,6 +111,7 @@ export function createManagerApp(opts: ManagerAppOptions): express.Express {
   for (const r of opts.routes) {
     app[r.method](r.path, async (req: Request, res: Response) => {
       res.locals.route = r.path;
+      res.locals.auditFailuresOnly = r.audit === 'failures';
       const params = { ...req.params } as Record<string, string>;
       const dialect = r.dialect?.applies({ body: req.body as unknown, query: req.query as Record<string, unknown>, params }) ? r.dialect : undefined;
       let principal = ANONYMOUS;

@@ -77,6 +77,11 @@ export interface ManagerRoute<B = unknown, Q = unknown> {
   /** Status of a successful answer (200 unless set). */
   status?: number;
   dialect?: RouteDialect;
+  /**
+   * `failures`: the cluster's own periodic calls (keepalives, a scheduler's job claim every second)
+   * are audited only when they fail, or they would bury the users' calls under ~90 000 rows a day.
+   */
+  audit?: 'failures';
   handle(ctx: RouteContext<B, Q>): Promise<unknown>;
 }
 

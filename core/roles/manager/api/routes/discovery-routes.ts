@@ -58,7 +58,7 @@ export function discoveryRoutes(s: ManagerServices): ManagerRoute[] {
       },
     }),
     route({
-      method: 'post', path: '/oapi/v1/schedulers/:id/keepalive', summary: 'Scheduler keepalive; returns the cluster\'s dynamic config',
+      method: 'post', path: '/oapi/v1/schedulers/:id/keepalive', audit: 'failures', summary: 'Scheduler keepalive; returns the cluster\'s dynamic config',
       auth: 'pat', scope: 'cluster', resource: 'scheduler',
       async handle({ params }) {
         await s.db.updateTable('schedulers').set({ last_keepalive_at: Date.now() }).where('id', '=', params.id).execute();
@@ -86,7 +86,7 @@ export function discoveryRoutes(s: ManagerServices): ManagerRoute[] {
       },
     }),
     route({
-      method: 'post', path: '/oapi/v1/seed-peers/:id/keepalive', summary: 'Seed peer keepalive', auth: 'pat', scope: 'cluster', resource: 'seed-peer',
+      method: 'post', path: '/oapi/v1/seed-peers/:id/keepalive', audit: 'failures', summary: 'Seed peer keepalive', auth: 'pat', scope: 'cluster', resource: 'seed-peer',
       async handle({ params }) {
         await s.db.updateTable('seed_peers').set({ last_keepalive_at: Date.now() }).where('id', '=', params.id).execute();
         return { id: params.id };
@@ -115,7 +115,7 @@ export function discoveryRoutes(s: ManagerServices): ManagerRoute[] {
       },
     }),
     route({
-      method: 'get', path: '/oapi/v1/peers/schedulers', summary: 'Active schedulers for a peer, clusters ranked by scope match',
+      method: 'get', path: '/oapi/v1/peers/schedulers', audit: 'failures', summary: 'Active schedulers for a peer, clusters ranked by scope match',
       auth: 'pat', scope: 'cluster', query: PeerQuerySchema,
       async handle({ principal, query }) {
         const now = Date.now();

@@ -187,7 +187,7 @@ export function jobRoutes(s: ManagerServices): ManagerRoute[] {
       },
     }),
     route({
-      method: 'post', path: '/oapi/v1/schedulers/:id/jobs/claim', summary: 'A scheduler takes the next pending job of its cluster',
+      method: 'post', path: '/oapi/v1/schedulers/:id/jobs/claim', audit: 'failures', summary: 'A scheduler takes the next pending job of its cluster',
       auth: 'pat', scope: 'job', resource: 'scheduler',
       async handle({ params }) {
         const sched = await s.db.selectFrom('schedulers').select('cluster_id').where('id', '=', params.id).executeTakeFirstOrThrow();
