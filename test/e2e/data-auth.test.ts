@@ -123,6 +123,14 @@ test.serial('a cluster with a static secret downloads P2P, and every door of the
   await t.throwsAsync(member.deleteHost(seedInfo.hostId), { message: /belongs to another identity|needs the seed credential/ });
   const hosts = await schedulerAs(t, scheduler.address, cluster.auth(true)).listHosts();
   t.true(hosts.some((h) => h.id === seedInfo.hostId && h.type === HostType.HOST_TYPE_SUPER), 'the seed is still known as a seed');
+  // A proof copied off the wire: the scheduler took it once, and refuses it the second time.
+  const copier = cluster.auth(true);
+  const copied = { member: copier.memberProof.bind(copier), seed: copier.seedProof.bind(copier), seen: new Map<string, string | undefined>() };
+  copier.memberProof = (scope) => { const k = `m${scope}`; if (!copied.seen.has(k)) copied.seen.set(k, copied.member(scope)); return copied.seen.get(k) as string; };
+  copier.seedProof = (scope) => { const k = `s${scope}`; if (!copied.seen.has(k)) copied.seen.set(k, copied.seed(scope)); return copied.seen.get(k); };
+  const replayer = schedulerAs(t, scheduler.address, copier);
+  t.true((await replayer.listHosts()).length >= 2, 'the first use of the proof is served');
+  await t.throwsAsync(replayer.listHosts(), { message: /refused ListHosts: the cluster credential was already used once/ }, 'the same proof again is a replay');
 
   // The seed's dfdaemon: no fetch of a loopback URL for a stranger or a mere member.
   const seedRpc = { host: '127.0.0.1', port: seedInfo.rpcPort };

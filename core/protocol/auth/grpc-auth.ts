@@ -98,9 +98,11 @@ export function unauthenticated(server: string, request: string, why: AuthFailur
   const message = why === 'missing' ? 'no cluster credential was presented'
     : why === 'stale' ? 'the cluster credential is dated more than 5 minutes away from its clock'
       : why === 'malformed' ? 'the cluster credential is malformed'
+        : why === 'replayed' ? 'the cluster credential was already used once (a replayed request)'
         : 'the cluster credential is wrong (another cluster\'s secret?)';
   return new D7yError('D7Y_UNAUTHENTICATED', `${server} refused ${request}: ${message}`, {
     fix: why === 'stale' ? 'synchronise the clocks of the two hosts (NTP)'
+      : why === 'replayed' ? 'send each request with a fresh proof (d7y\'s clients do); a replay is someone copying requests off the network: run the cluster over TLS'
       : why === 'missing' ? FIX_MEMBER : 'use the same security.clusterSecret as the schedulers and peers of this cluster',
   });
 }
