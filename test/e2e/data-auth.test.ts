@@ -1,5 +1,5 @@
 import { Server, ServerCredentials, status as GrpcStatus } from '@grpc/grpc-js';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import test from 'ava';
@@ -72,7 +72,7 @@ test.serial('a cluster with a static secret downloads P2P, and every door of the
   seed.child.stderr?.setEncoding('utf8').on('data', (d: string) => { seedLog += d; });
   const child = await cluster.peer('child', { schedulers: [scheduler.address] });
   const seedInfo = await cluster.client(seed).peer() as { hostId: string; rpcPort: number; uploadPort: number };
-  const childInfo = await cluster.client(child).peer() as { pieceHttpPort: number; uploadPort: number };
+  const childInfo = await cluster.client(child).peer() as { pieceHttpPort: number; uploadPort: number; rpcPort: number };
 
   // A normal download through the authenticated cluster: the seed goes to the origin with the user's header.
   const url = origin.urlOf('/p.bin');
@@ -144,6 +144,17 @@ test.serial('a cluster with a static secret downloads P2P, and every door of the
   await t.throwsAsync(dfdaemonAs(t).deleteTask(seedRpc, taskId({ url })), { message: /refused DeleteTask: no cluster credential/ });
   await t.throwsAsync(dfdaemonAs(t, cluster.auth()).deleteTask(seedRpc, taskId({ url })), { message: /needs the seed credential/ });
   t.true((await cluster.client(seed).stat(taskId({ url })) as { finished: boolean }).finished, 'the seed still holds the task');
+
+  // A normal peer obeys only the schedulers it announced itself to: a mere member cannot make it fetch, stat or delete.
+  const childRpc = { host: '127.0.0.1', port: childInfo.rpcPort };
+  const notScheduler = /refused (DownloadTask|StatTask|DeleteTask): only a scheduler this peer announced itself to/;
+  await t.throwsAsync(drain(dfdaemonAs(t, cluster.auth()).downloadTask(childRpc, internal)), { message: notScheduler });
+  await t.throwsAsync(dfdaemonAs(t, cluster.auth()).statTask(childRpc, taskId({ url })), { message: notScheduler });
+  await t.throwsAsync(dfdaemonAs(t, cluster.auth()).deleteTask(childRpc, taskId({ url })), { message: notScheduler });
+  const guessed = randomBytes(32);
+  await t.throwsAsync(dfdaemonAs(t, cluster.auth()).deleteTask(childRpc, taskId({ url }), { controlKey: guessed }), { message: /the control proof is wrong/ });
+  t.is(origin.served.requests('/internal'), 0, 'the child never fetched the URL it was handed');
+  t.true((await cluster.client(child).stat(taskId({ url })) as { finished: boolean }).finished, 'the child still holds the task');
 
   // Vortex and piece HTTP of the child.
   const id = taskId({ url });

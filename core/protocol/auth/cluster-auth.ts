@@ -16,6 +16,17 @@ export const CLUSTER_AUTH_HEADER = 'x-d7y-cluster-auth';
 export const SEED_AUTH_HEADER = 'x-d7y-seed-auth';
 /** gRPC metadata carrying the caller's host identity (a scheduler binds a host record to it). */
 export const HOST_IDENTITY_HEADER = 'x-d7y-host-identity';
+/**
+ * gRPC metadata carrying a control proof: a scheduler's DownloadTask, StatTask or DeleteTask on a
+ * normal peer, keyed by that peer's control key (which only the peer and the schedulers it
+ * announced itself to can derive from its host identity).
+ */
+export const CONTROL_AUTH_HEADER = 'x-d7y-control-auth';
+
+/** The key of control calls to the host whose identity this is (`<peer dir>/host-identity`). */
+export function controlKeyOf(hostIdentity: string): Buffer {
+  return mac(Buffer.from(hostIdentity, 'utf8'), 'd7y-control-key');
+}
 
 /** How far a proof's clock may be from ours. */
 const MAX_SKEW_MS = 5 * 60_000;
@@ -73,6 +84,16 @@ export class ClusterAuth {
   /** Checks a seed-credential proof (only a role holding the seed secret can); undefined when it holds. */
   checkSeed(token: string | undefined, scope: string): AuthFailure | undefined {
     return this.seedKey ? this.check(this.seedKey, 'seed', token, scope) : 'wrong';
+  }
+
+  /** A control proof for one call to the host whose control key this is. */
+  controlProof(controlKey: Buffer, scope: string): string {
+    return this.proof(controlKey, 'control', scope);
+  }
+
+  /** Checks a control proof against this host's own control key; undefined when it holds. */
+  checkControl(controlKey: Buffer, token: string | undefined, scope: string): AuthFailure | undefined {
+    return this.check(controlKey, 'control', token, scope);
   }
 
   /** The client's answer to a Vortex server's challenge. */

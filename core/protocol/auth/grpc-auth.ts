@@ -2,7 +2,7 @@ import { InterceptingCall, Metadata } from '@grpc/grpc-js';
 import type { Interceptor, UntypedServiceImplementation } from '@grpc/grpc-js';
 import { D7yError } from '../../errors/d7y-error.js';
 import type { Logger } from '../../logging/logger.js';
-import { CLUSTER_AUTH_HEADER, HOST_IDENTITY_HEADER, SEED_AUTH_HEADER } from './cluster-auth.js';
+import { CLUSTER_AUTH_HEADER, CONTROL_AUTH_HEADER, HOST_IDENTITY_HEADER, SEED_AUTH_HEADER } from './cluster-auth.js';
 import type { AuthFailure, AuthLevel, ClusterAuth } from './cluster-auth.js';
 import { RefusalLog } from './refusal-log.js';
 import { toServiceError } from '../rpc/grpc-errors.js';
@@ -36,6 +36,12 @@ export function authChannelOptions(o: GrpcClientAuth | undefined): { interceptor
   return o ? { interceptors: [clusterAuthInterceptor(o)] } : {};
 }
 
+/**
+ * What a call needs: membership, the seed credential, or `control` — the seed credential or a
+ * control proof made with this host's own control key (a scheduler it announced itself to).
+ */
+export type AuthNeed = AuthLevel | 'control';
+
 /** Who called, as far as the credential check could tell. */
 export interface GrpcCaller {
   /** `open` when this server runs without a cluster secret. */
@@ -60,7 +66,8 @@ const FIX_MEMBER = 'set security.clusterSecret (or security.clusterSecretFile) o
 export class GrpcAuthGuard {
   private readonly refusals: RefusalLog;
 
-  constructor(private readonly auth: ClusterAuth | undefined, logger: Logger, private readonly server: string) {
+  /** `controlKey`: this host's own control key, which `control` calls are proven with. */
+  constructor(private readonly auth: ClusterAuth | undefined, logger: Logger, private readonly server: string, private readonly controlKey?: Buffer) {
     this.refusals = new RefusalLog(logger, server);
   }
 
@@ -69,7 +76,7 @@ export class GrpcAuthGuard {
     return this.auth !== undefined;
   }
 
-  check(call: CallLike, need: AuthLevel): GrpcCaller {
+  check(call: CallLike, need: AuthNeed): GrpcCaller {
     const identity = call.metadata.get(HOST_IDENTITY_HEADER)[0];
     const hostIdentity = typeof identity === 'string' && identity ? identity : undefined;
     if (!this.auth) return { level: 'open', hostIdentity };
@@ -78,6 +85,17 @@ export class GrpcAuthGuard {
     if (member) throw this.refuse(call, method, member);
     const seedToken = text(call.metadata, SEED_AUTH_HEADER);
     const seed = seedToken !== undefined && this.auth.holdsSeed && !this.auth.checkSeed(seedToken, method);
+    if (need === 'control' && !seed) {
+      const token = text(call.metadata, CONTROL_AUTH_HEADER);
+      const why = this.controlKey ? this.auth.checkControl(this.controlKey, token, method) : 'wrong';
+      if (why) {
+        this.refusals.refused(call.getPeer(), method, why === 'missing' ? 'no control proof' : `${why} control proof`);
+        throw new D7yError('D7Y_PERMISSION_DENIED', `${this.server} refused ${shortMethod(method)}: only a scheduler this peer announced itself to may make it download, stat or delete tasks (${why === 'missing' ? 'no control proof was presented' : `the control proof is ${why}`})`, {
+          fix: 'ask through the scheduler (a preheat or task job in the manager), or run d7y get / d7y task on the peer\'s own host',
+        });
+      }
+      return { level: 'member', hostIdentity };
+    }
     if (need === 'seed' && !seed) {
       this.refusals.refused(call.getPeer(), method, seedToken ? 'wrong seed credential' : 'no seed credential');
       throw new D7yError('D7Y_PERMISSION_DENIED', `${this.server} refused ${shortMethod(method)}: it needs the seed credential, which only schedulers and seed peers hold${seedToken ? ' (the one sent is wrong)' : ''}`, {
@@ -120,7 +138,7 @@ function shortMethod(path: string): string {
  * Every method of a gRPC service implementation, checked by `guard` at `need` before it runs: a
  * unary call refused gets the error as its status, a stream is ended with it.
  */
-export function guardService<T extends UntypedServiceImplementation>(impl: T, guard: GrpcAuthGuard, need: AuthLevel): T {
+export function guardService<T extends UntypedServiceImplementation>(impl: T, guard: GrpcAuthGuard, need: AuthNeed): T {
   if (!guard.enabled) return impl;
   const wrapped: UntypedServiceImplementation = {};
   for (const [name, handler] of Object.entries(impl)) {

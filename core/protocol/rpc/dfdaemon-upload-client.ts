@@ -1,10 +1,11 @@
 import { credentials, Metadata } from '@grpc/grpc-js';
 import type { ClientReadableStream } from '@grpc/grpc-js';
 import type { Download, Task } from './gen/common.js';
-import { DfdaemonUploadClient as GrpcDfdaemonUploadClient } from './gen/dfdaemon.js';
+import { DfdaemonUploadClient as GrpcDfdaemonUploadClient, DfdaemonUploadService } from './gen/dfdaemon.js';
 import type { DownloadTaskResponse, PieceInfo } from './gen/dfdaemon.js';
 import { fromServiceError } from './grpc-errors.js';
 import { authChannelOptions, type GrpcClientAuth } from '../auth/grpc-auth.js';
+import { CONTROL_AUTH_HEADER } from '../auth/cluster-auth.js';
 
 /** Where a peer daemon serves DfdaemonUpload: its host ip and rpc port, or `host:port`. */
 export type DfdaemonAddress = { host: string; port: number } | string;
@@ -18,10 +19,18 @@ export interface DfdaemonUploadClientOptions {
   auth?: GrpcClientAuth;
 }
 
-export interface StreamCallOptions {
+export interface StreamCallOptions extends ControlCallOptions {
   signal?: AbortSignal;
   /** Deadline of the whole stream in milliseconds; none by default. */
   timeoutMs?: number;
+}
+
+export interface ControlCallOptions {
+  /**
+   * The target peer's control key (the scheduler's record of it): DownloadTask, StatTask and
+   * DeleteTask on a normal peer of an authenticated cluster carry a control proof made with it.
+   */
+  controlKey?: Buffer;
 }
 
 function addressOf(addr: DfdaemonAddress): string {
@@ -56,7 +65,7 @@ export class DfdaemonUploadClient {
   /** Asks the daemon to download a task; yields its progress until it finishes. */
   downloadTask(addr: DfdaemonAddress, download: Download, opts: StreamCallOptions = {}): AsyncIterable<DownloadTaskResponse> {
     const address = addressOf(addr);
-    const call = this.client(address).downloadTask({ download }, this.deadline(opts.timeoutMs));
+    const call = this.client(address).downloadTask({ download }, this.control(DfdaemonUploadService.downloadTask.path, opts), this.deadline(opts.timeoutMs));
     return this.iterate(call, address, opts.signal);
   }
 
@@ -70,20 +79,20 @@ export class DfdaemonUploadClient {
     return this.iterate(call, address, opts.signal);
   }
 
-  statTask(addr: DfdaemonAddress, taskId: string): Promise<Task> {
+  statTask(addr: DfdaemonAddress, taskId: string, opts: ControlCallOptions = {}): Promise<Task> {
     const address = addressOf(addr);
     return new Promise((resolve, reject) => {
-      this.client(address).statTask({ taskId }, new Metadata(), this.deadline(this.callTimeoutMs), (err, res) => {
+      this.client(address).statTask({ taskId }, this.control(DfdaemonUploadService.statTask.path, opts), this.deadline(this.callTimeoutMs), (err, res) => {
         if (err) reject(fromServiceError(err, `peer ${address}`, 'D7Y_PEER_UNAVAILABLE'));
         else resolve(res);
       });
     });
   }
 
-  deleteTask(addr: DfdaemonAddress, taskId: string): Promise<void> {
+  deleteTask(addr: DfdaemonAddress, taskId: string, opts: ControlCallOptions = {}): Promise<void> {
     const address = addressOf(addr);
     return new Promise((resolve, reject) => {
-      this.client(address).deleteTask({ taskId }, new Metadata(), this.deadline(this.callTimeoutMs), (err) => {
+      this.client(address).deleteTask({ taskId }, this.control(DfdaemonUploadService.deleteTask.path, opts), this.deadline(this.callTimeoutMs), (err) => {
         if (err) reject(fromServiceError(err, `peer ${address}`, 'D7Y_PEER_UNAVAILABLE'));
         else resolve();
       });
@@ -94,6 +103,13 @@ export class DfdaemonUploadClient {
   close(): void {
     for (const c of this.channels.values()) c.close();
     this.channels.clear();
+  }
+
+  /** The call's metadata: a control proof for `method` when there is a key and a credential. */
+  private control(method: string, opts: ControlCallOptions): Metadata {
+    const md = new Metadata();
+    if (opts.controlKey && this.auth) md.set(CONTROL_AUTH_HEADER, this.auth.auth.controlProof(opts.controlKey, method));
+    return md;
   }
 
   private deadline(timeoutMs?: number): { deadline?: number } {

@@ -1,11 +1,12 @@
 import { credentials, Metadata } from '@grpc/grpc-js';
 import type { CallOptions, Client, ServiceError } from '@grpc/grpc-js';
 import { D7yError } from '../../errors/d7y-error.js';
-import { DfdaemonPersistentCacheClient as GrpcDfdaemonCacheClient } from './gen/dfdaemon-persistent-cache.js';
+import { DfdaemonPersistentCacheClient as GrpcDfdaemonCacheClient, DfdaemonPersistentCacheService } from './gen/dfdaemon-persistent-cache.js';
 import { PersistentCacheClient as GrpcSchedulerCacheClient } from './gen/scheduler-persistent-cache.js';
 import type { HeldPersistentCacheTask, PersistentCacheTask } from './gen/scheduler-persistent-cache.js';
 import { fromServiceError } from './grpc-errors.js';
 import { authChannelOptions, type GrpcClientAuth } from '../auth/grpc-auth.js';
+import { CONTROL_AUTH_HEADER } from '../auth/cluster-auth.js';
 
 type Callback<Res> = (err: ServiceError | null, res: Res) => void;
 
@@ -152,14 +153,22 @@ export class DfdaemonPersistentCacheClient {
   }
 
   /** Asks the peer to fetch (or pin) a copy; resolves to whether it holds it already. */
-  async download(address: string, taskId: string, persistent: boolean): Promise<boolean> {
-    const r = await this.channels.call<{ held: boolean }>(address, this.timeoutMs, (c, md, o, cb) => c.downloadPersistentCacheTask({ taskId, persistent }, md, o, cb));
+  /** `controlKey`: the peer's control key (its host record's), for a control proof on the call. */
+  async download(address: string, taskId: string, persistent: boolean, controlKey?: Buffer): Promise<boolean> {
+    const r = await this.channels.call<{ held: boolean }>(address, this.timeoutMs, (c, md, o, cb) =>
+      c.downloadPersistentCacheTask({ taskId, persistent }, this.control(md, DfdaemonPersistentCacheService.downloadPersistentCacheTask.path, controlKey), o, cb));
     return r.held;
   }
 
-  async delete(address: string, taskId: string): Promise<boolean> {
-    const r = await this.channels.call<{ deleted: boolean }>(address, this.timeoutMs, (c, md, o, cb) => c.deletePersistentCacheTask({ taskId }, md, o, cb));
+  async delete(address: string, taskId: string, controlKey?: Buffer): Promise<boolean> {
+    const r = await this.channels.call<{ deleted: boolean }>(address, this.timeoutMs, (c, md, o, cb) =>
+      c.deletePersistentCacheTask({ taskId }, this.control(md, DfdaemonPersistentCacheService.deletePersistentCacheTask.path, controlKey), o, cb));
     return r.deleted;
+  }
+
+  private control(md: Metadata, method: string, controlKey: Buffer | undefined): Metadata {
+    if (controlKey && this.auth) md.set(CONTROL_AUTH_HEADER, this.auth.auth.controlProof(controlKey, method));
+    return md;
   }
 
   close(): void {

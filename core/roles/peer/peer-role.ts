@@ -6,7 +6,7 @@ import type { StorageMedium } from '../../contracts/storage-medium.js';
 import { D7yError } from '../../errors/d7y-error.js';
 import type { Logger } from '../../logging/logger.js';
 import { DfdaemonUploadClient } from '../../protocol/rpc/dfdaemon-upload-client.js';
-import type { ClusterAuth } from '../../protocol/auth/cluster-auth.js';
+import { controlKeyOf, type ClusterAuth } from '../../protocol/auth/cluster-auth.js';
 import { loadClusterAuth, loadHostIdentity } from '../../protocol/auth/cluster-secrets.js';
 import { GrpcAuthGuard, guardService, type GrpcClientAuth } from '../../protocol/auth/grpc-auth.js';
 import { RefusalLog } from '../../protocol/auth/refusal-log.js';
@@ -174,9 +174,11 @@ export class PeerRole implements Role {
       quiet: !cfg.localApi || (cfg.schedulers.length === 0 && !cfg.manager),
     });
     this.auth = auth;
-    this.clientAuth = auth && { auth, hostIdentity: await loadHostIdentity(dir) };
+    const hostIdentity = auth && await loadHostIdentity(dir);
+    this.clientAuth = auth && { auth, hostIdentity };
     this.vortex = new VortexClient({ connectTimeoutMs: 5_000, readTimeoutMs: cfg.download.pieceTimeoutMs, auth });
-    this.dfdaemon = new DfdaemonUploadClient({ auth: this.clientAuth });
+    // Calls to other peers carry membership only: the host identity goes to schedulers, never to a parent.
+    this.dfdaemon = new DfdaemonUploadClient({ auth: auth && { auth } });
     let engine: TaskDownloader | undefined;
     if (cfg.manager) {
       this.discovery = new ManagerDiscovery({
@@ -221,8 +223,8 @@ export class PeerRole implements Role {
     this.pieceHttp = new PieceHttpServer({
       host: cfg.host.ip, port: cfg.pieceHttp.port, provider: toolProvider, auth, refusals: new RefusalLog(this.logger, 'piece http'),
     });
-    const guard = new GrpcAuthGuard(auth, this.logger, 'the peer');
-    const controlLevel = cfg.seed ? 'seed' : 'member';
+    const guard = new GrpcAuthGuard(auth, this.logger, 'the peer', hostIdentity ? controlKeyOf(hostIdentity) : undefined);
+    const controlLevel = cfg.seed ? 'seed' : 'control';
     this.rpc = new DfdaemonService({
       host: cfg.host.ip, port: cfg.rpc.port, catalog: tasks, downloads, logger: this.logger, hostId: this.hostId, peerId: () => this.hostId, offers,
       guard, controlLevel, maxReceiveMessageSize: cfg.rpc.maxReceiveMessageSize,

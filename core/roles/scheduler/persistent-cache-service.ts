@@ -153,7 +153,7 @@ export class SchedulerPersistentCache implements Startable {
   private async place(p: Placement): Promise<void> {
     const address = `${p.host.ip}:${p.host.rpcPort}`;
     try {
-      const held = await this.peers.download(address, p.taskId, true);
+      const held = await this.peers.download(address, p.taskId, true, p.host.controlKey);
       if (held) this.registry.holds(p.taskId, p.host.id, this.now());
       this.logger.info({ taskId: p.taskId, host: p.host.id, held }, 'persistent cache replica placed');
     } catch (err) {
@@ -166,7 +166,7 @@ export class SchedulerPersistentCache implements Startable {
     const results = await Promise.allSettled(holders.map(async (id) => {
       const host = this.resources.hosts.get(id);
       if (!host) throw new Error(`host ${id} is gone`);
-      return this.peers.delete(`${host.ip}:${host.rpcPort}`, taskId);
+      return this.peers.delete(`${host.ip}:${host.rpcPort}`, taskId, host.controlKey);
     }));
     return results.filter((r) => r.status === 'fulfilled').length;
   }

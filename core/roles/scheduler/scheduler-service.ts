@@ -2,7 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { sendUnaryData, ServerDuplexStream, ServerUnaryCall } from '@grpc/grpc-js';
 import { D7yError, isD7yError } from '../../errors/d7y-error.js';
 import type { Logger } from '../../logging/logger.js';
-import type { AuthLevel } from '../../protocol/auth/cluster-auth.js';
+import { controlKeyOf, type AuthLevel } from '../../protocol/auth/cluster-auth.js';
 import type { GrpcAuthGuard, GrpcCaller } from '../../protocol/auth/grpc-auth.js';
 import { HostType } from '../../protocol/rpc/gen/common.js';
 import type { AnnouncePeerRequest, AnnouncePeerResponse, SchedulerServer } from '../../protocol/rpc/gen/scheduler.js';
@@ -81,6 +81,7 @@ export function createSchedulerService(deps: {
       }
       resources.upsertHost({
         owner: caller.hostIdentity ? fingerprint(caller.hostIdentity) : existing?.owner,
+        controlKey: caller.hostIdentity ? controlKeyOf(caller.hostIdentity) : existing?.controlKey,
         id: h.id, ip: h.ip, hostname: h.hostname, type: h.type === HostType.HOST_TYPE_SUPER ? 'super' : 'normal',
         idc: h.idc || undefined, location: h.location || undefined, uploadPort: h.uploadPort, rpcPort: h.rpcPort,
         maxUploadBps: h.maxTxBps, uploadBpsLast60s: h.txBps60s, concurrentUploads: h.concurrentUploads,

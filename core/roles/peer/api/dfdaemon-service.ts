@@ -10,8 +10,7 @@ import type {
   StatTaskRequest, SyncPiecesRequest,
 } from '../../../protocol/rpc/gen/dfdaemon.js';
 import { toServiceError } from '../../../protocol/rpc/grpc-errors.js';
-import type { AuthLevel } from '../../../protocol/auth/cluster-auth.js';
-import type { GrpcAuthGuard } from '../../../protocol/auth/grpc-auth.js';
+import type { AuthNeed, GrpcAuthGuard } from '../../../protocol/auth/grpc-auth.js';
 import type { PeerDownloadRequest } from '../../../protocol/local-api/download-request.js';
 import type { SeedOffers } from '../upload/seed-offers.js';
 import type { DownloadService } from '../download/download-service.js';
@@ -33,10 +32,11 @@ export interface DfdaemonServiceOptions {
   /**
    * Checks the cluster credential of every call (none: an open peer). SyncPieces needs membership;
    * DownloadTask, StatTask and DeleteTask need `controlLevel`: the seed credential on a seed peer
-   * (only the scheduler and seed peers may make it fetch or forget), membership on a normal peer.
+   * (only the scheduler and seed peers may make it fetch or forget), `control` on a normal peer (a
+   * scheduler it announced itself to).
    */
   guard?: GrpcAuthGuard;
-  controlLevel?: AuthLevel;
+  controlLevel?: AuthNeed;
   /** More services served on the same port (the persistent cache's). */
   extraServices?: { definition: ServiceDefinition; implementation: UntypedServiceImplementation }[];
   /** Largest message accepted (peer.rpc.maxReceiveMessageSize); default 4 MiB. */
@@ -61,7 +61,7 @@ export class DfdaemonService implements Startable {
   async start(): Promise<void> {
     const server = new Server({ 'grpc.max_concurrent_streams': 1000, 'grpc.max_receive_message_length': this.opts.maxReceiveMessageSize ?? 4 * 1024 * 1024 });
     const control = this.opts.controlLevel ?? 'member';
-    const allowed = (call: Parameters<GrpcAuthGuard['check']>[0], need: AuthLevel, refuse: (err: unknown) => void): boolean => {
+    const allowed = (call: Parameters<GrpcAuthGuard['check']>[0], need: AuthNeed, refuse: (err: unknown) => void): boolean => {
       try {
         this.opts.guard?.check(call, need);
         return true;
