@@ -218,6 +218,11 @@ export class ManagerClient {
     return this.call('PUT', `/oapi/v1/jobs/${encodeURIComponent(jobId)}/result`, report);
   }
 
+  /** Ended downloads a scheduler saw (the manager's dashboard and experiment reports read them). */
+  reportDownloads(schedulerId: string, downloads: readonly object[]): Promise<{ accepted: number }> {
+    return this.call('POST', `/oapi/v1/schedulers/${encodeURIComponent(schedulerId)}/downloads`, { downloads });
+  }
+
   /** Closes the connections; idempotent. */
   async close(): Promise<void> {
     if (!this.agent.closed && !this.agent.destroyed) await this.agent.close();
