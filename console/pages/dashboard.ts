@@ -64,7 +64,7 @@ export function DashboardPage() {
           ]} /></div>
         <div><h2>Busiest hosts</h2>
           <${Table} rows=${v.busiest_hosts} empty="No download." columns=${[
-            { label: 'Host', cell: (r: Dashboard['busiest_hosts'][number]) => `${r.hostname} (${r.ip})` },
+            { label: 'Host', cell: (r: Dashboard['busiest_hosts'][number]) => html`${r.hostname} (${r.ip}) <small><code>${r.host_id}</code></small>` },
             { label: 'Downloads', cell: (r: Dashboard['busiest_hosts'][number]) => r.downloads },
             { label: 'Bytes', cell: (r: Dashboard['busiest_hosts'][number]) => bytes(r.bytes) },
           ]} /></div>

@@ -8,7 +8,7 @@ export function Results({ job, testid }: { job: Job; testid?: string }) {
   return html`<div>
     ${errors.map((e) => html`<div class="error">${e}</div>`)}
     <${Table} testid=${testid} rows=${resultsOf(job)} empty="No peer reported yet." columns=${[
-      { label: 'Host', cell: (r: PeerResult) => r.hostname },
+      { label: 'Host', cell: (r: PeerResult) => html`${r.hostname} <small><code>${r.host_id}</code></small>` },
       { label: 'IP', cell: (r: PeerResult) => r.ip },
       { label: 'URL / task', cell: (r: PeerResult) => r.url ?? html`<code>${r.task_id?.slice(0, 16)}</code>` },
       { label: 'State', cell: (r: PeerResult) => html`<span class=${`badge ${r.state}`}>${r.state}</span>` },
