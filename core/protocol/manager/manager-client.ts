@@ -1,5 +1,8 @@
 import { Agent, request } from 'undici';
 import { D7yError, type D7yErrorCode } from '../../errors/d7y-error.js';
+import type { JobView, PeerResultView } from './manager-views.js';
+
+export type { JobView, PeerResultView } from './manager-views.js';
 
 export interface ManagerClientOptions {
   /** `http://host:port` of a manager. */
@@ -10,26 +13,6 @@ export interface ManagerClientOptions {
   timeoutMs?: number;
   /** Replaces the error of a call the manager refused with 401 (e.g. to say how to sign in again). */
   onUnauthenticated?: (err: D7yError) => D7yError;
-}
-
-export interface PeerResultView {
-  host_id: string; ip: string; hostname: string; url?: string; task_id?: string; state: 'succeeded' | 'failed';
-  content_length?: number; piece_count?: number; error?: string;
-}
-
-export interface JobView {
-  id: string;
-  /** The job's integer alias (the id Dragonfly-shaped clients use). */
-  number: number;
-  type: 'preheat' | 'get_task' | 'delete_task';
-  state: 'pending' | 'running' | 'succeeded' | 'failed';
-  args: Record<string, unknown>;
-  created_at: string;
-  updated_at: string;
-  runs: { cluster_id: string; state: string; scheduler_id: string | null; error: string | null; results: PeerResultView[] }[];
-  results: PeerResultView[];
-  succeeded_peers: number;
-  failed_peers: number;
 }
 
 export interface ClaimedJob {
@@ -216,6 +199,11 @@ export class ManagerClient {
 
   reportJob(jobId: string, report: { scheduler_id: string; state: 'running' | 'succeeded' | 'failed'; results: PeerResultView[]; error?: string }): Promise<JobView> {
     return this.call('PUT', `/oapi/v1/jobs/${encodeURIComponent(jobId)}/result`, report);
+  }
+
+  /** Ended downloads a scheduler saw (the manager's dashboard and experiment reports read them). */
+  reportDownloads(schedulerId: string, downloads: readonly object[]): Promise<{ accepted: number }> {
+    return this.call('POST', `/oapi/v1/schedulers/${encodeURIComponent(schedulerId)}/downloads`, { downloads });
   }
 
   /** Closes the connections; idempotent. */

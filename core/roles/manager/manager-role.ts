@@ -150,7 +150,7 @@ export class ManagerRole implements Role {
     this.db = undefined;
   }
 
-  /** Fails job runs past their deadline and prunes old audit rows and expired sessions. */
+  /** Fails job runs past their deadline and prunes old audit and download rows (manager.audit.retention) and expired sessions. */
   async sweep(now = Date.now()): Promise<void> {
     const db = this.db;
     if (!db) return;
@@ -158,6 +158,7 @@ export class ManagerRole implements Role {
       await db.updateTable('job_runs').set({ state: 'failed', error: 'timed out before a scheduler finished it', updated_at: now })
         .where('state', 'in', ['pending', 'running']).where('deadline_at', '<', now).execute();
       await this.audit?.prune(this.config.manager.audit.retention, now);
+      await db.deleteFrom('downloads').where('created_at', '<', now - this.config.manager.audit.retention).execute();
       await pruneSessions(db, now);
     } catch (err) {
       this.logger.warn({ err: (err as Error).message }, 'manager sweep failed');

@@ -3,6 +3,7 @@ import type { ManagerLinkConfig } from '../../config/manager-link-config.js';
 import type { Startable } from '../../contracts/startable.js';
 import type { Logger } from '../../logging/logger.js';
 import { ManagerClient } from '../../protocol/manager/manager-client.js';
+import type { DownloadReports } from './download-reports.js';
 import type { JobRunner } from './job-runner.js';
 
 export interface ManagerLinkOptions {
@@ -11,6 +12,8 @@ export interface ManagerLinkOptions {
   port: () => number;
   runner: JobRunner;
   logger: Logger;
+  /** Ended downloads, sent to the manager every keepalive interval. */
+  downloads?: DownloadReports;
   /** Applies the cluster's dynamic config (evaluator, experiment, limits) in the scheduler. */
   onConfig?: (config: Record<string, unknown>) => Promise<unknown> | void;
 }
@@ -42,12 +45,14 @@ export class ManagerLink implements Startable {
     await this.register().catch((err: unknown) => this.warn(err));
     this.timers.push(setInterval(() => void this.keepAlive(), this.o.config.keepaliveIntervalMs));
     this.timers.push(setInterval(() => void this.poll(), this.o.config.jobPollIntervalMs));
+    this.timers.push(setInterval(() => void this.sendDownloads(), Math.min(this.o.config.keepaliveIntervalMs, 2000)));
     for (const t of this.timers) t.unref();
   }
 
   async stop(): Promise<void> {
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
+    await this.sendDownloads();
     this.abort.abort();
     this.o.runner.close();
     await this.client.close();
@@ -94,6 +99,29 @@ export class ManagerLink implements Startable {
       this.warn(err);
     } finally {
       this.busy = false;
+    }
+  }
+
+  private sending = false;
+
+  /** Sends the queued download reports, a batch at a time; kept for the next try when the manager refuses. */
+  private async sendDownloads(): Promise<void> {
+    const q = this.o.downloads;
+    if (!q || this.sending || !this.id) return;
+    this.sending = true;
+    try {
+      for (let batch = q.take(); batch.length > 0; batch = q.take()) {
+        try {
+          await this.client.reportDownloads(this.id, batch);
+        } catch (err) {
+          q.putBack(batch);
+          throw err;
+        }
+      }
+    } catch (err) {
+      this.warn(err);
+    } finally {
+      this.sending = false;
     }
   }
 

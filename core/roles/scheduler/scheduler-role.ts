@@ -30,6 +30,7 @@ import { SchedulerPersistentCache } from './persistent-cache-service.js';
 import { DfdaemonPersistentCacheClient } from '../../protocol/rpc/persistent-cache-clients.js';
 import { PersistentCacheService } from '../../protocol/rpc/gen/scheduler-persistent-cache.js';
 import { ManagerLink } from './manager-link.js';
+import { DownloadReports } from './download-reports.js';
 
 /**
  * The scheduler: a gRPC server (d7y.scheduler.v1.Scheduler) on `scheduler.listen` that keeps
@@ -53,6 +54,8 @@ export class SchedulerRole implements Role {
   private server?: Server;
   private gcTimer?: NodeJS.Timeout;
   private link?: ManagerLink;
+  /** Ended downloads for the manager (when the scheduler has one). */
+  private readonly downloads = new DownloadReports();
   private boundPort = 0;
   /** Calls to seed peers (triggers); presents the scheduler's credential once started. */
   private readonly dfdaemon = new DfdaemonUploadClient();
@@ -76,7 +79,10 @@ export class SchedulerRole implements Role {
     const scheduling = new Scheduling(this.schedulingOptions, (task, child) => this.evaluatorFor(task, child));
     this.announcerOptions = {
       maxBackToSourcePeersPerTask: c.maxBackToSourcePeersPerTask, retryLimit: c.retryLimit, retryInterval: c.retryInterval,
-      onDownloadEnded: (task, peer, end) => this.experiment?.record(task, peer, end),
+      onDownloadEnded: (task, peer, end) => {
+        const outcome = this.experiment?.record(task, peer, end);
+        if (this.config.scheduler.manager) this.downloads.add(task, peer, end, outcome);
+      },
     };
     this.announcer = new PeerAnnouncer(this.resources, scheduling, this.seeds, this.announcerOptions, this.metrics, logger);
     this.persistentCache = new SchedulerPersistentCache(this.resources, new DfdaemonPersistentCacheClient(), c.persistentCache, logger);
@@ -176,7 +182,7 @@ export class SchedulerRole implements Role {
     const m = this.config.scheduler.manager;
     if (m) {
       this.link = new ManagerLink({ config: m, ip: advertisedIp(this.config.scheduler.listen), port: () => this.boundPort,
-        runner: new JobRunner(this.resources, new DfdaemonUploadClient({ auth: clientAuth })), logger: this.logger,
+        runner: new JobRunner(this.resources, new DfdaemonUploadClient({ auth: clientAuth })), logger: this.logger, downloads: this.downloads,
         onConfig: (cfg) => this.applyDynamicConfig(cfg) });
       await this.link.start();
     }

@@ -7,6 +7,7 @@ import type { Logger } from '../../../logging/logger.js';
 import { bearerOf, type Authenticator } from '../auth/authenticator.js';
 import type { AuditLog } from '../audit-log.js';
 import type { ManagerDb } from '../database/manager-database.js';
+import { mountConsole } from './console-assets.js';
 import { jsonDeeperThan, requestErrorOf, TOO_DEEP } from './request-limits.js';
 import { Reply, type ManagerRoute, type Principal, type ResourceKind } from './manager-route.js';
 
@@ -33,6 +34,8 @@ export interface ManagerAppOptions {
   logger: Logger;
   openapi: () => unknown;
   health: () => Promise<Record<string, unknown>>;
+  /** The built web console served at `/` (default: the package's dist/console). */
+  consoleDir?: string;
   /** Request body limits (manager.listen). */
   limits: { maxBodySize: number; maxJsonDepth: number };
 }
@@ -135,6 +138,8 @@ export function createManagerApp(opts: ManagerAppOptions): express.Express {
       else res.status(r.status ?? 200).json(out);
     });
   }
+
+  mountConsole(app, opts.consoleDir);
 
   app.use((req: Request, _res: Response, next: NextFunction) => {
     next(new D7yError('D7Y_NOT_FOUND', `no route ${req.method} ${req.path}`, { fix: 'see /openapi.json for the routes' }));

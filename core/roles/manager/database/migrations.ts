@@ -150,9 +150,29 @@ const sessionsAndNumbers: Migration = {
   },
 };
 
+/** Ended downloads reported by schedulers (dashboard, A/B experiments). */
+const downloads: Migration = {
+  async up(db: Db): Promise<void> {
+    let t = db.schema.createTable('downloads')
+      .addColumn('id', 'varchar(64)', (c) => c.primaryKey())
+      .addColumn('tenant_id', 'varchar(64)', (c) => c.notNull())
+      .addColumn('scheduler_id', 'varchar(64)', (c) => c.notNull());
+    for (const c of ['task_id', 'host_id', 'hostname', 'ip', 'experiment_id', 'arm', 'evaluator']) t = t.addColumn(c, 'varchar(255)', (col) => col.notNull());
+    t = t.addColumn('url', 'varchar(4096)', (c) => c.notNull()).addColumn('bucket', 'varchar(512)', (c) => c.notNull());
+    for (const c of ['seed', 'succeeded', 'back_to_source', 'piece_failures', 'reschedules', 'arm_index']) t = t.addColumn(c, 'integer', (col) => col.notNull());
+    for (const c of ['duration_ms', 'content_length', 'peer_bytes', 'source_bytes', 'created_at']) t = t.addColumn(c, 'bigint', (col) => col.notNull());
+    await t.execute();
+    await db.schema.createIndex('downloads_tenant_created').on('downloads').columns(['tenant_id', 'created_at']).execute();
+    await db.schema.createIndex('downloads_experiment').on('downloads').columns(['tenant_id', 'experiment_id']).execute();
+  },
+  async down(db: Db): Promise<void> {
+    await db.schema.dropTable('downloads').execute();
+  },
+};
+
 /** The manager's migrations, in order, kept in code so a build carries them. */
 export const managerMigrations: MigrationProvider = {
   async getMigrations(): Promise<Record<string, Migration>> {
-    return { '0001_initial': initial, '0002_sessions_and_numbers': sessionsAndNumbers };
+    return { '0001_initial': initial, '0002_sessions_and_numbers': sessionsAndNumbers, '0003_downloads': downloads };
   },
 };

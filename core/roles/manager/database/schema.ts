@@ -146,6 +146,38 @@ export interface SettingTable {
   value: string;
 }
 
+/**
+ * One ended download as a scheduler reported it: the dashboard's and the experiments' source.
+ * `url` is kept without its query (signatures stay out of the database).
+ */
+export interface DownloadTable {
+  id: string;
+  tenant_id: string;
+  scheduler_id: string;
+  task_id: string;
+  url: string;
+  host_id: string;
+  hostname: string;
+  ip: string;
+  /** 1 for a seed peer's download. */
+  seed: number;
+  succeeded: number;
+  duration_ms: number;
+  content_length: number;
+  peer_bytes: number;
+  source_bytes: number;
+  back_to_source: number;
+  piece_failures: number;
+  reschedules: number;
+  /** The A/B experiment and arm the download ran under; '' when none. */
+  experiment_id: string;
+  arm: string;
+  arm_index: number;
+  evaluator: string;
+  bucket: string;
+  created_at: number;
+}
+
 export interface ManagerTables {
   tenants: TenantTable;
   users: UserTable;
@@ -159,4 +191,5 @@ export interface ManagerTables {
   audits: AuditTable;
   settings: SettingTable;
   sessions: SessionTable;
+  downloads: DownloadTable;
 }
