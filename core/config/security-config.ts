@@ -18,7 +18,16 @@ export const SecurityConfigSchema = z.strictObject({
   clusterSecretFile: z.string().min(1).optional(),
   seedSecret: secret.optional(),
   seedSecretFile: z.string().min(1).optional(),
+  /**
+   * Take the credential from the manager this role is linked to (`scheduler.manager` /
+   * `peer.manager`): the tenant's cluster secret, and the seed secret when the link's token has
+   * scope `seed`. The last one received is kept (0600) for starts while the manager is away.
+   */
+  fromManager: z.boolean().optional(),
 }).refine((s) => !(s.clusterSecret && s.clusterSecretFile), { message: 'set clusterSecret or clusterSecretFile, not both' })
-  .refine((s) => !(s.seedSecret && s.seedSecretFile), { message: 'set seedSecret or seedSecretFile, not both' });
+  .refine((s) => !(s.seedSecret && s.seedSecretFile), { message: 'set seedSecret or seedSecretFile, not both' })
+  .refine((s) => !(s.fromManager && (s.clusterSecret || s.clusterSecretFile || s.seedSecret || s.seedSecretFile)), {
+    message: 'set fromManager or the secrets themselves, not both',
+  });
 
 export type SecurityConfig = z.infer<typeof SecurityConfigSchema>;

@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { ensurePrivateDir } from '../../config/private-dir.js';
 import { inject, injectable } from '../../di.js';
 import type { NodeConfig } from '../../config/node-config.js';
@@ -172,6 +173,7 @@ export class PeerRole implements Role {
     const auth = await loadClusterAuth(this.config.security, {
       seedRole: cfg.seed, role: cfg.seed ? 'seed peer' : 'peer', logger: this.logger,
       quiet: !cfg.localApi || (cfg.schedulers.length === 0 && !cfg.manager),
+      manager: { link: cfg.manager, key: 'peer.manager', cacheFile: join(dir, 'manager-credential.json') },
     });
     this.auth = auth;
     const hostIdentity = auth && await loadHostIdentity(dir);

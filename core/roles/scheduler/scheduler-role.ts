@@ -1,4 +1,5 @@
 import { networkInterfaces } from 'node:os';
+import { join } from 'node:path';
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import type { Registry } from 'prom-client';
 import { inject, injectable } from '../../di.js';
@@ -153,7 +154,10 @@ export class SchedulerRole implements Role {
   async start(): Promise<void> {
     this.evaluators.get(this.policy.evaluator);
     for (const v of this.policy.experiment?.variants ?? []) this.evaluators.get(v.evaluator);
-    this.auth = await loadClusterAuth(this.config.security, { seedRole: true, role: 'scheduler', logger: this.logger });
+    this.auth = await loadClusterAuth(this.config.security, {
+      seedRole: true, role: 'scheduler', logger: this.logger,
+      manager: { link: this.config.scheduler.manager, key: 'scheduler.manager', cacheFile: join(this.config.dataDir, 'scheduler-manager-credential.json') },
+    });
     const clientAuth = this.auth && { auth: this.auth };
     this.dfdaemon.authenticate(clientAuth);
     this.persistentCache.authenticate(clientAuth);

@@ -1,7 +1,8 @@
 import type { z } from 'zod';
 
-export type TokenScope = 'job' | 'cluster';
-export const TOKEN_SCOPES: readonly TokenScope[] = ['job', 'cluster'];
+/** `job`: jobs; `cluster`: clusters, discovery and the cluster credential; `seed`: also the seed credential (schedulers and seed peers). */
+export type TokenScope = 'job' | 'cluster' | 'seed';
+export const TOKEN_SCOPES: readonly TokenScope[] = ['job', 'cluster', 'seed'];
 
 /** Who made a call: a console user (session token) or a personal access token. */
 export interface Principal {

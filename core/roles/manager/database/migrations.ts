@@ -170,9 +170,24 @@ const downloads: Migration = {
   },
 };
 
+/** The data-plane credential the manager issues per tenant. */
+const tenantCredentials: Migration = {
+  async up(db: Db): Promise<void> {
+    await db.schema.createTable('tenant_credentials')
+      .addColumn('tenant_id', 'varchar(64)', (c) => c.primaryKey())
+      .addColumn('cluster_secret', 'varchar(128)', (c) => c.notNull())
+      .addColumn('seed_secret', 'varchar(128)', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .execute();
+  },
+  async down(db: Db): Promise<void> {
+    await db.schema.dropTable('tenant_credentials').execute();
+  },
+};
+
 /** The manager's migrations, in order, kept in code so a build carries them. */
 export const managerMigrations: MigrationProvider = {
   async getMigrations(): Promise<Record<string, Migration>> {
-    return { '0001_initial': initial, '0002_sessions_and_numbers': sessionsAndNumbers, '0003_downloads': downloads };
+    return { '0001_initial': initial, '0002_sessions_and_numbers': sessionsAndNumbers, '0003_downloads': downloads, '0004_tenant_credentials': tenantCredentials };
   },
 };

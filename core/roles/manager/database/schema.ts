@@ -178,6 +178,14 @@ export interface DownloadTable {
   created_at: number;
 }
 
+/** The data-plane credential of a tenant's schedulers and peers (issued to tokens with scope `cluster`; the seed secret with `seed`). */
+export interface TenantCredentialTable {
+  tenant_id: string;
+  cluster_secret: string;
+  seed_secret: string;
+  created_at: number;
+}
+
 export interface ManagerTables {
   tenants: TenantTable;
   users: UserTable;
@@ -192,4 +200,5 @@ export interface ManagerTables {
   settings: SettingTable;
   sessions: SessionTable;
   downloads: DownloadTable;
+  tenant_credentials: TenantCredentialTable;
 }
