@@ -55,6 +55,7 @@ export class AnnouncePeerStream implements PeerChannel {
     if (this.done) return;
     this.detach();
     this.done = true;
+    this.metrics.errors.inc({ code });
     this.call.emit('error', toServiceError(new D7yError(code, message, { fix })));
     this.onClose();
   }

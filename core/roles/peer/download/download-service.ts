@@ -14,6 +14,7 @@ import { DigestCheck } from './digest-check.js';
 import { checkOutputPath } from '../../../protocol/local-api/output-path.js';
 import { evictMismatched } from './corrupt-copy.js';
 import { OutputWriter } from './output-writer.js';
+import type { PeerMetrics } from '../peer-metrics.js';
 import { TrafficSplit } from './traffic-split.js';
 import { sourceRequest, type EnsureResult, type TaskDownloader } from './task-downloader.js';
 
@@ -74,6 +75,7 @@ export class DownloadService {
     private readonly engine: TaskDownloader,
     private readonly sources: SourceRouter,
     private readonly logger: Logger,
+    private readonly metrics?: PeerMetrics,
   ) {
     this.output = new OutputWriter(catalog);
   }
@@ -90,7 +92,11 @@ export class DownloadService {
   }
 
   /** Brings every piece the request needs into the catalog, reporting them as they land. */
-  async fetch(req: PeerDownloadRequest, hooks: FetchHooks = {}): Promise<EnsureResult & { taskId: string; split: TrafficSplit }> {
+  fetch(req: PeerDownloadRequest, hooks: FetchHooks = {}): Promise<EnsureResult & { taskId: string; split: TrafficSplit }> {
+    return this.measured(() => this.fetchPieces(req, hooks), (r) => r.split.share(r.range, r.state.contentLength, r.state.pieceLength).fromCache);
+  }
+
+  private async fetchPieces(req: PeerDownloadRequest, hooks: FetchHooks): Promise<EnsureResult & { taskId: string; split: TrafficSplit }> {
     const taskId = this.taskIdOf(req);
     const state = await this.catalog.state(taskId);
     const split = new TrafficSplit(state);
@@ -115,10 +121,14 @@ export class DownloadService {
   }
 
   /** Downloads, then writes the result to `req.output` when it is set (atomically, digest checked). */
-  async download(req: PeerDownloadRequest, hooks: Omit<FetchHooks, 'onPiece'> = {}): Promise<PeerDownloadResult> {
+  download(req: PeerDownloadRequest, hooks: Omit<FetchHooks, 'onPiece'> = {}): Promise<PeerDownloadResult> {
+    return this.measured(() => this.downloadTo(req, hooks), (r) => r.fromCache ?? 0);
+  }
+
+  private async downloadTo(req: PeerDownloadRequest, hooks: Omit<FetchHooks, 'onPiece'>): Promise<PeerDownloadResult> {
     if (req.output) await checkOutputPath(req.output, req.overwrite ?? false);
     if (req.digest) parseDigest(req.digest);
-    const { state, localHit, range, taskId, split } = await this.fetch(req, hooks);
+    const { state, localHit, range, taskId, split } = await this.fetchPieces(req, hooks);
     const result = { ...resultOf(taskId, state, localHit, range), ...split.share(range, state.contentLength, state.pieceLength) };
     if (req.output) {
       result.outputMode = await this.output.write(state, req.output, { range, digest: req.digest, overwrite: req.overwrite ?? false, mode: req.outputMode, signal: hooks.signal })
@@ -133,6 +143,16 @@ export class DownloadService {
    * so a caller can answer its client at once and stream the rest as pieces arrive.
    */
   async open(req: PeerDownloadRequest, hooks: OpenHooks = {}): Promise<TaskStream> {
+    const startedAt = performance.now();
+    try {
+      return await this.openStream(req, hooks, startedAt);
+    } catch (err) {
+      this.metrics?.downloadEnded(startedAt, 0, toD7yError(err).code);
+      throw err;
+    }
+  }
+
+  private async openStream(req: PeerDownloadRequest, hooks: OpenHooks, startedAt: number): Promise<TaskStream> {
     if (req.digest) parseDigest(req.digest);
     const taskId = this.taskIdOf(req);
     const state = await this.catalog.state(taskId);
@@ -194,9 +214,12 @@ export class DownloadService {
         } catch (err) {
           throw isD7yError(err) ? await evictMismatched(this.catalog, state, req.url, err, this.logger) : err;
         }
-        return { ...resultOf(taskId, state, localHit, range), ...split.share(range, state.contentLength, state.pieceLength) };
+        const result = { ...resultOf(taskId, state, localHit, range), ...split.share(range, state.contentLength, state.pieceLength) };
+        this.metrics?.downloadEnded(startedAt, result.fromCache);
+        return result;
       } catch (err) {
         const e = toD7yError(err);
+        this.metrics?.downloadEnded(startedAt, 0, e.code);
         this.logger.info({ taskId, code: e.code, err: e.message }, 'streamed download failed');
         throw e;
       } finally {
@@ -204,6 +227,19 @@ export class DownloadService {
       }
     };
     return { taskId, contentLength: state.contentLength, bytes: range?.length ?? state.contentLength, range, localHit: held, copyTo };
+  }
+
+  /** Runs one download request, counting its result, duration, local-hit bytes and error code. */
+  private async measured<T>(run: () => Promise<T>, localHitBytes: (result: T) => number): Promise<T> {
+    const startedAt = performance.now();
+    try {
+      const result = await run();
+      this.metrics?.downloadEnded(startedAt, localHitBytes(result));
+      return result;
+    } catch (err) {
+      this.metrics?.downloadEnded(startedAt, 0, toD7yError(err).code);
+      throw err;
+    }
   }
 
   /**
