@@ -82,7 +82,7 @@ export class PeerRole implements Role {
   private auth?: ClusterAuth;
   private clientAuth?: GrpcClientAuth;
   private cache?: PeerPersistentCache;
-  private readonly metrics: PeerMetrics;
+  private readonly metrics?: PeerMetrics;
   /** The small HTTP listener serving `/metrics` (peer.metrics); other routes may be added before start. */
   readonly metricsServer: MetricsServer;
 
@@ -94,11 +94,15 @@ export class PeerRole implements Role {
     @inject(Tokens.Metrics) registry: Registry,
   ) {
     this.cfg = config.peer;
-    this.metrics = new PeerMetrics(registry);
-    this.uploadStats.onEnd = (ok, bytes) => {
-      this.metrics.uploadPieces.inc({ result: ok ? 'succeeded' : 'failed' });
-      if (bytes > 0) this.metrics.uploadBytes.inc(bytes);
-    };
+    const metrics = new PeerMetrics(registry);
+    // With the listener off nobody reads the counters: the download and upload paths count nothing.
+    this.metrics = this.cfg.metrics.enabled ? metrics : undefined;
+    if (this.metrics) {
+      this.uploadStats.onEnd = (ok, bytes) => {
+        metrics.uploadPieces.inc({ result: ok ? 'succeeded' : 'failed' });
+        if (bytes > 0) metrics.uploadBytes.inc(bytes);
+      };
+    }
     this.metricsServer = new MetricsServer({ config: this.cfg.metrics, registry, logger, configPath: 'peer.metrics' });
   }
 
@@ -173,7 +177,7 @@ export class PeerRole implements Role {
     const cfg = this.cfg;
     const medium = new TaskMediumRouter(this.storage.get(cfg.storage.medium), this.storage, this.logger);
     this.medium = medium;
-    this.metrics.observe(() => medium.stats());
+    this.metrics?.observe(() => medium.stats());
     const dir = peerDataDir(this.config.dataDir, cfg);
     await ensurePrivateDir(dir);
     this.lock = new DataDirLock(dir);
