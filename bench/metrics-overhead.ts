@@ -1,7 +1,7 @@
-import { mkdtemp, rm, stat } from 'node:fs/promises';
-import { loadavg, tmpdir } from 'node:os';
+import { rm } from 'node:fs/promises';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
-import { appendJsonLines, formatTable, parseSizeRuns, sha256File, writeRandomFile } from './support/bench-files.js';
+import { appendJsonLines, benchWorkDir, formatTable, parseSizeRuns, sha256File } from './support/bench-files.js';
 import { PeerPair } from './support/peer-pair.js';
 import { median } from './support/stats.js';
 import { Teardown } from './support/teardown.js';
@@ -16,11 +16,7 @@ export async function run(argv: string[]): Promise<void> {
   const a = parseSizeRuns(argv, 'metrics-overhead');
   const teardown = new Teardown();
   try {
-    const workDir = await mkdtemp(join(tmpdir(), 'd7y-bench-metrics-'));
-    teardown.add('remove work dir', () => rm(workDir, { recursive: true, force: true }));
-    const root = join(workDir, 'origin');
-    const sha = await writeRandomFile(join(root, 'data.bin'), a.sizeMiB);
-    const bytes = (await stat(join(root, 'data.bin'))).size;
+    const { workDir, root, sha, bytes } = await benchWorkDir(teardown, 'd7y-bench-metrics-', a.sizeMiB);
     const gib = bytes / 2 ** 30;
     const load = loadavg()[0]!;
     const pair = await PeerPair.start(teardown, workDir, root, 'data.bin', 600_000);
