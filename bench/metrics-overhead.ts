@@ -33,14 +33,14 @@ export async function run(argv: string[]): Promise<void> {
       await rm(out, { force: true });
     };
     // A run whose peer fell back to the origin (a parent too slow on a busy machine) measures
-    // something else: it is discarded and done again, at most twice per run.
+    // something else: it is discarded and done again, at most four times per run.
     let discarded = 0;
     const measured = async (mode: 'on' | 'off', i: number): Promise<void> => {
       for (let attempt = 0; ; attempt += 1) {
         try {
           return await once(mode, i);
         } catch (err) {
-          if (attempt >= 2 || !/from the origin instead of the seed/.test((err as Error).message)) throw err;
+          if (attempt >= 4 || !/from the origin instead of the seed/.test((err as Error).message)) throw err;
           discarded += 1;
         }
       }
