@@ -17,6 +17,7 @@ import { OutputWriter } from './output-writer.js';
 import type { PeerMetrics } from '../peer-metrics.js';
 import { TrafficSplit } from './traffic-split.js';
 import { sourceRequest, type EnsureResult, type TaskDownloader } from './task-downloader.js';
+import { inSpan } from '../../../tracing/tracing.js';
 
 /** How often, at most, `onProgress` is called while pieces land (ms). */
 const PROGRESS_EVERY_MS = 200;
@@ -93,7 +94,7 @@ export class DownloadService {
 
   /** Brings every piece the request needs into the catalog, reporting them as they land. */
   fetch(req: PeerDownloadRequest, hooks: FetchHooks = {}): Promise<EnsureResult & { taskId: string; split: TrafficSplit }> {
-    return this.measured(() => this.fetchPieces(req, hooks), (r) => r.split.share(r.range, r.state.contentLength, r.state.pieceLength).fromCache);
+    return this.measured(req, () => this.fetchPieces(req, hooks), (r) => r.split.share(r.range, r.state.contentLength, r.state.pieceLength).fromCache);
   }
 
   private async fetchPieces(req: PeerDownloadRequest, hooks: FetchHooks): Promise<EnsureResult & { taskId: string; split: TrafficSplit }> {
@@ -122,7 +123,7 @@ export class DownloadService {
 
   /** Downloads, then writes the result to `req.output` when it is set (atomically, digest checked). */
   download(req: PeerDownloadRequest, hooks: Omit<FetchHooks, 'onPiece'> = {}): Promise<PeerDownloadResult> {
-    return this.measured(() => this.downloadTo(req, hooks), (r) => r.fromCache ?? 0);
+    return this.measured(req, () => this.downloadTo(req, hooks), (r) => r.fromCache ?? 0);
   }
 
   private async downloadTo(req: PeerDownloadRequest, hooks: Omit<FetchHooks, 'onPiece'>): Promise<PeerDownloadResult> {
@@ -229,17 +230,26 @@ export class DownloadService {
     return { taskId, contentLength: state.contentLength, bytes: range?.length ?? state.contentLength, range, localHit: held, copyTo };
   }
 
-  /** Runs one download request, counting its result, duration, local-hit bytes and error code. */
-  private async measured<T>(run: () => Promise<T>, localHitBytes: (result: T) => number): Promise<T> {
-    const startedAt = performance.now();
-    try {
-      const result = await run();
-      this.metrics?.downloadEnded(startedAt, localHitBytes(result));
-      return result;
-    } catch (err) {
-      this.metrics?.downloadEnded(startedAt, 0, toD7yError(err).code);
-      throw err;
-    }
+  /**
+   * Runs one download request in a span (`d7y.download`, with the task id), counting its result,
+   * duration, local-hit bytes and error code.
+   */
+  private measured<T>(req: PeerDownloadRequest, run: () => Promise<T>, localHitBytes: (result: T) => number): Promise<T> {
+    return inSpan('d7y.download', { 'd7y.task_id': this.taskIdOf(req) }, async (span) => {
+      const startedAt = performance.now();
+      try {
+        const result = await run();
+        const hit = localHitBytes(result);
+        this.metrics?.downloadEnded(startedAt, hit);
+        span.setAttribute('d7y.local_hit_bytes', hit);
+        return result;
+      } catch (err) {
+        const code = toD7yError(err).code;
+        this.metrics?.downloadEnded(startedAt, 0, code);
+        span.setAttribute('d7y.error_code', code);
+        throw err;
+      }
+    });
   }
 
   /**
