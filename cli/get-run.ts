@@ -139,7 +139,7 @@ export async function runGet(url: string, opts: GetOptions): Promise<void> {
   if (opts.recursive) return runRecursive(url, opts);
   const tracing = await cliTracing(opts);
   if (!tracing) return getOne(url, opts);
-  const { inSpan } = await import('../core/tracing/tracing.js');
+  const { inSpan } = await import('../core/logging/tracing.js');
   try {
     await inSpan('d7y.get', {}, () => getOne(url, opts));
   } finally {
@@ -153,7 +153,7 @@ export async function runGet(url: string, opts: GetOptions): Promise<void> {
  */
 async function cliTracing(opts: GetOptions): Promise<{ shutdown(): Promise<void> } | undefined> {
   if (opts.config === undefined && !Object.keys(process.env).some((k) => k.startsWith('D7Y_TRACING__'))) return undefined;
-  const [{ loadRoleConfig }, { startTracing }] = await Promise.all([import('./role-options.js'), import('../core/tracing/tracing.js')]);
+  const [{ loadRoleConfig }, { startTracing }] = await Promise.all([import('./role-options.js'), import('../core/logging/tracing.js')]);
   const config = await loadRoleConfig({ config: opts.config, dataDir: opts.dataDir, pluginsFile: opts.pluginsFile });
   return startTracing(config.tracing);
 }

@@ -7,7 +7,7 @@ import { PluginHost } from './plugin-host.js';
 import type { PluginProblem } from './plugin-problem.js';
 import { locatePluginsFile, readPluginsFile } from './plugins-file.js';
 import { composeRole, type ComposedRole } from './role-composer.js';
-import { startTracing } from '../core/tracing/tracing.js';
+import { startTracing } from '../core/logging/tracing.js';
 
 /** One role to run in this process, with its own config (two peers may share a process). */
 export interface RoleSpec {

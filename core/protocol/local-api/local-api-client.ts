@@ -5,7 +5,7 @@ import { D7yError, isD7yError, type D7yErrorCode } from '../../errors/d7y-error.
 import type { PeerDownloadEvent, PeerDownloadRequest, PeerDownloadResult, TrafficShare } from './download-request.js';
 import { ERROR_TRAILER, TRAFFIC_TRAILER } from './error-trailer.js';
 import type { PeerApi, PeerStream } from './peer-api.js';
-import { traceHeaders } from '../../tracing/tracing.js';
+import { traceHeaders } from '../../logging/tracing.js';
 
 /**
  * Talks to a peer daemon's local API over its unix socket (node:http, one kept-alive agent).

@@ -1,5 +1,5 @@
 import { Metadata } from '@grpc/grpc-js';
-import { traceHeaders } from '../../tracing/tracing.js';
+import { traceHeaders } from '../../logging/tracing.js';
 
 /** gRPC metadata carrying the active span (`traceparent`), so the server's span joins the caller's trace; empty when tracing is off. */
 export function traceMetadata(): Metadata {

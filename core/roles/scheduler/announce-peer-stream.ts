@@ -10,7 +10,7 @@ import type { PeerChannel, PeerRecord, TaskRecord } from './resource/records.js'
 import type { SchedulerResources } from './resource/scheduler-resources.js';
 import type { SchedulerMetrics } from './scheduler-metrics.js';
 import { SpanStatusCode, type Span } from '@opentelemetry/api';
-import { remoteContext, startSpan } from '../../tracing/tracing.js';
+import { remoteContext, startSpan } from '../../logging/tracing.js';
 
 type Call = ServerDuplexStream<AnnouncePeerRequest, AnnouncePeerResponse>;
 

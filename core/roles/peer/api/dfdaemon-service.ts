@@ -17,7 +17,7 @@ import type { SeedOffers } from '../upload/seed-offers.js';
 import type { DownloadService } from '../download/download-service.js';
 import type { TaskCatalog } from '../tasks/task-catalog.js';
 import type { HeldPiece, TaskState } from '../tasks/task-state.js';
-import { remoteContext, startSpan } from '../../../tracing/tracing.js';
+import { remoteContext, startSpan } from '../../../logging/tracing.js';
 
 export interface DfdaemonServiceOptions {
   host: string;

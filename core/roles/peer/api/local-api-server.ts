@@ -18,7 +18,7 @@ import { describeTask, taskNotHere as notHere } from './task-view.js';
 import { socketAnswers } from '../../../protocol/local-api/socket-answers.js';
 import { closeHttpServer } from '../../common/close-http-server.js';
 import { context } from '@opentelemetry/api';
-import { remoteContext } from '../../../tracing/tracing.js';
+import { remoteContext } from '../../../logging/tracing.js';
 
 const MAX_BODY = 1024 * 1024;
 

@@ -17,7 +17,7 @@ import { OutputWriter } from './output-writer.js';
 import type { PeerMetrics } from '../peer-metrics.js';
 import { TrafficSplit } from './traffic-split.js';
 import { sourceRequest, type EnsureResult, type TaskDownloader } from './task-downloader.js';
-import { inSpan } from '../../../tracing/tracing.js';
+import { inSpan } from '../../../logging/tracing.js';
 
 /** How often, at most, `onProgress` is called while pieces land (ms). */
 const PROGRESS_EVERY_MS = 200;
