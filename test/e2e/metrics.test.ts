@@ -95,6 +95,19 @@ test.serial('each role counts a known download: back to source through the seed,
 
   const manager = await scrape(urls.manager);
   t.true(manager.value('d7y_manager_http_requests_total') > 0, 'the manager counted the keepalives of its roles');
+
+  const small = randomBytes(100_000);
+  origin.setFile('/small.bin', small);
+  const direct = await runCli(['get', origin.urlOf('/small.bin'), '-O', join(dir, 'small.bin'), '--socket', node.socket, '--no-progress']);
+  t.is(direct.code, 0, direct.stderr);
+  const missing = await runCli(['get', origin.urlOf('/missing.bin'), '-O', join(dir, 'missing.bin'), '--socket', node.socket, '--no-progress']);
+  t.not(missing.code, 0);
+  peer = await scrape(urls.peer);
+  t.is(peer.value('d7y_peer_back_to_source_total', { reason: 'small_object' }), 1, 'a small object goes straight to the origin, and says so');
+  t.is(peer.value('d7y_peer_download_bytes_total', { type: 'back_to_source' }), small.length);
+  t.is(peer.value('d7y_peer_back_to_source_bytes_total', { source: 'http' }), small.length);
+  t.is(peer.value('d7y_peer_downloads_total', { result: 'failed' }), 1, 'the get of a missing object failed');
+  t.is(peer.value('d7y_peer_errors_total'), 1, 'and its error was counted by code');
 });
 
 /** Every metric name a PromQL expression selects; fails on a syntax error. */
