@@ -58,7 +58,7 @@ export class D7yLab {
     const dataDir = join(this.workDir, `scheduler-${host.name}`);
     const config = {
       dataDir, pluginsFile: this.pluginsFile, log: { level: process.env.D7Y_BENCH_LOG ?? 'warn' }, security: this.secrets,
-      scheduler: { listen: { host: host.ip, port } },
+      scheduler: { listen: { host: host.ip, port }, metrics: { listen: { host: host.ip, port: 0 } } },
     };
     const daemon = await this.launch('scheduler', `scheduler-${host.name}`, host, dataDir, config, '');
     return { daemon, address: `${host.ip}:${port}` };
@@ -76,7 +76,7 @@ export class D7yLab {
         seed: opts.seed, dataDir, socket,
         host: { ip: host.ip, hostname: name },
         upload: { port: 0, maxBandwidth: Math.round(opts.uploadBytesPerSec) },
-        rpc: { port: 0 }, pieceHttp: { port: 0 }, proxy: { listen: { port: 0 } },
+        rpc: { port: 0 }, pieceHttp: { port: 0 }, proxy: { listen: { port: 0 } }, metrics: { listen: { port: 0 } },
         schedulers: opts.schedulers, announceIntervalMs: 5_000,
         ...opts.peer,
       },

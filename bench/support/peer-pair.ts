@@ -61,10 +61,10 @@ export class PeerPair {
     return new PeerPair(d7y, address, seed, url, accessLog);
   }
 
-  /** A fresh peer daemon, with the seed as its only possible parent. */
-  newPeer(): Promise<LabDaemon> {
+  /** A fresh peer daemon, with the seed as its only possible parent; `peer` is merged into its peer section. */
+  newPeer(peer?: Record<string, unknown>): Promise<LabDaemon> {
     this.peers += 1;
-    return this.d7y.peer({ ...LOOPBACK, name: `lo${this.peers}` }, { seed: false, schedulers: [this.scheduler], uploadBytesPerSec: 1250 * 1024 * 1024 });
+    return this.d7y.peer({ ...LOOPBACK, name: `lo${this.peers}` }, { seed: false, schedulers: [this.scheduler], uploadBytesPerSec: 1250 * 1024 * 1024, peer });
   }
 
   /**

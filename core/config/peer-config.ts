@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import { ManagerLinkConfigSchema } from './manager-link-config.js';
+import { metricsConfigSchema } from './metrics-config.js';
 import { ProxyConfigSchema } from './proxy-config.js';
 import { duration, rate, size, unitObject } from './unit-schemas.js';
 
@@ -61,6 +62,11 @@ export const PeerConfigSchema = unitObject({
     /** Largest gRPC message the dfdaemon service accepts; a larger one fails with RESOURCE_EXHAUSTED. */
     maxReceiveMessageSize: size({ min: 64 * 1024, max: 256 * 1024 * 1024 }).default(4 * MIB),
   }).prefault({}),
+  /**
+   * Prometheus `/metrics` (`d7y_peer_…`, see docs/metrics.md) on its own small HTTP listener. The
+   * seed peer of `d7y up` takes this port + 10 (4012 by default), so the two never collide.
+   */
+  metrics: metricsConfigSchema(4002),
   /** HTTP range GET of one piece: `GET /pieces/<taskId>/<n>`; for tools and debugging. */
   pieceHttp: z.strictObject({
     port: port.default(4007),

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ManagerLinkConfigSchema } from './manager-link-config.js';
+import { metricsConfigSchema } from './metrics-config.js';
 import { duration, size } from './unit-schemas.js';
 
 const ms = (def: number) => duration({ min: 1, legacyNumber: true }).default(def);
@@ -16,6 +17,8 @@ export const SchedulerConfigSchema = z.strictObject({
      */
     advertiseIp: z.string().min(1).optional(),
   }).prefault({}),
+  /** Prometheus `/metrics` (`d7y_scheduler_…`, see docs/metrics.md) on its own small HTTP listener. */
+  metrics: metricsConfigSchema(8000),
   /** Parents returned per scheduling round, best first. */
   candidateParentLimit: z.number().int().min(1).max(20).default(4),
   /** Peers of the task sampled per round before filtering and ranking. */

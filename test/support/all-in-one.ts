@@ -15,6 +15,8 @@ export interface AllInOneOptions {
   scheduler?: Record<string, unknown>;
   /** Merged into the `peer` section (which sets free ports and the scheduler). */
   peer?: Record<string, unknown>;
+  /** Environment of the `d7y up` process, over the test's own. */
+  env?: NodeJS.ProcessEnv;
 }
 
 export interface AllInOneConfig {
@@ -59,7 +61,7 @@ export async function writeAllInOneConfig(t: ExecutionContext, opts: AllInOneOpt
 /** Starts `d7y up` (see writeAllInOneConfig) and waits until it is ready; stopped in teardown. */
 export async function startAllInOne(t: ExecutionContext, opts: AllInOneOptions = {}): Promise<AllInOne> {
   const config = await writeAllInOneConfig(t, opts);
-  const node = startCli(t, ['up', '-c', config.file]);
+  const node = startCli(t, ['up', '-c', config.file], { env: opts.env });
   const banner = await waitForOutput(node, /d7y: ready: .*\n/, 90_000);
   return { ...config, process: node, banner };
 }

@@ -6,6 +6,7 @@ import type { DownloadTaskResponse, PieceInfo } from './gen/dfdaemon.js';
 import { fromServiceError } from './grpc-errors.js';
 import { authChannelOptions, type GrpcClientAuth } from '../auth/grpc-auth.js';
 import { CONTROL_AUTH_HEADER } from '../auth/cluster-auth.js';
+import { traceMetadata } from './trace-metadata.js';
 
 /** Where a peer daemon serves DfdaemonUpload: its host ip and rpc port, or `host:port`. */
 export type DfdaemonAddress = { host: string; port: number } | string;
@@ -75,7 +76,7 @@ export class DfdaemonUploadClient {
     const address = addressOf(addr);
     const call = this.client(address).syncPieces({
       taskId: req.taskId, interestedPieceNumbers: req.interestedPieceNumbers ?? [], hostId: req.hostId ?? '',
-    }, this.deadline(opts.timeoutMs));
+    }, traceMetadata(), this.deadline(opts.timeoutMs));
     return this.iterate(call, address, opts.signal);
   }
 

@@ -8,6 +8,7 @@ import { AnnouncePeerSession } from './announce-peer-session.js';
 import type { AnnouncePeerIds } from './announce-peer-session.js';
 import { fromServiceError } from './grpc-errors.js';
 import { HashRing } from './hash-ring.js';
+import { traceMetadata } from './trace-metadata.js';
 
 export interface SchedulerClientOptions {
   /** `host:port` of every scheduler of the cluster. */
@@ -99,7 +100,7 @@ export class SchedulerClient {
         fix: 'start the schedulers again, or check peer.scheduler.addresses',
       });
     }
-    const call = this.client(address).announcePeer();
+    const call = this.client(address).announcePeer(traceMetadata());
     return new AnnouncePeerSession(call, ids, address);
   }
 

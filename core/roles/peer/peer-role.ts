@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import type { Registry } from 'prom-client';
 import { ensurePrivateDir } from '../../config/private-dir.js';
 import { inject, injectable } from '../../di.js';
 import type { NodeConfig } from '../../config/node-config.js';
@@ -19,6 +20,8 @@ import type { StorageRegistry } from '../../registry/storage-registry.js';
 import { crc32Backend } from '../../task/piece-digest.js';
 import { Tokens } from '../../tokens.js';
 import { Lifecycle } from '../lifecycle.js';
+import { MetricsServer } from '../common/metrics-server.js';
+import { PeerMetrics } from './peer-metrics.js';
 import type { Role } from '../role.js';
 import { DfdaemonService } from './api/dfdaemon-service.js';
 import { HeldTaskAnnouncer } from './cluster/held-task-announcer.js';
@@ -80,14 +83,28 @@ export class PeerRole implements Role {
   private auth?: ClusterAuth;
   private clientAuth?: GrpcClientAuth;
   private cache?: PeerPersistentCache;
+  private readonly metrics?: PeerMetrics;
+  /** The small HTTP listener serving `/metrics` (peer.metrics); other routes may be added before start. */
+  readonly metricsServer: MetricsServer;
 
   constructor(
     @inject(Tokens.Config) private readonly config: NodeConfig,
     @inject(Tokens.Logger) private readonly logger: Logger,
     @inject(Tokens.SourceRouter) private readonly sources: SourceRouter,
     @inject(Tokens.StorageRegistry) private readonly storage: StorageRegistry,
+    @inject(Tokens.Metrics) registry: Registry,
   ) {
     this.cfg = config.peer;
+    const metrics = new PeerMetrics(registry);
+    // With the listener off nobody reads the counters: the download and upload paths count nothing.
+    this.metrics = this.cfg.metrics.enabled ? metrics : undefined;
+    if (this.metrics) {
+      this.uploadStats.onEnd = (ok, bytes) => {
+        metrics.uploadPieces.inc({ result: ok ? 'succeeded' : 'failed' });
+        if (bytes > 0) metrics.uploadBytes.inc(bytes);
+      };
+    }
+    this.metricsServer = new MetricsServer({ config: this.cfg.metrics, registry, logger, configPath: 'peer.metrics' });
   }
 
   /** `{ip}-{hostname}`, with `-seed` for seed peers. */
@@ -153,6 +170,7 @@ export class PeerRole implements Role {
       crc32: crc32Backend(),
       download: { concurrency: this.cfg.download.concurrency, rateLimit: this.cfg.download.rateLimit },
       clusterCredential: this.auth ? 'required' : 'none (open)',
+      metrics: this.metricsServer.url ? `${this.metricsServer.url}/metrics` : 'off',
     };
   }
 
@@ -160,6 +178,7 @@ export class PeerRole implements Role {
     const cfg = this.cfg;
     const medium = new TaskMediumRouter(this.storage.get(cfg.storage.medium), this.storage, this.logger);
     this.medium = medium;
+    this.metrics?.observe(() => medium.stats());
     const dir = peerDataDir(this.config.dataDir, cfg);
     await ensurePrivateDir(dir);
     this.lock = new DataDirLock(dir);
@@ -196,11 +215,11 @@ export class PeerRole implements Role {
     this.catalog = tasks;
     engine = new TaskDownloader({
       config: cfg, catalog: tasks, sources: this.sources, scheduler: this.scheduler, vortex: this.vortex, dfdaemon: this.dfdaemon,
-      logger: this.logger, hostId: this.hostId, peerIdPrefix: `${cfg.host.ip}-${cfg.host.hostname}`,
+      logger: this.logger, hostId: this.hostId, peerIdPrefix: `${cfg.host.ip}-${cfg.host.hostname}`, metrics: this.metrics,
       placeTask: (taskId, name) => medium.place(taskId, name),
     });
     this.engine = engine;
-    const downloads = new DownloadService(tasks, engine, this.sources, this.logger);
+    const downloads = new DownloadService(tasks, engine, this.sources, this.logger, this.metrics);
     this.service = downloads;
     const offers = cfg.seed && cfg.upload.superSeed.enabled
       ? new SeedOffers({ inFlight: cfg.upload.superSeed.inFlight, grantTtlMs: cfg.upload.superSeed.offerTtlMs })
@@ -245,7 +264,7 @@ export class PeerRole implements Role {
         ? await ProxyCa.load({ dir, certFile: cfg.proxy.hijackHttps.caCert, keyFile: cfg.proxy.hijackHttps.caKey, logger: this.logger })
         : undefined;
       this.proxy = new ProxyServer({
-        config: cfg.proxy, downloads, logger: this.logger,
+        config: cfg.proxy, downloads, logger: this.logger, metrics: this.metrics,
         connect: (onRequest) => createConnectHandler({
           hijack: (host) => hijack.some((re) => re.test(host)), ca, onRequest, logger: this.logger,
           connectTimeoutMs: 10_000, idleTimeoutMs: cfg.proxy.idleTimeout,
@@ -264,6 +283,7 @@ export class PeerRole implements Role {
     if (this.discovery) this.lifecycle.add(this.discovery);
     this.lifecycle.add(this.heldTasks);
     this.lifecycle.add(cache);
+    this.lifecycle.add(this.metricsServer);
     try {
       await this.lifecycle.start();
     } catch (err) {

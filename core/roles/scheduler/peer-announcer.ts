@@ -8,7 +8,7 @@ import type { HostRecord, PeerChannel, PeerRecord, TaskRecord } from './resource
 import { hasServingPeer, MAX_PIECES_PER_PEER } from './resource/records.js';
 import type { SchedulerResources } from './resource/scheduler-resources.js';
 import { PieceTrust } from './piece-trust.js';
-import type { SchedulerMetrics } from './scheduler-metrics.js';
+import type { SchedulerBackToSourceReason, SchedulerMetrics } from './scheduler-metrics.js';
 import type { Scheduling } from './scheduling.js';
 import type { SeedPeerTrigger } from './seed-peer-trigger.js';
 
@@ -66,6 +66,7 @@ export class PeerAnnouncer {
     peer.channel = channel;
     if (host.type === 'super' || download.needBackToSource) {
       this.resources.setState(task, peer, 'back-to-source', now);
+      this.metrics.backToSource.inc({ reason: host.type === 'super' ? 'seed_peer' : 'requested' });
       channel.needBackToSource(host.type === 'super' ? 'seed peer downloads from the source' : 'the download asked for the source');
       this.wake(task);
       return peer;
@@ -201,13 +202,14 @@ export class PeerAnnouncer {
     this.clearRetry(peer);
     peer.failedRounds++;
     const seedUnderWay = task.seed === 'triggered';
-    if (!seedUnderWay && this.canBackToSource(task, peer)) return this.sendBackToSource(task, peer, 'no parent holds the task yet');
+    if (!seedUnderWay && this.canBackToSource(task, peer)) return this.sendBackToSource(task, peer, 'no_parent', 'no parent holds the task yet');
     if (peer.failedRounds >= this.options.retryLimit) {
-      if (this.canBackToSource(task, peer)) return this.sendBackToSource(task, peer, `no parent after ${peer.failedRounds} scheduling rounds`);
+      if (this.canBackToSource(task, peer)) return this.sendBackToSource(task, peer, 'rounds_exhausted', `no parent after ${peer.failedRounds} scheduling rounds`);
       task.waiting.delete(peer.id);
       this.resources.setState(task, peer, 'failed', this.now());
       const why = peer.disableBackToSource ? 'back-to-source is disabled for this download'
         : `the task already has ${task.backToSource.size} peers back to the source, the limit`;
+      this.metrics.backToSourceRefused.inc({ reason: peer.disableBackToSource ? 'disabled' : 'limit' });
       peer.channel.fail('D7Y_PEER_UNAVAILABLE', `no parent for peer ${peer.id} of task ${task.id} after ${peer.failedRounds} scheduling rounds, and ${why}`,
         'retry later, add seed peers, or allow back-to-source');
       return;
@@ -231,8 +233,9 @@ export class PeerAnnouncer {
     return !peer.disableBackToSource && task.backToSource.size < this.options.maxBackToSourcePeersPerTask;
   }
 
-  private sendBackToSource(task: TaskRecord, peer: PeerRecord, description: string): void {
+  private sendBackToSource(task: TaskRecord, peer: PeerRecord, reason: SchedulerBackToSourceReason, description: string): void {
     task.waiting.delete(peer.id);
+    this.metrics.backToSource.inc({ reason });
     this.resources.setState(task, peer, 'back-to-source', this.now());
     peer.channel?.needBackToSource(description);
   }

@@ -32,6 +32,7 @@ import { DfdaemonPersistentCacheClient } from '../../protocol/rpc/persistent-cac
 import { PersistentCacheService } from '../../protocol/rpc/gen/scheduler-persistent-cache.js';
 import { ManagerLink } from './manager-link.js';
 import { DownloadReports } from './download-reports.js';
+import { MetricsServer } from '../common/metrics-server.js';
 
 /**
  * The scheduler: a gRPC server (d7y.scheduler.v1.Scheduler) on `scheduler.listen` that keeps
@@ -58,6 +59,8 @@ export class SchedulerRole implements Role {
   /** Ended downloads for the manager (when the scheduler has one). */
   private readonly downloads = new DownloadReports();
   private boundPort = 0;
+  /** The small HTTP listener serving `/metrics` (scheduler.metrics); other routes may be added before start. */
+  readonly metricsServer: MetricsServer;
   /** Calls to seed peers (triggers); presents the scheduler's credential once started. */
   private readonly dfdaemon = new DfdaemonUploadClient();
   private auth?: ClusterAuth;
@@ -72,6 +75,9 @@ export class SchedulerRole implements Role {
     const c = config.scheduler;
     this.metrics = new SchedulerMetrics(registry);
     this.resources = new SchedulerResources(c.limits, (peer) => this.announcer.forget(peer));
+    const hosts = this.resources.hosts;
+    this.metrics.observe(() => ({ hosts: hosts.size, tasks: this.resources.tasks.size, peers: sumOf(hosts.values(), (h) => h.peers.size) }));
+    this.metricsServer = new MetricsServer({ config: c.metrics, registry, logger, configPath: 'scheduler.metrics' });
     this.seeds = new SeedPeerTrigger(this.dfdaemon, logger, c.seedPeerDownloadTimeout, c.limits.maxTasks);
     if (policy.experiment) {
       this.experiment = new ExperimentRecorder(policy.experiment, new JsonLinesOutcomeStore(config.dataDir), logger);
@@ -81,6 +87,7 @@ export class SchedulerRole implements Role {
     this.announcerOptions = {
       maxBackToSourcePeersPerTask: c.maxBackToSourcePeersPerTask, retryLimit: c.retryLimit, retryInterval: c.retryInterval,
       onDownloadEnded: (task, peer, end) => {
+        this.metrics.downloadEnded(end);
         const outcome = this.experiment?.record(task, peer, end);
         if (this.config.scheduler.manager) this.downloads.add(task, peer, end, outcome);
       },
@@ -103,6 +110,7 @@ export class SchedulerRole implements Role {
       filterParentLimit: this.schedulingOptions.filterParentLimit,
       maxBackToSourcePeersPerTask: this.announcerOptions.maxBackToSourcePeersPerTask,
       clusterCredential: this.auth ? 'required' : 'none (open)',
+      metrics: this.metricsServer.url ? `${this.metricsServer.url}/metrics` : 'off',
       ...(this.config.scheduler.manager && {
         manager: this.config.scheduler.manager.url.replace(/\/\/[^/@]*@/, '//'), cluster: this.config.scheduler.manager.cluster,
       }),
@@ -183,6 +191,7 @@ export class SchedulerRole implements Role {
     this.gcTimer = setInterval(() => this.collectGarbage(), this.config.scheduler.gc.interval);
     this.gcTimer.unref();
     await this.persistentCache.start();
+    await this.metricsServer.start();
     const m = this.config.scheduler.manager;
     if (m) {
       this.link = new ManagerLink({ config: m, ip: advertisedIp(this.config.scheduler.listen), port: () => this.boundPort,
@@ -196,6 +205,7 @@ export class SchedulerRole implements Role {
   async stop(): Promise<void> {
     await this.link?.stop();
     this.link = undefined;
+    await this.metricsServer.stop();
     if (this.gcTimer) clearInterval(this.gcTimer);
     this.gcTimer = undefined;
     this.announcer.close();
@@ -216,8 +226,6 @@ export class SchedulerRole implements Role {
   /** One GC pass: peers, tasks and hosts past their TTLs, and tasks without peers. */
   collectGarbage(now = Date.now()): { peers: number; tasks: number; hosts: number } {
     const r = this.resources.collect(now, this.config.scheduler.gc);
-    this.metrics.hosts.set(this.resources.hosts.size);
-    this.metrics.tasks.set(this.resources.tasks.size);
     if (r.peers + r.tasks + r.hosts > 0) this.logger.debug(r, 'scheduler gc');
     return r;
   }
@@ -232,6 +240,12 @@ export class SchedulerRole implements Role {
  * The address peers should dial: `advertiseIp`, else the listen host, else (listening on every
  * address) the host's first non-loopback IPv4 address.
  */
+function sumOf<T>(items: Iterable<T>, of: (item: T) => number): number {
+  let sum = 0;
+  for (const item of items) sum += of(item);
+  return sum;
+}
+
 export function advertisedIp(listen: { host: string; advertiseIp?: string }, interfaces = networkInterfaces()): string {
   if (listen.advertiseIp) return listen.advertiseIp;
   if (listen.host !== '0.0.0.0' && listen.host !== '::' && listen.host !== '') return listen.host;

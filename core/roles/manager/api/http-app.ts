@@ -1,5 +1,6 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { Counter, Histogram, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
+import { ManagerMetrics } from '../manager-metrics.js';
 import { z } from 'zod';
 import { D7yError, toD7yError } from '../../../errors/d7y-error.js';
 import { httpStatusOf } from '../../../errors/error-status.js';
@@ -65,8 +66,8 @@ function parse<T>(schema: z.ZodType<T> | undefined, value: unknown, root: string
 export function createManagerApp(opts: ManagerAppOptions): express.Express {
   const app = express();
   app.disable('x-powered-by');
-  const requests = new Counter({ name: 'd7y_manager_http_requests_total', help: 'Manager API requests', labelNames: ['method', 'route', 'status'], registers: [opts.metrics] });
-  const seconds = new Histogram({ name: 'd7y_manager_http_request_seconds', help: 'Manager API latency', labelNames: ['method', 'route'], registers: [opts.metrics] });
+  const metrics = new ManagerMetrics(opts.metrics);
+  const { requests, seconds } = metrics;
 
   app.use((req: Request, res: Response, next: NextFunction) => {
     const started = process.hrtime.bigint();
@@ -149,6 +150,7 @@ export function createManagerApp(opts: ManagerAppOptions): express.Express {
     const e = refused?.error ?? toD7yError(err);
     const status = refused?.status ?? httpStatusOf(e);
     res.locals.errorCode = e.code;
+    metrics.errors.inc({ code: e.code });
     if (status >= 500) opts.logger.error({ err: e.message, code: e.code }, 'manager API error');
     const details = e.details && status < 500 ? e.details : undefined;
     if (e.code === 'D7Y_RATE_LIMITED' && typeof e.details?.retryAfterMs === 'number') res.set('Retry-After', String(Math.ceil(e.details.retryAfterMs / 1000)));

@@ -16,6 +16,7 @@ import type { SeedOffers } from '../upload/seed-offers.js';
 import type { DownloadService } from '../download/download-service.js';
 import type { TaskCatalog } from '../tasks/task-catalog.js';
 import type { HeldPiece, TaskState } from '../tasks/task-state.js';
+import { remoteContext, startSpan } from '../../../logging/tracing.js';
 
 export interface DfdaemonServiceOptions {
   host: string;
@@ -102,6 +103,13 @@ export class DfdaemonService implements Startable {
 
   private async syncPieces(call: ServerWritableStream<SyncPiecesRequest, PieceInfo>): Promise<void> {
     const { taskId, interestedPieceNumbers } = call.request;
+    // A child's trace goes on here: this parent's side of the piece sync, until the stream closes.
+    const span = startSpan('d7y.peer.sync_pieces', { 'd7y.task_id': taskId, 'd7y.child_host_id': call.request.hostId || undefined },
+      remoteContext(call.metadata.getMap()));
+    let spanEnded = false;
+    const endSpan = (): void => { if (!spanEnded) { spanEnded = true; span.end(); } };
+    call.once('close', endSpan);
+    call.once('cancelled', endSpan);
     const interested = interestedPieceNumbers.length ? new Set(interestedPieceNumbers) : undefined;
     let state: TaskState;
     try {

@@ -16,6 +16,9 @@ import type { TaskCatalog } from '../tasks/task-catalog.js';
 import { checkTaskId } from '../../../task/task-id.js';
 import { describeTask, taskNotHere as notHere } from './task-view.js';
 import { socketAnswers } from '../../../protocol/local-api/socket-answers.js';
+import { closeHttpServer } from '../../common/close-http-server.js';
+import { context } from '@opentelemetry/api';
+import { remoteContext } from '../../../logging/tracing.js';
 
 const MAX_BODY = 1024 * 1024;
 
@@ -69,17 +72,18 @@ export class LocalApiServer implements Startable {
     const server = this.server;
     this.server = undefined;
     if (!server) return;
-    await new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    });
+    await closeHttpServer(server);
     await rm(this.opts.socketPath, { force: true });
   }
 
   private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?')[0]!;
     const method = req.method ?? 'GET';
-    if (method === 'POST' && path === '/v1/tasks/download') return this.download(await readRequest(req), res);
+    if (method === 'POST' && path === '/v1/tasks/download') {
+      // The caller's trace (a traced `d7y get`), so the download's span joins it.
+      const body = await readRequest(req);
+      return context.with(remoteContext(req.headers), () => this.download(body, res));
+    }
     if (method === 'POST' && path === '/v1/tasks/stream') return this.stream(await readRequest(req), res);
     if (method === 'GET' && path === '/v1/tasks') return sendJson(res, 200, { tasks: await this.list() });
     if (method === 'GET' && path === '/v1/peer') return sendJson(res, 200, this.opts.describe());

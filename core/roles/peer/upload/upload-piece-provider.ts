@@ -110,7 +110,7 @@ export class UploadPieceProvider implements PieceProvider {
       ended = true;
       watch?.stop();
       release();
-      stats.end(ok);
+      stats.end(ok, sent);
       if (!range) offers?.uploaded(req.taskId, req.number, ok);
     };
     counted.on('end', () => end(sent === meta.length));
