@@ -1,8 +1,8 @@
 import { createHash, createPrivateKey, X509Certificate } from 'node:crypto';
-import { watch, type FSWatcher } from 'node:fs';
+import { readFileSync, watch, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
-import { createSecureContext, type ConnectionOptions, type SecureContext, type Server as TlsServer, type TlsOptions } from 'node:tls';
+import { createSecureContext, type ConnectionOptions, type SecureContext, type Server as TlsServer, type TLSSocket, type TlsOptions } from 'node:tls';
 import { experimental, ServerCredentials, credentials, type ChannelCredentials } from '@grpc/grpc-js';
 import type { TlsConfig } from '../../config/security-config.js';
 import { D7yError } from '../../errors/d7y-error.js';
@@ -93,10 +93,14 @@ export class NodeTls implements experimental.CertificateProvider {
     return this.reloads;
   }
 
-  /** Options for `tls.createServer`/`https.createServer`: the current context; `mutual` requires a client certificate signed by the CA. */
+  /**
+   * Options for `tls.createServer`/`https.createServer`: the current material; in `mutual` the
+   * client's certificate is asked for and checked by `attach` (which must be called), so that each
+   * refusal is logged with its reason.
+   */
   serverOptions(): TlsOptions {
     const mutual = this.mode === 'mutual';
-    return { secureContext: this.context, requestCert: mutual, rejectUnauthorized: mutual };
+    return { ...this.contextOptions(this.material), requestCert: mutual, rejectUnauthorized: false };
   }
 
   /**
@@ -107,9 +111,17 @@ export class NodeTls implements experimental.CertificateProvider {
   attach(server: TlsServer, what: string): void {
     this.servers.add(server);
     server.once('close', () => this.servers.delete(server));
-    server.on('tlsClientError', (err, socket) => {
+    const refuse = (err: unknown, remote: string | undefined): void => {
       const refusal = serverSideRefusal(err, this);
-      this.logger.warn({ server: what, remote: socket.remoteAddress, reason: refusal.reason, fix: refusal.fix }, 'TLS handshake refused');
+      this.logger.warn({ server: what, remote, reason: refusal.reason, fix: refusal.fix }, 'TLS handshake refused');
+    };
+    server.on('tlsClientError', (err, socket) => refuse(err, socket.remoteAddress));
+    if (this.mode !== 'mutual') return;
+    server.prependListener('secureConnection', (socket: TLSSocket) => {
+      if (socket.authorized) return;
+      const presented = Object.keys(socket.getPeerCertificate() ?? {}).length > 0;
+      refuse(new Error(presented ? String(socket.authorizationError) : 'PEER_DID_NOT_RETURN_A_CERTIFICATE'), socket.remoteAddress);
+      socket.destroy();
     });
   }
 
@@ -133,6 +145,7 @@ export class NodeTls implements experimental.CertificateProvider {
 
   /** gRPC channel credentials following this material (presenting this node's certificate when it has one). */
   grpcChannelCredentials(): ChannelCredentials {
+    quietIpServerNameWarning();
     return experimental.createCertificateProviderChannelCredentials(this, this.material.cert ? this : null);
   }
 
@@ -173,7 +186,8 @@ export class NodeTls implements experimental.CertificateProvider {
 
   addCaCertificateListener(listener: CaListener): void {
     this.caListeners.add(listener);
-    listener({ caCertificate: this.material.ca });
+    // grpc-js registers its own watcher only after this returns: the first update comes next tick.
+    process.nextTick(() => { if (this.caListeners.has(listener)) listener({ caCertificate: this.material.ca }); });
   }
 
   removeCaCertificateListener(listener: CaListener): void {
@@ -182,8 +196,10 @@ export class NodeTls implements experimental.CertificateProvider {
 
   addIdentityCertificateListener(listener: IdentityListener): void {
     this.identityListeners.add(listener);
-    const m = this.material;
-    listener(m.cert && m.key ? { certificate: m.cert, privateKey: m.key } : null);
+    process.nextTick(() => {
+      const m = this.material;
+      if (this.identityListeners.has(listener)) listener(m.cert && m.key ? { certificate: m.cert, privateKey: m.key } : null);
+    });
   }
 
   removeIdentityCertificateListener(listener: IdentityListener): void {
@@ -280,4 +296,56 @@ async function readMaterial(files: TlsFiles): Promise<Material> {
   }
   const identity = /(?:^|\n)CN=([^\n]+)/.exec(leaf.subject)?.[1];
   return { ca, cert, key, digest, identity, notAfter };
+}
+
+/** Channel credentials of a gRPC client: TLS following `tls`, or plain TCP without it. */
+export function grpcChannelCredentialsOf(tls: NodeTls | undefined): ChannelCredentials {
+  return tls ? tls.grpcChannelCredentials() : credentials.createInsecure();
+}
+
+/** Server credentials of a gRPC server: TLS following `tls`, or plain TCP without it. */
+export function grpcServerCredentialsOf(tls: NodeTls | undefined): ServerCredentials {
+  return tls ? tls.grpcServerCredentials() : ServerCredentials.createInsecure();
+}
+
+/**
+ * TLS client options for a command that runs no node (e.g. `d7y preheat` to an https manager):
+ * the files named by `D7Y_SECURITY__TLS__CA`, `…__CERT` and `…__KEY`, the variables that set
+ * `security.tls` of a node. Undefined when no CA is named (Node's trusted CAs then apply).
+ */
+export function environmentTlsConnect(env: NodeJS.ProcessEnv = process.env): { ca: Buffer; cert?: Buffer; key?: Buffer } | undefined {
+  const ca = env.D7Y_SECURITY__TLS__CA;
+  if (!ca) return undefined;
+  const read = (file: string, name: string): Buffer => {
+    try {
+      return readFileSync(file);
+    } catch (err) {
+      throw new D7yError('D7Y_CONFIG_INVALID', `cannot read ${name} ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, {
+        cause: err, fix: `point ${name} at a PEM file readable by this user`,
+      });
+    }
+  };
+  const cert = env.D7Y_SECURITY__TLS__CERT;
+  const key = env.D7Y_SECURITY__TLS__KEY;
+  return {
+    ca: read(ca, 'D7Y_SECURITY__TLS__CA'),
+    ...(cert && key && { cert: read(cert, 'D7Y_SECURITY__TLS__CERT'), key: read(key, 'D7Y_SECURITY__TLS__KEY') }),
+  };
+}
+
+let quieted = false;
+
+/**
+ * grpc-js sends an IP target as the TLS server name, which Node flags once per process with
+ * DEP0123; the certificate is still checked against the IP. That one warning is dropped.
+ */
+function quietIpServerNameWarning(): void {
+  if (quieted) return;
+  quieted = true;
+  const emit = process.emitWarning.bind(process) as (...args: unknown[]) => void;
+  process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
+    const code = typeof rest[0] === 'object' && rest[0] ? (rest[0] as { code?: string }).code : rest[1];
+    if (code === 'DEP0123') return;
+    emit(warning, ...rest);
+  }) as typeof process.emitWarning;
 }

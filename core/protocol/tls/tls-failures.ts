@@ -35,8 +35,14 @@ export function isTlsFailure(err: unknown): boolean {
  * D7Y_UNAUTHENTICATED error naming the file of this node's setting at fault and the fix, or
  * undefined when `err` is no TLS failure. `tls`: this node's setting (none: it speaks plain TCP).
  */
-export function clientSideFailure(err: unknown, peer: string, tls: NodeTls | undefined): D7yError | undefined {
-  const kind = kindOf(textOf(err));
+export function clientSideFailure(err: unknown, peer: string, tls: NodeTls | undefined, o: { presentedCert?: boolean; tlsLink?: boolean } = {}): D7yError | undefined {
+  const text = textOf(err);
+  let kind = kindOf(text);
+  // TLS 1.3 refuses a client certificate after the client's handshake ended: some clients only
+  // see the connection close.
+  if (!kind && o.tlsLink && /other side closed|socket hang up|ECONNRESET|UND_ERR_SOCKET/i.test(text)) {
+    kind = o.presentedCert ? 'refused-our-cert' : 'no-client-cert';
+  }
   if (!kind) return undefined;
   const ca = tls?.files.ca ?? 'security.tls.ca';
   const cert = tls?.files.cert ?? 'security.tls.cert';

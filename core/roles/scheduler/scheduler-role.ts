@@ -1,5 +1,6 @@
 import { networkInterfaces } from 'node:os';
-import { Server, ServerCredentials } from '@grpc/grpc-js';
+import { Server } from '@grpc/grpc-js';
+import { grpcServerCredentialsOf, NodeTls } from '../../protocol/tls/node-tls.js';
 import type { Registry } from 'prom-client';
 import { inject, injectable } from '../../di.js';
 import type { NodeConfig } from '../../config/node-config.js';
@@ -57,6 +58,7 @@ export class SchedulerRole implements Role {
   /** Calls to seed peers (triggers); presents the scheduler's credential once started. */
   private readonly dfdaemon = new DfdaemonUploadClient();
   private auth?: ClusterAuth;
+  private tls?: NodeTls;
 
   constructor(
     @inject(Tokens.Config) private readonly config: NodeConfig,
@@ -96,6 +98,7 @@ export class SchedulerRole implements Role {
       filterParentLimit: this.schedulingOptions.filterParentLimit,
       maxBackToSourcePeersPerTask: this.announcerOptions.maxBackToSourcePeersPerTask,
       clusterCredential: this.auth ? 'required' : 'none (open)',
+      tls: this.tls?.mode ?? 'none',
       ...(this.config.scheduler.manager && {
         manager: this.config.scheduler.manager.url.replace(/\/\/[^/@]*@/, '//'), cluster: this.config.scheduler.manager.cluster,
       }),
@@ -149,8 +152,9 @@ export class SchedulerRole implements Role {
     for (const v of this.policy.experiment?.variants ?? []) this.evaluators.get(v.evaluator);
     this.auth = await loadClusterAuth(this.config.security, { seedRole: true, role: 'scheduler', logger: this.logger });
     const clientAuth = this.auth && { auth: this.auth };
-    this.dfdaemon.authenticate(clientAuth);
-    this.persistentCache.authenticate(clientAuth);
+    this.tls = await NodeTls.load(this.config.security.tls, { logger: this.logger, serves: true });
+    this.dfdaemon.authenticate(clientAuth, this.tls);
+    this.persistentCache.authenticate(clientAuth, this.tls);
     const { host, port } = this.config.scheduler.listen;
     const address = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
     const server = new Server({ 'grpc.max_receive_message_length': this.config.scheduler.limits.maxReceiveMessageSize });
@@ -161,7 +165,7 @@ export class SchedulerRole implements Role {
     }));
     server.addService(PersistentCacheService, guardService(this.persistentCache.service(), new GrpcAuthGuard(this.auth, this.logger, 'the scheduler'), 'member'));
     this.boundPort = await new Promise<number>((resolve, reject) => {
-      server.bindAsync(address, ServerCredentials.createInsecure(), (err, bound) => {
+      server.bindAsync(address, grpcServerCredentialsOf(this.tls), (err, bound) => {
         if (err) {
           reject(new D7yError('D7Y_CONFIG_INVALID', `scheduler cannot listen on ${address}: ${err.message}`, {
             cause: err, fix: 'choose a free scheduler.listen.port (0 picks one)',
@@ -175,8 +179,8 @@ export class SchedulerRole implements Role {
     await this.persistentCache.start();
     const m = this.config.scheduler.manager;
     if (m) {
-      this.link = new ManagerLink({ config: m, ip: advertisedIp(this.config.scheduler.listen), port: () => this.boundPort,
-        runner: new JobRunner(this.resources, new DfdaemonUploadClient({ auth: clientAuth })), logger: this.logger,
+      this.link = new ManagerLink({ config: m, tls: this.tls, ip: advertisedIp(this.config.scheduler.listen), port: () => this.boundPort,
+        runner: new JobRunner(this.resources, new DfdaemonUploadClient({ auth: clientAuth, tls: this.tls })), logger: this.logger,
         onConfig: (cfg) => this.applyDynamicConfig(cfg) });
       await this.link.start();
     }
@@ -201,6 +205,7 @@ export class SchedulerRole implements Role {
       this.logger.info('scheduler stopped');
     }
     await this.experiment?.flush();
+    this.tls?.close();
   }
 
   /** One GC pass: peers, tasks and hosts past their TTLs, and tasks without peers. */
