@@ -40,7 +40,7 @@ export function authChannelOptions(o: GrpcClientAuth | undefined): { interceptor
 export interface GrpcCaller {
   /** `open` when this server runs without a cluster secret. */
   level: AuthLevel | 'open';
-  /** The host identity the caller sent, if any. */
+  /** The caller's host identity, if any: its TLS certificate's CN in mutual TLS, else what it sent. */
   hostIdentity?: string;
 }
 
@@ -48,6 +48,19 @@ interface CallLike {
   metadata: Metadata;
   getPath(): string;
   getPeer(): string;
+  getAuthContext?(): { sslPeerCertificate?: { subject?: Record<string, string | string[] | undefined> } } | null;
+}
+
+/**
+ * The caller's host identity: with mutual TLS, its certificate's CN (`x509:<CN>`, which no other
+ * certificate of the cluster CA can claim); else the identity it sent in the metadata.
+ */
+function callerIdentity(call: CallLike): string | undefined {
+  const cn = call.getAuthContext?.()?.sslPeerCertificate?.subject?.CN;
+  const name = Array.isArray(cn) ? cn[0] : cn;
+  if (name) return `x509:${name}`;
+  const identity = call.metadata.get(HOST_IDENTITY_HEADER)[0];
+  return typeof identity === 'string' && identity ? identity : undefined;
 }
 
 const FIX_MEMBER = 'set security.clusterSecret (or security.clusterSecretFile) on the calling node to the secret every node of this cluster shares';
@@ -70,8 +83,7 @@ export class GrpcAuthGuard {
   }
 
   check(call: CallLike, need: AuthLevel): GrpcCaller {
-    const identity = call.metadata.get(HOST_IDENTITY_HEADER)[0];
-    const hostIdentity = typeof identity === 'string' && identity ? identity : undefined;
+    const hostIdentity = callerIdentity(call);
     if (!this.auth) return { level: 'open', hostIdentity };
     const method = call.getPath();
     const member = this.auth.checkMember(text(call.metadata, CLUSTER_AUTH_HEADER), method);
