@@ -16,8 +16,7 @@ async function keyFile(t: ExecutionContext): Promise<string> {
   return file;
 }
 
-// Encrypted pieces are served only once sealed whole: no onWritten, no cut-through.
-storageMediumContract(test, 'disk (encrypted)', async (t) => new DiskStorage({ dir: await tmpDir(t, 'd7y-disk-'), encryption: { keyFile: await keyFile(t) } }), { readWritten: false });
+storageMediumContract(test, 'disk (encrypted)', async (t) => new DiskStorage({ dir: await tmpDir(t, 'd7y-disk-'), encryption: { keyFile: await keyFile(t) } }));
 
 async function started(t: ExecutionContext, dir: string, key: string): Promise<DiskStorage> {
   const disk = new DiskStorage({ dir, encryption: { keyFile: key } });

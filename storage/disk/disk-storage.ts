@@ -9,7 +9,7 @@ import { checkPiece, checkRange, checkTaskId, checkWrittenRange, notRunning, pie
 import { writtenReporter } from '../shared/written-reporter.js';
 import { ContentFile } from './content-file.js';
 import { DiskGc, type DiskGcSettings } from './disk-gc.js';
-import { diskPaths, newDiskTask, taskSnapshot, type DiskTask } from './disk-task.js';
+import { diskPaths, newDiskTask, taskSnapshot, type DiskTask, type PieceFilling } from './disk-task.js';
 import { fsFailure } from './fs-failure.js';
 import { pooledFileRange } from './pooled-read.js';
 import { SharedReadHandles } from './read-handles.js';
@@ -222,16 +222,16 @@ export class DiskStorage implements StorageMedium {
   ): Promise<PieceRecord> {
     task.writers++;
     let reservedBytes = 0;
-    const filling = { offset: piece.offset, length: piece.length, written: 0 };
+    const filling: PieceFilling = { offset: piece.offset, length: piece.length, written: 0 };
     task.filling.set(piece.number, filling);
-    // Encrypted bytes are served only once the whole piece is sealed: no cut-through of a piece being written.
-    const progress = writtenReporter(filling, this.cipher ? undefined : opts?.onWritten, this.logger, { taskId: task.record.taskId, piece: piece.number });
+    const progress = writtenReporter(filling, opts?.onWritten, this.logger, { taskId: task.record.taskId, piece: piece.number });
     const landed = progress.report;
     try {
       await this.reserve(piece.length, task, what);
       reservedBytes = piece.length;
       const file = await this.fsStep(`opening the content file of task ${task.record.taskId}`, () => this.openFile(task));
       const sealer = this.cipher?.sealer({ taskId: task.record.taskId, number: piece.number, offset: piece.offset, length: piece.length });
+      if (sealer) filling.nonce = sealer.nonce;
       const writer = isPieceFeed(data) && !sealer ? file.copyingWriter(piece.offset, landed) : file.writer(piece.offset, landed);
       const writing = `writing ${what}`;
       const digest = await consumePiece(data, piece.length, what, (chunk) => {
@@ -314,12 +314,18 @@ export class DiskStorage implements StorageMedium {
     this.assertRunning();
     const task = this.tasks.get(taskId);
     const held = task?.pieces.get(piece.number);
-    const filling = held || this.cipher ? undefined : task?.filling.get(piece.number);
+    const filling = held ? undefined : task?.filling.get(piece.number);
     const bounds = held ?? filling;
     if (!task || !bounds) throw pieceNotFound(taskId, piece.number, this.name);
     const { start, length } = checkWrittenRange(taskId, { number: piece.number, offset: bounds.offset, length: bounds.length }, piece, range, filling?.written ?? bounds.length);
     this.touch(task);
     if (held && this.cipher) return this.readSealed(taskId, held, start, length);
+    if (filling?.nonce && this.cipher) {
+      const cipher = this.cipher;
+      const nonce = filling.nonce;
+      const sealed = await readAll(await this.readContent(taskId, piece.number, bounds.offset + start, length));
+      return Readable.from([cipher.readUnsealed(nonce, start, sealed)], { objectMode: false });
+    }
     return this.readContent(taskId, piece.number, bounds.offset + start, length);
   }
 
@@ -496,6 +502,12 @@ export class DiskStorage implements StorageMedium {
   private assertRunning(): void {
     if (!this.running) throw notRunning(`disk storage at ${this.dir}`);
   }
+}
+
+async function readAll(stream: PieceReadable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(Buffer.from(chunk as Buffer));
+  return Buffer.concat(chunks);
 }
 
 async function syncDir(path: string): Promise<void> {

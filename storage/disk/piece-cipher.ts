@@ -15,6 +15,8 @@ export interface SealedPieceRef {
 
 /** One piece being encrypted: `update` gives the ciphertext of each chunk (same length); `seal` ends it. */
 export interface PieceSealer {
+  /** The nonce of this write (kept in memory while the piece is written, for `readUnsealed`). */
+  readonly nonce: Buffer;
   update(chunk: Buffer): Buffer;
   /** `v1.<key id>.<nonce>.<tag>` (base64url), kept with the piece record. */
   seal(): string;
@@ -67,12 +69,28 @@ export class PieceCipher {
     const cipher = createCipheriv('aes-256-gcm', this.key, nonce);
     cipher.setAAD(aad(ref));
     return {
+      nonce,
       update: (chunk) => cipher.update(chunk),
       seal: () => {
         cipher.final();
         return `v1.${this.keyId}.${nonce.toString('base64url')}.${cipher.getAuthTag().toString('base64url')}`;
       },
     };
+  }
+
+  /**
+   * Plain bytes of a piece still being written, from `start` of it, decrypted with the keystream of
+   * its write (GCM is counter mode: block i of the piece uses counter 2 + i) without the tag, which
+   * does not exist yet. For passing a piece on while it arrives (cut-through) only: the receivers
+   * check its digest, as they do for any piece in transit.
+   */
+  readUnsealed(nonce: Buffer, start: number, ciphertext: Buffer): Buffer {
+    const iv = Buffer.alloc(16);
+    nonce.copy(iv, 0);
+    iv.writeUInt32BE((2 + Math.floor(start / 16)) >>> 0, 12);
+    const skip = start % 16;
+    const ctr = createDecipheriv('aes-256-ctr', this.key, iv);
+    return ctr.update(Buffer.concat([Buffer.alloc(skip), ciphertext])).subarray(skip);
   }
 
   /**
