@@ -10,6 +10,7 @@ type Bench = { run(args: string[]): Promise<void> };
 export const BENCHMARKS: Record<string, () => Promise<Bench>> = {
   swarm: () => import('./swarm.js'),
   throughput: () => import('./throughput.js'),
+  'link-security': () => import('./link-security.js'),
   'cache-throughput': () => import('./cache-throughput.js'),
   memory: () => import('./memory.js'),
   'scheduler-load': () => import('./scheduler-load.js'),

@@ -17,6 +17,12 @@ export function binNodeFlags(bin = d7yBin): string[] {
   return m ? m[1]!.split(/\s+/).filter(Boolean) : [];
 }
 
+/** What every daemon of a lab shares beyond the defaults. */
+export interface D7yLabOptions {
+  tls?: { mode: 'server' | 'mutual'; ca: string; cert: string; key: string };
+  disk?: Record<string, unknown>;
+}
+
 /** A running d7y daemon of a benchmark. */
 export interface LabDaemon {
   proc: BenchProcess;
@@ -39,16 +45,18 @@ export interface LabDaemon {
  */
 export class D7yLab {
   private readonly pluginsFile: string;
-  private readonly secrets = { clusterSecret: randomBytes(32).toString('hex'), seedSecret: randomBytes(32).toString('hex') };
+  private readonly secrets: Record<string, unknown> = { clusterSecret: randomBytes(32).toString('hex'), seedSecret: randomBytes(32).toString('hex') };
 
-  constructor(private readonly teardown: Teardown, private readonly workDir: string) {
+  /** `options.tls`: every daemon's `security.tls`; `options.disk`: the disk storage plugin's config. */
+  constructor(private readonly teardown: Teardown, private readonly workDir: string, private readonly options: D7yLabOptions = {}) {
     this.pluginsFile = join(workDir, 'plugins.json');
+    if (options.tls) this.secrets.tls = options.tls;
   }
 
   async init(): Promise<void> {
     await mkdir(this.workDir, { recursive: true });
     await writeFile(this.pluginsFile, JSON.stringify({
-      plugins: [{ name: 'http' }, { name: 'disk' }, { name: 'default' }],
+      plugins: [{ name: 'http' }, { name: 'disk', ...(this.options.disk && { config: this.options.disk }) }, { name: 'default' }],
       scheduler: { evaluator: 'default' },
     }));
   }
@@ -71,7 +79,7 @@ export class D7yLab {
     const socket = join(dataDir, 'peer.sock');
     const config = {
       dataDir, pluginsFile: this.pluginsFile, log: { level: process.env.D7Y_BENCH_LOG ?? 'warn' },
-      security: opts.seed ? this.secrets : { clusterSecret: this.secrets.clusterSecret },
+      security: opts.seed ? this.secrets : { clusterSecret: this.secrets.clusterSecret, ...(this.options.tls && { tls: this.options.tls }) },
       peer: {
         seed: opts.seed, dataDir, socket,
         host: { ip: host.ip, hostname: name },

@@ -46,14 +46,34 @@ export type AuthNeed = AuthLevel | 'control';
 export interface GrpcCaller {
   /** `open` when this server runs without a cluster secret. */
   level: AuthLevel | 'open';
-  /** The host identity the caller sent, if any. */
+  /** The caller's host identity, if any: its TLS certificate's CN in mutual TLS, else what it sent. */
   hostIdentity?: string;
+  /** The identity the caller sent (with mutual TLS `hostIdentity` is its certificate's): its control key is made from it. */
+  controlIdentity?: string;
 }
 
 interface CallLike {
   metadata: Metadata;
   getPath(): string;
   getPeer(): string;
+  getAuthContext?(): { sslPeerCertificate?: { subject?: Record<string, string | string[] | undefined> } } | null;
+}
+
+/**
+ * The caller's host identity: with mutual TLS, its certificate's CN (`x509:<CN>`, which no other
+ * certificate of the cluster CA can claim); else the identity it sent in the metadata.
+ */
+function callerIdentity(call: CallLike): string | undefined {
+  const cn = call.getAuthContext?.()?.sslPeerCertificate?.subject?.CN;
+  const name = Array.isArray(cn) ? cn[0] : cn;
+  if (name) return `x509:${name}`;
+  return sentIdentity(call);
+}
+
+/** The host identity the caller sent in the metadata (the secret its control key is made from). */
+function sentIdentity(call: CallLike): string | undefined {
+  const identity = call.metadata.get(HOST_IDENTITY_HEADER)[0];
+  return typeof identity === 'string' && identity ? identity : undefined;
 }
 
 const FIX_MEMBER = 'set security.clusterSecret (or security.clusterSecretFile) on the calling node to the secret every node of this cluster shares';
@@ -77,9 +97,9 @@ export class GrpcAuthGuard {
   }
 
   check(call: CallLike, need: AuthNeed): GrpcCaller {
-    const identity = call.metadata.get(HOST_IDENTITY_HEADER)[0];
-    const hostIdentity = typeof identity === 'string' && identity ? identity : undefined;
-    if (!this.auth) return { level: 'open', hostIdentity };
+    const hostIdentity = callerIdentity(call);
+    const controlIdentity = sentIdentity(call);
+    if (!this.auth) return { level: 'open', hostIdentity, controlIdentity };
     const method = call.getPath();
     const member = this.auth.checkMember(text(call.metadata, CLUSTER_AUTH_HEADER), method);
     if (member) throw this.refuse(call, method, member);
@@ -94,7 +114,7 @@ export class GrpcAuthGuard {
           fix: 'ask through the scheduler (a preheat or task job in the manager), or run d7y get / d7y task on the peer\'s own host',
         });
       }
-      return { level: 'member', hostIdentity };
+      return { level: 'member', hostIdentity, controlIdentity };
     }
     if (need === 'seed' && !seed) {
       this.refusals.refused(call.getPeer(), method, seedToken ? 'wrong seed credential' : 'no seed credential');
@@ -102,7 +122,7 @@ export class GrpcAuthGuard {
         fix: 'only a scheduler or seed peer of this cluster may make this call; give it security.seedSecret (the same on every scheduler and seed peer)',
       });
     }
-    return { level: seed ? 'seed' : 'member', hostIdentity };
+    return { level: seed ? 'seed' : 'member', hostIdentity, controlIdentity };
   }
 
   private refuse(call: CallLike, method: string, why: AuthFailure): D7yError {

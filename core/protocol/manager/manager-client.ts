@@ -1,4 +1,6 @@
 import { Agent, request } from 'undici';
+import { activeNodeTls, environmentTlsConnect, type NodeTls } from '../tls/node-tls.js';
+import { clientSideFailure } from '../tls/tls-failures.js';
 import { D7yError, type D7yErrorCode } from '../../errors/d7y-error.js';
 import type { JobView, PeerResultView } from './manager-views.js';
 
@@ -13,6 +15,8 @@ export interface ManagerClientOptions {
   timeoutMs?: number;
   /** Replaces the error of a call the manager refused with 401 (e.g. to say how to sign in again). */
   onUnauthenticated?: (err: D7yError) => D7yError;
+  /** TLS of this node (security.tls) for an https manager: its CA, and its certificate in `mutual`. */
+  tls?: NodeTls;
 }
 
 export interface ClaimedJob {
@@ -59,7 +63,8 @@ const KNOWN_CODES = new Set<string>([
  */
 export class ManagerClient {
   private readonly base: string;
-  private readonly agent: Agent;
+  private agent: Agent;
+  private readonly tls?: NodeTls;
   private readonly timeoutMs: number;
   private readonly onUnauthenticated?: (err: D7yError) => D7yError;
   token?: string;
@@ -72,7 +77,17 @@ export class ManagerClient {
     this.token = opts.token;
     this.timeoutMs = opts.timeoutMs ?? 15_000;
     this.onUnauthenticated = opts.onUnauthenticated;
-    this.agent = new Agent({ connections: 8, keepAliveTimeout: 10_000, connect: { timeout: 5_000 } });
+    this.tls = opts.tls;
+    this.agent = this.makeAgent();
+    opts.tls?.onChange(() => {
+      const old = this.agent;
+      this.agent = this.makeAgent();
+      void old.close().catch(() => undefined);
+    });
+  }
+
+  private makeAgent(): Agent {
+    return new Agent({ connections: 8, keepAliveTimeout: 10_000, connect: { timeout: 5_000, ...(this.tls?.undiciConnect() ?? environmentTlsConnect()) } });
   }
 
   get url(): string {
@@ -92,6 +107,9 @@ export class ManagerClient {
         headersTimeout: this.timeoutMs, bodyTimeout: this.timeoutMs, signal: AbortSignal.timeout(this.timeoutMs),
       });
     } catch (err) {
+      const connect = this.tls?.undiciConnect() ?? environmentTlsConnect();
+      const tls = clientSideFailure(err, `manager ${this.base}`, this.tls ?? activeNodeTls(), { tlsLink: this.base.startsWith('https:'), presentedCert: Boolean(connect?.cert) });
+      if (tls) throw tls;
       throw new D7yError('D7Y_INTERNAL', `manager ${this.base} unreachable: ${(err as Error).message}`, {
         cause: err, fix: 'check the manager URL (--manager or D7Y_MANAGER_URL) and that the manager is running',
       });

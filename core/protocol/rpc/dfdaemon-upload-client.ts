@@ -1,9 +1,10 @@
-import { credentials, Metadata } from '@grpc/grpc-js';
+import { Metadata } from '@grpc/grpc-js';
 import type { ClientReadableStream } from '@grpc/grpc-js';
 import type { Download, Task } from './gen/common.js';
 import { DfdaemonUploadClient as GrpcDfdaemonUploadClient, DfdaemonUploadService } from './gen/dfdaemon.js';
 import type { DownloadTaskResponse, PieceInfo } from './gen/dfdaemon.js';
 import { fromServiceError } from './grpc-errors.js';
+import { grpcChannelCredentialsOf, type NodeTls } from '../tls/node-tls.js';
 import { authChannelOptions, type GrpcClientAuth } from '../auth/grpc-auth.js';
 import { CONTROL_AUTH_HEADER } from '../auth/cluster-auth.js';
 import { traceMetadata } from './trace-metadata.js';
@@ -18,6 +19,8 @@ export interface DfdaemonUploadClientOptions {
   callTimeoutMs?: number;
   /** The cluster credential presented on every call; none in an open cluster. */
   auth?: GrpcClientAuth;
+  /** TLS of this node (security.tls); none: plain TCP. */
+  tls?: NodeTls;
 }
 
 export interface StreamCallOptions extends ControlCallOptions {
@@ -50,16 +53,19 @@ export class DfdaemonUploadClient {
   private readonly maxChannels: number;
   private readonly callTimeoutMs: number;
   private auth?: GrpcClientAuth;
+  private tls?: NodeTls;
 
   constructor(opts: DfdaemonUploadClientOptions = {}) {
     this.maxChannels = opts.maxChannels ?? 256;
     this.callTimeoutMs = opts.callTimeoutMs ?? 10_000;
     this.auth = opts.auth;
+    this.tls = opts.tls;
   }
 
-  /** Presents `auth` on the channels opened from now on (a role loads its credential at start). */
-  authenticate(auth: GrpcClientAuth | undefined): void {
+  /** Presents `auth` (over `tls`) on the channels opened from now on (a role loads its credential at start). */
+  authenticate(auth: GrpcClientAuth | undefined, tls?: NodeTls): void {
     this.auth = auth;
+    this.tls = tls;
     this.close();
   }
 
@@ -124,7 +130,7 @@ export class DfdaemonUploadClient {
       this.channels.set(address, c);
       return c;
     }
-    c = new GrpcDfdaemonUploadClient(address, credentials.createInsecure(), { 'grpc.keepalive_time_ms': 30_000, ...authChannelOptions(this.auth) });
+    c = new GrpcDfdaemonUploadClient(address, grpcChannelCredentialsOf(this.tls), { 'grpc.keepalive_time_ms': 30_000, ...authChannelOptions(this.auth) });
     this.channels.set(address, c);
     while (this.channels.size > this.maxChannels) {
       const [oldest, client] = this.channels.entries().next().value as [string, GrpcDfdaemonUploadClient];

@@ -1,6 +1,7 @@
-import { credentials, Metadata } from '@grpc/grpc-js';
+import { Metadata } from '@grpc/grpc-js';
 import type { CallOptions, ServiceError } from '@grpc/grpc-js';
 import { D7yError } from '../../errors/d7y-error.js';
+import { grpcChannelCredentialsOf, type NodeTls } from '../tls/node-tls.js';
 import { authChannelOptions, type GrpcClientAuth } from '../auth/grpc-auth.js';
 import type { Host, HostType, Peer, Task } from './gen/common.js';
 import { SchedulerClient as GrpcSchedulerClient, type HeldTask } from './gen/scheduler.js';
@@ -17,6 +18,8 @@ export interface SchedulerClientOptions {
   callTimeoutMs?: number;
   /** The cluster credential (and host identity) presented on every call; none in an open cluster. */
   auth?: GrpcClientAuth;
+  /** TLS of this node (security.tls); none: plain TCP. */
+  tls?: NodeTls;
 }
 
 type Invoke<Res> = (c: GrpcSchedulerClient, md: Metadata, opts: Partial<CallOptions>,
@@ -33,6 +36,7 @@ export class SchedulerClient {
   private readonly clients = new Map<string, GrpcSchedulerClient>();
   private readonly callTimeoutMs: number;
   private readonly auth?: GrpcClientAuth;
+  private readonly tls?: NodeTls;
 
   constructor(opts: SchedulerClientOptions) {
     if (opts.addresses.length === 0) {
@@ -43,6 +47,7 @@ export class SchedulerClient {
     this.ring = new HashRing(opts.addresses);
     this.callTimeoutMs = opts.callTimeoutMs ?? 10_000;
     this.auth = opts.auth;
+    this.tls = opts.tls;
   }
 
   /** The schedulers in use, sorted. */
@@ -152,7 +157,7 @@ export class SchedulerClient {
   private client(address: string): GrpcSchedulerClient {
     let c = this.clients.get(address);
     if (!c) {
-      c = new GrpcSchedulerClient(address, credentials.createInsecure(), {
+      c = new GrpcSchedulerClient(address, grpcChannelCredentialsOf(this.tls), {
         'grpc.keepalive_time_ms': 30_000,
         'grpc.max_receive_message_length': 16 * 1024 * 1024,
         ...authChannelOptions(this.auth),

@@ -1,4 +1,6 @@
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
+import { createNodeHttpServer, schemeOf } from '../../protocol/tls/http-server.js';
+import { NodeTls } from '../../protocol/tls/node-tls.js';
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import type { Registry } from 'prom-client';
@@ -26,8 +28,8 @@ import { ImageResolver } from './jobs/image-resolver.js';
 import { PreheatLimiter } from './jobs/preheat-limiter.js';
 import type { ManagerServices } from './manager-services.js';
 
-function httpUrl(host: string, port: number): string {
-  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+function httpUrl(host: string, port: number, tls?: NodeTls): string {
+  return `${schemeOf(tls)}://${host.includes(':') ? `[${host}]` : host}:${port}`;
 }
 
 
@@ -47,6 +49,7 @@ export class ManagerRole implements Role {
   private sweeper?: NodeJS.Timeout;
   private secretReloader?: NodeJS.Timeout;
   private boundPort = 0;
+  private tls?: NodeTls;
   private routeTable: ManagerRoute[] = [];
 
   constructor(
@@ -63,7 +66,7 @@ export class ManagerRole implements Role {
 
   /** `http://host:port` once started. */
   get url(): string {
-    return httpUrl(this.config.manager.listen.host, this.boundPort);
+    return httpUrl(this.config.manager.listen.host, this.boundPort, this.tls);
   }
 
   /**
@@ -78,7 +81,7 @@ export class ManagerRole implements Role {
     });
     const host = this.config.manager.listen.host;
     const local = host === '0.0.0.0' || host === '' ? '127.0.0.1' : host === '::' ? '::1' : host;
-    return { url: httpUrl(local, this.boundPort), token };
+    return { url: httpUrl(local, this.boundPort, this.tls), token };
   }
 
   /** The API's route table (after start). */
@@ -92,6 +95,7 @@ export class ManagerRole implements Role {
       listen: `${c.listen.host}:${this.boundPort || c.listen.port}`,
       database: databaseKind(c.database.url) === 'postgresql' ? 'postgresql' : 'sqlite (embedded)',
       rateLimit: `${c.jobs.preheatRateLimit}/s per cluster${c.redis.url ? ' (shared in Redis)' : ''}`,
+      tls: this.tls?.mode ?? 'none',
     };
   }
 
@@ -118,7 +122,8 @@ export class ManagerRole implements Role {
         logger: this.logger, openapi: () => doc, health: () => this.health(),
         limits: { maxBodySize: c.listen.maxBodySize, maxJsonDepth: c.listen.maxJsonDepth },
       });
-      await this.listen(createServer(app));
+      this.tls = await NodeTls.load(this.config.security.tls, { logger: this.logger, serves: true });
+      await this.listen(createNodeHttpServer(this.tls, 'manager', {}, app));
       this.sweeper = setInterval(() => void this.sweep(), c.jobs.sweepInterval);
       this.sweeper.unref();
     } catch (err) {
@@ -146,6 +151,7 @@ export class ManagerRole implements Role {
     await this.limiter?.stop();
     this.limiter = undefined;
     await this.db?.destroy();
+    this.tls?.close();
     if (this.db) this.logger.info('manager stopped');
     this.db = undefined;
   }

@@ -12,6 +12,7 @@ import { controlKeyOf, type ClusterAuth } from '../../protocol/auth/cluster-auth
 import { loadClusterAuth, loadHostIdentity } from '../../protocol/auth/cluster-secrets.js';
 import { GrpcAuthGuard, guardService, type GrpcClientAuth } from '../../protocol/auth/grpc-auth.js';
 import { RefusalLog } from '../../protocol/auth/refusal-log.js';
+import { NodeTls } from '../../protocol/tls/node-tls.js';
 import { HostType, type Host } from '../../protocol/rpc/gen/common.js';
 import { SchedulerClient } from '../../protocol/rpc/scheduler-client.js';
 import { VortexClient, VortexServer } from '../../protocol/vortex/index.js';
@@ -82,6 +83,7 @@ export class PeerRole implements Role {
   private heldTasks?: HeldTaskAnnouncer;
   private auth?: ClusterAuth;
   private clientAuth?: GrpcClientAuth;
+  private tls?: NodeTls;
   private cache?: PeerPersistentCache;
   private readonly metrics?: PeerMetrics;
   /** The small HTTP listener serving `/metrics` (peer.metrics); other routes may be added before start. */
@@ -171,6 +173,7 @@ export class PeerRole implements Role {
       download: { concurrency: this.cfg.download.concurrency, rateLimit: this.cfg.download.rateLimit },
       clusterCredential: this.auth ? 'required' : 'none (open)',
       metrics: this.metricsServer.url ? `${this.metricsServer.url}/metrics` : 'off',
+      tls: this.tls?.mode ?? 'none',
     };
   }
 
@@ -197,20 +200,22 @@ export class PeerRole implements Role {
     this.auth = auth;
     const hostIdentity = auth && await loadHostIdentity(dir);
     this.clientAuth = auth && { auth, hostIdentity };
-    this.vortex = new VortexClient({ connectTimeoutMs: 5_000, readTimeoutMs: cfg.download.pieceTimeoutMs, auth });
+    const tls = await NodeTls.load(this.config.security.tls, { logger: this.logger, serves: true });
+    this.tls = tls;
+    this.vortex = new VortexClient({ connectTimeoutMs: 5_000, readTimeoutMs: cfg.download.pieceTimeoutMs, auth, tls });
     // Calls to other peers carry membership only: the host identity goes to schedulers, never to a parent.
-    this.dfdaemon = new DfdaemonUploadClient({ auth: auth && { auth } });
+    this.dfdaemon = new DfdaemonUploadClient({ auth: auth && { auth }, tls });
     let engine: TaskDownloader | undefined;
     if (cfg.manager) {
       this.discovery = new ManagerDiscovery({
-        config: cfg.manager, seed: cfg.seed, fallback: cfg.schedulers, logger: this.logger,
+        config: cfg.manager, seed: cfg.seed, fallback: cfg.schedulers, logger: this.logger, tls,
         host: () => ({ ...cfg.host, rpcPort: this.rpc?.port ?? 0, uploadPort: this.vortexServer?.port ?? 0 }),
         onSchedulers: (addresses) => { if (engine) this.useSchedulers(addresses, engine); },
         onClientConfig: (c) => this.applyClientConfig(c),
       });
     }
     const addresses = this.discovery ? await this.discovery.resolve() : cfg.schedulers;
-    this.scheduler = addresses.length ? new SchedulerClient({ addresses, auth: this.clientAuth }) : undefined;
+    this.scheduler = addresses.length ? new SchedulerClient({ addresses, auth: this.clientAuth, tls: this.tls }) : undefined;
     const tasks = new TaskCatalog(medium, this.logger);
     this.catalog = tasks;
     engine = new TaskDownloader({
@@ -234,21 +239,21 @@ export class PeerRole implements Role {
     const toolProvider = new UploadPieceProvider(tasks, medium, limiter, this.uploadStats, () => this.hostId, offers, slots, 0, stall);
     const cache = new PeerPersistentCache({
       config: cfg, dir, catalog: tasks, vortex: this.vortex, logger: this.logger, hostId: () => this.hostId,
-      scheduler: new PersistentCacheSchedulerClient(() => this.scheduler, undefined, this.clientAuth),
+      scheduler: new PersistentCacheSchedulerClient(() => this.scheduler, undefined, this.clientAuth, tls),
     });
     this.cache = cache;
     this.vortexServer = new VortexServer({
       host: cfg.host.ip, port: cfg.upload.port, provider: new CachePieceProvider(provider, (id) => cache.isCacheTask(id)),
-      logger: this.logger, maxConnections: cfg.upload.maxConnections, auth, kinds: ['standard', 'persistent-cache'],
+      logger: this.logger, maxConnections: cfg.upload.maxConnections, auth, tls, kinds: ['standard', 'persistent-cache'],
     });
     this.pieceHttp = new PieceHttpServer({
-      host: cfg.host.ip, port: cfg.pieceHttp.port, provider: toolProvider, auth, refusals: new RefusalLog(this.logger, 'piece http'),
+      host: cfg.host.ip, port: cfg.pieceHttp.port, provider: toolProvider, auth, tls, refusals: new RefusalLog(this.logger, 'piece http'),
     });
     const guard = new GrpcAuthGuard(auth, this.logger, 'the peer', hostIdentity ? controlKeyOf(hostIdentity) : undefined);
     const controlLevel = cfg.seed ? 'seed' : 'control';
     this.rpc = new DfdaemonService({
       host: cfg.host.ip, port: cfg.rpc.port, catalog: tasks, downloads, logger: this.logger, hostId: this.hostId, peerId: () => this.hostId, offers,
-      guard, controlLevel, maxReceiveMessageSize: cfg.rpc.maxReceiveMessageSize,
+      guard, controlLevel, maxReceiveMessageSize: cfg.rpc.maxReceiveMessageSize, tls,
       extraServices: [{ definition: DfdaemonPersistentCacheService, implementation: guardService(cacheDfdaemonService(cache), guard, controlLevel) }],
     });
     this.lifecycle.add(this.vortexServer);
@@ -264,7 +269,7 @@ export class PeerRole implements Role {
         ? await ProxyCa.load({ dir, certFile: cfg.proxy.hijackHttps.caCert, keyFile: cfg.proxy.hijackHttps.caKey, logger: this.logger })
         : undefined;
       this.proxy = new ProxyServer({
-        config: cfg.proxy, downloads, logger: this.logger, metrics: this.metrics,
+        config: cfg.proxy, downloads, logger: this.logger, metrics: this.metrics, tls,
         connect: (onRequest) => createConnectHandler({
           hijack: (host) => hijack.some((re) => re.test(host)), ca, onRequest, logger: this.logger,
           connectTimeoutMs: 10_000, idleTimeoutMs: cfg.proxy.idleTimeout,
@@ -313,7 +318,7 @@ export class PeerRole implements Role {
    */
   private useSchedulers(addresses: string[], engine: TaskDownloader): void {
     if (!this.scheduler) {
-      this.scheduler = new SchedulerClient({ addresses, auth: this.clientAuth });
+      this.scheduler = new SchedulerClient({ addresses, auth: this.clientAuth, tls: this.tls });
       engine.scheduler = this.scheduler;
       this.announcer = this.hostAnnouncer(this.scheduler);
       this.lateAnnouncer = this.announcer;
@@ -345,5 +350,6 @@ export class PeerRole implements Role {
     this.scheduler?.close();
     this.dfdaemon?.close();
     await this.vortex?.close();
+    this.tls?.close();
   }
 }

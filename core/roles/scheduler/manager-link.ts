@@ -1,4 +1,5 @@
 import { hostname as osHostname } from 'node:os';
+import type { NodeTls } from '../../protocol/tls/node-tls.js';
 import type { ManagerLinkConfig } from '../../config/manager-link-config.js';
 import type { Startable } from '../../contracts/startable.js';
 import type { Logger } from '../../logging/logger.js';
@@ -8,6 +9,8 @@ import type { JobRunner } from './job-runner.js';
 
 export interface ManagerLinkOptions {
   config: ManagerLinkConfig;
+  /** TLS of the node, for an https manager. */
+  tls?: NodeTls;
   ip: string;
   port: () => number;
   runner: JobRunner;
@@ -34,7 +37,7 @@ export class ManagerLink implements Startable {
   private warned = false;
 
   constructor(private readonly o: ManagerLinkOptions) {
-    this.client = new ManagerClient({ url: o.config.url, token: o.config.token });
+    this.client = new ManagerClient({ url: o.config.url, token: o.config.token, tls: o.tls });
   }
 
   get schedulerId(): string | undefined {

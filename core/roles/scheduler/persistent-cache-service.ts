@@ -4,6 +4,7 @@ import type { Startable } from '../../contracts/startable.js';
 import type { Logger } from '../../logging/logger.js';
 import type { PersistentCacheServer, PersistentCacheTask } from '../../protocol/rpc/gen/scheduler-persistent-cache.js';
 import type { DfdaemonPersistentCacheClient } from '../../protocol/rpc/persistent-cache-clients.js';
+import type { NodeTls } from '../../protocol/tls/node-tls.js';
 import type { GrpcClientAuth } from '../../protocol/auth/grpc-auth.js';
 import { toServiceError } from '../../protocol/rpc/grpc-errors.js';
 import { PersistentCacheRegistry, type CacheTaskFacts, type PersistentCacheLimits, type Placement } from './persistent-cache-registry.js';
@@ -64,8 +65,8 @@ export class SchedulerPersistentCache implements Startable {
   private ticking = false;
 
   /** The cluster credential the scheduler presents to peers (none: an open cluster). */
-  authenticate(auth: GrpcClientAuth | undefined): void {
-    this.peers.authenticate(auth);
+  authenticate(auth: GrpcClientAuth | undefined, tls?: NodeTls): void {
+    this.peers.authenticate(auth, tls);
   }
 
   constructor(

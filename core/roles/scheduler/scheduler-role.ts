@@ -1,6 +1,7 @@
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
-import { Server, ServerCredentials } from '@grpc/grpc-js';
+import { Server } from '@grpc/grpc-js';
+import { grpcServerCredentialsOf, NodeTls } from '../../protocol/tls/node-tls.js';
 import type { Registry } from 'prom-client';
 import { inject, injectable } from '../../di.js';
 import type { NodeConfig } from '../../config/node-config.js';
@@ -64,6 +65,7 @@ export class SchedulerRole implements Role {
   /** Calls to seed peers (triggers); presents the scheduler's credential once started. */
   private readonly dfdaemon = new DfdaemonUploadClient();
   private auth?: ClusterAuth;
+  private tls?: NodeTls;
 
   constructor(
     @inject(Tokens.Config) private readonly config: NodeConfig,
@@ -111,6 +113,7 @@ export class SchedulerRole implements Role {
       maxBackToSourcePeersPerTask: this.announcerOptions.maxBackToSourcePeersPerTask,
       clusterCredential: this.auth ? 'required' : 'none (open)',
       metrics: this.metricsServer.url ? `${this.metricsServer.url}/metrics` : 'off',
+      tls: this.tls?.mode ?? 'none',
       ...(this.config.scheduler.manager && {
         manager: this.config.scheduler.manager.url.replace(/\/\/[^/@]*@/, '//'), cluster: this.config.scheduler.manager.cluster,
       }),
@@ -167,8 +170,9 @@ export class SchedulerRole implements Role {
       manager: { link: this.config.scheduler.manager, key: 'scheduler.manager', cacheFile: join(this.config.dataDir, 'scheduler-manager-credential.json') },
     });
     const clientAuth = this.auth && { auth: this.auth };
-    this.dfdaemon.authenticate(clientAuth);
-    this.persistentCache.authenticate(clientAuth);
+    this.tls = await NodeTls.load(this.config.security.tls, { logger: this.logger, serves: true });
+    this.dfdaemon.authenticate(clientAuth, this.tls);
+    this.persistentCache.authenticate(clientAuth, this.tls);
     const { host, port } = this.config.scheduler.listen;
     const address = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
     const server = new Server({ 'grpc.max_receive_message_length': this.config.scheduler.limits.maxReceiveMessageSize });
@@ -179,7 +183,7 @@ export class SchedulerRole implements Role {
     }));
     server.addService(PersistentCacheService, guardService(this.persistentCache.service(), new GrpcAuthGuard(this.auth, this.logger, 'the scheduler'), 'member'));
     this.boundPort = await new Promise<number>((resolve, reject) => {
-      server.bindAsync(address, ServerCredentials.createInsecure(), (err, bound) => {
+      server.bindAsync(address, grpcServerCredentialsOf(this.tls), (err, bound) => {
         if (err) {
           reject(new D7yError('D7Y_CONFIG_INVALID', `scheduler cannot listen on ${address}: ${err.message}`, {
             cause: err, fix: 'choose a free scheduler.listen.port (0 picks one)',
@@ -194,8 +198,8 @@ export class SchedulerRole implements Role {
     await this.metricsServer.start();
     const m = this.config.scheduler.manager;
     if (m) {
-      this.link = new ManagerLink({ config: m, ip: advertisedIp(this.config.scheduler.listen), port: () => this.boundPort,
-        runner: new JobRunner(this.resources, new DfdaemonUploadClient({ auth: clientAuth })), logger: this.logger, downloads: this.downloads,
+      this.link = new ManagerLink({ config: m, tls: this.tls, ip: advertisedIp(this.config.scheduler.listen), port: () => this.boundPort,
+        runner: new JobRunner(this.resources, new DfdaemonUploadClient({ auth: clientAuth, tls: this.tls })), logger: this.logger, downloads: this.downloads,
         onConfig: (cfg) => this.applyDynamicConfig(cfg) });
       await this.link.start();
     }
@@ -221,6 +225,7 @@ export class SchedulerRole implements Role {
       this.logger.info('scheduler stopped');
     }
     await this.experiment?.flush();
+    this.tls?.close();
   }
 
   /** One GC pass: peers, tasks and hosts past their TTLs, and tasks without peers. */

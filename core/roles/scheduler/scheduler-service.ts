@@ -83,7 +83,7 @@ export function createSchedulerService(deps: {
       }
       resources.upsertHost({
         owner: caller.hostIdentity ? fingerprint(caller.hostIdentity) : existing?.owner,
-        controlKey: caller.hostIdentity ? controlKeyOf(caller.hostIdentity) : existing?.controlKey,
+        controlKey: caller.controlIdentity ? controlKeyOf(caller.controlIdentity) : existing?.controlKey,
         id: h.id, ip: h.ip, hostname: h.hostname, type: h.type === HostType.HOST_TYPE_SUPER ? 'super' : 'normal',
         idc: h.idc || undefined, location: h.location || undefined, uploadPort: h.uploadPort, rpcPort: h.rpcPort,
         maxUploadBps: h.maxTxBps, uploadBpsLast60s: h.txBps60s, concurrentUploads: h.concurrentUploads,

@@ -1,4 +1,5 @@
-import { Server, ServerCredentials, status as GrpcStatus } from '@grpc/grpc-js';
+import { Server, status as GrpcStatus } from '@grpc/grpc-js';
+import { grpcServerCredentialsOf, type NodeTls } from '../../../protocol/tls/node-tls.js';
 import type { ServerUnaryCall, ServerWritableStream, ServiceDefinition, UntypedServiceImplementation, sendUnaryData } from '@grpc/grpc-js';
 import type { Startable } from '../../../contracts/startable.js';
 import { D7yError, toD7yError } from '../../../errors/d7y-error.js';
@@ -42,6 +43,8 @@ export interface DfdaemonServiceOptions {
   extraServices?: { definition: ServiceDefinition; implementation: UntypedServiceImplementation }[];
   /** Largest message accepted (peer.rpc.maxReceiveMessageSize); default 4 MiB. */
   maxReceiveMessageSize?: number;
+  /** TLS of the node (security.tls); none: plain TCP. */
+  tls?: NodeTls;
 }
 
 /**
@@ -80,7 +83,7 @@ export class DfdaemonService implements Startable {
     server.addService(DfdaemonUploadService, impl);
     for (const extra of this.opts.extraServices ?? []) server.addService(extra.definition, extra.implementation);
     this.actualPort = await new Promise<number>((resolve, reject) => {
-      server.bindAsync(`${this.opts.host}:${this.opts.port}`, ServerCredentials.createInsecure(), (err, port) => {
+      server.bindAsync(`${this.opts.host}:${this.opts.port}`, grpcServerCredentialsOf(this.opts.tls), (err, port) => {
         if (err) {
           reject(new D7yError('D7Y_CONFIG_INVALID', `the dfdaemon gRPC server cannot listen on ${this.opts.host}:${this.opts.port}: ${err.message}`, {
             fix: 'choose a free peer.rpc.port (0 picks one)', cause: err,

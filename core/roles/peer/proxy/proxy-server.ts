@@ -1,4 +1,6 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { createNodeHttpServer } from '../../../protocol/tls/http-server.js';
+import type { NodeTls } from '../../../protocol/tls/node-tls.js';
 import type { AddressInfo, Socket } from 'node:net';
 import { timingSafeEqual } from 'node:crypto';
 import type { ProxyConfig } from '../../../config/proxy-config.js';
@@ -38,6 +40,8 @@ export interface ProxyServerOptions {
   /** Counts requests by kind (proxy, mirror) and outcome. */
   metrics?: PeerMetrics;
   connect?: (onRequest: (req: IncomingMessage, res: ServerResponse) => void) => ConnectHandler;
+  /** TLS of the node: the proxy listens with HTTPS (clients use `https://` proxy URLs). */
+  tls?: NodeTls;
 }
 
 /**
@@ -72,7 +76,7 @@ export class ProxyServer implements Startable {
 
   async start(): Promise<void> {
     const { config, logger } = this.opts;
-    const server = createServer({ maxHeaderSize: MAX_HEADER_BYTES, headersTimeout: config.headersTimeout, requestTimeout: 0, keepAliveTimeout: 5_000 });
+    const server = createNodeHttpServer(this.opts.tls, 'proxy', { maxHeaderSize: MAX_HEADER_BYTES, headersTimeout: config.headersTimeout, requestTimeout: 0, keepAliveTimeout: 5_000 });
     server.on('request', (req: IncomingMessage, res: ServerResponse) => this.onRequest(req, res));
     const onRequest = (req: IncomingMessage, res: ServerResponse): void => this.dispatch(req, res);
     const connect = this.opts.connect?.(onRequest);
