@@ -69,6 +69,10 @@ export class PersistentCacheRegistry {
     return this.tasks.size;
   }
 
+  has(taskId: string): boolean {
+    return this.tasks.has(taskId);
+  }
+
   /** An import started: the id is reserved (a deleted id may be imported again). */
   started(facts: CacheTaskFacts, now: number): void {
     this.tombstones.delete(facts.id);

@@ -177,6 +177,11 @@ export class SchedulerRole implements Role {
     if (m) {
       this.link = new ManagerLink({ config: m, ip: advertisedIp(this.config.scheduler.listen), port: () => this.boundPort,
         runner: new JobRunner(this.resources, new DfdaemonUploadClient({ auth: clientAuth })), logger: this.logger,
+        cacheTasks: {
+          snapshot: () => this.persistentCache.report(),
+          knows: (taskId) => this.persistentCache.registry.has(taskId),
+          delete: (taskId) => this.persistentCache.delete(taskId),
+        },
         onConfig: (cfg) => this.applyDynamicConfig(cfg) });
       await this.link.start();
     }

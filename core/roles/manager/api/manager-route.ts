@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 
-export type TokenScope = 'job' | 'cluster';
-export const TOKEN_SCOPES: readonly TokenScope[] = ['job', 'cluster'];
+export type TokenScope = 'job' | 'cluster' | 'persistent_cache';
+export const TOKEN_SCOPES: readonly TokenScope[] = ['job', 'cluster', 'persistent_cache'];
 
 /** Who made a call: a console user (session token) or a personal access token. */
 export interface Principal {

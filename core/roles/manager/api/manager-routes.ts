@@ -4,6 +4,7 @@ import { auditRoutes } from './routes/audit-routes.js';
 import { clusterRoutes } from './routes/cluster-routes.js';
 import { discoveryRoutes } from './routes/discovery-routes.js';
 import { jobRoutes } from './routes/job-routes.js';
+import { persistentCacheRoutes } from './routes/persistent-cache-routes.js';
 import { tokenRoutes } from './routes/token-routes.js';
 import { userRoutes } from './routes/user-routes.js';
 
@@ -16,5 +17,6 @@ export function managerRoutes(s: ManagerServices): ManagerRoute[] {
     ...clusterRoutes(s),
     ...discoveryRoutes(s),
     ...jobRoutes(s),
+    ...persistentCacheRoutes(s),
   ];
 }
