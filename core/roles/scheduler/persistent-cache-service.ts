@@ -112,7 +112,10 @@ export class SchedulerPersistentCache implements Startable {
       }),
       uploadPersistentCacheTaskFailed: unary((req) => {
         const r = parseRequest(FailedSchema, req, 'UploadPersistentCacheTaskFailedRequest');
-        this.registry.failed(r.taskId);
+        if (this.registry.failed(r.taskId, r.hostId, this.now()) === 'replica') {
+          this.logger.warn({ taskId: r.taskId, host: r.hostId, err: r.description }, 'persistent cache replica failed on the host; placing it elsewhere');
+          setImmediate(() => void this.tick());
+        }
         return {};
       }),
       statPersistentCacheTask: unary((req) => this.registry.stat(parseRequest(TaskIdSchema, req, 'StatPersistentCacheTaskRequest').taskId, hostOf)),

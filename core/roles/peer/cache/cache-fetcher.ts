@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { StorageMedium } from '../../../contracts/storage-medium.js';
 import { D7yError, toD7yError } from '../../../errors/d7y-error.js';
@@ -54,6 +55,34 @@ export class CacheFetcher {
       }
     };
     await Promise.all(Array.from({ length: Math.min(this.concurrency, queue.length) }, worker));
+  }
+
+  /**
+   * Reads the fetched copy back in order and checks it against the whole-file digest its import
+   * recorded (`sha256:<hex>`), so a copy counts only when every byte is the imported file's, even
+   * where a holder's piece checksums were computed over bad bytes. A mismatch is logged, naming the
+   * holders the pieces came from, and rejected with D7Y_DIGEST_MISMATCH; the caller discards the copy.
+   */
+  async checkWhole(state: TaskState, digest: string, signal: AbortSignal): Promise<void> {
+    const want = /^sha256:([0-9a-f]{64})$/.exec(digest)?.[1];
+    if (!want) {
+      this.logger.debug({ taskId: state.taskId, digest }, 'persistent cache copy has no sha256 content digest to check against');
+      return;
+    }
+    const hash = createHash('sha256');
+    for (let n = 0; n < (state.totalPieces ?? 0); n += 1) {
+      signal.throwIfAborted();
+      for await (const chunk of await this.medium.readPiece(state.taskId, n)) hash.update(chunk as Buffer);
+    }
+    const got = hash.digest('hex');
+    if (got === want) return;
+    const from = [...new Set([...state.pieces.values()].map((p) => p.parentId).filter((id): id is string => id !== undefined))];
+    this.logger.warn({ taskId: state.taskId, expected: digest, got: `sha256:${got}`, from }, 'persistent cache copy does not match its content digest; discarded');
+    throw new D7yError('D7Y_DIGEST_MISMATCH',
+      `the copy of persistent cache task ${state.taskId} fetched from ${from.join(', ') || 'its holders'} does not match the content digest its import recorded `
+      + `(sha256:${got.slice(0, 16)}… instead of sha256:${want.slice(0, 16)}…); it was discarded`, {
+        fix: 'a holder keeps a corrupt copy: remove the task (d7y cache rm) and import the file again',
+      });
   }
 
   private async piece(state: TaskState, n: number, sources: CacheSource[], start: number, signal: AbortSignal): Promise<void> {
