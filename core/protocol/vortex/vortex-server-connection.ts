@@ -169,7 +169,10 @@ async function writeBody(socket: Socket, body: Readable, length: number, recycle
   if (sent !== length) throw new Error(`piece body ended after ${sent} of ${length} bytes`);
 }
 
-/** Resolves on the socket's `drain`; rejects when the socket closes or the body is destroyed (an upload cut for a stalled reader) first. */
+/**
+ * Resolves on the socket's `drain`; rejects when the socket closes or the body is destroyed (an
+ * upload cut for a stalled reader) first. A body that closes because it was read to its end is no failure.
+ */
 function drained(socket: Socket, body: Readable): Promise<void> {
   return new Promise((resolve, reject) => {
     const done = (): void => {
@@ -179,7 +182,12 @@ function drained(socket: Socket, body: Readable): Promise<void> {
     };
     const onDrain = (): void => { done(); resolve(); };
     const onClose = (): void => { done(); reject(new Error('connection closed')); };
-    const onBodyClose = (): void => { done(); reject(body.errored ?? new Error('piece body closed before it was sent')); };
+    const onBodyClose = (): void => {
+      // A body read to its end closes while its last chunk waits in the socket's buffer: keep waiting for the drain.
+      if (body.readableEnded && !body.errored) return;
+      done();
+      reject(body.errored ?? new Error('piece body closed before it was sent'));
+    };
     socket.once('drain', onDrain);
     socket.once('close', onClose);
     body.once('close', onBodyClose);

@@ -16,8 +16,15 @@ export interface CacheSource {
   uploadPort: number;
 }
 
-/** Tries of one piece across holders before the fetch fails. */
+/** Tries of one piece across holders before the fetch fails (at least MIN_TRIES, a pause after each failure). */
 const TRIES_PER_SOURCE = 2;
+const MIN_TRIES = 5;
+const RETRY_PAUSE_MS = 500;
+/**
+ * Pieces asked of one holder at once: many exporters of one task share its upload link, and a
+ * send starved for the holder's stall time-out is cut; fewer streams each keep moving.
+ */
+const PER_SOURCE = 4;
 /** A holder busy with a piece is asked again after this long, at most this many times. */
 const BUSY_WAIT_MS = 250;
 const MAX_BUSY_WAITS = 120;
@@ -25,8 +32,9 @@ const MAX_BUSY_WAITS = 120;
 /**
  * Fetches the pieces of a persistent-cache task a peer lacks from the holders the scheduler
  * named, over Vortex (persistent-cache piece requests, tags 4/5): at most `concurrency` pieces
- * at once, holders taken in turn, each piece checked against the crc32 its holder sent, a failed
- * piece tried on the next holder. Never goes to any origin.
+ * at once (and PER_SOURCE per holder), holders taken in turn, each piece checked against the
+ * crc32 its holder sent, a failed piece tried again on the next holder after a pause. Never goes
+ * to any origin.
  */
 export class CacheFetcher {
   constructor(
@@ -54,7 +62,7 @@ export class CacheFetcher {
         onBytes(state.heldBytes());
       }
     };
-    await Promise.all(Array.from({ length: Math.min(this.concurrency, queue.length) }, worker));
+    await Promise.all(Array.from({ length: Math.min(this.concurrency, PER_SOURCE * sources.length, queue.length) }, worker));
   }
 
   /**
@@ -89,7 +97,8 @@ export class CacheFetcher {
     const { offset, length } = pieceBounds(n, state.contentLength!, state.pieceLength);
     let last: D7yError | undefined;
     let busy = 0;
-    for (let i = 0; i < sources.length * TRIES_PER_SOURCE; i += 1) {
+    const tries = Math.max(MIN_TRIES, sources.length * TRIES_PER_SOURCE);
+    for (let i = 0; i < tries; i += 1) {
       signal.throwIfAborted();
       const src = sources[(start + i) % sources.length]!;
       const startedAt = Date.now();
@@ -115,6 +124,7 @@ export class CacheFetcher {
         }
         last = e;
         this.logger.debug({ taskId: state.taskId, piece: n, holder: src.hostId, err: e.message }, 'persistent cache piece from a holder failed');
+        if (i + 1 < tries) await delay(RETRY_PAUSE_MS, undefined, { signal });
       }
     }
     throw new D7yError('D7Y_PEER_UNAVAILABLE', `no holder of persistent cache task ${state.taskId} could serve piece ${n}: ${last?.message ?? 'no holder'}`, {
