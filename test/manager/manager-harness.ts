@@ -57,10 +57,20 @@ export async function startManager(t: ExecutionContext, opts: {
 }
 
 /** A user of a (new) tenant, signed in, with a PAT of the given scopes. */
-export async function tenantUser(m: StartedManager, name: string, tenant: string, scopes: string[] = ['job', 'cluster']) {
+export async function tenantUser(m: StartedManager, name: string, tenant: string, scopes: string[] = ['job', 'cluster', 'persistent_cache']) {
   await m.root.call('POST', '/api/v1/users', { name, password: `${name}-password-1`, tenant });
   const session = m.client();
   await session.signIn(name, `${name}-password-1`);
   const pat = await session.createToken({ name: `${name}-token`, scopes });
   return { session, pat: m.client(pat.token), token: pat.token, sessionToken: session.token! };
+}
+
+/** The HTTP status a manager call ended with (200 when it succeeded). */
+export async function statusOf(p: Promise<unknown>): Promise<number> {
+  try {
+    await p;
+    return 200;
+  } catch (err) {
+    return ((err as { details?: { status?: number } }).details?.status) ?? -1;
+  }
 }

@@ -1,7 +1,7 @@
 import test, { type ExecutionContext } from 'ava';
 import type { ReportedCacheTask } from '../../core/protocol/manager/index.js';
 import { startPostgres, type PostgresServer } from '../support/postgres.js';
-import { startManager, tenantUser } from './manager-harness.js';
+import { startManager, statusOf as status, tenantUser } from './manager-harness.js';
 
 let pg: PostgresServer | undefined;
 let dbSeq = 0;
@@ -18,15 +18,6 @@ function task(id: string, peers: [string, boolean][], createdAt = NOW): Reported
     state: 'succeeded', persistent_replica_count: 2, ttl_ms: 3_600_000, created_at: createdAt, updated_at: createdAt,
     peers: peers.map(([host, persistent]) => ({ host_id: `${host}-id`, hostname: host, ip: '127.0.0.1', port: 1, download_port: 2, type: 'normal', persistent, since: createdAt })),
   };
-}
-
-async function status(p: Promise<unknown>): Promise<number> {
-  try {
-    await p;
-    return 200;
-  } catch (err) {
-    return ((err as { details?: { status?: number } }).details?.status) ?? -1;
-  }
 }
 
 async function cluster(t: ExecutionContext, db: 'sqlite' | 'postgresql') {
