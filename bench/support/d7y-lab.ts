@@ -4,7 +4,7 @@ import { readFile, writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { inHost, type LabHost } from './net-lab.js';
-import { startProcess, waitUntil, type BenchProcess } from './processes.js';
+import { run, startProcess, waitUntil, type BenchProcess } from './processes.js';
 import type { Teardown } from './teardown.js';
 
 /** The built CLI (`dist/cli/d7y.js`). */
@@ -97,6 +97,20 @@ export class D7yLab {
     const [cmd, args] = inHost(daemon.host, process.execPath, [...binNodeFlags(), d7yBin, 'get', url, '-O', output, '--socket', daemon.socket,
       '--no-progress', '--overwrite', '--timeout', `${Math.ceil(timeoutMs / 1000)}s`, ...(process.env.D7Y_BENCH_GET_ARGS ?? '').split(' ').filter(Boolean)]);
     return startProcess(this.teardown, `d7y get on ${daemon.host.name}`, cmd, args, { logFile: `${output}.log` });
+  }
+
+  /** `d7y cache import <file> --replicas 1` through the peer's socket; resolves with the task id. */
+  async cacheImport(daemon: LabDaemon, file: string): Promise<string> {
+    const [cmd, args] = inHost(daemon.host, process.execPath, [...binNodeFlags(), d7yBin, 'cache', 'import', file, '--replicas', '1', '--ttl', '1h',
+      '--socket', daemon.socket, '--no-progress']);
+    return run(cmd, args, 600_000);
+  }
+
+  /** `d7y cache export <id> -O output` through the peer's socket inside its host; resolves with the exit code. */
+  cacheExport(daemon: LabDaemon, id: string, output: string, timeoutMs: number): BenchProcess {
+    const [cmd, args] = inHost(daemon.host, process.execPath, [...binNodeFlags(), d7yBin, 'cache', 'export', id, '-O', output, '--socket', daemon.socket,
+      '--no-progress', '--overwrite', '--timeout', `${Math.ceil(timeoutMs / 1000)}s`]);
+    return startProcess(this.teardown, `d7y cache export on ${daemon.host.name}`, cmd, args, { logFile: `${output}.log` });
   }
 
   private async launch(role: 'scheduler' | 'peer', name: string, host: LabHost, dataDir: string, config: unknown,

@@ -23,7 +23,7 @@ export function Tokens() {
   };
   const create = (e: Event) => {
     const f = fieldsOf(e);
-    const scopes = ['job', 'cluster', 'seed'].filter((s) => f[`scope_${s}`] === 'on');
+    const scopes = ['job', 'cluster', 'persistent_cache', 'seed'].filter((s) => f[`scope_${s}`] === 'on');
     void act(async () => {
       const r = await api<{ name: string; token: string }>('POST', '/api/v1/personal-access-tokens', { name: f.name, scopes, expires_in_days: Number(f.days || 30) });
       setCopied(false);
@@ -40,6 +40,7 @@ export function Tokens() {
       <label>Name <input name="name" required maxlength="255" /></label>
       <label><input type="checkbox" name="scope_job" checked /> job</label>
       <label><input type="checkbox" name="scope_cluster" /> cluster</label>
+      <label><input type="checkbox" name="scope_persistent_cache" /> persistent_cache</label>
       <label title="the seed credential: for the tokens of schedulers and seed peers"><input type="checkbox" name="scope_seed" /> seed</label>
       <label>Days <input name="days" type="number" min="1" max="3650" value="30" /></label>
       <button type="submit">Create token</button>

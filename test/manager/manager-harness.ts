@@ -60,7 +60,7 @@ export async function startManager(t: ExecutionContext, opts: {
 }
 
 /** A user of a (new) tenant, signed in, with a PAT of the given scopes. */
-export async function tenantUser(m: StartedManager, name: string, tenant: string, scopes: string[] = ['job', 'cluster']) {
+export async function tenantUser(m: StartedManager, name: string, tenant: string, scopes: string[] = ['job', 'cluster', 'persistent_cache']) {
   await m.root.call('POST', '/api/v1/users', { name, password: `${name}-password-1`, tenant });
   const session = m.client();
   await session.signIn(name, `${name}-password-1`);
@@ -82,4 +82,14 @@ export async function startManagerProcess(t: ExecutionContext, o: { dir: string;
   t.teardown(() => root.close());
   await root.signIn('root', ROOT_PASSWORD);
   return { process, url, root };
+}
+
+/** The HTTP status a manager call ended with (200 when it succeeded). */
+export async function statusOf(p: Promise<unknown>): Promise<number> {
+  try {
+    await p;
+    return 200;
+  } catch (err) {
+    return ((err as { details?: { status?: number } }).details?.status) ?? -1;
+  }
 }

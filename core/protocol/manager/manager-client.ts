@@ -50,6 +50,32 @@ export interface PeerSchedulers {
   clusters: { id: string; name: string; score: number }[];
 }
 
+/** A persistent-cache task as a scheduler reports it (times in ms since the epoch). */
+export interface ReportedCacheTask {
+  id: string; name: string; tag: string; application: string; piece_length: number; content_length: number; piece_count: number;
+  digest: string; state: string; persistent_replica_count: number; ttl_ms: number; created_at: number; updated_at: number;
+  peers: { host_id: string; hostname: string; ip: string; port: number; download_port: number; type: 'normal' | 'super'; persistent: boolean; since: number }[];
+}
+
+/** A persistent-cache task as the manager shows it (Dragonfly's field names; `ttl` in nanoseconds). */
+export interface ManagerCacheTaskView {
+  task_id: string; name: string; tag: string; application: string; piece_length: number; content_length: number; total_piece_count: number;
+  digest: string; state: string; persistent_replica_count: number; current_persistent_replica_count: number; current_replica_count: number;
+  ttl: number; created_at: string; updated_at: string; expires_at: string; scheduler_cluster_ids: string[];
+  persistent_cache_peers: {
+    id: string; persistent: boolean; state: string; created_at: string; updated_at: string; scheduler_cluster_id: string;
+    host: { id: string; type: string; hostname: string; ip: string; port: number; download_port: number };
+  }[];
+}
+
+/** The answer to a delete: done (every reporting scheduler confirmed), or still going on (202). */
+export interface ManagerCacheDeletion {
+  task_id: string;
+  state: 'deleted' | 'deleting';
+  hosts: { id: string; hostname: string; ip: string; persistent: boolean }[];
+  message?: string;
+}
+
 const KNOWN_CODES = new Set<string>([
   'D7Y_INVALID_ARGUMENT', 'D7Y_UNAUTHENTICATED', 'D7Y_PERMISSION_DENIED', 'D7Y_NOT_FOUND', 'D7Y_CONFLICT', 'D7Y_RATE_LIMITED',
   'D7Y_SOURCE_UNSUPPORTED_SCHEME', 'D7Y_SOURCE_NOT_FOUND', 'D7Y_SOURCE_AUTH', 'D7Y_SOURCE_UNAVAILABLE', 'D7Y_SOURCE_ERROR',
@@ -222,6 +248,28 @@ export class ManagerClient {
   /** Ended downloads a scheduler saw (the manager's dashboard and experiment reports read them). */
   reportDownloads(schedulerId: string, downloads: readonly object[]): Promise<{ accepted: number }> {
     return this.call('POST', `/oapi/v1/schedulers/${encodeURIComponent(schedulerId)}/downloads`, { downloads });
+  }
+
+  /** Persistent-cache tasks go through the console API with a session token, through the open API with a personal access token. */
+  private get cacheTasksPath(): string {
+    return this.token?.startsWith('d7ys.') ? '/api/v1/persistent-cache-tasks' : '/oapi/v1/persistent-cache-tasks';
+  }
+
+  listCacheTasks(query: { scheduler_cluster_id?: string; page?: number; per_page?: number } = {}): Promise<ManagerCacheTaskView[]> {
+    return this.call('GET', this.cacheTasksPath, undefined, query);
+  }
+
+  getCacheTask(id: string): Promise<ManagerCacheTaskView> {
+    return this.call('GET', `${this.cacheTasksPath}/${encodeURIComponent(id)}`);
+  }
+
+  deleteCacheTask(id: string): Promise<ManagerCacheDeletion> {
+    return this.call('DELETE', `${this.cacheTasksPath}/${encodeURIComponent(id)}`);
+  }
+
+  /** A scheduler's report of its persistent-cache tasks (none: unchanged); the answer names the tasks to delete. */
+  reportCacheTasks(schedulerId: string, tasks: ReportedCacheTask[] | undefined): Promise<{ delete_task_ids: string[] }> {
+    return this.call('PUT', `/oapi/v1/schedulers/${encodeURIComponent(schedulerId)}/persistent-cache-tasks`, tasks ? { tasks } : {});
   }
 
   /** Closes the connections; idempotent. */

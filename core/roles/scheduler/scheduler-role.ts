@@ -200,6 +200,11 @@ export class SchedulerRole implements Role {
     if (m) {
       this.link = new ManagerLink({ config: m, tls: this.tls, ip: advertisedIp(this.config.scheduler.listen), port: () => this.boundPort,
         runner: new JobRunner(this.resources, new DfdaemonUploadClient({ auth: clientAuth, tls: this.tls })), logger: this.logger, downloads: this.downloads,
+        cacheTasks: {
+          snapshot: () => this.persistentCache.report(),
+          knows: (taskId) => this.persistentCache.registry.has(taskId),
+          delete: (taskId) => this.persistentCache.delete(taskId),
+        },
         onConfig: (cfg) => this.applyDynamicConfig(cfg) });
       await this.link.start();
     }

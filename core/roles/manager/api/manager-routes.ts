@@ -6,6 +6,7 @@ import { credentialRoutes } from './routes/credential-routes.js';
 import { discoveryRoutes } from './routes/discovery-routes.js';
 import { downloadRoutes } from './routes/download-routes.js';
 import { jobRoutes } from './routes/job-routes.js';
+import { persistentCacheRoutes } from './routes/persistent-cache-routes.js';
 import { tokenRoutes } from './routes/token-routes.js';
 import { userRoutes } from './routes/user-routes.js';
 
@@ -20,5 +21,6 @@ export function managerRoutes(s: ManagerServices): ManagerRoute[] {
     ...credentialRoutes(s),
     ...jobRoutes(s),
     ...downloadRoutes(s),
+    ...persistentCacheRoutes(s),
   ];
 }

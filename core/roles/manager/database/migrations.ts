@@ -185,9 +185,40 @@ const tenantCredentials: Migration = {
   },
 };
 
+/** What schedulers report of their persistent-cache tasks, and the deletes asked through the API. */
+const persistentCache: Migration = {
+  async up(db: Db): Promise<void> {
+    await db.schema.createTable('persistent_cache_tasks')
+      .addColumn('scheduler_id', 'varchar(64)', (c) => c.notNull())
+      .addColumn('task_id', 'varchar(64)', (c) => c.notNull())
+      .addColumn('tenant_id', 'varchar(64)', (c) => c.notNull())
+      .addColumn('cluster_id', 'varchar(64)', (c) => c.notNull())
+      .addColumn('task', 'text', (c) => c.notNull())
+      .addColumn('reported_at', 'bigint', (c) => c.notNull())
+      .addPrimaryKeyConstraint('persistent_cache_tasks_pk', ['scheduler_id', 'task_id'])
+      .execute();
+    await db.schema.createIndex('persistent_cache_tasks_tenant_task').on('persistent_cache_tasks').columns(['tenant_id', 'task_id']).execute();
+    await db.schema.createTable('persistent_cache_deletions')
+      .addColumn('tenant_id', 'varchar(64)', (c) => c.notNull())
+      .addColumn('task_id', 'varchar(64)', (c) => c.notNull())
+      .addColumn('requested_by', 'varchar(255)', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('expires_at', 'bigint', (c) => c.notNull())
+      .addPrimaryKeyConstraint('persistent_cache_deletions_pk', ['tenant_id', 'task_id'])
+      .execute();
+  },
+  async down(db: Db): Promise<void> {
+    await db.schema.dropTable('persistent_cache_deletions').execute();
+    await db.schema.dropTable('persistent_cache_tasks').execute();
+  },
+};
+
 /** The manager's migrations, in order, kept in code so a build carries them. */
 export const managerMigrations: MigrationProvider = {
   async getMigrations(): Promise<Record<string, Migration>> {
-    return { '0001_initial': initial, '0002_sessions_and_numbers': sessionsAndNumbers, '0003_downloads': downloads, '0004_tenant_credentials': tenantCredentials };
+    return {
+      '0001_initial': initial, '0002_sessions_and_numbers': sessionsAndNumbers, '0003_downloads': downloads,
+      '0004_tenant_credentials': tenantCredentials, '0005_persistent_cache': persistentCache,
+    };
   },
 };

@@ -26,7 +26,7 @@ export interface PersonalAccessTokenTable {
   token_hash: string;
   /** The first characters of the token, to recognise it in listings. */
   token_prefix: string;
-  /** Comma-separated: `job`, `cluster`. */
+  /** Comma-separated: `job`, `cluster`, `persistent_cache`. */
   scopes: string;
   state: 'active' | 'inactive';
   expires_at: number;
@@ -186,6 +186,30 @@ export interface TenantCredentialTable {
   created_at: number;
 }
 
+/**
+ * One persistent-cache task as one scheduler last reported it (its facts and holders); a task on
+ * several schedulers has one row per scheduler. Replaced whole at each report of that scheduler.
+ */
+export interface PersistentCacheTaskTable {
+  scheduler_id: string;
+  task_id: string;
+  tenant_id: string;
+  cluster_id: string;
+  /** JSON ReportedCacheTask. */
+  task: string;
+  reported_at: number;
+}
+
+/** A delete asked through the API: schedulers reporting the task are told to delete it until `expires_at`. */
+export interface PersistentCacheDeletionTable {
+  tenant_id: string;
+  task_id: string;
+  requested_by: string;
+  created_at: number;
+  /** The task's own expiry (its TTL end), after which no copy can remain. */
+  expires_at: number;
+}
+
 export interface ManagerTables {
   tenants: TenantTable;
   users: UserTable;
@@ -201,4 +225,6 @@ export interface ManagerTables {
   sessions: SessionTable;
   downloads: DownloadTable;
   tenant_credentials: TenantCredentialTable;
+  persistent_cache_tasks: PersistentCacheTaskTable;
+  persistent_cache_deletions: PersistentCacheDeletionTable;
 }
