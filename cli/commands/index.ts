@@ -5,6 +5,7 @@ import { registerConfigCommand } from './config.js';
 import { registerPluginCommand } from './plugin.js';
 import { registerGetCommand } from './get.js';
 import { registerCacheCommand } from './cache.js';
+import { registerSyncCommand } from './sync.js';
 import { registerPreheatCommand } from './preheat.js';
 import { registerJobCommand } from './job.js';
 import { registerTokenCommand } from './token.js';
@@ -27,6 +28,7 @@ export const commandRegistrars: CommandRegistrar[] = [
   registerTaskCommand,
   registerGetCommand,
   registerCacheCommand,
+  registerSyncCommand,
   registerPreheatCommand,
   registerJobCommand,
   registerLoginCommands,
