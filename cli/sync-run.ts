@@ -1,4 +1,5 @@
-import type { Readable } from 'node:stream';
+import { createHash } from 'node:crypto';
+import { Transform, type Readable } from 'node:stream';
 import picomatch from 'picomatch';
 import { D7yError } from '../core/errors/d7y-error.js';
 import { parseRate } from '../core/config/units.js';
@@ -193,6 +194,24 @@ export async function runSync(src: string, dst: string, opts: SyncOptions): Prom
   }
 }
 
+/**
+ * The task tag of an object's version: a changed object at the same URL is another task, so no
+ * peer serves its old bytes, and every host syncing the same listing shares one task per version.
+ */
+function versionTag(entry: SourceEntry): string {
+  return `sync-${createHash('sha256').update(JSON.stringify(recordOf(entry))).digest('hex').slice(0, 16)}`;
+}
+
+/** `body` piped through `steps` (backpressure kept); an error anywhere destroys the last one. */
+function chain(body: Readable, ...steps: Transform[]): Readable {
+  let out: Readable = body;
+  for (const step of steps) {
+    out.once('error', (err) => step.destroy(err));
+    out = out.pipe(step);
+  }
+  return out;
+}
+
 function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
@@ -207,12 +226,12 @@ async function copyAll(
     while (next < files.length && !signal.aborted) {
       const entry = files[next++];
       try {
-        const { body, done } = await client.stream({ ...base, url: entry.url }, signal);
-        const paced: Readable = bucket.unlimited ? body : body.pipe(bucket.throttle());
-        if (paced !== body) body.once('error', (err) => paced.destroy(err));
+        const { body, done } = await client.stream({ ...base, url: entry.url, tag: versionTag(entry) }, signal);
         let bytes = 0;
-        paced.on('data', (c: Buffer) => { bytes += c.length; onBytes(c.length, false); });
-        await target.write(entry.path, paced, entry.contentLength, signal);
+        const counted = chain(body, ...(bucket.unlimited ? [] : [bucket.throttle()]), new Transform({
+          transform: (chunk: Buffer, _enc, cb) => { bytes += chunk.length; onBytes(chunk.length, false); cb(null, chunk); },
+        }));
+        await target.write(entry.path, counted, entry.contentLength, signal);
         const share: Partial<TrafficShare> = await done();
         await state.copied(entry.path, recordOf(entry));
         report.copied++;
