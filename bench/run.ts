@@ -16,6 +16,7 @@ export const BENCHMARKS: Record<string, () => Promise<Bench>> = {
   'ab-experiment': () => import('./ab-experiment.js'),
   'proxy-ttfb': () => import('./proxy-ttfb.js'),
   'proxy-throughput': () => import('./proxy-throughput.js'),
+  sync: () => import('./sync.js'),
 };
 
 /** `npm run bench -- <name> [args]`; resolves with the exit code. */
