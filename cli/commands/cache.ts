@@ -4,7 +4,8 @@ import type { CacheCommandOptions, CacheImportOptions, CacheExportOptions } from
 /** The code of the cache subcommands, loaded when one of them runs. */
 const actions = () => import('../cache-actions.js');
 
-function peerFlags(cmd: Command): Command {
+/** The options that name the daemon of a persistent-cache command. */
+export function peerFlags(cmd: Command): Command {
   return cmd
     .option('--socket <path>', "the daemon's local API socket (default: the peer's under --data-dir or ~/.d7y)")
     .option('-c, --config <file>', 'node config (YAML or JSON) naming the peer: its data dir and socket')

@@ -6,6 +6,7 @@ import { registerPluginCommand } from './plugin.js';
 import { registerGetCommand } from './get.js';
 import { registerCacheCommand } from './cache.js';
 import { registerSyncCommand } from './sync.js';
+import { registerPushCommand } from './push.js';
 import { registerPreheatCommand } from './preheat.js';
 import { registerJobCommand } from './job.js';
 import { registerTokenCommand } from './token.js';
@@ -29,6 +30,7 @@ export const commandRegistrars: CommandRegistrar[] = [
   registerGetCommand,
   registerCacheCommand,
   registerSyncCommand,
+  registerPushCommand,
   registerPreheatCommand,
   registerJobCommand,
   registerLoginCommands,
