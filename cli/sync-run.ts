@@ -7,7 +7,7 @@ import { defaultDataDir } from '../core/config/paths.js';
 import type { ObjectStorageOptions, SourceEntry } from '../core/contracts/source-client.js';
 import type { PeerApi } from '../core/protocol/local-api/peer-api.js';
 import type { PeerDownloadRequest, TrafficShare } from '../core/protocol/local-api/download-request.js';
-import { TokenBucket } from '../core/roles/peer/token-bucket.js';
+import { TokenBucket } from '../core/index.js';
 import { connectPeer } from './peer-connection.js';
 import { DirectoryTarget, OriginTarget, isRemote, type SyncTarget } from './sync-target.js';
 import { SyncState, defaultStatePath, recordOf, unchanged } from './sync-state.js';

@@ -5,7 +5,6 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { D7yError } from '../core/errors/d7y-error.js';
 import type { ObjectStorageOptions, SourceClient, SourceEntry } from '../core/contracts/source-client.js';
-import { schemeOf } from '../core/registry/source-router.js';
 import { entryTarget } from './get-recursive.js';
 
 /** Where `d7y sync` writes: a local directory, or an origin whose source plugin can `put`. */
@@ -19,12 +18,19 @@ export interface SyncTarget {
   holds(path: string, size: number | undefined): Promise<boolean>;
 }
 
+function schemeOf(url: string): string {
+  return url.slice(0, url.indexOf(':')).toLowerCase();
+}
+
 /** True when `dst` names an origin (`s3://…`), false for a local path (or `file://`). */
 export function isRemote(dst: string): boolean {
   return /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\//.test(dst) && !dst.startsWith('file://');
 }
 
-/** A local directory: each file written to a temporary name and renamed when complete. */
+/**
+ * A local directory: each file written to `<name>.d7y-sync-partial` and renamed when complete; a
+ * partial file that a killed run left is replaced when the next run copies that file.
+ */
 export class DirectoryTarget implements SyncTarget {
   readonly name: string;
 
@@ -39,7 +45,7 @@ export class DirectoryTarget implements SyncTarget {
   async write(path: string, body: Readable, _size: number | undefined, signal: AbortSignal): Promise<void> {
     const file = this.fileOf(path);
     await mkdir(dirname(file), { recursive: true });
-    const tmp = `${file}.d7y-sync-${process.pid}`;
+    const tmp = `${file}.d7y-sync-partial`;
     try {
       await pipeline(body, createWriteStream(tmp, { mode: 0o644 }), { signal });
       await rename(tmp, file);
