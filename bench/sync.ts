@@ -1,3 +1,5 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,9 +23,12 @@ function flag(argv: string[], name: string, fallback: number): number {
   return n;
 }
 
+/** Seconds the command took. AWS_CA_BUNDLE is dropped: rclone's S3 client refuses a custom bundle with its own transport. */
 async function timed(cmd: string, args: string[]): Promise<number> {
+  const env = { ...process.env };
+  delete env.AWS_CA_BUNDLE;
   const t0 = performance.now();
-  await runCmd(cmd, args, 1_800_000);
+  await promisify(execFile)(cmd, args, { env, timeout: 1_800_000, maxBuffer: 64 * 2 ** 20 });
   return (performance.now() - t0) / 1000;
 }
 
