@@ -1,6 +1,6 @@
 import test from 'ava';
 import { createHash, randomBytes } from 'node:crypto';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -8,6 +8,7 @@ import { startAllInOne } from '../support/all-in-one.js';
 import { tmpDir, walk } from '../support/env.js';
 import { runCli, startCli } from '../support/run-cli.js';
 import { S3RVER_KEY, startS3rver, type S3rverInstance } from '../fakes/s3rver-process.js';
+import { FakeWebHdfsServer } from '../fakes/fake-webhdfs-server.js';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 const storage = (s3: S3rverInstance) => ['--storage-endpoint', s3.endpoint, '--storage-region', 'us-east-1', '--storage-access-key-id', S3RVER_KEY.accessKeyId, '--storage-access-key-secret', S3RVER_KEY.accessKeySecret];
@@ -163,4 +164,26 @@ test('bad sync input is a clear error, and a failed file makes the exit status 1
   t.is(missing.code, 1, missing.stderr);
   t.like(missing.report, { copied: 0, failed: 1 });
   t.regex(JSON.stringify(missing.report.failures), /ok\.txt/);
+});
+
+test('sync an HDFS directory (WebHDFS) to S3; the second run copies nothing', async (t) => {
+  const dir = await tmpDir(t);
+  const hdfs = new FakeWebHdfsServer({ root: join(dir, 'hdfs') });
+  await hdfs.start();
+  t.teardown(() => hdfs.stop());
+  const files: Record<string, Buffer> = { 'logs/day-1.log': randomBytes(40_000), 'logs/sub/day-2.log': randomBytes(9_000) };
+  for (const [p, body] of Object.entries(files)) {
+    await mkdir(join(hdfs.localPath(`/warehouse/${p}`), '..'), { recursive: true });
+    await writeFile(hdfs.localPath(`/warehouse/${p}`), body);
+  }
+  const s3 = await startS3rver(['lake']);
+  t.teardown(() => s3.stop());
+  const env = { D7Y_DATA_DIR: join(dir, 'data') };
+  const args = [`hdfs://${hdfs.authority}/warehouse/logs`, 's3://lake/logs/', ...storage(s3)];
+  const first = await sync(env, args);
+  t.is(first.code, 0, first.stderr);
+  t.like(first.report, { copied: 2, failed: 0 });
+  t.is(sha((await s3Object(s3, 'lake', 'logs/sub/day-2.log'))!), sha(files['logs/sub/day-2.log']));
+  const second = await sync(env, args);
+  t.like(second.report, { copied: 0, skipped: 2 });
 });
