@@ -18,6 +18,7 @@ export const BENCHMARKS: Record<string, () => Promise<Bench>> = {
   'proxy-ttfb': () => import('./proxy-ttfb.js'),
   'proxy-throughput': () => import('./proxy-throughput.js'),
   'metrics-overhead': () => import('./metrics-overhead.js'),
+  sync: () => import('./sync.js'),
 };
 
 /** `npm run bench -- <name> [args]`; resolves with the exit code. */

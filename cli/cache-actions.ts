@@ -37,7 +37,7 @@ export interface CacheExportOptions extends CacheCommandOptions {
 }
 
 /** The grammar's widest TTL; the daemon checks its own range (persistent-cache minTtl..maxTtl). */
-const MAX_TTL_FLAG = 365 * 24 * 3600_000;
+export const MAX_TTL_FLAG = 365 * 24 * 3600_000;
 
 /** The daemon's socket: --socket, else the one the config or data dir names, else the default one. */
 async function cacheClient(opts: CacheCommandOptions): Promise<LocalCacheClient> {
@@ -57,7 +57,8 @@ async function cacheClient(opts: CacheCommandOptions): Promise<LocalCacheClient>
   return new LocalCacheClient(socket);
 }
 
-async function withClient<T>(opts: CacheCommandOptions, use: (c: LocalCacheClient) => Promise<T>): Promise<T> {
+/** Runs `use` with a client of the daemon, closed afterwards. */
+export async function withClient<T>(opts: CacheCommandOptions, use: (c: LocalCacheClient) => Promise<T>): Promise<T> {
   const client = await cacheClient(opts);
   try {
     return await use(client);

@@ -21,3 +21,5 @@ export {
   BAD_COST_MULTIPLE, byScoreThenPeerId, idcAffinity, isBadParentByCosts, locationAffinity, NORMAL_DISTRIBUTION_SAMPLES,
 } from './evaluator-kit/parent-signals.js';
 export * from './source-kit/index.js';
+/** A shared byte-rate limiter (bytes per second) with a pacing stream, as the peer's rate limits use. */
+export { TokenBucket } from './roles/peer/token-bucket.js';

@@ -12,3 +12,4 @@ export * from './experiment-report.js';
 export * from './all-in-one.js';
 export * from './peer-proxy-ca.js';
 export * from './manager-password-reset.js';
+export * from './source-writers.js';

@@ -23,7 +23,8 @@ function managerFlags(cmd: Command): Command {
     .option('--token <token>', 'with --manager: personal access token with scope persistent_cache (default $D7Y_TOKEN, else the session of d7y login)');
 }
 
-function peerFlags(cmd: Command): Command {
+/** The options that name the daemon of a persistent-cache command. */
+export function peerFlags(cmd: Command): Command {
   return cmd
     .option('--socket <path>', "the daemon's local API socket (default: the peer's under --data-dir or ~/.d7y)")
     .option('-c, --config <file>', 'node config (YAML or JSON) naming the peer: its data dir and socket')

@@ -2,7 +2,8 @@ import { Option, type Command } from 'commander';
 import type { GetOptions } from '../get-run.js';
 import { addPeerOptions } from '../peer-options.js';
 
-function collect(value: string, previous: string[] = []): string[] {
+/** A repeatable option's values, in order. */
+export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
 

@@ -5,6 +5,8 @@ import { registerConfigCommand } from './config.js';
 import { registerPluginCommand } from './plugin.js';
 import { registerGetCommand } from './get.js';
 import { registerCacheCommand } from './cache.js';
+import { registerSyncCommand } from './sync.js';
+import { registerPushCommand } from './push.js';
 import { registerPreheatCommand } from './preheat.js';
 import { registerJobCommand } from './job.js';
 import { registerTokenCommand } from './token.js';
@@ -28,6 +30,8 @@ export const commandRegistrars: CommandRegistrar[] = [
   registerTaskCommand,
   registerGetCommand,
   registerCacheCommand,
+  registerSyncCommand,
+  registerPushCommand,
   registerPreheatCommand,
   registerJobCommand,
   registerLoginCommands,

@@ -94,4 +94,6 @@ export interface SourceClient {
   taskKey?(url: string): string | undefined;
   /** Writes an object (sync jobs to another store). Consumes `body` fully or destroys it. */
   put?(req: PutRequest, body: Readable): Promise<void>;
+  /** Removes an object (`d7y sync --delete`); an object already gone is not an error. */
+  delete?(req: SourceRequest): Promise<void>;
 }

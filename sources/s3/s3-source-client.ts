@@ -181,6 +181,17 @@ export class S3SourceClient implements SourceClient {
     }
   }
 
+  async delete(req: SourceRequest): Promise<void> {
+    const loc = parseS3Url(req.url);
+    const { sdk, client, ctx } = await this.prepare(req, loc, 'delete');
+    checkAborted(req.signal, ctx);
+    try {
+      await client.send(new sdk.DeleteObjectCommand({ Bucket: loc.bucket, Key: loc.key }), { abortSignal: req.signal });
+    } catch (err) {
+      throw toS3Error(err, ctx, req.signal);
+    }
+  }
+
   /** Releases the SDK clients and their sockets. */
   close(): void {
     for (const c of this.clients.values()) c.destroy();

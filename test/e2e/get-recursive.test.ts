@@ -1,24 +1,15 @@
 import test from 'ava';
 import { createHash, randomBytes } from 'node:crypto';
-import { readdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startAllInOne } from '../support/all-in-one.js';
 import { cachedFixture } from '../support/artifact-fixture.js';
-import { tmpDir } from '../support/env.js';
+import { tmpDir, walk } from '../support/env.js';
 import { pushImage, skopeoCopyLayout, startRegistry } from '../support/registry.js';
 import { runCli } from '../support/run-cli.js';
 import { S3RVER_KEY, startS3rver } from '../fakes/s3rver-process.js';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
-
-async function walk(dir: string, prefix = ''): Promise<string[]> {
-  const out: string[] = [];
-  for (const e of await readdir(dir, { withFileTypes: true })) {
-    if (e.isDirectory()) out.push(...await walk(join(dir, e.name), `${prefix}${e.name}/`));
-    else out.push(`${prefix}${e.name}`);
-  }
-  return out.sort();
-}
 
 test('get -r downloads an S3 prefix through the peer, honouring --include and --max-files', async (t) => {
   const s3 = await startS3rver(['models']);

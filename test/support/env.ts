@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -16,6 +16,16 @@ export async function tmpDir(t: ExecutionContext, prefix = 'd7y-test-'): Promise
   const dir = await mkdtemp(join(tmpdir(), prefix));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   return dir;
+}
+
+/** Every file under `dir`, as sorted `/`-separated paths relative to it. */
+export async function walk(dir: string, prefix = ''): Promise<string[]> {
+  const out: string[] = [];
+  for (const e of await readdir(dir, { withFileTypes: true })) {
+    if (e.isDirectory()) out.push(...await walk(join(dir, e.name), `${prefix}${e.name}/`));
+    else out.push(`${prefix}${e.name}`);
+  }
+  return out.sort();
 }
 
 /**

@@ -23,6 +23,26 @@ export const CacheExportRequestSchema = z.strictObject({
 });
 export type CacheExportRequest = z.input<typeof CacheExportRequestSchema>;
 
+/** `d7y push`: the peers of a scope fetch a copy of a held task now. Exactly one of all, count, percentage, ips. */
+export const CachePushRequestSchema = z.strictObject({
+  id: z.string().min(1).max(256),
+  all: z.boolean().optional(),
+  count: z.number().int().min(1).max(100_000).optional(),
+  percentage: z.number().int().min(1).max(100).optional(),
+  ips: z.array(z.string().min(1).max(64)).min(1).max(10_000).optional(),
+}).refine((r) => [r.all, r.count, r.percentage, r.ips].filter((v) => v !== undefined && v !== false).length === 1, 'give exactly one of all, count, percentage, ips');
+export type CachePushRequest = z.input<typeof CachePushRequestSchema>;
+
+/** What one peer of a push said: it accepted (and fetches now), held a copy already, or refused. */
+export interface CachePushOutcome {
+  hostId: string;
+  ip: string;
+  hostname: string;
+  ok: boolean;
+  alreadyHeld: boolean;
+  error?: string;
+}
+
 /** A host holding a copy. */
 export interface CacheHolderView {
   hostId: string;
@@ -76,4 +96,6 @@ export interface CacheApi {
   /** Deletes the task cluster-wide (every copy); resolves to the copies told to go. */
   remove(id: string): Promise<{ taskId: string; removedCopies: number }>;
   list(): Promise<CacheTaskView[]>;
+  /** Asks the scheduler to have the peers of a scope fetch a copy now; resolves with each peer's answer. */
+  push(req: CachePushRequest): Promise<{ taskId: string; outcomes: CachePushOutcome[] }>;
 }

@@ -1,7 +1,7 @@
 import { Agent, request, type IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
 import { D7yError, type D7yErrorCode } from '../../errors/d7y-error.js';
-import type { CacheApi, CacheEvent, CacheExportRequest, CacheImportRequest, CacheTaskView } from './cache-api.js';
+import type { CacheApi, CacheEvent, CacheExportRequest, CacheImportRequest, CachePushOutcome, CachePushRequest, CacheTaskView } from './cache-api.js';
 
 /**
  * The persistent cache of a daemon, over its local API socket (`/v1/cache/...`). Errors are the
@@ -30,6 +30,10 @@ export class LocalCacheClient implements CacheApi {
 
   async remove(id: string): Promise<{ taskId: string; removedCopies: number }> {
     return JSON.parse(await bodyText(await this.send('DELETE', `/v1/cache/${encodeURIComponent(id)}`))) as { taskId: string; removedCopies: number };
+  }
+
+  async push(req: CachePushRequest): Promise<{ taskId: string; outcomes: CachePushOutcome[] }> {
+    return JSON.parse(await bodyText(await this.send('POST', '/v1/cache/push', req))) as { taskId: string; outcomes: CachePushOutcome[] };
   }
 
   async list(): Promise<CacheTaskView[]> {

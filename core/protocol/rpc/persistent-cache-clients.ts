@@ -3,7 +3,7 @@ import type { CallOptions, Client, ServiceError } from '@grpc/grpc-js';
 import { D7yError } from '../../errors/d7y-error.js';
 import { DfdaemonPersistentCacheClient as GrpcDfdaemonCacheClient, DfdaemonPersistentCacheService } from './gen/dfdaemon-persistent-cache.js';
 import { PersistentCacheClient as GrpcSchedulerCacheClient } from './gen/scheduler-persistent-cache.js';
-import type { HeldPersistentCacheTask, PersistentCacheTask } from './gen/scheduler-persistent-cache.js';
+import type { HeldPersistentCacheTask, PersistentCacheTask, PushPersistentCacheOutcome, PushPersistentCacheTaskRequest } from './gen/scheduler-persistent-cache.js';
 import { fromServiceError } from './grpc-errors.js';
 import { grpcChannelCredentialsOf, type NodeTls } from '../tls/node-tls.js';
 import { authChannelOptions, type GrpcClientAuth } from '../auth/grpc-auth.js';
@@ -95,6 +95,12 @@ export class PersistentCacheSchedulerClient {
   async delete(taskId: string): Promise<number> {
     const r = await this.byTask<{ deletedReplicaCount: number }>(taskId, (c, md, o, cb) => c.deletePersistentCacheTask({ taskId }, md, o, cb));
     return r.deletedReplicaCount;
+  }
+
+  /** `d7y push`: the scheduler of the task asks the peers of the scope to fetch a copy now. */
+  async push(req: PushPersistentCacheTaskRequest): Promise<PushPersistentCacheOutcome[]> {
+    const r = await this.byTask<{ outcomes: PushPersistentCacheOutcome[] }>(req.taskId, (c, md, o, cb) => c.pushPersistentCacheTask(req, md, o, cb));
+    return r.outcomes;
   }
 
   /** The tasks of every scheduler (one that cannot be reached is skipped unless all fail). */

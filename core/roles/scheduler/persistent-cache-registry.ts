@@ -221,7 +221,8 @@ export class PersistentCacheRegistry {
     return { expired, placements };
   }
 
-  private isFresh(hostId: string, now: number): boolean {
+  /** The host announced its persistent cache within holderTtl (a placement may go to it). */
+  isFresh(hostId: string, now: number): boolean {
     const room = this.rooms.get(hostId);
     return room !== undefined && now - room.seenAt <= this.limits.holderTtl;
   }

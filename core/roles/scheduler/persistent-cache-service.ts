@@ -2,7 +2,8 @@ import type { sendUnaryData, ServerUnaryCall } from '@grpc/grpc-js';
 import { z } from 'zod';
 import type { Startable } from '../../contracts/startable.js';
 import type { Logger } from '../../logging/logger.js';
-import type { PersistentCacheServer, PersistentCacheTask } from '../../protocol/rpc/gen/scheduler-persistent-cache.js';
+import type { PersistentCacheServer, PersistentCacheTask, PushPersistentCacheOutcome } from '../../protocol/rpc/gen/scheduler-persistent-cache.js';
+import { hostMessage } from './proto-mapping.js';
 import type { DfdaemonPersistentCacheClient } from '../../protocol/rpc/persistent-cache-clients.js';
 import type { NodeTls } from '../../protocol/tls/node-tls.js';
 import type { GrpcClientAuth } from '../../protocol/auth/grpc-auth.js';
@@ -31,6 +32,11 @@ const FactsSchema = z.object({
 const UploadSchema = z.object({ hostId, peerId: z.string().max(512), task: FactsSchema.optional().refine((t) => t !== undefined, 'task is missing') });
 const FailedSchema = z.object({ hostId, taskId: hex64, description: z.string().max(4096).optional() });
 const TaskIdSchema = z.object({ taskId: hex64 });
+const PushSchema = z.object({
+  taskId: hex64, hostId: z.string().max(512),
+  all: z.boolean(), count: z.number().int().min(0).max(100_000), percentage: z.number().int().min(0).max(100),
+  ips: z.array(z.string().min(1).max(64)).max(10_000),
+}).refine((r) => [r.all, r.count > 0, r.percentage > 0, r.ips.length > 0].filter(Boolean).length === 1, 'give exactly one of all, count, percentage, ips');
 const AnnounceSchema = z.object({
   hostId,
   diskFreeBytes: z.number().int().min(0),
@@ -125,6 +131,7 @@ export class SchedulerPersistentCache implements Startable {
         const { taskId } = parseRequest(TaskIdSchema, req, 'DeletePersistentCacheTaskRequest');
         return { deletedReplicaCount: await this.delete(taskId) };
       }),
+      pushPersistentCacheTask: unary(async (req) => ({ outcomes: await this.push(parseRequest(PushSchema, req, 'PushPersistentCacheTaskRequest')) })),
       announcePersistentCachePeers: unary((req) => {
         const r = parseRequest(AnnounceSchema, req, 'AnnouncePersistentCachePeersRequest');
         const held = r.tasks.map((h) => ({ task: facts(h.task), persistent: h.persistent }));
@@ -132,6 +139,35 @@ export class SchedulerPersistentCache implements Startable {
         return { removedTaskIds: removed };
       }),
     };
+  }
+
+  /**
+   * `d7y push`: asks the normal peers of the scope (fresh ones, the pusher left out; `count` and
+   * `percentage` take holders first, then others) to fetch a persistent copy now, all at once.
+   * Resolves when each has accepted or refused; a copy lands when its peer announces it (stat shows it).
+   */
+  async push(req: z.infer<typeof PushSchema>): Promise<PushPersistentCacheOutcome[]> {
+    const now = this.now();
+    const hostOf = (id: string) => this.resources.hosts.get(id);
+    const task = this.registry.stat(req.taskId, hostOf);
+    const held = new Set(task.holders.filter((h) => h.persistent && h.host).map((h) => h.host!.id));
+    let scope = [...this.resources.hosts.values()].filter((h) => h.type === 'normal' && h.id !== req.hostId && this.registry.isFresh(h.id, now));
+    if (req.ips.length) scope = scope.filter((h) => req.ips.includes(h.ip));
+    if (req.count > 0 || req.percentage > 0) {
+      const want = req.count > 0 ? req.count : Math.max(1, Math.floor((scope.length * req.percentage) / 100));
+      scope = [...scope.filter((h) => held.has(h.id)), ...scope.filter((h) => !held.has(h.id))].slice(0, want);
+    }
+    return Promise.all(scope.map(async (host): Promise<PushPersistentCacheOutcome> => {
+      if (held.has(host.id)) return { host: hostMessage(host), ok: true, alreadyHeld: true, error: '', elapsedMs: 0 };
+      const started = Date.now();
+      try {
+        const had = await this.peers.download(`${host.ip}:${host.rpcPort}`, req.taskId, true, host.controlKey);
+        if (had) this.registry.holds(req.taskId, host.id, this.now());
+        return { host: hostMessage(host), ok: true, alreadyHeld: had, error: '', elapsedMs: Date.now() - started };
+      } catch (err) {
+        return { host: hostMessage(host), ok: false, alreadyHeld: false, error: (err as Error).message, elapsedMs: Date.now() - started };
+      }
+    }));
   }
 
   /** The tasks, for the manager's jobs and the scheduler's own tools. */

@@ -127,6 +127,31 @@ export interface AnnouncePersistentCachePeersResponse {
   removedTaskIds: string[];
 }
 
+/** `d7y push`: have peers of a scope fetch a copy now. Exactly one of all, count, percentage, ips. */
+export interface PushPersistentCacheTaskRequest {
+  taskId: string;
+  /** The pushing host (it holds the task already; it is not counted in the scope). */
+  hostId: string;
+  all: boolean;
+  count: number;
+  percentage: number;
+  ips: string[];
+}
+
+/** One peer's outcome of a push. */
+export interface PushPersistentCacheOutcome {
+  host?: Host | undefined;
+  ok: boolean;
+  /** The host held a copy before the push. */
+  alreadyHeld: boolean;
+  error: string;
+  elapsedMs: number;
+}
+
+export interface PushPersistentCacheTaskResponse {
+  outcomes: PushPersistentCacheOutcome[];
+}
+
 function createBasePersistentCacheTask(): PersistentCacheTask {
   return {
     id: "",
@@ -1624,6 +1649,375 @@ export const AnnouncePersistentCachePeersResponse: MessageFns<AnnouncePersistent
   },
 };
 
+function createBasePushPersistentCacheTaskRequest(): PushPersistentCacheTaskRequest {
+  return { taskId: "", hostId: "", all: false, count: 0, percentage: 0, ips: [] };
+}
+
+export const PushPersistentCacheTaskRequest: MessageFns<PushPersistentCacheTaskRequest> = {
+  encode(message: PushPersistentCacheTaskRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.taskId !== "") {
+      writer.uint32(10).string(message.taskId);
+    }
+    if (message.hostId !== "") {
+      writer.uint32(18).string(message.hostId);
+    }
+    if (message.all !== false) {
+      writer.uint32(24).bool(message.all);
+    }
+    if (message.count !== 0) {
+      writer.uint32(32).uint32(message.count);
+    }
+    if (message.percentage !== 0) {
+      writer.uint32(40).uint32(message.percentage);
+    }
+    for (const v of message.ips) {
+      writer.uint32(50).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PushPersistentCacheTaskRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePushPersistentCacheTaskRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.taskId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.hostId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.all = reader.bool();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.count = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.percentage = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.ips.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PushPersistentCacheTaskRequest {
+    return {
+      taskId: isSet(object.taskId)
+        ? globalThis.String(object.taskId)
+        : isSet(object.task_id)
+        ? globalThis.String(object.task_id)
+        : "",
+      hostId: isSet(object.hostId)
+        ? globalThis.String(object.hostId)
+        : isSet(object.host_id)
+        ? globalThis.String(object.host_id)
+        : "",
+      all: isSet(object.all) ? globalThis.Boolean(object.all) : false,
+      count: isSet(object.count) ? globalThis.Number(object.count) : 0,
+      percentage: isSet(object.percentage) ? globalThis.Number(object.percentage) : 0,
+      ips: globalThis.Array.isArray(object?.ips) ? object.ips.map((e: any) => globalThis.String(e)) : [],
+    };
+  },
+
+  toJSON(message: PushPersistentCacheTaskRequest): unknown {
+    const obj: any = {};
+    if (message.taskId !== "") {
+      obj.taskId = message.taskId;
+    }
+    if (message.hostId !== "") {
+      obj.hostId = message.hostId;
+    }
+    if (message.all !== false) {
+      obj.all = message.all;
+    }
+    if (message.count !== 0) {
+      obj.count = Math.round(message.count);
+    }
+    if (message.percentage !== 0) {
+      obj.percentage = Math.round(message.percentage);
+    }
+    if (message.ips?.length) {
+      obj.ips = message.ips;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<PushPersistentCacheTaskRequest>): PushPersistentCacheTaskRequest {
+    return PushPersistentCacheTaskRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<PushPersistentCacheTaskRequest>): PushPersistentCacheTaskRequest {
+    const message = createBasePushPersistentCacheTaskRequest();
+    message.taskId = object.taskId ?? "";
+    message.hostId = object.hostId ?? "";
+    message.all = object.all ?? false;
+    message.count = object.count ?? 0;
+    message.percentage = object.percentage ?? 0;
+    message.ips = object.ips?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBasePushPersistentCacheOutcome(): PushPersistentCacheOutcome {
+  return { host: undefined, ok: false, alreadyHeld: false, error: "", elapsedMs: 0 };
+}
+
+export const PushPersistentCacheOutcome: MessageFns<PushPersistentCacheOutcome> = {
+  encode(message: PushPersistentCacheOutcome, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.host !== undefined) {
+      Host.encode(message.host, writer.uint32(10).fork()).join();
+    }
+    if (message.ok !== false) {
+      writer.uint32(16).bool(message.ok);
+    }
+    if (message.alreadyHeld !== false) {
+      writer.uint32(24).bool(message.alreadyHeld);
+    }
+    if (message.error !== "") {
+      writer.uint32(34).string(message.error);
+    }
+    if (message.elapsedMs !== 0) {
+      writer.uint32(40).uint64(message.elapsedMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PushPersistentCacheOutcome {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePushPersistentCacheOutcome();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.host = Host.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.ok = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.alreadyHeld = reader.bool();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.error = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.elapsedMs = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PushPersistentCacheOutcome {
+    return {
+      host: isSet(object.host) ? Host.fromJSON(object.host) : undefined,
+      ok: isSet(object.ok) ? globalThis.Boolean(object.ok) : false,
+      alreadyHeld: isSet(object.alreadyHeld)
+        ? globalThis.Boolean(object.alreadyHeld)
+        : isSet(object.already_held)
+        ? globalThis.Boolean(object.already_held)
+        : false,
+      error: isSet(object.error) ? globalThis.String(object.error) : "",
+      elapsedMs: isSet(object.elapsedMs)
+        ? globalThis.Number(object.elapsedMs)
+        : isSet(object.elapsed_ms)
+        ? globalThis.Number(object.elapsed_ms)
+        : 0,
+    };
+  },
+
+  toJSON(message: PushPersistentCacheOutcome): unknown {
+    const obj: any = {};
+    if (message.host !== undefined) {
+      obj.host = Host.toJSON(message.host);
+    }
+    if (message.ok !== false) {
+      obj.ok = message.ok;
+    }
+    if (message.alreadyHeld !== false) {
+      obj.alreadyHeld = message.alreadyHeld;
+    }
+    if (message.error !== "") {
+      obj.error = message.error;
+    }
+    if (message.elapsedMs !== 0) {
+      obj.elapsedMs = Math.round(message.elapsedMs);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<PushPersistentCacheOutcome>): PushPersistentCacheOutcome {
+    return PushPersistentCacheOutcome.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<PushPersistentCacheOutcome>): PushPersistentCacheOutcome {
+    const message = createBasePushPersistentCacheOutcome();
+    message.host = (object.host !== undefined && object.host !== null) ? Host.fromPartial(object.host) : undefined;
+    message.ok = object.ok ?? false;
+    message.alreadyHeld = object.alreadyHeld ?? false;
+    message.error = object.error ?? "";
+    message.elapsedMs = object.elapsedMs ?? 0;
+    return message;
+  },
+};
+
+function createBasePushPersistentCacheTaskResponse(): PushPersistentCacheTaskResponse {
+  return { outcomes: [] };
+}
+
+export const PushPersistentCacheTaskResponse: MessageFns<PushPersistentCacheTaskResponse> = {
+  encode(message: PushPersistentCacheTaskResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.outcomes) {
+      PushPersistentCacheOutcome.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PushPersistentCacheTaskResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePushPersistentCacheTaskResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.outcomes.push(PushPersistentCacheOutcome.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PushPersistentCacheTaskResponse {
+    return {
+      outcomes: globalThis.Array.isArray(object?.outcomes)
+        ? object.outcomes.map((e: any) => PushPersistentCacheOutcome.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: PushPersistentCacheTaskResponse): unknown {
+    const obj: any = {};
+    if (message.outcomes?.length) {
+      obj.outcomes = message.outcomes.map((e) => PushPersistentCacheOutcome.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<PushPersistentCacheTaskResponse>): PushPersistentCacheTaskResponse {
+    return PushPersistentCacheTaskResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<PushPersistentCacheTaskResponse>): PushPersistentCacheTaskResponse {
+    const message = createBasePushPersistentCacheTaskResponse();
+    message.outcomes = object.outcomes?.map((e) => PushPersistentCacheOutcome.fromPartial(e)) || [];
+    return message;
+  },
+};
+
 export type PersistentCacheService = typeof PersistentCacheService;
 export const PersistentCacheService = {
   /** The importing peer starts writing a task; the scheduler reserves its id. */
@@ -1712,6 +2106,19 @@ export const PersistentCacheService = {
     responseDeserialize: (value: Buffer): AnnouncePersistentCachePeersResponse =>
       AnnouncePersistentCachePeersResponse.decode(value),
   },
+  /** Has the peers of a scope fetch a persistent copy now (each kept until the TTL), and says how each did. */
+  pushPersistentCacheTask: {
+    path: "/d7y.scheduler.v1.PersistentCache/PushPersistentCacheTask" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: PushPersistentCacheTaskRequest): Buffer =>
+      Buffer.from(PushPersistentCacheTaskRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): PushPersistentCacheTaskRequest => PushPersistentCacheTaskRequest.decode(value),
+    responseSerialize: (value: PushPersistentCacheTaskResponse): Buffer =>
+      Buffer.from(PushPersistentCacheTaskResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): PushPersistentCacheTaskResponse =>
+      PushPersistentCacheTaskResponse.decode(value),
+  },
 } as const;
 
 export interface PersistentCacheServer extends UntypedServiceImplementation {
@@ -1729,6 +2136,8 @@ export interface PersistentCacheServer extends UntypedServiceImplementation {
     AnnouncePersistentCachePeersRequest,
     AnnouncePersistentCachePeersResponse
   >;
+  /** Has the peers of a scope fetch a persistent copy now (each kept until the TTL), and says how each did. */
+  pushPersistentCacheTask: handleUnaryCall<PushPersistentCacheTaskRequest, PushPersistentCacheTaskResponse>;
 }
 
 export interface PersistentCacheClient extends Client {
@@ -1840,6 +2249,22 @@ export interface PersistentCacheClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: AnnouncePersistentCachePeersResponse) => void,
+  ): ClientUnaryCall;
+  /** Has the peers of a scope fetch a persistent copy now (each kept until the TTL), and says how each did. */
+  pushPersistentCacheTask(
+    request: PushPersistentCacheTaskRequest,
+    callback: (error: ServiceError | null, response: PushPersistentCacheTaskResponse) => void,
+  ): ClientUnaryCall;
+  pushPersistentCacheTask(
+    request: PushPersistentCacheTaskRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: PushPersistentCacheTaskResponse) => void,
+  ): ClientUnaryCall;
+  pushPersistentCacheTask(
+    request: PushPersistentCacheTaskRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: PushPersistentCacheTaskResponse) => void,
   ): ClientUnaryCall;
 }
 

@@ -4,7 +4,7 @@ import type { z } from 'zod';
 import { formatIssues } from '../../../config/config-loader.js';
 import { D7yError, toD7yError } from '../../../errors/d7y-error.js';
 import type { Logger } from '../../../logging/logger.js';
-import { CacheExportRequestSchema, CacheImportRequestSchema, type CacheEvent, type CacheTaskView } from '../../../protocol/local-api/cache-api.js';
+import { CacheExportRequestSchema, CacheImportRequestSchema, CachePushRequestSchema, type CacheEvent, type CacheTaskView } from '../../../protocol/local-api/cache-api.js';
 import type { PeerPersistentCache } from './peer-persistent-cache.js';
 
 const MAX_BODY = 64 * 1024;
@@ -12,7 +12,7 @@ const MAX_BODY = 64 * 1024;
 /**
  * The local API's persistent-cache calls: `POST /v1/cache/import` and `POST /v1/cache/export`
  * (JSON request → NDJSON `progress` events, then `done` with the task or `error`), `GET /v1/cache`,
- * `GET|DELETE /v1/cache/<id>`, `GET /v1/cache/<id>/content` (the bytes of a held copy, in order).
+ * `POST /v1/cache/push` (JSON → JSON), `GET|DELETE /v1/cache/<id>`, `GET /v1/cache/<id>/content` (the bytes of a held copy, in order).
  * Returns false for a path that is not one of them.
  */
 export function cacheLocalRoutes(cache: PeerPersistentCache, logger: Logger) {
@@ -29,6 +29,7 @@ export function cacheLocalRoutes(cache: PeerPersistentCache, logger: Logger) {
       return true;
     }
     if (method === 'GET' && path === '/v1/cache') return json(res, { tasks: await cache.list() });
+    if (method === 'POST' && path === '/v1/cache/push') return json(res, await cache.push(await readJson(req, CachePushRequestSchema, 'push')));
     const m = /^\/v1\/cache\/([^/]+)(\/content)?$/.exec(path);
     if (!m) return false;
     const id = decodeURIComponent(m[1]!);

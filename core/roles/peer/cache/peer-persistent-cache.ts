@@ -5,7 +5,7 @@ import type { PeerConfig } from '../../../config/peer-config.js';
 import type { Startable } from '../../../contracts/startable.js';
 import { D7yError, isD7yError, toD7yError } from '../../../errors/d7y-error.js';
 import type { Logger } from '../../../logging/logger.js';
-import type { CacheApi, CacheEvent, CacheExportRequest, CacheImportRequest, CacheTaskView } from '../../../protocol/local-api/cache-api.js';
+import type { CacheApi, CacheEvent, CacheExportRequest, CacheImportRequest, CachePushOutcome, CachePushRequest, CacheTaskView } from '../../../protocol/local-api/cache-api.js';
 import { checkOutputPath } from '../../../protocol/local-api/output-path.js';
 import type { PersistentCacheTask } from '../../../protocol/rpc/gen/scheduler-persistent-cache.js';
 import type { PersistentCacheSchedulerClient } from '../../../protocol/rpc/persistent-cache-clients.js';
@@ -202,6 +202,24 @@ export class PeerPersistentCache implements CacheApi, Startable {
       removedCopies = Math.max(removedCopies, 1);
     }
     return { taskId, removedCopies };
+  }
+
+  async push(req: CachePushRequest): Promise<{ taskId: string; outcomes: CachePushOutcome[] }> {
+    const taskId = persistentCacheTaskIdOf(req.id);
+    if (!this.o.scheduler.available) {
+      throw new D7yError('D7Y_INVALID_ARGUMENT', 'this peer has no scheduler, so it has no other peers to push to', {
+        fix: 'give the peer schedulers (peer.schedulers or peer.manager in its config), or use d7y up',
+      });
+    }
+    const outcomes = await this.o.scheduler.push({
+      taskId, hostId: this.o.hostId(), all: req.all ?? false, count: req.count ?? 0, percentage: req.percentage ?? 0, ips: req.ips ?? [],
+    }).catch((err: unknown) => { throw named(err, req.id, taskId); });
+    return {
+      taskId,
+      outcomes: outcomes.filter((o) => o.host).map((o) => ({
+        hostId: o.host!.id, ip: o.host!.ip, hostname: o.host!.hostname, ok: o.ok, alreadyHeld: o.alreadyHeld, error: o.error || undefined,
+      })),
+    };
   }
 
   async list(): Promise<CacheTaskView[]> {
