@@ -16,7 +16,7 @@ async function call(base: string, r: ManagerRoute, path: string, token?: string)
 }
 
 test('every route checks authentication, scope, root role and tenant (table-driven over the route table)', async (t) => {
-  const m = await startManager(t);
+  const m = await startManager(t, { manager: { webhooks: { allowedHosts: ['127.0.0.1'] } } });
   const a = await tenantUser(m, 'alice', 'acme');
   const b = await tenantUser(m, 'bob', 'globex');
   const aJobOnly = (await a.session.createToken({ name: 'job-only', scopes: ['job'] })).token;
@@ -25,10 +25,12 @@ test('every route checks authentication, scope, root role and tenant (table-driv
   const seed = await a.pat.registerSeedPeer({ cluster: 'acme-seeds', hostname: 'seed1', ip: '127.0.0.1', rpc_port: 4000 });
   const job = await a.pat.createJob({ type: 'get_task', args: { url: 'https://origin/x' } });
   const spc = await a.session.call<{ id: string }>('POST', '/api/v1/seed-peer-clusters', { name: 'acme-spc' });
+  const hook = await a.pat.createWebhook({ url: 'http://127.0.0.1:9/hook', events: ['job.failed'] });
+  const [command] = await a.pat.createCommand({ type: 'run_gc', scheduler_ids: [sched.id] });
   const aTokens = await a.session.listTokens();
   const fixtures: Record<ResourceKind, string> = {
     'job': job.id, 'scheduler-cluster': sched.cluster_id, 'seed-peer-cluster': spc.id, 'token': aTokens[0]!.id,
-    'scheduler': sched.id, 'seed-peer': seed.id,
+    'scheduler': sched.id, 'seed-peer': seed.id, 'webhook': hook.id, 'command': command!.id,
   };
   const aIds = [...Object.values(fixtures), ...aTokens.map((x) => x.id)];
   const checked: string[] = [];

@@ -25,6 +25,9 @@ import { databaseKind, openManagerDatabase, type ManagerDb } from './database/ma
 import { ImageResolver } from './jobs/image-resolver.js';
 import { PreheatLimiter } from './jobs/preheat-limiter.js';
 import type { ManagerServices } from './manager-services.js';
+import { CommandHub } from './commands/command-hub.js';
+import { announceJobEnds, announceOffline } from './webhooks/manager-events.js';
+import { WebhookDispatcher } from './webhooks/webhook-dispatcher.js';
 
 function httpUrl(host: string, port: number): string {
   return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
@@ -44,6 +47,8 @@ export class ManagerRole implements Role {
   private server?: Server;
   private limiter?: PreheatLimiter;
   private audit?: AuditLog;
+  private webhooks?: WebhookDispatcher;
+  private commands?: CommandHub;
   private sweeper?: NodeJS.Timeout;
   private secretReloader?: NodeJS.Timeout;
   private boundPort = 0;
@@ -107,9 +112,13 @@ export class ManagerRole implements Role {
       this.limiter = new PreheatLimiter(c.jobs.preheatRateLimit, c.redis.url);
       await this.limiter.start();
       this.audit = new AuditLog(db, this.logger);
+      this.webhooks = new WebhookDispatcher(db, c.webhooks, this.logger);
+      this.webhooks.start();
+      this.commands = new CommandHub();
       const services: ManagerServices = {
         db, config: c, signer, limiter: this.limiter,
         logins: new LoginGuard({ perUser: c.auth.maxFailedLogins, perIp: c.auth.maxFailedLoginsPerIp, windowMs: c.auth.lockoutWindow }), images: new ImageResolver(this.sources), audit: this.audit, logger: this.logger,
+        webhooks: this.webhooks, commands: this.commands,
       };
       this.routeTable = managerRoutes(services);
       const doc = openApiDocument(this.routeTable, 'v1');
@@ -133,6 +142,7 @@ export class ManagerRole implements Role {
     this.sweeper = undefined;
     clearInterval(this.secretReloader);
     this.secretReloader = undefined;
+    this.commands?.close();
     const server = this.server;
     this.server = undefined;
     if (server) {
@@ -142,6 +152,8 @@ export class ManagerRole implements Role {
         setTimeout(() => { server.closeAllConnections(); }, 2_000).unref();
       });
     }
+    await this.webhooks?.stop();
+    this.webhooks = undefined;
     await this.audit?.flush();
     await this.limiter?.stop();
     this.limiter = undefined;
@@ -150,13 +162,22 @@ export class ManagerRole implements Role {
     this.db = undefined;
   }
 
-  /** Fails job runs past their deadline and prunes old audit and download rows (manager.audit.retention) and expired sessions. */
+  /**
+   * Fails job runs and commands past their deadline (announcing the jobs that thereby end),
+   * announces schedulers and seed peers whose keepalive lapsed, and prunes old audit and download rows (manager.audit.retention) and expired sessions. */
   async sweep(now = Date.now()): Promise<void> {
     const db = this.db;
     if (!db) return;
     try {
+      const late = await db.selectFrom('job_runs').select('job_id').where('state', 'in', ['pending', 'running']).where('deadline_at', '<', now).limit(1000).execute();
       await db.updateTable('job_runs').set({ state: 'failed', error: 'timed out before a scheduler finished it', updated_at: now })
         .where('state', 'in', ['pending', 'running']).where('deadline_at', '<', now).execute();
+      await db.updateTable('commands').set({ state: 'failed', error: 'not acknowledged in time by its scheduler', updated_at: now })
+        .where('state', 'in', ['pending', 'sent']).where('deadline_at', '<', now).execute();
+      if (this.webhooks) {
+        await announceJobEnds(db, this.webhooks, late.map((r) => r.job_id), now);
+        await announceOffline(db, this.webhooks, this.config.manager.keepaliveTtl, now);
+      }
       await this.audit?.prune(this.config.manager.audit.retention, now);
       await db.deleteFrom('downloads').where('created_at', '<', now - this.config.manager.audit.retention).execute();
       await pruneSessions(db, now);

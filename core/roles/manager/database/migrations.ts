@@ -185,9 +185,68 @@ const tenantCredentials: Migration = {
   },
 };
 
+/**
+ * Webhook subscriptions and their delivery log; commands pushed to schedulers; and the marks that
+ * make each job end and each node going offline notify once.
+ */
+const webhooksAndCommands: Migration = {
+  async up(db: Db): Promise<void> {
+    await db.schema.createTable('webhooks')
+      .addColumn('id', 'varchar(64)', (c) => c.primaryKey())
+      .addColumn('tenant_id', 'varchar(64)', (c) => c.notNull())
+      .addColumn('name', 'varchar(255)', (c) => c.notNull())
+      .addColumn('url', 'varchar(2048)', (c) => c.notNull())
+      .addColumn('events', 'text', (c) => c.notNull())
+      .addColumn('secret', 'varchar(128)', (c) => c.notNull())
+      .addColumn('created_by', 'varchar(255)', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('webhooks_tenant').on('webhooks').column('tenant_id').execute();
+    await db.schema.createTable('webhook_deliveries')
+      .addColumn('id', 'varchar(64)', (c) => c.primaryKey())
+      .addColumn('webhook_id', 'varchar(64)', (c) => c.notNull())
+      .addColumn('tenant_id', 'varchar(64)', (c) => c.notNull())
+      .addColumn('seq', 'bigint', (c) => c.notNull())
+      .addColumn('event', 'varchar(64)', (c) => c.notNull())
+      .addColumn('payload', 'text', (c) => c.notNull())
+      .addColumn('state', 'varchar(16)', (c) => c.notNull())
+      .addColumn('attempts', 'text', (c) => c.notNull())
+      .addColumn('next_at', 'bigint', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('updated_at', 'bigint', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('webhook_deliveries_hook_seq').on('webhook_deliveries').columns(['webhook_id', 'seq']).execute();
+    await db.schema.createIndex('webhook_deliveries_state_next').on('webhook_deliveries').columns(['state', 'next_at']).execute();
+    await db.schema.createTable('commands')
+      .addColumn('id', 'varchar(64)', (c) => c.primaryKey())
+      .addColumn('tenant_id', 'varchar(64)', (c) => c.notNull())
+      .addColumn('scheduler_id', 'varchar(64)', (c) => c.notNull())
+      .addColumn('type', 'varchar(32)', (c) => c.notNull())
+      .addColumn('args', 'text', (c) => c.notNull())
+      .addColumn('state', 'varchar(16)', (c) => c.notNull())
+      .addColumn('result', 'text')
+      .addColumn('error', 'text')
+      .addColumn('created_by', 'varchar(255)', (c) => c.notNull())
+      .addColumn('deadline_at', 'bigint', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('updated_at', 'bigint', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('commands_scheduler_state').on('commands').columns(['scheduler_id', 'state']).execute();
+    await db.schema.alterTable('jobs').addColumn('notified_at', 'bigint').execute();
+    for (const t of ['schedulers', 'seed_peers']) await db.schema.alterTable(t).addColumn('offline_at', 'bigint').execute();
+  },
+  async down(db: Db): Promise<void> {
+    for (const t of ['schedulers', 'seed_peers']) await db.schema.alterTable(t).dropColumn('offline_at').execute();
+    await db.schema.alterTable('jobs').dropColumn('notified_at').execute();
+    for (const t of ['commands', 'webhook_deliveries', 'webhooks']) await db.schema.dropTable(t).execute();
+  },
+};
+
 /** The manager's migrations, in order, kept in code so a build carries them. */
 export const managerMigrations: MigrationProvider = {
   async getMigrations(): Promise<Record<string, Migration>> {
-    return { '0001_initial': initial, '0002_sessions_and_numbers': sessionsAndNumbers, '0003_downloads': downloads, '0004_tenant_credentials': tenantCredentials };
+    return { '0001_initial': initial, '0002_sessions_and_numbers': sessionsAndNumbers, '0003_downloads': downloads, '0004_tenant_credentials': tenantCredentials,
+      '0006_webhooks_and_commands': webhooksAndCommands,
+    };
   },
 };

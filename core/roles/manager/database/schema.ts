@@ -71,6 +71,8 @@ export interface SchedulerTable {
   idc: string;
   location: string;
   last_keepalive_at: number;
+  /** When it was announced offline (keepalive lapsed); null while it keeps alive. */
+  offline_at?: number | null;
   created_at: number;
 }
 
@@ -85,6 +87,7 @@ export interface SeedPeerTable {
   idc: string;
   location: string;
   last_keepalive_at: number;
+  offline_at?: number | null;
   created_at: number;
 }
 
@@ -100,6 +103,8 @@ export interface JobTable {
   timeout_ms: number;
   /** A stable integer alias of `id`, for clients of Dragonfly's open API (integer job ids). */
   number: number;
+  /** When its end was announced (job.succeeded / job.failed); null while it runs. */
+  notified_at?: number | null;
   created_at: number;
   updated_at: number;
 }
@@ -186,6 +191,53 @@ export interface TenantCredentialTable {
   created_at: number;
 }
 
+/** A webhook subscription: `events` is a JSON array of event names; `secret` signs its payloads. */
+export interface WebhookTable {
+  id: string;
+  tenant_id: string;
+  name: string;
+  url: string;
+  events: string;
+  secret: string;
+  created_by: string;
+  created_at: number;
+}
+
+export type WebhookDeliveryState = 'pending' | 'delivered' | 'failed';
+
+/** One event sent (or to send) to one webhook; `seq` orders a webhook's deliveries; `attempts` is a JSON array. */
+export interface WebhookDeliveryTable {
+  id: string;
+  webhook_id: string;
+  tenant_id: string;
+  seq: number;
+  event: string;
+  payload: string;
+  state: WebhookDeliveryState;
+  attempts: string;
+  next_at: number;
+  created_at: number;
+  updated_at: number;
+}
+
+export type CommandState = 'pending' | 'sent' | 'succeeded' | 'failed';
+
+/** A command pushed to one scheduler, with its acknowledged result (JSON). */
+export interface CommandTable {
+  id: string;
+  tenant_id: string;
+  scheduler_id: string;
+  type: string;
+  args: string;
+  state: CommandState;
+  result: string | null;
+  error: string | null;
+  created_by: string;
+  deadline_at: number;
+  created_at: number;
+  updated_at: number;
+}
+
 export interface ManagerTables {
   tenants: TenantTable;
   users: UserTable;
@@ -201,4 +253,7 @@ export interface ManagerTables {
   sessions: SessionTable;
   downloads: DownloadTable;
   tenant_credentials: TenantCredentialTable;
+  webhooks: WebhookTable;
+  webhook_deliveries: WebhookDeliveryTable;
+  commands: CommandTable;
 }

@@ -13,6 +13,7 @@ import {
   type ClusterNames, type DragonflyJobListQuery, type DragonflyNewJob,
 } from '../../jobs/dragonfly-jobs.js';
 import { describeZodError } from '../http-app.js';
+import { announceJobEnds } from '../../webhooks/manager-events.js';
 import { consoleAndOpen, Reply, route, type ManagerRoute, type Principal, type RouteDialect } from '../manager-route.js';
 
 const CLAIM_CANDIDATES = 5;
@@ -222,6 +223,7 @@ export function jobRoutes(s: ManagerServices): ManagerRoute[] {
             fix: 'the job timed out or another scheduler holds it; drop the result',
           });
         }
+        if (body.state !== 'running') await announceJobEnds(s.db, s.webhooks, [params.id]);
         return view(params.id);
       },
     }),
