@@ -1,6 +1,8 @@
 import test from 'ava';
 import { request } from 'undici';
 import type { ManagerRoute, ResourceKind } from '../../core/roles/manager/api/manager-route.js';
+import { SourceRouter } from '../../core/registry/source-router.js';
+import { S3SourceClient } from '../../sources/s3/s3-source-client.js';
 import { startManager, tenantUser } from './manager-harness.js';
 
 /** The only routes anyone may call without a token. */
@@ -16,7 +18,9 @@ async function call(base: string, r: ManagerRoute, path: string, token?: string)
 }
 
 test('every route checks authentication, scope, root role and tenant (table-driven over the route table)', async (t) => {
-  const m = await startManager(t, { manager: { webhooks: { allowedHosts: ['127.0.0.1'] } } });
+  const sources = new SourceRouter();
+  sources.add(new S3SourceClient({ endpoint: 'http://127.0.0.1:9' }), 's3');
+  const m = await startManager(t, { sources, manager: { webhooks: { allowedHosts: ['127.0.0.1'] } } });
   const a = await tenantUser(m, 'alice', 'acme');
   const b = await tenantUser(m, 'bob', 'globex');
   const aJobOnly = (await a.session.createToken({ name: 'job-only', scopes: ['job'] })).token;
@@ -27,10 +31,11 @@ test('every route checks authentication, scope, root role and tenant (table-driv
   const spc = await a.session.call<{ id: string }>('POST', '/api/v1/seed-peer-clusters', { name: 'acme-spc' });
   const hook = await a.pat.createWebhook({ url: 'http://127.0.0.1:9/hook', events: ['job.failed'] });
   const [command] = await a.pat.createCommand({ type: 'run_gc', scheduler_ids: [sched.id] });
+  const sync = await a.pat.call<{ id: string }>('POST', '/oapi/v1/syncs', { source: 's3://bucket/prefix/', schedule: '0 0 1 1 *' });
   const aTokens = await a.session.listTokens();
   const fixtures: Record<ResourceKind, string> = {
     'job': job.id, 'scheduler-cluster': sched.cluster_id, 'seed-peer-cluster': spc.id, 'token': aTokens[0]!.id,
-    'scheduler': sched.id, 'seed-peer': seed.id, 'webhook': hook.id, 'command': command!.id,
+    'scheduler': sched.id, 'seed-peer': seed.id, 'webhook': hook.id, 'command': command!.id, 'sync': sync.id,
   };
   const aIds = [...Object.values(fixtures), ...aTokens.map((x) => x.id)];
   const checked: string[] = [];

@@ -28,6 +28,7 @@ import type { ManagerServices } from './manager-services.js';
 import { CommandHub } from './commands/command-hub.js';
 import { announceJobEnds, announceOffline } from './webhooks/manager-events.js';
 import { WebhookDispatcher } from './webhooks/webhook-dispatcher.js';
+import { SyncRunner } from './syncs/sync-runner.js';
 
 function httpUrl(host: string, port: number): string {
   return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
@@ -49,6 +50,7 @@ export class ManagerRole implements Role {
   private audit?: AuditLog;
   private webhooks?: WebhookDispatcher;
   private commands?: CommandHub;
+  private syncs?: SyncRunner;
   private sweeper?: NodeJS.Timeout;
   private secretReloader?: NodeJS.Timeout;
   private boundPort = 0;
@@ -115,10 +117,11 @@ export class ManagerRole implements Role {
       this.webhooks = new WebhookDispatcher(db, c.webhooks, this.logger);
       this.webhooks.start();
       this.commands = new CommandHub();
+      this.syncs = new SyncRunner({ db, sources: this.sources, limiter: this.limiter, webhooks: this.webhooks, config: c, logger: this.logger });
       const services: ManagerServices = {
         db, config: c, signer, limiter: this.limiter,
         logins: new LoginGuard({ perUser: c.auth.maxFailedLogins, perIp: c.auth.maxFailedLoginsPerIp, windowMs: c.auth.lockoutWindow }), images: new ImageResolver(this.sources), audit: this.audit, logger: this.logger,
-        webhooks: this.webhooks, commands: this.commands,
+        webhooks: this.webhooks, commands: this.commands, syncs: this.syncs, sources: this.sources,
       };
       this.routeTable = managerRoutes(services);
       const doc = openApiDocument(this.routeTable, 'v1');
@@ -128,6 +131,7 @@ export class ManagerRole implements Role {
         limits: { maxBodySize: c.listen.maxBodySize, maxJsonDepth: c.listen.maxJsonDepth },
       });
       await this.listen(createServer(app));
+      this.syncs.start();
       this.sweeper = setInterval(() => void this.sweep(), c.jobs.sweepInterval);
       this.sweeper.unref();
     } catch (err) {
@@ -143,6 +147,8 @@ export class ManagerRole implements Role {
     clearInterval(this.secretReloader);
     this.secretReloader = undefined;
     this.commands?.close();
+    await this.syncs?.stop();
+    this.syncs = undefined;
     const server = this.server;
     this.server = undefined;
     if (server) {
@@ -175,7 +181,7 @@ export class ManagerRole implements Role {
       await db.updateTable('commands').set({ state: 'failed', error: 'not acknowledged in time by its scheduler', updated_at: now })
         .where('state', 'in', ['pending', 'sent']).where('deadline_at', '<', now).execute();
       if (this.webhooks) {
-        await announceJobEnds(db, this.webhooks, late.map((r) => r.job_id), now);
+        await announceJobEnds(db, this.webhooks, late.map((r) => r.job_id), this.syncs, now);
         await announceOffline(db, this.webhooks, this.config.manager.keepaliveTtl, now);
       }
       await this.audit?.prune(this.config.manager.audit.retention, now);

@@ -7,6 +7,7 @@ import { credentialRoutes } from './routes/credential-routes.js';
 import { discoveryRoutes } from './routes/discovery-routes.js';
 import { downloadRoutes } from './routes/download-routes.js';
 import { jobRoutes } from './routes/job-routes.js';
+import { syncRoutes } from './routes/sync-routes.js';
 import { tokenRoutes } from './routes/token-routes.js';
 import { userRoutes } from './routes/user-routes.js';
 import { webhookRoutes } from './routes/webhook-routes.js';
@@ -24,5 +25,6 @@ export function managerRoutes(s: ManagerServices): ManagerRoute[] {
     ...downloadRoutes(s),
     ...webhookRoutes(s),
     ...commandRoutes(s),
+    ...syncRoutes(s),
   ];
 }

@@ -186,7 +186,8 @@ const tenantCredentials: Migration = {
 };
 
 /**
- * Webhook subscriptions and their delivery log; commands pushed to schedulers; and the marks that
+ * Webhook subscriptions and their delivery log; commands pushed to schedulers; sync jobs (what
+ * each last saw of its source, and its runs); and the marks that
  * make each job end and each node going offline notify once.
  */
 const webhooksAndCommands: Migration = {
@@ -232,13 +233,47 @@ const webhooksAndCommands: Migration = {
       .addColumn('updated_at', 'bigint', (c) => c.notNull())
       .execute();
     await db.schema.createIndex('commands_scheduler_state').on('commands').columns(['scheduler_id', 'state']).execute();
+    await db.schema.createTable('syncs')
+      .addColumn('id', 'varchar(64)', (c) => c.primaryKey())
+      .addColumn('tenant_id', 'varchar(64)', (c) => c.notNull())
+      .addColumn('name', 'varchar(255)', (c) => c.notNull())
+      .addColumn('source', 'varchar(4096)', (c) => c.notNull())
+      .addColumn('schedule', 'varchar(255)', (c) => c.notNull())
+      .addColumn('args', 'text', (c) => c.notNull())
+      .addColumn('state', 'varchar(16)', (c) => c.notNull())
+      .addColumn('next_run_at', 'bigint', (c) => c.notNull())
+      .addColumn('created_by', 'varchar(255)', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('updated_at', 'bigint', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('syncs_state_next').on('syncs').columns(['state', 'next_run_at']).execute();
+    await db.schema.createTable('sync_entries')
+      .addColumn('sync_id', 'varchar(64)', (c) => c.notNull())
+      .addColumn('path', 'varchar(4096)', (c) => c.notNull())
+      .addColumn('fingerprint', 'varchar(512)', (c) => c.notNull())
+      .addPrimaryKeyConstraint('sync_entries_pk', ['sync_id', 'path'])
+      .execute();
+    await db.schema.createTable('sync_runs')
+      .addColumn('id', 'varchar(64)', (c) => c.primaryKey())
+      .addColumn('sync_id', 'varchar(64)', (c) => c.notNull())
+      .addColumn('tenant_id', 'varchar(64)', (c) => c.notNull())
+      .addColumn('state', 'varchar(16)', (c) => c.notNull())
+      .addColumn('job_id', 'varchar(64)')
+      .addColumn('report', 'text', (c) => c.notNull())
+      .addColumn('changes', 'text', (c) => c.notNull())
+      .addColumn('error', 'text')
+      .addColumn('started_at', 'bigint', (c) => c.notNull())
+      .addColumn('finished_at', 'bigint')
+      .execute();
+    await db.schema.createIndex('sync_runs_sync').on('sync_runs').columns(['sync_id', 'started_at']).execute();
+    await db.schema.createIndex('sync_runs_job').on('sync_runs').column('job_id').execute();
     await db.schema.alterTable('jobs').addColumn('notified_at', 'bigint').execute();
     for (const t of ['schedulers', 'seed_peers']) await db.schema.alterTable(t).addColumn('offline_at', 'bigint').execute();
   },
   async down(db: Db): Promise<void> {
     for (const t of ['schedulers', 'seed_peers']) await db.schema.alterTable(t).dropColumn('offline_at').execute();
     await db.schema.alterTable('jobs').dropColumn('notified_at').execute();
-    for (const t of ['commands', 'webhook_deliveries', 'webhooks']) await db.schema.dropTable(t).execute();
+    for (const t of ['sync_runs', 'sync_entries', 'syncs', 'commands', 'webhook_deliveries', 'webhooks']) await db.schema.dropTable(t).execute();
   },
 };
 

@@ -238,6 +238,42 @@ export interface CommandTable {
   updated_at: number;
 }
 
+/** A sync job: on its cron `schedule`, preheats what changed in `source` since its last run. `args`: JSON SyncArgs. */
+export interface SyncTable {
+  id: string;
+  tenant_id: string;
+  name: string;
+  source: string;
+  schedule: string;
+  args: string;
+  state: 'active' | 'paused';
+  next_run_at: number;
+  created_by: string;
+  created_at: number;
+  updated_at: number;
+}
+
+/** What a sync job last warmed of one object: `fingerprint` is its size, etag, digest and mtime. */
+export interface SyncEntryTable {
+  sync_id: string;
+  path: string;
+  fingerprint: string;
+}
+
+/** One run of a sync job; `changes` (JSON) are the entries it warms, recorded once its preheat succeeds. */
+export interface SyncRunTable {
+  id: string;
+  sync_id: string;
+  tenant_id: string;
+  state: 'running' | 'succeeded' | 'failed';
+  job_id: string | null;
+  report: string;
+  changes: string;
+  error: string | null;
+  started_at: number;
+  finished_at: number | null;
+}
+
 export interface ManagerTables {
   tenants: TenantTable;
   users: UserTable;
@@ -256,4 +292,7 @@ export interface ManagerTables {
   webhooks: WebhookTable;
   webhook_deliveries: WebhookDeliveryTable;
   commands: CommandTable;
+  syncs: SyncTable;
+  sync_entries: SyncEntryTable;
+  sync_runs: SyncRunTable;
 }

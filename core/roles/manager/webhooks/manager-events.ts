@@ -1,13 +1,14 @@
 import type { ManagerDb } from '../database/manager-database.js';
 import { jobView } from '../jobs/job-view.js';
+import type { SyncRunner } from '../syncs/sync-runner.js';
 import type { WebhookDispatcher } from './webhook-dispatcher.js';
 
 /**
  * Announces each of `jobIds` that has ended (every run succeeded or failed) as job.succeeded or
  * job.failed, once: the job's `notified_at` mark is taken first, so two managers or two schedulers
- * finishing together announce it once.
+ * finishing together announce it once. A sync run whose preheat it was ends with it.
  */
-export async function announceJobEnds(db: ManagerDb, webhooks: WebhookDispatcher, jobIds: readonly string[], now = Date.now()): Promise<void> {
+export async function announceJobEnds(db: ManagerDb, webhooks: WebhookDispatcher, jobIds: readonly string[], syncs?: Pick<SyncRunner, 'finishRunOf'>, now = Date.now()): Promise<void> {
   for (const id of new Set(jobIds)) {
     const runs = await db.selectFrom('job_runs').selectAll().where('job_id', '=', id).execute();
     if (!runs.length || runs.some((r) => r.state === 'pending' || r.state === 'running')) continue;
@@ -15,7 +16,10 @@ export async function announceJobEnds(db: ManagerDb, webhooks: WebhookDispatcher
     if (Number(took.numUpdatedRows) !== 1) continue;
     const job = await db.selectFrom('jobs').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
     const view = jobView(job, runs);
-    await webhooks.emit(job.tenant_id, runs.every((r) => r.state === 'succeeded') ? 'job.succeeded' : 'job.failed', view, now);
+    const succeeded = runs.every((r) => r.state === 'succeeded');
+    await webhooks.emit(job.tenant_id, succeeded ? 'job.succeeded' : 'job.failed', view, now);
+    const results = runs.flatMap((r) => JSON.parse(r.result) as { state?: string }[]);
+    await syncs?.finishRunOf(id, succeeded, results, runs.find((r) => r.error)?.error ?? null);
   }
 }
 
