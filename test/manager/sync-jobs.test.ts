@@ -1,13 +1,15 @@
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { SourceRouter } from '../../core/registry/source-router.js';
 import { hostMsg, startFakeDfdaemon, startScheduler, until } from '../../core/roles/scheduler/scheduler-test-kit.js';
 import { S3SourceClient } from '../../sources/s3/s3-source-client.js';
 import { S3RVER_KEY, startS3rver } from '../fakes/s3rver-process.js';
+import { freePort } from '../support/env.js';
+import { startPostgres } from '../support/postgres.js';
 import { startManager } from './manager-harness.js';
 
 interface SyncRun { id: string; state: string; job_id: string | null; report: { listed: number; changed: number; removed: number; warmed: number; failed: number }; error: string | null }
 
-test('a cron sync job keeps peers warm with an S3 prefix, preheating only what changed since its last run; pause stops it', async (t) => {
+async function keepsPeersWarm(t: ExecutionContext, databaseUrl?: string): Promise<void> {
   const s3 = await startS3rver(['warm']);
   t.teardown(() => s3.stop());
   for (const k of ['a.txt', 'b.txt', 'dir/c.txt']) await s3.writeObject('warm', `tree/${k}`, Buffer.from(`first ${k}`));
@@ -15,13 +17,14 @@ test('a cron sync job keeps peers warm with an S3 prefix, preheating only what c
   const s3client = new S3SourceClient({ endpoint: s3.endpoint, ...S3RVER_KEY });
   t.teardown(() => s3client.close());
   sources.add(s3client, 's3');
-  const m = await startManager(t, { sources });
+  const m = await startManager(t, { sources, databaseUrl, manager: { webhooks: { allowedHosts: ['127.0.0.1'], initialBackoff: '1h' } } });
   const token = (await m.root.createToken({ name: 'scheduler', scopes: ['job', 'cluster'] })).token;
   const pat = m.client(token);
   const { client } = await startScheduler(t, { manager: { url: m.url, token, cluster: 'edge', keepaliveInterval: '200ms', jobPollInterval: '100ms' } });
   const fakes = await Promise.all([0, 1].map(() => startFakeDfdaemon(t)));
   for (const [i, f] of fakes.entries()) await client.announceHost(hostMsg(`peer-${i}`, { rpcPort: f.port }));
   t.true(await until(async () => (await pat.call<unknown[]>('GET', '/oapi/v1/schedulers')).length === 1, 5_000));
+  const hook = await pat.createWebhook({ url: `http://127.0.0.1:${await freePort()}/hook`, events: ['sync.run.finished'] });
   const warmed = () => fakes.flatMap((f) => f.calls.map((c) => c.download!.url)).sort();
 
   const bad = await t.throwsAsync(pat.call('POST', '/oapi/v1/syncs', { source: 's3://warm/tree/', schedule: 'every minute' }));
@@ -36,6 +39,9 @@ test('a cron sync job keeps peers warm with an S3 prefix, preheating only what c
   t.is(first!.state, 'succeeded', first!.error ?? '');
   t.like(first!.report, { listed: 3, changed: 3, warmed: 6, failed: 0 });
   t.deepEqual(warmed(), ['a.txt', 'a.txt', 'b.txt', 'b.txt', 'dir/c.txt', 'dir/c.txt'].map((k) => `s3://warm/tree/${k}`), 'both peers fetched every object once');
+
+  const events = await pat.webhookDeliveries(hook.id);
+  t.like(events.at(-1)!.payload, { event: 'sync.run.finished', data: { id: first!.id, state: 'succeeded', report: { changed: 3, warmed: 6 } } });
 
   t.true(await ended(2), 'the next scheduled run ends');
   const [second] = await runs();
@@ -59,4 +65,12 @@ test('a cron sync job keeps peers warm with an S3 prefix, preheating only what c
   t.is((await pat.call<{ state: string }>('GET', `/oapi/v1/syncs/${sync.id}`)).state, 'paused');
   await pat.call('DELETE', `/oapi/v1/syncs/${sync.id}`);
   t.deepEqual(await pat.call('GET', '/oapi/v1/syncs'), []);
+}
+
+test('a cron sync job keeps peers warm with an S3 prefix, preheating only what changed since its last run; pause stops it', (t) => keepsPeersWarm(t));
+
+test('sync jobs on PostgreSQL: only what changed is warmed again', async (t) => {
+  const pg = await startPostgres();
+  t.teardown(() => pg.stop());
+  await keepsPeersWarm(t, await pg.createDatabase('syncs'));
 });

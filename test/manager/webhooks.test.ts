@@ -1,9 +1,10 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import type { WebhookDeliveryView } from '../../core/protocol/manager/index.js';
 import { until } from '../../core/roles/scheduler/scheduler-test-kit.js';
+import { startPostgres } from '../support/postgres.js';
 import { startManager, tenantUser } from './manager-harness.js';
 
 interface Received {
@@ -13,7 +14,7 @@ interface Received {
 }
 
 /** A webhook receiver on 127.0.0.1 answering `statuses` in turn (then 200), stopped in teardown. */
-async function startReceiver(t: import('ava').ExecutionContext, statuses: number[]) {
+async function startReceiver(t: ExecutionContext, statuses: number[]) {
   const received: Received[] = [];
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -37,8 +38,8 @@ function verify(secret: string, body: string, header: string): boolean {
   return timingSafeEqual(want, Buffer.from(m[2]!, 'hex'));
 }
 
-test('job ends reach a webhook signed, in order, and a refused delivery is retried with back-off; the delivery log shows every attempt', async (t) => {
-  const m = await startManager(t, { manager: { webhooks: { allowedHosts: ['127.0.0.1'], initialBackoff: 300 } } });
+async function signedOrderedRetried(t: ExecutionContext, databaseUrl?: string): Promise<void> {
+  const m = await startManager(t, { databaseUrl, manager: { webhooks: { allowedHosts: ['127.0.0.1'], initialBackoff: 300 } } });
   const a = await tenantUser(m, 'alice', 'acme');
   const rx = await startReceiver(t, [500]);
   const hook = await a.pat.createWebhook({ url: rx.url, events: ['job.succeeded', 'job.failed'] });
@@ -82,6 +83,14 @@ test('job ends reach a webhook signed, in order, and a refused delivery is retri
   t.true(audits.some((x) => x.path === '/oapi/v1/webhooks' && x.method === 'POST'), 'creating a webhook is audited');
   await a.pat.deleteWebhook(hook.id);
   t.deepEqual(await a.pat.listWebhooks(), []);
+}
+
+test('job ends reach a webhook signed, in order, and a refused delivery is retried with back-off; the delivery log shows every attempt', (t) => signedOrderedRetried(t));
+
+test('webhooks on PostgreSQL: signed, in order, retried', async (t) => {
+  const pg = await startPostgres();
+  t.teardown(() => pg.stop());
+  await signedOrderedRetried(t, await pg.createDatabase('webhooks'));
 });
 
 test('webhooks only reach hosts the admin allowed: refused at creation, and refused at delivery when DNS points a listed name elsewhere', async (t) => {
