@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 
-/** `job`: jobs; `cluster`: clusters, discovery and the cluster credential; `seed`: also the seed credential (schedulers and seed peers). */
+/** `job`: jobs, sync jobs and webhooks; `cluster`: clusters, discovery, the cluster credential and commands; `seed`: also the seed credential (schedulers and seed peers). */
 export type TokenScope = 'job' | 'cluster' | 'seed';
 export const TOKEN_SCOPES: readonly TokenScope[] = ['job', 'cluster', 'seed'];
 
