@@ -34,6 +34,7 @@ test('commands reach a running scheduler over its held wait within a second, and
   t.is(reload.view.state, 'succeeded');
   t.true(reload.ms < 1000, `reload acknowledged in ${reload.ms} ms`);
   t.like(role.describe(), { candidateParentLimit: 9 }, 'the cluster config was applied at once, not at the next keepalive');
+  t.log(`issued → acknowledged: set_limits ${limits.ms} ms, reload_config ${reload.ms} ms`);
 
   const fake = await startFakeDfdaemon(t);
   await client.announceHost(hostMsg('peer-1', { rpcPort: fake.port }));
