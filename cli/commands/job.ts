@@ -5,6 +5,7 @@ import { renderTable } from '../table.js';
 import { addManagerOptions, connectManager, type ManagerConnectionOptions } from '../manager-connection.js';
 import { parseDurationFlag } from '../duration-flag.js';
 import { formatDuration } from '../../core/config/units.js';
+import { registerJobSyncCommands } from './job-sync.js';
 
 const POLL_MS = 500;
 
@@ -40,9 +41,10 @@ export function printJob(job: JobView, json: boolean): void {
   for (const run of job.runs) if (run.error) process.stdout.write(`cluster ${run.cluster_id}: ${run.error}\n`);
 }
 
-/** `d7y job get|list`: jobs of the manager (PAT with scope job). */
+/** `d7y job get|list|sync`: jobs of the manager (PAT with scope job). */
 export function registerJobCommand(program: Command): void {
-  const job = program.command('job').description('manager jobs (preheat, get_task, delete_task)');
+  const job = program.command('job').description('manager jobs (preheat, get_task, delete_task) and sync jobs');
+  registerJobSyncCommands(job);
   addManagerOptions(job.command('get'))
     .description('show a job with its per-peer results')
     .argument('<id>', 'job id')

@@ -56,6 +56,30 @@ export const ManagerConfigSchema = z.strictObject({
     /** How often timed-out jobs are swept. */
     sweepInterval: ms(5_000),
   }).prefault({}),
+  webhooks: z.strictObject({
+    /**
+     * Where webhooks may point: host names (`hooks.example.com`, `*.example.com`), addresses
+     * (`127.0.0.1`, `::1`) or CIDRs (`10.1.0.0/16`). Empty: no webhook can be created. A URL must
+     * name an allowed host; at each delivery its name is resolved and the address connected to must
+     * be a listed address or CIDR, or a public address reached through a listed name.
+     */
+    allowedHosts: z.array(z.string().min(1)).max(1000).default([]),
+    /** Attempts per delivery (the first one included) before it is given up. */
+    maxAttempts: z.number().int().min(1).max(50).default(8),
+    /** Wait before the second attempt; each later wait doubles, up to `maxBackoff`. */
+    initialBackoff: ms(1_000),
+    maxBackoff: ms(10 * 60_000),
+    /** One attempt's deadline (connect, send, answer). */
+    timeout: ms(10_000),
+    /** Deliveries kept per webhook in its log; older ones are deleted. */
+    logSize: z.number().int().min(10).max(100_000).default(1_000),
+  }).prefault({}),
+  commands: z.strictObject({
+    /** How long a scheduler's wait for commands is held open before it is answered empty and renewed. */
+    waitTimeout: ms(25_000),
+    /** A command not acknowledged after this long fails. */
+    ackTimeout: ms(5 * 60_000),
+  }).prefault({}),
   audit: z.strictObject({
     /** Audit rows older than this are deleted. */
     retention: ms(30 * 24 * 3600_000),

@@ -1,6 +1,8 @@
 import test from 'ava';
 import { request } from 'undici';
 import type { ManagerRoute, ResourceKind } from '../../core/roles/manager/api/manager-route.js';
+import { SourceRouter } from '../../core/registry/source-router.js';
+import { S3SourceClient } from '../../sources/s3/s3-source-client.js';
 import { startManager, tenantUser } from './manager-harness.js';
 
 /** The only routes anyone may call without a token. */
@@ -22,7 +24,9 @@ async function call(base: string, r: ManagerRoute, path: string, token?: string)
 }
 
 test('every route checks authentication, scope, root role and tenant (table-driven over the route table)', async (t) => {
-  const m = await startManager(t);
+  const sources = new SourceRouter();
+  sources.add(new S3SourceClient({ endpoint: 'http://127.0.0.1:9' }), 's3');
+  const m = await startManager(t, { sources, manager: { webhooks: { allowedHosts: ['127.0.0.1'] } } });
   const a = await tenantUser(m, 'alice', 'acme');
   const b = await tenantUser(m, 'bob', 'globex');
   const aJobOnly = (await a.session.createToken({ name: 'job-only', scopes: ['job'] })).token;
@@ -36,10 +40,13 @@ test('every route checks authentication, scope, root role and tenant (table-driv
     id: cacheTask, name: '', tag: '', application: '', piece_length: 1, content_length: 1, piece_count: 1, digest: '', state: 'succeeded',
     persistent_replica_count: 1, ttl_ms: 3_600_000, created_at: Date.now(), updated_at: Date.now(), peers: [],
   }]);
+  const hook = await a.pat.createWebhook({ url: 'http://127.0.0.1:9/hook', events: ['job.failed'] });
+  const [command] = await a.pat.createCommand({ type: 'run_gc', scheduler_ids: [sched.id] });
+  const sync = await a.pat.call<{ id: string }>('POST', '/oapi/v1/syncs', { source: 's3://bucket/prefix/', schedule: '0 0 1 1 *' });
   const aTokens = await a.session.listTokens();
   const fixtures: Record<ResourceKind, string> = {
     'job': job.id, 'scheduler-cluster': sched.cluster_id, 'seed-peer-cluster': spc.id, 'token': aTokens[0]!.id,
-    'scheduler': sched.id, 'seed-peer': seed.id,
+    'scheduler': sched.id, 'seed-peer': seed.id, 'webhook': hook.id, 'command': command!.id, 'sync': sync.id,
   };
   const aIds = [...Object.values(fixtures), ...aTokens.map((x) => x.id), cacheTask];
   const checked: string[] = [];

@@ -87,6 +87,46 @@ const KNOWN_CODES = new Set<string>([
  * carrying the manager's code, message and fix; an unreachable manager is `D7Y_INTERNAL` with a
  * fix naming the setting. The token is never part of an error message.
  */
+/** A command as a scheduler receives it from the command channel. */
+export interface PushedCommandView {
+  id: string;
+  type: 'delete_task' | 'run_gc' | 'reload_config' | 'set_limits';
+  args: Record<string, unknown>;
+}
+
+export interface CommandView {
+  id: string;
+  scheduler_id: string;
+  type: string;
+  args: Record<string, unknown>;
+  state: 'pending' | 'sent' | 'succeeded' | 'failed';
+  result: Record<string, unknown> | null;
+  error: string | null;
+  created_by: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface WebhookView {
+  id: string;
+  name: string;
+  url: string;
+  events: string[];
+  created_by: string;
+  created_at: string;
+}
+
+export interface WebhookDeliveryView {
+  id: string;
+  event: string;
+  state: 'pending' | 'delivered' | 'failed';
+  attempts: { at: string; status?: number; error?: string; duration_ms: number }[];
+  last_status: number | null;
+  next_attempt_at: string | null;
+  payload: { id: string; event: string; created_at: string; data: Record<string, unknown> };
+  created_at: string;
+}
+
 export class ManagerClient {
   private readonly base: string;
   private agent: Agent;
@@ -121,7 +161,10 @@ export class ManagerClient {
   }
 
   /** One API call; `path` starts with `/api/v1` or `/oapi/v1`. */
-  async call<T>(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string, body?: unknown, query?: Record<string, string | number | boolean | undefined>): Promise<T> {
+  async call<T>(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string, body?: unknown, query?: Record<string, string | number | boolean | undefined>,
+    opts: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<T> {
+    const timeoutMs = opts.timeoutMs ?? this.timeoutMs;
+    const signal = opts.signal ? AbortSignal.any([opts.signal, AbortSignal.timeout(timeoutMs)]) : AbortSignal.timeout(timeoutMs);
     const qs = query ? new URLSearchParams(Object.entries(query).filter(([, v]) => v !== undefined).map(([k, v]) => [k, String(v)] as [string, string])).toString() : '';
     const headers: Record<string, string> = { accept: 'application/json' };
     if (body !== undefined) headers['content-type'] = 'application/json';
@@ -130,7 +173,7 @@ export class ManagerClient {
     try {
       res = await request(`${this.base}${path}${qs ? `?${qs}` : ''}`, {
         method, headers, body: body === undefined ? undefined : JSON.stringify(body), dispatcher: this.agent,
-        headersTimeout: this.timeoutMs, bodyTimeout: this.timeoutMs, signal: AbortSignal.timeout(this.timeoutMs),
+        headersTimeout: timeoutMs, bodyTimeout: timeoutMs, signal,
       });
     } catch (err) {
       const connect = this.tls?.undiciConnect() ?? environmentTlsConnect();
@@ -270,6 +313,39 @@ export class ManagerClient {
   /** A scheduler's report of its persistent-cache tasks (none: unchanged); the answer names the tasks to delete. */
   reportCacheTasks(schedulerId: string, tasks: ReportedCacheTask[] | undefined): Promise<{ delete_task_ids: string[] }> {
     return this.call('PUT', `/oapi/v1/schedulers/${encodeURIComponent(schedulerId)}/persistent-cache-tasks`, tasks ? { tasks } : {});
+  }
+
+  /** Holds until commands for the scheduler are pending (or `waitMs` passes); `signal` ends the wait. */
+  waitCommands(schedulerId: string, waitMs: number, signal?: AbortSignal): Promise<{ commands: PushedCommandView[] }> {
+    return this.call('POST', `/oapi/v1/schedulers/${encodeURIComponent(schedulerId)}/commands/wait`, undefined, { timeout_ms: waitMs }, { signal, timeoutMs: waitMs + 10_000 });
+  }
+
+  ackCommand(id: string, ack: { scheduler_id: string; state: 'succeeded' | 'failed'; result?: Record<string, unknown>; error?: string }): Promise<CommandView> {
+    return this.call('PUT', `/oapi/v1/commands/${encodeURIComponent(id)}/result`, ack);
+  }
+
+  createCommand(req: { type: string; args?: Record<string, unknown>; scheduler_ids?: string[]; scheduler_cluster_ids?: string[] }): Promise<CommandView[]> {
+    return this.call('POST', '/oapi/v1/commands', req);
+  }
+
+  getCommand(id: string): Promise<CommandView> {
+    return this.call('GET', `/oapi/v1/commands/${encodeURIComponent(id)}`);
+  }
+
+  createWebhook(req: { name?: string; url: string; events: string[]; secret?: string }): Promise<WebhookView & { secret: string }> {
+    return this.call('POST', '/oapi/v1/webhooks', req);
+  }
+
+  listWebhooks(): Promise<WebhookView[]> {
+    return this.call('GET', '/oapi/v1/webhooks');
+  }
+
+  deleteWebhook(id: string): Promise<{ id: string; deleted: boolean }> {
+    return this.call('DELETE', `/oapi/v1/webhooks/${encodeURIComponent(id)}`);
+  }
+
+  webhookDeliveries(id: string, query: { state?: string; limit?: number } = {}): Promise<WebhookDeliveryView[]> {
+    return this.call('GET', `/oapi/v1/webhooks/${encodeURIComponent(id)}/deliveries`, undefined, query);
   }
 
   /** Closes the connections; idempotent. */

@@ -27,6 +27,10 @@ import { databaseKind, openManagerDatabase, type ManagerDb } from './database/ma
 import { ImageResolver } from './jobs/image-resolver.js';
 import { PreheatLimiter } from './jobs/preheat-limiter.js';
 import type { ManagerServices } from './manager-services.js';
+import { CommandHub } from './commands/command-hub.js';
+import { announceJobEnds, announceOffline } from './webhooks/manager-events.js';
+import { WebhookDispatcher } from './webhooks/webhook-dispatcher.js';
+import { SyncRunner } from './syncs/sync-runner.js';
 
 function httpUrl(host: string, port: number, tls?: NodeTls): string {
   return `${schemeOf(tls)}://${host.includes(':') ? `[${host}]` : host}:${port}`;
@@ -46,6 +50,9 @@ export class ManagerRole implements Role {
   private server?: Server;
   private limiter?: PreheatLimiter;
   private audit?: AuditLog;
+  private webhooks?: WebhookDispatcher;
+  private commands?: CommandHub;
+  private syncs?: SyncRunner;
   private sweeper?: NodeJS.Timeout;
   private secretReloader?: NodeJS.Timeout;
   private boundPort = 0;
@@ -111,9 +118,14 @@ export class ManagerRole implements Role {
       this.limiter = new PreheatLimiter(c.jobs.preheatRateLimit, c.redis.url);
       await this.limiter.start();
       this.audit = new AuditLog(db, this.logger);
+      this.webhooks = new WebhookDispatcher(db, c.webhooks, this.logger);
+      this.webhooks.start();
+      this.commands = new CommandHub();
+      this.syncs = new SyncRunner({ db, sources: this.sources, limiter: this.limiter, webhooks: this.webhooks, config: c, logger: this.logger });
       const services: ManagerServices = {
         db, config: c, signer, limiter: this.limiter,
         logins: new LoginGuard({ perUser: c.auth.maxFailedLogins, perIp: c.auth.maxFailedLoginsPerIp, windowMs: c.auth.lockoutWindow }), images: new ImageResolver(this.sources), audit: this.audit, logger: this.logger,
+        webhooks: this.webhooks, commands: this.commands, syncs: this.syncs, sources: this.sources,
       };
       this.routeTable = managerRoutes(services);
       const doc = openApiDocument(this.routeTable, 'v1');
@@ -124,6 +136,7 @@ export class ManagerRole implements Role {
       });
       this.tls = await NodeTls.load(this.config.security.tls, { logger: this.logger, serves: true });
       await this.listen(createNodeHttpServer(this.tls, 'manager', {}, app));
+      this.syncs.start();
       this.sweeper = setInterval(() => void this.sweep(), c.jobs.sweepInterval);
       this.sweeper.unref();
     } catch (err) {
@@ -138,6 +151,9 @@ export class ManagerRole implements Role {
     this.sweeper = undefined;
     clearInterval(this.secretReloader);
     this.secretReloader = undefined;
+    this.commands?.close();
+    await this.syncs?.stop();
+    this.syncs = undefined;
     const server = this.server;
     this.server = undefined;
     if (server) {
@@ -147,6 +163,8 @@ export class ManagerRole implements Role {
         setTimeout(() => { server.closeAllConnections(); }, 2_000).unref();
       });
     }
+    await this.webhooks?.stop();
+    this.webhooks = undefined;
     await this.audit?.flush();
     await this.limiter?.stop();
     this.limiter = undefined;
@@ -156,13 +174,22 @@ export class ManagerRole implements Role {
     this.db = undefined;
   }
 
-  /** Fails job runs past their deadline and prunes old audit and download rows (manager.audit.retention) and expired sessions. */
+  /**
+   * Fails job runs and commands past their deadline (announcing the jobs that thereby end),
+   * announces schedulers and seed peers whose keepalive lapsed, and prunes old audit and download rows (manager.audit.retention) and expired sessions. */
   async sweep(now = Date.now()): Promise<void> {
     const db = this.db;
     if (!db) return;
     try {
+      const late = await db.selectFrom('job_runs').select('job_id').where('state', 'in', ['pending', 'running']).where('deadline_at', '<', now).limit(1000).execute();
       await db.updateTable('job_runs').set({ state: 'failed', error: 'timed out before a scheduler finished it', updated_at: now })
         .where('state', 'in', ['pending', 'running']).where('deadline_at', '<', now).execute();
+      await db.updateTable('commands').set({ state: 'failed', error: 'not acknowledged in time by its scheduler', updated_at: now })
+        .where('state', 'in', ['pending', 'sent']).where('deadline_at', '<', now).execute();
+      if (this.webhooks) {
+        await announceJobEnds(db, this.webhooks, late.map((r) => r.job_id), this.syncs, now);
+        await announceOffline(db, this.webhooks, this.config.manager.keepaliveTtl, now);
+      }
       await this.audit?.prune(this.config.manager.audit.retention, now);
       await db.deleteFrom('downloads').where('created_at', '<', now - this.config.manager.audit.retention).execute();
       await pruneSessions(db, now);

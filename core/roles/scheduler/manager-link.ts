@@ -3,7 +3,7 @@ import type { NodeTls } from '../../protocol/tls/node-tls.js';
 import type { ManagerLinkConfig } from '../../config/manager-link-config.js';
 import type { Startable } from '../../contracts/startable.js';
 import type { Logger } from '../../logging/logger.js';
-import { ManagerClient, type ReportedCacheTask } from '../../protocol/manager/manager-client.js';
+import { ManagerClient, type PushedCommandView, type ReportedCacheTask } from '../../protocol/manager/manager-client.js';
 import type { DownloadReports } from './download-reports.js';
 import type { JobRunner } from './job-runner.js';
 
@@ -32,13 +32,20 @@ export interface ManagerLinkOptions {
   cacheTasks?: CacheTaskSource;
   /** Applies the cluster's dynamic config (evaluator, experiment, limits) in the scheduler. */
   onConfig?: (config: Record<string, unknown>) => Promise<unknown> | void;
+  /** Carries out a pushed command (reload_config is the link's own); its result, or a throw for a failure. */
+  onCommand?: (command: PushedCommandView, signal: AbortSignal) => Promise<Record<string, unknown>>;
 }
+
+/** How long one command wait is held by the manager before it is renewed. */
+const COMMAND_WAIT_MS = 20_000;
+const COMMAND_TIMEOUT_MS = 5 * 60_000;
 
 /**
  * A scheduler's tie to the manager: registers into its cluster, keeps alive (applying the
  * cluster's dynamic config each time through `onConfig`, for the next scheduling round),
- * and takes its cluster's jobs one at a time, reporting per-peer results. A manager that is down
- * is retried; scheduling never waits for it.
+ * takes its cluster's jobs one at a time, reporting per-peer results, and holds the command
+ * channel open (a long-poll the manager answers as soon as a command is issued), acknowledging each
+ * command with its result. A manager that is down is retried; scheduling never waits for it.
  */
 export class ManagerLink implements Startable {
   private readonly client: ManagerClient;
@@ -67,6 +74,7 @@ export class ManagerLink implements Startable {
     this.timers.push(setInterval(() => void this.sendDownloads(), Math.min(this.o.config.keepaliveIntervalMs, 2000)));
     if (this.o.cacheTasks) this.timers.push(setInterval(() => void this.reportCacheTasks(), this.o.config.persistentCacheReportInterval));
     for (const t of this.timers) t.unref();
+    if (this.o.onCommand) void this.listen();
   }
 
   async stop(): Promise<void> {
@@ -94,6 +102,42 @@ export class ManagerLink implements Startable {
       if ((err as { code?: string }).code === 'D7Y_NOT_FOUND') this.id = undefined;
       this.warn(err);
     }
+  }
+
+  /** The command channel: wait, carry out, acknowledge, again, until stopped; a refused wait is retried after a second. */
+  private async listen(): Promise<void> {
+    const signal = this.abort.signal;
+    while (!signal.aborted) {
+      try {
+        if (!this.id) throw new Error('not registered yet');
+        const { commands } = await this.client.waitCommands(this.id, COMMAND_WAIT_MS, signal);
+        for (const c of commands) await this.execute(c);
+      } catch (err) {
+        if (signal.aborted) return;
+        this.warn(err);
+        await new Promise((r) => setTimeout(r, 1000).unref());
+      }
+    }
+  }
+
+  private async execute(c: PushedCommandView): Promise<void> {
+    this.o.logger.info({ commandId: c.id, type: c.type }, 'running manager command');
+    const signal = AbortSignal.any([this.abort.signal, AbortSignal.timeout(COMMAND_TIMEOUT_MS)]);
+    let ack: { state: 'succeeded' | 'failed'; result?: Record<string, unknown>; error?: string };
+    try {
+      ack = { state: 'succeeded', result: c.type === 'reload_config' ? await this.reloadConfig() : await this.o.onCommand!(c, signal) };
+    } catch (err) {
+      ack = { state: 'failed', error: (err as Error).message };
+    }
+    await this.client.ackCommand(c.id, { scheduler_id: this.id!, ...ack });
+  }
+
+  /** Fetches the cluster's dynamic config now and applies it, even when unchanged. */
+  private async reloadConfig(): Promise<Record<string, unknown>> {
+    const { config } = await this.client.keepAliveScheduler(this.id!);
+    this.lastConfig = JSON.stringify(config ?? {});
+    const changed = await this.o.onConfig?.(config ?? {});
+    return { changed: Array.isArray(changed) ? changed : [] };
   }
 
   private apply(config: Record<string, unknown> | undefined): void {

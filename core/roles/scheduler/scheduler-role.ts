@@ -32,6 +32,7 @@ import { SchedulerPersistentCache } from './persistent-cache-service.js';
 import { DfdaemonPersistentCacheClient } from '../../protocol/rpc/persistent-cache-clients.js';
 import { PersistentCacheService } from '../../protocol/rpc/gen/scheduler-persistent-cache.js';
 import { ManagerLink } from './manager-link.js';
+import type { PushedCommandView } from '../../protocol/manager/manager-client.js';
 import { DownloadReports } from './download-reports.js';
 import { MetricsServer } from '../common/metrics-server.js';
 
@@ -198,14 +199,15 @@ export class SchedulerRole implements Role {
     await this.metricsServer.start();
     const m = this.config.scheduler.manager;
     if (m) {
+      const runner = new JobRunner(this.resources, new DfdaemonUploadClient({ auth: clientAuth, tls: this.tls }));
       this.link = new ManagerLink({ config: m, tls: this.tls, ip: advertisedIp(this.config.scheduler.listen), port: () => this.boundPort,
-        runner: new JobRunner(this.resources, new DfdaemonUploadClient({ auth: clientAuth, tls: this.tls })), logger: this.logger, downloads: this.downloads,
+        runner, logger: this.logger, downloads: this.downloads,
         cacheTasks: {
           snapshot: () => this.persistentCache.report(),
           knows: (taskId) => this.persistentCache.registry.has(taskId),
           delete: (taskId) => this.persistentCache.delete(taskId),
         },
-        onConfig: (cfg) => this.applyDynamicConfig(cfg) });
+        onConfig: (cfg) => this.applyDynamicConfig(cfg), onCommand: (c, signal) => this.runCommand(runner, c, signal) });
       await this.link.start();
     }
     this.logger.info(this.describe(), 'scheduler started');
@@ -238,6 +240,21 @@ export class SchedulerRole implements Role {
     const r = this.resources.collect(now, this.config.scheduler.gc);
     if (r.peers + r.tasks + r.hosts > 0) this.logger.debug(r, 'scheduler gc');
     return r;
+  }
+
+  /** A command pushed by the manager (reload_config is the link's): its result, or a throw when it failed. */
+  private async runCommand(runner: JobRunner, c: PushedCommandView, signal: AbortSignal): Promise<Record<string, unknown>> {
+    if (c.type === 'run_gc') return { ...this.collectGarbage(), hosts_left: this.resources.hosts.size, tasks_left: this.resources.tasks.size };
+    if (c.type === 'set_limits') {
+      const changed = await this.applyDynamicConfig(c.args);
+      return { changed, limits: { ...this.schedulingOptions, maxBackToSourcePeersPerTask: this.announcerOptions.maxBackToSourcePeersPerTask } };
+    }
+    if (c.type === 'delete_task') {
+      const out = await runner.run({ id: c.id, type: 'delete_task', args: c.args, timeout_ms: 60_000 }, signal);
+      if (out.state === 'failed') throw new Error(out.error ?? 'the task could not be deleted on every peer');
+      return { peers: out.results };
+    }
+    throw new D7yError('D7Y_INVALID_ARGUMENT', `this scheduler does not know the command ${c.type as string}`, { fix: 'upgrade the scheduler' });
   }
 
   /** The evaluator ranking parents for this download: its experiment arm's, else the policy's. */

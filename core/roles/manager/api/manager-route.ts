@@ -1,8 +1,9 @@
 import type { z } from 'zod';
 
 /**
- * `job`: jobs; `cluster`: clusters, discovery and the cluster credential; `seed`: also the seed
- * credential (schedulers and seed peers); `persistent_cache`: persistent-cache tasks.
+ * `job`: jobs, sync jobs and webhooks; `cluster`: clusters, discovery, the cluster credential and
+ * commands; `seed`: also the seed credential (schedulers and seed peers); `persistent_cache`:
+ * persistent-cache tasks.
  */
 export type TokenScope = 'job' | 'cluster' | 'persistent_cache' | 'seed';
 export const TOKEN_SCOPES: readonly TokenScope[] = ['job', 'cluster', 'persistent_cache', 'seed'];
@@ -21,7 +22,7 @@ export interface Principal {
 }
 
 /** Tables whose rows belong to a tenant, by the `:id` path parameter of a route. */
-export type ResourceKind = 'job' | 'scheduler-cluster' | 'seed-peer-cluster' | 'token' | 'scheduler' | 'seed-peer';
+export type ResourceKind = 'job' | 'scheduler-cluster' | 'seed-peer-cluster' | 'token' | 'scheduler' | 'seed-peer' | 'webhook' | 'command' | 'sync';
 
 export interface RouteContext<B, Q> {
   /** The caller; an anonymous principal on public routes. */

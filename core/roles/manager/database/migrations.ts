@@ -213,12 +213,105 @@ const persistentCache: Migration = {
   },
 };
 
+/**
+ * Webhook subscriptions and their delivery log; commands pushed to schedulers; sync jobs (what
+ * each last saw of its source, and its runs); and the marks that
+ * make each job end and each node going offline notify once.
+ */
+const webhooksAndCommands: Migration = {
+  async up(db: Db): Promise<void> {
+    await db.schema.createTable('webhooks')
+      .addColumn('id', 'varchar(64)', (c) => c.primaryKey())
+      .addColumn('tenant_id', 'varchar(64)', (c) => c.notNull())
+      .addColumn('name', 'varchar(255)', (c) => c.notNull())
+      .addColumn('url', 'varchar(2048)', (c) => c.notNull())
+      .addColumn('events', 'text', (c) => c.notNull())
+      .addColumn('secret', 'varchar(128)', (c) => c.notNull())
+      .addColumn('created_by', 'varchar(255)', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('webhooks_tenant').on('webhooks').column('tenant_id').execute();
+    await db.schema.createTable('webhook_deliveries')
+      .addColumn('id', 'varchar(64)', (c) => c.primaryKey())
+      .addColumn('webhook_id', 'varchar(64)', (c) => c.notNull())
+      .addColumn('tenant_id', 'varchar(64)', (c) => c.notNull())
+      .addColumn('seq', 'bigint', (c) => c.notNull())
+      .addColumn('event', 'varchar(64)', (c) => c.notNull())
+      .addColumn('payload', 'text', (c) => c.notNull())
+      .addColumn('state', 'varchar(16)', (c) => c.notNull())
+      .addColumn('attempts', 'text', (c) => c.notNull())
+      .addColumn('next_at', 'bigint', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('updated_at', 'bigint', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('webhook_deliveries_hook_seq').on('webhook_deliveries').columns(['webhook_id', 'seq']).execute();
+    await db.schema.createIndex('webhook_deliveries_state_next').on('webhook_deliveries').columns(['state', 'next_at']).execute();
+    await db.schema.createTable('commands')
+      .addColumn('id', 'varchar(64)', (c) => c.primaryKey())
+      .addColumn('tenant_id', 'varchar(64)', (c) => c.notNull())
+      .addColumn('scheduler_id', 'varchar(64)', (c) => c.notNull())
+      .addColumn('type', 'varchar(32)', (c) => c.notNull())
+      .addColumn('args', 'text', (c) => c.notNull())
+      .addColumn('state', 'varchar(16)', (c) => c.notNull())
+      .addColumn('result', 'text')
+      .addColumn('error', 'text')
+      .addColumn('created_by', 'varchar(255)', (c) => c.notNull())
+      .addColumn('deadline_at', 'bigint', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('updated_at', 'bigint', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('commands_scheduler_state').on('commands').columns(['scheduler_id', 'state']).execute();
+    await db.schema.createTable('syncs')
+      .addColumn('id', 'varchar(64)', (c) => c.primaryKey())
+      .addColumn('tenant_id', 'varchar(64)', (c) => c.notNull())
+      .addColumn('name', 'varchar(255)', (c) => c.notNull())
+      .addColumn('source', 'varchar(4096)', (c) => c.notNull())
+      .addColumn('schedule', 'varchar(255)', (c) => c.notNull())
+      .addColumn('args', 'text', (c) => c.notNull())
+      .addColumn('state', 'varchar(16)', (c) => c.notNull())
+      .addColumn('next_run_at', 'bigint', (c) => c.notNull())
+      .addColumn('created_by', 'varchar(255)', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('updated_at', 'bigint', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('syncs_state_next').on('syncs').columns(['state', 'next_run_at']).execute();
+    await db.schema.createTable('sync_entries')
+      .addColumn('sync_id', 'varchar(64)', (c) => c.notNull())
+      .addColumn('path', 'varchar(4096)', (c) => c.notNull())
+      .addColumn('fingerprint', 'varchar(512)', (c) => c.notNull())
+      .addPrimaryKeyConstraint('sync_entries_pk', ['sync_id', 'path'])
+      .execute();
+    await db.schema.createTable('sync_runs')
+      .addColumn('id', 'varchar(64)', (c) => c.primaryKey())
+      .addColumn('sync_id', 'varchar(64)', (c) => c.notNull())
+      .addColumn('tenant_id', 'varchar(64)', (c) => c.notNull())
+      .addColumn('state', 'varchar(16)', (c) => c.notNull())
+      .addColumn('job_id', 'varchar(64)')
+      .addColumn('report', 'text', (c) => c.notNull())
+      .addColumn('changes', 'text', (c) => c.notNull())
+      .addColumn('error', 'text')
+      .addColumn('started_at', 'bigint', (c) => c.notNull())
+      .addColumn('finished_at', 'bigint')
+      .execute();
+    await db.schema.createIndex('sync_runs_sync').on('sync_runs').columns(['sync_id', 'started_at']).execute();
+    await db.schema.createIndex('sync_runs_job').on('sync_runs').column('job_id').execute();
+    await db.schema.alterTable('jobs').addColumn('notified_at', 'bigint').execute();
+    for (const t of ['schedulers', 'seed_peers']) await db.schema.alterTable(t).addColumn('offline_at', 'bigint').execute();
+  },
+  async down(db: Db): Promise<void> {
+    for (const t of ['schedulers', 'seed_peers']) await db.schema.alterTable(t).dropColumn('offline_at').execute();
+    await db.schema.alterTable('jobs').dropColumn('notified_at').execute();
+    for (const t of ['sync_runs', 'sync_entries', 'syncs', 'commands', 'webhook_deliveries', 'webhooks']) await db.schema.dropTable(t).execute();
+  },
+};
+
 /** The manager's migrations, in order, kept in code so a build carries them. */
 export const managerMigrations: MigrationProvider = {
   async getMigrations(): Promise<Record<string, Migration>> {
     return {
       '0001_initial': initial, '0002_sessions_and_numbers': sessionsAndNumbers, '0003_downloads': downloads,
       '0004_tenant_credentials': tenantCredentials, '0005_persistent_cache': persistentCache,
+      '0006_webhooks_and_commands': webhooksAndCommands,
     };
   },
 };

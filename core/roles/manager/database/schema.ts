@@ -71,6 +71,8 @@ export interface SchedulerTable {
   idc: string;
   location: string;
   last_keepalive_at: number;
+  /** When it was announced offline (keepalive lapsed); null while it keeps alive. */
+  offline_at?: number | null;
   created_at: number;
 }
 
@@ -85,6 +87,7 @@ export interface SeedPeerTable {
   idc: string;
   location: string;
   last_keepalive_at: number;
+  offline_at?: number | null;
   created_at: number;
 }
 
@@ -100,6 +103,8 @@ export interface JobTable {
   timeout_ms: number;
   /** A stable integer alias of `id`, for clients of Dragonfly's open API (integer job ids). */
   number: number;
+  /** When its end was announced (job.succeeded / job.failed); null while it runs. */
+  notified_at?: number | null;
   created_at: number;
   updated_at: number;
 }
@@ -210,6 +215,89 @@ export interface PersistentCacheDeletionTable {
   expires_at: number;
 }
 
+/** A webhook subscription: `events` is a JSON array of event names; `secret` signs its payloads. */
+export interface WebhookTable {
+  id: string;
+  tenant_id: string;
+  name: string;
+  url: string;
+  events: string;
+  secret: string;
+  created_by: string;
+  created_at: number;
+}
+
+export type WebhookDeliveryState = 'pending' | 'delivered' | 'failed';
+
+/** One event sent (or to send) to one webhook; `seq` orders a webhook's deliveries; `attempts` is a JSON array. */
+export interface WebhookDeliveryTable {
+  id: string;
+  webhook_id: string;
+  tenant_id: string;
+  seq: number;
+  event: string;
+  payload: string;
+  state: WebhookDeliveryState;
+  attempts: string;
+  next_at: number;
+  created_at: number;
+  updated_at: number;
+}
+
+export type CommandState = 'pending' | 'sent' | 'succeeded' | 'failed';
+
+/** A command pushed to one scheduler, with its acknowledged result (JSON). */
+export interface CommandTable {
+  id: string;
+  tenant_id: string;
+  scheduler_id: string;
+  type: string;
+  args: string;
+  state: CommandState;
+  result: string | null;
+  error: string | null;
+  created_by: string;
+  deadline_at: number;
+  created_at: number;
+  updated_at: number;
+}
+
+/** A sync job: on its cron `schedule`, preheats what changed in `source` since its last run. `args`: JSON SyncArgs. */
+export interface SyncTable {
+  id: string;
+  tenant_id: string;
+  name: string;
+  source: string;
+  schedule: string;
+  args: string;
+  state: 'active' | 'paused';
+  next_run_at: number;
+  created_by: string;
+  created_at: number;
+  updated_at: number;
+}
+
+/** What a sync job last warmed of one object: `fingerprint` is its size, etag, digest and mtime. */
+export interface SyncEntryTable {
+  sync_id: string;
+  path: string;
+  fingerprint: string;
+}
+
+/** One run of a sync job; `changes` (JSON) are the entries it warms, recorded once its preheat succeeds. */
+export interface SyncRunTable {
+  id: string;
+  sync_id: string;
+  tenant_id: string;
+  state: 'running' | 'succeeded' | 'failed';
+  job_id: string | null;
+  report: string;
+  changes: string;
+  error: string | null;
+  started_at: number;
+  finished_at: number | null;
+}
+
 export interface ManagerTables {
   tenants: TenantTable;
   users: UserTable;
@@ -227,4 +315,10 @@ export interface ManagerTables {
   tenant_credentials: TenantCredentialTable;
   persistent_cache_tasks: PersistentCacheTaskTable;
   persistent_cache_deletions: PersistentCacheDeletionTable;
+  webhooks: WebhookTable;
+  webhook_deliveries: WebhookDeliveryTable;
+  commands: CommandTable;
+  syncs: SyncTable;
+  sync_entries: SyncEntryTable;
+  sync_runs: SyncRunTable;
 }

@@ -47,7 +47,7 @@ export function discoveryRoutes(s: ManagerServices): ManagerRoute[] {
         const existing = await s.db.selectFrom('schedulers').select('id')
           .where('cluster_id', '=', clusterId).where('hostname', '=', body.hostname).where('ip', '=', body.ip).executeTakeFirst();
         const id = existing?.id ?? randomUUID();
-        const values = { port: body.port, idc: body.idc, location: body.location, last_keepalive_at: now };
+        const values = { port: body.port, idc: body.idc, location: body.location, last_keepalive_at: now, offline_at: null };
         if (existing) await s.db.updateTable('schedulers').set(values).where('id', '=', id).execute();
         else {
           await s.db.insertInto('schedulers').values({
@@ -61,7 +61,7 @@ export function discoveryRoutes(s: ManagerServices): ManagerRoute[] {
       method: 'post', path: '/oapi/v1/schedulers/:id/keepalive', audit: 'failures', summary: 'Scheduler keepalive; returns the cluster\'s dynamic config',
       auth: 'pat', scope: 'cluster', resource: 'scheduler',
       async handle({ params }) {
-        await s.db.updateTable('schedulers').set({ last_keepalive_at: Date.now() }).where('id', '=', params.id).execute();
+        await s.db.updateTable('schedulers').set({ last_keepalive_at: Date.now(), offline_at: null }).where('id', '=', params.id).execute();
         const row = await s.db.selectFrom('schedulers').select('cluster_id').where('id', '=', params.id).executeTakeFirstOrThrow();
         return { id: params.id, cluster_id: row.cluster_id, ...(await clusterConfig(row.cluster_id)) };
       },
@@ -75,7 +75,7 @@ export function discoveryRoutes(s: ManagerServices): ManagerRoute[] {
         const existing = await s.db.selectFrom('seed_peers').select('id')
           .where('cluster_id', '=', clusterId).where('hostname', '=', body.hostname).where('ip', '=', body.ip).executeTakeFirst();
         const id = existing?.id ?? randomUUID();
-        const values = { rpc_port: body.rpc_port, upload_port: body.upload_port, idc: body.idc, location: body.location, last_keepalive_at: now };
+        const values = { rpc_port: body.rpc_port, upload_port: body.upload_port, idc: body.idc, location: body.location, last_keepalive_at: now, offline_at: null };
         if (existing) await s.db.updateTable('seed_peers').set(values).where('id', '=', id).execute();
         else {
           await s.db.insertInto('seed_peers').values({
@@ -88,7 +88,7 @@ export function discoveryRoutes(s: ManagerServices): ManagerRoute[] {
     route({
       method: 'post', path: '/oapi/v1/seed-peers/:id/keepalive', audit: 'failures', summary: 'Seed peer keepalive', auth: 'pat', scope: 'cluster', resource: 'seed-peer',
       async handle({ params }) {
-        await s.db.updateTable('seed_peers').set({ last_keepalive_at: Date.now() }).where('id', '=', params.id).execute();
+        await s.db.updateTable('seed_peers').set({ last_keepalive_at: Date.now(), offline_at: null }).where('id', '=', params.id).execute();
         return { id: params.id };
       },
     }),

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { D7yError } from '../../../../errors/d7y-error.js';
 import { taskId } from '../../../../task/task-id.js';
 import type { JobRunTable, JobTable } from '../../database/schema.js';
@@ -7,12 +6,13 @@ import {
 } from '../../jobs/job-schemas.js';
 import { jobState, jobView } from '../../jobs/job-view.js';
 import type { ManagerServices } from '../../manager-services.js';
-import { withNextNumber } from '../../database/next-number.js';
+import { insertJob } from '../../jobs/job-store.js';
 import {
   DragonflyJobListQuerySchema, DragonflyNewJobSchema, dragonflyJobView, dragonflyState, fromDragonfly, isDragonflyJobBody,
   type ClusterNames, type DragonflyJobListQuery, type DragonflyNewJob,
 } from '../../jobs/dragonfly-jobs.js';
 import { describeZodError } from '../http-app.js';
+import { announceJobEnds } from '../../webhooks/manager-events.js';
 import { consoleAndOpen, Reply, route, type ManagerRoute, type Principal, type RouteDialect } from '../manager-route.js';
 
 const CLAIM_CANDIDATES = 5;
@@ -146,22 +146,10 @@ export function jobRoutes(s: ManagerServices): ManagerRoute[] {
         const clusters = await targetClusters(principal, body.scheduler_cluster_ids);
         if (body.type === 'preheat') for (const c of clusters) await s.limiter.take(c);
         const args = await storedArgs(body);
-        const now = Date.now();
         const timeout = Math.min(body.args.timeout ?? s.config.jobs.defaultTimeout, s.config.jobs.defaultTimeout);
-        const id = randomUUID();
-        const runs: JobRunTable[] = clusters.map((c) => ({
-          job_id: id, cluster_id: c, tenant_id: principal.tenantId, state: 'pending', scheduler_id: null, result: '[]', error: null,
-          deadline_at: now + timeout, created_at: now, updated_at: now,
-        }));
-        const job = await withNextNumber(s.db, 'jobs', (number) => s.db.transaction().execute(async (trx) => {
-          const row: JobTable = {
-            id, tenant_id: principal.tenantId, type: body.type, args: JSON.stringify(args),
-            created_by: `${principal.kind}:${principal.name}`, timeout_ms: timeout, created_at: now, updated_at: now, number,
-          };
-          await trx.insertInto('jobs').values(row).execute();
-          await trx.insertInto('job_runs').values(runs).execute();
-          return row;
-        }));
+        const { job, runs } = await insertJob(s.db, {
+          tenantId: principal.tenantId, type: body.type, args, createdBy: `${principal.kind}:${principal.name}`, timeoutMs: timeout, clusters,
+        });
         return dialect ? new Reply(200, await dragonflyView(job, runs)) : jobView(job, runs);
       },
     }),
@@ -222,6 +210,7 @@ export function jobRoutes(s: ManagerServices): ManagerRoute[] {
             fix: 'the job timed out or another scheduler holds it; drop the result',
           });
         }
+        if (body.state !== 'running') await announceJobEnds(s.db, s.webhooks, [params.id], s.syncs);
         return view(params.id);
       },
     }),
