@@ -8,6 +8,7 @@ import { Clusters, Nodes } from './pages/clusters.js';
 import { DashboardPage } from './pages/dashboard.js';
 import { Experiments } from './pages/experiments.js';
 import { Jobs } from './pages/jobs.js';
+import { PersistentCache } from './pages/persistent-cache.js';
 import { SignIn } from './pages/sign-in.js';
 import { Tasks } from './pages/tasks.js';
 import './style.css';
@@ -15,7 +16,8 @@ import './style.css';
 interface Me { id: string; name: string; role: string; tenant: string }
 
 const NAV: [string, string][] = [
-  ['dashboard', 'Dashboard'], ['clusters', 'Clusters'], ['nodes', 'Schedulers & peers'], ['tasks', 'Tasks'], ['jobs', 'Jobs'],
+  ['dashboard', 'Dashboard'], ['clusters', 'Clusters'], ['nodes', 'Schedulers & peers'], ['tasks', 'Tasks'],
+  ['persistent-cache', 'Persistent cache'], ['jobs', 'Jobs'],
   ['experiments', 'Experiments'], ['audit', 'Audit log'], ['tokens', 'Tokens'], ['users', 'Users'], ['tenants', 'Tenants'],
 ];
 
@@ -35,6 +37,7 @@ function Route({ parts, me }: { parts: string[]; me: Me }) {
     case 'clusters': return html`<${Clusters} />`;
     case 'nodes': return html`<${Nodes} />`;
     case 'tasks': return html`<${Tasks} />`;
+    case 'persistent-cache': return html`<${PersistentCache} id=${parts[1]} />`;
     case 'jobs': return html`<${Jobs} />`;
     case 'experiments': return html`<${Experiments} id=${parts[1]} />`;
     case 'audit': return html`<${AuditLog} />`;

@@ -49,6 +49,6 @@ export function Tasks() {
       <button class="danger" onClick=${remove}>Delete task</button>
     </div>`}
     ${deleted && html`<div><h2>Deleted <small>(job #${deleted.number}, ${deleted.state})</small></h2><${Results} job=${deleted} /></div>`}
-    <p class="hint">Persistent-cache tasks have no manager API yet; list them with <code>d7y cache list</code>.</p>
+    <p class="hint">Files imported with <code>d7y cache import</code> are on the <a href="#/persistent-cache">Persistent cache</a> page.</p>
   </${Page}>`;
 }

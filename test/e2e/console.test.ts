@@ -1,5 +1,6 @@
 import test from 'ava';
 import { randomBytes } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startAllInOne } from '../support/all-in-one.js';
 import { artifactDir, launchChromium } from '../support/browser.js';
@@ -20,12 +21,20 @@ async function oapiStatus(managerUrl: string, token: string): Promise<number> {
   return res.status;
 }
 
-test('the web console: sign in, create a token, preheat from the form onto the seed, see a task\'s holders, an experiment\'s chart and the dashboard, revoke the token', async (t) => {
+/** What `d7y cache stat --json` says of a persistent-cache task on the node. */
+interface LocalCacheTask { taskId: string; pieceCount: number; holders?: { hostname: string; ip: string }[] }
+
+test('the web console: sign in, create a token, preheat from the form onto the seed, see a task\'s holders, an experiment\'s chart and the dashboard, revoke the token, see a persistent-cache task with its holder and delete it', async (t) => {
   t.timeout(300_000);
   const files: Record<string, Buffer> = { '/model.bin': randomBytes(8 * MIB) };
   for (const name of ['a', 'b', 'c', 'd']) files[`/${name}.bin`] = randomBytes(6 * MIB);
   const origin = await startOriginServer(t, { files });
   const node = await startAllInOne(t, { manager: { rootPassword: ROOT_PASSWORD } });
+  const cacheFile = join(node.dir, 'checkpoint.bin');
+  await writeFile(cacheFile, randomBytes(5 * MIB));
+  const imported = await runCli(['cache', 'import', cacheFile, '--replicas', '1', '--ttl', '1h', '--socket', node.socket, '--no-progress'], { timeoutMs: 60_000 });
+  t.is(imported.code, 0, imported.stderr);
+  const cacheId = imported.stdout.trim();
   const shot = await artifactDir(t, 'console');
   const browser = await launchChromium(t);
   const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
@@ -129,6 +138,8 @@ test('the web console: sign in, create a token, preheat from the form onto the s
   await page.getByLabel('Path prefix').fill('/api/v1/personal-access-tokens');
   await page.getByLabel('Method').selectOption('POST');
   await page.getByRole('button', { name: 'Filter' }).click();
+  // The unfiltered log shows first; the filtered one replaces it.
+  await page.getByTestId('audits').getByText(/^GET /).first().waitFor({ state: 'detached' });
   await page.getByTestId('audits').getByText('POST /api/v1/personal-access-tokens').first().waitFor();
   t.notRegex(await page.getByTestId('audits').innerText(), /GET /, 'the filter keeps only the token creations');
   await shot(page, '11-audit');
@@ -138,5 +149,43 @@ test('the web console: sign in, create a token, preheat from the form onto the s
   await page.getByTestId('revoke-console-e2e').waitFor({ state: 'detached' });
   await shot(page, '12-token-revoked');
   t.is(await oapiStatus(node.managerUrl, token), 401, 'the API refuses the revoked token');
+
+  const stat = await runCli(['cache', 'stat', cacheId, '--json', '--socket', node.socket]);
+  t.is(stat.code, 0, stat.stderr);
+  const local = JSON.parse(stat.stdout) as LocalCacheTask;
+  const holderNames = (local.holders ?? []).map((h) => h.hostname);
+  t.true(holderNames.length > 0, `the scheduler knows a holder: ${stat.stdout}`);
+  await page.goto(`${node.managerUrl}/#/persistent-cache`);
+  const row = page.getByTestId('cache-tasks').locator('tbody tr').filter({ has: page.getByTestId(`delete-${cacheId}`) });
+  for (let i = 0; i < 30 && (await row.count()) === 0; i++) {
+    await new Promise((r) => setTimeout(r, 1000));
+    await page.getByRole('button', { name: 'Refresh' }).click();
+  }
+  const rowText = await row.innerText();
+  t.regex(rowText, /5\.0 MiB/, 'the list shows the size');
+  t.regex(rowText, new RegExp(`\\b${local.pieceCount}\\b`), 'the list shows the pieces');
+  t.regex(rowText, /1 of 1/, 'one replica of the one wanted');
+  t.regex(rowText, /5\d min/, 'about an hour of TTL left');
+  t.regex(rowText, /default/, 'the scheduler cluster is named');
+  for (const name of holderNames) t.true(rowText.includes(name), `the holder ${name} is listed: ${rowText}`);
+  await shot(page, '13-persistent-cache');
+  await row.getByRole('link').click();
+  const cacheHolders = page.getByTestId('cache-holders');
+  await cacheHolders.waitFor();
+  t.is(await cacheHolders.locator('tbody tr').count(), holderNames.length, 'the task shows each holder');
+  t.regex(await cacheHolders.innerText(), /127\.0\.0\.1[\s\S]*replica/);
+  t.regex(await page.getByTestId('cache-task').innerText(), new RegExp(cacheId), 'the task shows its full id');
+  await shot(page, '14-persistent-cache-task');
+  await page.getByRole('button', { name: 'Delete task' }).click();
+  await page.getByTestId('cache-deleted').getByText(`Deleted ${cacheId}`).waitFor({ timeout: 30_000 });
+  await page.getByText('No persistent-cache task').waitFor();
+  await shot(page, '15-persistent-cache-deleted');
+  const session = await page.evaluate<string>('sessionStorage.getItem("d7y.session")');
+  const gone = await fetch(`${node.managerUrl}/api/v1/persistent-cache-tasks/${cacheId}`, { headers: { authorization: `Bearer ${session}` }, signal: AbortSignal.timeout(10_000) });
+  t.is(gone.status, 404);
+  t.regex(await gone.text(), /was deleted/, 'the manager says the task was deleted');
+  const statGone = await runCli(['cache', 'stat', cacheId, '--socket', node.socket]);
+  t.not(statGone.code, 0);
+  t.regex(statGone.stderr, /was deleted/, 'the node\'s scheduler knows it was deleted');
   t.deepEqual(pageErrors, [], 'no script error and no CSP violation in the page');
 });

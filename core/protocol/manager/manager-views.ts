@@ -19,3 +19,22 @@ export interface JobView {
   succeeded_peers: number;
   failed_peers: number;
 }
+
+/** A persistent-cache task as the manager shows it (Dragonfly's field names; `ttl` in nanoseconds). */
+export interface ManagerCacheTaskView {
+  task_id: string; name: string; tag: string; application: string; piece_length: number; content_length: number; total_piece_count: number;
+  digest: string; state: string; persistent_replica_count: number; current_persistent_replica_count: number; current_replica_count: number;
+  ttl: number; created_at: string; updated_at: string; expires_at: string; scheduler_cluster_ids: string[];
+  persistent_cache_peers: {
+    id: string; persistent: boolean; state: string; created_at: string; updated_at: string; scheduler_cluster_id: string;
+    host: { id: string; type: string; hostname: string; ip: string; port: number; download_port: number };
+  }[];
+}
+
+/** The answer to a delete: done (every reporting scheduler confirmed), or still going on (202). */
+export interface ManagerCacheDeletion {
+  task_id: string;
+  state: 'deleted' | 'deleting';
+  hosts: { id: string; hostname: string; ip: string; persistent: boolean }[];
+  message?: string;
+}
