@@ -94,7 +94,7 @@ export function Users({ me }: { me: { role: string } }) {
       { label: 'Tenant', cell: (u: User) => u.tenant },
       { label: 'Created', cell: (u: User) => when(u.created_at) },
     ]} />
-    <p class="hint">Root manages users, clusters of every tenant's own and tenants; a user sees and changes only the rows of their tenant. Tokens carry the scopes <code>job</code> and <code>cluster</code>.</p>
+    <p class="hint">Root manages users, clusters of every tenant's own and tenants; a user sees and changes only the rows of their tenant. Tokens carry the scopes <code>job</code>, <code>cluster</code>, <code>persistent_cache</code> and <code>seed</code> (the seed credential: for schedulers and seed peers only).</p>
   </${Page}>`;
 }
 
