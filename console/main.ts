@@ -9,6 +9,7 @@ import { DashboardPage } from './pages/dashboard.js';
 import { Experiments } from './pages/experiments.js';
 import { Jobs } from './pages/jobs.js';
 import { PersistentCache } from './pages/persistent-cache.js';
+import { SyncsAndWebhooks } from './pages/syncs.js';
 import { SignIn } from './pages/sign-in.js';
 import { Tasks } from './pages/tasks.js';
 import './style.css';
@@ -17,7 +18,7 @@ interface Me { id: string; name: string; role: string; tenant: string }
 
 const NAV: [string, string][] = [
   ['dashboard', 'Dashboard'], ['clusters', 'Clusters'], ['nodes', 'Schedulers & peers'], ['tasks', 'Tasks'],
-  ['persistent-cache', 'Persistent cache'], ['jobs', 'Jobs'],
+  ['persistent-cache', 'Persistent cache'], ['jobs', 'Jobs'], ['syncs', 'Sync & webhooks'],
   ['experiments', 'Experiments'], ['audit', 'Audit log'], ['tokens', 'Tokens'], ['users', 'Users'], ['tenants', 'Tenants'],
 ];
 
@@ -39,6 +40,7 @@ function Route({ parts, me }: { parts: string[]; me: Me }) {
     case 'tasks': return html`<${Tasks} />`;
     case 'persistent-cache': return html`<${PersistentCache} id=${parts[1]} />`;
     case 'jobs': return html`<${Jobs} />`;
+    case 'syncs': return html`<${SyncsAndWebhooks} />`;
     case 'experiments': return html`<${Experiments} id=${parts[1]} />`;
     case 'audit': return html`<${AuditLog} />`;
     case 'tokens': return html`<${Tokens} />`;

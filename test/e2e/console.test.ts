@@ -29,7 +29,7 @@ test('the web console: sign in, create a token, preheat from the form onto the s
   const files: Record<string, Buffer> = { '/model.bin': randomBytes(8 * MIB) };
   for (const name of ['a', 'b', 'c', 'd']) files[`/${name}.bin`] = randomBytes(6 * MIB);
   const origin = await startOriginServer(t, { files });
-  const node = await startAllInOne(t, { manager: { rootPassword: ROOT_PASSWORD } });
+  const node = await startAllInOne(t, { manager: { rootPassword: ROOT_PASSWORD, webhooks: { allowedHosts: ['127.0.0.1'] } } });
   const cacheFile = join(node.dir, 'checkpoint.bin');
   await writeFile(cacheFile, randomBytes(5 * MIB));
   const imported = await runCli(['cache', 'import', cacheFile, '--replicas', '1', '--ttl', '1h', '--socket', node.socket, '--no-progress'], { timeoutMs: 60_000 });
@@ -144,10 +144,20 @@ test('the web console: sign in, create a token, preheat from the form onto the s
   t.notRegex(await page.getByTestId('audits').innerText(), /GET /, 'the filter keeps only the token creations');
   await shot(page, '11-audit');
 
+  await page.goto(`${node.managerUrl}/#/syncs`);
+  await page.getByTestId('syncs-empty').getByText('No sync jobs yet.').waitFor();
+  await page.getByLabel('Webhook URL').fill(origin.urlOf('/hook'));
+  await page.getByLabel('Webhook name').fill('console-hook');
+  await page.getByRole('button', { name: 'Create webhook' }).click();
+  t.regex(await page.getByTestId('new-webhook').locator('code').innerText(), /^whsec_/, 'the signing secret is shown once');
+  await page.getByTestId('webhooks').getByText('console-hook').waitFor();
+  t.regex(await page.getByTestId('webhooks').innerText(), /127\.0\.0\.1[\s\S]*job\.succeeded/, 'the webhook is listed with its URL and events');
+  await shot(page, '12-sync-webhooks');
+
   await page.goto(`${node.managerUrl}/#/tokens`);
   await page.getByTestId('revoke-console-e2e').click();
   await page.getByTestId('revoke-console-e2e').waitFor({ state: 'detached' });
-  await shot(page, '12-token-revoked');
+  await shot(page, '12b-token-revoked');
   t.is(await oapiStatus(node.managerUrl, token), 401, 'the API refuses the revoked token');
 
   const stat = await runCli(['cache', 'stat', cacheId, '--json', '--socket', node.socket]);
