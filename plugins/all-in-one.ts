@@ -28,6 +28,7 @@ export function seedPeerConfig(config: NodeConfig): NodeConfig {
       upload: { ...peer.upload, port: 0 },
       rpc: { ...peer.rpc, port: 0 },
       pieceHttp: { ...peer.pieceHttp, port: 0 },
+      ops: { ...peer.ops, port: 0 },
       proxy: { ...peer.proxy, enabled: false },
     },
   };

@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
-import { ManagerLinkConfigSchema } from './manager-link-config.js';
+import { ManagerLinkConfigSchema, oneTokenSetting } from './manager-link-config.js';
+import { opsConfigSchema } from './ops-config.js';
 import { ProxyConfigSchema } from './proxy-config.js';
 import { duration, rate, size, unitObject } from './unit-schemas.js';
 
@@ -71,6 +72,13 @@ export const PeerConfigSchema = unitObject({
    * through the swarm, everything else is forwarded to the origin as it is.
    */
   proxy: ProxyConfigSchema.prefault({}),
+  /** `/healthz` and `/readyz` over HTTP (`:4002` when enabled); ready once a scheduler took this host's announce. */
+  ops: opsConfigSchema(4002).prefault({}),
+  /**
+   * On SIGTERM the peer leaves its schedulers, stops taking connections and piece requests, and
+   * waits this long at most for the uploads in flight before it closes them and exits.
+   */
+  drainTimeout: duration({ min: 0 }).default(10_000),
   /** The local API's unix socket; defaults to `<peer dataDir>/peer.sock`. */
   socket: z.string().optional(),
   /** Serve the local API on `socket`; off for a peer embedded in another program (a daemonless `d7y get`, the SDK). */
@@ -134,7 +142,7 @@ export const PeerConfigSchema = unitObject({
   manager: ManagerLinkConfigSchema.extend({
     token: z.string().min(1).optional(),
     schedulerRefreshInterval: duration({ min: 1000, max: 600_000, legacy: 'schedulerRefreshMs', default: 60_000 }),
-  }).optional(),
+  }).refine(oneTokenSetting.check, oneTokenSetting.message).optional(),
 });
 
 export type PeerConfig = z.infer<typeof PeerConfigSchema>;

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { ManagerLinkConfigSchema } from './manager-link-config.js';
+import { ManagerLinkConfigSchema, oneTokenSetting, someTokenSetting } from './manager-link-config.js';
+import { opsConfigSchema } from './ops-config.js';
 import { duration, size } from './unit-schemas.js';
 
 const ms = (def: number) => duration({ min: 1, legacyNumber: true }).default(def);
@@ -16,6 +17,8 @@ export const SchedulerConfigSchema = z.strictObject({
      */
     advertiseIp: z.string().min(1).optional(),
   }).prefault({}),
+  /** `/healthz` and `/readyz` over HTTP (`:8000` when enabled). */
+  ops: opsConfigSchema(8000).prefault({}),
   /** Parents returned per scheduling round, best first. */
   candidateParentLimit: z.number().int().min(1).max(20).default(4),
   /** Peers of the task sampled per round before filtering and ranking. */
@@ -50,7 +53,8 @@ export const SchedulerConfigSchema = z.strictObject({
     maxTasks: z.number().int().min(1).default(100_000),
   }).prefault({}),
   /** Register with a manager, keep alive, apply its dynamic config and run its jobs (optional). */
-  manager: ManagerLinkConfigSchema.optional(),
+  manager: ManagerLinkConfigSchema.refine(oneTokenSetting.check, oneTokenSetting.message)
+    .refine(someTokenSetting.check, someTokenSetting.message).optional(),
   limits: z.strictObject({
     maxHosts: z.number().int().min(1).default(100_000),
     maxTasks: z.number().int().min(1).default(100_000),

@@ -20,6 +20,7 @@ import { ensureRootUser } from './auth/root-user.js';
 import { LoginGuard } from './auth/login-guard.js';
 import { loadSessionSecret } from './auth/session-secret.js';
 import { pruneSessions } from './auth/sessions.js';
+import { ensureSharedNodeToken } from './auth/shared-node-token.js';
 import { ensureNodeCredential } from './auth/node-credential.js';
 import { databaseKind, openManagerDatabase, type ManagerDb } from './database/manager-database.js';
 import { ImageResolver } from './jobs/image-resolver.js';
@@ -47,6 +48,7 @@ export class ManagerRole implements Role {
   private sweeper?: NodeJS.Timeout;
   private secretReloader?: NodeJS.Timeout;
   private boundPort = 0;
+  private draining = false;
   private routeTable: ManagerRoute[] = [];
 
   constructor(
@@ -101,6 +103,7 @@ export class ManagerRole implements Role {
     this.db = db;
     try {
       await this.ensureRoot(db);
+      if (c.nodeTokenFile) await ensureSharedNodeToken({ file: c.nodeTokenFile, db, ttlMs: c.auth.maxTokenTtl, logger: this.logger });
       const signer = new SessionSigner(await loadSessionSecret(db), () => loadSessionSecret(db));
       this.secretReloader = setInterval(() => void this.reloadSecret(signer), c.auth.secretReloadInterval);
       this.secretReloader.unref();
@@ -116,6 +119,7 @@ export class ManagerRole implements Role {
       const app = createManagerApp({
         routes: this.routeTable, db, authenticator: new Authenticator(db, signer), audit: this.audit, metrics: this.metrics,
         logger: this.logger, openapi: () => doc, health: () => this.health(),
+        alive: () => ({ status: 'ok', database: databaseKind(c.database.url) }),
         limits: { maxBodySize: c.listen.maxBodySize, maxJsonDepth: c.listen.maxJsonDepth },
       });
       await this.listen(createServer(app));
@@ -164,7 +168,13 @@ export class ManagerRole implements Role {
     }
   }
 
+  /** Before a stop (SIGTERM): `/readyz` and `/healthy` answer 503 so that load balancers send nothing new. */
+  async drain(): Promise<void> {
+    this.draining = true;
+  }
+
   private async health(): Promise<Record<string, unknown>> {
+    if (this.draining) throw new D7yError('D7Y_PEER_UNAVAILABLE', 'the manager is shutting down', { fix: 'use another manager replica' });
     try {
       await this.db!.selectFrom('settings').select('key').limit(1).execute();
       return { status: 'ok', database: databaseKind(this.config.manager.database.url) };

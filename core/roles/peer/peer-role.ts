@@ -18,6 +18,8 @@ import type { StorageRegistry } from '../../registry/storage-registry.js';
 import { crc32Backend } from '../../task/piece-digest.js';
 import { Tokens } from '../../tokens.js';
 import { Lifecycle } from '../lifecycle.js';
+import { managerToken } from '../../config/manager-link-config.js';
+import { OpsServer } from '../common/ops-server.js';
 import type { Role } from '../role.js';
 import { DfdaemonService } from './api/dfdaemon-service.js';
 import { HeldTaskAnnouncer } from './cluster/held-task-announcer.js';
@@ -79,6 +81,9 @@ export class PeerRole implements Role {
   private auth?: ClusterAuth;
   private clientAuth?: GrpcClientAuth;
   private cache?: PeerPersistentCache;
+  private providers: UploadPieceProvider[] = [];
+  /** The ops listener (`/healthz`, `/readyz`) when `peer.ops.enabled`; other parts may add routes to it. */
+  ops?: OpsServer;
 
   constructor(
     @inject(Tokens.Config) private readonly config: NodeConfig,
@@ -150,6 +155,7 @@ export class PeerRole implements Role {
       schemes: this.sources.schemes(),
       storage: this.cfg.storage.medium,
       crc32: crc32Backend(),
+      ops: this.ops ? `${this.cfg.ops.host}:${this.ops.port}` : undefined,
       download: { concurrency: this.cfg.download.concurrency, rateLimit: this.cfg.download.rateLimit },
       clusterCredential: this.auth ? 'required' : 'none (open)',
     };
@@ -157,6 +163,7 @@ export class PeerRole implements Role {
 
   async start(): Promise<void> {
     const cfg = this.cfg;
+    const linkToken = cfg.manager && await managerToken(cfg.manager);
     const medium = new TaskMediumRouter(this.storage.get(cfg.storage.medium), this.storage, this.logger);
     this.medium = medium;
     const dir = peerDataDir(this.config.dataDir, cfg);
@@ -180,7 +187,7 @@ export class PeerRole implements Role {
     let engine: TaskDownloader | undefined;
     if (cfg.manager) {
       this.discovery = new ManagerDiscovery({
-        config: cfg.manager, seed: cfg.seed, fallback: cfg.schedulers, logger: this.logger,
+        config: { ...cfg.manager, token: linkToken }, seed: cfg.seed, fallback: cfg.schedulers, logger: this.logger,
         host: () => ({ ...cfg.host, rpcPort: this.rpc?.port ?? 0, uploadPort: this.vortexServer?.port ?? 0 }),
         onSchedulers: (addresses) => { if (engine) this.useSchedulers(addresses, engine); },
         onClientConfig: (c) => this.applyClientConfig(c),
@@ -209,6 +216,7 @@ export class PeerRole implements Role {
     const provider = new UploadPieceProvider(tasks, medium, limiter, this.uploadStats, () => this.hostId, offers, slots,
       cfg.seed ? 0 : cfg.upload.childrenPerPiece, stall);
     const toolProvider = new UploadPieceProvider(tasks, medium, limiter, this.uploadStats, () => this.hostId, offers, slots, 0, stall);
+    this.providers = [provider, toolProvider];
     const cache = new PeerPersistentCache({
       config: cfg, dir, catalog: tasks, vortex: this.vortex, logger: this.logger, hostId: () => this.hostId,
       scheduler: new PersistentCacheSchedulerClient(() => this.scheduler, undefined, this.clientAuth),
@@ -228,6 +236,11 @@ export class PeerRole implements Role {
       guard, controlLevel, maxReceiveMessageSize: cfg.rpc.maxReceiveMessageSize,
       extraServices: [{ definition: DfdaemonPersistentCacheService, implementation: guardService(cacheDfdaemonService(cache), guard, controlLevel) }],
     });
+    if (cfg.ops.enabled) {
+      this.ops = new OpsServer({ role: cfg.seed ? 'seed peer' : 'peer', host: cfg.ops.host, port: cfg.ops.port, logger: this.logger });
+      this.ops.readiness('scheduler', () => this.schedulerReadiness());
+      this.lifecycle.add(this.ops);
+    }
     this.lifecycle.add(this.vortexServer);
     this.lifecycle.add(this.pieceHttp);
     this.lifecycle.add(this.rpc);
@@ -273,6 +286,27 @@ export class PeerRole implements Role {
     this.logger.info(this.describe(), 'peer started');
   }
 
+  /**
+   * Before a stop (SIGTERM): `/readyz` turns 503, the host leaves its schedulers (no new children
+   * are sent here), the piece servers take no new connections and refuse new piece requests as
+   * busy (children ask another holder), and the uploads in flight get up to `peer.drainTimeout` to
+   * finish. Resolves with the uploads still running when it gave up (0 when every one finished).
+   */
+  async drain(): Promise<{ unfinished: number; waitedMs: number }> {
+    const began = Date.now();
+    this.ops?.drain();
+    for (const p of this.providers) p.refuseNew();
+    this.vortexServer?.stopAccepting();
+    this.pieceHttp?.stopAccepting();
+    await Promise.all([this.announcer?.stop(), this.lateAnnouncer?.stop()]).catch(() => undefined);
+    const deadline = began + this.cfg.drainTimeout;
+    while (this.uploadStats.concurrent > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    const result = { unfinished: this.uploadStats.concurrent, waitedMs: Date.now() - began };
+    if (result.unfinished) this.logger.warn(result, 'peer drained: uploads still running after peer.drainTimeout are cut');
+    else this.logger.info(result, 'peer drained: no upload in flight');
+    return result;
+  }
+
   async stop(): Promise<void> {
     await this.lateAnnouncer?.stop().catch(() => undefined);
     await this.lifecycle.stop().catch((err: unknown) => this.logger.warn({ err: String(err) }, 'peer: some servers failed to stop'));
@@ -297,6 +331,18 @@ export class PeerRole implements Role {
     } else if (this.scheduler.setAddresses(addresses)) {
       void this.announcer?.announce().then(() => this.heldTasks?.announce());
     }
+  }
+
+  /** Ready when a scheduler took this host's announce within three announce intervals (or when the peer has no scheduler to join). */
+  private schedulerReadiness(): { ok: boolean; detail?: string } {
+    if (!this.announcer) {
+      return this.discovery ? { ok: false, detail: 'the manager has named no scheduler yet' } : { ok: true, detail: 'no scheduler configured' };
+    }
+    const at = this.announcer.lastTakenAt;
+    if (at === undefined) return { ok: false, detail: 'no scheduler has taken this host\'s announce yet' };
+    const age = Date.now() - at;
+    if (age > 3 * this.cfg.announceIntervalMs) return { ok: false, detail: `no scheduler has taken this host's announce for ${Math.round(age / 1000)} s` };
+    return { ok: true, detail: `announced ${Math.round(age / 1000)} s ago` };
   }
 
   /** Announces this host; a scheduler that did not know it (restarted) is told the held tasks. */

@@ -30,6 +30,8 @@ import { SchedulerPersistentCache } from './persistent-cache-service.js';
 import { DfdaemonPersistentCacheClient } from '../../protocol/rpc/persistent-cache-clients.js';
 import { PersistentCacheService } from '../../protocol/rpc/gen/scheduler-persistent-cache.js';
 import { ManagerLink } from './manager-link.js';
+import { managerToken } from '../../config/manager-link-config.js';
+import { OpsServer } from '../common/ops-server.js';
 
 /**
  * The scheduler: a gRPC server (d7y.scheduler.v1.Scheduler) on `scheduler.listen` that keeps
@@ -57,6 +59,8 @@ export class SchedulerRole implements Role {
   /** Calls to seed peers (triggers); presents the scheduler's credential once started. */
   private readonly dfdaemon = new DfdaemonUploadClient();
   private auth?: ClusterAuth;
+  /** The ops listener (`/healthz`, `/readyz`) when `scheduler.ops.enabled`; other parts may add routes to it. */
+  ops?: OpsServer;
 
   constructor(
     @inject(Tokens.Config) private readonly config: NodeConfig,
@@ -96,6 +100,7 @@ export class SchedulerRole implements Role {
       filterParentLimit: this.schedulingOptions.filterParentLimit,
       maxBackToSourcePeersPerTask: this.announcerOptions.maxBackToSourcePeersPerTask,
       clusterCredential: this.auth ? 'required' : 'none (open)',
+      ...(this.ops && { ops: `${this.config.scheduler.ops.host}:${this.ops.port}` }),
       ...(this.config.scheduler.manager && {
         manager: this.config.scheduler.manager.url.replace(/\/\/[^/@]*@/, '//'), cluster: this.config.scheduler.manager.cluster,
       }),
@@ -173,9 +178,15 @@ export class SchedulerRole implements Role {
     this.gcTimer = setInterval(() => this.collectGarbage(), this.config.scheduler.gc.interval);
     this.gcTimer.unref();
     await this.persistentCache.start();
+    try {
+      await this.startOps();
+    } catch (err) {
+      await this.stop();
+      throw err;
+    }
     const m = this.config.scheduler.manager;
     if (m) {
-      this.link = new ManagerLink({ config: m, ip: advertisedIp(this.config.scheduler.listen), port: () => this.boundPort,
+      this.link = new ManagerLink({ config: { ...m, token: await managerToken(m) }, ip: advertisedIp(this.config.scheduler.listen), port: () => this.boundPort,
         runner: new JobRunner(this.resources, new DfdaemonUploadClient({ auth: clientAuth })), logger: this.logger,
         onConfig: (cfg) => this.applyDynamicConfig(cfg) });
       await this.link.start();
@@ -183,7 +194,13 @@ export class SchedulerRole implements Role {
     this.logger.info(this.describe(), 'scheduler started');
   }
 
+  /** Before a stop (SIGTERM): `/readyz` turns 503 so that nothing new is sent here. */
+  async drain(): Promise<void> {
+    this.ops?.drain();
+  }
+
   async stop(): Promise<void> {
+    await this.ops?.stop();
     await this.link?.stop();
     this.link = undefined;
     if (this.gcTimer) clearInterval(this.gcTimer);
@@ -201,6 +218,21 @@ export class SchedulerRole implements Role {
       this.logger.info('scheduler stopped');
     }
     await this.experiment?.flush();
+  }
+
+  /** The ops listener: ready while the gRPC server serves; the manager link is reported, not required (scheduling never waits for it). */
+  private async startOps(): Promise<void> {
+    const o = this.config.scheduler.ops;
+    if (!o.enabled) return;
+    this.ops = new OpsServer({ role: 'scheduler', host: o.host, port: o.port, logger: this.logger });
+    this.ops.readiness('grpc', () => (this.server ? { ok: true, detail: `serving on port ${this.boundPort}` } : { ok: false, detail: 'not serving' }));
+    if (this.config.scheduler.manager) {
+      this.ops.route('/readyz/manager', () => {
+        const id = this.link?.schedulerId;
+        return { status: id ? 200 : 503, body: { registered: Boolean(id), schedulerId: id } };
+      });
+    }
+    await this.ops.start();
   }
 
   /** One GC pass: peers, tasks and hosts past their TTLs, and tasks without peers. */

@@ -16,6 +16,7 @@ import type { TaskCatalog } from '../tasks/task-catalog.js';
 import { checkTaskId } from '../../../task/task-id.js';
 import { describeTask, taskNotHere as notHere } from './task-view.js';
 import { socketAnswers } from '../../../protocol/local-api/socket-answers.js';
+import { closeHttpServer } from '../../common/close-http-server.js';
 
 const MAX_BODY = 1024 * 1024;
 
@@ -69,10 +70,7 @@ export class LocalApiServer implements Startable {
     const server = this.server;
     this.server = undefined;
     if (!server) return;
-    await new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    });
+    await closeHttpServer(server);
     await rm(this.opts.socketPath, { force: true });
   }
 

@@ -8,6 +8,7 @@ import { CLUSTER_AUTH_HEADER, type ClusterAuth } from '../../../protocol/auth/cl
 import { unauthenticated } from '../../../protocol/auth/grpc-auth.js';
 import type { RefusalLog } from '../../../protocol/auth/refusal-log.js';
 import type { UploadPieceProvider } from './upload-piece-provider.js';
+import { closeHttpServer } from '../../common/close-http-server.js';
 
 /** The request header that proves cluster membership to a piece HTTP server (`method`: GET or HEAD). */
 export function pieceHttpAuthHeader(auth: ClusterAuth, taskId: string, number: number, method = 'GET'): Record<string, string> {
@@ -51,14 +52,18 @@ export class PieceHttpServer implements Startable {
     this.actualPort = (server.address() as AddressInfo).port;
   }
 
+  /** Stops taking connections and closes the idle ones; requests under way go on until `stop`. */
+  stopAccepting(): void {
+    if (!this.server?.listening) return;
+    this.server.close();
+    this.server.closeIdleConnections();
+  }
+
   async stop(): Promise<void> {
     const server = this.server;
     this.server = undefined;
     if (!server) return;
-    await new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    });
+    await closeHttpServer(server);
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
