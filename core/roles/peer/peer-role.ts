@@ -201,6 +201,7 @@ export class PeerRole implements Role {
       config: cfg, catalog: tasks, sources: this.sources, scheduler: this.scheduler, vortex: this.vortex, dfdaemon: this.dfdaemon,
       logger: this.logger, hostId: this.hostId, peerIdPrefix: `${cfg.host.ip}-${cfg.host.hostname}`,
       placeTask: (taskId, name) => medium.place(taskId, name),
+      announceHost: async () => (this.announcer ? this.announcer.announce() : false),
     });
     this.engine = engine;
     const downloads = new DownloadService(tasks, engine, this.sources, this.logger);
