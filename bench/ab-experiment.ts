@@ -69,7 +69,7 @@ function peerConfig(dir: string, pluginsFile: string, name: string, scheduler: s
     dataDir, pluginsFile, log: { level: 'warn' },
     peer: {
       seed, dataDir, socket: join(dataDir, 'peer.sock'), host: { ip: '127.0.0.1', hostname: name },
-      upload: { port: 0, rateLimit: uploadBps, maxBandwidth: uploadBps }, rpc: { port: 0 }, pieceHttp: { port: 0 }, proxy: { listen: { port: 0 } },
+      upload: { port: 0, rateLimit: uploadBps, maxBandwidth: uploadBps }, rpc: { port: 0 }, pieceHttp: { port: 0 }, proxy: { listen: { port: 0 } }, metrics: { listen: { port: 0 } },
       schedulers: [scheduler], announceIntervalMs: 2_000,
       download: { pieceLengthMin: MIB, directMaxBytes: MIB, stallMs: 2_000 },
     },
@@ -113,7 +113,7 @@ export async function run(args: string[]): Promise<void> {
     const port = await freePort();
     const scheduler = `127.0.0.1:${port}`;
     await daemon(teardown, dir, 'scheduler', 'scheduler', {
-      dataDir: schedulerDir, pluginsFile, log: { level: 'warn' }, scheduler: { listen: { host: '127.0.0.1', port }, candidateParentLimit: CANDIDATE_PARENTS },
+      dataDir: schedulerDir, pluginsFile, log: { level: 'warn' }, scheduler: { listen: { host: '127.0.0.1', port }, metrics: { listen: { port: 0 } }, candidateParentLimit: CANDIDATE_PARENTS },
     });
     const names = PEER_UPLOAD.map((_, i) => `peer-${i}`);
     await Promise.all([

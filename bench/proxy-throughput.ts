@@ -1,9 +1,9 @@
-import { mkdtemp, rm, stat } from 'node:fs/promises';
-import { loadavg, tmpdir } from 'node:os';
+import { rm } from 'node:fs/promises';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { D7yError } from '../core/index.js';
-import { appendJsonLines, formatTable, sha256File, writeRandomFile } from './support/bench-files.js';
+import { appendJsonLines, benchWorkDir, formatTable, sha256File } from './support/bench-files.js';
 import type { LabHost } from './support/net-lab.js';
 import { startOrigin } from './support/origin-server.js';
 import { PeerPair } from './support/peer-pair.js';
@@ -59,11 +59,7 @@ export async function run(argv: string[]): Promise<void> {
   const a = parseProxyThroughputArgs(argv);
   const teardown = new Teardown();
   try {
-    const workDir = await mkdtemp(join(tmpdir(), 'd7y-bench-ptp-'));
-    teardown.add('remove work dir', () => rm(workDir, { recursive: true, force: true }));
-    const root = join(workDir, 'origin');
-    const sha = await writeRandomFile(join(root, 'data.bin'), a.sizeMiB);
-    const bytes = (await stat(join(root, 'data.bin'))).size;
+    const { workDir, root, sha, bytes } = await benchWorkDir(teardown, 'd7y-bench-ptp-', a.sizeMiB);
     const gib = bytes / 2 ** 30;
     const load = loadavg()[0]!;
     const nginx = await startOrigin(teardown, LOOPBACK, root, 28181, join(workDir, 'curl'), '/data.bin');

@@ -10,12 +10,14 @@ type Bench = { run(args: string[]): Promise<void> };
 export const BENCHMARKS: Record<string, () => Promise<Bench>> = {
   swarm: () => import('./swarm.js'),
   throughput: () => import('./throughput.js'),
+  'link-security': () => import('./link-security.js'),
   'cache-throughput': () => import('./cache-throughput.js'),
   memory: () => import('./memory.js'),
   'scheduler-load': () => import('./scheduler-load.js'),
   'ab-experiment': () => import('./ab-experiment.js'),
   'proxy-ttfb': () => import('./proxy-ttfb.js'),
   'proxy-throughput': () => import('./proxy-throughput.js'),
+  'metrics-overhead': () => import('./metrics-overhead.js'),
 };
 
 /** `npm run bench -- <name> [args]`; resolves with the exit code. */

@@ -88,24 +88,48 @@ export async function runDirect(ctx: ModeContext): Promise<ModeRun> {
 }
 
 /**
- * A scheduler and a seed peer on the origin host, a peer daemon on every client (with `peer`'s
- * config added), then `start` on all clients at once, each writing the file to its output.
- * Daemons are stopped and their data removed afterwards.
+ * A scheduler and a seed peer on the origin host (a normal peer with `origin: 'peer'`, after which
+ * `prepare` runs untimed), a peer daemon on every client (with `peer`'s config added), then `start`
+ * on all clients at once, each writing the file to its output. Daemons are stopped and their data
+ * removed afterwards.
  */
 async function onD7yCluster(ctx: ModeContext, mode: string, clients: string, peer: (h: LabHost) => Record<string, unknown> | undefined,
-  start: (d7y: D7yLab, daemon: LabDaemon, output: string) => BenchProcess): Promise<ModeRun> {
+  start: (d7y: D7yLab, daemon: LabDaemon, output: string) => BenchProcess,
+  opts: { origin?: 'seed' | 'peer'; prepare?: (d7y: D7yLab, origin: LabDaemon) => Promise<string[]> } = {}): Promise<ModeRun> {
   const dir = join(ctx.workDir, mode);
   const d7y = new D7yLab(ctx.teardown, dir);
   await d7y.init();
   const { daemon: scheduler, address } = await d7y.scheduler(ctx.lab.origin, 28002);
-  const seed = await d7y.peer(ctx.lab.origin, { seed: true, schedulers: [address], uploadBytesPerSec: ctx.originRateBytesPerSec });
+  const originKind = opts.origin ?? 'seed';
+  const seed = await d7y.peer(ctx.lab.origin, { seed: originKind === 'seed', schedulers: [address], uploadBytesPerSec: ctx.originRateBytesPerSec,
+    peer: originKind === 'peer' ? peer(ctx.lab.origin) : undefined });
   const peers = await Promise.all(ctx.lab.clients.map((h) => d7y.peer(h, { seed: false, schedulers: [address], uploadBytesPerSec: ctx.rateBytesPerSec, peer: peer(h) })));
+  const notes = (await opts.prepare?.(d7y, seed)) ?? [];
   const outputs = ctx.lab.clients.map((h) => join(dir, `${h.name}.out`));
   const r = await timed(ctx, clients, peers.map((p, i) => () => start(d7y, p, outputs[i]!)), {
-    'peer daemons': () => peers.map((p) => p.proc.pid), 'seed peer': () => [seed.proc.pid], scheduler: () => [scheduler.proc.pid],
+    'peer daemons': () => peers.map((p) => p.proc.pid), [originKind === 'seed' ? 'seed peer' : 'origin peer']: () => [seed.proc.pid], scheduler: () => [scheduler.proc.pid],
   });
   for (const d of [...peers, seed, scheduler]) await stopProcess(d.proc);
-  return { ...r, outputs, notes: [`logs in ${dir}`] };
+  return { ...r, outputs, notes: [...notes, `logs in ${dir}`] };
+}
+
+/**
+ * The persistent cache: a normal peer on the origin host imports the file (`d7y cache import
+ * --replicas 1`, untimed: it is then the one holder, uploading at the origin's rate), and every
+ * client runs `d7y cache export <id>` at once. No origin server takes part; the origin link's
+ * bytes are the holder's uploads, each client link's its uploads to the other exporters.
+ */
+export function runCacheExport(ctx: ModeContext): Promise<ModeRun> {
+  let id = '';
+  const cache = { persistentCache: { announceInterval: '1s' } };
+  return onD7yCluster(ctx, 'cache-export', 'd7y cache export', () => cache, (d7y, p, out) => d7y.cacheExport(p, id, out, ctx.timeoutMs), {
+    origin: 'peer',
+    prepare: async (d7y, holder) => {
+      const t0 = performance.now();
+      id = (await d7y.cacheImport(holder, join(ctx.root, ctx.fileName))).trim();
+      return [`imported on the origin host in ${((performance.now() - t0) / 1000).toFixed(1)} s (untimed), task ${id.slice(0, 12)}…`];
+    },
+  });
 }
 
 /** The d7y cluster, and `d7y get` on all clients at once (timed from the CLI's start, so its start-up counts). */

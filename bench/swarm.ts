@@ -11,9 +11,11 @@ import { startOrigin } from './support/origin-server.js';
 import { childPids } from './support/processes.js';
 import { median, round } from './support/stats.js';
 import { Teardown } from './support/teardown.js';
-import { runBt, runCurlProxy, runD7y, runDirect, type ModeContext, type ModeRun } from './swarm-modes.js';
+import { runBt, runCacheExport, runCurlProxy, runD7y, runDirect, type ModeContext, type ModeRun } from './swarm-modes.js';
 
-const MODES: Record<string, (ctx: ModeContext) => Promise<ModeRun>> = { direct: runDirect, bt: runBt, d7y: runD7y, 'curl-proxy': runCurlProxy };
+const MODES: Record<string, (ctx: ModeContext) => Promise<ModeRun>> = {
+  direct: runDirect, bt: runBt, d7y: runD7y, 'curl-proxy': runCurlProxy, 'cache-export': runCacheExport,
+};
 const MIB = 1024 * 1024;
 
 /** Parsed `swarm` arguments. */
@@ -34,7 +36,7 @@ function positive(name: string, text: string | undefined, fallback?: number): nu
   const n = Number(text);
   if (text === undefined || !Number.isFinite(n) || n <= 0) {
     throw new D7yError('D7Y_INVALID_ARGUMENT', `--${name} ${text ?? '(missing)'} is not a positive number`, {
-      fix: 'run: npm run bench -- swarm --hosts 4 --size 64 --rate 100 [--origin-rate 100] [--modes d7y,direct,bt,curl-proxy]',
+      fix: 'run: npm run bench -- swarm --hosts 4 --size 64 --rate 100 [--origin-rate 100] [--modes d7y,direct,bt,curl-proxy,cache-export]',
     });
   }
   return n;
@@ -52,7 +54,7 @@ export function parseSwarmArgs(argv: string[]): SwarmArgs {
     }).values;
   } catch (err) {
     throw new D7yError('D7Y_INVALID_ARGUMENT', `swarm: ${(err as Error).message}`, {
-      fix: 'run: npm run bench -- swarm --hosts 4 --size 64 --rate 100 [--origin-rate 100] [--modes d7y,direct,bt,curl-proxy] [--out file.jsonl] [--timeout 600] [--keep]',
+      fix: 'run: npm run bench -- swarm --hosts 4 --size 64 --rate 100 [--origin-rate 100] [--modes d7y,direct,bt,curl-proxy,cache-export] [--out file.jsonl] [--timeout 600] [--keep]',
     });
   }
   const hosts = positive('hosts', values.hosts);
@@ -156,6 +158,10 @@ function printTable(records: Record<string, unknown>[], tStar: number): void {
       return [String(r.mode), `${f(r.completed)}/${f(r.hosts)}`, f(r.shaOk), f(r.median), f(r.last), round(tStar), f(r.lastOverTStar),
         f(r.egressOverSize), f(r.loadavg1), pct(cpu?.busy), pct(cpu?.saturated)];
     })));
+  for (const r of records) {
+    const ups = (r.clientUploadOverSize as (number | null)[]).map((u, i) => `h${i + 1} ${f(u)}`);
+    console.log(`${String(r.mode)} uploads (× file size): origin host ${f(r.egressOverSize)}, ${ups.join(', ')}`);
+  }
   for (const r of records) {
     const cpu = r.cpu as CpuRecord;
     if (!cpu) continue;

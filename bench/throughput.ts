@@ -1,7 +1,7 @@
-import { mkdtemp, rm, stat } from 'node:fs/promises';
-import { loadavg, tmpdir } from 'node:os';
+import { rm } from 'node:fs/promises';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
-import { appendJsonLines, formatTable, parseSizeRuns, sha256File, writeRandomFile } from './support/bench-files.js';
+import { appendJsonLines, benchWorkDir, formatTable, parseSizeRuns, sha256File } from './support/bench-files.js';
 import type { LabHost } from './support/net-lab.js';
 import { startOrigin } from './support/origin-server.js';
 import { d7yBin } from './support/d7y-lab.js';
@@ -25,11 +25,7 @@ export async function run(argv: string[]): Promise<void> {
   const a = parseSizeRuns(argv, 'throughput');
   const teardown = new Teardown();
   try {
-    const workDir = await mkdtemp(join(tmpdir(), 'd7y-bench-tp-'));
-    teardown.add('remove work dir', () => rm(workDir, { recursive: true, force: true }));
-    const root = join(workDir, 'origin');
-    const sha = await writeRandomFile(join(root, 'data.bin'), a.sizeMiB);
-    const bytes = (await stat(join(root, 'data.bin'))).size;
+    const { workDir, root, sha, bytes } = await benchWorkDir(teardown, 'd7y-bench-tp-', a.sizeMiB);
     const load = loadavg()[0]!;
     const curl: number[] = [];
     const nginx = await startOrigin(teardown, LOOPBACK, root, 28181, join(workDir, 'curl'), '/data.bin');

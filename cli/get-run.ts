@@ -11,6 +11,7 @@ import { connectPeer } from './peer-connection.js';
 import { resolveOutputPath } from './output-name.js';
 import { parseDurationFlag } from './duration-flag.js';
 import { BAR_FORMAT, SpeedMeter, barPayload, summaryLine } from './get-progress.js';
+import { trace } from '@opentelemetry/api';
 
 /** The options of `d7y get`, as commander parses them. */
 export interface GetOptions {
@@ -136,6 +137,28 @@ async function runRecursive(url: string, opts: GetOptions): Promise<void> {
 /** `d7y get`: one download (or, with -r, a listing) through the local daemon, or a peer embedded in this process. */
 export async function runGet(url: string, opts: GetOptions): Promise<void> {
   if (opts.recursive) return runRecursive(url, opts);
+  const tracing = await cliTracing(opts);
+  if (!tracing) return getOne(url, opts);
+  const { inSpan } = await import('../core/logging/tracing.js');
+  try {
+    await inSpan('d7y.get', {}, () => getOne(url, opts));
+  } finally {
+    await tracing.shutdown();
+  }
+}
+
+/**
+ * Tracing for this `d7y get` when the config (`-c`, or `D7Y_TRACING__*` variables) turns it on;
+ * the config is read only then, so a plain get stays light.
+ */
+async function cliTracing(opts: GetOptions): Promise<{ shutdown(): Promise<void> } | undefined> {
+  if (opts.config === undefined && !Object.keys(process.env).some((k) => k.startsWith('D7Y_TRACING__'))) return undefined;
+  const [{ loadRoleConfig }, { startTracing }] = await Promise.all([import('./role-options.js'), import('../core/logging/tracing.js')]);
+  const config = await loadRoleConfig({ config: opts.config, dataDir: opts.dataDir, pluginsFile: opts.pluginsFile });
+  return startTracing(config.tracing);
+}
+
+async function getOne(url: string, opts: GetOptions): Promise<void> {
   if (opts.json && opts.output === '-') {
     throw new D7yError('D7Y_INVALID_ARGUMENT', '--json cannot go with -O -: the file\'s bytes are what stdout carries', { fix: 'give -O a file or directory, or drop --json' });
   }
@@ -164,6 +187,7 @@ export async function runGet(url: string, opts: GetOptions): Promise<void> {
     } finally {
       bar.stop();
     }
+    trace.getActiveSpan()?.setAttribute('d7y.task_id', result.taskId);
     const seconds = secondsSince(started);
     const output = result.output ?? req.output;
     if (opts.json) {

@@ -13,7 +13,8 @@ import type { RoleSpec } from './node-runner.js';
 
 /**
  * The seed peer of `d7y up`: the peer section in seed mode, with its own data dir (so its storage
- * and socket never collide with the normal peer's) and random ports.
+ * and socket never collide with the normal peer's) and random ports, but for its metrics listener:
+ * the peer's metrics port + 10 (4012 by default; 0 stays 0), so it can be scraped at a known place.
  */
 export function seedPeerConfig(config: NodeConfig): NodeConfig {
   const peer = config.peer;
@@ -28,7 +29,7 @@ export function seedPeerConfig(config: NodeConfig): NodeConfig {
       upload: { ...peer.upload, port: 0 },
       rpc: { ...peer.rpc, port: 0 },
       pieceHttp: { ...peer.pieceHttp, port: 0 },
-      ops: { ...peer.ops, port: 0 },
+      metrics: { ...peer.metrics, listen: { ...peer.metrics.listen, port: peer.metrics.listen.port && peer.metrics.listen.port + 10 } },
       proxy: { ...peer.proxy, enabled: false },
     },
   };

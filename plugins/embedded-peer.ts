@@ -44,6 +44,8 @@ export async function startEmbeddedPeer(opts: EmbeddedPeerOptions): Promise<Embe
       rpc: { ...peer.rpc, port: 0 },
       pieceHttp: { ...peer.pieceHttp, port: 0 },
       proxy: { ...peer.proxy, enabled: false },
+      // Its counters belong to the program that embeds it, which has no metrics listener of ours.
+      metrics: { ...peer.metrics, enabled: false },
       schedulers: opts.useSchedulers ? peer.schedulers : [],
       manager: opts.useSchedulers ? peer.manager : undefined,
     },

@@ -7,6 +7,7 @@ import { PluginHost } from './plugin-host.js';
 import type { PluginProblem } from './plugin-problem.js';
 import { locatePluginsFile, readPluginsFile } from './plugins-file.js';
 import { composeRole, type ComposedRole } from './role-composer.js';
+import { startTracing } from '../core/logging/tracing.js';
 
 /** One role to run in this process, with its own config (two peers may share a process). */
 export interface RoleSpec {
@@ -57,6 +58,9 @@ export class NodeRunner implements Startable {
 
   async start(): Promise<void> {
     if (!this.composed.length) await this.compose();
+    // Tracing (process-wide, off unless configured) is up before any role takes a request, and flushed after the last stops.
+    const tracing = this.specs[0] && await startTracing(this.specs[0].config.tracing);
+    if (tracing) this.started.push({ start: async () => undefined, stop: () => tracing.shutdown() });
     for (const [i, c] of this.composed.entries()) {
       try {
         await this.specs[i]?.prepare?.(this.composed.slice(0, i));

@@ -1,11 +1,13 @@
 import { createHash, randomFillSync } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { appendFile, mkdir } from 'node:fs/promises';
+import { appendFile, mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { once } from 'node:events';
 import { parseArgs } from 'node:util';
 import { D7yError } from '../../core/index.js';
+import type { Teardown } from './teardown.js';
 
 const MIB = 1024 * 1024;
 
@@ -65,4 +67,17 @@ export function parseSizeRuns(argv: string[], bench: string): { sizeMiB: number;
   } catch (err) {
     throw new D7yError('D7Y_INVALID_ARGUMENT', `${bench}: ${(err as Error).message}`, { fix: `run: npm run bench -- ${bench} [--size 1024] [--runs 5] [--out file.jsonl]` });
   }
+}
+
+/**
+ * A work dir for one benchmark run (removed by `teardown`), with a random file of `sizeMiB` at
+ * `<root>/data.bin` for an origin to serve; its sha256 and size.
+ */
+export async function benchWorkDir(teardown: Teardown, prefix: string, sizeMiB: number): Promise<{ workDir: string; root: string; sha: string; bytes: number }> {
+  const workDir = await mkdtemp(join(tmpdir(), prefix));
+  teardown.add('remove work dir', () => rm(workDir, { recursive: true, force: true }));
+  const root = join(workDir, 'origin');
+  const sha = await writeRandomFile(join(root, 'data.bin'), sizeMiB);
+  const bytes = (await stat(join(root, 'data.bin'))).size;
+  return { workDir, root, sha, bytes };
 }

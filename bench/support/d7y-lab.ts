@@ -4,7 +4,7 @@ import { readFile, writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { inHost, type LabHost } from './net-lab.js';
-import { startProcess, waitUntil, type BenchProcess } from './processes.js';
+import { run, startProcess, waitUntil, type BenchProcess } from './processes.js';
 import type { Teardown } from './teardown.js';
 
 /** The built CLI (`dist/cli/d7y.js`). */
@@ -15,6 +15,12 @@ export function binNodeFlags(bin = d7yBin): string[] {
   const first = readFileSync(bin, 'utf8').split('\n', 1)[0] ?? '';
   const m = /^#!\S*env(?:\s+-S)?\s+node\b(.*)$/.exec(first);
   return m ? m[1]!.split(/\s+/).filter(Boolean) : [];
+}
+
+/** What every daemon of a lab shares beyond the defaults. */
+export interface D7yLabOptions {
+  tls?: { mode: 'server' | 'mutual'; ca: string; cert: string; key: string };
+  disk?: Record<string, unknown>;
 }
 
 /** A running d7y daemon of a benchmark. */
@@ -39,16 +45,18 @@ export interface LabDaemon {
  */
 export class D7yLab {
   private readonly pluginsFile: string;
-  private readonly secrets = { clusterSecret: randomBytes(32).toString('hex'), seedSecret: randomBytes(32).toString('hex') };
+  private readonly secrets: Record<string, unknown> = { clusterSecret: randomBytes(32).toString('hex'), seedSecret: randomBytes(32).toString('hex') };
 
-  constructor(private readonly teardown: Teardown, private readonly workDir: string) {
+  /** `options.tls`: every daemon's `security.tls`; `options.disk`: the disk storage plugin's config. */
+  constructor(private readonly teardown: Teardown, private readonly workDir: string, private readonly options: D7yLabOptions = {}) {
     this.pluginsFile = join(workDir, 'plugins.json');
+    if (options.tls) this.secrets.tls = options.tls;
   }
 
   async init(): Promise<void> {
     await mkdir(this.workDir, { recursive: true });
     await writeFile(this.pluginsFile, JSON.stringify({
-      plugins: [{ name: 'http' }, { name: 'disk' }, { name: 'default' }],
+      plugins: [{ name: 'http' }, { name: 'disk', ...(this.options.disk && { config: this.options.disk }) }, { name: 'default' }],
       scheduler: { evaluator: 'default' },
     }));
   }
@@ -58,7 +66,7 @@ export class D7yLab {
     const dataDir = join(this.workDir, `scheduler-${host.name}`);
     const config = {
       dataDir, pluginsFile: this.pluginsFile, log: { level: process.env.D7Y_BENCH_LOG ?? 'warn' }, security: this.secrets,
-      scheduler: { listen: { host: host.ip, port } },
+      scheduler: { listen: { host: host.ip, port }, metrics: { listen: { host: host.ip, port: 0 } } },
     };
     const daemon = await this.launch('scheduler', `scheduler-${host.name}`, host, dataDir, config, '');
     return { daemon, address: `${host.ip}:${port}` };
@@ -71,12 +79,12 @@ export class D7yLab {
     const socket = join(dataDir, 'peer.sock');
     const config = {
       dataDir, pluginsFile: this.pluginsFile, log: { level: process.env.D7Y_BENCH_LOG ?? 'warn' },
-      security: opts.seed ? this.secrets : { clusterSecret: this.secrets.clusterSecret },
+      security: opts.seed ? this.secrets : { clusterSecret: this.secrets.clusterSecret, ...(this.options.tls && { tls: this.options.tls }) },
       peer: {
         seed: opts.seed, dataDir, socket,
         host: { ip: host.ip, hostname: name },
         upload: { port: 0, maxBandwidth: Math.round(opts.uploadBytesPerSec) },
-        rpc: { port: 0 }, pieceHttp: { port: 0 }, proxy: { listen: { port: 0 } },
+        rpc: { port: 0 }, pieceHttp: { port: 0 }, proxy: { listen: { port: 0 } }, metrics: { listen: { port: 0 } },
         schedulers: opts.schedulers, announceIntervalMs: 5_000,
         ...opts.peer,
       },
@@ -89,6 +97,20 @@ export class D7yLab {
     const [cmd, args] = inHost(daemon.host, process.execPath, [...binNodeFlags(), d7yBin, 'get', url, '-O', output, '--socket', daemon.socket,
       '--no-progress', '--overwrite', '--timeout', `${Math.ceil(timeoutMs / 1000)}s`, ...(process.env.D7Y_BENCH_GET_ARGS ?? '').split(' ').filter(Boolean)]);
     return startProcess(this.teardown, `d7y get on ${daemon.host.name}`, cmd, args, { logFile: `${output}.log` });
+  }
+
+  /** `d7y cache import <file> --replicas 1` through the peer's socket; resolves with the task id. */
+  async cacheImport(daemon: LabDaemon, file: string): Promise<string> {
+    const [cmd, args] = inHost(daemon.host, process.execPath, [...binNodeFlags(), d7yBin, 'cache', 'import', file, '--replicas', '1', '--ttl', '1h',
+      '--socket', daemon.socket, '--no-progress']);
+    return run(cmd, args, 600_000);
+  }
+
+  /** `d7y cache export <id> -O output` through the peer's socket inside its host; resolves with the exit code. */
+  cacheExport(daemon: LabDaemon, id: string, output: string, timeoutMs: number): BenchProcess {
+    const [cmd, args] = inHost(daemon.host, process.execPath, [...binNodeFlags(), d7yBin, 'cache', 'export', id, '-O', output, '--socket', daemon.socket,
+      '--no-progress', '--overwrite', '--timeout', `${Math.ceil(timeoutMs / 1000)}s`]);
+    return startProcess(this.teardown, `d7y cache export on ${daemon.host.name}`, cmd, args, { logFile: `${output}.log` });
   }
 
   private async launch(role: 'scheduler' | 'peer', name: string, host: LabHost, dataDir: string, config: unknown,

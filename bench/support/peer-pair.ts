@@ -1,6 +1,6 @@
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { D7yLab, type LabDaemon } from './d7y-lab.js';
+import { D7yLab, type D7yLabOptions, type LabDaemon } from './d7y-lab.js';
 import type { LabHost } from './net-lab.js';
 import { originBytesServed, startOrigin } from './origin-server.js';
 import { cpuSeconds, stopProcess } from './processes.js';
@@ -48,23 +48,26 @@ export class PeerPair {
     return originBytesServed(this.accessLog);
   }
 
-  static async start(teardown: Teardown, workDir: string, root: string, fileName: string, timeoutMs: number): Promise<PeerPair> {
+  /** `opts`: other ports (to run several pairs at once) and what the lab's daemons share (TLS, disk config). */
+  static async start(teardown: Teardown, workDir: string, root: string, fileName: string, timeoutMs: number,
+    opts: { originPort?: number; schedulerPort?: number; lab?: D7yLabOptions } = {}): Promise<PeerPair> {
     const accessLog = join(workDir, 'origin-access.log');
-    await startOrigin(teardown, LOOPBACK, root, 28180, workDir, `/${fileName}`, accessLog);
-    const d7y = new D7yLab(teardown, join(workDir, 'd7y'));
+    const originPort = opts.originPort ?? 28180;
+    await startOrigin(teardown, LOOPBACK, root, originPort, workDir, `/${fileName}`, accessLog);
+    const d7y = new D7yLab(teardown, join(workDir, 'd7y'), opts.lab);
     await d7y.init();
-    const { address } = await d7y.scheduler(LOOPBACK, 28102);
+    const { address } = await d7y.scheduler(LOOPBACK, opts.schedulerPort ?? 28102);
     const seed = await d7y.peer(LOOPBACK, { seed: true, schedulers: [address], uploadBytesPerSec: 1250 * 1024 * 1024 });
-    const url = `http://127.0.0.1:28180/${fileName}`;
+    const url = `http://127.0.0.1:${originPort}/${fileName}`;
     const warm = d7y.get(seed, url, join(workDir, 'seed.out'), timeoutMs);
     if (await warm.exited !== 0) throw new Error(`the seed peer could not fetch ${url}; see ${seed.logFile}`);
     return new PeerPair(d7y, address, seed, url, accessLog);
   }
 
-  /** A fresh peer daemon, with the seed as its only possible parent. */
-  newPeer(): Promise<LabDaemon> {
+  /** A fresh peer daemon, with the seed as its only possible parent; `peer` is merged into its peer section. */
+  newPeer(peer?: Record<string, unknown>): Promise<LabDaemon> {
     this.peers += 1;
-    return this.d7y.peer({ ...LOOPBACK, name: `lo${this.peers}` }, { seed: false, schedulers: [this.scheduler], uploadBytesPerSec: 1250 * 1024 * 1024 });
+    return this.d7y.peer({ ...LOOPBACK, name: `lo${this.peers}` }, { seed: false, schedulers: [this.scheduler], uploadBytesPerSec: 1250 * 1024 * 1024, peer });
   }
 
   /**

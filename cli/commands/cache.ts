@@ -1,8 +1,27 @@
 import { Command } from 'commander';
+import { D7yError } from '../../core/errors/d7y-error.js';
 import type { CacheCommandOptions, CacheImportOptions, CacheExportOptions } from '../cache-actions.js';
+import type { CacheManagerOptions } from '../cache-manager-actions.js';
 
 /** The code of the cache subcommands, loaded when one of them runs. */
 const actions = () => import('../cache-actions.js');
+const onManager = () => import('../cache-manager-actions.js');
+
+type Either = CacheCommandOptions & CacheManagerOptions;
+
+/** Refuses the manager's flags on a command that goes to the local daemon. */
+function local(opts: Either): Either {
+  const stray = opts.token !== undefined ? '--token' : opts.cluster !== undefined ? '--cluster' : undefined;
+  if (stray) throw new D7yError('D7Y_INVALID_ARGUMENT', `${stray} goes with --manager`, { fix: `add --manager <url>, or leave ${stray} out` });
+  return opts;
+}
+
+/** `--manager` (and its token): the command goes through the manager's open API instead of the local daemon. */
+function managerFlags(cmd: Command): Command {
+  return cmd
+    .option('--manager <url>', "through the manager's open API (every scheduler cluster of the tenant) instead of the local daemon")
+    .option('--token <token>', 'with --manager: personal access token with scope persistent_cache (default $D7Y_TOKEN, else the session of d7y login)');
+}
 
 function peerFlags(cmd: Command): Command {
   return cmd
@@ -35,19 +54,20 @@ export function registerCacheCommand(program: Command): void {
     .option('--no-progress', 'no progress bar')
     .option('--json', 'machine-readable output (with -O <file>)')
     .action(async (id: string, opts: CacheExportOptions) => (await actions()).exportCache(id, opts)));
-  peerFlags(cache.command('stat')
+  managerFlags(peerFlags(cache.command('stat')
     .description('show a task: size, pieces, replicas and the hosts holding them, TTL left, created')
     .argument('<id>', 'task id or name')
     .option('--json', 'machine-readable output')
-    .action(async (id: string, opts: CacheCommandOptions) => (await actions()).statCache(id, opts)));
-  peerFlags(cache.command('rm')
+    .action(async (id: string, opts: Either) => (opts.manager ? (await onManager()).statCacheOnManager(id, opts) : (await actions()).statCache(id, local(opts))))));
+  managerFlags(peerFlags(cache.command('rm')
     .description('delete a task from the whole cluster (every copy)')
     .argument('<id>', 'task id or name')
     .option('--json', 'machine-readable output')
-    .action(async (id: string, opts: CacheCommandOptions) => (await actions()).removeCache(id, opts)));
-  peerFlags(cache.command('list')
+    .action(async (id: string, opts: Either) => (opts.manager ? (await onManager()).removeCacheOnManager(id, opts) : (await actions()).removeCache(id, local(opts))))));
+  managerFlags(peerFlags(cache.command('list')
     .alias('ls')
-    .description('list the persistent-cache tasks of the cluster')
+    .description('list the persistent-cache tasks of the cluster (with --manager: of every scheduler cluster of the tenant)')
+    .option('--cluster <id>', 'with --manager: only this scheduler cluster')
     .option('--json', 'machine-readable output')
-    .action(async (opts: CacheCommandOptions) => (await actions()).listCache(opts)));
+    .action(async (opts: Either) => (opts.manager ? (await onManager()).listCacheOnManager(opts) : (await actions()).listCache(local(opts))))));
 }

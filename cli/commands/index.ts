@@ -14,6 +14,7 @@ import { registerPasswdCommand } from './passwd.js';
 import { registerExperimentCommand } from './experiment.js';
 import { registerInitCommand } from './init.js';
 import { registerProxyCommand } from './proxy.js';
+import { registerCertCommand } from './cert.js';
 import { registerVersionCommand } from './version.js';
 
 /** Adds one command (and its subcommands) to the program. */
@@ -36,5 +37,6 @@ export const commandRegistrars: CommandRegistrar[] = [
   registerExperimentCommand,
   registerInitCommand,
   registerProxyCommand,
+  registerCertCommand,
   registerVersionCommand,
 ];

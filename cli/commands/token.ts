@@ -10,7 +10,7 @@ export function registerTokenCommand(program: Command): void {
   addManagerOptions(token.command('create'), true)
     .description('create a personal access token; it is printed once')
     .argument('<name>', 'a name to recognise the token by')
-    .option('--scope <scopes>', 'comma-separated scopes: job, cluster', 'job,cluster')
+    .option('--scope <scopes>', 'comma-separated scopes: job, cluster, persistent_cache, seed (the seed credential, for schedulers and seed peers)', 'job,cluster,persistent_cache')
     .option('--expires-in-days <days>', 'lifetime in days', '30')
     .option('--json', 'print JSON')
     .action(async (name: string, opts: Opts & { scope: string; expiresInDays: string }) => {

@@ -17,6 +17,11 @@ export const ManagerLinkConfigSchema = unitObject({
   keepaliveInterval: duration({ min: 100, legacy: 'keepaliveIntervalMs', default: 5_000 }),
   /** How often a scheduler asks for its cluster's jobs. */
   jobPollInterval: duration({ min: 100, legacy: 'jobPollIntervalMs', default: 1_000 }),
+  /**
+   * How often a scheduler reports its persistent-cache tasks to the manager (sent whole when they
+   * changed, else a short call) and learns the deletes asked there.
+   */
+  persistentCacheReportInterval: duration({ min: 100, legacyNumber: true }).default(2_000),
 });
 
 export type ManagerLinkConfig = z.infer<typeof ManagerLinkConfigSchema>;

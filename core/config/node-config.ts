@@ -22,6 +22,17 @@ export const NodeConfigSchema = z.strictObject({
     /** `json` lines, `pretty` lines for a person, or `auto`: pretty when stderr is a terminal. */
     format: z.enum(LOG_FORMATS).default('auto'),
   }).prefault({}),
+  /**
+   * OpenTelemetry traces (off by default): spans of each download from the CLI through the daemon
+   * to the scheduler and the parents, carrying the task id, sent over OTLP/HTTP to `endpoint`.
+   */
+  tracing: z.strictObject({
+    enabled: z.boolean().default(false),
+    /** An OTLP/HTTP traces endpoint (a collector, Jaeger, Tempo). */
+    endpoint: z.string().url().default('http://127.0.0.1:4318/v1/traces'),
+    /** `service.name` of the spans; the role is added as `d7y.role`. */
+    serviceName: z.string().min(1).default('d7y'),
+  }).prefault({}),
   /** The cluster credential every role presents and checks on the data plane (see SecurityConfigSchema). */
   security: SecurityConfigSchema.prefault({}),
   manager: ManagerConfigSchema.prefault({}),

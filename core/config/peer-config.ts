@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import { ManagerLinkConfigSchema, oneTokenSetting } from './manager-link-config.js';
-import { opsConfigSchema } from './ops-config.js';
+import { metricsConfigSchema } from './metrics-config.js';
 import { ProxyConfigSchema } from './proxy-config.js';
 import { duration, rate, size, unitObject } from './unit-schemas.js';
 
@@ -62,6 +62,11 @@ export const PeerConfigSchema = unitObject({
     /** Largest gRPC message the dfdaemon service accepts; a larger one fails with RESOURCE_EXHAUSTED. */
     maxReceiveMessageSize: size({ min: 64 * 1024, max: 256 * 1024 * 1024 }).default(4 * MIB),
   }).prefault({}),
+  /**
+   * Prometheus `/metrics` (`d7y_peer_…`, see docs/metrics.md), `/healthz` and `/readyz` (ready once a
+   * scheduler took this host's announce) on its own small HTTP listener. The seed peer of `d7y up` takes this port + 10 (4012 by default), so the two never collide.
+   */
+  metrics: metricsConfigSchema(4002),
   /** HTTP range GET of one piece: `GET /pieces/<taskId>/<n>`; for tools and debugging. */
   pieceHttp: z.strictObject({
     port: port.default(4007),
@@ -72,8 +77,6 @@ export const PeerConfigSchema = unitObject({
    * through the swarm, everything else is forwarded to the origin as it is.
    */
   proxy: ProxyConfigSchema.prefault({}),
-  /** `/healthz` and `/readyz` over HTTP (`:4002` when enabled); ready once a scheduler took this host's announce. */
-  ops: opsConfigSchema(4002).prefault({}),
   /**
    * On SIGTERM the peer leaves its schedulers, stops taking connections and piece requests, and
    * waits this long at most for the uploads in flight before it closes them and exits.

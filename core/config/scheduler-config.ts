@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ManagerLinkConfigSchema, oneTokenSetting, someTokenSetting } from './manager-link-config.js';
-import { opsConfigSchema } from './ops-config.js';
+import { metricsConfigSchema } from './metrics-config.js';
 import { duration, size } from './unit-schemas.js';
 
 const ms = (def: number) => duration({ min: 1, legacyNumber: true }).default(def);
@@ -17,8 +17,8 @@ export const SchedulerConfigSchema = z.strictObject({
      */
     advertiseIp: z.string().min(1).optional(),
   }).prefault({}),
-  /** `/healthz` and `/readyz` over HTTP (`:8000` when enabled). */
-  ops: opsConfigSchema(8000).prefault({}),
+  /** Prometheus `/metrics` (`d7y_scheduler_…`, see docs/metrics.md), `/healthz` and `/readyz` on its own small HTTP listener. */
+  metrics: metricsConfigSchema(8000),
   /** Parents returned per scheduling round, best first. */
   candidateParentLimit: z.number().int().min(1).max(20).default(4),
   /** Peers of the task sampled per round before filtering and ranking. */

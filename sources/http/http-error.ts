@@ -1,5 +1,6 @@
 import { STATUS_CODES } from 'node:http';
 import { D7yError, type D7yErrorCode } from '../../core/index.js';
+import { originTlsError } from './origin-tls.js';
 import { redactUrl } from './redact-url.js';
 
 /** Error codes of undici/node that mean the origin could not be reached or dropped the connection. */
@@ -34,6 +35,8 @@ export function httpStatusError(method: string, url: string, status: number, att
 
 /** The D7yError for a connection-level failure (refused, DNS, reset, timeout). */
 export function httpNetworkError(method: string, url: string, err: unknown, attempts = 1): D7yError {
+  const tls = originTlsError(method, url, err);
+  if (tls) return tls;
   const code = networkCode(err);
   if (/redirect loop/i.test(String((err as Error | undefined)?.message))) {
     return new D7yError('D7Y_SOURCE_ERROR', `${method} ${redactUrl(url)} failed: the origin redirects in a loop`, {

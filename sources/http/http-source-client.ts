@@ -1,6 +1,6 @@
 import { PassThrough, Readable, Transform } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Agent, interceptors, request, type Dispatcher } from 'undici';
+import { Agent, interceptors, Pool, request, type Dispatcher } from 'undici';
 import {
   D7yError,
   isD7yError,
@@ -16,6 +16,7 @@ import {
 } from '../../core/index.js';
 import { httpNetworkError, httpStatusError, isRetryableNetworkError, isRetryableStatus } from './http-error.js';
 import { defaultHttpSourceConfig, type HttpSourceConfig } from './http-source-config.js';
+import { OriginTls } from './origin-tls.js';
 import { redactUrl } from './redact-url.js';
 
 type Response = Dispatcher.ResponseData;
@@ -38,12 +39,13 @@ export class HttpSourceClient implements SourceClient, Startable {
   constructor(config: Partial<HttpSourceConfig> = {}, logger: Logger = silentLogger()) {
     this.config = defaultHttpSourceConfig(config);
     this.logger = logger;
+    const tls = new OriginTls(this.config);
     this.agent = new Agent({
       connections: this.config.maxConnectionsPerOrigin,
       keepAliveTimeout: 30_000,
       headersTimeout: this.config.headersTimeout,
       bodyTimeout: this.config.bodyTimeout,
-      connect: { timeout: this.config.connectTimeout, rejectUnauthorized: !this.config.insecureSkipVerify },
+      factory: (origin, opts) => new Pool(origin, { ...opts, connect: { timeout: this.config.connectTimeout, ...tls.connectOptions(String(origin)) } }),
     });
     this.dispatcher = this.agent.compose(interceptors.redirect({ maxRedirections: this.config.maxRedirections }));
   }

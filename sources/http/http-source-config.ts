@@ -21,9 +21,19 @@ export const httpSourceConfigSchema = z.strictObject({
   deadline: ms({ min: 1 }).default(120_000),
   maxRedirections: z.number().int().min(0).max(50).default(5),
   maxConnectionsPerOrigin: z.number().int().positive().max(1024).default(16),
-  /** Accept any TLS certificate (test origins only). */
+  /** Accept any TLS certificate from every origin (test origins only; prefer caFile or insecureSkipVerifyHosts). */
   insecureSkipVerify: z.boolean().default(false),
-});
+  /** A PEM bundle of CAs trusted for https origins, besides the system's (an internal CA). */
+  caFile: z.string().min(1).optional(),
+  /** A client certificate (PEM) presented to https origins that ask for one, with its key. */
+  clientCertFile: z.string().min(1).optional(),
+  clientKeyFile: z.string().min(1).optional(),
+  /**
+   * Hosts whose certificates are not checked, by pattern: `host`, `host:port`, or `*.domain`
+   * (one or more labels). An explicit opt-in per host, for origins that cannot get a trusted certificate.
+   */
+  insecureSkipVerifyHosts: z.array(z.string().min(1)).default([]),
+}).refine((c) => Boolean(c.clientCertFile) === Boolean(c.clientKeyFile), { message: 'set clientCertFile and clientKeyFile together', path: ['clientKeyFile'] });
 
 export type HttpSourceConfig = z.infer<typeof httpSourceConfigSchema>;
 

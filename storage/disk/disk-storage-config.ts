@@ -9,6 +9,12 @@ export const DiskStorageConfigSchema = z.strictObject({
   dir: z.string().min(1).optional(),
   /** Byte budget of the cache, e.g. "20GiB"; when set, the GC watermarks measure it instead of the file system. */
   quota: size({ min: 1 }).optional(),
+  /**
+   * Encryption at rest: piece content is encrypted with AES-256-GCM (a nonce per piece write, the
+   * tag kept in the piece record) under the 256-bit key in `keyFile` (`openssl rand -hex 32`, mode
+   * 0600). The key is never written by d7y; a wrong key is an error, never wrong bytes.
+   */
+  encryption: z.strictObject({ keyFile: z.string().min(1) }).optional(),
   gc: z.strictObject({
     /** How often GC runs ("1m"; a plain number is milliseconds). */
     interval: duration({ min: 10, legacyNumber: true }).default(60_000),

@@ -9,11 +9,12 @@ import { checkPiece, checkRange, checkTaskId, checkWrittenRange, notRunning, pie
 import { writtenReporter } from '../shared/written-reporter.js';
 import { ContentFile } from './content-file.js';
 import { DiskGc, type DiskGcSettings } from './disk-gc.js';
-import { diskPaths, newDiskTask, taskSnapshot, type DiskTask } from './disk-task.js';
+import { diskPaths, newDiskTask, taskSnapshot, type DiskTask, type PieceFilling } from './disk-task.js';
 import { fsFailure } from './fs-failure.js';
 import { pooledFileRange } from './pooled-read.js';
 import { SharedReadHandles } from './read-handles.js';
 import { loadDiskIndex } from './load-disk-index.js';
+import { PieceCipher } from './piece-cipher.js';
 import { TaskLog, type TaskLogEntry } from './task-log.js';
 
 export interface DiskStorageOptions {
@@ -27,6 +28,17 @@ export interface DiskStorageOptions {
   now?: () => number;
   /** How long `stop` waits for writes in flight to settle (their input streams are destroyed first). */
   stopTimeoutMs?: number;
+  /** Encrypt piece content at rest with the key in this file (AES-256-GCM per piece; see PieceCipher). */
+  encryption?: { keyFile: string };
+}
+
+/** A piece record as the disk keeps it: with the seal of its encrypted bytes when encryption is on. */
+type StoredPiece = PieceRecord & { seal?: string };
+
+/** The record callers see (the seal stays inside the medium). */
+function publicRecord(p: StoredPiece): PieceRecord {
+  const { seal: _seal, ...record } = p;
+  return record;
 }
 
 
@@ -60,6 +72,7 @@ export class DiskStorage implements StorageMedium {
   private used = 0;
   private reserved = 0;
   private running = false;
+  private cipher?: PieceCipher;
 
   constructor(private readonly options: DiskStorageOptions) {
     this.logger = options.logger ?? silentLogger();
@@ -85,6 +98,7 @@ export class DiskStorage implements StorageMedium {
       await mkdir(join(this.dir, 'content', 'tasks'), { recursive: true });
       await mkdir(join(this.dir, 'metadata', 'tasks'), { recursive: true });
     });
+    if (this.options.encryption) this.cipher = await PieceCipher.load(this.options.encryption.keyFile, this.logger);
     this.tasks = await this.fsStep('loading its metadata', () => loadDiskIndex(this.dir, this.logger));
     this.used = [...this.tasks.values()].reduce((n, t) => n + t.bytes, 0);
     this.running = true;
@@ -190,7 +204,7 @@ export class DiskStorage implements StorageMedium {
       const present = task.pieces.get(piece.number);
       if (present) {
         checkDigest(await drainPiece(data, piece.length, what), expectedDigest ?? present.digest, what);
-        return { ...present };
+        return publicRecord(present);
       }
       return this.store(task, piece, data, expectedDigest, what, opts);
     });
@@ -208,7 +222,7 @@ export class DiskStorage implements StorageMedium {
   ): Promise<PieceRecord> {
     task.writers++;
     let reservedBytes = 0;
-    const filling = { offset: piece.offset, length: piece.length, written: 0 };
+    const filling: PieceFilling = { offset: piece.offset, length: piece.length, written: 0 };
     task.filling.set(piece.number, filling);
     const progress = writtenReporter(filling, opts?.onWritten, this.logger, { taskId: task.record.taskId, piece: piece.number });
     const landed = progress.report;
@@ -216,23 +230,25 @@ export class DiskStorage implements StorageMedium {
       await this.reserve(piece.length, task, what);
       reservedBytes = piece.length;
       const file = await this.fsStep(`opening the content file of task ${task.record.taskId}`, () => this.openFile(task));
-      const writer = isPieceFeed(data) ? file.copyingWriter(piece.offset, landed) : file.writer(piece.offset, landed);
+      const sealer = this.cipher?.sealer({ taskId: task.record.taskId, number: piece.number, offset: piece.offset, length: piece.length });
+      if (sealer) filling.nonce = sealer.nonce;
+      const writer = isPieceFeed(data) && !sealer ? file.copyingWriter(piece.offset, landed) : file.writer(piece.offset, landed);
       const writing = `writing ${what}`;
       const digest = await consumePiece(data, piece.length, what, (chunk) => {
-        const wrote = writer.push(chunk);
+        const wrote = writer.push(sealer ? sealer.update(chunk) : chunk);
         return wrote && this.fsStep(writing, () => wrote);
       });
       await this.fsStep(writing, () => writer.flush());
       checkDigest(digest, expectedDigest, what);
       if (task.deleted) throw taskNotFound(task.record.taskId, this.name);
-      const record = storedRecord(piece, digest, opts);
+      const record: StoredPiece = { ...storedRecord(piece, digest, opts), ...(sealer && { seal: sealer.seal() }) };
       task.unlogged.push(record);
       task.commitTimer ??= setTimeout(() => void this.commit(task).catch(() => undefined), COMMIT_MS);
       task.pieces.set(piece.number, record);
       task.bytes += piece.length;
       this.used += piece.length;
       task.record.lastAccessedAt = this.now();
-      return { ...record };
+      return publicRecord(record);
     } catch (err) {
       abandonInput(data);
       throw err;
@@ -256,7 +272,26 @@ export class DiskStorage implements StorageMedium {
     if (!task || !piece) throw pieceNotFound(taskId, pieceNumber, this.name);
     const { start, length } = checkRange(taskId, piece, range);
     this.touch(task);
+    if (this.cipher) return this.readSealed(taskId, piece, start, length);
     return this.readContent(taskId, pieceNumber, piece.offset + start, length);
+  }
+
+  /** `length` plain bytes from `start` of an encrypted piece: the whole piece is read and authenticated first. */
+  private async readSealed(taskId: string, piece: StoredPiece, start: number, length: number): Promise<PieceReadable> {
+    if (length === 0) return Readable.from([], { objectMode: false });
+    const { handle, release } = await this.readers.acquire(this.contentPath(taskId)).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') throw pieceNotFound(taskId, piece.number, this.name);
+      throw fsFailure(err, this.dir, `reading piece ${piece.number} of task ${taskId}`);
+    });
+    const sealed = Buffer.allocUnsafe(piece.length);
+    try {
+      const { bytesRead } = await this.fsStep(`reading piece ${piece.number} of task ${taskId}`, () => handle.read(sealed, 0, piece.length, piece.offset));
+      if (bytesRead !== piece.length) throw pieceNotFound(taskId, piece.number, this.name);
+    } finally {
+      release();
+    }
+    const plain = this.cipher!.open({ taskId, number: piece.number, offset: piece.offset, length: piece.length }, piece.seal, sealed);
+    return Readable.from([plain.subarray(start, start + length)], { objectMode: false });
   }
 
   /** `length` bytes of the task's content file from `position`, in pooled buffers. */
@@ -284,6 +319,13 @@ export class DiskStorage implements StorageMedium {
     if (!task || !bounds) throw pieceNotFound(taskId, piece.number, this.name);
     const { start, length } = checkWrittenRange(taskId, { number: piece.number, offset: bounds.offset, length: bounds.length }, piece, range, filling?.written ?? bounds.length);
     this.touch(task);
+    if (held && this.cipher) return this.readSealed(taskId, held, start, length);
+    if (filling?.nonce && this.cipher) {
+      const cipher = this.cipher;
+      const nonce = filling.nonce;
+      const sealed = await readAll(await this.readContent(taskId, piece.number, bounds.offset + start, length));
+      return Readable.from([cipher.readUnsealed(nonce, start, sealed)], { objectMode: false });
+    }
     return this.readContent(taskId, piece.number, bounds.offset + start, length);
   }
 
@@ -293,7 +335,7 @@ export class DiskStorage implements StorageMedium {
 
   async listPieces(taskId: string): Promise<PieceRecord[]> {
     const task = this.tasks.get(taskId);
-    return task ? [...task.pieces.values()].map((p) => ({ ...p })).sort((a, b) => a.number - b.number) : [];
+    return task ? [...task.pieces.values()].map(publicRecord).sort((a, b) => a.number - b.number) : [];
   }
 
   async deleteTask(taskId: string): Promise<void> {
@@ -310,7 +352,8 @@ export class DiskStorage implements StorageMedium {
 
   /** The file holding the task's bytes at their offsets (only recorded pieces are valid in it). */
   taskFilePath(taskId: string): string | undefined {
-    return this.tasks.has(taskId) ? this.contentPath(taskId) : undefined;
+    // An encrypted file is no use to a reader outside the medium.
+    return this.tasks.has(taskId) && !this.cipher ? this.contentPath(taskId) : undefined;
   }
 
   /** Runs one GC pass now (TTL, then watermarks); resolves with what it removed. */
@@ -459,6 +502,12 @@ export class DiskStorage implements StorageMedium {
   private assertRunning(): void {
     if (!this.running) throw notRunning(`disk storage at ${this.dir}`);
   }
+}
+
+async function readAll(stream: PieceReadable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(Buffer.from(chunk as Buffer));
+  return Buffer.concat(chunks);
 }
 
 async function syncDir(path: string): Promise<void> {

@@ -31,6 +31,8 @@ export interface PieceFilling {
   offset: number;
   length: number;
   written: number;
+  /** With encryption at rest: the nonce of the write, to pass its bytes on before the piece is sealed. */
+  nonce?: Buffer;
 }
 
 export function newDiskTask(record: TaskRecord, log: TaskLog, pieces = new Map<number, PieceRecord>()): DiskTask {

@@ -19,7 +19,7 @@ export default definePlugin<DiskStorageConfig>({
   },
   parseConfig: (raw) => DiskStorageConfigSchema.parse(raw ?? {}),
   register(ctx) {
-    const { dir, quota, gc } = ctx.config;
-    ctx.storage.add(new DiskStorage({ dir: dir ? resolve(ctx.dataDir, dir) : ctx.dataDir, quota, gc, logger: ctx.logger }));
+    const { dir, quota, gc, encryption } = ctx.config;
+    ctx.storage.add(new DiskStorage({ dir: dir ? resolve(ctx.dataDir, dir) : ctx.dataDir, quota, gc, encryption, logger: ctx.logger }));
   },
 });

@@ -30,7 +30,7 @@ function stages(all: Instruction[]): { name: string; from: string; body: Instruc
   return out;
 }
 
-const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { bin: Record<string, string>; engines: { node: string } };
+const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { bin: Record<string, string>; engines: { node: string }; scripts: Record<string, string> };
 const all = instructions(readFileSync(dockerfile, 'utf8'));
 const ignored = readFileSync(`${dockerfile}.dockerignore`, 'utf8').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
 const contextCopies = all.filter((i) => i.op === 'COPY' && !i.args.startsWith('--from')).flatMap((i) => i.args.split(/\s+/).slice(0, -1));
@@ -51,6 +51,7 @@ test('the build context files it COPYs exist, are not ignored, and cover what ts
   }
   const tsconfig = JSON.parse(readFileSync(join(repoRoot, 'tsconfig.json'), 'utf8')) as { include: string[] };
   for (const dir of tsconfig.include) t.true(contextCopies.includes(dir), `${dir} (compiled by tsc) is copied`);
+  for (const script of pkg.scripts.prepare!.match(/\bscripts\/\S+/g) ?? []) t.true(contextCopies.includes(script), `${script} (run by npm prepare) is copied`);
 });
 
 test('the image ships what npm pack ships, installed from the packed tarball', async (t) => {
@@ -75,8 +76,8 @@ test('the runtime runs the d7y bin as a non-root user and exposes every default 
   const link = /ln -s \.\.\/lib\/node_modules\/d7y\/(\S+) \/usr\/local\/bin\/d7y/.exec(runtime.map((i) => i.args).join('\n'));
   t.is(link?.[1], pkg.bin.d7y, '/usr/local/bin/d7y is the package\'s bin');
   const c = NodeConfigSchema.parse({});
-  const defaults = [c.manager.listen.port, c.scheduler.listen.port, c.scheduler.ops.port, c.peer.rpc.port, c.peer.proxy.listen.port,
-    c.peer.ops.port, c.peer.upload.port, c.peer.pieceHttp.port];
+  const defaults = [c.manager.listen.port, c.scheduler.listen.port, c.scheduler.metrics.listen.port, c.peer.rpc.port, c.peer.proxy.listen.port,
+    c.peer.metrics.listen.port, c.peer.upload.port, c.peer.pieceHttp.port];
   const exposed = runtime.filter((i) => i.op === 'EXPOSE').flatMap((i) => i.args.split(/\s+/).map(Number));
   t.deepEqual([...exposed].sort(), [...defaults].sort());
 });

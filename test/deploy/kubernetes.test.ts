@@ -44,8 +44,8 @@ function effectiveConfig(objs: Obj[], c: Container): NodeConfig {
 /** The ports a role listens on, by the container-port names the manifests use. */
 function rolePorts(role: string, c: NodeConfig): Record<string, number> {
   if (role === 'manager') return { http: c.manager.listen.port };
-  if (role === 'scheduler') return { grpc: c.scheduler.listen.port, ops: c.scheduler.ops.port };
-  return { rpc: c.peer.rpc.port, upload: c.peer.upload.port, 'piece-http': c.peer.pieceHttp.port, ops: c.peer.ops.port };
+  if (role === 'scheduler') return { grpc: c.scheduler.listen.port, metrics: c.scheduler.metrics.listen.port };
+  return { rpc: c.peer.rpc.port, upload: c.peer.upload.port, 'piece-http': c.peer.pieceHttp.port, metrics: c.peer.metrics.listen.port };
 }
 
 const expected: Record<string, string[]> = {
@@ -56,7 +56,7 @@ expected.full = [...expected.lightweight, 'Deployment/d7y-manager', 'PodDisrupti
   'Service/d7y-redis', 'StatefulSet/d7y-postgres', 'StatefulSet/d7y-redis'].sort();
 
 for (const overlay of ['lightweight', 'full']) {
-  test(`${overlay}: renders the expected objects, ports match the node configs, probes hit the ops endpoints`, async (t) => {
+  test(`${overlay}: renders the expected objects, ports match the node configs, probes hit the metrics listener's health endpoints`, async (t) => {
     const objs = await render(overlay);
     t.deepEqual(objs.map((o) => `${o.kind}/${o.metadata.name.replace(/-[a-z0-9]{10}$/, '')}`).sort(), expected[overlay]!.sort());
     t.true(objs.filter((o) => o.kind !== 'Namespace').every((o) => o.metadata.namespace === 'd7y'), 'every object is in the d7y namespace');
@@ -88,13 +88,13 @@ for (const overlay of ['lightweight', 'full']) {
           t.is(p.containerPort, ports[p.name], `${where}/${c.name} port ${p.name} is the one ${runs.file} listens on`);
           if (pod.hostNetwork) t.is(p.hostPort, p.containerPort, `${where}/${c.name} port ${p.name}: host port = container port on the host network`);
         }
-        const probePort = runs.role === 'manager' ? 'http' : 'ops';
+        const probePort = runs.role === 'manager' ? 'http' : 'metrics';
         t.like(c.livenessProbe, { httpGet: { path: '/healthz', port: probePort } }, `${where} liveness`);
         t.like(c.readinessProbe, { httpGet: { path: '/readyz', port: probePort } }, `${where} readiness`);
         if (runs.role !== 'manager') {
-          const ops = runs.role === 'scheduler' ? config.scheduler.ops : config.peer.ops;
-          t.true(ops.enabled, `${runs.file} turns the ops listener on`);
-          t.is(ops.host, '0.0.0.0', `${runs.file}: the kubelet reaches the ops listener`);
+          const ops = runs.role === 'scheduler' ? config.scheduler.metrics : config.peer.metrics;
+          t.true(ops.enabled, `${runs.file} keeps the metrics listener (metrics, health) on`);
+          t.is(ops.listen.host, '0.0.0.0', `${runs.file}: the kubelet and Prometheus reach the metrics listener`);
         }
         const svc: Obj | undefined = services.find((s) => s.metadata.name === w.metadata.name);
         for (const sp of svc?.spec.ports ?? []) {
@@ -140,12 +140,12 @@ test('the probe paths of the manifests answer 200 on a scheduler and a peer star
   // What differs from a pod: folders, ports free on this machine, and loopback as the address.
   const common = { D7Y_DATA_DIR: join(dir, 'data'), D7Y_SECURITY__CLUSTER_SECRET_FILE: join(dir, 'secrets/cluster-secret') };
   const scheduler = startCli(t, ['scheduler', '-c', join(dir, 'scheduler.yaml')], {
-    env: { ...common, D7Y_DATA_DIR: join(dir, 'sched'), D7Y_SECURITY__SEED_SECRET_FILE: join(dir, 'secrets/seed-secret'), D7Y_SCHEDULER__LISTEN__HOST: '127.0.0.1', D7Y_SCHEDULER__LISTEN__PORT: String(grpc), D7Y_SCHEDULER__OPS__PORT: String(schedOps), D7Y_SCHEDULER__OPS__HOST: '127.0.0.1' },
+    env: { ...common, D7Y_DATA_DIR: join(dir, 'sched'), D7Y_SECURITY__SEED_SECRET_FILE: join(dir, 'secrets/seed-secret'), D7Y_SCHEDULER__LISTEN__HOST: '127.0.0.1', D7Y_SCHEDULER__LISTEN__PORT: String(grpc), D7Y_SCHEDULER__METRICS__LISTEN__PORT: String(schedOps), D7Y_SCHEDULER__METRICS__LISTEN__HOST: '127.0.0.1' },
   });
   await waitForOutput(scheduler, /d7y: ready: .*\n/, 60_000);
   const peer = startCli(t, ['peer', '-c', join(dir, 'peer.yaml')], {
     env: {
-      ...common, D7Y_PEER__SCHEDULERS: JSON.stringify([`127.0.0.1:${grpc}`]), D7Y_PEER__OPS__PORT: String(peerOps), D7Y_PEER__OPS__HOST: '127.0.0.1',
+      ...common, D7Y_PEER__SCHEDULERS: JSON.stringify([`127.0.0.1:${grpc}`]), D7Y_PEER__METRICS__LISTEN__PORT: String(peerOps), D7Y_PEER__METRICS__LISTEN__HOST: '127.0.0.1',
       D7Y_PEER__RPC__PORT: '0', D7Y_PEER__UPLOAD__PORT: '0', D7Y_PEER__PIECE_HTTP__PORT: '0', D7Y_PEER__PROXY__LISTEN__PORT: '0',
     },
   });

@@ -1,5 +1,5 @@
 import { Server, ServerCredentials, status as GrpcStatus } from '@grpc/grpc-js';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import test from 'ava';
@@ -72,7 +72,7 @@ test.serial('a cluster with a static secret downloads P2P, and every door of the
   seed.child.stderr?.setEncoding('utf8').on('data', (d: string) => { seedLog += d; });
   const child = await cluster.peer('child', { schedulers: [scheduler.address] });
   const seedInfo = await cluster.client(seed).peer() as { hostId: string; rpcPort: number; uploadPort: number };
-  const childInfo = await cluster.client(child).peer() as { pieceHttpPort: number; uploadPort: number };
+  const childInfo = await cluster.client(child).peer() as { pieceHttpPort: number; uploadPort: number; rpcPort: number };
 
   // A normal download through the authenticated cluster: the seed goes to the origin with the user's header.
   const url = origin.urlOf('/p.bin');
@@ -123,6 +123,14 @@ test.serial('a cluster with a static secret downloads P2P, and every door of the
   await t.throwsAsync(member.deleteHost(seedInfo.hostId), { message: /belongs to another identity|needs the seed credential/ });
   const hosts = await schedulerAs(t, scheduler.address, cluster.auth(true)).listHosts();
   t.true(hosts.some((h) => h.id === seedInfo.hostId && h.type === HostType.HOST_TYPE_SUPER), 'the seed is still known as a seed');
+  // A proof copied off the wire: the scheduler took it once, and refuses it the second time.
+  const copier = cluster.auth(true);
+  const copied = { member: copier.memberProof.bind(copier), seed: copier.seedProof.bind(copier), seen: new Map<string, string | undefined>() };
+  copier.memberProof = (scope) => { const k = `m${scope}`; if (!copied.seen.has(k)) copied.seen.set(k, copied.member(scope)); return copied.seen.get(k) as string; };
+  copier.seedProof = (scope) => { const k = `s${scope}`; if (!copied.seen.has(k)) copied.seen.set(k, copied.seed(scope)); return copied.seen.get(k); };
+  const replayer = schedulerAs(t, scheduler.address, copier);
+  t.true((await replayer.listHosts()).length >= 2, 'the first use of the proof is served');
+  await t.throwsAsync(replayer.listHosts(), { message: /refused ListHosts: the cluster credential was already used once/ }, 'the same proof again is a replay');
 
   // The seed's dfdaemon: no fetch of a loopback URL for a stranger or a mere member.
   const seedRpc = { host: '127.0.0.1', port: seedInfo.rpcPort };
@@ -136,6 +144,17 @@ test.serial('a cluster with a static secret downloads P2P, and every door of the
   await t.throwsAsync(dfdaemonAs(t).deleteTask(seedRpc, taskId({ url })), { message: /refused DeleteTask: no cluster credential/ });
   await t.throwsAsync(dfdaemonAs(t, cluster.auth()).deleteTask(seedRpc, taskId({ url })), { message: /needs the seed credential/ });
   t.true((await cluster.client(seed).stat(taskId({ url })) as { finished: boolean }).finished, 'the seed still holds the task');
+
+  // A normal peer obeys only the schedulers it announced itself to: a mere member cannot make it fetch, stat or delete.
+  const childRpc = { host: '127.0.0.1', port: childInfo.rpcPort };
+  const notScheduler = /refused (DownloadTask|StatTask|DeleteTask): only a scheduler this peer announced itself to/;
+  await t.throwsAsync(drain(dfdaemonAs(t, cluster.auth()).downloadTask(childRpc, internal)), { message: notScheduler });
+  await t.throwsAsync(dfdaemonAs(t, cluster.auth()).statTask(childRpc, taskId({ url })), { message: notScheduler });
+  await t.throwsAsync(dfdaemonAs(t, cluster.auth()).deleteTask(childRpc, taskId({ url })), { message: notScheduler });
+  const guessed = randomBytes(32);
+  await t.throwsAsync(dfdaemonAs(t, cluster.auth()).deleteTask(childRpc, taskId({ url }), { controlKey: guessed }), { message: /the control proof is wrong/ });
+  t.is(origin.served.requests('/internal'), 0, 'the child never fetched the URL it was handed');
+  t.true((await cluster.client(child).stat(taskId({ url })) as { finished: boolean }).finished, 'the child still holds the task');
 
   // Vortex and piece HTTP of the child.
   const id = taskId({ url });

@@ -27,18 +27,19 @@ async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutM
 test('scheduler, peer and manager answer /healthz and /readyz; a peer is ready only while a scheduler takes its announce', async (t) => {
   const dir = await tmpDir(t);
   const [sched, schedOps, peerOps, manager] = [await freePort(), await freePort(), await freePort(), await freePort()];
-  await writeFile(join(dir, 'scheduler.yaml'), `dataDir: ${dir}/s\nscheduler: { listen: { port: ${sched} }, ops: { enabled: true, port: ${schedOps} } }\n`);
+  await writeFile(join(dir, 'scheduler.yaml'), `dataDir: ${dir}/s\nscheduler: { listen: { port: ${sched} } }\n`);
   await writeFile(join(dir, 'peer.yaml'), [
     `dataDir: ${dir}/p`,
-    `peer: { schedulers: ["127.0.0.1:${sched}"], announceInterval: 1s, ops: { enabled: true, port: ${peerOps} },`,
+    `peer: { schedulers: ["127.0.0.1:${sched}"], announceInterval: 1s, `,
     `  upload: { port: 0 }, rpc: { port: 0 }, pieceHttp: { port: 0 }, proxy: { enabled: false } }`,
   ].join('\n'));
   await writeFile(join(dir, 'manager.yaml'), `dataDir: ${dir}/m\nmanager: { listen: { port: ${manager} }, rootPassword: ops-test-password }\n`);
-  const scheduler = startCli(t, ['scheduler', '-c', join(dir, 'scheduler.yaml')]);
+  // The test run sets the metrics ports to 0 through the environment, which wins over a file.
+  const scheduler = startCli(t, ['scheduler', '-c', join(dir, 'scheduler.yaml')], { env: { D7Y_SCHEDULER__METRICS__LISTEN__PORT: String(schedOps) } });
   await waitForOutput(scheduler, /d7y: ready: .*\n/, 60_000);
-  const peer = startCli(t, ['peer', '-c', join(dir, 'peer.yaml')]);
+  const peer = startCli(t, ['peer', '-c', join(dir, 'peer.yaml')], { env: { D7Y_PEER__METRICS__LISTEN__PORT: String(peerOps) } });
   const banner = await waitForOutput(peer, /d7y: ready: .*\n/, 60_000);
-  t.regex(banner, new RegExp(`"ops":"127\\.0\\.0\\.1:${peerOps}"`));
+  t.regex(banner, new RegExp(`"metrics":"http://127\\.0\\.0\\.1:${peerOps}/metrics"`));
   const mgr = startCli(t, ['manager', '-c', join(dir, 'manager.yaml')]);
   await waitForOutput(mgr, /d7y: ready: .*\n/, 60_000);
 
@@ -50,9 +51,10 @@ test('scheduler, peer and manager answer /healthz and /readyz; a peer is ready o
   t.like(ready.body, { status: 'ready', checks: { scheduler: { ok: true } } });
   t.like(await getJson(`http://127.0.0.1:${manager}/healthz`), { status: 200, body: { status: 'ok', database: 'sqlite' } });
   t.like(await getJson(`http://127.0.0.1:${manager}/readyz`), { status: 200, body: { status: 'ready', database: 'sqlite' } });
-  const unknown = await getJson(`http://127.0.0.1:${peerOps}/nope`);
+  const unknown = await fetch(`http://127.0.0.1:${peerOps}/nope`);
   t.is(unknown.status, 404);
-  t.regex(String(unknown.body.fix), /\/healthz/);
+  t.regex(await unknown.text(), /\/healthz/);
+  t.regex(await (await fetch(`http://127.0.0.1:${peerOps}/metrics`)).text(), /d7y_peer_/, 'the same listener serves /metrics');
 
   scheduler.kill('SIGKILL');
   const notReady = await until('the peer turning not ready', async () => {
@@ -70,10 +72,10 @@ test('SIGTERM drains a peer: no new connections, the upload in flight finishes w
   const [pieceHttp, ops] = [await freePort(), await freePort()];
   await writeFile(join(dir, 'peer.yaml'), [
     `dataDir: ${dir}/data`,
-    `peer: { schedulers: [], drainTimeout: 20s, ops: { enabled: true, port: ${ops} }, pieceHttp: { port: ${pieceHttp} },`,
+    `peer: { schedulers: [], drainTimeout: 20s, pieceHttp: { port: ${pieceHttp} },`,
     `  upload: { port: 0, rateLimit: 2MiB/s }, rpc: { port: 0 }, proxy: { enabled: false } }`,
   ].join('\n'));
-  const peer = startCli(t, ['peer', '-c', join(dir, 'peer.yaml')]);
+  const peer = startCli(t, ['peer', '-c', join(dir, 'peer.yaml')], { env: { D7Y_PEER__METRICS__LISTEN__PORT: String(ops) } });
   await waitForOutput(peer, /d7y: ready: .*\n/, 60_000);
   const socket = join(dir, 'data/peer/peer.sock');
   const got = await runCli(['get', origin.urlOf('/big.bin'), '-O', join(dir, 'out.bin'), '--socket', socket, '--no-progress']);

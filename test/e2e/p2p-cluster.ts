@@ -74,12 +74,13 @@ export class P2PCluster {
   }
 
   /** A peer daemon; `schedulers` defaults to none (pure back-to-source). */
-  async peer(name: string, opts: { seed?: boolean; schedulers?: string[]; dataDir?: string; peer?: Record<string, unknown> } = {}): Promise<DaemonProcess> {
+  /** `security`: the peer's security block instead of the cluster's secrets. */
+  async peer(name: string, opts: { seed?: boolean; schedulers?: string[]; dataDir?: string; peer?: Record<string, unknown>; security?: Record<string, unknown> } = {}): Promise<DaemonProcess> {
     const dataDir = opts.dataDir ?? join(this.dir, name);
     const socket = join(dataDir, 'peer.sock');
     const config = {
       dataDir, pluginsFile: this.pluginsFile, log: { level: 'warn' },
-      security: opts.seed ? this.secrets : { clusterSecret: this.secrets.clusterSecret },
+      security: opts.security ?? (opts.seed ? this.secrets : { clusterSecret: this.secrets.clusterSecret }),
       peer: {
         seed: opts.seed ?? false, dataDir, socket,
         host: { ip: '127.0.0.1', hostname: name },

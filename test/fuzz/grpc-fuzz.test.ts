@@ -1,9 +1,15 @@
+import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
+import { join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import fc from 'fast-check';
 import { Client, credentials, Metadata, status, type ServiceError } from '@grpc/grpc-js';
 import { DfdaemonUploadService } from '../../core/protocol/rpc/gen/dfdaemon.js';
 import { SchedulerService } from '../../core/protocol/rpc/gen/scheduler.js';
+import { PersistentCacheService } from '../../core/protocol/rpc/gen/scheduler-persistent-cache.js';
+import { DfdaemonPersistentCacheService } from '../../core/protocol/rpc/gen/dfdaemon-persistent-cache.js';
+import { ClusterAuth } from '../../core/protocol/auth/cluster-auth.js';
+import { clusterAuthInterceptor } from '../../core/protocol/auth/grpc-auth.js';
 import { startLiveNode } from './live-node.js';
 
 const RUNS_PER_METHOD = 150;
@@ -108,39 +114,58 @@ function call(client: Client, def: MethodDef, bodies: Buffer[]): Promise<Outcome
   });
 }
 
-async function campaign(t: ExecutionContext, address: string, service: Record<string, MethodDef>): Promise<Map<string, Map<number, number>>> {
-  const client = new Client(address, credentials.createInsecure(), { 'grpc.max_send_message_length': 64 * 1024 * 1024 });
-  t.teardown(() => client.close());
+/** Who a fuzzed call comes from: a stranger, a member of the cluster, or a scheduler or seed peer (member and seed credential). */
+const CALLERS = ['stranger', 'member', 'seed'] as const;
+type Caller = typeof CALLERS[number];
+
+async function campaign(t: ExecutionContext, address: string, service: Record<string, MethodDef>, auth: ClusterAuth, memberSecret: string): Promise<{ codes: Map<string, Map<number, number>>; callers: Record<Caller, number> }> {
+  const options = { 'grpc.max_send_message_length': 64 * 1024 * 1024 };
+  const clients: Record<Caller, Client> = {
+    stranger: new Client(address, credentials.createInsecure(), options),
+    member: new Client(address, credentials.createInsecure(), { ...options, interceptors: [clusterAuthInterceptor({ auth: new ClusterAuth(memberSecret) })] }),
+    seed: new Client(address, credentials.createInsecure(), { ...options, interceptors: [clusterAuthInterceptor({ auth })] }),
+  };
+  t.teardown(() => { for (const c of Object.values(clients)) c.close(); });
+  const callers: Record<Caller, number> = { stranger: 0, member: 0, seed: 0 };
   const seen = new Map<string, Map<number, number>>();
   for (const [name, def] of Object.entries(service)) {
     const codes = new Map<number, number>();
     seen.set(name, codes);
-    await fc.assert(fc.asyncProperty(fc.array(messages(def), { minLength: 1, maxLength: def.requestStream ? 4 : 1 }), async (bodies) => {
+    const from = fc.oneof({ weight: 1, arbitrary: fc.constant<Caller>('stranger') }, { weight: 2, arbitrary: fc.constant<Caller>('member') }, { weight: 1, arbitrary: fc.constant<Caller>('seed') });
+    await fc.assert(fc.asyncProperty(fc.array(messages(def), { minLength: 1, maxLength: def.requestStream ? 4 : 1 }), from, async (bodies, caller) => {
       if (!bodies.every((b) => loopbackOnly(def, b))) return;
-      const r = await call(client, def, bodies);
+      callers[caller] += 1;
+      const r = await call(clients[caller], def, bodies);
       codes.set(r.code, (codes.get(r.code) ?? 0) + 1);
       const streamed = def.requestStream || def.responseStream;
       if (r.code === status.DEADLINE_EXCEEDED && !streamed) throw new Error(`${name}: no answer within ${DEADLINE_MS} ms`);
       if (r.code === status.UNAVAILABLE) throw new Error(`${name}: the server went away (${r.details})`);
       const parseError = r.code === status.INTERNAL && r.details.startsWith('Error deserializing request');
+      // A stranger's call is refused, unless its bytes are no message at all (gRPC fails those before any handler runs).
+      if (caller === 'stranger' && r.code !== status.UNAUTHENTICATED && !parseError) throw new Error(`${name}: a caller without the cluster credential got ${status[r.code]} ${r.details}`);
       if ((r.code === status.INTERNAL || r.code === status.UNKNOWN) && !parseError) throw new Error(`${name}: ${status[r.code]} ${r.details}`);
-    }), { numRuns: RUNS_PER_METHOD, endOnFailure: true });
+    }), { numRuns: RUNS_PER_METHOD, endOnFailure: true, includeErrorInReport: true });
   }
-  return seen;
+  return { codes: seen, callers };
 }
 
-const summary = (m: Map<string, Map<number, number>>) => [...m].map(([name, codes]) =>
-  `${name}: ${[...codes].map(([c, n]) => `${status[c]}×${n}`).join(' ')}`).join('; ');
+const prefixed = (p: string, service: object) => Object.fromEntries(Object.entries(service).map(([k, v]) => [p + k, v]));
 
-test('fuzzing every gRPC method of the scheduler and the dfdaemon with valid-ish, mutated and random messages: no internal error, no hang, no crash; a normal download works afterwards', async (t) => {
-  t.timeout(200_000);
+const summary = (r: { codes: Map<string, Map<number, number>>; callers: Record<Caller, number> }) => `callers ${CALLERS.map((c) => `${c}×${r.callers[c]}`).join(' ')}; ` +
+  [...r.codes].map(([name, codes]) => `${name}: ${[...codes].map(([c, n]) => `${status[c]}×${n}`).join(' ')}`).join('; ');
+
+test('fuzzing every gRPC method of the scheduler and the dfdaemon with valid-ish, mutated and random messages from strangers (all refused), members and seed-credential holders: no internal error, no hang, no crash; a normal download works afterwards', async (t) => {
+  t.timeout(300_000);
   const node = await startLiveNode(t);
-  const scheduler = await campaign(t, `127.0.0.1:${node.ports.scheduler}`, SchedulerService as unknown as Record<string, MethodDef>);
-  t.log(`scheduler, ${RUNS_PER_METHOD} cases per method (${Object.keys(SchedulerService).length} methods): ${summary(scheduler)}`);
+  const memberSecret = (await readFile(join(node.dataDir, 'cluster-secret'), 'utf8')).trim();
+  const schedulerMethods = { ...SchedulerService, ...prefixed('cache.', PersistentCacheService) } as unknown as Record<string, MethodDef>;
+  const scheduler = await campaign(t, `127.0.0.1:${node.ports.scheduler}`, schedulerMethods, node.auth, memberSecret);
+  t.log(`scheduler, ${RUNS_PER_METHOD} cases per method (${Object.keys(schedulerMethods).length} methods): ${summary(scheduler)}`);
   t.true(node.alive(), 'the node survived the scheduler campaign');
   t.log(`control download after the scheduler campaign: ${(await node.controlDownload(t)).toFixed(0)} ms`);
-  const dfdaemon = await campaign(t, `127.0.0.1:${node.ports.rpc}`, DfdaemonUploadService as unknown as Record<string, MethodDef>);
-  t.log(`dfdaemon, ${RUNS_PER_METHOD} cases per method (${Object.keys(DfdaemonUploadService).length} methods): ${summary(dfdaemon)}`);
+  const dfdaemonMethods = { ...DfdaemonUploadService, ...prefixed('cache.', DfdaemonPersistentCacheService) } as unknown as Record<string, MethodDef>;
+  const dfdaemon = await campaign(t, `127.0.0.1:${node.ports.rpc}`, dfdaemonMethods, node.auth, memberSecret);
+  t.log(`dfdaemon, ${RUNS_PER_METHOD} cases per method (${Object.keys(dfdaemonMethods).length} methods): ${summary(dfdaemon)}`);
   t.true(node.alive(), 'the node survived the dfdaemon campaign');
   t.log(`control download after the dfdaemon campaign: ${(await node.controlDownload(t)).toFixed(0)} ms`);
 });

@@ -65,7 +65,7 @@ test('fuzzing the manager REST API (bodies, paths, query strings): no 5xx, no ha
     const text = await res.body.text();
     statuses.set(res.statusCode, (statuses.get(res.statusCode) ?? 0) + 1);
     if (res.statusCode >= 500) throw new Error(`${method} ${path}?${qs} → ${res.statusCode} ${text.slice(0, 300)} (body ${String(body).slice(0, 200)})`);
-  }), { numRuns: RUNS, endOnFailure: true });
+  }), { numRuns: RUNS, endOnFailure: true, includeErrorInReport: true });
 
   t.log(`${RUNS} requests over ${routes.length} routes; statuses: ${[...statuses].sort((a, b) => a[0] - b[0]).map(([s, n]) => `${s}×${n}`).join(' ')}`);
   t.true(node.alive(), 'the node survived');

@@ -87,7 +87,8 @@ test('fuzzing a live peer\'s Vortex server with random, mutated and truncated fr
     { weight: 1, arbitrary: anyTag }, { weight: 1, arbitrary: hugeLength }, { weight: 1, arbitrary: noise });
   const connection = fc.array(frame, { minLength: 1, maxLength: 6 }).map((frames) => Buffer.concat(frames));
 
-  const client = new VortexClient({ readTimeoutMs: 3_000, auth: node.auth });
+  // "Answered" is the property here, not "answered fast" (the slow-readers test measures that): a loaded machine gets time.
+  const client = new VortexClient({ readTimeoutMs: 15_000, auth: node.auth });
   t.teardown(() => client.close());
   const endings = { closed: 0, quiet: 0 };
   let bytesBack = 0;
@@ -100,12 +101,17 @@ test('fuzzing a live peer\'s Vortex server with random, mutated and truncated fr
     endings[r.ended] += 1;
     if (!node.alive()) throw new Error(`the node died after ${bytes.toString('hex').slice(0, 200)}`);
     if (++cases % 25 === 0) {
-      const { body } = await client.downloadPiece({ host: '127.0.0.1', port: node.ports.upload }, { taskId: held, number: 1 });
+      const asked = Date.now();
       let n = 0;
-      for await (const chunk of body) n += (chunk as Buffer).length;
+      try {
+        const { body } = await client.downloadPiece({ host: '127.0.0.1', port: node.ports.upload }, { taskId: held, number: 1 });
+        for await (const chunk of body) n += (chunk as Buffer).length;
+      } catch (err) {
+        throw new Error(`a valid piece request after ${cases} fuzzed connections failed after ${Date.now() - asked} ms: ${(err as Error).message}`, { cause: err });
+      }
       if (n === 0) throw new Error('a valid request got an empty piece');
     }
-  }), { numRuns: RUNS, endOnFailure: true });
+  }), { numRuns: RUNS, endOnFailure: true, includeErrorInReport: true });
 
   t.log(`${RUNS} connections, ${members} of them as a member of the cluster (${endings.closed} closed by the server, ${endings.quiet} left waiting for the rest of a frame or done), ${(bytesBack / 2 ** 20).toFixed(0)} MiB of answers; a valid request answered after every 25`);
   const statuses = new Map<number, number>();
@@ -118,7 +124,7 @@ test('fuzzing a live peer\'s Vortex server with random, mutated and truncated fr
     const res = await rawHttp(node.ports.pieceHttp, `${method} ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n${r ? `Range: ${r.replace(/[\r\n]/g, '')}\r\n` : ''}Connection: close\r\n\r\n`);
     statuses.set(res, (statuses.get(res) ?? 0) + 1);
     if (res >= 500 || res === 0) throw new Error(`${method} ${path} (range ${r}) → ${res}`);
-  }), { numRuns: 300, endOnFailure: true });
+  }), { numRuns: 300, endOnFailure: true, includeErrorInReport: true });
   t.log(`piece HTTP, 300 requests: ${[...statuses].map(([c, n]) => `${c}×${n}`).join(' ')}`);
   t.true(node.alive(), 'the node survived');
   t.log(`control download after the campaign: ${(await node.controlDownload(t)).toFixed(0)} ms`);

@@ -7,7 +7,7 @@ import { freePort } from '../support/env.js';
 import { pushImage, startRegistry } from '../support/registry.js';
 import { runCli, startCli, waitForOutput } from '../support/run-cli.js';
 import { P2PCluster } from '../e2e/p2p-cluster.js';
-import { ROOT_PASSWORD } from './manager-harness.js';
+import { startManagerProcess } from './manager-harness.js';
 
 test('an image preheat resolves the manifest URL to its blobs through the oci source and warms them on the seed peer', async (t) => {
   t.timeout(150_000);
@@ -18,17 +18,7 @@ test('an image preheat resolves the manifest URL to its blobs through the oci so
     plugins: [{ name: 'http' }, { name: 'oci' }, { name: 'disk' }, { name: 'default' }],
     scheduler: { evaluator: 'default' },
   }));
-  const managerConfig = join(cluster.dir, 'manager.json');
-  await writeFile(managerConfig, JSON.stringify({
-    dataDir: join(cluster.dir, 'manager'), pluginsFile: cluster.pluginsFile, log: { level: 'warn' }, security: cluster.secrets,
-    manager: { listen: { host: '127.0.0.1', port: 0 }, rootPassword: ROOT_PASSWORD },
-  }));
-  const manager = startCli(t, ['manager', '--config', managerConfig]);
-  const ready = await waitForOutput(manager, /d7y: ready: manager \{"listen":"127\.0\.0\.1:(\d+)"/, 60_000);
-  const url = `http://127.0.0.1:${/"listen":"127\.0\.0\.1:(\d+)"/.exec(ready)![1]}`;
-  const root = new ManagerClient({ url });
-  t.teardown(() => root.close());
-  await root.signIn('root', ROOT_PASSWORD);
+  const { process: manager, url, root } = await startManagerProcess(t, { dir: cluster.dir, pluginsFile: cluster.pluginsFile, security: cluster.secrets });
   const { token } = await root.createToken({ name: 'image-e2e', scopes: ['job', 'cluster'] });
 
   const schedulerConfig = join(cluster.dir, 'scheduler.json');

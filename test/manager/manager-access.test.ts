@@ -6,6 +6,12 @@ import { startManager, tenantUser } from './manager-harness.js';
 /** The only routes anyone may call without a token. */
 const PUBLIC_ROUTES = ['POST /api/v1/users/signin'];
 
+/**
+ * Routes whose `:id` is a persistent-cache task id (a content digest, not a row of one tenant):
+ * each tenant sees only what its own schedulers report, so another tenant's task is not found.
+ */
+const TASK_ID_ROUTES = new Set(['GET', 'DELETE'].flatMap((m) => ['/api/v1', '/oapi/v1'].map((p) => `${m} ${p}/persistent-cache-tasks/:id`)));
+
 async function call(base: string, r: ManagerRoute, path: string, token?: string): Promise<{ status: number; text: string }> {
   const res = await request(`${base}${path}`, {
     method: r.method.toUpperCase() as 'GET',
@@ -25,12 +31,17 @@ test('every route checks authentication, scope, root role and tenant (table-driv
   const seed = await a.pat.registerSeedPeer({ cluster: 'acme-seeds', hostname: 'seed1', ip: '127.0.0.1', rpc_port: 4000 });
   const job = await a.pat.createJob({ type: 'get_task', args: { url: 'https://origin/x' } });
   const spc = await a.session.call<{ id: string }>('POST', '/api/v1/seed-peer-clusters', { name: 'acme-spc' });
+  const cacheTask = 'c3'.repeat(32);
+  await a.pat.reportCacheTasks(sched.id, [{
+    id: cacheTask, name: '', tag: '', application: '', piece_length: 1, content_length: 1, piece_count: 1, digest: '', state: 'succeeded',
+    persistent_replica_count: 1, ttl_ms: 3_600_000, created_at: Date.now(), updated_at: Date.now(), peers: [],
+  }]);
   const aTokens = await a.session.listTokens();
   const fixtures: Record<ResourceKind, string> = {
     'job': job.id, 'scheduler-cluster': sched.cluster_id, 'seed-peer-cluster': spc.id, 'token': aTokens[0]!.id,
     'scheduler': sched.id, 'seed-peer': seed.id,
   };
-  const aIds = [...Object.values(fixtures), ...aTokens.map((x) => x.id)];
+  const aIds = [...Object.values(fixtures), ...aTokens.map((x) => x.id), cacheTask];
   const checked: string[] = [];
   for (const r of m.role.routes) {
     const label = `${r.method.toUpperCase()} ${r.path}`;
@@ -39,8 +50,9 @@ test('every route checks authentication, scope, root role and tenant (table-driv
       continue;
     }
     const hasId = r.path.includes(':id');
-    t.is(Boolean(r.resource), hasId, `${label}: a route with :id must name the resource kind whose tenant it checks`);
-    const path = hasId ? r.path.replace(':id', fixtures[r.resource!]) : r.path;
+    const taskId = TASK_ID_ROUTES.has(label);
+    t.is(Boolean(r.resource), hasId && !taskId, `${label}: a route with :id must name the resource kind whose tenant it checks`);
+    const path = hasId ? r.path.replace(':id', taskId ? cacheTask : fixtures[r.resource!]) : r.path;
     t.is((await call(m.url, r, path)).status, 401, `${label} without a token`);
     t.is((await call(m.url, r, path, 'd7y_forged-token')).status, 401, `${label} with an unknown PAT`);
     t.is((await call(m.url, r, path, 'd7ys.e30.forged')).status, 401, `${label} with a forged session`);
@@ -55,8 +67,8 @@ test('every route checks authentication, scope, root role and tenant (table-driv
     if (r.rootOnly) t.is((await call(m.url, r, path, own)).status, 403, `${label} as a non-root user`);
     if (hasId) {
       const res = await call(m.url, r, path, other);
-      t.is(res.status, 403, `${label} on another tenant's ${r.resource}`);
-    } else if (r.method === 'get') {
+      t.is(res.status, taskId ? 404 : 403, `${label} on another tenant's ${taskId ? 'persistent-cache task' : r.resource}`);
+    } else if (r.method === 'get' && !r.rootOnly && !r.path.includes('/:')) {
       const res = await call(m.url, r, path, other);
       t.is(res.status, 200, `${label} as the other tenant`);
       if (r.path === '/api/v1/audits') {

@@ -1,3 +1,5 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { ExecutionContext } from 'ava';
 import { rootContainer } from '../../core/di.js';
 import { NodeConfigSchema } from '../../core/config/node-config.js';
@@ -8,6 +10,7 @@ import { SourceRouter } from '../../core/registry/source-router.js';
 import { ManagerRole } from '../../core/roles/manager/manager-role.js';
 import { Tokens } from '../../core/tokens.js';
 import { tmpDir } from '../support/env.js';
+import { startCli, waitForOutput } from '../support/run-cli.js';
 
 export const ROOT_PASSWORD = 'root-secret-password-1';
 
@@ -57,10 +60,36 @@ export async function startManager(t: ExecutionContext, opts: {
 }
 
 /** A user of a (new) tenant, signed in, with a PAT of the given scopes. */
-export async function tenantUser(m: StartedManager, name: string, tenant: string, scopes: string[] = ['job', 'cluster']) {
+export async function tenantUser(m: StartedManager, name: string, tenant: string, scopes: string[] = ['job', 'cluster', 'persistent_cache']) {
   await m.root.call('POST', '/api/v1/users', { name, password: `${name}-password-1`, tenant });
   const session = m.client();
   await session.signIn(name, `${name}-password-1`);
   const pat = await session.createToken({ name: `${name}-token`, scopes });
   return { session, pat: m.client(pat.token), token: pat.token, sessionToken: session.token! };
+}
+
+/** A `d7y manager` process on 127.0.0.1:0 in `dir` (SQLite), with root signed in; stopped in teardown. */
+export async function startManagerProcess(t: ExecutionContext, o: { dir: string; pluginsFile: string; security?: object }) {
+  const configFile = join(o.dir, 'manager.json');
+  await writeFile(configFile, JSON.stringify({
+    dataDir: join(o.dir, 'manager'), pluginsFile: o.pluginsFile, log: { level: 'warn' }, ...(o.security ? { security: o.security } : {}),
+    manager: { listen: { host: '127.0.0.1', port: 0 }, rootPassword: ROOT_PASSWORD },
+  }));
+  const process = startCli(t, ['manager', '--config', configFile]);
+  const ready = await waitForOutput(process, /d7y: ready: manager \{"listen":"127\.0\.0\.1:(\d+)"/, 60_000);
+  const url = `http://127.0.0.1:${/"listen":"127\.0\.0\.1:(\d+)"/.exec(ready)![1]}`;
+  const root = new ManagerClient({ url });
+  t.teardown(() => root.close());
+  await root.signIn('root', ROOT_PASSWORD);
+  return { process, url, root };
+}
+
+/** The HTTP status a manager call ended with (200 when it succeeded). */
+export async function statusOf(p: Promise<unknown>): Promise<number> {
+  try {
+    await p;
+    return 200;
+  } catch (err) {
+    return ((err as { details?: { status?: number } }).details?.status) ?? -1;
+  }
 }

@@ -17,7 +17,7 @@ test('a scheduler linked to the manager registers, picks up its cluster\'s prehe
   const dfdaemon = new DfdaemonUploadClient();
   t.teardown(() => dfdaemon.close());
   const link = new ManagerLink({
-    config: { url: m.url, token, cluster: 'edge', keepaliveIntervalMs: 200, jobPollIntervalMs: 100 },
+    config: { url: m.url, token, cluster: 'edge', keepaliveIntervalMs: 200, jobPollIntervalMs: 100, persistentCacheReportInterval: 2_000 },
     ip: '127.0.0.1', port: () => role.port, runner: new JobRunner(role.resources, dfdaemon),
     logger: silentLogger(),
   });
@@ -46,7 +46,7 @@ test('a linked scheduler applies its cluster\'s dynamic config (limits, experime
   const token = (await m.root.createToken({ name: 'scheduler' })).token;
   const { role } = await startScheduler(t, { candidateParentLimit: 4 });
   const link = new ManagerLink({
-    config: { url: m.url, token, cluster: 'dyn', keepaliveIntervalMs: 150, jobPollIntervalMs: 1000 },
+    config: { url: m.url, token, cluster: 'dyn', keepaliveIntervalMs: 150, jobPollIntervalMs: 1000, persistentCacheReportInterval: 2_000 },
     ip: '127.0.0.1', port: () => role.port, runner: new JobRunner(role.resources, new DfdaemonUploadClient()),
     logger: silentLogger(),
     onConfig: (cfg) => role.applyDynamicConfig(cfg),

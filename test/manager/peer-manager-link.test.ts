@@ -6,6 +6,7 @@ import { NodeConfigSchema } from '../../core/config/node-config.js';
 import { SourceRouter } from '../../core/registry/source-router.js';
 import { PeerRole } from '../../core/roles/peer/peer-role.js';
 import { StorageRegistry } from '../../core/registry/storage-registry.js';
+import { createMetricsRegistry } from '../../core/metrics/metrics.js';
 import { ManagerDiscovery, type DiscoveryHost } from '../../core/roles/peer/cluster/manager-discovery.js';
 import { TaskMediumRouter } from '../../core/roles/peer/tasks/task-medium-router.js';
 import { DiskStorage } from '../../storage/disk/disk-storage.js';
@@ -101,7 +102,7 @@ test('a peer applies its cluster\'s client config from the manager (concurrency,
 
   const dir = await tmpDir(t);
   const config = NodeConfigSchema.parse({ dataDir: dir });
-  const peer = new PeerRole(config, silentLogger(), new SourceRouter(), new StorageRegistry());
+  const peer = new PeerRole(config, silentLogger(), new SourceRouter(), new StorageRegistry(), createMetricsRegistry());
   peer.applyClientConfig(seen[0]!);
   t.deepEqual(peer.describe().download, { concurrency: 3, rateLimit: 1048576 });
   peer.applyClientConfig({ download: { concurrency: 99, rateLimit: -1 } });

@@ -6,7 +6,7 @@ import { freePort } from '../support/env.js';
 import { startOriginServer } from '../support/origin-server.js';
 import { runCli, startCli, waitForOutput } from '../support/run-cli.js';
 import { P2PCluster, testBytes, type DaemonProcess } from '../e2e/p2p-cluster.js';
-import { ROOT_PASSWORD } from './manager-harness.js';
+import { startManagerProcess } from './manager-harness.js';
 
 const MIB = 1024 * 1024;
 const READY = /d7y: ready/;
@@ -30,17 +30,7 @@ test('a manager-driven preheat warms exactly 50 % of 4 real peers, a later get t
   }));
   const origin = await startOriginServer(t, { files: { '/big.bin': testBytes(3 * MIB, 11), '/hot.bin': testBytes(2 * MIB + 7, 12) } });
 
-  const managerConfig = join(cluster.dir, 'manager.json');
-  await writeFile(managerConfig, JSON.stringify({
-    dataDir: join(cluster.dir, 'manager'), pluginsFile: cluster.pluginsFile, log: { level: 'warn' }, security: cluster.secrets,
-    manager: { listen: { host: '127.0.0.1', port: 0 }, rootPassword: ROOT_PASSWORD },
-  }));
-  const manager = startCli(t, ['manager', '--config', managerConfig]);
-  const ready = await waitForOutput(manager, /d7y: ready: manager \{"listen":"127\.0\.0\.1:(\d+)"/, 60_000);
-  const url = `http://127.0.0.1:${/"listen":"127\.0\.0\.1:(\d+)"/.exec(ready)![1]}`;
-  const root = new ManagerClient({ url });
-  t.teardown(() => root.close());
-  await root.signIn('root', ROOT_PASSWORD);
+  const { process: manager, url, root } = await startManagerProcess(t, { dir: cluster.dir, pluginsFile: cluster.pluginsFile, security: cluster.secrets });
   const { token } = await root.createToken({ name: 'e2e', scopes: ['job', 'cluster'] });
   const api = new ManagerClient({ url, token });
   t.teardown(() => api.close());

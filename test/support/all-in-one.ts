@@ -15,6 +15,10 @@ export interface AllInOneOptions {
   scheduler?: Record<string, unknown>;
   /** Merged into the `peer` section (which sets free ports and the scheduler). */
   peer?: Record<string, unknown>;
+  /** Environment of the `d7y up` process, over the test's own. */
+  env?: NodeJS.ProcessEnv;
+  /** The node's `security` section (e.g. `tls`). */
+  security?: Record<string, unknown>;
 }
 
 export interface AllInOneConfig {
@@ -46,6 +50,7 @@ export async function writeAllInOneConfig(t: ExecutionContext, opts: AllInOneOpt
     manager: { listen: { port: manager }, ...opts.manager },
     scheduler: { listen: { port: sched }, ...opts.scheduler },
     peer: { schedulers: [`127.0.0.1:${sched}`], upload: { port: upload }, rpc: { port: rpc }, pieceHttp: { port: pieceHttp }, proxy: { listen: { port: proxy } }, ...opts.peer },
+    ...(opts.security && { security: opts.security }),
   };
   if (opts.plugins) {
     await writeFile(join(dir, 'plugins.json'), JSON.stringify(opts.plugins, null, 2));
@@ -53,13 +58,14 @@ export async function writeAllInOneConfig(t: ExecutionContext, opts: AllInOneOpt
   }
   const file = join(dir, 'node.json');
   await writeFile(file, JSON.stringify(config, null, 2));
-  return { dir, file, dataDir, managerUrl: `http://127.0.0.1:${manager}`, socket: join(dataDir, 'peer/peer.sock'), proxy: `127.0.0.1:${proxy}` };
+  const scheme = (opts.security?.tls as { mode?: string } | undefined)?.mode ?? 'none';
+  return { dir, file, dataDir, managerUrl: `${scheme === 'none' ? 'http' : 'https'}://127.0.0.1:${manager}`, socket: join(dataDir, 'peer/peer.sock'), proxy: `127.0.0.1:${proxy}` };
 }
 
 /** Starts `d7y up` (see writeAllInOneConfig) and waits until it is ready; stopped in teardown. */
 export async function startAllInOne(t: ExecutionContext, opts: AllInOneOptions = {}): Promise<AllInOne> {
   const config = await writeAllInOneConfig(t, opts);
-  const node = startCli(t, ['up', '-c', config.file]);
+  const node = startCli(t, ['up', '-c', config.file], { env: opts.env });
   const banner = await waitForOutput(node, /d7y: ready: .*\n/, 90_000);
   return { ...config, process: node, banner };
 }

@@ -1,5 +1,6 @@
 import test from 'ava';
 import { ClusterAuth } from './cluster-auth.js';
+import { ReplayGuard } from './replay-guard.js';
 
 const SECRET = 'a-cluster-secret-of-some-length';
 const SEED = 'a-seed-secret-of-some-length-too';
@@ -35,4 +36,27 @@ test('a Vortex challenge is answered only with the cluster key', (t) => {
   t.true(a.checkVortex(nonce, new ClusterAuth(SECRET, SEED).vortexProof(nonce)));
   t.false(a.checkVortex(nonce, new ClusterAuth('another-cluster-secret-0123').vortexProof(nonce)));
   t.false(a.checkVortex(Buffer.alloc(32, 8), a.vortexProof(nonce)), 'an answer to another challenge is refused');
+});
+
+test('a server accepts each proof once: the same proof sent again is refused as a replay, a fresh one still holds', (t) => {
+  const server = new ClusterAuth(SECRET);
+  const client = new ClusterAuth(SECRET);
+  const proof = client.memberProof('/d7y.dfdaemon.v1.DfdaemonUpload/DeleteTask');
+  t.is(server.checkMember(proof, '/d7y.dfdaemon.v1.DfdaemonUpload/DeleteTask'), undefined);
+  t.is(server.checkMember(proof, '/d7y.dfdaemon.v1.DfdaemonUpload/DeleteTask'), 'replayed');
+  t.is(server.checkMember(client.memberProof('/d7y.dfdaemon.v1.DfdaemonUpload/DeleteTask'), '/d7y.dfdaemon.v1.DfdaemonUpload/DeleteTask'), undefined);
+  const seedServer = new ClusterAuth(SECRET, SEED);
+  const seedProof = new ClusterAuth(SECRET, SEED).seedProof('m');
+  t.is(seedServer.checkSeed(seedProof, 'm'), undefined);
+  t.is(seedServer.checkSeed(seedProof, 'm'), 'replayed');
+});
+
+test('the replay memory stays bounded: past its size the oldest proofs are forgotten and refused as too old, never accepted twice', (t) => {
+  const guard = new ReplayGuard(600_000, 1_000);
+  const now = 1_700_000_000_000;
+  for (let i = 0; i < 5_000; i++) t.true(guard.accept(`k${i}`, now + i, now + i));
+  t.true(guard.size <= 1_000, `${guard.size} proofs remembered`);
+  t.false(guard.accept('k0', now, now + 5_000), 'a forgotten proof is refused as too old');
+  t.false(guard.accept('k4999', now + 4_999, now + 5_000), 'a remembered proof is refused as seen');
+  t.true(guard.accept('k5000', now + 5_000, now + 5_000));
 });

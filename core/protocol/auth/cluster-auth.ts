@@ -1,10 +1,14 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { ReplayGuard } from './replay-guard.js';
 
 /** What a caller proved: membership of the cluster, or (schedulers and seed peers) the seed credential too. */
 export type AuthLevel = 'member' | 'seed';
 
-/** Why a proof was refused: `missing` (none sent), `wrong` (bad MAC or another cluster), `stale` (too old or from the future). */
-export type AuthFailure = 'missing' | 'malformed' | 'wrong' | 'stale';
+/**
+ * Why a proof was refused: `missing` (none sent), `wrong` (bad MAC or another cluster), `stale` (too
+ * old or from the future), `replayed` (this server accepted the very same proof before).
+ */
+export type AuthFailure = 'missing' | 'malformed' | 'wrong' | 'stale' | 'replayed';
 
 /** gRPC metadata and HTTP header carrying the membership proof. */
 export const CLUSTER_AUTH_HEADER = 'x-d7y-cluster-auth';
@@ -12,6 +16,17 @@ export const CLUSTER_AUTH_HEADER = 'x-d7y-cluster-auth';
 export const SEED_AUTH_HEADER = 'x-d7y-seed-auth';
 /** gRPC metadata carrying the caller's host identity (a scheduler binds a host record to it). */
 export const HOST_IDENTITY_HEADER = 'x-d7y-host-identity';
+/**
+ * gRPC metadata carrying a control proof: a scheduler's DownloadTask, StatTask or DeleteTask on a
+ * normal peer, keyed by that peer's control key (which only the peer and the schedulers it
+ * announced itself to can derive from its host identity).
+ */
+export const CONTROL_AUTH_HEADER = 'x-d7y-control-auth';
+
+/** The key of control calls to the host whose identity this is (`<peer dir>/host-identity`). */
+export function controlKeyOf(hostIdentity: string): Buffer {
+  return mac(Buffer.from(hostIdentity, 'utf8'), 'd7y-control-key');
+}
 
 /** How far a proof's clock may be from ours. */
 const MAX_SKEW_MS = 5 * 60_000;
@@ -31,11 +46,14 @@ function sameBytes(a: Buffer, b: Buffer): boolean {
  * The cluster credential of one role: HMAC keys derived from the cluster secret (every member)
  * and, for schedulers and seed peers, the seed secret. The secrets never cross the wire: a request
  * carries `v1.<ms>.<nonce>.<hmac>` proofs bound to its method or path and to the time, and a Vortex
- * connection answers the server's random challenge. Comparisons are constant-time.
+ * connection answers the server's random challenge. Comparisons are constant-time, and a server
+ * accepts each proof once.
  */
 export class ClusterAuth {
   private readonly memberKey: Buffer;
   private readonly seedKey: Buffer | undefined;
+  /** Each proof is accepted once: one copied off the wire serves for nothing. */
+  private readonly replays = new ReplayGuard(2 * MAX_SKEW_MS);
 
   /** `seedSecret` only for schedulers and seed peers; a normal peer never holds it. */
   constructor(clusterSecret: string, seedSecret?: string, private readonly now: () => number = Date.now) {
@@ -68,6 +86,16 @@ export class ClusterAuth {
     return this.seedKey ? this.check(this.seedKey, 'seed', token, scope) : 'wrong';
   }
 
+  /** A control proof for one call to the host whose control key this is. */
+  controlProof(controlKey: Buffer, scope: string): string {
+    return this.proof(controlKey, 'control', scope);
+  }
+
+  /** Checks a control proof against this host's own control key; undefined when it holds. */
+  checkControl(controlKey: Buffer, token: string | undefined, scope: string): AuthFailure | undefined {
+    return this.check(controlKey, 'control', token, scope);
+  }
+
   /** The client's answer to a Vortex server's challenge. */
   vortexProof(nonce: Buffer): Buffer {
     return mac(this.memberKey, 'd7y-vortex-v1', nonce.toString('hex'));
@@ -90,7 +118,9 @@ export class ClusterAuth {
     if (parts.length !== 4 || parts[0] !== 'v1' || !/^\d{1,16}$/.test(parts[1]!)) return 'malformed';
     const [, at, nonce, sent] = parts as [string, string, string, string];
     if (!sameBytes(mac(key, kind, at, nonce, scope), Buffer.from(sent, 'base64url'))) return 'wrong';
-    if (Math.abs(this.now() - Number(at)) > MAX_SKEW_MS) return 'stale';
+    const now = this.now();
+    if (Math.abs(now - Number(at)) > MAX_SKEW_MS) return 'stale';
+    if (!this.replays.accept(`${kind}.${at}.${nonce}`, Number(at), now)) return 'replayed';
     return undefined;
   }
 }

@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import type { SecurityConfig } from '../../config/security-config.js';
-import { D7yError } from '../../errors/d7y-error.js';
+import { D7yError, isD7yError } from '../../errors/d7y-error.js';
+import { ManagerClient } from '../manager/manager-client.js';
 import type { Logger } from '../../logging/logger.js';
 import { ClusterAuth } from './cluster-auth.js';
 
@@ -28,7 +29,8 @@ export function hasClusterSecret(security: SecurityConfig): boolean {
  * `quiet`: the open-mode notice is a debug line (a peer embedded in a command, or with no cluster).
  */
 export async function loadClusterAuth(security: SecurityConfig,
-  o: { seedRole: boolean; role: string; logger: Logger; quiet?: boolean }): Promise<ClusterAuth | undefined> {
+  o: { seedRole: boolean; role: string; logger: Logger; quiet?: boolean; manager?: ManagerCredentialSource }): Promise<ClusterAuth | undefined> {
+  if (security.fromManager) return credentialFromManager(o);
   const cluster = security.clusterSecret ?? (security.clusterSecretFile && await readSecret(security.clusterSecretFile, 'security.clusterSecretFile', o.logger));
   if (!cluster) {
     o.logger[o.quiet ? 'debug' : 'warn']({ role: o.role }, 'security.clusterSecret is not set: this role serves and obeys anyone who reaches its ports; set security.clusterSecret (or clusterSecretFile) on every node of the cluster');
@@ -40,6 +42,63 @@ export async function loadClusterAuth(security: SecurityConfig,
     o.logger.warn({ role: o.role }, 'security.seedSecret is not set: every cluster member may announce itself as a seed peer and trigger seed downloads; set security.seedSecret on schedulers and seed peers only');
   }
   return new ClusterAuth(cluster, seed || cluster);
+}
+
+/** Where a role linked to a manager asks for its credential, and where it keeps the last one. */
+export interface ManagerCredentialSource {
+  /** The role's manager link; undefined when the role has none. */
+  link?: { url: string; token?: string };
+  /** The config key of the link, for error messages (`scheduler.manager`, `peer.manager`). */
+  key: string;
+  /** The file keeping the last credential received (mode 0600). */
+  cacheFile: string;
+}
+
+interface ManagerCredential {
+  tenant_id: string;
+  cluster_secret: string;
+  seed_secret?: string;
+}
+
+async function credentialFromManager(o: { seedRole: boolean; role: string; logger: Logger; manager?: ManagerCredentialSource }): Promise<ClusterAuth> {
+  const src = o.manager;
+  if (!src?.link?.token) {
+    throw new D7yError('D7Y_CONFIG_INVALID', `security.fromManager is set, but the ${o.role} has no manager link with a token${src ? ` (${src.key})` : ''}`, {
+      fix: `set ${src?.key ?? 'the role manager link'}.url and .token, or give security.clusterSecretFile instead of fromManager`,
+    });
+  }
+  let cred: ManagerCredential;
+  const client = new ManagerClient({ url: src.link.url, token: src.link.token, timeoutMs: 10_000 });
+  try {
+    cred = await client.call<ManagerCredential>('GET', '/oapi/v1/cluster-credential');
+    await mkdir(dirname(src.cacheFile), { recursive: true, mode: 0o700 });
+    await writeFile(src.cacheFile, `${JSON.stringify(cred)}\n`, { mode: 0o600 });
+    await chmod(src.cacheFile, 0o600);
+  } catch (err) {
+    if (!isD7yError(err, 'D7Y_INTERNAL')) throw err;
+    const kept = await readKept(src.cacheFile);
+    if (!kept) throw err;
+    o.logger.warn({ manager: src.link.url, err: (err as Error).message, file: src.cacheFile }, 'manager unreachable: using the cluster credential it gave last time');
+    cred = kept;
+  } finally {
+    await client.close();
+  }
+  if (!o.seedRole) return new ClusterAuth(cred.cluster_secret);
+  if (!cred.seed_secret) {
+    throw new D7yError('D7Y_PERMISSION_DENIED', `the manager gave the ${o.role} no seed credential: the token of ${src.key} lacks scope seed`, {
+      fix: 'give schedulers and seed peers a token with scopes cluster,seed (d7y token create NAME --scope cluster,job,seed); normal peers need only cluster',
+    });
+  }
+  return new ClusterAuth(cred.cluster_secret, cred.seed_secret);
+}
+
+async function readKept(file: string): Promise<ManagerCredential | undefined> {
+  try {
+    const v = JSON.parse(await readFile(file, 'utf8')) as ManagerCredential;
+    return typeof v.cluster_secret === 'string' && v.cluster_secret.length >= 16 ? v : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 async function readSecret(file: string, key: string, logger: Logger): Promise<string> {

@@ -5,6 +5,7 @@ import { D7yError, isD7yError, type D7yErrorCode } from '../../errors/d7y-error.
 import type { PeerDownloadEvent, PeerDownloadRequest, PeerDownloadResult, TrafficShare } from './download-request.js';
 import { ERROR_TRAILER, TRAFFIC_TRAILER } from './error-trailer.js';
 import type { PeerApi, PeerStream } from './peer-api.js';
+import { traceHeaders } from '../../logging/tracing.js';
 
 /**
  * Talks to a peer daemon's local API over its unix socket (node:http, one kept-alive agent).
@@ -92,7 +93,7 @@ export class LocalApiClient implements PeerApi {
     return new Promise<IncomingMessage>((resolve, reject) => {
       const req = request({
         socketPath: this.socketPath, agent: this.agent, method, path, signal,
-        headers: payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
+        headers: { ...traceHeaders(), ...(payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) }) },
       }, resolve);
       req.on('error', (err) => reject(Object.assign(err, { reused: req.reusedSocket })));
       req.end(payload);

@@ -1,5 +1,10 @@
 import { Agent, request } from 'undici';
+import { activeNodeTls, environmentTlsConnect, type NodeTls } from '../tls/node-tls.js';
+import { clientSideFailure } from '../tls/tls-failures.js';
 import { D7yError, type D7yErrorCode } from '../../errors/d7y-error.js';
+import type { JobView, PeerResultView } from './manager-views.js';
+
+export type { JobView, PeerResultView } from './manager-views.js';
 
 export interface ManagerClientOptions {
   /** `http://host:port` of a manager. */
@@ -10,26 +15,8 @@ export interface ManagerClientOptions {
   timeoutMs?: number;
   /** Replaces the error of a call the manager refused with 401 (e.g. to say how to sign in again). */
   onUnauthenticated?: (err: D7yError) => D7yError;
-}
-
-export interface PeerResultView {
-  host_id: string; ip: string; hostname: string; url?: string; task_id?: string; state: 'succeeded' | 'failed';
-  content_length?: number; piece_count?: number; error?: string;
-}
-
-export interface JobView {
-  id: string;
-  /** The job's integer alias (the id Dragonfly-shaped clients use). */
-  number: number;
-  type: 'preheat' | 'get_task' | 'delete_task';
-  state: 'pending' | 'running' | 'succeeded' | 'failed';
-  args: Record<string, unknown>;
-  created_at: string;
-  updated_at: string;
-  runs: { cluster_id: string; state: string; scheduler_id: string | null; error: string | null; results: PeerResultView[] }[];
-  results: PeerResultView[];
-  succeeded_peers: number;
-  failed_peers: number;
+  /** TLS of this node (security.tls) for an https manager: its CA, and its certificate in `mutual`. */
+  tls?: NodeTls;
 }
 
 export interface ClaimedJob {
@@ -63,6 +50,32 @@ export interface PeerSchedulers {
   clusters: { id: string; name: string; score: number }[];
 }
 
+/** A persistent-cache task as a scheduler reports it (times in ms since the epoch). */
+export interface ReportedCacheTask {
+  id: string; name: string; tag: string; application: string; piece_length: number; content_length: number; piece_count: number;
+  digest: string; state: string; persistent_replica_count: number; ttl_ms: number; created_at: number; updated_at: number;
+  peers: { host_id: string; hostname: string; ip: string; port: number; download_port: number; type: 'normal' | 'super'; persistent: boolean; since: number }[];
+}
+
+/** A persistent-cache task as the manager shows it (Dragonfly's field names; `ttl` in nanoseconds). */
+export interface ManagerCacheTaskView {
+  task_id: string; name: string; tag: string; application: string; piece_length: number; content_length: number; total_piece_count: number;
+  digest: string; state: string; persistent_replica_count: number; current_persistent_replica_count: number; current_replica_count: number;
+  ttl: number; created_at: string; updated_at: string; expires_at: string; scheduler_cluster_ids: string[];
+  persistent_cache_peers: {
+    id: string; persistent: boolean; state: string; created_at: string; updated_at: string; scheduler_cluster_id: string;
+    host: { id: string; type: string; hostname: string; ip: string; port: number; download_port: number };
+  }[];
+}
+
+/** The answer to a delete: done (every reporting scheduler confirmed), or still going on (202). */
+export interface ManagerCacheDeletion {
+  task_id: string;
+  state: 'deleted' | 'deleting';
+  hosts: { id: string; hostname: string; ip: string; persistent: boolean }[];
+  message?: string;
+}
+
 const KNOWN_CODES = new Set<string>([
   'D7Y_INVALID_ARGUMENT', 'D7Y_UNAUTHENTICATED', 'D7Y_PERMISSION_DENIED', 'D7Y_NOT_FOUND', 'D7Y_CONFLICT', 'D7Y_RATE_LIMITED',
   'D7Y_SOURCE_UNSUPPORTED_SCHEME', 'D7Y_SOURCE_NOT_FOUND', 'D7Y_SOURCE_AUTH', 'D7Y_SOURCE_UNAVAILABLE', 'D7Y_SOURCE_ERROR',
@@ -76,7 +89,8 @@ const KNOWN_CODES = new Set<string>([
  */
 export class ManagerClient {
   private readonly base: string;
-  private readonly agent: Agent;
+  private agent: Agent;
+  private readonly tls?: NodeTls;
   private readonly timeoutMs: number;
   private readonly onUnauthenticated?: (err: D7yError) => D7yError;
   token?: string;
@@ -89,7 +103,17 @@ export class ManagerClient {
     this.token = opts.token;
     this.timeoutMs = opts.timeoutMs ?? 15_000;
     this.onUnauthenticated = opts.onUnauthenticated;
-    this.agent = new Agent({ connections: 8, keepAliveTimeout: 10_000, connect: { timeout: 5_000 } });
+    this.tls = opts.tls;
+    this.agent = this.makeAgent();
+    opts.tls?.onChange(() => {
+      const old = this.agent;
+      this.agent = this.makeAgent();
+      void old.close().catch(() => undefined);
+    });
+  }
+
+  private makeAgent(): Agent {
+    return new Agent({ connections: 8, keepAliveTimeout: 10_000, connect: { timeout: 5_000, ...(this.tls?.undiciConnect() ?? environmentTlsConnect()) } });
   }
 
   get url(): string {
@@ -109,6 +133,9 @@ export class ManagerClient {
         headersTimeout: this.timeoutMs, bodyTimeout: this.timeoutMs, signal: AbortSignal.timeout(this.timeoutMs),
       });
     } catch (err) {
+      const connect = this.tls?.undiciConnect() ?? environmentTlsConnect();
+      const tls = clientSideFailure(err, `manager ${this.base}`, this.tls ?? activeNodeTls(), { tlsLink: this.base.startsWith('https:'), presentedCert: Boolean(connect?.cert) });
+      if (tls) throw tls;
       throw new D7yError('D7Y_INTERNAL', `manager ${this.base} unreachable: ${(err as Error).message}`, {
         cause: err, fix: 'check the manager URL (--manager or D7Y_MANAGER_URL) and that the manager is running',
       });
@@ -216,6 +243,33 @@ export class ManagerClient {
 
   reportJob(jobId: string, report: { scheduler_id: string; state: 'running' | 'succeeded' | 'failed'; results: PeerResultView[]; error?: string }): Promise<JobView> {
     return this.call('PUT', `/oapi/v1/jobs/${encodeURIComponent(jobId)}/result`, report);
+  }
+
+  /** Ended downloads a scheduler saw (the manager's dashboard and experiment reports read them). */
+  reportDownloads(schedulerId: string, downloads: readonly object[]): Promise<{ accepted: number }> {
+    return this.call('POST', `/oapi/v1/schedulers/${encodeURIComponent(schedulerId)}/downloads`, { downloads });
+  }
+
+  /** Persistent-cache tasks go through the console API with a session token, through the open API with a personal access token. */
+  private get cacheTasksPath(): string {
+    return this.token?.startsWith('d7ys.') ? '/api/v1/persistent-cache-tasks' : '/oapi/v1/persistent-cache-tasks';
+  }
+
+  listCacheTasks(query: { scheduler_cluster_id?: string; page?: number; per_page?: number } = {}): Promise<ManagerCacheTaskView[]> {
+    return this.call('GET', this.cacheTasksPath, undefined, query);
+  }
+
+  getCacheTask(id: string): Promise<ManagerCacheTaskView> {
+    return this.call('GET', `${this.cacheTasksPath}/${encodeURIComponent(id)}`);
+  }
+
+  deleteCacheTask(id: string): Promise<ManagerCacheDeletion> {
+    return this.call('DELETE', `${this.cacheTasksPath}/${encodeURIComponent(id)}`);
+  }
+
+  /** A scheduler's report of its persistent-cache tasks (none: unchanged); the answer names the tasks to delete. */
+  reportCacheTasks(schedulerId: string, tasks: ReportedCacheTask[] | undefined): Promise<{ delete_task_ids: string[] }> {
+    return this.call('PUT', `/oapi/v1/schedulers/${encodeURIComponent(schedulerId)}/persistent-cache-tasks`, tasks ? { tasks } : {});
   }
 
   /** Closes the connections; idempotent. */

@@ -1,10 +1,13 @@
-import { credentials, Metadata } from '@grpc/grpc-js';
+import { Metadata } from '@grpc/grpc-js';
 import type { ClientReadableStream } from '@grpc/grpc-js';
 import type { Download, Task } from './gen/common.js';
-import { DfdaemonUploadClient as GrpcDfdaemonUploadClient } from './gen/dfdaemon.js';
+import { DfdaemonUploadClient as GrpcDfdaemonUploadClient, DfdaemonUploadService } from './gen/dfdaemon.js';
 import type { DownloadTaskResponse, PieceInfo } from './gen/dfdaemon.js';
 import { fromServiceError } from './grpc-errors.js';
+import { grpcChannelCredentialsOf, type NodeTls } from '../tls/node-tls.js';
 import { authChannelOptions, type GrpcClientAuth } from '../auth/grpc-auth.js';
+import { CONTROL_AUTH_HEADER } from '../auth/cluster-auth.js';
+import { traceMetadata } from './trace-metadata.js';
 
 /** Where a peer daemon serves DfdaemonUpload: its host ip and rpc port, or `host:port`. */
 export type DfdaemonAddress = { host: string; port: number } | string;
@@ -16,12 +19,22 @@ export interface DfdaemonUploadClientOptions {
   callTimeoutMs?: number;
   /** The cluster credential presented on every call; none in an open cluster. */
   auth?: GrpcClientAuth;
+  /** TLS of this node (security.tls); none: plain TCP. */
+  tls?: NodeTls;
 }
 
-export interface StreamCallOptions {
+export interface StreamCallOptions extends ControlCallOptions {
   signal?: AbortSignal;
   /** Deadline of the whole stream in milliseconds; none by default. */
   timeoutMs?: number;
+}
+
+export interface ControlCallOptions {
+  /**
+   * The target peer's control key (the scheduler's record of it): DownloadTask, StatTask and
+   * DeleteTask on a normal peer of an authenticated cluster carry a control proof made with it.
+   */
+  controlKey?: Buffer;
 }
 
 function addressOf(addr: DfdaemonAddress): string {
@@ -40,23 +53,26 @@ export class DfdaemonUploadClient {
   private readonly maxChannels: number;
   private readonly callTimeoutMs: number;
   private auth?: GrpcClientAuth;
+  private tls?: NodeTls;
 
   constructor(opts: DfdaemonUploadClientOptions = {}) {
     this.maxChannels = opts.maxChannels ?? 256;
     this.callTimeoutMs = opts.callTimeoutMs ?? 10_000;
     this.auth = opts.auth;
+    this.tls = opts.tls;
   }
 
-  /** Presents `auth` on the channels opened from now on (a role loads its credential at start). */
-  authenticate(auth: GrpcClientAuth | undefined): void {
+  /** Presents `auth` (over `tls`) on the channels opened from now on (a role loads its credential at start). */
+  authenticate(auth: GrpcClientAuth | undefined, tls?: NodeTls): void {
     this.auth = auth;
+    this.tls = tls;
     this.close();
   }
 
   /** Asks the daemon to download a task; yields its progress until it finishes. */
   downloadTask(addr: DfdaemonAddress, download: Download, opts: StreamCallOptions = {}): AsyncIterable<DownloadTaskResponse> {
     const address = addressOf(addr);
-    const call = this.client(address).downloadTask({ download }, this.deadline(opts.timeoutMs));
+    const call = this.client(address).downloadTask({ download }, this.control(DfdaemonUploadService.downloadTask.path, opts), this.deadline(opts.timeoutMs));
     return this.iterate(call, address, opts.signal);
   }
 
@@ -66,24 +82,24 @@ export class DfdaemonUploadClient {
     const address = addressOf(addr);
     const call = this.client(address).syncPieces({
       taskId: req.taskId, interestedPieceNumbers: req.interestedPieceNumbers ?? [], hostId: req.hostId ?? '',
-    }, this.deadline(opts.timeoutMs));
+    }, traceMetadata(), this.deadline(opts.timeoutMs));
     return this.iterate(call, address, opts.signal);
   }
 
-  statTask(addr: DfdaemonAddress, taskId: string): Promise<Task> {
+  statTask(addr: DfdaemonAddress, taskId: string, opts: ControlCallOptions = {}): Promise<Task> {
     const address = addressOf(addr);
     return new Promise((resolve, reject) => {
-      this.client(address).statTask({ taskId }, new Metadata(), this.deadline(this.callTimeoutMs), (err, res) => {
+      this.client(address).statTask({ taskId }, this.control(DfdaemonUploadService.statTask.path, opts), this.deadline(this.callTimeoutMs), (err, res) => {
         if (err) reject(fromServiceError(err, `peer ${address}`, 'D7Y_PEER_UNAVAILABLE'));
         else resolve(res);
       });
     });
   }
 
-  deleteTask(addr: DfdaemonAddress, taskId: string): Promise<void> {
+  deleteTask(addr: DfdaemonAddress, taskId: string, opts: ControlCallOptions = {}): Promise<void> {
     const address = addressOf(addr);
     return new Promise((resolve, reject) => {
-      this.client(address).deleteTask({ taskId }, new Metadata(), this.deadline(this.callTimeoutMs), (err) => {
+      this.client(address).deleteTask({ taskId }, this.control(DfdaemonUploadService.deleteTask.path, opts), this.deadline(this.callTimeoutMs), (err) => {
         if (err) reject(fromServiceError(err, `peer ${address}`, 'D7Y_PEER_UNAVAILABLE'));
         else resolve();
       });
@@ -94,6 +110,13 @@ export class DfdaemonUploadClient {
   close(): void {
     for (const c of this.channels.values()) c.close();
     this.channels.clear();
+  }
+
+  /** The call's metadata: a control proof for `method` when there is a key and a credential. */
+  private control(method: string, opts: ControlCallOptions): Metadata {
+    const md = new Metadata();
+    if (opts.controlKey && this.auth) md.set(CONTROL_AUTH_HEADER, this.auth.auth.controlProof(opts.controlKey, method));
+    return md;
   }
 
   private deadline(timeoutMs?: number): { deadline?: number } {
@@ -107,7 +130,7 @@ export class DfdaemonUploadClient {
       this.channels.set(address, c);
       return c;
     }
-    c = new GrpcDfdaemonUploadClient(address, credentials.createInsecure(), { 'grpc.keepalive_time_ms': 30_000, ...authChannelOptions(this.auth) });
+    c = new GrpcDfdaemonUploadClient(address, grpcChannelCredentialsOf(this.tls), { 'grpc.keepalive_time_ms': 30_000, ...authChannelOptions(this.auth) });
     this.channels.set(address, c);
     while (this.channels.size > this.maxChannels) {
       const [oldest, client] = this.channels.entries().next().value as [string, GrpcDfdaemonUploadClient];

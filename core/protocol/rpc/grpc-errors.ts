@@ -3,6 +3,8 @@ import type { ServiceError, StatusObject } from '@grpc/grpc-js';
 import { D7yError, toD7yError } from '../../errors/d7y-error.js';
 import type { D7yErrorCode } from '../../errors/d7y-error.js';
 import { codeOfGrpcStatus, grpcStatusOf } from '../../errors/error-status.js';
+import { activeNodeTls } from '../tls/node-tls.js';
+import { clientSideFailure } from '../tls/tls-failures.js';
 
 /** Metadata key carrying a D7yError's code across gRPC, so the caller gets the same code back. */
 export const D7Y_CODE_METADATA_KEY = 'd7y-code';
@@ -37,6 +39,10 @@ export function fromServiceError(err: unknown, what: string, unavailable: D7yErr
   if (err.code === GrpcStatus.CANCELLED) code = 'D7Y_ABORTED';
   if (typeof sent === 'string' && /^D7Y_[A-Z_]+$/.test(sent)) code = sent as D7yErrorCode;
   const details = err.details || err.message;
+  if (err.code === GrpcStatus.UNAVAILABLE) {
+    const tls = clientSideFailure(new Error(details), what, activeNodeTls());
+    if (tls) return tls;
+  }
   return new D7yError(code, `${what}: ${details}`, {
     cause: err,
     fix: typeof fix === 'string' ? fix

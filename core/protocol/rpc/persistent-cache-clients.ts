@@ -1,11 +1,13 @@
-import { credentials, Metadata } from '@grpc/grpc-js';
+import { Metadata } from '@grpc/grpc-js';
 import type { CallOptions, Client, ServiceError } from '@grpc/grpc-js';
 import { D7yError } from '../../errors/d7y-error.js';
-import { DfdaemonPersistentCacheClient as GrpcDfdaemonCacheClient } from './gen/dfdaemon-persistent-cache.js';
+import { DfdaemonPersistentCacheClient as GrpcDfdaemonCacheClient, DfdaemonPersistentCacheService } from './gen/dfdaemon-persistent-cache.js';
 import { PersistentCacheClient as GrpcSchedulerCacheClient } from './gen/scheduler-persistent-cache.js';
 import type { HeldPersistentCacheTask, PersistentCacheTask } from './gen/scheduler-persistent-cache.js';
 import { fromServiceError } from './grpc-errors.js';
+import { grpcChannelCredentialsOf, type NodeTls } from '../tls/node-tls.js';
 import { authChannelOptions, type GrpcClientAuth } from '../auth/grpc-auth.js';
+import { CONTROL_AUTH_HEADER } from '../auth/cluster-auth.js';
 
 type Callback<Res> = (err: ServiceError | null, res: Res) => void;
 
@@ -61,12 +63,13 @@ export interface SchedulerRing {
  * Errors are D7yErrors naming the scheduler (D7Y_SCHEDULER_UNAVAILABLE when it cannot be reached).
  */
 export class PersistentCacheSchedulerClient {
-  private readonly channels = new Channels((a) => new GrpcSchedulerCacheClient(a, credentials.createInsecure(), {
+  private readonly channels = new Channels((a) => new GrpcSchedulerCacheClient(a, grpcChannelCredentialsOf(this.tls), {
     'grpc.keepalive_time_ms': 30_000, 'grpc.max_receive_message_length': 16 * 1024 * 1024, ...authChannelOptions(this.auth),
   }), 'scheduler', 'D7Y_SCHEDULER_UNAVAILABLE');
 
   /** `auth`: the cluster credential presented on every call (none: an open cluster). */
-  constructor(private readonly ring: () => SchedulerRing | undefined, private readonly timeoutMs = 10_000, private readonly auth?: GrpcClientAuth) {}
+  constructor(private readonly ring: () => SchedulerRing | undefined, private readonly timeoutMs = 10_000, private readonly auth?: GrpcClientAuth,
+    private readonly tls?: NodeTls) {}
 
   /** True when the peer has schedulers. */
   get available(): boolean {
@@ -140,26 +143,36 @@ export class PersistentCacheSchedulerClient {
 /** A scheduler's calls to peers for persistent-cache tasks (d7y.dfdaemon.v1.DfdaemonPersistentCache). */
 export class DfdaemonPersistentCacheClient {
   private auth?: GrpcClientAuth;
-  private readonly channels = new Channels((a) => new GrpcDfdaemonCacheClient(a, credentials.createInsecure(), { 'grpc.keepalive_time_ms': 30_000, ...authChannelOptions(this.auth) }),
+  private tls?: NodeTls;
+  private readonly channels = new Channels((a) => new GrpcDfdaemonCacheClient(a, grpcChannelCredentialsOf(this.tls), { 'grpc.keepalive_time_ms': 30_000, ...authChannelOptions(this.auth) }),
     'peer', 'D7Y_PEER_UNAVAILABLE');
 
   constructor(private readonly timeoutMs = 10_000) {}
 
-  /** Presents this credential on later calls (channels made from now on). */
-  authenticate(auth: GrpcClientAuth | undefined): void {
+  /** Presents this credential (over `tls`) on later calls (channels made from now on). */
+  authenticate(auth: GrpcClientAuth | undefined, tls?: NodeTls): void {
     this.auth = auth;
+    this.tls = tls;
     this.channels.close();
   }
 
   /** Asks the peer to fetch (or pin) a copy; resolves to whether it holds it already. */
-  async download(address: string, taskId: string, persistent: boolean): Promise<boolean> {
-    const r = await this.channels.call<{ held: boolean }>(address, this.timeoutMs, (c, md, o, cb) => c.downloadPersistentCacheTask({ taskId, persistent }, md, o, cb));
+  /** `controlKey`: the peer's control key (its host record's), for a control proof on the call. */
+  async download(address: string, taskId: string, persistent: boolean, controlKey?: Buffer): Promise<boolean> {
+    const r = await this.channels.call<{ held: boolean }>(address, this.timeoutMs, (c, md, o, cb) =>
+      c.downloadPersistentCacheTask({ taskId, persistent }, this.control(md, DfdaemonPersistentCacheService.downloadPersistentCacheTask.path, controlKey), o, cb));
     return r.held;
   }
 
-  async delete(address: string, taskId: string): Promise<boolean> {
-    const r = await this.channels.call<{ deleted: boolean }>(address, this.timeoutMs, (c, md, o, cb) => c.deletePersistentCacheTask({ taskId }, md, o, cb));
+  async delete(address: string, taskId: string, controlKey?: Buffer): Promise<boolean> {
+    const r = await this.channels.call<{ deleted: boolean }>(address, this.timeoutMs, (c, md, o, cb) =>
+      c.deletePersistentCacheTask({ taskId }, this.control(md, DfdaemonPersistentCacheService.deletePersistentCacheTask.path, controlKey), o, cb));
     return r.deleted;
+  }
+
+  private control(md: Metadata, method: string, controlKey: Buffer | undefined): Metadata {
+    if (controlKey && this.auth) md.set(CONTROL_AUTH_HEADER, this.auth.auth.controlProof(controlKey, method));
+    return md;
   }
 
   close(): void {

@@ -1,6 +1,7 @@
-import { credentials, Metadata } from '@grpc/grpc-js';
+import { Metadata } from '@grpc/grpc-js';
 import type { CallOptions, ServiceError } from '@grpc/grpc-js';
 import { D7yError } from '../../errors/d7y-error.js';
+import { grpcChannelCredentialsOf, type NodeTls } from '../tls/node-tls.js';
 import { authChannelOptions, type GrpcClientAuth } from '../auth/grpc-auth.js';
 import type { Host, HostType, Peer, Task } from './gen/common.js';
 import { SchedulerClient as GrpcSchedulerClient, type HeldTask } from './gen/scheduler.js';
@@ -8,6 +9,7 @@ import { AnnouncePeerSession } from './announce-peer-session.js';
 import type { AnnouncePeerIds } from './announce-peer-session.js';
 import { fromServiceError } from './grpc-errors.js';
 import { HashRing } from './hash-ring.js';
+import { traceMetadata } from './trace-metadata.js';
 
 export interface SchedulerClientOptions {
   /** `host:port` of every scheduler of the cluster. */
@@ -16,6 +18,8 @@ export interface SchedulerClientOptions {
   callTimeoutMs?: number;
   /** The cluster credential (and host identity) presented on every call; none in an open cluster. */
   auth?: GrpcClientAuth;
+  /** TLS of this node (security.tls); none: plain TCP. */
+  tls?: NodeTls;
 }
 
 type Invoke<Res> = (c: GrpcSchedulerClient, md: Metadata, opts: Partial<CallOptions>,
@@ -32,6 +36,7 @@ export class SchedulerClient {
   private readonly clients = new Map<string, GrpcSchedulerClient>();
   private readonly callTimeoutMs: number;
   private readonly auth?: GrpcClientAuth;
+  private readonly tls?: NodeTls;
 
   constructor(opts: SchedulerClientOptions) {
     if (opts.addresses.length === 0) {
@@ -42,6 +47,7 @@ export class SchedulerClient {
     this.ring = new HashRing(opts.addresses);
     this.callTimeoutMs = opts.callTimeoutMs ?? 10_000;
     this.auth = opts.auth;
+    this.tls = opts.tls;
   }
 
   /** The schedulers in use, sorted. */
@@ -99,7 +105,7 @@ export class SchedulerClient {
         fix: 'start the schedulers again, or check peer.scheduler.addresses',
       });
     }
-    const call = this.client(address).announcePeer();
+    const call = this.client(address).announcePeer(traceMetadata());
     return new AnnouncePeerSession(call, ids, address);
   }
 
@@ -151,7 +157,7 @@ export class SchedulerClient {
   private client(address: string): GrpcSchedulerClient {
     let c = this.clients.get(address);
     if (!c) {
-      c = new GrpcSchedulerClient(address, credentials.createInsecure(), {
+      c = new GrpcSchedulerClient(address, grpcChannelCredentialsOf(this.tls), {
         'grpc.keepalive_time_ms': 30_000,
         'grpc.max_receive_message_length': 16 * 1024 * 1024,
         ...authChannelOptions(this.auth),

@@ -7,7 +7,9 @@ import { VortexConnectionPool } from './vortex-connection-pool.js';
 import { exchange, StaleConnectionError } from './vortex-exchange.js';
 import type { VortexPieceBody } from './vortex-piece-body.js';
 import type { ClusterAuth } from '../auth/cluster-auth.js';
-import { connectReusingBuffer, onReads } from './socket-reads.js';
+import { connectReusingBuffer, connectTlsReads, onReads } from './socket-reads.js';
+import type { NodeTls } from '../tls/node-tls.js';
+import { clientSideFailure } from '../tls/tls-failures.js';
 import { VortexDecoder } from './vortex-decoder.js';
 import { errorFromVortexFrame } from './vortex-error-codes.js';
 import { encodeAuthProofFrame, encodeDownloadPieceFrame, randomVortexPacketId } from './vortex-frames.js';
@@ -27,6 +29,8 @@ export interface VortexClientOptions {
    * connect time-out) and answers it before its first request; a pooled connection is reused as is.
    */
   auth?: ClusterAuth;
+  /** TLS of this node (security.tls): connections are TLS, the parent checked against the cluster CA. */
+  tls?: NodeTls;
 }
 
 /** Bytes of one socket read; all connections of a client read into the same buffer. */
@@ -50,9 +54,11 @@ export class VortexClient {
   private readonly readBuffer = Buffer.allocUnsafeSlow(READ_BUFFER);
   private closed = false;
   private readonly auth?: ClusterAuth;
+  private readonly tls?: NodeTls;
 
   constructor(opts: VortexClientOptions = {}) {
     this.auth = opts.auth;
+    this.tls = opts.tls;
     this.pool = new VortexConnectionPool(opts.maxIdlePerAddress ?? 8, opts.idleTimeoutMs ?? 30_000);
     this.connectTimeoutMs = opts.connectTimeoutMs ?? 5_000;
     this.readTimeoutMs = opts.readTimeoutMs ?? 30_000;
@@ -131,8 +137,9 @@ export class VortexClient {
 
   private open(addr: { host: string; port: number }, address: string, signal?: AbortSignal): Promise<Socket> {
     return new Promise((resolve, reject) => {
-      const socket = connectReusingBuffer({ host: addr.host, port: addr.port, noDelay: true, keepAlive: true, keepAliveInitialDelay: 30_000 },
-        this.readBuffer);
+      const tcp = { host: addr.host, port: addr.port, noDelay: true, keepAlive: true, keepAliveInitialDelay: 30_000 };
+      const socket = this.tls ? connectTlsReads(tcp, this.tls) : connectReusingBuffer(tcp, this.readBuffer);
+      const ready = this.tls ? 'secureConnect' : 'connect';
       socket.on('error', () => undefined);
       let settled = false;
       const done = (err?: Error): void => {
@@ -141,7 +148,7 @@ export class VortexClient {
         clearTimeout(timer);
         socket.off('close', onClose);
         signal?.removeEventListener('abort', onAbort);
-        socket.off('connect', onConnect);
+        socket.off(ready, onConnect);
         socket.off('error', onError);
         if (err) {
           socket.destroy();
@@ -176,17 +183,18 @@ export class VortexClient {
           fix: 'set the same security.clusterSecret on every node of the cluster (or on none)',
         })), this.connectTimeoutMs);
       };
-      const onError = (err: Error): void => done(new D7yError('D7Y_PEER_UNAVAILABLE', `cannot connect to peer ${address}: ${err.message}`, {
+      const onError = (err: Error): void => done(clientSideFailure(err, `peer ${address}`, this.tls) ?? new D7yError('D7Y_PEER_UNAVAILABLE', `cannot connect to peer ${address}: ${err.message}`, {
         fix: 'the parent is down or its upload port is blocked; download from another parent', cause: err,
       }));
-      const onClose = (): void => done(new D7yError('D7Y_PEER_UNAVAILABLE', `peer ${address} closed the connection before the Vortex auth challenge`, {
+      const onClose = (): void => done(clientSideFailure(new Error('other side closed'), `peer ${address}`, this.tls, { tlsLink: Boolean(this.tls), presentedCert: Boolean(this.tls?.identity) })
+        ?? new D7yError('D7Y_PEER_UNAVAILABLE', `peer ${address} closed the connection before the Vortex auth challenge`, {
         fix: 'download from another parent',
       }));
       const onAbort = (): void => done(aborted(address, signal as AbortSignal));
       let timer = setTimeout(() => done(new D7yError('D7Y_TIMEOUT', `connecting to peer ${address} took more than ${this.connectTimeoutMs} ms`, {
         fix: 'the parent is unreachable; download from another parent',
       })), this.connectTimeoutMs);
-      socket.once('connect', onConnect);
+      socket.once(ready, onConnect);
       socket.once('error', onError);
       signal?.addEventListener('abort', onAbort, { once: true });
     });

@@ -169,7 +169,11 @@ async function writeBody(socket: Socket, body: Readable, length: number, recycle
   if (sent !== length) throw new Error(`piece body ended after ${sent} of ${length} bytes`);
 }
 
-/** Resolves on the socket's `drain`; rejects when the socket closes or the body is destroyed (an upload cut for a stalled reader) first. */
+/**
+ * Resolves on the socket's `drain`; rejects when the socket closes or the body is destroyed (an
+ * upload cut for a stalled reader) first. A body that closes because it ended — its last chunk is
+ * the one waiting for `drain` — is no failure: the wait goes on.
+ */
 function drained(socket: Socket, body: Readable): Promise<void> {
   return new Promise((resolve, reject) => {
     const done = (): void => {
@@ -179,7 +183,11 @@ function drained(socket: Socket, body: Readable): Promise<void> {
     };
     const onDrain = (): void => { done(); resolve(); };
     const onClose = (): void => { done(); reject(new Error('connection closed')); };
-    const onBodyClose = (): void => { done(); reject(body.errored ?? new Error('piece body closed before it was sent')); };
+    const onBodyClose = (): void => {
+      if (!body.errored && body.readableEnded) return;
+      done();
+      reject(body.errored ?? new Error('piece body closed before it was sent'));
+    };
     socket.once('drain', onDrain);
     socket.once('close', onClose);
     body.once('close', onBodyClose);

@@ -1,4 +1,6 @@
 import { createServer } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
+import type { NodeTls } from '../tls/node-tls.js';
 import type { Server, Socket } from 'node:net';
 import type { Startable } from '../../contracts/startable.js';
 import { D7yError } from '../../errors/d7y-error.js';
@@ -27,6 +29,8 @@ export interface VortexServerOptions {
    * frame naming it (the connection stays usable). Default: every kind.
    */
   kinds?: readonly PieceKind[];
+  /** TLS of the node (security.tls): connections are TLS; in `mutual`, clients without a certificate of the cluster CA are refused. */
+  tls?: NodeTls;
 }
 
 /**
@@ -76,9 +80,14 @@ export class VortexServer implements Startable {
 
   async start(): Promise<void> {
     if (this.server) throw new D7yError('D7Y_INTERNAL', 'the Vortex server was already started');
-    const server = createServer({ noDelay: true, keepAlive: true, keepAliveInitialDelay: 30_000, pauseOnConnect: false });
+    const tcp = { noDelay: true, keepAlive: true, keepAliveInitialDelay: 30_000, pauseOnConnect: false };
+    const tls = this.opts.tls;
+    const server = tls ? createTlsServer({ ...tcp, ...tls.serverOptions() }) : createServer(tcp);
     server.maxConnections = this.maxConnections;
-    server.on('connection', (socket) => this.accept(socket));
+    if (tls) {
+      tls.attach(server as ReturnType<typeof createTlsServer>, 'vortex');
+      server.on('secureConnection', (socket: Socket) => this.accept(socket));
+    } else server.on('connection', (socket) => this.accept(socket));
     server.on('drop', (info) => this.logger.warn({ remote: info?.remoteAddress, max: this.maxConnections }, 'vortex: connection refused, too many'));
     this.server = server;
     await new Promise<void>((resolve, reject) => {
@@ -125,6 +134,7 @@ export class VortexServer implements Startable {
   }
 
   private accept(socket: Socket): void {
+    if (socket.destroyed) return;
     this.accepted += 1;
     this.sockets.add(socket);
     socket.setNoDelay(true);

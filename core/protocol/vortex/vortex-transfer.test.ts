@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { crc32 } from 'node:zlib';
 import test from 'ava';
 import type { ExecutionContext } from 'ava';
@@ -20,6 +20,8 @@ class MemoryProvider implements PieceProvider {
   /** When set, the provider offers `recycle` and counts the bytes given back. */
   lending = false;
   recycled = 0;
+  /** When set, a body is one chunk followed at once by its end (a medium that read the whole piece). */
+  oneChunk = false;
 
   add(number: number, data: Buffer, kind = 'standard'): Buffer {
     this.pieces.set(`${kind}/${TASK}/${number}`, data);
@@ -38,6 +40,12 @@ class MemoryProvider implements PieceProvider {
     let at = 0;
     const body = new Readable({
       read: () => {
+        if (this.oneChunk) {
+          this.pulled += data.length;
+          body.push(data);
+          body.push(null);
+          return;
+        }
         if (this.breakAfter !== undefined && at >= this.breakAfter) {
           body.destroy(new Error('disk read failed'));
           return;
@@ -151,6 +159,17 @@ test('a slow consumer holds the server back: the socket pauses instead of buffer
   await new Promise((r) => setTimeout(r, 400));
   t.true(provider.pulled < 24 * MiB, `server pulled only ${provider.pulled} bytes while nobody read`);
   t.true((await readAll(body)).equals(data));
+});
+
+test('a body that ends while its last chunk still waits for the socket to drain is sent whole (not cut short)', async (t) => {
+  const { provider, client, addr } = await setup(t);
+  provider.oneChunk = true;
+  for (let i = 0; i < 5; i++) {
+    const data = provider.add(i, randomBytes(8 * MiB));
+    const { body } = await client.downloadPiece(addr, { taskId: TASK, number: i });
+    await new Promise((r) => setTimeout(r, 50));
+    t.true((await readAll(body)).equals(data), `piece ${i} arrived whole`);
+  }
 });
 
 test('aborting mid-body destroys the connection; the next request opens a new one', async (t) => {
@@ -311,4 +330,21 @@ test('the server gives every chunk of a piece back to the provider once the sock
   t.true((await readAll(body)).equals(data));
   await until('every chunk to come back', () => provider.recycled === data.length);
   t.is(provider.recycled, data.length);
+});
+
+test('a body read to its end while its last chunks wait for a slow reader is still sent whole (its close is no failure)', async (t) => {
+  const { provider, client, addr } = await setup(t);
+  const data = provider.add(0, randomBytes(16 * MiB));
+  // A body that is all in memory and ends as soon as it is read, as a piece relayed through a transform is.
+  provider.getPiece = async () => {
+    const body = new PassThrough({ highWaterMark: 32 * MiB });
+    body.end(data);
+    return {
+      meta: { number: 0, offset: 0, length: data.length, digest: `crc32:${crc32(data)}`, parentId: 'peer-a', trafficType: 1, cost: 0, createdAt: 1_700_000_000 },
+      body,
+    };
+  };
+  const { body } = await client.downloadPiece(addr, { taskId: TASK, number: 0 });
+  await new Promise((r) => setTimeout(r, 500));
+  t.true((await readAll(body)).equals(data), 'the reader got every byte after its pause');
 });

@@ -1,4 +1,6 @@
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
+import { createNodeHttpServer, schemeOf } from '../../protocol/tls/http-server.js';
+import { NodeTls } from '../../protocol/tls/node-tls.js';
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import type { Registry } from 'prom-client';
@@ -27,8 +29,8 @@ import { ImageResolver } from './jobs/image-resolver.js';
 import { PreheatLimiter } from './jobs/preheat-limiter.js';
 import type { ManagerServices } from './manager-services.js';
 
-function httpUrl(host: string, port: number): string {
-  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+function httpUrl(host: string, port: number, tls?: NodeTls): string {
+  return `${schemeOf(tls)}://${host.includes(':') ? `[${host}]` : host}:${port}`;
 }
 
 
@@ -49,6 +51,7 @@ export class ManagerRole implements Role {
   private secretReloader?: NodeJS.Timeout;
   private boundPort = 0;
   private draining = false;
+  private tls?: NodeTls;
   private routeTable: ManagerRoute[] = [];
 
   constructor(
@@ -65,7 +68,7 @@ export class ManagerRole implements Role {
 
   /** `http://host:port` once started. */
   get url(): string {
-    return httpUrl(this.config.manager.listen.host, this.boundPort);
+    return httpUrl(this.config.manager.listen.host, this.boundPort, this.tls);
   }
 
   /**
@@ -80,7 +83,7 @@ export class ManagerRole implements Role {
     });
     const host = this.config.manager.listen.host;
     const local = host === '0.0.0.0' || host === '' ? '127.0.0.1' : host === '::' ? '::1' : host;
-    return { url: httpUrl(local, this.boundPort), token };
+    return { url: httpUrl(local, this.boundPort, this.tls), token };
   }
 
   /** The API's route table (after start). */
@@ -94,6 +97,7 @@ export class ManagerRole implements Role {
       listen: `${c.listen.host}:${this.boundPort || c.listen.port}`,
       database: databaseKind(c.database.url) === 'postgresql' ? 'postgresql' : 'sqlite (embedded)',
       rateLimit: `${c.jobs.preheatRateLimit}/s per cluster${c.redis.url ? ' (shared in Redis)' : ''}`,
+      tls: this.tls?.mode ?? 'none',
     };
   }
 
@@ -122,7 +126,8 @@ export class ManagerRole implements Role {
         alive: () => ({ status: 'ok', database: databaseKind(c.database.url) }),
         limits: { maxBodySize: c.listen.maxBodySize, maxJsonDepth: c.listen.maxJsonDepth },
       });
-      await this.listen(createServer(app));
+      this.tls = await NodeTls.load(this.config.security.tls, { logger: this.logger, serves: true });
+      await this.listen(createNodeHttpServer(this.tls, 'manager', {}, app));
       this.sweeper = setInterval(() => void this.sweep(), c.jobs.sweepInterval);
       this.sweeper.unref();
     } catch (err) {
@@ -150,11 +155,12 @@ export class ManagerRole implements Role {
     await this.limiter?.stop();
     this.limiter = undefined;
     await this.db?.destroy();
+    this.tls?.close();
     if (this.db) this.logger.info('manager stopped');
     this.db = undefined;
   }
 
-  /** Fails job runs past their deadline and prunes old audit rows and expired sessions. */
+  /** Fails job runs past their deadline and prunes old audit and download rows (manager.audit.retention) and expired sessions. */
   async sweep(now = Date.now()): Promise<void> {
     const db = this.db;
     if (!db) return;
@@ -162,6 +168,7 @@ export class ManagerRole implements Role {
       await db.updateTable('job_runs').set({ state: 'failed', error: 'timed out before a scheduler finished it', updated_at: now })
         .where('state', 'in', ['pending', 'running']).where('deadline_at', '<', now).execute();
       await this.audit?.prune(this.config.manager.audit.retention, now);
+      await db.deleteFrom('downloads').where('created_at', '<', now - this.config.manager.audit.retention).execute();
       await pruneSessions(db, now);
     } catch (err) {
       this.logger.warn({ err: (err as Error).message }, 'manager sweep failed');

@@ -1,3 +1,5 @@
+import { join } from 'node:path';
+import type { Registry } from 'prom-client';
 import { ensurePrivateDir } from '../../config/private-dir.js';
 import { inject, injectable } from '../../di.js';
 import type { NodeConfig } from '../../config/node-config.js';
@@ -6,10 +8,11 @@ import type { StorageMedium } from '../../contracts/storage-medium.js';
 import { D7yError } from '../../errors/d7y-error.js';
 import type { Logger } from '../../logging/logger.js';
 import { DfdaemonUploadClient } from '../../protocol/rpc/dfdaemon-upload-client.js';
-import type { ClusterAuth } from '../../protocol/auth/cluster-auth.js';
+import { controlKeyOf, type ClusterAuth } from '../../protocol/auth/cluster-auth.js';
 import { loadClusterAuth, loadHostIdentity } from '../../protocol/auth/cluster-secrets.js';
 import { GrpcAuthGuard, guardService, type GrpcClientAuth } from '../../protocol/auth/grpc-auth.js';
 import { RefusalLog } from '../../protocol/auth/refusal-log.js';
+import { NodeTls } from '../../protocol/tls/node-tls.js';
 import { HostType, type Host } from '../../protocol/rpc/gen/common.js';
 import { SchedulerClient } from '../../protocol/rpc/scheduler-client.js';
 import { VortexClient, VortexServer } from '../../protocol/vortex/index.js';
@@ -19,7 +22,8 @@ import { crc32Backend } from '../../task/piece-digest.js';
 import { Tokens } from '../../tokens.js';
 import { Lifecycle } from '../lifecycle.js';
 import { managerToken } from '../../config/manager-link-config.js';
-import { OpsServer } from '../common/ops-server.js';
+import { MetricsServer } from '../common/metrics-server.js';
+import { PeerMetrics } from './peer-metrics.js';
 import type { Role } from '../role.js';
 import { DfdaemonService } from './api/dfdaemon-service.js';
 import { HeldTaskAnnouncer } from './cluster/held-task-announcer.js';
@@ -80,18 +84,34 @@ export class PeerRole implements Role {
   private heldTasks?: HeldTaskAnnouncer;
   private auth?: ClusterAuth;
   private clientAuth?: GrpcClientAuth;
+  private tls?: NodeTls;
   private cache?: PeerPersistentCache;
   private providers: UploadPieceProvider[] = [];
-  /** The ops listener (`/healthz`, `/readyz`) when `peer.ops.enabled`; other parts may add routes to it. */
-  ops?: OpsServer;
+  private readonly metrics?: PeerMetrics;
+  /** The small HTTP listener serving `/metrics`, `/healthz` and `/readyz` (peer.metrics); other routes may be added before start. */
+  readonly metricsServer: MetricsServer;
 
   constructor(
     @inject(Tokens.Config) private readonly config: NodeConfig,
     @inject(Tokens.Logger) private readonly logger: Logger,
     @inject(Tokens.SourceRouter) private readonly sources: SourceRouter,
     @inject(Tokens.StorageRegistry) private readonly storage: StorageRegistry,
+    @inject(Tokens.Metrics) registry: Registry,
   ) {
     this.cfg = config.peer;
+    const metrics = new PeerMetrics(registry);
+    // With the listener off nobody reads the counters: the download and upload paths count nothing.
+    this.metrics = this.cfg.metrics.enabled ? metrics : undefined;
+    if (this.metrics) {
+      this.uploadStats.onEnd = (ok, bytes) => {
+        metrics.uploadPieces.inc({ result: ok ? 'succeeded' : 'failed' });
+        if (bytes > 0) metrics.uploadBytes.inc(bytes);
+      };
+    }
+    this.metricsServer = new MetricsServer({
+      config: this.cfg.metrics, registry, logger, configPath: 'peer.metrics', role: this.cfg.seed ? 'seed peer' : 'peer',
+    });
+    this.metricsServer.readiness('scheduler', () => this.schedulerReadiness());
   }
 
   /** `{ip}-{hostname}`, with `-seed` for seed peers. */
@@ -155,9 +175,10 @@ export class PeerRole implements Role {
       schemes: this.sources.schemes(),
       storage: this.cfg.storage.medium,
       crc32: crc32Backend(),
-      ops: this.ops ? `${this.cfg.ops.host}:${this.ops.port}` : undefined,
       download: { concurrency: this.cfg.download.concurrency, rateLimit: this.cfg.download.rateLimit },
       clusterCredential: this.auth ? 'required' : 'none (open)',
+      metrics: this.metricsServer.url ? `${this.metricsServer.url}/metrics` : 'off',
+      tls: this.tls?.mode ?? 'none',
     };
   }
 
@@ -166,6 +187,7 @@ export class PeerRole implements Role {
     const linkToken = cfg.manager && await managerToken(cfg.manager);
     const medium = new TaskMediumRouter(this.storage.get(cfg.storage.medium), this.storage, this.logger);
     this.medium = medium;
+    this.metrics?.observe(() => medium.stats());
     const dir = peerDataDir(this.config.dataDir, cfg);
     await ensurePrivateDir(dir);
     this.lock = new DataDirLock(dir);
@@ -179,32 +201,37 @@ export class PeerRole implements Role {
     const auth = await loadClusterAuth(this.config.security, {
       seedRole: cfg.seed, role: cfg.seed ? 'seed peer' : 'peer', logger: this.logger,
       quiet: !cfg.localApi || (cfg.schedulers.length === 0 && !cfg.manager),
+      manager: { link: cfg.manager, key: 'peer.manager', cacheFile: join(dir, 'manager-credential.json') },
     });
     this.auth = auth;
-    this.clientAuth = auth && { auth, hostIdentity: await loadHostIdentity(dir) };
-    this.vortex = new VortexClient({ connectTimeoutMs: 5_000, readTimeoutMs: cfg.download.pieceTimeoutMs, auth });
-    this.dfdaemon = new DfdaemonUploadClient({ auth: this.clientAuth });
+    const hostIdentity = auth && await loadHostIdentity(dir);
+    this.clientAuth = auth && { auth, hostIdentity };
+    const tls = await NodeTls.load(this.config.security.tls, { logger: this.logger, serves: true });
+    this.tls = tls;
+    this.vortex = new VortexClient({ connectTimeoutMs: 5_000, readTimeoutMs: cfg.download.pieceTimeoutMs, auth, tls });
+    // Calls to other peers carry membership only: the host identity goes to schedulers, never to a parent.
+    this.dfdaemon = new DfdaemonUploadClient({ auth: auth && { auth }, tls });
     let engine: TaskDownloader | undefined;
     if (cfg.manager) {
       this.discovery = new ManagerDiscovery({
-        config: { ...cfg.manager, token: linkToken }, seed: cfg.seed, fallback: cfg.schedulers, logger: this.logger,
+        config: { ...cfg.manager, token: linkToken }, seed: cfg.seed, fallback: cfg.schedulers, logger: this.logger, tls,
         host: () => ({ ...cfg.host, rpcPort: this.rpc?.port ?? 0, uploadPort: this.vortexServer?.port ?? 0 }),
         onSchedulers: (addresses) => { if (engine) this.useSchedulers(addresses, engine); },
         onClientConfig: (c) => this.applyClientConfig(c),
       });
     }
     const addresses = this.discovery ? await this.discovery.resolve() : cfg.schedulers;
-    this.scheduler = addresses.length ? new SchedulerClient({ addresses, auth: this.clientAuth }) : undefined;
+    this.scheduler = addresses.length ? new SchedulerClient({ addresses, auth: this.clientAuth, tls: this.tls }) : undefined;
     const tasks = new TaskCatalog(medium, this.logger);
     this.catalog = tasks;
     engine = new TaskDownloader({
       config: cfg, catalog: tasks, sources: this.sources, scheduler: this.scheduler, vortex: this.vortex, dfdaemon: this.dfdaemon,
-      logger: this.logger, hostId: this.hostId, peerIdPrefix: `${cfg.host.ip}-${cfg.host.hostname}`,
+      logger: this.logger, hostId: this.hostId, peerIdPrefix: `${cfg.host.ip}-${cfg.host.hostname}`, metrics: this.metrics,
       placeTask: (taskId, name) => medium.place(taskId, name),
       announceHost: async () => (this.announcer ? this.announcer.announce() : false),
     });
     this.engine = engine;
-    const downloads = new DownloadService(tasks, engine, this.sources, this.logger);
+    const downloads = new DownloadService(tasks, engine, this.sources, this.logger, this.metrics);
     this.service = downloads;
     const offers = cfg.seed && cfg.upload.superSeed.enabled
       ? new SeedOffers({ inFlight: cfg.upload.superSeed.inFlight, grantTtlMs: cfg.upload.superSeed.offerTtlMs })
@@ -220,28 +247,23 @@ export class PeerRole implements Role {
     this.providers = [provider, toolProvider];
     const cache = new PeerPersistentCache({
       config: cfg, dir, catalog: tasks, vortex: this.vortex, logger: this.logger, hostId: () => this.hostId,
-      scheduler: new PersistentCacheSchedulerClient(() => this.scheduler, undefined, this.clientAuth),
+      scheduler: new PersistentCacheSchedulerClient(() => this.scheduler, undefined, this.clientAuth, tls),
     });
     this.cache = cache;
     this.vortexServer = new VortexServer({
       host: cfg.host.ip, port: cfg.upload.port, provider: new CachePieceProvider(provider, (id) => cache.isCacheTask(id)),
-      logger: this.logger, maxConnections: cfg.upload.maxConnections, auth, kinds: ['standard', 'persistent-cache'],
+      logger: this.logger, maxConnections: cfg.upload.maxConnections, auth, tls, kinds: ['standard', 'persistent-cache'],
     });
     this.pieceHttp = new PieceHttpServer({
-      host: cfg.host.ip, port: cfg.pieceHttp.port, provider: toolProvider, auth, refusals: new RefusalLog(this.logger, 'piece http'),
+      host: cfg.host.ip, port: cfg.pieceHttp.port, provider: toolProvider, auth, tls, refusals: new RefusalLog(this.logger, 'piece http'),
     });
-    const guard = new GrpcAuthGuard(auth, this.logger, 'the peer');
-    const controlLevel = cfg.seed ? 'seed' : 'member';
+    const guard = new GrpcAuthGuard(auth, this.logger, 'the peer', hostIdentity ? controlKeyOf(hostIdentity) : undefined);
+    const controlLevel = cfg.seed ? 'seed' : 'control';
     this.rpc = new DfdaemonService({
       host: cfg.host.ip, port: cfg.rpc.port, catalog: tasks, downloads, logger: this.logger, hostId: this.hostId, peerId: () => this.hostId, offers,
-      guard, controlLevel, maxReceiveMessageSize: cfg.rpc.maxReceiveMessageSize,
+      guard, controlLevel, maxReceiveMessageSize: cfg.rpc.maxReceiveMessageSize, tls,
       extraServices: [{ definition: DfdaemonPersistentCacheService, implementation: guardService(cacheDfdaemonService(cache), guard, controlLevel) }],
     });
-    if (cfg.ops.enabled) {
-      this.ops = new OpsServer({ role: cfg.seed ? 'seed peer' : 'peer', host: cfg.ops.host, port: cfg.ops.port, logger: this.logger });
-      this.ops.readiness('scheduler', () => this.schedulerReadiness());
-      this.lifecycle.add(this.ops);
-    }
     this.lifecycle.add(this.vortexServer);
     this.lifecycle.add(this.pieceHttp);
     this.lifecycle.add(this.rpc);
@@ -255,7 +277,7 @@ export class PeerRole implements Role {
         ? await ProxyCa.load({ dir, certFile: cfg.proxy.hijackHttps.caCert, keyFile: cfg.proxy.hijackHttps.caKey, logger: this.logger })
         : undefined;
       this.proxy = new ProxyServer({
-        config: cfg.proxy, downloads, logger: this.logger,
+        config: cfg.proxy, downloads, logger: this.logger, metrics: this.metrics, tls,
         connect: (onRequest) => createConnectHandler({
           hijack: (host) => hijack.some((re) => re.test(host)), ca, onRequest, logger: this.logger,
           connectTimeoutMs: 10_000, idleTimeoutMs: cfg.proxy.idleTimeout,
@@ -274,6 +296,7 @@ export class PeerRole implements Role {
     if (this.discovery) this.lifecycle.add(this.discovery);
     this.lifecycle.add(this.heldTasks);
     this.lifecycle.add(cache);
+    this.lifecycle.add(this.metricsServer);
     try {
       await this.lifecycle.start();
     } catch (err) {
@@ -295,7 +318,7 @@ export class PeerRole implements Role {
    */
   async drain(): Promise<{ unfinished: number; waitedMs: number }> {
     const began = Date.now();
-    this.ops?.drain();
+    this.metricsServer.drain();
     for (const p of this.providers) p.refuseNew();
     this.vortexServer?.stopAccepting();
     this.pieceHttp?.stopAccepting();
@@ -324,7 +347,7 @@ export class PeerRole implements Role {
    */
   private useSchedulers(addresses: string[], engine: TaskDownloader): void {
     if (!this.scheduler) {
-      this.scheduler = new SchedulerClient({ addresses, auth: this.clientAuth });
+      this.scheduler = new SchedulerClient({ addresses, auth: this.clientAuth, tls: this.tls });
       engine.scheduler = this.scheduler;
       this.announcer = this.hostAnnouncer(this.scheduler);
       this.lateAnnouncer = this.announcer;
@@ -368,5 +391,6 @@ export class PeerRole implements Role {
     this.scheduler?.close();
     this.dfdaemon?.close();
     await this.vortex?.close();
+    this.tls?.close();
   }
 }

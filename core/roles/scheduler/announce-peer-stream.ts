@@ -9,6 +9,8 @@ import { DownloadSchema, parseRequest, PeerIdsSchema, PieceSchema } from './requ
 import type { PeerChannel, PeerRecord, TaskRecord } from './resource/records.js';
 import type { SchedulerResources } from './resource/scheduler-resources.js';
 import type { SchedulerMetrics } from './scheduler-metrics.js';
+import { SpanStatusCode, type Span } from '@opentelemetry/api';
+import { remoteContext, startSpan } from '../../logging/tracing.js';
 
 type Call = ServerDuplexStream<AnnouncePeerRequest, AnnouncePeerResponse>;
 
@@ -21,6 +23,8 @@ export class AnnouncePeerStream implements PeerChannel {
   private ids?: PeerIds;
   private peer?: PeerRecord;
   private task?: TaskRecord;
+  /** The trace span of this download on the scheduler, from register to the end of the stream. */
+  private span?: Span;
   private done = false;
 
   constructor(
@@ -48,6 +52,7 @@ export class AnnouncePeerStream implements PeerChannel {
   }
 
   needBackToSource(description: string): void {
+    this.span?.addEvent('need_back_to_source', { description });
     this.write({ response: { $case: 'needBackToSourceResponse', value: { description } } });
   }
 
@@ -55,6 +60,9 @@ export class AnnouncePeerStream implements PeerChannel {
     if (this.done) return;
     this.detach();
     this.done = true;
+    this.metrics.errors.inc({ code });
+    this.span?.setStatus({ code: SpanStatusCode.ERROR, message });
+    this.span?.end();
     this.call.emit('error', toServiceError(new D7yError(code, message, { fix })));
     this.onClose();
   }
@@ -88,6 +96,8 @@ export class AnnouncePeerStream implements PeerChannel {
       if (!download) throw new D7yError('D7Y_INVALID_ARGUMENT', 'invalid AnnouncePeerRequest: register_peer_request.download is missing');
       parseRequest(DownloadSchema, download, 'register_peer_request');
       this.ids = ids;
+      this.span = startSpan('d7y.scheduler.announce_peer', { 'd7y.task_id': ids.taskId, 'd7y.peer_id': ids.peerId, 'd7y.host_id': ids.hostId },
+        remoteContext(this.call.metadata.getMap()));
       this.peer = this.announcer.register(ids, download, this);
       this.task = this.resources.tasks.get(ids.taskId);
       return;
@@ -142,6 +152,7 @@ export class AnnouncePeerStream implements PeerChannel {
     if (this.done) return;
     this.done = true;
     this.detach();
+    this.span?.end();
     if (graceful && this.call.writable) this.call.end();
     this.onClose();
   }

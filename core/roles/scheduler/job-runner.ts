@@ -72,10 +72,10 @@ export class JobRunner {
     const results = (await mapBounded(hosts, 50, async (h): Promise<PeerResultView | undefined> => {
       try {
         if (job.type === 'get_task') {
-          const t = await this.dfdaemon.statTask({ host: h.ip, port: h.rpcPort }, taskId);
+          const t = await this.dfdaemon.statTask({ host: h.ip, port: h.rpcPort }, taskId, { controlKey: h.controlKey });
           return { ...hostResult(h), task_id: taskId, state: 'succeeded', content_length: t.contentLength, piece_count: t.pieceCount };
         }
-        await this.dfdaemon.deleteTask({ host: h.ip, port: h.rpcPort }, taskId);
+        await this.dfdaemon.deleteTask({ host: h.ip, port: h.rpcPort }, taskId, { controlKey: h.controlKey });
         return { ...hostResult(h), task_id: taskId, state: 'succeeded' };
       } catch (err) {
         if (isD7yError(err, 'D7Y_TASK_NOT_FOUND') || isD7yError(err, 'D7Y_NOT_FOUND')) return undefined;
@@ -101,7 +101,7 @@ export class JobRunner {
         options: a.load_to_memory ? { storage: 'memory' } : {},
       };
       try {
-        for await (const _ of this.dfdaemon.downloadTask({ host: host.ip, port: host.rpcPort }, download, { signal, timeoutMs })) { /* progress */ }
+        for await (const _ of this.dfdaemon.downloadTask({ host: host.ip, port: host.rpcPort }, download, { signal, timeoutMs, controlKey: host.controlKey })) { /* progress */ }
         return { ...hostResult(host), url, state: 'succeeded' };
       } catch (err) {
         return { ...hostResult(host), url, state: 'failed', error: (err as Error).message.slice(0, 2000) };

@@ -1,16 +1,35 @@
 import { hostname as osHostname } from 'node:os';
+import type { NodeTls } from '../../protocol/tls/node-tls.js';
 import type { ManagerLinkConfig } from '../../config/manager-link-config.js';
 import type { Startable } from '../../contracts/startable.js';
 import type { Logger } from '../../logging/logger.js';
-import { ManagerClient } from '../../protocol/manager/manager-client.js';
+import { ManagerClient, type ReportedCacheTask } from '../../protocol/manager/manager-client.js';
+import type { DownloadReports } from './download-reports.js';
 import type { JobRunner } from './job-runner.js';
+
+/** What the link reports of the scheduler's persistent cache, and how it carries out a delete asked on the manager. */
+export interface CacheTaskSource {
+  snapshot(): ReportedCacheTask[];
+  knows(taskId: string): boolean;
+  /** Deletes every copy of the task; resolves to the copies told to go. */
+  delete(taskId: string): Promise<number>;
+}
+
+/** A report is sent whole at least this often even when nothing changed (a manager that lost it learns it again). */
+const FULL_REPORT_MS = 30_000;
 
 export interface ManagerLinkOptions {
   config: ManagerLinkConfig;
+  /** TLS of the node, for an https manager. */
+  tls?: NodeTls;
   ip: string;
   port: () => number;
   runner: JobRunner;
   logger: Logger;
+  /** Ended downloads, sent to the manager every keepalive interval. */
+  downloads?: DownloadReports;
+  /** The persistent-cache tasks to report (none: not reported). */
+  cacheTasks?: CacheTaskSource;
   /** Applies the cluster's dynamic config (evaluator, experiment, limits) in the scheduler. */
   onConfig?: (config: Record<string, unknown>) => Promise<unknown> | void;
 }
@@ -29,9 +48,12 @@ export class ManagerLink implements Startable {
   private readonly abort = new AbortController();
   private lastConfig = '';
   private warned = false;
+  private reporting = false;
+  private lastReport = '';
+  private lastReportAt = 0;
 
   constructor(private readonly o: ManagerLinkOptions) {
-    this.client = new ManagerClient({ url: o.config.url, token: o.config.token });
+    this.client = new ManagerClient({ url: o.config.url, token: o.config.token, tls: o.tls });
   }
 
   get schedulerId(): string | undefined {
@@ -42,12 +64,15 @@ export class ManagerLink implements Startable {
     await this.register().catch((err: unknown) => this.warn(err));
     this.timers.push(setInterval(() => void this.keepAlive(), this.o.config.keepaliveIntervalMs));
     this.timers.push(setInterval(() => void this.poll(), this.o.config.jobPollIntervalMs));
+    this.timers.push(setInterval(() => void this.sendDownloads(), Math.min(this.o.config.keepaliveIntervalMs, 2000)));
+    if (this.o.cacheTasks) this.timers.push(setInterval(() => void this.reportCacheTasks(), this.o.config.persistentCacheReportInterval));
     for (const t of this.timers) t.unref();
   }
 
   async stop(): Promise<void> {
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
+    await this.sendDownloads();
     this.abort.abort();
     this.o.runner.close();
     await this.client.close();
@@ -94,6 +119,62 @@ export class ManagerLink implements Startable {
       this.warn(err);
     } finally {
       this.busy = false;
+    }
+  }
+
+  /**
+   * Reports the persistent-cache tasks (whole when they changed or every FULL_REPORT_MS, else a
+   * short call) and carries out the deletes the manager names, then reports again at once so the
+   * manager sees them done.
+   */
+  private async reportCacheTasks(): Promise<void> {
+    const source = this.o.cacheTasks;
+    if (this.reporting || !this.id || !source) return;
+    this.reporting = true;
+    try {
+      for (let round = 0; round < 2; round += 1) {
+        const tasks = source.snapshot();
+        const text = JSON.stringify(tasks);
+        const whole = text !== this.lastReport || Date.now() - this.lastReportAt > FULL_REPORT_MS;
+        const { delete_task_ids: asked } = await this.client.reportCacheTasks(this.id, whole ? tasks : undefined);
+        if (whole) {
+          this.lastReport = text;
+          this.lastReportAt = Date.now();
+        }
+        const mine = asked.filter((id) => source.knows(id));
+        if (mine.length === 0) break;
+        for (const taskId of mine) {
+          const told = await source.delete(taskId);
+          this.o.logger.info({ taskId, told }, 'persistent cache task deleted as the manager asked');
+        }
+      }
+    } catch (err) {
+      this.warn(err);
+    } finally {
+      this.reporting = false;
+    }
+  }
+
+  private sending = false;
+
+  /** Sends the queued download reports, a batch at a time; kept for the next try when the manager refuses. */
+  private async sendDownloads(): Promise<void> {
+    const q = this.o.downloads;
+    if (!q || this.sending || !this.id) return;
+    this.sending = true;
+    try {
+      for (let batch = q.take(); batch.length > 0; batch = q.take()) {
+        try {
+          await this.client.reportDownloads(this.id, batch);
+        } catch (err) {
+          q.putBack(batch);
+          throw err;
+        }
+      }
+    } catch (err) {
+      this.warn(err);
+    } finally {
+      this.sending = false;
     }
   }
 

@@ -8,7 +8,7 @@ import type { HostRecord, PeerChannel, PeerRecord, TaskRecord } from './resource
 import { hasServingPeer, MAX_PIECES_PER_PEER } from './resource/records.js';
 import type { SchedulerResources } from './resource/scheduler-resources.js';
 import { PieceTrust } from './piece-trust.js';
-import type { SchedulerMetrics } from './scheduler-metrics.js';
+import type { SchedulerBackToSourceReason, SchedulerMetrics } from './scheduler-metrics.js';
 import type { Scheduling } from './scheduling.js';
 import type { SeedPeerTrigger } from './seed-peer-trigger.js';
 
@@ -66,6 +66,7 @@ export class PeerAnnouncer {
     peer.channel = channel;
     if (host.type === 'super' || download.needBackToSource) {
       this.resources.setState(task, peer, 'back-to-source', now);
+      this.metrics.backToSource.inc({ reason: host.type === 'super' ? 'seed_peer' : 'requested' });
       channel.needBackToSource(host.type === 'super' ? 'seed peer downloads from the source' : 'the download asked for the source');
       this.wake(task);
       return peer;
@@ -124,7 +125,7 @@ export class PeerAnnouncer {
     if (this.canBackToSource(task, peer) && lacksAnUnservedPiece(task, peer)) {
       this.clearRetry(peer);
       this.logger.info({ taskId: task.id, peerId: peer.id }, 'no peer holds or is fetching pieces this peer lacks; it goes back to the source');
-      return this.sendBackToSource(task, peer, 'no other peer holds or is fetching some of the pieces it lacks');
+      return this.sendBackToSource(task, peer, 'no_parent', 'no other peer holds or is fetching some of the pieces it lacks');
     }
     this.schedule(task, peer);
   }
@@ -213,13 +214,14 @@ export class PeerAnnouncer {
     peer.failedRounds++;
     // A lost seed is replaced by one peer reading the origin; the others wait for its pieces.
     const sourceUnderWay = task.seed === 'triggered' || (task.seed === 'failed' && task.backToSource.size > 0);
-    if (!sourceUnderWay && this.canBackToSource(task, peer)) return this.sendBackToSource(task, peer, 'no parent holds the task yet');
+    if (!sourceUnderWay && this.canBackToSource(task, peer)) return this.sendBackToSource(task, peer, 'no_parent', 'no parent holds the task yet');
     if (peer.failedRounds >= this.options.retryLimit) {
-      if (this.canBackToSource(task, peer)) return this.sendBackToSource(task, peer, `no parent after ${peer.failedRounds} scheduling rounds`);
+      if (this.canBackToSource(task, peer)) return this.sendBackToSource(task, peer, 'rounds_exhausted', `no parent after ${peer.failedRounds} scheduling rounds`);
       task.waiting.delete(peer.id);
       this.resources.setState(task, peer, 'failed', this.now());
       const why = peer.disableBackToSource ? 'back-to-source is disabled for this download'
         : `the task already has ${task.backToSource.size} peers back to the source, the limit`;
+      this.metrics.backToSourceRefused.inc({ reason: peer.disableBackToSource ? 'disabled' : 'limit' });
       peer.channel.fail('D7Y_PEER_UNAVAILABLE', `no parent for peer ${peer.id} of task ${task.id} after ${peer.failedRounds} scheduling rounds, and ${why}`,
         'retry later, add seed peers, or allow back-to-source');
       return;
@@ -243,8 +245,9 @@ export class PeerAnnouncer {
     return !peer.disableBackToSource && task.backToSource.size < this.options.maxBackToSourcePeersPerTask;
   }
 
-  private sendBackToSource(task: TaskRecord, peer: PeerRecord, description: string): void {
+  private sendBackToSource(task: TaskRecord, peer: PeerRecord, reason: SchedulerBackToSourceReason, description: string): void {
     task.waiting.delete(peer.id);
+    this.metrics.backToSource.inc({ reason });
     this.resources.setState(task, peer, 'back-to-source', this.now());
     peer.channel?.needBackToSource(description);
   }
@@ -290,13 +293,14 @@ export class PeerAnnouncer {
 }
 
 /**
- * True when the peer lacks a piece that no other peer of the task holds and nothing will bring:
- * no seed trigger is under way and no peer (seed or not) is reading the origin or has finished.
+ * True when the task's seed was lost and the peer lacks a piece that no other peer of the task holds
+ * and nothing will bring: no peer (seed or not) is reading the origin or has finished.
  * While the piece count is unknown (no peer finished yet) nothing can bring a missing piece, and
  * the peer that asks again is stuck: true.
  */
 export function lacksAnUnservedPiece(task: TaskRecord, peer: PeerRecord): boolean {
-  if (task.seed === 'triggered') return false;
+  // Only a seed lost mid-download leaves pieces nobody brings; otherwise the usual rounds decide.
+  if (task.seed !== 'failed') return false;
   const others = [...task.peers.values()].filter((p) => p !== peer && p.state !== 'failed' && p.state !== 'leave');
   if (others.some((p) => p.state === 'succeeded' || p.state === 'back-to-source')) return false;
   if (task.pieceCount === 0) return true;

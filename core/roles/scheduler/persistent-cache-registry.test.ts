@@ -84,3 +84,16 @@ test('a scheduler that restarted learns the tasks again from the holders\' annou
   t.is(v.currentPersistentReplicaCount, 2);
   t.deepEqual(v.holders.map((h) => h.host!.id).sort(), ['a', 'b']);
 });
+
+test('a replica whose fetch failed on its host (a copy that did not match its digest) is placed on another host, and the failing host is passed over', (t) => {
+  const { r, tick } = setup([host('a'), host('b'), host('c')]);
+  for (const [id, free] of [['a', 100], ['b', 900], ['c', 500]] as const) r.announce(id, free * MIB, [], [], T0);
+  r.finished('a', facts({ persistentReplicaCount: 2 }), T0, () => undefined);
+  t.deepEqual(tick(T0 + 100).placements.map((p) => p.host.id), ['b']);
+  t.is(r.failed('a'.repeat(64), 'b', T0 + 200), 'replica', 'a failed replica, not a failed import');
+  t.deepEqual(tick(T0 + 300).placements.map((p) => p.host.id), ['c'], 'placed elsewhere at the next check');
+  t.is(r.failed('a'.repeat(64), 'c', T0 + 400), 'replica');
+  t.deepEqual(tick(T0 + 500).placements, [], 'both failing hosts are passed over for a while');
+  t.is(r.failed('a'.repeat(64), 'a', T0 + 600), undefined, 'a holder\'s report changes nothing');
+  t.is(r.stat('a'.repeat(64), () => undefined).currentPersistentReplicaCount, 1, 'the task is kept with its one good copy');
+});

@@ -69,6 +69,10 @@ export class PersistentCacheRegistry {
     return this.tasks.size;
   }
 
+  has(taskId: string): boolean {
+    return this.tasks.has(taskId);
+  }
+
   /** An import started: the id is reserved (a deleted id may be imported again). */
   started(facts: CacheTaskFacts, now: number): void {
     this.tombstones.delete(facts.id);
@@ -86,10 +90,21 @@ export class PersistentCacheRegistry {
     return this.view(entry, hostOf);
   }
 
-  /** An import failed: a task nobody holds is forgotten. */
-  failed(taskId: string): void {
+  /**
+   * An import failed on `hostId` (a task nobody holds is forgotten), or a replica placed there could
+   * not be fetched (a bad copy, no room): that host is passed over for the task for a while, and the
+   * next check places the replica elsewhere. Says which of the two it was.
+   */
+  failed(taskId: string, hostId: string, now: number): 'import' | 'replica' | undefined {
     const entry = this.tasks.get(taskId);
-    if (entry && entry.holders.size === 0) this.tasks.delete(taskId);
+    if (!entry) return undefined;
+    if (entry.holders.size === 0) {
+      this.tasks.delete(taskId);
+      return 'import';
+    }
+    if (!entry.placing.has(hostId) || entry.holders.get(hostId)?.persistent) return undefined;
+    this.refused(taskId, hostId, now);
+    return 'replica';
   }
 
   /**

@@ -4,7 +4,10 @@ import type { Startable } from '../../contracts/startable.js';
 import type { Logger } from '../../logging/logger.js';
 import type { PersistentCacheServer, PersistentCacheTask } from '../../protocol/rpc/gen/scheduler-persistent-cache.js';
 import type { DfdaemonPersistentCacheClient } from '../../protocol/rpc/persistent-cache-clients.js';
+import type { NodeTls } from '../../protocol/tls/node-tls.js';
 import type { GrpcClientAuth } from '../../protocol/auth/grpc-auth.js';
+import type { ReportedCacheTask } from '../../protocol/manager/manager-client.js';
+import { HostType } from '../../protocol/rpc/gen/common.js';
 import { toServiceError } from '../../protocol/rpc/grpc-errors.js';
 import { PersistentCacheRegistry, type CacheTaskFacts, type PersistentCacheLimits, type Placement } from './persistent-cache-registry.js';
 import { parseRequest } from './request-schemas.js';
@@ -35,6 +38,9 @@ const AnnounceSchema = z.object({
   fetchingTaskIds: z.array(hex64).max(10_000),
 });
 
+/** Tasks one report to the manager carries at most (its body limit). */
+const MAX_REPORTED = 1000;
+
 export interface PersistentCacheOptions extends PersistentCacheLimits {
   /** How often replicas are checked (lost holders, missing replicas, TTLs). */
   checkInterval: number;
@@ -62,10 +68,11 @@ export class SchedulerPersistentCache implements Startable {
   readonly registry: PersistentCacheRegistry;
   private timer?: NodeJS.Timeout;
   private ticking = false;
+  private truncationLogged = false;
 
   /** The cluster credential the scheduler presents to peers (none: an open cluster). */
-  authenticate(auth: GrpcClientAuth | undefined): void {
-    this.peers.authenticate(auth);
+  authenticate(auth: GrpcClientAuth | undefined, tls?: NodeTls): void {
+    this.peers.authenticate(auth, tls);
   }
 
   constructor(
@@ -106,17 +113,17 @@ export class SchedulerPersistentCache implements Startable {
       }),
       uploadPersistentCacheTaskFailed: unary((req) => {
         const r = parseRequest(FailedSchema, req, 'UploadPersistentCacheTaskFailedRequest');
-        this.registry.failed(r.taskId);
+        if (this.registry.failed(r.taskId, r.hostId, this.now()) === 'replica') {
+          this.logger.warn({ taskId: r.taskId, host: r.hostId, err: r.description }, 'persistent cache replica failed on the host; placing it elsewhere');
+          setImmediate(() => void this.tick());
+        }
         return {};
       }),
       statPersistentCacheTask: unary((req) => this.registry.stat(parseRequest(TaskIdSchema, req, 'StatPersistentCacheTaskRequest').taskId, hostOf)),
       listPersistentCacheTasks: unary(() => ({ tasks: this.registry.list(hostOf) })),
       deletePersistentCacheTask: unary(async (req) => {
         const { taskId } = parseRequest(TaskIdSchema, req, 'DeletePersistentCacheTaskRequest');
-        const holders = this.registry.delete(taskId, this.now());
-        const told = await this.tellDelete(taskId, holders);
-        this.logger.info({ taskId, holders: holders.length, told }, 'persistent cache task deleted');
-        return { deletedReplicaCount: told };
+        return { deletedReplicaCount: await this.delete(taskId) };
       }),
       announcePersistentCachePeers: unary((req) => {
         const r = parseRequest(AnnounceSchema, req, 'AnnouncePersistentCachePeersRequest');
@@ -130,6 +137,32 @@ export class SchedulerPersistentCache implements Startable {
   /** The tasks, for the manager's jobs and the scheduler's own tools. */
   list(): PersistentCacheTask[] {
     return this.registry.list((id) => this.resources.hosts.get(id));
+  }
+
+  /** Forgets the task and tells every host holding or fetching it to drop its copy; resolves to the hosts told. */
+  async delete(taskId: string): Promise<number> {
+    const holders = this.registry.delete(taskId, this.now());
+    const told = await this.tellDelete(taskId, holders);
+    this.logger.info({ taskId, holders: holders.length, told }, 'persistent cache task deleted');
+    return told;
+  }
+
+  /** The tasks as the manager keeps them (newest first, at most MAX_REPORTED), with their holders. */
+  report(): ReportedCacheTask[] {
+    const tasks = this.list().sort((a, b) => b.createdAt - a.createdAt);
+    if (tasks.length > MAX_REPORTED && !this.truncationLogged) {
+      this.truncationLogged = true;
+      this.logger.warn({ tasks: tasks.length, reported: MAX_REPORTED }, 'more persistent cache tasks than one manager report carries: the manager lists the newest');
+    }
+    return tasks.slice(0, MAX_REPORTED).map((t) => ({
+      id: t.id, name: t.name, tag: t.tag, application: t.application, piece_length: t.pieceLength, content_length: t.contentLength,
+      piece_count: t.pieceCount, digest: t.digest, state: t.state, persistent_replica_count: t.persistentReplicaCount, ttl_ms: t.ttl,
+      created_at: t.createdAt, updated_at: t.updatedAt,
+      peers: t.holders.filter((h) => h.host).map((h) => ({
+        host_id: h.host!.id, hostname: h.host!.hostname, ip: h.host!.ip, port: h.host!.rpcPort, download_port: h.host!.uploadPort,
+        type: h.host!.type === HostType.HOST_TYPE_SUPER ? 'super' as const : 'normal' as const, persistent: h.persistent, since: h.since,
+      })),
+    }));
   }
 
   /** One check: expiries, lost holders, missing replicas (placements run in the background). */
@@ -153,7 +186,7 @@ export class SchedulerPersistentCache implements Startable {
   private async place(p: Placement): Promise<void> {
     const address = `${p.host.ip}:${p.host.rpcPort}`;
     try {
-      const held = await this.peers.download(address, p.taskId, true);
+      const held = await this.peers.download(address, p.taskId, true, p.host.controlKey);
       if (held) this.registry.holds(p.taskId, p.host.id, this.now());
       this.logger.info({ taskId: p.taskId, host: p.host.id, held }, 'persistent cache replica placed');
     } catch (err) {
@@ -166,7 +199,7 @@ export class SchedulerPersistentCache implements Startable {
     const results = await Promise.allSettled(holders.map(async (id) => {
       const host = this.resources.hosts.get(id);
       if (!host) throw new Error(`host ${id} is gone`);
-      return this.peers.delete(`${host.ip}:${host.rpcPort}`, taskId);
+      return this.peers.delete(`${host.ip}:${host.rpcPort}`, taskId, host.controlKey);
     }));
     return results.filter((r) => r.status === 'fulfilled').length;
   }

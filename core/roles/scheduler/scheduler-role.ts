@@ -1,5 +1,7 @@
 import { networkInterfaces } from 'node:os';
-import { Server, ServerCredentials } from '@grpc/grpc-js';
+import { join } from 'node:path';
+import { Server } from '@grpc/grpc-js';
+import { grpcServerCredentialsOf, NodeTls } from '../../protocol/tls/node-tls.js';
 import type { Registry } from 'prom-client';
 import { inject, injectable } from '../../di.js';
 import type { NodeConfig } from '../../config/node-config.js';
@@ -31,7 +33,8 @@ import { DfdaemonPersistentCacheClient } from '../../protocol/rpc/persistent-cac
 import { PersistentCacheService } from '../../protocol/rpc/gen/scheduler-persistent-cache.js';
 import { ManagerLink } from './manager-link.js';
 import { managerToken } from '../../config/manager-link-config.js';
-import { OpsServer } from '../common/ops-server.js';
+import { DownloadReports } from './download-reports.js';
+import { MetricsServer, sendJson } from '../common/metrics-server.js';
 
 /**
  * The scheduler: a gRPC server (d7y.scheduler.v1.Scheduler) on `scheduler.listen` that keeps
@@ -55,12 +58,15 @@ export class SchedulerRole implements Role {
   private server?: Server;
   private gcTimer?: NodeJS.Timeout;
   private link?: ManagerLink;
+  /** Ended downloads for the manager (when the scheduler has one). */
+  private readonly downloads = new DownloadReports();
   private boundPort = 0;
+  /** The small HTTP listener serving `/metrics`, `/healthz` and `/readyz` (scheduler.metrics); other routes may be added before start. */
+  readonly metricsServer: MetricsServer;
   /** Calls to seed peers (triggers); presents the scheduler's credential once started. */
   private readonly dfdaemon = new DfdaemonUploadClient();
   private auth?: ClusterAuth;
-  /** The ops listener (`/healthz`, `/readyz`) when `scheduler.ops.enabled`; other parts may add routes to it. */
-  ops?: OpsServer;
+  private tls?: NodeTls;
 
   constructor(
     @inject(Tokens.Config) private readonly config: NodeConfig,
@@ -72,6 +78,10 @@ export class SchedulerRole implements Role {
     const c = config.scheduler;
     this.metrics = new SchedulerMetrics(registry);
     this.resources = new SchedulerResources(c.limits, (peer) => this.announcer.forget(peer));
+    const hosts = this.resources.hosts;
+    this.metrics.observe(() => ({ hosts: hosts.size, tasks: this.resources.tasks.size, peers: sumOf(hosts.values(), (h) => h.peers.size) }));
+    this.metricsServer = new MetricsServer({ config: c.metrics, registry, logger, configPath: 'scheduler.metrics', role: 'scheduler' });
+    this.addReadiness();
     this.seeds = new SeedPeerTrigger(this.dfdaemon, logger, c.seedPeerDownloadTimeout, c.limits.maxTasks);
     if (policy.experiment) {
       this.experiment = new ExperimentRecorder(policy.experiment, new JsonLinesOutcomeStore(config.dataDir), logger);
@@ -80,7 +90,11 @@ export class SchedulerRole implements Role {
     const scheduling = new Scheduling(this.schedulingOptions, (task, child) => this.evaluatorFor(task, child));
     this.announcerOptions = {
       maxBackToSourcePeersPerTask: c.maxBackToSourcePeersPerTask, retryLimit: c.retryLimit, retryInterval: c.retryInterval,
-      onDownloadEnded: (task, peer, end) => this.experiment?.record(task, peer, end),
+      onDownloadEnded: (task, peer, end) => {
+        this.metrics.downloadEnded(end);
+        const outcome = this.experiment?.record(task, peer, end);
+        if (this.config.scheduler.manager) this.downloads.add(task, peer, end, outcome);
+      },
     };
     this.announcer = new PeerAnnouncer(this.resources, scheduling, this.seeds, this.announcerOptions, this.metrics, logger);
     this.persistentCache = new SchedulerPersistentCache(this.resources, new DfdaemonPersistentCacheClient(), c.persistentCache, logger);
@@ -100,7 +114,8 @@ export class SchedulerRole implements Role {
       filterParentLimit: this.schedulingOptions.filterParentLimit,
       maxBackToSourcePeersPerTask: this.announcerOptions.maxBackToSourcePeersPerTask,
       clusterCredential: this.auth ? 'required' : 'none (open)',
-      ...(this.ops && { ops: `${this.config.scheduler.ops.host}:${this.ops.port}` }),
+      metrics: this.metricsServer.url ? `${this.metricsServer.url}/metrics` : 'off',
+      tls: this.tls?.mode ?? 'none',
       ...(this.config.scheduler.manager && {
         manager: this.config.scheduler.manager.url.replace(/\/\/[^/@]*@/, '//'), cluster: this.config.scheduler.manager.cluster,
       }),
@@ -152,10 +167,14 @@ export class SchedulerRole implements Role {
   async start(): Promise<void> {
     this.evaluators.get(this.policy.evaluator);
     for (const v of this.policy.experiment?.variants ?? []) this.evaluators.get(v.evaluator);
-    this.auth = await loadClusterAuth(this.config.security, { seedRole: true, role: 'scheduler', logger: this.logger });
+    this.auth = await loadClusterAuth(this.config.security, {
+      seedRole: true, role: 'scheduler', logger: this.logger,
+      manager: { link: this.config.scheduler.manager, key: 'scheduler.manager', cacheFile: join(this.config.dataDir, 'scheduler-manager-credential.json') },
+    });
     const clientAuth = this.auth && { auth: this.auth };
-    this.dfdaemon.authenticate(clientAuth);
-    this.persistentCache.authenticate(clientAuth);
+    this.tls = await NodeTls.load(this.config.security.tls, { logger: this.logger, serves: true });
+    this.dfdaemon.authenticate(clientAuth, this.tls);
+    this.persistentCache.authenticate(clientAuth, this.tls);
     const { host, port } = this.config.scheduler.listen;
     const address = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
     const server = new Server({ 'grpc.max_receive_message_length': this.config.scheduler.limits.maxReceiveMessageSize });
@@ -166,7 +185,7 @@ export class SchedulerRole implements Role {
     }));
     server.addService(PersistentCacheService, guardService(this.persistentCache.service(), new GrpcAuthGuard(this.auth, this.logger, 'the scheduler'), 'member'));
     this.boundPort = await new Promise<number>((resolve, reject) => {
-      server.bindAsync(address, ServerCredentials.createInsecure(), (err, bound) => {
+      server.bindAsync(address, grpcServerCredentialsOf(this.tls), (err, bound) => {
         if (err) {
           reject(new D7yError('D7Y_CONFIG_INVALID', `scheduler cannot listen on ${address}: ${err.message}`, {
             cause: err, fix: 'choose a free scheduler.listen.port (0 picks one)',
@@ -179,15 +198,20 @@ export class SchedulerRole implements Role {
     this.gcTimer.unref();
     await this.persistentCache.start();
     try {
-      await this.startOps();
+      await this.metricsServer.start();
     } catch (err) {
       await this.stop();
       throw err;
     }
     const m = this.config.scheduler.manager;
     if (m) {
-      this.link = new ManagerLink({ config: { ...m, token: await managerToken(m) }, ip: advertisedIp(this.config.scheduler.listen), port: () => this.boundPort,
-        runner: new JobRunner(this.resources, new DfdaemonUploadClient({ auth: clientAuth })), logger: this.logger,
+      this.link = new ManagerLink({ config: { ...m, token: await managerToken(m) }, tls: this.tls, ip: advertisedIp(this.config.scheduler.listen), port: () => this.boundPort,
+        runner: new JobRunner(this.resources, new DfdaemonUploadClient({ auth: clientAuth, tls: this.tls })), logger: this.logger, downloads: this.downloads,
+        cacheTasks: {
+          snapshot: () => this.persistentCache.report(),
+          knows: (taskId) => this.persistentCache.registry.has(taskId),
+          delete: (taskId) => this.persistentCache.delete(taskId),
+        },
         onConfig: (cfg) => this.applyDynamicConfig(cfg) });
       await this.link.start();
     }
@@ -196,13 +220,13 @@ export class SchedulerRole implements Role {
 
   /** Before a stop (SIGTERM): `/readyz` turns 503 so that nothing new is sent here. */
   async drain(): Promise<void> {
-    this.ops?.drain();
+    this.metricsServer.drain();
   }
 
   async stop(): Promise<void> {
-    await this.ops?.stop();
     await this.link?.stop();
     this.link = undefined;
+    await this.metricsServer.stop();
     if (this.gcTimer) clearInterval(this.gcTimer);
     this.gcTimer = undefined;
     this.announcer.close();
@@ -218,28 +242,24 @@ export class SchedulerRole implements Role {
       this.logger.info('scheduler stopped');
     }
     await this.experiment?.flush();
+    this.tls?.close();
   }
 
-  /** The ops listener: ready while the gRPC server serves; the manager link is reported, not required (scheduling never waits for it). */
-  private async startOps(): Promise<void> {
-    const o = this.config.scheduler.ops;
-    if (!o.enabled) return;
-    this.ops = new OpsServer({ role: 'scheduler', host: o.host, port: o.port, logger: this.logger });
-    this.ops.readiness('grpc', () => (this.server ? { ok: true, detail: `serving on port ${this.boundPort}` } : { ok: false, detail: 'not serving' }));
+  /** `/readyz`: ready while the gRPC server serves; the manager link is reported apart, not required (scheduling never waits for it). */
+  private addReadiness(): void {
+    const ops = this.metricsServer;
+    ops.readiness('grpc', () => (this.server ? { ok: true, detail: `serving on port ${this.boundPort}` } : { ok: false, detail: 'not serving' }));
     if (this.config.scheduler.manager) {
-      this.ops.route('/readyz/manager', () => {
+      ops.addRoute('/readyz/manager', (_req, res) => {
         const id = this.link?.schedulerId;
-        return { status: id ? 200 : 503, body: { registered: Boolean(id), schedulerId: id } };
+        sendJson(res, id ? 200 : 503, { registered: Boolean(id), schedulerId: id });
       });
     }
-    await this.ops.start();
   }
 
   /** One GC pass: peers, tasks and hosts past their TTLs, and tasks without peers. */
   collectGarbage(now = Date.now()): { peers: number; tasks: number; hosts: number } {
     const r = this.resources.collect(now, this.config.scheduler.gc);
-    this.metrics.hosts.set(this.resources.hosts.size);
-    this.metrics.tasks.set(this.resources.tasks.size);
     if (r.peers + r.tasks + r.hosts > 0) this.logger.debug(r, 'scheduler gc');
     return r;
   }
@@ -254,6 +274,12 @@ export class SchedulerRole implements Role {
  * The address peers should dial: `advertiseIp`, else the listen host, else (listening on every
  * address) the host's first non-loopback IPv4 address.
  */
+function sumOf<T>(items: Iterable<T>, of: (item: T) => number): number {
+  let sum = 0;
+  for (const item of items) sum += of(item);
+  return sum;
+}
+
 export function advertisedIp(listen: { host: string; advertiseIp?: string }, interfaces = networkInterfaces()): string {
   if (listen.advertiseIp) return listen.advertiseIp;
   if (listen.host !== '0.0.0.0' && listen.host !== '::' && listen.host !== '') return listen.host;

@@ -1,8 +1,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { sendUnaryData, ServerDuplexStream, ServerUnaryCall } from '@grpc/grpc-js';
-import { D7yError, isD7yError } from '../../errors/d7y-error.js';
+import { D7yError, isD7yError, toD7yError } from '../../errors/d7y-error.js';
 import type { Logger } from '../../logging/logger.js';
-import type { AuthLevel } from '../../protocol/auth/cluster-auth.js';
+import { controlKeyOf, type AuthLevel } from '../../protocol/auth/cluster-auth.js';
 import type { GrpcAuthGuard, GrpcCaller } from '../../protocol/auth/grpc-auth.js';
 import { HostType } from '../../protocol/rpc/gen/common.js';
 import type { AnnouncePeerRequest, AnnouncePeerResponse, SchedulerServer } from '../../protocol/rpc/gen/scheduler.js';
@@ -23,15 +23,17 @@ export interface SchedulerServiceOptions {
 
 /**
  * Wraps a unary handler: the caller's credential checked (`need`), input parsed at the boundary,
- * every error sent as a gRPC status.
+ * every error sent as a gRPC status and counted by code.
  */
-function unary<Req, Res>(guard: GrpcAuthGuard | undefined, need: AuthLevel, fn: (req: Req, caller: GrpcCaller) => Res):
+function unary<Req, Res>(guard: GrpcAuthGuard | undefined, errors: SchedulerMetrics['errors'], need: AuthLevel, fn: (req: Req, caller: GrpcCaller) => Res):
   (call: ServerUnaryCall<Req, Res>, cb: sendUnaryData<Res>) => void {
   return (call, cb) => {
     try {
       cb(null, fn(call.request, guard?.check(call, need) ?? { level: 'open' }));
     } catch (err) {
-      cb(toServiceError(err));
+      const e = toD7yError(err);
+      errors.inc({ code: e.code });
+      cb(toServiceError(e));
     }
   };
 }
@@ -68,7 +70,7 @@ export function createSchedulerService(deps: {
   const now = deps.now ?? Date.now;
   let streams = 0;
   return {
-    announceHost: unary(guard, 'member', (req, caller) => {
+    announceHost: unary(guard, metrics.errors, 'member', (req, caller) => {
       const { host, interval } = parseRequest(AnnounceHostSchema, req, 'AnnounceHostRequest');
       const h = host!;
       const existing = resources.hosts.get(h.id);
@@ -81,17 +83,17 @@ export function createSchedulerService(deps: {
       }
       resources.upsertHost({
         owner: caller.hostIdentity ? fingerprint(caller.hostIdentity) : existing?.owner,
+        controlKey: caller.controlIdentity ? controlKeyOf(caller.controlIdentity) : existing?.controlKey,
         id: h.id, ip: h.ip, hostname: h.hostname, type: h.type === HostType.HOST_TYPE_SUPER ? 'super' : 'normal',
         idc: h.idc || undefined, location: h.location || undefined, uploadPort: h.uploadPort, rpcPort: h.rpcPort,
         maxUploadBps: h.maxTxBps, uploadBpsLast60s: h.txBps60s, concurrentUploads: h.concurrentUploads,
         uploadLimit: h.uploadLimit, announcedAt: now(), ttl: interval > 0 ? Math.min(3 * interval, options.hostTtl) : options.hostTtl,
       });
       metrics.announceHost.inc();
-      metrics.hosts.set(resources.hosts.size);
       return { newHost };
     }),
 
-    announceHeldTasks: unary(guard, 'member', (req, caller) => {
+    announceHeldTasks: unary(guard, metrics.errors, 'member', (req, caller) => {
       const { hostId } = parseRequest(AnnounceHeldTasksSchema, req, 'AnnounceHeldTasksRequest');
       const host = resources.hosts.get(hostId);
       assertOwner(host, caller, 'AnnounceHeldTasks');
@@ -107,7 +109,6 @@ export function createSchedulerService(deps: {
           if (!isD7yError(err, 'D7Y_RATE_LIMITED')) throw err;
         }
       }
-      metrics.tasks.set(resources.tasks.size);
       if (acceptedCount < req.tasks.length) {
         logger.warn({ hostId, refused: req.tasks.length - acceptedCount }, 'held tasks refused: the scheduler is at its task or peer limits');
       }
@@ -119,10 +120,13 @@ export function createSchedulerService(deps: {
       try {
         caller = guard?.check(call, 'member') ?? { level: 'open' };
       } catch (err) {
-        call.emit('error', toServiceError(err));
+        const e = toD7yError(err);
+        metrics.errors.inc({ code: e.code });
+        call.emit('error', toServiceError(e));
         return;
       }
       if (streams >= options.maxStreams) {
+        metrics.errors.inc({ code: 'D7Y_RATE_LIMITED' });
         call.emit('error', toServiceError(new D7yError('D7Y_RATE_LIMITED',
           `scheduler has ${streams} announce streams open, its limit`, { fix: 'retry later or raise scheduler.limits.maxStreams' })));
         return;
@@ -130,33 +134,31 @@ export function createSchedulerService(deps: {
       streams++;
       new AnnouncePeerStream(call, announcer, resources, metrics, logger, () => {
         streams--;
-        metrics.tasks.set(resources.tasks.size);
       }, (hostId) => assertOwner(resources.hosts.get(hostId), caller, 'AnnouncePeer'));
     },
 
-    statPeer: unary(guard, 'seed', (req) => {
+    statPeer: unary(guard, metrics.errors, 'seed', (req) => {
       const { taskId, peerId } = parseRequest(StatPeerSchema, req, 'StatPeerRequest');
       const peer = resources.tasks.get(taskId)?.peers.get(peerId);
       if (!peer) throw new D7yError('D7Y_NOT_FOUND', `peer ${peerId} of task ${taskId} is not known to this scheduler`);
       return peerMessage(peer);
     }),
 
-    statTask: unary(guard, 'seed', (req) => {
+    statTask: unary(guard, metrics.errors, 'seed', (req) => {
       const { taskId } = parseRequest(TaskIdSchema, req, 'StatTaskRequest');
       const task = resources.tasks.get(taskId);
       if (!task) throw new D7yError('D7Y_TASK_NOT_FOUND', `task ${taskId} is not known to this scheduler`);
       return taskMessage(task);
     }),
 
-    deleteTask: unary(guard, 'seed', (req) => {
+    deleteTask: unary(guard, metrics.errors, 'seed', (req) => {
       const { taskId } = parseRequest(TaskIdSchema, req, 'DeleteTaskRequest');
       seeds.cancel(taskId);
       const deletedPeerCount = resources.deleteTask(taskId);
-      metrics.tasks.set(resources.tasks.size);
       return { deletedPeerCount };
     }),
 
-    listHosts: unary(guard, 'seed', (req) => {
+    listHosts: unary(guard, metrics.errors, 'seed', (req) => {
       const type = req.type;
       const hosts = [...resources.hosts.values()]
         .filter((h) => type === undefined || (type === HostType.HOST_TYPE_SUPER) === (h.type === 'super'))
@@ -165,7 +167,7 @@ export function createSchedulerService(deps: {
       return { hosts };
     }),
 
-    deleteHost: unary(guard, 'member', (req, caller) => {
+    deleteHost: unary(guard, metrics.errors, 'member', (req, caller) => {
       const { hostId } = parseRequest(HostIdSchema, req, 'DeleteHostRequest');
       const host = resources.hosts.get(hostId);
       if (caller.level === 'member' && !host?.owner) {
@@ -175,7 +177,6 @@ export function createSchedulerService(deps: {
       }
       if (caller.level === 'member') assertOwner(host, caller, 'DeleteHost');
       const deletedPeerCount = resources.deleteHost(hostId);
-      metrics.hosts.set(resources.hosts.size);
       return { deletedPeerCount };
     }),
   };

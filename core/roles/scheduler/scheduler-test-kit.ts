@@ -30,7 +30,7 @@ export class PiecesEvaluator implements Evaluator {
 /** A SchedulerRole on 127.0.0.1:0 built in a child container, and a client for it; both stopped in teardown. */
 export async function startScheduler(t: ExecutionContext, scheduler: Record<string, unknown> = {}) {
   const container = rootContainer.createChildContainer();
-  const config = NodeConfigSchema.parse({ scheduler: { listen: { host: '127.0.0.1', port: 0 }, retryInterval: 50, ...scheduler } });
+  const config = NodeConfigSchema.parse({ scheduler: { listen: { host: '127.0.0.1', port: 0 }, metrics: { listen: { port: 0 } }, retryInterval: 50, ...scheduler } });
   const evaluators = new EvaluatorRegistry();
   evaluators.add(new PiecesEvaluator(), 'test');
   const metrics = createMetricsRegistry();

@@ -32,6 +32,8 @@ test('a peer lacking pieces nobody holds or fetches must go to the source; not w
   t.true(lacksAnUnservedPiece(task, peers[2]!), 'pieces 2 and 3 are held by nobody');
   task.seed = 'triggered';
   t.false(lacksAnUnservedPiece(task, peers[2]!), 'a seed trigger under way will bring them');
+  task.seed = 'none';
+  t.false(lacksAnUnservedPiece(task, peers[2]!), 'with no seed lost, the usual scheduling rounds decide (super-seeding spreads pieces one holder each)');
   task.seed = 'failed';
   res.setState(task, peers[1]!, 'back-to-source', 0);
   t.false(lacksAnUnservedPiece(task, peers[2]!), 'a peer reading the origin will bring them');

@@ -1,5 +1,6 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { Counter, Histogram, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
+import { ManagerMetrics } from '../manager-metrics.js';
 import { z } from 'zod';
 import { D7yError, toD7yError } from '../../../errors/d7y-error.js';
 import { httpStatusOf } from '../../../errors/error-status.js';
@@ -7,6 +8,7 @@ import type { Logger } from '../../../logging/logger.js';
 import { bearerOf, type Authenticator } from '../auth/authenticator.js';
 import type { AuditLog } from '../audit-log.js';
 import type { ManagerDb } from '../database/manager-database.js';
+import { mountConsole } from './console-assets.js';
 import { jsonDeeperThan, requestErrorOf, TOO_DEEP } from './request-limits.js';
 import { Reply, type ManagerRoute, type Principal, type ResourceKind } from './manager-route.js';
 
@@ -36,6 +38,8 @@ export interface ManagerAppOptions {
   health: () => Promise<Record<string, unknown>>;
   /** Alive: answered without touching the database, so a database outage does not get the manager restarted. */
   alive: () => Record<string, unknown>;
+  /** The built web console served at `/` (default: the package's dist/console). */
+  consoleDir?: string;
   /** Request body limits (manager.listen). */
   limits: { maxBodySize: number; maxJsonDepth: number };
 }
@@ -65,8 +69,8 @@ function parse<T>(schema: z.ZodType<T> | undefined, value: unknown, root: string
 export function createManagerApp(opts: ManagerAppOptions): express.Express {
   const app = express();
   app.disable('x-powered-by');
-  const requests = new Counter({ name: 'd7y_manager_http_requests_total', help: 'Manager API requests', labelNames: ['method', 'route', 'status'], registers: [opts.metrics] });
-  const seconds = new Histogram({ name: 'd7y_manager_http_request_seconds', help: 'Manager API latency', labelNames: ['method', 'route'], registers: [opts.metrics] });
+  const metrics = new ManagerMetrics(opts.metrics);
+  const { requests, seconds } = metrics;
 
   app.use((req: Request, res: Response, next: NextFunction) => {
     const started = process.hrtime.bigint();
@@ -147,6 +151,8 @@ export function createManagerApp(opts: ManagerAppOptions): express.Express {
     });
   }
 
+  mountConsole(app, opts.consoleDir);
+
   app.use((req: Request, _res: Response, next: NextFunction) => {
     next(new D7yError('D7Y_NOT_FOUND', `no route ${req.method} ${req.path}`, { fix: 'see /openapi.json for the routes' }));
   });
@@ -155,6 +161,7 @@ export function createManagerApp(opts: ManagerAppOptions): express.Express {
     const e = refused?.error ?? toD7yError(err);
     const status = refused?.status ?? httpStatusOf(e);
     res.locals.errorCode = e.code;
+    metrics.errors.inc({ code: e.code });
     if (status >= 500) opts.logger.error({ err: e.message, code: e.code }, 'manager API error');
     const details = e.details && status < 500 ? e.details : undefined;
     if (e.code === 'D7Y_RATE_LIMITED' && typeof e.details?.retryAfterMs === 'number') res.set('Retry-After', String(Math.ceil(e.details.retryAfterMs / 1000)));

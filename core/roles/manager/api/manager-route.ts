@@ -1,7 +1,11 @@
 import type { z } from 'zod';
 
-export type TokenScope = 'job' | 'cluster';
-export const TOKEN_SCOPES: readonly TokenScope[] = ['job', 'cluster'];
+/**
+ * `job`: jobs; `cluster`: clusters, discovery and the cluster credential; `seed`: also the seed
+ * credential (schedulers and seed peers); `persistent_cache`: persistent-cache tasks.
+ */
+export type TokenScope = 'job' | 'cluster' | 'persistent_cache' | 'seed';
+export const TOKEN_SCOPES: readonly TokenScope[] = ['job', 'cluster', 'persistent_cache', 'seed'];
 
 /** Who made a call: a console user (session token) or a personal access token. */
 export interface Principal {

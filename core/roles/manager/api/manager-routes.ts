@@ -2,8 +2,11 @@ import type { ManagerServices } from '../manager-services.js';
 import type { ManagerRoute } from './manager-route.js';
 import { auditRoutes } from './routes/audit-routes.js';
 import { clusterRoutes } from './routes/cluster-routes.js';
+import { credentialRoutes } from './routes/credential-routes.js';
 import { discoveryRoutes } from './routes/discovery-routes.js';
+import { downloadRoutes } from './routes/download-routes.js';
 import { jobRoutes } from './routes/job-routes.js';
+import { persistentCacheRoutes } from './routes/persistent-cache-routes.js';
 import { tokenRoutes } from './routes/token-routes.js';
 import { userRoutes } from './routes/user-routes.js';
 
@@ -15,6 +18,9 @@ export function managerRoutes(s: ManagerServices): ManagerRoute[] {
     ...auditRoutes(s),
     ...clusterRoutes(s),
     ...discoveryRoutes(s),
+    ...credentialRoutes(s),
     ...jobRoutes(s),
+    ...downloadRoutes(s),
+    ...persistentCacheRoutes(s),
   ];
 }

@@ -49,7 +49,7 @@ export function openApiDocument(routes: ManagerRoute[], version: string): Record
     components: {
       securitySchemes: {
         session: { type: 'http', scheme: 'bearer', description: 'console session token from POST /api/v1/users/signin' },
-        personalAccessToken: { type: 'http', scheme: 'bearer', description: 'personal access token with scopes job and/or cluster' },
+        personalAccessToken: { type: 'http', scheme: 'bearer', description: 'personal access token with scopes job, cluster and/or persistent_cache' },
       },
       responses: {
         Error: {

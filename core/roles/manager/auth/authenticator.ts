@@ -52,7 +52,7 @@ export class Authenticator {
         'log in again (d7y login, or POST /api/v1/users/signin)');
     }
     return {
-      kind: 'user', tenantId: user.tenant_id, userId: user.id, name: user.name, role: user.role, scopes: ['job', 'cluster'], sessionId: claims.sid,
+      kind: 'user', tenantId: user.tenant_id, userId: user.id, name: user.name, role: user.role, scopes: ['job', 'cluster', 'persistent_cache'], sessionId: claims.sid,
     };
   }
 

@@ -38,7 +38,7 @@ export interface NodeCredential {
 }
 
 /**
- * Returns the personal access token (scopes `job` and `cluster`, owned by the root user) that the
+ * Returns the personal access token (scopes `job`, `cluster` and `seed`, owned by the root user) that the
  * roles running beside this manager use to reach it, kept in `file`:
  * `{ "version": 1, "tokenId", "userId", "token": "d7y_…", "createdAt", "expiresAt" }` (JSON, times ISO 8601),
  * written atomically with mode 0600 (a looser mode found is tightened, with a warning).
@@ -132,7 +132,7 @@ async function issue(o: NodeCredentialOptions, now: number, outcome: NodeCredent
   const expiresAt = now + o.ttlMs;
   await o.db.insertInto('personal_access_tokens').values({
     id: tokenId, tenant_id: root.tenant_id, user_id: root.id, name: o.name, token_hash: hash, token_prefix: prefix,
-    scopes: 'cluster,job', state: 'active', expires_at: expiresAt, created_at: now, last_used_at: null,
+    scopes: 'cluster,job,seed', state: 'active', expires_at: expiresAt, created_at: now, last_used_at: null,
   }).execute();
   try {
     await writeCredential(o.file, {

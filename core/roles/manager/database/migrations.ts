@@ -150,9 +150,75 @@ const sessionsAndNumbers: Migration = {
   },
 };
 
+/** Ended downloads reported by schedulers (dashboard, A/B experiments). */
+const downloads: Migration = {
+  async up(db: Db): Promise<void> {
+    let t = db.schema.createTable('downloads')
+      .addColumn('id', 'varchar(64)', (c) => c.primaryKey())
+      .addColumn('tenant_id', 'varchar(64)', (c) => c.notNull())
+      .addColumn('scheduler_id', 'varchar(64)', (c) => c.notNull());
+    for (const c of ['task_id', 'host_id', 'hostname', 'ip', 'experiment_id', 'arm', 'evaluator']) t = t.addColumn(c, 'varchar(255)', (col) => col.notNull());
+    t = t.addColumn('url', 'varchar(4096)', (c) => c.notNull()).addColumn('bucket', 'varchar(512)', (c) => c.notNull());
+    for (const c of ['seed', 'succeeded', 'back_to_source', 'piece_failures', 'reschedules', 'arm_index']) t = t.addColumn(c, 'integer', (col) => col.notNull());
+    for (const c of ['duration_ms', 'content_length', 'peer_bytes', 'source_bytes', 'created_at']) t = t.addColumn(c, 'bigint', (col) => col.notNull());
+    await t.execute();
+    await db.schema.createIndex('downloads_tenant_created').on('downloads').columns(['tenant_id', 'created_at']).execute();
+    await db.schema.createIndex('downloads_experiment').on('downloads').columns(['tenant_id', 'experiment_id']).execute();
+  },
+  async down(db: Db): Promise<void> {
+    await db.schema.dropTable('downloads').execute();
+  },
+};
+
+/** The data-plane credential the manager issues per tenant. */
+const tenantCredentials: Migration = {
+  async up(db: Db): Promise<void> {
+    await db.schema.createTable('tenant_credentials')
+      .addColumn('tenant_id', 'varchar(64)', (c) => c.primaryKey())
+      .addColumn('cluster_secret', 'varchar(128)', (c) => c.notNull())
+      .addColumn('seed_secret', 'varchar(128)', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .execute();
+  },
+  async down(db: Db): Promise<void> {
+    await db.schema.dropTable('tenant_credentials').execute();
+  },
+};
+
+/** What schedulers report of their persistent-cache tasks, and the deletes asked through the API. */
+const persistentCache: Migration = {
+  async up(db: Db): Promise<void> {
+    await db.schema.createTable('persistent_cache_tasks')
+      .addColumn('scheduler_id', 'varchar(64)', (c) => c.notNull())
+      .addColumn('task_id', 'varchar(64)', (c) => c.notNull())
+      .addColumn('tenant_id', 'varchar(64)', (c) => c.notNull())
+      .addColumn('cluster_id', 'varchar(64)', (c) => c.notNull())
+      .addColumn('task', 'text', (c) => c.notNull())
+      .addColumn('reported_at', 'bigint', (c) => c.notNull())
+      .addPrimaryKeyConstraint('persistent_cache_tasks_pk', ['scheduler_id', 'task_id'])
+      .execute();
+    await db.schema.createIndex('persistent_cache_tasks_tenant_task').on('persistent_cache_tasks').columns(['tenant_id', 'task_id']).execute();
+    await db.schema.createTable('persistent_cache_deletions')
+      .addColumn('tenant_id', 'varchar(64)', (c) => c.notNull())
+      .addColumn('task_id', 'varchar(64)', (c) => c.notNull())
+      .addColumn('requested_by', 'varchar(255)', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('expires_at', 'bigint', (c) => c.notNull())
+      .addPrimaryKeyConstraint('persistent_cache_deletions_pk', ['tenant_id', 'task_id'])
+      .execute();
+  },
+  async down(db: Db): Promise<void> {
+    await db.schema.dropTable('persistent_cache_deletions').execute();
+    await db.schema.dropTable('persistent_cache_tasks').execute();
+  },
+};
+
 /** The manager's migrations, in order, kept in code so a build carries them. */
 export const managerMigrations: MigrationProvider = {
   async getMigrations(): Promise<Record<string, Migration>> {
-    return { '0001_initial': initial, '0002_sessions_and_numbers': sessionsAndNumbers };
+    return {
+      '0001_initial': initial, '0002_sessions_and_numbers': sessionsAndNumbers, '0003_downloads': downloads,
+      '0004_tenant_credentials': tenantCredentials, '0005_persistent_cache': persistentCache,
+    };
   },
 };

@@ -26,7 +26,7 @@ export interface PersonalAccessTokenTable {
   token_hash: string;
   /** The first characters of the token, to recognise it in listings. */
   token_prefix: string;
-  /** Comma-separated: `job`, `cluster`. */
+  /** Comma-separated: `job`, `cluster`, `persistent_cache`. */
   scopes: string;
   state: 'active' | 'inactive';
   expires_at: number;
@@ -146,6 +146,70 @@ export interface SettingTable {
   value: string;
 }
 
+/**
+ * One ended download as a scheduler reported it: the dashboard's and the experiments' source.
+ * `url` is kept without its query (signatures stay out of the database).
+ */
+export interface DownloadTable {
+  id: string;
+  tenant_id: string;
+  scheduler_id: string;
+  task_id: string;
+  url: string;
+  host_id: string;
+  hostname: string;
+  ip: string;
+  /** 1 for a seed peer's download. */
+  seed: number;
+  succeeded: number;
+  duration_ms: number;
+  content_length: number;
+  peer_bytes: number;
+  source_bytes: number;
+  back_to_source: number;
+  piece_failures: number;
+  reschedules: number;
+  /** The A/B experiment and arm the download ran under; '' when none. */
+  experiment_id: string;
+  arm: string;
+  arm_index: number;
+  evaluator: string;
+  bucket: string;
+  created_at: number;
+}
+
+/** The data-plane credential of a tenant's schedulers and peers (issued to tokens with scope `cluster`; the seed secret with `seed`). */
+export interface TenantCredentialTable {
+  tenant_id: string;
+  cluster_secret: string;
+  seed_secret: string;
+  created_at: number;
+}
+
+/**
+ * One persistent-cache task as one scheduler last reported it (its facts and holders); a task on
+ * several schedulers has one row per scheduler. Replaced whole at each report of that scheduler.
+ */
+export interface PersistentCacheTaskTable {
+  scheduler_id: string;
+  task_id: string;
+  tenant_id: string;
+  cluster_id: string;
+  /** JSON ReportedCacheTask. */
+  task: string;
+  reported_at: number;
+}
+
+/** A delete asked through the API: schedulers reporting the task are told to delete it until `expires_at`. */
+export interface PersistentCacheDeletionTable {
+  tenant_id: string;
+  task_id: string;
+  requested_by: string;
+  created_at: number;
+  /** The task's own expiry (its TTL end), after which no copy can remain. */
+  expires_at: number;
+}
+
 export interface ManagerTables {
   tenants: TenantTable;
   users: UserTable;
@@ -159,4 +223,8 @@ export interface ManagerTables {
   audits: AuditTable;
   settings: SettingTable;
   sessions: SessionTable;
+  downloads: DownloadTable;
+  tenant_credentials: TenantCredentialTable;
+  persistent_cache_tasks: PersistentCacheTaskTable;
+  persistent_cache_deletions: PersistentCacheDeletionTable;
 }

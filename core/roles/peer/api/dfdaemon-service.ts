@@ -1,4 +1,5 @@
-import { Server, ServerCredentials, status as GrpcStatus } from '@grpc/grpc-js';
+import { Server, status as GrpcStatus } from '@grpc/grpc-js';
+import { grpcServerCredentialsOf, type NodeTls } from '../../../protocol/tls/node-tls.js';
 import type { ServerUnaryCall, ServerWritableStream, ServiceDefinition, UntypedServiceImplementation, sendUnaryData } from '@grpc/grpc-js';
 import type { Startable } from '../../../contracts/startable.js';
 import { D7yError, toD7yError } from '../../../errors/d7y-error.js';
@@ -10,13 +11,13 @@ import type {
   StatTaskRequest, SyncPiecesRequest,
 } from '../../../protocol/rpc/gen/dfdaemon.js';
 import { toServiceError } from '../../../protocol/rpc/grpc-errors.js';
-import type { AuthLevel } from '../../../protocol/auth/cluster-auth.js';
-import type { GrpcAuthGuard } from '../../../protocol/auth/grpc-auth.js';
+import type { AuthNeed, GrpcAuthGuard } from '../../../protocol/auth/grpc-auth.js';
 import type { PeerDownloadRequest } from '../../../protocol/local-api/download-request.js';
 import type { SeedOffers } from '../upload/seed-offers.js';
 import type { DownloadService } from '../download/download-service.js';
 import type { TaskCatalog } from '../tasks/task-catalog.js';
 import type { HeldPiece, TaskState } from '../tasks/task-state.js';
+import { remoteContext, startSpan } from '../../../logging/tracing.js';
 
 export interface DfdaemonServiceOptions {
   host: string;
@@ -33,14 +34,17 @@ export interface DfdaemonServiceOptions {
   /**
    * Checks the cluster credential of every call (none: an open peer). SyncPieces needs membership;
    * DownloadTask, StatTask and DeleteTask need `controlLevel`: the seed credential on a seed peer
-   * (only the scheduler and seed peers may make it fetch or forget), membership on a normal peer.
+   * (only the scheduler and seed peers may make it fetch or forget), `control` on a normal peer (a
+   * scheduler it announced itself to).
    */
   guard?: GrpcAuthGuard;
-  controlLevel?: AuthLevel;
+  controlLevel?: AuthNeed;
   /** More services served on the same port (the persistent cache's). */
   extraServices?: { definition: ServiceDefinition; implementation: UntypedServiceImplementation }[];
   /** Largest message accepted (peer.rpc.maxReceiveMessageSize); default 4 MiB. */
   maxReceiveMessageSize?: number;
+  /** TLS of the node (security.tls); none: plain TCP. */
+  tls?: NodeTls;
 }
 
 /**
@@ -61,7 +65,7 @@ export class DfdaemonService implements Startable {
   async start(): Promise<void> {
     const server = new Server({ 'grpc.max_concurrent_streams': 1000, 'grpc.max_receive_message_length': this.opts.maxReceiveMessageSize ?? 4 * 1024 * 1024 });
     const control = this.opts.controlLevel ?? 'member';
-    const allowed = (call: Parameters<GrpcAuthGuard['check']>[0], need: AuthLevel, refuse: (err: unknown) => void): boolean => {
+    const allowed = (call: Parameters<GrpcAuthGuard['check']>[0], need: AuthNeed, refuse: (err: unknown) => void): boolean => {
       try {
         this.opts.guard?.check(call, need);
         return true;
@@ -79,7 +83,7 @@ export class DfdaemonService implements Startable {
     server.addService(DfdaemonUploadService, impl);
     for (const extra of this.opts.extraServices ?? []) server.addService(extra.definition, extra.implementation);
     this.actualPort = await new Promise<number>((resolve, reject) => {
-      server.bindAsync(`${this.opts.host}:${this.opts.port}`, ServerCredentials.createInsecure(), (err, port) => {
+      server.bindAsync(`${this.opts.host}:${this.opts.port}`, grpcServerCredentialsOf(this.opts.tls), (err, port) => {
         if (err) {
           reject(new D7yError('D7Y_CONFIG_INVALID', `the dfdaemon gRPC server cannot listen on ${this.opts.host}:${this.opts.port}: ${err.message}`, {
             fix: 'choose a free peer.rpc.port (0 picks one)', cause: err,
@@ -102,6 +106,13 @@ export class DfdaemonService implements Startable {
 
   private async syncPieces(call: ServerWritableStream<SyncPiecesRequest, PieceInfo>): Promise<void> {
     const { taskId, interestedPieceNumbers } = call.request;
+    // A child's trace goes on here: this parent's side of the piece sync, until the stream closes.
+    const span = startSpan('d7y.peer.sync_pieces', { 'd7y.task_id': taskId, 'd7y.child_host_id': call.request.hostId || undefined },
+      remoteContext(call.metadata.getMap()));
+    let spanEnded = false;
+    const endSpan = (): void => { if (!spanEnded) { spanEnded = true; span.end(); } };
+    call.once('close', endSpan);
+    call.once('cancelled', endSpan);
     const interested = interestedPieceNumbers.length ? new Set(interestedPieceNumbers) : undefined;
     let state: TaskState;
     try {

@@ -17,6 +17,8 @@ import { checkTaskId } from '../../../task/task-id.js';
 import { describeTask, taskNotHere as notHere } from './task-view.js';
 import { socketAnswers } from '../../../protocol/local-api/socket-answers.js';
 import { closeHttpServer } from '../../common/close-http-server.js';
+import { context } from '@opentelemetry/api';
+import { remoteContext } from '../../../logging/tracing.js';
 
 const MAX_BODY = 1024 * 1024;
 
@@ -77,7 +79,11 @@ export class LocalApiServer implements Startable {
   private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?')[0]!;
     const method = req.method ?? 'GET';
-    if (method === 'POST' && path === '/v1/tasks/download') return this.download(await readRequest(req), res);
+    if (method === 'POST' && path === '/v1/tasks/download') {
+      // The caller's trace (a traced `d7y get`), so the download's span joins it.
+      const body = await readRequest(req);
+      return context.with(remoteContext(req.headers), () => this.download(body, res));
+    }
     if (method === 'POST' && path === '/v1/tasks/stream') return this.stream(await readRequest(req), res);
     if (method === 'GET' && path === '/v1/tasks') return sendJson(res, 200, { tasks: await this.list() });
     if (method === 'GET' && path === '/v1/peer') return sendJson(res, 200, this.opts.describe());

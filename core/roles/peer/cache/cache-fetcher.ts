@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { StorageMedium } from '../../../contracts/storage-medium.js';
 import { D7yError, toD7yError } from '../../../errors/d7y-error.js';
@@ -15,8 +16,15 @@ export interface CacheSource {
   uploadPort: number;
 }
 
-/** Tries of one piece across holders before the fetch fails. */
+/** Tries of one piece across holders before the fetch fails (at least MIN_TRIES, a pause after each failure). */
 const TRIES_PER_SOURCE = 2;
+const MIN_TRIES = 5;
+const RETRY_PAUSE_MS = 500;
+/**
+ * Pieces asked of one holder at once: many exporters of one task share its upload link, and a
+ * send starved for the holder's stall time-out is cut; fewer streams each keep moving.
+ */
+const PER_SOURCE = 4;
 /** A holder busy with a piece is asked again after this long, at most this many times. */
 const BUSY_WAIT_MS = 250;
 const MAX_BUSY_WAITS = 120;
@@ -24,8 +32,9 @@ const MAX_BUSY_WAITS = 120;
 /**
  * Fetches the pieces of a persistent-cache task a peer lacks from the holders the scheduler
  * named, over Vortex (persistent-cache piece requests, tags 4/5): at most `concurrency` pieces
- * at once, holders taken in turn, each piece checked against the crc32 its holder sent, a failed
- * piece tried on the next holder. Never goes to any origin.
+ * at once (and PER_SOURCE per holder), holders taken in turn, each piece checked against the
+ * crc32 its holder sent, a failed piece tried again on the next holder after a pause. Never goes
+ * to any origin.
  */
 export class CacheFetcher {
   constructor(
@@ -53,14 +62,43 @@ export class CacheFetcher {
         onBytes(state.heldBytes());
       }
     };
-    await Promise.all(Array.from({ length: Math.min(this.concurrency, queue.length) }, worker));
+    await Promise.all(Array.from({ length: Math.min(this.concurrency, PER_SOURCE * sources.length, queue.length) }, worker));
+  }
+
+  /**
+   * Reads the fetched copy back in order and checks it against the whole-file digest its import
+   * recorded (`sha256:<hex>`), so a copy counts only when every byte is the imported file's, even
+   * where a holder's piece checksums were computed over bad bytes. A mismatch is logged, naming the
+   * holders the pieces came from, and rejected with D7Y_DIGEST_MISMATCH; the caller discards the copy.
+   */
+  async checkWhole(state: TaskState, digest: string, signal: AbortSignal): Promise<void> {
+    const want = /^sha256:([0-9a-f]{64})$/.exec(digest)?.[1];
+    if (!want) {
+      this.logger.debug({ taskId: state.taskId, digest }, 'persistent cache copy has no sha256 content digest to check against');
+      return;
+    }
+    const hash = createHash('sha256');
+    for (let n = 0; n < (state.totalPieces ?? 0); n += 1) {
+      signal.throwIfAborted();
+      for await (const chunk of await this.medium.readPiece(state.taskId, n)) hash.update(chunk as Buffer);
+    }
+    const got = hash.digest('hex');
+    if (got === want) return;
+    const from = [...new Set([...state.pieces.values()].map((p) => p.parentId).filter((id): id is string => id !== undefined))];
+    this.logger.warn({ taskId: state.taskId, expected: digest, got: `sha256:${got}`, from }, 'persistent cache copy does not match its content digest; discarded');
+    throw new D7yError('D7Y_DIGEST_MISMATCH',
+      `the copy of persistent cache task ${state.taskId} fetched from ${from.join(', ') || 'its holders'} does not match the content digest its import recorded `
+      + `(sha256:${got.slice(0, 16)}… instead of sha256:${want.slice(0, 16)}…); it was discarded`, {
+        fix: 'a holder keeps a corrupt copy: remove the task (d7y cache rm) and import the file again',
+      });
   }
 
   private async piece(state: TaskState, n: number, sources: CacheSource[], start: number, signal: AbortSignal): Promise<void> {
     const { offset, length } = pieceBounds(n, state.contentLength!, state.pieceLength);
     let last: D7yError | undefined;
     let busy = 0;
-    for (let i = 0; i < sources.length * TRIES_PER_SOURCE; i += 1) {
+    const tries = Math.max(MIN_TRIES, sources.length * TRIES_PER_SOURCE);
+    for (let i = 0; i < tries; i += 1) {
       signal.throwIfAborted();
       const src = sources[(start + i) % sources.length]!;
       const startedAt = Date.now();
@@ -86,6 +124,7 @@ export class CacheFetcher {
         }
         last = e;
         this.logger.debug({ taskId: state.taskId, piece: n, holder: src.hostId, err: e.message }, 'persistent cache piece from a holder failed');
+        if (i + 1 < tries) await delay(RETRY_PAUSE_MS, undefined, { signal });
       }
     }
     throw new D7yError('D7Y_PEER_UNAVAILABLE', `no holder of persistent cache task ${state.taskId} could serve piece ${n}: ${last?.message ?? 'no holder'}`, {

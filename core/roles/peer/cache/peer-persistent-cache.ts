@@ -228,7 +228,11 @@ export class PeerPersistentCache implements CacheApi, Startable {
     await this.checkRoom(task);
     void this.bringIn(task, persistent, () => undefined, new AbortController().signal)
       .then(() => this.announce())
-      .catch((err: unknown) => this.o.logger.warn({ taskId, err: (err as Error).message }, 'persistent cache replica could not be fetched'));
+      .catch(async (err: unknown) => {
+        this.o.logger.warn({ taskId, err: (err as Error).message }, 'persistent cache replica could not be fetched');
+        const hostId = this.o.hostId();
+        await this.o.scheduler.uploadFailed(hostId, hostId, taskId, (err as Error).message).catch(() => undefined);
+      });
     return false;
   }
 
@@ -257,6 +261,7 @@ export class PeerPersistentCache implements CacheApi, Startable {
     try {
       state.record = await this.o.catalog.medium.putTask({ taskId: task.id, contentLength: task.contentLength, pieceLength: task.pieceLength, pinned: persistent });
       await this.fetcher.fetch(state, sources, (bytes) => progress({ phase: 'exporting', bytes, total: task.contentLength }), signal);
+      await this.fetcher.checkWhole(state, task.digest, signal);
       state.record = await this.o.catalog.medium.putTask({ ...state.record, finished: true, pinned: persistent, digest: task.digest });
       await this.metas.put({ ...metaOf(task), persistent });
       this.o.logger.info({ taskId: task.id, persistent, from: sources.map((s) => s.hostId) }, 'persistent cache copy fetched');

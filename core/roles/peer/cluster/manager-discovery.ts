@@ -1,3 +1,4 @@
+import type { NodeTls } from '../../../protocol/tls/node-tls.js';
 import type { PeerConfig } from '../../../config/peer-config.js';
 import type { Startable } from '../../../contracts/startable.js';
 import { isD7yError } from '../../../errors/d7y-error.js';
@@ -27,6 +28,8 @@ export interface ManagerDiscoveryOptions {
   logger: Logger;
   /** Deadline of one manager call, ms (default 5 000). */
   timeoutMs?: number;
+  /** TLS of the node, for an https manager. */
+  tls?: NodeTls;
 }
 
 /**
@@ -45,7 +48,7 @@ export class ManagerDiscovery implements Startable {
   private failing = false;
 
   constructor(private readonly o: ManagerDiscoveryOptions) {
-    this.client = new ManagerClient({ url: o.config.url, token: o.config.token, timeoutMs: o.timeoutMs ?? 5_000 });
+    this.client = new ManagerClient({ url: o.config.url, token: o.config.token, timeoutMs: o.timeoutMs ?? 5_000, tls: o.tls });
   }
 
   /** The schedulers in use: the manager's last answer, else the static fallback. */

@@ -14,8 +14,10 @@ import { DigestCheck } from './digest-check.js';
 import { checkOutputPath } from '../../../protocol/local-api/output-path.js';
 import { evictMismatched } from './corrupt-copy.js';
 import { OutputWriter } from './output-writer.js';
+import type { PeerMetrics } from '../peer-metrics.js';
 import { TrafficSplit } from './traffic-split.js';
 import { sourceRequest, type EnsureResult, type TaskDownloader } from './task-downloader.js';
+import { inSpan } from '../../../logging/tracing.js';
 
 /** How often, at most, `onProgress` is called while pieces land (ms). */
 const PROGRESS_EVERY_MS = 200;
@@ -74,6 +76,7 @@ export class DownloadService {
     private readonly engine: TaskDownloader,
     private readonly sources: SourceRouter,
     private readonly logger: Logger,
+    private readonly metrics?: PeerMetrics,
   ) {
     this.output = new OutputWriter(catalog);
   }
@@ -90,7 +93,11 @@ export class DownloadService {
   }
 
   /** Brings every piece the request needs into the catalog, reporting them as they land. */
-  async fetch(req: PeerDownloadRequest, hooks: FetchHooks = {}): Promise<EnsureResult & { taskId: string; split: TrafficSplit }> {
+  fetch(req: PeerDownloadRequest, hooks: FetchHooks = {}): Promise<EnsureResult & { taskId: string; split: TrafficSplit }> {
+    return this.measured(req, () => this.fetchPieces(req, hooks), (r) => r.split.share(r.range, r.state.contentLength, r.state.pieceLength).fromCache);
+  }
+
+  private async fetchPieces(req: PeerDownloadRequest, hooks: FetchHooks): Promise<EnsureResult & { taskId: string; split: TrafficSplit }> {
     const taskId = this.taskIdOf(req);
     const state = await this.catalog.state(taskId);
     const split = new TrafficSplit(state);
@@ -115,10 +122,14 @@ export class DownloadService {
   }
 
   /** Downloads, then writes the result to `req.output` when it is set (atomically, digest checked). */
-  async download(req: PeerDownloadRequest, hooks: Omit<FetchHooks, 'onPiece'> = {}): Promise<PeerDownloadResult> {
+  download(req: PeerDownloadRequest, hooks: Omit<FetchHooks, 'onPiece'> = {}): Promise<PeerDownloadResult> {
+    return this.measured(req, () => this.downloadTo(req, hooks), (r) => r.fromCache ?? 0);
+  }
+
+  private async downloadTo(req: PeerDownloadRequest, hooks: Omit<FetchHooks, 'onPiece'>): Promise<PeerDownloadResult> {
     if (req.output) await checkOutputPath(req.output, req.overwrite ?? false);
     if (req.digest) parseDigest(req.digest);
-    const { state, localHit, range, taskId, split } = await this.fetch(req, hooks);
+    const { state, localHit, range, taskId, split } = await this.fetchPieces(req, hooks);
     const result = { ...resultOf(taskId, state, localHit, range), ...split.share(range, state.contentLength, state.pieceLength) };
     if (req.output) {
       result.outputMode = await this.output.write(state, req.output, { range, digest: req.digest, overwrite: req.overwrite ?? false, mode: req.outputMode, signal: hooks.signal })
@@ -133,6 +144,16 @@ export class DownloadService {
    * so a caller can answer its client at once and stream the rest as pieces arrive.
    */
   async open(req: PeerDownloadRequest, hooks: OpenHooks = {}): Promise<TaskStream> {
+    const startedAt = performance.now();
+    try {
+      return await this.openStream(req, hooks, startedAt);
+    } catch (err) {
+      this.metrics?.downloadEnded(startedAt, 0, toD7yError(err).code);
+      throw err;
+    }
+  }
+
+  private async openStream(req: PeerDownloadRequest, hooks: OpenHooks, startedAt: number): Promise<TaskStream> {
     if (req.digest) parseDigest(req.digest);
     const taskId = this.taskIdOf(req);
     const state = await this.catalog.state(taskId);
@@ -194,9 +215,12 @@ export class DownloadService {
         } catch (err) {
           throw isD7yError(err) ? await evictMismatched(this.catalog, state, req.url, err, this.logger) : err;
         }
-        return { ...resultOf(taskId, state, localHit, range), ...split.share(range, state.contentLength, state.pieceLength) };
+        const result = { ...resultOf(taskId, state, localHit, range), ...split.share(range, state.contentLength, state.pieceLength) };
+        this.metrics?.downloadEnded(startedAt, result.fromCache);
+        return result;
       } catch (err) {
         const e = toD7yError(err);
+        this.metrics?.downloadEnded(startedAt, 0, e.code);
         this.logger.info({ taskId, code: e.code, err: e.message }, 'streamed download failed');
         throw e;
       } finally {
@@ -204,6 +228,28 @@ export class DownloadService {
       }
     };
     return { taskId, contentLength: state.contentLength, bytes: range?.length ?? state.contentLength, range, localHit: held, copyTo };
+  }
+
+  /**
+   * Runs one download request in a span (`d7y.download`, with the task id), counting its result,
+   * duration, local-hit bytes and error code.
+   */
+  private measured<T>(req: PeerDownloadRequest, run: () => Promise<T>, localHitBytes: (result: T) => number): Promise<T> {
+    return inSpan('d7y.download', { 'd7y.task_id': this.taskIdOf(req) }, async (span) => {
+      const startedAt = performance.now();
+      try {
+        const result = await run();
+        const hit = localHitBytes(result);
+        this.metrics?.downloadEnded(startedAt, hit);
+        span.setAttribute('d7y.local_hit_bytes', hit);
+        return result;
+      } catch (err) {
+        const code = toD7yError(err).code;
+        this.metrics?.downloadEnded(startedAt, 0, code);
+        span.setAttribute('d7y.error_code', code);
+        throw err;
+      }
+    });
   }
 
   /**

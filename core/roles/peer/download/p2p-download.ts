@@ -11,6 +11,7 @@ import type { TokenBucket } from '../token-bucket.js';
 import type { SchedulerConversation } from './scheduler-conversation.js';
 import { trustFailureOf, verifiedInput } from './verified-input.js';
 import { TrafficType, type HeldPiece, type TaskState } from '../tasks/task-state.js';
+import type { BackToSourceReason } from '../peer-metrics.js';
 
 /** The part of VortexClient a download uses. */
 export interface PieceFetcher {
@@ -37,7 +38,7 @@ export interface P2PDownloadOptions {
 }
 
 /** How a swarm download ended when it did not fail. */
-export type P2POutcome = { kind: 'done' } | { kind: 'back-to-source'; reason: string; schedulerLost: boolean };
+export type P2POutcome = { kind: 'done' } | { kind: 'back-to-source'; reason: string; cause: BackToSourceReason; schedulerLost: boolean };
 
 const REFRESH_MS = 1_000;
 /** How long a child waits before asking a parent that was busy with a piece for it again. */
@@ -123,7 +124,7 @@ export class P2PDownload {
     });
     const onAbort = (): void => this.fail(toD7yError(this.signal.reason, 'D7Y_ABORTED'));
     this.signal.addEventListener('abort', onAbort, { once: true });
-    this.firstTimer = setTimeout(() => this.settle({ kind: 'back-to-source', schedulerLost: true,
+    this.firstTimer = setTimeout(() => this.settle({ kind: 'back-to-source', schedulerLost: true, cause: 'scheduler_lost',
       reason: `scheduler ${this.session.address} did not answer within ${this.opts.firstAnswerMs ?? 30_000} ms` }),
     this.opts.firstAnswerMs ?? 30_000);
     void this.readAnswers();
@@ -143,15 +144,15 @@ export class P2PDownload {
         if (r.$case === 'normalTaskResponse') this.addParents(r.value.candidateParents);
         else if (r.$case === 'pieceDigestsResponse') this.session.digests.add(r.value.pieces);
         else if (r.$case === 'needBackToSourceResponse') {
-          this.settle({ kind: 'back-to-source', schedulerLost: false, reason: r.value.description ?? 'the scheduler sent this peer to the origin' });
+          this.settle({ kind: 'back-to-source', schedulerLost: false, cause: 'no_parent', reason: r.value.description ?? 'the scheduler sent this peer to the origin' });
         } else if (r.$case === 'emptyTaskResponse') this.settle({ kind: 'done' });
       }
       if (!this.settled && this.missing.size > 0) {
-        this.settle({ kind: 'back-to-source', schedulerLost: true, reason: `scheduler ${this.session.address} closed the announce stream` });
+        this.settle({ kind: 'back-to-source', schedulerLost: true, cause: 'scheduler_lost', reason: `scheduler ${this.session.address} closed the announce stream` });
       }
     } catch (err) {
       const e = toD7yError(err, 'D7Y_SCHEDULER_UNAVAILABLE');
-      if (!this.settled) this.settle({ kind: 'back-to-source', schedulerLost: true, reason: e.message });
+      if (!this.settled) this.settle({ kind: 'back-to-source', schedulerLost: true, cause: 'scheduler_lost', reason: e.message });
     }
   }
 
@@ -316,7 +317,7 @@ export class P2PDownload {
     this.stallTimer = undefined;
     if (this.settled || this.inFlight.size > 0) return;
     if (this.reschedules >= this.opts.maxReschedules) {
-      return this.settle({ kind: 'back-to-source', schedulerLost: false,
+      return this.settle({ kind: 'back-to-source', schedulerLost: false, cause: 'reschedules_exhausted',
         reason: `no parent could serve ${this.missing.size} piece(s) after ${this.reschedules} reschedule(s)` });
     }
     this.reschedules += 1;
@@ -379,7 +380,7 @@ export class P2PDownload {
       const trust = trustFailureOf(e);
       if (trust === 'corrupt') return this.corrupt(n, parent, e);
       if (trust === 'unverified') {
-        return this.settle({ kind: 'back-to-source', schedulerLost: false,
+        return this.settle({ kind: 'back-to-source', schedulerLost: false, cause: 'no_trusted_digest',
           reason: `no trusted digest for piece ${n} from scheduler ${this.session.address} within ${this.opts.digestWaitMs} ms` });
       }
       if (e.code === 'D7Y_RATE_LIMITED') {

@@ -7,13 +7,14 @@ import type { Logger } from '../../../logging/logger.js';
 import type { DfdaemonUploadClient } from '../../../protocol/rpc/dfdaemon-upload-client.js';
 import type { Download } from '../../../protocol/rpc/gen/common.js';
 import type { SchedulerClient } from '../../../protocol/rpc/scheduler-client.js';
-import type { SourceRouter } from '../../../registry/source-router.js';
+import { schemeOf, type SourceRouter } from '../../../registry/source-router.js';
 import { pieceCount, pieceLengthFor, validatePieceLength, MAX_PIECE_LENGTH } from '../../../task/piece-length.js';
 import type { PeerDownloadRequest } from '../../../protocol/local-api/download-request.js';
 import { TokenBucket } from '../token-bucket.js';
 import { clampRange, pieceSpans } from '../tasks/piece-span.js';
 import type { TaskCatalog } from '../tasks/task-catalog.js';
 import type { HeldPiece, TaskState } from '../tasks/task-state.js';
+import type { BackToSourceReason, PeerMetrics } from '../peer-metrics.js';
 import { BackToSource, abortError } from './back-to-source.js';
 import { P2PDownload, isStorageFull, type P2POutcome, type PieceFetcher } from './p2p-download.js';
 import { SchedulerConversation } from './scheduler-conversation.js';
@@ -34,6 +35,8 @@ export interface TaskDownloaderOptions {
   hostId: string;
   /** `{ip}-{hostname}` prefix of peer ids (`-seed` is appended for seed peers). */
   peerIdPrefix: string;
+  /** Counts pieces as they land and why downloads go to the origin. */
+  metrics?: PeerMetrics;
   /** Puts a new task in the storage medium its download names (`options.storage`); rejects when that medium is not loaded. */
   placeTask?: (taskId: string, medium: string) => Promise<void>;
 }
@@ -157,11 +160,12 @@ export class TaskDownloader {
 
   private async fetch(state: TaskState, client: SourceClient, req: PeerDownloadRequest, missing: number[], signal: AbortSignal): Promise<void> {
     const cfg = this.opts.config;
+    const uncount = this.countPieces(state, req.url);
     try {
       // A download the scheduler asked for (a seed peer's trigger) always reports back to it, however small.
       const direct = (state.contentLength! <= cfg.download.directMaxBytes && !req.needBackToSource) || !this.opts.scheduler;
       if (direct) {
-        if (!this.backToSourceAllowed(req)) {
+        if (!this.goesBackToSource(req, this.opts.scheduler ? 'small_object' : 'no_scheduler')) {
           throw new D7yError('D7Y_SCHEDULER_UNAVAILABLE', `no scheduler is configured and back-to-source is disabled for ${req.url}`, {
             fix: 'set peer.schedulers in the config, or allow back-to-source',
           });
@@ -178,7 +182,32 @@ export class TaskDownloader {
         throw storageFull(this.medium, req, err);
       }
       throw signal.aborted && isD7yError(err, 'D7Y_ABORTED') ? abortError(signal, `download of ${req.url}`) : e;
+    } finally {
+      uncount();
     }
+  }
+
+  /**
+   * Counts every piece landing in `state` (from parents or the origin) until the returned function
+   * is called: once per piece, whichever part of the engine brought it.
+   */
+  private countPieces(state: TaskState, url: string): () => void {
+    const metrics = this.opts.metrics;
+    if (!metrics) return () => undefined;
+    let source = 'unknown';
+    try {
+      source = this.opts.sources.ownerOf(schemeOf(url)) ?? source;
+    } catch { /* an unsupported URL fails the download elsewhere */ }
+    const onPiece = (p: HeldPiece): void => metrics.pieceLanded(p, source);
+    state.on('piece', onPiece);
+    return () => state.off('piece', onPiece);
+  }
+
+  /** Whether a download may go to the origin for `reason`; counted either way. */
+  private goesBackToSource(req: PeerDownloadRequest, reason: BackToSourceReason): boolean {
+    const allowed = this.backToSourceAllowed(req);
+    (allowed ? this.opts.metrics?.backToSource : this.opts.metrics?.backToSourceRefused)?.inc({ reason });
+    return allowed;
   }
 
   /** The swarm part of a download: the P2P engine, with one scheduler conversation, then the origin for what is left. */
@@ -204,7 +233,7 @@ export class TaskDownloader {
             talk.failed(e.message);
             throw e;
           }
-          outcome = { kind: 'back-to-source', schedulerLost: true, reason: e.message };
+          outcome = { kind: 'back-to-source', schedulerLost: true, cause: 'scheduler_lost', reason: e.message };
         }
         if (outcome.kind !== 'back-to-source' || !outcome.schedulerLost || signal.aborted) break;
         if (UNKNOWN_HOST.test(outcome.reason) && (await this.opts.announceHost?.()) && talk.retrySame(outcome.reason)) continue;
@@ -223,7 +252,8 @@ export class TaskDownloader {
   private async rest(state: TaskState, client: SourceClient, req: PeerDownloadRequest, missing: number[],
     outcome: Extract<P2POutcome, { kind: 'back-to-source' }>, talk: SchedulerConversation, signal: AbortSignal): Promise<void> {
     const still = missing.filter((n) => !state.has(n));
-    if (!this.backToSourceAllowed(req)) {
+    const seed = outcome.cause === 'no_parent' && (this.opts.config.seed || req.needBackToSource);
+    if (!this.goesBackToSource(req, seed ? 'seed_peer' : outcome.cause)) {
       throw outcome.schedulerLost
         ? new D7yError('D7Y_SCHEDULER_UNAVAILABLE', `${outcome.reason}; back-to-source is disabled, so ${req.url} cannot be downloaded`, {
           fix: 'start the scheduler (or fix peer.schedulers), or drop --disable-back-to-source',
@@ -255,13 +285,14 @@ export class TaskDownloader {
   }
 
   private async streamed(state: TaskState, client: SourceClient, req: PeerDownloadRequest, signal: AbortSignal): Promise<void> {
-    if (!this.backToSourceAllowed(req)) {
+    if (!this.goesBackToSource(req, 'unknown_length')) {
       throw new D7yError('D7Y_SOURCE_ERROR', `the origin of ${req.url} does not say its length, so only back-to-source can fetch it, and that is disabled`, {
         fix: 'drop --disable-back-to-source for this URL',
       });
     }
     const pieceLength = req.pieceLength ?? this.opts.config.download.pieceLengthMin;
     state.streaming = true;
+    const uncount = this.countPieces(state, req.url);
     try {
       state.record = await this.medium.putTask({ taskId: state.taskId, url: req.url, pieceLength });
       const len = await this.b2s.streamed(state, client, sourceRequest(req), pieceLength, (p) => state.addPiece(p), signal);
@@ -271,6 +302,7 @@ export class TaskDownloader {
       const e = toD7yError(err, 'D7Y_SOURCE_ERROR');
       throw isStorageFull(e) ? storageFull(this.medium, req, err) : e;
     } finally {
+      uncount();
       state.streaming = false;
     }
   }

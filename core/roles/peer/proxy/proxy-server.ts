@@ -1,4 +1,6 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { createNodeHttpServer } from '../../../protocol/tls/http-server.js';
+import type { NodeTls } from '../../../protocol/tls/node-tls.js';
 import type { AddressInfo, Socket } from 'node:net';
 import { timingSafeEqual } from 'node:crypto';
 import type { ProxyConfig } from '../../../config/proxy-config.js';
@@ -11,6 +13,16 @@ import { serveP2p } from './p2p-responder.js';
 import { sendError } from './proxy-answers.js';
 import { ProxyRouting } from './proxy-routing.js';
 import { RegistryMirror } from './registry-mirror.js';
+import type { PeerMetrics, ProxyOutcome } from '../peer-metrics.js';
+import { closeHttpServer } from '../../common/close-http-server.js';
+
+/** How the proxy answered a request: its kind, and how it was served (before the response ended). */
+interface Answer {
+  kind: 'proxy' | 'mirror';
+  outcome: ProxyOutcome;
+  /** Not a proxied request (the proxy's own health answer). */
+  uncounted?: boolean;
+}
 
 /** Request headers an origin must not see on a P2P download: the swarm serves plain, whole bytes. */
 const NOT_FOR_P2P = ['range', 'if-range', 'accept-encoding', 'if-none-match', 'if-modified-since', 'if-match', 'if-unmodified-since'];
@@ -25,7 +37,11 @@ export interface ProxyServerOptions {
   downloads: DownloadService;
   logger: Logger;
   /** Handles `CONNECT` (tunnels, HTTPS interception); given the proxy's request handler for intercepted requests. */
+  /** Counts requests by kind (proxy, mirror) and outcome. */
+  metrics?: PeerMetrics;
   connect?: (onRequest: (req: IncomingMessage, res: ServerResponse) => void) => ConnectHandler;
+  /** TLS of the node: the proxy listens with HTTPS (clients use `https://` proxy URLs). */
+  tls?: NodeTls;
 }
 
 /**
@@ -60,7 +76,7 @@ export class ProxyServer implements Startable {
 
   async start(): Promise<void> {
     const { config, logger } = this.opts;
-    const server = createServer({ maxHeaderSize: MAX_HEADER_BYTES, headersTimeout: config.headersTimeout, requestTimeout: 0, keepAliveTimeout: 5_000 });
+    const server = createNodeHttpServer(this.opts.tls, 'proxy', { maxHeaderSize: MAX_HEADER_BYTES, headersTimeout: config.headersTimeout, requestTimeout: 0, keepAliveTimeout: 5_000 });
     server.on('request', (req: IncomingMessage, res: ServerResponse) => this.onRequest(req, res));
     const onRequest = (req: IncomingMessage, res: ServerResponse): void => this.dispatch(req, res);
     const connect = this.opts.connect?.(onRequest);
@@ -68,6 +84,7 @@ export class ProxyServer implements Startable {
     server.on('connect', (req: IncomingMessage, socket: Socket, head: Buffer) => {
       socket.on('error', () => undefined);
       const refusal = this.admit(req);
+      this.opts.metrics?.proxyRequests.inc({ kind: 'proxy', outcome: refusal ? 'refused' : 'tunnel' });
       if (refusal) {
         socket.end(`HTTP/1.1 ${refusal.status} ${refusal.reason}\r\n${refusal.headers}content-length: ${Buffer.byteLength(refusal.body)}\r\nconnection: close\r\n\r\n${refusal.body}`);
         return;
@@ -105,18 +122,14 @@ export class ProxyServer implements Startable {
     const server = this.server;
     this.server = undefined;
     this.connect?.close();
-    if (server) {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
-    }
+    if (server) await closeHttpServer(server);
     await this.direct.close();
   }
 
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
     const refusal = this.admit(req);
     if (refusal) {
+      this.opts.metrics?.proxyRequests.inc({ kind: req.url?.startsWith('/v2') ? 'mirror' : 'proxy', outcome: 'refused' });
       res.writeHead(refusal.status, { 'content-type': 'text/plain', connection: 'close', ...headerRecord(refusal.headers) });
       res.end(refusal.body);
       return;
@@ -142,21 +155,24 @@ export class ProxyServer implements Startable {
   private dispatch(req: IncomingMessage, res: ServerResponse): void {
     this.active += 1;
     const started = Date.now();
+    const answer: Answer = { kind: 'proxy', outcome: 'refused' };
     res.once('close', () => {
       this.active -= 1;
+      const failed = !res.writableFinished || res.statusCode >= 500;
+      if (!answer.uncounted) this.opts.metrics?.proxyRequests.inc({ kind: answer.kind, outcome: failed ? 'failed' : answer.outcome });
       // Built only at debug level: parsing each URL again costs every request otherwise.
       if (!this.opts.logger.isLevelEnabled('debug')) return;
       this.opts.logger.debug({ method: req.method, url: redact(req.url ?? ''), status: res.statusCode, ms: Date.now() - started, complete: res.writableFinished }, 'proxy: request');
     });
     res.on('error', () => undefined);
-    this.serve(req, res).catch((err: unknown) => {
+    this.serve(req, res, answer).catch((err: unknown) => {
       const e = toD7yError(err);
       this.opts.logger.warn({ url: redact(req.url ?? ''), code: e.code, err: e.message }, 'proxy: request failed');
       sendError(res, 500, e.message, 'proxy');
     });
   }
 
-  private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  private async serve(req: IncomingMessage, res: ServerResponse, answer: Answer): Promise<void> {
     const url = req.url ?? '';
     if (/^https?:\/\//i.test(url)) {
       let target: URL;
@@ -175,19 +191,23 @@ export class ProxyServer implements Startable {
         return;
       }
       if (route.use === 'p2p') {
-        const answer = await serveP2p(this.opts.downloads, this.opts.logger, req, res, {
+        answer.outcome = 'p2p';
+        const served = await serveP2p(this.opts.downloads, this.opts.logger, req, res, {
           url: target.href, headers: forwardableHeaders(req.headers, NOT_FOR_P2P), ...route.request,
         });
-        if (!answer.direct) return;
+        if (!served.direct) return;
       }
+      answer.outcome = 'direct';
       await this.direct.forward(req, res, target.href);
       return;
     }
     if (url === '/v2' || url.startsWith('/v2/') || url.startsWith('/v2?')) {
-      await this.mirror.handle(req, res);
+      answer.kind = 'mirror';
+      await this.mirror.handle(req, res, answer);
       return;
     }
     if (url === '/healthy') {
+      answer.uncounted = true;
       res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
       return;
     }

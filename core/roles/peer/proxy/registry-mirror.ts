@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ProxyConfig } from '../../../config/proxy-config.js';
 import { D7yError } from '../../../errors/d7y-error.js';
 import type { Logger } from '../../../logging/logger.js';
+import type { ProxyOutcome } from '../peer-metrics.js';
 import type { DownloadService } from '../download/download-service.js';
 import { forwardableHeaders, type DirectForward } from './direct-forward.js';
 import { serveP2p } from './p2p-responder.js';
@@ -44,7 +45,11 @@ export class RegistryMirror {
     this.fallback = this.parseRegistry(config.url, 'proxy.registryMirror.url');
   }
 
-  async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  /**
+   * Answers one `/v2/…` request; sets `answer.outcome` before it answers: `p2p` (through the swarm),
+   * `direct` (forwarded); it stays as it was for a request refused as malformed.
+   */
+  async handle(req: IncomingMessage, res: ServerResponse, answer: { outcome: ProxyOutcome }): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://mirror');
     let upstream: Upstream;
     try {
@@ -72,12 +77,14 @@ export class RegistryMirror {
         return;
       }
       const ociUrl = `oci://${upstream.host}/${name}/blobs/${digest}${upstream.scheme === 'http' ? '?insecure=true' : ''}`;
-      const answer = await serveP2p(this.downloads, this.logger, req, res, {
+      answer.outcome = 'p2p';
+      const served = await serveP2p(this.downloads, this.logger, req, res, {
         url: ociUrl, headers, pieceLength,
         tag: one(req.headers['x-dragonfly-tag']), application: one(req.headers['x-dragonfly-application']),
       }, { 'docker-content-digest': digest!, 'content-type': 'application/octet-stream' });
-      if (!answer.direct) return;
+      if (!served.direct) return;
     }
+    answer.outcome = 'direct';
     await this.direct.forward(req, res, target, forwardableHeaders(req.headers));
   }
 

@@ -1,4 +1,6 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { createNodeHttpServer } from '../../../protocol/tls/http-server.js';
+import type { NodeTls } from '../../../protocol/tls/node-tls.js';
 import type { AddressInfo } from 'node:net';
 import { pipeline } from 'node:stream/promises';
 import type { Startable } from '../../../contracts/startable.js';
@@ -25,7 +27,7 @@ export class PieceHttpServer implements Startable {
   private actualPort = 0;
 
   constructor(private readonly opts: {
-    host: string; port: number; provider: UploadPieceProvider; auth?: ClusterAuth; refusals?: RefusalLog;
+    host: string; port: number; provider: UploadPieceProvider; auth?: ClusterAuth; refusals?: RefusalLog; tls?: NodeTls;
   }) {}
 
   get port(): number {
@@ -33,7 +35,7 @@ export class PieceHttpServer implements Startable {
   }
 
   async start(): Promise<void> {
-    const server = createServer((req, res) => {
+    const server = createNodeHttpServer(this.opts.tls, 'piece http', {}, (req, res) => {
       this.handle(req, res).catch((err: unknown) => {
         const e = toD7yError(err);
         if (res.headersSent) return void res.destroy();

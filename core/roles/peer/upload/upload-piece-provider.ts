@@ -108,7 +108,16 @@ export class UploadPieceProvider implements PieceProvider {
     });
     if (this.stall) {
       const limits = this.stall;
-      watch = new StalledSend(limits, () => counted.readableLength === 0, slot, () => counted.destroy(new D7yError('D7Y_TIMEOUT',
+      // Not a stall: nothing ready for the reader, or the reader took a chunk since the last look
+      // (the last chunks of a piece wait here on a slow link after the source gave everything).
+      let left = -1;
+      const readerMoving = (): boolean => {
+        const now = counted.readableLength;
+        const moved = now < left;
+        left = now;
+        return now === 0 || moved;
+      };
+      watch = new StalledSend(limits, readerMoving, slot, () => counted.destroy(new D7yError('D7Y_TIMEOUT',
         `piece ${req.number} of task ${req.taskId}: the child read nothing for ${limits.cutMs} ms; upload cut`)));
     }
     let ended = false;
@@ -118,7 +127,7 @@ export class UploadPieceProvider implements PieceProvider {
       ended = true;
       watch?.stop();
       release();
-      stats.end(ok);
+      stats.end(ok, sent);
       if (!range) offers?.uploaded(req.taskId, req.number, ok);
     };
     counted.on('end', () => end(sent === meta.length));

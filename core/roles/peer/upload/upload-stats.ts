@@ -8,6 +8,8 @@ export class UploadStats {
   private running = 0;
   successCount = 0;
   failedCount = 0;
+  /** Told of every upload that ends, with the bytes it sent (once per piece). */
+  onEnd?: (ok: boolean, bytes: number) => void;
 
   /** Counts `bytes` sent now. */
   record(bytes: number): void {
@@ -19,10 +21,11 @@ export class UploadStats {
     this.running += 1;
   }
 
-  end(ok: boolean): void {
+  end(ok: boolean, bytes = 0): void {
     this.running = Math.max(0, this.running - 1);
     if (ok) this.successCount += 1;
     else this.failedCount += 1;
+    this.onEnd?.(ok, bytes);
   }
 
   get concurrent(): number {

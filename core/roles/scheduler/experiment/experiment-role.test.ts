@@ -45,7 +45,7 @@ test('the scheduler ranks each download with its arm\'s evaluator and records th
   evaluators.add(a, 'test');
   evaluators.add(b, 'test');
   const container = rootContainer.createChildContainer();
-  container.register(Tokens.Config, { useValue: NodeConfigSchema.parse({ dataDir, scheduler: { listen: { host: '127.0.0.1', port: 0 } } }) });
+  container.register(Tokens.Config, { useValue: NodeConfigSchema.parse({ dataDir, scheduler: { listen: { host: '127.0.0.1', port: 0 }, metrics: { listen: { port: 0 } } } }) });
   container.register(Tokens.Logger, { useValue: silentLogger() });
   container.register(Tokens.Metrics, { useValue: createMetricsRegistry() });
   container.register(Tokens.EvaluatorRegistry, { useValue: evaluators });

@@ -27,6 +27,8 @@ export interface HostRecord extends HostProfile {
   peers: Set<string>;
   /** sha256 of the identity that announced the host; another identity may not announce or act for it. */
   owner?: string;
+  /** The key of control calls to the host (DownloadTask, StatTask, DeleteTask), derived from that identity. */
+  controlKey?: Buffer;
 }
 
 /** The scheduler's reply channel to one peer's AnnouncePeer stream. */

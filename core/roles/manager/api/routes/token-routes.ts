@@ -9,7 +9,7 @@ import { route, TOKEN_SCOPES, type ManagerRoute } from '../manager-route.js';
 const DAY = 24 * 3600_000;
 const NewToken = z.strictObject({
   name: z.string().min(1).max(255),
-  scopes: z.array(z.enum(TOKEN_SCOPES as ['job', 'cluster'])).min(1).default(['job', 'cluster']),
+  scopes: z.array(z.enum(TOKEN_SCOPES as ['job', 'cluster', 'persistent_cache', 'seed'])).min(1).default(['job', 'cluster', 'persistent_cache']),
   /** Lifetime in days (default 30). */
   expires_in_days: z.number().int().min(1).max(3650).default(30),
 });

@@ -22,7 +22,7 @@ const NewUser = z.strictObject({
   tenant: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'lowercase letters, digits and - (at most 63)').optional(),
 });
 
-/** Sign-in and sign-out, the caller's identity, password changes, and user creation (root only). */
+/** Sign-in and sign-out, the caller's identity, password changes, users (created by root) and tenants. */
 export function userRoutes(s: ManagerServices): ManagerRoute[] {
   return [
     route({
@@ -92,6 +92,25 @@ export function userRoutes(s: ManagerServices): ManagerRoute[] {
           id, tenant_id: tenantId, name: body.name, password_hash: await hashPassword(body.password), role: 'user', created_at: Date.now(),
         }).execute();
         return { id, name: body.name, role: 'user', tenant: body.tenant ?? undefined };
+      },
+    }),
+    route({
+      method: 'get', path: '/api/v1/users', summary: 'List users with their role and tenant (root: every tenant; others: their own)', auth: 'session',
+      async handle({ principal }) {
+        let q = s.db.selectFrom('users').innerJoin('tenants', 'tenants.id', 'users.tenant_id')
+          .select(['users.id', 'users.name', 'users.role', 'users.created_at', 'tenants.name as tenant']);
+        if (principal.role !== 'root') q = q.where('users.tenant_id', '=', principal.tenantId);
+        const rows = await q.orderBy('users.name').limit(1000).execute();
+        return rows.map((r) => ({ id: r.id, name: r.name, role: r.role, tenant: r.tenant, created_at: new Date(r.created_at).toISOString() }));
+      },
+    }),
+    route({
+      method: 'get', path: '/api/v1/tenants', summary: 'List tenants with their user counts (root only)', auth: 'session', rootOnly: true,
+      async handle() {
+        const rows = await s.db.selectFrom('tenants').leftJoin('users', 'users.tenant_id', 'tenants.id')
+          .select((eb) => ['tenants.id', 'tenants.name', 'tenants.created_at', eb.fn.count<number>('users.id').as('users')])
+          .groupBy(['tenants.id', 'tenants.name', 'tenants.created_at']).orderBy('tenants.name').limit(1000).execute();
+        return rows.map((r) => ({ id: r.id, name: r.name, users: Number(r.users), created_at: new Date(r.created_at).toISOString() }));
       },
     }),
   ];
