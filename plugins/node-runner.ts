@@ -76,6 +76,20 @@ export class NodeRunner implements Startable {
     }
   }
 
+  /**
+   * Drains every started role at once (each stops taking new work and lets the work in flight
+   * finish, bounded by its own time-out); `stop` follows. A role's failure to drain is logged.
+   */
+  async drain(): Promise<void> {
+    await Promise.all(this.composed.map(async (c) => {
+      try {
+        await c.role.drain?.();
+      } catch (err) {
+        this.logger.warn({ role: c.label, err: (err as Error).message }, 'the role could not drain; stopping it anyway');
+      }
+    }));
+  }
+
   async stop(): Promise<void> {
     const errors: unknown[] = [];
     for (const s of this.started.reverse()) {

@@ -6,7 +6,11 @@ import type { RoleCommandOptions } from '../role-options.js';
 
 const STOP_TIMEOUT_MS = 15_000;
 
-/** Runs the roles until SIGINT/SIGTERM, then stops them in reverse order. Role code is loaded here, not at start-up. */
+/**
+ * Runs the roles until SIGINT/SIGTERM, then drains them (they stop taking new work; a peer lets
+ * its uploads in flight finish, up to peer.drainTimeout) and stops them in reverse order, exiting
+ * 0. Role code is loaded here, not at start-up.
+ */
 async function runUntilSignal(specs: RoleSpec[], opts: RoleCommandOptions): Promise<void> {
   const { quietGrpcLogs, roleLogger } = await import('../role-options.js');
   const { NodeRunner } = await import('../../plugins/index.js');
@@ -23,14 +27,18 @@ async function runUntilSignal(specs: RoleSpec[], opts: RoleCommandOptions): Prom
     process.once('SIGINT', () => resolve('SIGINT'));
     process.once('SIGTERM', () => resolve('SIGTERM'));
   });
-  process.stderr.write(`d7y: ${signal} received, stopping\n`);
+  process.stderr.write(`d7y: ${signal} received, draining\n`);
+  const drainMs = Math.max(...specs.map((s) => (s.role === 'peer' ? s.config.peer.drainTimeout : 0)));
   const timer = setTimeout(() => {
     process.stderr.write('d7y: roles did not stop in time, exiting\n');
     process.exit(1);
-  }, STOP_TIMEOUT_MS);
+  }, drainMs + STOP_TIMEOUT_MS);
   timer.unref();
+  await runner.drain();
+  process.stderr.write('d7y: drained, stopping\n');
   await runner.stop();
   clearTimeout(timer);
+  process.stderr.write('d7y: stopped\n');
 }
 
 function addCommonOptions(cmd: Command): Command {

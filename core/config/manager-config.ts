@@ -32,6 +32,12 @@ export const ManagerConfigSchema = z.strictObject({
    * first start generates one and prints it once on stderr; `d7y passwd` changes it later.
    */
   rootPassword: z.string().min(8).optional(),
+  /**
+   * A file holding a token (`d7y_` + at least 32 characters, e.g. a mounted secret) that the cluster's
+   * schedulers and peers present (their `manager.tokenFile`): at each start the manager makes it a
+   * personal access token of root with scopes `cluster` and `job`, so no token is created by hand.
+   */
+  nodeTokenFile: z.string().min(1).optional(),
   auth: z.strictObject({
     /** Lifetime of a console session token from `/api/v1/users/signin`. */
     sessionTtl: ms(14 * 24 * 3600_000),

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
-import { ManagerLinkConfigSchema } from './manager-link-config.js';
+import { ManagerLinkConfigSchema, oneTokenSetting } from './manager-link-config.js';
 import { metricsConfigSchema } from './metrics-config.js';
 import { ProxyConfigSchema } from './proxy-config.js';
 import { duration, rate, size, unitObject } from './unit-schemas.js';
@@ -63,8 +63,8 @@ export const PeerConfigSchema = unitObject({
     maxReceiveMessageSize: size({ min: 64 * 1024, max: 256 * 1024 * 1024 }).default(4 * MIB),
   }).prefault({}),
   /**
-   * Prometheus `/metrics` (`d7y_peer_…`, see docs/metrics.md) on its own small HTTP listener. The
-   * seed peer of `d7y up` takes this port + 10 (4012 by default), so the two never collide.
+   * Prometheus `/metrics` (`d7y_peer_…`, see docs/metrics.md), `/healthz` and `/readyz` (ready once a
+   * scheduler took this host's announce) on its own small HTTP listener. The seed peer of `d7y up` takes this port + 10 (4012 by default), so the two never collide.
    */
   metrics: metricsConfigSchema(4002),
   /** HTTP range GET of one piece: `GET /pieces/<taskId>/<n>`; for tools and debugging. */
@@ -77,6 +77,11 @@ export const PeerConfigSchema = unitObject({
    * through the swarm, everything else is forwarded to the origin as it is.
    */
   proxy: ProxyConfigSchema.prefault({}),
+  /**
+   * On SIGTERM the peer leaves its schedulers, stops taking connections and piece requests, and
+   * waits this long at most for the uploads in flight before it closes them and exits.
+   */
+  drainTimeout: duration({ min: 0 }).default(10_000),
   /** The local API's unix socket; defaults to `<peer dataDir>/peer.sock`. */
   socket: z.string().optional(),
   /** Serve the local API on `socket`; off for a peer embedded in another program (a daemonless `d7y get`, the SDK). */
@@ -140,7 +145,7 @@ export const PeerConfigSchema = unitObject({
   manager: ManagerLinkConfigSchema.extend({
     token: z.string().min(1).optional(),
     schedulerRefreshInterval: duration({ min: 1000, max: 600_000, legacy: 'schedulerRefreshMs', default: 60_000 }),
-  }).optional(),
+  }).refine(oneTokenSetting.check, oneTokenSetting.message).optional(),
 });
 
 export type PeerConfig = z.infer<typeof PeerConfigSchema>;

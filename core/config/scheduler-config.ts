@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ManagerLinkConfigSchema } from './manager-link-config.js';
+import { ManagerLinkConfigSchema, oneTokenSetting, someTokenSetting } from './manager-link-config.js';
 import { metricsConfigSchema } from './metrics-config.js';
 import { duration, size } from './unit-schemas.js';
 
@@ -17,7 +17,7 @@ export const SchedulerConfigSchema = z.strictObject({
      */
     advertiseIp: z.string().min(1).optional(),
   }).prefault({}),
-  /** Prometheus `/metrics` (`d7y_scheduler_…`, see docs/metrics.md) on its own small HTTP listener. */
+  /** Prometheus `/metrics` (`d7y_scheduler_…`, see docs/metrics.md), `/healthz` and `/readyz` on its own small HTTP listener. */
   metrics: metricsConfigSchema(8000),
   /** Parents returned per scheduling round, best first. */
   candidateParentLimit: z.number().int().min(1).max(20).default(4),
@@ -53,7 +53,8 @@ export const SchedulerConfigSchema = z.strictObject({
     maxTasks: z.number().int().min(1).default(100_000),
   }).prefault({}),
   /** Register with a manager, keep alive, apply its dynamic config and run its jobs (optional). */
-  manager: ManagerLinkConfigSchema.optional(),
+  manager: ManagerLinkConfigSchema.refine(oneTokenSetting.check, oneTokenSetting.message)
+    .refine(someTokenSetting.check, someTokenSetting.message).optional(),
   limits: z.strictObject({
     maxHosts: z.number().int().min(1).default(100_000),
     maxTasks: z.number().int().min(1).default(100_000),

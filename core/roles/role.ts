@@ -10,6 +10,11 @@ export interface Role extends Startable {
   readonly name: RoleName;
   /** A one-line-per-fact summary for the start banner and `--json` status. */
   describe(): Record<string, unknown>;
+  /**
+   * Before `stop` on SIGTERM: stop taking new work (readiness turns false) and let the work in
+   * flight finish, bounded by the role's own time-out. Optional; `stop` follows either way.
+   */
+  drain?(): Promise<unknown>;
 }
 
 export type RoleFactory = (container: DependencyContainer) => Role;

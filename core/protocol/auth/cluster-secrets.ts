@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path';
 import type { SecurityConfig } from '../../config/security-config.js';
 import { D7yError, isD7yError } from '../../errors/d7y-error.js';
 import { ManagerClient } from '../manager/manager-client.js';
+import { managerToken } from '../../config/manager-link-config.js';
 import type { Logger } from '../../logging/logger.js';
 import { ClusterAuth } from './cluster-auth.js';
 
@@ -47,7 +48,7 @@ export async function loadClusterAuth(security: SecurityConfig,
 /** Where a role linked to a manager asks for its credential, and where it keeps the last one. */
 export interface ManagerCredentialSource {
   /** The role's manager link; undefined when the role has none. */
-  link?: { url: string; token?: string };
+  link?: { url: string; token?: string; tokenFile?: string };
   /** The config key of the link, for error messages (`scheduler.manager`, `peer.manager`). */
   key: string;
   /** The file keeping the last credential received (mode 0600). */
@@ -62,13 +63,14 @@ interface ManagerCredential {
 
 async function credentialFromManager(o: { seedRole: boolean; role: string; logger: Logger; manager?: ManagerCredentialSource }): Promise<ClusterAuth> {
   const src = o.manager;
-  if (!src?.link?.token) {
+  const token = src?.link && await managerToken(src.link);
+  if (!src?.link || !token) {
     throw new D7yError('D7Y_CONFIG_INVALID', `security.fromManager is set, but the ${o.role} has no manager link with a token${src ? ` (${src.key})` : ''}`, {
-      fix: `set ${src?.key ?? 'the role manager link'}.url and .token, or give security.clusterSecretFile instead of fromManager`,
+      fix: `set ${src?.key ?? 'the role manager link'}.url and .token (or .tokenFile), or give security.clusterSecretFile instead of fromManager`,
     });
   }
   let cred: ManagerCredential;
-  const client = new ManagerClient({ url: src.link.url, token: src.link.token, timeoutMs: 10_000 });
+  const client = new ManagerClient({ url: src.link.url, token, timeoutMs: 10_000 });
   try {
     cred = await client.call<ManagerCredential>('GET', '/oapi/v1/cluster-credential');
     await mkdir(dirname(src.cacheFile), { recursive: true, mode: 0o700 });

@@ -110,6 +110,11 @@ export class VortexServer implements Startable {
     this.logger.info({ host: this.opts.host, port: this.actualPort }, 'vortex: listening');
   }
 
+  /** Stops taking connections; those open go on until `stop`. */
+  stopAccepting(): void {
+    if (this.server?.listening) this.server.close();
+  }
+
   /** Stops listening and destroys every connection; safe to call twice or after a failed start. */
   async stop(): Promise<void> {
     const server = this.server;

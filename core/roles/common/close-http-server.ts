@@ -1,6 +1,6 @@
 import type { Server } from 'node:http';
 
-/** Closes an HTTP server and every connection it holds; resolves once it is closed. */
+/** Stops an HTTP server at once: no new connections, every open one (idle or busy) closed; resolves when it is closed. */
 export function closeHttpServer(server: Server): Promise<void> {
   return new Promise<void>((resolve) => {
     server.close(() => resolve());

@@ -22,6 +22,7 @@ import { ensureRootUser } from './auth/root-user.js';
 import { LoginGuard } from './auth/login-guard.js';
 import { loadSessionSecret } from './auth/session-secret.js';
 import { pruneSessions } from './auth/sessions.js';
+import { ensureSharedNodeToken } from './auth/shared-node-token.js';
 import { ensureNodeCredential } from './auth/node-credential.js';
 import { databaseKind, openManagerDatabase, type ManagerDb } from './database/manager-database.js';
 import { ImageResolver } from './jobs/image-resolver.js';
@@ -56,6 +57,7 @@ export class ManagerRole implements Role {
   private sweeper?: NodeJS.Timeout;
   private secretReloader?: NodeJS.Timeout;
   private boundPort = 0;
+  private draining = false;
   private tls?: NodeTls;
   private routeTable: ManagerRoute[] = [];
 
@@ -112,6 +114,7 @@ export class ManagerRole implements Role {
     this.db = db;
     try {
       await this.ensureRoot(db);
+      if (c.nodeTokenFile) await ensureSharedNodeToken({ file: c.nodeTokenFile, db, ttlMs: c.auth.maxTokenTtl, logger: this.logger });
       const signer = new SessionSigner(await loadSessionSecret(db), () => loadSessionSecret(db));
       this.secretReloader = setInterval(() => void this.reloadSecret(signer), c.auth.secretReloadInterval);
       this.secretReloader.unref();
@@ -132,6 +135,7 @@ export class ManagerRole implements Role {
       const app = createManagerApp({
         routes: this.routeTable, db, authenticator: new Authenticator(db, signer), audit: this.audit, metrics: this.metrics,
         logger: this.logger, openapi: () => doc, health: () => this.health(),
+        alive: () => ({ status: 'ok', database: databaseKind(c.database.url) }),
         limits: { maxBodySize: c.listen.maxBodySize, maxJsonDepth: c.listen.maxJsonDepth },
       });
       this.tls = await NodeTls.load(this.config.security.tls, { logger: this.logger, serves: true });
@@ -198,7 +202,13 @@ export class ManagerRole implements Role {
     }
   }
 
+  /** Before a stop (SIGTERM): `/readyz` and `/healthy` answer 503 so that load balancers send nothing new. */
+  async drain(): Promise<void> {
+    this.draining = true;
+  }
+
   private async health(): Promise<Record<string, unknown>> {
+    if (this.draining) throw new D7yError('D7Y_PEER_UNAVAILABLE', 'the manager is shutting down', { fix: 'use another manager replica' });
     try {
       await this.db!.selectFrom('settings').select('key').limit(1).execute();
       return { status: 'ok', database: databaseKind(this.config.manager.database.url) };

@@ -21,6 +21,7 @@ import type { StorageRegistry } from '../../registry/storage-registry.js';
 import { crc32Backend } from '../../task/piece-digest.js';
 import { Tokens } from '../../tokens.js';
 import { Lifecycle } from '../lifecycle.js';
+import { managerToken } from '../../config/manager-link-config.js';
 import { MetricsServer } from '../common/metrics-server.js';
 import { PeerMetrics } from './peer-metrics.js';
 import type { Role } from '../role.js';
@@ -85,8 +86,9 @@ export class PeerRole implements Role {
   private clientAuth?: GrpcClientAuth;
   private tls?: NodeTls;
   private cache?: PeerPersistentCache;
+  private providers: UploadPieceProvider[] = [];
   private readonly metrics?: PeerMetrics;
-  /** The small HTTP listener serving `/metrics` (peer.metrics); other routes may be added before start. */
+  /** The small HTTP listener serving `/metrics`, `/healthz` and `/readyz` (peer.metrics); other routes may be added before start. */
   readonly metricsServer: MetricsServer;
 
   constructor(
@@ -106,7 +108,10 @@ export class PeerRole implements Role {
         if (bytes > 0) metrics.uploadBytes.inc(bytes);
       };
     }
-    this.metricsServer = new MetricsServer({ config: this.cfg.metrics, registry, logger, configPath: 'peer.metrics' });
+    this.metricsServer = new MetricsServer({
+      config: this.cfg.metrics, registry, logger, configPath: 'peer.metrics', role: this.cfg.seed ? 'seed peer' : 'peer',
+    });
+    this.metricsServer.readiness('scheduler', () => this.schedulerReadiness());
   }
 
   /** `{ip}-{hostname}`, with `-seed` for seed peers. */
@@ -179,6 +184,7 @@ export class PeerRole implements Role {
 
   async start(): Promise<void> {
     const cfg = this.cfg;
+    const linkToken = cfg.manager && await managerToken(cfg.manager);
     const medium = new TaskMediumRouter(this.storage.get(cfg.storage.medium), this.storage, this.logger);
     this.medium = medium;
     this.metrics?.observe(() => medium.stats());
@@ -208,7 +214,7 @@ export class PeerRole implements Role {
     let engine: TaskDownloader | undefined;
     if (cfg.manager) {
       this.discovery = new ManagerDiscovery({
-        config: cfg.manager, seed: cfg.seed, fallback: cfg.schedulers, logger: this.logger, tls,
+        config: { ...cfg.manager, token: linkToken }, seed: cfg.seed, fallback: cfg.schedulers, logger: this.logger, tls,
         host: () => ({ ...cfg.host, rpcPort: this.rpc?.port ?? 0, uploadPort: this.vortexServer?.port ?? 0 }),
         onSchedulers: (addresses) => { if (engine) this.useSchedulers(addresses, engine); },
         onClientConfig: (c) => this.applyClientConfig(c),
@@ -222,6 +228,7 @@ export class PeerRole implements Role {
       config: cfg, catalog: tasks, sources: this.sources, scheduler: this.scheduler, vortex: this.vortex, dfdaemon: this.dfdaemon,
       logger: this.logger, hostId: this.hostId, peerIdPrefix: `${cfg.host.ip}-${cfg.host.hostname}`, metrics: this.metrics,
       placeTask: (taskId, name) => medium.place(taskId, name),
+      announceHost: async () => (this.announcer ? this.announcer.announce() : false),
     });
     this.engine = engine;
     const downloads = new DownloadService(tasks, engine, this.sources, this.logger, this.metrics);
@@ -237,6 +244,7 @@ export class PeerRole implements Role {
     const provider = new UploadPieceProvider(tasks, medium, limiter, this.uploadStats, () => this.hostId, offers, slots,
       cfg.seed ? 0 : cfg.upload.childrenPerPiece, stall);
     const toolProvider = new UploadPieceProvider(tasks, medium, limiter, this.uploadStats, () => this.hostId, offers, slots, 0, stall);
+    this.providers = [provider, toolProvider];
     const cache = new PeerPersistentCache({
       config: cfg, dir, catalog: tasks, vortex: this.vortex, logger: this.logger, hostId: () => this.hostId,
       scheduler: new PersistentCacheSchedulerClient(() => this.scheduler, undefined, this.clientAuth, tls),
@@ -302,6 +310,27 @@ export class PeerRole implements Role {
     this.logger.info(this.describe(), 'peer started');
   }
 
+  /**
+   * Before a stop (SIGTERM): `/readyz` turns 503, the host leaves its schedulers (no new children
+   * are sent here), the piece servers take no new connections and refuse new piece requests as
+   * busy (children ask another holder), and the uploads in flight get up to `peer.drainTimeout` to
+   * finish. Resolves with the uploads still running when it gave up (0 when every one finished).
+   */
+  async drain(): Promise<{ unfinished: number; waitedMs: number }> {
+    const began = Date.now();
+    this.metricsServer.drain();
+    for (const p of this.providers) p.refuseNew();
+    this.vortexServer?.stopAccepting();
+    this.pieceHttp?.stopAccepting();
+    await Promise.all([this.announcer?.stop(), this.lateAnnouncer?.stop()]).catch(() => undefined);
+    const deadline = began + this.cfg.drainTimeout;
+    while (this.uploadStats.concurrent > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    const result = { unfinished: this.uploadStats.concurrent, waitedMs: Date.now() - began };
+    if (result.unfinished) this.logger.warn(result, 'peer drained: uploads still running after peer.drainTimeout are cut');
+    else this.logger.info(result, 'peer drained: no upload in flight');
+    return result;
+  }
+
   async stop(): Promise<void> {
     await this.lateAnnouncer?.stop().catch(() => undefined);
     await this.lifecycle.stop().catch((err: unknown) => this.logger.warn({ err: String(err) }, 'peer: some servers failed to stop'));
@@ -326,6 +355,18 @@ export class PeerRole implements Role {
     } else if (this.scheduler.setAddresses(addresses)) {
       void this.announcer?.announce().then(() => this.heldTasks?.announce());
     }
+  }
+
+  /** Ready when a scheduler took this host's announce within three announce intervals (or when the peer has no scheduler to join). */
+  private schedulerReadiness(): { ok: boolean; detail?: string } {
+    if (!this.announcer) {
+      return this.discovery ? { ok: false, detail: 'the manager has named no scheduler yet' } : { ok: true, detail: 'no scheduler configured' };
+    }
+    const at = this.announcer.lastTakenAt;
+    if (at === undefined) return { ok: false, detail: 'no scheduler has taken this host\'s announce yet' };
+    const age = Date.now() - at;
+    if (age > 3 * this.cfg.announceIntervalMs) return { ok: false, detail: `no scheduler has taken this host's announce for ${Math.round(age / 1000)} s` };
+    return { ok: true, detail: `announced ${Math.round(age / 1000)} s ago` };
   }
 
   /** Announces this host; a scheduler that did not know it (restarted) is told the held tasks. */

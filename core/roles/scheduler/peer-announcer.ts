@@ -113,9 +113,20 @@ export class PeerAnnouncer {
     this.wake(task);
   }
 
+  /**
+   * A peer whose parents cannot serve it asks again. When some piece it lacks is held by no other
+   * peer and nobody will bring it (no seed trigger under way, no peer reading the origin: the
+   * seed peer was lost mid-download), this peer goes back to the source, within the task's
+   * back-to-source limit, and the others fetch from it; else it gets a new round.
+   */
   reschedule(task: TaskRecord, peer: PeerRecord, failedParentIds: string[]): void {
     for (const id of failedParentIds) this.resources.block(peer, id);
     if (peer.state === 'failed' || peer.state === 'succeeded') return;
+    if (this.canBackToSource(task, peer) && lacksAnUnservedPiece(task, peer)) {
+      this.clearRetry(peer);
+      this.logger.info({ taskId: task.id, peerId: peer.id }, 'no peer holds or is fetching pieces this peer lacks; it goes back to the source');
+      return this.sendBackToSource(task, peer, 'no_parent', 'no other peer holds or is fetching some of the pieces it lacks');
+    }
     this.schedule(task, peer);
   }
 
@@ -201,8 +212,9 @@ export class PeerAnnouncer {
     if (!counted && peer.retryTimer) return;
     this.clearRetry(peer);
     peer.failedRounds++;
-    const seedUnderWay = task.seed === 'triggered';
-    if (!seedUnderWay && this.canBackToSource(task, peer)) return this.sendBackToSource(task, peer, 'no_parent', 'no parent holds the task yet');
+    // A lost seed is replaced by one peer reading the origin; the others wait for its pieces.
+    const sourceUnderWay = task.seed === 'triggered' || (task.seed === 'failed' && task.backToSource.size > 0);
+    if (!sourceUnderWay && this.canBackToSource(task, peer)) return this.sendBackToSource(task, peer, 'no_parent', 'no parent holds the task yet');
     if (peer.failedRounds >= this.options.retryLimit) {
       if (this.canBackToSource(task, peer)) return this.sendBackToSource(task, peer, 'rounds_exhausted', `no parent after ${peer.failedRounds} scheduling rounds`);
       task.waiting.delete(peer.id);
@@ -247,6 +259,7 @@ export class PeerAnnouncer {
       this.metrics.seedTriggers.inc({ result: ok ? 'succeeded' : 'failed' });
       if (!ok && this.resources.tasks.get(task.id) === task) {
         task.seed = 'failed';
+        this.trust.seedLost(task);
         this.wake(task);
       }
     });
@@ -277,4 +290,22 @@ export class PeerAnnouncer {
     if (peer.retryTimer) clearTimeout(peer.retryTimer);
     peer.retryTimer = undefined;
   }
+}
+
+/**
+ * True when the task's seed was lost and the peer lacks a piece that no other peer of the task holds
+ * and nothing will bring: no peer (seed or not) is reading the origin or has finished.
+ * While the piece count is unknown (no peer finished yet) nothing can bring a missing piece, and
+ * the peer that asks again is stuck: true.
+ */
+export function lacksAnUnservedPiece(task: TaskRecord, peer: PeerRecord): boolean {
+  // Only a seed lost mid-download leaves pieces nobody brings; otherwise the usual rounds decide.
+  if (task.seed !== 'failed') return false;
+  const others = [...task.peers.values()].filter((p) => p !== peer && p.state !== 'failed' && p.state !== 'leave');
+  if (others.some((p) => p.state === 'succeeded' || p.state === 'back-to-source')) return false;
+  if (task.pieceCount === 0) return true;
+  for (let n = 0; n < task.pieceCount; n++) {
+    if (!peer.finishedPieces.has(n) && !others.some((p) => p.finishedPieces.has(n))) return true;
+  }
+  return false;
 }

@@ -12,7 +12,8 @@ const FETCHING = new Set(['pending', 'received-normal', 'running']);
  * The trusted piece digests of tasks and the parents blocked for corrupting them. A digest is
  * trusted when a peer that read the origin reports it (a back-to-source piece, or a held task):
  * a seed peer's always, replacing a normal peer's; a normal peer's only while the cluster has
- * no live seed peer. The first trusted digest of a piece stays. Children get every known digest
+ * no live seed peer (those reported while one was live are kept aside, and trusted for the pieces
+ * it never reported if it is lost mid-download). The first trusted digest of a piece stays. Children get every known digest
  * when they register and each new one as it is reported, and check their parents' bytes
  * against them; a child that reports a corrupt piece gets the parent's host blocked for the task.
  */
@@ -39,9 +40,13 @@ export class PieceTrust {
     if (host.type === 'super') {
       if (trust.from !== 'seed') trust.digests.clear();
       trust.from = 'seed';
+    } else if (this.seedKnown(task)) {
+      trust.heldBack ??= new Map();
+      for (const p of valid) if (!trust.digests.has(p.number)) trust.heldBack.set(p.number, { digest: p.digest, hostId: host.id });
+      return;
     } else {
-      if (trust.from === 'seed' || this.seedKnown(task)) return;
-      trust.from = 'peer';
+      // With no live seed, a normal peer's digests are trusted, also for the pieces a lost seed never reported.
+      trust.from ??= 'peer';
     }
     const fresh: { number: number; digest: string }[] = [];
     for (const p of valid) {
@@ -58,6 +63,27 @@ export class PieceTrust {
     }
     if (fresh.length === 0) return;
     for (const peer of task.peers.values()) if (peer.host !== host && FETCHING.has(peer.state)) peer.channel?.pieceDigests(fresh);
+  }
+
+  /**
+   * The task's seed was found unreachable: once no live seed is left, the digests normal peers
+   * reported from the origin meanwhile are trusted for the pieces without one, and sent to the
+   * children still fetching, so they need not wait for digests that will not come.
+   */
+  seedLost(task: TaskRecord): void {
+    const held = task.trust.heldBack;
+    if (!held || this.seedKnown(task)) return;
+    task.trust.heldBack = undefined;
+    const fresh: { number: number; digest: string }[] = [];
+    for (const [number, d] of held) {
+      if (task.trust.digests.has(number) || task.trust.blockedHosts.has(d.hostId)) continue;
+      task.trust.digests.set(number, d);
+      fresh.push({ number, digest: d.digest });
+    }
+    task.trust.from ??= 'peer';
+    if (fresh.length === 0) return;
+    this.logger.info({ taskId: task.id, pieces: fresh.length }, 'seed lost: digests reported by peers that read the origin are trusted');
+    for (const peer of task.peers.values()) if (FETCHING.has(peer.state)) peer.channel?.pieceDigests(fresh);
   }
 
   /** Sends every known digest of the task to a child that just registered. */

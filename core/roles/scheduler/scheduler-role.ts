@@ -33,8 +33,9 @@ import { DfdaemonPersistentCacheClient } from '../../protocol/rpc/persistent-cac
 import { PersistentCacheService } from '../../protocol/rpc/gen/scheduler-persistent-cache.js';
 import { ManagerLink } from './manager-link.js';
 import type { PushedCommandView } from '../../protocol/manager/manager-client.js';
+import { managerToken } from '../../config/manager-link-config.js';
 import { DownloadReports } from './download-reports.js';
-import { MetricsServer } from '../common/metrics-server.js';
+import { MetricsServer, sendJson } from '../common/metrics-server.js';
 
 /**
  * The scheduler: a gRPC server (d7y.scheduler.v1.Scheduler) on `scheduler.listen` that keeps
@@ -61,7 +62,7 @@ export class SchedulerRole implements Role {
   /** Ended downloads for the manager (when the scheduler has one). */
   private readonly downloads = new DownloadReports();
   private boundPort = 0;
-  /** The small HTTP listener serving `/metrics` (scheduler.metrics); other routes may be added before start. */
+  /** The small HTTP listener serving `/metrics`, `/healthz` and `/readyz` (scheduler.metrics); other routes may be added before start. */
   readonly metricsServer: MetricsServer;
   /** Calls to seed peers (triggers); presents the scheduler's credential once started. */
   private readonly dfdaemon = new DfdaemonUploadClient();
@@ -80,7 +81,8 @@ export class SchedulerRole implements Role {
     this.resources = new SchedulerResources(c.limits, (peer) => this.announcer.forget(peer));
     const hosts = this.resources.hosts;
     this.metrics.observe(() => ({ hosts: hosts.size, tasks: this.resources.tasks.size, peers: sumOf(hosts.values(), (h) => h.peers.size) }));
-    this.metricsServer = new MetricsServer({ config: c.metrics, registry, logger, configPath: 'scheduler.metrics' });
+    this.metricsServer = new MetricsServer({ config: c.metrics, registry, logger, configPath: 'scheduler.metrics', role: 'scheduler' });
+    this.addReadiness();
     this.seeds = new SeedPeerTrigger(this.dfdaemon, logger, c.seedPeerDownloadTimeout, c.limits.maxTasks);
     if (policy.experiment) {
       this.experiment = new ExperimentRecorder(policy.experiment, new JsonLinesOutcomeStore(config.dataDir), logger);
@@ -196,11 +198,16 @@ export class SchedulerRole implements Role {
     this.gcTimer = setInterval(() => this.collectGarbage(), this.config.scheduler.gc.interval);
     this.gcTimer.unref();
     await this.persistentCache.start();
-    await this.metricsServer.start();
+    try {
+      await this.metricsServer.start();
+    } catch (err) {
+      await this.stop();
+      throw err;
+    }
     const m = this.config.scheduler.manager;
     if (m) {
       const runner = new JobRunner(this.resources, new DfdaemonUploadClient({ auth: clientAuth, tls: this.tls }));
-      this.link = new ManagerLink({ config: m, tls: this.tls, ip: advertisedIp(this.config.scheduler.listen), port: () => this.boundPort,
+      this.link = new ManagerLink({ config: { ...m, token: await managerToken(m) }, tls: this.tls, ip: advertisedIp(this.config.scheduler.listen), port: () => this.boundPort,
         runner, logger: this.logger, downloads: this.downloads,
         cacheTasks: {
           snapshot: () => this.persistentCache.report(),
@@ -211,6 +218,11 @@ export class SchedulerRole implements Role {
       await this.link.start();
     }
     this.logger.info(this.describe(), 'scheduler started');
+  }
+
+  /** Before a stop (SIGTERM): `/readyz` turns 503 so that nothing new is sent here. */
+  async drain(): Promise<void> {
+    this.metricsServer.drain();
   }
 
   async stop(): Promise<void> {
@@ -233,6 +245,18 @@ export class SchedulerRole implements Role {
     }
     await this.experiment?.flush();
     this.tls?.close();
+  }
+
+  /** `/readyz`: ready while the gRPC server serves; the manager link is reported apart, not required (scheduling never waits for it). */
+  private addReadiness(): void {
+    const ops = this.metricsServer;
+    ops.readiness('grpc', () => (this.server ? { ok: true, detail: `serving on port ${this.boundPort}` } : { ok: false, detail: 'not serving' }));
+    if (this.config.scheduler.manager) {
+      ops.addRoute('/readyz/manager', (_req, res) => {
+        const id = this.link?.schedulerId;
+        sendJson(res, id ? 200 : 503, { registered: Boolean(id), schedulerId: id });
+      });
+    }
   }
 
   /** One GC pass: peers, tasks and hosts past their TTLs, and tasks without peers. */

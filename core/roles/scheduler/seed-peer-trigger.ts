@@ -1,3 +1,4 @@
+import type { D7yError } from '../../errors/d7y-error.js';
 import type { Logger } from '../../logging/logger.js';
 import { DfdaemonUploadClient } from '../../protocol/rpc/dfdaemon-upload-client.js';
 import { HashRing } from '../../protocol/rpc/hash-ring.js';
@@ -7,12 +8,16 @@ import type { HostRecord, TaskRecord } from './resource/records.js';
  * Triggers seed peers. The seed host of a task is chosen by a consistent-hash ring over the live
  * super hosts keyed on the task id, and asked (DfdaemonUpload.DownloadTask with
  * need_back_to_source) to download the task from the source. At most one trigger per task is in
- * flight; `onDone` says whether the seed's download succeeded.
+ * flight; `onDone` says whether the seed's download succeeded. A seed host whose trigger finds it
+ * unreachable (killed, its link down) is not picked, and so not counted as a live seed, until it
+ * announces itself again.
  */
 export class SeedPeerTrigger {
   private ring = new HashRing([]);
   private ringKey = '';
   private readonly inFlight = new Map<string, AbortController>();
+  /** Seed hosts found unreachable, with when: skipped until they announce after that. */
+  private readonly lost = new Map<string, number>();
 
   constructor(
     private readonly client: DfdaemonUploadClient,
@@ -24,7 +29,16 @@ export class SeedPeerTrigger {
   /** The seed host for the task among `hosts`, or undefined when there is none. */
   pick(taskId: string, hosts: Iterable<HostRecord>, now: number): HostRecord | undefined {
     const live = new Map<string, HostRecord>();
-    for (const h of hosts) if (h.type === 'super' && h.rpcPort > 0 && now - h.announcedAt <= h.ttl) live.set(h.id, h);
+    const seen = new Set<string>();
+    for (const h of hosts) {
+      if (h.type !== 'super') continue;
+      seen.add(h.id);
+      const lostAt = this.lost.get(h.id);
+      if (lostAt !== undefined && h.announcedAt <= lostAt) continue;
+      if (lostAt !== undefined) this.lost.delete(h.id);
+      if (h.rpcPort > 0 && now - h.announcedAt <= h.ttl) live.set(h.id, h);
+    }
+    for (const id of this.lost.keys()) if (!seen.has(id)) this.lost.delete(id);
     const key = [...live.keys()].sort().join('\n');
     if (key !== this.ringKey) {
       this.ring = new HashRing(live.keys());
@@ -49,7 +63,10 @@ export class SeedPeerTrigger {
         onDone(true);
       } catch (err) {
         if (!abort.signal.aborted) {
-          this.logger.warn({ taskId: task.id, seedHost: seed.id, err: (err as Error).message }, 'seed peer trigger failed');
+          const unreachable = (err as D7yError).code === 'D7Y_PEER_UNAVAILABLE';
+          if (unreachable) this.lost.set(seed.id, Date.now());
+          this.logger.warn({ taskId: task.id, seedHost: seed.id, err: (err as Error).message, unreachable },
+            unreachable ? 'seed peer trigger failed: the seed is unreachable; not picked until it announces again' : 'seed peer trigger failed');
           onDone(false, err);
         }
       } finally {

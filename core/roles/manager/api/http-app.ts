@@ -37,7 +37,10 @@ export interface ManagerAppOptions {
   metrics: Registry;
   logger: Logger;
   openapi: () => unknown;
+  /** Ready for traffic: the database answers (and the manager is not shutting down); throws otherwise. */
   health: () => Promise<Record<string, unknown>>;
+  /** Alive: answered without touching the database, so a database outage does not get the manager restarted. */
+  alive: () => Record<string, unknown>;
   /** The built web console served at `/` (default: the package's dist/console). */
   consoleDir?: string;
   /** Request body limits (manager.listen). */
@@ -97,9 +100,17 @@ export function createManagerApp(opts: ManagerAppOptions): express.Express {
     },
   }));
 
-  app.get('/healthz', async (_req, res) => {
+  app.get('/healthz', (_req, res) => {
     res.locals.route = '/healthz';
-    res.json(await opts.health());
+    res.json(opts.alive());
+  });
+  app.get('/readyz', async (_req, res) => {
+    res.locals.route = '/readyz';
+    try {
+      res.json({ ...await opts.health(), status: 'ready' });
+    } catch (err) {
+      res.status(503).json({ status: 'not ready', message: (err as Error).message });
+    }
   });
   app.get('/metrics', async (_req, res) => {
     res.locals.route = '/metrics';

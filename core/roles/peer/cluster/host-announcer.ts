@@ -13,6 +13,7 @@ export class HostAnnouncer implements Startable {
   private timer?: NodeJS.Timeout;
   private warned = false;
   private started = false;
+  private lastTaken?: number;
 
   constructor(private readonly scheduler: SchedulerClient, private readonly host: () => Host,
     private readonly intervalMs: number, private readonly logger: Logger,
@@ -31,10 +32,16 @@ export class HostAnnouncer implements Startable {
     await Promise.race([leave, new Promise((r) => setTimeout(r, 2_000).unref())]);
   }
 
+  /** When a scheduler last took this host's announce (ms since the epoch), if ever. */
+  get lastTakenAt(): number | undefined {
+    return this.lastTaken;
+  }
+
   /** One announce now; resolves whether or not a scheduler took it. */
   async announce(): Promise<boolean> {
     try {
       const fresh = await this.scheduler.announceHost(this.host(), { intervalMs: this.intervalMs * 3 });
+      this.lastTaken = Date.now();
       if (this.started && fresh.length) this.onNewHost?.(fresh);
       if (this.warned) this.logger.info('schedulers reachable again');
       this.warned = false;

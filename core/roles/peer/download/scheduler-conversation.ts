@@ -20,6 +20,7 @@ export class SchedulerConversation implements AsyncIterable<AnnouncePeerResponse
   readonly digests = new TrustedDigests();
   private session: AnnouncePeerSession;
   private readonly lost = new Set<string>();
+  private readonly retried = new Set<string>();
   /** The scheduler was lost: the download goes on without one, nothing more is reported. */
   private detached = false;
 
@@ -73,6 +74,23 @@ export class SchedulerConversation implements AsyncIterable<AnnouncePeerResponse
   /** A piece failed from a parent; `corrupt` when its bytes differed from the trusted digest (the scheduler blocks the parent for the task). */
   pieceFailed(n: number, parentId: string, corrupt = false): void {
     this.quietly(this.session.pieceFailed(n, parentId, true, corrupt));
+  }
+
+  /**
+   * The scheduler spoken to did not know this host (it restarted and the host's next announce is
+   * not due yet); the host was just announced to it again: a new stream to the same scheduler, so
+   * the download stays with the task's other peers. Once per scheduler; false when already tried.
+   */
+  retrySame(reason: string): boolean {
+    const from = this.session;
+    if (this.retried.has(from.address)) return false;
+    this.retried.add(from.address);
+    from.cancel();
+    this.session = this.scheduler.announcePeer(this.ids, { exclude: this.lost });
+    this.logger.info({ taskId: this.ids.taskId, scheduler: this.session.address, reason }, 'the scheduler did not know this host; announced it and registering again');
+    this.tally.absorb(from);
+    this.tally.failovers += 1;
+    return true;
   }
 
   /**

@@ -19,11 +19,16 @@ import { BackToSource, abortError } from './back-to-source.js';
 import { P2PDownload, isStorageFull, type P2POutcome, type PieceFetcher } from './p2p-download.js';
 import { SchedulerConversation } from './scheduler-conversation.js';
 
+/** The scheduler's answer to a stream from a host it does not know (it restarted since the host's last announce). */
+const UNKNOWN_HOST = /is not announced to this scheduler/;
+
 export interface TaskDownloaderOptions {
   config: PeerConfig;
   catalog: TaskCatalog;
   sources: SourceRouter;
   scheduler?: SchedulerClient;
+  /** Announces this host to the schedulers now; true when one took it (a restarted scheduler that did not know the host). */
+  announceHost?: () => Promise<boolean>;
   vortex: PieceFetcher;
   dfdaemon: DfdaemonUploadClient;
   logger: Logger;
@@ -231,6 +236,7 @@ export class TaskDownloader {
           outcome = { kind: 'back-to-source', schedulerLost: true, cause: 'scheduler_lost', reason: e.message };
         }
         if (outcome.kind !== 'back-to-source' || !outcome.schedulerLost || signal.aborted) break;
+        if (UNKNOWN_HOST.test(outcome.reason) && (await this.opts.announceHost?.()) && talk.retrySame(outcome.reason)) continue;
         if (!talk.failover(outcome.reason)) break;
       }
       if (outcome.kind === 'done') return await talk.finished(len, count);

@@ -54,6 +54,13 @@ export class PieceHttpServer implements Startable {
     this.actualPort = (server.address() as AddressInfo).port;
   }
 
+  /** Stops taking connections and closes the idle ones; requests under way go on until `stop`. */
+  stopAccepting(): void {
+    if (!this.server?.listening) return;
+    this.server.close();
+    this.server.closeIdleConnections();
+  }
+
   async stop(): Promise<void> {
     const server = this.server;
     this.server = undefined;

@@ -35,6 +35,13 @@ export class UploadPieceProvider implements PieceProvider {
     private readonly stall?: StallLimits,
   ) {}
 
+  private draining = false;
+
+  /** From now on every piece request is refused as busy (the child asks another holder); sends under way go on. */
+  refuseNew(): void {
+    this.draining = true;
+  }
+
   /** Whole-piece sends under way, by `taskId/number`. */
   private readonly sending = new Map<string, number>();
 
@@ -56,6 +63,7 @@ export class UploadPieceProvider implements PieceProvider {
   }
 
   async getPiece(req: Pick<PieceRequest, 'taskId' | 'number'>, range?: { start: number; length: number }): Promise<{ meta: PieceContentMeta; body: Readable; recycle?: (chunk: Buffer) => void }> {
+    if (this.draining) throw new D7yError('D7Y_RATE_LIMITED', `${BUSY_PREFIX}this peer is shutting down; ask another holder`);
     const state = await this.tasks.find(req.taskId);
     if (!state) throw new D7yError('D7Y_TASK_NOT_FOUND', `task ${req.taskId} is not on this peer`);
     const piece = state.pieces.get(req.number);

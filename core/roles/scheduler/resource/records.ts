@@ -92,6 +92,11 @@ export interface TaskTrust {
   digests: Map<number, { digest: string; hostId: string }>;
   /** Who reported the digests: a seed peer, or (in a cluster without a live seed) a normal peer. */
   from?: 'seed' | 'peer';
+  /**
+   * Digests normal peers reported from the origin while the task had a live seed: trusted for the
+   * pieces still without one if that seed is lost (see PieceTrust.seedLost).
+   */
+  heldBack?: Map<number, { digest: string; hostId: string }>;
   /** Hosts never offered as parents of the task again. */
   blockedHosts: Set<string>;
 }
