@@ -212,7 +212,8 @@ test('a silent server times the client out; a refused connection is D7Y_PEER_UNA
   const started = Date.now();
   const err = await t.throwsAsync(client.downloadPiece(addr, { taskId: TASK, number: 0 }));
   t.is((err as D7yError).code, 'D7Y_TIMEOUT');
-  t.true(Date.now() - started < 2_000);
+  // The read time-out ends the wait (300 ms here) instead of a hang; the bound leaves room for a loaded machine.
+  t.true(Date.now() - started < 8_000, `gave up after ${Date.now() - started} ms`);
   await until('the server to drop the connection', () => server.openConnections === 0);
   await server.stop();
   const refused = await t.throwsAsync(client.downloadPiece(addr, { taskId: TASK, number: 0 }));
