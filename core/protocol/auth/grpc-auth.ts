@@ -31,6 +31,16 @@ export function clusterAuthInterceptor(o: GrpcClientAuth): Interceptor {
   });
 }
 
+/**
+ * Adds to `md` the control proof of a call to `method` on the peer whose control key is
+ * `controlKey` (a scheduler's DownloadTask, StatTask, DeleteTask and persistent-cache calls to a
+ * normal peer); nothing without a key or a credential.
+ */
+export function withControlProof(md: Metadata, auth: GrpcClientAuth | undefined, controlKey: Buffer | undefined, method: string): Metadata {
+  if (controlKey && auth) md.set(CONTROL_AUTH_HEADER, auth.auth.controlProof(controlKey, method));
+  return md;
+}
+
 /** The gRPC client options carrying the credential (none without one). */
 export function authChannelOptions(o: GrpcClientAuth | undefined): { interceptors?: Interceptor[] } {
   return o ? { interceptors: [clusterAuthInterceptor(o)] } : {};

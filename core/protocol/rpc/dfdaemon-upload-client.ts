@@ -5,8 +5,7 @@ import { DfdaemonUploadClient as GrpcDfdaemonUploadClient, DfdaemonUploadService
 import type { DownloadTaskResponse, PieceInfo } from './gen/dfdaemon.js';
 import { fromServiceError } from './grpc-errors.js';
 import { grpcChannelCredentialsOf, type NodeTls } from '../tls/node-tls.js';
-import { authChannelOptions, type GrpcClientAuth } from '../auth/grpc-auth.js';
-import { CONTROL_AUTH_HEADER } from '../auth/cluster-auth.js';
+import { authChannelOptions, withControlProof, type GrpcClientAuth } from '../auth/grpc-auth.js';
 import { traceMetadata } from './trace-metadata.js';
 
 /** Where a peer daemon serves DfdaemonUpload: its host ip and rpc port, or `host:port`. */
@@ -114,9 +113,7 @@ export class DfdaemonUploadClient {
 
   /** The call's metadata: a control proof for `method` when there is a key and a credential. */
   private control(method: string, opts: ControlCallOptions): Metadata {
-    const md = new Metadata();
-    if (opts.controlKey && this.auth) md.set(CONTROL_AUTH_HEADER, this.auth.auth.controlProof(opts.controlKey, method));
-    return md;
+    return withControlProof(new Metadata(), this.auth, opts.controlKey, method);
   }
 
   private deadline(timeoutMs?: number): { deadline?: number } {

@@ -6,8 +6,7 @@ import { PersistentCacheClient as GrpcSchedulerCacheClient } from './gen/schedul
 import type { HeldPersistentCacheTask, PersistentCacheTask, PushPersistentCacheOutcome, PushPersistentCacheTaskRequest } from './gen/scheduler-persistent-cache.js';
 import { fromServiceError } from './grpc-errors.js';
 import { grpcChannelCredentialsOf, type NodeTls } from '../tls/node-tls.js';
-import { authChannelOptions, type GrpcClientAuth } from '../auth/grpc-auth.js';
-import { CONTROL_AUTH_HEADER } from '../auth/cluster-auth.js';
+import { authChannelOptions, withControlProof, type GrpcClientAuth } from '../auth/grpc-auth.js';
 
 type Callback<Res> = (err: ServiceError | null, res: Res) => void;
 
@@ -166,19 +165,14 @@ export class DfdaemonPersistentCacheClient {
   /** `controlKey`: the peer's control key (its host record's), for a control proof on the call. */
   async download(address: string, taskId: string, persistent: boolean, controlKey?: Buffer): Promise<boolean> {
     const r = await this.channels.call<{ held: boolean }>(address, this.timeoutMs, (c, md, o, cb) =>
-      c.downloadPersistentCacheTask({ taskId, persistent }, this.control(md, DfdaemonPersistentCacheService.downloadPersistentCacheTask.path, controlKey), o, cb));
+      c.downloadPersistentCacheTask({ taskId, persistent }, withControlProof(md, this.auth, controlKey, DfdaemonPersistentCacheService.downloadPersistentCacheTask.path), o, cb));
     return r.held;
   }
 
   async delete(address: string, taskId: string, controlKey?: Buffer): Promise<boolean> {
     const r = await this.channels.call<{ deleted: boolean }>(address, this.timeoutMs, (c, md, o, cb) =>
-      c.deletePersistentCacheTask({ taskId }, this.control(md, DfdaemonPersistentCacheService.deletePersistentCacheTask.path, controlKey), o, cb));
+      c.deletePersistentCacheTask({ taskId }, withControlProof(md, this.auth, controlKey, DfdaemonPersistentCacheService.deletePersistentCacheTask.path), o, cb));
     return r.deleted;
-  }
-
-  private control(md: Metadata, method: string, controlKey: Buffer | undefined): Metadata {
-    if (controlKey && this.auth) md.set(CONTROL_AUTH_HEADER, this.auth.auth.controlProof(controlKey, method));
-    return md;
   }
 
   close(): void {
