@@ -19,6 +19,8 @@ test('security.fromManager: the manager issues the tenant\'s credential; its nod
   t.timeout(240_000);
   const cluster = await P2PCluster.create(t);
   const files = { '/a.bin': testBytes(5 * MIB, 3), '/b.bin': testBytes(3 * MIB + 9, 4) };
+  // Not a manager: it answers the credential path with no usable secret.
+  const notManager = await startOriginServer(t, { files: { '/oapi/v1/cluster-credential': Buffer.from('{"cluster_secret":"short"}') } });
   const origin = await startOriginServer(t, { files });
 
   const { process: manager, url, root } = await startManagerProcess(t, { dir: cluster.dir, pluginsFile: cluster.pluginsFile });
@@ -85,6 +87,20 @@ test('security.fromManager: the manager issues the tenant\'s credential; its nod
   t.regex(bad.stderr, /no seed credential: the token of peer\.manager lacks scope seed/);
   t.regex(bad.stderr, /fix: .*--scope cluster,job,seed/);
   t.false(/at .*\.js:\d+/.test(bad.stderr), 'no stack trace');
+
+  // A link to something that is not a manager: refused at start with what to check, no crash.
+  const strayConfig = join(cluster.dir, 'stray.json');
+  const strayDir = join(cluster.dir, 'stray');
+  await writeFile(strayConfig, JSON.stringify({
+    dataDir: strayDir, pluginsFile: cluster.pluginsFile, log: { level: 'warn' }, security: { fromManager: true },
+    peer: { dataDir: strayDir, socket: join(strayDir, 'peer.sock'), host: { ip: '127.0.0.1', hostname: 'stray' },
+      upload: { port: 0 }, rpc: { port: 0 }, pieceHttp: { port: 0 }, proxy: { enabled: false }, schedulers,
+      manager: { url: notManager.urlOf(''), token: 'd7y_not-a-token', cluster: 'seeds' } },
+  }));
+  const stray = await runCli(['peer', '--config', strayConfig], { timeoutMs: 30_000 });
+  t.not(stray.code, 0);
+  t.regex(stray.stderr, /answered GET \/oapi\/v1\/cluster-credential without a usable cluster secret/);
+  t.false(/at .*\.js:\d+/.test(stray.stderr), 'no stack trace');
 
   // The manager goes away; peer a restarts on the credential it kept and still downloads P2P.
   await stopProcess(manager);

@@ -72,7 +72,13 @@ async function credentialFromManager(o: { seedRole: boolean; role: string; logge
   let cred: ManagerCredential;
   const client = new ManagerClient({ url: src.link.url, token, timeoutMs: 10_000 });
   try {
-    cred = await client.call<ManagerCredential>('GET', '/oapi/v1/cluster-credential');
+    const answer = credentialOf(await client.call<unknown>('GET', '/oapi/v1/cluster-credential'));
+    if (!answer) {
+      throw new D7yError('D7Y_CONFIG_INVALID', `${src.link.url} answered GET /oapi/v1/cluster-credential without a usable cluster secret`, {
+        fix: `check that ${src.key}.url points at a d7y manager that issues credentials, or give security.clusterSecretFile instead of fromManager`,
+      });
+    }
+    cred = answer;
     await mkdir(dirname(src.cacheFile), { recursive: true, mode: 0o700 });
     await writeFile(src.cacheFile, `${JSON.stringify(cred)}\n`, { mode: 0o600 });
     await chmod(src.cacheFile, 0o600);
@@ -94,10 +100,18 @@ async function credentialFromManager(o: { seedRole: boolean; role: string; logge
   return new ClusterAuth(cred.cluster_secret, cred.seed_secret);
 }
 
+/** The credential in a manager's answer (or a kept copy), or undefined when it holds no usable secrets. */
+function credentialOf(v: unknown): ManagerCredential | undefined {
+  const c = v as Partial<ManagerCredential> | null;
+  const usable = (x: unknown) => typeof x === 'string' && x.length >= 16;
+  if (!c || typeof c !== 'object' || !usable(c.cluster_secret)) return undefined;
+  if (c.seed_secret !== undefined && !usable(c.seed_secret)) return undefined;
+  return { tenant_id: String(c.tenant_id ?? ''), cluster_secret: c.cluster_secret!, ...(c.seed_secret ? { seed_secret: c.seed_secret } : {}) };
+}
+
 async function readKept(file: string): Promise<ManagerCredential | undefined> {
   try {
-    const v = JSON.parse(await readFile(file, 'utf8')) as ManagerCredential;
-    return typeof v.cluster_secret === 'string' && v.cluster_secret.length >= 16 ? v : undefined;
+    return credentialOf(JSON.parse(await readFile(file, 'utf8')));
   } catch {
     return undefined;
   }
