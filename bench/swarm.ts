@@ -128,6 +128,7 @@ export async function run(argv: string[]): Promise<void> {
         cpu: r.cpu ? {
           cores: r.cpu.cores, busy: round(r.cpu.busy), saturated: round(r.cpu.saturated), seconds: roundAll(r.cpu.seconds),
           secondsPerGiB: perGiB(r.cpu.seconds, (done.length * size) / 1024 ** 3),
+          systemSeconds: roundAll(r.cpu.systemSeconds),
         } : null,
         notes: r.notes,
       });
@@ -151,7 +152,7 @@ export async function run(argv: string[]): Promise<void> {
   }
 }
 
-type CpuRecord = { cores: number; busy: number; saturated: number; seconds: Record<string, number>; secondsPerGiB: Record<string, number> } | null;
+type CpuRecord = { cores: number; busy: number; saturated: number; seconds: Record<string, number>; secondsPerGiB: Record<string, number>; systemSeconds?: Record<string, number> } | null;
 
 /** The origin's HTTP server is the same for every mode: it is left out of the distribution's total. */
 const ORIGIN_SET = 'origin (nginx)';
@@ -182,7 +183,7 @@ function printTable(records: Record<string, unknown>[], tStar: number): void {
   for (const r of records) {
     const cpu = r.cpu as CpuRecord;
     if (!cpu) continue;
-    const parts = Object.entries(cpu.seconds).map(([name, s]) => `${name} ${s.toFixed(2)}`);
+    const parts = Object.entries(cpu.seconds).map(([name, s]) => `${name} ${s.toFixed(2)} (kernel ${(cpu.systemSeconds?.[name] ?? 0).toFixed(2)})`);
     console.log(`${String(r.mode)} CPU-seconds over ${cpu.cores} cores: ${parts.join(', ')}`);
     const per = Object.entries(cpu.secondsPerGiB).map(([name, s]) => `${name} ${s.toFixed(2)}`);
     console.log(`${String(r.mode)} CPU-seconds per GiB delivered: ${per.join(', ')}`);
