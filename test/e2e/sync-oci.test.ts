@@ -68,6 +68,11 @@ test('sync oci → oci: every platform of the index byte-identical, blobs the de
   const list = await raw(from, 'team/app:docker');
   t.regex(list, /manifest\.list\.v2\+json/);
   t.is(await raw(to, 'mirror/app:docker'), list, 'a Docker manifest list is copied as it is, under the source\'s tag');
+
+  const one = await syncCli(env, [`oci://${from.host}/team/app:v1?platform=linux/arm64`, `oci://${to.host}/mirror/app:arm64`, '--plugins-file', plugins]);
+  t.is(one.code, 0, one.stderr);
+  const arm64 = platforms.find((m) => m.platform?.architecture === 'arm64')!;
+  t.is(await raw(to, 'mirror/app:arm64'), await raw(from, `team/app@${arm64.digest}`), '?platform= on the source copies that one platform\'s manifest as the tag');
 });
 
 test('sync to a registry: a source that is not an image, and --delete, are refused before anything runs', async (t) => {
