@@ -9,7 +9,8 @@ import type { PeerApi } from '../core/protocol/local-api/peer-api.js';
 import type { PeerDownloadRequest, TrafficShare } from '../core/protocol/local-api/download-request.js';
 import { TokenBucket } from '../core/index.js';
 import { connectPeer } from './peer-connection.js';
-import { DirectoryTarget, OriginTarget, isRemote, type SyncTarget } from './sync-target.js';
+import { DirectoryTarget, OriginTarget, isRemote, schemeOf, type SyncTarget } from './sync-target.js';
+import { OciTarget } from './sync-oci-target.js';
 import { SyncState, defaultStatePath, recordOf, unchanged } from './sync-state.js';
 import { syncProgress, printPlan, printSummary, type SyncReport } from './sync-report.js';
 
@@ -59,6 +60,8 @@ function wholeNumber(text: string, flag: string, max: number): number {
 interface SyncPlan {
   copy: SourceEntry[];
   skipped: number;
+  /** Skipped because the destination already holds them though no run copied them: recorded in the state. */
+  present: SourceEntry[];
   remove: string[];
 }
 
@@ -67,7 +70,7 @@ async function plan(client: PeerApi, req: PeerDownloadRequest, state: SyncState,
   const exclude = opts.exclude?.length ? picomatch(opts.exclude, { dot: true }) : () => false;
   const selected = (path: string) => include(path) && !exclude(path);
   const seen = new Set<string>();
-  const out: SyncPlan = { copy: [], skipped: 0, remove: [] };
+  const out: SyncPlan = { copy: [], skipped: 0, present: [], remove: [] };
   for await (const entry of client.listSource(req)) {
     if (entry.isDirectory || !selected(entry.path)) continue;
     seen.add(entry.path);
@@ -77,7 +80,10 @@ async function plan(client: PeerApi, req: PeerDownloadRequest, state: SyncState,
       });
     }
     if (unchanged(entry, state.records.get(entry.path)) && await target.holds(entry.path, entry.contentLength)) out.skipped++;
-    else out.copy.push(entry);
+    else if (await target.has?.(entry)) {
+      out.skipped++;
+      out.present.push(entry);
+    } else out.copy.push(entry);
   }
   if (seen.size === 0) {
     throw new D7yError('D7Y_SOURCE_NOT_FOUND', `nothing to sync under ${req.url}${opts.include?.length || opts.exclude?.length ? ' with these --include/--exclude patterns' : ''}`, {
@@ -102,7 +108,8 @@ async function openTarget(dst: string, opts: SyncOptions): Promise<{ target: Syn
       accessKeyId: opts.dstStorageAccessKeyId ?? opts.storageAccessKeyId, accessKeySecret: opts.dstStorageAccessKeySecret ?? opts.storageAccessKeySecret,
       sessionToken: opts.dstStorageSessionToken ?? opts.storageSessionToken,
     });
-    const target = new OriginTarget(dst, loaded.sources.resolve(dst), storage);
+    const client = loaded.sources.resolve(dst);
+    const target = schemeOf(dst) === 'oci' ? new OciTarget(dst, client) : new OriginTarget(dst, client, storage);
     if (opts.delete) target.checkDelete();
     return { target, close: () => loaded.close() };
   } catch (err) {
@@ -116,6 +123,9 @@ function checkArguments(src: string, dst: string): void {
     throw new D7yError('D7Y_INVALID_ARGUMENT', `the source "${src}" is not a URL`, {
       fix: 'give a listable source such as s3://bucket/prefix/, gs://bucket/prefix/, hdfs://namenode/dir, a Maven group, a YUM repository or an OCI repository',
     });
+  }
+  if (isRemote(dst) && schemeOf(dst) === 'oci' && schemeOf(src) !== 'oci') {
+    throw new D7yError('D7Y_INVALID_ARGUMENT', `a registry (${dst}) takes images only, and ${src} is not one`, { fix: 'sync an OCI image (oci://registry/repository:tag) to a registry' });
   }
   const norm = (u: string) => u.replace(/\/+$/, '');
   if (isRemote(dst) && (norm(dst).startsWith(`${norm(src)}/`) || norm(src).startsWith(`${norm(dst)}/`) || norm(src) === norm(dst))) {
@@ -137,6 +147,7 @@ export async function runSync(src: string, dst: string, opts: SyncOptions): Prom
   const req: PeerDownloadRequest = {
     url: src,
     objectStorage: storageOf({ endpoint: opts.storageEndpoint, region: opts.storageRegion, accessKeyId: opts.storageAccessKeyId, accessKeySecret: opts.storageAccessKeySecret, sessionToken: opts.storageSessionToken }),
+    options: isRemote(dst) && schemeOf(dst) === 'oci' ? { platform: 'all' } : undefined,
   };
   const dest = await openTarget(dst, opts);
   const state = await SyncState.open(opts.state ?? defaultStatePath(opts.dataDir ?? defaultDataDir(), src, dest.target.name));
@@ -164,7 +175,8 @@ export async function runSync(src: string, dst: string, opts: SyncOptions): Prom
       const bucket = new TokenBucket(rate);
       const progress = await syncProgress(opts.progress && !opts.json, work.copy);
       try {
-        await copyAll(client, req, work.copy, dest.target, state, bucket, concurrency, abort.signal, report, progress.add);
+        for (const e of work.present) await state.copied(e.path, recordOf(e));
+        await copyPhases(client, req, work.copy, dest.target, state, bucket, concurrency, abort.signal, report, progress.add);
         for (const path of work.remove) {
           if (abort.signal.aborted) break;
           try {
@@ -216,6 +228,30 @@ function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+/**
+ * Copies the entries phase by phase (SourceEntry.phase, lowest first): a phase starts only when
+ * every entry before it was copied, else its entries are held back as failed (an index is never
+ * written pointing at something missing; the next run copies them).
+ */
+async function copyPhases(
+  client: PeerApi, base: PeerDownloadRequest, files: SourceEntry[], target: SyncTarget, state: SyncState, bucket: TokenBucket,
+  concurrency: number, signal: AbortSignal, report: SyncReport, onBytes: (n: number, fileDone: boolean) => void,
+): Promise<void> {
+  const phases = [...new Set(files.map((e) => e.phase ?? 0))].sort((a, b) => a - b);
+  for (const phase of phases) {
+    const group = files.filter((e) => (e.phase ?? 0) === phase);
+    if (signal.aborted) return;
+    if (report.failed > 0) {
+      for (const e of group) {
+        report.failed++;
+        report.failures.push({ path: e.path, error: 'held back: it refers to objects that failed above; run the sync again' });
+      }
+      continue;
+    }
+    await copyAll(client, base, group, target, state, bucket, concurrency, signal, report, onBytes);
+  }
+}
+
 /** Copies the entries, `concurrency` at a time; each one finished is recorded in the state at once. */
 async function copyAll(
   client: PeerApi, base: PeerDownloadRequest, files: SourceEntry[], target: SyncTarget, state: SyncState, bucket: TokenBucket,
@@ -231,7 +267,7 @@ async function copyAll(
         const counted = chain(body, ...(bucket.unlimited ? [] : [bucket.throttle()]), new Transform({
           transform: (chunk: Buffer, _enc, cb) => { bytes += chunk.length; onBytes(chunk.length, false); cb(null, chunk); },
         }));
-        await target.write(entry.path, counted, entry.contentLength, signal);
+        await target.write(entry, counted, signal);
         const share: Partial<TrafficShare> = await done();
         await state.copied(entry.path, recordOf(entry));
         report.copied++;
