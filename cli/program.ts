@@ -1,10 +1,14 @@
 import { Command } from 'commander';
-import { commandRegistrars } from './commands/index.js';
+import { commandModules } from './commands/index.js';
 import { reportError } from './cli-error.js';
 import { packageVersion } from './package-info.js';
 
-/** The `d7y` command tree; each command lives in its own file under commands/. */
-export function buildProgram(): Command {
+/**
+ * The `d7y` command tree; each command lives in its own file under commands/. Given the command
+ * line, a run of a known command loads only that command's file; anything else (help, a typo that
+ * deserves a suggestion) loads them all.
+ */
+export async function buildProgram(argv?: string[]): Promise<Command> {
   const program = new Command('d7y')
     .description('P2P file and image distribution: the origin serves each byte about once, however many hosts download it')
     .version(packageVersion(), '-v, --version')
@@ -12,7 +16,10 @@ export function buildProgram(): Command {
     .showSuggestionAfterError(true)
     .exitOverride();
   program.configureOutput({ outputError: (str, write) => write(str.replace(/^error:/, 'd7y: error:')) });
-  for (const register of commandRegistrars) register(program);
+  const first = argv?.[2];
+  const only = first === undefined ? undefined : commandModules.find((m) => m.names.includes(first));
+  const registrars = await Promise.all((only ? [only] : commandModules).map((m) => m.load()));
+  for (const register of registrars) register(program);
   for (const cmd of program.commands) applyExitOverride(cmd);
   return program;
 }
@@ -26,7 +33,7 @@ function applyExitOverride(cmd: Command): void {
 /** Runs the CLI; returns the process exit code instead of exiting, so output is flushed. */
 export async function runProgram(argv: string[]): Promise<number> {
   try {
-    await buildProgram().parseAsync(argv);
+    await (await buildProgram(argv)).parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (err) {
     return reportError(err);

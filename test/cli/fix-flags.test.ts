@@ -27,7 +27,7 @@ function cliFlags(cmd: Command, into = new Set<string>()): Set<string> {
 }
 
 test('every --flag a fix sentence tells the user to pass exists in the CLI', async (t) => {
-  const known = cliFlags(buildProgram());
+  const known = cliFlags(await buildProgram());
   const wrong: string[] = [];
   let checked = 0;
   for (const dir of ['core', 'sources', 'plugins', 'cli', 'storage', 'schedulers', 'sdk']) {
