@@ -20,6 +20,7 @@ export const BENCHMARKS: Record<string, () => Promise<Bench>> = {
   'metrics-overhead': () => import('./metrics-overhead.js'),
   sync: () => import('./sync.js'),
   'sync-hosts': () => import('./sync-hosts.js'),
+  soak: () => import('./soak.js'),
 };
 
 /** `npm run bench -- <name> [args]`; resolves with the exit code. */

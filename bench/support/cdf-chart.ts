@@ -45,6 +45,30 @@ export async function writeCdfChart(base: string, title: string, series: CdfSeri
       }] : []),
     ],
   } as unknown as TopLevelSpec;
+  return renderChart(base, spec);
+}
+
+/** One point of a named series. */
+export interface SeriesPoint { series: string; x: number; y: number }
+
+/** Renders lines (one per series, e.g. RSS over time) like writeCdfChart. */
+export function writeSeriesChart(base: string, title: string, points: SeriesPoint[], xTitle: string, yTitle: string): Promise<string[]> {
+  return renderChart(base, {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title, width: 560, height: 320, background: 'white',
+    config: { font: 'DejaVu Sans', axis: { labelFontSize: 12, titleFontSize: 13 }, legend: { labelFontSize: 12, titleFontSize: 13 } },
+    data: { values: points },
+    mark: { type: 'line', strokeWidth: 2 },
+    encoding: {
+      x: { field: 'x', type: 'quantitative', title: xTitle },
+      y: { field: 'y', type: 'quantitative', title: yTitle, scale: { zero: true } },
+      color: { field: 'series', type: 'nominal', title: '' },
+    },
+  } as unknown as TopLevelSpec);
+}
+
+/** A vega-lite spec to `<base>.svg`, and to `<base>.png` through resvg; resolves with the paths. */
+async function renderChart(base: string, spec: TopLevelSpec): Promise<string[]> {
   const view = new vega.View(vega.parse(compile(spec).spec), { renderer: 'none' });
   const svg = await view.toSVG();
   view.finalize();
