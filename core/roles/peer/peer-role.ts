@@ -278,6 +278,7 @@ export class PeerRole implements Role {
         : undefined;
       this.proxy = new ProxyServer({
         config: cfg.proxy, downloads, logger: this.logger, metrics: this.metrics, tls,
+        originTls: this.sources.has('https') ? this.sources.resolve('https://').originTls : undefined,
         connect: (onRequest) => createConnectHandler({
           hijack: (host) => hijack.some((re) => re.test(host)), ca, onRequest, logger: this.logger,
           connectTimeoutMs: 10_000, idleTimeoutMs: cfg.proxy.idleTimeout,
