@@ -1,6 +1,7 @@
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { D7yLab, type LabDaemon } from './support/d7y-lab.js';
+import { initClusterCa, issueNodeCertificate } from '../core/protocol/tls/cluster-certificates.js';
+import { D7yLab, type D7yLabOptions, type LabDaemon } from './support/d7y-lab.js';
 import { inHost, type LabHost, type NetLab } from './support/net-lab.js';
 import { CpuSampler, type CpuReport, type ProcessSets } from './support/cpu-sampler.js';
 import { run, startProcess, stopProcess, type BenchProcess } from './support/processes.js';
@@ -93,13 +94,13 @@ export async function runDirect(ctx: ModeContext): Promise<ModeRun> {
  * A scheduler and a seed peer on the origin host (a normal peer with `origin: 'peer'`, after which
  * `prepare` runs untimed), a peer daemon on every client (with `peer`'s config added), then `start`
  * on all clients at once, each writing the file to its output. Daemons are stopped and their data
- * removed afterwards.
+ * removed afterwards. `lab`: what every daemon shares (TLS).
  */
 async function onD7yCluster(ctx: ModeContext, mode: string, clients: string, peer: (h: LabHost) => Record<string, unknown> | undefined,
   start: (d7y: D7yLab, daemon: LabDaemon, output: string) => BenchProcess,
-  opts: { origin?: 'seed' | 'peer'; prepare?: (d7y: D7yLab, origin: LabDaemon, peers: LabDaemon[]) => Promise<string[]> } = {}): Promise<ModeRun> {
+  opts: { origin?: 'seed' | 'peer'; prepare?: (d7y: D7yLab, origin: LabDaemon, peers: LabDaemon[]) => Promise<string[]>; lab?: D7yLabOptions } = {}): Promise<ModeRun> {
   const dir = join(ctx.workDir, mode);
-  const d7y = new D7yLab(ctx.teardown, dir);
+  const d7y = new D7yLab(ctx.teardown, dir, opts.lab);
   await d7y.init();
   const { daemon: scheduler, address } = await d7y.scheduler(ctx.lab.origin, 28002);
   const originKind = opts.origin ?? 'seed';
@@ -159,6 +160,20 @@ export function runD7yWarm(ctx: ModeContext): Promise<ModeRun> {
       return [`daemons warmed by a 16 MiB download each in ${((performance.now() - t0) / 1000).toFixed(1)} s (untimed)`];
     },
   });
+}
+
+/**
+ * `d7y` with `security.tls.mode: mutual` on every daemon: gRPC, Vortex and piece HTTP over TLS,
+ * each side presenting a certificate of one CA (made as `d7y cert` does; one certificate naming
+ * every lab address, shared by all hosts).
+ */
+export async function runD7yMutualTls(ctx: ModeContext): Promise<ModeRun> {
+  const pki = await mkdtemp(join(ctx.workDir, 'd7y-mtls-pki-'));
+  await initClusterCa(pki);
+  const ips = [...new Set([ctx.lab.origin.ip, ...ctx.lab.clients.map((h) => h.ip), '127.0.0.1'])];
+  await issueNodeCertificate(pki, { name: 'lab', ips });
+  const tls = { mode: 'mutual' as const, ca: join(pki, 'ca.crt'), cert: join(pki, 'lab.crt'), key: join(pki, 'lab.key') };
+  return onD7yCluster(ctx, 'd7y-mtls', 'd7y get', () => undefined, (d7y, p, out) => d7y.get(p, ctx.url, out, ctx.timeoutMs), { lab: { tls } });
 }
 
 /** The proxy port of a client's peer: fixed per host, distinct on loopback too. */

@@ -11,6 +11,11 @@ export const ManagerLinkConfigSchema = unitObject({
   token: z.string().min(1).optional(),
   /** A file holding the token on one line (a mounted secret), instead of `token`. */
   tokenFile: z.string().min(1).optional(),
+  /**
+   * A PEM file of the CA that signed an `https://` manager's certificate (the `ca.crt` of `d7y cert
+   * init`), trusted on this link besides the system's CAs and `security.tls.ca`.
+   */
+  ca: z.string().min(1).optional(),
   /** Scheduler cluster (schedulers) or seed-peer cluster (seed peers) to register in; created when new. */
   cluster: z.string().default('default'),
   /** Keepalive (and dynamic config refresh) period. */

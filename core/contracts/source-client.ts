@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import type { D7yError } from '../errors/d7y-error.js';
 
 /** A byte range: `start` is inclusive, `length` bytes from it. */
 export interface ByteRange {
@@ -87,6 +88,28 @@ export interface PutRequest extends SourceRequest {
   contentType?: string;
 }
 
+/** TLS options of a connection to an https origin (node `tls.connect` options). */
+export interface OriginConnectOptions {
+  ca?: (string | Buffer)[];
+  cert?: Buffer;
+  key?: Buffer;
+  rejectUnauthorized: boolean;
+}
+
+/**
+ * How a source connects to https origins, for front doors that reach an origin without the source
+ * (the proxy's direct forwarding), so that they trust and present what the source does.
+ */
+export interface OriginTlsPolicy {
+  /** The TLS options for connections to `origin` (`https://host:port`). */
+  connectOptions(origin: string): OriginConnectOptions;
+  /**
+   * The D7yError for a failed TLS handshake by `method` on `url`, saying what is wrong and the
+   * source option that fixes it; undefined when `err` is not a TLS failure.
+   */
+  explain(method: string, url: string, err: unknown): D7yError | undefined;
+}
+
 /**
  * A back-to-source adapter for the URL schemes in `schemes`.
  * Errors are D7yErrors that name the origin, the object and why (auth, not found, range
@@ -107,4 +130,6 @@ export interface SourceClient {
   put?(req: PutRequest, body: Readable): Promise<void>;
   /** Removes an object (`d7y sync --delete`); an object already gone is not an error. */
   delete?(req: SourceRequest): Promise<void>;
+  /** For sources of `https` origins: their TLS settings (see OriginTlsPolicy). */
+  readonly originTls?: OriginTlsPolicy;
 }

@@ -35,11 +35,13 @@ export class HttpSourceClient implements SourceClient, Startable {
   private readonly agent: Agent;
   private readonly dispatcher: Dispatcher;
   private readonly logger: Logger;
+  readonly originTls: OriginTls;
 
   constructor(config: Partial<HttpSourceConfig> = {}, logger: Logger = silentLogger()) {
     this.config = defaultHttpSourceConfig(config);
     this.logger = logger;
     const tls = new OriginTls(this.config);
+    this.originTls = tls;
     this.agent = new Agent({
       connections: this.config.maxConnectionsPerOrigin,
       keepAliveTimeout: 30_000,

@@ -1,15 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
-import { D7yError } from '../../core/index.js';
+import { D7yError, type OriginConnectOptions, type OriginTlsPolicy } from '../../core/index.js';
 import type { HttpSourceConfig } from './http-source-config.js';
-
-/** TLS options of the connections to one origin (undici `connect` options). */
-export interface OriginConnectOptions {
-  ca?: (string | Buffer)[];
-  cert?: Buffer;
-  key?: Buffer;
-  rejectUnauthorized: boolean;
-}
 
 function readPem(file: string, key: string): Buffer {
   try {
@@ -36,7 +28,7 @@ export function matchesHostPattern(pattern: string, host: string, port: string):
  * and, per origin, whether its certificate is checked (`insecureSkipVerify`, or a matching
  * `insecureSkipVerifyHosts` pattern). Files are read once, at construction.
  */
-export class OriginTls {
+export class OriginTls implements OriginTlsPolicy {
   private readonly ca?: (string | Buffer)[];
   private readonly cert?: Buffer;
   private readonly key?: Buffer;
@@ -55,6 +47,10 @@ export class OriginTls {
     const port = u.port || (u.protocol === 'https:' ? '443' : '80');
     const skip = this.config.insecureSkipVerify || this.config.insecureSkipVerifyHosts.some((p) => matchesHostPattern(p, u.hostname, port));
     return { ...(this.ca && { ca: this.ca }), ...(this.cert && { cert: this.cert, key: this.key }), rejectUnauthorized: !skip };
+  }
+
+  explain(method: string, url: string, err: unknown): D7yError | undefined {
+    return originTlsError(method, url, err);
   }
 }
 

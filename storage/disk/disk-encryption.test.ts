@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import test from 'ava';
 import type { ExecutionContext } from 'ava';
 import { pieceDigest, type D7yError } from '../../core/index.js';
@@ -97,6 +98,26 @@ test('encrypted disk: another key, or a byte changed on disk, is a storage error
   const changed = await t.throwsAsync(async () => readAll(await disk.readPiece(taskId, 1))) as D7yError;
   t.is(changed.code, 'D7Y_STORAGE_ERROR');
   t.regex(changed.message, /piece 1 of task .* fails its authentication check .*: its bytes changed on disk/);
+});
+
+test('encrypted disk: a piece of several hundred KiB written in one chunk reads back byte-exact in ranges across its slices; a byte changed at its end fails a read of its start', async (t) => {
+  const dir = await tmpDir(t, 'd7y-disk-');
+  const disk = await started(t, dir, await keyFile(t));
+  const big = 600 * 1024 + 7;
+  const data = randomBytes(big);
+  const taskId = contractTaskId('big-piece');
+  await disk.putTask({ taskId, url: 'https://origin.example/big', pieceLength: big, contentLength: big });
+  await disk.writePiece(taskId, { number: 0, offset: 0, length: big }, Readable.from([data]), pieceDigest(data));
+  t.deepEqual(await readAll(await disk.readPiece(taskId, 0)), data);
+  for (const [start, length] of [[0, 1], [65_535, 2], [262_143, 262_146], [big - 9, 9], [100_000, 400_000]] as const) {
+    t.deepEqual(await readAll(await disk.readPiece(taskId, 0, { start, length })), data.subarray(start, start + length), `bytes ${start}+${length}`);
+  }
+  const file = join(dir, 'content', 'tasks', taskId.slice(0, 3), taskId);
+  const bytes = await readFile(file);
+  bytes[big - 1] ^= 0x80;
+  await writeFile(file, bytes);
+  const changed = await t.throwsAsync(async () => readAll(await disk.readPiece(taskId, 0, { start: 0, length: 10 }))) as D7yError;
+  t.regex(changed.message, /fails its authentication check/);
 });
 
 test('encrypted disk: a missing or malformed key file stops the start with the fix', async (t) => {

@@ -7,7 +7,7 @@ import type { Logger, PieceInput, PieceReadable, PieceRecord, StorageGcReport, S
 import { abandonInput, checkDigest, consumePiece, drainPiece, storedRecord } from '../shared/piece-input.js';
 import { checkPiece, checkRange, checkTaskId, checkWrittenRange, notRunning, pieceNotFound, taskNotFound } from '../shared/storage-errors.js';
 import { writtenReporter } from '../shared/written-reporter.js';
-import { ContentFile } from './content-file.js';
+import { ContentFile, type ContentWriter } from './content-file.js';
 import { DiskGc, type DiskGcSettings } from './disk-gc.js';
 import { diskPaths, newDiskTask, taskSnapshot, type DiskTask, type PieceFilling } from './disk-task.js';
 import { fsFailure } from './fs-failure.js';
@@ -15,6 +15,7 @@ import { pooledFileRange } from './pooled-read.js';
 import { SharedReadHandles } from './read-handles.js';
 import { loadDiskIndex } from './load-disk-index.js';
 import { PieceCipher } from './piece-cipher.js';
+import { sealedRange, unsealedChunks } from './sealed-read.js';
 import { TaskLog, type TaskLogEntry } from './task-log.js';
 
 export interface DiskStorageOptions {
@@ -232,10 +233,11 @@ export class DiskStorage implements StorageMedium {
       const file = await this.fsStep(`opening the content file of task ${task.record.taskId}`, () => this.openFile(task));
       const sealer = this.cipher?.sealer({ taskId: task.record.taskId, number: piece.number, offset: piece.offset, length: piece.length });
       if (sealer) filling.nonce = sealer.nonce;
-      const writer = isPieceFeed(data) && !sealer ? file.copyingWriter(piece.offset, landed) : file.writer(piece.offset, landed);
+      // Ciphertext is copied into pooled batches at once, so that the cipher's fresh buffers are short-lived.
+      const writer = isPieceFeed(data) || sealer ? file.copyingWriter(piece.offset, landed) : file.writer(piece.offset, landed);
       const writing = `writing ${what}`;
       const digest = await consumePiece(data, piece.length, what, (chunk) => {
-        const wrote = writer.push(sealer ? sealer.update(chunk) : chunk);
+        const wrote = sealer ? pushAll(writer, sealer.update(chunk)) : writer.push(chunk);
         return wrote && this.fsStep(writing, () => wrote);
       });
       await this.fsStep(writing, () => writer.flush());
@@ -276,22 +278,21 @@ export class DiskStorage implements StorageMedium {
     return this.readContent(taskId, pieceNumber, piece.offset + start, length);
   }
 
-  /** `length` plain bytes from `start` of an encrypted piece: the whole piece is read and authenticated first. */
+  /**
+   * `length` plain bytes from `start` of an encrypted piece, decrypted as they are read; the whole
+   * piece is authenticated before the range's last bytes are given (see sealedRange).
+   */
   private async readSealed(taskId: string, piece: StoredPiece, start: number, length: number): Promise<PieceReadable> {
     if (length === 0) return Readable.from([], { objectMode: false });
+    const opener = this.cipher!.opener({ taskId, number: piece.number, offset: piece.offset, length: piece.length }, piece.seal);
+    const what = `reading piece ${piece.number} of task ${taskId}`;
     const { handle, release } = await this.readers.acquire(this.contentPath(taskId)).catch((err: NodeJS.ErrnoException) => {
       if (err.code === 'ENOENT') throw pieceNotFound(taskId, piece.number, this.name);
-      throw fsFailure(err, this.dir, `reading piece ${piece.number} of task ${taskId}`);
+      throw fsFailure(err, this.dir, what);
     });
-    const sealed = Buffer.allocUnsafe(piece.length);
-    try {
-      const { bytesRead } = await this.fsStep(`reading piece ${piece.number} of task ${taskId}`, () => handle.read(sealed, 0, piece.length, piece.offset));
-      if (bytesRead !== piece.length) throw pieceNotFound(taskId, piece.number, this.name);
-    } finally {
-      release();
-    }
-    const plain = this.cipher!.open({ taskId, number: piece.number, offset: piece.offset, length: piece.length }, piece.seal, sealed);
-    return Readable.from([plain.subarray(start, start + length)], { objectMode: false });
+    return sealedRange(handle, opener, piece, { start, length }, release, {
+      notFound: () => pieceNotFound(taskId, piece.number, this.name), failure: (err) => fsFailure(err, this.dir, what),
+    });
   }
 
   /** `length` bytes of the task's content file from `position`, in pooled buffers. */
@@ -321,10 +322,10 @@ export class DiskStorage implements StorageMedium {
     this.touch(task);
     if (held && this.cipher) return this.readSealed(taskId, held, start, length);
     if (filling?.nonce && this.cipher) {
-      const cipher = this.cipher;
-      const nonce = filling.nonce;
-      const sealed = await readAll(await this.readContent(taskId, piece.number, bounds.offset + start, length));
-      return Readable.from([cipher.readUnsealed(nonce, start, sealed)], { objectMode: false });
+      const reader = this.cipher.unsealedReader(filling.nonce, start);
+      const sealed = await this.readContent(taskId, piece.number, bounds.offset + start, length);
+      const plain = Readable.from(unsealedChunks(sealed, reader), { objectMode: false });
+      return plain.once('close', () => sealed.destroy());
     }
     return this.readContent(taskId, piece.number, bounds.offset + start, length);
   }
@@ -504,10 +505,14 @@ export class DiskStorage implements StorageMedium {
   }
 }
 
-async function readAll(stream: PieceReadable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(Buffer.from(chunk as Buffer));
-  return Buffer.concat(chunks);
+/** Pushes each chunk; a promise when any push started a write. */
+function pushAll(writer: ContentWriter, chunks: Buffer[]): Promise<void> | undefined {
+  let pending: Promise<void> | undefined;
+  for (const chunk of chunks) {
+    const p = writer.push(chunk);
+    if (p) pending = pending ? Promise.all([pending, p]).then(() => undefined) : p;
+  }
+  return pending;
 }
 
 async function syncDir(path: string): Promise<void> {

@@ -1,9 +1,15 @@
-import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, randomBytes, type Cipher, type Decipher } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { D7yError, type Logger } from '../../core/index.js';
 
 const NONCE_BYTES = 12;
 const TAG_BYTES = 16;
+/**
+ * The most bytes given to one cipher call. Node allocates a new output buffer per call, and calls on
+ * megabytes run several times slower per byte than on tens of kilobytes (measured: 4 MiB calls
+ * about 0.3 GB/s, 64 KiB calls 2–3 GB/s, AES-GCM on one core).
+ */
+const SLICE_BYTES = 64 * 1024;
 
 /** The piece a sealed piece belongs to: bound into the cipher so that no stored piece can stand for another. */
 export interface SealedPieceRef {
@@ -13,13 +19,38 @@ export interface SealedPieceRef {
   length: number;
 }
 
-/** One piece being encrypted: `update` gives the ciphertext of each chunk (same length); `seal` ends it. */
+/** One piece being encrypted: `update` gives the ciphertext of each chunk (same length in all); `seal` ends it. */
 export interface PieceSealer {
-  /** The nonce of this write (kept in memory while the piece is written, for `readUnsealed`). */
+  /** The nonce of this write (kept in memory while the piece is written, for `unsealedReader`). */
   readonly nonce: Buffer;
-  update(chunk: Buffer): Buffer;
+  /** The ciphertext of `chunk`, in consecutive slices of at most 64 KiB. */
+  update(chunk: Buffer): Buffer[];
   /** `v1.<key id>.<nonce>.<tag>` (base64url), kept with the piece record. */
   seal(): string;
+}
+
+/**
+ * One stored piece being decrypted: the whole ciphertext, in order, goes through `update`; `check`
+ * then authenticates it. No plain byte may be used before `check` returned.
+ */
+export interface PieceOpener {
+  /** The plain bytes of `chunk`, in consecutive slices of at most 64 KiB. */
+  update(chunk: Buffer): Buffer[];
+  /** Throws a D7Y_STORAGE_ERROR when the bytes are not the ones sealed (changed on disk). */
+  check(): void;
+}
+
+/** Plain bytes of a piece still being written, from a given offset of it, chunk after chunk; unauthenticated. */
+export interface UnsealedReader {
+  /** The plain bytes of the next `chunk` of ciphertext, in consecutive slices of at most 64 KiB. */
+  update(chunk: Buffer): Buffer[];
+}
+
+function inSlices(cipher: Cipher | Decipher, chunk: Buffer): Buffer[] {
+  if (chunk.length <= SLICE_BYTES) return [cipher.update(chunk)];
+  const out: Buffer[] = [];
+  for (let at = 0; at < chunk.length; at += SLICE_BYTES) out.push(cipher.update(chunk.subarray(at, at + SLICE_BYTES)));
+  return out;
 }
 
 function aad(ref: SealedPieceRef): Buffer {
@@ -70,7 +101,7 @@ export class PieceCipher {
     cipher.setAAD(aad(ref));
     return {
       nonce,
-      update: (chunk) => cipher.update(chunk),
+      update: (chunk) => inSlices(cipher, chunk),
       seal: () => {
         cipher.final();
         return `v1.${this.keyId}.${nonce.toString('base64url')}.${cipher.getAuthTag().toString('base64url')}`;
@@ -84,20 +115,20 @@ export class PieceCipher {
    * does not exist yet. For passing a piece on while it arrives (cut-through) only: the receivers
    * check its digest, as they do for any piece in transit.
    */
-  readUnsealed(nonce: Buffer, start: number, ciphertext: Buffer): Buffer {
+  unsealedReader(nonce: Buffer, start: number): UnsealedReader {
     const iv = Buffer.alloc(16);
     nonce.copy(iv, 0);
     iv.writeUInt32BE((2 + Math.floor(start / 16)) >>> 0, 12);
-    const skip = start % 16;
     const ctr = createDecipheriv('aes-256-ctr', this.key, iv);
-    return ctr.update(Buffer.concat([Buffer.alloc(skip), ciphertext])).subarray(skip);
+    ctr.update(Buffer.alloc(start % 16));
+    return { update: (chunk) => inSlices(ctr, chunk) };
   }
 
   /**
-   * The plain bytes of a whole piece from its ciphertext, or a D7Y_STORAGE_ERROR: written with
-   * another key, or bytes changed on disk (the tag does not match). Never wrong bytes.
+   * Starts decrypting a whole stored piece; throws a D7Y_STORAGE_ERROR at once when it was stored
+   * without encryption or with another key. Never wrong bytes: see PieceOpener.
    */
-  open(ref: SealedPieceRef, seal: string | undefined, ciphertext: Buffer): Buffer {
+  opener(ref: SealedPieceRef, seal: string | undefined): PieceOpener {
     const what = `piece ${ref.number} of task ${ref.taskId}`;
     const parts = seal?.split('.') ?? [];
     if (parts.length !== 4 || parts[0] !== 'v1') {
@@ -113,12 +144,17 @@ export class PieceCipher {
     const decipher = createDecipheriv('aes-256-gcm', this.key, Buffer.from(parts[2]!, 'base64url'));
     decipher.setAAD(aad(ref));
     decipher.setAuthTag(Buffer.from(parts[3]!, 'base64url').subarray(0, TAG_BYTES));
-    try {
-      return Buffer.concat([decipher.update(ciphertext), decipher.final()]);
-    } catch (err) {
-      throw new D7yError('D7Y_STORAGE_ERROR', `${what} fails its authentication check with the key in ${this.keyFile}: its bytes changed on disk`, {
-        cause: err, fix: 'delete the task (d7y task rm <id>) so that it is fetched again, and check the disk',
-      });
-    }
+    return {
+      update: (chunk) => inSlices(decipher, chunk),
+      check: () => {
+        try {
+          decipher.final();
+        } catch (err) {
+          throw new D7yError('D7Y_STORAGE_ERROR', `${what} fails its authentication check with the key in ${this.keyFile}: its bytes changed on disk`, {
+            cause: err, fix: 'delete the task (d7y task rm <id>) so that it is fetched again, and check the disk',
+          });
+        }
+      },
+    };
   }
 }

@@ -5,20 +5,12 @@ import { join } from 'node:path';
 import { curl } from '../support/curl.js';
 import { freePort, tmpDir } from '../support/env.js';
 import { startNginxHttps } from '../support/nginx-https.js';
+import { originPki } from '../support/origin-pki.js';
 import { runCli } from '../support/run-cli.js';
 import { P2PCluster } from './p2p-cluster.js';
 
 const MIB = 1024 * 1024;
 const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
-
-/** A test CA, a certificate for the origin on 127.0.0.1 and a client certificate, made with `d7y cert`. */
-async function originPki(dir: string): Promise<{ ca: string; origin: { cert: string; key: string }; client: { cert: string; key: string } }> {
-  for (const args of [['init', '--dir', dir], ['issue', '--dir', dir, '--name', 'origin', '--ip', '127.0.0.1'], ['issue', '--dir', dir, '--name', 'client']]) {
-    const r = await runCli(['cert', ...args]);
-    if (r.code !== 0) throw new Error(r.stderr);
-  }
-  return { ca: join(dir, 'ca.crt'), origin: { cert: join(dir, 'origin.crt'), key: join(dir, 'origin.key') }, client: { cert: join(dir, 'client.crt'), key: join(dir, 'client.key') } };
-}
 
 /** A plugins.json with the http source configured by `http`, disk storage and the default evaluator. */
 async function pluginsWith(dir: string, name: string, http: Record<string, unknown>): Promise<string> {

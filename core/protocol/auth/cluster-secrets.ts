@@ -6,6 +6,7 @@ import { D7yError, isD7yError } from '../../errors/d7y-error.js';
 import { ManagerClient } from '../manager/manager-client.js';
 import { managerToken } from '../../config/manager-link-config.js';
 import type { Logger } from '../../logging/logger.js';
+import type { NodeTls } from '../tls/node-tls.js';
 import { ClusterAuth } from './cluster-auth.js';
 
 /**
@@ -48,9 +49,11 @@ export async function loadClusterAuth(security: SecurityConfig,
 /** Where a role linked to a manager asks for its credential, and where it keeps the last one. */
 export interface ManagerCredentialSource {
   /** The role's manager link; undefined when the role has none. */
-  link?: { url: string; token?: string; tokenFile?: string };
+  link?: { url: string; token?: string; tokenFile?: string; ca?: string };
   /** The config key of the link, for error messages (`scheduler.manager`, `peer.manager`). */
   key: string;
+  /** The node's TLS (security.tls), for an https manager. */
+  tls?: NodeTls;
   /** The file keeping the last credential received (mode 0600). */
   cacheFile: string;
 }
@@ -70,7 +73,7 @@ async function credentialFromManager(o: { seedRole: boolean; role: string; logge
     });
   }
   let cred: ManagerCredential;
-  const client = new ManagerClient({ url: src.link.url, token, timeoutMs: 10_000 });
+  const client = new ManagerClient({ url: src.link.url, token, timeoutMs: 10_000, tls: src.tls, ca: src.link.ca, caKey: `${src.key}.ca` });
   try {
     const answer = credentialOf(await client.call<unknown>('GET', '/oapi/v1/cluster-credential'));
     if (!answer) {

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { rootCertificates } from 'node:tls';
 import { Agent, request } from 'undici';
 import { activeNodeTls, environmentTlsConnect, type NodeTls } from '../tls/node-tls.js';
 import { clientSideFailure } from '../tls/tls-failures.js';
@@ -17,6 +19,10 @@ export interface ManagerClientOptions {
   onUnauthenticated?: (err: D7yError) => D7yError;
   /** TLS of this node (security.tls) for an https manager: its CA, and its certificate in `mutual`. */
   tls?: NodeTls;
+  /** A PEM file of CAs trusted for an https manager besides the system's and `tls`'s (a manager link's `ca`). */
+  ca?: string;
+  /** The config key of `ca` (`peer.manager.ca`): a manager certificate that no trusted CA signed is an error naming it. */
+  caKey?: string;
 }
 
 export interface ClaimedJob {
@@ -114,6 +120,8 @@ export class ManagerClient {
   private readonly tls?: NodeTls;
   private readonly timeoutMs: number;
   private readonly onUnauthenticated?: (err: D7yError) => D7yError;
+  private readonly linkCa?: { file: string; pem: Buffer };
+  private readonly caKey?: string;
   token?: string;
 
   constructor(opts: ManagerClientOptions) {
@@ -125,6 +133,8 @@ export class ManagerClient {
     this.timeoutMs = opts.timeoutMs ?? 15_000;
     this.onUnauthenticated = opts.onUnauthenticated;
     this.tls = opts.tls;
+    this.caKey = opts.caKey;
+    if (opts.ca) this.linkCa = { file: opts.ca, pem: readLinkCa(opts.ca, opts.caKey ?? 'the manager link\'s ca') };
     this.agent = this.makeAgent();
     opts.tls?.onChange(() => {
       const old = this.agent;
@@ -134,7 +144,20 @@ export class ManagerClient {
   }
 
   private makeAgent(): Agent {
-    return new Agent({ connections: 8, keepAliveTimeout: 10_000, connect: { timeout: 5_000, ...(this.tls?.undiciConnect() ?? environmentTlsConnect()) } });
+    const node = this.tls?.undiciConnect() ?? environmentTlsConnect();
+    const ca = this.linkCa && [...(node ? [node.ca] : rootCertificates), this.linkCa.pem];
+    return new Agent({ connections: 8, keepAliveTimeout: 10_000, connect: { timeout: 5_000, ...node, ...(ca && { ca }) } });
+  }
+
+  /** A handshake refused for want of a trusted CA, said with the link's `ca` option when the client has a key for it. */
+  private untrustedManager(err: D7yError): D7yError {
+    if (err.details?.tls !== 'untrusted' || !this.caKey) return err;
+    const key = this.caKey;
+    const by = this.linkCa ? `the CA in ${key} (${this.linkCa.file})${this.tls ? ` or ${this.tls.files.ca}` : ''}` : this.tls ? `the CA in ${this.tls.files.ca}` : 'a CA this node trusts';
+    return new D7yError('D7Y_UNAUTHENTICATED', `manager ${this.base}: TLS handshake failed: the certificate the manager presented is not signed by ${by}`, {
+      cause: err.cause, details: err.details,
+      fix: `set ${key} to the PEM file of the CA that signed the manager's certificate (the ca.crt of d7y cert init), or give this node the manager's CA as security.tls.ca`,
+    });
   }
 
   get url(): string {
@@ -159,7 +182,7 @@ export class ManagerClient {
     } catch (err) {
       const connect = this.tls?.undiciConnect() ?? environmentTlsConnect();
       const tls = clientSideFailure(err, `manager ${this.base}`, this.tls ?? activeNodeTls(), { tlsLink: this.base.startsWith('https:'), presentedCert: Boolean(connect?.cert) });
-      if (tls) throw tls;
+      if (tls) throw this.untrustedManager(tls);
       throw new D7yError('D7Y_INTERNAL', `manager ${this.base} unreachable: ${(err as Error).message}`, {
         cause: err, fix: 'check the manager URL (--manager or D7Y_MANAGER_URL) and that the manager is running',
       });
@@ -332,5 +355,15 @@ export class ManagerClient {
   /** Closes the connections; idempotent. */
   async close(): Promise<void> {
     if (!this.agent.closed && !this.agent.destroyed) await this.agent.close();
+  }
+}
+
+function readLinkCa(file: string, key: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    throw new D7yError('D7Y_CONFIG_INVALID', `cannot read ${key} ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, {
+      cause: err, fix: `point ${key} at the manager's CA certificate (a PEM file readable by the user running d7y)`,
+    });
   }
 }

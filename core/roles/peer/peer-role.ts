@@ -198,16 +198,16 @@ export class PeerRole implements Role {
       await this.lock.release();
       throw err;
     }
+    const tls = await NodeTls.load(this.config.security.tls, { logger: this.logger, serves: true });
+    this.tls = tls;
     const auth = await loadClusterAuth(this.config.security, {
       seedRole: cfg.seed, role: cfg.seed ? 'seed peer' : 'peer', logger: this.logger,
       quiet: !cfg.localApi || (cfg.schedulers.length === 0 && !cfg.manager),
-      manager: { link: cfg.manager, key: 'peer.manager', cacheFile: join(dir, 'manager-credential.json') },
+      manager: { link: cfg.manager, key: 'peer.manager', cacheFile: join(dir, 'manager-credential.json'), tls },
     });
     this.auth = auth;
     const hostIdentity = auth && await loadHostIdentity(dir);
     this.clientAuth = auth && { auth, hostIdentity };
-    const tls = await NodeTls.load(this.config.security.tls, { logger: this.logger, serves: true });
-    this.tls = tls;
     this.vortex = new VortexClient({ connectTimeoutMs: 5_000, readTimeoutMs: cfg.download.pieceTimeoutMs, auth, tls });
     // Calls to other peers carry membership only: the host identity goes to schedulers, never to a parent.
     this.dfdaemon = new DfdaemonUploadClient({ auth: auth && { auth }, tls });
@@ -278,6 +278,7 @@ export class PeerRole implements Role {
         : undefined;
       this.proxy = new ProxyServer({
         config: cfg.proxy, downloads, logger: this.logger, metrics: this.metrics, tls,
+        originTls: this.sources.has('https') ? this.sources.resolve('https://').originTls : undefined,
         connect: (onRequest) => createConnectHandler({
           hijack: (host) => hijack.some((re) => re.test(host)), ca, onRequest, logger: this.logger,
           connectTimeoutMs: 10_000, idleTimeoutMs: cfg.proxy.idleTimeout,

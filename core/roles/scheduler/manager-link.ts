@@ -60,7 +60,7 @@ export class ManagerLink implements Startable {
   private lastReportAt = 0;
 
   constructor(private readonly o: ManagerLinkOptions) {
-    this.client = new ManagerClient({ url: o.config.url, token: o.config.token, tls: o.tls });
+    this.client = new ManagerClient({ url: o.config.url, token: o.config.token, tls: o.tls, ca: o.config.ca, caKey: 'scheduler.manager.ca' });
   }
 
   get schedulerId(): string | undefined {

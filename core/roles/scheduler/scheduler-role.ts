@@ -168,12 +168,12 @@ export class SchedulerRole implements Role {
   async start(): Promise<void> {
     this.evaluators.get(this.policy.evaluator);
     for (const v of this.policy.experiment?.variants ?? []) this.evaluators.get(v.evaluator);
+    this.tls = await NodeTls.load(this.config.security.tls, { logger: this.logger, serves: true });
     this.auth = await loadClusterAuth(this.config.security, {
       seedRole: true, role: 'scheduler', logger: this.logger,
-      manager: { link: this.config.scheduler.manager, key: 'scheduler.manager', cacheFile: join(this.config.dataDir, 'scheduler-manager-credential.json') },
+      manager: { link: this.config.scheduler.manager, key: 'scheduler.manager', cacheFile: join(this.config.dataDir, 'scheduler-manager-credential.json'), tls: this.tls },
     });
     const clientAuth = this.auth && { auth: this.auth };
-    this.tls = await NodeTls.load(this.config.security.tls, { logger: this.logger, serves: true });
     this.dfdaemon.authenticate(clientAuth, this.tls);
     this.persistentCache.authenticate(clientAuth, this.tls);
     const { host, port } = this.config.scheduler.listen;

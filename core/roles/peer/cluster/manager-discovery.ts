@@ -48,7 +48,7 @@ export class ManagerDiscovery implements Startable {
   private failing = false;
 
   constructor(private readonly o: ManagerDiscoveryOptions) {
-    this.client = new ManagerClient({ url: o.config.url, token: o.config.token, timeoutMs: o.timeoutMs ?? 5_000, tls: o.tls });
+    this.client = new ManagerClient({ url: o.config.url, token: o.config.token, timeoutMs: o.timeoutMs ?? 5_000, tls: o.tls, ca: o.config.ca, caKey: 'peer.manager.ca' });
   }
 
   /** The schedulers in use: the manager's last answer, else the static fallback. */

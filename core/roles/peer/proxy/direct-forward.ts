@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
-import { Agent, request, type Dispatcher } from 'undici';
+import { Agent, Pool, request, type Dispatcher } from 'undici';
+import type { OriginTlsPolicy } from '../../../contracts/source-client.js';
 import type { Logger } from '../../../logging/logger.js';
 import { sendError } from './proxy-answers.js';
 
@@ -35,18 +36,26 @@ export interface DirectForwardOptions {
   logger: Logger;
   /** Milliseconds for the origin's response headers, and between two chunks of its body. */
   timeoutMs: number;
+  /** The TLS settings of the source of https URLs (CA, client certificate, hosts not checked); node's defaults without. */
+  originTls?: OriginTlsPolicy;
 }
 
 /**
  * Forwards requests to their origin as they are (method, headers, body) and the origin's answer
  * back as it is: its status (4xx and 5xx too) and body byte for byte, nothing decoded. An origin
  * that fails mid-body aborts the client's connection, so a short body is never taken as whole.
+ * https origins are reached with the TLS settings of the source of https URLs, and a failed
+ * handshake is answered 502 with what is wrong and the source option that fixes it.
  */
 export class DirectForward {
   private readonly agent: Agent;
 
   constructor(private readonly opts: DirectForwardOptions) {
-    this.agent = new Agent({ keepAliveTimeout: 30_000, connections: 256, connectTimeout: opts.timeoutMs });
+    const tls = opts.originTls;
+    this.agent = new Agent({
+      keepAliveTimeout: 30_000, connections: 256,
+      factory: (origin, o) => new Pool(origin, { ...o, connect: { timeout: opts.timeoutMs, ...tls?.connectOptions(String(origin)) } }),
+    });
   }
 
   async forward(req: IncomingMessage, res: ServerResponse, url: string, headers: Record<string, string> = forwardableHeaders(req.headers)): Promise<void> {
@@ -63,6 +72,12 @@ export class DirectForward {
     } catch (err) {
       res.off('close', onClose);
       if (abort.signal.aborted) return;
+      const tlsFailure = this.opts.originTls?.explain(req.method ?? 'GET', url, err);
+      if (tlsFailure) {
+        this.opts.logger.info({ url: redact(url), err: tlsFailure.message }, 'proxy: TLS handshake with the origin failed');
+        sendError(res, 502, `${tlsFailure.message}${tlsFailure.fix ? `; fix: ${tlsFailure.fix}` : ''}`, 'backend');
+        return;
+      }
       const reason = describeConnectError(err);
       this.opts.logger.info({ url: redact(url), err: reason }, 'proxy: origin unreachable');
       sendError(res, reason.timeout ? 504 : 502, `the origin of ${redact(url)} could not be reached: ${reason.message}`, 'backend');

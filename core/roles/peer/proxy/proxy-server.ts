@@ -5,6 +5,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { timingSafeEqual } from 'node:crypto';
 import type { ProxyConfig } from '../../../config/proxy-config.js';
 import type { Startable } from '../../../contracts/startable.js';
+import type { OriginTlsPolicy } from '../../../contracts/source-client.js';
 import { D7yError, toD7yError } from '../../../errors/d7y-error.js';
 import type { Logger } from '../../../logging/logger.js';
 import type { DownloadService } from '../download/download-service.js';
@@ -42,6 +43,8 @@ export interface ProxyServerOptions {
   connect?: (onRequest: (req: IncomingMessage, res: ServerResponse) => void) => ConnectHandler;
   /** TLS of the node: the proxy listens with HTTPS (clients use `https://` proxy URLs). */
   tls?: NodeTls;
+  /** The TLS settings of the source of https URLs, used by direct forwarding to https origins. */
+  originTls?: OriginTlsPolicy;
 }
 
 /**
@@ -63,7 +66,7 @@ export class ProxyServer implements Startable {
 
   constructor(private readonly opts: ProxyServerOptions) {
     const { config, logger } = opts;
-    this.direct = new DirectForward({ logger, timeoutMs: config.idleTimeout });
+    this.direct = new DirectForward({ logger, timeoutMs: config.idleTimeout, originTls: opts.originTls });
     this.routing = new ProxyRouting(config.rules);
     this.mirror = new RegistryMirror(config.registryMirror, opts.downloads, this.direct, logger);
     this.limiter = new RequestRate(config.maxRequestsPerSecond);
