@@ -1,19 +1,12 @@
-import 'reflect-metadata';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
-import { silentLogger } from '../../core/logging/logger.js';
-import { NodeConfigSchema } from '../../core/config/node-config.js';
-import { SourceRouter } from '../../core/registry/source-router.js';
-import { StorageRegistry } from '../../core/registry/storage-registry.js';
-import { createMetricsRegistry } from '../../core/metrics/metrics.js';
-import { PeerRole } from '../../core/roles/peer/peer-role.js';
 import { until } from '../../core/roles/scheduler/scheduler-test-kit.js';
 import type { CommandView } from '../../core/protocol/manager/index.js';
-import { DiskStorage } from '../../storage/disk/disk-storage.js';
-import { repoRoot, tmpDir } from '../support/env.js';
+import { repoRoot } from '../support/env.js';
+import { startLinkedPeer } from '../support/linked-peer.js';
 import { startManager, type StartedManager } from './manager-harness.js';
 
 interface PeerView {
@@ -22,31 +15,6 @@ interface PeerView {
   disk: { total: number; used: number; free: number };
   bandwidth: { upload_bps: number; download_bps: number; upload_limit: number; download_limit: number };
   last_keepalive_at: string;
-}
-
-/** A peer daemon in this process (no scheduler: it goes to the origin) linked to the manager with `token`; stopped in teardown unless stopped before. */
-export async function startLinkedPeer(t: ExecutionContext, m: StartedManager, token: string, o: { seed?: boolean; hostname: string; sources?: SourceRouter; uploadRateLimit?: number }) {
-  const dataDir = await tmpDir(t, 'd7y-linked-peer-');
-  const config = NodeConfigSchema.parse({
-    dataDir,
-    peer: {
-      seed: o.seed ?? false, schedulers: [], host: { hostname: o.hostname }, upload: { port: 0, rateLimit: o.uploadRateLimit ?? 0 }, rpc: { port: 0 }, pieceHttp: { port: 0 },
-      proxy: { enabled: false }, metrics: { enabled: false },
-      manager: { url: m.url, token, cluster: 'seeds', keepaliveInterval: '200ms', schedulerRefreshInterval: '60s' },
-    },
-  });
-  const storage = new StorageRegistry();
-  storage.add(new DiskStorage({ dir: join(dataDir, 'pieces'), logger: silentLogger() }));
-  const role = new PeerRole(config, silentLogger(), o.sources ?? new SourceRouter(), storage, createMetricsRegistry());
-  await role.start();
-  let stopped = false;
-  const stop = async () => {
-    if (stopped) return;
-    stopped = true;
-    await role.stop();
-  };
-  t.teardown(stop);
-  return { role, dataDir, stop };
 }
 
 const version = async () => (JSON.parse(await readFile(join(repoRoot, 'package.json'), 'utf8')) as { version: string }).version;
