@@ -1,9 +1,10 @@
 import test from 'ava';
 import { randomBytes } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startAllInOne } from '../support/all-in-one.js';
 import { artifactDir, launchChromium } from '../support/browser.js';
+import { repoRoot } from '../support/env.js';
 import { startOriginServer } from '../support/origin-server.js';
 import { runCli } from '../support/run-cli.js';
 
@@ -132,7 +133,18 @@ test('the web console: sign in, create a token, preheat from the form onto the s
   t.regex(await page.locator('body').innerText(), /default/);
   await page.goto(`${node.managerUrl}/#/nodes`);
   t.regex(await page.getByTestId('schedulers').innerText(), /active/, 'the scheduler is shown active');
-  t.regex(await page.getByTestId('peers').innerText(), /seed/, 'the peers seen include the seed peer');
+  t.regex(await page.getByTestId('download-peers').innerText(), /seed/, 'the hosts seen in downloads include the seed peer');
+  const version = (JSON.parse(await readFile(join(repoRoot, 'package.json'), 'utf8')) as { version: string }).version;
+  for (const testid of ['seed-peers', 'peers']) {
+    const row = page.getByTestId(testid).locator('tbody tr');
+    t.is(await row.count(), 1, `the all-in-one's one ${testid === 'peers' ? 'peer' : 'seed peer'} is listed`);
+    const cells = await row.locator('td').allInnerTexts();
+    t.is(cells[1], version, `${testid}: the package version is shown`);
+    t.is(cells[3], 'active', `${testid}: it keeps alive`);
+    t.regex(cells[4] ?? '', /^\d[\d.]* [KMGT]?i?B used of \d[\d.]* [KMGT]?i?B, \d[\d.]* [KMGT]?i?B free$/, `${testid}: its disk is shown (${cells[4]})`);
+    t.regex(cells[2] ?? '', /^127\.0\.0\.1 rpc :\d+ upload :\d+/, `${testid}: its address is shown`);
+  }
+  await shot(page, '08b-peers');
 
   await page.goto(`${node.managerUrl}/#/audit`);
   await page.getByLabel('Path prefix').fill('/api/v1/personal-access-tokens');

@@ -65,7 +65,7 @@ export function downloadRoutes(s: ManagerServices): ManagerRoute[] {
       },
     }),
     route({
-      method: 'get', path: '/api/v1/peers', summary: 'Hosts that downloaded in the tenant (from schedulers\' reports), last seen first',
+      method: 'get', path: '/api/v1/downloads/peers', summary: 'Hosts that downloaded in the tenant (from schedulers\' reports), last seen first',
       auth: 'session', query: z.strictObject({ limit: z.coerce.number().int().min(1).max(1000).default(200) }),
       async handle({ principal, query }) {
         const rows = await s.db.selectFrom('downloads')
