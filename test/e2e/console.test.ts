@@ -123,6 +123,7 @@ test('the web console: sign in, create a token, preheat from the form onto the s
   await page.goto(`${node.managerUrl}/#/dashboard`);
   await page.getByTestId('traffic-chart').locator('canvas').waitFor();
   t.true(Number(await page.getByTestId('fig-downloads').locator('.value').innerText()) >= 6, 'the dashboard counts the preheat and the five gets');
+  t.regex(await page.getByTestId('back-to-source').innerText(), /seed peer fetched from the origin\s+seed_peer/, 'back-to-source is split by reason');
   await shot(page, '07-dashboard');
 
   for (const [hash, name] of [['nodes', '08-nodes'], ['users', '09-users'], ['tenants', '10-tenants']] as const) {

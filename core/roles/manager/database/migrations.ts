@@ -308,7 +308,7 @@ const webhooksAndCommands: Migration = {
 /**
  * Every peer and seed peer with what it last reported (ports, version, disk, bandwidth, state);
  * commands addressed to a peer instead of a scheduler (`target`); a sync run carried out by a
- * seed peer names its command.
+ * seed peer names its command; a download says why it went to the origin.
  */
 const peers: Migration = {
   async up(db: Db): Promise<void> {
@@ -328,8 +328,10 @@ const peers: Migration = {
     await t.addColumn('offline_at', 'bigint').addUniqueConstraint('peers_tenant_host', ['tenant_id', 'host_id']).execute();
     await db.schema.alterTable('commands').addColumn('target', 'varchar(16)', (c) => c.notNull().defaultTo('scheduler')).execute();
     await db.schema.alterTable('sync_runs').addColumn('command_id', 'varchar(64)').execute();
+    await db.schema.alterTable('downloads').addColumn('back_to_source_reason', 'varchar(64)', (c) => c.notNull().defaultTo('')).execute();
   },
   async down(db: Db): Promise<void> {
+    await db.schema.alterTable('downloads').dropColumn('back_to_source_reason').execute();
     await db.schema.alterTable('sync_runs').dropColumn('command_id').execute();
     await db.schema.alterTable('commands').dropColumn('target').execute();
     await db.schema.dropTable('peers').execute();

@@ -202,6 +202,8 @@ export interface DownloadTable {
   peer_bytes: number;
   source_bytes: number;
   back_to_source: number;
+  /** Why it went to the origin ('' when it did not, or when the scheduler did not say). */
+  back_to_source_reason?: string;
   piece_failures: number;
   reschedules: number;
   /** The A/B experiment and arm the download ran under; '' when none. */
