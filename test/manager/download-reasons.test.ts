@@ -1,6 +1,7 @@
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { HostType, type Download } from '../../core/protocol/rpc/gen/common.js';
 import { hostMsg, startScheduler, until } from '../../core/roles/scheduler/scheduler-test-kit.js';
+import { startPostgres } from '../support/postgres.js';
 import { startManager } from './manager-harness.js';
 
 const download = (url: string, over: Partial<Download> = {}): Download => ({
@@ -9,8 +10,8 @@ const download = (url: string, over: Partial<Download> = {}): Download => ({
 
 interface Dashboard { back_to_source: { code: string; reason: string; downloads: number; bytes: number }[] }
 
-test('the dashboard splits back-to-source by the reason the scheduler gave or the peer reported', async (t) => {
-  const m = await startManager(t);
+async function splitByReason(t: ExecutionContext, databaseUrl?: string): Promise<void> {
+  const m = await startManager(t, { databaseUrl });
   const token = (await m.root.createToken({ name: 'scheduler', scopes: ['job', 'cluster'] })).token;
   const { client } = await startScheduler(t, { manager: { url: m.url, token, cluster: 'edge', keepaliveInterval: '200ms', jobPollInterval: '10s' } });
   await client.announceHost(hostMsg('seed-host', { type: HostType.HOST_TYPE_SUPER, rpcPort: 9 }));
@@ -42,4 +43,12 @@ test('the dashboard splits back-to-source by the reason the scheduler gave or th
     ['requested', 'the download asked for the origin', 1],
     ['seed_peer', 'seed peer fetched from the origin', 1],
   ], 'the scheduler\'s reason wins over the description; the peer\'s own reason is kept when it went by itself');
+}
+
+test('the dashboard splits back-to-source by the reason the scheduler gave or the peer reported', (t) => splitByReason(t));
+
+test('download reasons on PostgreSQL (migration 0007)', async (t) => {
+  const pg = await startPostgres();
+  t.teardown(() => pg.stop());
+  await splitByReason(t, await pg.createDatabase('reasons'));
 });
