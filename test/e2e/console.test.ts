@@ -159,6 +159,12 @@ test('the web console: sign in, create a token, preheat from the form onto the s
 
   await page.goto(`${node.managerUrl}/#/syncs`);
   await page.getByTestId('syncs-empty').getByText('No sync jobs yet.').waitFor();
+  await page.getByLabel('Source').fill('s3://models/llm/');
+  await page.getByLabel('Schedule (cron)').fill('0 0 1 1 *');
+  await page.getByLabel('Copy to (on a seed peer)').fill('/srv/models/llm');
+  await page.getByRole('button', { name: 'Create sync job' }).click();
+  await page.getByTestId('syncs').getByText('(copied by a seed peer)').waitFor();
+  t.regex(await page.getByTestId('syncs').innerText(), /s3:\/\/models\/llm\/ → \/srv\/models\/llm/, 'a copy-mode sync job is created from the form and shown with its destination');
   await page.getByLabel('Webhook URL').fill(origin.urlOf('/hook'));
   await page.getByLabel('Webhook name').fill('console-hook');
   await page.getByRole('button', { name: 'Create webhook' }).click();
