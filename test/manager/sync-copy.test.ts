@@ -64,6 +64,12 @@ async function copiesToTheSeed(t: ExecutionContext, databaseUrl?: string): Promi
   t.true(await until(async () => (await runs()).find((r) => r.id === now.id)?.state === 'succeeded', 15_000), 'run now ends');
   t.like((await runs()).find((r) => r.id === now.id)!.report, { copied: 1, skipped: 3 });
   t.deepEqual((await readdir(dst, { recursive: true })).sort(), ['a.txt', 'b.bin', 'd.txt', 'dir', 'dir/c.txt']);
+
+  const empty = await pat.call<{ id: string }>('POST', '/oapi/v1/syncs', { source: 's3://mirror/nothing-here/', schedule: '0 0 1 1 *', mode: 'copy', destination: dst });
+  const bad = await pat.call<SyncRun>('POST', `/oapi/v1/syncs/${empty.id}/run`);
+  let failed: SyncRun | undefined;
+  t.true(await until(async () => (failed = (await pat.call<SyncRun[]>('GET', `/oapi/v1/syncs/${empty.id}/runs`)).find((r) => r.id === bad.id))?.state === 'failed', 15_000));
+  t.regex(failed!.error ?? '', /nothing to sync under s3:\/\/mirror\/nothing-here\/.*check the source/, 'the seed peer\'s error and its fix are the run\'s error');
 }
 
 test('a copy-mode sync job copies an S3 prefix to a directory on a seed peer over the command channel; the next run copies nothing', (t) => copiesToTheSeed(t));
