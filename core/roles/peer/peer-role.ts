@@ -5,7 +5,6 @@ import { ensurePrivateDir } from '../../config/private-dir.js';
 import { inject, injectable } from '../../di.js';
 import type { NodeConfig } from '../../config/node-config.js';
 import { peerDataDir, peerSocketPath, type PeerConfig } from '../../config/peer-config.js';
-import type { StorageMedium } from '../../contracts/storage-medium.js';
 import { D7yError } from '../../errors/d7y-error.js';
 import type { Logger } from '../../logging/logger.js';
 import { DfdaemonUploadClient } from '../../protocol/rpc/dfdaemon-upload-client.js';
