@@ -19,6 +19,7 @@ export const BENCHMARKS: Record<string, () => Promise<Bench>> = {
   'proxy-throughput': () => import('./proxy-throughput.js'),
   'metrics-overhead': () => import('./metrics-overhead.js'),
   sync: () => import('./sync.js'),
+  'sync-hosts': () => import('./sync-hosts.js'),
 };
 
 /** `npm run bench -- <name> [args]`; resolves with the exit code. */

@@ -21,6 +21,8 @@ export interface ModeContext {
   timeoutMs: number;
   /** The origin's HTTP server processes (nginx and its workers). */
   originPids: number[];
+  /** Another file on the origin (16 MiB) that `d7y-warm` downloads on every daemon before the timed phase. */
+  warmUrl: string;
 }
 
 /** Per-host results of one mode: completion seconds (undefined = failed) and the output paths. */
@@ -95,7 +97,7 @@ export async function runDirect(ctx: ModeContext): Promise<ModeRun> {
  */
 async function onD7yCluster(ctx: ModeContext, mode: string, clients: string, peer: (h: LabHost) => Record<string, unknown> | undefined,
   start: (d7y: D7yLab, daemon: LabDaemon, output: string) => BenchProcess,
-  opts: { origin?: 'seed' | 'peer'; prepare?: (d7y: D7yLab, origin: LabDaemon) => Promise<string[]> } = {}): Promise<ModeRun> {
+  opts: { origin?: 'seed' | 'peer'; prepare?: (d7y: D7yLab, origin: LabDaemon, peers: LabDaemon[]) => Promise<string[]> } = {}): Promise<ModeRun> {
   const dir = join(ctx.workDir, mode);
   const d7y = new D7yLab(ctx.teardown, dir);
   await d7y.init();
@@ -104,7 +106,7 @@ async function onD7yCluster(ctx: ModeContext, mode: string, clients: string, pee
   const seed = await d7y.peer(ctx.lab.origin, { seed: originKind === 'seed', schedulers: [address], uploadBytesPerSec: ctx.originRateBytesPerSec,
     peer: originKind === 'peer' ? peer(ctx.lab.origin) : undefined });
   const peers = await Promise.all(ctx.lab.clients.map((h) => d7y.peer(h, { seed: false, schedulers: [address], uploadBytesPerSec: ctx.rateBytesPerSec, peer: peer(h) })));
-  const notes = (await opts.prepare?.(d7y, seed)) ?? [];
+  const notes = (await opts.prepare?.(d7y, seed, peers)) ?? [];
   const outputs = ctx.lab.clients.map((h) => join(dir, `${h.name}.out`));
   const r = await timed(ctx, clients, peers.map((p, i) => () => start(d7y, p, outputs[i]!)), {
     'peer daemons': () => peers.map((p) => p.proc.pid), [originKind === 'seed' ? 'seed peer' : 'origin peer']: () => [seed.proc.pid], scheduler: () => [scheduler.proc.pid],
@@ -135,6 +137,28 @@ export function runCacheExport(ctx: ModeContext): Promise<ModeRun> {
 /** The d7y cluster, and `d7y get` on all clients at once (timed from the CLI's start, so its start-up counts). */
 export function runD7y(ctx: ModeContext): Promise<ModeRun> {
   return onD7yCluster(ctx, 'd7y', 'd7y get', () => undefined, (d7y, p, out) => d7y.get(p, ctx.url, out, ctx.timeoutMs));
+}
+
+/**
+ * The same, with warm daemons: before the timed phase every peer (the seed first) downloads
+ * another file through the swarm, so that the code a download runs is compiled, as on a host whose
+ * daemon has been up for a while; then `d7y get` of the file on all clients at once.
+ */
+export function runD7yWarm(ctx: ModeContext): Promise<ModeRun> {
+  return onD7yCluster(ctx, 'd7y-warm', 'd7y get', () => undefined, (d7y, p, out) => d7y.get(p, ctx.url, out, ctx.timeoutMs), {
+    prepare: async (d7y, seed, peers) => {
+      const t0 = performance.now();
+      const warm = async (daemon: LabDaemon, i: number): Promise<void> => {
+        const out = join(ctx.workDir, 'd7y-warm', `warm-${i}.bin`);
+        const code = await d7y.get(daemon, ctx.warmUrl, out, ctx.timeoutMs).exited;
+        if (code !== 0) throw new Error(`the warm-up download on ${daemon.host.name} failed (exit ${code}); see ${out}.log`);
+        await rm(out, { force: true });
+      };
+      await warm(seed, 0);
+      await Promise.all(peers.map((p, i) => warm(p, i + 1)));
+      return [`daemons warmed by a 16 MiB download each in ${((performance.now() - t0) / 1000).toFixed(1)} s (untimed)`];
+    },
+  });
 }
 
 /** The proxy port of a client's peer: fixed per host, distinct on loopback too. */

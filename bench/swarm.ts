@@ -11,10 +11,10 @@ import { startOrigin } from './support/origin-server.js';
 import { childPids } from './support/processes.js';
 import { median, round } from './support/stats.js';
 import { Teardown } from './support/teardown.js';
-import { runBt, runCacheExport, runCurlProxy, runD7y, runDirect, type ModeContext, type ModeRun } from './swarm-modes.js';
+import { runBt, runCacheExport, runCurlProxy, runD7y, runD7yWarm, runDirect, type ModeContext, type ModeRun } from './swarm-modes.js';
 
 const MODES: Record<string, (ctx: ModeContext) => Promise<ModeRun>> = {
-  direct: runDirect, bt: runBt, d7y: runD7y, 'curl-proxy': runCurlProxy, 'cache-export': runCacheExport,
+  direct: runDirect, bt: runBt, d7y: runD7y, 'd7y-warm': runD7yWarm, 'curl-proxy': runCurlProxy, 'cache-export': runCacheExport,
 };
 const MIB = 1024 * 1024;
 
@@ -36,7 +36,7 @@ function positive(name: string, text: string | undefined, fallback?: number): nu
   const n = Number(text);
   if (text === undefined || !Number.isFinite(n) || n <= 0) {
     throw new D7yError('D7Y_INVALID_ARGUMENT', `--${name} ${text ?? '(missing)'} is not a positive number`, {
-      fix: 'run: npm run bench -- swarm --hosts 4 --size 64 --rate 100 [--origin-rate 100] [--modes d7y,direct,bt,curl-proxy,cache-export]',
+      fix: 'run: npm run bench -- swarm --hosts 4 --size 64 --rate 100 [--origin-rate 100] [--modes d7y,d7y-warm,direct,bt,curl-proxy,cache-export]',
     });
   }
   return n;
@@ -54,7 +54,7 @@ export function parseSwarmArgs(argv: string[]): SwarmArgs {
     }).values;
   } catch (err) {
     throw new D7yError('D7Y_INVALID_ARGUMENT', `swarm: ${(err as Error).message}`, {
-      fix: 'run: npm run bench -- swarm --hosts 4 --size 64 --rate 100 [--origin-rate 100] [--modes d7y,direct,bt,curl-proxy,cache-export] [--out file.jsonl] [--timeout 600] [--keep]',
+      fix: 'run: npm run bench -- swarm --hosts 4 --size 64 --rate 100 [--origin-rate 100] [--modes d7y,d7y-warm,direct,bt,curl-proxy,cache-export] [--out file.jsonl] [--timeout 600] [--keep]',
     });
   }
   const hosts = positive('hosts', values.hosts);
@@ -93,6 +93,7 @@ export async function run(argv: string[]): Promise<void> {
     const root = join(workDir, 'origin');
     const fileName = 'data.bin';
     const sha = await writeRandomFile(join(root, fileName), a.sizeMiB);
+    await writeRandomFile(join(root, 'warm.bin'), 16);
     const originPort = 28080;
     const nginx = await startOrigin(teardown, lab.origin, root, originPort, workDir, `/${fileName}`);
     const originPids = [nginx.pid, ...(await childPids([nginx.pid]))];
@@ -110,7 +111,7 @@ export async function run(argv: string[]): Promise<void> {
       const ctx: ModeContext = {
         teardown, lab, workDir, root, fileName, url: `http://${lab.origin.ip}:${originPort}/${fileName}`,
         sizeBytes: size, rateBytesPerSec: rateBps, originRateBytesPerSec: originBps, timeoutMs: a.timeoutMs,
-        originPids,
+        originPids, warmUrl: `http://${lab.origin.ip}:${originPort}/warm.bin`,
       };
       const r = await MODES[mode]!(ctx);
       const shas: (string | undefined)[] = [];
@@ -124,7 +125,11 @@ export async function run(argv: string[]): Promise<void> {
         last: last === undefined ? null : round(last), lastOverTStar: last === undefined ? null : round(last / tStar),
         clientUploadOverSize: r.clientTxBytes.map((b) => (b === undefined ? null : round(b / size, 3))),
         egressBytes: r.egressBytes ?? null, egressOverSize: r.egressBytes === undefined ? null : round(r.egressBytes / size, 3),
-        cpu: r.cpu ? { cores: r.cpu.cores, busy: round(r.cpu.busy), saturated: round(r.cpu.saturated), seconds: roundAll(r.cpu.seconds) } : null,
+        cpu: r.cpu ? {
+          cores: r.cpu.cores, busy: round(r.cpu.busy), saturated: round(r.cpu.saturated), seconds: roundAll(r.cpu.seconds),
+          secondsPerGiB: perGiB(r.cpu.seconds, (done.length * size) / 1024 ** 3),
+          systemSeconds: roundAll(r.cpu.systemSeconds),
+        } : null,
         notes: r.notes,
       });
       if (!a.keep) await rm(join(workDir, mode), { recursive: true, force: true });
@@ -147,7 +152,20 @@ export async function run(argv: string[]): Promise<void> {
   }
 }
 
-type CpuRecord = { cores: number; busy: number; saturated: number; seconds: Record<string, number> } | null;
+type CpuRecord = { cores: number; busy: number; saturated: number; seconds: Record<string, number>; secondsPerGiB: Record<string, number>; systemSeconds?: Record<string, number> } | null;
+
+/** The origin's HTTP server is the same for every mode: it is left out of the distribution's total. */
+const ORIGIN_SET = 'origin (nginx)';
+
+/**
+ * CPU-seconds per GiB delivered (`gib`: the bytes of the outputs that came out right) of each
+ * process set, and `total` over all but the origin server: what distributing the file cost.
+ */
+function perGiB(seconds: Record<string, number>, gib: number): Record<string, number> {
+  if (gib <= 0) return {};
+  const total = Object.entries(seconds).reduce((sum, [k, v]) => (k === ORIGIN_SET ? sum : sum + v), 0);
+  return roundAll({ ...Object.fromEntries(Object.entries(seconds).map(([k, v]) => [k, v / gib])), total: total / gib });
+}
 
 function printTable(records: Record<string, unknown>[], tStar: number): void {
   const f = (v: unknown): string => (v === null || v === undefined ? '-' : String(v));
@@ -165,8 +183,16 @@ function printTable(records: Record<string, unknown>[], tStar: number): void {
   for (const r of records) {
     const cpu = r.cpu as CpuRecord;
     if (!cpu) continue;
-    const parts = Object.entries(cpu.seconds).map(([name, s]) => `${name} ${s.toFixed(2)}`);
+    const parts = Object.entries(cpu.seconds).map(([name, s]) => `${name} ${s.toFixed(2)} (kernel ${(cpu.systemSeconds?.[name] ?? 0).toFixed(2)})`);
     console.log(`${String(r.mode)} CPU-seconds over ${cpu.cores} cores: ${parts.join(', ')}`);
+    const per = Object.entries(cpu.secondsPerGiB).map(([name, s]) => `${name} ${s.toFixed(2)}`);
+    console.log(`${String(r.mode)} CPU-seconds per GiB delivered: ${per.join(', ')}`);
+  }
+  const total = (mode: string): number | undefined => (records.find((r) => r.mode === mode)?.cpu as CpuRecord)?.secondsPerGiB.total;
+  const bt = total('bt');
+  for (const mode of ['d7y', 'd7y-warm', 'curl-proxy']) {
+    const t = total(mode);
+    if (bt && t) console.log(`CPU per GiB delivered, ${mode} / bt (all but the origin server): ${(t / bt).toFixed(2)}`);
   }
 }
 

@@ -8,7 +8,7 @@ import { Readable } from 'node:stream';
 import { D7yError } from '../core/errors/d7y-error.js';
 import { S3RVER_KEY, startS3rver } from '../test/fakes/s3rver-process.js';
 import { appendJsonLines, formatTable } from './support/bench-files.js';
-import { run as runCmd } from './support/processes.js';
+import { requireRclone, randomMiB } from './support/rclone.js';
 import { Teardown } from './support/teardown.js';
 
 const d7yBin = new URL('../cli/d7y.js', import.meta.url).pathname;
@@ -46,15 +46,13 @@ export async function run(argv: string[]): Promise<void> {
   const outAt = argv.indexOf('--out');
   const teardown = new Teardown();
   try {
-    await runCmd('rclone', ['version'], 10_000).catch(() => {
-      throw new D7yError('D7Y_MISSING_DEPENDENCY', 'rclone is not installed', { fix: 'apt-get install rclone (npm run bench installs it as root)' });
-    });
+    await requireRclone();
     const work = await mkdtemp(join(tmpdir(), 'd7y-bench-sync-'));
     teardown.add('remove work dir', () => rm(work, { recursive: true, force: true }));
     const s3 = await startS3rver(['src', 'd7y', 'rclone']);
     teardown.add('stop s3rver', () => s3.stop());
     for (let i = 0; i < small; i++) await s3.writeObject('src', `small/d${i % 10}/f-${i}.bin`, randomBytes(smallKiB * 1024));
-    for (let i = 0; i < large; i++) await s3.writeObject('src', `large/f-${i}.bin`, Readable.from(chunks(largeMiB)));
+    for (let i = 0; i < large; i++) await s3.writeObject('src', `large/f-${i}.bin`, Readable.from(randomMiB(largeMiB)));
     const storage = ['--storage-endpoint', s3.endpoint, '--storage-region', 'us-east-1', '--storage-access-key-id', S3RVER_KEY.accessKeyId, '--storage-access-key-secret', S3RVER_KEY.accessKeySecret];
     const remote = `:s3,provider=Other,endpoint='${s3.endpoint}',access_key_id=${S3RVER_KEY.accessKeyId},secret_access_key=${S3RVER_KEY.accessKeySecret},region=us-east-1,force_path_style=true:`;
     const rows: (string | number)[][] = [];
@@ -83,6 +81,3 @@ export async function run(argv: string[]): Promise<void> {
   }
 }
 
-function* chunks(mib: number): Generator<Buffer> {
-  for (let i = 0; i < mib; i++) yield randomBytes(2 ** 20);
-}

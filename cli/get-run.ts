@@ -11,7 +11,7 @@ import { connectPeer } from './peer-connection.js';
 import { resolveOutputPath } from './output-name.js';
 import { parseDurationFlag } from './duration-flag.js';
 import { BAR_FORMAT, SpeedMeter, barPayload, summaryLine } from './get-progress.js';
-import { trace } from '@opentelemetry/api';
+import { activeSpan } from '../core/logging/tracing.js';
 
 /** The options of `d7y get`, as commander parses them. */
 export interface GetOptions {
@@ -187,7 +187,7 @@ async function getOne(url: string, opts: GetOptions): Promise<void> {
     } finally {
       bar.stop();
     }
-    trace.getActiveSpan()?.setAttribute('d7y.task_id', result.taskId);
+    activeSpan()?.setAttribute('d7y.task_id', result.taskId);
     const seconds = secondsSince(started);
     const output = result.output ?? req.output;
     if (opts.json) {

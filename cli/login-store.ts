@@ -1,19 +1,25 @@
 import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { z } from 'zod';
 import { D7yError } from '../core/errors/d7y-error.js';
 
-const LoginSchema = z.object({
-  user: z.string(),
-  /** A console session token (`d7ys.…`). */
-  token: z.string(),
-  expires_at: z.string(),
-});
-const FileSchema = z.object({ version: z.literal(1), managers: z.record(z.string(), LoginSchema) });
-
 /** What `d7y login` keeps of one manager. */
-export type StoredLogin = z.infer<typeof LoginSchema>;
+export interface StoredLogin {
+  user: string;
+  /** A console session token (`d7ys.…`). */
+  token: string;
+  expires_at: string;
+}
+
+/**
+ * The store's schema, built on first use: zod is loaded only by the commands that read the store,
+ * so that every other command (`d7y get` above all) starts without it.
+ */
+async function fileSchema() {
+  const { z } = await import('zod');
+  const login = z.object({ user: z.string(), token: z.string(), expires_at: z.string() });
+  return z.object({ version: z.literal(1), managers: z.record(z.string(), login) });
+}
 
 /** `$XDG_CONFIG_HOME/d7y/credentials.json`, else `~/.config/d7y/credentials.json`. */
 export function loginStorePath(env: NodeJS.ProcessEnv = process.env): string {
@@ -52,7 +58,7 @@ export async function readLogins(file = loginStorePath()): Promise<Record<string
   } catch {
     parsed = undefined;
   }
-  const r = FileSchema.safeParse(parsed);
+  const r = (await fileSchema()).safeParse(parsed);
   if (!r.success) {
     throw new D7yError('D7Y_CONFIG_INVALID', `the login store ${file} is corrupt`, { fix: `delete ${file} and run d7y login again` });
   }

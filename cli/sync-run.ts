@@ -4,9 +4,10 @@ import { defaultDataDir } from '../core/config/paths.js';
 import type { ObjectStorageOptions } from '../core/contracts/source-client.js';
 import type { PeerDownloadRequest } from '../core/protocol/local-api/download-request.js';
 import {
-  DirectoryTarget, OriginTarget, SyncState, TokenBucket, applySync, defaultStatePath, isRemote, planSync, type SyncReport, type SyncTarget,
+  DirectoryTarget, OriginTarget, SyncState, TokenBucket, applySync, defaultStatePath, isRemote, planSync, schemeOf, type SyncReport, type SyncTarget,
 } from '../core/index.js';
 import { connectPeer } from './peer-connection.js';
+import { OciTarget } from './sync-oci-target.js';
 import { syncProgress, printPlan, printSummary } from './sync-report.js';
 
 /** The options of `d7y sync`, as commander parses them. */
@@ -65,7 +66,8 @@ async function openTarget(dst: string, opts: SyncOptions): Promise<{ target: Syn
       accessKeyId: opts.dstStorageAccessKeyId ?? opts.storageAccessKeyId, accessKeySecret: opts.dstStorageAccessKeySecret ?? opts.storageAccessKeySecret,
       sessionToken: opts.dstStorageSessionToken ?? opts.storageSessionToken,
     });
-    const target = new OriginTarget(dst, loaded.sources.resolve(dst), storage);
+    const client = loaded.sources.resolve(dst);
+    const target = schemeOf(dst) === 'oci' ? new OciTarget(dst, client) : new OriginTarget(dst, client, storage);
     if (opts.delete) target.checkDelete();
     return { target, close: () => loaded.close() };
   } catch (err) {
@@ -79,6 +81,9 @@ function checkArguments(src: string, dst: string): void {
     throw new D7yError('D7Y_INVALID_ARGUMENT', `the source "${src}" is not a URL`, {
       fix: 'give a listable source such as s3://bucket/prefix/, gs://bucket/prefix/, hdfs://namenode/dir, a Maven group, a YUM repository or an OCI repository',
     });
+  }
+  if (isRemote(dst) && schemeOf(dst) === 'oci' && schemeOf(src) !== 'oci') {
+    throw new D7yError('D7Y_INVALID_ARGUMENT', `a registry (${dst}) takes images only, and ${src} is not one`, { fix: 'sync an OCI image (oci://registry/repository:tag) to a registry' });
   }
   const norm = (u: string) => u.replace(/\/+$/, '');
   if (isRemote(dst) && (norm(dst).startsWith(`${norm(src)}/`) || norm(src).startsWith(`${norm(dst)}/`) || norm(src) === norm(dst))) {
@@ -100,6 +105,7 @@ export async function runSync(src: string, dst: string, opts: SyncOptions): Prom
   const req: PeerDownloadRequest = {
     url: src,
     objectStorage: storageOf({ endpoint: opts.storageEndpoint, region: opts.storageRegion, accessKeyId: opts.storageAccessKeyId, accessKeySecret: opts.storageAccessKeySecret, sessionToken: opts.storageSessionToken }),
+    options: isRemote(dst) && schemeOf(dst) === 'oci' ? { platform: 'all' } : undefined,
   };
   const dest = await openTarget(dst, opts);
   const state = await SyncState.open(opts.state ?? defaultStatePath(opts.dataDir ?? defaultDataDir(), src, dest.target.name));

@@ -26,4 +26,4 @@ export { packageVersion } from './package-version.js';
 export { TokenBucket } from './roles/peer/token-bucket.js';
 export { applySync, planSync, syncOnce, type SyncPlan, type SyncReport, type SyncSelection } from './sync/sync-engine.js';
 export { SyncState, defaultStatePath, recordOf, unchanged, type SyncRecord } from './sync/sync-state.js';
-export { DirectoryTarget, OriginTarget, entryTarget, isRemote, type SyncTarget } from './sync/sync-target.js';
+export { DirectoryTarget, OriginTarget, entryTarget, isRemote, schemeOf, type SyncTarget } from './sync/sync-target.js';

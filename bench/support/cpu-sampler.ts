@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
-import { cpuSeconds } from './processes.js';
+import { cpuSplit } from './processes.js';
 
 /** Where the CPU went while a sampler ran. */
 export interface CpuReport {
@@ -12,6 +12,8 @@ export interface CpuReport {
   saturated: number;
   /** CPU-seconds of each named set of processes. */
   seconds: Record<string, number>;
+  /** The part of `seconds` spent in the kernel (system time: copies, network, page cache). */
+  systemSeconds: Record<string, number>;
 }
 
 /** Named sets of processes; a set is asked for its PIDs at every sample, so it may grow. */
@@ -44,8 +46,8 @@ async function machineJiffies(): Promise<Jiffies | undefined> {
 export class CpuSampler {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> = Promise.resolve();
-  private readonly base = new Map<number, number>();
-  private readonly last = new Map<number, number>();
+  private readonly base = new Map<number, { user: number; system: number }>();
+  private readonly last = new Map<number, { user: number; system: number }>();
   private readonly owner = new Map<number, string>();
   private prev: Jiffies | undefined;
   private busySum = 0;
@@ -60,7 +62,7 @@ export class CpuSampler {
     this.prev = await machineJiffies();
     for (const [name, pids] of Object.entries(this.sets)) {
       for (const pid of pids()) {
-        const used = await cpuSeconds([pid]);
+        const used = await cpuSplit(pid);
         this.base.set(pid, used);
         this.last.set(pid, used);
         this.owner.set(pid, name);
@@ -77,15 +79,19 @@ export class CpuSampler {
     await this.running;
     await this.sample();
     const seconds: Record<string, number> = Object.fromEntries(Object.keys(this.sets).map((name) => [name, 0]));
+    const systemSeconds: Record<string, number> = { ...seconds };
     for (const [pid, used] of this.last) {
       const name = this.owner.get(pid)!;
-      seconds[name] = (seconds[name] ?? 0) + used - (this.base.get(pid) ?? 0);
+      const base = this.base.get(pid) ?? { user: 0, system: 0 };
+      seconds[name] = (seconds[name] ?? 0) + used.user + used.system - base.user - base.system;
+      systemSeconds[name] = (systemSeconds[name] ?? 0) + used.system - base.system;
     }
     return {
       cores: availableParallelism(),
       busy: this.totalSum > 0 ? this.busySum / this.totalSum : 0,
       saturated: this.samples > 0 ? this.saturatedSamples / this.samples : 0,
       seconds,
+      systemSeconds,
     };
   }
 
@@ -104,10 +110,12 @@ export class CpuSampler {
       for (const pid of pids()) {
         if (!this.owner.has(pid)) {
           this.owner.set(pid, name);
-          this.base.set(pid, 0);
+          this.base.set(pid, { user: 0, system: 0 });
         }
         // A process that is gone reads 0: it keeps the most it was seen using.
-        this.last.set(pid, Math.max(this.last.get(pid) ?? 0, await cpuSeconds([pid])));
+        const now = await cpuSplit(pid);
+        const last = this.last.get(pid);
+        if (!last || now.user + now.system >= last.user + last.system) this.last.set(pid, now);
       }
     }
   }

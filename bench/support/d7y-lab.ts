@@ -21,6 +21,8 @@ export function binNodeFlags(bin = d7yBin): string[] {
 export interface D7yLabOptions {
   tls?: { mode: 'server' | 'mutual'; ca: string; cert: string; key: string };
   disk?: Record<string, unknown>;
+  /** More plugins for plugins.json (a source with its config: `{ name: 's3', config: {…} }`). */
+  plugins?: Record<string, unknown>[];
 }
 
 /** A running d7y daemon of a benchmark. */
@@ -47,7 +49,7 @@ export class D7yLab {
   private readonly pluginsFile: string;
   private readonly secrets: Record<string, unknown> = { clusterSecret: randomBytes(32).toString('hex'), seedSecret: randomBytes(32).toString('hex') };
 
-  /** `options.tls`: every daemon's `security.tls`; `options.disk`: the disk storage plugin's config. */
+  /** `options.tls`: every daemon's `security.tls`; `options.disk`: the disk storage plugin's config; `options.plugins`: more plugins. */
   constructor(private readonly teardown: Teardown, private readonly workDir: string, private readonly options: D7yLabOptions = {}) {
     this.pluginsFile = join(workDir, 'plugins.json');
     if (options.tls) this.secrets.tls = options.tls;
@@ -56,7 +58,7 @@ export class D7yLab {
   async init(): Promise<void> {
     await mkdir(this.workDir, { recursive: true });
     await writeFile(this.pluginsFile, JSON.stringify({
-      plugins: [{ name: 'http' }, { name: 'disk', ...(this.options.disk && { config: this.options.disk }) }, { name: 'default' }],
+      plugins: [{ name: 'http' }, ...(this.options.plugins ?? []), { name: 'disk', ...(this.options.disk && { config: this.options.disk }) }, { name: 'default' }],
       scheduler: { evaluator: 'default' },
     }));
   }

@@ -91,6 +91,12 @@ export async function cpuSeconds(pids: number[], withChildren = false): Promise<
   return ticks.reduce((a, b) => a + b, 0) / USER_HZ;
 }
 
+/** The user and system CPU-seconds a process has used so far (0 and 0 once it is gone). */
+export async function cpuSplit(pid: number): Promise<{ user: number; system: number }> {
+  const f = await statFields(pid);
+  return f.length > 12 ? { user: Number(f[11]) / USER_HZ, system: Number(f[12]) / USER_HZ } : { user: 0, system: 0 };
+}
+
 /** The direct children of the processes, found through /proc. */
 export async function childPids(parents: number[]): Promise<number[]> {
   const want = new Set(parents);

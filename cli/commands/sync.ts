@@ -6,9 +6,9 @@ import { collect } from './get.js';
 /** `d7y sync`. The sync code is loaded when the command runs. */
 export function registerSyncCommand(program: Command): void {
   const sync = program.command('sync')
-    .description('copy a source tree (S3/GCS prefix, HDFS directory, Maven group, YUM repo, OCI repository) to a local directory, object store or HDFS, incrementally, reading through the local peer')
+    .description('copy a source tree (S3/GCS prefix, HDFS directory, Maven group, YUM repo, OCI image) to a local directory, object store, HDFS or registry, incrementally, reading through the local peer')
     .argument('<src>', 'what to copy: a listable source URL (s3://bucket/prefix/, gs://…, hdfs://…, maven://…, yum+https://…, oci://…)')
-    .argument('<dst>', 'where to: a local directory, or s3://, gs://, hdfs:// (written through the source plugins)')
+    .argument('<dst>', 'where to: a local directory, or s3://, gs://, hdfs://, or oci://registry/repo:tag for an image (written through the source plugins)')
     .addOption(new Option('--include <glob>', 'only paths matching this glob (repeatable)').argParser(collect))
     .addOption(new Option('--exclude <glob>', 'leave out paths matching this glob (repeatable)').argParser(collect))
     .option('--delete', 'remove from the destination what an earlier sync copied and the source no longer has')

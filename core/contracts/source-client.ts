@@ -70,10 +70,21 @@ export interface SourceEntry {
   digest?: string;
   etag?: string;
   lastModified?: string;
+  /** The object's media type when the listing knows it (an OCI manifest's, so a registry can take it as one). */
+  mediaType?: string;
+  /**
+   * Entries of a higher phase refer to entries of lower phases (a manifest to its layers, an image
+   * index to its manifests, a repository index to its metadata files). A copier writes a phase only
+   * once every entry of the lower phases is in place, so a reader of the copy never finds a
+   * reference to something missing. Default 0.
+   */
+  phase?: number;
 }
 
 export interface PutRequest extends SourceRequest {
   contentLength?: number;
+  /** The media type to store the object under (an OCI manifest's); the sink's default when unset. */
+  contentType?: string;
 }
 
 /**

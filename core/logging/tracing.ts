@@ -1,4 +1,5 @@
-import { context, propagation, trace, SpanStatusCode, type Context, type Span, type TextMapGetter } from '@opentelemetry/api';
+import type * as OtelApi from '@opentelemetry/api';
+import type { Context, Span, SpanStatusCode, TextMapGetter } from '@opentelemetry/api';
 
 /** What `startTracing` needs: the node config's `tracing` block. */
 export interface TracingConfig {
@@ -13,6 +14,12 @@ export interface Tracing {
 }
 
 let running: Promise<Tracing> | undefined;
+/**
+ * The OpenTelemetry API, once tracing started: until then (and always when tracing is off) it is
+ * not even loaded, since its modules cost every process a share of its start-up, and every span
+ * below is a no-op.
+ */
+let api: typeof OtelApi | undefined;
 
 /**
  * Starts OpenTelemetry for this process when `config.enabled`: spans are batched and sent over
@@ -23,28 +30,49 @@ let running: Promise<Tracing> | undefined;
 export function startTracing(config: TracingConfig): Promise<Tracing> | undefined {
   if (!config.enabled) return undefined;
   running ??= (async () => {
-    const [{ BasicTracerProvider, BatchSpanProcessor }, { OTLPTraceExporter }, { resourceFromAttributes }, { W3CTraceContextPropagator }, { AsyncLocalStorageContextManager }] = await Promise.all([
-      import('@opentelemetry/sdk-trace-base'), import('@opentelemetry/exporter-trace-otlp-http'), import('@opentelemetry/resources'),
+    const [otel, { BasicTracerProvider, BatchSpanProcessor }, { OTLPTraceExporter }, { resourceFromAttributes }, { W3CTraceContextPropagator }, { AsyncLocalStorageContextManager }] = await Promise.all([
+      import('@opentelemetry/api'), import('@opentelemetry/sdk-trace-base'), import('@opentelemetry/exporter-trace-otlp-http'), import('@opentelemetry/resources'),
       import('@opentelemetry/core'), import('@opentelemetry/context-async-hooks'),
     ]);
     const provider = new BasicTracerProvider({
       resource: resourceFromAttributes({ 'service.name': config.serviceName }),
       spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter({ url: config.endpoint }), { scheduledDelayMillis: 1000 })],
     });
-    context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-    propagation.setGlobalPropagator(new W3CTraceContextPropagator());
-    trace.setGlobalTracerProvider(provider);
+    otel.context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+    otel.propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+    otel.trace.setGlobalTracerProvider(provider);
+    api = otel;
     return { shutdown: () => provider.shutdown().catch(() => undefined) };
   })();
   return running;
 }
 
-const tracer = () => trace.getTracer('d7y');
+/** The context of every span while tracing is off. */
+const NO_CONTEXT: Context = {
+  getValue: () => undefined,
+  setValue() { return this; },
+  deleteValue() { return this; },
+};
+
+/** The span of every span while tracing is off: records nothing. */
+const NO_SPAN: Span = {
+  spanContext: () => ({ traceId: '00000000000000000000000000000000', spanId: '0000000000000000', traceFlags: 0 }),
+  setAttribute() { return this; },
+  setAttributes() { return this; },
+  addEvent() { return this; },
+  addLink() { return this; },
+  addLinks() { return this; },
+  setStatus() { return this; },
+  updateName() { return this; },
+  end: () => undefined,
+  isRecording: () => false,
+  recordException: () => undefined,
+};
 
 /** Headers (or gRPC metadata entries) carrying the active span, e.g. `traceparent`; empty when tracing is off. */
-export function traceHeaders(ctx: Context = context.active()): Record<string, string> {
+export function traceHeaders(ctx?: Context): Record<string, string> {
   const carrier: Record<string, string> = {};
-  propagation.inject(ctx, carrier);
+  if (api) api.propagation.inject(ctx ?? api.context.active(), carrier);
   return carrier;
 }
 
@@ -60,7 +88,23 @@ const getter: TextMapGetter<Record<string, unknown>> = {
 
 /** The context a caller sent in `carrier` (HTTP headers, or gRPC metadata as `getMap()` returns it). */
 export function remoteContext(carrier: Record<string, unknown>): Context {
-  return propagation.extract(context.active(), carrier, getter);
+  return api ? api.propagation.extract(api.context.active(), carrier, getter) : NO_CONTEXT;
+}
+
+/** Runs `fn` in the context a caller sent in `carrier` (see remoteContext). */
+export function withRemoteContext<T>(carrier: Record<string, unknown>, fn: () => T): T {
+  return api ? api.context.with(remoteContext(carrier), fn) : fn();
+}
+
+/** The span of the active context, if tracing is on and there is one. */
+export function activeSpan(): Span | undefined {
+  return api?.trace.getActiveSpan();
+}
+
+/** Marks a span failed with `message`. */
+export function failSpan(span: Span, message: string): void {
+  // SpanStatusCode.ERROR: the enum itself lives in the API's modules, loaded only with tracing.
+  span.setStatus({ code: 2 as SpanStatusCode, message });
 }
 
 /**
@@ -68,11 +112,13 @@ export function remoteContext(carrier: Record<string, unknown>): Context {
  * task id as `d7y.task_id` when known; the span ends when `fn` settles, an error marks it failed.
  */
 export async function inSpan<T>(name: string, attributes: Record<string, string | number | undefined>, fn: (span: Span) => Promise<T>, parent?: Context): Promise<T> {
-  const span = tracer().startSpan(name, { attributes: clean(attributes) }, parent ?? context.active());
+  if (!api) return fn(NO_SPAN);
+  const otel = api;
+  const span = otel.trace.getTracer('d7y').startSpan(name, { attributes: clean(attributes) }, parent ?? otel.context.active());
   try {
-    return await context.with(trace.setSpan(parent ?? context.active(), span), () => fn(span));
+    return await otel.context.with(otel.trace.setSpan(parent ?? otel.context.active(), span), () => fn(span));
   } catch (err) {
-    span.setStatus({ code: SpanStatusCode.ERROR, message: String((err as Error).message ?? err) });
+    failSpan(span, String((err as Error).message ?? err));
     throw err;
   } finally {
     span.end();
@@ -81,7 +127,7 @@ export async function inSpan<T>(name: string, attributes: Record<string, string 
 
 /** A span that a caller ends itself (a stream's life), child of `parent`. */
 export function startSpan(name: string, attributes: Record<string, string | number | undefined>, parent: Context): Span {
-  return tracer().startSpan(name, { attributes: clean(attributes) }, parent);
+  return api ? api.trace.getTracer('d7y').startSpan(name, { attributes: clean(attributes) }, parent) : NO_SPAN;
 }
 
 function clean(attributes: Record<string, string | number | undefined>): Record<string, string | number> {

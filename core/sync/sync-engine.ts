@@ -37,6 +37,8 @@ export interface SyncSelection {
 export interface SyncPlan {
   copy: SourceEntry[];
   skipped: number;
+  /** Skipped because the destination already holds them though no run copied them: recorded in the state. */
+  present: SourceEntry[];
   remove: string[];
 }
 
@@ -46,7 +48,7 @@ export async function planSync(client: PeerApi, req: PeerDownloadRequest, state:
   const exclude = opts.exclude?.length ? picomatch(opts.exclude, { dot: true }) : () => false;
   const selected = (path: string) => include(path) && !exclude(path);
   const seen = new Set<string>();
-  const out: SyncPlan = { copy: [], skipped: 0, remove: [] };
+  const out: SyncPlan = { copy: [], skipped: 0, present: [], remove: [] };
   for await (const entry of client.listSource(req)) {
     if (entry.isDirectory || !selected(entry.path)) continue;
     seen.add(entry.path);
@@ -56,7 +58,10 @@ export async function planSync(client: PeerApi, req: PeerDownloadRequest, state:
       });
     }
     if (unchanged(entry, state.records.get(entry.path)) && await target.holds(entry.path, entry.contentLength)) out.skipped++;
-    else out.copy.push(entry);
+    else if (await target.has?.(entry)) {
+      out.skipped++;
+      out.present.push(entry);
+    } else out.copy.push(entry);
   }
   if (seen.size === 0) {
     throw new D7yError('D7Y_SOURCE_NOT_FOUND', `nothing to sync under ${req.url}${opts.include?.length || opts.exclude?.length ? ' with these --include/--exclude patterns' : ''}`, {
@@ -68,15 +73,16 @@ export async function planSync(client: PeerApi, req: PeerDownloadRequest, state:
 }
 
 /**
- * Carries out a plan: copies (`concurrency` at a time, each file recorded in the state as it
- * finishes), then removes, then compacts the state; counts into `report`. Never throws for one
- * file: its failure is counted and listed.
+ * Carries out a plan: records what the destination already held, copies phase by phase
+ * (`concurrency` at a time, each file recorded in the state as it finishes), then removes, then
+ * compacts the state; counts into `report`. Never throws for one file: its failure is counted and listed.
  */
 export async function applySync(o: {
   client: PeerApi; base: PeerDownloadRequest; plan: SyncPlan; target: SyncTarget; state: SyncState; bucket: TokenBucket;
   concurrency: number; signal: AbortSignal; report: SyncReport; onBytes?: (n: number, fileDone: boolean) => void;
 }): Promise<void> {
-  await copyAll(o.client, o.base, o.plan.copy, o.target, o.state, o.bucket, o.concurrency, o.signal, o.report, o.onBytes ?? (() => undefined));
+  for (const e of o.plan.present) await o.state.copied(e.path, recordOf(e));
+  await copyPhases(o.client, o.base, o.plan.copy, o.target, o.state, o.bucket, o.concurrency, o.signal, o.report, o.onBytes ?? (() => undefined));
   for (const path of o.plan.remove) {
     if (o.signal.aborted) break;
     try {
@@ -134,6 +140,30 @@ function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+/**
+ * Copies the entries phase by phase (SourceEntry.phase, lowest first): a phase starts only when
+ * every entry before it was copied, else its entries are held back as failed (an index is never
+ * written pointing at something missing; the next run copies them).
+ */
+async function copyPhases(
+  client: PeerApi, base: PeerDownloadRequest, files: SourceEntry[], target: SyncTarget, state: SyncState, bucket: TokenBucket,
+  concurrency: number, signal: AbortSignal, report: SyncReport, onBytes: (n: number, fileDone: boolean) => void,
+): Promise<void> {
+  const phases = [...new Set(files.map((e) => e.phase ?? 0))].sort((a, b) => a - b);
+  for (const phase of phases) {
+    const group = files.filter((e) => (e.phase ?? 0) === phase);
+    if (signal.aborted) return;
+    if (report.failed > 0) {
+      for (const e of group) {
+        report.failed++;
+        report.failures.push({ path: e.path, error: 'held back: it refers to objects that failed above; run the sync again' });
+      }
+      continue;
+    }
+    await copyAll(client, base, group, target, state, bucket, concurrency, signal, report, onBytes);
+  }
+}
+
 /** Copies the entries, `concurrency` at a time; each one finished is recorded in the state at once. */
 async function copyAll(
   client: PeerApi, base: PeerDownloadRequest, files: SourceEntry[], target: SyncTarget, state: SyncState, bucket: TokenBucket,
@@ -149,7 +179,7 @@ async function copyAll(
         const counted = chain(body, ...(bucket.unlimited ? [] : [bucket.throttle()]), new Transform({
           transform: (chunk: Buffer, _enc, cb) => { bytes += chunk.length; onBytes(chunk.length, false); cb(null, chunk); },
         }));
-        await target.write(entry.path, counted, entry.contentLength, signal);
+        await target.write(entry, counted, signal);
         const share: Partial<TrafficShare> = await done();
         await state.copied(entry.path, recordOf(entry));
         report.copied++;

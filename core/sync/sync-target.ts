@@ -10,11 +10,16 @@ import type { ObjectStorageOptions, SourceClient, SourceEntry } from '../contrac
 export interface SyncTarget {
   /** How the destination is shown to the user. */
   readonly name: string;
-  /** Writes `body` (exactly `size` bytes when known) as `path`; a failed write leaves no partial object. */
-  write(path: string, body: Readable, size: number | undefined, signal: AbortSignal): Promise<void>;
+  /** Writes `body` (exactly `entry.contentLength` bytes when known) as `entry.path`; a failed write leaves no partial object. */
+  write(entry: SourceEntry, body: Readable, signal: AbortSignal): Promise<void>;
   remove(path: string, signal: AbortSignal): Promise<void>;
   /** False when `path` is known to be missing or of another size than recorded (a local file edited or removed). */
   holds(path: string, size: number | undefined): Promise<boolean>;
+  /**
+   * True when the destination already holds exactly this entry though no run copied it here (a
+   * content-addressed blob another image brought); it is then recorded, not copied.
+   */
+  has?(entry: SourceEntry): Promise<boolean>;
 }
 
 /** The file an entry is written to, refusing any path that would leave the output directory. */
@@ -29,7 +34,7 @@ export function entryTarget(dir: string, entry: SourceEntry): string {
   return target;
 }
 
-function schemeOf(url: string): string {
+export function schemeOf(url: string): string {
   return url.slice(0, url.indexOf(':')).toLowerCase();
 }
 
@@ -53,8 +58,8 @@ export class DirectoryTarget implements SyncTarget {
     return entryTarget(this.name, { path } as SourceEntry);
   }
 
-  async write(path: string, body: Readable, _size: number | undefined, signal: AbortSignal): Promise<void> {
-    const file = this.fileOf(path);
+  async write(entry: SourceEntry, body: Readable, signal: AbortSignal): Promise<void> {
+    const file = this.fileOf(entry.path);
     await mkdir(dirname(file), { recursive: true });
     const tmp = `${file}.d7y-sync-partial`;
     try {
@@ -84,7 +89,7 @@ export class OriginTarget implements SyncTarget {
     this.base = name.endsWith('/') ? name : `${name}/`;
     if (!client.put) {
       throw new D7yError('D7Y_INVALID_ARGUMENT', `the ${schemeOf(name)} source cannot write, so ${name} cannot be a sync destination`, {
-        fix: 'sync to a local directory, an object store (s3://, gs://) or HDFS (hdfs://)',
+        fix: 'sync to a local directory, an object store (s3://, gs://), HDFS (hdfs://) or a registry (oci://)',
       });
     }
   }
@@ -101,8 +106,8 @@ export class OriginTarget implements SyncTarget {
     return `${this.base}${path.split('/').map(encodeURIComponent).join('/')}`;
   }
 
-  async write(path: string, body: Readable, size: number | undefined, signal: AbortSignal): Promise<void> {
-    await this.client.put!({ url: this.urlOf(path), contentLength: size, signal, objectStorage: this.objectStorage }, body);
+  async write(entry: SourceEntry, body: Readable, signal: AbortSignal): Promise<void> {
+    await this.client.put!({ url: this.urlOf(entry.path), contentLength: entry.contentLength, signal, objectStorage: this.objectStorage }, body);
   }
 
   async remove(path: string, signal: AbortSignal): Promise<void> {

@@ -34,8 +34,8 @@ interface Resolved { endpoint?: string; credentialFile?: string; accessToken?: s
 
 /**
  * The `gs://bucket/object` source on @google-cloud/storage 7: object metadata for `stat`, a ranged
- * `alt=media` GET (undici, the library's auth headers) for `download`, paginated listing (streamed page by page) and resumable
- * upload for `put`. Every call honours `req.signal` (D7Y_ABORTED; a returned stream is destroyed).
+ * `alt=media` GET (undici, the library's auth headers) for `download`, paginated listing (streamed page by page), resumable
+ * upload for `put` and a DELETE for `delete`. Every call honours `req.signal` (D7Y_ABORTED; a returned stream is destroyed).
  * `req.objectStorage.sessionToken` is taken as an OAuth2 access token. The library is loaded on
  * the first call, not when the plugin is registered.
  */
@@ -153,6 +153,16 @@ export class GcsSourceClient implements SourceClient {
       await pipeline(body, sink, { signal: req.signal });
     } catch (err) {
       body.destroy();
+      throw toGcsError(err, ctx, req.signal);
+    }
+  }
+
+  /** Removes the object (`d7y sync --delete`); an object already gone is not an error. */
+  async delete(req: SourceRequest): Promise<void> {
+    const { storage, loc, ctx } = await this.prepare(req, 'delete');
+    try {
+      await untilAborted(storage.bucket(loc.bucket).file(loc.object).delete({ ignoreNotFound: true }), req.signal, ctx);
+    } catch (err) {
       throw toGcsError(err, ctx, req.signal);
     }
   }

@@ -33,7 +33,8 @@ interface Target { base: string; path: string; ctx: WebHdfsErrorContext; auth: R
 /**
  * The `hdfs://namenode:port/path` source over the WebHDFS REST API with undici: GETFILESTATUS for
  * `stat`, OPEN with offset/length for `download` (following the namenode's 307 to a datanode),
- * LISTSTATUS walked directory by directory for `list`, and the two-step CREATE for `put`.
+ * LISTSTATUS walked directory by directory for `list`, the two-step CREATE for `put` and DELETE
+ * (not recursive) for `delete`.
  * Every call honours `req.signal` (D7Y_ABORTED; a returned stream is destroyed). The delegation
  * token travels only in WebHDFS query strings, never in a message or a log.
  */
@@ -132,6 +133,17 @@ export class HdfsSourceClient implements SourceClient {
     }
   }
 
+  /** Removes a file (`d7y sync --delete`), never a directory's contents; a file already gone is not an error. */
+  async delete(req: SourceRequest): Promise<void> {
+    const t = this.target(req, 'delete');
+    try {
+      const res = await this.call(t, 'DELETE', { op: 'DELETE', recursive: 'false' }, req.signal);
+      await res.body.dump();
+    } catch (err) {
+      throw toWebHdfsError(err, t.ctx, req.signal);
+    }
+  }
+
   /** Closes the connection pool. */
   async close(): Promise<void> {
     await this.agent.close();
@@ -161,7 +173,7 @@ export class HdfsSourceClient implements SourceClient {
    * datanode, as CREATE requires). Resolves with a 2xx response; an error status rejects with
    * WebHdfsRemoteError after reading the RemoteException.
    */
-  private async call(t: Target, method: 'GET' | 'PUT', op: Record<string, string>, signal?: AbortSignal, body?: Readable): Promise<Dispatcher.ResponseData> {
+  private async call(t: Target, method: 'GET' | 'PUT' | 'DELETE', op: Record<string, string>, signal?: AbortSignal, body?: Readable): Promise<Dispatcher.ResponseData> {
     const q = new URLSearchParams({ ...op, ...t.auth });
     let url = `${t.base}${encodePath(t.path)}?${q}`;
     for (let hop = 0; ; hop++) {

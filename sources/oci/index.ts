@@ -29,6 +29,8 @@ export default definePlugin<OciPluginConfig>({
       timeoutMs: c.timeoutMs,
       maxRedirections: c.maxRedirections,
       maxManifestBytes: c.maxManifestBytes,
+      monolithicUploadMaxBytes: c.monolithicUploadMaxSize,
+      uploadChunkBytes: c.uploadChunkSize,
       logger: ctx.logger,
     });
     ctx.sources.add(client);

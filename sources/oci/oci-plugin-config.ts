@@ -16,6 +16,10 @@ export const ociPluginConfigSchema = unitObject({
   maxRedirections: z.number().int().min(0).max(20).default(5),
   /** Largest manifest or index read (legacy key: `maxManifestBytes`). */
   maxManifestSize: size({ min: 1, max: 64 * 1024 * 1024, legacy: 'maxManifestBytes', default: 4 * 1024 * 1024 }),
+  /** Pushing (a sync to a registry): blobs of a known size up to this go in one streamed request, larger ones in chunks. */
+  monolithicUploadMaxSize: size({ min: 0 }).default(512 * 1024 * 1024),
+  /** Pushing: bytes per chunk of a chunked blob upload (one chunk per upload is held in memory). */
+  uploadChunkSize: size({ min: 1024, max: 1024 * 1024 * 1024 }).default(8 * 1024 * 1024),
 });
 
 export type OciPluginConfig = z.infer<typeof ociPluginConfigSchema>;

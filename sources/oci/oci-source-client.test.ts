@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import test from 'ava';
 import { isD7yError, type DownloadRequest, type SourceClient } from '../../core/index.js';
 import { sourceClientContract } from '../../core/testing/source-client-contract.js';
@@ -214,6 +215,31 @@ test('ociBlobTaskKey: the same layer from two registries is one task', async (t)
   t.is(new Set(la.map(ociBlobTaskKey)).size, la.length);
   t.is(ociBlobTaskKey(`oci://${a.host}/one/img:v1`), undefined);
   t.deepEqual(la.map((u) => c.taskKey(u)), lb.map(ociBlobTaskKey), 'the client offers the same key');
+});
+
+test('put: blobs (one streamed request, or chunks when the size is unknown) and a tagged manifest reach a token-auth registry; wrong digests are refused', async (t) => {
+  const reg = await startRegistry(t, { token: { users: { alice: 'secret' } } });
+  const c = client(t, reg, { credentials: new Map([[reg.host, { username: 'alice', password: 'secret' }]]), uploadChunkBytes: 64 * 1024 });
+  const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+  const layer = randomBytes(300_000);
+  const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] } }));
+  await c.put({ url: `oci://${reg.host}/team/pushed/blobs/${sha(layer)}` }, Readable.from([layer.subarray(0, 100_000), layer.subarray(100_000)]));
+  await c.put({ url: `oci://${reg.host}/team/pushed/blobs/${sha(config)}`, contentLength: config.length }, Readable.from([config]));
+  const patches = reg.requests().filter((r) => r.method === 'PATCH' && r.uri.startsWith('/v2/team/pushed/blobs/uploads/'));
+  t.is(patches.length, 5, 'a blob of unknown size went up in 64 KiB chunks');
+  const manifest = Buffer.from(JSON.stringify({
+    schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json',
+    config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha(config), size: config.length },
+    layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: sha(layer), size: layer.length }],
+  }));
+  await c.put({ url: `oci://${reg.host}/team/pushed:v1` }, Readable.from([manifest]));
+  t.true((await bytesOf(c, { url: `oci://${reg.host}/team/pushed:v1` })).equals(manifest), 'the tag serves the manifest as pushed');
+  t.true((await bytesOf(c, { url: `oci://${reg.host}/team/pushed/blobs/${sha(layer)}` })).equals(layer));
+
+  const wrongManifest = await t.throwsAsync(c.put({ url: `oci://${reg.host}/team/pushed@sha256:${'a'.repeat(64)}` }, Readable.from([manifest])));
+  t.true(isD7yError(wrongManifest) && wrongManifest.code === 'D7Y_DIGEST_MISMATCH');
+  const wrongBlob = await t.throwsAsync(c.put({ url: `oci://${reg.host}/team/pushed/blobs/sha256:${'b'.repeat(64)}`, contentLength: 5 }, Readable.from([Buffer.from('hello')])));
+  t.regex(wrongBlob?.message ?? '', /answered HTTP 400 for blob upload of .*DIGEST_INVALID/);
 });
 
 test('the plugin refuses unknown config keys and registers the oci scheme', (t) => {

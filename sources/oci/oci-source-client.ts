@@ -1,14 +1,15 @@
-import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import {
-  D7yError, type DownloadRequest, type ListRequest, type Logger, type SourceClient, type SourceDownload,
+  D7yError, type DownloadRequest, type ListRequest, type Logger, type PutRequest, type SourceClient, type SourceDownload,
   type SourceEntry, type SourceRequest, type SourceStat, abortableStream, DigestVerifier, readLimited } from '../../core/index.js';
 import { ociBlobTaskKey } from './oci-blob-task-key.js';
 import {
   choosePlatform, dockerToOciManifest, hostPlatform, isIndex, MANIFEST_ACCEPT, MEDIA_TYPES, type ImageIndex, type ImageManifest,
 } from './oci-manifest.js';
-import { describeOciUrl, ociBlobUrl, ociManifestUrl, ociTagUrl, parseOciUrl, type OciUrl } from './oci-url.js';
+import { blobPath, indexJson, LAYOUT_FILE, listEveryPlatform, sha256, type FetchedManifest } from './oci-image-listing.js';
+import { ALL_PLATFORMS, describeOciUrl, ociBlobUrl, ociManifestUrl, ociTagUrl, parseOciUrl, type OciUrl } from './oci-url.js';
 import { header, RegistryClient } from './registry-client.js';
+import { RegistryPush } from './registry-push.js';
 import type { RegistryCredentials } from './registry-auth.js';
 
 export interface OciSourceOptions {
@@ -22,15 +23,11 @@ export interface OciSourceOptions {
   maxRedirections?: number;
   /** Manifests larger than this are refused (they are read into memory). */
   maxManifestBytes?: number;
+  /** `put`: blobs of a known size up to this go in one streamed request, others in chunks (default 512 MiB). */
+  monolithicUploadMaxBytes?: number;
+  /** `put`: bytes per chunk of a chunked blob upload (default 8 MiB). */
+  uploadChunkBytes?: number;
   logger?: Logger;
-}
-
-/** A manifest read from the registry: its exact bytes, digest and media type. */
-interface FetchedManifest {
-  digest: string;
-  mediaType: string;
-  bytes: Buffer;
-  doc: Record<string, unknown>;
 }
 
 const LAYOUT_MEDIA_TYPE = 'application/json';
@@ -46,6 +43,7 @@ export class OciSourceClient implements SourceClient {
   private readonly registry: RegistryClient;
   private readonly platform: string;
   private readonly maxManifestBytes: number;
+  private readonly push: RegistryPush;
 
   constructor(options: OciSourceOptions = {}) {
     this.registry = new RegistryClient({
@@ -57,6 +55,9 @@ export class OciSourceClient implements SourceClient {
     });
     this.platform = options.platform ?? hostPlatform();
     this.maxManifestBytes = options.maxManifestBytes ?? 4 * 1024 * 1024;
+    this.push = new RegistryPush(this.registry, {
+      monolithicMaxBytes: options.monolithicUploadMaxBytes ?? 512 * 1024 * 1024, chunkBytes: options.uploadChunkBytes ?? 8 * 1024 * 1024,
+    });
   }
 
   async stat(req: SourceRequest): Promise<SourceStat> {
@@ -90,7 +91,9 @@ export class OciSourceClient implements SourceClient {
   /**
    * A repository URL (`oci://reg/repo/`) lists its tags as directories. An image URL (tag or
    * digest) lists what an OCI image layout of it holds: `oci-layout`, `index.json` (naming the
-   * tag), and `blobs/sha256/<hex>` for the platform manifest, its config and its layers.
+   * tag), and `blobs/sha256/<hex>` for the platform manifest, its config and its layers. With
+   * the platform `all` (`?platform=all` or the request option), every platform of the index as
+   * the registry holds it, each entry with its `mediaType` and `phase` (see listEveryPlatform).
    */
   async *list(req: ListRequest): AsyncIterable<SourceEntry> {
     const ref = parseOciUrl(req.url);
@@ -101,20 +104,54 @@ export class OciSourceClient implements SourceClient {
       yield* this.listTags(ref, req);
       return;
     }
+    if ((ref.platform ?? req.options?.platform) === ALL_PLATFORMS) {
+      const top = await this.fetchManifest(ref, ref.digest ?? ref.tag!, req.signal);
+      yield* listEveryPlatform(ref, top, (digest) => this.fetchManifest(ref, digest, req.signal));
+      return;
+    }
     const image = await this.resolveImage(ref, req);
     const manifest = image.doc as unknown as ImageManifest;
     const layout = Buffer.from(LAYOUT_FILE);
     const stored = layoutManifest(image);
     const index = indexJson(stored.mediaType, stored.digest, stored.bytes.length, ref.tag);
     const manifestUrl = stored === image ? ociManifestUrl(ref, image.digest) : ociManifestUrl(ref, image.digest, 'oci-manifest');
-    yield { url: ociManifestUrl(ref, image.digest, 'oci-layout'), path: 'oci-layout', isDirectory: false, contentLength: layout.length, digest: sha256(layout) };
-    yield { url: ociManifestUrl(ref, image.digest, 'index.json', ref.tag), path: 'index.json', isDirectory: false, contentLength: index.length, digest: sha256(index) };
-    yield { url: manifestUrl, path: blobPath(stored.digest), isDirectory: false, contentLength: stored.bytes.length, digest: stored.digest };
+    yield { url: ociManifestUrl(ref, image.digest, 'oci-layout'), path: 'oci-layout', isDirectory: false, contentLength: layout.length, digest: sha256(layout), phase: 2 };
+    yield { url: ociManifestUrl(ref, image.digest, 'index.json', ref.tag), path: 'index.json', isDirectory: false, contentLength: index.length, digest: sha256(index), phase: 2 };
+    yield { url: manifestUrl, path: blobPath(stored.digest), isDirectory: false, contentLength: stored.bytes.length, digest: stored.digest, mediaType: stored.mediaType, phase: 1 };
     const seen = new Set<string>([stored.digest]);
     for (const d of [manifest.config, ...(manifest.layers ?? [])]) {
       if (!d || seen.has(d.digest)) continue;
       seen.add(d.digest);
-      yield { url: ociBlobUrl(ref, d.digest), path: blobPath(d.digest), isDirectory: false, contentLength: d.size, digest: d.digest };
+      yield { url: ociBlobUrl(ref, d.digest), path: blobPath(d.digest), isDirectory: false, contentLength: d.size, digest: d.digest, mediaType: d.mediaType, phase: 0 };
+    }
+  }
+
+  /**
+   * Stores an object in a registry: a blob URL (`…/blobs/sha256:<hex>`) is uploaded (the registry
+   * checks the digest); a manifest by digest is checked against it and stored under the media
+   * type `req.contentType` (else its own `mediaType`); a tag URL stores the manifest as that tag.
+   */
+  async put(req: PutRequest, body: Readable): Promise<void> {
+    try {
+      const ref = parseOciUrl(req.url);
+      if (ref.repositoryOnly || ref.layout) {
+        throw new D7yError('D7Y_INVALID_ARGUMENT', `${req.url} cannot be written: name a blob, a manifest digest or a tag`, { fix: `write to oci://${ref.registry}/${ref.repository}:<tag>` });
+      }
+      if (ref.blob) {
+        await this.push.blob(ref, ref.blob, body, req.contentLength, req.signal);
+        return;
+      }
+      const name = `manifest ${describeOciUrl(ref)}`;
+      const bytes = await readLimited(body, this.maxManifestBytes, name, req.signal);
+      if (ref.digest && sha256(bytes) !== ref.digest) {
+        throw new D7yError('D7Y_DIGEST_MISMATCH', `${name}: the bytes to store have the digest ${sha256(bytes)}`, { fix: 'the copy is corrupt; run it again', details: { expected: ref.digest, got: sha256(bytes) } });
+      }
+      const mediaType = req.contentType ?? mediaTypeOf(bytes);
+      if (!mediaType) throw new D7yError('D7Y_INVALID_ARGUMENT', `${name} has no mediaType and none was given`, { fix: 'give the manifest\'s media type' });
+      await this.push.manifest(ref, ref.digest ?? ref.tag!, bytes, mediaType, req.signal);
+    } catch (err) {
+      body.destroy();
+      throw err;
     }
   }
 
@@ -161,18 +198,19 @@ export class OciSourceClient implements SourceClient {
     }
     if (ref.layout === 'oci-manifest') return layoutManifest(await this.fetchManifest(ref, ref.digest!, req.signal));
     if (ref.layout === 'index.json') {
-      const target = layoutManifest(await this.fetchManifest(ref, ref.digest!, req.signal));
+      const fetched = await this.fetchManifest(ref, ref.digest!, req.signal);
+      const target = ref.platform === ALL_PLATFORMS ? fetched : layoutManifest(fetched);
       const bytes = indexJson(target.mediaType, target.digest, target.bytes.length, ref.refName);
       return { digest: sha256(bytes), mediaType: LAYOUT_MEDIA_TYPE, bytes, doc: {} };
     }
     return ref.digest ? this.fetchManifest(ref, ref.digest, req.signal) : this.resolveImage(ref, req);
   }
 
-  /** The image manifest `ref` names for the chosen platform (through an index when there is one). */
+  /** The image manifest `ref` names for the chosen platform (through an index when there is one; the index itself for `all`). */
   private async resolveImage(ref: OciUrl, req: SourceRequest): Promise<FetchedManifest> {
     const top = await this.fetchManifest(ref, ref.digest ?? ref.tag!, req.signal);
-    if (!isIndex(top.mediaType, top.doc)) return top;
     const platform = ref.platform ?? req.options?.platform ?? this.platform;
+    if (!isIndex(top.mediaType, top.doc) || platform === ALL_PLATFORMS) return top;
     const chosen = choosePlatform(top.doc as unknown as ImageIndex, platform, describeOciUrl(ref));
     return this.fetchManifest(ref, chosen.digest, req.signal);
   }
@@ -197,14 +235,6 @@ export class OciSourceClient implements SourceClient {
   }
 }
 
-const LAYOUT_FILE = '{"imageLayoutVersion":"1.0.0"}';
-
-function indexJson(mediaType: string, digest: string, size: number, refName?: string): Buffer {
-  const descriptor: Record<string, unknown> = { mediaType, digest, size };
-  if (refName) descriptor.annotations = { 'org.opencontainers.image.ref.name': refName };
-  return Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MEDIA_TYPES.ociIndex, manifests: [descriptor] }));
-}
-
 /** The manifest as an OCI image layout stores it: as it is, or converted to OCI when it is a Docker v2 manifest. */
 function layoutManifest(m: FetchedManifest): FetchedManifest {
   if (m.mediaType !== MEDIA_TYPES.dockerManifest) return m;
@@ -212,12 +242,13 @@ function layoutManifest(m: FetchedManifest): FetchedManifest {
   return { digest: sha256(bytes), mediaType: MEDIA_TYPES.ociManifest, bytes, doc: JSON.parse(bytes.toString('utf8')) as Record<string, unknown> };
 }
 
-function blobPath(digest: string): string {
-  return `blobs/${digest.replace(':', '/')}`;
-}
-
-function sha256(bytes: Buffer): string {
-  return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+function mediaTypeOf(bytes: Buffer): string | undefined {
+  try {
+    const doc = JSON.parse(bytes.toString('utf8')) as { mediaType?: unknown };
+    return typeof doc.mediaType === 'string' ? doc.mediaType : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function notRepository(ref: OciUrl, url: string): void {

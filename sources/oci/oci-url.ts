@@ -6,8 +6,11 @@ export const OCI_URL_GRAMMAR = [
   'oci://<registry>[:<port>]/<repository>@sha256:<hex>       a manifest or image index by digest',
   'oci://<registry>[:<port>]/<repository>/blobs/sha256:<hex> a blob (layer or config) by digest',
   'oci://<registry>[:<port>]/<repository>/                   the repository: list gives its tags',
-  'query: ?platform=<os>/<arch>[/<variant>]  ?insecure=true (plain http)',
+  'query: ?platform=<os>/<arch>[/<variant>] or ?platform=all (every platform)  ?insecure=true (plain http)',
 ].join('\n  ');
+
+/** The `platform` that stands for every platform of an index: the image as the registry holds it. */
+export const ALL_PLATFORMS = 'all';
 
 /** Synthetic OCI image-layout files a `list` of an image yields beside its blobs. */
 export type OciLayoutFile = 'index.json' | 'oci-layout' | 'oci-manifest';
@@ -59,7 +62,7 @@ export function parseOciUrl(url: string): OciUrl {
     if (!['platform', 'insecure', 'layout', 'ref'].includes(key)) throw invalid(url, `unknown query parameter "${key}"`);
   }
   const platform = params.get('platform') ?? undefined;
-  if (platform !== undefined && !PLATFORM.test(platform)) throw invalid(url, `platform "${platform}" is not <os>/<arch>[/<variant>]`);
+  if (platform !== undefined && platform !== ALL_PLATFORMS && !PLATFORM.test(platform)) throw invalid(url, `platform "${platform}" is not <os>/<arch>[/<variant>] or all`);
   const insecureRaw = params.get('insecure');
   if (insecureRaw !== null && insecureRaw !== 'true' && insecureRaw !== 'false') throw invalid(url, 'insecure must be true or false');
   const layoutRaw = params.get('layout');
@@ -119,9 +122,13 @@ export function ociBlobUrl(ref: Pick<OciUrl, 'registry' | 'repository' | 'insecu
   return `oci://${ref.registry}/${ref.repository}/blobs/${digest}${query(ref)}`;
 }
 
-/** The URL of a manifest (or a synthetic layout file of it) by digest. */
-export function ociManifestUrl(ref: Pick<OciUrl, 'registry' | 'repository' | 'insecure'>, digest: string, layout?: OciLayoutFile, refName?: string): string {
-  return `oci://${ref.registry}/${ref.repository}@${digest}${query(ref, { layout, ref: layout === 'index.json' ? refName : undefined })}`;
+/**
+ * The URL of a manifest (or a synthetic layout file of it) by digest; `platform` only for the
+ * `index.json` of every platform (`all`), whose descriptor keeps the manifest as the registry has it.
+ */
+export function ociManifestUrl(ref: Pick<OciUrl, 'registry' | 'repository' | 'insecure'>, digest: string, layout?: OciLayoutFile, refName?: string, platform?: typeof ALL_PLATFORMS): string {
+  const index = layout === 'index.json';
+  return `oci://${ref.registry}/${ref.repository}@${digest}${query(ref, { layout, ref: index ? refName : undefined, platform: index ? platform : undefined })}`;
 }
 
 /** The URL of a tag of `ref`'s repository. */

@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import { Agent, interceptors, request, type Dispatcher } from 'undici';
 import { D7yError, type Logger } from '../../core/index.js';
 import { parseChallenge, RegistryAuth, type RegistryCredentials } from './registry-auth.js';
@@ -14,10 +15,16 @@ export interface RegistryClientOptions {
 
 export interface RegistryRequest {
   ref: OciUrl;
-  method: 'GET' | 'HEAD';
+  method: 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   /** Path below `/v2/<repository>/`, e.g. `manifests/v1` or `blobs/sha256:…`. */
   path: string;
+  /** An absolute URL the registry gave (an upload's `Location`), used instead of `path`. */
+  location?: string;
   headers?: Record<string, string>;
+  /** The request body. A stream is sent once: a 401 after it is an auth error, never a retry. */
+  body?: Buffer | Readable;
+  /** Ask for push rights (`repository:<name>:pull,push`) when the registry challenges. */
+  push?: boolean;
   /**
    * The caller's own credential for the registry (a mirror client's `Authorization`), sent up
    * front; when the registry refuses it, the usual challenge flow follows.
@@ -52,9 +59,9 @@ export class RegistryClient {
   async send(req: RegistryRequest): Promise<Dispatcher.ResponseData> {
     const { ref } = req;
     if (req.signal?.aborted) throw abortedError(`${req.what} ${describeOciUrl(ref)}`);
-    const scheme = ref.insecure || this.options.insecureRegistries.has(ref.registry) ? 'http' : 'https';
-    const url = `${scheme}://${ref.registry}/v2/${ref.repository}/${req.path}`;
-    const scope = `repository:${ref.repository}:pull`;
+    const base = `${this.schemeOf(ref)}://${ref.registry}`;
+    const url = req.location ? new URL(req.location, base).href : `${base}/v2/${ref.repository}/${req.path}`;
+    const scope = `repository:${ref.repository}:${req.push ? 'pull,push' : 'pull'}`;
     let authorization = req.authorization ?? this.auth.cached(ref.registry, scope);
     for (let attempt = 0; attempt < 3; attempt++) {
       const headers = { ...req.headers, ...(authorization ? { authorization } : {}) };
@@ -62,6 +69,7 @@ export class RegistryClient {
       if (res.statusCode !== 401) return this.check(res, req);
       await res.body.dump().catch(() => undefined);
       this.auth.forget(ref.registry, scope, authorization);
+      if (req.body instanceof Readable) throw this.authError(req, 401, authorization !== undefined);
       const challenge = parseChallenge(header(res.headers, 'www-authenticate'));
       this.options.logger?.debug({ registry: ref.registry, repository: ref.repository, challenge: challenge?.scheme ?? 'none', attempt }, 'registry asked for authentication');
       const next = challenge && attempt === 0 ? await this.answer(ref.registry, scope, challenge, authorization, req) : undefined;
@@ -69,6 +77,11 @@ export class RegistryClient {
       authorization = next;
     }
     throw this.authError(req, 401, true);
+  }
+
+  /** `http` for insecure registries, else `https`. */
+  schemeOf(ref: OciUrl): 'http' | 'https' {
+    return ref.insecure || this.options.insecureRegistries.has(ref.registry) ? 'http' : 'https';
   }
 
   private async answer(registry: string, scope: string, challenge: NonNullable<ReturnType<typeof parseChallenge>>, refused: string | undefined, req: RegistryRequest): Promise<string | undefined> {
@@ -84,7 +97,7 @@ export class RegistryClient {
   private async call(url: string, req: RegistryRequest, headers: Record<string, string>): Promise<Dispatcher.ResponseData> {
     try {
       return await request(url, {
-        method: req.method, headers, signal: req.signal, dispatcher: this.dispatcher,
+        method: req.method, headers, body: req.body, signal: req.signal, dispatcher: this.dispatcher,
         headersTimeout: this.options.timeoutMs, bodyTimeout: this.options.timeoutMs,
       });
     } catch (err) {

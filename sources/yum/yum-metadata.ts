@@ -21,6 +21,22 @@ export interface YumPackage {
   checksum?: string;
 }
 
+/** A file of the repository's metadata that repomd.xml lists (`<data>`): primary, filelists, other, comps, … */
+export interface RepoDataFile {
+  type: string;
+  /** Relative to the repository base. */
+  href: string;
+  /** `<algorithm>:<hex>` of the file as stored. */
+  checksum: string;
+  size?: number;
+}
+
+/** repodata/repomd.xml as read, with the files it lists. */
+export interface RepoIndex {
+  repomd: Buffer;
+  files: RepoDataFile[];
+}
+
 interface Cached {
   checksum: string;
   packages: YumPackage[];
@@ -46,9 +62,22 @@ export class YumMetadata {
 
   constructor(private readonly http: RepoHttp, private readonly maxMetadataBytes: number, private readonly maxRepos = 8) {}
 
+  /** repodata/repomd.xml of the repository at `base` (read every time) and the metadata files it lists. */
+  async index(base: string, signal?: AbortSignal): Promise<RepoIndex> {
+    const what = `repository ${base} (repodata/repomd.xml)`;
+    const res = await this.http.get({ url: `${base}/repodata/repomd.xml`, what, signal });
+    const repomd = await readLimited(res.body, 4 * 1024 * 1024, what, signal);
+    return { repomd, files: dataFilesOf(repomd.toString('utf8'), base) };
+  }
+
   async packages(base: string, signal?: AbortSignal): Promise<YumPackage[]> {
-    const repomd = await this.http.text({ url: `${base}/repodata/repomd.xml`, what: `repository ${base} (repodata/repomd.xml)`, signal, maxBytes: 4 * 1024 * 1024 });
-    const primary = this.primaryOf(repomd!, base);
+    return this.packagesOf(base, await this.index(base, signal), signal);
+  }
+
+  /** The packages of the primary metadata that `index` names. */
+  async packagesOf(base: string, index: RepoIndex, signal?: AbortSignal): Promise<YumPackage[]> {
+    const primary = index.files.find((f) => f.type === 'primary');
+    if (!primary) throw new D7yError('D7Y_SOURCE_ERROR', `repodata/repomd.xml of ${base} names no primary metadata`, { fix: 'regenerate the repository metadata with createrepo_c' });
     const hit = this.cache.get(base);
     if (hit && hit.checksum === primary.checksum) {
       this.cache.delete(base);
@@ -80,19 +109,26 @@ export class YumMetadata {
     return packages;
   }
 
-  private primaryOf(repomd: string, base: string): { href: string; checksum: string } {
-    let doc: { repomd?: { data?: { '@_type'?: string; location?: { '@_href'?: string }; checksum?: { '#text'?: string; '@_type'?: string } }[] } };
-    try {
-      doc = parser.parse(repomd) as typeof doc;
-    } catch (err) {
-      throw new D7yError('D7Y_SOURCE_ERROR', `repodata/repomd.xml of ${base} is not valid XML`, { cause: err, fix: 'check the repository' });
-    }
-    const data = doc.repomd?.data?.find((d) => d['@_type'] === 'primary');
-    const href = data?.location?.['@_href'];
-    const sum = data?.checksum?.['#text'];
-    if (!href || !sum) throw new D7yError('D7Y_SOURCE_ERROR', `repodata/repomd.xml of ${base} names no primary metadata`, { fix: 'regenerate the repository metadata with createrepo_c' });
-    return { href, checksum: `${data!.checksum!['@_type'] ?? 'sha256'}:${sum.trim().toLowerCase()}` };
+}
+
+/** The `<data>` files of repomd.xml that have a location and a checksum. */
+function dataFilesOf(repomd: string, base: string): RepoDataFile[] {
+  let doc: { repomd?: { data?: { '@_type'?: string; location?: { '@_href'?: string }; checksum?: { '#text'?: string; '@_type'?: string }; size?: string }[] } };
+  try {
+    doc = parser.parse(repomd) as typeof doc;
+  } catch (err) {
+    throw new D7yError('D7Y_SOURCE_ERROR', `repodata/repomd.xml of ${base} is not valid XML`, { cause: err, fix: 'check the repository' });
   }
+  const out: RepoDataFile[] = [];
+  for (const d of doc.repomd?.data ?? []) {
+    const href = d.location?.['@_href'];
+    const sum = d.checksum?.['#text']?.trim().toLowerCase();
+    if (!href || !sum || !d['@_type']) continue;
+    const alg = d.checksum?.['@_type'] ?? 'sha256';
+    const size = Number(d.size);
+    out.push({ type: d['@_type'], href, checksum: `${alg === 'sha' ? 'sha1' : alg}:${sum}`, size: Number.isFinite(size) && d.size !== undefined ? size : undefined });
+  }
+  return out;
 }
 
 async function decompress(bytes: Buffer, href: string, max: number, what: string): Promise<string> {

@@ -1,4 +1,4 @@
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import test from 'ava';
 import { isD7yError, type DownloadRequest, type SourceClient, type SourceEntry } from '../../core/index.js';
@@ -59,7 +59,15 @@ for (const compression of ['gz', 'xz', 'zst'] as const) {
     const repo = await startYumRepo(t, compression);
     const c = client(t);
     const entries = await listAll(c, repoUrl(repo.baseUrl));
-    t.deepEqual(entries.map((e) => e.path).sort(), NEVRAS.map((n) => `Packages/${n}.rpm`));
+    const repodata = (await readdir(join(repo.dir, 'repodata'))).map((f) => `repodata/${f}`);
+    t.deepEqual(entries.map((e) => e.path).sort(), [...NEVRAS.map((n) => `Packages/${n}.rpm`), ...repodata].sort(), 'packages and every metadata file');
+    t.like(entries.at(-1), { path: 'repodata/repomd.xml', phase: 1 }, 'repomd.xml last, in a later phase than what it lists');
+    for (const e of entries.filter((x) => x.path.startsWith('repodata/'))) t.true((await bytesOf(c, { url: e.url })).equals(await readFile(join(repo.dir, e.path))), e.path);
+    if (compression === 'gz') {
+      const other = entries.find((e) => e.path.includes('-other.xml'))!;
+      await writeFile(join(repo.dir, other.path), 'republished since the listing');
+      await t.throwsAsync(bytesOf(c, { url: other.url }), { message: /sha256 of the received bytes is [0-9a-f]+, expected/ }, 'a metadata file changed since the listing is refused');
+    }
     if (compression === 'gz') t.deepEqual(await dnfRepoquery(t, repo.baseUrl), NEVRAS, 'dnf reads the same repository');
     const file = (n: string) => readFile(join(repo.dir, 'Packages', `${n}.rpm`));
     const cases: [string, string][] = [

@@ -3,8 +3,8 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { pieceBuffers } from '../shared/buffer-pool.js';
 import { WrittenPrefix } from './written-prefix.js';
 
-/** Bytes gathered before one positioned write; a piece is never held whole. */
-const WRITE_BATCH = 256 * 1024;
+/** Bytes gathered before one positioned write (a pool buffer's size); a piece is never held whole. */
+const WRITE_BATCH = pieceBuffers.size;
 
 /**
  * Called as batches land in the file with how many leading bytes of the writer's range are in it

@@ -9,11 +9,10 @@ import { tmpDir, walk } from '../support/env.js';
 import { runCli, startCli } from '../support/run-cli.js';
 import { S3RVER_KEY, startS3rver, type S3rverInstance } from '../fakes/s3rver-process.js';
 import { FakeWebHdfsServer } from '../fakes/fake-webhdfs-server.js';
+import { syncCli, type SyncReport as Report } from '../support/sync-cli.js';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 const storage = (s3: S3rverInstance) => ['--storage-endpoint', s3.endpoint, '--storage-region', 'us-east-1', '--storage-access-key-id', S3RVER_KEY.accessKeyId, '--storage-access-key-secret', S3RVER_KEY.accessKeySecret];
-
-interface Report { copied: number; skipped: number; deleted: number; failed: number; bytes: number; fromOrigin: number; fromCache: number; fromPeers: number; failures: { path: string }[]; state: string }
 
 /** The object as s3rver stored it, or undefined. */
 async function s3Object(s3: S3rverInstance, bucket: string, key: string): Promise<Buffer | undefined> {
@@ -24,11 +23,7 @@ async function seed(s3: S3rverInstance, bucket: string, objects: Record<string, 
   for (const [key, body] of Object.entries(objects)) await s3.writeObject(bucket, key, body);
 }
 
-async function sync(env: NodeJS.ProcessEnv, args: string[]): Promise<{ code: number | null; report: Report; stderr: string; stdout: string }> {
-  const r = await runCli(['sync', ...args, '--json', '--no-daemon'], { env, timeoutMs: 120_000 });
-  const last = r.stdout.trim().split('\n').pop() ?? '{}';
-  return { code: r.code, report: JSON.parse(last) as Report, stderr: r.stderr, stdout: r.stdout };
-}
+const sync = syncCli;
 
 test('sync s3 → s3 (two buckets): copies the tree, a second run copies nothing, --delete removes what vanished', async (t) => {
   const s3 = await startS3rver(['src', 'dst']);

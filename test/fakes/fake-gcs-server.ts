@@ -22,7 +22,7 @@ interface Upload { bucket: string; name: string; tmp: string; received: number }
 /**
  * A small GCS JSON API server on 127.0.0.1 with the calls @google-cloud/storage makes: bucket and
  * object metadata, media download with Range (`alt=media`), listing with prefix/delimiter/pageToken,
- * and resumable upload (single-request or chunked). Objects are files on disk, streamed both ways.
+ * resumable upload (single-request or chunked) and delete. Objects are files on disk, streamed both ways.
  */
 export class FakeGcsServer {
   /** Every request as `METHOD path?query`, for assertions. */
@@ -81,6 +81,7 @@ export class FakeGcsServer {
       return sendError(res, 404, 'notFound', 'The specified bucket does not exist.');
     }
     if (kind === 'upload') return this.upload(req, res, bucket, url);
+    if (req.method === 'DELETE' && rawObject !== undefined) return this.remove(res, bucket, decodeURIComponent(rawObject));
     if (req.method !== 'GET') return sendError(res, 405, 'methodNotAllowed', `${req.method} not supported`);
     if (url.pathname.endsWith(`/b/${rawBucket}`)) return sendJson(res, 200, { kind: 'storage#bucket', name: bucket, id: bucket });
     if (rawObject === undefined) return this.list(res, bucket, url);
@@ -90,6 +91,14 @@ export class FakeGcsServer {
     if (!st?.isFile()) return sendError(res, 404, 'notFound', `No such object: ${bucket}/${name}`);
     if (url.searchParams.get('alt') === 'media') return media(req, res, file, st.size);
     return sendJson(res, 200, resource(bucket, name, st.size, st.mtime));
+  }
+
+  /** The JSON API's objects.delete: 204, or 404 when there is no such object. */
+  private async remove(res: ServerResponse, bucket: string, name: string): Promise<void> {
+    const file = this.objectPath(bucket, name);
+    if (!(await stat(file).catch(() => undefined))?.isFile()) return sendError(res, 404, 'notFound', `No such object: ${bucket}/${name}`);
+    await rm(file);
+    res.writeHead(204).end();
   }
 
   private async list(res: ServerResponse, bucket: string, url: URL): Promise<void> {

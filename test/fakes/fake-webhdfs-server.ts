@@ -1,5 +1,5 @@
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, readdir, stat } from 'node:fs/promises';
+import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
@@ -17,8 +17,8 @@ export interface FakeWebHdfsOptions {
 }
 
 /**
- * A WebHDFS REST server on 127.0.0.1: a "namenode" answering GETFILESTATUS, LISTSTATUS, and 307
- * redirects for OPEN and CREATE to a "datanode" on another port, which streams OPEN (with
+ * A WebHDFS REST server on 127.0.0.1: a "namenode" answering GETFILESTATUS, LISTSTATUS, DELETE,
+ * and 307 redirects for OPEN and CREATE to a "datanode" on another port, which streams OPEN (with
  * offset/length) and CREATE bodies to and from files on disk. Errors are RemoteException JSON.
  */
 export class FakeWebHdfsServer {
@@ -82,7 +82,15 @@ export class FakeWebHdfsServer {
       return;
     }
     const st = await stat(file).catch(() => undefined);
+    if (!st && op === 'DELETE') return json(res, 200, { boolean: false });
     if (!st) return remote(res, 404, 'FileNotFoundException', `File does not exist: ${path}`);
+    if (op === 'DELETE' && req.method === 'DELETE') {
+      if (st.isDirectory() && url.searchParams.get('recursive') !== 'true' && (await readdir(file)).length > 0) {
+        return remote(res, 403, 'PathIsNotEmptyDirectoryException', `${path} is non empty': Directory is not empty`);
+      }
+      await rm(file, { recursive: true });
+      return json(res, 200, { boolean: true });
+    }
     if (op === 'GETFILESTATUS') return json(res, 200, { FileStatus: status('', st.isDirectory(), st.size, st.mtimeMs) });
     if (op === 'LISTSTATUS') {
       const names = st.isDirectory() ? (await readdir(file)).sort() : [''];

@@ -25,18 +25,27 @@ export interface S3rverInstance {
   writeObject(bucket: string, key: string, body: Readable | Buffer): Promise<void>;
 }
 
+export interface S3rverOptions {
+  /** The address to listen on (default 127.0.0.1). */
+  address?: string;
+  /** Runs the command through another one (a benchmark's network namespace: `ip netns exec …`). */
+  wrap?: (cmd: string, args: string[]) => [string, string[]];
+}
+
 /**
- * Starts s3rver (a real S3-compatible server in Node) in a child process on 127.0.0.1 with a
+ * Starts s3rver (a real S3-compatible server in Node) in a child process on 127.0.0.1 (or `opts.address`) with a
  * random port and the given buckets. It runs with the OpenSSL legacy provider: s3rver encrypts
  * ListObjectsV2 continuation tokens with DES, which OpenSSL 3 refuses otherwise (every paginated
  * listing then fails with InternalError). The caller stops it (`stop`, by PID) in its teardown/after hook.
  */
-export async function startS3rver(buckets: string[]): Promise<S3rverInstance> {
+export async function startS3rver(buckets: string[], opts: S3rverOptions = {}): Promise<S3rverInstance> {
   const directory = await mkdtemp(join(tmpdir(), 'd7y-s3rver-'));
   const bin = createRequire(import.meta.url).resolve('s3rver/bin/s3rver.js');
-  const args = ['--openssl-legacy-provider', bin, '-d', directory, '-a', '127.0.0.1', '-p', '0', '--silent'];
+  const address = opts.address ?? '127.0.0.1';
+  const args = ['--openssl-legacy-provider', bin, '-d', directory, '-a', address, '-p', '0', '--silent'];
   for (const b of buckets) args.push('--configure-bucket', b);
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const [cmd, cmdArgs] = opts.wrap ? opts.wrap(process.execPath, args) : [process.execPath, args];
+  const child = spawn(cmd, cmdArgs, { stdio: ['ignore', 'pipe', 'pipe'] });
   const stop = async () => {
     await stopProcess(child);
     await rm(directory, { recursive: true, force: true });
@@ -47,7 +56,7 @@ export async function startS3rver(buckets: string[]): Promise<S3rverInstance> {
     child.stderr.resume();
     const port = Number(/listening on [\d.]+:(\d+)/.exec(out)![1]);
     const writeObject = (bucket: string, key: string, body: Readable | Buffer) => storeObject(directory, bucket, key, body);
-    return { endpoint: `http://127.0.0.1:${port}`, pid: child.pid!, directory, stop, writeObject };
+    return { endpoint: `http://${address}:${port}`, pid: child.pid!, directory, stop, writeObject };
   } catch (err) {
     await stop();
     throw err;

@@ -9,8 +9,8 @@ import { DownloadSchema, parseRequest, PeerIdsSchema, PieceSchema } from './requ
 import type { PeerChannel, PeerRecord, TaskRecord } from './resource/records.js';
 import type { SchedulerResources } from './resource/scheduler-resources.js';
 import type { SchedulerMetrics } from './scheduler-metrics.js';
-import { SpanStatusCode, type Span } from '@opentelemetry/api';
-import { remoteContext, startSpan } from '../../logging/tracing.js';
+import type { Span } from '@opentelemetry/api';
+import { failSpan, remoteContext, startSpan } from '../../logging/tracing.js';
 
 type Call = ServerDuplexStream<AnnouncePeerRequest, AnnouncePeerResponse>;
 
@@ -61,7 +61,7 @@ export class AnnouncePeerStream implements PeerChannel {
     this.detach();
     this.done = true;
     this.metrics.errors.inc({ code });
-    this.span?.setStatus({ code: SpanStatusCode.ERROR, message });
+    if (this.span) failSpan(this.span, message);
     this.span?.end();
     this.call.emit('error', toServiceError(new D7yError(code, message, { fix })));
     this.onClose();

@@ -17,8 +17,7 @@ import { checkTaskId } from '../../../task/task-id.js';
 import { describeTask, taskNotHere as notHere } from './task-view.js';
 import { socketAnswers } from '../../../protocol/local-api/socket-answers.js';
 import { closeHttpServer } from '../../common/close-http-server.js';
-import { context } from '@opentelemetry/api';
-import { remoteContext } from '../../../logging/tracing.js';
+import { withRemoteContext } from '../../../logging/tracing.js';
 
 const MAX_BODY = 1024 * 1024;
 
@@ -82,7 +81,7 @@ export class LocalApiServer implements Startable {
     if (method === 'POST' && path === '/v1/tasks/download') {
       // The caller's trace (a traced `d7y get`), so the download's span joins it.
       const body = await readRequest(req);
-      return context.with(remoteContext(req.headers), () => this.download(body, res));
+      return withRemoteContext(req.headers, () => this.download(body, res));
     }
     if (method === 'POST' && path === '/v1/tasks/stream') return this.stream(await readRequest(req), res);
     if (method === 'GET' && path === '/v1/tasks') return sendJson(res, 200, { tasks: await this.list() });

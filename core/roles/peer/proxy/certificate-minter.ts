@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { createPrivateKey, createPublicKey, randomBytes, webcrypto, type KeyObject } from 'node:crypto';
 import { isIP } from 'node:net';
-import * as x509 from '@peculiar/x509';
+import type * as X509 from '@peculiar/x509';
 import { D7yError } from '../../../errors/d7y-error.js';
 
 const crypto = webcrypto;
@@ -12,6 +12,17 @@ const DAY_MS = 86_400_000;
 /** Certificates start this long before they are made, so a client whose clock is behind accepts them. */
 export const BACKDATE_MS = DAY_MS;
 const LEAF_KEY: webcrypto.EcKeyGenParams = { name: 'ECDSA', namedCurve: 'P-256' };
+
+let library: Promise<typeof X509> | undefined;
+
+/**
+ * The X.509 library, loaded on first use: it and its ASN.1 modules cost a daemon about a third of
+ * a CPU-second at start, and most daemons never mint a certificate.
+ */
+function x509Library(): Promise<typeof X509> {
+  library ??= import('@peculiar/x509');
+  return library;
+}
 
 /** A CA's private key ready to sign, with the algorithm its signatures use. */
 export interface CaSigner {
@@ -75,6 +86,7 @@ async function keyPairOf(keyPem: string): Promise<webcrypto.CryptoKeyPair> {
  * keyCertSign and cRLSign.
  */
 export async function mintCaCertificate(commonName: string, days: number, keyPem?: string, now = Date.now()): Promise<PemPair> {
+  const x509 = await x509Library();
   const keys = keyPem ? await keyPairOf(keyPem) : await crypto.subtle.generateKey(LEAF_KEY, true, ['sign', 'verify']);
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: serialNumber(),
@@ -92,13 +104,9 @@ export async function mintCaCertificate(commonName: string, days: number, keyPem
   return { certPem: withNewline(cert.toString('pem')), keyPem: await keyPairPem(keys) };
 }
 
-/** The subject key identifier of a CA certificate (hex), when it has one. */
-export function subjectKeyIdOf(caCertPem: string): string | undefined {
-  return new x509.X509Certificate(caCertPem).getExtension(x509.SubjectKeyIdentifierExtension)?.keyId;
-}
-
 /** Whether a CA certificate that names its key usages allows keyCertSign (one that names none does). */
-export function allowsCertSigning(caCertPem: string): boolean {
+export async function allowsCertSigning(caCertPem: string): Promise<boolean> {
+  const x509 = await x509Library();
   const usage = new x509.X509Certificate(caCertPem).getExtension(x509.KeyUsagesExtension);
   return !usage || (usage.usages & x509.KeyUsageFlags.keyCertSign) !== 0;
 }
@@ -116,6 +124,7 @@ export interface LeafIssuer {
  * (never past the CA's own end). Returns the PEM pair and the end of its validity.
  */
 export async function mintLeafCertificate(host: string, issuer: LeafIssuer, days: number, now = Date.now()): Promise<PemPair & { notAfter: Date }> {
+  const x509 = await x509Library();
   const keys = await crypto.subtle.generateKey(LEAF_KEY, true, ['sign', 'verify']);
   const ca = new x509.X509Certificate(issuer.certPem);
   const notAfter = new Date(Math.min(now + days * DAY_MS, issuer.notAfter.getTime()));

@@ -47,7 +47,7 @@ async function readOptional(file: string, origin: Origin): Promise<string | unde
 }
 
 /** Parses and checks a CA pair: a PEM CA certificate, valid now, allowed to sign, and the key it was made with. */
-function checkPair(certPem: string, keyPem: string, certFile: string, keyFile: string, origin: Origin): Omit<CaPair, 'generated'> {
+async function checkPair(certPem: string, keyPem: string, certFile: string, keyFile: string, origin: Origin): Promise<Omit<CaPair, 'generated'>> {
   const fix = fixFor(origin, certFile, keyFile);
   let cert: X509Certificate;
   try {
@@ -64,7 +64,7 @@ function checkPair(certPem: string, keyPem: string, certFile: string, keyFile: s
   if (!cert.checkPrivateKey(key)) {
     throw new D7yError('D7Y_CONFIG_INVALID', `the private key in ${keyFile} does not belong to the certificate in ${certFile}`, { fix });
   }
-  if (!cert.ca || !allowsCertSigning(certPem)) {
+  if (!cert.ca || !(await allowsCertSigning(certPem))) {
     throw new D7yError('D7Y_CONFIG_INVALID', `${certFile} is not a CA certificate that may sign others (it needs basicConstraints CA:true and keyCertSign)`, { fix });
   }
   const now = Date.now();
@@ -134,7 +134,7 @@ export async function loadCaPair(opts: { dir: string; certFile?: string; keyFile
   }
   if (opts.certFile !== undefined && opts.keyFile !== undefined) {
     const [certPem, keyPem] = [await readOptional(opts.certFile, 'user'), await readOptional(opts.keyFile, 'user')];
-    return { ...checkPair(certPem!, keyPem!, opts.certFile, opts.keyFile, 'user'), generated: false };
+    return { ...(await checkPair(certPem!, keyPem!, opts.certFile, opts.keyFile, 'user')), generated: false };
   }
   const certFile = join(opts.dir, 'proxy-ca.crt');
   const keyFile = join(opts.dir, 'proxy-ca.key');
@@ -152,7 +152,7 @@ export async function loadCaPair(opts: { dir: string; certFile?: string; keyFile
     [certPem, keyPem] = [await readOptional(certFile, 'generated'), await readOptional(keyFile, 'generated')];
     generated = true;
   }
-  const pair = checkPair(certPem!, keyPem!, certFile, keyFile, 'generated');
+  const pair = await checkPair(certPem!, keyPem!, certFile, keyFile, 'generated');
   if (((await stat(keyFile)).mode & 0o077) !== 0) {
     opts.logger.warn({ keyFile }, `proxy: the CA key can be read by other users; chmod 600 ${keyFile}`);
   }
