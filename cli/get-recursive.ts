@@ -1,11 +1,12 @@
 import { mkdir } from 'node:fs/promises';
-import { join, normalize, resolve, sep } from 'node:path';
+import { join, resolve } from 'node:path';
 import cliProgress from 'cli-progress';
 import picomatch from 'picomatch';
 import { D7yError } from '../core/errors/d7y-error.js';
 import type { SourceEntry } from '../core/contracts/source-client.js';
 import type { PeerApi } from '../core/protocol/local-api/peer-api.js';
 import type { PeerDownloadRequest, TrafficShare } from '../core/protocol/local-api/download-request.js';
+import { entryTarget } from '../core/index.js';
 import { BAR_FORMAT, SpeedMeter, barPayload, summaryLine } from './get-progress.js';
 
 export interface RecursiveOptions {
@@ -16,18 +17,6 @@ export interface RecursiveOptions {
   /** No summary line at the end. */
   quiet: boolean;
   overwrite: boolean;
-}
-
-/** The file an entry is written to, refusing any path that would leave the output directory. */
-export function entryTarget(dir: string, entry: SourceEntry): string {
-  const rel = normalize(entry.path).replace(/^([/\\])+/, '');
-  const target = resolve(dir, rel);
-  if (!rel || rel === '.' || !target.startsWith(dir + sep)) {
-    throw new D7yError('D7Y_SOURCE_ERROR', `the listing names "${entry.path}", which is outside the output directory`, {
-      fix: 'the origin returned an unsafe path; download that object on its own with -O',
-    });
-  }
-  return target;
 }
 
 /** Lists `base.url` through the daemon and keeps the files that match, bounded by maxFiles. */

@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import { D7yError } from '../core/errors/d7y-error.js';
 import { readLimited } from '../core/index.js';
 import type { SourceClient, SourceEntry } from '../core/contracts/source-client.js';
-import type { SyncTarget } from './sync-target.js';
+import type { SyncTarget } from '../core/index.js';
 
 const MANIFEST_TYPES = new Set([
   'application/vnd.oci.image.index.v1+json', 'application/vnd.oci.image.manifest.v1+json',

@@ -1,24 +1,7 @@
 import type { SourceEntry } from '../core/contracts/source-client.js';
-import type { TrafficShare } from '../core/protocol/local-api/download-request.js';
+import type { SyncReport } from '../core/index.js';
 import { SpeedMeter, humanDuration, humanSpeed, shareText } from './get-progress.js';
 import { humanBytes } from './table.js';
-
-/** What a sync run did, as `--json` prints it. */
-export interface SyncReport extends TrafficShare {
-  src: string;
-  dst: string;
-  dryRun: boolean;
-  copied: number;
-  skipped: number;
-  deleted: number;
-  failed: number;
-  /** Bytes copied to the destination. */
-  bytes: number;
-  seconds: number;
-  failures: { path: string; error: string }[];
-  /** The sync state file. */
-  state: string;
-}
 
 /** A bar over the bytes to copy, with files done, on a terminal; nothing elsewhere. */
 export async function syncProgress(enabled: boolean, files: SourceEntry[]): Promise<{ add: (bytes: number, fileDone: boolean) => void; stop: () => void }> {

@@ -5,7 +5,13 @@ import { bytes, ErrorBox, html, Page, Table, useLoad, when } from '../ui.js';
 interface Cluster { id: string; number: number; name: string; scopes: unknown; config: unknown; client_config: unknown; is_default: boolean; seed_peer_cluster_id: string | null; updated_at: string }
 interface SeedCluster { id: string; name: string; created_at: string }
 interface Scheduler { id: string; cluster_id: string; hostname: string; ip: string; port: number; idc: string; location: string; state: string; last_keepalive_at: string }
-interface SeedPeer { id: string; cluster_id: string; hostname: string; ip: string; rpc_port: number; upload_port: number; idc: string; location: string; state: string; last_keepalive_at: string }
+interface Registered {
+  id: string; type: 'normal' | 'seed'; hostname: string; ip: string; version: string; state: string; reported_state: string;
+  ports: { rpc: number; upload: number; piece_http?: number; proxy?: number };
+  disk: { total: number; used: number; free: number };
+  bandwidth: { upload_bps: number; download_bps: number; upload_limit: number; download_limit: number };
+  last_keepalive_at: string;
+}
 interface Peer { host_id: string; hostname: string; ip: string; type: string; downloads: number; peer_bytes: number; source_bytes: number; last_seen_at: string }
 
 const pretty = (v: unknown) => JSON.stringify(v ?? {}, null, 2);
@@ -79,11 +85,27 @@ export function Clusters() {
 
 const state = (s: string) => html`<span class=${`badge ${s}`}>${s}</span>`;
 
-/** Schedulers, seed peers (from their registration and keepalives) and the peers seen in downloads. */
+const rate = (bps: number, limit: number) => `${bytes(bps)}/s${limit ? ` of ${bytes(limit)}/s` : ''}`;
+
+/** Peers or seed peers as they registered and last kept alive. */
+function RegisteredPeers({ rows, testid, empty }: { rows: Registered[] | undefined; testid: string; empty: string }) {
+  return html`<${Table} testid=${testid} rows=${rows} empty=${empty} columns=${[
+    { label: 'Host', cell: (p: Registered) => p.hostname },
+    { label: 'Version', cell: (p: Registered) => p.version },
+    { label: 'Address', cell: (p: Registered) => `${p.ip} rpc :${p.ports.rpc} upload :${p.ports.upload}${p.ports.proxy ? ` proxy :${p.ports.proxy}` : ''}` },
+    { label: 'State', cell: (p: Registered) => html`${state(p.state)}${p.reported_state === 'draining' ? html` ${state('draining')}` : ''}` },
+    { label: 'Disk', cell: (p: Registered) => `${bytes(p.disk.used)} used of ${bytes(p.disk.total)}, ${bytes(p.disk.free)} free` },
+    { label: 'Upload', cell: (p: Registered) => rate(p.bandwidth.upload_bps, p.bandwidth.upload_limit) },
+    { label: 'Download', cell: (p: Registered) => rate(p.bandwidth.download_bps, p.bandwidth.download_limit) },
+    { label: 'Last keepalive', cell: (p: Registered) => when(p.last_keepalive_at) },
+  ]} />`;
+}
+
+/** Schedulers, seed peers and peers (from their registration and keepalives), and the hosts seen in downloads. */
 export function Nodes() {
   const schedulers = useLoad(() => api<Scheduler[]>('GET', '/api/v1/schedulers'));
-  const seeds = useLoad(() => api<SeedPeer[]>('GET', '/api/v1/seed-peers'));
-  const peers = useLoad(() => api<Peer[]>('GET', '/api/v1/peers'));
+  const registered = useLoad(() => api<Registered[]>('GET', '/api/v1/peers'));
+  const seen = useLoad(() => api<Peer[]>('GET', '/api/v1/downloads/peers'));
   return html`<${Page} title="Schedulers, seed peers and peers">
     <h2>Schedulers</h2>
     <${ErrorBox} error=${schedulers.error} />
@@ -94,18 +116,14 @@ export function Nodes() {
       { label: 'State', cell: (s: Scheduler) => state(s.state) },
       { label: 'Last keepalive', cell: (s: Scheduler) => when(s.last_keepalive_at) },
     ]} />
+    <${ErrorBox} error=${registered.error} />
     <h2>Seed peers</h2>
-    <${ErrorBox} error=${seeds.error} />
-    <${Table} testid="seed-peers" rows=${seeds.data} empty="No seed peer registered." columns=${[
-      { label: 'Host', cell: (s: SeedPeer) => s.hostname },
-      { label: 'Address', cell: (s: SeedPeer) => `${s.ip} rpc :${s.rpc_port} upload :${s.upload_port}` },
-      { label: 'IDC / location', cell: (s: SeedPeer) => [s.idc, s.location].filter(Boolean).join(' · ') || '–' },
-      { label: 'State', cell: (s: SeedPeer) => state(s.state) },
-      { label: 'Last keepalive', cell: (s: SeedPeer) => when(s.last_keepalive_at) },
-    ]} />
-    <h2>Peers seen in downloads</h2>
-    <${ErrorBox} error=${peers.error} />
-    <${Table} testid="peers" rows=${peers.data} empty="No download reported yet." columns=${[
+    <${RegisteredPeers} testid="seed-peers" rows=${registered.data?.filter((p) => p.type === 'seed')} empty="No seed peer registered." />
+    <h2>Peers</h2>
+    <${RegisteredPeers} testid="peers" rows=${registered.data?.filter((p) => p.type === 'normal')} empty="No peer registered: a peer with a manager link registers at start." />
+    <h2>Hosts seen in downloads</h2>
+    <${ErrorBox} error=${seen.error} />
+    <${Table} testid="download-peers" rows=${seen.data} empty="No download reported yet." columns=${[
       { label: 'Host', cell: (p: Peer) => p.hostname },
       { label: 'IP', cell: (p: Peer) => p.ip },
       { label: 'Type', cell: (p: Peer) => p.type },

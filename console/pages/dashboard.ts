@@ -7,7 +7,7 @@ interface Point { t: number; p2p_bytes: number; source_bytes: number; downloads:
 interface Dashboard {
   downloads: number; succeeded: number; failed: number; success_rate: number | null; p2p_bytes: number; source_bytes: number;
   origin_egress_ratio: number | null; duration_ms: { p50: number | null; p99: number | null }; series: Point[]; truncated: boolean;
-  back_to_source: { reason: string; downloads: number; bytes: number }[];
+  back_to_source: { code: string; reason: string; downloads: number; bytes: number }[];
   busiest_tasks: { task_id: string; url: string; downloads: number; bytes: number }[];
   busiest_hosts: { host_id: string; hostname: string; ip: string; downloads: number; bytes: number }[];
 }
@@ -51,8 +51,8 @@ export function DashboardPage() {
       ${v.truncated && html`<p class="hint">The window holds more downloads than one view reads; the figures cover the newest.</p>`}
       <div class="columns">
         <div><h2>Back to source</h2>
-          <${Table} rows=${v.back_to_source} empty="No download went to an origin." columns=${[
-            { label: 'Why', cell: (r: Dashboard['back_to_source'][number]) => r.reason },
+          <${Table} testid="back-to-source" rows=${v.back_to_source} empty="No download went to an origin." columns=${[
+            { label: 'Why', cell: (r: Dashboard['back_to_source'][number]) => html`${r.reason} <small><code>${r.code}</code></small>` },
             { label: 'Downloads', cell: (r: Dashboard['back_to_source'][number]) => r.downloads },
             { label: 'Bytes', cell: (r: Dashboard['back_to_source'][number]) => bytes(r.bytes) },
           ]} /></div>

@@ -2,7 +2,7 @@ import { useState } from 'preact/hooks';
 import { api } from '../api.js';
 import { ErrorBox, fieldsOf, html, Page, Table, useLoad, when } from '../ui.js';
 
-interface Sync { id: string; name: string; source: string; schedule: string; state: string; scope: string; next_run_at: string | null; created_at: string }
+interface Sync { id: string; name: string; source: string; schedule: string; state: string; scope: string; mode?: string; destination?: string; next_run_at: string | null; created_at: string }
 interface SyncRun { id: string; state: string; job_id: string | null; report: Record<string, unknown> | null; error: string | null; started_at: string; finished_at: string | null }
 interface Webhook { id: string; name: string; url: string; events: string[]; created_at: string }
 interface Delivery { id: string; event: string; state: string; attempts: unknown[]; last_status: number | null; next_attempt_at: string | null; created_at: string }
@@ -37,7 +37,7 @@ function SyncRow({ sync, act }: { sync: Sync; act: (fn: () => Promise<unknown>) 
   const last = runs.data?.[0];
   const base = `/api/v1/syncs/${sync.id}`;
   return html`<tr>
-    <td>${sync.name}<br /><small><code>${sync.source}</code></small></td>
+    <td>${sync.name}<br /><small><code>${sync.source}</code>${sync.mode === 'copy' ? html` → <code>${sync.destination}</code> (copied by a seed peer)` : ''}</small></td>
     <td><code>${sync.schedule}</code></td>
     <td><span class=${`badge ${sync.state}`}>${sync.state}</span></td>
     <td>${when(sync.next_run_at)}</td>
@@ -51,13 +51,14 @@ function SyncRow({ sync, act }: { sync: Sync; act: (fn: () => Promise<unknown>) 
   </tr>`;
 }
 
-/** Sync jobs: create (source + cron schedule), each one's last run and report, pause/resume, run now, delete. */
+/** Sync jobs: create (source + cron schedule; warm the peers, or copy to a destination on a seed peer), each one's last run and report, pause/resume, run now, delete. */
 function Syncs() {
   const list = useLoad(() => api<Sync[]>('GET', '/api/v1/syncs'));
   const [error, act] = useAct(list.reload);
   const create = (e: Event) => {
     const f = fieldsOf(e);
-    void act(() => api('POST', '/api/v1/syncs', { source: f.source, schedule: f.schedule, scope: f.scope, ...(f.sync_name && { name: f.sync_name }) }));
+    const copy = f.destination ? { mode: 'copy', destination: f.destination } : {};
+    void act(() => api('POST', '/api/v1/syncs', { source: f.source, schedule: f.schedule, scope: f.scope, ...copy, ...(f.sync_name && { name: f.sync_name }) }));
   };
   return html`<h2>Sync jobs</h2>
     <form class="inline" onSubmit=${create} data-testid="sync-form">
@@ -65,6 +66,7 @@ function Syncs() {
       <label>Schedule (cron) <input name="schedule" required value="*/15 * * * *" /></label>
       <label>Scope <select name="scope"><option value="all_peers">all peers</option><option value="all_seed_peers">all seed peers</option><option value="single_seed_peer">single seed peer</option></select></label>
       <label>Sync name <input name="sync_name" /></label>
+      <label>Copy to (on a seed peer) <input name="destination" placeholder="empty: warm the peers" /></label>
       <button type="submit">Create sync job</button>
     </form>
     <${ErrorBox} error=${error ?? list.error} />

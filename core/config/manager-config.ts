@@ -81,7 +81,7 @@ export const ManagerConfigSchema = z.strictObject({
     logSize: z.number().int().min(10).max(100_000).default(1_000),
   }).prefault({}),
   commands: z.strictObject({
-    /** How long a scheduler's wait for commands is held open before it is answered empty and renewed. */
+    /** How long a scheduler's or peer's wait for commands is held open before it is answered empty and renewed. */
     waitTimeout: ms(25_000),
     /** A command not acknowledged after this long fails. */
     ackTimeout: ms(5 * 60_000),

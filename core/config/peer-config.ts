@@ -138,9 +138,10 @@ export const PeerConfigSchema = unitObject({
     maxReplicas: z.number().int().min(1).max(1000).default(100),
   }).prefault({}),
   /**
-   * Ask a manager for this peer's schedulers (at start, then every `schedulerRefreshInterval`); seed
-   * peers also register in the seed-peer cluster `cluster` and keep alive. `schedulers` above
-   * stays the fallback while the manager cannot be reached.
+   * Ask a manager for this peer's schedulers (at start, then every `schedulerRefreshInterval`). A
+   * daemon also registers (seed peers in the seed-peer cluster `cluster`), keeps alive every
+   * `keepaliveInterval` with its disk and bandwidth, and takes the manager's commands. `schedulers`
+   * above stays the fallback while the manager cannot be reached.
    */
   manager: ManagerLinkConfigSchema.extend({
     token: z.string().min(1).optional(),

@@ -1,9 +1,10 @@
 import test from 'ava';
 import { randomBytes } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startAllInOne } from '../support/all-in-one.js';
 import { artifactDir, launchChromium } from '../support/browser.js';
+import { repoRoot } from '../support/env.js';
 import { startOriginServer } from '../support/origin-server.js';
 import { runCli } from '../support/run-cli.js';
 
@@ -122,6 +123,7 @@ test('the web console: sign in, create a token, preheat from the form onto the s
   await page.goto(`${node.managerUrl}/#/dashboard`);
   await page.getByTestId('traffic-chart').locator('canvas').waitFor();
   t.true(Number(await page.getByTestId('fig-downloads').locator('.value').innerText()) >= 6, 'the dashboard counts the preheat and the five gets');
+  t.regex(await page.getByTestId('back-to-source').innerText(), /seed peer fetched from the origin\s+seed_peer/, 'back-to-source is split by reason');
   await shot(page, '07-dashboard');
 
   for (const [hash, name] of [['nodes', '08-nodes'], ['users', '09-users'], ['tenants', '10-tenants']] as const) {
@@ -132,7 +134,18 @@ test('the web console: sign in, create a token, preheat from the form onto the s
   t.regex(await page.locator('body').innerText(), /default/);
   await page.goto(`${node.managerUrl}/#/nodes`);
   t.regex(await page.getByTestId('schedulers').innerText(), /active/, 'the scheduler is shown active');
-  t.regex(await page.getByTestId('peers').innerText(), /seed/, 'the peers seen include the seed peer');
+  t.regex(await page.getByTestId('download-peers').innerText(), /seed/, 'the hosts seen in downloads include the seed peer');
+  const version = (JSON.parse(await readFile(join(repoRoot, 'package.json'), 'utf8')) as { version: string }).version;
+  for (const testid of ['seed-peers', 'peers']) {
+    const row = page.getByTestId(testid).locator('tbody tr');
+    t.is(await row.count(), 1, `the all-in-one's one ${testid === 'peers' ? 'peer' : 'seed peer'} is listed`);
+    const cells = await row.locator('td').allInnerTexts();
+    t.is(cells[1], version, `${testid}: the package version is shown`);
+    t.is(cells[3], 'active', `${testid}: it keeps alive`);
+    t.regex(cells[4] ?? '', /^\d[\d.]* [KMGT]?i?B used of \d[\d.]* [KMGT]?i?B, \d[\d.]* [KMGT]?i?B free$/, `${testid}: its disk is shown (${cells[4]})`);
+    t.regex(cells[2] ?? '', /^127\.0\.0\.1 rpc :\d+ upload :\d+/, `${testid}: its address is shown`);
+  }
+  await shot(page, '08b-peers');
 
   await page.goto(`${node.managerUrl}/#/audit`);
   await page.getByLabel('Path prefix').fill('/api/v1/personal-access-tokens');
@@ -146,6 +159,12 @@ test('the web console: sign in, create a token, preheat from the form onto the s
 
   await page.goto(`${node.managerUrl}/#/syncs`);
   await page.getByTestId('syncs-empty').getByText('No sync jobs yet.').waitFor();
+  await page.getByLabel('Source').fill('s3://models/llm/');
+  await page.getByLabel('Schedule (cron)').fill('0 0 1 1 *');
+  await page.getByLabel('Copy to (on a seed peer)').fill('/srv/models/llm');
+  await page.getByRole('button', { name: 'Create sync job' }).click();
+  await page.getByTestId('syncs').getByText('(copied by a seed peer)').waitFor();
+  t.regex(await page.getByTestId('syncs').innerText(), /s3:\/\/models\/llm\/ → \/srv\/models\/llm/, 'a copy-mode sync job is created from the form and shown with its destination');
   await page.getByLabel('Webhook URL').fill(origin.urlOf('/hook'));
   await page.getByLabel('Webhook name').fill('console-hook');
   await page.getByRole('button', { name: 'Create webhook' }).click();

@@ -43,10 +43,14 @@ test('every route checks authentication, scope, root role and tenant (table-driv
   const hook = await a.pat.createWebhook({ url: 'http://127.0.0.1:9/hook', events: ['job.failed'] });
   const [command] = await a.pat.createCommand({ type: 'run_gc', scheduler_ids: [sched.id] });
   const sync = await a.pat.call<{ id: string }>('POST', '/oapi/v1/syncs', { source: 's3://bucket/prefix/', schedule: '0 0 1 1 *' });
+  const peer = await a.pat.registerPeer({
+    host_id: '127.0.0.1-edge', type: 'normal', hostname: 'edge', ip: '127.0.0.1', version: '0.0.0', ports: { rpc: 4000, upload: 4005 },
+    status: { state: 'running', disk: { total: 1, used: 0, free: 1 }, bandwidth: { upload_bps: 0, download_bps: 0, upload_limit: 0, download_limit: 0 } },
+  });
   const aTokens = await a.session.listTokens();
   const fixtures: Record<ResourceKind, string> = {
     'job': job.id, 'scheduler-cluster': sched.cluster_id, 'seed-peer-cluster': spc.id, 'token': aTokens[0]!.id,
-    'scheduler': sched.id, 'seed-peer': seed.id, 'webhook': hook.id, 'command': command!.id, 'sync': sync.id,
+    'scheduler': sched.id, 'seed-peer': seed.id, 'peer': peer.id, 'webhook': hook.id, 'command': command!.id, 'sync': sync.id,
   };
   const aIds = [...Object.values(fixtures), ...aTokens.map((x) => x.id), cacheTask];
   const checked: string[] = [];

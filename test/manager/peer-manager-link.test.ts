@@ -20,22 +20,20 @@ function managerConfig(url: string, token?: string) {
   return PeerConfigSchema.parse({ manager: { url, token, keepaliveIntervalMs: 200, schedulerRefreshMs: 1_000 } }).manager!;
 }
 
-test('a peer takes its schedulers from the manager, follows a change, and a seed peer registers and keeps alive', async (t) => {
+test('a peer takes its schedulers from the manager and follows a change', async (t) => {
   const m = await startManager(t);
   const { token } = await m.root.createToken({ name: 'peers', scopes: ['cluster'] });
   const pat = m.client(token);
   await pat.registerScheduler({ cluster: 'c1', hostname: 's1', ip: '127.0.0.1', port: 9001 });
   const seen: string[][] = [];
   const discovery = new ManagerDiscovery({
-    config: managerConfig(m.url, token), seed: true, fallback: ['127.0.0.1:8002'], host: () => host,
+    config: managerConfig(m.url, token), fallback: ['127.0.0.1:8002'], host: () => host,
     onSchedulers: (a) => seen.push(a), logger: silentLogger(),
   });
   t.teardown(() => discovery.stop());
   t.deepEqual(await discovery.resolve(), ['127.0.0.1:9001']);
   t.is(discovery.origin, 'manager');
   await discovery.start();
-  const seeds = await pat.call<{ hostname: string; rpc_port: number; upload_port: number; state: string }[]>('GET', '/oapi/v1/seed-peers');
-  t.deepEqual(seeds.map((s) => [s.hostname, s.rpc_port, s.upload_port, s.state]), [['edge-7', 4100, 4105, 'active']]);
 
   await pat.registerScheduler({ cluster: 'c1', hostname: 's2', ip: '127.0.0.1', port: 9002 });
   t.true(await discovery.refresh());
@@ -46,7 +44,7 @@ test('a peer takes its schedulers from the manager, follows a change, and a seed
 test('an unreachable manager leaves the static schedulers in use', async (t) => {
   const port = await freePort();
   const discovery = new ManagerDiscovery({
-    config: managerConfig(`http://127.0.0.1:${port}`, 'd7y_not-a-token'), seed: false, fallback: ['127.0.0.1:8002'], host: () => host,
+    config: managerConfig(`http://127.0.0.1:${port}`, 'd7y_not-a-token'), fallback: ['127.0.0.1:8002'], host: () => host,
     onSchedulers: () => t.fail('no list from a manager that is down'), logger: silentLogger(), timeoutMs: 2_000,
   });
   t.teardown(() => discovery.stop());
@@ -89,7 +87,7 @@ test('a peer applies its cluster\'s client config from the manager (concurrency,
   const reg = await pat.registerScheduler({ cluster: 'c9', hostname: 's1', ip: '127.0.0.1', port: 9001 });
   const seen: Record<string, unknown>[] = [];
   const discovery = new ManagerDiscovery({
-    config: managerConfig(m.url, token), seed: false, fallback: [], host: () => host,
+    config: managerConfig(m.url, token), fallback: [], host: () => host,
     onSchedulers: () => undefined, onClientConfig: (c) => seen.push(c), logger: silentLogger(),
   });
   t.teardown(() => discovery.stop());

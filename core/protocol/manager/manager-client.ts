@@ -74,16 +74,18 @@ const KNOWN_CODES = new Set<string>([
  * carrying the manager's code, message and fix; an unreachable manager is `D7Y_INTERNAL` with a
  * fix naming the setting. The token is never part of an error message.
  */
-/** A command as a scheduler receives it from the command channel. */
+/** A command as a scheduler or peer receives it from the command channel. */
 export interface PushedCommandView {
   id: string;
-  type: 'delete_task' | 'run_gc' | 'reload_config' | 'set_limits';
+  type: 'delete_task' | 'run_gc' | 'reload_config' | 'set_limits' | 'sync_copy';
   args: Record<string, unknown>;
 }
 
 export interface CommandView {
   id: string;
-  scheduler_id: string;
+  target: 'scheduler' | 'peer';
+  scheduler_id: string | null;
+  peer_id: string | null;
   type: string;
   args: Record<string, unknown>;
   state: 'pending' | 'sent' | 'succeeded' | 'failed';
@@ -92,6 +94,27 @@ export interface CommandView {
   created_by: string;
   created_at: string;
   updated_at: string;
+}
+
+/** What a peer reports of itself at every keepalive (bytes, and bytes/s over the last interval; a 0 limit is none). */
+export interface PeerStatusReport {
+  state: 'running' | 'draining';
+  disk: { total: number; used: number; free: number };
+  bandwidth: { upload_bps: number; download_bps: number; upload_limit: number; download_limit: number };
+}
+
+/** A peer or seed peer registering with the manager. */
+export interface PeerRegistration {
+  host_id: string;
+  type: 'normal' | 'seed';
+  cluster?: string;
+  hostname: string;
+  ip: string;
+  idc?: string;
+  location?: string;
+  version: string;
+  ports: { rpc: number; upload: number; piece_http?: number; proxy?: number; metrics?: number };
+  status: PeerStatusReport;
 }
 
 export interface WebhookView {
@@ -324,11 +347,24 @@ export class ManagerClient {
     return this.call('POST', `/oapi/v1/schedulers/${encodeURIComponent(schedulerId)}/commands/wait`, undefined, { timeout_ms: waitMs }, { signal, timeoutMs: waitMs + 10_000 });
   }
 
-  ackCommand(id: string, ack: { scheduler_id: string; state: 'succeeded' | 'failed'; result?: Record<string, unknown>; error?: string }): Promise<CommandView> {
+  /** Holds until commands for the peer are pending (or `waitMs` passes); `signal` ends the wait. */
+  waitPeerCommands(peerId: string, waitMs: number, signal?: AbortSignal): Promise<{ commands: PushedCommandView[] }> {
+    return this.call('POST', `/oapi/v1/peers/${encodeURIComponent(peerId)}/commands/wait`, undefined, { timeout_ms: waitMs }, { signal, timeoutMs: waitMs + 10_000 });
+  }
+
+  registerPeer(req: PeerRegistration): Promise<{ id: string; cluster_id: string | null; keepalive_ttl_ms: number }> {
+    return this.call('POST', '/oapi/v1/peers', req);
+  }
+
+  keepAlivePeer(id: string, status: PeerStatusReport): Promise<{ id: string }> {
+    return this.call('POST', `/oapi/v1/peers/${encodeURIComponent(id)}/keepalive`, { status });
+  }
+
+  ackCommand(id: string, ack: { scheduler_id?: string; peer_id?: string; state: 'succeeded' | 'failed'; result?: Record<string, unknown>; error?: string }): Promise<CommandView> {
     return this.call('PUT', `/oapi/v1/commands/${encodeURIComponent(id)}/result`, ack);
   }
 
-  createCommand(req: { type: string; args?: Record<string, unknown>; scheduler_ids?: string[]; scheduler_cluster_ids?: string[] }): Promise<CommandView[]> {
+  createCommand(req: { type: string; args?: Record<string, unknown>; scheduler_ids?: string[]; scheduler_cluster_ids?: string[]; peer_ids?: string[] }): Promise<CommandView[]> {
     return this.call('POST', '/oapi/v1/commands', req);
   }
 

@@ -124,7 +124,7 @@ export class ManagerRole implements Role {
       this.webhooks = new WebhookDispatcher(db, c.webhooks, this.logger);
       this.webhooks.start();
       this.commands = new CommandHub();
-      this.syncs = new SyncRunner({ db, sources: this.sources, limiter: this.limiter, webhooks: this.webhooks, config: c, logger: this.logger });
+      this.syncs = new SyncRunner({ db, sources: this.sources, limiter: this.limiter, webhooks: this.webhooks, config: c, logger: this.logger, commands: this.commands });
       const services: ManagerServices = {
         db, config: c, signer, limiter: this.limiter,
         logins: new LoginGuard({ perUser: c.auth.maxFailedLogins, perIp: c.auth.maxFailedLoginsPerIp, windowMs: c.auth.lockoutWindow }), images: new ImageResolver(this.sources), audit: this.audit, logger: this.logger,
@@ -179,8 +179,8 @@ export class ManagerRole implements Role {
   }
 
   /**
-   * Fails job runs and commands past their deadline (announcing the jobs that thereby end),
-   * announces schedulers and seed peers whose keepalive lapsed, and prunes old audit and download rows (manager.audit.retention) and expired sessions. */
+   * Fails job runs and commands past their deadline (announcing the jobs that thereby end, and
+   * ending the copy-mode sync runs whose command timed out), announces schedulers, peers and seed peers whose keepalive lapsed, and prunes old audit and download rows (manager.audit.retention) and expired sessions. */
   async sweep(now = Date.now()): Promise<void> {
     const db = this.db;
     if (!db) return;
@@ -188,8 +188,10 @@ export class ManagerRole implements Role {
       const late = await db.selectFrom('job_runs').select('job_id').where('state', 'in', ['pending', 'running']).where('deadline_at', '<', now).limit(1000).execute();
       await db.updateTable('job_runs').set({ state: 'failed', error: 'timed out before a scheduler finished it', updated_at: now })
         .where('state', 'in', ['pending', 'running']).where('deadline_at', '<', now).execute();
-      await db.updateTable('commands').set({ state: 'failed', error: 'not acknowledged in time by its scheduler', updated_at: now })
+      const copies = await db.selectFrom('commands').select('id').where('type', '=', 'sync_copy').where('state', 'in', ['pending', 'sent']).where('deadline_at', '<', now).limit(1000).execute();
+      await db.updateTable('commands').set({ state: 'failed', error: 'not acknowledged in time by its scheduler or peer', updated_at: now })
         .where('state', 'in', ['pending', 'sent']).where('deadline_at', '<', now).execute();
+      for (const { id } of copies) await this.syncs?.finishCopyRun(await db.selectFrom('commands').selectAll().where('id', '=', id).executeTakeFirstOrThrow());
       if (this.webhooks) {
         await announceJobEnds(db, this.webhooks, late.map((r) => r.job_id), this.syncs, now);
         await announceOffline(db, this.webhooks, this.config.manager.keepaliveTtl, now);

@@ -1,10 +1,10 @@
+import { statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Registry } from 'prom-client';
 import { ensurePrivateDir } from '../../config/private-dir.js';
 import { inject, injectable } from '../../di.js';
 import type { NodeConfig } from '../../config/node-config.js';
 import { peerDataDir, peerSocketPath, type PeerConfig } from '../../config/peer-config.js';
-import type { StorageMedium } from '../../contracts/storage-medium.js';
 import { D7yError } from '../../errors/d7y-error.js';
 import type { Logger } from '../../logging/logger.js';
 import { DfdaemonUploadClient } from '../../protocol/rpc/dfdaemon-upload-client.js';
@@ -30,6 +30,10 @@ import { HeldTaskAnnouncer } from './cluster/held-task-announcer.js';
 import { HostAnnouncer } from './cluster/host-announcer.js';
 import { LocalApiServer } from './api/local-api-server.js';
 import { ManagerDiscovery } from './cluster/manager-discovery.js';
+import { PeerManagerLink } from './cluster/peer-manager-link.js';
+import { peerCommandRunner } from './cluster/peer-commands.js';
+import { packageVersion } from '../../package-version.js';
+import type { PeerStatusReport } from '../../protocol/manager/manager-client.js';
 import { PieceHttpServer } from './upload/piece-http-server.js';
 import { ProxyServer } from './proxy/proxy-server.js';
 import { ProxyCa } from './proxy/proxy-ca.js';
@@ -66,7 +70,7 @@ export class PeerRole implements Role {
   private readonly cfg: PeerConfig;
   private readonly lifecycle = new Lifecycle();
   private readonly uploadStats = new UploadStats();
-  private medium?: StorageMedium;
+  private medium?: TaskMediumRouter;
   private vortexServer?: VortexServer;
   private rpc?: DfdaemonService;
   private pieceHttp?: PieceHttpServer;
@@ -79,6 +83,10 @@ export class PeerRole implements Role {
   private service?: DownloadService;
   private proxy?: ProxyServer;
   private discovery?: ManagerDiscovery;
+  private link?: PeerManagerLink;
+  private uploadLimiter?: TokenBucket;
+  private draining = false;
+  private lastTraffic = { at: Date.now(), sent: 0, written: 0 };
   private announcer?: HostAnnouncer;
   private lateAnnouncer?: HostAnnouncer;
   private heldTasks?: HeldTaskAnnouncer;
@@ -214,7 +222,7 @@ export class PeerRole implements Role {
     let engine: TaskDownloader | undefined;
     if (cfg.manager) {
       this.discovery = new ManagerDiscovery({
-        config: { ...cfg.manager, token: linkToken }, seed: cfg.seed, fallback: cfg.schedulers, logger: this.logger, tls,
+        config: { ...cfg.manager, token: linkToken }, fallback: cfg.schedulers, logger: this.logger, tls,
         host: () => ({ ...cfg.host, rpcPort: this.rpc?.port ?? 0, uploadPort: this.vortexServer?.port ?? 0 }),
         onSchedulers: (addresses) => { if (engine) this.useSchedulers(addresses, engine); },
         onClientConfig: (c) => this.applyClientConfig(c),
@@ -237,6 +245,7 @@ export class PeerRole implements Role {
       ? new SeedOffers({ inFlight: cfg.upload.superSeed.inFlight, grantTtlMs: cfg.upload.superSeed.offerTtlMs })
       : undefined;
     const limiter = new TokenBucket(cfg.upload.rateLimit);
+    this.uploadLimiter = limiter;
     const slots = new UploadSlots(cfg.upload.concurrentPieces);
     // Children over Vortex share a piece at most childrenPerPiece at once (a seed's super-seeding
     // already offers each piece to one child); the HTTP piece endpoint, for tools, is not limited.
@@ -295,6 +304,28 @@ export class PeerRole implements Role {
       this.lifecycle.add(this.announcer);
     }
     if (this.discovery) this.lifecycle.add(this.discovery);
+    // A daemon (local API on) registers; a peer embedded in a program (a daemonless get) does not.
+    if (cfg.manager && cfg.localApi) {
+      this.link = new PeerManagerLink({
+        url: cfg.manager.url, token: linkToken, tls, keepaliveIntervalMs: cfg.manager.keepaliveIntervalMs, logger: this.logger,
+        registration: () => this.registration(), status: () => this.status(dir),
+        onCommand: peerCommandRunner({
+          deleteTask: (id) => downloads.delete(id),
+          gc: async () => {
+            const r = await medium.gc();
+            return { evicted: r.evicted.length, bytes: r.evicted.reduce((n, e) => n + e.bytes, 0) };
+          },
+          reloadConfig: async () => ({ refreshed: await this.discovery!.refresh(), download: { ...(this.describe().download as object) } }),
+          upload: limiter, download: engine.downloadLimiter,
+          onLimits: (l) => {
+            if (l.upload !== undefined) cfg.upload.rateLimit = l.upload;
+            if (l.download !== undefined) cfg.download.rateLimit = l.download;
+          },
+          api: () => this.api(async () => undefined), sources: this.sources, dataDir: dir, logger: this.logger,
+        }),
+      });
+      this.lifecycle.add(this.link);
+    }
     this.lifecycle.add(this.heldTasks);
     this.lifecycle.add(cache);
     this.lifecycle.add(this.metricsServer);
@@ -319,6 +350,7 @@ export class PeerRole implements Role {
    */
   async drain(): Promise<{ unfinished: number; waitedMs: number }> {
     const began = Date.now();
+    this.draining = true;
     this.metricsServer.drain();
     for (const p of this.providers) p.refuseNew();
     this.vortexServer?.stopAccepting();
@@ -384,6 +416,38 @@ export class PeerRole implements Role {
       maxTxBps: cfg.upload.rateLimit || cfg.upload.maxBandwidth, txBps60s: this.uploadStats.txBps60s(),
       concurrentUploads: this.uploadStats.concurrent, uploadLimit: cfg.seed ? 2000 : 200,
       uploadSuccessCount: this.uploadStats.successCount, uploadFailedCount: this.uploadStats.failedCount, announcedAt: Date.now(),
+    };
+  }
+
+  /** This peer as it registers with the manager. */
+  private registration() {
+    const cfg = this.cfg;
+    return {
+      host_id: this.hostId, type: cfg.seed ? 'seed' as const : 'normal' as const, cluster: cfg.manager?.cluster,
+      hostname: cfg.host.hostname, ip: cfg.host.ip, idc: cfg.host.idc, location: cfg.host.location, version: packageVersion(),
+      ports: {
+        rpc: this.rpc?.port ?? 0, upload: this.vortexServer?.port ?? 0, piece_http: this.pieceHttp?.port,
+        proxy: cfg.proxy.enabled ? this.proxy?.port : undefined, metrics: this.metricsServer.port,
+      },
+    };
+  }
+
+  /** State, disk of the data dir's file system, and bandwidth used (bytes/s since the last report) with the limits. */
+  private async status(dir: string): Promise<PeerStatusReport> {
+    const fs = await statfs(dir);
+    const total = fs.blocks * fs.bsize;
+    const now = { at: Date.now(), sent: this.uploadStats.sentBytes, written: this.medium?.writtenBytes ?? 0 };
+    const seconds = Math.max(0.001, (now.at - this.lastTraffic.at) / 1000);
+    const perSecond = (n: number) => Math.max(0, Math.round(n / seconds));
+    const bandwidth = {
+      upload_bps: perSecond(now.sent - this.lastTraffic.sent), download_bps: perSecond(now.written - this.lastTraffic.written),
+      upload_limit: this.uploadLimiter?.rate ?? this.cfg.upload.rateLimit, download_limit: this.engine?.downloadLimiter.rate ?? this.cfg.download.rateLimit,
+    };
+    this.lastTraffic = now;
+    return {
+      state: this.draining ? 'draining' : 'running',
+      disk: { total, used: total - fs.bfree * fs.bsize, free: fs.bavail * fs.bsize },
+      bandwidth,
     };
   }
 

@@ -118,7 +118,7 @@ export class AnnouncePeerStream implements PeerChannel {
       case 'downloadPeerStartedRequest':
         return this.announcer.started(task, peer);
       case 'downloadPeerBackToSourceStartedRequest':
-        return this.announcer.backToSourceStarted(task, peer);
+        return this.announcer.backToSourceStarted(task, peer, r.value.description);
       case 'reschedulePeerRequest':
         return this.announcer.reschedule(task, peer, r.value.candidateParents.map((p) => p.id).filter(Boolean));
       case 'downloadPieceFinishedRequest':

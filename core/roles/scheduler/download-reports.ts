@@ -36,7 +36,7 @@ export class DownloadReports {
       content_length: contentLength,
       peer_bytes: s?.peerBytes ?? (end.succeeded && !backToSource ? contentLength : 0),
       source_bytes: s?.sourceBytes ?? (end.succeeded && backToSource ? contentLength : 0),
-      back_to_source: backToSource, piece_failures: s?.pieceFailures ?? 0, reschedules: s?.reschedules ?? 0,
+      back_to_source: backToSource, back_to_source_reason: backToSource ? peer.backToSourceReason ?? 'peer_decided' : undefined, piece_failures: s?.pieceFailures ?? 0, reschedules: s?.reschedules ?? 0,
       ended_at: new Date(this.now()).toISOString(),
       ...(outcome && { experiment: { id: outcome.experimentId, arm: outcome.arm, arm_index: outcome.armIndex, evaluator: outcome.evaluator, bucket: outcome.bucket } }),
     });

@@ -6,6 +6,7 @@ import type { Logger } from '../../logging/logger.js';
 import { ManagerClient, type PushedCommandView, type ReportedCacheTask } from '../../protocol/manager/manager-client.js';
 import type { DownloadReports } from './download-reports.js';
 import type { JobRunner } from './job-runner.js';
+import { holdCommandChannel } from '../common/command-channel.js';
 
 /** What the link reports of the scheduler's persistent cache, and how it carries out a delete asked on the manager. */
 export interface CacheTaskSource {
@@ -104,32 +105,17 @@ export class ManagerLink implements Startable {
     }
   }
 
-  /** The command channel: wait, carry out, acknowledge, again, until stopped; a refused wait is retried after a second. */
-  private async listen(): Promise<void> {
-    const signal = this.abort.signal;
-    while (!signal.aborted) {
-      try {
+  /** The command channel (reload_config is the link's own), until stopped. */
+  private listen(): Promise<void> {
+    return holdCommandChannel({
+      signal: this.abort.signal, logger: this.o.logger, timeoutMs: COMMAND_TIMEOUT_MS, onError: (err) => this.warn(err),
+      wait: (signal) => {
         if (!this.id) throw new Error('not registered yet');
-        const { commands } = await this.client.waitCommands(this.id, COMMAND_WAIT_MS, signal);
-        for (const c of commands) await this.execute(c);
-      } catch (err) {
-        if (signal.aborted) return;
-        this.warn(err);
-        await new Promise((r) => setTimeout(r, 1000).unref());
-      }
-    }
-  }
-
-  private async execute(c: PushedCommandView): Promise<void> {
-    this.o.logger.info({ commandId: c.id, type: c.type }, 'running manager command');
-    const signal = AbortSignal.any([this.abort.signal, AbortSignal.timeout(COMMAND_TIMEOUT_MS)]);
-    let ack: { state: 'succeeded' | 'failed'; result?: Record<string, unknown>; error?: string };
-    try {
-      ack = { state: 'succeeded', result: c.type === 'reload_config' ? await this.reloadConfig() : await this.o.onCommand!(c, signal) };
-    } catch (err) {
-      ack = { state: 'failed', error: (err as Error).message };
-    }
-    await this.client.ackCommand(c.id, { scheduler_id: this.id!, ...ack });
+        return this.client.waitCommands(this.id, COMMAND_WAIT_MS, signal);
+      },
+      run: async (c, signal) => (c.type === 'reload_config' ? this.reloadConfig() : this.o.onCommand!(c, signal)),
+      ack: (id, ack) => this.client.ackCommand(id, { scheduler_id: this.id!, ...ack }),
+    });
   }
 
   /** Fetches the cluster's dynamic config now and applies it, even when unchanged. */

@@ -66,7 +66,8 @@ export class PeerAnnouncer {
     peer.channel = channel;
     if (host.type === 'super' || download.needBackToSource) {
       this.resources.setState(task, peer, 'back-to-source', now);
-      this.metrics.backToSource.inc({ reason: host.type === 'super' ? 'seed_peer' : 'requested' });
+      peer.backToSourceReason = host.type === 'super' ? 'seed_peer' : 'requested';
+      this.metrics.backToSource.inc({ reason: peer.backToSourceReason as SchedulerBackToSourceReason });
       channel.needBackToSource(host.type === 'super' ? 'seed peer downloads from the source' : 'the download asked for the source');
       this.wake(task);
       return peer;
@@ -108,7 +109,9 @@ export class PeerAnnouncer {
     if (peer.state === 'pending' || peer.state === 'received-normal') this.resources.setState(task, peer, 'running', this.now());
   }
 
-  backToSourceStarted(task: TaskRecord, peer: PeerRecord): void {
+  /** The peer reads the origin; `description` starts with its reason code (`no_trusted_digest: …`) when it went on its own. */
+  backToSourceStarted(task: TaskRecord, peer: PeerRecord, description = ''): void {
+    peer.backToSourceReason ??= /^([a-z_]{1,32}): /.exec(description)?.[1] ?? 'peer_decided';
     this.resources.setState(task, peer, 'back-to-source', this.now());
     this.wake(task);
   }
@@ -247,6 +250,7 @@ export class PeerAnnouncer {
 
   private sendBackToSource(task: TaskRecord, peer: PeerRecord, reason: SchedulerBackToSourceReason, description: string): void {
     task.waiting.delete(peer.id);
+    peer.backToSourceReason = reason;
     this.metrics.backToSource.inc({ reason });
     this.resources.setState(task, peer, 'back-to-source', this.now());
     peer.channel?.needBackToSource(description);

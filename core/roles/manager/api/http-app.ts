@@ -12,13 +12,14 @@ import { mountConsole } from './console-assets.js';
 import { jsonDeeperThan, requestErrorOf, TOO_DEEP } from './request-limits.js';
 import { Reply, type ManagerRoute, type Principal, type ResourceKind } from './manager-route.js';
 
-const RESOURCE_TABLES: Record<ResourceKind, 'jobs' | 'scheduler_clusters' | 'seed_peer_clusters' | 'personal_access_tokens' | 'schedulers' | 'seed_peers' | 'webhooks' | 'commands' | 'syncs'> = {
+const RESOURCE_TABLES: Record<ResourceKind, 'jobs' | 'scheduler_clusters' | 'seed_peer_clusters' | 'personal_access_tokens' | 'schedulers' | 'seed_peers' | 'peers' | 'webhooks' | 'commands' | 'syncs'> = {
   'job': 'jobs',
   'scheduler-cluster': 'scheduler_clusters',
   'seed-peer-cluster': 'seed_peer_clusters',
   'token': 'personal_access_tokens',
   'scheduler': 'schedulers',
   'seed-peer': 'seed_peers',
+  'peer': 'peers',
   'webhook': 'webhooks',
   'command': 'commands',
   'sync': 'syncs',

@@ -22,7 +22,7 @@ export interface Principal {
 }
 
 /** Tables whose rows belong to a tenant, by the `:id` path parameter of a route. */
-export type ResourceKind = 'job' | 'scheduler-cluster' | 'seed-peer-cluster' | 'token' | 'scheduler' | 'seed-peer' | 'webhook' | 'command' | 'sync';
+export type ResourceKind = 'job' | 'scheduler-cluster' | 'seed-peer-cluster' | 'token' | 'scheduler' | 'seed-peer' | 'peer' | 'webhook' | 'command' | 'sync';
 
 export interface RouteContext<B, Q> {
   /** The caller; an anonymous principal on public routes. */

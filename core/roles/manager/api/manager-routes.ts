@@ -7,6 +7,7 @@ import { credentialRoutes } from './routes/credential-routes.js';
 import { discoveryRoutes } from './routes/discovery-routes.js';
 import { downloadRoutes } from './routes/download-routes.js';
 import { jobRoutes } from './routes/job-routes.js';
+import { peerRoutes } from './routes/peer-routes.js';
 import { persistentCacheRoutes } from './routes/persistent-cache-routes.js';
 import { syncRoutes } from './routes/sync-routes.js';
 import { tokenRoutes } from './routes/token-routes.js';
@@ -21,6 +22,7 @@ export function managerRoutes(s: ManagerServices): ManagerRoute[] {
     ...auditRoutes(s),
     ...clusterRoutes(s),
     ...discoveryRoutes(s),
+    ...peerRoutes(s),
     ...credentialRoutes(s),
     ...jobRoutes(s),
     ...downloadRoutes(s),

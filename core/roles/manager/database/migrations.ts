@@ -305,13 +305,46 @@ const webhooksAndCommands: Migration = {
   },
 };
 
+/**
+ * Every peer and seed peer with what it last reported (ports, version, disk, bandwidth, state);
+ * commands addressed to a peer instead of a scheduler (`target`); a sync run carried out by a
+ * seed peer names its command; a download says why it went to the origin.
+ */
+const peers: Migration = {
+  async up(db: Db): Promise<void> {
+    let t = db.schema.createTable('peers')
+      .addColumn('id', 'varchar(64)', (c) => c.primaryKey())
+      .addColumn('tenant_id', 'varchar(64)', (c) => c.notNull())
+      .addColumn('cluster_id', 'varchar(64)')
+      .addColumn('host_id', 'varchar(512)', (c) => c.notNull())
+      .addColumn('type', 'varchar(16)', (c) => c.notNull())
+      .addColumn('hostname', 'varchar(255)', (c) => c.notNull())
+      .addColumn('ip', 'varchar(64)', (c) => c.notNull())
+      .addColumn('ports', 'text', (c) => c.notNull());
+    for (const c of ['idc', 'location', 'version', 'state']) t = t.addColumn(c, 'varchar(255)', (col) => col.notNull());
+    for (const c of ['disk_total', 'disk_used', 'disk_free', 'upload_bps', 'download_bps', 'upload_limit', 'download_limit', 'last_keepalive_at', 'created_at']) {
+      t = t.addColumn(c, 'bigint', (col) => col.notNull());
+    }
+    await t.addColumn('offline_at', 'bigint').addUniqueConstraint('peers_tenant_host', ['tenant_id', 'host_id']).execute();
+    await db.schema.alterTable('commands').addColumn('target', 'varchar(16)', (c) => c.notNull().defaultTo('scheduler')).execute();
+    await db.schema.alterTable('sync_runs').addColumn('command_id', 'varchar(64)').execute();
+    await db.schema.alterTable('downloads').addColumn('back_to_source_reason', 'varchar(64)', (c) => c.notNull().defaultTo('')).execute();
+  },
+  async down(db: Db): Promise<void> {
+    await db.schema.alterTable('downloads').dropColumn('back_to_source_reason').execute();
+    await db.schema.alterTable('sync_runs').dropColumn('command_id').execute();
+    await db.schema.alterTable('commands').dropColumn('target').execute();
+    await db.schema.dropTable('peers').execute();
+  },
+};
+
 /** The manager's migrations, in order, kept in code so a build carries them. */
 export const managerMigrations: MigrationProvider = {
   async getMigrations(): Promise<Record<string, Migration>> {
     return {
       '0001_initial': initial, '0002_sessions_and_numbers': sessionsAndNumbers, '0003_downloads': downloads,
       '0004_tenant_credentials': tenantCredentials, '0005_persistent_cache': persistentCache,
-      '0006_webhooks_and_commands': webhooksAndCommands,
+      '0006_webhooks_and_commands': webhooksAndCommands, '0007_peers': peers,
     };
   },
 };

@@ -91,6 +91,36 @@ export interface SeedPeerTable {
   created_at: number;
 }
 
+/** A peer or seed peer as it last reported itself (registration and keepalives); bandwidth in bytes/s, 0 limit = none. */
+export interface PeerTable {
+  id: string;
+  tenant_id: string;
+  /** The seed-peer cluster of a seed peer; null for a peer. */
+  cluster_id: string | null;
+  /** The peer's own host id (`ip-hostname`, `-seed` for seed peers). */
+  host_id: string;
+  type: 'normal' | 'seed';
+  hostname: string;
+  ip: string;
+  /** JSON `{ rpc, upload, piece_http, proxy?, metrics? }`. */
+  ports: string;
+  idc: string;
+  location: string;
+  version: string;
+  /** What the peer says of itself: `running` or `draining`. */
+  state: string;
+  disk_total: number;
+  disk_used: number;
+  disk_free: number;
+  upload_bps: number;
+  download_bps: number;
+  upload_limit: number;
+  download_limit: number;
+  last_keepalive_at: number;
+  offline_at?: number | null;
+  created_at: number;
+}
+
 export type JobState = 'pending' | 'running' | 'succeeded' | 'failed';
 
 export interface JobTable {
@@ -172,6 +202,8 @@ export interface DownloadTable {
   peer_bytes: number;
   source_bytes: number;
   back_to_source: number;
+  /** Why it went to the origin ('' when it did not, or when the scheduler did not say). */
+  back_to_source_reason?: string;
   piece_failures: number;
   reschedules: number;
   /** The A/B experiment and arm the download ran under; '' when none. */
@@ -246,11 +278,13 @@ export interface WebhookDeliveryTable {
 
 export type CommandState = 'pending' | 'sent' | 'succeeded' | 'failed';
 
-/** A command pushed to one scheduler, with its acknowledged result (JSON). */
+/** A command pushed to one scheduler or one peer (`target`), with its acknowledged result (JSON). */
 export interface CommandTable {
   id: string;
   tenant_id: string;
+  /** The scheduler's id, or the peer's when `target` is `peer`. */
   scheduler_id: string;
+  target?: 'scheduler' | 'peer';
   type: string;
   args: string;
   state: CommandState;
@@ -291,6 +325,8 @@ export interface SyncRunTable {
   tenant_id: string;
   state: 'running' | 'succeeded' | 'failed';
   job_id: string | null;
+  /** The copy command a seed peer ran for it (copy mode). */
+  command_id?: string | null;
   report: string;
   changes: string;
   error: string | null;
@@ -306,6 +342,7 @@ export interface ManagerTables {
   seed_peer_clusters: SeedPeerClusterTable;
   schedulers: SchedulerTable;
   seed_peers: SeedPeerTable;
+  peers: PeerTable;
   jobs: JobTable;
   job_runs: JobRunTable;
   audits: AuditTable;

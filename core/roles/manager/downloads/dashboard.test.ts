@@ -35,3 +35,20 @@ test('an empty window has no ratio, rate or percentiles rather than zeros', (t) 
   t.is(d.origin_egress_ratio, null);
   t.deepEqual(d.duration_ms, { p50: null, p99: null });
 });
+
+test('back-to-source is split by the reason the scheduler or the peer gave, largest origin traffic first', (t) => {
+  const rows = [
+    row({ seed: 1, source_bytes: 400, peer_bytes: 0, back_to_source: 1, back_to_source_reason: 'seed_peer' }),
+    row({ source_bytes: 30, peer_bytes: 70, back_to_source: 1, back_to_source_reason: 'no_trusted_digest' }),
+    row({ source_bytes: 20, peer_bytes: 80, back_to_source: 1, back_to_source_reason: 'no_trusted_digest' }),
+    row({ source_bytes: 100, peer_bytes: 0, back_to_source: 1, back_to_source_reason: 'rounds_exhausted' }),
+    row({ source_bytes: 5, peer_bytes: 0, back_to_source: 1, back_to_source_reason: 'a_new_reason' }),
+    row({ peer_bytes: 100 }),
+  ];
+  t.deepEqual(dashboardOf(rows, 0, 100, 1).back_to_source.map((r) => [r.code, r.reason, r.downloads, r.bytes]), [
+    ['seed_peer', 'seed peer fetched from the origin', 1, 400],
+    ['rounds_exhausted', 'no parent within the scheduling rounds', 1, 100],
+    ['no_trusted_digest', 'no trusted piece digest in time', 2, 50],
+    ['a_new_reason', 'a new reason', 1, 5],
+  ]);
+});

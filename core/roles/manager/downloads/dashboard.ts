@@ -1,5 +1,26 @@
 import type { DownloadTable } from '../database/schema.js';
 
+/** What each back-to-source reason (the scheduler's, or the peer's own) means, as the dashboard says it. */
+const REASONS: Record<string, string> = {
+  seed_peer: 'seed peer fetched from the origin',
+  requested: 'the download asked for the origin',
+  no_parent: 'no parent could serve it',
+  rounds_exhausted: 'no parent within the scheduling rounds',
+  reschedules_exhausted: 'no parent after the peer\'s reschedules',
+  no_trusted_digest: 'no trusted piece digest in time',
+  scheduler_lost: 'the scheduler was lost',
+  unknown_length: 'the origin gave no length',
+  no_scheduler: 'no scheduler to ask',
+  small_object: 'small object, straight to the origin',
+  peer_decided: 'peer went back to the origin',
+};
+
+/** The label of a download's back-to-source reason; rows from before reasons were reported fall back on the kind of peer. */
+function reasonOf(r: DownloadTable): { code: string; reason: string } {
+  const code = r.back_to_source_reason || (r.seed ? 'seed_peer' : 'peer_decided');
+  return { code, reason: REASONS[code] ?? code.replace(/_/g, ' ') };
+}
+
 /** Downloads the dashboard reads at most per request (the newest). */
 export const DASHBOARD_ROW_LIMIT = 50_000;
 
@@ -26,8 +47,8 @@ export interface Dashboard {
   /** Successful downloads' duration, milliseconds. */
   duration_ms: { p50: number | null; p99: number | null };
   series: DashboardPoint[];
-  /** Why downloads went to the origin, by the kind of peer (seed peers fetch on purpose). */
-  back_to_source: { reason: string; downloads: number; bytes: number }[];
+  /** Why downloads went to the origin, by reason (`code` as in d7y_scheduler_back_to_source_total / d7y_peer_back_to_source_total; seed peers fetch on purpose). */
+  back_to_source: { code: string; reason: string; downloads: number; bytes: number }[];
   busiest_tasks: { task_id: string; url: string; downloads: number; bytes: number }[];
   busiest_hosts: { host_id: string; hostname: string; ip: string; downloads: number; bytes: number }[];
   /** True when the window held more downloads than one request reads. */
@@ -47,7 +68,7 @@ function top<T extends { downloads: number; bytes: number }>(m: Map<string, T>, 
 export function dashboardOf(rows: readonly DownloadTable[], from: number, to: number, buckets: number, truncated = false): Dashboard {
   const width = Math.max(1, Math.ceil((to - from) / buckets));
   const series: DashboardPoint[] = Array.from({ length: buckets }, (_, i) => ({ t: from + i * width, p2p_bytes: 0, source_bytes: 0, downloads: 0 }));
-  const reasons = new Map<string, { reason: string; downloads: number; bytes: number }>();
+  const reasons = new Map<string, { code: string; reason: string; downloads: number; bytes: number }>();
   const tasks = new Map<string, { task_id: string; url: string; downloads: number; bytes: number }>();
   const hosts = new Map<string, { host_id: string; hostname: string; ip: string; downloads: number; bytes: number }>();
   const durations: number[] = [];
@@ -66,11 +87,11 @@ export function dashboardOf(rows: readonly DownloadTable[], from: number, to: nu
       durations.push(r.duration_ms);
     }
     if (r.back_to_source || r.source_bytes > 0) {
-      const reason = r.seed ? 'seed peer fetched from the origin' : 'peer went back to the origin';
-      const e = reasons.get(reason) ?? { reason, downloads: 0, bytes: 0 };
+      const why = reasonOf(r);
+      const e = reasons.get(why.code) ?? { ...why, downloads: 0, bytes: 0 };
       e.downloads++;
       e.bytes += r.source_bytes;
-      reasons.set(reason, e);
+      reasons.set(why.code, e);
     }
     const bytes = r.peer_bytes + r.source_bytes;
     const t = tasks.get(r.task_id) ?? { task_id: r.task_id, url: r.url, downloads: 0, bytes: 0 };
@@ -90,7 +111,7 @@ export function dashboardOf(rows: readonly DownloadTable[], from: number, to: nu
     p2p_bytes: p2p, source_bytes: source,
     origin_egress_ratio: p2p + source > 0 ? source / (p2p + source) : null,
     duration_ms: { p50: percentile(durations, 0.5), p99: percentile(durations, 0.99) },
-    series, back_to_source: [...reasons.values()].sort((a, b) => b.downloads - a.downloads),
+    series, back_to_source: [...reasons.values()].sort((a, b) => b.bytes - a.bytes || b.downloads - a.downloads),
     busiest_tasks: top(tasks, 10), busiest_hosts: top(hosts, 10), truncated,
   };
 }

@@ -17,6 +17,8 @@ export const DownloadReportSchema = z.strictObject({
   peer_bytes: count,
   source_bytes: count,
   back_to_source: z.boolean(),
+  /** Why it went to the origin: the scheduler's reason (seed_peer, requested, no_parent, rounds_exhausted) or the peer's (d7y_peer_back_to_source_total's reasons). */
+  back_to_source_reason: z.string().regex(/^[a-z_]{1,32}$/).optional(),
   piece_failures: count.default(0),
   reschedules: count.default(0),
   /** ISO time the download ended. */

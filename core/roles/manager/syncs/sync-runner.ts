@@ -5,7 +5,9 @@ import type { Logger } from '../../../logging/logger.js';
 import type { SourceRouter } from '../../../registry/source-router.js';
 import type { SourceEntry } from '../../../contracts/source-client.js';
 import type { ManagerDb } from '../database/manager-database.js';
-import type { SyncRunTable, SyncTable } from '../database/schema.js';
+import type { CommandTable, SyncRunTable, SyncTable } from '../database/schema.js';
+import type { CommandHub } from '../commands/command-hub.js';
+import { issueCommands } from '../commands/command-store.js';
 import { insertJob } from '../jobs/job-store.js';
 import type { PreheatLimiter } from '../jobs/preheat-limiter.js';
 import type { WebhookDispatcher } from '../webhooks/webhook-dispatcher.js';
@@ -27,7 +29,7 @@ function fingerprint(e: SourceEntry): string {
 
 export function syncRunView(r: SyncRunTable): Record<string, unknown> {
   return {
-    id: r.id, sync_id: r.sync_id, state: r.state, job_id: r.job_id, report: JSON.parse(r.report) as unknown, error: r.error,
+    id: r.id, sync_id: r.sync_id, state: r.state, job_id: r.job_id, command_id: r.command_id ?? null, report: JSON.parse(r.report) as unknown, error: r.error,
     started_at: new Date(r.started_at).toISOString(), finished_at: r.finished_at === null ? null : new Date(r.finished_at).toISOString(),
   };
 }
@@ -46,7 +48,7 @@ export class SyncRunner {
   private readonly inFlight = new Set<Promise<unknown>>();
 
   constructor(private readonly o: {
-    db: ManagerDb; sources: SourceRouter; limiter: PreheatLimiter; webhooks: WebhookDispatcher; config: ManagerConfig; logger: Logger;
+    db: ManagerDb; sources: SourceRouter; limiter: PreheatLimiter; webhooks: WebhookDispatcher; config: ManagerConfig; logger: Logger; commands: CommandHub;
   }) {}
 
   start(): void {
@@ -99,6 +101,7 @@ export class SyncRunner {
     await db.insertInto('sync_runs').values(run).execute();
     try {
       const args = JSON.parse(sync.args) as SyncArgs;
+      if (args.mode === 'copy') return await this.copy(sync, args, run);
       const { changes, listed } = await this.diff(sync, args);
       const report = { listed, changed: changes.changed.length, removed: changes.removed.length, warmed: 0, failed: 0 };
       run.report = JSON.stringify(report);
@@ -121,6 +124,37 @@ export class SyncRunner {
       const e = err as D7yError;
       return await this.finish(run, false, JSON.parse(run.report) as Record<string, unknown>, `${e.message}${e.fix ? ` (${e.fix})` : ''}`);
     }
+  }
+
+  /** Copy mode: the run is handed to a seed peer as a `sync_copy` command; it ends with the command's acknowledgement (finishCopyRun). */
+  private async copy(sync: SyncTable, args: SyncArgs, run: SyncRunTable): Promise<SyncRunTable> {
+    const alive = Date.now() - this.o.config.keepaliveTtl;
+    let q = this.o.db.selectFrom('peers').select('id').where('tenant_id', '=', sync.tenant_id).where('type', '=', 'seed').where('last_keepalive_at', '>=', alive);
+    if (args.seed_peer_id) q = q.where('id', '=', args.seed_peer_id);
+    const seed = await q.orderBy('hostname').executeTakeFirst();
+    if (!seed) {
+      throw new D7yError('D7Y_CONFLICT', args.seed_peer_id ? `seed peer ${args.seed_peer_id} is not active` : 'no active seed peer to run the copy', {
+        fix: 'start a seed peer with a manager link (peer.manager), or name an active one in seed_peer_id',
+      });
+    }
+    const timeoutMs = Math.min(args.timeout ?? this.o.config.jobs.defaultTimeout, this.o.config.jobs.defaultTimeout);
+    const [command] = await issueCommands(this.o.db, this.o.commands, {
+      tenantId: sync.tenant_id, target: 'peer', ids: [seed.id], type: 'sync_copy', createdBy: `sync:${sync.name}`, ackTimeout: timeoutMs,
+      args: { src: sync.source, dst: args.destination, headers: args.headers, include: args.include, exclude: args.exclude, delete: args.delete, max_entries: args.max_entries },
+    });
+    run.command_id = command!.id;
+    await this.o.db.updateTable('sync_runs').set({ command_id: command!.id }).where('id', '=', run.id).execute();
+    return run;
+  }
+
+  /** Ends the copy-mode run of a `sync_copy` command that was acknowledged or timed out; its report is the seed peer's summary. */
+  async finishCopyRun(c: CommandTable): Promise<void> {
+    const run = await this.o.db.selectFrom('sync_runs').selectAll().where('command_id', '=', c.id).where('state', '=', 'running').executeTakeFirst();
+    if (!run) return;
+    const result = (c.result ? JSON.parse(c.result) : {}) as Record<string, unknown>;
+    const failed = typeof result.failed === 'number' ? result.failed : 0;
+    const succeeded = c.state === 'succeeded' && failed === 0;
+    await this.finish(run, succeeded, { ...result, seed_peer_id: c.scheduler_id }, succeeded ? null : c.error ?? `${failed} files failed`);
   }
 
   /** The objects of the source that differ from what was last warmed, and the paths gone from it. */

@@ -23,7 +23,11 @@ export async function announceJobEnds(db: ManagerDb, webhooks: WebhookDispatcher
   }
 }
 
-/** Announces schedulers (scheduler.offline) and seed peers (peer.offline) whose keepalive lapsed, once per lapse. */
+/**
+ * Announces schedulers (scheduler.offline), peers and seed peers (peer.offline) whose keepalive
+ * lapsed, once per lapse. A seed peer that registered through the peer link is announced once,
+ * as a peer (its seed-peer row is only marked).
+ */
 export async function announceOffline(db: ManagerDb, webhooks: WebhookDispatcher, keepaliveTtl: number, now = Date.now()): Promise<void> {
   for (const [table, event] of [['schedulers', 'scheduler.offline'], ['seed_peers', 'peer.offline']] as const) {
     const lapsed = await db.selectFrom(table).select(['id', 'tenant_id', 'cluster_id', 'hostname', 'ip', 'last_keepalive_at'])
@@ -31,10 +35,22 @@ export async function announceOffline(db: ManagerDb, webhooks: WebhookDispatcher
     for (const n of lapsed) {
       const took = await db.updateTable(table).set({ offline_at: now }).where('id', '=', n.id).where('offline_at', 'is', null).executeTakeFirst();
       if (Number(took.numUpdatedRows) !== 1) continue;
+      if (table === 'seed_peers' && await db.selectFrom('peers').select('id').where('cluster_id', '=', n.cluster_id)
+        .where('hostname', '=', n.hostname).where('ip', '=', n.ip).executeTakeFirst()) continue;
       await webhooks.emit(n.tenant_id, event, {
         id: n.id, type: table === 'schedulers' ? 'scheduler' : 'seed_peer', cluster_id: n.cluster_id, hostname: n.hostname, ip: n.ip,
         last_keepalive_at: new Date(n.last_keepalive_at).toISOString(),
       }, now);
     }
+  }
+  const peers = await db.selectFrom('peers').select(['id', 'tenant_id', 'cluster_id', 'host_id', 'type', 'hostname', 'ip', 'version', 'last_keepalive_at'])
+    .where('last_keepalive_at', '<', now - keepaliveTtl).where('offline_at', 'is', null).limit(1000).execute();
+  for (const p of peers) {
+    const took = await db.updateTable('peers').set({ offline_at: now }).where('id', '=', p.id).where('offline_at', 'is', null).executeTakeFirst();
+    if (Number(took.numUpdatedRows) !== 1) continue;
+    await webhooks.emit(p.tenant_id, 'peer.offline', {
+      id: p.id, type: p.type === 'seed' ? 'seed_peer' : 'peer', host_id: p.host_id, cluster_id: p.cluster_id, hostname: p.hostname, ip: p.ip,
+      version: p.version, last_keepalive_at: new Date(p.last_keepalive_at).toISOString(),
+    }, now);
   }
 }

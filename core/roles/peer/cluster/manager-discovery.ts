@@ -1,7 +1,6 @@
 import type { NodeTls } from '../../../protocol/tls/node-tls.js';
 import type { PeerConfig } from '../../../config/peer-config.js';
 import type { Startable } from '../../../contracts/startable.js';
-import { isD7yError } from '../../../errors/d7y-error.js';
 import type { Logger } from '../../../logging/logger.js';
 import { ManagerClient } from '../../../protocol/manager/manager-client.js';
 
@@ -17,7 +16,6 @@ export interface DiscoveryHost {
 
 export interface ManagerDiscoveryOptions {
   config: NonNullable<PeerConfig['manager']>;
-  seed: boolean;
   /** The static `peer.schedulers`, used while the manager cannot be reached. */
   fallback: string[];
   host: () => DiscoveryHost;
@@ -36,15 +34,14 @@ export interface ManagerDiscoveryOptions {
  * A peer's tie to the manager: asks for this peer's schedulers (clusters ranked by how well their
  * scopes match the peer's ip, hostname, idc and location) at start and every
  * `schedulerRefreshMs`, and hands a changed list to `onSchedulers`. A manager that cannot be
- * reached at start leaves the static list in use; later failures keep the last list. Seed peers
- * also register in their seed-peer cluster and keep alive. Never throws from its timers.
+ * reached at start leaves the static list in use; later failures keep the last list (registration
+ * and keepalive are the PeerManagerLink's). Never throws from its timers.
  */
 export class ManagerDiscovery implements Startable {
   private readonly client: ManagerClient;
   private current: string[] = [];
   private lastClientConfig = '{}';
   private timers: NodeJS.Timeout[] = [];
-  private seedId?: string;
   private failing = false;
 
   constructor(private readonly o: ManagerDiscoveryOptions) {
@@ -70,11 +67,9 @@ export class ManagerDiscovery implements Startable {
     return this.schedulers;
   }
 
-  /** Registers a seed peer and starts the refresh and keepalive timers (ports are known by now). */
+  /** Starts the refresh timer. */
   async start(): Promise<void> {
-    if (this.o.seed) await this.keepAlive();
     this.timers.push(setInterval(() => void this.refresh(), this.o.config.schedulerRefreshMs));
-    if (this.o.seed) this.timers.push(setInterval(() => void this.keepAlive(), this.o.config.keepaliveIntervalMs));
     for (const t of this.timers) t.unref();
   }
 
@@ -109,26 +104,6 @@ export class ManagerDiscovery implements Startable {
     } catch (err) {
       this.fail(err);
       return false;
-    }
-  }
-
-  private async keepAlive(): Promise<void> {
-    try {
-      if (this.seedId) {
-        await this.client.keepAliveSeedPeer(this.seedId);
-      } else {
-        const h = this.o.host();
-        const r = await this.client.registerSeedPeer({
-          cluster: this.o.config.cluster, hostname: h.hostname, ip: h.ip, rpc_port: h.rpcPort, upload_port: h.uploadPort,
-          idc: h.idc || undefined, location: h.location || undefined,
-        });
-        this.seedId = r.id;
-        this.o.logger.info({ seedPeerId: r.id, clusterId: r.cluster_id }, 'seed peer registered with the manager');
-      }
-      this.recovered();
-    } catch (err) {
-      if (isD7yError(err, 'D7Y_NOT_FOUND')) this.seedId = undefined;
-      this.fail(err);
     }
   }
 

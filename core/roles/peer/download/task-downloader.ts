@@ -263,7 +263,7 @@ export class TaskDownloader {
         });
     }
     this.opts.logger.info({ taskId: state.taskId, reason: outcome.reason, pieces: still.length }, 'going back to the origin');
-    await talk.backToSourceStarted(outcome.reason);
+    await talk.backToSourceStarted(`${outcome.cause}: ${outcome.reason}`);
     const report = (p: HeldPiece): void => {
       state.addPiece(p);
       talk.backToSourcePiece(p);

@@ -20,6 +20,7 @@ export class TaskMediumRouter implements StorageMedium {
   readonly takesFeeds = true;
   private readonly placed = new Map<string, StorageMedium>();
   private readonly others = new Map<string, StorageMedium>();
+  private written = 0;
 
   constructor(
     private readonly primary: StorageMedium,
@@ -94,7 +95,15 @@ export class TaskMediumRouter implements StorageMedium {
   writePiece(taskId: string, piece: Omit<PieceRecord, 'digest'>, data: PieceInput, expectedDigest?: string, opts?: WritePieceOptions): Promise<PieceRecord> {
     const medium = this.of(taskId);
     const input = isPieceFeed(data) && !medium.takesFeeds ? pieceFeedStream(data) : data;
-    return medium.writePiece(taskId, piece, input, expectedDigest, opts);
+    return medium.writePiece(taskId, piece, input, expectedDigest, opts).then((r) => {
+      this.written += r.length;
+      return r;
+    });
+  }
+
+  /** Bytes of the pieces written since start (downloaded from parents or the origin, or imported). */
+  get writtenBytes(): number {
+    return this.written;
   }
 
   /**

@@ -6,6 +6,8 @@ export class UploadStats {
   private readonly buckets = new Float64Array(60);
   private lastSecond = Math.floor(Date.now() / 1000);
   private running = 0;
+  /** Bytes sent since start. */
+  sentBytes = 0;
   successCount = 0;
   failedCount = 0;
   /** Told of every upload that ends, with the bytes it sent (once per piece). */
@@ -15,6 +17,7 @@ export class UploadStats {
   record(bytes: number): void {
     this.advance();
     this.buckets[this.lastSecond % 60] += bytes;
+    this.sentBytes += bytes;
   }
 
   begin(): void {

@@ -57,6 +57,8 @@ export interface PeerRecord {
   failedRounds: number;
   disableBackToSource: boolean;
   needBackToSource: boolean;
+  /** Why it went to the origin: the scheduler's reason, or the one the peer gave when it went on its own. */
+  backToSourceReason?: string;
   createdAt: number;
   updatedAt: number;
   channel?: PeerChannel;

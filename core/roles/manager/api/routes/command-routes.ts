@@ -1,27 +1,18 @@
-import { randomUUID } from 'node:crypto';
 import { D7yError } from '../../../../errors/d7y-error.js';
 import {
   CommandListQuerySchema, CommandResultSchema, CommandWaitQuerySchema, NewCommandSchema, type PushedCommand,
 } from '../../commands/command-schemas.js';
-import type { CommandTable } from '../../database/schema.js';
+import { commandView, issueCommands } from '../../commands/command-store.js';
 import type { ManagerServices } from '../../manager-services.js';
 import { consoleAndOpen, route, type ManagerRoute, type Principal } from '../manager-route.js';
 
 const BATCH = 20;
 const RECHECK_MS = 1000;
 
-function commandView(c: CommandTable): Record<string, unknown> {
-  return {
-    id: c.id, scheduler_id: c.scheduler_id, type: c.type, args: JSON.parse(c.args) as unknown, state: c.state,
-    result: c.result === null ? null : JSON.parse(c.result) as unknown, error: c.error, created_by: c.created_by,
-    created_at: new Date(c.created_at).toISOString(), updated_at: new Date(c.updated_at).toISOString(),
-  };
-}
-
 /**
- * The command channel (scope `cluster`): users issue commands to schedulers; each scheduler holds
- * a wait open (`/schedulers/:id/commands/wait`, answered as soon as a command is created for it)
- * and acknowledges every command with its result.
+ * The command channel (scope `cluster`): users issue commands to schedulers or to peers; each
+ * scheduler and peer holds a wait open (`/schedulers/:id/commands/wait`, `/peers/:id/commands/wait`,
+ * answered as soon as a command is created for it) and acknowledges every command with its result.
  */
 export function commandRoutes(s: ManagerServices): ManagerRoute[] {
   async function targets(principal: Principal, ids?: string[], clusters?: string[]): Promise<string[]> {
@@ -40,18 +31,46 @@ export function commandRoutes(s: ManagerServices): ManagerRoute[] {
     return active;
   }
 
+  async function peerTargets(principal: Principal, ids: string[]): Promise<string[]> {
+    const rows = await s.db.selectFrom('peers').select(['id', 'last_keepalive_at']).where('tenant_id', '=', principal.tenantId).where('id', 'in', ids).execute();
+    for (const id of ids) {
+      if (!rows.some((r) => r.id === id)) throw new D7yError('D7Y_NOT_FOUND', `peer ${id} not found`, { fix: 'list the peers (GET /peers) for valid ids' });
+    }
+    const stale = rows.filter((r) => r.last_keepalive_at < Date.now() - s.config.keepaliveTtl).map((r) => r.id);
+    if (stale.length) {
+      throw new D7yError('D7Y_CONFLICT', `peer ${stale.join(', ')} is inactive (no keepalive within ${s.config.keepaliveTtl} ms)`, { fix: 'start the peer with a manager link, or name peers that keep alive' });
+    }
+    return ids;
+  }
+
+  /** Hands the pending commands of `id` to its wait, held until one comes or the wait times out. */
+  async function waitFor(id: string, timeoutMs: number | undefined): Promise<{ commands: PushedCommand[] }> {
+    const hold = Math.min(timeoutMs ?? s.config.commands.waitTimeout, s.config.commands.waitTimeout);
+    const until = Date.now() + hold;
+    for (;;) {
+      const now = Date.now();
+      const pending = await s.db.selectFrom('commands').selectAll().where('scheduler_id', '=', id).where('state', '=', 'pending')
+        .where('deadline_at', '>', now).orderBy('created_at').limit(BATCH).execute();
+      const sent: PushedCommand[] = [];
+      for (const c of pending) {
+        const r = await s.db.updateTable('commands').set({ state: 'sent', updated_at: now }).where('id', '=', c.id).where('state', '=', 'pending').executeTakeFirst();
+        if (Number(r.numUpdatedRows) === 1) sent.push({ id: c.id, type: c.type as PushedCommand['type'], args: JSON.parse(c.args) as Record<string, unknown> });
+      }
+      if (sent.length || now >= until || s.commands.isClosed) return { commands: sent };
+      await s.commands.wait(id, Math.min(RECHECK_MS, until - now));
+    }
+  }
+
   return [
     ...consoleAndOpen('/api/v1/commands', '/oapi/v1/commands', 'cluster', {
-      method: 'post', summary: 'Send a command (delete_task, run_gc, reload_config, set_limits) to schedulers now; one command per scheduler', body: NewCommandSchema, status: 201,
+      method: 'post', summary: 'Send a command (delete_task, run_gc, reload_config, set_limits) now to schedulers, or to peers (peer_ids); one command per target', body: NewCommandSchema, status: 201,
       async handle({ principal, body }) {
-        const schedulers = await targets(principal, body.scheduler_ids, body.scheduler_cluster_ids);
-        const now = Date.now();
-        const rows: CommandTable[] = schedulers.map((id) => ({
-          id: randomUUID(), tenant_id: principal.tenantId, scheduler_id: id, type: body.type, args: JSON.stringify(body.args), state: 'pending',
-          result: null, error: null, created_by: `${principal.kind}:${principal.name}`, deadline_at: now + s.config.commands.ackTimeout, created_at: now, updated_at: now,
-        }));
-        await s.db.insertInto('commands').values(rows).execute();
-        for (const id of schedulers) s.commands.notify(id);
+        const peers = body.peer_ids !== undefined;
+        const ids = peers ? await peerTargets(principal, body.peer_ids!) : await targets(principal, body.scheduler_ids, body.scheduler_cluster_ids);
+        const rows = await issueCommands(s.db, s.commands, {
+          tenantId: principal.tenantId, target: peers ? 'peer' : 'scheduler', ids, type: body.type, args: body.args,
+          createdBy: `${principal.kind}:${principal.name}`, ackTimeout: s.config.commands.ackTimeout,
+        });
         return rows.map(commandView);
       },
     }),
@@ -59,7 +78,8 @@ export function commandRoutes(s: ManagerServices): ManagerRoute[] {
       method: 'get', summary: 'List the tenant\'s commands, newest first', query: CommandListQuerySchema,
       async handle({ principal, query }) {
         let q = s.db.selectFrom('commands').selectAll().where('tenant_id', '=', principal.tenantId);
-        if (query.scheduler_id) q = q.where('scheduler_id', '=', query.scheduler_id);
+        if (query.scheduler_id) q = q.where('scheduler_id', '=', query.scheduler_id).where('target', '=', 'scheduler');
+        if (query.peer_id) q = q.where('scheduler_id', '=', query.peer_id).where('target', '=', 'peer');
         return (await q.orderBy('created_at', 'desc').limit(query.limit).execute()).map(commandView);
       },
     }),
@@ -72,38 +92,32 @@ export function commandRoutes(s: ManagerServices): ManagerRoute[] {
     route({
       method: 'post', path: '/oapi/v1/schedulers/:id/commands/wait', audit: 'failures', auth: 'pat', scope: 'cluster', resource: 'scheduler', query: CommandWaitQuerySchema,
       summary: 'A scheduler waits for its commands: answered as soon as one is pending, or empty after the wait timeout',
-      async handle({ params, query }) {
-        const hold = Math.min(query.timeout_ms ?? s.config.commands.waitTimeout, s.config.commands.waitTimeout);
-        const until = Date.now() + hold;
-        for (;;) {
-          const now = Date.now();
-          const pending = await s.db.selectFrom('commands').selectAll().where('scheduler_id', '=', params.id).where('state', '=', 'pending')
-            .where('deadline_at', '>', now).orderBy('created_at').limit(BATCH).execute();
-          const sent: PushedCommand[] = [];
-          for (const c of pending) {
-            const r = await s.db.updateTable('commands').set({ state: 'sent', updated_at: now }).where('id', '=', c.id).where('state', '=', 'pending').executeTakeFirst();
-            if (Number(r.numUpdatedRows) === 1) sent.push({ id: c.id, type: c.type as PushedCommand['type'], args: JSON.parse(c.args) as Record<string, unknown> });
-          }
-          if (sent.length || now >= until || s.commands.isClosed) return { commands: sent };
-          await s.commands.wait(params.id, Math.min(RECHECK_MS, until - now));
-        }
-      },
+      handle: ({ params, query }) => waitFor(params.id, query.timeout_ms),
+    }),
+    route({
+      method: 'post', path: '/oapi/v1/peers/:id/commands/wait', audit: 'failures', auth: 'pat', scope: 'cluster', resource: 'peer', query: CommandWaitQuerySchema,
+      summary: 'A peer or seed peer waits for its commands: answered as soon as one is pending, or empty after the wait timeout',
+      handle: ({ params, query }) => waitFor(params.id, query.timeout_ms),
     }),
     route({
       method: 'put', path: '/oapi/v1/commands/:id/result', auth: 'pat', scope: 'cluster', resource: 'command', body: CommandResultSchema,
-      summary: 'A scheduler acknowledges a command with its result',
+      summary: 'A scheduler or peer acknowledges a command with its result',
       async handle({ params, body }) {
         const now = Date.now();
+        const by = body.scheduler_id ?? body.peer_id!;
+        const who = body.scheduler_id ? `scheduler ${by}` : `peer ${by}`;
         const r = await s.db.updateTable('commands')
           .set({ state: body.state, result: JSON.stringify(body.result ?? {}), error: body.error ?? null, updated_at: now })
-          .where('id', '=', params.id).where('scheduler_id', '=', body.scheduler_id).where('state', 'in', ['pending', 'sent']).executeTakeFirst();
+          .where('id', '=', params.id).where('scheduler_id', '=', by).where('target', '=', body.scheduler_id ? 'scheduler' : 'peer')
+          .where('state', 'in', ['pending', 'sent']).executeTakeFirst();
         if (Number(r.numUpdatedRows) !== 1) {
-          throw new D7yError('D7Y_CONFLICT', `command ${params.id} is not awaiting an answer from scheduler ${body.scheduler_id}`, {
-            fix: 'the command timed out, was answered already, or was sent to another scheduler; drop the result',
+          throw new D7yError('D7Y_CONFLICT', `command ${params.id} is not awaiting an answer from ${who}`, {
+            fix: 'the command timed out, was answered already, or was sent to another node; drop the result',
           });
         }
         const c = await s.db.selectFrom('commands').selectAll().where('id', '=', params.id).executeTakeFirstOrThrow();
         void s.webhooks.emit(c.tenant_id, 'command.finished', commandView(c));
+        if (c.type === 'sync_copy') await s.syncs.finishCopyRun(c);
         return commandView(c);
       },
     }),

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { z } from 'zod';
 import { PeerQuerySchema, RegisterSchedulerSchema, RegisterSeedPeerSchema } from '../../clusters/cluster-schemas.js';
 import { rankClusters, type ClusterScopes } from '../../clusters/scheduler-searcher.js';
 import type { ManagerDb } from '../../database/manager-database.js';
@@ -6,7 +7,8 @@ import { withNextNumber } from '../../database/next-number.js';
 import type { ManagerServices } from '../../manager-services.js';
 import { consoleAndOpen, route, type ManagerRoute } from '../manager-route.js';
 
-async function clusterIdByName(db: ManagerDb, tenantId: string, name: string, table: 'scheduler_clusters' | 'seed_peer_clusters'): Promise<string> {
+/** The id of the tenant's cluster of that name, created when new. */
+export async function clusterIdByName(db: ManagerDb, tenantId: string, name: string, table: 'scheduler_clusters' | 'seed_peer_clusters'): Promise<string> {
   const find = () => db.selectFrom(table).select('id').where('tenant_id', '=', tenantId).where('name', '=', name).executeTakeFirst();
   const found = await find();
   if (found) return found.id;
@@ -24,6 +26,19 @@ async function clusterIdByName(db: ManagerDb, tenantId: string, name: string, ta
     /* created concurrently */
   }
   return (await find())!.id;
+}
+
+/** Registers (or refreshes) a seed peer in the seed-peer cluster of that name; its id and the cluster's. */
+export async function upsertSeedPeer(db: ManagerDb, tenantId: string, body: z.infer<typeof RegisterSeedPeerSchema>): Promise<{ id: string; cluster_id: string }> {
+  const clusterId = await clusterIdByName(db, tenantId, body.cluster, 'seed_peer_clusters');
+  const now = Date.now();
+  const existing = await db.selectFrom('seed_peers').select('id')
+    .where('cluster_id', '=', clusterId).where('hostname', '=', body.hostname).where('ip', '=', body.ip).executeTakeFirst();
+  const id = existing?.id ?? randomUUID();
+  const values = { rpc_port: body.rpc_port, upload_port: body.upload_port, idc: body.idc, location: body.location, last_keepalive_at: now, offline_at: null };
+  if (existing) await db.updateTable('seed_peers').set(values).where('id', '=', id).execute();
+  else await db.insertInto('seed_peers').values({ id, tenant_id: tenantId, cluster_id: clusterId, hostname: body.hostname, ip: body.ip, created_at: now, ...values }).execute();
+  return { id, cluster_id: clusterId };
 }
 
 /**
@@ -70,19 +85,7 @@ export function discoveryRoutes(s: ManagerServices): ManagerRoute[] {
       method: 'post', path: '/oapi/v1/seed-peers', summary: 'Register a seed peer (seed-peer cluster created when new)', auth: 'pat',
       scope: 'cluster', body: RegisterSeedPeerSchema,
       async handle({ principal, body }) {
-        const clusterId = await clusterIdByName(s.db, principal.tenantId, body.cluster, 'seed_peer_clusters');
-        const now = Date.now();
-        const existing = await s.db.selectFrom('seed_peers').select('id')
-          .where('cluster_id', '=', clusterId).where('hostname', '=', body.hostname).where('ip', '=', body.ip).executeTakeFirst();
-        const id = existing?.id ?? randomUUID();
-        const values = { rpc_port: body.rpc_port, upload_port: body.upload_port, idc: body.idc, location: body.location, last_keepalive_at: now, offline_at: null };
-        if (existing) await s.db.updateTable('seed_peers').set(values).where('id', '=', id).execute();
-        else {
-          await s.db.insertInto('seed_peers').values({
-            id, tenant_id: principal.tenantId, cluster_id: clusterId, hostname: body.hostname, ip: body.ip, created_at: now, ...values,
-          }).execute();
-        }
-        return { id, cluster_id: clusterId, keepalive_ttl_ms: ttl };
+        return { ...await upsertSeedPeer(s.db, principal.tenantId, body), keepalive_ttl_ms: ttl };
       },
     }),
     route({

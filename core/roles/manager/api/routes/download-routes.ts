@@ -18,7 +18,7 @@ function rowOf(d: DownloadReport, tenantId: string, schedulerId: string): Downlo
     id: randomUUID(), tenant_id: tenantId, scheduler_id: schedulerId, task_id: d.task_id, url: d.url.split('?')[0]!.slice(0, 4096),
     host_id: d.host_id, hostname: d.hostname, ip: d.ip, seed: d.seed ? 1 : 0, succeeded: d.succeeded ? 1 : 0,
     duration_ms: d.duration_ms, content_length: d.content_length, peer_bytes: d.peer_bytes, source_bytes: d.source_bytes,
-    back_to_source: d.back_to_source ? 1 : 0, piece_failures: d.piece_failures, reschedules: d.reschedules,
+    back_to_source: d.back_to_source ? 1 : 0, back_to_source_reason: d.back_to_source_reason ?? '', piece_failures: d.piece_failures, reschedules: d.reschedules,
     experiment_id: e?.id ?? '', arm: e?.arm ?? '', arm_index: e?.arm_index ?? 0, evaluator: e?.evaluator ?? '', bucket: e?.bucket ?? '',
     created_at: Date.parse(d.ended_at),
   };
@@ -65,7 +65,7 @@ export function downloadRoutes(s: ManagerServices): ManagerRoute[] {
       },
     }),
     route({
-      method: 'get', path: '/api/v1/peers', summary: 'Hosts that downloaded in the tenant (from schedulers\' reports), last seen first',
+      method: 'get', path: '/api/v1/downloads/peers', summary: 'Hosts that downloaded in the tenant (from schedulers\' reports), last seen first',
       auth: 'session', query: z.strictObject({ limit: z.coerce.number().int().min(1).max(1000).default(200) }),
       async handle({ principal, query }) {
         const rows = await s.db.selectFrom('downloads')

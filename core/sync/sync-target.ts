@@ -1,11 +1,10 @@
 import { createWriteStream } from 'node:fs';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { dirname, normalize, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { D7yError } from '../core/errors/d7y-error.js';
-import type { ObjectStorageOptions, SourceClient, SourceEntry } from '../core/contracts/source-client.js';
-import { entryTarget } from './get-recursive.js';
+import { D7yError } from '../errors/d7y-error.js';
+import type { ObjectStorageOptions, SourceClient, SourceEntry } from '../contracts/source-client.js';
 
 /** Where `d7y sync` writes: a local directory, or an origin whose source plugin can `put`. */
 export interface SyncTarget {
@@ -21,6 +20,18 @@ export interface SyncTarget {
    * content-addressed blob another image brought); it is then recorded, not copied.
    */
   has?(entry: SourceEntry): Promise<boolean>;
+}
+
+/** The file an entry is written to, refusing any path that would leave the output directory. */
+export function entryTarget(dir: string, entry: SourceEntry): string {
+  const rel = normalize(entry.path).replace(/^([/\\])+/, '');
+  const target = resolve(dir, rel);
+  if (!rel || rel === '.' || !target.startsWith(dir + sep)) {
+    throw new D7yError('D7Y_SOURCE_ERROR', `the listing names "${entry.path}", which is outside the output directory`, {
+      fix: 'the origin returned an unsafe path; download that object on its own with -O',
+    });
+  }
+  return target;
 }
 
 export function schemeOf(url: string): string {

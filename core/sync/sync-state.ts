@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir, open, readFile, rename, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import type { SourceEntry } from '../core/contracts/source-client.js';
+import type { SourceEntry } from '../contracts/source-client.js';
 
 /** What the sync state keeps of one copied object: enough to tell whether the source changed. */
 export interface SyncRecord {
