@@ -7,6 +7,7 @@ import { cpuSeconds, startProcess, waitUntil } from '../../bench/support/process
 import { CpuSampler } from '../../bench/support/cpu-sampler.js';
 import { parseTtfbArgs } from '../../bench/proxy-ttfb.js';
 import { parseProxyThroughputArgs } from '../../bench/proxy-throughput.js';
+import { flatness, parseSoakArgs } from '../../bench/soak.js';
 import { median, percentile } from '../../bench/support/stats.js';
 import { nowMs, TimingOrigin } from '../../bench/support/timing-origin.js';
 
@@ -150,4 +151,27 @@ test.serial('the timing origin serves whole bodies, ranges and HEAD, and records
   } finally {
     await teardown.run();
   }
+});
+
+test('soak refuses bad arguments with the command line to use, and defaults to 2,000 downloads over 30 minutes, 20 at a time', (t) => {
+  const bad = t.throws(() => parseSoakArgs(['--concurrency', '0']));
+  t.regex(bad!.message, /--concurrency 0/);
+  t.regex((bad as { fix?: string }).fix ?? '', /npm run bench -- soak/);
+  t.regex(t.throws(() => parseSoakArgs(['--minutes', 'soon']))!.message, /--minutes soon/);
+  t.regex(t.throws(() => parseSoakArgs(['--bogus']))!.message, /bogus/);
+  const a = parseSoakArgs([]);
+  t.deepEqual([a.minutes, a.downloads, a.concurrency, a.maxSizeMiB], [30, 2000, 20, 256]);
+});
+
+test('soak flatness compares the last tenth of the samples after warm-up with the first tenth', (t) => {
+  const series = (rss: (i: number) => number, fds: (i: number) => number) => Array.from({ length: 100 }, (_, i) => ({ t: i, rss: rss(i), fds: fds(i) }));
+  // A warm-up climb in the first fifth does not count; a flat plateau after it is flat.
+  const flat = flatness(series((i) => (i < 20 ? 50 + i * 3 : 120) * 2 ** 20, () => 40))!;
+  t.is(flat.rssRatio, 1);
+  t.is(flat.fdRatio, 1);
+  // Growth of a tenth of a MiB per sample after warm-up is seen: 1.08× RSS, and leaking descriptors.
+  const grows = flatness(series((i) => (100 + i / 10) * 2 ** 20, (i) => 40 + i))!;
+  t.true(grows.rssRatio > 1.05 && grows.rssRatio < 1.1, String(grows.rssRatio));
+  t.true(grows.fdRatio > 1.5, String(grows.fdRatio));
+  t.is(flatness(series(() => 1, () => 1).slice(0, 5)), undefined, 'too few samples give no verdict');
 });
