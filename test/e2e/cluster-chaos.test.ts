@@ -23,6 +23,8 @@ const SIZE = 32 * MIB;
 const PIECE = 4 * MIB;
 const ORIGIN_MBIT = 120;
 const HOST_MBIT = 400;
+/** Bytes a host's link carries besides piece bytes while it fetches a file: frame headers and control traffic. */
+const LINK_SLACK = 512 * 1024;
 const CONFIGS = join(repoRoot, 'deploy/kubernetes/overlays/full/config');
 const PEERS = ['p1', 'p2', 'p3', 'p4', 'p5', 'p6'];
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
@@ -120,6 +122,10 @@ class Cluster {
 
 interface Outcome { scenario: string; seconds: number; originBytes: number; originRatio: number; note?: string }
 
+function describe(o: Outcome): string {
+  return `${o.scenario}: ${o.seconds} s, origin ${(o.originBytes / MIB).toFixed(1)} MiB (${o.originRatio} × S)${o.note ? `; ${o.note}` : ''}`;
+}
+
 async function allEqual(t: ExecutionContext, outs: string[], file: Buffer, what: string): Promise<void> {
   const want = sha(file);
   for (const out of outs) t.is(sha(await readFile(out)), want, `${what}: ${out} has every byte of the file`);
@@ -181,11 +187,15 @@ async function setUp(t: ExecutionContext): Promise<Cluster> {
   return cluster;
 }
 
-const canRun = await clusterLabUnavailable();
-const serial = canRun === undefined ? test.serial : test.skip;
-if (canRun) console.log(`cluster chaos test skipped: ${canRun}`);
+const TITLE = 'a full cluster in network namespaces survives killed schedulers, seed peer and peers, a PostgreSQL restart and a link cut mid-piece';
+const unavailable = await clusterLabUnavailable();
 
-serial('a full cluster in network namespaces survives killed schedulers, seed peer and peers, a PostgreSQL restart and a link cut mid-piece', async (t) => {
+// Never a silent skip: where the lab cannot be built the test fails and says why.
+if (unavailable) {
+  test(TITLE, (t) => {
+    t.fail(`FAILED: the cluster lab cannot run here (${unavailable}); run the tests as root on Linux with iproute2 (ip netns) and tc`);
+  });
+} else test.serial(TITLE, async (t) => {
   t.timeout(290_000);
   await run('bash', [join(repoRoot, 'scripts/test-deps.sh')], 600_000);
   const started = Date.now();
@@ -196,7 +206,9 @@ serial('a full cluster in network namespaces survives killed schedulers, seed pe
   await mkdir(outDir);
   const record = async (scenario: string, began: number, note?: string) => {
     const originBytes = await c.originBytes();
-    outcomes.push({ scenario, seconds: Math.round((Date.now() - began) / 100) / 10, originBytes, originRatio: Math.round((originBytes / SIZE) * 100) / 100, note });
+    const o: Outcome = { scenario, seconds: Math.round((Date.now() - began) / 100) / 10, originBytes, originRatio: Math.round((originBytes / SIZE) * 100) / 100, note };
+    outcomes.push(o);
+    t.log(describe(o));
     return originBytes;
   };
   const swarm = (name: string, peers = PEERS) => peers.map((p) => c.get(p, name, join(outDir, `${name}-${p}`)));
@@ -219,7 +231,8 @@ serial('a full cluster in network namespaces survives killed schedulers, seed pe
     await c.start('seed');
   }
 
-  // 2. kill -9 the task's scheduler mid-download: its peers move to the other one and finish.
+  // 2. kill -9 the task's scheduler mid-download: its peers move to the other one and finish, from the
+  //    seed and each other (the origin sends at most 2 × S, not S per peer).
   {
     const file = await c.newFile('s1.bin');
     const addresses = ['scheduler-0', 'scheduler-1'].map((s) => `${c.lab.host(s).ip}:8002`);
@@ -232,7 +245,8 @@ serial('a full cluster in network namespaces survives killed schedulers, seed pe
     const results = await Promise.all(gets);
     for (const r of results) t.is(r.code, 0, r.stderr);
     await allEqual(t, outs('s1.bin'), file, 'scheduler killed');
-    await record(`kill -9 ${owner} (the task's scheduler) mid-download`, began);
+    const origin = await record(`kill -9 ${owner} (the task's scheduler) mid-download`, began);
+    t.true(origin <= 2 * SIZE, `the origin sent ${origin} bytes, at most 2 × ${SIZE}`);
     await c.start(owner);
   }
 
@@ -281,7 +295,9 @@ serial('a full cluster in network namespaces survives killed schedulers, seed pe
     const again = await c.get('p3', 's4.bin', join(outDir, 's4.bin-p3'));
     t.is(again.code, 0, again.stderr);
     const fetchedAgain = (await c.lab.linkBytes('p3', 'rx')) - rx1;
-    t.true(fetchedAgain <= SIZE - 2 * PIECE, `after the restart p3 received ${fetchedAgain} bytes: the ${held.heldPieces} pieces on its disk were kept`);
+    // Every piece the daemon said it held when killed is kept: only the others (and the frames' headers) cross its link again.
+    const bound = SIZE - held.heldPieces * PIECE + LINK_SLACK;
+    t.true(fetchedAgain <= bound, `after the restart p3 received ${fetchedAgain} bytes, at most ${bound}: the ${held.heldPieces} pieces it held were kept`);
     for (const r of await Promise.all(others)) t.is(r.code, 0, r.stderr);
     await allEqual(t, outs('s4.bin'), file, 'peer killed and restarted');
     await record('kill -9 the daemon of p3 halfway, start it again', began, `p3 held ${held.heldPieces} of ${SIZE / PIECE} pieces when killed, fetched ${(fetchedAgain / MIB).toFixed(1)} MiB after the restart`);
@@ -306,7 +322,6 @@ serial('a full cluster in network namespaces survives killed schedulers, seed pe
   }
 
   t.log(`S = ${SIZE / MIB} MiB, origin link ${ORIGIN_MBIT} Mbit/s, hosts ${HOST_MBIT} Mbit/s; total ${((Date.now() - started) / 1000).toFixed(1)} s`);
-  for (const o of outcomes) t.log(`${o.scenario}: ${o.seconds} s, origin ${(o.originBytes / MIB).toFixed(1)} MiB (${o.originRatio} × S)${o.note ? `; ${o.note}` : ''}`);
   await writeFile(join(repoRoot, 'dist/test/e2e/cluster-chaos.last.json'), JSON.stringify({ size: SIZE, outcomes }, null, 2)).catch(() => undefined);
   // Stop the daemons gracefully before the namespaces go (teardown kills what is left).
   await Promise.all([...c.daemons.values()].map((d) => stopProcess(d, 5_000)));
