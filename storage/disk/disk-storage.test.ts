@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { appendFile, readFile, truncate } from 'node:fs/promises';
+import { appendFile, readFile, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import test from 'ava';
@@ -18,6 +18,17 @@ async function startedDisk(t: import('ava').ExecutionContext, dir: string): Prom
   await disk.start();
   t.teardown(() => disk.stop());
   return disk;
+}
+
+/** A started disk in a new directory holding a task of 4 pieces of random bytes, `written` of them written. */
+async function diskWithPieces(t: import('ava').ExecutionContext, label: string, written: number[]) {
+  const dir = await tmpDir(t, 'd7y-disk-');
+  const data = randomBytes(4 * P);
+  const taskId = contractTaskId(label);
+  const first = await startedDisk(t, dir);
+  await first.putTask({ taskId, pieceLength: P, contentLength: data.length });
+  for (const n of written) await first.writePiece(taskId, { number: n, offset: n * P, length: P }, data.subarray(n * P, (n + 1) * P));
+  return { dir, data, taskId, first };
 }
 
 test('disk: tasks and pieces survive a stop and start of a new instance over the same directory', async (t) => {
@@ -45,12 +56,7 @@ test('disk: tasks and pieces survive a stop and start of a new instance over the
 });
 
 test('disk: after a crash, pieces whose bytes are missing and torn metadata lines are dropped, the rest is served', async (t) => {
-  const dir = await tmpDir(t, 'd7y-disk-');
-  const data = randomBytes(4 * P);
-  const taskId = contractTaskId('crash');
-  const first = await startedDisk(t, dir);
-  await first.putTask({ taskId, pieceLength: P, contentLength: data.length });
-  for (const n of [0, 1, 2, 3]) await first.writePiece(taskId, { number: n, offset: n * P, length: P }, data.subarray(n * P, (n + 1) * P));
+  const { dir, data, taskId, first } = await diskWithPieces(t, 'crash', [0, 1, 2, 3]);
   await first.stop();
   await truncate(first.taskFilePath(taskId)!, 3 * P - 10);
   const log = join(dir, 'metadata', 'tasks', taskId.slice(0, 3), `${taskId}.log`);
@@ -140,4 +146,27 @@ test('disk: pieces of an unfinished task reach the log within a moment, without 
   await new Promise((r) => setTimeout(r, 1_000));
   const second = await startedDisk(t, dir);
   t.deepEqual((await second.listPieces(taskId)).map((p) => p.number), [0, 1]);
+});
+
+test('disk: a daemon killed within a group commit keeps the pieces it wrote; a written piece whose bytes changed is dropped', async (t) => {
+  const { dir, data, taskId, first } = await diskWithPieces(t, 'killed-mid-commit', [0, 1]);
+  // Started at once over the same directory, as after kill -9: no stop, no group commit awaited.
+  const second = await startedDisk(t, dir);
+  t.deepEqual((await second.listPieces(taskId)).map((p) => p.number), [0, 1], 'every piece whose write resolved is kept');
+  t.true((await readAll(await second.readPiece(taskId, 1))).equals(data.subarray(P, 2 * P)));
+  await second.stop();
+  await first.stop();
+
+  // Pieces 2 and 3 logged as written only (the group commit never ran); piece 3's bytes are not the ones written.
+  const log = join(dir, 'metadata', 'tasks', taskId.slice(0, 3), `${taskId}.log`);
+  const written = (n: number) => `${JSON.stringify({ op: 'written', piece: { number: n, offset: n * P, length: P, digest: pieceDigest(data.subarray(n * P, (n + 1) * P)) } })}\n`;
+  await appendFile(log, written(2) + written(3));
+  const content = await readFile(first.taskFilePath(taskId)!);
+  await writeFile(first.taskFilePath(taskId)!, Buffer.concat([content.subarray(0, 2 * P), data.subarray(2 * P, 3 * P), randomBytes(P)]));
+  const third = await startedDisk(t, dir);
+  t.deepEqual((await third.listPieces(taskId)).map((p) => p.number), [0, 1, 2], 'the written piece with its bytes is kept, the other dropped');
+  t.true((await readAll(await third.readPiece(taskId, 2))).equals(data.subarray(2 * P, 3 * P)));
+  await new Promise((r) => setTimeout(r, 500));
+  await third.stop();
+  t.regex(await readFile(log, 'utf8'), /"op":"piece","piece":\{"number":2,/, 'the kept piece was made durable by the next commit');
 });

@@ -2,7 +2,7 @@ import { mkdir, open, rm, stat, statfs } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
-import { D7yError, formatBytes, isPieceFeed, silentLogger } from '../../core/index.js';
+import { D7yError, formatBytes, isPieceFeed, pieceDigest, silentLogger } from '../../core/index.js';
 import type { Logger, PieceInput, PieceReadable, PieceRecord, StorageGcReport, StorageMedium, StorageStats, TaskRecord, WritePieceOptions } from '../../core/index.js';
 import { abandonInput, checkDigest, consumePiece, drainPiece, storedRecord } from '../shared/piece-input.js';
 import { checkPiece, checkRange, checkTaskId, checkWrittenRange, notRunning, pieceNotFound, taskNotFound } from '../shared/storage-errors.js';
@@ -100,7 +100,10 @@ export class DiskStorage implements StorageMedium {
       await mkdir(join(this.dir, 'metadata', 'tasks'), { recursive: true });
     });
     if (this.options.encryption) this.cipher = await PieceCipher.load(this.options.encryption.keyFile, this.logger);
-    this.tasks = await this.fsStep('loading its metadata', () => loadDiskIndex(this.dir, this.logger));
+    this.tasks = await this.fsStep('loading its metadata', () => loadDiskIndex(this.dir, this.logger, (taskId, piece) => this.intact(taskId, piece)));
+    for (const task of this.tasks.values()) {
+      if (task.unlogged.length > 0) task.commitTimer = setTimeout(() => void this.commit(task).catch(() => undefined), COMMIT_MS);
+    }
     this.used = [...this.tasks.values()].reduce((n, t) => n + t.bytes, 0);
     this.running = true;
     this.timer = setInterval(() => {
@@ -250,6 +253,7 @@ export class DiskStorage implements StorageMedium {
       task.bytes += piece.length;
       this.used += piece.length;
       task.record.lastAccessedAt = this.now();
+      await this.logWritten(task, record);
       return publicRecord(record);
     } catch (err) {
       abandonInput(data);
@@ -439,11 +443,33 @@ export class DiskStorage implements StorageMedium {
       .catch((err: unknown) => this.logger.warn({ err, taskId: task.record.taskId }, 'disk storage could not record an access time'));
   }
 
-  /** The log entries of the task: pieces still waiting for their group commit are left out. */
+  /** The log entries of the task: pieces still waiting for their group commit are logged as `written`. */
   private snapshot(task: DiskTask, record: TaskRecord): TaskLogEntry[] {
-    if (task.unlogged.length === 0) return taskSnapshot(record, task.pieces);
-    const waiting = new Set(task.unlogged.map((p) => p.number));
-    return taskSnapshot(record, new Map([...task.pieces].filter(([n]) => !waiting.has(n))));
+    return taskSnapshot(record, task.pieces, new Set(task.unlogged.map((p) => p.number)));
+  }
+
+  /**
+   * Logs a piece whose bytes are in the content file as `written` before the write resolves, so a
+   * process killed before the group commit keeps it (checked against its digest at the next start).
+   * A failure only delays that to the commit: the piece stays held and served.
+   */
+  private async logWritten(task: DiskTask, piece: StoredPiece): Promise<void> {
+    await task.log.append({ op: 'written', piece }, () => this.snapshot(task, task.record), this.compactAbove(task))
+      .catch((err: unknown) => this.logger.warn({ err, taskId: task.record.taskId, piece: piece.number }, 'disk storage could not log a written piece; the group commit will'));
+  }
+
+  /** Whether the content file holds the bytes of a piece logged as written (decrypted and authenticated first when encrypted). */
+  private async intact(taskId: string, piece: StoredPiece): Promise<boolean> {
+    const bytes = Buffer.allocUnsafe(piece.length);
+    const handle = await open(this.contentPath(taskId), 'r');
+    try {
+      const { bytesRead } = await handle.read(bytes, 0, piece.length, piece.offset);
+      if (bytesRead !== piece.length) return false;
+    } finally {
+      await handle.close();
+    }
+    const plain = this.cipher ? this.cipher.open({ taskId, number: piece.number, offset: piece.offset, length: piece.length }, piece.seal, bytes) : bytes;
+    return pieceDigest(plain) === piece.digest;
   }
 
   /**
@@ -481,7 +507,7 @@ export class DiskStorage implements StorageMedium {
   }
 
   private compactAbove(task: DiskTask): number {
-    return 2 * task.pieces.size + 64;
+    return 3 * task.pieces.size + 64;
   }
 
   private contentPath(taskId: string): string {

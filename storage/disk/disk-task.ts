@@ -19,7 +19,7 @@ export interface DiskTask {
   deleted: boolean;
   /** The last access time written to the log. */
   persistedAccess: number;
-  /** Pieces held and served but not yet in the log (their bytes are not yet known durable). */
+  /** Pieces held and served whose bytes are not yet known durable (logged as `written`, not yet as `piece`). */
   unlogged: PieceRecord[];
   commitTimer?: NodeJS.Timeout;
   /** The latest group commit; later ones chain after it. */
@@ -42,9 +42,9 @@ export function newDiskTask(record: TaskRecord, log: TaskLog, pieces = new Map<n
   };
 }
 
-/** The log entries that rebuild the task exactly: its record, then each piece. */
-export function taskSnapshot(record: TaskRecord, pieces: Map<number, PieceRecord>): TaskLogEntry[] {
-  return [{ op: 'task', record }, ...[...pieces.values()].map((piece): TaskLogEntry => ({ op: 'piece', piece }))];
+/** The log entries that rebuild the task exactly: its record, then each piece (`written` for those not yet durable). */
+export function taskSnapshot(record: TaskRecord, pieces: Map<number, PieceRecord>, notDurable: ReadonlySet<number> = new Set()): TaskLogEntry[] {
+  return [{ op: 'task', record }, ...[...pieces.values()].map((piece): TaskLogEntry => ({ op: notDurable.has(piece.number) ? 'written' : 'piece', piece }))];
 }
 
 /** Where a task's files live under the storage root. */

@@ -1,9 +1,13 @@
 import { open, readFile, rename, rm } from 'node:fs/promises';
 import type { PieceRecord, TaskRecord } from '../../core/index.js';
 
-/** One line of a task's metadata log. */
+/**
+ * One line of a task's metadata log. `written`: the piece's bytes were written to the content file
+ * and matched its digest, not yet made durable; `piece`: they are durable (after an fdatasync).
+ */
 export type TaskLogEntry =
   | { op: 'task'; record: TaskRecord }
+  | { op: 'written'; piece: PieceRecord }
   | { op: 'piece'; piece: PieceRecord }
   | { op: 'touch'; at: number };
 
@@ -11,6 +15,8 @@ export type TaskLogEntry =
 export interface ReplayedTask {
   record: TaskRecord;
   pieces: Map<number, PieceRecord>;
+  /** Pieces logged as written but never as durable: their bytes must be checked before they are held again. */
+  written: Map<number, PieceRecord>;
   lines: number;
   /** Some line could not be parsed (a write cut short by a crash or a full disk). */
   damaged: boolean;
@@ -18,8 +24,10 @@ export interface ReplayedTask {
 
 /**
  * The append-only metadata log of one task (JSON lines). Appends and rewrites run one at a time in
- * call order. A piece line is appended only after the piece's bytes are durable in the content
- * file, so a replay never finds a piece whose bytes are missing. After a failed append the next
+ * call order. A `piece` line is appended only after the piece's bytes are durable in the content
+ * file, so a replay never finds such a piece whose bytes are missing; a `written` line comes as soon
+ * as the bytes are in the file (they survive the process, not yet a power cut), and its piece is
+ * checked against its digest when replayed. After a failed append the next
  * write rewrites the whole log (tmp file, fsync, rename) so a torn line is never glued to a new one.
  */
 export class TaskLog {
@@ -99,6 +107,7 @@ export class TaskLog {
     const text = await readFile(path, 'utf8');
     let record: TaskRecord | undefined;
     const pieces = new Map<number, PieceRecord>();
+    const written = new Map<number, PieceRecord>();
     let lines = 0;
     let damaged = false;
     for (const line of text.split('\n')) {
@@ -112,12 +121,17 @@ export class TaskLog {
         continue;
       }
       if (entry.op === 'task') record = entry.record;
-      else if (entry.op === 'piece' && isPiece(entry.piece)) pieces.set(entry.piece.number, entry.piece);
+      else if (entry.op === 'piece' && isPiece(entry.piece)) {
+        pieces.set(entry.piece.number, entry.piece);
+        written.delete(entry.piece.number);
+      } else if (entry.op === 'written' && isPiece(entry.piece)) {
+        if (!pieces.has(entry.piece.number)) written.set(entry.piece.number, entry.piece);
+      }
       else if (entry.op === 'touch' && record) record.lastAccessedAt = Math.max(record.lastAccessedAt, entry.at);
       else damaged = true;
     }
     if (!text.endsWith('\n') && text.length > 0) damaged = true;
-    return record ? { record, pieces, lines, damaged } : undefined;
+    return record ? { record, pieces, written, lines, damaged } : undefined;
   }
 }
 

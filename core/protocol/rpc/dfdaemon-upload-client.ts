@@ -6,6 +6,7 @@ import type { DownloadTaskResponse, PieceInfo } from './gen/dfdaemon.js';
 import { fromServiceError } from './grpc-errors.js';
 import { grpcChannelCredentialsOf, type NodeTls } from '../tls/node-tls.js';
 import { authChannelOptions, withControlProof, type GrpcClientAuth } from '../auth/grpc-auth.js';
+import { RECONNECT_OPTIONS } from './reconnect-options.js';
 import { traceMetadata } from './trace-metadata.js';
 
 /** Where a peer daemon serves DfdaemonUpload: its host ip and rpc port, or `host:port`. */
@@ -127,7 +128,7 @@ export class DfdaemonUploadClient {
       this.channels.set(address, c);
       return c;
     }
-    c = new GrpcDfdaemonUploadClient(address, grpcChannelCredentialsOf(this.tls), { 'grpc.keepalive_time_ms': 30_000, ...authChannelOptions(this.auth) });
+    c = new GrpcDfdaemonUploadClient(address, grpcChannelCredentialsOf(this.tls), { 'grpc.keepalive_time_ms': 30_000, ...RECONNECT_OPTIONS, ...authChannelOptions(this.auth) });
     this.channels.set(address, c);
     while (this.channels.size > this.maxChannels) {
       const [oldest, client] = this.channels.entries().next().value as [string, GrpcDfdaemonUploadClient];

@@ -9,6 +9,7 @@ import { AnnouncePeerSession } from './announce-peer-session.js';
 import type { AnnouncePeerIds } from './announce-peer-session.js';
 import { fromServiceError } from './grpc-errors.js';
 import { HashRing } from './hash-ring.js';
+import { RECONNECT_OPTIONS } from './reconnect-options.js';
 import { traceMetadata } from './trace-metadata.js';
 
 export interface SchedulerClientOptions {
@@ -160,6 +161,7 @@ export class SchedulerClient {
       c = new GrpcSchedulerClient(address, grpcChannelCredentialsOf(this.tls), {
         'grpc.keepalive_time_ms': 30_000,
         'grpc.max_receive_message_length': 16 * 1024 * 1024,
+        ...RECONNECT_OPTIONS,
         ...authChannelOptions(this.auth),
       });
       this.clients.set(address, c);

@@ -10,7 +10,7 @@ import type { SchedulerResources } from './resource/scheduler-resources.js';
 import { PieceTrust } from './piece-trust.js';
 import type { SchedulerBackToSourceReason, SchedulerMetrics } from './scheduler-metrics.js';
 import type { Scheduling } from './scheduling.js';
-import type { SeedPeerTrigger } from './seed-peer-trigger.js';
+import type { SeedHeld, SeedPeerTrigger } from './seed-peer-trigger.js';
 
 export interface PeerAnnouncerOptions {
   maxBackToSourcePeersPerTask: number;
@@ -123,7 +123,7 @@ export class PeerAnnouncer {
    * back-to-source limit, and the others fetch from it; else it gets a new round.
    */
   reschedule(task: TaskRecord, peer: PeerRecord, failedParentIds: string[]): void {
-    for (const id of failedParentIds) this.resources.block(peer, id);
+    for (const id of failedParentIds) this.resources.block(task, peer, id);
     if (peer.state === 'failed' || peer.state === 'succeeded') return;
     if (this.canBackToSource(task, peer) && lacksAnUnservedPiece(task, peer)) {
       this.clearRetry(peer);
@@ -259,15 +259,38 @@ export class PeerAnnouncer {
   private triggerSeed(task: TaskRecord): void {
     const seed = this.seeds.pick(task.id, this.resources.hosts.values(), this.now());
     if (!seed) return;
-    const started = this.seeds.trigger(task, seed, (ok) => {
+    const pieces = new Map<number, Piece>();
+    const started = this.seeds.trigger(task, seed, (ok, _err, held) => {
       this.metrics.seedTriggers.inc({ result: ok ? 'succeeded' : 'failed' });
-      if (!ok && this.resources.tasks.get(task.id) === task) {
+      if (this.resources.tasks.get(task.id) !== task) return;
+      if (!ok) {
         task.seed = 'failed';
         this.trust.seedLost(task);
         this.wake(task);
-      }
+      } else if (held) this.seedHolds(task, seed, held, pieces);
+    }, (ps) => {
+      for (const p of ps) pieces.set(p.number, p);
+      if (this.resources.tasks.get(task.id) === task) this.trust.record(task, seed, ps);
     });
     if (started) task.seed = 'triggered';
+  }
+
+  /**
+   * A triggered seed finished the task, but its own AnnouncePeer stream went to another scheduler
+   * (it began before a failover) so no peer of its host is known here: it is recorded as holding
+   * the task, as a held-task announce would, and becomes a parent at once.
+   */
+  private seedHolds(task: TaskRecord, seed: HostRecord, held: SeedHeld, pieces: Map<number, Piece>): void {
+    if (!held.peerId || held.contentLength <= 0 || [...task.peers.values()].some((p) => p.host === seed)) return;
+    const pieceLength = Math.max(...[...pieces.values()].map((p) => p.length), 0);
+    if (pieceLength <= 0) return;
+    const pieceCount = Math.ceil(held.contentLength / pieceLength);
+    if (pieces.size < pieceCount) return;
+    this.logger.info({ taskId: task.id, seedHost: seed.id }, 'the triggered seed peer holds the task: recorded as a parent');
+    this.held(seed, {
+      taskId: task.id, peerId: held.peerId, contentLength: held.contentLength, pieceLength, pieceCount,
+      pieceDigests: [], download: task.download,
+    });
   }
 
   private wake(task: TaskRecord): void {

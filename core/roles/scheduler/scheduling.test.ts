@@ -58,7 +58,7 @@ test('a round filters blocked, same-host and bad parents, and lets two peers ser
   const scheduling = new Scheduling({ candidateParentLimit: 4, filterParentLimit: 40 }, () => new PiecesEvaluator());
   const child = task.peers.get('p1')!;
   res.setState(task, child, 'running', 0);
-  child.blockedParents.add('p2');
+  res.block(task, child, 'p2');
   const sameHost = res.addPeer(task, child.host, 'p1-twin', download, 0);
   res.setState(task, sameHost, 'succeeded', 0);
   task.peers.get('p4')!.pieceCostsMs.push(10, 5000);
@@ -67,6 +67,21 @@ test('a round filters blocked, same-host and bad parents, and lets two peers ser
     'p0 though p1 is its parent; p2 blocked, p4 bad, p1-twin same host, odd peers pending');
   t.true(task.graph.parentsOf('p1').has('p0'), 'the chosen edge is in the graph');
   t.true(task.graph.parentsOf('p0').has('p1'), 'the opposite edge stays');
+});
+
+test('a parent that failed a child is offered to it again once it holds more pieces, one that failed holding every piece never', (t) => {
+  const { res, task } = world(4);
+  const scheduling = new Scheduling({ candidateParentLimit: 4, filterParentLimit: 40 }, () => new PiecesEvaluator());
+  const [child, relay] = [task.peers.get('p1')!, task.peers.get('p3')!];
+  res.setState(task, child, 'running', 0);
+  res.setState(task, relay, 'running', 0);
+  res.pieceFinished(task, relay, 0, undefined, 1, 0);
+  res.pieceFailed(task, child, 'p3', 0);
+  res.pieceFailed(task, child, 'p2', 0);
+  t.deepEqual(scheduling.findParents(task, child).map((p) => p.id), ['p0'], 'both parents that failed are left out');
+  res.pieceFinished(task, relay, 1, undefined, 1, 0);
+  t.deepEqual(scheduling.findParents(task, child).map((p) => p.id).sort(), ['p0', 'p3'],
+    'p3 finished a piece since it failed the child: offered again; p2 (succeeded, nothing more to gain) stays out');
 });
 
 test('round latency for a task with 1,000 peers', (t) => {

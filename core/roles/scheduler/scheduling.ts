@@ -1,5 +1,5 @@
 import type { CandidateParent, EvaluationContext, Evaluator } from '../../contracts/evaluator.js';
-import type { PeerRecord, TaskRecord } from './resource/records.js';
+import { isBlockedFor, type PeerRecord, type TaskRecord } from './resource/records.js';
 
 /** Parents remembered per child as already offered (the oldest is forgotten first). */
 const MAX_OFFERED_PARENTS = 256;
@@ -14,7 +14,7 @@ export type EvaluatorChooser = (task: TaskRecord, child: PeerRecord) => Evaluato
 
 /**
  * One scheduling round: sample available peers of the task, filter out the ones that cannot be
- * parents of this child (blocked, same host, bad per the evaluator), rank the
+ * parents of this child (blocked for it, same host, bad per the evaluator), rank the
  * rest with the evaluator, keep the top `candidateParentLimit` and record parent → child edges.
  * A child keeps the parents of earlier rounds, so a later round offers parents it has not been
  * offered yet first (best first), then the best of the known ones: everyone gets to know
@@ -37,7 +37,7 @@ export class Scheduling {
     const byId = new Map<string, PeerRecord>();
     const candidates: CandidateParent[] = [];
     for (const p of task.available.sample(this.options.filterParentLimit, this.random)) {
-      if (p.id === child.id || child.blockedParents.has(p.id) || p.host.id === child.host.id) continue;
+      if (p.id === child.id || isBlockedFor(child, p) || p.host.id === child.host.id) continue;
       const c: CandidateParent = {
         peerId: p.id, host: p.host, finishedPieceCount: p.finishedPieces.size, pieceCostsMs: p.pieceCostsMs,
       };
@@ -64,7 +64,7 @@ export class Scheduling {
     const out: PeerRecord[] = [];
     for (const p of parents) {
       if (p.host.type === 'super' || p.host.id === child.host.id || !p.channel) continue;
-      if (!['received-normal', 'running'].includes(p.state) || p.offeredParents.has(child.id) || p.blockedParents.has(child.id)) continue;
+      if (!['received-normal', 'running'].includes(p.state) || p.offeredParents.has(child.id) || isBlockedFor(p, child)) continue;
       rememberOffer(p, child.id);
       task.graph.addEdges([child.id], p.id);
       out.push(p);

@@ -2,13 +2,22 @@ import type { D7yError } from '../../errors/d7y-error.js';
 import type { Logger } from '../../logging/logger.js';
 import { DfdaemonUploadClient } from '../../protocol/rpc/dfdaemon-upload-client.js';
 import { HashRing } from '../../protocol/rpc/hash-ring.js';
+import type { Piece } from '../../protocol/rpc/gen/common.js';
 import type { HostRecord, TaskRecord } from './resource/records.js';
+
+/** What a seed said of a task it downloaded for a trigger: its peer id and the task's length. */
+export interface SeedHeld {
+  peerId: string;
+  contentLength: number;
+}
 
 /**
  * Triggers seed peers. The seed host of a task is chosen by a consistent-hash ring over the live
  * super hosts keyed on the task id, and asked (DfdaemonUpload.DownloadTask with
  * need_back_to_source) to download the task from the source. At most one trigger per task is in
- * flight; `onDone` says whether the seed's download succeeded. A seed host whose trigger finds it
+ * flight; `onPieces` hears the pieces the seed's answer names (held already, then each new one,
+ * with its content digest), `onDone` whether the seed's download succeeded and, when it did, the
+ * seed's peer id and the task's length. A seed host whose trigger finds it
  * unreachable (killed, its link down) is not picked, and so not counted as a live seed, until it
  * announces itself again.
  */
@@ -49,7 +58,8 @@ export class SeedPeerTrigger {
   }
 
   /** Starts the seed's download of the task; false when a trigger is in flight or the cap is reached. */
-  trigger(task: TaskRecord, seed: HostRecord, onDone: (ok: boolean, error?: unknown) => void): boolean {
+  trigger(task: TaskRecord, seed: HostRecord, onDone: (ok: boolean, error?: unknown, held?: SeedHeld) => void,
+    onPieces?: (pieces: Piece[]) => void): boolean {
     if (this.inFlight.has(task.id) || this.inFlight.size >= this.maxInFlight) return false;
     const abort = new AbortController();
     this.inFlight.set(task.id, abort);
@@ -59,8 +69,17 @@ export class SeedPeerTrigger {
       try {
         const stream = this.client.downloadTask(address, { ...task.download, needBackToSource: true },
           { signal: abort.signal, timeoutMs: this.timeoutMs });
-        for await (const _ of stream) { /* progress is reported by the seed's own AnnouncePeer stream */ }
-        onDone(true);
+        // Progress goes to the scheduler of the seed's own AnnouncePeer stream; the pieces named here
+        // reach this scheduler too when that is another one (the seed's download began before a failover).
+        let held: SeedHeld | undefined;
+        for await (const res of stream) {
+          const r = res.response;
+          if (r?.$case === 'downloadTaskStartedResponse') {
+            held = { peerId: res.peerId, contentLength: r.value.contentLength };
+            if (r.value.pieces.length) onPieces?.(r.value.pieces);
+          } else if (r?.$case === 'downloadPieceFinishedResponse' && r.value.piece) onPieces?.([r.value.piece]);
+        }
+        onDone(true, undefined, held);
       } catch (err) {
         if (!abort.signal.aborted) {
           const unreachable = (err as D7yError).code === 'D7Y_PEER_UNAVAILABLE';

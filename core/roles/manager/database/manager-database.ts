@@ -44,6 +44,10 @@ export async function openManagerDatabase(opts: ManagerDatabaseOptions): Promise
       types: { getTypeParser: ((oid: number, format?: 'text' | 'binary') => (oid === INT8_OID ? Number : pg.types.getTypeParser(oid, format))) as typeof pg.types.getTypeParser },
     });
     pool.on('error', () => undefined);
+    // A connection lost while a transaction or query holds it (PostgreSQL restarted) fails that work; pg also emits
+    // the error on the client, which the pool listens to only while the client is idle: without this,
+    // that event would end the manager instead of the one transaction.
+    pool.on('connect', (client) => client.on('error', () => undefined));
     db = new Kysely<ManagerTables>({ dialect: new PostgresDialect({ pool }) });
   } else {
     const file = isAbsolute(opts.file) ? opts.file : join(opts.dataDir, opts.file);

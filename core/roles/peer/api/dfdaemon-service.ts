@@ -136,9 +136,13 @@ export class DfdaemonService implements Startable {
       const total = state.totalPieces;
       return state.finished && total !== undefined && sent.size >= (interested ? interested.size : total);
     };
+    // A piece announced while it was being received, whose transfer then failed, is announced again
+    // once it is held (or received) anew: the child that failed to get it here then tries again.
+    const unreceived = (n: number): void => void sent.delete(n);
     const finish = (): void => {
       state.off('piece', onPiece);
       state.off('receiving', onPiece);
+      state.off('unreceived', unreceived);
       state.off('idle', armIdle);
       clearTimeout(idleTimer);
       call.end();
@@ -166,6 +170,7 @@ export class DfdaemonService implements Startable {
     if (done()) return finish();
     state.on('piece', onPiece);
     state.on('receiving', onPiece);
+    state.on('unreceived', unreceived);
     state.on('idle', armIdle);
     armIdle();
     call.on('cancelled', () => finish());
@@ -227,9 +232,10 @@ export class DfdaemonService implements Startable {
   }
 }
 
+/** A held piece as DownloadTask answers name it: with its content digest where it has one (as AnnouncePeer reports pieces), else its crc32. */
 function toPiece(p: HeldPiece): Piece {
   return {
-    number: p.number, parentId: p.parentId, offset: p.offset, length: p.length, digest: p.digest,
+    number: p.number, parentId: p.parentId, offset: p.offset, length: p.length, digest: p.contentDigest ?? p.digest,
     trafficType: p.trafficType ?? 0, cost: p.cost ?? 0, createdAt: p.createdAt,
   };
 }

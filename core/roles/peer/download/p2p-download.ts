@@ -196,6 +196,8 @@ export class P2PDownload {
         { taskId: this.state.taskId, interestedPieceNumbers: [...this.missing], hostId: this.opts.hostId }, { signal: ac.signal });
       for await (const info of stream) {
         parent.pieces.set(info.number, info);
+        // Announced again after it failed a piece (it was passing it on and lost its own source): worth another try.
+        this.failedFor.get(info.number)?.delete(parent.id);
         this.opts.logger.trace({ taskId: this.state.taskId, piece: info.number, parent: parent.id }, 'piece announced');
         if (this.missing.has(info.number)) this.pump();
       }

@@ -20,7 +20,8 @@ export interface HeldPiece extends PieceRecord {
  * The in-memory view of one task on this peer: its record and the pieces held, loaded from the
  * storage medium once and kept in step with every write. Emits `piece` (HeldPiece) as pieces
  * land, `receiving` (ReceivingPiece) once the first bytes of a piece coming from a parent are
- * written (it can be passed on from then), and `idle` when the running download ended.
+ * written (it can be passed on from then), `unreceived` (the piece number) when such a piece
+ * failed before it was held, and `idle` when the running download ended.
  */
 export class TaskState extends EventEmitter {
   record?: TaskRecord;
@@ -85,8 +86,10 @@ export class TaskState extends EventEmitter {
 
   /** Stops tracking a piece whose transfer failed; readers passing it on fail with `err`. */
   endReceiving(r: ReceivingPiece, err: unknown): void {
-    if (this.receiving.get(r.number) === r) this.receiving.delete(r.number);
+    if (this.receiving.get(r.number) !== r) return void r.fail(err);
+    this.receiving.delete(r.number);
     r.fail(err);
+    if (!this.pieces.has(r.number)) this.emit('unreceived', r.number);
   }
 
   /** A piece being received whose first bytes can be passed on already. */

@@ -49,8 +49,11 @@ export interface PeerRecord {
   finishedPieces: Set<number>;
   /** Costs (ms) of the pieces this peer served as a parent, oldest first. */
   pieceCostsMs: number[];
-  /** Parents this peer must not be given again. */
-  blockedParents: Set<string>;
+  /**
+   * Parents that failed this peer, with the number of pieces each held then: one is not given to
+   * this peer again until it holds more (see isBlockedFor).
+   */
+  blockedParents: Map<string, number>;
   /** Parents offered to this peer in earlier rounds (it keeps them): later rounds offer others first. */
   offeredParents: Set<string>;
   /** Rounds that found no parent since the last successful one. */
@@ -136,4 +139,15 @@ export function hasServingPeer(task: TaskRecord): boolean {
     if (p.state === 'succeeded' || p.finishedPieces.size > 0) return true;
   }
   return false;
+}
+
+/**
+ * Whether `parent` must not be given to `child`: it failed the child (a piece it could not serve)
+ * and has finished no piece since. A parent that gained pieces since is offered again: a failure
+ * while it was itself waiting (say, passing on a piece from a seed that died) says nothing of the
+ * pieces it holds now. A parent that failed holding every piece stays blocked.
+ */
+export function isBlockedFor(child: PeerRecord, parent: PeerRecord): boolean {
+  const heldThen = child.blockedParents.get(parent.id);
+  return heldThen !== undefined && parent.finishedPieces.size <= heldThen;
 }

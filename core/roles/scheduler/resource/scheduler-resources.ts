@@ -94,7 +94,7 @@ export class SchedulerResources {
     }
     const peer: PeerRecord = {
       id: peerId, taskId: task.id, host, state: 'pending', finishedPieces: new Set(), pieceCostsMs: [],
-      blockedParents: new Set(), offeredParents: new Set(), failedRounds: 0, disableBackToSource: download.disableBackToSource,
+      blockedParents: new Map(), offeredParents: new Set(), failedRounds: 0, disableBackToSource: download.disableBackToSource,
       needBackToSource: download.needBackToSource, createdAt: now, updatedAt: now,
     };
     task.peers.add(peer);
@@ -162,18 +162,21 @@ export class SchedulerResources {
 
   pieceFailed(task: TaskRecord, peer: PeerRecord, parentId: string, now: number): void {
     peer.updatedAt = now;
-    this.block(peer, parentId);
+    this.block(task, peer, parentId);
     const parent = task.peers.get(parentId);
     if (parent) parent.host.uploadFailedCount++;
   }
 
-  /** Never offers `parentId` to `peer` again (bounded; the oldest block is dropped beyond the cap). */
-  block(peer: PeerRecord, parentId: string): void {
+  /**
+   * Offers `parentId` to `peer` no more until it holds more pieces than now (isBlockedFor); bounded,
+   * the oldest block is dropped beyond the cap.
+   */
+  block(task: TaskRecord, peer: PeerRecord, parentId: string): void {
     if (peer.blockedParents.size >= MAX_BLOCKED_PARENTS && !peer.blockedParents.has(parentId)) {
-      const oldest = peer.blockedParents.values().next().value;
+      const oldest = peer.blockedParents.keys().next().value;
       if (oldest !== undefined) peer.blockedParents.delete(oldest);
     }
-    peer.blockedParents.add(parentId);
+    peer.blockedParents.set(parentId, task.peers.get(parentId)?.finishedPieces.size ?? 0);
   }
 
   /**
