@@ -468,7 +468,12 @@ export class DiskStorage implements StorageMedium {
     } finally {
       await handle.close();
     }
-    const plain = this.cipher ? this.cipher.open({ taskId, number: piece.number, offset: piece.offset, length: piece.length }, piece.seal, bytes) : bytes;
+    let plain = bytes;
+    if (this.cipher) {
+      const opener = this.cipher.opener({ taskId, number: piece.number, offset: piece.offset, length: piece.length }, piece.seal);
+      plain = Buffer.concat(opener.update(bytes));
+      opener.check();
+    }
     return pieceDigest(plain) === piece.digest;
   }
 
