@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { initClusterCa, issueNodeCertificate } from '../core/protocol/tls/cluster-certificates.js';
@@ -174,6 +175,18 @@ export async function runD7yMutualTls(ctx: ModeContext): Promise<ModeRun> {
   await issueNodeCertificate(pki, { name: 'lab', ips });
   const tls = { mode: 'mutual' as const, ca: join(pki, 'ca.crt'), cert: join(pki, 'lab.crt'), key: join(pki, 'lab.key') };
   return onD7yCluster(ctx, 'd7y-mtls', 'd7y get', () => undefined, (d7y, p, out) => d7y.get(p, ctx.url, out, ctx.timeoutMs), { lab: { tls } });
+}
+
+/**
+ * `d7y` with encryption at rest on every daemon (the disk storage's `encryption.keyFile`,
+ * AES-256-GCM per piece; one key for the run).
+ */
+export async function runD7yEncrypted(ctx: ModeContext): Promise<ModeRun> {
+  const keyDir = await mkdtemp(join(ctx.workDir, 'd7y-encrypted-key-'));
+  const keyFile = join(keyDir, 'pieces.key');
+  await writeFile(keyFile, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600 });
+  return onD7yCluster(ctx, 'd7y-encrypted', 'd7y get', () => undefined, (d7y, p, out) => d7y.get(p, ctx.url, out, ctx.timeoutMs),
+    { lab: { disk: { encryption: { keyFile } } } });
 }
 
 /** The proxy port of a client's peer: fixed per host, distinct on loopback too. */
