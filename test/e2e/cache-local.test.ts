@@ -54,7 +54,9 @@ test('one peer, no scheduler: import prints the content id, export writes the sa
   t.regex(human.stdout, /size\s+5\.0 MiB/);
   t.regex(human.stdout, /ttl left\s+(9m|10m)/);
 
-  const named = await runCli(['cache', 'import', file, '--id', 'my-model', '--ttl', '2s', '--replicas', '1', ...sock]);
+  // A TTL long enough for the listing below to see it on a loaded machine, short enough to wait out.
+  const named = await runCli(['cache', 'import', file, '--id', 'my-model', '--ttl', '12s', '--replicas', '1', ...sock]);
+  const namedAt = Date.now();
   t.is(named.code, 0, named.stderr);
   t.is(named.stdout.trim(), 'my-model');
   const listed = await runCli(['cache', 'list', '--json', ...sock]);
@@ -79,7 +81,7 @@ test('one peer, no scheduler: import prints the content id, export writes the sa
   t.regex(noFile.stderr, /cannot read .*nope\.bin: no such file/);
 
   // The named task's TTL runs out: its copy goes.
-  await delay(3_000);
+  await delay(Math.max(0, namedAt + 13_000 - Date.now()));
   const expired = await runCli(['cache', 'export', 'my-model', '-O', join(dir, 'late.bin'), ...sock]);
   t.not(expired.code, 0);
   t.regex(expired.stderr, /no persistent cache task my-model/);
