@@ -105,9 +105,11 @@ export class LocalApiClient implements PeerApi {
     let res: IncomingMessage;
     try {
       res = await this.send(method, path, payload, signal).catch((err: unknown) => {
-        // The daemon closed a kept-alive connection just as it was reused: the request never
-        // reached it, so it is sent once more on a new connection.
-        if ((err as { reused?: boolean }).reused && (err as NodeJS.ErrnoException).code === 'ECONNRESET') return this.send(method, path, payload, signal);
+        // The daemon closed a kept-alive connection just as it was reused (the client's write then
+        // meets a reset, ECONNRESET, or a closed pipe, EPIPE): the request never reached it, so it
+        // is sent once more on a new connection.
+        const code = (err as NodeJS.ErrnoException).code;
+        if ((err as { reused?: boolean }).reused && (code === 'ECONNRESET' || code === 'EPIPE')) return this.send(method, path, payload, signal);
         throw err;
       });
     } catch (err) {
