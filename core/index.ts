@@ -22,7 +22,7 @@ export {
 } from './evaluator-kit/parent-signals.js';
 export * from './source-kit/index.js';
 /** A shared byte-rate limiter (bytes per second) with a pacing stream, as the peer's rate limits use. */
-export { packageVersion } from './package-version.js';
+export { packageVersion } from './config/package-version.js';
 export { TokenBucket } from './roles/peer/token-bucket.js';
 export { applySync, planSync, syncOnce, type SyncPlan, type SyncReport, type SyncSelection } from './sync/sync-engine.js';
 export { SyncState, defaultStatePath, recordOf, unchanged, type SyncRecord } from './sync/sync-state.js';

@@ -32,7 +32,7 @@ import { LocalApiServer } from './api/local-api-server.js';
 import { ManagerDiscovery } from './cluster/manager-discovery.js';
 import { PeerManagerLink } from './cluster/peer-manager-link.js';
 import { peerCommandRunner } from './cluster/peer-commands.js';
-import { packageVersion } from '../../package-version.js';
+import { packageVersion } from '../../config/package-version.js';
 import type { PeerStatusReport } from '../../protocol/manager/manager-client.js';
 import { PieceHttpServer } from './upload/piece-http-server.js';
 import { ProxyServer } from './proxy/proxy-server.js';
