@@ -1,7 +1,7 @@
 import type { FileHandle } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import type { PieceReadable } from '../../core/index.js';
-import { pieceBuffers } from '../shared/buffer-pool.js';
+import { readBuffers } from '../shared/buffer-pool.js';
 
 /**
  * `length` bytes of an open file from `position`, read into pooled buffers, one read ahead. The
@@ -12,24 +12,24 @@ export function pooledFileRange(handle: FileHandle, position: number, length: nu
   let at = position;
   const end = position + length;
   const stream = new Readable({
-    highWaterMark: pieceBuffers.size,
+    highWaterMark: readBuffers.size,
     read() {
-      const want = Math.min(pieceBuffers.size, end - at);
+      const want = Math.min(readBuffers.size, end - at);
       if (want <= 0) {
         stream.push(null);
         return;
       }
-      const b = pieceBuffers.take();
+      const b = readBuffers.take();
       handle.read(b, 0, want, at).then(({ bytesRead }) => {
         if (bytesRead === 0) {
-          pieceBuffers.give(b);
+          readBuffers.give(b);
           stream.destroy(Object.assign(new Error(`file ended ${end - at} bytes early`), { code: 'EIO' }));
           return;
         }
         at += bytesRead;
         stream.push(bytesRead === b.length ? b : b.subarray(0, bytesRead));
       }, (err: Error) => {
-        pieceBuffers.give(b);
+        readBuffers.give(b);
         stream.destroy(err);
       });
     },
@@ -38,5 +38,5 @@ export function pooledFileRange(handle: FileHandle, position: number, length: nu
       cb(err);
     },
   });
-  return Object.assign(stream, { recycle: (chunk: Buffer) => pieceBuffers.give(chunk) });
+  return Object.assign(stream, { recycle: (chunk: Buffer) => readBuffers.give(chunk) });
 }

@@ -29,7 +29,9 @@ function vortexHog(port: number, id: string, auth: ClusterAuth): Promise<Socket>
       s.off('data', onData);
       s.pause();
       s.write(encodeAuthProofFrame(auth.vortexProof(got.subarray(VORTEX_HEADER_LENGTH, challenge))));
-      for (let n = 0; n < PIECES; n++) s.write(encodeDownloadPieceFrame(n + 1, { taskId: id, number: n }));
+      // Every piece four times: more than the kernel's socket buffers on both sides can hold, so
+      // the seed is left with bytes it cannot send, whatever size its reads and writes are.
+      for (let i = 0; i < 4 * PIECES; i++) s.write(encodeDownloadPieceFrame(i + 1, { taskId: id, number: i % PIECES }));
       resolve(s);
     };
     s.on('data', onData);
