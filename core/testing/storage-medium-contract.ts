@@ -322,7 +322,7 @@ export function storageMediumContract(test: TestFn, name: string, factory: Stora
 
 /** `readWritten` and `onWritten`: a piece passed on while it is written. */
 function servesPiecesBeingWritten(test: TestFn, name: string, factory: StorageMediumFactory): void {
-  const L = 4 * 1024 * 1024 + 13;
+  const L = 2 * 1024 * 1024 + 13;
 
   for (const [kind, chunkSize] of [['stream', 48 * 1024], ['feed', 300 * 1024 + 7]] as const) {
     test(`${name}: while a slow ${kind} is written, onWritten grows to the piece length and every reported prefix reads back byte-exact while the write goes on`, async (t) => {
