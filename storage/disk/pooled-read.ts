@@ -1,7 +1,7 @@
 import type { FileHandle } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import type { PieceReadable } from '../../core/index.js';
-import { readBuffers } from '../shared/buffer-pool.js';
+import { pieceBuffers } from '../shared/buffer-pool.js';
 
 /**
  * `length` bytes of an open file from `position`, read into pooled buffers, one read ahead. The
@@ -12,24 +12,24 @@ export function pooledFileRange(handle: FileHandle, position: number, length: nu
   let at = position;
   const end = position + length;
   const stream = new Readable({
-    highWaterMark: readBuffers.size,
+    highWaterMark: pieceBuffers.size,
     read() {
-      const want = Math.min(readBuffers.size, end - at);
+      const want = Math.min(pieceBuffers.size, end - at);
       if (want <= 0) {
         stream.push(null);
         return;
       }
-      const b = readBuffers.take();
+      const b = pieceBuffers.take();
       handle.read(b, 0, want, at).then(({ bytesRead }) => {
         if (bytesRead === 0) {
-          readBuffers.give(b);
+          pieceBuffers.give(b);
           stream.destroy(Object.assign(new Error(`file ended ${end - at} bytes early`), { code: 'EIO' }));
           return;
         }
         at += bytesRead;
         stream.push(bytesRead === b.length ? b : b.subarray(0, bytesRead));
       }, (err: Error) => {
-        readBuffers.give(b);
+        pieceBuffers.give(b);
         stream.destroy(err);
       });
     },
@@ -38,5 +38,5 @@ export function pooledFileRange(handle: FileHandle, position: number, length: nu
       cb(err);
     },
   });
-  return Object.assign(stream, { recycle: (chunk: Buffer) => readBuffers.give(chunk) });
+  return Object.assign(stream, { recycle: (chunk: Buffer) => pieceBuffers.give(chunk) });
 }

@@ -1,7 +1,7 @@
 import type { FileHandle } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import type { PieceReadable } from '../../core/index.js';
-import { readBuffers } from '../shared/buffer-pool.js';
+import { pieceBuffers } from '../shared/buffer-pool.js';
 import type { PieceOpener, UnsealedReader } from './piece-cipher.js';
 
 /**
@@ -17,7 +17,7 @@ export function sealedRange(handle: FileHandle, opener: PieceOpener, piece: { of
   release: () => void, errors: { notFound: () => Error; failure: (err: unknown) => Error }): PieceReadable {
   const end = range.start + range.length;
   async function* plain(): AsyncGenerator<Buffer> {
-    const b = readBuffers.take();
+    const b = pieceBuffers.take();
     let at = 0;
     let held: Buffer | undefined;
     try {
@@ -35,7 +35,7 @@ export function sealedRange(handle: FileHandle, opener: PieceOpener, piece: { of
         }
       }
     } finally {
-      readBuffers.give(b);
+      pieceBuffers.give(b);
       release();
     }
     opener.check();

@@ -34,16 +34,11 @@ export class BufferPool {
 }
 
 /**
- * The pool that storage media write pieces through: 256 KiB buffers, at most 8 MiB idle. A batch
- * lands (and a child relaying the piece can read it) only when full: 1 MiB batches cost the peer
- * daemons of an 8-host swarm 12 % less CPU per GiB (each write is a hand-off to libuv's threads),
- * but a 1 MiB piece was then passed on only once whole, with no cut-through relay.
+ * The pool that storage media read and write pieces through: 256 KiB buffers, at most 8 MiB idle.
+ * A write batch lands (and a child relaying the piece can read it) only when full, and a piece is
+ * sent in several chunks so that an upload whose reader stops is seen as stalled while chunks wait:
+ * 1 MiB buffers cost the peer daemons of an 8-host swarm 12 % less CPU per GiB (each write is a
+ * hand-off to libuv's threads), but a 1 MiB piece was then relayed only once whole and sent in one
+ * chunk the upload watch could not see stall.
  */
 export const pieceBuffers = new BufferPool(256 * 1024, 32);
-
-/**
- * The pool that pieces are read through to be sent: 256 KiB buffers, at most 8 MiB idle. A piece
- * leaves in several chunks, so that an upload whose reader stops taking chunks is seen as stalled
- * (and cut) while chunks wait for it.
- */
-export const readBuffers = new BufferPool(256 * 1024, 32);
