@@ -186,8 +186,6 @@ export async function run(argv: string[]): Promise<void> {
           await peerSdk.download(url, { stream: sink.stream, timeoutMs: 600_000 });
           if (sink.digest() !== want) throw new Error(`the SDK download of ${url} on the peer gave the wrong bytes`);
         }
-        await peerSdk.delete(taskId).catch(() => undefined);
-        await seedSdk.delete(taskId);
         counts.done += 1;
         counts.bytes += 2 * bytes;
         for (const p of [seedPath, peerPath]) counts.byPath[p] = (counts.byPath[p] ?? 0) + 1;
@@ -195,6 +193,9 @@ export async function run(argv: string[]): Promise<void> {
         counts.failed += 1;
         if (errors.length < 20) errors.push(`#${i} ${bytes} B: ${(err as Error).message.split('\n')[0]}`);
         await rm(out, { force: true });
+      } finally {
+        // Both copies go, also after a failure, so that a long run does not fill the disk.
+        if (taskId) await Promise.all([peerSdk.delete(taskId), seedSdk.delete(taskId)].map((p) => p.catch(() => undefined)));
       }
       if (elapsed() - lastReport >= 60) {
         lastReport = elapsed();
