@@ -1,4 +1,4 @@
-import { CommanderError } from 'commander';
+import { CommanderError } from './commander.js';
 import { D7yError } from '../core/errors/d7y-error.js';
 
 /** Exit codes: 1 for operational failures, 2 for usage mistakes (bad flags, bad input). */

@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import type { Command } from './commander.js';
 import type { ManagerClient } from '../core/protocol/manager/index.js';
 import { D7yError } from '../core/errors/d7y-error.js';
 import { loginStorePath, managerKey, readLogins, type StoredLogin } from './login-store.js';

@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import type { Command } from './commander.js';
 
 const SOCKET_HELP = "the daemon's local API socket";
 

@@ -1,4 +1,4 @@
-import { Command } from 'commander';
+import { Command } from './commander.js';
 import { commandModules } from './commands/index.js';
 import { reportError } from './cli-error.js';
 import { packageVersion } from './package-info.js';

@@ -1,4 +1,4 @@
-import { Command } from 'commander';
+import { Command } from '../commander.js';
 import { D7yError } from '../../core/errors/d7y-error.js';
 import type { CacheCommandOptions, CacheImportOptions, CacheExportOptions } from '../cache-actions.js';
 import type { CacheManagerOptions } from '../cache-manager-actions.js';

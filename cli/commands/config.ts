@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import type { Command } from '../commander.js';
 import { ROLE_NAMES } from '../../core/contracts/plugin.js';
 import type { ValidateOptions } from '../config-validate.js';
 

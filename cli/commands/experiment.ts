@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import type { Command } from '../commander.js';
 
 /** `d7y experiment report <id>`: the A/B report of an experiment from the scheduler's outcome file. */
 export function registerExperimentCommand(program: Command): void {

@@ -1,4 +1,4 @@
-import { Option, type Command } from 'commander';
+import { Option, type Command } from '../commander.js';
 import type { GetOptions } from '../get-run.js';
 import { addPeerOptions } from '../peer-options.js';
 

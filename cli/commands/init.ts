@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import type { Command } from '../commander.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 

@@ -1,4 +1,4 @@
-import { Option, type Command } from 'commander';
+import { Option, type Command } from '../commander.js';
 import type { ManagerClient } from '../../core/protocol/manager/index.js';
 import { renderTable } from '../table.js';
 import { collect } from './get.js';

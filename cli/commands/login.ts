@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import type { Command } from '../commander.js';
 import { D7yError } from '../../core/errors/d7y-error.js';
 import { loginStorePath, managerKey, readLogins, removeLogin, saveLogin } from '../login-store.js';
 import { resolveManagerUrl } from '../manager-connection.js';

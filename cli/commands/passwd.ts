@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import type { Command } from '../commander.js';
 import { D7yError } from '../../core/errors/d7y-error.js';
 import { connectManager } from '../manager-connection.js';
 import { ask, canPrompt, stdinLines } from '../secret-input.js';

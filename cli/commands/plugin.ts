@@ -1,4 +1,4 @@
-import { Option, type Command } from 'commander';
+import { Option, type Command } from '../commander.js';
 import { ROLE_NAMES } from '../../core/contracts/plugin.js';
 import type { AddOptions, CommonOptions } from '../plugin-actions.js';
 

@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import type { Command } from '../commander.js';
 import { D7yError } from '../../core/errors/d7y-error.js';
 import { parseByteSize } from '../../core/task/piece-length.js';
 import { parseDurationFlag } from '../duration-flag.js';

@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import type { Command } from '../commander.js';
 import { peerFlags } from './cache.js';
 import type { PushOptions } from '../push-actions.js';
 

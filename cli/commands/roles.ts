@@ -1,4 +1,4 @@
-import { Option, type Command } from 'commander';
+import { Option, type Command } from '../commander.js';
 import { LOG_FORMATS, LOG_LEVELS } from '../../core/logging/log-levels.js';
 import type { RoleSpec } from '../../plugins/index.js';
 import type { RoleName } from '../../core/index.js';

@@ -1,4 +1,4 @@
-import { Option, type Command } from 'commander';
+import { Option, type Command } from '../commander.js';
 import type { SyncOptions } from '../sync-run.js';
 import { addPeerOptions } from '../peer-options.js';
 import { collect } from './get.js';

@@ -1,4 +1,4 @@
-import { Command, Option } from 'commander';
+import { Command, Option } from '../commander.js';
 import { parseByteSize, validatePieceLength } from '../../core/task/piece-length.js';
 import { DEFAULT_FILTERED_QUERY_PARAMS, taskId } from '../../core/task/task-id.js';
 import { addPeerOptions } from '../peer-options.js';

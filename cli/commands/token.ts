@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import type { Command } from '../commander.js';
 import { renderTable } from '../table.js';
 import { addManagerOptions, connectManager, type ManagerConnectionOptions } from '../manager-connection.js';
 

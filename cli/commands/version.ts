@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import type { Command } from '../commander.js';
 
 /** `d7y version`: what is running, for bug reports and fleet checks. */
 export function registerVersionCommand(program: Command): void {
