@@ -2,6 +2,7 @@ import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { pieceBuffers } from '../shared/buffer-pool.js';
 import { WrittenPrefix } from './written-prefix.js';
+import { inlineIo, skipBytes } from './inline-io.js';
 
 /** Bytes gathered before one positioned write (a pool buffer's size); a piece is never held whole. */
 const WRITE_BATCH = pieceBuffers.size;
@@ -46,23 +47,23 @@ export class ContentFile {
     let batch: Buffer[] = [];
     let batched = 0;
     let next = position;
-    const flush = async (): Promise<void> => {
-      if (batched === 0) return;
+    const writeBatch = (): Promise<void> | undefined => {
+      if (batched === 0) return undefined;
       const buffers = batch;
       const at = next;
       const length = batched;
       batch = [];
       next += batched;
       batched = 0;
-      await this.writeAndReport(buffers, at, length, prefix);
+      return this.writeAndReport(buffers, at, length, prefix);
     };
     return {
       push: (chunk) => {
         batch.push(chunk);
         batched += chunk.length;
-        return batched >= WRITE_BATCH ? flush() : undefined;
+        return batched >= WRITE_BATCH ? writeBatch() : undefined;
       },
-      flush,
+      flush: async () => { await writeBatch(); },
     };
   }
 
@@ -76,14 +77,16 @@ export class ContentFile {
     let batch: Buffer | undefined;
     let filled = 0;
     let next = position;
-    const write = async (b: Buffer, length: number, at: number): Promise<void> => {
+    const write = (b: Buffer, length: number, at: number): Promise<void> | undefined => {
+      let wrote: Promise<void> | undefined;
       try {
-        await this.writeAndReport([b.subarray(0, length)], at, length, prefix);
+        wrote = this.writeAndReport([b.subarray(0, length)], at, length, prefix);
       } finally {
-        pieceBuffers.give(b);
+        if (!wrote) pieceBuffers.give(b);
       }
+      return wrote?.finally(() => pieceBuffers.give(b));
     };
-    const writeBatch = (): Promise<void> => {
+    const writeBatch = (): Promise<void> | undefined => {
       const b = batch as Buffer;
       const p = write(b, filled, next);
       next += filled;
@@ -101,7 +104,7 @@ export class ContentFile {
           off += n;
           if (filled === batch.length) {
             const p = writeBatch();
-            pending = pending ? Promise.all([pending, p]).then(() => undefined) : p;
+            if (p) pending = pending ? Promise.all([pending, p]).then(() => undefined) : p;
           }
         }
         return pending;
@@ -116,14 +119,25 @@ export class ContentFile {
     };
   }
 
-  private async writeAndReport(buffers: Buffer[], position: number, length: number, prefix: WrittenPrefix | undefined): Promise<void> {
-    try {
-      await this.writeAll(buffers, position);
-    } catch (err) {
+  /**
+   * Writes `buffers` at `position` and reports them landed: inline while the page cache takes
+   * writes at once (undefined; a failed write throws), else on the threadpool (a promise).
+   */
+  private writeAndReport(buffers: Buffer[], position: number, length: number, prefix: WrittenPrefix | undefined): Promise<void> | undefined {
+    if (inlineIo.inline) {
+      try {
+        inlineIo.writeAll(this.handle.fd, buffers, position);
+      } catch (err) {
+        prefix?.fail();
+        return Promise.reject(named(err, this.path));
+      }
+      prefix?.landed(position, position + length);
+      return undefined;
+    }
+    return this.writeAll(buffers, position).then(() => prefix?.landed(position, position + length), (err: unknown) => {
       prefix?.fail();
       throw err;
-    }
-    prefix?.landed(position, position + length);
+    });
   }
 
   private async writeAll(buffers: Buffer[], position: number): Promise<void> {
@@ -133,18 +147,14 @@ export class ContentFile {
       const { bytesWritten } = await this.handle.writev(rest, at);
       if (bytesWritten <= 0) throw Object.assign(new Error(`no bytes written to ${this.path}`), { code: 'EIO' });
       at += bytesWritten;
-      rest = skip(rest, bytesWritten);
+      rest = skipBytes(rest, bytesWritten);
     }
   }
 }
 
-function skip(buffers: Buffer[], count: number): Buffer[] {
-  let left = count;
-  const out: Buffer[] = [];
-  for (const b of buffers) {
-    if (left >= b.length) { left -= b.length; continue; }
-    out.push(left > 0 ? b.subarray(left) : b);
-    left = 0;
-  }
-  return out;
+/** An inline write's error, naming the file as the threadpool's would. */
+function named(err: unknown, path: string): unknown {
+  const e = err as NodeJS.ErrnoException;
+  if (e && typeof e === 'object' && e.path === undefined) e.path = path;
+  return e;
 }

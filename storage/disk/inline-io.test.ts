@@ -1,0 +1,54 @@
+import { closeSync, openSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import test from 'ava';
+import { InlineIo } from './inline-io.js';
+
+async function scratch(t: { teardown(fn: () => Promise<void>): void }): Promise<{ path: string; fd: number }> {
+  const dir = await mkdtemp(join(tmpdir(), 'd7y-inline-io-'));
+  const path = join(dir, 'content');
+  const fd = openSync(path, 'w+');
+  t.teardown(async () => { closeSync(fd); await rm(dir, { recursive: true, force: true }); });
+  return { path, fd };
+}
+
+test('inline writes land whole at their position and inline reads give them back', async (t) => {
+  const { path, fd } = await scratch(t);
+  const io = new InlineIo();
+  io.writeAll(fd, [Buffer.from('hello '), Buffer.from('world')], 4);
+  t.deepEqual(readFileSync(path), Buffer.concat([Buffer.alloc(4), Buffer.from('hello world')]));
+  const b = Buffer.alloc(5);
+  t.is(io.read(fd, b, 5, 10), 5);
+  t.is(b.toString(), 'world');
+  t.true(io.inline, 'fast calls keep the I/O inline');
+});
+
+test('a call that blocked past 4 ms sends file I/O to the threadpool for 5 s, then inline again', async (t) => {
+  const { fd } = await scratch(t);
+  let clock = 1000;
+  let step = 0;
+  const io = new InlineIo(() => (clock += step));
+  step = 1;
+  io.writeAll(fd, [Buffer.from('x')], 0);
+  t.true(io.inline, 'a 1 ms write is fine');
+  step = 6;
+  io.read(fd, Buffer.alloc(1), 1, 0);
+  step = 0;
+  t.false(io.inline, 'a 6 ms read moves I/O off the event loop');
+  clock += 4_900;
+  t.false(io.inline, 'still on the threadpool before 5 s have passed');
+  clock += 200;
+  t.true(io.inline, 'inline again after 5 s');
+});
+
+test('a failed inline write throws the errno error and still counts its time', async (t) => {
+  const { path } = await scratch(t);
+  const readOnly = openSync(path, 'r');
+  t.teardown(() => closeSync(readOnly));
+  let clock = 0;
+  const io = new InlineIo(() => (clock += 10));
+  const err = t.throws(() => io.writeAll(readOnly, [Buffer.from('x')], 0)) as NodeJS.ErrnoException;
+  t.is(err.code, 'EBADF');
+  t.false(io.inline, 'the slow failed call moved I/O to the threadpool');
+});

@@ -1,0 +1,74 @@
+import { readSync, writevSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+
+/** A call on the event loop slower than this shows the disk, not the page cache, is answering. */
+const SLOW_MS = 4;
+/** How long positioned I/O goes to libuv's threadpool after a slow inline call. */
+const THREADPOOL_MS = 5_000;
+
+/**
+ * Where a content file's positioned reads and writes run. Inline (a synchronous call on the event
+ * loop) while the page cache answers them: a 256 KiB write into the cache or a read of pages just
+ * written is a copy of tens of microseconds, and handing it to libuv's threadpool (a wake-up of a
+ * worker, one back, a promise) costs more CPU than the copy. A call that took longer than SLOW_MS
+ * (the kernel throttling writes to a busy disk, or a read of pages not in memory) sends the
+ * process's file I/O to the threadpool for THREADPOOL_MS, so a slow disk never holds the event
+ * loop for more than one call at a time.
+ */
+export class InlineIo {
+  private threadpoolUntil = 0;
+
+  constructor(private readonly now: () => number = () => performance.now()) {}
+
+  /** Whether the next call should run inline. */
+  get inline(): boolean {
+    return this.threadpoolUntil === 0 || this.now() >= this.threadpoolUntil;
+  }
+
+  /** Writes all of `buffers` at `position` inline; throws the errno error of a failed write. */
+  writeAll(fd: number, buffers: Buffer[], position: number): void {
+    const started = this.now();
+    let rest = buffers;
+    let at = position;
+    try {
+      while (rest.length > 0) {
+        const wrote = writevSync(fd, rest, at);
+        if (wrote <= 0) throw Object.assign(new Error('no bytes written'), { code: 'EIO' });
+        at += wrote;
+        rest = skipBytes(rest, wrote);
+      }
+    } finally {
+      this.took(started);
+    }
+  }
+
+  /** Reads up to `length` bytes at `position` into `buffer` inline; returns how many were read. */
+  read(fd: number, buffer: Buffer, length: number, position: number): number {
+    const started = this.now();
+    try {
+      return readSync(fd, buffer, 0, length, position);
+    } finally {
+      this.took(started);
+    }
+  }
+
+  private took(started: number): void {
+    const now = this.now();
+    if (now - started > SLOW_MS) this.threadpoolUntil = now + THREADPOOL_MS;
+  }
+}
+
+/** The process's one switch: the page cache is shared by every task, so is its slowness. */
+export const inlineIo = new InlineIo();
+
+/** `buffers` without their first `count` bytes. */
+export function skipBytes(buffers: Buffer[], count: number): Buffer[] {
+  let left = count;
+  const out: Buffer[] = [];
+  for (const b of buffers) {
+    if (left >= b.length) { left -= b.length; continue; }
+    out.push(left > 0 ? b.subarray(left) : b);
+    left = 0;
+  }
+  return out;
+}
