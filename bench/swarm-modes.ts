@@ -23,8 +23,9 @@ export interface ModeContext {
   timeoutMs: number;
   /** The origin's HTTP server processes (nginx and its workers). */
   originPids: number[];
-  /** Another file on the origin (16 MiB) that `d7y-warm` downloads on every daemon before the timed phase. */
+  /** Another file on the origin (`--warm-size` MiB, default 16) that `d7y-warm` downloads on every daemon before the timed phase. */
   warmUrl: string;
+  warmSizeMiB: number;
 }
 
 /** Per-host results of one mode: completion seconds (undefined = failed) and the output paths. */
@@ -158,7 +159,7 @@ export function runD7yWarm(ctx: ModeContext): Promise<ModeRun> {
       };
       await warm(seed, 0);
       await Promise.all(peers.map((p, i) => warm(p, i + 1)));
-      return [`daemons warmed by a 16 MiB download each in ${((performance.now() - t0) / 1000).toFixed(1)} s (untimed)`];
+      return [`daemons warmed by a ${ctx.warmSizeMiB} MiB download each in ${((performance.now() - t0) / 1000).toFixed(1)} s (untimed)`];
     },
   });
 }

@@ -29,6 +29,8 @@ export interface SwarmArgs {
   timeoutMs: number;
   /** Keep the work dir (logs, outputs) for a look afterwards. */
   keep: boolean;
+  /** MiB of the other file `d7y-warm` downloads on every daemon before the timed phase. */
+  warmSizeMiB: number;
 }
 
 function positive(name: string, text: string | undefined, fallback?: number): number {
@@ -50,11 +52,12 @@ export function parseSwarmArgs(argv: string[]): SwarmArgs {
       args: argv, strict: true, allowPositionals: false, options: {
         hosts: { type: 'string' }, size: { type: 'string' }, rate: { type: 'string' }, 'origin-rate': { type: 'string' },
         modes: { type: 'string' }, out: { type: 'string' }, timeout: { type: 'string' }, keep: { type: 'boolean' },
+        'warm-size': { type: 'string' },
       },
     }).values;
   } catch (err) {
     throw new D7yError('D7Y_INVALID_ARGUMENT', `swarm: ${(err as Error).message}`, {
-      fix: 'run: npm run bench -- swarm --hosts 4 --size 64 --rate 100 [--origin-rate 100] [--modes d7y,d7y-warm,d7y-mtls,d7y-encrypted,direct,bt,curl-proxy,cache-export] [--out file.jsonl] [--timeout 600] [--keep]',
+      fix: 'run: npm run bench -- swarm --hosts 4 --size 64 --rate 100 [--origin-rate 100] [--modes d7y,d7y-warm,d7y-mtls,d7y-encrypted,direct,bt,curl-proxy,cache-export] [--out file.jsonl] [--timeout 600] [--warm-size 16] [--keep]',
     });
   }
   const hosts = positive('hosts', values.hosts);
@@ -71,6 +74,7 @@ export function parseSwarmArgs(argv: string[]): SwarmArgs {
     hosts, sizeMiB: Math.round(positive('size', values.size)), rateMbit,
     originRateMbit: positive('origin-rate', values['origin-rate'], rateMbit), modes, out: values.out,
     timeoutMs: positive('timeout', values.timeout, 900) * 1000, keep: values.keep ?? false,
+    warmSizeMiB: Math.round(positive('warm-size', values['warm-size'], 16)),
   };
 }
 
@@ -93,7 +97,7 @@ export async function run(argv: string[]): Promise<void> {
     const root = join(workDir, 'origin');
     const fileName = 'data.bin';
     const sha = await writeRandomFile(join(root, fileName), a.sizeMiB);
-    await writeRandomFile(join(root, 'warm.bin'), 16);
+    await writeRandomFile(join(root, 'warm.bin'), a.warmSizeMiB);
     const originPort = 28080;
     const nginx = await startOrigin(teardown, lab.origin, root, originPort, workDir, `/${fileName}`);
     const originPids = [nginx.pid, ...(await childPids([nginx.pid]))];
@@ -102,7 +106,7 @@ export async function run(argv: string[]): Promise<void> {
     const tStar = lowerBound(size, a.hosts, originBps, rateBps);
     const base = {
       bench: 'swarm', at: new Date().toISOString(), hosts: a.hosts, sizeMiB: a.sizeMiB, rateMbit: a.rateMbit,
-      originRateMbit: a.originRateMbit, shaped: lab.shaped, tStar: round(tStar), loadavg1Before: round(loadavg()[0]!),
+      originRateMbit: a.originRateMbit, warmSizeMiB: a.warmSizeMiB, shaped: lab.shaped, tStar: round(tStar), loadavg1Before: round(loadavg()[0]!),
     };
     const records: Record<string, unknown>[] = [];
     for (const mode of a.modes) {
@@ -111,7 +115,7 @@ export async function run(argv: string[]): Promise<void> {
       const ctx: ModeContext = {
         teardown, lab, workDir, root, fileName, url: `http://${lab.origin.ip}:${originPort}/${fileName}`,
         sizeBytes: size, rateBytesPerSec: rateBps, originRateBytesPerSec: originBps, timeoutMs: a.timeoutMs,
-        originPids, warmUrl: `http://${lab.origin.ip}:${originPort}/warm.bin`,
+        originPids, warmUrl: `http://${lab.origin.ip}:${originPort}/warm.bin`, warmSizeMiB: a.warmSizeMiB,
       };
       const r = await MODES[mode]!(ctx);
       const shas: (string | undefined)[] = [];

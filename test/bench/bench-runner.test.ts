@@ -33,6 +33,12 @@ test('swarm refuses a missing or bad argument and says how to call it', (t) => {
   t.regex(t.throws(() => parseSwarmArgs(['--hosts', '2.5', '--size', '64', '--rate', '100']))!.message, /whole number/);
   t.regex(t.throws(() => parseSwarmArgs(['--hosts', '4', '--size', '64', '--rate', '100', '--modes', 'd7y,ftp']))!.message, /ftp/);
   t.regex(t.throws(() => parseSwarmArgs(['--hosts', '4', '--bogus']))!.message, /bogus/);
+  t.regex(t.throws(() => parseSwarmArgs(['--hosts', '4', '--size', '64', '--rate', '100', '--warm-size', '0']))!.message, /--warm-size 0 is not a positive number/);
+});
+
+test('swarm warms the d7y-warm daemons with a 16 MiB file unless --warm-size says otherwise', (t) => {
+  t.is(parseSwarmArgs(['--hosts', '8', '--size', '64', '--rate', '100']).warmSizeMiB, 16);
+  t.is(parseSwarmArgs(['--hosts', '8', '--size', '64', '--rate', '100', '--warm-size', '64']).warmSizeMiB, 64);
 });
 
 test('swarm arguments default the origin rate to the link rate and run all three modes', (t) => {
