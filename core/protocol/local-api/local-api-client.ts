@@ -88,11 +88,14 @@ export class LocalApiClient implements PeerApi {
     this.agent.destroy();
   }
 
-  /** One request; an error says whether it went out on a reused connection (`reused`). */
-  private send(method: string, path: string, payload: string | undefined, signal?: AbortSignal): Promise<IncomingMessage> {
+  /**
+   * One request (on a new connection of its own with `fresh`, else on a kept-alive one when there
+   * is one); an error says whether it went out on a reused connection (`reused`).
+   */
+  private send(method: string, path: string, payload: string | undefined, signal?: AbortSignal, fresh = false): Promise<IncomingMessage> {
     return new Promise<IncomingMessage>((resolve, reject) => {
       const options: RequestOptions & { servername: string } = {
-        socketPath: this.socketPath, agent: this.agent, method, path, signal,
+        socketPath: this.socketPath, agent: fresh ? false : this.agent, method, path, signal,
         // No TLS on a unix socket: an empty server name spares the agent's IP check of the host (~10 ms of CPU at a CLI's start).
         servername: '',
         headers: { ...traceHeaders(), ...(payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) }) },
@@ -110,9 +113,9 @@ export class LocalApiClient implements PeerApi {
       res = await this.send(method, path, payload, signal).catch((err: unknown) => {
         // The daemon closed a kept-alive connection just as it was reused (the client's write then
         // meets a reset, ECONNRESET, or a closed pipe, EPIPE): the request never reached it, so it
-        // is sent once more on a new connection.
+        // is sent once more, on a connection of its own (the other idle ones may be closing too).
         const code = (err as NodeJS.ErrnoException).code;
-        if ((err as { reused?: boolean }).reused && (code === 'ECONNRESET' || code === 'EPIPE')) return this.send(method, path, payload, signal);
+        if ((err as { reused?: boolean }).reused && (code === 'ECONNRESET' || code === 'EPIPE')) return this.send(method, path, payload, signal, true);
         throw err;
       });
     } catch (err) {
