@@ -78,13 +78,10 @@ export class ContentFile {
     let filled = 0;
     let next = position;
     const write = (b: Buffer, length: number, at: number): Promise<void> | undefined => {
-      let wrote: Promise<void> | undefined;
-      try {
-        wrote = this.writeAndReport([b.subarray(0, length)], at, length, prefix);
-      } finally {
-        if (!wrote) pieceBuffers.give(b);
-      }
-      return wrote?.finally(() => pieceBuffers.give(b));
+      const wrote = this.writeAndReport([b.subarray(0, length)], at, length, prefix);
+      if (wrote) return wrote.finally(() => pieceBuffers.give(b));
+      pieceBuffers.give(b);
+      return undefined;
     };
     const writeBatch = (): Promise<void> | undefined => {
       const b = batch as Buffer;
@@ -121,7 +118,8 @@ export class ContentFile {
 
   /**
    * Writes `buffers` at `position` and reports them landed: inline while the page cache takes
-   * writes at once (undefined; a failed write throws), else on the threadpool (a promise).
+   * writes at once (undefined, or a rejected promise when the write failed), else on the
+   * threadpool (a promise).
    */
   private writeAndReport(buffers: Buffer[], position: number, length: number, prefix: WrittenPrefix | undefined): Promise<void> | undefined {
     if (inlineIo.inline) {
