@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
-import { InlineIo } from './inline-io.js';
+import { InlineIo, threadCpuWait } from './inline-io.js';
 
 async function scratch(t: { teardown(fn: () => Promise<void>): void }): Promise<{ path: string; fd: number }> {
   const dir = await mkdtemp(join(tmpdir(), 'd7y-inline-io-'));
@@ -51,4 +51,31 @@ test('a failed inline write throws the errno error and still counts its time', a
   const err = t.throws(() => io.writeAll(readOnly, [Buffer.from('x')], 0)) as NodeJS.ErrnoException;
   t.is(err.code, 'EBADF');
   t.false(io.inline, 'the slow failed call moved I/O to the threadpool');
+});
+
+test('a call that was slow only because the thread waited for a CPU stays inline', async (t) => {
+  const { fd } = await scratch(t);
+  let clock = 1000;
+  let waited = 0;
+  // Each call: 10 ms on the clock, 9 of them waiting for a CPU (another process ran).
+  const io = new InlineIo(() => (clock += 5), () => (waited += 4.5));
+  io.writeAll(fd, [Buffer.from('x')], 0);
+  io.read(fd, Buffer.alloc(1), 1, 0);
+  t.true(io.inline, 'time spent preempted is not the disk\'s');
+  let slowDisk = 0;
+  const blocked = new InlineIo(() => (clock += 5), () => (slowDisk += 0.5));
+  blocked.writeAll(fd, [Buffer.from('x')], 0);
+  t.false(blocked.inline, '9 of 10 ms blocked in the call moves I/O off the event loop');
+});
+
+test('on Linux the thread\'s wait for a CPU is read from the kernel and only grows', (t) => {
+  const wait = threadCpuWait();
+  const first = wait();
+  let spin = 0;
+  for (let i = 0; i < 2e6; i++) spin += i;
+  t.true(spin > 0);
+  const second = wait();
+  t.true(Number.isFinite(first) && first >= 0);
+  t.true(second >= first, `${second} ≥ ${first}`);
+  if (process.platform === 'linux') t.true(first > 0, 'a thread that has run has waited for a CPU at least once');
 });

@@ -1,4 +1,4 @@
-import { readSync, writevSync } from 'node:fs';
+import { openSync, readSync, writevSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 
 /** A call on the event loop slower than this shows the disk, not the page cache, is answering. */
@@ -13,12 +13,20 @@ const THREADPOOL_MS = 5_000;
  * worker, one back, a promise) costs more CPU than the copy. A call that took longer than SLOW_MS
  * (the kernel throttling writes to a busy disk, or a read of pages not in memory) sends the
  * process's file I/O to the threadpool for THREADPOOL_MS, so a slow disk never holds the event
- * loop for more than one call at a time.
+ * loop for more than one call at a time. Time the thread spent waiting for a CPU during the call
+ * (`cpuWait`: another process ran, on a busy host) is not the disk's and does not count.
  */
 export class InlineIo {
   private threadpoolUntil = 0;
 
-  constructor(private readonly now: () => number = () => performance.now()) {}
+  /**
+   * `now` and `cpuWait` (milliseconds this thread has waited for a CPU so far; 0 where unknown)
+   * are clocks, given by tests.
+   */
+  constructor(
+    private readonly now: () => number = () => performance.now(),
+    private readonly cpuWait: () => number = threadCpuWait(),
+  ) {}
 
   /** Whether the next call should run inline. */
   get inline(): boolean {
@@ -27,6 +35,7 @@ export class InlineIo {
 
   /** Writes all of `buffers` at `position` inline; throws the errno error of a failed write. */
   writeAll(fd: number, buffers: Buffer[], position: number): void {
+    const waited = this.cpuWait();
     const started = this.now();
     let rest = buffers;
     let at = position;
@@ -38,24 +47,48 @@ export class InlineIo {
         rest = skipBytes(rest, wrote);
       }
     } finally {
-      this.took(started);
+      this.took(started, waited);
     }
   }
 
   /** Reads up to `length` bytes at `position` into `buffer` inline; returns how many were read. */
   read(fd: number, buffer: Buffer, length: number, position: number): number {
+    const waited = this.cpuWait();
     const started = this.now();
     try {
       return readSync(fd, buffer, 0, length, position);
     } finally {
-      this.took(started);
+      this.took(started, waited);
     }
   }
 
-  private took(started: number): void {
+  private took(started: number, waited: number): void {
     const now = this.now();
-    if (now - started > SLOW_MS) this.threadpoolUntil = now + THREADPOOL_MS;
+    if (now - started <= SLOW_MS) return;
+    if (now - started - (this.cpuWait() - waited) > SLOW_MS) this.threadpoolUntil = now + THREADPOOL_MS;
   }
+}
+
+/**
+ * Milliseconds the calling thread has waited on a run queue (Linux's /proc/thread-self/schedstat,
+ * one positioned read of a file kept open); where that file does not exist, always 0.
+ */
+export function threadCpuWait(): () => number {
+  let fd: number | undefined;
+  let unavailable = false;
+  const text = Buffer.allocUnsafe(96);
+  return () => {
+    if (unavailable) return 0;
+    try {
+      fd ??= openSync('/proc/thread-self/schedstat', 'r');
+      // "<ns on a CPU> <ns waiting on a run queue> <time slices>"
+      const fields = text.toString('latin1', 0, readSync(fd, text, 0, text.length, 0)).split(' ');
+      return Number(fields[1]) / 1e6 || 0;
+    } catch {
+      unavailable = true;
+      return 0;
+    }
+  };
 }
 
 /** The process's one switch: the page cache is shared by every task, so is its slowness. */
