@@ -49,6 +49,12 @@ export interface PieceRecord {
 }
 
 /**
+ * Bytes of each chunk a Vortex PieceFeed hands its consumer (all but a piece's last); media write
+ * in batches of the same size, so such a chunk is one whole batch, aligned with the piece's start.
+ */
+export const FEED_CHUNK_BYTES = 256 * 1024;
+
+/**
  * A piece's bytes pushed by a transfer that reuses its read buffer (a Vortex body read straight
  * off the socket): each chunk is valid only during the call, so a consumer copies what it keeps.
  */

@@ -69,7 +69,8 @@ export class ContentFile {
 
   /**
    * A writer of consecutive bytes starting at `position` that copies each chunk into a reused
-   * batch buffer: for chunks that are only valid during the call (a PieceFeed's); `onWritten`
+   * batch buffer: for chunks that are only valid during the call (a PieceFeed's); a chunk that is
+   * one whole batch at a batch boundary is written at once, inline, without the copy. `onWritten`
    * hears of each batch that landed.
    */
   copyingWriter(position: number, onWritten?: OnWritten): ContentWriter {
@@ -93,6 +94,12 @@ export class ContentFile {
     };
     return {
       push: (chunk) => {
+        if (filled === 0 && chunk.length === WRITE_BATCH && inlineIo.inline) {
+          // A whole batch (a Vortex feed's chunk) written while valid: no copy.
+          const at = next;
+          next += WRITE_BATCH;
+          return this.writeAndReport([chunk], at, WRITE_BATCH, prefix);
+        }
         let pending: Promise<void> | undefined;
         for (let off = 0; off < chunk.length;) {
           batch ??= pieceBuffers.take();

@@ -1,3 +1,5 @@
+import { FEED_CHUNK_BYTES } from '../../core/index.js';
+
 /**
  * Equal-sized buffers handed out and taken back, so that moving piece bytes allocates no memory
  * per chunk. A buffer is reused only after it was given back, once; a pool keeps at most
@@ -41,4 +43,4 @@ export class BufferPool {
  * hand-off to libuv's threads), but a 1 MiB piece was then relayed only once whole and sent in one
  * chunk the upload watch could not see stall.
  */
-export const pieceBuffers = new BufferPool(256 * 1024, 32);
+export const pieceBuffers = new BufferPool(FEED_CHUNK_BYTES, 32);

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import type { PieceFeed } from '../../contracts/storage-medium.js';
+import { FEED_CHUNK_BYTES, type PieceFeed } from '../../contracts/storage-medium.js';
 import { pieceFeedStream } from '../../task/piece-feed-stream.js';
 
 /** What a body asks of the exchange that fills it. */
@@ -13,15 +13,23 @@ export interface BodyControl {
 
 type Consumer = (chunk: Buffer) => void | Promise<void>;
 
+/** Gather buffers of bodies that ended, for the next ones (a few; the rest are collected). */
+const spare: Buffer[] = [];
+const MAX_SPARE = 8;
+
 /**
- * The raw bytes of one piece as they come off a connection, as a PieceFeed: each chunk is a view
- * of the connection's read buffer, handed straight to the consumer. Bytes arriving before `pipe`
- * (or while the consumer's last promise is pending) are copied aside and the socket is paused.
+ * The raw bytes of one piece as they come off a connection, as a PieceFeed. Socket reads (a few
+ * KiB each on a slow link) are gathered into one buffer and handed on in chunks of
+ * FEED_CHUNK_BYTES, so that hashing and writing run once per chunk rather than once per read;
+ * each chunk is valid during the consumer's call only. Bytes arriving before `pipe` (or while the
+ * consumer's last promise is pending) are copied aside and the socket is paused.
  */
 export class VortexPieceBody implements PieceFeed {
   readonly kind = 'piece-feed';
   private consumer: Consumer | undefined;
   private held: Buffer[] = [];
+  private gather: Buffer | undefined;
+  private gathered = 0;
   private waiting = false;
   private ended = false;
   private failure: Error | undefined;
@@ -37,12 +45,15 @@ export class VortexPieceBody implements PieceFeed {
       this.control.pause();
       return;
     }
-    this.feed(chunk);
+    const rest = this.take(chunk);
+    if (rest) this.held.push(Buffer.from(rest));
   }
 
   /** From the exchange: every byte of the body has been delivered. */
   end(): void {
     this.ended = true;
+    if (!this.consumer || this.waiting || this.held.length > 0 || this.failure) return;
+    this.flushGathered();
     this.maybeDone();
   }
 
@@ -51,6 +62,7 @@ export class VortexPieceBody implements PieceFeed {
     if (this.failure) return;
     this.failure = err;
     this.held = [];
+    this.releaseGather();
     const settle = this.settle;
     this.settle = undefined;
     settle?.reject(err);
@@ -76,6 +88,43 @@ export class VortexPieceBody implements PieceFeed {
     return pieceFeedStream(this);
   }
 
+  /**
+   * Copies `chunk` into the gather buffer, feeding it whenever it fills; returns what is left of
+   * the chunk when the consumer made the body wait (the caller holds it, in order).
+   */
+  private take(chunk: Buffer): Buffer | undefined {
+    for (let off = 0; off < chunk.length;) {
+      if (this.failure) return undefined;
+      if (this.waiting) return chunk.subarray(off);
+      const g = (this.gather ??= spare.pop() ?? Buffer.allocUnsafeSlow(FEED_CHUNK_BYTES));
+      const n = chunk.copy(g, this.gathered, off);
+      this.gathered += n;
+      off += n;
+      if (this.gathered === g.length) {
+        this.gathered = 0;
+        this.feed(g);
+      }
+    }
+    return undefined;
+  }
+
+  /** Feeds the last, partial chunk of the body and gives the gather buffer back. */
+  private flushGathered(): void {
+    const g = this.gather;
+    if (!g) return;
+    const n = this.gathered;
+    this.gathered = 0;
+    if (n > 0) this.feed(g.subarray(0, n));
+    this.releaseGather();
+  }
+
+  private releaseGather(): void {
+    const g = this.gather;
+    this.gather = undefined;
+    this.gathered = 0;
+    if (g && spare.length < MAX_SPARE) spare.push(g);
+  }
+
   private feed(chunk: Buffer): void {
     let result: void | Promise<void>;
     try {
@@ -98,10 +147,17 @@ export class VortexPieceBody implements PieceFeed {
 
   /** Hands over the bytes held aside, then lets the socket flow again (or finishes). */
   private drainHeld(): void {
-    while (!this.failure && !this.waiting && this.held.length > 0) this.feed(this.held.shift() as Buffer);
+    while (!this.failure && !this.waiting && this.held.length > 0) {
+      const rest = this.take(this.held.shift() as Buffer);
+      if (rest) this.held.unshift(rest);
+    }
     if (this.failure || this.waiting) return;
-    if (this.ended) this.maybeDone();
-    else this.control.resume();
+    if (!this.ended) {
+      this.control.resume();
+      return;
+    }
+    this.flushGathered();
+    this.maybeDone();
   }
 
   private maybeDone(): void {

@@ -1,0 +1,74 @@
+import { randomBytes } from 'node:crypto';
+import test from 'ava';
+import { FEED_CHUNK_BYTES } from '../../contracts/storage-medium.js';
+import { VortexPieceBody } from './vortex-piece-body.js';
+
+function control() {
+  const calls = { pause: 0, resume: 0, aborted: undefined as Error | undefined };
+  return {
+    calls,
+    control: { pause: () => { calls.pause++; }, resume: () => { calls.resume++; }, abort: (err: Error | undefined) => { calls.aborted = err; } },
+  };
+}
+
+/** Delivers `data` in reads of `read` bytes through one reused buffer, as a socket does. */
+function deliverInReads(body: VortexPieceBody, data: Buffer, read: number): void {
+  const readBuffer = Buffer.alloc(read);
+  for (let off = 0; off < data.length; off += read) {
+    const n = data.copy(readBuffer, 0, off, Math.min(off + read, data.length));
+    body.deliver(readBuffer.subarray(0, n));
+    readBuffer.fill(0xee);
+  }
+  body.end();
+}
+
+test('small socket reads reach the consumer gathered in whole feed chunks, then the rest, byte for byte', async (t) => {
+  const data = randomBytes(FEED_CHUNK_BYTES * 2 + 12_345);
+  const { control: c } = control();
+  const body = new VortexPieceBody(c);
+  const sizes: number[] = [];
+  const got: Buffer[] = [];
+  const piped = body.pipe((chunk) => { sizes.push(chunk.length); got.push(Buffer.from(chunk)); });
+  deliverInReads(body, data, 7_000);
+  await piped;
+  t.deepEqual(sizes, [FEED_CHUNK_BYTES, FEED_CHUNK_BYTES, 12_345]);
+  t.true(Buffer.concat(got).equals(data), 'the bytes are the piece\'s, in order');
+});
+
+test('a consumer that makes the body wait pauses the socket, and every byte still arrives in order', async (t) => {
+  const data = randomBytes(FEED_CHUNK_BYTES * 3 + 1);
+  const { control: c, calls } = control();
+  const body = new VortexPieceBody(c);
+  const got: Buffer[] = [];
+  const piped = body.pipe(async (chunk) => {
+    got.push(Buffer.from(chunk));
+    await new Promise((r) => setTimeout(r, 5));
+  });
+  deliverInReads(body, data, 100_000);
+  await piped;
+  t.true(Buffer.concat(got).equals(data));
+  t.true(calls.pause > 0, 'the socket was paused while the consumer was busy');
+});
+
+test('bytes that arrive before the consumer is attached are kept and handed over', async (t) => {
+  const data = randomBytes(50_000);
+  const { control: c } = control();
+  const body = new VortexPieceBody(c);
+  deliverInReads(body, data, 4_096);
+  const got: Buffer[] = [];
+  await body.pipe((chunk) => { got.push(Buffer.from(chunk)); });
+  t.true(Buffer.concat(got).equals(data));
+});
+
+test('a transfer that fails mid-body rejects the pipe and the consumer hears of no more bytes', async (t) => {
+  const { control: c } = control();
+  const body = new VortexPieceBody(c);
+  let bytes = 0;
+  const piped = body.pipe((chunk) => { bytes += chunk.length; });
+  body.deliver(randomBytes(FEED_CHUNK_BYTES + 10));
+  body.fail(new Error('connection reset'));
+  body.deliver(randomBytes(FEED_CHUNK_BYTES));
+  body.end();
+  await t.throwsAsync(piped, { message: 'connection reset' });
+  t.is(bytes, FEED_CHUNK_BYTES, 'only the chunk completed before the failure was fed');
+});
