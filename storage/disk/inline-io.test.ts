@@ -57,15 +57,26 @@ test('a call that was slow only because the thread waited for a CPU stays inline
   const { fd } = await scratch(t);
   let clock = 1000;
   let waited = 0;
-  // Each call: 10 ms on the clock, 9 of them waiting for a CPU (another process ran).
-  const io = new InlineIo(() => (clock += 5), () => (waited += 4.5));
+  let during = 0;
+  // Each call takes 5 ms on the clock, and the thread's CPU wait grows by `during / 2` ms per call.
+  const io = new InlineIo(() => { clock += 5; return clock; }, () => { waited += during / 2; return waited; });
+  during = 9; // 4.5 of each call's 5 ms spent waiting for a CPU
   io.writeAll(fd, [Buffer.from('x')], 0);
   io.read(fd, Buffer.alloc(1), 1, 0);
   t.true(io.inline, 'time spent preempted is not the disk\'s');
-  let slowDisk = 0;
-  const blocked = new InlineIo(() => (clock += 5), () => (slowDisk += 0.5));
-  blocked.writeAll(fd, [Buffer.from('x')], 0);
-  t.false(blocked.inline, '9 of 10 ms blocked in the call moves I/O off the event loop');
+  during = 1; // 0.5 of 5 ms: the call itself blocked for 4.5 ms
+  io.writeAll(fd, [Buffer.from('x')], 0);
+  t.false(io.inline, 'a call blocked past 4 ms moves I/O off the event loop');
+});
+
+test('the thread\'s CPU wait is read at most every 50 ms, not at every call', async (t) => {
+  const { fd } = await scratch(t);
+  let clock = 0;
+  let reads = 0;
+  const io = new InlineIo(() => (clock += 0.05), () => { reads++; return 0; });
+  for (let i = 0; i < 1000; i++) io.writeAll(fd, [Buffer.from('x')], 0);
+  t.true(io.inline);
+  t.true(reads <= 3, `${reads} reads of the CPU wait over 1,000 calls in 100 ms`);
 });
 
 test('on Linux the thread\'s wait for a CPU is read from the kernel and only grows', (t) => {

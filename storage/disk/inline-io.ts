@@ -5,6 +5,8 @@ import { performance } from 'node:perf_hooks';
 const SLOW_MS = 4;
 /** How long positioned I/O goes to libuv's threadpool after a slow inline call. */
 const THREADPOOL_MS = 5_000;
+/** How often, at most, the thread's CPU wait is read before a call (reading it costs a system call). */
+const BASELINE_MS = 50;
 
 /**
  * Where a content file's positioned reads and writes run. Inline (a synchronous call on the event
@@ -13,11 +15,14 @@ const THREADPOOL_MS = 5_000;
  * worker, one back, a promise) costs more CPU than the copy. A call that took longer than SLOW_MS
  * (the kernel throttling writes to a busy disk, or a read of pages not in memory) sends the
  * process's file I/O to the threadpool for THREADPOOL_MS, so a slow disk never holds the event
- * loop for more than one call at a time. Time the thread spent waiting for a CPU during the call
- * (`cpuWait`: another process ran, on a busy host) is not the disk's and does not count.
+ * loop for more than one call at a time. Time the thread spent waiting for a CPU (`cpuWait`:
+ * another process ran, on a busy host) is not the disk's: a slow call is judged by its time less
+ * the CPU wait since a baseline read at most BASELINE_MS before it.
  */
 export class InlineIo {
   private threadpoolUntil = 0;
+  private baselineAt = -Infinity;
+  private baselineWait = 0;
 
   /**
    * `now` and `cpuWait` (milliseconds this thread has waited for a CPU so far; 0 where unknown)
@@ -35,8 +40,7 @@ export class InlineIo {
 
   /** Writes all of `buffers` at `position` inline; throws the errno error of a failed write. */
   writeAll(fd: number, buffers: Buffer[], position: number): void {
-    const waited = this.cpuWait();
-    const started = this.now();
+    const started = this.started();
     let rest = buffers;
     let at = position;
     try {
@@ -47,25 +51,37 @@ export class InlineIo {
         rest = skipBytes(rest, wrote);
       }
     } finally {
-      this.took(started, waited);
+      this.took(started);
     }
   }
 
   /** Reads up to `length` bytes at `position` into `buffer` inline; returns how many were read. */
   read(fd: number, buffer: Buffer, length: number, position: number): number {
-    const waited = this.cpuWait();
-    const started = this.now();
+    const started = this.started();
     try {
       return readSync(fd, buffer, 0, length, position);
     } finally {
-      this.took(started, waited);
+      this.took(started);
     }
   }
 
-  private took(started: number, waited: number): void {
+  /** The time a call starts, with the CPU-wait baseline renewed when it is older than BASELINE_MS. */
+  private started(): number {
+    const now = this.now();
+    if (now - this.baselineAt > BASELINE_MS) {
+      this.baselineAt = now;
+      this.baselineWait = this.cpuWait();
+    }
+    return now;
+  }
+
+  private took(started: number): void {
     const now = this.now();
     if (now - started <= SLOW_MS) return;
-    if (now - started - (this.cpuWait() - waited) > SLOW_MS) this.threadpoolUntil = now + THREADPOOL_MS;
+    const waited = this.cpuWait();
+    if (now - started - (waited - this.baselineWait) > SLOW_MS) this.threadpoolUntil = now + THREADPOOL_MS;
+    this.baselineAt = now;
+    this.baselineWait = waited;
   }
 }
 
