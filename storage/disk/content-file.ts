@@ -1,6 +1,6 @@
 import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
-import { pieceBuffers } from '../shared/buffer-pool.js';
+import { pieceBuffers } from '../../core/index.js';
 import { WrittenPrefix } from './written-prefix.js';
 import { inlineIo, skipBytes } from './inline-io.js';
 

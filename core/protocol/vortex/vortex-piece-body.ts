@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
-import { FEED_CHUNK_BYTES, type PieceFeed } from '../../contracts/storage-medium.js';
+import type { PieceFeed } from '../../contracts/storage-medium.js';
+import { pieceBuffers } from '../../task/buffer-pool.js';
 import { pieceFeedStream } from '../../task/piece-feed-stream.js';
 
 /** What a body asks of the exchange that fills it. */
@@ -13,13 +14,9 @@ export interface BodyControl {
 
 type Consumer = (chunk: Buffer) => void | Promise<void>;
 
-/** Gather buffers of bodies that ended, for the next ones (a few; the rest are collected). */
-const spare: Buffer[] = [];
-const MAX_SPARE = 8;
-
 /**
  * The raw bytes of one piece as they come off a connection, as a PieceFeed. Socket reads (a few
- * KiB each on a slow link) are gathered into one buffer and handed on in chunks of
+ * KiB each on a slow link) are gathered into one pooled buffer and handed on in chunks of
  * FEED_CHUNK_BYTES, so that hashing and writing run once per chunk rather than once per read;
  * each chunk is valid during the consumer's call only. Bytes arriving before `pipe` (or while the
  * consumer's last promise is pending) are copied aside and the socket is paused.
@@ -96,7 +93,7 @@ export class VortexPieceBody implements PieceFeed {
     for (let off = 0; off < chunk.length;) {
       if (this.failure) return undefined;
       if (this.waiting) return chunk.subarray(off);
-      const g = (this.gather ??= spare.pop() ?? Buffer.allocUnsafeSlow(FEED_CHUNK_BYTES));
+      const g = (this.gather ??= pieceBuffers.take());
       const n = chunk.copy(g, this.gathered, off);
       this.gathered += n;
       off += n;
@@ -122,7 +119,7 @@ export class VortexPieceBody implements PieceFeed {
     const g = this.gather;
     this.gather = undefined;
     this.gathered = 0;
-    if (g && spare.length < MAX_SPARE) spare.push(g);
+    if (g) pieceBuffers.give(g);
   }
 
   private feed(chunk: Buffer): void {

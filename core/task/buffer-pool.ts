@@ -1,4 +1,4 @@
-import { FEED_CHUNK_BYTES } from '../../core/index.js';
+import { FEED_CHUNK_BYTES } from '../contracts/storage-medium.js';
 
 /**
  * Equal-sized buffers handed out and taken back, so that moving piece bytes allocates no memory
@@ -36,7 +36,8 @@ export class BufferPool {
 }
 
 /**
- * The pool that storage media read and write pieces through: 256 KiB buffers, at most 8 MiB idle.
+ * The pool that Vortex piece bodies gather socket reads into and storage media read and write
+ * pieces through: 256 KiB buffers, at most 8 MiB idle.
  * A write batch lands (and a child relaying the piece can read it) only when full, and a piece is
  * sent in several chunks so that an upload whose reader stops is seen as stalled while chunks wait:
  * 1 MiB buffers cost the peer daemons of an 8-host swarm 12 % less CPU per GiB (each write is a
