@@ -1,7 +1,6 @@
 import type { FileHandle } from 'node:fs/promises';
 import { Readable } from 'node:stream';
-import type { PieceReadable } from '../../core/index.js';
-import { pieceBuffers } from '../../core/index.js';
+import { pieceBuffers, type PieceReadable } from '../../core/index.js';
 import { inlineIo } from './inline-io.js';
 
 /**

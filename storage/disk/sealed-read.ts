@@ -1,7 +1,6 @@
 import type { FileHandle } from 'node:fs/promises';
 import { Readable } from 'node:stream';
-import type { PieceReadable } from '../../core/index.js';
-import { pieceBuffers } from '../../core/index.js';
+import { pieceBuffers, type PieceReadable } from '../../core/index.js';
 import type { PieceOpener, UnsealedReader } from './piece-cipher.js';
 
 /**
