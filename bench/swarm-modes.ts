@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { initClusterCa, issueNodeCertificate } from '../core/protocol/tls/cluster-certificates.js';
-import { D7yLab, type D7yLabOptions, type LabDaemon } from './support/d7y-lab.js';
+import { D7yLab, daemonCounter, type D7yLabOptions, type LabDaemon } from './support/d7y-lab.js';
 import { inHost, type LabHost, type NetLab } from './support/net-lab.js';
 import { CpuSampler, type CpuReport, type ProcessSets } from './support/cpu-sampler.js';
 import { run, startProcess, stopProcess, type BenchProcess } from './support/processes.js';
@@ -34,6 +34,10 @@ export interface ModeRun {
   outputs: string[];
   /** Origin link bytes sent during the timed phase. */
   egressBytes?: number;
+  /** Packets the origin link sent during the timed phase (each carries LINK_HEADER_BYTES of headers within egressBytes). */
+  egressPackets?: number;
+  /** TCP segments the origin host retransmitted during the timed phase (resent bytes the link counts twice). */
+  egressRetransmits?: number;
   /** Bytes each client's link sent during the timed phase (its uploads to other clients). */
   clientTxBytes: (number | undefined)[];
   /** Where the CPU went during the timed phase. */
@@ -47,7 +51,8 @@ export interface ModeRun {
  */
 async function timed(ctx: ModeContext, clients: string, starts: (() => BenchProcess)[], others: ProcessSets,
   finished?: (i: number) => Promise<number | undefined>): Promise<Omit<ModeRun, 'outputs' | 'notes'>> {
-  const tx0 = await ctx.lab.originTxBytes();
+  const tx0 = await ctx.lab.txCounters(ctx.lab.origin);
+  const re0 = await ctx.lab.retransmittedSegments(ctx.lab.origin);
   const up0 = await Promise.all(ctx.lab.clients.map((h) => ctx.lab.txBytes(h)));
   const procs: BenchProcess[] = [];
   const sampler = new CpuSampler({ [clients]: () => procs.map((p) => p.pid).filter((pid) => pid > 0), ...others, 'origin (nginx)': () => ctx.originPids });
@@ -72,10 +77,13 @@ async function timed(ctx: ModeContext, clients: string, starts: (() => BenchProc
     // Stopped on every path: a sampler left running would keep the benchmark from exiting.
     cpu = await sampler.stop();
   }
-  const tx1 = await ctx.lab.originTxBytes();
+  const tx1 = await ctx.lab.txCounters(ctx.lab.origin);
+  const re1 = await ctx.lab.retransmittedSegments(ctx.lab.origin);
   const up1 = await Promise.all(ctx.lab.clients.map((h) => ctx.lab.txBytes(h)));
   return {
-    seconds, egressBytes: tx0 === undefined || tx1 === undefined ? undefined : tx1 - tx0,
+    seconds, egressBytes: tx0 === undefined || tx1 === undefined ? undefined : tx1.bytes - tx0.bytes,
+    egressPackets: tx0 === undefined || tx1 === undefined ? undefined : tx1.packets - tx0.packets,
+    egressRetransmits: re0 === undefined || re1 === undefined ? undefined : re1 - re0,
     clientTxBytes: up1.map((b, i) => (b === undefined || up0[i] === undefined ? undefined : b - up0[i]!)), cpu,
   };
 }
@@ -111,10 +119,18 @@ async function onD7yCluster(ctx: ModeContext, mode: string, clients: string, pee
   const peers = await Promise.all(ctx.lab.clients.map((h) => d7y.peer(h, { seed: false, schedulers: [address], uploadBytesPerSec: ctx.rateBytesPerSec, peer: peer(h) })));
   const notes = (await opts.prepare?.(d7y, seed, peers)) ?? [];
   const outputs = ctx.lab.clients.map((h) => join(dir, `${h.name}.out`));
+  const seedSent = (): Promise<[number | undefined, number | undefined]> => Promise.all([
+    daemonCounter(seed, 'd7y_peer_upload_bytes_total'), daemonCounter(seed, 'd7y_peer_upload_pieces_total', 'result="succeeded"')]);
+  const sent0 = await seedSent();
   const r = await timed(ctx, clients, peers.map((p, i) => () => start(d7y, p, outputs[i]!)), {
     'peer daemons': () => peers.map((p) => p.proc.pid), [originKind === 'seed' ? 'seed peer' : 'origin peer']: () => [seed.proc.pid], scheduler: () => [scheduler.proc.pid],
   });
+  const sent1 = await seedSent();
   for (const d of [...peers, seed, scheduler]) await stopProcess(d.proc);
+  if (sent0[0] !== undefined && sent1[0] !== undefined) {
+    const pieces = sent0[1] !== undefined && sent1[1] !== undefined ? `, ${sent1[1] - sent0[1]} whole pieces` : '';
+    notes.push(`${originKind === 'seed' ? 'seed' : 'origin peer'} sent ${((sent1[0] - sent0[0]) / ctx.sizeBytes).toFixed(3)} × the file's bytes to peers${pieces}`);
+  }
   return { ...r, outputs, notes: [...notes, `logs in ${dir}`] };
 }
 

@@ -6,7 +6,7 @@ import { D7yError } from '../core/index.js';
 import { appendJsonLines, formatTable, resultsDir, sha256File, writeRandomFile } from './support/bench-files.js';
 import { digestCost, formatDigestCost } from './support/digest-cost.js';
 import { writeCdfChart } from './support/cdf-chart.js';
-import { NetLab } from './support/net-lab.js';
+import { LINK_HEADER_BYTES, LINK_MSS, NetLab } from './support/net-lab.js';
 import { startOrigin } from './support/origin-server.js';
 import { childPids } from './support/processes.js';
 import { median, round } from './support/stats.js';
@@ -129,6 +129,11 @@ export async function run(argv: string[]): Promise<void> {
         last: last === undefined ? null : round(last), lastOverTStar: last === undefined ? null : round(last / tStar),
         clientUploadOverSize: r.clientTxBytes.map((b) => (b === undefined ? null : round(b / size, 3))),
         egressBytes: r.egressBytes ?? null, egressOverSize: r.egressBytes === undefined ? null : round(r.egressBytes / size, 3),
+        // The same without the packets' Ethernet/IP/TCP headers: what the origin host's programs sent.
+        egressPayloadOverSize: r.egressBytes === undefined || r.egressPackets === undefined ? null
+          : round((r.egressBytes - r.egressPackets * LINK_HEADER_BYTES) / size, 3),
+        // TCP's resends on the origin link (at most one MSS each), which the link's bytes count again.
+        egressRetransmitOverSize: r.egressRetransmits === undefined ? null : round((r.egressRetransmits * LINK_MSS) / size, 3),
         cpu: r.cpu ? {
           cores: r.cpu.cores, busy: round(r.cpu.busy), saturated: round(r.cpu.saturated), seconds: roundAll(r.cpu.seconds),
           secondsPerGiB: perGiB(r.cpu.seconds, (done.length * size) / 1024 ** 3),
@@ -182,7 +187,7 @@ function printTable(records: Record<string, unknown>[], tStar: number): void {
     })));
   for (const r of records) {
     const ups = (r.clientUploadOverSize as (number | null)[]).map((u, i) => `h${i + 1} ${f(u)}`);
-    console.log(`${String(r.mode)} uploads (× file size): origin host ${f(r.egressOverSize)}, ${ups.join(', ')}`);
+    console.log(`${String(r.mode)} uploads (× file size): origin host ${f(r.egressOverSize)} (${f(r.egressPayloadOverSize)} without packet headers; TCP resent up to ${f(r.egressRetransmitOverSize)}), ${ups.join(', ')}`);
   }
   for (const r of records) {
     const cpu = r.cpu as CpuRecord;

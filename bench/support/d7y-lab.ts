@@ -35,6 +35,24 @@ export interface LabDaemon {
   socket: string;
   /** Peers: the HTTP proxy's `ip:port`, from the ready banner (empty when it is off). */
   proxy: string;
+  /** The Prometheus endpoint's URL inside the daemon's host, from the ready banner (empty when it is off). */
+  metrics: string;
+}
+
+/**
+ * The sum of a daemon's samples of counter `name` whose labels include `labels` (e.g.
+ * `result="succeeded"`), read from its metrics endpoint inside its host; undefined without one.
+ */
+export async function daemonCounter(daemon: LabDaemon, name: string, labels = ''): Promise<number | undefined> {
+  if (!daemon.metrics) return undefined;
+  const [cmd, args] = inHost(daemon.host, 'curl', ['-sf', '--max-time', '5', daemon.metrics]);
+  const text = await run(cmd, args, 10_000);
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    const m = /^(\w+)(?:\{([^}]*)\})? (\S+)$/.exec(line);
+    if (m?.[1] === name && (m[2] ?? '').includes(labels)) sum += Number(m[3]);
+  }
+  return sum;
 }
 
 /**
@@ -130,6 +148,7 @@ export class D7yLab {
       banner = /d7y: ready.*/.exec(await readFile(logFile, 'utf8').catch(() => ''))?.[0] ?? '';
       return banner !== '';
     }, 60_000, 100);
-    return { proc, host, dataDir, logFile, socket, proxy: /"proxy":"([^"]+)"/.exec(banner)?.[1] ?? '' };
+    return { proc, host, dataDir, logFile, socket, proxy: /"proxy":"([^"]+)"/.exec(banner)?.[1] ?? '',
+      metrics: /"metrics":"(http[^"]+)"/.exec(banner)?.[1] ?? '' };
   }
 }

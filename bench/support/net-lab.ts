@@ -81,12 +81,37 @@ export class NetLab {
 
   /** Bytes sent so far on a host's link (undefined on loopback). */
   async txBytes(host: LabHost): Promise<number | undefined> {
+    return (await this.txCounters(host))?.bytes;
+  }
+
+  /**
+   * Bytes and packets sent so far on a host's link (undefined on loopback). The bytes include each
+   * packet's Ethernet, IP and TCP headers (LINK_HEADER_BYTES; one set per packet the kernel hands
+   * the link, a segmentation-offload packet carrying several segments counted once).
+   */
+  async txCounters(host: LabHost): Promise<{ bytes: number; packets: number } | undefined> {
     if (!host.ns) return undefined;
     const out = JSON.parse(await run('ip', ['-n', host.ns, '-s', '-j', 'link', 'show', 'eth0'])) as
-      { stats64?: { tx?: { bytes?: number } } }[];
-    return out[0]?.stats64?.tx?.bytes;
+      { stats64?: { tx?: { bytes?: number; packets?: number } } }[];
+    const tx = out[0]?.stats64?.tx;
+    return tx?.bytes === undefined || tx.packets === undefined ? undefined : { bytes: tx.bytes, packets: tx.packets };
+  }
+
+  /** TCP segments a host has retransmitted so far (`RetransSegs` of its namespace; undefined on loopback). */
+  async retransmittedSegments(host: LabHost): Promise<number | undefined> {
+    if (!host.ns) return undefined;
+    const rows = (await run('ip', ['netns', 'exec', host.ns, 'cat', '/proc/net/snmp'])).split('\n').filter((l) => l.startsWith('Tcp:'));
+    const [names, values] = rows.map((l) => l.trim().split(/\s+/));
+    const at = names?.indexOf('RetransSegs') ?? -1;
+    return at > 0 && values?.[at] !== undefined ? Number(values[at]) : undefined;
   }
 }
+
+/** MSS of a lab link's TCP segments (MTU 1500 less IPv4 and TCP with timestamps). */
+export const LINK_MSS = 1448;
+
+/** Ethernet (14), IPv4 (20) and TCP with timestamps (32) header bytes of one packet on a lab link. */
+export const LINK_HEADER_BYTES = 66;
 
 async function netnsUnavailable(probe: string): Promise<string | undefined> {
   if (process.getuid?.() !== 0) return 'not running as root';
