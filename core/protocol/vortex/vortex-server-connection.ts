@@ -45,6 +45,7 @@ export class VortexServerConnection {
     private readonly onServed: () => void,
     private readonly auth?: VortexServerAuth,
     private readonly kinds?: readonly PieceKind[],
+    private readonly writeTimeoutMs?: number,
   ) {
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     if (auth) {
@@ -138,7 +139,7 @@ export class VortexServerConnection {
     this.socket.once('close', abandon);
     try {
       this.socket.write(header);
-      await writeBody(this.socket, piece.body, piece.meta.length, piece.recycle);
+      await writeBody(this.socket, piece.body, piece.meta.length, piece.recycle, this.writeTimeoutMs);
       this.onServed();
     } catch (err) {
       if (!this.socket.destroyed) {
@@ -153,10 +154,11 @@ export class VortexServerConnection {
 }
 
 /**
- * Writes exactly `length` bytes of `body` to `socket`, waiting for `drain` when its buffer is full;
+ * Writes exactly `length` bytes of `body` to `socket`, waiting for `drain` when its buffer is full
+ * (at most `timeoutMs`: the body's last chunks can wait only there, past any watch on the body);
  * each chunk goes to `recycle` once the kernel has it.
  */
-async function writeBody(socket: Socket, body: Readable, length: number, recycle?: (chunk: Buffer) => void): Promise<void> {
+async function writeBody(socket: Socket, body: Readable, length: number, recycle?: (chunk: Buffer) => void, timeoutMs?: number): Promise<void> {
   let sent = 0;
   for await (const chunk of body as AsyncIterable<Buffer | string>) {
     const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
@@ -164,19 +166,22 @@ async function writeBody(socket: Socket, body: Readable, length: number, recycle
     if (sent > length) throw new Error(`piece body is longer than its metadata length ${length}`);
     if (socket.destroyed) throw new Error('connection closed');
     const ok = recycle ? socket.write(bytes, (err) => { if (!err) recycle(bytes); }) : socket.write(bytes);
-    if (!ok) await drained(socket, body);
+    if (!ok) await drained(socket, body, timeoutMs);
   }
   if (sent !== length) throw new Error(`piece body ended after ${sent} of ${length} bytes`);
 }
 
 /**
- * Resolves on the socket's `drain`; rejects when the socket closes or the body is destroyed (an
- * upload cut for a stalled reader) first. A body that closes because it ended — its last chunk is
- * the one waiting for `drain` — is no failure: the wait goes on.
+ * Resolves on the socket's `drain`; rejects when the socket closes, the body is destroyed (an
+ * upload cut for a stalled reader) or `timeoutMs` passes first. A body that closes because it
+ * ended — its last chunk is the one waiting for `drain` — is no failure: the wait goes on.
  */
-function drained(socket: Socket, body: Readable): Promise<void> {
+function drained(socket: Socket, body: Readable, timeoutMs?: number): Promise<void> {
   return new Promise((resolve, reject) => {
+    const timer = timeoutMs === undefined ? undefined
+      : setTimeout(() => { done(); reject(new Error(`the client took none of the piece's bytes for ${timeoutMs} ms; upload cut`)); }, timeoutMs);
     const done = (): void => {
+      clearTimeout(timer);
       socket.off('drain', onDrain);
       socket.off('close', onClose);
       body.off('close', onBodyClose);

@@ -22,6 +22,11 @@ export interface VortexServerOptions {
   maxConnections?: number;
   /** A connection with no traffic either way for this long is destroyed. Default 60 s. */
   idleTimeoutMs?: number;
+  /**
+   * A response whose client takes no bytes for this long while the connection's buffers are full
+   * is cut (the connection closes). Default: only the idle time-out applies.
+   */
+  writeTimeoutMs?: number;
   /** Serve only clients that answer the handshake challenge with this cluster's key (per connection). */
   auth?: ClusterAuth;
   /**
@@ -141,6 +146,6 @@ export class VortexServer implements Startable {
     socket.setTimeout(this.idleTimeoutMs, () => socket.destroy());
     socket.on('error', (err) => this.logger.debug({ err, remote: socket.remoteAddress }, 'vortex: connection error'));
     socket.once('close', () => this.sockets.delete(socket));
-    new VortexServerConnection(socket, this.opts.provider, this.logger, () => { this.served += 1; }, this.auth, this.opts.kinds);
+    new VortexServerConnection(socket, this.opts.provider, this.logger, () => { this.served += 1; }, this.auth, this.opts.kinds, this.opts.writeTimeoutMs);
   }
 }

@@ -262,6 +262,7 @@ export class PeerRole implements Role {
     this.vortexServer = new VortexServer({
       host: cfg.host.ip, port: cfg.upload.port, provider: new CachePieceProvider(provider, (id) => cache.isCacheTask(id)),
       logger: this.logger, maxConnections: cfg.upload.maxConnections, auth, tls, kinds: ['standard', 'persistent-cache'],
+      writeTimeoutMs: cfg.upload.writeTimeout,
     });
     this.pieceHttp = new PieceHttpServer({
       host: cfg.host.ip, port: cfg.pieceHttp.port, provider: toolProvider, auth, tls, refusals: new RefusalLog(this.logger, 'piece http'),

@@ -1,6 +1,10 @@
 import { Readable } from 'node:stream';
 import type { PieceReadable, StorageMedium } from '../../../contracts/storage-medium.js';
+import { D7yError } from '../../../errors/d7y-error.js';
 import type { ReceivingPiece } from '../tasks/receiving-piece.js';
+
+/** Why a relay stops waiting for more bytes: its stream closed (one reason shared by all, so a close builds no error). */
+const RELAY_CLOSED = new D7yError('D7Y_ABORTED', 'the relay of the piece was closed');
 
 /**
  * `range` of a piece this peer is still receiving, read from the medium as its bytes are written
@@ -36,6 +40,6 @@ export function relayedPiece(medium: StorageMedium, taskId: string, r: Receiving
     }
   }
   const stream = Readable.from(segments());
-  stream.once('close', () => ac.abort());
+  stream.once('close', () => ac.abort(RELAY_CLOSED));
   return Object.assign(stream, { recycle: (chunk: Buffer) => lenders.get(chunk)?.(chunk) });
 }
