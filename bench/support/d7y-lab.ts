@@ -41,12 +41,14 @@ export interface LabDaemon {
 
 /**
  * The sum of a daemon's samples of counter `name` whose labels include `labels` (e.g.
- * `result="succeeded"`), read from its metrics endpoint inside its host; undefined without one.
+ * `result="succeeded"`), read from its metrics endpoint inside its host; undefined without one or
+ * when it does not answer (the figure is then left out, the run goes on).
  */
 export async function daemonCounter(daemon: LabDaemon, name: string, labels = ''): Promise<number | undefined> {
   if (!daemon.metrics) return undefined;
   const [cmd, args] = inHost(daemon.host, 'curl', ['-sf', '--max-time', '5', daemon.metrics]);
-  const text = await run(cmd, args, 10_000);
+  const text = await run(cmd, args, 10_000).catch(() => undefined);
+  if (text === undefined) return undefined;
   let sum = 0;
   for (const line of text.split('\n')) {
     const m = /^(\w+)(?:\{([^}]*)\})? (\S+)$/.exec(line);
