@@ -21,6 +21,7 @@ export const BENCHMARKS: Record<string, () => Promise<Bench>> = {
   sync: () => import('./sync.js'),
   'sync-hosts': () => import('./sync-hosts.js'),
   soak: () => import('./soak.js'),
+  'vortex-receive': () => import('./vortex-receive.js'),
 };
 
 /** `npm run bench -- <name> [args]`; resolves with the exit code. */

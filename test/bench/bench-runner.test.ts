@@ -181,3 +181,18 @@ test('soak flatness compares the last tenth of the samples after warm-up with th
   t.true(grows.fdRatio > 1.5, String(grows.fdRatio));
   t.is(flatness(series(() => 1, () => 1).slice(0, 5)), undefined, 'too few samples give no verdict');
 });
+
+test.serial('vortex-receive refuses a size below one piece or a bad flag, exiting 2 with the command line to use', async (t) => {
+  const writes: string[] = [];
+  const orig = process.stderr.write.bind(process.stderr);
+  process.stderr.write = ((s: string) => { writes.push(s); return true; }) as typeof process.stderr.write;
+  let codes: number[];
+  try {
+    codes = [await main(['vortex-receive', '--size', '10']), await main(['vortex-receive', '--nope'])];
+  } finally {
+    process.stderr.write = orig;
+  }
+  t.deepEqual(codes, [2, 2]);
+  t.regex(writes[0]!, /--size must be a whole number of MiB ≥ 64/);
+  t.regex(writes.join(''), /fix: .*npm run bench -- vortex-receive/);
+});

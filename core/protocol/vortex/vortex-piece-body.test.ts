@@ -93,3 +93,40 @@ test('a consumer that adopts a chunk keeps its bytes intact while the next bytes
   t.true(Buffer.concat(adopted.map((a) => a.buffer.subarray(0, a.length))).equals(data), 'no adopted byte was overwritten');
   t.is(body.adopt(), undefined, 'nothing to adopt outside a call');
 });
+
+test('reads straight into the gather buffer reach the consumer in whole chunks, and none are offered while it is busy', async (t) => {
+  const data = randomBytes(FEED_CHUNK_BYTES * 2 + 4_321);
+  const { control: c } = control();
+  const body = new VortexPieceBody(c);
+  t.is(body.directTarget(data.length), undefined, 'no consumer yet: bytes must come through deliver');
+  const got: Buffer[] = [];
+  let release: (() => void) | undefined;
+  const piped = body.pipe((chunk) => {
+    got.push(Buffer.from(chunk));
+    if (got.length === 1) return new Promise<void>((resolve) => { release = resolve; });
+    return undefined;
+  });
+  let at = 0;
+  const read = (max: number): boolean => {
+    const target = body.directTarget(data.length - at);
+    if (!target) return false;
+    const n = data.copy(target, 0, at, at + Math.min(max, target.length));
+    at += n;
+    body.landed(n);
+    return true;
+  };
+  while (at < FEED_CHUNK_BYTES) t.true(read(10_000));
+  t.is(got.length, 1, 'a full gather buffer is fed at once');
+  t.is(body.directTarget(data.length - at), undefined, 'the consumer is busy: nothing is offered');
+  body.deliver(data.subarray(at, at + 3_000));
+  at += 3_000;
+  release!();
+  await new Promise((resolve) => setImmediate(resolve));
+  const target = body.directTarget(1_000_000);
+  t.is(target?.length, FEED_CHUNK_BYTES - 3_000, 'the next read fills the rest of the gather buffer, after the bytes held meanwhile');
+  while (at < data.length) t.true(read(50_000));
+  body.end();
+  await piped;
+  t.deepEqual(got.map((g) => g.length), [FEED_CHUNK_BYTES, FEED_CHUNK_BYTES, 4_321]);
+  t.true(Buffer.concat(got).equals(data), 'every byte, in order');
+});
