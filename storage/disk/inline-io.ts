@@ -1,4 +1,4 @@
-import { appendFileSync, openSync, readSync, writevSync } from 'node:fs';
+import { openSync, readSync, writevSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 
 /** A call on the event loop slower than this shows the disk, not the page cache, is answering. */
@@ -60,19 +60,6 @@ export class InlineIo {
     const started = this.started();
     try {
       return readSync(fd, buffer, 0, length, position);
-    } finally {
-      this.took(started);
-    }
-  }
-
-  /**
-   * Appends `text` to the file at `path` (created when missing) inline: an open, a write and a
-   * close, timed like the positioned calls. Throws the errno error of a failed call.
-   */
-  append(path: string, text: string): void {
-    const started = this.started();
-    try {
-      appendFileSync(path, text);
     } finally {
       this.took(started);
     }

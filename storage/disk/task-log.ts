@@ -1,6 +1,5 @@
 import { open, readFile, rename, rm } from 'node:fs/promises';
 import type { PieceRecord, TaskRecord } from '../../core/index.js';
-import { inlineIo } from './inline-io.js';
 
 /**
  * One line of a task's metadata log. `written`: the piece's bytes were written to the content file
@@ -47,16 +46,11 @@ export class TaskLog {
         return;
       }
       try {
-        const text = entries.map((e) => `${JSON.stringify(e)}\n`).join('');
-        // Inline while the page cache answers (see InlineIo): three system calls cost less than three hand-offs to the threadpool.
-        if (inlineIo.inline) inlineIo.append(this.path, text);
-        else {
-          const handle = await open(this.path, 'a');
-          try {
-            await handle.appendFile(text);
-          } finally {
-            await handle.close();
-          }
+        const handle = await open(this.path, 'a');
+        try {
+          await handle.appendFile(entries.map((e) => `${JSON.stringify(e)}\n`).join(''));
+        } finally {
+          await handle.close();
         }
         this.lines += entries.length;
       } catch (err) {

@@ -69,16 +69,6 @@ export class VortexDecoder {
     return this.bodyRemaining;
   }
 
-  /**
-   * Counts `bytes` of the current piece's body that arrived without passing through `push` (read
-   * straight into the consumer's memory); at most `bodyBytesRemaining`. True when the body ended.
-   */
-  skipBody(bytes: number): boolean {
-    if (bytes > this.bodyRemaining) throw new Error(`skipBody(${bytes}) past the ${this.bodyRemaining} body bytes left`);
-    this.bodyRemaining -= bytes;
-    return this.bodyRemaining === 0;
-  }
-
   /** True once a malformed frame was seen. */
   get failed(): boolean {
     return this.failure !== undefined;

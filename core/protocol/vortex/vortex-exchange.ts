@@ -6,7 +6,7 @@ import type { VortexEvent } from './vortex-decoder.js';
 import type { PieceContentMeta } from './piece-content-meta.js';
 import { vortexContentTagOf, VortexErrorCode } from './vortex-tags.js';
 import type { PieceKind } from './vortex-tags.js';
-import { onDirectReads, onReads } from './socket-reads.js';
+import { onReads } from './socket-reads.js';
 import { VortexPieceBody } from './vortex-piece-body.js';
 
 /** Raised when a reused connection turned out dead before any response byte; the request may be retried. */
@@ -48,7 +48,6 @@ export function exchange(opts: ExchangeOptions): Promise<{ meta: PieceContentMet
     const cleanup = (): void => {
       state = 'done';
       onReads(socket, undefined);
-      onDirectReads(socket, undefined);
       socket.off('close', onClose);
       socket.off('error', onError);
       socket.off('timeout', onTimeout);
@@ -78,22 +77,6 @@ export function exchange(opts: ExchangeOptions): Promise<{ meta: PieceContentMet
         handle(events[i], i === events.length - 1);
       }
       return !paused || state === 'done';
-    };
-    // Body bytes are read straight into the body's gather buffer while it can take them: no copy.
-    const direct = {
-      target: (): Buffer | undefined => (state === 'body' && !paused ? body?.directTarget(decoder.bodyBytesRemaining) : undefined),
-      landed: (bytes: number): boolean => {
-        gotBytes = true;
-        received += bytes;
-        const ended = decoder.skipBody(bytes);
-        const b = body as VortexPieceBody;
-        b.landed(bytes);
-        if (ended && state === 'body') {
-          finish(true);
-          b.end();
-        }
-        return !paused || state === 'done';
-      },
     };
     const pause = (): void => {
       if (paused || state !== 'body') return;
@@ -169,7 +152,6 @@ export function exchange(opts: ExchangeOptions): Promise<{ meta: PieceContentMet
       fail(new D7yError('D7Y_ABORTED', `${what}: aborted`, { cause: signal?.reason }));
     };
     onReads(socket, onData);
-    onDirectReads(socket, direct);
     socket.on('close', onClose);
     socket.on('error', onError);
     socket.on('timeout', onTimeout);

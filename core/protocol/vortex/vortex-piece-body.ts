@@ -48,29 +48,6 @@ export class VortexPieceBody implements PieceFeed {
     if (rest) this.held.push(Buffer.from(rest));
   }
 
-  /**
-   * From the exchange: where up to `limit` next bytes of the body may be read straight to (the free
-   * end of the gather buffer), or undefined when they must come through `deliver` (no consumer yet,
-   * bytes held aside, the consumer busy, or the body failed). The memory stays the body's until
-   * `landed` or a failure.
-   */
-  directTarget(limit: number): Buffer | undefined {
-    if (!this.consumer || this.waiting || this.held.length > 0 || this.failure || limit <= 0) return undefined;
-    const g = (this.gather ??= pieceBuffers.take());
-    return g.subarray(this.gathered, this.gathered + Math.min(g.length - this.gathered, limit));
-  }
-
-  /** From the exchange: `bytes` were read into the last `directTarget`. */
-  landed(bytes: number): void {
-    if (this.failure) return;
-    const g = this.gather as Buffer;
-    this.gathered += bytes;
-    if (this.gathered === g.length) {
-      this.gathered = 0;
-      this.feed(g);
-    }
-  }
-
   /** From the exchange: every byte of the body has been delivered. */
   end(): void {
     this.ended = true;
