@@ -68,13 +68,6 @@ export interface PieceFeed {
   pipe(onChunk: (chunk: Buffer) => void | Promise<void>): Promise<void>;
   /** Abandons the transfer; a running `pipe` rejects. */
   destroy(err?: Error): void;
-  /**
-   * Only during a call of `onChunk`, and optional: takes over the pooled buffer (from
-   * `pieceBuffers`) that holds the current chunk from its offset 0, so the bytes stay valid after
-   * the call without a copy. The caller gives the buffer back to `pieceBuffers` once nothing reads
-   * it. Undefined when the feed cannot hand it over (outside a call, or already taken).
-   */
-  adopt?(): Buffer | undefined;
 }
 
 /**

@@ -72,24 +72,3 @@ test('a transfer that fails mid-body rejects the pipe and the consumer hears of 
   await t.throwsAsync(piped, { message: 'connection reset' });
   t.is(bytes, FEED_CHUNK_BYTES, 'only the chunk completed before the failure was fed');
 });
-
-test('a consumer that adopts a chunk keeps its bytes intact while the next bytes gather in another buffer', async (t) => {
-  const data = randomBytes(FEED_CHUNK_BYTES * 3 + 999);
-  const { control: c } = control();
-  const body = new VortexPieceBody(c);
-  const adopted: { buffer: Buffer; length: number }[] = [];
-  const piped = body.pipe((chunk) => {
-    const buffer = body.adopt();
-    if (!buffer) throw new Error('nothing to adopt during the call');
-    t.is(buffer.buffer, chunk.buffer, 'the chunk is a view of the adopted buffer');
-    t.is(chunk.byteOffset, buffer.byteOffset, 'from its offset 0');
-    t.is(body.adopt(), undefined, 'a chunk is adopted once');
-    adopted.push({ buffer, length: chunk.length });
-  });
-  deliverInReads(body, data, 5_000);
-  await piped;
-  t.deepEqual(adopted.map((a) => a.length), [FEED_CHUNK_BYTES, FEED_CHUNK_BYTES, FEED_CHUNK_BYTES, 999]);
-  t.is(new Set(adopted.map((a) => a.buffer.buffer)).size, 4, 'every chunk gathered in a buffer of its own');
-  t.true(Buffer.concat(adopted.map((a) => a.buffer.subarray(0, a.length))).equals(data), 'no adopted byte was overwritten');
-  t.is(body.adopt(), undefined, 'nothing to adopt outside a call');
-});

@@ -31,8 +31,6 @@ export class VortexPieceBody implements PieceFeed {
   private ended = false;
   private failure: Error | undefined;
   private settle: { resolve: () => void; reject: (err: Error) => void } | undefined;
-  /** The gather buffer behind the chunk the consumer is being given, until it returns or adopts it. */
-  private feeding: Buffer | undefined;
 
   constructor(private readonly control: BodyControl) {}
 
@@ -75,18 +73,6 @@ export class VortexPieceBody implements PieceFeed {
       this.settle = { resolve, reject };
       this.drainHeld();
     });
-  }
-
-  /** See PieceFeed.adopt: the gather buffer is left to the caller, and the next bytes gather in another. */
-  adopt(): Buffer | undefined {
-    const g = this.feeding;
-    if (!g) return undefined;
-    this.feeding = undefined;
-    if (this.gather === g) {
-      this.gather = undefined;
-      this.gathered = 0;
-    }
-    return g;
   }
 
   destroy(err?: Error): void {
@@ -138,14 +124,11 @@ export class VortexPieceBody implements PieceFeed {
 
   private feed(chunk: Buffer): void {
     let result: void | Promise<void>;
-    this.feeding = this.gather;
     try {
       result = (this.consumer as Consumer)(chunk);
     } catch (err) {
       this.destroy(err as Error);
       return;
-    } finally {
-      this.feeding = undefined;
     }
     if (result) this.wait(result);
   }

@@ -1,12 +1,12 @@
 import { pipeline, type Readable } from 'node:stream';
-import { isPieceFeed, type PieceFeed, type StorageMedium } from '../../../contracts/storage-medium.js';
+import type { PieceFeed, StorageMedium } from '../../../contracts/storage-medium.js';
 import { D7yError, isD7yError, toD7yError } from '../../../errors/d7y-error.js';
 import type { Logger } from '../../../logging/logger.js';
 import type { DfdaemonUploadClient } from '../../../protocol/rpc/dfdaemon-upload-client.js';
 import type { Peer } from '../../../protocol/rpc/gen/common.js';
 import { pieceBounds } from '../../../task/piece-length.js';
 import { ParentSet, type Parent } from './parent-set.js';
-import { keptForRelays, type ReceivingPiece } from '../tasks/receiving-piece.js';
+import type { ReceivingPiece } from '../tasks/receiving-piece.js';
 import type { TokenBucket } from '../token-bucket.js';
 import type { SchedulerConversation } from './scheduler-conversation.js';
 import { trustFailureOf, verifiedInput } from './verified-input.js';
@@ -358,9 +358,7 @@ export class P2PDownload {
       const r = receiving;
       // Checked against the trusted digest from the scheduler, never the parent's: a mismatch fails the write.
       const digests = this.session.digests;
-      // A Vortex body's chunks are kept in memory for relays passing the piece on while it arrives.
-      const input = r && isPieceFeed(body) ? keptForRelays(body, r) : body;
-      const verified = verifiedInput(input, digests.get(n), () => digests.wait(n, this.opts.digestWaitMs, ac.signal),
+      const verified = verifiedInput(body, digests.get(n), () => digests.wait(n, this.opts.digestWaitMs, ac.signal),
         `piece ${n} from parent ${parent.id}`);
       // The endgame reads `landed` whether or not the piece can be passed on.
       const rec = await this.opts.medium.writePiece(this.state.taskId, { number: n, offset, length }, verified.input, expected,

@@ -9,16 +9,14 @@ const RELAY_CLOSED = new D7yError('D7Y_ABORTED', 'the relay of the piece was clo
 /**
  * `range` of a piece this peer is still receiving, read from the medium as its bytes are written
  * and waiting for more as needed (cut-through relay): the stream ends once the range is sent,
- * fails when the piece's own transfer fails, and stops waiting when destroyed. Bytes the piece
- * still keeps in memory (see ReceivingPiece.attachRelay) are sent from there; others are read
- * from the medium, whose chunks `recycle` gives back to the segment read that lent them.
+ * fails when the piece's own transfer fails, and stops waiting when destroyed. Chunks are the
+ * medium's; `recycle` gives each back to the segment read that lent it.
  */
 export function relayedPiece(medium: StorageMedium, taskId: string, r: ReceivingPiece, range: { start: number; length: number }): PieceReadable {
   const end = range.start + range.length;
   const ac = new AbortController();
   const lenders = new WeakMap<Buffer, (chunk: Buffer) => void>();
   const piece = { number: r.number, offset: r.offset, length: r.length };
-  const detach = r.attachRelay();
   async function* segments(): AsyncGenerator<Buffer> {
     let at = range.start;
     while (at < end) {
@@ -28,15 +26,7 @@ export function relayedPiece(medium: StorageMedium, taskId: string, r: Receiving
         await r.more(at, ac.signal);
         continue;
       }
-      const kept = r.keptAt(at, ready);
-      if (kept) {
-        at += kept.bytes.length;
-        lenders.set(kept.bytes, kept.release);
-        yield kept.bytes;
-        continue;
-      }
-      const upTo = Math.min(ready, r.keptAfter(at) ?? ready);
-      const segment = await medium.readWritten!(taskId, piece, { start: at, length: upTo - at });
+      const segment = await medium.readWritten!(taskId, piece, { start: at, length: ready - at });
       try {
         for await (const chunk of segment) {
           const b = chunk as Buffer;
@@ -50,9 +40,6 @@ export function relayedPiece(medium: StorageMedium, taskId: string, r: Receiving
     }
   }
   const stream = Readable.from(segments());
-  stream.once('close', () => {
-    detach();
-    ac.abort(RELAY_CLOSED);
-  });
+  stream.once('close', () => ac.abort(RELAY_CLOSED));
   return Object.assign(stream, { recycle: (chunk: Buffer) => lenders.get(chunk)?.(chunk) });
 }
