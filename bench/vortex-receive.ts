@@ -2,34 +2,27 @@ import { spawn } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { once } from 'node:events';
-import { parseArgs } from 'node:util';
 import { D7yError } from '../core/errors/d7y-error.js';
 import { VortexClient } from '../core/protocol/vortex/vortex-client.js';
-import { appendJsonLines, formatTable } from './support/bench-files.js';
+import { appendJsonLines, formatTable, parseSizeRuns } from './support/bench-files.js';
 import { median } from './support/stats.js';
 import { Teardown } from './support/teardown.js';
 
 const PIECE_MIB = 64;
 
 /**
- * `npm run bench -- vortex-receive [--size 2048] [--runs 5] [--out file.jsonl]`: the CPU the Vortex
+ * `npm run bench -- vortex-receive [--size 1024] [--runs 5] [--out file.jsonl]`: the CPU the Vortex
  * client's receiving path costs per GiB on loopback (socket reads, framing, gathering into the
  * body's 256 KiB chunks, a consumer that only counts them), without storage or hashing. The
  * server, holding one 64 MiB piece in memory, runs in a process of its own; only this process's
- * CPU is counted, after four warm-up pieces. Compare builds by running each in turn.
+ * CPU is counted, after four warm-up pieces; `--size` is rounded to whole pieces. Compare builds by
+ * running each in turn.
  */
 export async function run(argv: string[]): Promise<void> {
-  let values: { size?: string; runs?: string; out?: string };
-  try {
-    ({ values } = parseArgs({ args: argv, strict: true, options: { size: { type: 'string' }, runs: { type: 'string' }, out: { type: 'string' } } }));
-  } catch (err) {
-    throw new D7yError('D7Y_INVALID_ARGUMENT', (err as Error).message, { fix: 'run: npm run bench -- vortex-receive [--size 2048] [--runs 5] [--out file.jsonl]' });
-  }
-  const sizeMiB = Number(values.size ?? 2048);
-  const runs = Number(values.runs ?? 5);
-  if (!Number.isInteger(sizeMiB) || sizeMiB < PIECE_MIB || !Number.isInteger(runs) || runs < 1 || runs > 50) {
-    throw new D7yError('D7Y_INVALID_ARGUMENT', `--size must be a whole number of MiB ≥ ${PIECE_MIB} and --runs a whole number from 1 to 50`, {
-      fix: 'e.g. npm run bench -- vortex-receive --size 2048 --runs 5',
+  const { sizeMiB, runs, out } = parseSizeRuns(argv, 'vortex-receive');
+  if (sizeMiB < PIECE_MIB) {
+    throw new D7yError('D7Y_INVALID_ARGUMENT', `vortex-receive: --size ${sizeMiB} is less than one ${PIECE_MIB} MiB piece`, {
+      fix: `run: npm run bench -- vortex-receive --size ${PIECE_MIB * 16} [--runs 5]`,
     });
   }
   const teardown = new Teardown();
@@ -37,8 +30,12 @@ export async function run(argv: string[]): Promise<void> {
     const serverFile = fileURLToPath(new URL('./support/vortex-memory-server.js', import.meta.url));
     const child = spawn(process.execPath, [serverFile, String(PIECE_MIB)], { stdio: ['ignore', 'pipe', 'inherit'] });
     teardown.add('vortex server', async () => { if (child.exitCode === null) { child.kill('SIGTERM'); await once(child, 'exit'); } });
-    const [line] = await once(child.stdout!, 'data') as [Buffer];
-    const port = Number(line.toString().trim());
+    // The port line, or the server's exit if it could not start (its error went to stderr).
+    const port = await new Promise<number>((resolve, reject) => {
+      child.stdout!.once('data', (line: Buffer) => resolve(Number(line.toString().trim())));
+      child.once('exit', (code) => reject(new Error(`the benchmark's Vortex server exited (${code}) before listening`)));
+      child.once('error', reject);
+    });
     const client = new VortexClient();
     teardown.add('vortex client', () => client.close());
     const addr = { host: '127.0.0.1', port };
@@ -73,7 +70,7 @@ export async function run(argv: string[]): Promise<void> {
       ['of which user', median(user).toFixed(3), f(user, 3)],
       ['MiB/s', median(mibps).toFixed(0), f(mibps, 0)],
     ]));
-    const file = await appendJsonLines(values.out, 'vortex-receive', [{
+    const file = await appendJsonLines(out, 'vortex-receive', [{
       bench: 'vortex-receive', at: new Date().toISOString(), sizeMiB: pieces * PIECE_MIB, runs, loadavg1: Math.round(load * 100) / 100,
       cpuSecondsPerGiB: cpu.map((x) => Math.round(x * 1000) / 1000), userSecondsPerGiB: user.map((x) => Math.round(x * 1000) / 1000),
       mibps: mibps.map(Math.round),

@@ -11,16 +11,20 @@ import { flatness, parseSoakArgs } from '../../bench/soak.js';
 import { median, percentile } from '../../bench/support/stats.js';
 import { nowMs, TimingOrigin } from '../../bench/support/timing-origin.js';
 
-test.serial('an unknown benchmark exits 2 and lists the known ones', async (t) => {
+/** Runs `fn` with stderr captured; its result and what it wrote. */
+async function withStderr<T>(fn: () => Promise<T>): Promise<{ result: T; writes: string[] }> {
   const writes: string[] = [];
   const orig = process.stderr.write.bind(process.stderr);
   process.stderr.write = ((s: string) => { writes.push(s); return true; }) as typeof process.stderr.write;
-  let code: number;
   try {
-    code = await main(['no-such-bench']);
+    return { result: await fn(), writes };
   } finally {
     process.stderr.write = orig;
   }
+}
+
+test.serial('an unknown benchmark exits 2 and lists the known ones', async (t) => {
+  const { result: code, writes } = await withStderr(() => main(['no-such-bench']));
   t.is(code, 2);
   t.regex(writes.join(''), /unknown benchmark "no-such-bench"/);
   t.regex(writes.join(''), /<swarm\|throughput\|.*\|memory\|/);
@@ -183,16 +187,9 @@ test('soak flatness compares the last tenth of the samples after warm-up with th
 });
 
 test.serial('vortex-receive refuses a size below one piece or a bad flag, exiting 2 with the command line to use', async (t) => {
-  const writes: string[] = [];
-  const orig = process.stderr.write.bind(process.stderr);
-  process.stderr.write = ((s: string) => { writes.push(s); return true; }) as typeof process.stderr.write;
-  let codes: number[];
-  try {
-    codes = [await main(['vortex-receive', '--size', '10']), await main(['vortex-receive', '--nope'])];
-  } finally {
-    process.stderr.write = orig;
-  }
+  const { result: codes, writes } = await withStderr(async () => [await main(['vortex-receive', '--size', '10']), await main(['vortex-receive', '--nope'])]);
   t.deepEqual(codes, [2, 2]);
-  t.regex(writes[0]!, /--size must be a whole number of MiB ≥ 64/);
+  t.regex(writes[0]!, /--size 10 is less than one 64 MiB piece/);
   t.regex(writes.join(''), /fix: .*npm run bench -- vortex-receive/);
+  t.is(writes.join('').match(/^fix: /gm)?.length, 2, 'each refusal says how to call it');
 });
