@@ -2,10 +2,12 @@ import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { pieceBuffers } from '../../core/index.js';
 import { WrittenPrefix } from './written-prefix.js';
-import { inlineIo, skipBytes } from './inline-io.js';
+import { inlineIo, skipBytes, type InlineIo } from './inline-io.js';
 
 /** Bytes gathered before one positioned write (a pool buffer's size); a piece is never held whole. */
 const WRITE_BATCH = pieceBuffers.size;
+/** Batches of one copying writer being written on the threadpool at once (1 MiB). */
+const WRITES_IN_FLIGHT = 4;
 
 /**
  * Called as batches land in the file with how many leading bytes of the writer's range are in it
@@ -26,11 +28,11 @@ export interface ContentWriter {
  * the last one (durability is the owner's group commit).
  */
 export class ContentFile {
-  private constructor(readonly path: string, private readonly handle: FileHandle) {}
+  private constructor(readonly path: string, private readonly handle: FileHandle, private readonly io: InlineIo) {}
 
-  /** Opens (creating if missing) the file for positioned reads and writes. */
-  static async open(path: string): Promise<ContentFile> {
-    return new ContentFile(path, await open(path, constants.O_RDWR | constants.O_CREAT, 0o644));
+  /** Opens (creating if missing) the file for positioned reads and writes; `io` decides where writes run. */
+  static async open(path: string, io: InlineIo = inlineIo): Promise<ContentFile> {
+    return new ContentFile(path, await open(path, constants.O_RDWR | constants.O_CREAT, 0o644), io);
   }
 
   /** Closes the handle; the caller makes sure no write is still running. */
@@ -68,57 +70,80 @@ export class ContentFile {
   }
 
   /**
-   * A writer of consecutive bytes starting at `position` that copies each chunk into a reused
+   * A writer of consecutive bytes starting at `position` that copies each chunk into a pooled
    * batch buffer: for chunks that are only valid during the call (a PieceFeed's); a chunk that is
-   * one whole batch at a batch boundary is written at once, inline, without the copy. `onWritten`
-   * hears of each batch that landed.
+   * one whole batch at a batch boundary is written at once, inline, without the copy. While writes
+   * go to the threadpool, up to WRITES_IN_FLIGHT batches are written at once and `push` returns a
+   * promise only when that many are, so the feed keeps reading its socket while the disk writes;
+   * a failed write rejects the next `push` or `flush`. `onWritten` hears of each batch that landed.
    */
   copyingWriter(position: number, onWritten?: OnWritten): ContentWriter {
     const prefix = onWritten && new WrittenPrefix(position, onWritten);
     let batch: Buffer | undefined;
     let filled = 0;
     let next = position;
-    const write = (b: Buffer, length: number, at: number): Promise<void> | undefined => {
-      const wrote = this.writeAndReport([b.subarray(0, length)], at, length, prefix);
-      if (wrote) return wrote.finally(() => pieceBuffers.give(b));
-      pieceBuffers.give(b);
-      return undefined;
+    let inFlight = 0;
+    let failure: unknown;
+    let waiters: { resolve: () => void; reject: (err: unknown) => void }[] = [];
+    const settled = (): void => {
+      inFlight -= 1;
+      if (failure === undefined && inFlight >= WRITES_IN_FLIGHT) return;
+      const wake = waiters;
+      waiters = [];
+      for (const w of wake) if (failure !== undefined) w.reject(failure); else w.resolve();
     };
-    const writeBatch = (): Promise<void> | undefined => {
+    const room = (): Promise<void> | undefined => {
+      if (failure !== undefined) return Promise.reject(failure);
+      if (inFlight < WRITES_IN_FLIGHT) return undefined;
+      return new Promise<void>((resolve, reject) => { waiters.push({ resolve, reject }); });
+    };
+    const track = (wrote: Promise<void>, b: Buffer | undefined): void => {
+      inFlight += 1;
+      wrote.then(() => undefined, (err: unknown) => { failure ??= err; }).finally(() => {
+        if (b) pieceBuffers.give(b);
+        settled();
+      }).catch(() => undefined);
+    };
+    const writeBatch = (): void => {
       const b = batch as Buffer;
-      const p = write(b, filled, next);
+      const wrote = this.writeAndReport([b.subarray(0, filled)], next, filled, prefix);
       next += filled;
       batch = undefined;
       filled = 0;
-      return p;
+      if (wrote) track(wrote, b);
+      else pieceBuffers.give(b);
     };
     return {
       push: (chunk) => {
-        if (filled === 0 && chunk.length === WRITE_BATCH && inlineIo.inline) {
+        if (failure !== undefined) return Promise.reject(failure);
+        if (filled === 0 && chunk.length === WRITE_BATCH && this.io.inline) {
           // A whole batch (a Vortex feed's chunk) written while valid: no copy.
           const at = next;
           next += WRITE_BATCH;
-          return this.writeAndReport([chunk], at, WRITE_BATCH, prefix);
+          const wrote = this.writeAndReport([chunk], at, WRITE_BATCH, prefix);
+          // Written inline, or failed (a rejected promise): nothing of the chunk is kept.
+          if (wrote) track(wrote, undefined);
+          return wrote ?? room();
         }
-        let pending: Promise<void> | undefined;
         for (let off = 0; off < chunk.length;) {
           batch ??= pieceBuffers.take();
           const n = chunk.copy(batch, filled, off);
           filled += n;
           off += n;
-          if (filled === batch.length) {
-            const p = writeBatch();
-            if (p) pending = pending ? Promise.all([pending, p]).then(() => undefined) : p;
-          }
+          if (filled === batch.length) writeBatch();
         }
-        return pending;
+        return room();
       },
       flush: async () => {
-        if (batch && filled > 0) await writeBatch();
+        if (batch && filled > 0) writeBatch();
         else if (batch) {
           pieceBuffers.give(batch);
           batch = undefined;
         }
+        while (inFlight > 0 && failure === undefined) {
+          await new Promise<void>((resolve, reject) => { waiters.push({ resolve, reject }); }).catch(() => undefined);
+        }
+        if (failure !== undefined) throw failure;
       },
     };
   }
@@ -129,9 +154,9 @@ export class ContentFile {
    * threadpool (a promise).
    */
   private writeAndReport(buffers: Buffer[], position: number, length: number, prefix: WrittenPrefix | undefined): Promise<void> | undefined {
-    if (inlineIo.inline) {
+    if (this.io.inline) {
       try {
-        inlineIo.writeAll(this.handle.fd, buffers, position);
+        this.io.writeAll(this.handle.fd, buffers, position);
       } catch (err) {
         prefix?.fail();
         return Promise.reject(named(err, this.path));

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import test from 'ava';
 import { FEED_CHUNK_BYTES } from '../../contracts/storage-medium.js';
+import { pieceBuffers } from '../../task/buffer-pool.js';
 import { VortexPieceBody } from './vortex-piece-body.js';
 
 function control() {
@@ -71,4 +72,26 @@ test('a transfer that fails mid-body rejects the pipe and the consumer hears of 
   body.end();
   await t.throwsAsync(piped, { message: 'connection reset' });
   t.is(bytes, FEED_CHUNK_BYTES, 'only the chunk completed before the failure was fed');
+});
+
+test.serial('bytes held while the consumer is busy go into pooled buffers, and every one is given back', async (t) => {
+  const data = randomBytes(FEED_CHUNK_BYTES * 4 + 999);
+  const { control: c } = control();
+  const body = new VortexPieceBody(c);
+  const out = new Set<ArrayBufferLike>();
+  const { take, give } = pieceBuffers;
+  let taken = 0;
+  pieceBuffers.take = () => { const b = take.call(pieceBuffers); out.add(b.buffer); taken++; return b; };
+  pieceBuffers.give = (b) => { out.delete(b.buffer); give.call(pieceBuffers, b); };
+  t.teardown(() => { pieceBuffers.take = take; pieceBuffers.give = give; });
+  const got: Buffer[] = [];
+  const piped = body.pipe(async (chunk) => {
+    got.push(Buffer.from(chunk));
+    await new Promise((r) => setTimeout(r, 2));
+  });
+  deliverInReads(body, data, FEED_CHUNK_BYTES);
+  await piped;
+  t.true(Buffer.concat(got).equals(data));
+  t.true(taken > 1, 'reads that came while the consumer was busy were held in pool buffers');
+  t.is(out.size, 0, 'every pool buffer is given back');
 });

@@ -38,12 +38,12 @@ export class VortexPieceBody implements PieceFeed {
   deliver(chunk: Buffer): void {
     if (this.failure) return;
     if (!this.consumer || this.waiting || this.held.length > 0) {
-      this.held.push(Buffer.from(chunk));
+      this.held.push(copyAside(chunk));
       this.control.pause();
       return;
     }
     const rest = this.take(chunk);
-    if (rest) this.held.push(Buffer.from(rest));
+    if (rest) this.held.push(copyAside(rest));
   }
 
   /** From the exchange: every byte of the body has been delivered. */
@@ -58,6 +58,7 @@ export class VortexPieceBody implements PieceFeed {
   fail(err: Error): void {
     if (this.failure) return;
     this.failure = err;
+    for (const h of this.held) pieceBuffers.give(h);
     this.held = [];
     this.releaseGather();
     const settle = this.settle;
@@ -145,8 +146,10 @@ export class VortexPieceBody implements PieceFeed {
   /** Hands over the bytes held aside, then lets the socket flow again (or finishes). */
   private drainHeld(): void {
     while (!this.failure && !this.waiting && this.held.length > 0) {
-      const rest = this.take(this.held.shift() as Buffer);
+      const h = this.held.shift() as Buffer;
+      const rest = this.take(h);
       if (rest) this.held.unshift(rest);
+      else pieceBuffers.give(h);
     }
     if (this.failure || this.waiting) return;
     if (!this.ended) {
@@ -163,4 +166,15 @@ export class VortexPieceBody implements PieceFeed {
     this.settle = undefined;
     settle.resolve();
   }
+}
+
+/**
+ * A copy of `chunk` to hold while the consumer is busy: in a pooled buffer (a view of it, given
+ * back once consumed) when it fits one, so that holding allocates nothing.
+ */
+function copyAside(chunk: Buffer): Buffer {
+  if (chunk.length > pieceBuffers.size) return Buffer.from(chunk);
+  const b = pieceBuffers.take();
+  chunk.copy(b);
+  return b.subarray(0, chunk.length);
 }
