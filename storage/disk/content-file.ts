@@ -82,27 +82,24 @@ export class ContentFile {
     let batch: Buffer | undefined;
     let filled = 0;
     let next = position;
-    let inFlight = 0;
+    /** Threadpool writes not yet settled; each gives its batch back and leaves the set when done. */
+    const inFlight = new Set<Promise<void>>();
     let failure: unknown;
-    let waiters: { resolve: () => void; reject: (err: unknown) => void }[] = [];
-    const settled = (): void => {
-      inFlight -= 1;
-      if (failure === undefined && inFlight >= WRITES_IN_FLIGHT) return;
-      const wake = waiters;
-      waiters = [];
-      for (const w of wake) if (failure !== undefined) w.reject(failure); else w.resolve();
-    };
     const room = (): Promise<void> | undefined => {
       if (failure !== undefined) return Promise.reject(failure);
-      if (inFlight < WRITES_IN_FLIGHT) return undefined;
-      return new Promise<void>((resolve, reject) => { waiters.push({ resolve, reject }); });
+      return inFlight.size < WRITES_IN_FLIGHT ? undefined : Promise.race(inFlight);
     };
     const track = (wrote: Promise<void>, b: Buffer | undefined): void => {
-      inFlight += 1;
-      wrote.then(() => undefined, (err: unknown) => { failure ??= err; }).finally(() => {
+      const settled: Promise<void> = wrote.catch((err: unknown) => {
+        failure ??= err;
+        throw err;
+      }).finally(() => {
         if (b) pieceBuffers.give(b);
-        settled();
-      }).catch(() => undefined);
+        inFlight.delete(settled);
+      });
+      // Its failure reaches the feed through the next push, `room` or `flush`.
+      settled.catch(() => undefined);
+      inFlight.add(settled);
     };
     const writeBatch = (): void => {
       const b = batch as Buffer;
@@ -140,9 +137,7 @@ export class ContentFile {
           pieceBuffers.give(batch);
           batch = undefined;
         }
-        while (inFlight > 0 && failure === undefined) {
-          await new Promise<void>((resolve, reject) => { waiters.push({ resolve, reject }); }).catch(() => undefined);
-        }
+        await Promise.all(inFlight);
         if (failure !== undefined) throw failure;
       },
     };
