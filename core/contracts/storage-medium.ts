@@ -77,6 +77,18 @@ export interface PieceFeed {
  */
 export type PieceReadable = Readable & { recycle?(chunk: Buffer): void };
 
+/** A piece being written, as a reader following its bytes sees it (see StorageMedium.followWritten). */
+export interface WrittenProgress {
+  /** Leading bytes of the piece written so far, from its start and without gaps; never decreases. */
+  readonly written: number;
+  /** True once the whole piece is held. */
+  readonly done: boolean;
+  /** Why the write failed, once it did. */
+  readonly error: Error | undefined;
+  /** Resolves once more than `seen` bytes are written or the write ended; rejects when `signal` aborts. */
+  more(seen: number, signal?: AbortSignal): Promise<void>;
+}
+
 /** The bytes of one piece as a medium takes them (a PieceFeed only if the medium `takesFeeds`). */
 export type PieceInput = Readable | Buffer | PieceFeed;
 
@@ -137,6 +149,14 @@ export interface StorageMedium extends Startable {
    * held. Rejects with D7Y_PIECE_NOT_FOUND when the piece is neither being written nor held.
    */
   readWritten?(taskId: string, piece: Omit<PieceRecord, 'digest'>, range: { start: number; length: number }): Promise<PieceReadable>;
+  /**
+   * `range` of a piece being written (or held), as one stream that follows `progress`: it gives the
+   * bytes as they are written, waits for more while the write goes on, fails with the write's
+   * error, and ends once the range is given. Optional, and a medium may answer undefined for a
+   * piece it cannot follow this way (encrypted at rest, say): the caller then reads the written
+   * bytes in turn with `readWritten`. Rejects as `readWritten` does for unknown pieces and ranges.
+   */
+  followWritten?(taskId: string, piece: Omit<PieceRecord, 'digest'>, range: { start: number; length: number }, progress: WrittenProgress): Promise<PieceReadable | undefined>;
   /** The piece's bytes (a sub-range when given, relative to the piece). Rejects with D7Y_PIECE_NOT_FOUND. */
   readPiece(taskId: string, pieceNumber: number, range?: { start: number; length: number }): Promise<PieceReadable>;
   hasPiece(taskId: string, pieceNumber: number): Promise<boolean>;

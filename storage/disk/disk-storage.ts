@@ -3,7 +3,7 @@ import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
 import { D7yError, formatBytes, isPieceFeed, pieceDigest, silentLogger } from '../../core/index.js';
-import type { Logger, PieceInput, PieceReadable, PieceRecord, StorageGcReport, StorageMedium, StorageStats, TaskRecord, WritePieceOptions } from '../../core/index.js';
+import type { Logger, PieceInput, PieceReadable, PieceRecord, StorageGcReport, StorageMedium, StorageStats, TaskRecord, WritePieceOptions, WrittenProgress } from '../../core/index.js';
 import { abandonInput, checkDigest, consumePiece, drainPiece, storedRecord } from '../shared/piece-input.js';
 import { checkPiece, checkRange, checkTaskId, checkWrittenRange, notRunning, pieceNotFound, taskNotFound } from '../shared/storage-errors.js';
 import { writtenReporter } from '../shared/written-reporter.js';
@@ -11,7 +11,7 @@ import { ContentFile, type ContentWriter } from './content-file.js';
 import { DiskGc, type DiskGcSettings } from './disk-gc.js';
 import { diskPaths, newDiskTask, taskSnapshot, type DiskTask, type PieceFilling } from './disk-task.js';
 import { fsFailure } from './fs-failure.js';
-import { pooledFileRange } from './pooled-read.js';
+import { followedFileRange, pooledFileRange } from './pooled-read.js';
 import { SharedReadHandles } from './read-handles.js';
 import { loadDiskIndex } from './load-disk-index.js';
 import { PieceCipher } from './piece-cipher.js';
@@ -332,6 +332,28 @@ export class DiskStorage implements StorageMedium {
       return plain.once('close', () => sealed.destroy());
     }
     return this.readContent(taskId, piece.number, bounds.offset + start, length);
+  }
+
+  /**
+   * `range` of a piece being written (or held) as one stream over one read handle, following
+   * `progress` (see StorageMedium.followWritten); undefined when pieces are encrypted at rest (the
+   * caller reads the written bytes with `readWritten`, which decrypts them).
+   */
+  async followWritten(taskId: string, piece: Omit<PieceRecord, 'digest'>, range: { start: number; length: number },
+    progress: WrittenProgress): Promise<PieceReadable | undefined> {
+    this.assertRunning();
+    if (this.cipher) return undefined;
+    const task = this.tasks.get(taskId);
+    const bounds = task?.pieces.get(piece.number) ?? task?.filling.get(piece.number);
+    if (!task || !bounds) throw pieceNotFound(taskId, piece.number, this.name);
+    const { start, length } = checkWrittenRange(taskId, { number: piece.number, offset: bounds.offset, length: bounds.length }, piece, range, bounds.length);
+    this.touch(task);
+    if (length === 0) return Readable.from([], { objectMode: false });
+    const { handle, release } = await this.readers.acquire(this.contentPath(taskId)).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') throw pieceNotFound(taskId, piece.number, this.name);
+      throw fsFailure(err, this.dir, `reading piece ${piece.number} of task ${taskId}`);
+    });
+    return followedFileRange(handle, bounds.offset, start, length, progress, release);
   }
 
   async hasPiece(taskId: string, pieceNumber: number): Promise<boolean> {

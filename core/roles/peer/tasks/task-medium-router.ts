@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { isPieceFeed } from '../../../contracts/storage-medium.js';
-import type { PieceInput, PieceReadable, PieceRecord, StorageGcReport, StorageMedium, StorageStats, TaskRecord, WritePieceOptions } from '../../../contracts/storage-medium.js';
+import type { PieceInput, PieceReadable, PieceRecord, StorageGcReport, StorageMedium, StorageStats, TaskRecord, WritePieceOptions, WrittenProgress } from '../../../contracts/storage-medium.js';
 import { D7yError, isD7yError } from '../../../errors/d7y-error.js';
 import { pieceFeedStream } from '../../../task/piece-feed-stream.js';
 import type { Logger } from '../../../logging/logger.js';
@@ -104,6 +104,13 @@ export class TaskMediumRouter implements StorageMedium {
   /** Bytes of the pieces written since start (downloaded from parents or the origin, or imported). */
   get writtenBytes(): number {
     return this.written;
+  }
+
+  /** The medium's `followWritten`; undefined when it has none (the caller reads with `readWritten`). */
+  async followWritten(taskId: string, piece: Omit<PieceRecord, 'digest'>, range: { start: number; length: number },
+    progress: WrittenProgress): Promise<PieceReadable | undefined> {
+    const medium = this.of(taskId);
+    return medium.followWritten?.(taskId, piece, range, progress);
   }
 
   /**

@@ -9,10 +9,14 @@ const RELAY_CLOSED = new D7yError('D7Y_ABORTED', 'the relay of the piece was clo
 /**
  * `range` of a piece this peer is still receiving, read from the medium as its bytes are written
  * and waiting for more as needed (cut-through relay): the stream ends once the range is sent,
- * fails when the piece's own transfer fails, and stops waiting when destroyed. Chunks are the
- * medium's; `recycle` gives each back to the segment read that lent it.
+ * fails when the piece's own transfer fails, and stops waiting when destroyed. A medium that
+ * follows a piece being written (`followWritten`) gives one stream for it all; otherwise each
+ * batch written is read in turn with `readWritten`. Chunks are the medium's; `recycle` gives each
+ * back to the read that lent it.
  */
-export function relayedPiece(medium: StorageMedium, taskId: string, r: ReceivingPiece, range: { start: number; length: number }): PieceReadable {
+export async function relayedPiece(medium: StorageMedium, taskId: string, r: ReceivingPiece, range: { start: number; length: number }): Promise<PieceReadable> {
+  const followed = await medium.followWritten?.(taskId, { number: r.number, offset: r.offset, length: r.length }, range, r);
+  if (followed) return followed;
   const end = range.start + range.length;
   const ac = new AbortController();
   const lenders = new WeakMap<Buffer, (chunk: Buffer) => void>();

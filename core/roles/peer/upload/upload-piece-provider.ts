@@ -77,7 +77,7 @@ export class UploadPieceProvider implements PieceProvider {
       slot = this.slots ? await this.slots.acquire() : slot;
       release = () => { slot(); unshare(); };
       source = piece ? await this.medium.readPiece(req.taskId, req.number, range)
-        : relayedPiece(this.medium, req.taskId, receiving!, range ?? { start: 0, length: receiving!.length });
+        : await relayedPiece(this.medium, req.taskId, receiving!, range ?? { start: 0, length: receiving!.length });
     } catch (err) {
       release();
       throw err;
