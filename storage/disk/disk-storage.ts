@@ -126,7 +126,7 @@ export class DiskStorage implements StorageMedium {
     for (const task of this.tasks.values()) {
       await this.commit(task).catch(() => undefined);
       if (task.record.lastAccessedAt > task.persistedAccess) this.persistTouch(task);
-      await task.log.run(async () => undefined);
+      await task.log.close();
     }
   }
 

@@ -1,5 +1,8 @@
-import { open, readFile, rename, rm } from 'node:fs/promises';
+import { open, readFile, rename, rm, type FileHandle } from 'node:fs/promises';
 import type { PieceRecord, TaskRecord } from '../../core/index.js';
+
+/** An append handle unused this long is closed: a task's pieces land closer together than that. */
+const IDLE_CLOSE_MS = 2_000;
 
 /**
  * One line of a task's metadata log. `written`: the piece's bytes were written to the content file
@@ -33,6 +36,9 @@ export interface ReplayedTask {
 export class TaskLog {
   private chain: Promise<unknown> = Promise.resolve();
   private damaged = false;
+  /** Kept open for the appends that follow each other while the task's pieces land; closed when idle. */
+  private handle?: FileHandle;
+  private idleTimer?: NodeJS.Timeout;
   lines = 0;
 
   constructor(readonly path: string) {}
@@ -46,18 +52,34 @@ export class TaskLog {
         return;
       }
       try {
-        const handle = await open(this.path, 'a');
-        try {
-          await handle.appendFile(entries.map((e) => `${JSON.stringify(e)}\n`).join(''));
-        } finally {
-          await handle.close();
-        }
+        this.handle ??= await open(this.path, 'a');
+        await this.handle.appendFile(entries.map((e) => `${JSON.stringify(e)}\n`).join(''));
         this.lines += entries.length;
       } catch (err) {
         this.damaged = true;
+        await this.closeHandle();
         throw err;
       }
+      this.closeWhenIdle();
     });
+  }
+
+  /** Closes the log's append handle once every queued write settled (the next append opens it again). */
+  close(): Promise<void> {
+    clearTimeout(this.idleTimer);
+    return this.run(() => this.closeHandle());
+  }
+
+  private closeWhenIdle(): void {
+    clearTimeout(this.idleTimer);
+    this.idleTimer = setTimeout(() => void this.close().catch(() => undefined), IDLE_CLOSE_MS);
+    this.idleTimer.unref();
+  }
+
+  private async closeHandle(): Promise<void> {
+    const handle = this.handle;
+    this.handle = undefined;
+    await handle?.close().catch(() => undefined);
   }
 
   /** Replaces the log with exactly `entries`, atomically. */
@@ -67,7 +89,11 @@ export class TaskLog {
 
   /** Removes the log once every queued write settled. */
   remove(): Promise<void> {
-    return this.run(() => rm(this.path, { force: true }));
+    clearTimeout(this.idleTimer);
+    return this.run(async () => {
+      await this.closeHandle();
+      await rm(this.path, { force: true });
+    });
   }
 
   /** Makes the next write a full rewrite (the log on disk is known to be stale or torn). */
@@ -83,6 +109,8 @@ export class TaskLog {
   }
 
   private async writeAll(entries: TaskLogEntry[]): Promise<void> {
+    // The rename below puts a new file at the path: an open append handle would write to the old one.
+    await this.closeHandle();
     const tmp = `${this.path}.tmp`;
     try {
       const handle = await open(tmp, 'w');
