@@ -59,6 +59,30 @@ test('a holder that leaves is replaced, a copy left by an export is promoted fir
   t.not(next[0], chosen, 'a host that refused is not asked again at once');
 });
 
+test('a host that refused a replica while exporting the same task is promoted once it announces the copy', (t) => {
+  const { r, byId, tick } = setup([host('a'), host('b'), host('c'), host('d')]);
+  for (const id of ['a', 'b', 'c', 'd']) r.announce(id, 900 * MIB, [], [], T0);
+  r.finished('a', facts(), T0, () => undefined);
+  const first = tick(T0 + 10).placements.map((p) => p.host.id).sort();
+  t.is(first.length, 2);
+  for (const id of first) r.holds('a'.repeat(64), id, T0 + 20);
+  const spare = ['b', 'c', 'd'].find((id) => !first.includes(id))!;
+
+  // a leaves while the spare host exports the task; the replica placed on it collides with the export and is refused.
+  byId.delete('a');
+  for (const id of first) r.announce(id, 900 * MIB, [{ task: facts(), persistent: true }], [], T0 + 5_900);
+  r.announce(spare, 900 * MIB, [], [], T0 + 5_900);
+  t.deepEqual(tick(T0 + 6_000).placements.map((p) => p.host.id), [spare]);
+  r.refused('a'.repeat(64), spare, T0 + 6_100);
+  t.deepEqual(tick(T0 + 6_200).placements, [], 'the host that refused is passed over while it holds nothing');
+
+  // The export ends: its copy is announced, and the next check promotes it instead of waiting out the refusal.
+  r.announce(spare, 900 * MIB, [{ task: facts(), persistent: false }], [], T0 + 6_500);
+  t.deepEqual(tick(T0 + 6_600).placements.map((p) => p.host.id), [spare], 'the export copy is promoted at the next check');
+  r.holds('a'.repeat(64), spare, T0 + 6_700);
+  t.is(r.stat('a'.repeat(64), (id) => byId.get(id)).currentPersistentReplicaCount, 3);
+});
+
 test('at the TTL the task is forgotten, its holders listed for deletion, and the id reads as expired; a deleted id reads as deleted', (t) => {
   const { r, byId, tick } = setup([host('a')]);
   r.announce('a', 900 * MIB, [], [], T0);

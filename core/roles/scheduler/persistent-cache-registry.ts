@@ -126,6 +126,9 @@ export class PersistentCacheRegistry {
       const was = entry.holders.get(hostId);
       entry.holders.set(hostId, { persistent: persistent || false, since: was?.since ?? now });
       if (persistent) entry.placing.delete(hostId);
+      // A host that refused a replica while it was fetching the same bytes for an export (the two
+      // fetches of one piece collide) and now holds them whole can be promoted: no fetch is needed.
+      if (!was) entry.refused.delete(hostId);
     }
     for (const id of fetching) if (this.tombstones.has(id)) removed.push(id);
     for (const [id, entry] of this.tasks) {
