@@ -126,8 +126,8 @@ export class PersistentCacheRegistry {
       const was = entry.holders.get(hostId);
       entry.holders.set(hostId, { persistent: persistent || false, since: was?.since ?? now });
       if (persistent) entry.placing.delete(hostId);
-      // A host that refused a replica while it was fetching the same bytes for an export (the two
-      // fetches of one piece collide) and now holds them whole can be promoted: no fetch is needed.
+      // A host that refused a replica (for one, while an export of the same task was fetching it)
+      // and now announces the bytes whole can be promoted: no fetch is needed.
       if (!was) entry.refused.delete(hostId);
     }
     for (const id of fetching) if (this.tombstones.has(id)) removed.push(id);
