@@ -1,4 +1,4 @@
-import { mkdir, open, rm, stat, statfs } from 'node:fs/promises';
+import { mkdir, open, rm, stat, statfs, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -302,11 +302,16 @@ export class DiskStorage implements StorageMedium {
   /** `length` bytes of the task's content file from `position`, in pooled buffers. */
   private async readContent(taskId: string, pieceNumber: number, position: number, length: number): Promise<PieceReadable> {
     if (length === 0) return Readable.from([], { objectMode: false });
-    const { handle, release } = await this.readers.acquire(this.contentPath(taskId)).catch((err: NodeJS.ErrnoException) => {
+    const { handle, release } = await this.contentReader(taskId, pieceNumber);
+    return pooledFileRange(handle, position, length, release);
+  }
+
+  /** A shared read handle on the task's content file; D7Y_PIECE_NOT_FOUND when the file is gone. */
+  private contentReader(taskId: string, pieceNumber: number): Promise<{ handle: FileHandle; release: () => void }> {
+    return this.readers.acquire(this.contentPath(taskId)).catch((err: NodeJS.ErrnoException) => {
       if (err.code === 'ENOENT') throw pieceNotFound(taskId, pieceNumber, this.name);
       throw fsFailure(err, this.dir, `reading piece ${pieceNumber} of task ${taskId}`);
     });
-    return pooledFileRange(handle, position, length, release);
   }
 
   /**
@@ -349,10 +354,7 @@ export class DiskStorage implements StorageMedium {
     const { start, length } = checkWrittenRange(taskId, { number: piece.number, offset: bounds.offset, length: bounds.length }, piece, range, bounds.length);
     this.touch(task);
     if (length === 0) return Readable.from([], { objectMode: false });
-    const { handle, release } = await this.readers.acquire(this.contentPath(taskId)).catch((err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT') throw pieceNotFound(taskId, piece.number, this.name);
-      throw fsFailure(err, this.dir, `reading piece ${piece.number} of task ${taskId}`);
-    });
+    const { handle, release } = await this.contentReader(taskId, piece.number);
     return followedFileRange(handle, bounds.offset, start, length, progress, release);
   }
 

@@ -3,56 +3,17 @@ import { Readable } from 'node:stream';
 import { D7yError, pieceBuffers, type PieceReadable, type WrittenProgress } from '../../core/index.js';
 import { inlineIo } from './inline-io.js';
 
+/** The progress of a piece already held: every byte is there. */
+const HELD: WrittenProgress = { written: Number.MAX_SAFE_INTEGER, done: true, error: undefined, more: () => Promise.resolve() };
+
 /**
  * `length` bytes of an open file from `position`, read into pooled buffers (inline while the page
- * cache answers, see InlineIo), one read ahead. The
- * stream calls `release` (the handle's owner closes or keeps it) when it ends or is destroyed. A consumer done with a chunk may give it
- * back with `recycle` (a socket writer does, once the kernel has the bytes).
+ * cache answers, see InlineIo), one read ahead. The stream calls `release` (the handle's owner
+ * closes or keeps it) when it ends or is destroyed. A consumer done with a chunk may give it back
+ * with `recycle` (a socket writer does, once the kernel has the bytes).
  */
 export function pooledFileRange(handle: FileHandle, position: number, length: number, release: () => void): PieceReadable {
-  let at = position;
-  const end = position + length;
-  const stream = new Readable({
-    highWaterMark: pieceBuffers.size,
-    read() {
-      const want = Math.min(pieceBuffers.size, end - at);
-      if (want <= 0) {
-        stream.push(null);
-        return;
-      }
-      const b = pieceBuffers.take();
-      const got = (bytesRead: number): void => {
-        if (bytesRead === 0) {
-          pieceBuffers.give(b);
-          stream.destroy(Object.assign(new Error(`file ended ${end - at} bytes early`), { code: 'EIO' }));
-          return;
-        }
-        at += bytesRead;
-        stream.push(bytesRead === b.length ? b : b.subarray(0, bytesRead));
-      };
-      const failed = (err: Error): void => {
-        pieceBuffers.give(b);
-        stream.destroy(err);
-      };
-      if (inlineIo.inline) {
-        let bytesRead: number;
-        try {
-          bytesRead = inlineIo.read(handle.fd, b, want, at);
-        } catch (err) {
-          failed(err as Error);
-          return;
-        }
-        got(bytesRead);
-        return;
-      }
-      handle.read(b, 0, want, at).then(({ bytesRead }) => got(bytesRead), failed);
-    },
-    destroy(err, cb) {
-      release();
-      cb(err);
-    },
-  });
-  return Object.assign(stream, { recycle: (chunk: Buffer) => pieceBuffers.give(chunk) });
+  return followedFileRange(handle, 0, position, length, HELD, release);
 }
 
 /** Why a follower stops waiting for more bytes: it was destroyed (one reason shared by all, so a close builds no error). */
@@ -60,7 +21,7 @@ const FOLLOW_CLOSED = new D7yError('D7Y_ABORTED', 'the reader of the piece being
 
 /**
  * `length` bytes from `start` of a piece at `pieceOffset` of an open file while the piece is being
- * written there: each read takes at most the bytes `progress` says are written (up to one pooled
+ * written there (or once it is held): each read takes at most the bytes `progress` says are written (up to one pooled
  * buffer, inline while the page cache answers), waits for more while there are none, and fails
  * with the write's error. One stream and one handle for the whole range, however many batches
  * the writer lands. `release` is called when the stream ends or is destroyed.
@@ -69,12 +30,13 @@ export function followedFileRange(handle: FileHandle, pieceOffset: number, start
   progress: WrittenProgress, release: () => void): PieceReadable {
   let at = start;
   const end = start + length;
-  const ac = new AbortController();
+  // Made only when the reader first catches up with the writer (never for a held piece).
+  let ac: AbortController | undefined;
   const stream = new Readable({
     highWaterMark: pieceBuffers.size,
     read: () => pull(),
     destroy(err, cb) {
-      ac.abort(FOLLOW_CLOSED);
+      ac?.abort(FOLLOW_CLOSED);
       release();
       cb(err);
     },
@@ -90,12 +52,16 @@ export function followedFileRange(handle: FileHandle, pieceOffset: number, start
     if (progress.error) return failed(progress.error);
     const ready = progress.done ? end : Math.min(progress.written, end);
     if (ready <= at) {
-      progress.more(at, ac.signal).then(() => { if (!stream.destroyed) pull(); }, failed);
+      progress.more(at, (ac ??= new AbortController()).signal).then(() => { if (!stream.destroyed) pull(); }, failed);
       return;
     }
     const want = Math.min(pieceBuffers.size, ready - at);
     const b = pieceBuffers.take();
     const got = (bytesRead: number): void => {
+      if (stream.destroyed) {
+        pieceBuffers.give(b);
+        return;
+      }
       if (bytesRead === 0) {
         pieceBuffers.give(b);
         failed(Object.assign(new Error(`file ended ${end - at} bytes early`), { code: 'EIO' }));
