@@ -119,3 +119,61 @@ test('a piece is sent to at most childrenPerPiece children at once; the next is 
   t.is(fourth.meta.length, LEN, 'an abandoned send frees its place too');
   fourth.body.destroy();
 });
+
+test('a piece whose transfer fails part-way and is taken up by another: the child it is being passed on to waits and gets it byte-exact', async (t) => {
+  const { disk, state, provider } = await relayPeer(t);
+  const data = randomBytes(LEN);
+  const digest = pieceDigest(data);
+  const receiving = state.startReceiving({ number: 0, offset: 0, length: LEN, digest });
+  const first = new PassThrough();
+  const writing = disk.writePiece(TASK, { number: 0, offset: 0, length: LEN }, first, digest, { onWritten: (b) => receiving.advance(b) });
+  first.write(data.subarray(0, HALF));
+  await until('the first half to be written', () => receiving.written >= HALF);
+  const { body } = await provider.getPiece({ taskId: TASK, number: 0 });
+  const got: Buffer[] = [];
+  let failed: unknown;
+  const ended = new Promise<void>((resolve) => body.once('end', resolve));
+  body.on('error', (err) => { failed = err; });
+  body.on('data', (chunk: Buffer) => got.push(chunk));
+  await until('the child to have the first half', () => got.reduce((n, b) => n + b.length, 0) >= HALF);
+
+  first.destroy(new Error('parent went away'));
+  await t.throwsAsync(writing, { message: /parent went away/ });
+  t.true(receiving.suspend(), 'the piece is kept for the next transfer');
+  await t.throwsAsync(provider.getPiece({ taskId: TASK, number: 0 }), { code: 'D7Y_PIECE_NOT_FOUND' },
+    'no new child starts on it between the two transfers');
+  await new Promise((r) => setTimeout(r, 50));
+  t.is(failed, undefined, 'the child waits instead of failing');
+
+  // The next parent sends the piece from its start; the child gets the bytes past the first half as they land.
+  receiving.resume();
+  const second = new PassThrough();
+  const rewriting = disk.writePiece(TASK, { number: 0, offset: 0, length: LEN }, second, digest, { onWritten: (b) => receiving.advance(b) });
+  second.write(data.subarray(0, HALF));
+  await new Promise((r) => setTimeout(r, 50));
+  t.is(got.reduce((n, b) => n + b.length, 0), HALF, 'nothing past the first half until the next transfer gets past it');
+  second.end(data.subarray(HALF));
+  state.addPiece({ ...(await rewriting), createdAt: Date.now() });
+  await ended;
+  t.true(Buffer.concat(got).equals(data), 'the whole piece arrives once, byte-exact');
+  t.is(failed, undefined);
+});
+
+test('a relay that reads the written bytes batch by batch pins the piece: it fails with the transfer instead of waiting for another', async (t) => {
+  const { state } = await relayPeer(t);
+  const data = randomBytes(LEN);
+  const receiving = state.startReceiving({ number: 0, offset: 0, length: LEN, digest: pieceDigest(data) });
+  receiving.advance(HALF);
+  const unpin = receiving.pin();
+  t.false(receiving.suspend(), 'pinned: the caller fails the piece');
+  t.false(receiving.suspended);
+  unpin();
+  unpin();
+  t.true(receiving.suspend(), 'once released, the piece can be kept for another transfer');
+  t.is(receiving.generation, 1);
+  receiving.resume();
+  receiving.advance(HALF / 2);
+  t.is(receiving.written, HALF, 'the next transfer moves the written mark only past where the last one left it');
+  receiving.fail(new Error('gone'));
+  t.false(receiving.suspend(), 'a failed piece stays failed');
+});
