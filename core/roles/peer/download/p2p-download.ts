@@ -356,10 +356,11 @@ export class P2PDownload {
         body.destroy();
         throw new D7yError('D7Y_PROTOCOL_ERROR', `parent ${parent.id} sent ${meta.length} bytes for piece ${n}, expected ${length}`);
       }
-      const expected = parent.pieces.get(n)?.digest || meta.digest;
-      // With the digest known, the piece can be passed on (cut-through) while it is written; one
-      // whose last transfer failed part-way goes on where its relays are waiting.
-      receiving = this.resumeSuspended(n, expected) ?? (expected ? this.state.startReceiving({ number: n, offset, length, digest: expected }) : undefined);
+      // The digest the parent announced; none for a piece it is still reading from the origin.
+      const expected = parent.pieces.get(n)?.digest || meta.digest || undefined;
+      // Passed on (cut-through) while it is written, with that digest; one whose last transfer
+      // failed part-way goes on where its relays are waiting.
+      receiving = this.resumeSuspended(n, expected ?? '') ?? this.state.startReceiving({ number: n, offset, length, digest: expected ?? '' });
       const r = receiving;
       // Checked against the trusted digest from the scheduler, never the parent's: a mismatch fails the write.
       const digests = this.session.digests;
@@ -428,14 +429,15 @@ export class P2PDownload {
 
   /**
    * The piece suspended after a failed transfer, taken up by the transfer now starting: undefined
-   * when there is none. One announced with another digest is failed instead (a new one starts).
+   * when there is none. One announced with another digest is failed instead (a new one starts);
+   * an empty digest (a piece its parent was still reading from the origin) matches any.
    */
-  private resumeSuspended(n: number, digest: string | undefined): ReceivingPiece | undefined {
+  private resumeSuspended(n: number, digest: string): ReceivingPiece | undefined {
     const s = this.suspended.get(n);
     if (!s) return undefined;
     this.suspended.delete(n);
     clearTimeout(s.timer);
-    if (s.r.digest !== digest) {
+    if (s.r.digest && digest && s.r.digest !== digest) {
       this.state.endReceiving(s.r, new D7yError('D7Y_PEER_UNAVAILABLE', `piece ${n} is announced with another digest by the next parent`));
       return undefined;
     }

@@ -25,7 +25,7 @@ export class ReceivingPiece {
     readonly number: number,
     readonly offset: number,
     readonly length: number,
-    /** The digest the parent announced for the piece. */
+    /** The digest the parent announced for the piece; empty when not known yet (a piece being read from the origin). */
     readonly digest: string,
     /** Called when the first bytes are written: the piece can be passed on from then. */
     private readonly onFirstBytes?: (r: ReceivingPiece) => void,
