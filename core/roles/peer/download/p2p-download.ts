@@ -52,8 +52,6 @@ const ENDGAME_CHECK_MS = 200;
 const DURATION_SAMPLES = 16;
 /** In the endgame, a piece with no byte landed after this long is moved whatever the typical piece takes. */
 const NO_BYTES_MS = 2_000;
-/** A piece suspended after a failed transfer (its relays waiting) fails if no other transfer takes over within this long. */
-const SUSPEND_MS = 10_000;
 
 /** A piece being fetched: from whom, since when, and how many of its bytes have landed. */
 interface InFlightPiece {
@@ -97,8 +95,6 @@ export class P2PDownload {
   private readonly failedFor = new Map<number, Set<string>>();
   /** Parents that said they were busy with a piece, until when (ms): skipped until then (armBusyTimer forgets them). */
   private readonly busyFor = new Map<number, Map<string, number>>();
-  /** Pieces whose transfer failed part-way, kept for the next transfer while their relays wait. */
-  private readonly suspended = new Map<number, { r: ReceivingPiece; timer: NodeJS.Timeout }>();
   private busyTimer?: NodeJS.Timeout;
   private settled = false;
   private started = false;
@@ -358,9 +354,8 @@ export class P2PDownload {
       }
       // The digest the parent announced; none for a piece it is still reading from the origin.
       const expected = parent.pieces.get(n)?.digest || meta.digest || undefined;
-      // Passed on (cut-through) while it is written, with that digest; one whose last transfer
-      // failed part-way goes on where its relays are waiting.
-      receiving = this.resumeSuspended(n, expected ?? '') ?? this.state.startReceiving({ number: n, offset, length, digest: expected ?? '' });
+      // Passed on (cut-through) while it is written, with that digest.
+      receiving = this.state.startReceiving({ number: n, offset, length, digest: expected ?? '' });
       const r = receiving;
       // Checked against the trusted digest from the scheduler, never the parent's: a mismatch fails the write.
       const digests = this.session.digests;
@@ -380,18 +375,12 @@ export class P2PDownload {
       this.session.pieceFinished(held);
     } catch (err) {
       const e = toD7yError(err, 'D7Y_PEER_UNAVAILABLE');
-      const trust = trustFailureOf(e);
-      if (receiving) {
-        // Another parent is to send the piece: the children it is being passed on to wait for it
-        // rather than fail and start it over elsewhere. Not when its bytes were wrong, nor when
-        // the download ends or cannot write.
-        const another = !this.settled && !this.signal.aborted && !isStorageFull(e) && trust === undefined;
-        if (!(another && this.suspend(n, receiving, e))) this.state.endReceiving(receiving, e);
-      }
+      if (receiving) this.state.endReceiving(receiving, e);
       if (this.settled) return;
       if (this.signal.aborted) return this.fail(toD7yError(this.signal.reason, 'D7Y_ABORTED'));
       if (f.moved) return;
       if (isStorageFull(e)) return this.fail(e);
+      const trust = trustFailureOf(e);
       if (trust === 'corrupt') return this.corrupt(n, parent, e);
       if (trust === 'unverified') {
         return this.settle({ kind: 'back-to-source', schedulerLost: false, cause: 'no_trusted_digest',
@@ -408,41 +397,6 @@ export class P2PDownload {
       this.opts.logger.debug({ taskId: this.state.taskId, piece: n, parent: parent.id, err: e.message }, 'piece from a parent failed');
       this.session.pieceFailed(n, parent.id);
     }
-  }
-
-  /**
-   * Keeps a piece whose transfer failed part-way as being received, so that the relays passing it
-   * on wait for the next transfer; it fails with `err` if none takes over within SUSPEND_MS.
-   * False when it cannot be kept (nothing written yet, or a relay that cannot wait pinned it).
-   */
-  private suspend(n: number, r: ReceivingPiece, err: D7yError): boolean {
-    if (r.written === 0 || !r.suspend()) return false;
-    const timer = setTimeout(() => {
-      if (this.suspended.get(n)?.r !== r) return;
-      this.suspended.delete(n);
-      this.state.endReceiving(r, err);
-    }, SUSPEND_MS);
-    timer.unref();
-    this.suspended.set(n, { r, timer });
-    return true;
-  }
-
-  /**
-   * The piece suspended after a failed transfer, taken up by the transfer now starting: undefined
-   * when there is none. One announced with another digest is failed instead (a new one starts);
-   * an empty digest (a piece its parent was still reading from the origin) matches any.
-   */
-  private resumeSuspended(n: number, digest: string): ReceivingPiece | undefined {
-    const s = this.suspended.get(n);
-    if (!s) return undefined;
-    this.suspended.delete(n);
-    clearTimeout(s.timer);
-    if (s.r.digest && digest && s.r.digest !== digest) {
-      this.state.endReceiving(s.r, new D7yError('D7Y_PEER_UNAVAILABLE', `piece ${n} is announced with another digest by the next parent`));
-      return undefined;
-    }
-    s.r.resume();
-    return s.r;
   }
 
   /**
@@ -494,11 +448,6 @@ export class P2PDownload {
     clearTimeout(this.endgameTimer);
     for (const f of this.inFlight.values()) f.ac.abort(new D7yError('D7Y_ABORTED', 'the download moved on'));
     await Promise.allSettled([...this.inFlight.values()].map((f) => f.done));
-    for (const { r, timer } of this.suspended.values()) {
-      clearTimeout(timer);
-      this.state.endReceiving(r, new D7yError('D7Y_ABORTED', 'the download moved on'));
-    }
-    this.suspended.clear();
   }
 }
 

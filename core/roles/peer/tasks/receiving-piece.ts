@@ -5,19 +5,9 @@ import { D7yError, toD7yError } from '../../../errors/d7y-error.js';
  * leading bytes the medium has written (`written`), and how the transfer ended. Children may
  * stream those bytes before the piece is whole (cut-through relay); they check the digest the
  * parent announced, so a piece that turns out bad fails for them as it does here.
- *
- * When the transfer from one parent fails part-way and another is to follow, the piece can be
- * `suspend`ed instead of failed: readers keep waiting for bytes past `written`, and the next
- * transfer (which writes the same bytes from the start of the piece) moves `written` on once it
- * gets past it. A reader that cannot read across such a change `pin`s the piece meanwhile.
  */
 export class ReceivingPiece {
   written = 0;
-  /** Between a failed transfer and the next one: nothing new is written, and no new reader should start. */
-  suspended = false;
-  /** How many times a transfer of the piece failed and another took over. */
-  generation = 0;
-  private pins = 0;
   private ended?: { ok: true } | { ok: false; err: D7yError };
   private waiters: (() => void)[] = [];
 
@@ -38,34 +28,6 @@ export class ReceivingPiece {
     this.written = Math.min(bytes, this.length);
     if (first) this.onFirstBytes?.(this);
     this.wake();
-  }
-
-  /**
-   * The transfer failed part-way and another is to take over: readers keep waiting, and the bytes
-   * already written stay for the next transfer to write again. False (nothing changes) when the
-   * piece ended or a reader pinned it; the caller then fails it.
-   */
-  suspend(): boolean {
-    if (this.ended || this.pins > 0) return false;
-    this.suspended = true;
-    this.generation += 1;
-    return true;
-  }
-
-  /** The next transfer of the piece has begun. */
-  resume(): void {
-    this.suspended = false;
-  }
-
-  /** A reader that cannot follow the piece across a change of parent: no suspension until the returned release. */
-  pin(): () => void {
-    this.pins += 1;
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      this.pins -= 1;
-    };
   }
 
   /** The piece is held now (verified and recorded). */

@@ -96,7 +96,7 @@ export class TaskState extends EventEmitter {
   /** A piece being received whose first bytes can be passed on already. */
   relayable(n: number): ReceivingPiece | undefined {
     const r = this.receiving.get(n);
-    return r && r.written > 0 && !r.error && !r.suspended ? r : undefined;
+    return r && r.written > 0 && !r.error ? r : undefined;
   }
 
   /** Bytes held, for progress reports. */

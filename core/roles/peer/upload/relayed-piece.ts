@@ -10,22 +10,13 @@ const RELAY_CLOSED = new D7yError('D7Y_ABORTED', 'the relay of the piece was clo
  * `range` of a piece this peer is still receiving, read from the medium as its bytes are written
  * and waiting for more as needed (cut-through relay): the stream ends once the range is sent,
  * fails when the piece's own transfer fails, and stops waiting when destroyed. A medium that
- * follows a piece being written (`followWritten`) gives one stream for it all, which goes on when
- * the piece changes parent (suspended, then written again by the next transfer). Otherwise each
- * batch written is read in turn with `readWritten`, which reads through the write under way (an
- * encrypted piece's cipher is that write's): such a relay pins the piece, so that it fails rather
- * than changes parent, and one does not start on a piece that changed parent before. Chunks are
- * the medium's; `recycle` gives each back to the read that lent it.
+ * follows a piece being written (`followWritten`) gives one stream for it all; otherwise each
+ * batch written is read in turn with `readWritten`. Chunks are the medium's; `recycle` gives each
+ * back to the read that lent it.
  */
 export async function relayedPiece(medium: StorageMedium, taskId: string, r: ReceivingPiece, range: { start: number; length: number }): Promise<PieceReadable> {
   const followed = await medium.followWritten?.(taskId, { number: r.number, offset: r.offset, length: r.length }, range, r);
   if (followed) return followed;
-  if (r.generation > 0) {
-    throw new D7yError('D7Y_PIECE_NOT_FOUND', `piece ${r.number} of task ${taskId} is being fetched again here; it cannot be passed on before it is whole`, {
-      fix: 'download the piece from another parent',
-    });
-  }
-  const unpin = r.pin();
   const end = range.start + range.length;
   const ac = new AbortController();
   const lenders = new WeakMap<Buffer, (chunk: Buffer) => void>();
@@ -53,9 +44,6 @@ export async function relayedPiece(medium: StorageMedium, taskId: string, r: Rec
     }
   }
   const stream = Readable.from(segments());
-  stream.once('close', () => {
-    unpin();
-    ac.abort(RELAY_CLOSED);
-  });
+  stream.once('close', () => ac.abort(RELAY_CLOSED));
   return Object.assign(stream, { recycle: (chunk: Buffer) => lenders.get(chunk)?.(chunk) });
 }
