@@ -8,7 +8,6 @@ import { pieceBounds } from '../../../task/piece-length.js';
 import { runBounded } from './bounded.js';
 import type { TokenBucket } from '../token-bucket.js';
 import { TrafficType, type HeldPiece, type TaskState } from '../tasks/task-state.js';
-import type { ReceivingPiece } from '../tasks/receiving-piece.js';
 
 /** Bytes the hashing pass-through holds before it pushes back: a few of the origin's read chunks. */
 const PASS_THROUGH_HWM = 1024 * 1024;
@@ -46,24 +45,19 @@ export class BackToSource {
     }
     // The first piece alone, then the rest side by side: children can start on it (and pass it
     // on) while the others arrive, instead of all pieces of the first batch landing together.
-    // Each is passed on while the origin's bytes land (cut-through): its digest is not known
-    // until it is whole, so children check it against the trusted digest reported then.
     const fetchOne = async (n: number): Promise<void> => {
       const { offset, length } = pieceBounds(n, len, state.pieceLength);
       const attempts = this.opts.attempts ?? 3;
       for (let attempt = 1; ; attempt += 1) {
         const started = Date.now();
-        let receiving: ReceivingPiece | undefined;
         try {
           const dl = await client.download({ ...req, range: { start: offset, length }, signal });
-          const r = (receiving = state.startReceiving({ number: n, offset, length, digest: '' }));
-          const rec = await this.write(state.taskId, { number: n, offset, length }, guarded(dl.stream), (bytes) => r.advance(bytes));
+          const rec = await this.write(state.taskId, { number: n, offset, length }, guarded(dl.stream));
           this.opts.logger.debug({ taskId: state.taskId, piece: n, ms: Date.now() - started }, 'piece from the origin');
           await onPiece({ ...rec, trafficType: TrafficType.BackToSource, cost: Date.now() - started, createdAt: Date.now() });
           return;
         } catch (err) {
           const e = signal.aborted && !isD7yError(err) ? toD7yError(signal.reason, 'D7Y_ABORTED') : toD7yError(err, 'D7Y_SOURCE_ERROR');
-          if (receiving) state.endReceiving(receiving, e);
           if (attempt >= attempts || FINAL_CODES.has(e.code) || signal.aborted) throw e;
           this.opts.logger.warn({ taskId: state.taskId, piece: n, attempt, err: e.message }, 'piece from the origin failed, retrying');
         }
@@ -128,14 +122,13 @@ export class BackToSource {
   }
 
   /** Writes a piece from the origin, with the content digest of its bytes (the trusted digest children check against). */
-  private async write(taskId: string, piece: { number: number; offset: number; length: number }, body: Readable,
-    onWritten?: (bytes: number) => void): Promise<HeldPiece> {
+  private async write(taskId: string, piece: { number: number; offset: number; length: number }, body: Readable): Promise<HeldPiece> {
     const hasher = contentHasher();
     const hashing = new Transform({ highWaterMark: PASS_THROUGH_HWM, transform(chunk: Buffer, _enc, cb) { hasher.update(chunk); cb(null, chunk); } });
     const paced: Readable = this.opts.limiter.unlimited ? pipeline(body, hashing, () => undefined)
       : pipeline(body, this.opts.limiter.throttle(), hashing, () => undefined);
     try {
-      const rec = await this.opts.medium.writePiece(taskId, piece, paced, undefined, { contentDigest: () => hasher.digest(), onWritten });
+      const rec = await this.opts.medium.writePiece(taskId, piece, paced, undefined, { contentDigest: () => hasher.digest() });
       return { ...rec, createdAt: Date.now() };
     } catch (err) {
       body.destroy();

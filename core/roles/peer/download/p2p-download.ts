@@ -352,10 +352,9 @@ export class P2PDownload {
         body.destroy();
         throw new D7yError('D7Y_PROTOCOL_ERROR', `parent ${parent.id} sent ${meta.length} bytes for piece ${n}, expected ${length}`);
       }
-      // The digest the parent announced; none for a piece it is still reading from the origin.
-      const expected = parent.pieces.get(n)?.digest || meta.digest || undefined;
-      // Passed on (cut-through) while it is written, with that digest.
-      receiving = this.state.startReceiving({ number: n, offset, length, digest: expected ?? '' });
+      const expected = parent.pieces.get(n)?.digest || meta.digest;
+      // With the digest known, the piece can be passed on (cut-through) while it is written.
+      receiving = expected ? this.state.startReceiving({ number: n, offset, length, digest: expected }) : undefined;
       const r = receiving;
       // Checked against the trusted digest from the scheduler, never the parent's: a mismatch fails the write.
       const digests = this.session.digests;

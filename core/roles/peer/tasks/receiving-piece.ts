@@ -15,7 +15,7 @@ export class ReceivingPiece {
     readonly number: number,
     readonly offset: number,
     readonly length: number,
-    /** The digest the parent announced for the piece; empty when not known yet (a piece being read from the origin). */
+    /** The digest the parent announced for the piece. */
     readonly digest: string,
     /** Called when the first bytes are written: the piece can be passed on from then. */
     private readonly onFirstBytes?: (r: ReceivingPiece) => void,

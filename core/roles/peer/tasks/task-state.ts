@@ -72,9 +72,8 @@ export class TaskState extends EventEmitter {
   }
 
   /**
-   * Starts tracking a piece coming from a parent or the origin (its digest empty until known);
-   * `advance` the result as the medium writes it (the first bytes announce it), `end` it when the
-   * write failed.
+   * Starts tracking a piece coming from a parent with a known digest; `advance` the result as the
+   * medium writes it (the first bytes announce it), `end` it when the write failed.
    */
   startReceiving(piece: { number: number; offset: number; length: number; digest: string }): ReceivingPiece {
     const r = new ReceivingPiece(piece.number, piece.offset, piece.length, piece.digest, (first) => {

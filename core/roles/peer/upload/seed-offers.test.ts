@@ -1,6 +1,6 @@
 import test from 'ava';
-import { SeedOffers, type OfferedPiece } from './seed-offers.js';
-import { TaskState } from '../tasks/task-state.js';
+import { SeedOffers } from './seed-offers.js';
+import { TaskState, type HeldPiece } from '../tasks/task-state.js';
 
 function stateWith(count: number, total = count): TaskState {
   const s = new TaskState('t1');
@@ -11,7 +11,7 @@ function stateWith(count: number, total = count): TaskState {
 
 function child(offers: SeedOffers, state: TaskState, hostId: string, interested?: number[]) {
   const got: number[] = [];
-  const stream = offers.open(state, hostId, interested ? new Set(interested) : undefined, (p: OfferedPiece) => got.push(p.number));
+  const stream = offers.open(state, hostId, interested ? new Set(interested) : undefined, (p: HeldPiece) => got.push(p.number));
   return { got, stream };
 }
 
@@ -73,25 +73,4 @@ test('pieces that land on the seed later are offered as they arrive', (t) => {
   t.deepEqual(a.got, [0, 1, 2]);
   a.stream!.close();
   t.is(state.listenerCount('piece'), 0, 'a closed stream leaves no listener behind');
-});
-
-test('a piece still arriving from the origin is offered from its first bytes, with no digest yet, and not offered again once held', (t) => {
-  const offers = new SeedOffers({ inFlight: 2, grantTtlMs: 60_000 });
-  const state = stateWith(0, 4);
-  const digests: string[] = [];
-  const got: number[] = [];
-  offers.open(state, 'host-a', undefined, (p) => { got.push(p.number); digests.push(p.digest); });
-  t.deepEqual(got, [], 'nothing to offer before any byte arrived');
-  const r0 = state.startReceiving({ number: 0, offset: 0, length: 4, digest: '' });
-  t.deepEqual(got, [], 'a piece with no byte written yet is not offered');
-  r0.advance(2);
-  t.deepEqual(got, [0], 'offered on its first bytes');
-  t.deepEqual(digests, [''], 'its digest is not known until it is whole');
-  state.addPiece({ number: 0, offset: 0, length: 4, digest: 'crc32:0', createdAt: 0 });
-  t.deepEqual(got, [0], 'held now, it is not offered a second time');
-  state.startReceiving({ number: 1, offset: 4, length: 4, digest: '' }).advance(4);
-  state.addPiece({ number: 2, offset: 8, length: 4, digest: 'crc32:2', createdAt: 0 });
-  t.deepEqual(got, [0, 1], 'the budget of two undelivered offers is spent');
-  offers.uploaded('t1', 0, true);
-  t.deepEqual(got, [0, 1, 2], 'lowest number first among held and arriving pieces');
 });

@@ -1,8 +1,5 @@
 import type { HeldPiece, TaskState } from '../tasks/task-state.js';
 
-/** What an offer says of a piece: held, or still arriving from the origin (its digest then empty). */
-export type OfferedPiece = Pick<HeldPiece, 'number' | 'offset' | 'length' | 'digest'>;
-
 export interface SeedOffersOptions {
   /** Pieces of one task offered and not yet delivered, across all its children. */
   inFlight: number;
@@ -50,7 +47,6 @@ const FORGET_AFTER_MS = 10 * 60_000;
  * next. Once a child's stream ends (it finished, or died) its pieces may be offered again: a
  * later child without other parents is not left waiting. A child that opens another stream (it
  * does so only when its normal parents cannot serve what it lacks) gets every piece it asks for.
- * A piece still arriving from the origin is offered from its first bytes, and passed on as they land.
  */
 export class SeedOffers {
   private readonly tasks = new Map<string, TaskOffers>();
@@ -61,7 +57,7 @@ export class SeedOffers {
    * Starts offering the pieces of `state` in `interested` (all when undefined) to `hostId`
    * through `write`; undefined when this host had a stream for the task before (answer it plainly).
    */
-  open(state: TaskState, hostId: string, interested: ReadonlySet<number> | undefined, write: (p: OfferedPiece) => void): OfferStream | undefined {
+  open(state: TaskState, hostId: string, interested: ReadonlySet<number> | undefined, write: (p: HeldPiece) => void): OfferStream | undefined {
     const task = this.taskOffers(state.taskId);
     if (task.hosts.has(hostId)) return undefined;
     task.hosts.add(hostId);
@@ -95,7 +91,6 @@ export class SeedOffers {
         closed = true;
         clearInterval(timer);
         state.off('piece', onPiece);
-        state.off('receiving', onPiece);
         task.streams.delete(stream);
         task.usedAt = Date.now();
         for (const [n, g] of task.grants) if (g.stream === stream) task.grants.delete(n);
@@ -104,7 +99,6 @@ export class SeedOffers {
     };
     task.streams.add(stream);
     state.on('piece', onPiece);
-    state.on('receiving', onPiece);
     const timer = setInterval(() => this.fill(task), Math.max(100, ttl / 2));
     timer.unref();
     this.fill(task);
@@ -166,19 +160,15 @@ export class SeedOffers {
   }
 }
 
-/**
- * The pieces the seed holds or can pass on as they arrive, lowest number first, without sorting
- * when the piece count is known.
- */
-function* inNumberOrder(state: TaskState): Generator<OfferedPiece> {
+/** The pieces the seed holds, lowest number first, without sorting when the piece count is known. */
+function* inNumberOrder(state: TaskState): Generator<HeldPiece> {
   const total = state.totalPieces;
   if (total === undefined) {
-    const receiving = [...state.receiving.keys()].map((n) => state.relayable(n)).filter((r) => r !== undefined);
-    yield* [...state.pieces.values(), ...receiving].sort((a, b) => a.number - b.number);
+    yield* [...state.pieces.values()].sort((a, b) => a.number - b.number);
     return;
   }
   for (let n = 0; n < total; n += 1) {
-    const p = state.pieces.get(n) ?? state.relayable(n);
+    const p = state.pieces.get(n);
     if (p) yield p;
   }
 }
