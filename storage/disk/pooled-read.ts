@@ -21,9 +21,9 @@ const FOLLOW_CLOSED = new D7yError('D7Y_ABORTED', 'the reader of the piece being
 
 /**
  * `length` bytes from `start` of a piece at `pieceOffset` of an open file while the piece is being
- * written there (or once it is held): each read takes at most the bytes `progress` says are written (up to one pooled
- * buffer, inline while the page cache answers), waits for more while there are none, and fails
- * with the write's error. One stream and one handle for the whole range, however many batches
+ * written there (or once it is held): each read takes at most the bytes `progress` says are
+ * written (up to one pooled buffer, inline while the page cache answers), waits for more while
+ * there are none, and fails with the write's error. One stream and one handle for the whole range, however many batches
  * the writer lands. `release` is called when the stream ends or is destroyed.
  */
 export function followedFileRange(handle: FileHandle, pieceOffset: number, start: number, length: number,
