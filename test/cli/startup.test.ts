@@ -143,3 +143,17 @@ test('the d7y bin, run as installed, and npm start give node 1 MiB semi-spaces: 
   const pkg = JSON.parse(await readFile(join(repoRoot, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
   t.regex(pkg.scripts.start, /^node --max-semi-space-size=1 dist\/cli\/d7y\.js up$/);
 });
+
+test('node keeps its built-in modules\' code cache under the bin\'s flags: those the CLI loads are not compiled from source', async (t) => {
+  const stderr = await new Promise<string>((resolve, reject) => {
+    const child = spawn(d7yBin, ['--version'], { env: { ...process.env, NODE_DEBUG_NATIVE: 'CODE_CACHE' }, stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr.setEncoding('utf8').on('data', (s: string) => { err += s; });
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve(err) : reject(new Error(`d7y --version exited ${code}: ${err.slice(-500)}`))));
+  });
+  const verdicts = new Map([...stderr.matchAll(/Code cache of (\S+) \(\w+\) is (accepted|rejected)/g)].map((m) => [m[1]!, m[2]!]));
+  t.true(verdicts.size > 0, 'node reports each built-in module it compiles (NODE_DEBUG_NATIVE=CODE_CACHE)');
+  // Loaded by the command line parser and the CLI after the bin's first line ran.
+  for (const mod of ['child_process', 'net', 'fs/promises']) t.is(verdicts.get(mod), 'accepted', `node:${mod}`);
+});
