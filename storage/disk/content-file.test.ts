@@ -30,14 +30,14 @@ test('a copying writer fed whole batches and then a partial one lands every byte
   t.deepEqual(reported, [batch, batch * 2, data.length]);
 });
 
-/** A content file whose writes go to the threadpool: its InlineIo saw one slow call on a fake clock that then stops. */
+/** A content file whose writes go to the threadpool: its InlineIo saw a call blocked for 120 ms on a fake clock that then stops. */
 async function threadpoolFile(t: { teardown(fn: () => Promise<void>): void; false(v: boolean): void }): Promise<{ path: string; file: ContentFile }> {
   const dir = await mkdtemp(join(tmpdir(), 'd7y-content-file-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const path = join(dir, 'content');
   await writeFile(path, 'x');
   let clock = 0;
-  let step = 10;
+  let step = 120;
   const io = new InlineIo(() => (clock += step), () => 0);
   const fd = openSync(path, 'r');
   io.read(fd, Buffer.alloc(1), 1, 0);

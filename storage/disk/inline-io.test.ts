@@ -24,22 +24,45 @@ test('inline writes land whole at their position and inline reads give them back
   t.true(io.inline, 'fast calls keep the I/O inline');
 });
 
-test('a call that blocked past 4 ms sends file I/O to the threadpool for 5 s, then inline again', async (t) => {
+test('calls blocked past 4 ms for more than 100 ms within a second send file I/O to the threadpool for 5 s, then inline again', async (t) => {
   const { fd } = await scratch(t);
   let clock = 1000;
   let step = 0;
   const io = new InlineIo(() => (clock += step));
-  step = 1;
-  io.writeAll(fd, [Buffer.from('x')], 0);
-  t.true(io.inline, 'a 1 ms write is fine');
-  step = 6;
-  io.read(fd, Buffer.alloc(1), 1, 0);
-  step = 0;
-  t.false(io.inline, 'a 6 ms read moves I/O off the event loop');
+  const call = (ms: number): void => {
+    step = ms;
+    io.read(fd, Buffer.alloc(1), 1, 0);
+    step = 0;
+  };
+  call(1);
+  t.true(io.inline, 'a 1 ms read is fine');
+  call(40);
+  call(40);
+  t.true(io.inline, 'two reads blocked for 40 ms each (80 ms in a second) leave the I/O inline');
+  clock += 1_500;
+  call(40);
+  call(40);
+  t.true(io.inline, 'the first two were more than a second ago: 80 ms in the last second');
+  clock += 300;
+  call(30);
+  t.false(io.inline, '110 ms blocked within a second moves I/O off the event loop');
   clock += 4_900;
   t.false(io.inline, 'still on the threadpool before 5 s have passed');
   clock += 200;
   t.true(io.inline, 'inline again after 5 s');
+  call(40);
+  t.true(io.inline, 'the calls before the threadpool spell are not counted again');
+});
+
+test('one call blocked past 100 ms sends file I/O to the threadpool at once', async (t) => {
+  const { fd } = await scratch(t);
+  let clock = 1000;
+  let step = 0;
+  const io = new InlineIo(() => (clock += step));
+  step = 120;
+  io.writeAll(fd, [Buffer.from('x')], 0);
+  step = 0;
+  t.false(io.inline, 'a 120 ms write shows a disk that is answering');
 });
 
 test('a failed inline write throws the errno error and still counts its time', async (t) => {
@@ -47,7 +70,7 @@ test('a failed inline write throws the errno error and still counts its time', a
   const readOnly = openSync(path, 'r');
   t.teardown(() => closeSync(readOnly));
   let clock = 0;
-  const io = new InlineIo(() => (clock += 10));
+  const io = new InlineIo(() => (clock += 120));
   const err = t.throws(() => io.writeAll(readOnly, [Buffer.from('x')], 0)) as NodeJS.ErrnoException;
   t.is(err.code, 'EBADF');
   t.false(io.inline, 'the slow failed call moved I/O to the threadpool');
@@ -64,9 +87,11 @@ test('a call that was slow only because the thread waited for a CPU stays inline
   io.writeAll(fd, [Buffer.from('x')], 0);
   io.read(fd, Buffer.alloc(1), 1, 0);
   t.true(io.inline, 'time spent preempted is not the disk\'s');
-  during = 1; // 0.5 of 5 ms: the call itself blocked for 4.5 ms
-  io.writeAll(fd, [Buffer.from('x')], 0);
-  t.false(io.inline, 'a call blocked past 4 ms moves I/O off the event loop');
+  during = 1; // 0.5 of 5 ms: each call itself blocked for 4.5 ms
+  for (let i = 0; i < 20; i++) io.writeAll(fd, [Buffer.from('x')], 0);
+  t.true(io.inline, 'twenty calls blocked for 4.5 ms each: 90 ms in a second');
+  for (let i = 0; i < 5; i++) io.writeAll(fd, [Buffer.from('x')], 0);
+  t.false(io.inline, 'more than 100 ms blocked in a second moves I/O off the event loop');
 });
 
 test('the thread\'s CPU wait is read at most every 50 ms, not at every call', async (t) => {

@@ -1,9 +1,12 @@
 import { openSync, readSync, writevSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 
-/** A call on the event loop slower than this shows the disk, not the page cache, is answering. */
+/** A call on the event loop blocked longer than this may show the disk, not the page cache, answering. */
 const SLOW_MS = 4;
-/** How long positioned I/O goes to libuv's threadpool after a slow inline call. */
+/** Slow calls blocking the event loop for more than this in SLOW_WINDOW_MS show it does. */
+const BLOCKED_BUDGET_MS = 100;
+const SLOW_WINDOW_MS = 1_000;
+/** How long positioned I/O goes to libuv's threadpool once the disk showed it is answering. */
 const THREADPOOL_MS = 5_000;
 /** How often, at most, the thread's CPU wait is read before a call (reading it costs a system call). */
 const BASELINE_MS = 50;
@@ -12,17 +15,23 @@ const BASELINE_MS = 50;
  * Where a content file's positioned reads and writes run. Inline (a synchronous call on the event
  * loop) while the page cache answers them: a 256 KiB write into the cache or a read of pages just
  * written is a copy of tens of microseconds, and handing it to libuv's threadpool (a wake-up of a
- * worker, one back, a promise) costs more CPU than the copy. A call that took longer than SLOW_MS
- * (the kernel throttling writes to a busy disk, or a read of pages not in memory) sends the
- * process's file I/O to the threadpool for THREADPOOL_MS, so a slow disk never holds the event
- * loop for more than one call at a time. Time the thread spent waiting for a CPU (`cpuWait`:
- * another process ran, on a busy host) is not the disk's: a slow call is judged by its time less
- * the CPU wait since a baseline read at most BASELINE_MS before it.
+ * worker, one back, a promise) costs more CPU than the copy. When the disk is answering (the
+ * kernel throttling writes to a busy disk, or reads of pages not in memory) the process's file I/O
+ * goes to the threadpool for THREADPOOL_MS once calls each blocked longer than SLOW_MS have held
+ * the event loop for more than BLOCKED_BUDGET_MS within SLOW_WINDOW_MS (a tenth of its time). A
+ * few such calls (a handful of 5–30 ms are common as a new file's first pieces land) leave the I/O
+ * inline: the threadpool would cost every later call its hand-off for THREADPOOL_MS, and its
+ * writes in flight contend for the file. So a slow
+ * disk holds the event loop for about BLOCKED_BUDGET_MS at a time at most. Time the thread spent
+ * waiting for a CPU (`cpuWait`: another process ran, on a busy host) is not the disk's: a call is
+ * judged by its time less the CPU wait since a baseline read at most BASELINE_MS before it.
  */
 export class InlineIo {
   private threadpoolUntil = 0;
   private baselineAt = -Infinity;
   private baselineWait = 0;
+  /** The slow calls of the last SLOW_WINDOW_MS: when each ended and how long it blocked. */
+  private slow: { at: number; ms: number }[] = [];
 
   /**
    * `now` and `cpuWait` (milliseconds this thread has waited for a CPU so far; 0 where unknown)
@@ -79,9 +88,18 @@ export class InlineIo {
     const now = this.now();
     if (now - started <= SLOW_MS) return;
     const waited = this.cpuWait();
-    if (now - started - (waited - this.baselineWait) > SLOW_MS) this.threadpoolUntil = now + THREADPOOL_MS;
+    const blocked = now - started - (waited - this.baselineWait);
     this.baselineAt = now;
     this.baselineWait = waited;
+    if (blocked <= SLOW_MS) return;
+    const recent = this.slow.filter((c) => now - c.at <= SLOW_WINDOW_MS);
+    recent.push({ at: now, ms: blocked });
+    if (recent.reduce((sum, c) => sum + c.ms, 0) > BLOCKED_BUDGET_MS) {
+      this.threadpoolUntil = now + THREADPOOL_MS;
+      this.slow = [];
+      return;
+    }
+    this.slow = recent;
   }
 }
 
