@@ -8,8 +8,8 @@ import { setFlagsFromString } from 'node:v8';
 // V8 reads the flag once, when it sets the heap up, and the heap keeps the size it was given.
 // It also counts any non-default flag in the hash a code cache is checked against, so with the flag
 // still set node rejects the code cache of every built-in module loaded from here on and compiles
-// each from source: about 20 ms of CPU for each `d7y get`, and more for a daemon. Back at its
-// default, the flag matches the cache again (Node's later V8 leaves memory flags out of that hash).
+// each from source (about 8 ms of the ~200 ms of CPU a `d7y get` takes here). Back at its default,
+// the flag matches the cache again (Node's later V8 leaves memory flags out of that hash).
 setFlagsFromString('--max-semi-space-size=0');
 const { runProgram } = await import('./program.js');
 

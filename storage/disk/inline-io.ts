@@ -21,10 +21,10 @@ const BASELINE_MS = 50;
  * the event loop for more than BLOCKED_BUDGET_MS within SLOW_WINDOW_MS (a tenth of its time). A
  * few such calls (a handful of 5–30 ms are common as a new file's first pieces land) leave the I/O
  * inline: the threadpool would cost every later call its hand-off for THREADPOOL_MS, and its
- * writes in flight contend for the file. So a slow
- * disk holds the event loop for about BLOCKED_BUDGET_MS at a time at most. Time the thread spent
- * waiting for a CPU (`cpuWait`: another process ran, on a busy host) is not the disk's: a call is
- * judged by its time less the CPU wait since a baseline read at most BASELINE_MS before it.
+ * writes in flight contend for the file. So a slow disk holds the event loop for about
+ * BLOCKED_BUDGET_MS at a time at most. Time the thread spent waiting for a CPU (`cpuWait`: another
+ * process ran, on a busy host) is not the disk's: a call is judged by its time less the CPU wait
+ * since a baseline read at most BASELINE_MS before it.
  */
 export class InlineIo {
   private threadpoolUntil = 0;
