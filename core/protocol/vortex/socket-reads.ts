@@ -9,7 +9,19 @@ import type { NodeTls } from '../tls/node-tls.js';
  */
 export type ReadHandler = (chunk: Buffer) => boolean | void;
 
+/**
+ * Where a socket's next read may land instead of the shared read buffer: `target` gives a view of
+ * the reader's own memory (undefined: the shared buffer), and `landed` is told how many bytes a read
+ * put at the start of the last view given; return false to pause the socket. A view must stay the
+ * reader's until that read comes or the socket is destroyed.
+ */
+export interface DirectReads {
+  target(): Buffer | undefined;
+  landed(bytes: number): boolean | void;
+}
+
 const handlers = new WeakMap<Socket, ReadHandler>();
+const directs = new WeakMap<Socket, DirectReads>();
 
 /**
  * A TLS connection (see NodeTls) whose decrypted reads go to the handler set with `onReads` (each
@@ -27,19 +39,27 @@ export function connectTlsReads(opts: TcpNetConnectOpts, tls: NodeTls): Socket {
 }
 
 /**
- * Connects a socket whose reads land in `buffer` (no allocation per read) and go to the handler set
- * with `onReads`. Bytes arriving while no handler is set are unsolicited: the socket is destroyed.
+ * Connects a socket whose reads land in `buffer` (no allocation per read), or in the view the
+ * reader's DirectReads gives, and go to what `onReads` set. Bytes arriving while no handler is set
+ * are unsolicited: the socket is destroyed.
  */
 export function connectReusingBuffer(opts: NetConnectOpts, buffer: Buffer): Socket {
-  const socket: Socket = connect({
+  let socket: Socket | undefined;
+  socket = connect({
     ...opts,
     onread: {
-      buffer,
+      // Asked once when the socket is set up, then after each read, for the next read's buffer.
+      buffer: () => (socket && directs.get(socket)?.target()) ?? buffer,
       callback: (nread: number, buf: Uint8Array): boolean => {
-        const handler = handlers.get(socket);
+        const s = socket as Socket;
+        const handler = handlers.get(s);
         if (!handler) {
-          socket.destroy();
+          s.destroy();
           return false;
+        }
+        if (buf !== buffer) {
+          const direct = directs.get(s);
+          if (direct) return direct.landed(nread) !== false;
         }
         return handler((buf as Buffer).subarray(0, nread)) !== false;
       },
@@ -48,8 +68,13 @@ export function connectReusingBuffer(opts: NetConnectOpts, buffer: Buffer): Sock
   return socket;
 }
 
-/** Routes the socket's reads to `handler` (undefined: none expected). */
-export function onReads(socket: Socket, handler: ReadHandler | undefined): void {
+/**
+ * Routes the socket's reads to `handler` (undefined: none expected), and lets them land where
+ * `direct` says while it gives a view (sockets of `connectReusingBuffer` only).
+ */
+export function onReads(socket: Socket, handler: ReadHandler | undefined, direct?: DirectReads): void {
   if (handler) handlers.set(socket, handler);
   else handlers.delete(socket);
+  if (handler && direct) directs.set(socket, direct);
+  else directs.delete(socket);
 }

@@ -69,6 +69,16 @@ export class VortexDecoder {
     return this.bodyRemaining;
   }
 
+  /**
+   * Counts `bytes` raw bytes of the current piece's body that the caller read itself (at most
+   * `bodyBytesRemaining`); true once the body is whole.
+   */
+  skipBody(bytes: number): boolean {
+    if (this.failure || bytes > this.bodyRemaining) throw new Error(`${bytes} body bytes read past the ${this.bodyRemaining} expected`);
+    this.bodyRemaining -= bytes;
+    return this.bodyRemaining === 0;
+  }
+
   /** True once a malformed frame was seen. */
   get failed(): boolean {
     return this.failure !== undefined;

@@ -6,7 +6,7 @@ import type { VortexEvent } from './vortex-decoder.js';
 import type { PieceContentMeta } from './piece-content-meta.js';
 import { vortexContentTagOf, VortexErrorCode } from './vortex-tags.js';
 import type { PieceKind } from './vortex-tags.js';
-import { onReads } from './socket-reads.js';
+import { onReads, type DirectReads } from './socket-reads.js';
 import { VortexPieceBody } from './vortex-piece-body.js';
 
 /** Raised when a reused connection turned out dead before any response byte; the request may be retried. */
@@ -77,6 +77,21 @@ export function exchange(opts: ExchangeOptions): Promise<{ meta: PieceContentMet
         handle(events[i], i === events.length - 1);
       }
       return !paused || state === 'done';
+    };
+    // Body bytes read straight into the body's gather buffer: no copy, no decoding.
+    const direct: DirectReads = {
+      target: () => (state === 'body' && !paused ? body?.directTarget(decoder.bodyBytesRemaining) : undefined),
+      landed: (bytes) => {
+        const b = body as VortexPieceBody;
+        received += bytes;
+        const whole = decoder.skipBody(bytes);
+        b.landed(bytes);
+        if (whole && state === 'body') {
+          finish(true);
+          b.end();
+        }
+        return !paused || state === 'done';
+      },
     };
     const pause = (): void => {
       if (paused || state !== 'body') return;
@@ -151,7 +166,7 @@ export function exchange(opts: ExchangeOptions): Promise<{ meta: PieceContentMet
     const onAbort = (): void => {
       fail(new D7yError('D7Y_ABORTED', `${what}: aborted`, { cause: signal?.reason }));
     };
-    onReads(socket, onData);
+    onReads(socket, onData, direct);
     socket.on('close', onClose);
     socket.on('error', onError);
     socket.on('timeout', onTimeout);

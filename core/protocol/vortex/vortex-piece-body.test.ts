@@ -95,3 +95,38 @@ test.serial('bytes held while the consumer is busy go into pooled buffers, and e
   t.true(taken > 1, 'reads that came while the consumer was busy were held in pool buffers');
   t.is(out.size, 0, 'every pool buffer is given back');
 });
+
+test('reads straight into the gather buffer reach the consumer in whole feed chunks, and none land while it is busy', async (t) => {
+  const data = randomBytes(FEED_CHUNK_BYTES * 2 + 5_000);
+  const { control: c } = control();
+  const body = new VortexPieceBody(c);
+  t.is(body.directTarget(data.length), undefined, 'no view before a consumer is attached');
+  let release: (() => void) | undefined;
+  const got: Buffer[] = [];
+  const piped = body.pipe((chunk) => {
+    got.push(Buffer.from(chunk));
+    if (got.length === 1) return new Promise<void>((r) => { release = r; });
+  });
+  let off = 0;
+  // Reads of at most 10,000 bytes into the views the body gives, as a socket with its own buffers does.
+  const readInto = (): boolean => {
+    const view = body.directTarget(data.length - off);
+    if (!view) return false;
+    const n = data.copy(view, 0, off, off + Math.min(view.length, 10_000));
+    off += n;
+    body.landed(n);
+    return true;
+  };
+  while (off < FEED_CHUNK_BYTES) t.true(readInto());
+  t.is(got.length, 1, 'the first whole chunk went to the consumer');
+  t.false(readInto(), 'no view while the consumer has not settled its chunk');
+  release!();
+  await new Promise((r) => setImmediate(r));
+  while (off < data.length) t.true(readInto());
+  const last = body.directTarget(1);
+  t.is(last?.length, 1, 'a view is never longer than what the body still expects');
+  body.end();
+  await piped;
+  t.deepEqual(got.map((g) => g.length), [FEED_CHUNK_BYTES, FEED_CHUNK_BYTES, 5_000]);
+  t.true(Buffer.concat(got).equals(data), 'the bytes are the piece\'s, in order');
+});

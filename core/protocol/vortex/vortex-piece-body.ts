@@ -46,6 +46,27 @@ export class VortexPieceBody implements PieceFeed {
     if (rest) this.held.push(copyAside(rest));
   }
 
+  /**
+   * A view of the gather buffer that the next socket read may fill, at most `max` bytes; undefined
+   * while bytes cannot land there (no consumer yet, the consumer busy, bytes held aside).
+   */
+  directTarget(max: number): Buffer | undefined {
+    if (!this.consumer || this.waiting || this.held.length > 0 || this.failure || this.ended || max <= 0) return undefined;
+    const g = (this.gather ??= pieceBuffers.take());
+    return g.subarray(this.gathered, this.gathered + Math.min(g.length - this.gathered, max));
+  }
+
+  /** From the exchange: a read put `bytes` bytes of the body into the view `directTarget` gave last. */
+  landed(bytes: number): void {
+    if (this.failure) return;
+    const g = this.gather as Buffer;
+    this.gathered += bytes;
+    if (this.gathered === g.length) {
+      this.gathered = 0;
+      this.feed(g);
+    }
+  }
+
   /** From the exchange: every byte of the body has been delivered. */
   end(): void {
     this.ended = true;
