@@ -1,4 +1,4 @@
-import 'reflect-metadata';
+import '../../metadata-polyfill.js';
 import { createHash, createPrivateKey, randomBytes, webcrypto, X509Certificate } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { isIP } from 'node:net';

@@ -1,4 +1,4 @@
-import 'reflect-metadata';
+import '../../../metadata-polyfill.js';
 import { createPrivateKey, createPublicKey, randomBytes, webcrypto, type KeyObject } from 'node:crypto';
 import { isIP } from 'node:net';
 import type * as X509 from '@peculiar/x509';
