@@ -1,3 +1,4 @@
+import { setFlagsFromString } from 'node:v8';
 import { Option, type Command } from '../commander.js';
 import { LOG_FORMATS, LOG_LEVELS } from '../../core/logging/log-levels.js';
 import type { RoleSpec } from '../../plugins/index.js';
@@ -5,6 +6,17 @@ import type { RoleName } from '../../core/index.js';
 import type { RoleCommandOptions } from '../role-options.js';
 
 const STOP_TIMEOUT_MS = 15_000;
+
+/**
+ * V8's tier-up budget for WebAssembly in a process that runs only peers that are not seeds, 50
+ * times its default. undici parses HTTP/1 with llhttp compiled to WebAssembly, and by default V8
+ * recompiles the parser with TurboFan after the first response: about 200 ms of CPU on a background
+ * thread, while such a peer mostly sends one HEAD per task to the origin. With this budget the
+ * parser tiers up after some ten of those, or after about 100 MiB of bodies through undici (a peer
+ * going back to the source, or forwarding through its proxy), and runs in baseline code until then,
+ * which costs a few ms per MiB of body: a seed reading the origin keeps V8's default.
+ */
+const PEER_WASM_TIERING_BUDGET = 90_000_000;
 
 /**
  * Runs the roles until SIGINT/SIGTERM, then drains them (they stop taking new work; a peer lets
@@ -20,6 +32,11 @@ async function runUntilSignal(specs: RoleSpec[], opts: RoleCommandOptions): Prom
   logger.debug({ config }, 'node config');
   const runner = new NodeRunner(specs, logger, opts.pluginsFile);
   await runner.compose();
+  if (specs.every((s) => s.role === 'peer' && !s.config.peer.seed)) {
+    // After the modules are loaded: V8 checks node's code cache against its flags, so built-in
+    // modules loaded from here on compile from source; the parser is compiled at the first request.
+    setFlagsFromString(`--wasm-tiering-budget=${PEER_WASM_TIERING_BUDGET}`);
+  }
   await runner.start();
   const summary = runner.roles.map((c) => `${c.label}${Object.keys(c.role.describe()).length ? ` ${JSON.stringify(c.role.describe())}` : ''}`);
   process.stderr.write(`d7y: ready: ${summary.join('; ')}\n`);

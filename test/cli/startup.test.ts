@@ -1,5 +1,7 @@
 import { spawn } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import { d7yBin, freePort, repoRoot, tmpDir } from '../support/env.js';
@@ -160,4 +162,34 @@ test('node keeps its built-in modules\' code cache under the bin\'s flags: those
   t.true(verdicts.size > 0, 'node reports each built-in module it compiles (NODE_DEBUG_NATIVE=CODE_CACHE)');
   // Loaded by the command line parser and the CLI after the bin's first line ran.
   for (const mod of ['child_process', 'net', 'fs/promises']) t.is(verdicts.get(mod), 'accepted', `node:${mod}`);
+});
+
+test('a daemon\'s first downloads from an origin leave undici\'s HTTP parser with WebAssembly\'s baseline compiler (no TurboFan compile of it)', async (t) => {
+  const dir = await tmpDir(t);
+  const body = Buffer.alloc(1024 * 1024, 7);
+  const origin = createServer((req, res) => {
+    res.writeHead(200, { 'content-length': body.length, 'content-type': 'application/octet-stream' });
+    res.end(req.method === 'HEAD' ? undefined : body);
+  });
+  await new Promise<void>((resolve) => origin.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => origin.close(() => resolve())));
+  const port = (origin.address() as AddressInfo).port;
+  const config = join(dir, 'node.yaml');
+  await writeFile(config, [
+    `dataDir: ${join(dir, 'data')}`,
+    `peer: { upload: { port: ${await freePort()} }, rpc: { port: ${await freePort()} }, pieceHttp: { port: ${await freePort()} }, proxy: { listen: { port: ${await freePort()} } } }`,
+  ].join('\n'));
+  // V8 prints one line per WebAssembly function it compiles, naming the compiler.
+  const peer = startCli(t, ['peer', '-c', config], { cwd: dir, nodeArgs: ['--trace-wasm-compilation-times'] });
+  let out = '';
+  peer.stdout!.setEncoding('utf8').on('data', (s: string) => { out += s; });
+  await waitForOutput(peer, /d7y: ready: /, 60_000);
+  const socket = join(dir, 'data/peer/peer.sock');
+  for (let i = 0; i < 4; i += 1) {
+    const get = await runCli(['get', `http://127.0.0.1:${port}/file-${i}`, '-O', join(dir, `out-${i}`), '--socket', socket, '--timeout', '30s']);
+    t.is(get.code, 0, get.stderr);
+  }
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  t.regex(out, /Compiled function .* using Liftoff/, 'the parser was compiled (the trace works)');
+  t.notRegex(out, /using TurboFan/, 'no WebAssembly function was recompiled with TurboFan');
 });

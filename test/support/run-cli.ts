@@ -35,9 +35,9 @@ export function runCli(args: string[], options: { cwd?: string; env?: NodeJS.Pro
   });
 }
 
-/** Starts a long-running `d7y` process; it is killed by PID when the test ends. */
-export function startCli(t: ExecutionContext, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): ChildProcess {
-  const child = spawn(process.execPath, [d7yBin, ...args], {
+/** Starts a long-running `d7y` process (with `nodeArgs` before the bin); it is killed by PID when the test ends. */
+export function startCli(t: ExecutionContext, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; nodeArgs?: string[] } = {}): ChildProcess {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), d7yBin, ...args], {
     cwd: options.cwd,
     env: { ...process.env, NO_COLOR: '1', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
