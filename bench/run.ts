@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import 'reflect-metadata';
+import '../core/metadata-polyfill.js';
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { isD7yError } from '../core/index.js';

@@ -1,4 +1,4 @@
-import 'reflect-metadata';
+import '../core/metadata-polyfill.js';
 import { parseArgs } from 'node:util';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import type { Histogram } from 'prom-client';

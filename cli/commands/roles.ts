@@ -12,9 +12,9 @@ const STOP_TIMEOUT_MS = 15_000;
  * times its default. undici parses HTTP/1 with llhttp compiled to WebAssembly, and by default V8
  * recompiles the parser with TurboFan after the first response: about 200 ms of CPU on a background
  * thread, while such a peer mostly sends one HEAD per task to the origin. With this budget the
- * parser tiers up after some ten of those, or after about 100 MiB of bodies through undici (a peer
- * going back to the source, or forwarding through its proxy), and runs in baseline code until then,
- * which costs a few ms per MiB of body: a seed reading the origin keeps V8's default.
+ * parser tiers up after 10–15 of those, or after 32–48 MiB of bodies through undici (a peer going
+ * back to the source, or forwarding through its proxy). A seed reads the origin through undici all
+ * the time, so its parser tiers up anyway: it keeps V8's default, and compiles on its first pieces.
  */
 const PEER_WASM_TIERING_BUDGET = 90_000_000;
 

@@ -1,4 +1,4 @@
-import 'reflect-metadata';
+import '../../core/metadata-polyfill.js';
 import test from 'ava';
 import { silentLogger } from '../../core/logging/logger.js';
 import { PeerConfigSchema } from '../../core/config/peer-config.js';

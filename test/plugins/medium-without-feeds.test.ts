@@ -1,4 +1,4 @@
-import 'reflect-metadata';
+import '../../core/metadata-polyfill.js';
 import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import test from 'ava';

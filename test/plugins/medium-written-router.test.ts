@@ -1,4 +1,4 @@
-import 'reflect-metadata';
+import '../../core/metadata-polyfill.js';
 import { randomBytes } from 'node:crypto';
 import test from 'ava';
 import type { PieceInput, PieceReadable, PieceRecord, StorageMedium, StorageStats, TaskRecord, WritePieceOptions } from '../../core/contracts/storage-medium.js';

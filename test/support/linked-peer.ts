@@ -1,4 +1,4 @@
-import 'reflect-metadata';
+import '../../core/metadata-polyfill.js';
 import { join } from 'node:path';
 import type { ExecutionContext } from 'ava';
 import { silentLogger } from '../../core/logging/logger.js';
