@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import { d7yBin, freePort, repoRoot, tmpDir } from '../support/env.js';
 import { runCli, startCli, waitForOutput } from '../support/run-cli.js';
+import { daemonV8Flags } from '../../cli/commands/roles.js';
 
 /**
  * A module hook that appends every module URL node resolves to $D7Y_TRACE_FILE: what a process
@@ -182,7 +183,9 @@ test('a daemon\'s first downloads from an origin leave undici\'s HTTP parser wit
   // V8 prints one line per WebAssembly function it compiles, naming the compiler.
   const peer = startCli(t, ['peer', '-c', config], { cwd: dir, nodeArgs: ['--trace-wasm-compilation-times'] });
   let out = '';
+  let err = '';
   peer.stdout!.setEncoding('utf8').on('data', (s: string) => { out += s; });
+  peer.stderr!.on('data', (b: Buffer) => { err += b.toString('utf8'); });
   await waitForOutput(peer, /d7y: ready: /, 60_000);
   const socket = join(dir, 'data/peer/peer.sock');
   for (let i = 0; i < 4; i += 1) {
@@ -192,4 +195,23 @@ test('a daemon\'s first downloads from an origin leave undici\'s HTTP parser wit
   await new Promise((resolve) => setTimeout(resolve, 1000));
   t.regex(out, /Compiled function .* using Liftoff/, 'the parser was compiled (the trace works)');
   t.notRegex(out, /using TurboFan/, 'no WebAssembly function was recompiled with TurboFan');
+  t.notRegex(err, /unrecognized flag/, 'every V8 flag the daemon sets exists in this V8');
+});
+
+test('daemons raise V8\'s interrupt budget where V8 has one (Node 20), and only peers that are not seeds the WebAssembly tier-up budget', (t) => {
+  const peer = { role: 'peer' as const, config: { peer: { seed: false } } } as Parameters<typeof daemonV8Flags>[0][number];
+  const seed = { role: 'peer' as const, config: { peer: { seed: true } } } as Parameters<typeof daemonV8Flags>[0][number];
+  const scheduler = { role: 'scheduler' as const, config: { peer: { seed: false } } } as Parameters<typeof daemonV8Flags>[0][number];
+  const v8Of20 = '11.3.244.8-node.33';
+  const v8Of22 = '12.4.254.21-node.33';
+  t.deepEqual(daemonV8Flags([peer], v8Of20), ['--interrupt-budget=270336', '--wasm-tiering-budget=90000000']);
+  t.deepEqual(daemonV8Flags([seed], v8Of20), ['--interrupt-budget=270336']);
+  t.deepEqual(daemonV8Flags([scheduler, peer], v8Of20), ['--interrupt-budget=270336']);
+  t.deepEqual(daemonV8Flags([peer], v8Of22), ['--wasm-tiering-budget=90000000']);
+  t.deepEqual(daemonV8Flags([scheduler], v8Of22), []);
+  // The flags V8 11 knows: an unknown one would print "unrecognized flag" at every daemon start.
+  if (Number(process.versions.v8.split('.')[0]) < 12) {
+    const known = execFileSync(process.execPath, ['--v8-options'], { encoding: 'utf8' });
+    for (const flag of daemonV8Flags([peer])) t.regex(known, new RegExp(`^\\s+${flag.split('=')[0]} `, 'm'), flag);
+  }
 });
