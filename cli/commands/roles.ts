@@ -21,8 +21,9 @@ const PEER_WASM_TIERING_BUDGET = 90_000_000;
 /**
  * V8's interrupt budget in daemons on V8 11 (Node 20), 4 times its default of 67,584: a function
  * is optimized with TurboFan after four times as much of its bytecode has run. A daemon's data path
- * runs through many functions that are each only lukewarm; with the default, V8 keeps compiling
- * and recompiling them while the bytes flow. In four interleaved 8-host swarm pairs the peer daemons
+ * runs through many functions that are each only lukewarm, and fewer of them are compiled while the
+ * bytes flow (the likely reason for the gain; the compile work was not measured apart). In four
+ * interleaved 8-host swarm pairs the peer daemons
  * spent 14.26 instead of 17.01 CPU-s per GiB warm (4 of 4 lower) and 17.34 instead of 18.34 cold
  * (3 of 4); 8 times the default did no better than 4. V8 12 and later (Node 22, 24) tier up through
  * Maglev and count invocations instead; they keep their defaults.
