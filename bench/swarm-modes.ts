@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { initClusterCa, issueNodeCertificate } from '../core/protocol/tls/cluster-certificates.js';
 import { D7yLab, daemonCounter, type D7yLabOptions, type LabDaemon } from './support/d7y-lab.js';
 import { inHost, type LabHost, type NetLab } from './support/net-lab.js';
@@ -285,4 +286,33 @@ export async function runBt(ctx: ModeContext): Promise<ModeRun> {
   await stopProcess(tracker);
   await rm(join(dir, 'whitelist.txt'), { force: true });
   return { ...r, outputs, notes: [`torrent pieces of ${2 ** pieceExp / 1024} KiB`] };
+}
+
+/**
+ * The floor for a Node.js swarm (`support/relay-floor.ts`): a seed process on the origin host and
+ * one process per client that only move, hash and write the bytes, in the ideal relay pattern
+ * (each client gets one part from the seed and passes it on to every other client). Not a product
+ * mode: it shows what Node itself costs per GiB for the same work, beside d7y and aria2c.
+ */
+export async function runNodeRelay(ctx: ModeContext): Promise<ModeRun> {
+  const dir = join(ctx.workDir, 'node-relay');
+  await mkdir(dir, { recursive: true });
+  const script = fileURLToPath(new URL('./support/relay-floor.js', import.meta.url));
+  const origin = ctx.lab.origin;
+  const at = (h: LabHost): string => `${h.ip}:${29000 + h.index}`;
+  const [scmd, sargs] = inHost(origin, process.execPath, [script, 'seed', at(origin), ctx.url, String(ctx.sizeBytes),
+    String(ctx.lab.clients.length), join(dir, 'seed.bin')]);
+  const seed = startProcess(ctx.teardown, 'node-relay seed', scmd, sargs, { logFile: join(dir, 'seed.log') });
+  await new Promise((r) => setTimeout(r, 1_000));
+  const outputs = ctx.lab.clients.map((h) => join(dir, `${h.name}.bin`));
+  const doneFile = (i: number): string => join(dir, `h${i + 1}.done`);
+  const r = await timed(ctx, 'node-relay clients', ctx.lab.clients.map((h, i) => () => {
+    const [cmd, args] = inHost(h, process.execPath, [script, 'client', at(h), String(i), at(origin), ctx.lab.clients.map(at).join(','), String(ctx.sizeBytes), outputs[i]!, doneFile(i)]);
+    return startProcess(ctx.teardown, `node-relay on ${h.name}`, cmd, args, { logFile: join(dir, `${h.name}.log`) });
+  }), { 'node-relay seed': () => [seed.pid] }, async (i) => {
+    const text = await readFile(doneFile(i), 'utf8').catch(() => '');
+    return text.trim() ? Number(text.trim()) : undefined;
+  });
+  await stopProcess(seed);
+  return { ...r, outputs, notes: ['a floor, not a product mode: no scheduler, gRPC or piece bookkeeping'] };
 }

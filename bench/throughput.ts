@@ -1,15 +1,16 @@
 import { rm } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { appendJsonLines, benchWorkDir, formatTable, parseSizeRuns, sha256File } from './support/bench-files.js';
 import type { LabHost } from './support/net-lab.js';
 import { startOrigin } from './support/origin-server.js';
 import { d7yBin } from './support/d7y-lab.js';
 import { PeerPair } from './support/peer-pair.js';
 import { digestCost, formatDigestCost } from './support/digest-cost.js';
-import { cpuSeconds, run as runCmd, stopProcess } from './support/processes.js';
+import { cpuSeconds, run as runCmd, startProcess, stopProcess } from './support/processes.js';
 import { median } from './support/stats.js';
-import { timedCurl } from './support/timed-curl.js';
+import { bashTimes, timedCurl } from './support/timed-curl.js';
 import { Teardown } from './support/teardown.js';
 
 const LOOPBACK: LabHost = { name: 'lo', ip: '127.0.0.1', index: 0 };
@@ -19,7 +20,9 @@ const LOOPBACK: LabHost = { name: 'lo', ip: '127.0.0.1', index: 0 };
  * `npm run bench -- throughput`: on loopback, nginx → `curl -o file` against a seed peer → a
  * fresh peer (`d7y get -O file`; the origin's access log proves the bytes came from the seed),
  * same file, same disk; runs interleaved; medians of `runs` and of the per-run ratios, also
- * without the `d7y` CLI's own start-up time.
+ * without the `d7y` CLI's own start-up time. Beside them, the `node-relay` floor
+ * (`support/relay-floor.ts`): a Node.js process holding the file sends it to another that writes it,
+ * with nothing else: what Node itself reaches for the same transfer.
  */
 export async function run(argv: string[]): Promise<void> {
   const a = parseSizeRuns(argv, 'throughput');
@@ -33,7 +36,26 @@ export async function run(argv: string[]): Promise<void> {
     const d7y: number[] = [];
     const d7ySeconds: number[] = [];
     const gib = bytes / 2 ** 30;
-    const cpu = { nginx: [] as number[], curl: [] as number[], seed: [] as number[], peer: [] as number[] };
+    const cpu = { nginx: [] as number[], curl: [] as number[], seed: [] as number[], peer: [] as number[], floorSeed: [] as number[], floorClient: [] as number[] };
+    const floor: number[] = [];
+    const floorScript = fileURLToPath(new URL('./support/relay-floor.js', import.meta.url));
+    const floorSeed = startProcess(teardown, 'node-relay seed', process.execPath, [floorScript, 'seed', '127.0.0.1:28191',
+      pathToFileURL(join(root, 'data.bin')).href, String(bytes), '1', '/dev/null'], { logFile: join(workDir, 'floor-seed.log') });
+    const floorRun = async (i: number): Promise<void> => {
+      const out = join(workDir, `floor-${i}.bin`);
+      const seed0 = await cpuSeconds([floorSeed.pid]);
+      const t0 = performance.now();
+      // bash's `times` gives the client's CPU (its start included, as the d7y CLI's is).
+      const text = await runCmd('bash', ['-c', '"$@" && times', 'bash', process.execPath, floorScript, 'client', '127.0.0.1:28192', '0',
+        '127.0.0.1:28191', '127.0.0.1:28192', String(bytes), out, `${out}.done`], 600_000);
+      const seconds = (performance.now() - t0) / 1000;
+      cpu.floorSeed.push(((await cpuSeconds([floorSeed.pid])) - seed0) / gib);
+      cpu.floorClient.push(bashTimes(text.trim().split('\n').at(-1) ?? '') / gib);
+      if (await sha256File(out) !== sha) throw new Error(`the node-relay floor wrote a file whose sha256 differs from the origin's (${out})`);
+      floor.push(bytes / seconds);
+      await rm(out, { force: true });
+      await rm(`${out}.done`, { force: true });
+    };
     const curlRun = async (i: number): Promise<void> => {
       const out = join(workDir, `curl-${i}.bin`);
       const nginx0 = await cpuSeconds([nginx.pid], true);
@@ -58,9 +80,11 @@ export async function run(argv: string[]): Promise<void> {
     };
     // Interleaved, first one then the other first, so that drift in this machine's speed
     // (page cache, neighbours) falls on both alike.
+    const order = [curlRun, d7yRun, floorRun];
     for (let i = 0; i < a.runs; i += 1) {
-      if (i % 2 === 0) { await curlRun(i); await d7yRun(i); } else { await d7yRun(i); await curlRun(i); }
+      for (let k = 0; k < order.length; k += 1) await order[(i + k) % order.length]!(i);
     }
+    await stopProcess(floorSeed);
     const startup: number[] = [];
     for (let i = 0; i < 3; i += 1) {
       const t0 = performance.now();
@@ -76,6 +100,7 @@ export async function run(argv: string[]): Promise<void> {
       ['nginx → curl -o file', mb(mc), curl.map(mb).join(' ')],
       ['seed peer → peer (d7y get -O file)', mb(md), d7y.map(mb).join(' ')],
       ['  the same without d7y CLI start-up', mb(median(d7yNet)), d7yNet.map(mb).join(' ')],
+      ['node-relay floor: node → node', mb(median(floor)), floor.map(mb).join(' ')],
     ]));
     const cs = (xs: number[]): string => xs.map((x) => x.toFixed(2)).join(' ');
     console.log(formatTable(['process', 'CPU-s per GiB (median)', 'runs'], [
@@ -83,16 +108,21 @@ export async function run(argv: string[]): Promise<void> {
       ['curl -o file', median(cpu.curl).toFixed(2), cs(cpu.curl)],
       ['seed peer (serving)', median(cpu.seed).toFixed(2), cs(cpu.seed)],
       ['receiving peer daemon', median(cpu.peer).toFixed(2), cs(cpu.peer)],
+      ['node-relay floor: sender', median(cpu.floorSeed).toFixed(2), cs(cpu.floorSeed)],
+      ['node-relay floor: receiver (its start included)', median(cpu.floorClient).toFixed(2), cs(cpu.floorClient)],
     ]));
     const digests = digestCost();
     console.log(`${formatDigestCost(digests)}; the receiving peer hashes each byte once with each: `
       + `${digests.content.algorithm} is ${((100 * digests.content.seconds) / median(cpu.peer)).toFixed(0)} % of its CPU per GiB, crc32 ${((100 * digests.crc32) / median(cpu.peer)).toFixed(0)} %`);
     const pairRatio = median(d7y.map((x, i) => x / curl[i]!));
+    const floorRatio = median(floor.map((x, i) => x / curl[i]!));
     console.log(`ratio d7y / nginx+curl: ${(md / mc).toFixed(2)} (goal ≥ 0.8; median of per-run ratios ${pairRatio.toFixed(2)}); without the ${cliStart.toFixed(2)} s CLI start-up: ${(median(d7yNet) / mc).toFixed(2)}; load average ${load.toFixed(2)}`);
+    console.log(`ratio node-relay floor / nginx+curl: ${(median(floor) / mc).toFixed(2)} (median of per-run ratios ${floorRatio.toFixed(2)}); d7y / floor: ${(md / median(floor)).toFixed(2)}`);
     const file = await appendJsonLines(a.out, 'throughput', [{
       bench: 'throughput', at: new Date().toISOString(), sizeMiB: a.sizeMiB, runs: a.runs, loadavg1: Math.round(load * 100) / 100,
       curlBytesPerSec: curl.map(Math.round), d7yBytesPerSec: d7y.map(Math.round), ratio: Math.round((md / mc) * 1000) / 1000,
       pairRatioMedian: Math.round(pairRatio * 1000) / 1000,
+      floorBytesPerSec: floor.map(Math.round), floorPairRatioMedian: Math.round(floorRatio * 1000) / 1000,
       cpuSecondsPerGiB: Object.fromEntries(Object.entries(cpu).map(([k, v]) => [k, v.map((x) => Math.round(x * 100) / 100)])),
       digestCpuSecondsPerGiB: { crc32: digests.crc32, [digests.content.algorithm]: digests.content.seconds, sha256: digests.sha256 },
       cliStartSeconds: Math.round(cliStart * 100) / 100, ratioWithoutCliStart: Math.round((median(d7yNet) / mc) * 1000) / 1000,
