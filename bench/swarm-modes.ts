@@ -224,6 +224,12 @@ export function runCurlProxy(ctx: ModeContext): Promise<ModeRun> {
   });
 }
 
+/** The wall-clock millisecond a client wrote to its done file, or undefined while there is none. */
+async function readDoneAt(path: string): Promise<number | undefined> {
+  const text = (await readFile(path, 'utf8').catch(() => '')).trim();
+  return text ? Number(text) : undefined;
+}
+
 /**
  * BitTorrent with aria2c: a fresh opentracker (whitelisting only this torrent) and an aria2c
  * seeder on the origin host, an aria2c leecher per client, DHT/LPD/PEX off. A leecher's
@@ -266,10 +272,7 @@ export async function runBt(ctx: ModeContext): Promise<ModeRun> {
       return p;
     };
   }));
-  const doneAt = async (i: number): Promise<number | undefined> => {
-    const text = await readFile(doneFile(ctx.lab.clients[i]!), 'utf8').catch(() => '');
-    return text.trim() ? Number(text.trim()) : undefined;
-  };
+  const doneAt = (i: number): Promise<number | undefined> => readDoneAt(doneFile(ctx.lab.clients[i]!));
   const waitAll = async (): Promise<void> => {
     const deadline = Date.now() + ctx.timeoutMs;
     while (Date.now() < deadline) {
@@ -303,16 +306,14 @@ export async function runNodeRelay(ctx: ModeContext): Promise<ModeRun> {
   const [scmd, sargs] = inHost(origin, process.execPath, [script, 'seed', at(origin), ctx.url, String(ctx.sizeBytes),
     String(ctx.lab.clients.length), join(dir, 'seed.bin')]);
   const seed = startProcess(ctx.teardown, 'node-relay seed', scmd, sargs, { logFile: join(dir, 'seed.log') });
+  // Clients retry until the seed listens; the pause keeps the seed's own start out of the timed phase.
   await new Promise((r) => setTimeout(r, 1_000));
   const outputs = ctx.lab.clients.map((h) => join(dir, `${h.name}.bin`));
   const doneFile = (i: number): string => join(dir, `h${i + 1}.done`);
   const r = await timed(ctx, 'node-relay clients', ctx.lab.clients.map((h, i) => () => {
     const [cmd, args] = inHost(h, process.execPath, [script, 'client', at(h), String(i), at(origin), ctx.lab.clients.map(at).join(','), String(ctx.sizeBytes), outputs[i]!, doneFile(i)]);
     return startProcess(ctx.teardown, `node-relay on ${h.name}`, cmd, args, { logFile: join(dir, `${h.name}.log`) });
-  }), { 'node-relay seed': () => [seed.pid] }, async (i) => {
-    const text = await readFile(doneFile(i), 'utf8').catch(() => '');
-    return text.trim() ? Number(text.trim()) : undefined;
-  });
+  }), { 'node-relay seed': () => [seed.pid] }, (i) => readDoneAt(doneFile(i)));
   await stopProcess(seed);
   return { ...r, outputs, notes: ['a floor, not a product mode: no scheduler, gRPC or piece bookkeeping'] };
 }

@@ -78,8 +78,8 @@ export async function run(argv: string[]): Promise<void> {
       await pair.retire(peer);
       await rm(out, { force: true });
     };
-    // Interleaved, first one then the other first, so that drift in this machine's speed
-    // (page cache, neighbours) falls on both alike.
+    // Interleaved, each run starting with the next path in turn, so that drift in this machine's
+    // speed (page cache, neighbours) falls on all alike.
     const order = [curlRun, d7yRun, floorRun];
     for (let i = 0; i < a.runs; i += 1) {
       for (let k = 0; k < order.length; k += 1) await order[(i + k) % order.length]!(i);

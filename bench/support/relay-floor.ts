@@ -14,8 +14,8 @@
  * `<clients>` lists every client in index order, this one included. A client writes the wall-clock
  * millisecond it held the whole file to its done file and exits once its own part has been handed
  * to the kernel for every other client. With a `file:` URL the seed already holds the file and
- * sends each part from disk (one client: the floor of a peer → peer transfer). Wire: to the seed, one line `<part index>\n`, then the
- * part's bytes back; between clients, the sender's part's bytes.
+ * sends each part from disk (one client: the floor of a peer → peer transfer). Wire: to the seed,
+ * one line `<part index>\n`, then the part's bytes back; between clients, the sender's part's bytes.
  *
  * Variants for measuring (environment): `RELAY_WRITE` = `sync` (on the event loop, the default),
  * `async` (a copy handed to libuv's threads) or `none`; `RELAY_HASH=0` skips the digests;
@@ -24,8 +24,7 @@
  */
 import { connect, createServer, type Socket } from 'node:net';
 import { request } from 'node:http';
-import { closeSync, fdatasyncSync, openSync, readSync, writeFileSync, writeSync } from 'node:fs';
-import { createReadStream, write as writeAsync } from 'node:fs';
+import { closeSync, createReadStream, fdatasyncSync, openSync, readSync, write as writeAsync, writeFileSync, writeSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { contentHasher } from '../../core/task/content-hash.js';
 import { crc32 } from '../../core/task/piece-digest.js';
@@ -211,9 +210,8 @@ async function client(listen: string, index: number, seedAt: string, clientList:
   }, sinks[i]))));
   await connected;
 
-  let up: Socket | undefined;
   let waiting = 0;
-  up = await connectRetry(hostPort(seedAt), deadline, (chunk) => {
+  const up: Socket = await connectRetry(hostPort(seedAt), deadline, (chunk) => {
     const at = sinks[index]!.position;
     sinks[index]!.add(chunk);
     const copy = receivers.length === 0 ? undefined : FROM_DISK ? readBack(fd, chunk.length, at) : Buffer.from(chunk);
@@ -222,7 +220,7 @@ async function client(listen: string, index: number, seedAt: string, clientList:
       if (!r.write(copy!)) {
         ok = false;
         waiting += 1;
-        r.once('drain', () => { if (--waiting === 0) up!.resume(); });
+        r.once('drain', () => { if (--waiting === 0) up.resume(); });
       }
     }
     landed();
@@ -245,10 +243,15 @@ const n = (s: string | undefined, what: string): number => {
   if (!Number.isSafeInteger(v) || v < 0) fatal(`${what} "${s}" is not a whole number`);
   return v;
 };
+/** Every part holds at least one byte (an empty part would be an empty range request). */
+const sized = (size: number, parts: number): number => {
+  if (parts < 1 || size < parts) fatal(`a file of ${size} bytes cannot be cut into ${parts} parts: give at least one byte per part`);
+  return size;
+};
 if (role === 'seed' && a.length === 5) {
-  seed(a[0]!, a[1]!, n(a[2], 'size'), n(a[3], 'parts'), a[4]!);
+  seed(a[0]!, a[1]!, sized(n(a[2], 'size'), n(a[3], 'parts')), n(a[3], 'parts'), a[4]!);
 } else if (role === 'client' && a.length === 7) {
-  await client(a[0]!, n(a[1], 'index'), a[2]!, a[3]!, n(a[4], 'size'), a[5]!, a[6]!);
+  await client(a[0]!, n(a[1], 'index'), a[2]!, a[3]!, sized(n(a[4], 'size'), a[3]!.split(',').filter(Boolean).length), a[5]!, a[6]!);
 } else {
   console.error('usage: relay-floor.js seed <ip:port> <url> <size> <parts> <out> | client <ip:port> <index> <seed ip:port> <clients> <size> <out> <done file>');
   process.exit(2);

@@ -101,4 +101,7 @@ test('the node-relay floor prints its usage and exits 2 on bad arguments', async
   const bad = await start(['seed', 'nowhere', 'http://127.0.0.1:1/x', '10', '2', '/dev/null']).exited;
   t.is(bad.code, 1);
   t.regex(bad.stderr, /"nowhere" is not ip:port/);
+  const tiny = await start(['seed', '127.0.0.1:1', 'http://127.0.0.1:1/x', '1', '2', '/dev/null']).exited;
+  t.is(tiny.code, 1);
+  t.regex(tiny.stderr, /a file of 1 bytes cannot be cut into 2 parts: give at least one byte per part/);
 });
