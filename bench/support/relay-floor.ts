@@ -20,11 +20,16 @@
  * Variants for measuring (environment): `RELAY_WRITE` = `sync` (on the event loop, the default),
  * `async` (a copy handed to libuv's threads) or `none`; `RELAY_HASH=0` skips the digests;
  * `RELAY_FROM_DISK=1` sends a client's part on from the file (read back from the page cache, as a
- * d7y peer serves a piece it holds) instead of from the bytes just received.
+ * d7y peer serves a piece it holds) instead of from the bytes just received. `RELAY_NATIVE=1` moves
+ * each part natively (`bench/native`, built by `npm run build:native`): one call per part reads the
+ * socket, hashes (crc32 and sha256), writes the file and relays, in a thread of its own, with no
+ * JavaScript per read; a receiver then sends one byte to say it is ready before the part flows. A
+ * seed holding the file then sends each part with sendfile(2).
  */
 import { connect, createServer, type Socket } from 'node:net';
 import { request } from 'node:http';
 import { closeSync, createReadStream, fdatasyncSync, openSync, readSync, write as writeAsync, writeFileSync, writeSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { contentHasher } from '../../core/task/content-hash.js';
 import { crc32 } from '../../core/task/piece-digest.js';
@@ -33,6 +38,44 @@ const WRITE = process.env.RELAY_WRITE ?? 'sync';
 const HASH = process.env.RELAY_HASH !== '0';
 const READ_BUFFER = 256 * 1024;
 const FROM_DISK = process.env.RELAY_FROM_DISK === '1';
+const NATIVE = process.env.RELAY_NATIVE === '1';
+
+interface NativeRelay {
+  transfer(src: number, file: number, offset: number, length: number, relays: number[], hash: boolean,
+    callback: (e: Error | null, r: { received: number; crc32: number; digest: string }) => void): void;
+  sendFile(socket: number, file: number, offset: number, length: number, callback: (e: Error | null) => void): void;
+}
+
+function nativeRelay(): NativeRelay {
+  const addon = fileURLToPath(new URL('../../../bench/native/build/Release/relay_native.node', import.meta.url));
+  try {
+    return createRequire(import.meta.url)(addon) as NativeRelay;
+  } catch (e) {
+    fatal(`RELAY_NATIVE=1 needs the native addon at ${addon} (run: npm run build:native): ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
+
+/** The file descriptor under a connected socket (libuv's TCP handle on Linux). */
+function socketFd(s: Socket): number {
+  const fd = (s as unknown as { _handle?: { fd?: number } })._handle?.fd;
+  if (typeof fd !== 'number' || fd < 0) fatal('a socket without a file descriptor');
+  return fd;
+}
+
+/**
+ * Connects to `to` with reading stopped, sends `hello`, then moves `sink`'s part from the socket
+ * to the file (and on to `relays`) natively. Resolves once the part has landed.
+ */
+async function nativeReceive(native: NativeRelay, to: { host: string; port: number }, deadline: number, fd: number,
+  sink: PartSink, hello: string, relays: Socket[]): Promise<void> {
+  const s = await connectRetry(to, deadline);
+  (s as unknown as { _handle: { readStop(): number } })._handle.readStop();
+  await new Promise<void>((r, j) => s.write(hello, (e) => (e ? j(e) : r())));
+  const r = await new Promise<{ received: number }>((resolve) => native.transfer(socketFd(s), fd, sink.position, sink.length,
+    relays.map(socketFd), HASH, (e, res) => (e ? fatal(`${to.host}:${to.port}: ${e.message} of ${sink.name}`) : resolve(res))));
+  sink.landedNatively(r.received);
+  s.destroy();
+}
 
 /** Any broken connection ends the run: the benchmark counts this host as failed. */
 function fatal(e: unknown): never {
@@ -85,6 +128,12 @@ class PartSink {
     this.received += chunk.length;
   }
 
+  /** `n` bytes written by the native path, hashed on its side. */
+  landedNatively(n: number): void {
+    this.at += n;
+    this.received += n;
+  }
+
   /** Where the next byte lands in the file. */
   get position(): number {
     return this.at;
@@ -127,6 +176,8 @@ async function connectRetry(to: { host: string; port: number }, deadline: number
           port: to.port, host: to.host,
           ...(onread ? { onread: { buffer, callback: (n: number, buf: Uint8Array) => onread(Buffer.from(buf.buffer, buf.byteOffset, n)) } } : {}),
         });
+        // Without `onread` the caller reads natively: libuv must not start reading.
+        if (!onread) s.pause();
         s.once('connect', () => {
           s.off('error', reject);
           s.on('error', fatal);
@@ -157,6 +208,18 @@ function seed(listen: string, url: string, size: number, parts: number, output: 
       const index = Number(head.slice(0, nl));
       if (!Number.isInteger(index) || index < 0 || index >= parts) fatal(`part header "${head.slice(0, nl)}" is not a part of ${parts}`);
       const { start, end } = partRange(size, parts, index);
+      if (url.startsWith('file:') && NATIVE) {
+        // The kernel sends the part from the file (sendfile), as nginx does.
+        sock.pause();
+        (sock as unknown as { _handle: { readStop(): number } })._handle.readStop();
+        const file = openSync(fileURLToPath(url), 'r');
+        nativeRelay().sendFile(socketFd(sock), file, start, end - start, (e) => {
+          closeSync(file);
+          if (e) fatal(`part ${index}: ${e.message}`);
+          sock.end();
+        });
+        return;
+      }
       if (url.startsWith('file:')) {
         // A seed that already holds the file: it reads the part from disk and sends it.
         createReadStream(fileURLToPath(url), { start, end: end - 1, highWaterMark: READ_BUFFER }).on('error', fatal).pipe(sock);
@@ -197,12 +260,27 @@ async function client(listen: string, index: number, seedAt: string, clientList:
   let allConnected!: () => void;
   const connected = new Promise<void>((r) => { allConnected = r; });
   const server = createServer((sock) => {
-    receivers.push(sock.on('error', fatal).setNoDelay(true));
-    if (receivers.length === parts - 1) allConnected();
+    sock.on('error', fatal).setNoDelay(true);
+    const ready = (): void => {
+      receivers.push(sock);
+      if (receivers.length === parts - 1) allConnected();
+    };
+    // A native receiver says when its reading has left libuv; the part then flows to it natively.
+    if (NATIVE) sock.once('data', () => { sock.pause(); ready(); });
+    else ready();
   });
   if (parts === 1) allConnected();
   await new Promise<void>((r) => server.on('error', fatal).listen(hostPort(listen).port, hostPort(listen).host, r));
   const deadline = Date.now() + 30_000;
+  if (NATIVE) {
+    const native = nativeRelay();
+    const others = clients.map((c, i) => (i === index ? undefined : nativeReceive(native, c, deadline, fd, sinks[i]!, 'g', [])));
+    await connected;
+    await Promise.all([...others, nativeReceive(native, hostPort(seedAt), deadline, fd, sinks[index]!, `${index}\n`, receivers)]);
+    await finish(fd, sinks, doneFile, receivers);
+    server.close();
+    process.exit(0);
+  }
   await Promise.all(clients.map((c, i) => (i === index ? undefined : connectRetry(c, deadline, (chunk) => {
     sinks[i]!.add(chunk);
     landed();
@@ -228,13 +306,18 @@ async function client(listen: string, index: number, seedAt: string, clientList:
   }, sinks[index]);
   up.write(`${index}\n`);
   await all;
+  await finish(fd, sinks, doneFile, receivers);
+  server.close();
+  process.exit(0);
+}
+
+/** Once every part has landed: the file synced, the done file written, this client's part handed over. */
+async function finish(fd: number, sinks: PartSink[], doneFile: string, receivers: Socket[]): Promise<void> {
   await Promise.all(sinks.map((s) => s.settled()));
   fdatasyncSync(fd);
   closeSync(fd);
   writeFileSync(doneFile, `${Date.now()}\n`);
   await Promise.all(receivers.map((r) => new Promise<void>((res) => { r.end(() => res()); })));
-  server.close();
-  process.exit(0);
 }
 
 const [role, ...a] = process.argv.slice(2);

@@ -1,11 +1,11 @@
 import test from 'ava';
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, Socket, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { startOriginServer } from '../support/origin-server.js';
 
 // The swarm benchmark's `node-relay` floor: its CPU per GiB only means something if every
@@ -32,7 +32,8 @@ function start(args: string[], env: NodeJS.ProcessEnv = {}): { pid: number; exit
 
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
-for (const env of [{ name: 'sent on from memory', fromDisk: '0' }, { name: 'sent on from the file', fromDisk: '1' }]) {
+for (const env of [{ name: 'sent on from memory', fromDisk: '0', native: '0' }, { name: 'sent on from the file', fromDisk: '1', native: '0' },
+  { name: 'moved by the native path', fromDisk: '0', native: '1' }]) {
   test.serial(`every client of the node-relay floor ends with the whole file, its part ${env.name}; the origin serves each byte once`, async (t) => {
     const size = 3 * 1024 * 1024 + 7; // parts of unequal length
     const data = randomBytes(size);
@@ -44,7 +45,7 @@ for (const env of [{ name: 'sent on from memory', fromDisk: '0' }, { name: 'sent
     const seed = start(['seed', `127.0.0.1:${seedPort}`, origin.urlOf('/data.bin'), String(size), '3', join(dir, 'seed.bin')]);
     t.teardown(seed.kill);
     const runs = clientPorts.map((p, i) => start(['client', `127.0.0.1:${p}`, String(i), `127.0.0.1:${seedPort}`, clients,
-      String(size), join(dir, `c${i}.bin`), join(dir, `c${i}.done`)], { RELAY_FROM_DISK: env.fromDisk }));
+      String(size), join(dir, `c${i}.bin`), join(dir, `c${i}.done`)], { RELAY_FROM_DISK: env.fromDisk, RELAY_NATIVE: env.native }));
     for (const r of runs) t.teardown(r.kill);
     const ends = await Promise.all(runs.map((r) => r.exited));
     t.deepEqual(ends.map((e) => e.code), [0, 0, 0], ends.map((e) => e.stderr).join('\n'));
@@ -54,6 +55,25 @@ for (const env of [{ name: 'sent on from memory', fromDisk: '0' }, { name: 'sent
       t.true(doneAt > Date.now() - 60_000 && doneAt <= Date.now(), `client ${i}'s done time ${doneAt}`);
     }
     t.is(origin.served.bytes, size);
+  });
+}
+
+for (const native of ['0', '1']) {
+  test.serial(`a node-relay seed holding the file sends it whole to one client${native === '1' ? ' with sendfile, received natively' : ''}`, async (t) => {
+    const size = 2 * 1024 * 1024 + 3;
+    const data = randomBytes(size);
+    const dir = await mkdtemp(join(tmpdir(), 'relay-floor-'));
+    t.teardown(() => rm(dir, { recursive: true, force: true }));
+    await writeFile(join(dir, 'data.bin'), data);
+    const [seedPort, clientPort] = await freePorts(2);
+    const seed = start(['seed', `127.0.0.1:${seedPort}`, pathToFileURL(join(dir, 'data.bin')).href, String(size), '1', '/dev/null'], { RELAY_NATIVE: native });
+    t.teardown(seed.kill);
+    const run = start(['client', `127.0.0.1:${clientPort}`, '0', `127.0.0.1:${seedPort}`, `127.0.0.1:${clientPort}`,
+      String(size), join(dir, 'c0.bin'), join(dir, 'c0.done')], { RELAY_NATIVE: native });
+    t.teardown(run.kill);
+    const end = await run.exited;
+    t.is(end.code, 0, end.stderr);
+    t.is(sha(await readFile(join(dir, 'c0.bin'))), sha(data));
   });
 }
 
@@ -77,22 +97,24 @@ test.serial('the node-relay seed refuses a part that is not one of the file\'s, 
   t.regex(stderr, /part header "7" is not a part of 2/);
 });
 
-test.serial('a node-relay client whose seed closes the connection early fails and says how much it got', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'relay-floor-'));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
-  // A seed that sends 1,000 of the part's 4,096 bytes, then closes.
-  const liar = createServer((sock) => sock.once('data', () => sock.end(Buffer.alloc(1000, 1))));
-  await new Promise<void>((r) => liar.listen(0, '127.0.0.1', r));
-  t.teardown(() => new Promise<void>((r) => liar.close(() => r())));
-  const [clientPort] = await freePorts(1);
-  const run = start(['client', `127.0.0.1:${clientPort}`, '0', `127.0.0.1:${(liar.address() as AddressInfo).port}`,
-    `127.0.0.1:${clientPort}`, '4096', join(dir, 'c0.bin'), join(dir, 'c0.done')]);
-  t.teardown(run.kill);
-  const { code, stderr } = await run.exited;
-  t.is(code, 1);
-  t.regex(stderr, /closed the connection after 1000 of the 4096 bytes of part 0/);
-  await t.throwsAsync(readFile(join(dir, 'c0.done')), { code: 'ENOENT' });
-});
+for (const native of ['0', '1']) {
+  test.serial(`a node-relay client whose seed closes the connection early fails and says how much it got${native === '1' ? ' (native path)' : ''}`, async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'relay-floor-'));
+    t.teardown(() => rm(dir, { recursive: true, force: true }));
+    // A seed that sends 1,000 of the part's 4,096 bytes, then closes.
+    const liar = createServer((sock) => sock.once('data', () => sock.end(Buffer.alloc(1000, 1))));
+    await new Promise<void>((r) => liar.listen(0, '127.0.0.1', r));
+    t.teardown(() => new Promise<void>((r) => liar.close(() => r())));
+    const [clientPort] = await freePorts(1);
+    const run = start(['client', `127.0.0.1:${clientPort}`, '0', `127.0.0.1:${(liar.address() as AddressInfo).port}`,
+      `127.0.0.1:${clientPort}`, '4096', join(dir, 'c0.bin'), join(dir, 'c0.done')], { RELAY_NATIVE: native });
+    t.teardown(run.kill);
+    const { code, stderr } = await run.exited;
+    t.is(code, 1);
+    t.regex(stderr, /closed the connection after 1000 of the 4096 bytes of part 0/);
+    await t.throwsAsync(readFile(join(dir, 'c0.done')), { code: 'ENOENT' });
+  });
+}
 
 test('the node-relay floor prints its usage and exits 2 on bad arguments', async (t) => {
   const { code, stderr } = await start(['client', 'x']).exited;

@@ -1,0 +1,9 @@
+{
+  "targets": [
+    {
+      "target_name": "relay_native",
+      "sources": ["relay-native.c"],
+      "cflags": ["-O2", "-Wall", "-Wextra"]
+    }
+  ]
+}
