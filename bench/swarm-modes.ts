@@ -297,23 +297,36 @@ export async function runBt(ctx: ModeContext): Promise<ModeRun> {
  * (each client gets one part from the seed and passes it on to every other client). Not a product
  * mode: it shows what Node itself costs per GiB for the same work, beside d7y and aria2c.
  */
-export async function runNodeRelay(ctx: ModeContext): Promise<ModeRun> {
-  const dir = join(ctx.workDir, 'node-relay');
+export function runNodeRelay(ctx: ModeContext): Promise<ModeRun> {
+  return nodeRelay(ctx, 'node-relay', {});
+}
+
+/**
+ * The same floor with its data path native (`bench/native`, RELAY_NATIVE=1): each part moves from
+ * socket to file and relays in a thread of its own, JavaScript only setting it up. It shows what a
+ * Node.js peer could cost per GiB with no JavaScript per read.
+ */
+export function runNodeRelayNative(ctx: ModeContext): Promise<ModeRun> {
+  return nodeRelay(ctx, 'node-relay-native', { RELAY_NATIVE: '1' });
+}
+
+async function nodeRelay(ctx: ModeContext, mode: string, env: NodeJS.ProcessEnv): Promise<ModeRun> {
+  const dir = join(ctx.workDir, mode);
   await mkdir(dir, { recursive: true });
   const script = fileURLToPath(new URL('./support/relay-floor.js', import.meta.url));
   const origin = ctx.lab.origin;
   const at = (h: LabHost): string => `${h.ip}:${29000 + h.index}`;
   const [scmd, sargs] = inHost(origin, process.execPath, [script, 'seed', at(origin), ctx.url, String(ctx.sizeBytes),
     String(ctx.lab.clients.length), join(dir, 'seed.bin')]);
-  const seed = startProcess(ctx.teardown, 'node-relay seed', scmd, sargs, { logFile: join(dir, 'seed.log') });
+  const seed = startProcess(ctx.teardown, `${mode} seed`, scmd, sargs, { logFile: join(dir, 'seed.log'), env });
   // Clients retry until the seed listens; the pause keeps the seed's own start out of the timed phase.
   await new Promise((r) => setTimeout(r, 1_000));
   const outputs = ctx.lab.clients.map((h) => join(dir, `${h.name}.bin`));
   const doneFile = (i: number): string => join(dir, `h${i + 1}.done`);
-  const r = await timed(ctx, 'node-relay clients', ctx.lab.clients.map((h, i) => () => {
+  const r = await timed(ctx, `${mode} clients`, ctx.lab.clients.map((h, i) => () => {
     const [cmd, args] = inHost(h, process.execPath, [script, 'client', at(h), String(i), at(origin), ctx.lab.clients.map(at).join(','), String(ctx.sizeBytes), outputs[i]!, doneFile(i)]);
-    return startProcess(ctx.teardown, `node-relay on ${h.name}`, cmd, args, { logFile: join(dir, `${h.name}.log`) });
-  }), { 'node-relay seed': () => [seed.pid] }, (i) => readDoneAt(doneFile(i)));
+    return startProcess(ctx.teardown, `${mode} on ${h.name}`, cmd, args, { logFile: join(dir, `${h.name}.log`), env });
+  }), { [`${mode} seed`]: () => [seed.pid] }, (i) => readDoneAt(doneFile(i)));
   await stopProcess(seed);
   return { ...r, outputs, notes: ['a floor, not a product mode: no scheduler, gRPC or piece bookkeeping'] };
 }

@@ -8,7 +8,7 @@ import { startOrigin } from './support/origin-server.js';
 import { d7yBin } from './support/d7y-lab.js';
 import { PeerPair } from './support/peer-pair.js';
 import { digestCost, formatDigestCost } from './support/digest-cost.js';
-import { cpuSeconds, run as runCmd, startProcess, stopProcess } from './support/processes.js';
+import { cpuSeconds, run as runCmd, startProcess, stopProcess, type BenchProcess } from './support/processes.js';
 import { median } from './support/stats.js';
 import { bashTimes, timedCurl } from './support/timed-curl.js';
 import { Teardown } from './support/teardown.js';
@@ -22,7 +22,9 @@ const LOOPBACK: LabHost = { name: 'lo', ip: '127.0.0.1', index: 0 };
  * same file, same disk; runs interleaved; medians of `runs` and of the per-run ratios, also
  * without the `d7y` CLI's own start-up time. Beside them, the `node-relay` floor
  * (`support/relay-floor.ts`): a Node.js process holding the file sends it to another that writes it,
- * with nothing else: what Node itself reaches for the same transfer.
+ * with nothing else: what Node itself reaches for the same transfer; and the same floor with its data
+ * path native (RELAY_NATIVE=1: the sender uses sendfile, the receiver reads, hashes and writes in a
+ * thread of its own).
  */
 export async function run(argv: string[]): Promise<void> {
   const a = parseSizeRuns(argv, 'throughput');
@@ -36,26 +38,35 @@ export async function run(argv: string[]): Promise<void> {
     const d7y: number[] = [];
     const d7ySeconds: number[] = [];
     const gib = bytes / 2 ** 30;
-    const cpu = { nginx: [] as number[], curl: [] as number[], seed: [] as number[], peer: [] as number[], floorSeed: [] as number[], floorClient: [] as number[] };
-    const floor: number[] = [];
+    const cpu = { nginx: [] as number[], curl: [] as number[], seed: [] as number[], peer: [] as number[], floorSeed: [] as number[], floorClient: [] as number[],
+      nativeFloorSeed: [] as number[], nativeFloorClient: [] as number[] };
     const floorScript = fileURLToPath(new URL('./support/relay-floor.js', import.meta.url));
-    const floorSeed = startProcess(teardown, 'node-relay seed', process.execPath, [floorScript, 'seed', '127.0.0.1:28191',
-      pathToFileURL(join(root, 'data.bin')).href, String(bytes), '1', '/dev/null'], { logFile: join(workDir, 'floor-seed.log') });
-    const floorRun = async (i: number): Promise<void> => {
-      const out = join(workDir, `floor-${i}.bin`);
-      const seed0 = await cpuSeconds([floorSeed.pid]);
-      const t0 = performance.now();
-      // bash's `times` gives the client's CPU (its start included, as the d7y CLI's is).
-      const text = await runCmd('bash', ['-c', '"$@" && times', 'bash', process.execPath, floorScript, 'client', '127.0.0.1:28192', '0',
-        '127.0.0.1:28191', '127.0.0.1:28192', String(bytes), out, `${out}.done`], 600_000);
-      const seconds = (performance.now() - t0) / 1000;
-      cpu.floorSeed.push(((await cpuSeconds([floorSeed.pid])) - seed0) / gib);
-      cpu.floorClient.push(bashTimes(text.trim().split('\n').at(-1) ?? '') / gib);
-      if (await sha256File(out) !== sha) throw new Error(`the node-relay floor wrote a file whose sha256 differs from the origin's (${out})`);
-      floor.push(bytes / seconds);
-      await rm(out, { force: true });
-      await rm(`${out}.done`, { force: true });
+    const floorSenders: BenchProcess[] = [];
+    /** A floor's path: its sender holding the file, and a run that starts a receiver; `env` selects the variant. */
+    const floorPath = (name: string, port: number, env: Record<string, string>, speeds: number[], seedCpu: number[], clientCpu: number[]): (i: number) => Promise<void> => {
+      const sender = startProcess(teardown, `${name} seed`, process.execPath, [floorScript, 'seed', `127.0.0.1:${port}`,
+        pathToFileURL(join(root, 'data.bin')).href, String(bytes), '1', '/dev/null'], { logFile: join(workDir, `${name}-seed.log`), env });
+      floorSenders.push(sender);
+      return async (i: number): Promise<void> => {
+        const out = join(workDir, `${name}-${i}.bin`);
+        const seed0 = await cpuSeconds([sender.pid]);
+        const t0 = performance.now();
+        // bash's `times` gives the client's CPU (its start included, as the d7y CLI's is).
+        const text = await runCmd('bash', ['-c', '"$@" && times', 'bash', 'env', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), process.execPath, floorScript,
+          'client', `127.0.0.1:${port + 1}`, '0', `127.0.0.1:${port}`, `127.0.0.1:${port + 1}`, String(bytes), out, `${out}.done`], 600_000);
+        const seconds = (performance.now() - t0) / 1000;
+        seedCpu.push(((await cpuSeconds([sender.pid])) - seed0) / gib);
+        clientCpu.push(bashTimes(text.trim().split('\n').at(-1) ?? '') / gib);
+        if (await sha256File(out) !== sha) throw new Error(`the ${name} floor wrote a file whose sha256 differs from the origin's (${out})`);
+        speeds.push(bytes / seconds);
+        await rm(out, { force: true });
+        await rm(`${out}.done`, { force: true });
+      };
     };
+    const floor: number[] = [];
+    const nativeFloor: number[] = [];
+    const floorRun = floorPath('node-relay', 28191, {}, floor, cpu.floorSeed, cpu.floorClient);
+    const nativeFloorRun = floorPath('node-relay-native', 28193, { RELAY_NATIVE: '1' }, nativeFloor, cpu.nativeFloorSeed, cpu.nativeFloorClient);
     const curlRun = async (i: number): Promise<void> => {
       const out = join(workDir, `curl-${i}.bin`);
       const nginx0 = await cpuSeconds([nginx.pid], true);
@@ -80,11 +91,11 @@ export async function run(argv: string[]): Promise<void> {
     };
     // Interleaved, each run starting with the next path in turn, so that drift in this machine's
     // speed (page cache, neighbours) falls on all alike.
-    const order = [curlRun, d7yRun, floorRun];
+    const order = [curlRun, d7yRun, floorRun, nativeFloorRun];
     for (let i = 0; i < a.runs; i += 1) {
       for (let k = 0; k < order.length; k += 1) await order[(i + k) % order.length]!(i);
     }
-    await stopProcess(floorSeed);
+    for (const sender of floorSenders) await stopProcess(sender);
     const startup: number[] = [];
     for (let i = 0; i < 3; i += 1) {
       const t0 = performance.now();
@@ -101,6 +112,7 @@ export async function run(argv: string[]): Promise<void> {
       ['seed peer → peer (d7y get -O file)', mb(md), d7y.map(mb).join(' ')],
       ['  the same without d7y CLI start-up', mb(median(d7yNet)), d7yNet.map(mb).join(' ')],
       ['node-relay floor: node → node', mb(median(floor)), floor.map(mb).join(' ')],
+      ['native floor: sendfile → native receiver', mb(median(nativeFloor)), nativeFloor.map(mb).join(' ')],
     ]));
     const cs = (xs: number[]): string => xs.map((x) => x.toFixed(2)).join(' ');
     console.log(formatTable(['process', 'CPU-s per GiB (median)', 'runs'], [
@@ -110,19 +122,24 @@ export async function run(argv: string[]): Promise<void> {
       ['receiving peer daemon', median(cpu.peer).toFixed(2), cs(cpu.peer)],
       ['node-relay floor: sender', median(cpu.floorSeed).toFixed(2), cs(cpu.floorSeed)],
       ['node-relay floor: receiver (its start included)', median(cpu.floorClient).toFixed(2), cs(cpu.floorClient)],
+      ['native floor: sender (sendfile)', median(cpu.nativeFloorSeed).toFixed(2), cs(cpu.nativeFloorSeed)],
+      ['native floor: receiver (its start included)', median(cpu.nativeFloorClient).toFixed(2), cs(cpu.nativeFloorClient)],
     ]));
     const digests = digestCost();
     console.log(`${formatDigestCost(digests)}; the receiving peer hashes each byte once with each: `
       + `${digests.content.algorithm} is ${((100 * digests.content.seconds) / median(cpu.peer)).toFixed(0)} % of its CPU per GiB, crc32 ${((100 * digests.crc32) / median(cpu.peer)).toFixed(0)} %`);
     const pairRatio = median(d7y.map((x, i) => x / curl[i]!));
     const floorRatio = median(floor.map((x, i) => x / curl[i]!));
+    const nativeFloorRatio = median(nativeFloor.map((x, i) => x / curl[i]!));
     console.log(`ratio d7y / nginx+curl: ${(md / mc).toFixed(2)} (goal ≥ 0.8; median of per-run ratios ${pairRatio.toFixed(2)}); without the ${cliStart.toFixed(2)} s CLI start-up: ${(median(d7yNet) / mc).toFixed(2)}; load average ${load.toFixed(2)}`);
     console.log(`ratio node-relay floor / nginx+curl: ${(median(floor) / mc).toFixed(2)} (median of per-run ratios ${floorRatio.toFixed(2)}); d7y / floor: ${(md / median(floor)).toFixed(2)}`);
+    console.log(`ratio native floor / nginx+curl: ${(median(nativeFloor) / mc).toFixed(2)} (median of per-run ratios ${nativeFloorRatio.toFixed(2)}); d7y / native floor: ${(md / median(nativeFloor)).toFixed(2)}`);
     const file = await appendJsonLines(a.out, 'throughput', [{
       bench: 'throughput', at: new Date().toISOString(), sizeMiB: a.sizeMiB, runs: a.runs, loadavg1: Math.round(load * 100) / 100,
       curlBytesPerSec: curl.map(Math.round), d7yBytesPerSec: d7y.map(Math.round), ratio: Math.round((md / mc) * 1000) / 1000,
       pairRatioMedian: Math.round(pairRatio * 1000) / 1000,
       floorBytesPerSec: floor.map(Math.round), floorPairRatioMedian: Math.round(floorRatio * 1000) / 1000,
+      nativeFloorBytesPerSec: nativeFloor.map(Math.round), nativeFloorPairRatioMedian: Math.round(nativeFloorRatio * 1000) / 1000,
       cpuSecondsPerGiB: Object.fromEntries(Object.entries(cpu).map(([k, v]) => [k, v.map((x) => Math.round(x * 100) / 100)])),
       digestCpuSecondsPerGiB: { crc32: digests.crc32, [digests.content.algorithm]: digests.content.seconds, sha256: digests.sha256 },
       cliStartSeconds: Math.round(cliStart * 100) / 100, ratioWithoutCliStart: Math.round((median(d7yNet) / mc) * 1000) / 1000,
