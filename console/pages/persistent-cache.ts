@@ -80,7 +80,9 @@ export function PersistentCache({ id }: { id?: string }) {
     }
     list.reload();
   };
-  const refresh = () => { setDeleted(undefined); list.reload(); one.reload(); };
+  const refresh = () => { setDeleted(undefined); list.reload(); clusters.reload(); one.reload(); };
+  // The rows wait for the clusters' names, so that a cluster never shows as its id first.
+  const rows = clusters.loading && !clusters.data ? undefined : list.data;
   return html`<${Page} title="Persistent cache">
     <div class="inline"><button class="secondary" onClick=${refresh}>Refresh</button>
       <span class="hint">Files imported with <code>d7y cache import</code>, as the schedulers report them every few seconds.</span></div>
@@ -88,7 +90,7 @@ export function PersistentCache({ id }: { id?: string }) {
     ${deleted && html`<p class="ok" data-testid="cache-deleted">${deleted.state === 'deleted'
       ? `Deleted ${deleted.task_id} from ${deleted.hosts.length} host${deleted.hosts.length === 1 ? '' : 's'}.`
       : `Deleting ${deleted.task_id}: ${deleted.message ?? 'the schedulers have not confirmed yet'}.`}</p>`}
-    <${Table} testid="cache-tasks" rows=${list.data} empty="No persistent-cache task: import a file with d7y cache import on a peer of a scheduler cluster linked to this manager." columns=${[
+    <${Table} testid="cache-tasks" rows=${rows} empty="No persistent-cache task: import a file with d7y cache import on a peer of a scheduler cluster linked to this manager." columns=${[
       { label: 'Task', cell: (t: CacheTask) => html`<a href=${`#/persistent-cache/${t.task_id}`} title=${t.task_id}>${t.name || shortId(t.task_id)}</a>${t.name ? html`<br /><small><code>${shortId(t.task_id)}</code></small>` : null}` },
       { label: 'Size', cell: (t: CacheTask) => bytes(t.content_length) },
       { label: 'Pieces', cell: (t: CacheTask) => t.total_piece_count },
