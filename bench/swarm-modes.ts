@@ -165,20 +165,42 @@ export function runD7y(ctx: ModeContext): Promise<ModeRun> {
  * daemon has been up for a while; then `d7y get` of the file on all clients at once.
  */
 export function runD7yWarm(ctx: ModeContext): Promise<ModeRun> {
-  return onD7yCluster(ctx, 'd7y-warm', 'd7y get', () => undefined, (d7y, p, out) => d7y.get(p, ctx.url, out, ctx.timeoutMs), {
-    prepare: async (d7y, seed, peers) => {
-      const t0 = performance.now();
-      const warm = async (daemon: LabDaemon, i: number): Promise<void> => {
-        const out = join(ctx.workDir, 'd7y-warm', `warm-${i}.bin`);
-        const code = await d7y.get(daemon, ctx.warmUrl, out, ctx.timeoutMs).exited;
-        if (code !== 0) throw new Error(`the warm-up download on ${daemon.host.name} failed (exit ${code}); see ${out}.log`);
-        await rm(out, { force: true });
-      };
-      await warm(seed, 0);
-      await Promise.all(peers.map((p, i) => warm(p, i + 1)));
-      return [`daemons warmed by a ${ctx.warmSizeMiB} MiB download each in ${((performance.now() - t0) / 1000).toFixed(1)} s (untimed)`];
-    },
-  });
+  const get = (d7y: D7yLab, p: LabDaemon, out: string, url: string): BenchProcess => d7y.get(p, url, out, ctx.timeoutMs);
+  return onD7yCluster(ctx, 'd7y-warm', 'd7y get', () => undefined, (d7y, p, out) => get(d7y, p, out, ctx.url), { prepare: warmUp(ctx, 'd7y-warm', get) });
+}
+
+/**
+ * Warm daemons as in `d7y-warm`, and on all clients at once `curl --unix-socket` posting the
+ * download to the daemon's local API (what `d7y get` sends), the daemon writing the output file:
+ * the same work for the daemons with no node process started per download.
+ */
+export function runD7yApiWarm(ctx: ModeContext): Promise<ModeRun> {
+  const get = (d7y: D7yLab, p: LabDaemon, out: string, url: string): BenchProcess => d7y.get(p, url, out, ctx.timeoutMs);
+  return onD7yCluster(ctx, 'd7y-api-warm', 'curl to the local API', () => undefined, (_d7y, p, out) => {
+    const [cmd, args] = inHost(p.host, 'curl', ['-sf', '--max-time', String(Math.ceil(ctx.timeoutMs / 1000)), '--unix-socket', p.socket,
+      '-H', 'content-type: application/json', '--data', JSON.stringify({ url: ctx.url, output: out }), '-o', `${out}.events`, 'http://d7y/v1/tasks/download']);
+    return startProcess(ctx.teardown, `curl to the local API on ${p.host.name}`, cmd, args, { logFile: `${out}.log` });
+  }, { prepare: warmUp(ctx, 'd7y-api-warm', get) });
+}
+
+/**
+ * A `prepare` that has every daemon download the warm-up file, so that the code a download runs is
+ * compiled before the timed phase: the seed first, with `d7y get` (it serves no proxy), then the
+ * peers at once with `client`.
+ */
+function warmUp(ctx: ModeContext, mode: string, client: (d7y: D7yLab, daemon: LabDaemon, out: string, url: string) => BenchProcess) {
+  return async (d7y: D7yLab, seed: LabDaemon, peers: LabDaemon[]): Promise<string[]> => {
+    const t0 = performance.now();
+    const warm = async (daemon: LabDaemon, i: number): Promise<void> => {
+      const out = join(ctx.workDir, mode, `warm-${i}.bin`);
+      const code = await (daemon === seed ? d7y.get(seed, ctx.warmUrl, out, ctx.timeoutMs) : client(d7y, daemon, out, ctx.warmUrl)).exited;
+      if (code !== 0) throw new Error(`the warm-up download on ${daemon.host.name} failed (exit ${code}); see ${out}.log`);
+      await rm(out, { force: true });
+    };
+    await warm(seed, 0);
+    await Promise.all(peers.map((p, i) => warm(p, i + 1)));
+    return [`daemons warmed by a ${ctx.warmSizeMiB} MiB download each in ${((performance.now() - t0) / 1000).toFixed(1)} s (untimed)`];
+  };
 }
 
 /**
@@ -217,11 +239,27 @@ export function proxyPort(h: LabHost): number {
  * (`X-Dragonfly-Use-P2P: true`, so the GET goes through the swarm): no CLI start.
  */
 export function runCurlProxy(ctx: ModeContext): Promise<ModeRun> {
-  return onD7yCluster(ctx, 'curl-proxy', 'curl -x', (h) => ({ proxy: { listen: { port: proxyPort(h) } } }), (_d7y, p, out) => {
-    const [cmd, args] = inHost(p.host, 'curl', ['-sf', '--max-time', String(Math.ceil(ctx.timeoutMs / 1000)), '-x', `http://127.0.0.1:${proxyPort(p.host)}`,
-      '-H', 'X-Dragonfly-Use-P2P: true', '-o', out, ctx.url]);
-    return startProcess(ctx.teardown, `curl -x on ${p.host.name}`, cmd, args, { logFile: `${out}.log` });
-  });
+  return onD7yCluster(ctx, 'curl-proxy', 'curl -x', proxyConfig, (_d7y, p, out) => curlProxy(ctx, p, out, ctx.url));
+}
+
+/**
+ * The same with warm daemons: before the timed phase the seed fetches the warm-up file with `d7y
+ * get`, then every peer through its proxy, as `d7y-warm` does with `d7y get`. Clients start no
+ * node process.
+ */
+export function runCurlProxyWarm(ctx: ModeContext): Promise<ModeRun> {
+  const curl = (_d7y: D7yLab, p: LabDaemon, out: string, url: string): BenchProcess => curlProxy(ctx, p, out, url);
+  return onD7yCluster(ctx, 'curl-proxy-warm', 'curl -x', proxyConfig, (d7y, p, out) => curl(d7y, p, out, ctx.url),
+    { prepare: warmUp(ctx, 'curl-proxy-warm', curl) });
+}
+
+const proxyConfig = (h: LabHost): Record<string, unknown> => ({ proxy: { listen: { port: proxyPort(h) } } });
+
+/** curl fetching `url` through the proxy of `p`'s daemon, asking for P2P. */
+function curlProxy(ctx: ModeContext, p: LabDaemon, out: string, url: string): BenchProcess {
+  const [cmd, args] = inHost(p.host, 'curl', ['-sf', '--max-time', String(Math.ceil(ctx.timeoutMs / 1000)), '-x', `http://127.0.0.1:${proxyPort(p.host)}`,
+    '-H', 'X-Dragonfly-Use-P2P: true', '-o', out, url]);
+  return startProcess(ctx.teardown, `curl -x on ${p.host.name}`, cmd, args, { logFile: `${out}.log` });
 }
 
 /** The wall-clock millisecond a client wrote to its done file, or undefined while there is none. */

@@ -39,7 +39,7 @@ test('swarm refuses a missing or bad argument and says how to call it', (t) => {
   t.regex(t.throws(() => parseSwarmArgs(['--hosts', '4', '--bogus']))!.message, /bogus/);
   t.regex(t.throws(() => parseSwarmArgs(['--hosts', '4', '--size', '64', '--rate', '100', '--warm-size', '0']))!.message, /--warm-size 0 is not a positive number/);
   // An unknown mode's error lists every mode, both node-relay floors included.
-  t.regex((t.throws(() => parseSwarmArgs(['--hosts', '4', '--size', '64', '--rate', '100', '--modes', 'ftp'])) as { fix?: string }).fix ?? '', /choose from .*bt.*node-relay.*node-relay-native/);
+  t.regex((t.throws(() => parseSwarmArgs(['--hosts', '4', '--size', '64', '--rate', '100', '--modes', 'ftp'])) as { fix?: string }).fix ?? '', /choose from .*bt.*d7y-api-warm.*curl-proxy-warm.*node-relay.*node-relay-native/);
   t.deepEqual(parseSwarmArgs(['--hosts', '4', '--size', '64', '--rate', '100', '--modes', 'node-relay-native,node-relay,d7y,bt']).modes, ['node-relay-native', 'node-relay', 'd7y', 'bt']);
 });
 
