@@ -165,8 +165,7 @@ export function runD7y(ctx: ModeContext): Promise<ModeRun> {
  * daemon has been up for a while; then `d7y get` of the file on all clients at once.
  */
 export function runD7yWarm(ctx: ModeContext): Promise<ModeRun> {
-  const get = (d7y: D7yLab, p: LabDaemon, out: string, url: string): BenchProcess => d7y.get(p, url, out, ctx.timeoutMs);
-  return onD7yCluster(ctx, 'd7y-warm', 'd7y get', () => undefined, (d7y, p, out) => get(d7y, p, out, ctx.url), { prepare: warmUp(ctx, 'd7y-warm', get) });
+  return onD7yCluster(ctx, 'd7y-warm', 'd7y get', () => undefined, (d7y, p, out) => d7y.get(p, ctx.url, out, ctx.timeoutMs), { prepare: warmUp(ctx, 'd7y-warm') });
 }
 
 /**
@@ -175,25 +174,24 @@ export function runD7yWarm(ctx: ModeContext): Promise<ModeRun> {
  * the same work for the daemons with no node process started per download.
  */
 export function runD7yApiWarm(ctx: ModeContext): Promise<ModeRun> {
-  const get = (d7y: D7yLab, p: LabDaemon, out: string, url: string): BenchProcess => d7y.get(p, url, out, ctx.timeoutMs);
   return onD7yCluster(ctx, 'd7y-api-warm', 'curl to the local API', () => undefined, (_d7y, p, out) => {
     const [cmd, args] = inHost(p.host, 'curl', ['-sf', '--max-time', String(Math.ceil(ctx.timeoutMs / 1000)), '--unix-socket', p.socket,
       '-H', 'content-type: application/json', '--data', JSON.stringify({ url: ctx.url, output: out }), '-o', `${out}.events`, 'http://d7y/v1/tasks/download']);
     return startProcess(ctx.teardown, `curl to the local API on ${p.host.name}`, cmd, args, { logFile: `${out}.log` });
-  }, { prepare: warmUp(ctx, 'd7y-api-warm', get) });
+  }, { prepare: warmUp(ctx, 'd7y-api-warm') });
 }
 
 /**
  * A `prepare` that has every daemon download the warm-up file, so that the code a download runs is
- * compiled before the timed phase: the seed first, with `d7y get` (it serves no proxy), then the
- * peers at once with `client`.
+ * compiled before the timed phase: the seed first, then the peers at once, each with `d7y get`, or
+ * the peers with `client` where given (the seed serves no proxy).
  */
-function warmUp(ctx: ModeContext, mode: string, client: (d7y: D7yLab, daemon: LabDaemon, out: string, url: string) => BenchProcess) {
+function warmUp(ctx: ModeContext, mode: string, client?: (daemon: LabDaemon, out: string, url: string) => BenchProcess) {
   return async (d7y: D7yLab, seed: LabDaemon, peers: LabDaemon[]): Promise<string[]> => {
     const t0 = performance.now();
     const warm = async (daemon: LabDaemon, i: number): Promise<void> => {
       const out = join(ctx.workDir, mode, `warm-${i}.bin`);
-      const code = await (daemon === seed ? d7y.get(seed, ctx.warmUrl, out, ctx.timeoutMs) : client(d7y, daemon, out, ctx.warmUrl)).exited;
+      const code = await (daemon !== seed && client ? client(daemon, out, ctx.warmUrl) : d7y.get(daemon, ctx.warmUrl, out, ctx.timeoutMs)).exited;
       if (code !== 0) throw new Error(`the warm-up download on ${daemon.host.name} failed (exit ${code}); see ${out}.log`);
       await rm(out, { force: true });
     };
@@ -248,9 +246,8 @@ export function runCurlProxy(ctx: ModeContext): Promise<ModeRun> {
  * node process.
  */
 export function runCurlProxyWarm(ctx: ModeContext): Promise<ModeRun> {
-  const curl = (_d7y: D7yLab, p: LabDaemon, out: string, url: string): BenchProcess => curlProxy(ctx, p, out, url);
-  return onD7yCluster(ctx, 'curl-proxy-warm', 'curl -x', proxyConfig, (d7y, p, out) => curl(d7y, p, out, ctx.url),
-    { prepare: warmUp(ctx, 'curl-proxy-warm', curl) });
+  return onD7yCluster(ctx, 'curl-proxy-warm', 'curl -x', proxyConfig, (_d7y, p, out) => curlProxy(ctx, p, out, ctx.url),
+    { prepare: warmUp(ctx, 'curl-proxy-warm', (p, out, url) => curlProxy(ctx, p, out, url)) });
 }
 
 const proxyConfig = (h: LabHost): Record<string, unknown> => ({ proxy: { listen: { port: proxyPort(h) } } });
