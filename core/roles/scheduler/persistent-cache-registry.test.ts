@@ -46,6 +46,9 @@ test('a holder that leaves is replaced, a copy left by an export is promoted fir
   t.is(r.stat('a'.repeat(64), (id) => byId.get(id)).currentPersistentReplicaCount, 2);
 
   byId.delete('a');
+  const left = r.stat('a'.repeat(64), (id) => byId.get(id));
+  t.is(left.currentPersistentReplicaCount, 1, 'a holder whose host left is not counted, even before the next check');
+  t.deepEqual(left.holders.map((h) => h.host!.id), ['d']);
   for (const id of ['b', 'c']) r.announce(id, 900 * MIB, [], [], T0 + 5_900);
   r.announce('d', 900 * MIB, [{ task: facts(), persistent: true }], [], T0 + 5_900);
   const { placements } = tick(T0 + 6_000);
@@ -83,6 +86,30 @@ test('a host that refused a replica while exporting the same task is promoted on
   t.is(r.stat('a'.repeat(64), (id) => byId.get(id)).currentPersistentReplicaCount, 3);
 });
 
+test('a host that accepted a replica while exporting the same task, and then holds the copy unpinned, is asked again to pin it', (t) => {
+  const { r, byId, tick } = setup([host('a'), host('b'), host('c'), host('d')]);
+  for (const id of ['a', 'b', 'c', 'd']) r.announce(id, 900 * MIB, [], [], T0);
+  r.finished('a', facts(), T0, () => undefined);
+  const first = tick(T0 + 10).placements.map((p) => p.host.id).sort();
+  for (const id of first) r.holds('a'.repeat(64), id, T0 + 20);
+  const spare = ['b', 'c', 'd'].find((id) => !first.includes(id))!;
+
+  // a leaves while the spare host exports the task; the spare accepts the placement (its export is fetching).
+  byId.delete('a');
+  for (const id of first) r.announce(id, 900 * MIB, [{ task: facts(), persistent: true }], [], T0 + 5_900);
+  r.announce(spare, 900 * MIB, [], ['a'.repeat(64)], T0 + 5_900);
+  t.deepEqual(tick(T0 + 6_000).placements.map((p) => p.host.id), [spare]);
+
+  // The export ends unpinned: while the placement is fresh nothing more is asked, after that it is asked again.
+  r.announce(spare, 900 * MIB, [{ task: facts(), persistent: false }], [], T0 + 6_500);
+  t.deepEqual(tick(T0 + 6_600).placements, [], 'a fresh placement is not made twice');
+  for (const id of first) r.announce(id, 900 * MIB, [{ task: facts(), persistent: true }], [], T0 + 11_500);
+  r.announce(spare, 900 * MIB, [{ task: facts(), persistent: false }], [], T0 + 11_500);
+  t.deepEqual(tick(T0 + 11_600).placements.map((p) => p.host.id), [spare], 'the unpinned copy is promoted');
+  r.announce(spare, 900 * MIB, [{ task: facts(), persistent: true }], [], T0 + 12_000);
+  t.is(r.stat('a'.repeat(64), (id) => byId.get(id)).currentPersistentReplicaCount, 3);
+});
+
 test('at the TTL the task is forgotten, its holders listed for deletion, and the id reads as expired; a deleted id reads as deleted', (t) => {
   const { r, byId, tick } = setup([host('a')]);
   r.announce('a', 900 * MIB, [], [], T0);
@@ -110,7 +137,7 @@ test('a scheduler that restarted learns the tasks again from the holders\' annou
 });
 
 test('a replica whose fetch failed on its host (a copy that did not match its digest) is placed on another host, and the failing host is passed over', (t) => {
-  const { r, tick } = setup([host('a'), host('b'), host('c')]);
+  const { r, byId, tick } = setup([host('a'), host('b'), host('c')]);
   for (const [id, free] of [['a', 100], ['b', 900], ['c', 500]] as const) r.announce(id, free * MIB, [], [], T0);
   r.finished('a', facts({ persistentReplicaCount: 2 }), T0, () => undefined);
   t.deepEqual(tick(T0 + 100).placements.map((p) => p.host.id), ['b']);
@@ -119,5 +146,5 @@ test('a replica whose fetch failed on its host (a copy that did not match its di
   t.is(r.failed('a'.repeat(64), 'c', T0 + 400), 'replica');
   t.deepEqual(tick(T0 + 500).placements, [], 'both failing hosts are passed over for a while');
   t.is(r.failed('a'.repeat(64), 'a', T0 + 600), undefined, 'a holder\'s report changes nothing');
-  t.is(r.stat('a'.repeat(64), () => undefined).currentPersistentReplicaCount, 1, 'the task is kept with its one good copy');
+  t.is(r.stat('a'.repeat(64), (id) => byId.get(id)).currentPersistentReplicaCount, 1, 'the task is kept with its one good copy');
 });

@@ -134,7 +134,9 @@ export class PersistentCacheRegistry {
     for (const [id, entry] of this.tasks) {
       const h = entry.holders.get(hostId);
       if (h && !heldIds.has(id) && now - h.since > FRESH_HOLDER_MS) entry.holders.delete(hostId);
-      if (entry.placing.has(hostId) && !fetching.includes(id) && !heldIds.has(id) && now - entry.placing.get(hostId)! > FRESH_HOLDER_MS) {
+      // A placement the host neither fetches nor holds pinned is over (the host may hold an unpinned
+      // copy, say from an export that was fetching when it was asked): the next check asks again.
+      if (entry.placing.has(hostId) && !fetching.includes(id) && now - entry.placing.get(hostId)! > FRESH_HOLDER_MS) {
         entry.placing.delete(hostId);
       }
     }
@@ -279,15 +281,16 @@ export class PersistentCacheRegistry {
   }
 
   private view(entry: CacheTaskEntry, hostOf: (id: string) => HostRecord | undefined): PersistentCacheTask {
-    const holders = [...entry.holders].map(([hostId, h]) => {
+    // A holder whose host has left the cluster (until the next check drops it) is neither listed nor counted.
+    const holders = [...entry.holders].flatMap(([hostId, h]) => {
       const host = hostOf(hostId);
-      return { host: host ? hostMessage(host) : undefined, persistent: h.persistent, since: h.since, hostId };
+      return host ? [{ host: hostMessage(host), persistent: h.persistent, since: h.since }] : [];
     });
     return {
       ...entry.facts,
       currentPersistentReplicaCount: holders.filter((h) => h.persistent).length,
       currentReplicaCount: holders.filter((h) => !h.persistent).length,
-      holders: holders.filter((h) => h.host).map(({ host, persistent, since }) => ({ host, persistent, since })),
+      holders,
     };
   }
 }

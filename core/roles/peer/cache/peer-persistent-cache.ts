@@ -241,17 +241,29 @@ export class PeerPersistentCache implements CacheApi, Startable {
       if (persistent && !meta.persistent) await this.pin(meta);
       return true;
     }
-    if (this.busy.has(taskId)) return false;
+    const running = this.busy.get(taskId);
+    if (running) {
+      // An export (or import) of the same task is under way here: once it ends, the copy it left is
+      // pinned, or fetched again if it left none. Otherwise the scheduler would wait on this
+      // placement until its time-out while the peer holds an unpinned copy.
+      void running.catch(() => undefined).then(() => new Promise((resolve) => setImmediate(resolve)))
+        .then(() => this.place(taskId, persistent))
+        .catch((err: unknown) => this.replicaFailed(taskId, err));
+      return false;
+    }
     const task = await this.o.scheduler.stat(taskId);
     await this.checkRoom(task);
     void this.bringIn(task, persistent, () => undefined, new AbortController().signal)
       .then(() => this.announce())
-      .catch(async (err: unknown) => {
-        this.o.logger.warn({ taskId, err: (err as Error).message }, 'persistent cache replica could not be fetched');
-        const hostId = this.o.hostId();
-        await this.o.scheduler.uploadFailed(hostId, hostId, taskId, (err as Error).message).catch(() => undefined);
-      });
+      .catch((err: unknown) => this.replicaFailed(taskId, err));
     return false;
+  }
+
+  /** A replica placed here could not be fetched: the scheduler is told, to place it elsewhere. */
+  private async replicaFailed(taskId: string, err: unknown): Promise<void> {
+    this.o.logger.warn({ taskId, err: (err as Error).message }, 'persistent cache replica could not be fetched');
+    const hostId = this.o.hostId();
+    await this.o.scheduler.uploadFailed(hostId, hostId, taskId, (err as Error).message).catch(() => undefined);
   }
 
   /** The scheduler says the task is gone: the copy is removed. */
