@@ -109,14 +109,15 @@ export async function runDirect(ctx: ModeContext): Promise<ModeRun> {
  */
 async function onD7yCluster(ctx: ModeContext, mode: string, clients: string, peer: (h: LabHost) => Record<string, unknown> | undefined,
   start: (d7y: D7yLab, daemon: LabDaemon, output: string) => BenchProcess,
-  opts: { origin?: 'seed' | 'peer'; prepare?: (d7y: D7yLab, origin: LabDaemon, peers: LabDaemon[]) => Promise<string[]>; lab?: D7yLabOptions } = {}): Promise<ModeRun> {
+  opts: { origin?: 'seed' | 'peer'; seedPeer?: Record<string, unknown>; prepare?: (d7y: D7yLab, origin: LabDaemon, peers: LabDaemon[]) => Promise<string[]>;
+    lab?: D7yLabOptions; } = {}): Promise<ModeRun> {
   const dir = join(ctx.workDir, mode);
   const d7y = new D7yLab(ctx.teardown, dir, opts.lab);
   await d7y.init();
   const { daemon: scheduler, address } = await d7y.scheduler(ctx.lab.origin, 28002);
   const originKind = opts.origin ?? 'seed';
   const seed = await d7y.peer(ctx.lab.origin, { seed: originKind === 'seed', schedulers: [address], uploadBytesPerSec: ctx.originRateBytesPerSec,
-    peer: originKind === 'peer' ? peer(ctx.lab.origin) : undefined });
+    peer: originKind === 'peer' ? peer(ctx.lab.origin) : opts.seedPeer });
   const peers = await Promise.all(ctx.lab.clients.map((h) => d7y.peer(h, { seed: false, schedulers: [address], uploadBytesPerSec: ctx.rateBytesPerSec, peer: peer(h) })));
   const notes = (await opts.prepare?.(d7y, seed, peers)) ?? [];
   const outputs = ctx.lab.clients.map((h) => join(dir, `${h.name}.out`));
@@ -173,12 +174,17 @@ export function runD7yWarm(ctx: ModeContext): Promise<ModeRun> {
  * download to the daemon's local API (what `d7y get` sends), the daemon writing the output file:
  * the same work for the daemons with no node process started per download.
  */
-export function runD7yApiWarm(ctx: ModeContext): Promise<ModeRun> {
-  return onD7yCluster(ctx, 'd7y-api-warm', 'curl to the local API', () => undefined, (_d7y, p, out) => {
+export function runD7yApiWarm(ctx: ModeContext, mode = 'd7y-api-warm', peer?: Record<string, unknown>): Promise<ModeRun> {
+  return onD7yCluster(ctx, mode, 'curl to the local API', () => peer, (_d7y, p, out) => {
     const [cmd, args] = inHost(p.host, 'curl', ['-sf', '--max-time', String(Math.ceil(ctx.timeoutMs / 1000)), '--unix-socket', p.socket,
       '-H', 'content-type: application/json', '--data', JSON.stringify({ url: ctx.url, output: out }), '-o', `${out}.events`, 'http://d7y/v1/tasks/download']);
     return startProcess(ctx.teardown, `curl to the local API on ${p.host.name}`, cmd, args, { logFile: `${out}.log` });
-  }, { prepare: warmUp(ctx, 'd7y-api-warm') });
+  }, { prepare: warmUp(ctx, mode), seedPeer: peer });
+}
+
+/** `d7y-api-warm` with every daemon sending its pieces through JavaScript (`upload.sendfile` off), to compare with the kernel's sendfile. */
+export function runD7yApiWarmJs(ctx: ModeContext): Promise<ModeRun> {
+  return runD7yApiWarm(ctx, 'd7y-api-warm-js', { upload: { sendfile: false } });
 }
 
 /**

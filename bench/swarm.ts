@@ -11,10 +11,10 @@ import { startOrigin } from './support/origin-server.js';
 import { childPids } from './support/processes.js';
 import { median, round } from './support/stats.js';
 import { Teardown } from './support/teardown.js';
-import { runBt, runCacheExport, runCurlProxy, runCurlProxyWarm, runD7y, runD7yApiWarm, runD7yEncrypted, runD7yMutualTls, runD7yWarm, runDirect, runNodeRelay, runNodeRelayNative, type ModeContext, type ModeRun } from './swarm-modes.js';
+import { runBt, runCacheExport, runCurlProxy, runCurlProxyWarm, runD7y, runD7yApiWarm, runD7yApiWarmJs, runD7yEncrypted, runD7yMutualTls, runD7yWarm, runDirect, runNodeRelay, runNodeRelayNative, type ModeContext, type ModeRun } from './swarm-modes.js';
 
 const MODES: Record<string, (ctx: ModeContext) => Promise<ModeRun>> = {
-  direct: runDirect, bt: runBt, d7y: runD7y, 'd7y-warm': runD7yWarm, 'd7y-api-warm': runD7yApiWarm, 'd7y-mtls': runD7yMutualTls, 'd7y-encrypted': runD7yEncrypted, 'curl-proxy': runCurlProxy, 'curl-proxy-warm': runCurlProxyWarm, 'cache-export': runCacheExport, 'node-relay': runNodeRelay, 'node-relay-native': runNodeRelayNative,
+  direct: runDirect, bt: runBt, d7y: runD7y, 'd7y-warm': runD7yWarm, 'd7y-api-warm': runD7yApiWarm, 'd7y-api-warm-js': runD7yApiWarmJs, 'd7y-mtls': runD7yMutualTls, 'd7y-encrypted': runD7yEncrypted, 'curl-proxy': runCurlProxy, 'curl-proxy-warm': runCurlProxyWarm, 'cache-export': runCacheExport, 'node-relay': runNodeRelay, 'node-relay-native': runNodeRelayNative,
 };
 const MIB = 1024 * 1024;
 
@@ -38,7 +38,7 @@ function positive(name: string, text: string | undefined, fallback?: number): nu
   const n = Number(text);
   if (text === undefined || !Number.isFinite(n) || n <= 0) {
     throw new D7yError('D7Y_INVALID_ARGUMENT', `--${name} ${text ?? '(missing)'} is not a positive number`, {
-      fix: 'run: npm run bench -- swarm --hosts 4 --size 64 --rate 100 [--origin-rate 100] [--modes d7y,d7y-warm,d7y-api-warm,d7y-mtls,d7y-encrypted,direct,bt,curl-proxy,curl-proxy-warm,cache-export,node-relay,node-relay-native]',
+      fix: 'run: npm run bench -- swarm --hosts 4 --size 64 --rate 100 [--origin-rate 100] [--modes d7y,d7y-warm,d7y-api-warm,d7y-api-warm-js,d7y-mtls,d7y-encrypted,direct,bt,curl-proxy,curl-proxy-warm,cache-export,node-relay,node-relay-native]',
     });
   }
   return n;
@@ -57,7 +57,7 @@ export function parseSwarmArgs(argv: string[]): SwarmArgs {
     }).values;
   } catch (err) {
     throw new D7yError('D7Y_INVALID_ARGUMENT', `swarm: ${(err as Error).message}`, {
-      fix: 'run: npm run bench -- swarm --hosts 4 --size 64 --rate 100 [--origin-rate 100] [--modes d7y,d7y-warm,d7y-api-warm,d7y-mtls,d7y-encrypted,direct,bt,curl-proxy,curl-proxy-warm,cache-export,node-relay,node-relay-native] [--out file.jsonl] [--timeout 600] [--warm-size 16] [--keep]',
+      fix: 'run: npm run bench -- swarm --hosts 4 --size 64 --rate 100 [--origin-rate 100] [--modes d7y,d7y-warm,d7y-api-warm,d7y-api-warm-js,d7y-mtls,d7y-encrypted,direct,bt,curl-proxy,curl-proxy-warm,cache-export,node-relay,node-relay-native] [--out file.jsonl] [--timeout 600] [--warm-size 16] [--keep]',
     });
   }
   const hosts = positive('hosts', values.hosts);
@@ -199,7 +199,7 @@ function printTable(records: Record<string, unknown>[], tStar: number): void {
   }
   const total = (mode: string): number | undefined => (records.find((r) => r.mode === mode)?.cpu as CpuRecord)?.secondsPerGiB.total;
   const bt = total('bt');
-  for (const mode of ['d7y', 'd7y-warm', 'd7y-api-warm', 'd7y-mtls', 'd7y-encrypted', 'curl-proxy', 'curl-proxy-warm', 'node-relay', 'node-relay-native']) {
+  for (const mode of ['d7y', 'd7y-warm', 'd7y-api-warm', 'd7y-api-warm-js', 'd7y-mtls', 'd7y-encrypted', 'curl-proxy', 'curl-proxy-warm', 'node-relay', 'node-relay-native']) {
     const t = total(mode);
     if (bt && t) console.log(`CPU per GiB delivered, ${mode} / bt (all but the origin server): ${(t / bt).toFixed(2)}`);
   }

@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 bash scripts/test-deps.sh || { echo "0 passed, 1 failed"; exit 1; }
 npm run --silent build || { echo "build failed"; echo "0 passed, 1 failed"; exit 1; }
-npm run --silent build:native || { echo "the benchmarks' native addon did not build (bench/native)"; echo "0 passed, 1 failed"; exit 1; }
+npm run --silent build:native || { echo "the native addons did not build (native, bench/native)"; echo "0 passed, 1 failed"; exit 1; }
 
 log=$(mktemp)
 npx ava --tap "$@" 2>&1 | tee "$log"

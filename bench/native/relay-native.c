@@ -7,14 +7,12 @@
  *
  *   transfer(srcFd, fileFd, offset, length, relayFds, hash, callback(error, { received, crc32, digest }))
  *
- *   sendFile(socketFd, fileFd, offset, length, callback(error, { received }))
- *
  * `transfer` reads up to 256 KiB at a time into one buffer, hashes it (crc32 and sha256, both from node's
  * own zlib and OpenSSL), writes it at its offset and sends it to every relay before the next read.
  * The sockets are the caller's (non-blocking, as libuv left them): it must not read or write them
  * while a transfer runs. A socket that makes no progress for 30 s, a short file write or a
  * connection that closes before `length` bytes ends the transfer with an error naming it.
- * `sendFile` sends `length` bytes of the file from `offset` with sendfile(2), as nginx does.
+ * A seed holding the file sends with d7y's own addon (native/), by sendfile(2).
  */
 #define NAPI_VERSION 8
 #include <node_api.h>
@@ -27,7 +25,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -37,7 +34,7 @@
 
 typedef struct {
   napi_threadsafe_function done;
-  int src, file, relays[MAX_RELAYS], nrelays, hash, send_file;
+  int src, file, relays[MAX_RELAYS], nrelays, hash;
   int64_t offset, length, received;
   uint32_t crc;
   char digest[65];
@@ -75,24 +72,6 @@ static int send_all(Job *j, int fd, const uint8_t *b, size_t n) {
     }
   }
   return 0;
-}
-
-/* sendFile: the file's bytes to the socket (`relays[0]`) by the kernel. */
-static void run_send_file(Job *j) {
-  off_t at = j->offset;
-  while (j->received < j->length) {
-    int64_t left = j->length - j->received;
-    ssize_t n = sendfile(j->relays[0], j->file, &at, left < (1 << 20) ? (size_t)left : (1 << 20));
-    if (n > 0) {
-      j->received += n;
-    } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      if (await_fd(j, j->relays[0], POLLOUT, "the receiver")) return;
-    } else if (!(n < 0 && errno == EINTR)) {
-      snprintf(j->error, sizeof j->error, "sendfile after %lld of the %lld bytes: %s", (long long)j->received,
-               (long long)j->length, n < 0 ? strerror(errno) : "the file ended");
-      return;
-    }
-  }
 }
 
 static void run(Job *j) {
@@ -180,8 +159,7 @@ static void call_js(napi_env env, napi_value cb, void *context, void *data) {
 static void *worker(void *data) {
   Job *j = data;
   napi_threadsafe_function done = j->done;
-  if (j->send_file) run_send_file(j);
-  else run(j);
+  run(j);
   napi_call_threadsafe_function(done, j, napi_tsfn_blocking);
   napi_release_threadsafe_function(done, napi_tsfn_release);
   return NULL;
@@ -219,7 +197,7 @@ static napi_value start(napi_env env, Job *j, napi_value callback) {
 }
 
 /* A new job from `argc` arguments, the first four (socket, file, offset, length) read into it; NULL after a throw. */
-static Job *new_job(napi_env env, napi_callback_info info, size_t want, napi_value *argv, const char *usage, int send_file) {
+static Job *new_job(napi_env env, napi_callback_info info, size_t want, napi_value *argv, const char *usage) {
   size_t argc = want;
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   Job *j = calloc(1, sizeof *j);
@@ -227,20 +205,19 @@ static Job *new_job(napi_env env, napi_callback_info info, size_t want, napi_val
     napi_throw_error(env, NULL, "out of memory");
     return NULL;
   }
-  int *socket = send_file ? &j->relays[0] : &j->src;
+  int *socket = &j->src;
   if (argc != want) CHECK(napi_invalid_arg, usage);
   CHECK(napi_get_value_int32(env, argv[0], socket), "the socket's fd must be a number");
   CHECK(napi_get_value_int32(env, argv[1], &j->file), "fileFd must be a number");
   CHECK(napi_get_value_int64(env, argv[2], &j->offset), "offset must be a number");
   CHECK(napi_get_value_int64(env, argv[3], &j->length), "length must be a number");
   if (*socket < 0 || j->file < 0 || j->offset < 0 || j->length < 0) CHECK(napi_invalid_arg, "fds, offset and length must not be negative");
-  j->send_file = send_file;
   return j;
 }
 
 static napi_value transfer(napi_env env, napi_callback_info info) {
   napi_value argv[7];
-  Job *j = new_job(env, info, 7, argv, "transfer(srcFd, fileFd, offset, length, relayFds, hash, callback)", 0);
+  Job *j = new_job(env, info, 7, argv, "transfer(srcFd, fileFd, offset, length, relayFds, hash, callback)");
   if (!j) return NULL;
   uint32_t n = 0;
   CHECK(napi_get_array_length(env, argv[4], &n), "relayFds must be an array");
@@ -258,19 +235,9 @@ static napi_value transfer(napi_env env, napi_callback_info info) {
   return start(env, j, argv[6]);
 }
 
-static napi_value send_file(napi_env env, napi_callback_info info) {
-  napi_value argv[5];
-  Job *j = new_job(env, info, 5, argv, "sendFile(socketFd, fileFd, offset, length, callback)", 1);
-  if (!j) return NULL;
-  j->nrelays = 1;
-  return start(env, j, argv[4]);
-}
-
 NAPI_MODULE_INIT() {
   napi_value fn;
   napi_create_function(env, "transfer", NAPI_AUTO_LENGTH, transfer, NULL, &fn);
   napi_set_named_property(env, exports, "transfer", fn);
-  napi_create_function(env, "sendFile", NAPI_AUTO_LENGTH, send_file, NULL, &fn);
-  napi_set_named_property(env, exports, "sendFile", fn);
   return exports;
 }

@@ -105,10 +105,10 @@ export class D7yLab {
       peer: {
         seed: opts.seed, dataDir, socket,
         host: { ip: host.ip, hostname: name },
-        upload: { port: 0, maxBandwidth: Math.round(opts.uploadBytesPerSec) },
         rpc: { port: 0 }, pieceHttp: { port: 0 }, proxy: { listen: { port: 0 } }, metrics: { listen: { port: 0 } },
         schedulers: opts.schedulers, announceIntervalMs: 5_000,
         ...opts.peer,
+        upload: { port: 0, maxBandwidth: Math.round(opts.uploadBytesPerSec), ...(opts.peer?.upload as Record<string, unknown> | undefined) },
       },
     };
     return this.launch('peer', name, host, dataDir, config, socket);

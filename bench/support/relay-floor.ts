@@ -33,6 +33,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { contentHasher } from '../../core/task/content-hash.js';
 import { crc32 } from '../../core/task/piece-digest.js';
+import { nativeAddon } from '../../core/native/native-addon.js';
 
 const WRITE = process.env.RELAY_WRITE ?? 'sync';
 const HASH = process.env.RELAY_HASH !== '0';
@@ -43,7 +44,6 @@ const NATIVE = process.env.RELAY_NATIVE === '1';
 interface NativeRelay {
   transfer(src: number, file: number, offset: number, length: number, relays: number[], hash: boolean,
     callback: (e: Error | null, r: { received: number; crc32: number; digest: string }) => void): void;
-  sendFile(socket: number, file: number, offset: number, length: number, callback: (e: Error | null) => void): void;
 }
 
 function nativeRelay(): NativeRelay {
@@ -213,7 +213,9 @@ function seed(listen: string, url: string, size: number, parts: number, output: 
         sock.pause();
         (sock as unknown as { _handle: { readStop(): number } })._handle.readStop();
         const file = openSync(fileURLToPath(url), 'r');
-        nativeRelay().sendFile(socketFd(sock), file, start, end - start, (e) => {
+        const { addon, why } = nativeAddon();
+        if (!addon) fatal(`RELAY_NATIVE=1: ${why}`);
+        addon.sendFile(socketFd(sock), file, start, end - start, 30_000, (e) => {
           closeSync(file);
           if (e) fatal(`part ${index}: ${e.message}`);
           sock.end();

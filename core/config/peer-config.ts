@@ -40,6 +40,12 @@ export const PeerConfigSchema = unitObject({
     /** A send whose child reads nothing for this long is cut and its connection closed (Vortex and piece HTTP). */
     writeTimeout: duration({ min: 10 }).default(5_000),
     /**
+     * Vortex pieces stored as plain files go to children over plain TCP by the kernel (sendfile),
+     * when the native addon is built (`npm run build:native`); over TLS, encrypted at rest, or
+     * without the addon, they pass through JavaScript. Off: always through JavaScript.
+     */
+    sendfile: z.boolean().default(true),
+    /**
      * Normal peers: children one piece is sent to at once over Vortex; a further child is told the
      * peer is busy and fetches it from another holder (each child passing it on as it arrives), so
      * the last pieces of a swarm spread as a tree instead of from one peer to all. 0 = no limit.

@@ -157,6 +157,14 @@ export interface StorageMedium extends Startable {
    * bytes in turn with `readWritten`. Rejects as `readWritten` does for unknown pieces and ranges.
    */
   followWritten?(taskId: string, piece: Omit<PieceRecord, 'digest'>, range: { start: number; length: number }, progress: WrittenProgress): Promise<PieceReadable | undefined>;
+  /**
+   * `range` of a piece held or being written, as a span of a file holding its plain bytes, for the
+   * kernel to send (sendfile): the file's descriptor, where the range starts in the file, and the
+   * function (idempotent) that gives the descriptor back. The bytes of a piece being written are
+   * valid only up to what `onWritten` reported. Undefined when the medium keeps no such file (pieces
+   * encrypted at rest, memory). Rejects as `followWritten` does.
+   */
+  fileSpan?(taskId: string, piece: Omit<PieceRecord, 'digest'>, range: { start: number; length: number }): Promise<{ fd: number; position: number; release: () => void } | undefined>;
   /** The piece's bytes (a sub-range when given, relative to the piece). Rejects with D7Y_PIECE_NOT_FOUND. */
   readPiece(taskId: string, pieceNumber: number, range?: { start: number; length: number }): Promise<PieceReadable>;
   hasPiece(taskId: string, pieceNumber: number): Promise<boolean>;

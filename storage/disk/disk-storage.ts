@@ -358,6 +358,19 @@ export class DiskStorage implements StorageMedium {
     return followedFileRange(handle, bounds.offset, start, length, progress, release);
   }
 
+  /** See StorageMedium.fileSpan: the content file's shared read handle; undefined when pieces are encrypted at rest. */
+  async fileSpan(taskId: string, piece: Omit<PieceRecord, 'digest'>, range: { start: number; length: number }): Promise<{ fd: number; position: number; release: () => void } | undefined> {
+    this.assertRunning();
+    if (this.cipher) return undefined;
+    const task = this.tasks.get(taskId);
+    const bounds = task?.pieces.get(piece.number) ?? task?.filling.get(piece.number);
+    if (!task || !bounds) throw pieceNotFound(taskId, piece.number, this.name);
+    const { start } = checkWrittenRange(taskId, { number: piece.number, offset: bounds.offset, length: bounds.length }, piece, range, bounds.length);
+    this.touch(task);
+    const { handle, release } = await this.contentReader(taskId, piece.number);
+    return { fd: handle.fd, position: bounds.offset + start, release };
+  }
+
   async hasPiece(taskId: string, pieceNumber: number): Promise<boolean> {
     return this.tasks.get(taskId)?.pieces.has(pieceNumber) ?? false;
   }

@@ -1,6 +1,6 @@
 import { connect, isIP } from 'node:net';
 import type { NetConnectOpts, Socket, TcpNetConnectOpts } from 'node:net';
-import { connect as connectTls } from 'node:tls';
+import { connect as connectTls, TLSSocket } from 'node:tls';
 import type { NodeTls } from '../tls/node-tls.js';
 
 /**
@@ -22,6 +22,13 @@ export interface DirectReads {
 
 const handlers = new WeakMap<Socket, ReadHandler>();
 const directs = new WeakMap<Socket, DirectReads>();
+
+/** The descriptor of a plain TCP socket (undefined for TLS, or a socket without one). */
+export function plainSocketFd(socket: Socket): number | undefined {
+  if (socket instanceof TLSSocket) return undefined;
+  const fd = (socket as unknown as { _handle?: { fd?: unknown } })._handle?.fd;
+  return typeof fd === 'number' && fd >= 0 ? fd : undefined;
+}
 
 /**
  * A TLS connection (see NodeTls) whose decrypted reads go to the handler set with `onReads` (each

@@ -10,12 +10,24 @@ import { VortexDecoder } from './vortex-decoder.js';
 import type { VortexEvent } from './vortex-decoder.js';
 import { encodeAuthChallengeFrame, encodeErrorFrame, encodePieceContentFrame, VORTEX_MAX_ERROR_MESSAGE_BYTES, randomVortexPacketId } from './vortex-frames.js';
 import { VortexErrorCode, vortexRequestTagOf, type PieceKind } from './vortex-tags.js';
-import type { PieceProvider } from './piece-provider.js';
+import type { PieceFileSend, PieceProvider } from './piece-provider.js';
+import { sendFileSpan, type NativeAddon } from '../../native/native-addon.js';
+import { plainSocketFd } from './socket-reads.js';
 
 type RequestEvent = Extract<VortexEvent, { type: 'request' }>;
 
 /** How long a connection that got an error frame may linger for the peer to read it. */
 const LINGER_MS = 1000;
+
+/** A piece sent with sendfile(2) goes in slices of at most this, each counted and paced. */
+const SLICE_BYTES = 1024 * 1024;
+
+/** Pieces sent from their files by the kernel: the native addon, the cut for a reader taking nothing, and what keeps the connection from idling out meanwhile. */
+export interface VortexNativeSend {
+  addon: NativeAddon;
+  timeoutMs: number;
+  touch?: () => void;
+}
 
 /** A server's cluster credential check: the key, and where refusals are logged. */
 export interface VortexServerAuth {
@@ -46,6 +58,7 @@ export class VortexServerConnection {
     private readonly auth?: VortexServerAuth,
     private readonly kinds?: readonly PieceKind[],
     private readonly writeTimeoutMs?: number,
+    private readonly native?: VortexNativeSend,
   ) {
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     if (auth) {
@@ -110,6 +123,50 @@ export class VortexServerConnection {
     this.socket.once('close', () => clearTimeout(timer));
   }
 
+  /**
+   * Sends a piece from its file with sendfile(2), in slices of at most SLICE_BYTES (each counted and
+   * paced by the provider), following a piece that is still arriving. The header goes first through
+   * the socket, and the native send starts only once it reached the kernel. A failure, a cut for a
+   * stalled reader or a closed connection ends the send and closes the connection, as `writeBody` does.
+   */
+  private async serveFile(req: RequestEvent, header: Buffer, file: PieceFileSend, fd: number): Promise<void> {
+    const { addon, timeoutMs, touch } = this.native!;
+    const ac = new AbortController();
+    let job: object | undefined;
+    const abandon = (): void => {
+      ac.abort(new Error('connection closed'));
+      if (job) addon.cancel(job);
+    };
+    this.socket.once('close', abandon);
+    file.onCut(abandon);
+    const length = file.meta.length;
+    let at = 0;
+    try {
+      await flushed(this.socket, header);
+      while (at < length) {
+        if (ac.signal.aborted || this.socket.destroyed) throw new Error('connection closed');
+        const ready = await file.ready(at, ac.signal);
+        const n = Math.min(ready - at, SLICE_BYTES);
+        await file.take(n);
+        if (ac.signal.aborted || this.socket.destroyed) throw new Error('connection closed');
+        await sendFileSpan(addon, fd, file.fd, file.position + at, n, timeoutMs, (j) => { job = j; });
+        at += n;
+        file.sent(n);
+        touch?.();
+      }
+      file.end(true);
+      this.onServed();
+    } catch (err) {
+      file.end(false);
+      if (!this.socket.destroyed) {
+        this.logger.warn({ err, taskId: req.taskId, number: req.number, sent: at }, 'vortex: piece send failed mid-transfer, closing');
+      }
+      this.socket.destroy();
+    } finally {
+      this.socket.off('close', abandon);
+    }
+  }
+
   private async serve(req: RequestEvent): Promise<void> {
     if (this.kinds && !this.kinds.includes(req.kind)) {
       const message = `this peer does not serve ${req.kind} pieces (request tag ${vortexRequestTagOf(req.kind)}); it serves ${this.kinds.join(', ')} pieces`;
@@ -117,9 +174,14 @@ export class VortexServerConnection {
       if (!this.socket.destroyed) this.socket.write(encodeErrorFrame(req.packetId, VortexErrorCode.InvalidArgument, message));
       return;
     }
-    let piece: Awaited<ReturnType<PieceProvider['getPiece']>>;
+    const key = { taskId: req.taskId, number: req.number, kind: req.kind };
+    const fd = this.native && this.provider.getPieceFile ? plainSocketFd(this.socket) : undefined;
+    // A piece the provider keeps as a plain file goes by sendfile; any other as a stream.
+    type Got = { file: PieceFileSend } | { file?: undefined; piece: Awaited<ReturnType<PieceProvider['getPiece']>> };
+    let got: Got;
     try {
-      piece = await this.provider.getPiece({ taskId: req.taskId, number: req.number, kind: req.kind });
+      const file = fd === undefined ? undefined : await this.provider.getPieceFile!(key);
+      got = file ? { file } : { piece: await this.provider.getPiece(key) };
     } catch (err) {
       const code = vortexCodeOf(err);
       if (code !== VortexErrorCode.NotFound) this.logger.warn({ err, taskId: req.taskId, number: req.number }, 'vortex: provider failed');
@@ -128,13 +190,16 @@ export class VortexServerConnection {
     }
     let header: Buffer;
     try {
-      header = encodePieceContentFrame(req.packetId, req.kind, piece.meta);
+      header = encodePieceContentFrame(req.packetId, req.kind, got.file ? got.file.meta : got.piece.meta);
     } catch (err) {
-      piece.body.destroy();
+      if (got.file) got.file.end(false);
+      else got.piece.body.destroy();
       this.logger.warn({ err, taskId: req.taskId, number: req.number }, 'vortex: provider gave invalid piece metadata');
       if (!this.socket.destroyed) this.socket.write(encodeErrorFrame(req.packetId, VortexErrorCode.Internal, (err as Error).message));
       return;
     }
+    if (got.file) return this.serveFile(req, header, got.file, fd!);
+    const piece = got.piece;
     const abandon = (): void => { piece.body.destroy(); };
     this.socket.once('close', abandon);
     try {
@@ -151,6 +216,13 @@ export class VortexServerConnection {
       this.socket.off('close', abandon);
     }
   }
+}
+
+/** Resolves once every byte written to `socket` so far has reached the kernel. */
+function flushed(socket: Socket, last: Buffer): Promise<void> {
+  return new Promise((resolve, reject) => {
+    socket.write(last, (err) => (err ? reject(err) : resolve()));
+  });
 }
 
 /**

@@ -1,6 +1,7 @@
 import { createServer } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import type { NodeTls } from '../tls/node-tls.js';
+import type { NativeAddon } from '../../native/native-addon.js';
 import type { Server, Socket } from 'node:net';
 import type { Startable } from '../../contracts/startable.js';
 import { D7yError } from '../../errors/d7y-error.js';
@@ -36,6 +37,11 @@ export interface VortexServerOptions {
   kinds?: readonly PieceKind[];
   /** TLS of the node (security.tls): connections are TLS; in `mutual`, clients without a certificate of the cluster CA are refused. */
   tls?: NodeTls;
+  /**
+   * Pieces the provider keeps as plain files are sent by the kernel (sendfile(2)) with this native
+   * addon, on plain TCP connections; the rest, and every piece over TLS, as streams.
+   */
+  sendFile?: NativeAddon;
 }
 
 /**
@@ -146,6 +152,8 @@ export class VortexServer implements Startable {
     socket.setTimeout(this.idleTimeoutMs, () => socket.destroy());
     socket.on('error', (err) => this.logger.debug({ err, remote: socket.remoteAddress }, 'vortex: connection error'));
     socket.once('close', () => this.sockets.delete(socket));
-    new VortexServerConnection(socket, this.opts.provider, this.logger, () => { this.served += 1; }, this.auth, this.opts.kinds, this.opts.writeTimeoutMs);
+    const addon = this.opts.tls ? undefined : this.opts.sendFile;
+    const native = addon && { addon, timeoutMs: this.opts.writeTimeoutMs ?? this.idleTimeoutMs, touch: () => socket.setTimeout(this.idleTimeoutMs) };
+    new VortexServerConnection(socket, this.opts.provider, this.logger, () => { this.served += 1; }, this.auth, this.opts.kinds, this.opts.writeTimeoutMs, native);
   }
 }

@@ -57,6 +57,7 @@ import { cacheLocalRoutes } from './cache/cache-local-routes.js';
 import { PersistentCacheSchedulerClient } from '../../protocol/rpc/persistent-cache-clients.js';
 import { DfdaemonPersistentCacheService } from '../../protocol/rpc/gen/dfdaemon-persistent-cache.js';
 import type { CacheApi } from '../../protocol/local-api/cache-api.js';
+import { nativeAddon } from '../../native/native-addon.js';
 
 /**
  * The daemon on every host: downloads tasks piece by piece from other peers (or the origin),
@@ -183,11 +184,20 @@ export class PeerRole implements Role {
       schemes: this.sources.schemes(),
       storage: this.cfg.storage.medium,
       crc32: crc32Backend(),
+      sendfile: this.sendfileState(),
       download: { concurrency: this.cfg.download.concurrency, rateLimit: this.cfg.download.rateLimit },
       clusterCredential: this.auth ? 'required' : 'none (open)',
       metrics: this.metricsServer.url ? `${this.metricsServer.url}/metrics` : 'off',
       tls: this.tls?.mode ?? 'none',
     };
+  }
+
+  /** Whether Vortex pieces go out by sendfile(2), and if not, why. */
+  private sendfileState(): string {
+    if (!this.cfg.upload.sendfile) return 'off (upload.sendfile is false)';
+    if (this.tls) return 'off (TLS: pieces pass through JavaScript)';
+    const { why } = nativeAddon();
+    return why ? `off (${why})` : 'on';
   }
 
   async start(): Promise<void> {
@@ -262,7 +272,7 @@ export class PeerRole implements Role {
     this.vortexServer = new VortexServer({
       host: cfg.host.ip, port: cfg.upload.port, provider: new CachePieceProvider(provider, (id) => cache.isCacheTask(id)),
       logger: this.logger, maxConnections: cfg.upload.maxConnections, auth, tls, kinds: ['standard', 'persistent-cache'],
-      writeTimeoutMs: cfg.upload.writeTimeout,
+      writeTimeoutMs: cfg.upload.writeTimeout, sendFile: cfg.upload.sendfile ? nativeAddon().addon : undefined,
     });
     this.pieceHttp = new PieceHttpServer({
       host: cfg.host.ip, port: cfg.pieceHttp.port, provider: toolProvider, auth, tls, refusals: new RefusalLog(this.logger, 'piece http'),

@@ -113,6 +113,11 @@ export class TaskMediumRouter implements StorageMedium {
     return medium.followWritten?.(taskId, piece, range, progress);
   }
 
+  /** The medium's `fileSpan`; undefined when it has none (the caller reads the piece as a stream). */
+  async fileSpan(taskId: string, piece: Omit<PieceRecord, 'digest'>, range: { start: number; length: number }): Promise<{ fd: number; position: number; release: () => void } | undefined> {
+    return this.of(taskId).fileSpan?.(taskId, piece, range);
+  }
+
   /**
    * The medium's `readWritten`. A medium without one (it never calls `onWritten`) serves only held
    * pieces, through `readPiece`; a piece it is still writing is D7Y_PIECE_NOT_FOUND.

@@ -1,11 +1,12 @@
 import { pipeline, Transform, type Readable, type TransformCallback } from 'node:stream';
-import type { PieceReadable, StorageMedium } from '../../../contracts/storage-medium.js';
+import type { PieceRecord, StorageMedium } from '../../../contracts/storage-medium.js';
 import { D7yError } from '../../../errors/d7y-error.js';
 import { BUSY_PREFIX } from '../../../protocol/vortex/vortex-error-codes.js';
-import type { PieceContentMeta, PieceProvider, PieceRequest } from '../../../protocol/vortex/index.js';
+import type { PieceContentMeta, PieceFileSend, PieceProvider, PieceRequest } from '../../../protocol/vortex/index.js';
 import type { SeedOffers } from './seed-offers.js';
 import type { TaskCatalog } from '../tasks/task-catalog.js';
 import { relayedPiece } from './relayed-piece.js';
+import type { ReceivingPiece } from '../tasks/receiving-piece.js';
 import { TrafficType } from '../tasks/task-state.js';
 import type { TokenBucket } from '../token-bucket.js';
 import { StalledSend, type StallLimits } from './stalled-send.js';
@@ -62,7 +63,12 @@ export class UploadPieceProvider implements PieceProvider {
     };
   }
 
-  async getPiece(req: Pick<PieceRequest, 'taskId' | 'number'>, range?: { start: number; length: number }): Promise<{ meta: PieceContentMeta; body: Readable; recycle?: (chunk: Buffer) => void }> {
+  /**
+   * The piece (held, or still arriving: cut-through), its share of the children and its upload
+   * slot, and what opens its bytes; refused as busy while the peer drains.
+   */
+  private async open<T>(req: Pick<PieceRequest, 'taskId' | 'number'>, range: { start: number; length: number } | undefined,
+    read: (piece: PieceRecord | undefined, receiving: ReceivingPiece | undefined) => Promise<T>) {
     if (this.draining) throw new D7yError('D7Y_RATE_LIMITED', `${BUSY_PREFIX}this peer is shutting down; ask another holder`);
     const state = await this.tasks.find(req.taskId);
     if (!state) throw new D7yError('D7Y_TASK_NOT_FOUND', `task ${req.taskId} is not on this peer`);
@@ -72,12 +78,11 @@ export class UploadPieceProvider implements PieceProvider {
     const unshare = this.childrenPerPiece > 0 && !range ? this.share(`${req.taskId}/${req.number}`, req) : () => undefined;
     let release: () => void = unshare;
     let slot: () => void = () => undefined;
-    let source: PieceReadable;
+    let source: T;
     try {
       slot = this.slots ? await this.slots.acquire() : slot;
       release = () => { slot(); unshare(); };
-      source = piece ? await this.medium.readPiece(req.taskId, req.number, range)
-        : await relayedPiece(this.medium, req.taskId, receiving!, range ?? { start: 0, length: receiving!.length });
+      source = await read(piece, receiving);
     } catch (err) {
       release();
       throw err;
@@ -88,6 +93,13 @@ export class UploadPieceProvider implements PieceProvider {
       parentId: this.peerId(), trafficType: TrafficType.RemotePeer, cost: Math.round((piece?.cost ?? 0) / 1000),
       createdAt: Math.floor((piece?.createdAt ?? Date.now()) / 1000),
     };
+    return { source, meta, release, slot, receiving };
+  }
+
+  async getPiece(req: Pick<PieceRequest, 'taskId' | 'number'>, range?: { start: number; length: number }): Promise<{ meta: PieceContentMeta; body: Readable; recycle?: (chunk: Buffer) => void }> {
+    const { source, meta, release, slot } = await this.open(req, range, (piece, receiving) => (piece
+      ? this.medium.readPiece(req.taskId, req.number, range)
+      : relayedPiece(this.medium, req.taskId, receiving!, range ?? { start: 0, length: receiving!.length })));
     this.stats.begin();
     let sent = 0;
     const limiter = this.limiter;
@@ -134,5 +146,73 @@ export class UploadPieceProvider implements PieceProvider {
     counted.on('close', () => { end(false); source.destroy(); });
     pipeline(source, counted, () => undefined);
     return { meta, body: counted, recycle: source.recycle?.bind(source) };
+  }
+
+  /**
+   * The whole piece as a span of the medium's file (see PieceProvider.getPieceFile), with the same
+   * share, slot, upload limit, stats and stall watch as `getPiece`; undefined when the medium keeps
+   * no plain file for it.
+   */
+  async getPieceFile(req: Pick<PieceRequest, 'taskId' | 'number'>): Promise<PieceFileSend | undefined> {
+    const medium = this.medium;
+    if (!medium.fileSpan) return undefined;
+    const { source: file, meta, release, slot, receiving } = await this.open(req, undefined, (piece, r) => {
+      const bounds = piece ?? r!;
+      return medium.fileSpan!(req.taskId, { number: bounds.number, offset: bounds.offset, length: bounds.length }, { start: 0, length: bounds.length });
+    });
+    if (!file) {
+      release();
+      return undefined;
+    }
+    this.stats.begin();
+    const { limiter, stats, offers } = this;
+    let sent = 0;
+    let waiting = false;
+    let cut: () => void = () => undefined;
+    const watch = this.stall
+      ? new StalledSend(this.stall, () => waiting, slot, () => cut())
+      : undefined;
+    let ended = false;
+    return {
+      meta, fd: file.fd, position: file.position,
+      async ready(at: number, signal: AbortSignal): Promise<number> {
+        waiting = true;
+        try {
+          for (;;) {
+            if (!receiving) return meta.length;
+            if (receiving.error) throw receiving.error;
+            const ready = receiving.done ? meta.length : receiving.written;
+            if (ready > at) return ready;
+            await receiving.more(at, signal);
+          }
+        } finally {
+          waiting = false;
+        }
+      },
+      async take(bytes: number): Promise<void> {
+        stats.record(bytes);
+        const wait = limiter.take(bytes);
+        if (wait === 0) return;
+        watch?.throttle(true);
+        await new Promise((resolve) => setTimeout(resolve, wait));
+        watch?.throttle(false);
+      },
+      sent(bytes: number): void {
+        sent += bytes;
+        watch?.progress();
+      },
+      onCut(fn: () => void): void {
+        cut = fn;
+      },
+      end(ok: boolean): void {
+        if (ended) return;
+        ended = true;
+        watch?.stop();
+        file.release();
+        release();
+        stats.end(ok && sent === meta.length, sent);
+        offers?.uploaded(req.taskId, req.number, ok && sent === meta.length);
+      },
+    };
   }
 }

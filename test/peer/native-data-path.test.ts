@@ -1,0 +1,174 @@
+import { randomBytes } from 'node:crypto';
+import { PassThrough } from 'node:stream';
+import test, { type ExecutionContext } from 'ava';
+import { nativeAddon, type NativeAddon } from '../../core/native/native-addon.js';
+import { VortexClient, VortexServer } from '../../core/protocol/vortex/index.js';
+import { TaskState } from '../../core/roles/peer/tasks/task-state.js';
+import type { TaskCatalog } from '../../core/roles/peer/tasks/task-catalog.js';
+import { TokenBucket } from '../../core/roles/peer/token-bucket.js';
+import { UploadPieceProvider } from '../../core/roles/peer/upload/upload-piece-provider.js';
+import { UploadStats } from '../../core/roles/peer/upload/upload-stats.js';
+import { pieceDigest } from '../../core/task/piece-digest.js';
+import { readAll } from '../../core/testing/storage-medium-contract.js';
+import { stalledReader } from '../../core/testing/stalled-reader.js';
+import { DiskStorage } from '../../storage/disk/disk-storage.js';
+import { tmpDir } from '../support/env.js';
+
+const MIB = 1024 * 1024;
+const LEN = 8 * MIB;
+const TASK = 'c'.repeat(64);
+
+/** The real addon (npm test builds it), counting the bytes it was asked to send. */
+function countingAddon(): NativeAddon & { bytes: number; calls: number } {
+  const { addon, why } = nativeAddon();
+  if (!addon) throw new Error(why);
+  const counted = {
+    bytes: 0,
+    calls: 0,
+    sendFile: (...args: Parameters<NativeAddon['sendFile']>) => {
+      counted.calls += 1;
+      counted.bytes += args[3];
+      return addon.sendFile(...args);
+    },
+    cancel: (job: object) => addon.cancel(job),
+  };
+  return counted;
+}
+
+async function peer(t: ExecutionContext, opts: { sendFile?: NativeAddon; writeTimeoutMs?: number; rate?: number; encryption?: boolean } = {}) {
+  const dir = await tmpDir(t, 'd7y-sendfile-');
+  let encryption: { keyFile: string } | undefined;
+  if (opts.encryption) {
+    const { writeFile } = await import('node:fs/promises');
+    encryption = { keyFile: `${dir}/key` };
+    await writeFile(encryption.keyFile, randomBytes(32).toString('hex'), { mode: 0o600 });
+  }
+  const disk = new DiskStorage({ dir: `${dir}/data`, encryption });
+  await disk.start();
+  t.teardown(() => disk.stop());
+  const state = new TaskState(TASK);
+  state.record = await disk.putTask({ taskId: TASK, url: 'https://origin.example/f', pieceLength: LEN, contentLength: 2 * LEN });
+  const tasks = { find: async (id: string) => (id === TASK ? state : undefined) } as unknown as TaskCatalog;
+  const stats = new UploadStats();
+  const provider = new UploadPieceProvider(tasks, disk, new TokenBucket(opts.rate ?? 0), stats, () => 'parent', undefined, undefined, 0,
+    { slotReleaseMs: 1_000, cutMs: opts.writeTimeoutMs ?? 5_000 });
+  const server = new VortexServer({ host: '127.0.0.1', port: 0, provider, sendFile: opts.sendFile, writeTimeoutMs: opts.writeTimeoutMs });
+  await server.start();
+  t.teardown(() => server.stop());
+  const client = new VortexClient({ readTimeoutMs: 10_000 });
+  t.teardown(() => client.close());
+  return { disk, state, server, client, stats, addr: { host: '127.0.0.1', port: server.port } };
+}
+
+async function until(what: string, ok: () => boolean, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+test('held pieces go out by sendfile byte-exact, one after the other on one connection, counted in the upload stats', async (t) => {
+  const addon = countingAddon();
+  const { disk, state, client, stats, addr, server } = await peer(t, { sendFile: addon });
+  const pieces = [randomBytes(LEN), randomBytes(LEN)];
+  for (const [n, data] of pieces.entries()) {
+    state.addPiece({ ...(await disk.writePiece(TASK, { number: n, offset: n * LEN, length: LEN }, data)), createdAt: Date.now() });
+  }
+  for (const [n, data] of pieces.entries()) {
+    const { meta, body } = await client.downloadPiece(addr, { taskId: TASK, number: n });
+    t.is(meta.length, LEN);
+    t.is(meta.digest, pieceDigest(data));
+    t.true((await readAll(body)).equals(data), `piece ${n} arrives byte-exact`);
+  }
+  t.is(addon.bytes, 2 * LEN, 'every byte went by sendfile');
+  t.is(addon.calls, 2 * (LEN / MIB), 'in slices of 1 MiB');
+  t.is(server.acceptedConnections, 1, 'the header of the second piece follows the first piece on the same connection');
+  await until('the stats to count both sends', () => stats.successCount === 2);
+  t.is(stats.sentBytes, 2 * LEN);
+});
+
+test('a piece still arriving is sent by sendfile as its bytes land; the child gets it byte-exact', async (t) => {
+  const addon = countingAddon();
+  const { disk, state, client, addr } = await peer(t, { sendFile: addon });
+  const data = randomBytes(LEN);
+  const digest = pieceDigest(data);
+  const upstream = new PassThrough();
+  const receiving = state.startReceiving({ number: 0, offset: 0, length: LEN, digest });
+  const writing = disk.writePiece(TASK, { number: 0, offset: 0, length: LEN }, upstream, digest, { onWritten: (b) => receiving.advance(b) });
+  upstream.write(data.subarray(0, MIB));
+  await until('the first MiB to be written', () => receiving.written >= MIB);
+  const { body } = await client.downloadPiece(addr, { taskId: TASK, number: 0 });
+  const reading = readAll(body);
+  await until('the first MiB to be sent', () => addon.bytes >= MIB);
+  t.false(receiving.done, 'bytes went out before the piece was whole here');
+  upstream.end(data.subarray(MIB));
+  state.addPiece({ ...(await writing), createdAt: Date.now() });
+  state.endReceiving(receiving, undefined);
+  t.true((await reading).equals(data), 'the whole piece arrives, byte-exact');
+  t.is(addon.bytes, LEN);
+});
+
+test('a piece whose arrival fails here ends the send and closes the connection', async (t) => {
+  const addon = countingAddon();
+  const { disk, state, client, addr } = await peer(t, { sendFile: addon });
+  const data = randomBytes(LEN);
+  const upstream = new PassThrough();
+  const receiving = state.startReceiving({ number: 0, offset: 0, length: LEN, digest: pieceDigest(data) });
+  const writing = disk.writePiece(TASK, { number: 0, offset: 0, length: LEN }, upstream, pieceDigest(data), { onWritten: (b) => receiving.advance(b) });
+  upstream.write(data.subarray(0, MIB));
+  await until('the first MiB to be written', () => receiving.written >= MIB);
+  const { body } = await client.downloadPiece(addr, { taskId: TASK, number: 0 });
+  const reading = readAll(body);
+  upstream.destroy(new Error('parent went away'));
+  state.endReceiving(receiving, await writing.catch((e: unknown) => e));
+  const err = await t.throwsAsync(reading);
+  t.regex(err?.message ?? '', /closed|ended|short|before/i, 'the child sees the piece end early, not a hang');
+});
+
+test('a child that stops reading is cut after the write time-out; the server stays up for the next', async (t) => {
+  const addon = countingAddon();
+  const { disk, state, client, addr, server } = await peer(t, { sendFile: addon, writeTimeoutMs: 300 });
+  const data = randomBytes(LEN);
+  state.addPiece({ ...(await disk.writePiece(TASK, { number: 0, offset: 0, length: LEN }, data)), createdAt: Date.now() });
+  const closedAfter = await stalledReader(addr, TASK, 0);
+  t.not(closedAfter, undefined, 'the server closed the connection');
+  t.true(closedAfter! < 5_000, `closed after ${closedAfter} ms`);
+  t.true((await readAll((await client.downloadPiece(addr, { taskId: TASK, number: 0 })).body)).equals(data), 'the next child is served');
+  await until('the cut connection to be gone', () => server.openConnections === 1);
+});
+
+test('a child that closes mid-piece ends the send at once; the upload rate limit paces sendfile too', async (t) => {
+  const addon = countingAddon();
+  const { disk, state, client, addr, server } = await peer(t, { sendFile: addon, rate: 4 * MIB });
+  const data = randomBytes(LEN);
+  state.addPiece({ ...(await disk.writePiece(TASK, { number: 0, offset: 0, length: LEN }, data)), createdAt: Date.now() });
+  const started = Date.now();
+  t.true((await readAll((await client.downloadPiece(addr, { taskId: TASK, number: 0 })).body)).equals(data));
+  const took = Date.now() - started;
+  t.true(took >= 700, `8 MiB at 4 MiB/s took ${took} ms (after a burst of one second's worth, about 1 s)`);
+
+  const ac = new AbortController();
+  const { body } = await client.downloadPiece(addr, { taskId: TASK, number: 0 }, { signal: ac.signal });
+  let got = 0;
+  await t.throwsAsync(async () => {
+    for await (const chunk of body) {
+      got += (chunk as Buffer).length;
+      if (got >= MIB) ac.abort();
+    }
+  });
+  await until('the server to drop the connection', () => server.openConnections === 0, 3_000);
+  t.true(addon.bytes < 2 * LEN, 'the rest of the piece was not sent');
+});
+
+test('over an encrypted disk, or without the addon, pieces pass through JavaScript and arrive the same', async (t) => {
+  const addon = countingAddon();
+  for (const opts of [{ sendFile: addon, encryption: true }, { sendFile: undefined }]) {
+    const { disk, state, client, addr } = await peer(t, opts);
+    const data = randomBytes(LEN);
+    state.addPiece({ ...(await disk.writePiece(TASK, { number: 0, offset: 0, length: LEN }, data)), createdAt: Date.now() });
+    t.true((await readAll((await client.downloadPiece(addr, { taskId: TASK, number: 0 })).body)).equals(data));
+  }
+  t.is(addon.calls, 0, 'sendfile never sent encrypted bytes');
+});
+
