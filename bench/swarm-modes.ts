@@ -182,9 +182,12 @@ export function runD7yApiWarm(ctx: ModeContext, mode = 'd7y-api-warm', peer?: Re
   }, { prepare: warmUp(ctx, mode), seedPeer: peer });
 }
 
-/** `d7y-api-warm` with every daemon sending its pieces through JavaScript (`upload.sendfile` off), to compare with the kernel's sendfile. */
+/**
+ * `d7y-api-warm` with every byte passing through JavaScript (`upload.sendfile` and
+ * `download.nativeReads` off), to compare with the native addon's data path.
+ */
 export function runD7yApiWarmJs(ctx: ModeContext): Promise<ModeRun> {
-  return runD7yApiWarm(ctx, 'd7y-api-warm-js', { upload: { sendfile: false } });
+  return runD7yApiWarm(ctx, 'd7y-api-warm-js', { upload: { sendfile: false }, download: { nativeReads: false } });
 }
 
 /**

@@ -1,17 +1,19 @@
 /*
  * d7y's native data path: pieces sent from the file they are stored in by the kernel (sendfile(2)),
- * with no byte passing through JavaScript.
+ * with no byte passing through JavaScript, and piece bodies read off a socket in large batches.
  *
  *   const job = sendFile(socketFd, fileFd, offset, length, timeoutMs, callback(error, sent))
+ *   const job = recvInto(socketFd, buffer, offset, length, timeoutMs, callback(error, received))
  *   cancel(job)
  *
- * `sendFile` duplicates both descriptors and sends `length` bytes of the file from `offset` to the
- * socket in a thread of its own, waiting for the socket to take more as needed; the caller must not
- * write to the socket until `callback` runs. A socket that takes nothing for `timeoutMs`, a file
- * shorter than asked or a connection that closes ends the send with an error naming how far it
- * got. `cancel` (before the callback) shuts the socket down, which ends the send at once. The
- * duplicates are closed only after the callback, so a descriptor number the caller closes and the
- * system reuses is never touched.
+ * `sendFile` sends `length` bytes of the file from `offset` to the socket; `recvInto` reads exactly
+ * `length` bytes from the socket into `buffer` at `offset` (never more: what follows belongs to the
+ * caller). Each runs in a thread of its own on duplicates of the descriptors, waiting on the socket
+ * as needed; the caller must not write to (sendFile) or read from (recvInto) the socket until
+ * `callback` runs. A socket that makes no progress for `timeoutMs`, a file shorter than asked or a
+ * connection that closes ends the call with an error naming how far it got. `cancel` (before the
+ * callback) shuts the socket down, which ends the call at once. The duplicates are closed only after
+ * the callback, so a descriptor number the caller closes and the system reuses is never touched.
  */
 #define NAPI_VERSION 8
 #include <node_api.h>
@@ -37,10 +39,49 @@ typedef struct {
   int running;
   int socket, file, timeout_ms;
   int64_t offset, length, sent;
+  /* recvInto: where the bytes go, and the reference that keeps the buffer alive meanwhile. */
+  uint8_t *into;
+  napi_ref buffer;
   char error[256];
 } Job;
 
+/* Waits until the socket is ready for `events`; 0, or -1 with the job's error set. */
+static int await_socket(Job *j, short events, const char *stalled) {
+  struct pollfd p = { j->socket, events, 0 };
+  int r = poll(&p, 1, j->timeout_ms);
+  if (r == 0) {
+    snprintf(j->error, sizeof j->error, "%s for %d ms (%lld of %lld bytes)", stalled, j->timeout_ms, (long long)j->sent, (long long)j->length);
+    return -1;
+  }
+  if (r < 0 && errno != EINTR) {
+    snprintf(j->error, sizeof j->error, "waiting on the socket: %s", strerror(errno));
+    return -1;
+  }
+  return 0;
+}
+
+static void run_recv(Job *j) {
+  while (j->sent < j->length) {
+    ssize_t n = recv(j->socket, j->into + j->sent, (size_t)(j->length - j->sent), 0);
+    if (n > 0) {
+      j->sent += n;
+    } else if (n == 0) {
+      snprintf(j->error, sizeof j->error, "the connection closed after %lld of %lld bytes", (long long)j->sent, (long long)j->length);
+      return;
+    } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      if (await_socket(j, POLLIN, "no data")) return;
+    } else if (errno != EINTR) {
+      snprintf(j->error, sizeof j->error, "reading after %lld of %lld bytes: %s", (long long)j->sent, (long long)j->length, strerror(errno));
+      return;
+    }
+  }
+}
+
 static void run(Job *j) {
+  if (j->into) {
+    run_recv(j);
+    return;
+  }
   off_t at = j->offset;
   while (j->sent < j->length) {
     int64_t left = j->length - j->sent;
@@ -48,17 +89,7 @@ static void run(Job *j) {
     if (n > 0) {
       j->sent += n;
     } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      struct pollfd p = { j->socket, POLLOUT, 0 };
-      int r = poll(&p, 1, j->timeout_ms);
-      if (r == 0) {
-        snprintf(j->error, sizeof j->error, "the receiver took none of the bytes for %d ms (%lld of %lld sent); upload cut",
-                 j->timeout_ms, (long long)j->sent, (long long)j->length);
-        return;
-      }
-      if (r < 0 && errno != EINTR) {
-        snprintf(j->error, sizeof j->error, "waiting on the receiver: %s", strerror(errno));
-        return;
-      }
+      if (await_socket(j, POLLOUT, "the receiver took none of the bytes")) return;
     } else if (!(n < 0 && errno == EINTR)) {
       snprintf(j->error, sizeof j->error, "sendfile after %lld of %lld bytes: %s", (long long)j->sent, (long long)j->length,
                n < 0 ? strerror(errno) : "the file ended early");
@@ -86,8 +117,10 @@ static void call_js(napi_env env, napi_value cb, void *context, void *data) {
     napi_call_function(env, undef, cb, 2, args, NULL);
   }
   close(j->socket);
-  close(j->file);
+  if (j->file >= 0) close(j->file);
   j->socket = j->file = -1;
+  if (j->buffer) napi_delete_reference(env, j->buffer);
+  j->buffer = NULL;
   napi_delete_reference(env, j->self);
 }
 
@@ -117,47 +150,17 @@ static napi_value fail(napi_env env, const char *what) {
   return NULL;
 }
 
-static napi_value send_file(napi_env env, napi_callback_info info) {
-  size_t argc = 6;
-  napi_value argv[6];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc != 6) return fail(env, "sendFile(socketFd, fileFd, offset, length, timeoutMs, callback)");
-  int32_t socket_fd, file_fd, timeout_ms;
-  int64_t offset, length;
-  napi_valuetype t;
-  if (napi_get_value_int32(env, argv[0], &socket_fd) != napi_ok || socket_fd < 0) return fail(env, "socketFd must be a descriptor");
-  if (napi_get_value_int32(env, argv[1], &file_fd) != napi_ok || file_fd < 0) return fail(env, "fileFd must be a descriptor");
-  if (napi_get_value_int64(env, argv[2], &offset) != napi_ok || offset < 0) return fail(env, "offset must be a number >= 0");
-  if (napi_get_value_int64(env, argv[3], &length) != napi_ok || length < 0) return fail(env, "length must be a number >= 0");
-  if (napi_get_value_int32(env, argv[4], &timeout_ms) != napi_ok || timeout_ms <= 0) return fail(env, "timeoutMs must be a number > 0");
-  napi_typeof(env, argv[5], &t);
-  if (t != napi_function) return fail(env, "callback must be a function");
-
-  Job *j = calloc(1, sizeof *j);
-  if (!j) return fail(env, "out of memory");
-  j->offset = offset;
-  j->length = length;
-  j->timeout_ms = timeout_ms;
-  j->socket = dup(socket_fd);
-  j->file = dup(file_fd);
-  if (j->socket < 0 || j->file < 0) {
-    char msg[128];
-    snprintf(msg, sizeof msg, "could not duplicate a descriptor: %s", strerror(errno));
-    if (j->socket >= 0) close(j->socket);
-    if (j->file >= 0) close(j->file);
-    free(j);
-    napi_throw_error(env, NULL, msg);
-    return NULL;
-  }
+/* Wraps `j` in the object returned to JavaScript and starts its thread; NULL after a throw. */
+static napi_value start_job(napi_env env, Job *j, napi_value callback) {
   napi_value job, name;
   napi_create_object(env, &job);
   if (napi_wrap(env, job, j, finalize_job, NULL, NULL) != napi_ok) {
     finalize_job(env, j, NULL);
-    napi_throw_error(env, NULL, "could not wrap the send");
+    napi_throw_error(env, NULL, "could not wrap the call");
     return NULL;
   }
-  napi_create_string_utf8(env, "d7y sendFile", NAPI_AUTO_LENGTH, &name);
-  if (napi_create_threadsafe_function(env, argv[5], NULL, name, 0, 1, NULL, NULL, NULL, call_js, &j->done) != napi_ok) {
+  napi_create_string_utf8(env, "d7y native", NAPI_AUTO_LENGTH, &name);
+  if (napi_create_threadsafe_function(env, callback, NULL, name, 0, 1, NULL, NULL, NULL, call_js, &j->done) != napi_ok) {
     napi_throw_error(env, NULL, "could not set the callback up");
     return NULL;
   }
@@ -173,10 +176,80 @@ static napi_value send_file(napi_env env, napi_callback_info info) {
     j->running = 0;
     napi_delete_reference(env, j->self);
     napi_release_threadsafe_function(j->done, napi_tsfn_abort);
-    napi_throw_error(env, NULL, "could not start a send thread");
+    napi_throw_error(env, NULL, "could not start a thread");
     return NULL;
   }
   return job;
+}
+
+/* A job on a duplicate of `fd` (and of `file` unless it is -1); NULL after a throw. */
+static Job *new_job(napi_env env, int fd, int file, int64_t offset, int64_t length, int timeout_ms) {
+  Job *j = calloc(1, sizeof *j);
+  if (!j) {
+    napi_throw_error(env, NULL, "out of memory");
+    return NULL;
+  }
+  j->offset = offset;
+  j->length = length;
+  j->timeout_ms = timeout_ms;
+  j->socket = dup(fd);
+  j->file = file >= 0 ? dup(file) : -1;
+  if (j->socket < 0 || (file >= 0 && j->file < 0)) {
+    char msg[128];
+    snprintf(msg, sizeof msg, "could not duplicate a descriptor: %s", strerror(errno));
+    if (j->socket >= 0) close(j->socket);
+    if (j->file >= 0) close(j->file);
+    free(j);
+    napi_throw_error(env, NULL, msg);
+    return NULL;
+  }
+  return j;
+}
+
+static napi_value send_file(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value argv[6];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc != 6) return fail(env, "sendFile(socketFd, fileFd, offset, length, timeoutMs, callback)");
+  int32_t socket_fd, file_fd, timeout_ms;
+  int64_t offset, length;
+  napi_valuetype t;
+  if (napi_get_value_int32(env, argv[0], &socket_fd) != napi_ok || socket_fd < 0) return fail(env, "socketFd must be a descriptor");
+  if (napi_get_value_int32(env, argv[1], &file_fd) != napi_ok || file_fd < 0) return fail(env, "fileFd must be a descriptor");
+  if (napi_get_value_int64(env, argv[2], &offset) != napi_ok || offset < 0) return fail(env, "offset must be a number >= 0");
+  if (napi_get_value_int64(env, argv[3], &length) != napi_ok || length < 0) return fail(env, "length must be a number >= 0");
+  if (napi_get_value_int32(env, argv[4], &timeout_ms) != napi_ok || timeout_ms <= 0) return fail(env, "timeoutMs must be a number > 0");
+  napi_typeof(env, argv[5], &t);
+  if (t != napi_function) return fail(env, "callback must be a function");
+  Job *j = new_job(env, socket_fd, file_fd, offset, length, timeout_ms);
+  return j ? start_job(env, j, argv[5]) : NULL;
+}
+
+static napi_value recv_into(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value argv[6];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc != 6) return fail(env, "recvInto(socketFd, buffer, offset, length, timeoutMs, callback)");
+  int32_t socket_fd, timeout_ms;
+  int64_t offset, length;
+  void *data = NULL;
+  size_t size = 0;
+  bool is_buffer = false;
+  napi_valuetype t;
+  if (napi_get_value_int32(env, argv[0], &socket_fd) != napi_ok || socket_fd < 0) return fail(env, "socketFd must be a descriptor");
+  if (napi_is_buffer(env, argv[1], &is_buffer) != napi_ok || !is_buffer || napi_get_buffer_info(env, argv[1], &data, &size) != napi_ok)
+    return fail(env, "buffer must be a Buffer");
+  if (napi_get_value_int64(env, argv[2], &offset) != napi_ok || offset < 0) return fail(env, "offset must be a number >= 0");
+  if (napi_get_value_int64(env, argv[3], &length) != napi_ok || length <= 0 || (uint64_t)(offset + length) > size)
+    return fail(env, "length must be > 0 and fit the buffer from offset");
+  if (napi_get_value_int32(env, argv[4], &timeout_ms) != napi_ok || timeout_ms <= 0) return fail(env, "timeoutMs must be a number > 0");
+  napi_typeof(env, argv[5], &t);
+  if (t != napi_function) return fail(env, "callback must be a function");
+  Job *j = new_job(env, socket_fd, -1, offset, length, timeout_ms);
+  if (!j) return NULL;
+  j->into = (uint8_t *)data + offset;
+  napi_create_reference(env, argv[1], 1, &j->buffer);
+  return start_job(env, j, argv[5]);
 }
 
 /* cancel(job): ends a send under way by shutting its socket down (the callback then reports it). */
@@ -194,6 +267,8 @@ NAPI_MODULE_INIT() {
   napi_value fn;
   napi_create_function(env, "sendFile", NAPI_AUTO_LENGTH, send_file, NULL, &fn);
   napi_set_named_property(env, exports, "sendFile", fn);
+  napi_create_function(env, "recvInto", NAPI_AUTO_LENGTH, recv_into, NULL, &fn);
+  napi_set_named_property(env, exports, "recvInto", fn);
   napi_create_function(env, "cancel", NAPI_AUTO_LENGTH, cancel, NULL, &fn);
   napi_set_named_property(env, exports, "cancel", fn);
   return exports;

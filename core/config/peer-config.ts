@@ -107,6 +107,12 @@ export const PeerConfigSchema = unitObject({
     rateLimit: bytesPerSecond.default(0),
     /** May this peer fetch from the origin itself when the swarm cannot serve it. */
     backToSource: z.boolean().default(true),
+    /**
+     * Piece bodies from parents over plain TCP are read off the socket by the native addon, a
+     * 256 KiB chunk per call, instead of by the event loop a few KiB per packet train (when the
+     * addon is built). Off, over TLS or without the addon: the event loop reads them.
+     */
+    nativeReads: z.boolean().default(true),
     /** Objects of at most this size go straight to the origin, without the scheduler. */
     directMaxSize: size({ legacy: 'directMaxBytes', default: 4 * MIB }),
     /** Lowest piece length (tests may lower the 4 MiB floor). */

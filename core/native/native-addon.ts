@@ -9,7 +9,13 @@ export interface NativeAddon {
    */
   sendFile(socketFd: number, fileFd: number, offset: number, length: number, timeoutMs: number,
     callback: (err: Error | null, sent: number) => void): object;
-  /** Ends a send under way (before its callback) by shutting its socket down. */
+  /**
+   * Reads exactly `length` bytes from `socketFd` into `buffer` at `offset`, in a thread of its own
+   * (the descriptor duplicated); the caller reads nothing from the socket until `callback`.
+   */
+  recvInto(socketFd: number, buffer: Buffer, offset: number, length: number, timeoutMs: number,
+    callback: (err: Error | null, received: number) => void): object;
+  /** Ends a call under way (before its callback) by shutting its socket down. */
   cancel(job: object): void;
 }
 

@@ -1,8 +1,10 @@
 import { randomBytes } from 'node:crypto';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { PassThrough } from 'node:stream';
 import test, { type ExecutionContext } from 'ava';
 import { nativeAddon, type NativeAddon } from '../../core/native/native-addon.js';
 import { VortexClient, VortexServer } from '../../core/protocol/vortex/index.js';
+import { encodePieceContentFrame } from '../../core/protocol/vortex/vortex-frames.js';
 import { TaskState } from '../../core/roles/peer/tasks/task-state.js';
 import type { TaskCatalog } from '../../core/roles/peer/tasks/task-catalog.js';
 import { TokenBucket } from '../../core/roles/peer/token-bucket.js';
@@ -18,24 +20,31 @@ const MIB = 1024 * 1024;
 const LEN = 8 * MIB;
 const TASK = 'c'.repeat(64);
 
-/** The real addon (npm test builds it), counting the bytes it was asked to send. */
-function countingAddon(): NativeAddon & { bytes: number; calls: number } {
+/** The real addon (npm test builds it), counting the bytes it was asked to send and to read. */
+function countingAddon(): NativeAddon & { bytes: number; calls: number; reads: number; readBytes: number } {
   const { addon, why } = nativeAddon();
   if (!addon) throw new Error(why);
   const counted = {
     bytes: 0,
     calls: 0,
+    reads: 0,
+    readBytes: 0,
     sendFile: (...args: Parameters<NativeAddon['sendFile']>) => {
       counted.calls += 1;
       counted.bytes += args[3];
       return addon.sendFile(...args);
+    },
+    recvInto: (...args: Parameters<NativeAddon['recvInto']>) => {
+      counted.reads += 1;
+      counted.readBytes += args[3];
+      return addon.recvInto(...args);
     },
     cancel: (job: object) => addon.cancel(job),
   };
   return counted;
 }
 
-async function peer(t: ExecutionContext, opts: { sendFile?: NativeAddon; writeTimeoutMs?: number; rate?: number; encryption?: boolean } = {}) {
+async function peer(t: ExecutionContext, opts: { sendFile?: NativeAddon; nativeReads?: NativeAddon; writeTimeoutMs?: number; rate?: number; encryption?: boolean } = {}) {
   const dir = await tmpDir(t, 'd7y-sendfile-');
   let encryption: { keyFile: string } | undefined;
   if (opts.encryption) {
@@ -55,7 +64,7 @@ async function peer(t: ExecutionContext, opts: { sendFile?: NativeAddon; writeTi
   const server = new VortexServer({ host: '127.0.0.1', port: 0, provider, sendFile: opts.sendFile, writeTimeoutMs: opts.writeTimeoutMs });
   await server.start();
   t.teardown(() => server.stop());
-  const client = new VortexClient({ readTimeoutMs: 10_000 });
+  const client = new VortexClient({ readTimeoutMs: 10_000, nativeReads: opts.nativeReads });
   t.teardown(() => client.close());
   return { disk, state, server, client, stats, addr: { host: '127.0.0.1', port: server.port } };
 }
@@ -172,3 +181,77 @@ test('over an encrypted disk, or without the addon, pieces pass through JavaScri
   t.is(addon.calls, 0, 'sendfile never sent encrypted bytes');
 });
 
+
+test('with native reads, bodies sent by sendfile arrive byte-exact in 256 KiB reads, one piece after the other on one connection', async (t) => {
+  const addon = countingAddon();
+  const { disk, state, client, addr, server } = await peer(t, { sendFile: addon, nativeReads: addon });
+  const pieces = [randomBytes(LEN), randomBytes(LEN)];
+  for (const [n, data] of pieces.entries()) {
+    state.addPiece({ ...(await disk.writePiece(TASK, { number: n, offset: n * LEN, length: LEN }, data)), createdAt: Date.now() });
+  }
+  for (const [n, data] of pieces.entries()) {
+    const { body } = await client.downloadPiece(addr, { taskId: TASK, number: n });
+    t.true((await readAll(body)).equals(data), `piece ${n} arrives byte-exact`);
+  }
+  t.is(server.acceptedConnections, 1, 'the connection is reused after a natively read body');
+  t.true(addon.readBytes > LEN, `most of the bytes were read natively (${addon.readBytes} of ${2 * LEN})`);
+  t.true(addon.reads <= (2 * LEN) / (256 * 1024) + 2, `in ${addon.reads} reads`);
+});
+
+test('with native reads, a consumer that comes late and then is slow holds the reads back and still gets every byte', async (t) => {
+  const addon = countingAddon();
+  const { disk, state, client, addr } = await peer(t, { nativeReads: addon });
+  const data = randomBytes(LEN);
+  state.addPiece({ ...(await disk.writePiece(TASK, { number: 0, offset: 0, length: LEN }, data)), createdAt: Date.now() });
+  const { body } = await client.openPiece(addr, { taskId: TASK, number: 0 });
+  await new Promise((r) => setTimeout(r, 200));
+  const got: Buffer[] = [];
+  await body.pipe(async (chunk) => {
+    got.push(Buffer.from(chunk));
+    await new Promise((r) => setTimeout(r, 5));
+  });
+  t.true(Buffer.concat(got).equals(data));
+  t.true(addon.reads > 0);
+});
+
+/** A Vortex server by hand: answers a request with the header of a `length`-byte piece, then `send(socket)`. */
+async function rawParent(t: ExecutionContext, length: number, send: (s: Socket) => void): Promise<{ host: string; port: number }> {
+  const server = createServer((s) => {
+    s.on('error', () => undefined);
+    s.once('data', () => {
+      s.write(encodePieceContentFrame(1, 'standard', {
+        number: 0, offset: 0, length, digest: 'crc32:0', parentId: 'raw', trafficType: 1, cost: 0, createdAt: 0,
+      }));
+      send(s);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => { server.close(); });
+  return { host: '127.0.0.1', port: (server.address() as AddressInfo).port };
+}
+
+test('with native reads, a parent that closes mid-body, one that stalls, and an abort each end the piece with a clear error and no hang', async (t) => {
+  const addon = countingAddon();
+  const client = new VortexClient({ readTimeoutMs: 500, nativeReads: addon });
+  t.teardown(() => client.close());
+
+  const closing = await rawParent(t, MIB, (s) => s.end(randomBytes(300 * 1024)));
+  const { body: cut } = await client.downloadPiece(closing, { taskId: TASK, number: 0 });
+  const closed = await t.throwsAsync(readAll(cut));
+  t.regex(closed?.message ?? '', /closed after \d+ of 1048576 bytes/);
+
+  const stalling = await rawParent(t, MIB, (s) => s.write(randomBytes(300 * 1024)));
+  const started = Date.now();
+  const { body: stalled } = await client.downloadPiece(stalling, { taskId: TASK, number: 0 });
+  const timedOut = await t.throwsAsync(readAll(stalled));
+  t.is((timedOut as { code?: string }).code, 'D7Y_TIMEOUT');
+  t.true(Date.now() - started < 3_000, `timed out after ${Date.now() - started} ms`);
+
+  const ac = new AbortController();
+  const slow = await rawParent(t, MIB, (s) => s.write(randomBytes(300 * 1024)));
+  const { body: aborted } = await client.downloadPiece(slow, { taskId: TASK, number: 0 }, { signal: ac.signal });
+  setTimeout(() => ac.abort(), 100);
+  const abortErr = await t.throwsAsync(readAll(aborted));
+  t.is((abortErr as { code?: string }).code, 'D7Y_ABORTED');
+  t.true(addon.reads >= 3, 'the bodies were read natively');
+});

@@ -7,7 +7,8 @@ import { VortexConnectionPool } from './vortex-connection-pool.js';
 import { exchange, StaleConnectionError } from './vortex-exchange.js';
 import type { VortexPieceBody } from './vortex-piece-body.js';
 import type { ClusterAuth } from '../auth/cluster-auth.js';
-import { connectReusingBuffer, connectTlsReads, onReads } from './socket-reads.js';
+import { connectReusingBuffer, connectTlsReads, onReads, plainSocketFd } from './socket-reads.js';
+import type { NativeAddon } from '../../native/native-addon.js';
 import type { NodeTls } from '../tls/node-tls.js';
 import { clientSideFailure } from '../tls/tls-failures.js';
 import { VortexDecoder } from './vortex-decoder.js';
@@ -31,6 +32,12 @@ export interface VortexClientOptions {
   auth?: ClusterAuth;
   /** TLS of this node (security.tls): connections are TLS, the parent checked against the cluster CA. */
   tls?: NodeTls;
+  /**
+   * d7y's native addon: on plain TCP connections a piece body is read off the socket by the addon,
+   * a 256 KiB chunk per call, instead of by the event loop as its packets come (a few KiB per read on
+   * a slow link). Unset: the event loop reads every body.
+   */
+  nativeReads?: NativeAddon;
 }
 
 /** Bytes of one socket read; all connections of a client read into the same buffer. */
@@ -55,10 +62,12 @@ export class VortexClient {
   private closed = false;
   private readonly auth?: ClusterAuth;
   private readonly tls?: NodeTls;
+  private readonly nativeReads?: NativeAddon;
 
   constructor(opts: VortexClientOptions = {}) {
     this.auth = opts.auth;
     this.tls = opts.tls;
+    this.nativeReads = opts.tls ? undefined : opts.nativeReads;
     this.pool = new VortexConnectionPool(opts.maxIdlePerAddress ?? 8, opts.idleTimeoutMs ?? 30_000);
     this.connectTimeoutMs = opts.connectTimeoutMs ?? 5_000;
     this.readTimeoutMs = opts.readTimeoutMs ?? 30_000;
@@ -107,12 +116,14 @@ export class VortexClient {
       const pooled = this.pool.take(address);
       const socket = pooled ?? await this.open(addr, address, opts.signal);
       this.active.add(socket);
+      const fd = this.nativeReads && plainSocketFd(socket);
       try {
         return await exchange({
           socket, address, frame, req: { taskId: req.taskId, number: req.number, kind },
           readTimeoutMs: this.readTimeoutMs, signal: opts.signal,
           onReusable: (s) => this.pool.put(address, s),
           onDone: () => this.active.delete(socket),
+          native: fd === undefined ? undefined : { addon: this.nativeReads!, fd },
         });
       } catch (err) {
         if (!(err instanceof StaleConnectionError)) throw err;

@@ -8,6 +8,7 @@ import { vortexContentTagOf, VortexErrorCode } from './vortex-tags.js';
 import type { PieceKind } from './vortex-tags.js';
 import { onReads, type DirectReads } from './socket-reads.js';
 import { VortexPieceBody } from './vortex-piece-body.js';
+import type { NativeAddon } from '../../native/native-addon.js';
 
 /** Raised when a reused connection turned out dead before any response byte; the request may be retried. */
 export class StaleConnectionError extends Error {}
@@ -24,6 +25,12 @@ export interface ExchangeOptions {
   onReusable: (socket: Socket) => void;
   /** Called once when the exchange no longer owns the socket (after onReusable or destroy). */
   onDone: () => void;
+  /**
+   * A plain TCP socket's descriptor and d7y's native addon: once the header is in, the body is read
+   * off the socket by the addon, a whole gather chunk per call, instead of by libuv a few KiB per
+   * read (see VortexClientOptions.nativeReads).
+   */
+  native?: { addon: NativeAddon; fd: number };
 }
 
 type State = 'head' | 'body' | 'done';
@@ -43,10 +50,16 @@ export function exchange(opts: ExchangeOptions): Promise<{ meta: PieceContentMet
   let body: VortexPieceBody | undefined;
   let received = 0;
   let expected = 0;
+  /** The body is read by the native addon (libuv reads nothing meanwhile). */
+  let nativeBody = false;
+  let job: object | undefined;
+  let wakePump: (() => void) | undefined;
 
   return new Promise((resolve, reject) => {
     const cleanup = (): void => {
       state = 'done';
+      if (job) opts.native!.addon.cancel(job);
+      wakePump?.();
       onReads(socket, undefined);
       socket.off('close', onClose);
       socket.off('error', onError);
@@ -76,7 +89,44 @@ export function exchange(opts: ExchangeOptions): Promise<{ meta: PieceContentMet
       for (let i = 0; i < events.length && state !== 'done'; i++) {
         handle(events[i], i === events.length - 1);
       }
+      if (state === 'body' && opts.native && !nativeBody && decoder.bodyBytesRemaining > 0) {
+        // The header is in: the rest of the body comes through the addon.
+        nativeBody = true;
+        socket.setTimeout(0);
+        socket.pause();
+        void pump();
+        return false;
+      }
       return !paused || state === 'done';
+    };
+    /** Reads the body natively, one gather chunk per call, at the consumer's pace. */
+    const pump = async (): Promise<void> => {
+      const { addon, fd } = opts.native!;
+      while (state === 'body') {
+        const target = paused ? undefined : body?.directTarget(decoder.bodyBytesRemaining);
+        if (!target) {
+          await new Promise<void>((resolve) => { wakePump = resolve; });
+          wakePump = undefined;
+          continue;
+        }
+        const { err, n } = await new Promise<{ err: Error | null; n: number }>((resolve) => {
+          job = addon.recvInto(fd, target, 0, target.length, opts.readTimeoutMs, (e, got) => {
+            job = undefined;
+            resolve({ err: e, n: got });
+          });
+        });
+        if (err && state === 'body') {
+          const at = `after ${received + n} of ${expected} bytes`;
+          fail(/^no data/.test(err.message)
+            ? new D7yError('D7Y_TIMEOUT', `${what}: no data for ${opts.readTimeoutMs} ms`, { fix: 'the parent is overloaded or unreachable; download from another parent' })
+            : new D7yError('D7Y_PEER_UNAVAILABLE', `${what}: connection closed ${at}${/^the connection closed/.test(err.message) ? '' : ` (${err.message})`}`, {
+              fix: 'download the piece from another parent',
+            }));
+        }
+        if (err) return;
+        if (state !== 'body') return;
+        direct.landed(n);
+      }
     };
     // Body bytes read straight into the body's gather buffer: no copy, no decoding.
     const direct: DirectReads = {
@@ -96,11 +146,19 @@ export function exchange(opts: ExchangeOptions): Promise<{ meta: PieceContentMet
     const pause = (): void => {
       if (paused || state !== 'body') return;
       paused = true;
+      if (nativeBody) return;
       socket.setTimeout(0);
       socket.pause();
     };
     const resume = (): void => {
-      if (!paused || state !== 'body') return;
+      if (state !== 'body') return;
+      if (nativeBody) {
+        // Also when nothing paused: a body's consumer arriving (pipe) lets the reads begin.
+        paused = false;
+        wakePump?.();
+        return;
+      }
+      if (!paused) return;
       paused = false;
       socket.setTimeout(opts.readTimeoutMs);
       socket.resume();

@@ -184,7 +184,8 @@ export class PeerRole implements Role {
       schemes: this.sources.schemes(),
       storage: this.cfg.storage.medium,
       crc32: crc32Backend(),
-      sendfile: this.sendfileState(),
+      sendfile: this.nativeState('upload.sendfile', this.cfg.upload.sendfile),
+      nativeReads: this.nativeState('download.nativeReads', this.cfg.download.nativeReads),
       download: { concurrency: this.cfg.download.concurrency, rateLimit: this.cfg.download.rateLimit },
       clusterCredential: this.auth ? 'required' : 'none (open)',
       metrics: this.metricsServer.url ? `${this.metricsServer.url}/metrics` : 'off',
@@ -192,10 +193,10 @@ export class PeerRole implements Role {
     };
   }
 
-  /** Whether Vortex pieces go out by sendfile(2), and if not, why. */
-  private sendfileState(): string {
-    if (!this.cfg.upload.sendfile) return 'off (upload.sendfile is false)';
-    if (this.tls) return 'off (TLS: pieces pass through JavaScript)';
+  /** Whether a use of the native addon is on (`upload.sendfile`, `download.nativeReads`), and if not, why. */
+  private nativeState(key: 'upload.sendfile' | 'download.nativeReads', on: boolean): string {
+    if (!on) return `off (${key} is false)`;
+    if (this.tls) return 'off (TLS: bytes pass through JavaScript)';
     const { why } = nativeAddon();
     return why ? `off (${why})` : 'on';
   }
@@ -226,7 +227,9 @@ export class PeerRole implements Role {
     this.auth = auth;
     const hostIdentity = auth && await loadHostIdentity(dir);
     this.clientAuth = auth && { auth, hostIdentity };
-    this.vortex = new VortexClient({ connectTimeoutMs: 5_000, readTimeoutMs: cfg.download.pieceTimeoutMs, auth, tls });
+    this.vortex = new VortexClient({
+      connectTimeoutMs: 5_000, readTimeoutMs: cfg.download.pieceTimeoutMs, auth, tls, nativeReads: cfg.download.nativeReads ? nativeAddon().addon : undefined,
+    });
     // Calls to other peers carry membership only: the host identity goes to schedulers, never to a parent.
     this.dfdaemon = new DfdaemonUploadClient({ auth: auth && { auth }, tls });
     let engine: TaskDownloader | undefined;
