@@ -8,8 +8,8 @@
  *
  * `sendFile` sends `length` bytes of the file from `offset` to the socket; `recvInto` reads exactly
  * `length` bytes from the socket into `buffer` at `offset` (never more: what follows belongs to the
- * caller). Each runs in a thread of its own on duplicates of the descriptors, waiting on the socket
- * as needed; the caller must not write to (sendFile) or read from (recvInto) the socket until
+ * caller). Each runs in a thread of the addon's pool on duplicates of the descriptors, waiting on
+ * the socket as needed; the caller must not write to (sendFile) or read from (recvInto) the socket until
  * `callback` runs. A socket that makes no progress for `timeoutMs`, a file shorter than asked or a
  * connection that closes ends the call with an error naming how far it got. `cancel` (before the
  * callback) shuts the socket down, which ends the call at once. The duplicates are closed only after
@@ -26,13 +26,17 @@
 #include <string.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 /* At most this much per sendfile(2) call, so a slow socket is polled between calls. */
 #define CALL_BYTES (1 << 20)
 
-typedef struct {
+typedef struct Job {
+  struct Job *next;
+  /* The environment's callback queue, and the job's own callback. */
   napi_threadsafe_function done;
+  napi_ref callback;
   /* Keeps the job's JavaScript object (which owns this memory) alive until the callback. */
   napi_ref self;
   /* Set while the thread runs: a job collected then (only as node exits) is left to the thread. */
@@ -98,40 +102,107 @@ static void run(Job *j) {
   }
 }
 
-/* On the JavaScript thread, once the send's thread is done. */
-static void call_js(napi_env env, napi_value cb, void *context, void *data) {
-  (void)context;
+/* One node environment: the queue its jobs' callbacks come back through, kept alive only while jobs run. */
+typedef struct {
+  napi_threadsafe_function done;
+  int64_t pending;
+} Env;
+
+/* On the JavaScript thread, once a job's thread is done with it. */
+static void call_js(napi_env env, napi_value unused, void *context, void *data) {
+  (void)unused;
+  Env *e = context;
   Job *j = data;
   if (!env) return; /* node is exiting; the job may be gone */
-  {
-    napi_value undef, args[2];
-    napi_get_undefined(env, &undef);
-    if (j->error[0]) {
-      napi_value msg;
-      napi_create_string_utf8(env, j->error, NAPI_AUTO_LENGTH, &msg);
-      napi_create_error(env, NULL, msg, &args[0]);
-    } else {
-      napi_get_null(env, &args[0]);
-    }
-    napi_create_int64(env, j->sent, &args[1]);
-    napi_call_function(env, undef, cb, 2, args, NULL);
+  napi_value undef, cb, args[2];
+  napi_get_undefined(env, &undef);
+  if (j->error[0]) {
+    napi_value msg;
+    napi_create_string_utf8(env, j->error, NAPI_AUTO_LENGTH, &msg);
+    napi_create_error(env, NULL, msg, &args[0]);
+  } else {
+    napi_get_null(env, &args[0]);
   }
+  napi_create_int64(env, j->sent, &args[1]);
   close(j->socket);
   if (j->file >= 0) close(j->file);
   j->socket = j->file = -1;
   if (j->buffer) napi_delete_reference(env, j->buffer);
   j->buffer = NULL;
+  if (--e->pending == 0) napi_unref_threadsafe_function(env, e->done);
+  napi_get_reference_value(env, j->callback, &cb);
+  napi_delete_reference(env, j->callback);
   napi_delete_reference(env, j->self);
+  napi_call_function(env, undef, cb, 2, args, NULL);
 }
 
-static void *worker(void *data) {
-  Job *j = data;
-  napi_threadsafe_function done = j->done;
-  run(j);
-  __atomic_store_n(&j->running, 0, __ATOMIC_RELEASE);
-  napi_call_threadsafe_function(done, j, napi_tsfn_blocking);
-  napi_release_threadsafe_function(done, napi_tsfn_release);
-  return NULL;
+/*
+ * The threads jobs run on: kept across jobs (a thread started per call cost about 0.1 ms of CPU),
+ * one more started whenever more jobs wait than threads are idle, since a job may wait on its socket
+ * for long; a thread idle for IDLE_EXIT_S ends.
+ */
+#define MAX_THREADS 1024
+#define IDLE_EXIT_S 30
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t pool_cond = PTHREAD_COND_INITIALIZER;
+static Job *queue_head, *queue_tail;
+static int queued, idle_threads, all_threads;
+
+static void *pool_worker(void *arg) {
+  (void)arg;
+  pthread_mutex_lock(&pool_lock);
+  for (;;) {
+    while (!queue_head) {
+      struct timespec until;
+      clock_gettime(CLOCK_REALTIME, &until);
+      until.tv_sec += IDLE_EXIT_S;
+      idle_threads++;
+      int r = pthread_cond_timedwait(&pool_cond, &pool_lock, &until);
+      idle_threads--;
+      if (r == ETIMEDOUT && !queue_head) {
+        all_threads--;
+        pthread_mutex_unlock(&pool_lock);
+        return NULL;
+      }
+    }
+    Job *j = queue_head;
+    queue_head = j->next;
+    if (!queue_head) queue_tail = NULL;
+    queued--;
+    pthread_mutex_unlock(&pool_lock);
+    run(j);
+    __atomic_store_n(&j->running, 0, __ATOMIC_RELEASE);
+    napi_call_threadsafe_function(j->done, j, napi_tsfn_blocking);
+    pthread_mutex_lock(&pool_lock);
+  }
+}
+
+/* Queues `j` for a pool thread; 0, or -1 when no thread could be started to run it. */
+static int submit(Job *j) {
+  pthread_mutex_lock(&pool_lock);
+  j->next = NULL;
+  if (queue_tail) queue_tail->next = j;
+  else queue_head = j;
+  queue_tail = j;
+  queued++;
+  int ok = 0;
+  if (queued > idle_threads && all_threads < MAX_THREADS) {
+    pthread_t thread;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    if (pthread_create(&thread, &attr, pool_worker, NULL) == 0) all_threads++;
+    pthread_attr_destroy(&attr);
+  }
+  if (all_threads == 0) {
+    /* Nothing will run it: take it back (it is the only job, as no thread ever started). */
+    queue_head = queue_tail = NULL;
+    queued = 0;
+    ok = -1;
+  }
+  pthread_cond_signal(&pool_cond);
+  pthread_mutex_unlock(&pool_lock);
+  return ok;
 }
 
 /* The job's memory belongs to the JavaScript object returned; freed when it is collected. */
@@ -150,32 +221,27 @@ static napi_value fail(napi_env env, const char *what) {
   return NULL;
 }
 
-/* Wraps `j` in the object returned to JavaScript and starts its thread; NULL after a throw. */
+/* Wraps `j` in the object returned to JavaScript and queues it; NULL after a throw. */
 static napi_value start_job(napi_env env, Job *j, napi_value callback) {
-  napi_value job, name;
+  Env *e = NULL;
+  napi_get_instance_data(env, (void **)&e);
+  napi_value job;
   napi_create_object(env, &job);
-  if (napi_wrap(env, job, j, finalize_job, NULL, NULL) != napi_ok) {
+  if (!e || napi_wrap(env, job, j, finalize_job, NULL, NULL) != napi_ok) {
     finalize_job(env, j, NULL);
     napi_throw_error(env, NULL, "could not wrap the call");
     return NULL;
   }
-  napi_create_string_utf8(env, "d7y native", NAPI_AUTO_LENGTH, &name);
-  if (napi_create_threadsafe_function(env, callback, NULL, name, 0, 1, NULL, NULL, NULL, call_js, &j->done) != napi_ok) {
-    napi_throw_error(env, NULL, "could not set the callback up");
-    return NULL;
-  }
+  j->done = e->done;
+  napi_create_reference(env, callback, 1, &j->callback);
   napi_create_reference(env, job, 1, &j->self);
   j->running = 1;
-  pthread_t thread;
-  pthread_attr_t attr;
-  pthread_attr_init(&attr);
-  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-  int e = pthread_create(&thread, &attr, worker, j);
-  pthread_attr_destroy(&attr);
-  if (e) {
+  if (e->pending++ == 0) napi_ref_threadsafe_function(env, e->done);
+  if (submit(j)) {
     j->running = 0;
+    if (--e->pending == 0) napi_unref_threadsafe_function(env, e->done);
+    napi_delete_reference(env, j->callback);
     napi_delete_reference(env, j->self);
-    napi_release_threadsafe_function(j->done, napi_tsfn_abort);
     napi_throw_error(env, NULL, "could not start a thread");
     return NULL;
   }
@@ -263,8 +329,25 @@ static napi_value cancel(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+static void finalize_env(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  Env *e = data;
+  napi_release_threadsafe_function(e->done, napi_tsfn_abort);
+  free(e);
+}
+
 NAPI_MODULE_INIT() {
-  napi_value fn;
+  napi_value fn, name;
+  Env *e = calloc(1, sizeof *e);
+  napi_create_string_utf8(env, "d7y native", NAPI_AUTO_LENGTH, &name);
+  if (!e || napi_create_threadsafe_function(env, NULL, NULL, name, 0, 1, NULL, NULL, e, call_js, &e->done) != napi_ok) {
+    free(e);
+    napi_throw_error(env, NULL, "d7y native: could not set the callback queue up");
+    return NULL;
+  }
+  napi_unref_threadsafe_function(env, e->done);
+  napi_set_instance_data(env, e, finalize_env, NULL);
   napi_create_function(env, "sendFile", NAPI_AUTO_LENGTH, send_file, NULL, &fn);
   napi_set_named_property(env, exports, "sendFile", fn);
   napi_create_function(env, "recvInto", NAPI_AUTO_LENGTH, recv_into, NULL, &fn);
