@@ -109,9 +109,13 @@ export function exchange(opts: ExchangeOptions): Promise<{ meta: PieceContentMet
           wakePump = undefined;
           continue;
         }
+        const b = body as VortexPieceBody;
+        // Until its callback the read may write into the gather buffer, even after a cancel.
+        b.lendGather();
         const { err, n } = await new Promise<{ err: Error | null; n: number }>((resolve) => {
           job = addon.recvInto(fd, target, 0, target.length, opts.readTimeoutMs, (e, got) => {
             job = undefined;
+            b.gatherReturned();
             resolve({ err: e, n: got });
           });
         });

@@ -130,3 +130,18 @@ test('reads straight into the gather buffer reach the consumer in whole feed chu
   t.deepEqual(got.map((g) => g.length), [FEED_CHUNK_BYTES, FEED_CHUNK_BYTES, 5_000]);
   t.true(Buffer.concat(got).equals(data), 'the bytes are the piece\'s, in order');
 });
+
+test('a gather buffer lent to a read that is still under way goes back to the pool only when the read returns it', async (t) => {
+  const { control: c } = control();
+  const body = new VortexPieceBody(c);
+  const piped = body.pipe(() => undefined);
+  const view = body.directTarget(FEED_CHUNK_BYTES)!;
+  t.truthy(view);
+  body.lendGather();
+  const idle = pieceBuffers.idleCount;
+  body.fail(new Error('parent went away'));
+  await t.throwsAsync(piped, { message: 'parent went away' });
+  t.is(pieceBuffers.idleCount, idle, 'the buffer a read may still write into is not handed out again');
+  body.gatherReturned();
+  t.is(pieceBuffers.idleCount, idle + 1, 'once the read returned it, the buffer is back in the pool');
+});

@@ -31,6 +31,10 @@ export class VortexPieceBody implements PieceFeed {
   private ended = false;
   private failure: Error | undefined;
   private settle: { resolve: () => void; reject: (err: Error) => void } | undefined;
+  /** A read elsewhere (a native one) may still write into the gather buffer. */
+  private lent = false;
+  /** The gather buffer, released while lent: given back to the pool once the read returns it. */
+  private releasedWhileLent: Buffer | undefined;
 
   constructor(private readonly control: BodyControl) {}
 
@@ -137,11 +141,26 @@ export class VortexPieceBody implements PieceFeed {
     this.releaseGather();
   }
 
+  /** A read that writes into the view `directTarget` gave runs until `gatherReturned`. */
+  lendGather(): void {
+    this.lent = true;
+  }
+
+  /** The read lent the gather buffer is over; a buffer released meanwhile goes back to the pool now. */
+  gatherReturned(): void {
+    this.lent = false;
+    const g = this.releasedWhileLent;
+    this.releasedWhileLent = undefined;
+    if (g) pieceBuffers.give(g);
+  }
+
   private releaseGather(): void {
     const g = this.gather;
     this.gather = undefined;
     this.gathered = 0;
-    if (g) pieceBuffers.give(g);
+    if (!g) return;
+    if (this.lent) this.releasedWhileLent = g;
+    else pieceBuffers.give(g);
   }
 
   private feed(chunk: Buffer): void {
