@@ -165,6 +165,12 @@ export interface StorageMedium extends Startable {
    * encrypted at rest, memory). Rejects as `followWritten` does.
    */
   fileSpan?(taskId: string, piece: Omit<PieceRecord, 'digest'>, range: { start: number; length: number }): Promise<{ fd: number; position: number; release: () => void } | undefined>;
+  /**
+   * Whether `fileSpan` can give the task's bytes at all (false: pieces encrypted at rest); asked
+   * before a send waits for its upload slot, so that a send that must go through `readPiece` waits
+   * once. Absent: as if true.
+   */
+  keepsPlainFile?(taskId: string): boolean;
   /** The piece's bytes (a sub-range when given, relative to the piece). Rejects with D7Y_PIECE_NOT_FOUND. */
   readPiece(taskId: string, pieceNumber: number, range?: { start: number; length: number }): Promise<PieceReadable>;
   hasPiece(taskId: string, pieceNumber: number): Promise<boolean>;

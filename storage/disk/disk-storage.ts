@@ -358,6 +358,11 @@ export class DiskStorage implements StorageMedium {
     return followedFileRange(handle, bounds.offset, start, length, progress, release);
   }
 
+  /** See StorageMedium.keepsPlainFile: not when pieces are encrypted at rest. */
+  keepsPlainFile(): boolean {
+    return !this.cipher;
+  }
+
   /** See StorageMedium.fileSpan: the content file's shared read handle; undefined when pieces are encrypted at rest. */
   async fileSpan(taskId: string, piece: Omit<PieceRecord, 'digest'>, range: { start: number; length: number }): Promise<{ fd: number; position: number; release: () => void } | undefined> {
     this.assertRunning();

@@ -10,6 +10,7 @@ import type { TaskCatalog } from '../../core/roles/peer/tasks/task-catalog.js';
 import { TokenBucket } from '../../core/roles/peer/token-bucket.js';
 import { UploadPieceProvider } from '../../core/roles/peer/upload/upload-piece-provider.js';
 import { UploadStats } from '../../core/roles/peer/upload/upload-stats.js';
+import { UploadSlots } from '../../core/roles/peer/upload/upload-slots.js';
 import { pieceDigest } from '../../core/task/piece-digest.js';
 import { readAll } from '../../core/testing/storage-medium-contract.js';
 import { stalledReader } from '../../core/testing/stalled-reader.js';
@@ -179,6 +180,26 @@ test('over an encrypted disk, or without the addon, pieces pass through JavaScri
     t.true((await readAll((await client.downloadPiece(addr, { taskId: TASK, number: 0 })).body)).equals(data));
   }
   t.is(addon.calls, 0, 'sendfile never sent encrypted bytes');
+});
+
+test('over an encrypted disk a send waits for its upload slot once: the medium is asked for a plain file before the slot', async (t) => {
+  const { disk, state } = await peer(t, { encryption: true });
+  const data = randomBytes(LEN);
+  state.addPiece({ ...(await disk.writePiece(TASK, { number: 0, offset: 0, length: LEN }, data)), createdAt: Date.now() });
+  const tasks = { find: async (id: string) => (id === TASK ? state : undefined) } as unknown as TaskCatalog;
+  const slots = new UploadSlots(1);
+  const provider = new UploadPieceProvider(tasks, disk, new TokenBucket(0), new UploadStats(), () => 'parent', undefined, slots);
+  const busy = await slots.acquire();
+  const file = await Promise.race([provider.getPieceFile({ taskId: TASK, number: 0 }), new Promise((r) => setTimeout(() => r('still waiting'), 2_000))]);
+  t.is(file, undefined, 'no file to send, said without waiting for the slot another send holds');
+  if (file !== undefined) return;
+  let served = false;
+  const piece = provider.getPiece({ taskId: TASK, number: 0 }).then((p) => { served = true; return p; });
+  await new Promise((r) => setTimeout(r, 100));
+  t.false(served, 'the stream waits for the slot');
+  busy();
+  const { body } = await piece;
+  t.true((await readAll(body)).equals(data), 'and is served once it is free');
 });
 
 

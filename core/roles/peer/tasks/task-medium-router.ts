@@ -113,6 +113,12 @@ export class TaskMediumRouter implements StorageMedium {
     return medium.followWritten?.(taskId, piece, range, progress);
   }
 
+  /** Whether the task's medium has a `fileSpan` that can give its bytes. */
+  keepsPlainFile(taskId: string): boolean {
+    const medium = this.of(taskId);
+    return medium.fileSpan !== undefined && medium.keepsPlainFile?.(taskId) !== false;
+  }
+
   /** The medium's `fileSpan`; undefined when it has none (the caller reads the piece as a stream). */
   async fileSpan(taskId: string, piece: Omit<PieceRecord, 'digest'>, range: { start: number; length: number }): Promise<{ fd: number; position: number; release: () => void } | undefined> {
     return this.of(taskId).fileSpan?.(taskId, piece, range);

@@ -155,7 +155,8 @@ export class UploadPieceProvider implements PieceProvider {
    */
   async getPieceFile(req: Pick<PieceRequest, 'taskId' | 'number'>): Promise<PieceFileSend | undefined> {
     const medium = this.medium;
-    if (!medium.fileSpan) return undefined;
+    // Asked before the slot: a send that must read the piece as a stream waits for a slot once.
+    if (!medium.fileSpan || medium.keepsPlainFile?.(req.taskId) === false) return undefined;
     const { source: file, meta, release, slot, receiving } = await this.open(req, undefined, (piece, r) => {
       const bounds = piece ?? r!;
       return medium.fileSpan!(req.taskId, { number: bounds.number, offset: bounds.offset, length: bounds.length }, { start: 0, length: bounds.length });
