@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { D7yError } from '../core/index.js';
 import { appendJsonLines, formatTable, resultsDir, sha256File, writeRandomFile } from './support/bench-files.js';
 import { digestCost, formatDigestCost } from './support/digest-cost.js';
+import { pageCacheWriteCost } from './support/page-cache-cost.js';
 import { writeCdfChart } from './support/cdf-chart.js';
 import { LINK_HEADER_BYTES, LINK_MSS, NetLab } from './support/net-lab.js';
 import { startOrigin } from './support/origin-server.js';
@@ -112,6 +113,7 @@ export async function run(argv: string[]): Promise<void> {
     for (const mode of a.modes) {
       console.log(`swarm: ${mode}: ${a.hosts} hosts, ${a.sizeMiB} MiB, ${a.rateMbit} mbit (origin ${a.originRateMbit} mbit)…`);
       const load = round(loadavg()[0]!);
+      const pageCache = round(pageCacheWriteCost(workDir));
       const ctx: ModeContext = {
         teardown, lab, workDir, root, fileName, url: `http://${lab.origin.ip}:${originPort}/${fileName}`,
         sizeBytes: size, rateBytesPerSec: rateBps, originRateBytesPerSec: originBps, timeoutMs: a.timeoutMs,
@@ -124,7 +126,7 @@ export async function run(argv: string[]): Promise<void> {
       const done = r.seconds.filter((s, i): s is number => s !== undefined && ok[i]!);
       const last = done.length === a.hosts ? Math.max(...done) : undefined;
       records.push({
-        ...base, mode, loadavg1: load, completed: done.length, shaOk: ok.filter(Boolean).length,
+        ...base, mode, loadavg1: load, pageCacheWriteCpuSecondsPerGiB: pageCache, completed: done.length, shaOk: ok.filter(Boolean).length,
         seconds: r.seconds.map((s) => (s === undefined ? null : round(s))), median: done.length ? round(median(done)) : null,
         last: last === undefined ? null : round(last), lastOverTStar: last === undefined ? null : round(last / tStar),
         clientUploadOverSize: r.clientTxBytes.map((b) => (b === undefined ? null : round(b / size, 3))),
@@ -195,7 +197,7 @@ function printTable(records: Record<string, unknown>[], tStar: number): void {
     const parts = Object.entries(cpu.seconds).map(([name, s]) => `${name} ${s.toFixed(2)} (kernel ${(cpu.systemSeconds?.[name] ?? 0).toFixed(2)})`);
     console.log(`${String(r.mode)} CPU-seconds over ${cpu.cores} cores: ${parts.join(', ')}`);
     const per = Object.entries(cpu.secondsPerGiB).map(([name, s]) => `${name} ${s.toFixed(2)}`);
-    console.log(`${String(r.mode)} CPU-seconds per GiB delivered: ${per.join(', ')}`);
+    console.log(`${String(r.mode)} CPU-seconds per GiB delivered: ${per.join(', ')}; writing new page-cache pages cost ${f(r.pageCacheWriteCpuSecondsPerGiB)} just before`);
   }
   const total = (mode: string): number | undefined => (records.find((r) => r.mode === mode)?.cpu as CpuRecord)?.secondsPerGiB.total;
   const bt = total('bt');

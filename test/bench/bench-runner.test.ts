@@ -196,3 +196,15 @@ test.serial('vortex-receive refuses a size below one piece or a bad flag, exitin
   t.regex(writes.join(''), /fix: .*npm run bench -- vortex-receive/);
   t.is(writes.join('').match(/^fix: /gm)?.length, 2, 'each refusal says how to call it');
 });
+
+test('the page-cache probe gives the CPU of writing new pages per GiB and leaves no file behind', async (t) => {
+  const { mkdtemp, readdir, rm } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { pageCacheWriteCost } = await import('../../bench/support/page-cache-cost.js');
+  const dir = await mkdtemp(join(tmpdir(), 'd7y-page-cache-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const cost = pageCacheWriteCost(dir, 8);
+  t.true(Number.isFinite(cost) && cost > 0, `${cost} CPU-s per GiB`);
+  t.deepEqual(await readdir(dir), [], 'the probe file is removed');
+});
