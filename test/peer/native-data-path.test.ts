@@ -190,7 +190,9 @@ test('over an encrypted disk a send waits for its upload slot once: the medium i
   const slots = new UploadSlots(1);
   const provider = new UploadPieceProvider(tasks, disk, new TokenBucket(0), new UploadStats(), () => 'parent', undefined, slots);
   const busy = await slots.acquire();
-  const file = await Promise.race([provider.getPieceFile({ taskId: TASK, number: 0 }), new Promise((r) => setTimeout(() => r('still waiting'), 2_000))]);
+  let timer: NodeJS.Timeout | undefined;
+  const file = await Promise.race([provider.getPieceFile({ taskId: TASK, number: 0 }), new Promise((r) => { timer = setTimeout(() => r('still waiting'), 2_000); })]);
+  clearTimeout(timer);
   t.is(file, undefined, 'no file to send, said without waiting for the slot another send holds');
   if (file !== undefined) return;
   let served = false;
