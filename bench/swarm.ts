@@ -141,6 +141,7 @@ export async function run(argv: string[]): Promise<void> {
           secondsPerGiB: perGiB(r.cpu.seconds, (done.length * size) / 1024 ** 3),
           systemSeconds: roundAll(r.cpu.systemSeconds),
         } : null,
+        memory: r.cpu ? { machinePeakMiB: Math.round(r.cpu.machineMemoryPeakMiB), anonymousPeakMiB: roundAll(r.cpu.anonymousPeakMiB, 0) } : null,
         notes: r.notes,
       });
       if (!a.keep) await rm(join(workDir, mode), { recursive: true, force: true });
@@ -163,6 +164,7 @@ export async function run(argv: string[]): Promise<void> {
   }
 }
 
+type MemoryRecord = { machinePeakMiB: number; anonymousPeakMiB: Record<string, number> } | null;
 type CpuRecord = { cores: number; busy: number; saturated: number; seconds: Record<string, number>; secondsPerGiB: Record<string, number>; systemSeconds?: Record<string, number> } | null;
 
 /** The origin's HTTP server is the same for every mode: it is left out of the distribution's total. */
@@ -198,6 +200,11 @@ function printTable(records: Record<string, unknown>[], tStar: number): void {
     console.log(`${String(r.mode)} CPU-seconds over ${cpu.cores} cores: ${parts.join(', ')}`);
     const per = Object.entries(cpu.secondsPerGiB).map(([name, s]) => `${name} ${s.toFixed(2)}`);
     console.log(`${String(r.mode)} CPU-seconds per GiB delivered: ${per.join(', ')}; writing new page-cache pages cost ${f(r.pageCacheWriteCpuSecondsPerGiB)} just before`);
+    const mem = r.memory as MemoryRecord;
+    if (mem) {
+      const sets = Object.entries(mem.anonymousPeakMiB).filter(([, mib]) => mib > 0).map(([name, mib]) => `${name} ${mib}`);
+      console.log(`${String(r.mode)} memory at its peak, MiB: the machine's in use ${mem.machinePeakMiB}; anonymous ${sets.join(', ')}`);
+    }
   }
   const total = (mode: string): number | undefined => (records.find((r) => r.mode === mode)?.cpu as CpuRecord)?.secondsPerGiB.total;
   const bt = total('bt');
@@ -207,6 +214,6 @@ function printTable(records: Record<string, unknown>[], tStar: number): void {
   }
 }
 
-function roundAll(xs: Record<string, number>): Record<string, number> {
-  return Object.fromEntries(Object.entries(xs).map(([k, v]) => [k, round(v)]));
+function roundAll(xs: Record<string, number>, digits?: number): Record<string, number> {
+  return Object.fromEntries(Object.entries(xs).map(([k, v]) => [k, digits === 0 ? Math.round(v) : round(v)]));
 }

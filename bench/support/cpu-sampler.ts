@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
-import { cpuSplit } from './processes.js';
+import { anonymousRssBytes, cpuSplit } from './processes.js';
 
 /** Where the CPU went while a sampler ran. */
 export interface CpuReport {
@@ -14,6 +14,14 @@ export interface CpuReport {
   seconds: Record<string, number>;
   /** The part of `seconds` spent in the kernel (system time: copies, network, page cache). */
   systemSeconds: Record<string, number>;
+  /**
+   * The machine's memory in use (all but MemFree: processes and page cache) at its highest sample,
+   * MiB; 0 where /proc/meminfo is missing. On a VM whose host backs only part of its memory, pages
+   * taken beyond that part cost far more CPU (see the swarm benchmark's README).
+   */
+  machineMemoryPeakMiB: number;
+  /** Each set's anonymous resident memory (heap, stacks, buffers; not mapped files) at its highest sample, MiB. */
+  anonymousPeakMiB: Record<string, number>;
 }
 
 /** Named sets of processes; a set is asked for its PIDs at every sample, so it may grow. */
@@ -38,6 +46,14 @@ async function machineJiffies(): Promise<Jiffies | undefined> {
   return { busy: total - idle, total };
 }
 
+/** Bytes of the machine's memory in use: MemTotal less MemFree (page cache counted), 0 where unknown. */
+async function machineMemoryInUse(): Promise<number> {
+  const text = await readFile('/proc/meminfo', 'utf8').catch(() => '');
+  const kib = (field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? NaN);
+  const inUse = (kib('MemTotal') - kib('MemFree')) * 1024;
+  return Number.isFinite(inUse) ? inUse : 0;
+}
+
 /**
  * Samples how busy the machine is and the CPU time of named process sets every `intervalMs`,
  * from `start()` to `stop()`. A process seen first after `start()` is charged its whole life;
@@ -54,6 +70,8 @@ export class CpuSampler {
   private totalSum = 0;
   private samples = 0;
   private saturatedSamples = 0;
+  private machineMemoryPeak = 0;
+  private readonly anonymousPeak = new Map<string, number>();
 
   constructor(private readonly sets: ProcessSets, private readonly intervalMs = 200) {}
 
@@ -92,6 +110,8 @@ export class CpuSampler {
       saturated: this.samples > 0 ? this.saturatedSamples / this.samples : 0,
       seconds,
       systemSeconds,
+      machineMemoryPeakMiB: this.machineMemoryPeak / 2 ** 20,
+      anonymousPeakMiB: Object.fromEntries(Object.keys(this.sets).map((name) => [name, (this.anonymousPeak.get(name) ?? 0) / 2 ** 20])),
     };
   }
 
@@ -106,8 +126,11 @@ export class CpuSampler {
       if (busy >= 0.95 * total) this.saturatedSamples += 1;
     }
     this.prev = now ?? this.prev;
+    this.machineMemoryPeak = Math.max(this.machineMemoryPeak, await machineMemoryInUse());
     for (const [name, pids] of Object.entries(this.sets)) {
+      let anonymous = 0;
       for (const pid of pids()) {
+        anonymous += await anonymousRssBytes(pid);
         if (!this.owner.has(pid)) {
           this.owner.set(pid, name);
           this.base.set(pid, { user: 0, system: 0 });
@@ -117,6 +140,7 @@ export class CpuSampler {
         const last = this.last.get(pid);
         if (!last || now.user + now.system >= last.user + last.system) this.last.set(pid, now);
       }
+      this.anonymousPeak.set(name, Math.max(this.anonymousPeak.get(name) ?? 0, anonymous));
     }
   }
 }

@@ -77,6 +77,8 @@ export async function waitUntil(what: string, check: () => Promise<boolean> | bo
 
 /** Clock ticks per second of /proc's utime and stime (USER_HZ, 100 on Linux). */
 const USER_HZ = 100;
+/** The page size of Linux on the machines the benchmarks run on (x86-64 and arm64 with 4 KiB pages). */
+const PAGE_BYTES = 4096;
 
 /**
  * User + system CPU seconds the processes have used so far, their children's included when
@@ -95,6 +97,16 @@ export async function cpuSeconds(pids: number[], withChildren = false): Promise<
 export async function cpuSplit(pid: number): Promise<{ user: number; system: number }> {
   const f = await statFields(pid);
   return f.length > 12 ? { user: Number(f[11]) / USER_HZ, system: Number(f[12]) / USER_HZ } : { user: 0, system: 0 };
+}
+
+/**
+ * Bytes of the process's resident memory that are its own (anonymous: heap, stacks, buffers), not
+ * pages of files it maps (the node binary, shared by every node process); 0 if it is gone.
+ */
+export async function anonymousRssBytes(pid: number): Promise<number> {
+  // statm: size resident shared text lib data dt, in pages; `shared` is the resident file-backed part.
+  const f = (await readFile(`/proc/${pid}/statm`, 'utf8').catch(() => '')).split(' ');
+  return f.length > 2 ? Math.max(0, Number(f[1]) - Number(f[2])) * PAGE_BYTES : 0;
 }
 
 /** The direct children of the processes, found through /proc. */

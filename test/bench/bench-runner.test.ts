@@ -3,7 +3,7 @@ import { main } from '../../bench/run.js';
 import { lowerBound, parseSwarmArgs } from '../../bench/swarm.js';
 import { Teardown } from '../../bench/support/teardown.js';
 import { formatTable } from '../../bench/support/bench-files.js';
-import { cpuSeconds, startProcess, waitUntil } from '../../bench/support/processes.js';
+import { anonymousRssBytes, cpuSeconds, startProcess, waitUntil } from '../../bench/support/processes.js';
 import { CpuSampler } from '../../bench/support/cpu-sampler.js';
 import { parseTtfbArgs } from '../../bench/proxy-ttfb.js';
 import { parseProxyThroughputArgs } from '../../bench/proxy-throughput.js';
@@ -118,6 +118,25 @@ test.serial('the CPU sampler charges a process that starts and exits while it ru
     t.true(report.cores >= 1);
     t.true(report.busy > 0.1 / report.cores && report.busy <= 1, `busy ${report.busy}`);
     t.true(report.saturated >= 0 && report.saturated <= 1);
+  } finally {
+    await teardown.run();
+  }
+});
+
+test.serial('the CPU sampler reports the memory a set holds at its peak, and the machine\'s', async (t) => {
+  const teardown = new Teardown();
+  try {
+    // The holder fills 96 MiB of its own memory, then idles; the idler holds only node's own.
+    const holder = startProcess(teardown, 'holder', process.execPath, ['-e', 'globalThis.b = Buffer.alloc(96 * 2 ** 20, 1); console.log("held"); setTimeout(() => {}, 30000)']);
+    const idle = startProcess(teardown, 'idler', process.execPath, ['-e', 'setTimeout(() => {}, 30000)']);
+    await waitUntil('the holder filled its buffer', async () => (await anonymousRssBytes(holder.pid)) >= 96 * 2 ** 20, 10_000, 20);
+    const sampler = new CpuSampler({ holder: () => [holder.pid], idler: () => [idle.pid] }, 50);
+    await sampler.start();
+    await new Promise((r) => setTimeout(r, 300));
+    const report = await sampler.stop();
+    t.true(report.anonymousPeakMiB.holder! >= 96 && report.anonymousPeakMiB.holder! < 200, `holder ${report.anonymousPeakMiB.holder} MiB`);
+    t.true(report.anonymousPeakMiB.idler! > 0 && report.anonymousPeakMiB.idler! < report.anonymousPeakMiB.holder! - 80, `idler ${report.anonymousPeakMiB.idler} MiB`);
+    t.true(report.machineMemoryPeakMiB > report.anonymousPeakMiB.holder! + report.anonymousPeakMiB.idler!, `machine ${report.machineMemoryPeakMiB} MiB`);
   } finally {
     await teardown.run();
   }
