@@ -198,17 +198,18 @@ test('a daemon\'s first downloads from an origin leave undici\'s HTTP parser wit
   t.notRegex(err, /unrecognized flag/, 'every V8 flag the daemon sets exists in this V8');
 });
 
-test('daemons raise V8\'s interrupt budget where V8 has one (Node 20), and only peers that are not seeds the WebAssembly tier-up budget', (t) => {
+test('daemons raise V8\'s interrupt budget where V8 has one (Node 20), only peers that are not seeds the WebAssembly tier-up budget, and a process with a seed the heap\'s growing factor', (t) => {
   type Spec = Parameters<typeof daemonV8Flags>[0][number];
   const spec = (role: 'peer' | 'scheduler', seed = false): Spec => ({ role, config: { peer: { seed } } }) as Spec;
   const v8Of20 = '11.3.244.8-node.33';
   const v8Of22 = '12.4.254.21-node.33';
   t.deepEqual(daemonV8Flags([spec('peer')], v8Of20), ['--interrupt-budget=270336', '--wasm-tiering-budget=90000000']);
-  t.deepEqual(daemonV8Flags([spec('peer', true)], v8Of20), ['--interrupt-budget=270336']);
+  t.deepEqual(daemonV8Flags([spec('peer', true)], v8Of20), ['--interrupt-budget=270336', '--heap-growing-percent=100']);
   t.deepEqual(daemonV8Flags([spec('scheduler'), spec('peer')], v8Of20), ['--interrupt-budget=270336']);
+  t.deepEqual(daemonV8Flags([spec('scheduler'), spec('peer', true), spec('peer')], v8Of22), ['--heap-growing-percent=100']);
   t.deepEqual(daemonV8Flags([spec('peer')], v8Of22), ['--wasm-tiering-budget=90000000']);
   t.deepEqual(daemonV8Flags([spec('scheduler')], v8Of22), []);
   // Every flag chosen for the V8 that runs exists in it: an unknown one prints "unrecognized flag" at every daemon start.
   const known = execFileSync(process.execPath, ['--v8-options'], { encoding: 'utf8' });
-  for (const flag of daemonV8Flags([spec('peer')])) t.regex(known, new RegExp(`^\\s+${flag.split('=')[0]} `, 'm'), flag);
+  for (const flag of [...daemonV8Flags([spec('peer')]), ...daemonV8Flags([spec('peer', true)])]) t.regex(known, new RegExp(`^\\s+${flag.split('=')[0]} `, 'm'), flag);
 });
