@@ -141,7 +141,7 @@ export async function run(argv: string[]): Promise<void> {
           secondsPerGiB: perGiB(r.cpu.seconds, (done.length * size) / 1024 ** 3),
           systemSeconds: roundAll(r.cpu.systemSeconds),
         } : null,
-        memory: r.cpu ? { machinePeakMiB: Math.round(r.cpu.machineMemoryPeakMiB), anonymousPeakMiB: roundAll(r.cpu.anonymousPeakMiB, 0) } : null,
+        memory: r.cpu ? { machinePeakMiB: round(r.cpu.machineMemoryPeakMiB, 0), anonymousPeakMiB: roundAll(r.cpu.anonymousPeakMiB, 0) } : null,
         notes: r.notes,
       });
       if (!a.keep) await rm(join(workDir, mode), { recursive: true, force: true });
@@ -214,6 +214,6 @@ function printTable(records: Record<string, unknown>[], tStar: number): void {
   }
 }
 
-function roundAll(xs: Record<string, number>, digits?: number): Record<string, number> {
-  return Object.fromEntries(Object.entries(xs).map(([k, v]) => [k, digits === 0 ? Math.round(v) : round(v)]));
+function roundAll(xs: Record<string, number>, digits = 2): Record<string, number> {
+  return Object.fromEntries(Object.entries(xs).map(([k, v]) => [k, round(v, digits)]));
 }

@@ -77,8 +77,6 @@ export async function waitUntil(what: string, check: () => Promise<boolean> | bo
 
 /** Clock ticks per second of /proc's utime and stime (USER_HZ, 100 on Linux). */
 const USER_HZ = 100;
-/** The page size of Linux on the machines the benchmarks run on (x86-64 and arm64 with 4 KiB pages). */
-const PAGE_BYTES = 4096;
 
 /**
  * User + system CPU seconds the processes have used so far, their children's included when
@@ -104,9 +102,8 @@ export async function cpuSplit(pid: number): Promise<{ user: number; system: num
  * pages of files it maps (the node binary, shared by every node process); 0 if it is gone.
  */
 export async function anonymousRssBytes(pid: number): Promise<number> {
-  // statm: size resident shared text lib data dt, in pages; `shared` is the resident file-backed part.
-  const f = (await readFile(`/proc/${pid}/statm`, 'utf8').catch(() => '')).split(' ');
-  return f.length > 2 ? Math.max(0, Number(f[1]) - Number(f[2])) * PAGE_BYTES : 0;
+  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
+  return Number(/^RssAnon:\s+(\d+) kB/m.exec(status)?.[1] ?? 0) * 1024;
 }
 
 /** The direct children of the processes, found through /proc. */
