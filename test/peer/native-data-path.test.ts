@@ -278,3 +278,40 @@ test('with native reads, a parent that closes mid-body, one that stalls, and an 
   t.is((abortErr as { code?: string }).code, 'D7Y_ABORTED');
   t.true(addon.reads >= 3, 'the bodies were read natively');
 });
+
+test('with native reads, a parent that trickles bytes slower than a read fills is not taken for a stall, and its connection serves the next piece', async (t) => {
+  const addon = countingAddon();
+  const client = new VortexClient({ readTimeoutMs: 400, nativeReads: addon });
+  t.teardown(() => client.close());
+  const length = 96 * 1024;
+  const bodies = [randomBytes(length), randomBytes(length)];
+  let connections = 0;
+  let answered = 0;
+  const server = createServer((s) => {
+    connections += 1;
+    s.on('error', () => undefined);
+    s.on('data', () => {
+      const body = bodies[answered]!;
+      answered += 1;
+      s.write(encodePieceContentFrame(1, 'standard', {
+        number: 0, offset: 0, length, digest: 'crc32:0', parentId: 'raw', trafficType: 1, cost: 0, createdAt: 0,
+      }));
+      // 4 KiB every 25 ms: the whole body takes 600 ms, longer than the read time-out, and no gap is.
+      let at = 0;
+      const tick = setInterval(() => {
+        if (s.destroyed || at >= length) return clearInterval(tick);
+        s.write(body.subarray(at, at + 4096));
+        at += 4096;
+      }, 25);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => { server.close(); });
+  const addr = { host: '127.0.0.1', port: (server.address() as AddressInfo).port };
+  for (const [n, data] of bodies.entries()) {
+    const { body } = await client.downloadPiece(addr, { taskId: TASK, number: 0 });
+    t.true((await readAll(body)).equals(data), `piece ${n} arrives byte-exact`);
+  }
+  t.is(connections, 1, 'the second request went over the same connection, its header read by the event loop');
+  t.true(addon.reads >= 2, 'the bodies were read natively');
+});
