@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { LocalApiClient } from '../core/protocol/local-api/local-api-client.js';
 import { initClusterCa, issueNodeCertificate } from '../core/protocol/tls/cluster-certificates.js';
 import { D7yLab, daemonCounter, type D7yLabOptions, type LabDaemon } from './support/d7y-lab.js';
 import { inHost, type LabHost, type NetLab } from './support/net-lab.js';
@@ -206,8 +207,29 @@ function warmUp(ctx: ModeContext, mode: string, client?: (daemon: LabDaemon, out
     };
     await warm(seed, 0);
     await Promise.all(peers.map((p, i) => warm(p, i + 1)));
-    return [`daemons warmed by a ${ctx.warmSizeMiB} MiB download each in ${((performance.now() - t0) / 1000).toFixed(1)} s (untimed)`];
+    const dropped = process.env.D7Y_BENCH_KEEP_WARM_TASKS ? 0 : await forgetTasks([seed, ...peers]);
+    return [`daemons warmed by a ${ctx.warmSizeMiB} MiB download each in ${((performance.now() - t0) / 1000).toFixed(1)} s (untimed)`
+      + `${dropped ? `, then ${dropped} warm-up tasks deleted` : ''}`];
   };
+}
+
+/**
+ * Deletes every task the daemons hold (`DELETE /v1/tasks/<id>`, what `d7y task rm` sends), so that
+ * after a warm-up what stays warm is the daemons' code and not a copy of the warm-up file per host
+ * in the page cache, which aria2c's processes, started fresh, do not have. Resolves with the count.
+ */
+async function forgetTasks(daemons: LabDaemon[]): Promise<number> {
+  const counts = await Promise.all(daemons.map(async (d) => {
+    const api = new LocalApiClient(d.socket);
+    try {
+      const tasks = await api.list();
+      for (const t of tasks) await api.delete(String(t.taskId));
+      return tasks.length;
+    } finally {
+      await api.close();
+    }
+  }));
+  return counts.reduce((a, b) => a + b, 0);
 }
 
 /**
