@@ -8,12 +8,16 @@ import { FEED_CHUNK_BYTES } from '../contracts/storage-medium.js';
 export class BufferPool {
   private readonly free: Buffer[] = [];
   private readonly idle = new WeakSet<ArrayBufferLike>();
+  private allocated = 0;
 
   constructor(readonly size: number, private readonly maxFree: number) {}
 
   take(): Buffer {
     const b = this.free.pop();
-    if (!b) return Buffer.allocUnsafeSlow(this.size);
+    if (!b) {
+      this.allocated += 1;
+      return Buffer.allocUnsafeSlow(this.size);
+    }
     this.idle.delete(b.buffer);
     return b;
   }
@@ -27,6 +31,11 @@ export class BufferPool {
     if (ab.byteLength !== this.size || this.idle.has(ab) || this.free.length >= this.maxFree) return;
     this.idle.add(ab);
     this.free.push(Buffer.from(ab, 0, this.size));
+  }
+
+  /** Buffers allocated so far (a take that found none idle). */
+  get made(): number {
+    return this.allocated;
   }
 
   /** Idle buffers right now. */

@@ -80,7 +80,11 @@ export class CacheFetcher {
     const hash = createHash('sha256');
     for (let n = 0; n < (state.totalPieces ?? 0); n += 1) {
       signal.throwIfAborted();
-      for await (const chunk of await this.medium.readPiece(state.taskId, n)) hash.update(chunk as Buffer);
+      const body = await this.medium.readPiece(state.taskId, n);
+      for await (const chunk of body) {
+        hash.update(chunk as Buffer);
+        body.recycle?.(chunk as Buffer);
+      }
     }
     const got = hash.digest('hex');
     if (got === want) return;
