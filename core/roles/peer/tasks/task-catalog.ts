@@ -61,13 +61,13 @@ export class TaskCatalog {
     return this.state(taskId);
   }
 
-  /** The states of every task the medium holds. */
+  /**
+   * The states of every task the medium holds, as recorded: a listing is not a use, so a task whose
+   * hard-linked output changed is not read back here (its next use re-verifies it).
+   */
   async list(): Promise<TaskState[]> {
     const out: TaskState[] = [];
-    for (const rec of await this.medium.listTasks()) {
-      const s = await this.find(rec.taskId);
-      if (s) out.push(s);
-    }
+    for (const rec of await this.medium.listTasks()) out.push(await this.load(rec.taskId));
     return out;
   }
 
