@@ -2,3 +2,4 @@
 export * from './repo-http.js';
 export * from './digest-verifier.js';
 export * from './abortable-stream.js';
+export * from './lazy-undici.js';

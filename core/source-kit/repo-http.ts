@@ -1,4 +1,5 @@
-import { Agent, interceptors, request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
+import { LazyUndici, undici } from './lazy-undici.js';
 import { D7yError } from '../errors/d7y-error.js';
 
 /** Basic credentials for every URL under `url`. */
@@ -23,10 +24,11 @@ export interface RepoGet {
  * the object (404 → D7Y_SOURCE_NOT_FOUND, 401/403 → D7Y_SOURCE_AUTH, 416, 5xx); never a secret.
  */
 export class RepoHttp {
-  private readonly dispatcher: Dispatcher;
+  /** Made (undici loaded) on the first request. */
+  private readonly dispatcher: LazyUndici<Dispatcher>;
 
   constructor(private readonly credentials: readonly RepoCredentials[], private readonly timeoutMs: number, maxRedirections = 5) {
-    this.dispatcher = new Agent({ connectTimeout: timeoutMs, connections: 16 }).compose(interceptors.redirect({ maxRedirections }));
+    this.dispatcher = new LazyUndici((u) => new u.Agent({ connectTimeout: timeoutMs, connections: 16 }).compose(u.interceptors.redirect({ maxRedirections })));
   }
 
   /** A 2xx response (the caller consumes the body), or a D7yError. */
@@ -38,7 +40,8 @@ export class RepoHttp {
     if (req.range) headers.range = `bytes=${req.range.start}-${req.range.start + req.range.length - 1}`;
     let res: Dispatcher.ResponseData;
     try {
-      res = await request(req.url, { method: req.method ?? 'GET', headers, signal: req.signal, dispatcher: this.dispatcher, headersTimeout: this.timeoutMs, bodyTimeout: this.timeoutMs });
+      const [{ request }, dispatcher] = await Promise.all([undici(), this.dispatcher.get()]);
+      res = await request(req.url, { method: req.method ?? 'GET', headers, signal: req.signal, dispatcher, headersTimeout: this.timeoutMs, bodyTimeout: this.timeoutMs });
     } catch (err) {
       if (req.signal?.aborted) throw aborted(req.what);
       throw new D7yError('D7Y_SOURCE_UNAVAILABLE', `${req.what}: ${origin(req.url)} could not be reached: ${(err as Error).message}`, { cause: err, fix: 'check that the repository is up and its URL is right' });
@@ -76,7 +79,7 @@ export class RepoHttp {
   }
 
   async close(): Promise<void> {
-    await this.dispatcher.close();
+    await this.dispatcher.current?.close();
   }
 }
 

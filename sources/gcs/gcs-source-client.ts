@@ -2,9 +2,9 @@ import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Storage, StorageOptions } from '@google-cloud/storage';
-import { Agent, request } from 'undici';
+import type { Agent } from 'undici';
 import {
-  D7yError, silentLogger,
+  D7yError, LazyUndici, silentLogger, undici,
   type DownloadRequest, type ListRequest, type Logger, type PutRequest, type SourceClient,
   type SourceDownload, type SourceEntry, type SourceRequest, type SourceStat,
 } from '../../core/index.js';
@@ -42,10 +42,11 @@ interface Resolved { endpoint?: string; credentialFile?: string; accessToken?: s
 export class GcsSourceClient implements SourceClient {
   readonly schemes = ['gs'] as const;
   private readonly clients = new Map<string, Storage>();
-  private readonly agent: Agent;
+  /** Made (undici loaded) on the first download. */
+  private readonly agent: LazyUndici<Agent>;
 
   constructor(private readonly config: GcsSourceConfig = {}, private readonly logger: Logger = silentLogger()) {
-    this.agent = new Agent({ connectTimeout: 10_000, headersTimeout: 60_000, bodyTimeout: 60_000, connections: 64 });
+    this.agent = new LazyUndici((u) => new u.Agent({ connectTimeout: 10_000, headersTimeout: 60_000, bodyTimeout: 60_000, connections: 64 }));
   }
 
   async stat(req: SourceRequest): Promise<SourceStat> {
@@ -81,7 +82,8 @@ export class GcsSourceClient implements SourceClient {
     req.signal?.addEventListener('abort', onAbort, { once: true });
     try {
       if (authenticated) Object.assign(headers, await untilAborted(storage.authClient.getRequestHeaders(target), req.signal, ctx));
-      const res = await request(target, { headers, signal: inner.signal, dispatcher: this.agent });
+      const [{ request }, agent] = await Promise.all([undici(), this.agent.get()]);
+      const res = await request(target, { headers, signal: inner.signal, dispatcher: agent });
       body = res.body;
       body.once('close', () => req.signal?.removeEventListener('abort', onAbort));
       if (res.statusCode >= 400) throw await apiError(res.statusCode, res.body);
@@ -170,7 +172,7 @@ export class GcsSourceClient implements SourceClient {
   /** Forgets the cached Storage clients and closes the download connections. */
   async close(): Promise<void> {
     this.clients.clear();
-    await this.agent.close();
+    await this.agent.current?.close();
   }
 
   private async prepare(req: SourceRequest, operation: string): Promise<{ storage: Storage; loc: GcsLocation; ctx: GcsErrorContext; authenticated: boolean }> {

@@ -1,8 +1,8 @@
 import { posix } from 'node:path';
 import { Readable } from 'node:stream';
-import { Agent, request, type Dispatcher } from 'undici';
+import type { Agent, Dispatcher } from 'undici';
 import {
-  D7yError, silentLogger,
+  D7yError, LazyUndici, silentLogger, undici,
   type DownloadRequest, type ListRequest, type Logger, type PutRequest, type SourceClient,
   type SourceDownload, type SourceEntry, type SourceRequest, type SourceStat,
 } from '../../core/index.js';
@@ -40,11 +40,12 @@ interface Target { base: string; path: string; ctx: WebHdfsErrorContext; auth: R
  */
 export class HdfsSourceClient implements SourceClient {
   readonly schemes = ['hdfs'] as const;
-  private readonly agent: Agent;
+  /** Made (undici loaded) on the first call. */
+  private readonly agent: LazyUndici<Agent>;
 
   constructor(private readonly config: HdfsSourceConfig = {}, private readonly logger: Logger = silentLogger()) {
     const timeout = config.requestTimeoutMs ?? 60_000;
-    this.agent = new Agent({ connectTimeout: config.connectTimeoutMs ?? 10_000, headersTimeout: timeout, bodyTimeout: timeout });
+    this.agent = new LazyUndici((u) => new u.Agent({ connectTimeout: config.connectTimeoutMs ?? 10_000, headersTimeout: timeout, bodyTimeout: timeout }));
   }
 
   async stat(req: SourceRequest): Promise<SourceStat> {
@@ -146,7 +147,7 @@ export class HdfsSourceClient implements SourceClient {
 
   /** Closes the connection pool. */
   async close(): Promise<void> {
-    await this.agent.close();
+    await this.agent.current?.close();
   }
 
   private async fileStatus(t: Target, signal?: AbortSignal): Promise<FileStatus> {
@@ -176,10 +177,11 @@ export class HdfsSourceClient implements SourceClient {
   private async call(t: Target, method: 'GET' | 'PUT' | 'DELETE', op: Record<string, string>, signal?: AbortSignal, body?: Readable): Promise<Dispatcher.ResponseData> {
     const q = new URLSearchParams({ ...op, ...t.auth });
     let url = `${t.base}${encodePath(t.path)}?${q}`;
+    const [{ request }, agent] = await Promise.all([undici(), this.agent.get()]);
     for (let hop = 0; ; hop++) {
       const toDatanode = hop > 0;
       const res = await request(url, {
-        method, signal, dispatcher: this.agent,
+        method, signal, dispatcher: agent,
         body: toDatanode ? body : undefined,
         headers: toDatanode && body ? { 'content-type': 'application/octet-stream' } : undefined,
       });

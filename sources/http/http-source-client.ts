@@ -1,6 +1,6 @@
 import { PassThrough, Readable, Transform } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Agent, interceptors, Pool, request, type Dispatcher } from 'undici';
+import type { Agent, Dispatcher } from 'undici';
 import {
   D7yError,
   isD7yError,
@@ -13,6 +13,8 @@ import {
   type SourceRequest,
   type SourceStat,
   type Startable,
+  undici,
+  LazyUndici,
 } from '../../core/index.js';
 import { httpNetworkError, httpStatusError, isRetryableNetworkError, isRetryableStatus } from './http-error.js';
 import { defaultHttpSourceConfig, type HttpSourceConfig } from './http-source-config.js';
@@ -32,30 +34,35 @@ type Response = Dispatcher.ResponseData;
 export class HttpSourceClient implements SourceClient, Startable {
   readonly schemes = ['http', 'https'] as const;
   private readonly config: HttpSourceConfig;
-  private readonly agent: Agent;
-  private readonly dispatcher: Dispatcher;
+  /** The agent and the redirect-following dispatcher over it, made (undici loaded) on the first request. */
+  private readonly client: LazyUndici<{ agent: Agent; dispatcher: Dispatcher }>;
   private readonly logger: Logger;
   readonly originTls: OriginTls;
+  private stopped = false;
 
   constructor(config: Partial<HttpSourceConfig> = {}, logger: Logger = silentLogger()) {
     this.config = defaultHttpSourceConfig(config);
     this.logger = logger;
     const tls = new OriginTls(this.config);
     this.originTls = tls;
-    this.agent = new Agent({
-      connections: this.config.maxConnectionsPerOrigin,
-      keepAliveTimeout: 30_000,
-      headersTimeout: this.config.headersTimeout,
-      bodyTimeout: this.config.bodyTimeout,
-      factory: (origin, opts) => new Pool(origin, { ...opts, connect: { timeout: this.config.connectTimeout, ...tls.connectOptions(String(origin)) } }),
+    this.client = new LazyUndici((u) => {
+      const agent = new u.Agent({
+        connections: this.config.maxConnectionsPerOrigin,
+        keepAliveTimeout: 30_000,
+        headersTimeout: this.config.headersTimeout,
+        bodyTimeout: this.config.bodyTimeout,
+        factory: (origin, opts) => new u.Pool(origin, { ...opts, connect: { timeout: this.config.connectTimeout, ...tls.connectOptions(String(origin)) } }),
+      });
+      return { agent, dispatcher: agent.compose(u.interceptors.redirect({ maxRedirections: this.config.maxRedirections })) };
     });
-    this.dispatcher = this.agent.compose(interceptors.redirect({ maxRedirections: this.config.maxRedirections }));
   }
 
   async start(): Promise<void> {}
 
   async stop(): Promise<void> {
-    if (!this.agent.closed) await this.agent.close().catch(() => this.agent.destroy());
+    this.stopped = true;
+    const agent = this.client.current?.agent;
+    if (agent && !agent.closed) await agent.close().catch(() => agent.destroy());
   }
 
   /**
@@ -164,7 +171,9 @@ export class HttpSourceClient implements SourceClient, Startable {
       let res: Response | undefined;
       let failure: unknown;
       try {
-        res = await request(req.url, { method, headers, signal: ac.signal, dispatcher: this.dispatcher });
+        const [{ request }, { dispatcher }] = await Promise.all([undici(), this.client.get()]);
+        if (this.stopped) throw new D7yError('D7Y_ABORTED', `${method} ${redactUrl(req.url)}: the HTTP source is stopped`);
+        res = await request(req.url, { method, headers, signal: ac.signal, dispatcher });
       } catch (err) {
         failure = err;
       } finally {

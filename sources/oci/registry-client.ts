@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
-import { Agent, interceptors, request, type Dispatcher } from 'undici';
-import { D7yError, type Logger } from '../../core/index.js';
+import type { Agent, Dispatcher } from 'undici';
+import { D7yError, LazyUndici, undici, type Logger } from '../../core/index.js';
 import { parseChallenge, RegistryAuth, type RegistryCredentials } from './registry-auth.js';
 import { describeOciUrl, type OciUrl } from './oci-url.js';
 
@@ -46,13 +46,16 @@ export function abortedError(what: string): D7yError {
  * redirects (blob storage); maps failures to D7yErrors that name the registry and object.
  */
 export class RegistryClient {
-  private readonly dispatcher: Dispatcher;
+  /** The agent and the redirect-following dispatcher over it, made (undici loaded) on the first request. */
+  private readonly client: LazyUndici<{ agent: Agent; dispatcher: Dispatcher }>;
   private readonly auth: RegistryAuth;
 
   constructor(private readonly options: RegistryClientOptions) {
-    const agent = new Agent({ connectTimeout: options.timeoutMs, keepAliveTimeout: 30_000, connections: 16 });
-    this.dispatcher = agent.compose(interceptors.redirect({ maxRedirections: options.maxRedirections }));
-    this.auth = new RegistryAuth(options.credentials, agent, options.timeoutMs);
+    this.client = new LazyUndici((u) => {
+      const agent = new u.Agent({ connectTimeout: options.timeoutMs, keepAliveTimeout: 30_000, connections: 16 });
+      return { agent, dispatcher: agent.compose(u.interceptors.redirect({ maxRedirections: options.maxRedirections })) };
+    });
+    this.auth = new RegistryAuth(options.credentials, async () => (await this.client.get()).agent, options.timeoutMs);
   }
 
   /** Sends the request; resolves with a 2xx response (the caller consumes its body) or rejects with a D7yError. */
@@ -96,8 +99,9 @@ export class RegistryClient {
 
   private async call(url: string, req: RegistryRequest, headers: Record<string, string>): Promise<Dispatcher.ResponseData> {
     try {
+      const [{ request }, { dispatcher }] = await Promise.all([undici(), this.client.get()]);
       return await request(url, {
-        method: req.method, headers, body: req.body, signal: req.signal, dispatcher: this.dispatcher,
+        method: req.method, headers, body: req.body, signal: req.signal, dispatcher,
         headersTimeout: this.options.timeoutMs, bodyTimeout: this.options.timeoutMs,
       });
     } catch (err) {
@@ -141,7 +145,7 @@ export class RegistryClient {
   }
 
   async close(): Promise<void> {
-    await this.dispatcher.close();
+    await this.client.current?.dispatcher.close();
   }
 }
 

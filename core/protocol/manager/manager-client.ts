@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
-import { Agent, request } from 'undici';
+import type { Agent } from 'undici';
+import { LazyUndici, undici, type UndiciModule } from '../../source-kit/lazy-undici.js';
 import { activeNodeTls, environmentTlsConnect, type NodeTls } from '../tls/node-tls.js';
 import { clientSideFailure } from '../tls/tls-failures.js';
 import { D7yError, type D7yErrorCode } from '../../errors/d7y-error.js';
@@ -139,7 +140,8 @@ export interface WebhookDeliveryView {
 
 export class ManagerClient {
   private readonly base: string;
-  private agent: Agent;
+  /** Made (undici loaded) on the first call, and again after the node's TLS files change. */
+  private readonly agent: LazyUndici<Agent>;
   private readonly tls?: NodeTls;
   private readonly timeoutMs: number;
   private readonly onUnauthenticated?: (err: D7yError) => D7yError;
@@ -158,18 +160,16 @@ export class ManagerClient {
     this.tls = opts.tls;
     this.caKey = opts.caKey;
     if (opts.ca) this.linkCa = { file: opts.ca, pem: readLinkCa(opts.ca, opts.caKey ?? 'the manager link\'s ca') };
-    this.agent = this.makeAgent();
+    this.agent = new LazyUndici((u) => this.makeAgent(u));
     opts.tls?.onChange(() => {
-      const old = this.agent;
-      this.agent = this.makeAgent();
-      void old.close().catch(() => undefined);
+      void this.agent.reset()?.close().catch(() => undefined);
     });
   }
 
-  private makeAgent(): Agent {
+  private makeAgent(u: UndiciModule): Agent {
     const node = this.tls?.undiciConnect() ?? environmentTlsConnect();
     const ca = this.linkCa && [...(node ? [node.ca] : rootCertificates), this.linkCa.pem];
-    return new Agent({ connections: 8, keepAliveTimeout: 10_000, connect: { timeout: 5_000, ...node, ...(ca && { ca }) } });
+    return new u.Agent({ connections: 8, keepAliveTimeout: 10_000, connect: { timeout: 5_000, ...node, ...(ca && { ca }) } });
   }
 
   /** A handshake refused for want of a trusted CA, said with the link's `ca` option when the client has a key for it. */
@@ -198,8 +198,9 @@ export class ManagerClient {
     if (this.token) headers.authorization = `Bearer ${this.token}`;
     let res;
     try {
+      const [{ request }, agent] = await Promise.all([undici(), this.agent.get()]);
       res = await request(`${this.base}${path}${qs ? `?${qs}` : ''}`, {
-        method, headers, body: body === undefined ? undefined : JSON.stringify(body), dispatcher: this.agent,
+        method, headers, body: body === undefined ? undefined : JSON.stringify(body), dispatcher: agent,
         headersTimeout: timeoutMs, bodyTimeout: timeoutMs, signal,
       });
     } catch (err) {
@@ -390,7 +391,8 @@ export class ManagerClient {
 
   /** Closes the connections; idempotent. */
   async close(): Promise<void> {
-    if (!this.agent.closed && !this.agent.destroyed) await this.agent.close();
+    const agent = this.agent.current;
+    if (agent && !agent.closed && !agent.destroyed) await agent.close();
   }
 }
 

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
-import { Agent, Pool, request, type Dispatcher } from 'undici';
+import type { Agent, Dispatcher } from 'undici';
+import { LazyUndici, undici } from '../../../source-kit/lazy-undici.js';
 import type { OriginTlsPolicy } from '../../../contracts/source-client.js';
 import type { Logger } from '../../../logging/logger.js';
 import { sendError } from './proxy-answers.js';
@@ -48,14 +49,15 @@ export interface DirectForwardOptions {
  * handshake is answered 502 with what is wrong and the source option that fixes it.
  */
 export class DirectForward {
-  private readonly agent: Agent;
+  /** Made (undici loaded) on the first forward: most peers' proxies send every request P2P. */
+  private readonly agent: LazyUndici<Agent>;
 
   constructor(private readonly opts: DirectForwardOptions) {
     const tls = opts.originTls;
-    this.agent = new Agent({
+    this.agent = new LazyUndici((u) => new u.Agent({
       keepAliveTimeout: 30_000, connections: 256,
-      factory: (origin, o) => new Pool(origin, { ...o, connect: { timeout: opts.timeoutMs, ...tls?.connectOptions(String(origin)) } }),
-    });
+      factory: (origin, o) => new u.Pool(origin, { ...o, connect: { timeout: opts.timeoutMs, ...tls?.connectOptions(String(origin)) } }),
+    }));
   }
 
   async forward(req: IncomingMessage, res: ServerResponse, url: string, headers: Record<string, string> = forwardableHeaders(req.headers)): Promise<void> {
@@ -65,9 +67,10 @@ export class DirectForward {
     const hasBody = req.method !== 'GET' && req.method !== 'HEAD' && (req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined);
     let upstream: Dispatcher.ResponseData;
     try {
+      const [{ request }, agent] = await Promise.all([undici(), this.agent.get()]);
       upstream = await request(url, {
         method: (req.method ?? 'GET') as Dispatcher.HttpMethod, headers, body: hasBody ? req : undefined,
-        dispatcher: this.agent, signal: abort.signal, headersTimeout: this.opts.timeoutMs, bodyTimeout: this.opts.timeoutMs,
+        dispatcher: agent, signal: abort.signal, headersTimeout: this.opts.timeoutMs, bodyTimeout: this.opts.timeoutMs,
       });
     } catch (err) {
       res.off('close', onClose);
@@ -97,7 +100,7 @@ export class DirectForward {
   }
 
   async close(): Promise<void> {
-    await this.agent.close().catch(() => undefined);
+    await this.agent.current?.close().catch(() => undefined);
   }
 }
 
