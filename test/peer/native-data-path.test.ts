@@ -315,3 +315,39 @@ test('with native reads, a parent that trickles bytes slower than a read fills i
   t.is(connections, 1, 'the second request went over the same connection, its header read by the event loop');
   t.true(addon.reads >= 2, 'the bodies were read natively');
 });
+
+test('with native reads, a connection whose last body ended on a large receive mark reads the next small answer at once', async (t) => {
+  const addon = countingAddon();
+  const client = new VortexClient({ readTimeoutMs: 2_000, nativeReads: addon });
+  t.teardown(() => client.close());
+  const big = randomBytes(256 * 1024);
+  const small = randomBytes(1024);
+  let answered = 0;
+  const server = createServer((s) => {
+    s.on('error', () => undefined);
+    s.on('data', () => {
+      const first = answered === 0;
+      answered += 1;
+      const body = first ? big : small;
+      s.write(encodePieceContentFrame(1, 'standard', {
+        number: 0, offset: 0, length: body.length, digest: 'crc32:0', parentId: 'raw', trafficType: 1, cost: 0, createdAt: 0,
+      }));
+      if (!first) {
+        s.write(body);
+        return;
+      }
+      // A little, then after a pause the rest at once: the read waits for all of it on a mark near 248 KiB.
+      s.write(body.subarray(0, 8192));
+      setTimeout(() => s.write(body.subarray(8192)), 150);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => { server.close(); });
+  const addr = { host: '127.0.0.1', port: (server.address() as AddressInfo).port };
+  const { body: first } = await client.downloadPiece(addr, { taskId: TASK, number: 0 });
+  t.true((await readAll(first)).equals(big));
+  const started = Date.now();
+  const { body: second } = await client.downloadPiece(addr, { taskId: TASK, number: 0 });
+  t.true((await readAll(second)).equals(small));
+  t.true(Date.now() - started < 1_000, `the next answer took ${Date.now() - started} ms`);
+});
