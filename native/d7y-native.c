@@ -91,15 +91,12 @@ static void run_recv(Job *j) {
       if (want != lowat) set_lowat(j->socket, lowat = want);
       struct pollfd p = { j->socket, POLLIN, 0 };
       int r = poll(&p, 1, j->timeout_ms);
-      /* Fewer bytes than the mark for a whole time-out: a stall only if none came at all. */
-      if (r == 0 && lowat > 1) {
-        n = recv(j->socket, j->into + j->sent, (size_t)left, MSG_DONTWAIT);
-        if (n > 0) {
-          j->sent += n;
-          continue;
-        }
-        if (n == 0) continue; /* the close is reported by the next recv */
-      }
+      /*
+       * Fewer bytes than the mark for a whole time-out: a stall only if none came at all. Anything
+       * else (bytes, a close, an error) is for the next recv, which takes or reports it.
+       */
+      char peek;
+      if (r == 0 && lowat > 1 && (recv(j->socket, &peek, 1, MSG_DONTWAIT | MSG_PEEK) >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK))) continue;
       if (r == 0) {
         snprintf(j->error, sizeof j->error, "no data for %d ms (%lld of %lld bytes)", j->timeout_ms, (long long)j->sent, (long long)j->length);
         break;
