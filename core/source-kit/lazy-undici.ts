@@ -1,6 +1,10 @@
 import type * as Undici from 'undici';
+import type { Dispatcher } from 'undici';
 
 export type UndiciModule = typeof Undici;
+
+/** What `undici.request` takes besides the dispatcher, which a LazyUndici gives. */
+export type LazyRequestOptions = Omit<Dispatcher.RequestOptions<null>, 'origin' | 'path' | 'method'> & Partial<Pick<Dispatcher.RequestOptions, 'method'>>;
 
 let loading: Promise<UndiciModule> | undefined;
 
@@ -21,7 +25,14 @@ export class LazyUndici<T> {
   private made: Promise<T> | undefined;
   private value: T | undefined;
 
-  constructor(private readonly make: (u: UndiciModule) => T) {}
+  /** `dispatcherOf`: what `request` sends through (the value itself unless given). */
+  constructor(private readonly make: (u: UndiciModule) => T, private readonly dispatcherOf: (value: T) => Dispatcher = (v) => v as Dispatcher) {}
+
+  /** `undici.request` through the value's dispatcher (or the one `via` picks from it), made on first use. */
+  async request(url: string | URL, options: LazyRequestOptions, via: (value: T) => Dispatcher = this.dispatcherOf): Promise<Dispatcher.ResponseData> {
+    const value = await this.get();
+    return (await undici()).request(url, { ...options, dispatcher: via(value) });
+  }
 
   get(): Promise<T> {
     if (this.made) return this.made;

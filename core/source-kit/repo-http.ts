@@ -1,5 +1,5 @@
 import type { Dispatcher } from 'undici';
-import { LazyUndici, undici } from './lazy-undici.js';
+import { LazyUndici } from './lazy-undici.js';
 import { D7yError } from '../errors/d7y-error.js';
 
 /** Basic credentials for every URL under `url`. */
@@ -40,8 +40,7 @@ export class RepoHttp {
     if (req.range) headers.range = `bytes=${req.range.start}-${req.range.start + req.range.length - 1}`;
     let res: Dispatcher.ResponseData;
     try {
-      const [{ request }, dispatcher] = await Promise.all([undici(), this.dispatcher.get()]);
-      res = await request(req.url, { method: req.method ?? 'GET', headers, signal: req.signal, dispatcher, headersTimeout: this.timeoutMs, bodyTimeout: this.timeoutMs });
+      res = await this.dispatcher.request(req.url, { method: req.method ?? 'GET', headers, signal: req.signal, headersTimeout: this.timeoutMs, bodyTimeout: this.timeoutMs });
     } catch (err) {
       if (req.signal?.aborted) throw aborted(req.what);
       throw new D7yError('D7Y_SOURCE_UNAVAILABLE', `${req.what}: ${origin(req.url)} could not be reached: ${(err as Error).message}`, { cause: err, fix: 'check that the repository is up and its URL is right' });

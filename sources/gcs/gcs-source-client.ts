@@ -4,7 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Storage, StorageOptions } from '@google-cloud/storage';
 import type { Agent } from 'undici';
 import {
-  D7yError, LazyUndici, silentLogger, undici,
+  D7yError, LazyUndici, silentLogger,
   type DownloadRequest, type ListRequest, type Logger, type PutRequest, type SourceClient,
   type SourceDownload, type SourceEntry, type SourceRequest, type SourceStat,
 } from '../../core/index.js';
@@ -82,8 +82,7 @@ export class GcsSourceClient implements SourceClient {
     req.signal?.addEventListener('abort', onAbort, { once: true });
     try {
       if (authenticated) Object.assign(headers, await untilAborted(storage.authClient.getRequestHeaders(target), req.signal, ctx));
-      const [{ request }, agent] = await Promise.all([undici(), this.agent.get()]);
-      const res = await request(target, { headers, signal: inner.signal, dispatcher: agent });
+      const res = await this.agent.request(target, { headers, signal: inner.signal });
       body = res.body;
       body.once('close', () => req.signal?.removeEventListener('abort', onAbort));
       if (res.statusCode >= 400) throw await apiError(res.statusCode, res.body);

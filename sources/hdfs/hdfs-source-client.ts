@@ -2,7 +2,7 @@ import { posix } from 'node:path';
 import { Readable } from 'node:stream';
 import type { Agent, Dispatcher } from 'undici';
 import {
-  D7yError, LazyUndici, silentLogger, undici,
+  D7yError, LazyUndici, silentLogger,
   type DownloadRequest, type ListRequest, type Logger, type PutRequest, type SourceClient,
   type SourceDownload, type SourceEntry, type SourceRequest, type SourceStat,
 } from '../../core/index.js';
@@ -177,11 +177,10 @@ export class HdfsSourceClient implements SourceClient {
   private async call(t: Target, method: 'GET' | 'PUT' | 'DELETE', op: Record<string, string>, signal?: AbortSignal, body?: Readable): Promise<Dispatcher.ResponseData> {
     const q = new URLSearchParams({ ...op, ...t.auth });
     let url = `${t.base}${encodePath(t.path)}?${q}`;
-    const [{ request }, agent] = await Promise.all([undici(), this.agent.get()]);
     for (let hop = 0; ; hop++) {
       const toDatanode = hop > 0;
-      const res = await request(url, {
-        method, signal, dispatcher: agent,
+      const res = await this.agent.request(url, {
+        method, signal,
         body: toDatanode ? body : undefined,
         headers: toDatanode && body ? { 'content-type': 'application/octet-stream' } : undefined,
       });

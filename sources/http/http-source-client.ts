@@ -13,7 +13,6 @@ import {
   type SourceRequest,
   type SourceStat,
   type Startable,
-  undici,
   LazyUndici,
 } from '../../core/index.js';
 import { httpNetworkError, httpStatusError, isRetryableNetworkError, isRetryableStatus } from './http-error.js';
@@ -54,7 +53,7 @@ export class HttpSourceClient implements SourceClient, Startable {
         factory: (origin, opts) => new u.Pool(origin, { ...opts, connect: { timeout: this.config.connectTimeout, ...tls.connectOptions(String(origin)) } }),
       });
       return { agent, dispatcher: agent.compose(u.interceptors.redirect({ maxRedirections: this.config.maxRedirections })) };
-    });
+    }, (c) => c.dispatcher);
   }
 
   async start(): Promise<void> {}
@@ -171,9 +170,8 @@ export class HttpSourceClient implements SourceClient, Startable {
       let res: Response | undefined;
       let failure: unknown;
       try {
-        const [{ request }, { dispatcher }] = await Promise.all([undici(), this.client.get()]);
         if (this.stopped) throw new D7yError('D7Y_ABORTED', `${method} ${redactUrl(req.url)}: the HTTP source is stopped`);
-        res = await request(req.url, { method, headers, signal: ac.signal, dispatcher });
+        res = await this.client.request(req.url, { method, headers, signal: ac.signal });
       } catch (err) {
         failure = err;
       } finally {

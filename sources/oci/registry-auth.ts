@@ -1,5 +1,5 @@
 import type { Dispatcher } from 'undici';
-import { D7yError, undici } from '../../core/index.js';
+import { D7yError, type LazyRequestOptions } from '../../core/index.js';
 
 /** Credentials for one registry (`host[:port]`). */
 export interface RegistryCredentials {
@@ -42,8 +42,8 @@ export class RegistryAuth {
 
   constructor(
     private readonly credentials: ReadonlyMap<string, RegistryCredentials>,
-    /** The registry client's agent, made on its first request (undici loaded then). */
-    private readonly dispatcher: () => Promise<Dispatcher>,
+    /** A request through the registry client's agent, without following redirects. */
+    private readonly send: (url: URL, options: LazyRequestOptions) => Promise<Dispatcher.ResponseData>,
     private readonly timeoutMs: number,
     private readonly maxTokens = 512,
   ) {}
@@ -86,8 +86,7 @@ export class RegistryAuth {
     const headers: Record<string, string> = { accept: 'application/json' };
     const basic = this.basic(registry);
     if (basic) headers.authorization = basic;
-    const [{ request }, dispatcher] = await Promise.all([undici(), this.dispatcher()]);
-    const res = await request(url, { method: 'GET', headers, dispatcher, headersTimeout: this.timeoutMs, bodyTimeout: this.timeoutMs });
+    const res = await this.send(url, { method: 'GET', headers, headersTimeout: this.timeoutMs, bodyTimeout: this.timeoutMs });
     if (res.statusCode === 401 || res.statusCode === 403) {
       await res.body.dump();
       throw new D7yError('D7Y_SOURCE_AUTH', `the token service of ${registry} (${url.origin}${url.pathname}) refused the ${basic ? 'configured credentials' : 'anonymous request'} (HTTP ${res.statusCode})`, {

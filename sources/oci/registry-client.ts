@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import type { Agent, Dispatcher } from 'undici';
-import { D7yError, LazyUndici, undici, type Logger } from '../../core/index.js';
+import { D7yError, LazyUndici, type Logger } from '../../core/index.js';
 import { parseChallenge, RegistryAuth, type RegistryCredentials } from './registry-auth.js';
 import { describeOciUrl, type OciUrl } from './oci-url.js';
 
@@ -54,8 +54,8 @@ export class RegistryClient {
     this.client = new LazyUndici((u) => {
       const agent = new u.Agent({ connectTimeout: options.timeoutMs, keepAliveTimeout: 30_000, connections: 16 });
       return { agent, dispatcher: agent.compose(u.interceptors.redirect({ maxRedirections: options.maxRedirections })) };
-    });
-    this.auth = new RegistryAuth(options.credentials, async () => (await this.client.get()).agent, options.timeoutMs);
+    }, (c) => c.dispatcher);
+    this.auth = new RegistryAuth(options.credentials, (url, o) => this.client.request(url, o, (c) => c.agent), options.timeoutMs);
   }
 
   /** Sends the request; resolves with a 2xx response (the caller consumes its body) or rejects with a D7yError. */
@@ -99,9 +99,8 @@ export class RegistryClient {
 
   private async call(url: string, req: RegistryRequest, headers: Record<string, string>): Promise<Dispatcher.ResponseData> {
     try {
-      const [{ request }, { dispatcher }] = await Promise.all([undici(), this.client.get()]);
-      return await request(url, {
-        method: req.method, headers, body: req.body, signal: req.signal, dispatcher,
+      return await this.client.request(url, {
+        method: req.method, headers, body: req.body, signal: req.signal,
         headersTimeout: this.options.timeoutMs, bodyTimeout: this.options.timeoutMs,
       });
     } catch (err) {

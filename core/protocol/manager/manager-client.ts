@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
 import type { Agent } from 'undici';
-import { LazyUndici, undici, type UndiciModule } from '../../source-kit/lazy-undici.js';
+import { LazyUndici, type UndiciModule } from '../../source-kit/lazy-undici.js';
 import { activeNodeTls, environmentTlsConnect, type NodeTls } from '../tls/node-tls.js';
 import { clientSideFailure } from '../tls/tls-failures.js';
 import { D7yError, type D7yErrorCode } from '../../errors/d7y-error.js';
@@ -198,9 +198,8 @@ export class ManagerClient {
     if (this.token) headers.authorization = `Bearer ${this.token}`;
     let res;
     try {
-      const [{ request }, agent] = await Promise.all([undici(), this.agent.get()]);
-      res = await request(`${this.base}${path}${qs ? `?${qs}` : ''}`, {
-        method, headers, body: body === undefined ? undefined : JSON.stringify(body), dispatcher: agent,
+      res = await this.agent.request(`${this.base}${path}${qs ? `?${qs}` : ''}`, {
+        method, headers, body: body === undefined ? undefined : JSON.stringify(body),
         headersTimeout: timeoutMs, bodyTimeout: timeoutMs, signal,
       });
     } catch (err) {

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import type { Agent, Dispatcher } from 'undici';
-import { LazyUndici, undici } from '../../../source-kit/lazy-undici.js';
+import { LazyUndici } from '../../../source-kit/lazy-undici.js';
 import type { OriginTlsPolicy } from '../../../contracts/source-client.js';
 import type { Logger } from '../../../logging/logger.js';
 import { sendError } from './proxy-answers.js';
@@ -67,10 +67,9 @@ export class DirectForward {
     const hasBody = req.method !== 'GET' && req.method !== 'HEAD' && (req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined);
     let upstream: Dispatcher.ResponseData;
     try {
-      const [{ request }, agent] = await Promise.all([undici(), this.agent.get()]);
-      upstream = await request(url, {
+      upstream = await this.agent.request(url, {
         method: (req.method ?? 'GET') as Dispatcher.HttpMethod, headers, body: hasBody ? req : undefined,
-        dispatcher: agent, signal: abort.signal, headersTimeout: this.opts.timeoutMs, bodyTimeout: this.opts.timeoutMs,
+        signal: abort.signal, headersTimeout: this.opts.timeoutMs, bodyTimeout: this.opts.timeoutMs,
       });
     } catch (err) {
       res.off('close', onClose);

@@ -67,7 +67,10 @@ export class TaskCatalog {
    */
   async list(): Promise<TaskState[]> {
     const out: TaskState[] = [];
-    for (const rec of await this.medium.listTasks()) out.push(await this.load(rec.taskId));
+    for (const rec of await this.medium.listTasks()) {
+      const s = await this.load(rec.taskId);
+      if (s.record) out.push(s); // gone since the medium listed it
+    }
     return out;
   }
 
