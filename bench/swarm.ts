@@ -25,6 +25,8 @@ export interface SwarmArgs {
   sizeMiB: number;
   rateMbit: number;
   originRateMbit: number;
+  /** Rate from the origin server to the seed peer beside it, Mbit/s; unset: loopback speed. */
+  originFetchRateMbit?: number;
   modes: string[];
   out?: string;
   timeoutMs: number;
@@ -39,7 +41,7 @@ function positive(name: string, text: string | undefined, fallback?: number): nu
   const n = Number(text);
   if (text === undefined || !Number.isFinite(n) || n <= 0) {
     throw new D7yError('D7Y_INVALID_ARGUMENT', `--${name} ${text ?? '(missing)'} is not a positive number`, {
-      fix: 'run: npm run bench -- swarm --hosts 4 --size 64 --rate 100 [--origin-rate 100] [--modes d7y,d7y-warm,d7y-api-warm,d7y-api-warm-js,d7y-mtls,d7y-encrypted,direct,bt,curl-proxy,curl-proxy-warm,cache-export,node-relay,node-relay-native]',
+      fix: 'run: npm run bench -- swarm --hosts 4 --size 64 --rate 100 [--origin-rate 100] [--origin-fetch-rate 100] [--modes d7y,d7y-warm,d7y-api-warm,d7y-api-warm-js,d7y-mtls,d7y-encrypted,direct,bt,curl-proxy,curl-proxy-warm,cache-export,node-relay,node-relay-native]',
     });
   }
   return n;
@@ -51,14 +53,14 @@ export function parseSwarmArgs(argv: string[]): SwarmArgs {
   try {
     values = parseArgs({
       args: argv, strict: true, allowPositionals: false, options: {
-        hosts: { type: 'string' }, size: { type: 'string' }, rate: { type: 'string' }, 'origin-rate': { type: 'string' },
+        hosts: { type: 'string' }, size: { type: 'string' }, rate: { type: 'string' }, 'origin-rate': { type: 'string' }, 'origin-fetch-rate': { type: 'string' },
         modes: { type: 'string' }, out: { type: 'string' }, timeout: { type: 'string' }, keep: { type: 'boolean' },
         'warm-size': { type: 'string' },
       },
     }).values;
   } catch (err) {
     throw new D7yError('D7Y_INVALID_ARGUMENT', `swarm: ${(err as Error).message}`, {
-      fix: 'run: npm run bench -- swarm --hosts 4 --size 64 --rate 100 [--origin-rate 100] [--modes d7y,d7y-warm,d7y-api-warm,d7y-api-warm-js,d7y-mtls,d7y-encrypted,direct,bt,curl-proxy,curl-proxy-warm,cache-export,node-relay,node-relay-native] [--out file.jsonl] [--timeout 600] [--warm-size 16] [--keep]',
+      fix: 'run: npm run bench -- swarm --hosts 4 --size 64 --rate 100 [--origin-rate 100] [--origin-fetch-rate 100] [--modes d7y,d7y-warm,d7y-api-warm,d7y-api-warm-js,d7y-mtls,d7y-encrypted,direct,bt,curl-proxy,curl-proxy-warm,cache-export,node-relay,node-relay-native] [--out file.jsonl] [--timeout 600] [--warm-size 16] [--keep]',
     });
   }
   const hosts = positive('hosts', values.hosts);
@@ -74,14 +76,15 @@ export function parseSwarmArgs(argv: string[]): SwarmArgs {
   return {
     hosts, sizeMiB: Math.round(positive('size', values.size)), rateMbit,
     originRateMbit: positive('origin-rate', values['origin-rate'], rateMbit), modes, out: values.out,
+    originFetchRateMbit: values['origin-fetch-rate'] === undefined ? undefined : positive('origin-fetch-rate', values['origin-fetch-rate']),
     timeoutMs: positive('timeout', values.timeout, 900) * 1000, keep: values.keep ?? false,
     warmSizeMiB: Math.round(positive('warm-size', values['warm-size'], 16)),
   };
 }
 
-/** T* = max(S/U_origin, N·S/(U_origin + N·U_peer), S/D_peer), seconds. */
-export function lowerBound(sizeBytes: number, hosts: number, originBps: number, peerBps: number): number {
-  return Math.max(sizeBytes / originBps, (hosts * sizeBytes) / (originBps + hosts * peerBps), sizeBytes / peerBps);
+/** T* = max(S/U_origin, N·S/(U_origin + N·U_peer), S/D_peer, S/F_origin), seconds (F: the origin's fetch rate, when shaped). */
+export function lowerBound(sizeBytes: number, hosts: number, originBps: number, peerBps: number, fetchBps = Infinity): number {
+  return Math.max(sizeBytes / originBps, (hosts * sizeBytes) / (originBps + hosts * peerBps), sizeBytes / peerBps, sizeBytes / fetchBps);
 }
 
 /** `npm run bench -- swarm …`: direct vs BitTorrent vs d7y over a shaped simulated cluster. */
@@ -93,7 +96,7 @@ export async function run(argv: string[]): Promise<void> {
     if (a.keep) console.log(`swarm: keeping ${workDir}`);
     else teardown.add('remove work dir', () => rm(workDir, { recursive: true, force: true }));
     const size = a.sizeMiB * MIB;
-    const lab = await NetLab.create(teardown, { clients: a.hosts, rateMbit: a.rateMbit, originRateMbit: a.originRateMbit });
+    const lab = await NetLab.create(teardown, { clients: a.hosts, rateMbit: a.rateMbit, originRateMbit: a.originRateMbit, originFetchRateMbit: a.originFetchRateMbit });
     if (!lab.shaped) console.log(`swarm: ${lab.fallbackReason}; running on loopback WITHOUT link shaping (T* below assumes the nominal rates)`);
     const root = join(workDir, 'origin');
     const fileName = 'data.bin';
@@ -104,14 +107,15 @@ export async function run(argv: string[]): Promise<void> {
     const originPids = [nginx.pid, ...(await childPids([nginx.pid]))];
     const rateBps = (a.rateMbit * 1e6) / 8;
     const originBps = (a.originRateMbit * 1e6) / 8;
-    const tStar = lowerBound(size, a.hosts, originBps, rateBps);
+    const fetchBps = a.originFetchRateMbit === undefined ? Infinity : (a.originFetchRateMbit * 1e6) / 8;
+    const tStar = lowerBound(size, a.hosts, originBps, rateBps, fetchBps);
     const base = {
       bench: 'swarm', at: new Date().toISOString(), hosts: a.hosts, sizeMiB: a.sizeMiB, rateMbit: a.rateMbit,
-      originRateMbit: a.originRateMbit, warmSizeMiB: a.warmSizeMiB, shaped: lab.shaped, tStar: round(tStar), loadavg1Before: round(loadavg()[0]!),
+      originRateMbit: a.originRateMbit, ...(a.originFetchRateMbit !== undefined && { originFetchRateMbit: a.originFetchRateMbit }), warmSizeMiB: a.warmSizeMiB, shaped: lab.shaped, tStar: round(tStar), loadavg1Before: round(loadavg()[0]!),
     };
     const records: Record<string, unknown>[] = [];
     for (const mode of a.modes) {
-      console.log(`swarm: ${mode}: ${a.hosts} hosts, ${a.sizeMiB} MiB, ${a.rateMbit} mbit (origin ${a.originRateMbit} mbit)…`);
+      console.log(`swarm: ${mode}: ${a.hosts} hosts, ${a.sizeMiB} MiB, ${a.rateMbit} mbit (origin ${a.originRateMbit} mbit${a.originFetchRateMbit === undefined ? '' : `, fetched by the seed at ${a.originFetchRateMbit} mbit`})…`);
       const load = round(loadavg()[0]!);
       const pageCache = round(pageCacheWriteCost(workDir));
       const ctx: ModeContext = {

@@ -18,6 +18,12 @@ export interface NetLabOptions {
   rateMbit: number;
   /** Link rate of the origin host, Mbit/s. */
   originRateMbit: number;
+  /**
+   * Rate between the origin server and what runs beside it on the origin host (a seed peer), Mbit/s:
+   * the origin host's loopback is shaped like a link (an origin that is not on the seed's machine).
+   * Unset: loopback speed.
+   */
+  originFetchRateMbit?: number;
 }
 
 const SUBNET = '10.231.0';
@@ -69,6 +75,11 @@ export class NetLab {
       const tbf = ['root', 'tbf', 'rate', rate, 'burst', '256kb', 'latency', '50ms'];
       await run('tc', ['-n', ns, 'qdisc', 'add', 'dev', 'eth0', ...tbf]);
       await run('tc', ['-n', br, 'qdisc', 'add', 'dev', `v${i}`, ...tbf]);
+      if (i === 0 && opts.originFetchRateMbit !== undefined) {
+        // Link-sized packets, so the loopback's token bucket shapes like a link's.
+        await run('ip', ['-n', ns, 'link', 'set', 'lo', 'mtu', '1500']);
+        await run('tc', ['-n', ns, 'qdisc', 'add', 'dev', 'lo', 'root', 'tbf', 'rate', `${opts.originFetchRateMbit}mbit`, 'burst', '256kb', 'latency', '50ms']);
+      }
       hosts.push(host);
     }
     return new NetLab(hosts[0]!, hosts.slice(1), true);
