@@ -14,6 +14,7 @@ export { formatBytes, MAX_PIECE_LENGTH, MIN_PIECE_LENGTH, parseByteSize } from '
 export { Crc32, parseDigest, pieceDigest } from './task/piece-digest.js';
 export { contentDigest, contentHashAlgorithm } from './task/content-hash.js';
 export { BufferPool, pieceBuffers } from './task/buffer-pool.js';
+export { streamPieceFeed, type StreamPieceFeedOptions } from './task/stream-piece-feed.js';
 export { formatDuration, formatRate, formatSize, parseDuration, parseRate, parseSize } from './config/units.js';
 export type { UnitKind } from './config/units.js';
 export { duration, rate, size, unitObject } from './config/unit-schemas.js';

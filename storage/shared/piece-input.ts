@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { Crc32, D7yError, isPieceFeed } from '../../core/index.js';
+import { Crc32, D7yError, isPieceFeed, streamPieceFeed } from '../../core/index.js';
 import type { PieceFeed, PieceInput, PieceRecord, WritePieceOptions } from '../../core/index.js';
 
 /**
@@ -13,8 +13,8 @@ export type ChunkSink = (chunk: Buffer, position: number) => void | Promise<void
  * inside the piece, computing the crc32 on the way. Rejects with D7Y_INVALID_ARGUMENT when the
  * input has more or fewer bytes than `length`, and with the stream's own error when it fails; a
  * stream is destroyed when the sink or a check fails. Resolves with `crc32:<n>`. A stream is read
- * in flowing mode, chunk by chunk as it was pushed (paused while the sink's write is pending):
- * never through a byte-mode `read()`, which copies every buffered chunk into one new Buffer.
+ * as a feed (see streamPieceFeed): chunk by chunk as it was pushed, paused while the sink's write
+ * is pending.
  */
 export async function consumePiece(data: PieceInput, length: number, what: string, sink: ChunkSink): Promise<string> {
   const crc = new Crc32();
@@ -24,64 +24,7 @@ export async function consumePiece(data: PieceInput, length: number, what: strin
     if (data.length > 0) await sink(data, 0);
     return crc.digest();
   }
-  if (isPieceFeed(data)) return consumeFeed(data, length, what, sink, crc);
-  return new Promise<string>((resolve, reject) => {
-    let position = 0;
-    let settled = false;
-    let pending: Promise<void> | undefined;
-    const finish = (err?: unknown): void => {
-      if (settled) return;
-      settled = true;
-      data.off('data', onData);
-      data.off('end', onEnd);
-      data.off('error', finish);
-      data.off('close', onClose);
-      if (err === undefined) return resolve(crc.digest());
-      data.destroy();
-      reject(err);
-    };
-    const onData = (raw: unknown): void => {
-      if (settled) return;
-      const chunk = typeof raw === 'string' ? Buffer.from(raw) : Buffer.isBuffer(raw) ? raw : Buffer.from(raw as Uint8Array);
-      try {
-        if (position + chunk.length > length) checkLength(position + chunk.length, length, what);
-        crc.update(chunk);
-        const wrote = sink(chunk, position);
-        position += chunk.length;
-        if (wrote) {
-          data.pause();
-          pending = wrote.then(() => {
-            pending = undefined;
-            if (!settled) data.resume();
-          });
-          pending.catch(finish);
-        }
-      } catch (err) {
-        finish(err);
-      }
-    };
-    const onEnd = (): void => {
-      void (pending ?? Promise.resolve()).then(() => {
-        try {
-          checkLength(position, length, what);
-          finish();
-        } catch (err) {
-          finish(err);
-        }
-      }, finish);
-    };
-    const onClose = (): void => {
-      if (!data.readableEnded) finish(Object.assign(new Error(`${what}: the input stream closed before its end`), { code: 'ERR_STREAM_PREMATURE_CLOSE' }));
-    };
-    if (data.errored || data.destroyed) {
-      return finish(data.errored ?? Object.assign(new Error(`${what}: the input stream was destroyed before it was read`), { code: 'ERR_STREAM_PREMATURE_CLOSE' }));
-    }
-    if (data.readableEnded) return onEnd();
-    data.on('error', finish);
-    data.on('end', onEnd);
-    data.on('close', onClose);
-    data.on('data', onData);
-  });
+  return consumeFeed(isPieceFeed(data) ? data : streamPieceFeed(data, { what }), length, what, sink, crc);
 }
 
 async function consumeFeed(feed: PieceFeed, length: number, what: string, sink: ChunkSink, crc: Crc32): Promise<string> {

@@ -1,10 +1,11 @@
 import { pipeline, Transform, type Readable } from 'node:stream';
 import type { SourceClient, SourceRequest } from '../../../contracts/source-client.js';
-import type { StorageMedium } from '../../../contracts/storage-medium.js';
+import type { PieceInput, StorageMedium } from '../../../contracts/storage-medium.js';
 import { D7yError, isD7yError, toD7yError } from '../../../errors/d7y-error.js';
 import type { Logger } from '../../../logging/logger.js';
 import { contentDigest, contentHasher } from '../../../task/content-hash.js';
 import { pieceBounds } from '../../../task/piece-length.js';
+import { streamPieceFeed } from '../../../task/stream-piece-feed.js';
 import { runBounded } from './bounded.js';
 import type { TokenBucket } from '../token-bucket.js';
 import { TrafficType, type HeldPiece, type TaskState } from '../tasks/task-state.js';
@@ -50,14 +51,19 @@ export class BackToSource {
       const attempts = this.opts.attempts ?? 3;
       for (let attempt = 1; ; attempt += 1) {
         const started = Date.now();
+        // Children may stream the piece as its bytes land (cut-through from the origin). Its crc32
+        // is not known before the last byte, so it is announced without one: children check the
+        // trusted digest this peer reports once the piece is whole.
+        const receiving = state.startReceiving({ number: n, offset, length, digest: '' });
         try {
           const dl = await client.download({ ...req, range: { start: offset, length }, signal });
-          const rec = await this.write(state.taskId, { number: n, offset, length }, guarded(dl.stream));
+          const rec = await this.write(state.taskId, { number: n, offset, length }, guarded(dl.stream), (bytes) => receiving.advance(bytes));
           this.opts.logger.debug({ taskId: state.taskId, piece: n, ms: Date.now() - started }, 'piece from the origin');
           await onPiece({ ...rec, trafficType: TrafficType.BackToSource, cost: Date.now() - started, createdAt: Date.now() });
           return;
         } catch (err) {
           const e = signal.aborted && !isD7yError(err) ? toD7yError(signal.reason, 'D7Y_ABORTED') : toD7yError(err, 'D7Y_SOURCE_ERROR');
+          state.endReceiving(receiving, e);
           if (attempt >= attempts || FINAL_CODES.has(e.code) || signal.aborted) throw e;
           this.opts.logger.warn({ taskId: state.taskId, piece: n, attempt, err: e.message }, 'piece from the origin failed, retrying');
         }
@@ -122,13 +128,15 @@ export class BackToSource {
   }
 
   /** Writes a piece from the origin, with the content digest of its bytes (the trusted digest children check against). */
-  private async write(taskId: string, piece: { number: number; offset: number; length: number }, body: Readable): Promise<HeldPiece> {
+  private async write(taskId: string, piece: { number: number; offset: number; length: number }, body: Readable,
+    onWritten?: (bytes: number) => void): Promise<HeldPiece> {
     const hasher = contentHasher();
-    const hashing = new Transform({ highWaterMark: PASS_THROUGH_HWM, transform(chunk: Buffer, _enc, cb) { hasher.update(chunk); cb(null, chunk); } });
-    const paced: Readable = this.opts.limiter.unlimited ? pipeline(body, hashing, () => undefined)
-      : pipeline(body, this.opts.limiter.throttle(), hashing, () => undefined);
+    const tap = (chunk: Buffer): void => hasher.update(chunk);
+    // Unpaced into a medium that takes feeds, the origin's chunks go to it directly, hashed on the way.
+    const input: PieceInput = this.opts.limiter.unlimited && this.opts.medium.takesFeeds ? streamPieceFeed(body, { tap })
+      : pipeline(body, this.opts.limiter.throttle(), new Transform({ highWaterMark: PASS_THROUGH_HWM, transform(chunk: Buffer, _enc, cb) { tap(chunk); cb(null, chunk); } }), () => undefined);
     try {
-      const rec = await this.opts.medium.writePiece(taskId, piece, paced, undefined, { contentDigest: () => hasher.digest() });
+      const rec = await this.opts.medium.writePiece(taskId, piece, input, undefined, { contentDigest: () => hasher.digest(), onWritten });
       return { ...rec, createdAt: Date.now() };
     } catch (err) {
       body.destroy();

@@ -352,9 +352,10 @@ export class P2PDownload {
         body.destroy();
         throw new D7yError('D7Y_PROTOCOL_ERROR', `parent ${parent.id} sent ${meta.length} bytes for piece ${n}, expected ${length}`);
       }
-      const expected = parent.pieces.get(n)?.digest || meta.digest;
-      // With the digest known, the piece can be passed on (cut-through) while it is written.
-      receiving = expected ? this.state.startReceiving({ number: n, offset, length, digest: expected }) : undefined;
+      // Empty when the parent is still receiving the piece from the origin (its crc32 comes last).
+      const expected = parent.pieces.get(n)?.digest || meta.digest || undefined;
+      // Passed on (cut-through) while it is written; children check it against the trusted digest as this peer does.
+      receiving = this.state.startReceiving({ number: n, offset, length, digest: expected ?? '' });
       const r = receiving;
       // Checked against the trusted digest from the scheduler, never the parent's: a mismatch fails the write.
       const digests = this.session.digests;

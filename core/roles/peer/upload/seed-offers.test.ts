@@ -1,6 +1,6 @@
 import test from 'ava';
-import { SeedOffers } from './seed-offers.js';
-import { TaskState, type HeldPiece } from '../tasks/task-state.js';
+import { SeedOffers, type OfferedPiece } from './seed-offers.js';
+import { TaskState } from '../tasks/task-state.js';
 
 function stateWith(count: number, total = count): TaskState {
   const s = new TaskState('t1');
@@ -11,7 +11,7 @@ function stateWith(count: number, total = count): TaskState {
 
 function child(offers: SeedOffers, state: TaskState, hostId: string, interested?: number[]) {
   const got: number[] = [];
-  const stream = offers.open(state, hostId, interested ? new Set(interested) : undefined, (p: HeldPiece) => got.push(p.number));
+  const stream = offers.open(state, hostId, interested ? new Set(interested) : undefined, (p: OfferedPiece) => got.push(p.number));
   return { got, stream };
 }
 
@@ -73,4 +73,39 @@ test('pieces that land on the seed later are offered as they arrive', (t) => {
   t.deepEqual(a.got, [0, 1, 2]);
   a.stream!.close();
   t.is(state.listenerCount('piece'), 0, 'a closed stream leaves no listener behind');
+  t.is(state.listenerCount('receiving'), 0, 'nor a listener for arriving pieces');
+});
+
+test('a piece is offered as soon as its first bytes arrive (cut-through), and its offer holds until it is whole', async (t) => {
+  const offers = new SeedOffers({ inFlight: 1, grantTtlMs: 100 });
+  const state = stateWith(0, 2);
+  const a = child(offers, state, 'host-a');
+  const b = child(offers, state, 'host-b');
+  const r0 = state.startReceiving({ number: 0, offset: 0, length: 4, digest: '' });
+  t.deepEqual(a.got, [], 'nothing to offer before a byte of it is written');
+  r0.advance(1);
+  t.deepEqual(a.got, [0], 'offered once its first byte is written, before the piece is whole');
+  await new Promise((r) => setTimeout(r, 250));
+  t.deepEqual(b.got, [], 'the offer of a piece still arriving does not time out');
+  state.addPiece({ number: 0, offset: 0, length: 4, digest: 'crc32:0', createdAt: 0 });
+  await new Promise((r) => setTimeout(r, 250));
+  t.deepEqual(b.got, [0], 'once whole, the child has the offer time to fetch it, then it goes to another');
+  a.stream!.close();
+  b.stream!.close();
+});
+
+test('a piece that fails while arriving is offered again when it arrives anew', (t) => {
+  const offers = new SeedOffers({ inFlight: 1, grantTtlMs: 60_000 });
+  const state = stateWith(0, 2);
+  const a = child(offers, state, 'host-a');
+  const b = child(offers, state, 'host-b');
+  const r0 = state.startReceiving({ number: 0, offset: 0, length: 4, digest: '' });
+  r0.advance(2);
+  t.deepEqual(a.got, [0]);
+  state.endReceiving(r0, new Error('the origin dropped the connection'));
+  const again = state.startReceiving({ number: 0, offset: 0, length: 4, digest: '' });
+  again.advance(1);
+  t.deepEqual([...a.got, ...b.got], [0, 0], 'offered again (the failed offer was withdrawn)');
+  a.stream!.close();
+  b.stream!.close();
 });

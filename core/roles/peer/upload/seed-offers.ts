@@ -1,5 +1,8 @@
 import type { HeldPiece, TaskState } from '../tasks/task-state.js';
 
+/** What an offer names: a held piece, or one still arriving (from the origin or a parent) whose first bytes are written. */
+export type OfferedPiece = Pick<HeldPiece, 'number' | 'offset' | 'length' | 'digest'>;
+
 export interface SeedOffersOptions {
   /** Pieces of one task offered and not yet delivered, across all its children. */
   inFlight: number;
@@ -28,9 +31,9 @@ export interface OfferStream {
 }
 
 interface Offering extends OfferStream {
-  /** Offers the lowest piece this stream may have; false when there is none. */
-  offer(now: number): boolean;
-  /** Offers not yet delivered (and not timed out). */
+  /** Offers the lowest piece this stream may have: whether it is held or still arriving; undefined when there is none. */
+  offer(now: number): 'held' | 'arriving' | undefined;
+  /** Offers of held pieces not yet delivered (and not timed out); offers of pieces still arriving do not count. */
   pending(now: number): number;
   lastOfferAt: number;
 }
@@ -42,9 +45,10 @@ const FORGET_AFTER_MS = 10 * 60_000;
  * Super-seeding for a seed peer: its upload is the origin side's, so it sends each piece of a
  * task about once and lets the children spread it. On a child's first SyncPieces stream for a
  * task the seed announces only pieces it has offered to no other child still syncing; at most
- * `inFlight` offers of a task are undelivered at once (the child with the fewest goes first), so
- * pieces land early, one after another, and children can pass them on while the seed sends the
- * next. Once a child's stream ends (it finished, or died) its pieces may be offered again: a
+ * `inFlight` offers of held pieces of a task are undelivered at once (the child with the fewest
+ * goes first), so pieces land early, one after another, and children can pass them on while the
+ * seed sends the next. A piece still arriving from the origin is offered as soon as its first
+ * bytes are written (cut-through), beside those. Once a child's stream ends (it finished, or died) its pieces may be offered again: a
  * later child without other parents is not left waiting. A child that opens another stream (it
  * does so only when its normal parents cannot serve what it lacks) gets every piece it asks for.
  */
@@ -57,7 +61,7 @@ export class SeedOffers {
    * Starts offering the pieces of `state` in `interested` (all when undefined) to `hostId`
    * through `write`; undefined when this host had a stream for the task before (answer it plainly).
    */
-  open(state: TaskState, hostId: string, interested: ReadonlySet<number> | undefined, write: (p: HeldPiece) => void): OfferStream | undefined {
+  open(state: TaskState, hostId: string, interested: ReadonlySet<number> | undefined, write: (p: OfferedPiece) => void): OfferStream | undefined {
     const task = this.taskOffers(state.taskId);
     if (task.hosts.has(hostId)) return undefined;
     task.hosts.add(hostId);
@@ -65,40 +69,57 @@ export class SeedOffers {
     let closed = false;
     const onPiece = (): void => this.fill(task);
     const ttl = this.opts.grantTtlMs;
+    // An offer of a piece still arriving holds until the piece is held: its time to be fetched starts then.
+    const expired = (n: number, g: Grant, now: number): boolean => !g.delivered && state.pieces.has(n) && now - g.at >= ttl;
     const stream: Offering = {
       hostId,
       lastOfferAt: 0,
       pending: (now) => {
         let count = 0;
-        for (const g of task.grants.values()) if (g.stream === stream && !g.delivered && now - g.at < ttl) count += 1;
+        for (const [n, g] of task.grants) if (g.stream === stream && !g.delivered && state.pieces.has(n) && !expired(n, g, now)) count += 1;
         return count;
       },
       offer: (now) => {
         for (const p of inNumberOrder(state)) {
           if (sent.has(p.number) || (interested && !interested.has(p.number))) continue;
           const g = task.grants.get(p.number);
-          if (g && (g.delivered || now - g.at < ttl)) continue;
+          if (g && !expired(p.number, g, now)) continue;
           task.grants.set(p.number, { stream, at: now, delivered: false });
           sent.add(p.number);
           stream.lastOfferAt = now;
           write(p);
-          return true;
+          return state.pieces.has(p.number) ? 'held' : 'arriving';
         }
-        return false;
+        return undefined;
       },
       close: () => {
         if (closed) return;
         closed = true;
         clearInterval(timer);
-        state.off('piece', onPiece);
+        state.off('piece', onHeld);
+        state.off('receiving', onPiece);
+        state.off('unreceived', onUnreceived);
         task.streams.delete(stream);
         task.usedAt = Date.now();
         for (const [n, g] of task.grants) if (g.stream === stream) task.grants.delete(n);
         this.fill(task);
       },
     };
+    // A piece offered while arriving gets its full time to be fetched once it is held.
+    const onHeld = (p: HeldPiece): void => {
+      const g = task.grants.get(p.number);
+      if (g && !g.delivered) g.at = Date.now();
+      this.fill(task);
+    };
+    // A piece that failed while arriving is offered again once it arrives anew.
+    const onUnreceived = (n: number): void => {
+      const g = task.grants.get(n);
+      if (g && !g.delivered) task.grants.delete(n);
+    };
     task.streams.add(stream);
-    state.on('piece', onPiece);
+    state.on('piece', onHeld);
+    state.on('receiving', onPiece);
+    state.on('unreceived', onUnreceived);
     const timer = setInterval(() => this.fill(task), Math.max(100, ttl / 2));
     timer.unref();
     this.fill(task);
@@ -138,7 +159,12 @@ export class SeedOffers {
     return task;
   }
 
-  /** Offers pieces, the stream with the fewest pending offers first, until `inFlight` are pending. */
+  /**
+   * Offers pieces, the stream with the fewest pending offers first, until `inFlight` offers of held
+   * pieces are pending. Pieces still arriving are offered as soon as their first bytes land, beside
+   * those: they come no faster than the origin sends them, and every byte the seed fetches should
+   * leave for a child as it arrives.
+   */
   private fill(task: TaskOffers): void {
     const now = Date.now();
     const streams = [...task.streams];
@@ -152,23 +178,27 @@ export class SeedOffers {
         if (!best || pending.get(s)! < pending.get(best)! || (pending.get(s) === pending.get(best) && s.lastOfferAt < best.lastOfferAt)) best = s;
       }
       if (!best) break;
-      if (best.offer(now)) {
+      const offered = best.offer(now);
+      if (offered === 'held') {
         pending.set(best, pending.get(best)! + 1);
         total += 1;
-      } else exhausted.add(best);
+      } else if (offered === undefined) exhausted.add(best);
     }
   }
 }
 
-/** The pieces the seed holds, lowest number first, without sorting when the piece count is known. */
-function* inNumberOrder(state: TaskState): Generator<HeldPiece> {
+/**
+ * The pieces the seed holds or has begun to receive (cut-through: a child streams an arriving piece
+ * as its bytes land), lowest number first, without sorting when the piece count is known.
+ */
+function* inNumberOrder(state: TaskState): Generator<OfferedPiece> {
   const total = state.totalPieces;
   if (total === undefined) {
     yield* [...state.pieces.values()].sort((a, b) => a.number - b.number);
     return;
   }
   for (let n = 0; n < total; n += 1) {
-    const p = state.pieces.get(n);
+    const p = state.pieces.get(n) ?? state.relayable(n);
     if (p) yield p;
   }
 }
