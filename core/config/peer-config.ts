@@ -53,10 +53,9 @@ export const PeerConfigSchema = unitObject({
     childrenPerPiece: z.number().int().min(0).max(1024).default(2),
     /**
      * Seed peers only: super-seeding. A child's first piece sync gets pieces no other child was
-     * offered, at most `inFlight` undelivered offers of held pieces per task (a piece still arriving
-     * from the origin is offered as its first bytes land, beside those); an offer not fetched
-     * within `offerTtl` of the piece being whole may go to another child. Off: every child sees
-     * every piece at once.
+     * offered, at most `inFlight` undelivered offers per task (a piece still arriving from the
+     * origin may be offered once its first bytes land); an offer not fetched within `offerTtl` of
+     * the piece being whole may go to another child. Off: every child sees every piece at once.
      */
     superSeed: unitObject({
       enabled: z.boolean().default(true),

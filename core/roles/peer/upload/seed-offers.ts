@@ -31,9 +31,9 @@ export interface OfferStream {
 }
 
 interface Offering extends OfferStream {
-  /** Offers the lowest piece this stream may have: whether it is held or still arriving; undefined when there is none. */
-  offer(now: number): 'held' | 'arriving' | undefined;
-  /** Offers of held pieces not yet delivered (and not timed out); offers of pieces still arriving do not count. */
+  /** Offers the lowest piece this stream may have; false when there is none. */
+  offer(now: number): boolean;
+  /** Offers not yet delivered (and not timed out). */
   pending(now: number): number;
   lastOfferAt: number;
 }
@@ -45,10 +45,10 @@ const FORGET_AFTER_MS = 10 * 60_000;
  * Super-seeding for a seed peer: its upload is the origin side's, so it sends each piece of a
  * task about once and lets the children spread it. On a child's first SyncPieces stream for a
  * task the seed announces only pieces it has offered to no other child still syncing; at most
- * `inFlight` offers of held pieces of a task are undelivered at once (the child with the fewest
- * goes first), so pieces land early, one after another, and children can pass them on while the
- * seed sends the next. A piece still arriving from the origin is offered as soon as its first
- * bytes are written (cut-through), beside those. Once a child's stream ends (it finished, or died) its pieces may be offered again: a
+ * `inFlight` offers of a task are undelivered at once (the child with the fewest goes first), so
+ * pieces land early, one after another, and children can pass them on while the seed sends the
+ * next. A piece still arriving from the origin may be offered as soon as its first bytes are
+ * written (cut-through): the child streams it as it lands. Once a child's stream ends (it finished, or died) its pieces may be offered again: a
  * later child without other parents is not left waiting. A child that opens another stream (it
  * does so only when its normal parents cannot serve what it lacks) gets every piece it asks for.
  */
@@ -76,7 +76,7 @@ export class SeedOffers {
       lastOfferAt: 0,
       pending: (now) => {
         let count = 0;
-        for (const [n, g] of task.grants) if (g.stream === stream && !g.delivered && state.pieces.has(n) && !expired(n, g, now)) count += 1;
+        for (const [n, g] of task.grants) if (g.stream === stream && !g.delivered && !expired(n, g, now)) count += 1;
         return count;
       },
       offer: (now) => {
@@ -88,9 +88,9 @@ export class SeedOffers {
           sent.add(p.number);
           stream.lastOfferAt = now;
           write(p);
-          return state.pieces.has(p.number) ? 'held' : 'arriving';
+          return true;
         }
-        return undefined;
+        return false;
       },
       close: () => {
         if (closed) return;
@@ -159,12 +159,7 @@ export class SeedOffers {
     return task;
   }
 
-  /**
-   * Offers pieces, the stream with the fewest pending offers first, until `inFlight` offers of held
-   * pieces are pending. Pieces still arriving are offered as soon as their first bytes land, beside
-   * those: they come no faster than the origin sends them, and every byte the seed fetches should
-   * leave for a child as it arrives.
-   */
+  /** Offers pieces (held, or arriving), the stream with the fewest pending offers first, until `inFlight` are pending. */
   private fill(task: TaskOffers): void {
     const now = Date.now();
     const streams = [...task.streams];
@@ -178,11 +173,10 @@ export class SeedOffers {
         if (!best || pending.get(s)! < pending.get(best)! || (pending.get(s) === pending.get(best) && s.lastOfferAt < best.lastOfferAt)) best = s;
       }
       if (!best) break;
-      const offered = best.offer(now);
-      if (offered === 'held') {
+      if (best.offer(now)) {
         pending.set(best, pending.get(best)! + 1);
         total += 1;
-      } else if (offered === undefined) exhausted.add(best);
+      } else exhausted.add(best);
     }
   }
 }
