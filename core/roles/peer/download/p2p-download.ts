@@ -62,6 +62,8 @@ interface InFlightPiece {
   landed: number;
   /** Aborted to be fetched from another parent: not a failure of this one. */
   moved: boolean;
+  /** The parent's answer came and its body began. */
+  bodyStarted?: boolean;
 }
 
 /** A write failed for want of room: no other parent can cure it. */
@@ -191,6 +193,7 @@ export class P2PDownload {
   private async sync(parent: Parent): Promise<void> {
     const ac = new AbortController();
     parent.sync = ac;
+    parent.syncing = true;
     try {
       const stream = this.opts.dfdaemon.syncPieces({ host: parent.ip, port: parent.rpcPort },
         { taskId: this.state.taskId, interestedPieceNumbers: [...this.missing], hostId: this.opts.hostId }, { signal: ac.signal });
@@ -205,6 +208,8 @@ export class P2PDownload {
       if (!ac.signal.aborted && !this.settled) {
         this.opts.logger.debug({ taskId: this.state.taskId, parent: parent.id, err: (err as Error).message }, 'piece sync with a parent ended');
       }
+    } finally {
+      if (parent.sync === ac) parent.syncing = false;
     }
   }
 
@@ -348,6 +353,7 @@ export class P2PDownload {
     let receiving: ReceivingPiece | undefined;
     try {
       const { meta, body } = await this.openBody(parent, n, ac.signal);
+      f.bodyStarted = true;
       if (meta.length !== length) {
         body.destroy();
         throw new D7yError('D7Y_PROTOCOL_ERROR', `parent ${parent.id} sent ${meta.length} bytes for piece ${n}, expected ${length}`);
@@ -393,7 +399,8 @@ export class P2PDownload {
       const failed = this.failedFor.get(n) ?? new Set<string>();
       failed.add(parent.id);
       this.failedFor.set(n, failed);
-      if (this.parents.failed(parent)) this.opts.logger.warn({ taskId: this.state.taskId, parent: parent.id }, 'parent dropped after repeated failures');
+      const upstream = f.bodyStarted === true && e.code === 'D7Y_PEER_UNAVAILABLE' && this.parents.lostUpstream(parent);
+      if (!upstream && this.parents.failed(parent)) this.opts.logger.warn({ taskId: this.state.taskId, parent: parent.id }, 'parent dropped after repeated failures');
       this.opts.logger.debug({ taskId: this.state.taskId, piece: n, parent: parent.id, err: e.message }, 'piece from a parent failed');
       this.session.pieceFailed(n, parent.id);
     }

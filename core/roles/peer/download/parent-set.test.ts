@@ -1,6 +1,6 @@
 import test from 'ava';
 import { HostType, type Peer } from '../../../protocol/rpc/gen/common.js';
-import { ParentSet } from './parent-set.js';
+import { MAX_PARENT_FAILURES, MAX_UPSTREAM_LOSSES, ParentSet } from './parent-set.js';
 
 function peer(id: string, seed = false): Peer {
   return { id, host: { id: `host-${id}`, ip: '127.0.0.1', uploadPort: 4000, rpcPort: 4001, type: seed ? HostType.HOST_TYPE_SUPER : HostType.HOST_TYPE_NORMAL, maxTxBps: 1000, txBps60s: 0 } } as unknown as Peer;
@@ -26,4 +26,18 @@ test('while only busy normal parents hold a piece, the child waits instead of as
   t.is(set.choose(1, undefined, new Set(['a']))?.id, 'seed', 'piece 1: no normal parent holds it, the seed is asked');
   t.is(set.choose(0, new Set(['a']))?.id, 'seed', 'a holder that failed the piece does not hold the seed back');
   t.is(set.choose(0)?.id, 'a');
+});
+
+test('a parent whose piece sync is open loses pieces it was passing on without being dropped, up to a bound; one without is dropped after 3 failures', (t) => {
+  const set = new ParentSet();
+  const relaying = set.add(peer('relaying'))!;
+  relaying.syncing = true;
+  for (let i = 0; i < MAX_UPSTREAM_LOSSES; i++) t.true(set.lostUpstream(relaying), `loss ${i + 1} is its source's`);
+  t.false(set.lostUpstream(relaying), 'past the bound, losses count as its failures');
+  t.false(relaying.dead);
+  const gone = set.add(peer('gone'))!;
+  t.false(set.lostUpstream(gone), 'its piece sync ended too: a failure of its own');
+  for (let i = 1; i < MAX_PARENT_FAILURES; i++) t.false(set.failed(gone));
+  t.true(set.failed(gone), 'dropped at the third failure');
+  t.deepEqual(set.live().map((p) => p.id), ['relaying']);
 });

@@ -5,6 +5,11 @@ import type { PieceInfo } from '../../../protocol/rpc/gen/dfdaemon.js';
 const DEFAULT_MAX_TX = 1_250_000_000;
 /** Piece failures after which a parent is no longer asked. */
 export const MAX_PARENT_FAILURES = 3;
+/**
+ * Pieces a parent may lose mid-body while its piece sync stays open (it was passing them on and
+ * lost its own source) before such losses count as its failures.
+ */
+export const MAX_UPSTREAM_LOSSES = 8;
 
 /** A candidate parent of one download: where to reach it and which pieces it has said it holds. */
 export interface Parent {
@@ -20,9 +25,13 @@ export interface Parent {
   pieces: Map<number, PieceInfo>;
   inFlight: number;
   failures: number;
+  /** Pieces lost mid-body while its piece sync was open (see `lostUpstream`). */
+  upstreamLosses: number;
   dead: boolean;
   /** Aborts the parent's SyncPieces stream. */
   sync?: AbortController;
+  /** True while its SyncPieces stream is open. */
+  syncing?: boolean;
 }
 
 /**
@@ -48,7 +57,7 @@ export class ParentSet {
     }
     const parent: Parent = {
       id: peer.id, hostId: host.id, ip: host.ip, uploadPort: host.uploadPort, rpcPort: host.rpcPort,
-      weight, seed: host.type === HostType.HOST_TYPE_SUPER, pieces: new Map(), inFlight: 0, failures: 0, dead: false,
+      weight, seed: host.type === HostType.HOST_TYPE_SUPER, pieces: new Map(), inFlight: 0, failures: 0, upstreamLosses: 0, dead: false,
     };
     this.byId.set(parent.id, parent);
     return parent;
@@ -70,6 +79,19 @@ export class ParentSet {
     parent.dead = true;
     parent.sync?.abort();
     return true;
+  }
+
+  /**
+   * Whether a piece that broke off after its first bytes is the parent's upstream loss, not its
+   * failure: a parent passes on pieces it is still receiving (cut-through), and when its own
+   * source goes (a seed or parent killed, a link cut) those transfers break too, all at once. With
+   * its piece sync still open the parent is alive; the piece is tried elsewhere, and only past
+   * MAX_UPSTREAM_LOSSES do such losses count as failures.
+   */
+  lostUpstream(parent: Parent): boolean {
+    if (!parent.syncing) return false;
+    parent.upstreamLosses += 1;
+    return parent.upstreamLosses <= MAX_UPSTREAM_LOSSES;
   }
 
   /** Drops a parent at once (it sent a corrupt piece): never asked again by this download. */
