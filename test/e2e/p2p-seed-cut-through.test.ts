@@ -13,7 +13,7 @@ const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex
 
 interface PieceView { number: number; parentId?: string; cost: number; createdAt: number }
 
-test('a seed passes on pieces still arriving from a slow origin: the child starts on them before the seed holds them', async (t) => {
+test('with upload.cutThroughFromOrigin, a seed passes on pieces still arriving from a slow origin: the child starts on them before the seed holds them', async (t) => {
   t.timeout(120_000);
   // Six 1 MiB pieces from an origin sending 2 MiB/s: the seed holds its pieces one by one over about three seconds.
   const file = testBytes(6 * MIB, 21);
@@ -21,7 +21,7 @@ test('a seed passes on pieces still arriving from a slow origin: the child start
   const cluster = await P2PCluster.create(t);
   const scheduler = await cluster.scheduler();
   const [seed, child, grandchild] = await Promise.all([
-    cluster.peer('seed', { seed: true, schedulers: [scheduler.address] }),
+    cluster.peer('seed', { seed: true, schedulers: [scheduler.address], peer: { upload: { cutThroughFromOrigin: true } } }),
     cluster.peer('child', { schedulers: [scheduler.address] }),
     cluster.peer('grandchild', { schedulers: [scheduler.address] }),
   ]);

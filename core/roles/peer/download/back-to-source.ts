@@ -24,6 +24,8 @@ export interface BackToSourceOptions {
   logger: Logger;
   /** Attempts per piece (default 3). */
   attempts?: number;
+  /** Pieces are passed on to children as their bytes land (`peer.upload.cutThroughFromOrigin`). */
+  cutThrough?: boolean;
 }
 
 /**
@@ -54,16 +56,16 @@ export class BackToSource {
         // Children may stream the piece as its bytes land (cut-through from the origin). Its crc32
         // is not known before the last byte, so it is announced without one: children check the
         // trusted digest this peer reports once the piece is whole.
-        const receiving = state.startReceiving({ number: n, offset, length, digest: '' });
+        const receiving = this.opts.cutThrough ? state.startReceiving({ number: n, offset, length, digest: '' }) : undefined;
         try {
           const dl = await client.download({ ...req, range: { start: offset, length }, signal });
-          const rec = await this.write(state.taskId, { number: n, offset, length }, guarded(dl.stream), (bytes) => receiving.advance(bytes));
+          const rec = await this.write(state.taskId, { number: n, offset, length }, guarded(dl.stream), receiving && ((bytes) => receiving.advance(bytes)));
           this.opts.logger.debug({ taskId: state.taskId, piece: n, ms: Date.now() - started }, 'piece from the origin');
           await onPiece({ ...rec, trafficType: TrafficType.BackToSource, cost: Date.now() - started, createdAt: Date.now() });
           return;
         } catch (err) {
           const e = signal.aborted && !isD7yError(err) ? toD7yError(signal.reason, 'D7Y_ABORTED') : toD7yError(err, 'D7Y_SOURCE_ERROR');
-          state.endReceiving(receiving, e);
+          if (receiving) state.endReceiving(receiving, e);
           if (attempt >= attempts || FINAL_CODES.has(e.code) || signal.aborted) throw e;
           this.opts.logger.warn({ taskId: state.taskId, piece: n, attempt, err: e.message }, 'piece from the origin failed, retrying');
         }

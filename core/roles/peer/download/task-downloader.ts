@@ -62,7 +62,8 @@ export class TaskDownloader {
   constructor(private readonly opts: TaskDownloaderOptions) {
     this.medium = opts.catalog.medium;
     this.downloadLimiter = new TokenBucket(opts.config.download.rateLimit);
-    this.b2s = new BackToSource({ medium: this.medium, concurrency: opts.config.download.concurrency, limiter: this.downloadLimiter, logger: opts.logger });
+    this.b2s = new BackToSource({ medium: this.medium, concurrency: opts.config.download.concurrency, limiter: this.downloadLimiter, logger: opts.logger,
+      cutThrough: opts.config.upload.cutThroughFromOrigin });
   }
 
   /** The scheduler client later downloads use (the manager may name schedulers after start). */
