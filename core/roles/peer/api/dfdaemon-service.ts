@@ -16,7 +16,7 @@ import type { PeerDownloadRequest } from '../../../protocol/local-api/download-r
 import type { SeedOffers } from '../upload/seed-offers.js';
 import type { DownloadService } from '../download/download-service.js';
 import type { TaskCatalog } from '../tasks/task-catalog.js';
-import type { HeldPiece, TaskState } from '../tasks/task-state.js';
+import type { AnnouncedPiece, HeldPiece, TaskState } from '../tasks/task-state.js';
 import { remoteContext, startSpan } from '../../../logging/tracing.js';
 
 export interface DfdaemonServiceOptions {
@@ -147,7 +147,7 @@ export class DfdaemonService implements Startable {
       clearTimeout(idleTimer);
       call.end();
     };
-    const send = (p: Pick<HeldPiece, 'number' | 'offset' | 'length' | 'digest'>): void => {
+    const send = (p: AnnouncedPiece): void => {
       if (sent.has(p.number) || (interested && !interested.has(p.number))) return;
       sent.add(p.number);
       call.write({ number: p.number, offset: p.offset, length: p.length, digest: p.digest });
@@ -156,7 +156,7 @@ export class DfdaemonService implements Startable {
       clearTimeout(idleTimer);
       idleTimer = setTimeout(() => { if (!state.running) finish(); else armIdle(); }, this.opts.syncIdleMs ?? 10_000);
     };
-    const onPiece = (p: Pick<HeldPiece, 'number' | 'offset' | 'length' | 'digest'>): void => {
+    const onPiece = (p: AnnouncedPiece): void => {
       send(p);
       armIdle();
       if (done()) finish();

@@ -16,6 +16,9 @@ export interface HeldPiece extends PieceRecord {
   createdAt: number;
 }
 
+/** What a peer announces of a piece to its children: one it holds, or one whose first bytes it holds (still arriving). */
+export type AnnouncedPiece = Pick<HeldPiece, 'number' | 'offset' | 'length' | 'digest'>;
+
 /**
  * The in-memory view of one task on this peer: its record and the pieces held, loaded from the
  * storage medium once and kept in step with every write. Emits `piece` (HeldPiece) as pieces

@@ -1,6 +1,6 @@
 import test from 'ava';
-import { SeedOffers, type OfferedPiece } from './seed-offers.js';
-import { TaskState } from '../tasks/task-state.js';
+import { SeedOffers } from './seed-offers.js';
+import { TaskState, type AnnouncedPiece } from '../tasks/task-state.js';
 
 function stateWith(count: number, total = count): TaskState {
   const s = new TaskState('t1');
@@ -11,7 +11,7 @@ function stateWith(count: number, total = count): TaskState {
 
 function child(offers: SeedOffers, state: TaskState, hostId: string, interested?: number[]) {
   const got: number[] = [];
-  const stream = offers.open(state, hostId, interested ? new Set(interested) : undefined, (p: OfferedPiece) => got.push(p.number));
+  const stream = offers.open(state, hostId, interested ? new Set(interested) : undefined, (p: AnnouncedPiece) => got.push(p.number));
   return { got, stream };
 }
 
@@ -76,12 +76,19 @@ test('pieces that land on the seed later are offered as they arrive', (t) => {
   t.is(state.listenerCount('receiving'), 0, 'nor a listener for arriving pieces');
 });
 
-test('a piece is offered as soon as its first bytes arrive (cut-through), and its offer holds until it is whole', async (t) => {
-  const offers = new SeedOffers({ inFlight: 1, grantTtlMs: 100 });
+/** A seed with one offer at a time, a two-piece task it holds nothing of yet, and two children. */
+function twoChildren(grantTtlMs: number) {
+  const offers = new SeedOffers({ inFlight: 1, grantTtlMs });
   const state = stateWith(0, 2);
   const a = child(offers, state, 'host-a');
   const b = child(offers, state, 'host-b');
-  const r0 = state.startReceiving({ number: 0, offset: 0, length: 4, digest: '' });
+  const arriving = () => state.startReceiving({ number: 0, offset: 0, length: 4, digest: '' });
+  return { state, a, b, arriving, close: () => { a.stream!.close(); b.stream!.close(); } };
+}
+
+test('a piece is offered as soon as its first bytes arrive (cut-through), and its offer holds until it is whole', async (t) => {
+  const { state, a, b, arriving, close } = twoChildren(100);
+  const r0 = arriving();
   t.deepEqual(a.got, [], 'nothing to offer before a byte of it is written');
   r0.advance(1);
   t.deepEqual(a.got, [0], 'offered once its first byte is written, before the piece is whole');
@@ -90,22 +97,16 @@ test('a piece is offered as soon as its first bytes arrive (cut-through), and it
   state.addPiece({ number: 0, offset: 0, length: 4, digest: 'crc32:0', createdAt: 0 });
   await new Promise((r) => setTimeout(r, 250));
   t.deepEqual(b.got, [0], 'once whole, the child has the offer time to fetch it, then it goes to another');
-  a.stream!.close();
-  b.stream!.close();
+  close();
 });
 
 test('a piece that fails while arriving is offered again when it arrives anew', (t) => {
-  const offers = new SeedOffers({ inFlight: 1, grantTtlMs: 60_000 });
-  const state = stateWith(0, 2);
-  const a = child(offers, state, 'host-a');
-  const b = child(offers, state, 'host-b');
-  const r0 = state.startReceiving({ number: 0, offset: 0, length: 4, digest: '' });
+  const { state, a, b, arriving, close } = twoChildren(60_000);
+  const r0 = arriving();
   r0.advance(2);
   t.deepEqual(a.got, [0]);
   state.endReceiving(r0, new Error('the origin dropped the connection'));
-  const again = state.startReceiving({ number: 0, offset: 0, length: 4, digest: '' });
-  again.advance(1);
+  arriving().advance(1);
   t.deepEqual([...a.got, ...b.got], [0, 0], 'offered again (the failed offer was withdrawn)');
-  a.stream!.close();
-  b.stream!.close();
+  close();
 });

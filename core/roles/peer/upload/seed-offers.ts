@@ -1,7 +1,4 @@
-import type { HeldPiece, TaskState } from '../tasks/task-state.js';
-
-/** What an offer names: a held piece, or one still arriving (from the origin or a parent) whose first bytes are written. */
-export type OfferedPiece = Pick<HeldPiece, 'number' | 'offset' | 'length' | 'digest'>;
+import type { AnnouncedPiece, HeldPiece, TaskState } from '../tasks/task-state.js';
 
 export interface SeedOffersOptions {
   /** Pieces of one task offered and not yet delivered, across all its children. */
@@ -48,8 +45,9 @@ const FORGET_AFTER_MS = 10 * 60_000;
  * `inFlight` offers of a task are undelivered at once (the child with the fewest goes first), so
  * pieces land early, one after another, and children can pass them on while the seed sends the
  * next. A piece still arriving from the origin may be offered as soon as its first bytes are
- * written (cut-through): the child streams it as it lands. Once a child's stream ends (it finished, or died) its pieces may be offered again: a
- * later child without other parents is not left waiting. A child that opens another stream (it
+ * written (cut-through): the child streams it as it lands. Once a child's stream ends (it
+ * finished, or died) its pieces may be offered again: a later child without other parents is not
+ * left waiting. A child that opens another stream (it
  * does so only when its normal parents cannot serve what it lacks) gets every piece it asks for.
  */
 export class SeedOffers {
@@ -61,7 +59,7 @@ export class SeedOffers {
    * Starts offering the pieces of `state` in `interested` (all when undefined) to `hostId`
    * through `write`; undefined when this host had a stream for the task before (answer it plainly).
    */
-  open(state: TaskState, hostId: string, interested: ReadonlySet<number> | undefined, write: (p: OfferedPiece) => void): OfferStream | undefined {
+  open(state: TaskState, hostId: string, interested: ReadonlySet<number> | undefined, write: (p: AnnouncedPiece) => void): OfferStream | undefined {
     const task = this.taskOffers(state.taskId);
     if (task.hosts.has(hostId)) return undefined;
     task.hosts.add(hostId);
@@ -185,7 +183,7 @@ export class SeedOffers {
  * The pieces the seed holds or has begun to receive (cut-through: a child streams an arriving piece
  * as its bytes land), lowest number first, without sorting when the piece count is known.
  */
-function* inNumberOrder(state: TaskState): Generator<OfferedPiece> {
+function* inNumberOrder(state: TaskState): Generator<AnnouncedPiece> {
   const total = state.totalPieces;
   if (total === undefined) {
     yield* [...state.pieces.values()].sort((a, b) => a.number - b.number);
