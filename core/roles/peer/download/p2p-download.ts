@@ -396,6 +396,10 @@ export class P2PDownload {
         this.opts.logger.trace({ taskId: this.state.taskId, piece: n, parent: parent.id }, 'parent busy with the piece');
         return this.parentBusy(n, parent);
       }
+      if (e.code === 'D7Y_PIECE_NOT_FOUND' && this.parents.lostAnnounced(parent, n)) {
+        this.opts.logger.debug({ taskId: this.state.taskId, piece: n, parent: parent.id }, 'parent no longer holds a piece it announced');
+        return;
+      }
       const failed = this.failedFor.get(n) ?? new Set<string>();
       failed.add(parent.id);
       this.failedFor.set(n, failed);

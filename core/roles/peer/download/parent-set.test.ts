@@ -1,6 +1,6 @@
 import test from 'ava';
 import { HostType, type Peer } from '../../../protocol/rpc/gen/common.js';
-import { MAX_PARENT_FAILURES, MAX_UPSTREAM_LOSSES, ParentSet } from './parent-set.js';
+import { MAX_PARENT_FAILURES, MAX_STALE_ANNOUNCEMENTS, MAX_UPSTREAM_LOSSES, ParentSet } from './parent-set.js';
 
 function peer(id: string, seed = false): Peer {
   return { id, host: { id: `host-${id}`, ip: '127.0.0.1', uploadPort: 4000, rpcPort: 4001, type: seed ? HostType.HOST_TYPE_SUPER : HostType.HOST_TYPE_NORMAL, maxTxBps: 1000, txBps60s: 0 } } as unknown as Peer;
@@ -40,4 +40,44 @@ test('a parent whose piece sync is open loses pieces it was passing on without b
   for (let i = 1; i < MAX_PARENT_FAILURES; i++) t.false(set.failed(gone));
   t.true(set.failed(gone), 'dropped at the third failure');
   t.deepEqual(set.live().map((p) => p.id), ['relaying']);
+});
+
+test('a parent that says it lacks a piece it announced keeps its place; the piece is forgotten until announced again, up to a bound', (t) => {
+  const set = new ParentSet();
+  holding(set, 'relaying', false, 0, 1);
+  const relaying = set.byId.get('relaying')!;
+  relaying.syncing = true;
+  t.true(set.lostAnnounced(relaying, 0));
+  t.is(set.choose(0), undefined, 'piece 0 is not asked of it again');
+  t.is(set.choose(1)?.id, 'relaying', 'its other pieces still are');
+  t.false(set.lostAnnounced(relaying, 5), 'a piece it never announced: a failure of its own');
+  for (let i = 1; i < MAX_STALE_ANNOUNCEMENTS; i++) {
+    relaying.pieces.set(0, { number: 0 } as never);
+    t.true(set.lostAnnounced(relaying, 0));
+  }
+  relaying.pieces.set(0, { number: 0 } as never);
+  t.false(set.lostAnnounced(relaying, 0), 'past the bound, such answers count as its failures');
+  t.false(relaying.dead);
+  const quiet = set.add(peer('quiet'))!;
+  quiet.pieces.set(2, { number: 2 } as never);
+  t.false(set.lostAnnounced(quiet, 2), 'its piece sync ended: a failure of its own');
+});
+
+test('a parent dropped for failures comes back when the scheduler offers it again; one that sent a corrupt piece does not', (t) => {
+  const set = new ParentSet();
+  holding(set, 'a', false, 0);
+  holding(set, 'b', false, 0);
+  const a = set.byId.get('a')!;
+  for (let i = 0; i < MAX_PARENT_FAILURES; i++) set.failed(a);
+  t.true(a.dead);
+  set.block(set.byId.get('b')!);
+  t.is(set.choose(0), undefined);
+  t.is(set.add(peer('b')), undefined, 'the corrupt one stays out');
+  const back = set.add(peer('a'));
+  t.is(back, a, 'offered again, it is returned to be synced with anew');
+  t.false(a.dead);
+  t.is(a.failures, 0);
+  t.is(a.pieces.size, 0, 'its old announcements are forgotten: the new piece sync says what it holds');
+  t.is(set.add(peer('a')), undefined, 'a live parent offered again is not synced twice');
+  t.deepEqual(set.deadIds(), ['b']);
 });

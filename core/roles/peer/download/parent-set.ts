@@ -10,6 +10,11 @@ export const MAX_PARENT_FAILURES = 3;
  * lost its own source) before such losses count as its failures.
  */
 export const MAX_UPSTREAM_LOSSES = 8;
+/**
+ * Pieces a parent may answer "not found" for after announcing them, while its piece sync stays
+ * open (it lost them while passing them on), before such answers count as its failures.
+ */
+export const MAX_STALE_ANNOUNCEMENTS = 32;
 
 /** A candidate parent of one download: where to reach it and which pieces it has said it holds. */
 export interface Parent {
@@ -27,7 +32,11 @@ export interface Parent {
   failures: number;
   /** Pieces lost mid-body while its piece sync was open (see `lostUpstream`). */
   upstreamLosses: number;
+  /** Announced pieces it then said it did not hold (see `lostAnnounced`). */
+  staleAnnouncements: number;
   dead: boolean;
+  /** Sent a corrupt piece: never asked again by this download, even when offered again. */
+  blocked?: boolean;
   /** Aborts the parent's SyncPieces stream. */
   sync?: AbortController;
   /** True while its SyncPieces stream is open. */
@@ -44,7 +53,13 @@ export class ParentSet {
 
   constructor(private readonly random: () => number = Math.random) {}
 
-  /** Adds a candidate the scheduler sent; undefined when it is known already or unusable. */
+  /**
+   * Adds a candidate the scheduler sent; undefined when it is known already (and live) or unusable.
+   * A parent this download dropped for failures and the scheduler offers again comes back, its
+   * failures and announced pieces forgotten (the caller syncs with it anew): the scheduler offers
+   * it again only once it holds more pieces than when it failed this peer. One that sent a corrupt
+   * piece stays out.
+   */
   add(peer: Peer): Parent | undefined {
     const host = peer.host;
     if (!host || !host.uploadPort || !host.rpcPort) return undefined;
@@ -53,11 +68,14 @@ export class ParentSet {
     const weight = Math.max(maxTx - host.txBps60s, maxTx / 10);
     if (known) {
       known.weight = weight;
-      return undefined;
+      if (!known.dead || known.blocked) return undefined;
+      Object.assign(known, { dead: false, failures: 0, upstreamLosses: 0, staleAnnouncements: 0 });
+      known.pieces.clear();
+      return known;
     }
     const parent: Parent = {
       id: peer.id, hostId: host.id, ip: host.ip, uploadPort: host.uploadPort, rpcPort: host.rpcPort,
-      weight, seed: host.type === HostType.HOST_TYPE_SUPER, pieces: new Map(), inFlight: 0, failures: 0, upstreamLosses: 0, dead: false,
+      weight, seed: host.type === HostType.HOST_TYPE_SUPER, pieces: new Map(), inFlight: 0, failures: 0, upstreamLosses: 0, staleAnnouncements: 0, dead: false,
     };
     this.byId.set(parent.id, parent);
     return parent;
@@ -94,9 +112,25 @@ export class ParentSet {
     return parent.upstreamLosses <= MAX_UPSTREAM_LOSSES;
   }
 
+  /**
+   * Whether a "not found" for piece `n`, which the parent announced, says only that its announcement
+   * is stale: a parent passing on a piece it is still receiving drops it when its own source goes,
+   * and the piece sync has no message to take an announcement back. With its piece sync open, the
+   * piece is forgotten until the parent announces it again, and up to MAX_STALE_ANNOUNCEMENTS such
+   * answers are not its failures.
+   */
+  lostAnnounced(parent: Parent, n: number): boolean {
+    if (!parent.syncing || !parent.pieces.has(n)) return false;
+    parent.staleAnnouncements += 1;
+    if (parent.staleAnnouncements > MAX_STALE_ANNOUNCEMENTS) return false;
+    parent.pieces.delete(n);
+    return true;
+  }
+
   /** Drops a parent at once (it sent a corrupt piece): never asked again by this download. */
   block(parent: Parent): void {
     parent.dead = true;
+    parent.blocked = true;
     parent.sync?.abort();
   }
 
