@@ -108,7 +108,7 @@ export class D7yLab {
         rpc: { port: 0 }, pieceHttp: { port: 0 }, proxy: { listen: { port: 0 } }, metrics: { listen: { port: 0 } },
         schedulers: opts.schedulers, announceIntervalMs: 5_000,
         ...opts.peer,
-        // A seed passes on pieces still arriving from the origin unless D7Y_BENCH_CUT_THROUGH=0.
+        // A seed passes on pieces still arriving from the origin (the default) unless D7Y_BENCH_CUT_THROUGH=0.
         upload: { port: 0, maxBandwidth: Math.round(opts.uploadBytesPerSec), ...(opts.seed && { cutThroughFromOrigin: process.env.D7Y_BENCH_CUT_THROUGH !== '0' }),
           ...(opts.peer?.upload as Record<string, unknown> | undefined) },
       },

@@ -53,11 +53,11 @@ export const PeerConfigSchema = unitObject({
     childrenPerPiece: z.number().int().min(0).max(1024).default(2),
     /**
      * A piece this peer reads from the origin (a seed peer, or a peer gone back to the source) is
-     * offered and passed on to children as its bytes land, instead of once it is whole. Off by
-     * default: when such a peer dies mid-download, the children's partial copies of those pieces
-     * are lost with it, and the swarm may then read more of the origin.
+     * offered and passed on to children as its bytes land, instead of once it is whole. Off: a
+     * piece leaves this peer only once it is whole (when such a peer dies mid-download, no child
+     * holds a partial copy of the pieces it was reading).
      */
-    cutThroughFromOrigin: z.boolean().default(false),
+    cutThroughFromOrigin: z.boolean().default(true),
     /**
      * Seed peers only: super-seeding. A child's first piece sync gets pieces no other child was
      * offered, at most `inFlight` undelivered offers per task (a piece still arriving from the

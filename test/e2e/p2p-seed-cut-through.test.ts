@@ -13,15 +13,16 @@ const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex
 
 interface PieceView { number: number; parentId?: string; cost: number; createdAt: number }
 
-test('with upload.cutThroughFromOrigin, a seed passes on pieces still arriving from a slow origin: the child starts on them before the seed holds them', async (t) => {
+const cutThrough = test.macro(async (t, upload: { cutThroughFromOrigin?: boolean }) => {
   t.timeout(120_000);
+  const on = upload.cutThroughFromOrigin ?? true;
   // Six 1 MiB pieces from an origin sending 2 MiB/s: the seed holds its pieces one by one over about three seconds.
   const file = testBytes(6 * MIB, 21);
   const origin = await startOriginServer(t, { files: { '/slow.bin': file }, behaviour: { rateBytesPerSec: 2 * MIB } });
   const cluster = await P2PCluster.create(t);
   const scheduler = await cluster.scheduler();
   const [seed, child, grandchild] = await Promise.all([
-    cluster.peer('seed', { seed: true, schedulers: [scheduler.address], peer: { upload: { cutThroughFromOrigin: true } } }),
+    cluster.peer('seed', { seed: true, schedulers: [scheduler.address], peer: { upload: { port: 0, ...upload } } }),
     cluster.peer('child', { schedulers: [scheduler.address] }),
     cluster.peer('grandchild', { schedulers: [scheduler.address] }),
   ]);
@@ -39,6 +40,11 @@ test('with upload.cutThroughFromOrigin, a seed passes on pieces still arriving f
   // A piece the seed offered only once whole would start at a child after it was held there.
   const early = atPeers.flatMap((s) => s.pieces.filter((p) => p.parentId?.endsWith('-seed')))
     .filter((p) => p.createdAt - p.cost < heldBySeedAt.get(p.number)! - 200);
-  t.true(early.length > 0, `no piece from the seed started before the seed held it: ${JSON.stringify(atPeers.map((s) => s.pieces))} / ${JSON.stringify(atSeed!.pieces)}`);
+  const pieces = `${JSON.stringify(atPeers.map((s) => s.pieces))} / ${JSON.stringify(atSeed!.pieces)}`;
+  if (on) t.true(early.length > 0, `no piece from the seed started before the seed held it: ${pieces}`);
+  else t.is(early.length, 0, `with the option off, pieces from the seed started before the seed held them: ${pieces}`);
   for (const s of atPeers) t.is(s.trafficTypes['back-to-source'] ?? 0, 0, 'a normal peer went to the origin');
 });
+
+test('by default a seed passes on pieces still arriving from a slow origin: the child starts on them before the seed holds them', cutThrough, {});
+test('with upload.cutThroughFromOrigin off, a seed passes on only whole pieces', cutThrough, { cutThroughFromOrigin: false });
