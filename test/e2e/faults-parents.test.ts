@@ -231,3 +231,37 @@ test.serial('a parent that sends half of each piece and then goes slow: the endg
   t.is(r.holder.requests, 7, 'the holder was asked for the seven pieces the trickling parent was slow with');
   t.is(r.stat.trafficTypes['back-to-source'] ?? 0, 0, 'the pieces came from the peers, not the origin');
 });
+
+test.serial('a parent whose bytes stop mid-piece while only a seed holds the pieces too: they come from the seed after the stall time-out, not after the read time-out', async (t) => {
+  t.timeout(180_000);
+  const SILENT_MS = 25_000;
+  const file = testBytes(8 * MIB, 28);
+  const { url, cluster } = await originAndCluster(t, '/f/silent.bin', file);
+  const scheduler = await cluster.scheduler();
+  const stop = new AbortController();
+  t.teardown(() => stop.abort());
+  // The seed reads the file from the origin first; then the only normal parent sends half of each piece and goes silent.
+  const seed = await cluster.peer('seed', { seed: true, schedulers: [scheduler.address], peer: { download: { pieceLengthMin: MIB } } });
+  const first = await runCli(getArgs(url, join(cluster.dir, 'seed.out'), seed.socket), { timeoutMs: 60_000 });
+  t.is(first.code, 0, first.stderr);
+  const fake = await startFakeParent(t, {
+    name: 'silent', scheduler: scheduler.address, url, file, pieceLength: MIB, maxTxBps: 100 * 1024 * MIB,
+    serve: (_k, bytes) => Readable.from((async function* () {
+      yield bytes.subarray(0, bytes.length >> 1);
+      await sleep(SILENT_MS, undefined, { signal: stop.signal });
+      yield bytes.subarray(bytes.length >> 1);
+    })()),
+  });
+  const child = await cluster.peer('child', { schedulers: [scheduler.address], peer: { download: { stallTimeout: '2s', pieceLengthMin: MIB } } });
+  const out = join(cluster.dir, 'child.out');
+  const t0 = Date.now();
+  const r = await runCli(getArgs(url, out, child.socket), { timeoutMs: 150_000 });
+  const took = Date.now() - t0;
+  t.is(r.code, 0, r.stderr);
+  t.is(sha256(await readFile(out)), sha256(file));
+  t.true(fake.requests > 0, 'the child asked the silent parent first (a seed is asked only for what no normal parent holds)');
+  t.true(took < SILENT_MS - 10_000, `the get took ${took} ms; the silent parent sends the rest of a piece after ${SILENT_MS} ms`);
+  const stat = await cluster.client(child).stat(taskId({ url })) as unknown as TaskStat;
+  t.false(stat.parentIds.includes(fake.peerId), 'no piece came from the silent parent');
+  t.is(stat.trafficTypes['back-to-source'] ?? 0, 0, 'the pieces came from the seed, not the origin');
+});

@@ -131,8 +131,10 @@ export class DfdaemonService implements Startable {
     }
     const sent = new Set<number>();
     let idleTimer: NodeJS.Timeout | undefined;
+    // Done once every piece asked for is announced and held: a piece announced while it still
+    // arrives may be lost (and is then announced again), so the stream stays open until it lands.
     const done = (): boolean => {
-      if (interested && [...interested].every((n) => sent.has(n))) return true;
+      if (interested && [...interested].every((n) => sent.has(n) && state.has(n))) return true;
       const total = state.totalPieces;
       return state.finished && total !== undefined && sent.size >= (interested ? interested.size : total);
     };

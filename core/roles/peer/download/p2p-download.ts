@@ -53,13 +53,17 @@ const DURATION_SAMPLES = 16;
 /** In the endgame, a piece with no byte landed after this long is moved whatever the typical piece takes. */
 const NO_BYTES_MS = 2_000;
 
-/** A piece being fetched: from whom, since when, and how many of its bytes have landed. */
+/** Times a piece whose bytes stopped coming is moved to another holder (see `endgame`). */
+const MAX_RESCUES = 2;
+
+/** A piece being fetched: from whom, since when, and how many of its bytes have landed (and when the last did). */
 interface InFlightPiece {
   parent: Parent;
   ac: AbortController;
   done: Promise<void>;
   startedAt: number;
   landed: number;
+  lastByteAt: number;
   /** Aborted to be fetched from another parent: not a failure of this one. */
   moved: boolean;
   /** The parent's answer came and its body began. */
@@ -93,6 +97,10 @@ export class P2PDownload {
   private readonly durations: number[] = [];
   /** Pieces already moved once to another parent. */
   private readonly moved = new Set<number>();
+  /** Pieces moved because their bytes stopped coming, and how often. */
+  private readonly rescued = new Map<number, number>();
+  /** When a piece whose bytes stopped coming last made this download sync with its seeds again. */
+  private seedsAskedAt = 0;
   private endgameTimer?: NodeJS.Timeout;
   private readonly failedFor = new Map<number, Set<string>>();
   /** Parents that said they were busy with a piece, until when (ms): skipped until then (armBusyTimer forgets them). */
@@ -243,15 +251,22 @@ export class P2PDownload {
    * as long again as a typical piece of this download and would still need longer than one at
    * the pace it goes, is fetched again from a normal holder this download has nothing in flight
    * from (once per piece; the slow parent is asked for it again only after the others, and is not
-   * counted as failing).
+   * counted as failing). A piece whose bytes stopped coming is rescued (`rescue`).
    */
   private endgame(): void {
     if (this.settled || this.inFlight.size < this.missing.size) return;
     const sorted = [...this.durations].sort((a, b) => a - b);
     const typical = sorted[sorted.length >> 1];
     const now = Date.now();
+    const quiet = new Set<string>();
+    for (const f of this.inFlight.values()) if (now - f.lastByteAt >= this.opts.stallMs) quiet.add(f.parent.id);
     for (const [n, f] of this.inFlight) {
-      if (f.parent.seed || this.moved.has(n)) continue;
+      if (f.parent.seed) continue;
+      if (now - f.lastByteAt >= this.opts.stallMs) {
+        this.rescue(n, f, quiet);
+        continue;
+      }
+      if (this.moved.has(n)) continue;
       const elapsed = now - f.startedAt;
       if (!this.isSlow(n, f, elapsed, typical)) continue;
       const skip = new Set(this.failedFor.get(n));
@@ -266,6 +281,40 @@ export class P2PDownload {
       f.ac.abort(new D7yError('D7Y_ABORTED', `piece ${n} moved to a faster parent`));
     }
     this.pump();
+  }
+
+  /**
+   * No byte of piece `n` came for `stallMs` (its parent's link went silent, or the parent passes it
+   * on from one that did): it is fetched from another holder (a seed too, when no normal parent
+   * but quiet ones holds it; seeds are synced with again so a super-seeding one announces it), at
+   * most MAX_RESCUES times, instead of waiting out the read time-out. Quiet parents are not asked
+   * for the piece again until they announce it anew, and are not counted as failing.
+   */
+  private rescue(n: number, f: InFlightPiece, quiet: Set<string>): void {
+    const times = this.rescued.get(n) ?? 0;
+    if (times >= MAX_RESCUES) return;
+    // Parents with a quiet piece of their own are passed over: they may pass on what the silent one sent.
+    const failed = new Set([...(this.failedFor.get(n) ?? []), ...quiet]);
+    if (!this.parents.holder(n, failed)) {
+      if (Date.now() - this.seedsAskedAt >= this.opts.stallMs) {
+        this.seedsAskedAt = Date.now();
+        this.resyncSeeds();
+      }
+      return;
+    }
+    this.rescued.set(n, times + 1);
+    f.moved = true;
+    this.failedFor.set(n, failed);
+    this.opts.logger.debug({ taskId: this.state.taskId, piece: n, from: f.parent.id, landed: f.landed, quietMs: Date.now() - f.lastByteAt }, 'piece moved: its bytes stopped coming');
+    f.ac.abort(new D7yError('D7Y_ABORTED', `piece ${n} moved: no byte from parent ${f.parent.id} for ${this.opts.stallMs} ms`));
+  }
+
+  /** Syncs with the seeds again: a super-seeding seed then announces every piece this download asks for. */
+  private resyncSeeds(): void {
+    for (const seed of this.parents.live().filter((p) => p.seed)) {
+      seed.sync?.abort();
+      void this.sync(seed);
+    }
   }
 
   private isSlow(n: number, f: InFlightPiece, elapsed: number, typical: number | undefined): boolean {
@@ -328,16 +377,13 @@ export class P2PDownload {
         reason: `no parent could serve ${this.missing.size} piece(s) after ${this.reschedules} reschedule(s)` });
     }
     this.reschedules += 1;
-    for (const seed of this.parents.live().filter((p) => p.seed)) {
-      seed.sync?.abort();
-      void this.sync(seed);
-    }
+    this.resyncSeeds();
     this.session.reschedule(this.parents.deadIds(), 'parents hold none of the missing pieces');
     this.pump();
   }
 
   private startPiece(n: number, parent: Parent): void {
-    const f: InFlightPiece = { parent, ac: new AbortController(), done: Promise.resolve(), startedAt: Date.now(), landed: 0, moved: false };
+    const f: InFlightPiece = { parent, ac: new AbortController(), done: Promise.resolve(), startedAt: Date.now(), landed: 0, lastByteAt: Date.now(), moved: false };
     parent.inFlight += 1;
     this.inFlight.set(n, f);
     f.done = this.fetchPiece(n, f).finally(() => {
@@ -369,7 +415,7 @@ export class P2PDownload {
         `piece ${n} from parent ${parent.id}`);
       // The endgame reads `landed` whether or not the piece can be passed on.
       const rec = await this.opts.medium.writePiece(this.state.taskId, { number: n, offset, length }, verified.input, expected,
-        { onWritten: (bytes) => { f.landed = bytes; r?.advance(bytes); }, contentDigest: verified.contentDigest });
+        { onWritten: (bytes) => { f.landed = bytes; f.lastByteAt = Date.now(); r?.advance(bytes); }, contentDigest: verified.contentDigest });
       this.missing.delete(n);
       const held: HeldPiece = { ...rec, parentId: parent.id, trafficType: TrafficType.RemotePeer, cost: Date.now() - startedAt, createdAt: Date.now() };
       if (!parent.seed) {

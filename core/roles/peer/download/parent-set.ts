@@ -134,6 +134,12 @@ export class ParentSet {
     parent.sync?.abort();
   }
 
+  /** Whether a live parent outside `excluded` holds piece `n` (a seed included). */
+  holder(n: number, excluded: Set<string>): boolean {
+    for (const p of this.byId.values()) if (!p.dead && p.pieces.has(n) && !excluded.has(p.id)) return true;
+    return false;
+  }
+
   /**
    * A parent holding piece `n` and not in `excluded` or `busy`, by weighted random choice;
    * undefined if none. Normal parents come first: a seed is asked only when no normal parent
