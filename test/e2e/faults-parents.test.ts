@@ -10,7 +10,7 @@ import { startOriginServer } from '../support/origin-server.js';
 import { runCli } from '../support/run-cli.js';
 import { startFakeParent, type FakeParent } from './faults-fake-parent.js';
 import { MIB, sha256, waitForPieces, type TaskStat } from './faults-support.js';
-import { P2PCluster, testBytes } from './p2p-cluster.js';
+import { P2PCluster, TEST_PIECE_FLOOR, testBytes } from './p2p-cluster.js';
 
 /** The origin serving `file` at `path`, and an empty cluster. */
 async function originAndCluster(t: ExecutionContext, path: string, file: Buffer): Promise<{ url: string; cluster: P2PCluster }> {
@@ -20,7 +20,9 @@ async function originAndCluster(t: ExecutionContext, path: string, file: Buffer)
 
 const getArgs = (url: string, out: string, socket: string): string[] => ['get', url, '-O', out, '--socket', socket, '--no-progress'];
 
-test.serial('a parent killed mid-download: the child finishes with the right bytes', async (t) => {
+const STALL_MS = 20_000;
+
+test.serial('a parent killed mid-download: the child finishes with the right bytes, from the origin at once, not after the stall time-out', async (t) => {
   t.timeout(180_000);
   const file = testBytes(24 * MIB, 21);
   const { url, cluster } = await originAndCluster(t, '/f/killed.bin', file);
@@ -28,15 +30,18 @@ test.serial('a parent killed mid-download: the child finishes with the right byt
   const schedulers = [scheduler.address];
   const [seed, child] = await Promise.all([
     cluster.peer('seed', { seed: true, schedulers, peer: { upload: { port: 0, rateLimit: 3 * MIB } } }),
-    cluster.peer('child', { schedulers }),
+    cluster.peer('child', { schedulers, peer: { download: { pieceLengthMin: TEST_PIECE_FLOOR, directMaxBytes: TEST_PIECE_FLOOR, stallTimeout: `${STALL_MS}ms` } } }),
   ]);
   const out = join(cluster.dir, 'child.out');
   const get = runCli(getArgs(url, out, child.socket), { timeoutMs: 150_000 });
   await waitForPieces(cluster.client(child), taskId({ url }), 2);
   seed.child.kill('SIGKILL');
+  const killed = Date.now();
 
   const r = await get;
   t.is(r.code, 0, r.stderr);
+  // Its piece sync with the seed broke and no other parent holds a piece it lacks: it asks the scheduler again at once.
+  t.true(Date.now() - killed < STALL_MS / 2, `the get ended ${Date.now() - killed} ms after the seed was killed; the stall time-out is ${STALL_MS} ms`);
   t.is(sha256(await readFile(out)), sha256(file));
   const stat = await cluster.client(child).stat(taskId({ url })) as unknown as TaskStat;
   t.true((stat.trafficTypes['remote-peer'] ?? 0) > 0, `some pieces came from the seed before it died: ${JSON.stringify(stat.trafficTypes)}`);
@@ -241,7 +246,7 @@ test.serial('a parent whose bytes stop mid-piece while only a seed holds the pie
   const stop = new AbortController();
   t.teardown(() => stop.abort());
   // The seed reads the file from the origin first; then the only normal parent sends half of each piece and goes silent.
-  const seed = await cluster.peer('seed', { seed: true, schedulers: [scheduler.address], peer: { download: { pieceLengthMin: MIB } } });
+  const seed = await cluster.peer('seed', { seed: true, schedulers: [scheduler.address] });
   const first = await runCli(getArgs(url, join(cluster.dir, 'seed.out'), seed.socket), { timeoutMs: 60_000 });
   t.is(first.code, 0, first.stderr);
   const fake = await startFakeParent(t, {
@@ -252,7 +257,7 @@ test.serial('a parent whose bytes stop mid-piece while only a seed holds the pie
       yield bytes.subarray(bytes.length >> 1);
     })()),
   });
-  const child = await cluster.peer('child', { schedulers: [scheduler.address], peer: { download: { stallTimeout: '2s', pieceLengthMin: MIB } } });
+  const child = await cluster.peer('child', { schedulers: [scheduler.address], peer: { download: { pieceLengthMin: TEST_PIECE_FLOOR, directMaxBytes: TEST_PIECE_FLOOR, stallTimeout: '2s' } } });
   const out = join(cluster.dir, 'child.out');
   const t0 = Date.now();
   const r = await runCli(getArgs(url, out, child.socket), { timeoutMs: 150_000 });

@@ -101,6 +101,8 @@ export class P2PDownload {
   private readonly rescued = new Map<number, number>();
   /** When a piece whose bytes stopped coming last made this download sync with its seeds again. */
   private seedsAskedAt = 0;
+  /** A parent became unreachable since the last reschedule (see `unreachable`). */
+  private lostParent = false;
   private endgameTimer?: NodeJS.Timeout;
   private readonly failedFor = new Map<number, Set<string>>();
   /** Parents that said they were busy with a piece, until when (ms): skipped until then (armBusyTimer forgets them). */
@@ -215,10 +217,32 @@ export class P2PDownload {
     } catch (err) {
       if (!ac.signal.aborted && !this.settled) {
         this.opts.logger.debug({ taskId: this.state.taskId, parent: parent.id, err: (err as Error).message }, 'piece sync with a parent ended');
+        if (isD7yError(err, 'D7Y_PEER_UNAVAILABLE') && parent.sync === ac) this.unreachable(parent);
       }
     } finally {
       if (parent.sync === ac) parent.syncing = false;
     }
+  }
+
+  /**
+   * A parent's piece sync broke because the parent cannot be reached (killed, its host gone): it is
+   * dropped (the scheduler may offer it again), and when no other parent holds a missing piece and
+   * nothing is in flight, the download asks for a reschedule now instead of after `stallMs`.
+   */
+  private unreachable(parent: Parent): void {
+    this.parents.lost(parent);
+    this.lostParent = true;
+    if (!this.stallTimer || !this.stuckWithoutHolders()) return;
+    clearTimeout(this.stallTimer);
+    this.stalled();
+  }
+
+  /** A parent was lost since the last reschedule, nothing is in flight, and no live parent holds a missing piece. */
+  private stuckWithoutHolders(): boolean {
+    if (!this.lostParent || this.inFlight.size > 0 || this.missing.size === 0) return false;
+    const live = this.parents.live();
+    for (const n of this.missing) if (live.some((p) => p.pieces.has(n))) return false;
+    return true;
   }
 
   private pump(): void {
@@ -232,7 +256,7 @@ export class P2PDownload {
       }
     }
     if (this.inFlight.size === 0 && this.missing.size > 0) {
-      this.stallTimer ??= setTimeout(() => this.stalled(), this.opts.stallMs);
+      this.stallTimer ??= setTimeout(() => this.stalled(), this.stuckWithoutHolders() ? 0 : this.opts.stallMs);
     } else {
       clearTimeout(this.stallTimer);
       this.stallTimer = undefined;
@@ -372,6 +396,7 @@ export class P2PDownload {
   private stalled(): void {
     this.stallTimer = undefined;
     if (this.settled || this.inFlight.size > 0) return;
+    this.lostParent = false;
     if (this.reschedules >= this.opts.maxReschedules) {
       return this.settle({ kind: 'back-to-source', schedulerLost: false, cause: 'reschedules_exhausted',
         reason: `no parent could serve ${this.missing.size} piece(s) after ${this.reschedules} reschedule(s)` });

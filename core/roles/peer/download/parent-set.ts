@@ -127,6 +127,12 @@ export class ParentSet {
     return true;
   }
 
+  /** Drops a parent that cannot be reached; offered again by the scheduler, it comes back (see `add`). */
+  lost(parent: Parent): void {
+    parent.dead = true;
+    parent.sync?.abort();
+  }
+
   /** Drops a parent at once (it sent a corrupt piece): never asked again by this download. */
   block(parent: Parent): void {
     parent.dead = true;
