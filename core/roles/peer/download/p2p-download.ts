@@ -53,7 +53,7 @@ const DURATION_SAMPLES = 16;
 /** In the endgame, a piece with no byte landed after this long is moved whatever the typical piece takes. */
 const NO_BYTES_MS = 2_000;
 
-/** Times a piece whose bytes stopped coming is moved to another holder (see `endgame`). */
+/** Times a piece whose bytes stopped coming is moved to another holder (see `rescue`). */
 const MAX_RESCUES = 2;
 
 /** A piece being fetched: from whom, since when, and how many of its bytes have landed (and when the last did). */
