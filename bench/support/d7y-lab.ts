@@ -108,8 +108,8 @@ export class D7yLab {
         rpc: { port: 0 }, pieceHttp: { port: 0 }, proxy: { listen: { port: 0 } }, metrics: { listen: { port: 0 } },
         schedulers: opts.schedulers, announceIntervalMs: 5_000,
         ...opts.peer,
-        // A seed passes on pieces still arriving from the origin (the default) unless D7Y_BENCH_CUT_THROUGH=0.
-        upload: { port: 0, maxBandwidth: Math.round(opts.uploadBytesPerSec), ...(opts.seed && { cutThroughFromOrigin: process.env.D7Y_BENCH_CUT_THROUGH !== '0' }),
+        // Pieces still arriving from the origin are passed on (the default) unless D7Y_BENCH_CUT_THROUGH=0.
+        upload: { port: 0, maxBandwidth: Math.round(opts.uploadBytesPerSec), ...(process.env.D7Y_BENCH_CUT_THROUGH === '0' && { cutThroughFromOrigin: false }),
           ...(opts.peer?.upload as Record<string, unknown> | undefined) },
       },
     };

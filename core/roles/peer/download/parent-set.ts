@@ -94,8 +94,7 @@ export class ParentSet {
   failed(parent: Parent): boolean {
     parent.failures += 1;
     if (parent.dead || parent.failures < MAX_PARENT_FAILURES) return false;
-    parent.dead = true;
-    parent.sync?.abort();
+    this.lost(parent);
     return true;
   }
 
@@ -127,7 +126,7 @@ export class ParentSet {
     return true;
   }
 
-  /** Drops a parent that cannot be reached; offered again by the scheduler, it comes back (see `add`). */
+  /** Drops a parent (it cannot be reached, or failed too often); offered again by the scheduler, it comes back (see `add`). */
   lost(parent: Parent): void {
     parent.dead = true;
     parent.sync?.abort();
@@ -135,9 +134,8 @@ export class ParentSet {
 
   /** Drops a parent at once (it sent a corrupt piece): never asked again by this download. */
   block(parent: Parent): void {
-    parent.dead = true;
+    this.lost(parent);
     parent.blocked = true;
-    parent.sync?.abort();
   }
 
   /** Whether a live parent outside `excluded` holds piece `n` (a seed included). */
