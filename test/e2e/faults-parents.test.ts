@@ -10,7 +10,7 @@ import { startOriginServer } from '../support/origin-server.js';
 import { runCli } from '../support/run-cli.js';
 import { startFakeParent, type FakeParent } from './faults-fake-parent.js';
 import { MIB, sha256, waitForPieces, type TaskStat } from './faults-support.js';
-import { P2PCluster, TEST_PIECE_FLOOR, testBytes } from './p2p-cluster.js';
+import { P2PCluster, TEST_PIECE_FLOOR, testBytes, type DaemonProcess } from './p2p-cluster.js';
 
 /** The origin serving `file` at `path`, and an empty cluster. */
 async function originAndCluster(t: ExecutionContext, path: string, file: Buffer): Promise<{ url: string; cluster: P2PCluster }> {
@@ -93,20 +93,35 @@ test.serial('a parent that turns slow is detected as bad and not given to the ne
   const file = testBytes(8 * MIB, 23);
   const { url, cluster } = await originAndCluster(t, '/f/slow.bin', file);
   const scheduler = await cluster.scheduler();
+  let firstAsked = 0;
+  let earlierMs = 0;
+  let first: DaemonProcess | undefined;
   const slow = await startFakeParent(t, {
     name: 'slowing', scheduler: scheduler.address, url, file, pieceLength: MIB,
     serve: async (k, bytes) => {
-      if (k === 8) await sleep(8_000);
+      if (k === 1) firstAsked = Date.now();
+      if (k === 8) {
+        // The scheduler calls a parent bad when its last piece cost more than 20 x the mean of the
+        // earlier ones. None of the seven earlier ones cost more than the time from the first request
+        // until the child held all seven, so waiting 25 x that (8 s at least, below the 30 s read
+        // time-out) makes this piece a bad one however loaded the machine is.
+        await waitForPieces(cluster.client(first!), taskId({ url }), 7);
+        earlierMs = Date.now() - firstAsked;
+        await sleep(Math.min(25_000, Math.max(8_000, 25 * earlierMs)));
+      }
       return bytes;
     },
   });
   const schedulers = [scheduler.address];
-  const [first, second] = await Promise.all([cluster.peer('first', { schedulers }), cluster.peer('second', { schedulers })]);
+  const peers = await Promise.all([cluster.peer('first', { schedulers }), cluster.peer('second', { schedulers })]);
+  first = peers[0];
+  const second = peers[1];
   const r1 = await runCli(getArgs(url, join(cluster.dir, 'first.out'), first.socket), { timeoutMs: 150_000 });
   t.is(r1.code, 0, r1.stderr);
   const s1 = await cluster.client(first).stat(taskId({ url })) as unknown as TaskStat;
   t.deepEqual(s1.parentIds, [slow.peerId], 'the first child was served by the slowing parent alone');
   const served = slow.requests;
+  t.log(`the first seven pieces took ${earlierMs} ms`);
 
   const out = join(cluster.dir, 'second.out');
   const r2 = await runCli(getArgs(url, out, second.socket), { timeoutMs: 150_000 });
