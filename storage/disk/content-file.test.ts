@@ -81,3 +81,44 @@ test('a write that fails on the threadpool rejects the writer\'s flush with the 
   await t.throwsAsync(async () => writer.push(randomBytes(10)), { code: 'EBADF' }, 'a later push is refused too');
   t.deepEqual(reported, [], 'nothing is reported landed');
 });
+
+test('on the threadpool the writes of pieces written side by side go one at a time, a failed one does not hold up the rest, and every byte lands', async (t) => {
+  const { path, file } = await threadpoolFile(t);
+  const batch = pieceBuffers.size;
+  const pieceLength = batch * 3 + 5;
+  // The file's handle, watched: how many writes run at once, and the first one fails as a full disk would.
+  const handle = (file as unknown as { handle: { writev: (b: Buffer[], at: number) => Promise<{ bytesWritten: number }> } }).handle;
+  const writev = handle.writev.bind(handle);
+  let running = 0;
+  let most = 0;
+  let calls = 0;
+  handle.writev = async (buffers, at) => {
+    calls += 1;
+    running += 1;
+    most = Math.max(most, running);
+    try {
+      if (calls === 1) throw Object.assign(new Error('no space left on device'), { code: 'ENOSPC' });
+      return await writev(buffers, at);
+    } finally {
+      running -= 1;
+    }
+  };
+  const pieces = [0, 1, 2, 3].map((n) => ({ n, data: randomBytes(pieceLength) }));
+  const results = await Promise.allSettled(pieces.map(async ({ n, data }) => {
+    const writer = file.copyingWriter(n * pieceLength);
+    const chunk = Buffer.alloc(batch);
+    for (let off = 0; off < data.length; off += batch) {
+      const k = data.copy(chunk, 0, off, Math.min(off + batch, data.length));
+      await writer.push(k === batch ? chunk : chunk.subarray(0, k));
+    }
+    await writer.flush();
+  }));
+  await file.close();
+  t.is(most, 1, 'no two writes of the file ran at once');
+  t.like(results[0], { status: 'rejected', reason: { code: 'ENOSPC' } }, 'the piece whose write failed is refused');
+  const written = await readFile(path);
+  for (const { n, data } of pieces.slice(1)) {
+    t.is(results[n]!.status, 'fulfilled', `piece ${n} was written`);
+    t.true(written.subarray(n * pieceLength, (n + 1) * pieceLength).equals(data), `piece ${n}'s bytes are at its place`);
+  }
+});
