@@ -2,7 +2,7 @@ import { rm } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { appendJsonLines, benchWorkDir, formatTable, parseSizeRuns, sha256File } from './support/bench-files.js';
+import { appendJsonLines, benchWorkDir, formatTable, parseSizeRuns, recyclePages, sha256File } from './support/bench-files.js';
 import type { LabHost } from './support/net-lab.js';
 import { startOrigin } from './support/origin-server.js';
 import { d7yBin } from './support/d7y-lab.js';
@@ -49,6 +49,7 @@ export async function run(argv: string[]): Promise<void> {
       floorSenders.push(sender);
       return async (i: number): Promise<void> => {
         const out = join(workDir, `${name}-${i}.bin`);
+        await recyclePages(workDir, bytes);
         const seed0 = await cpuSeconds([sender.pid]);
         const t0 = performance.now();
         // bash's `times` gives the client's CPU (its start included, as the d7y CLI's is).
@@ -69,6 +70,7 @@ export async function run(argv: string[]): Promise<void> {
     const nativeFloorRun = floorPath('node-relay-native', 28193, { RELAY_NATIVE: '1' }, nativeFloor, cpu.nativeFloorSeed, cpu.nativeFloorClient);
     const curlRun = async (i: number): Promise<void> => {
       const out = join(workDir, `curl-${i}.bin`);
+      await recyclePages(workDir, bytes);
       const nginx0 = await cpuSeconds([nginx.pid], true);
       const r = await timedCurl(['-o', out, 'http://127.0.0.1:28181/data.bin']);
       cpu.nginx.push(((await cpuSeconds([nginx.pid], true)) - nginx0) / gib);
@@ -79,6 +81,8 @@ export async function run(argv: string[]): Promise<void> {
     const d7yRun = async (i: number): Promise<void> => {
       const peer = await pair.newPeer();
       const out = join(workDir, `d7y-${i}.bin`);
+      // After the new daemon's start: the pages it writes into are as backed as the other paths'.
+      await recyclePages(workDir, bytes);
       const { result: r, seedCpu, peerCpu } = await pair.fromSeed(peer, bytes, () => pair.fetch(peer, out, 600_000));
       cpu.seed.push(seedCpu / gib);
       cpu.peer.push(peerCpu / gib);

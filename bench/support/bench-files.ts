@@ -1,6 +1,6 @@
 import { createHash, randomFillSync } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { appendFile, mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
+import { appendFile, mkdir, mkdtemp, open, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,6 +10,27 @@ import { D7yError } from '../../core/index.js';
 import type { Teardown } from './teardown.js';
 
 const MIB = 1024 * 1024;
+
+/**
+ * Writes and deletes a scratch file of `bytes` in `dir`, so that the next process to write that
+ * much into the page cache gets pages the host backs. On a virtual machine whose host takes freed
+ * memory back (free page reporting), whoever first writes into pages freed a few seconds earlier
+ * pays the host's fault on each: on the 2-core VM of `docs/performance-log.md`, about 3 system
+ * seconds per GiB against 0.3 for pages freed a moment before. A path timed right after the
+ * previous one removed its output wrote into backed pages, one timed after a daemon's start did
+ * not. On bare metal this is one more page-cache write before the timed part, and changes nothing.
+ */
+export async function recyclePages(dir: string, bytes: number): Promise<void> {
+  const path = join(dir, 'scratch-pages.bin');
+  const chunk = Buffer.alloc(4 * MIB, 0x5a);
+  const fh = await open(path, 'w');
+  try {
+    for (let at = 0; at < bytes; at += chunk.length) await fh.write(chunk, 0, Math.min(chunk.length, bytes - at), at);
+  } finally {
+    await fh.close();
+    await rm(path, { force: true });
+  }
+}
 
 /** Writes `sizeMiB` MiB of random bytes to `path` in 1 MiB chunks; resolves with its sha256 hex. */
 export async function writeRandomFile(path: string, sizeMiB: number): Promise<string> {
