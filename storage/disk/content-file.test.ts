@@ -47,7 +47,7 @@ async function threadpoolFile(t: { teardown(fn: () => Promise<void>): void; fals
   return { path, file: await ContentFile.open(path, io) };
 }
 
-test('on the threadpool a copying writer keeps reading while four batches are written, and lands every byte', async (t) => {
+test('on the threadpool a copying writer keeps reading while four batches are queued to be written, and lands every byte', async (t) => {
   const { path, file } = await threadpoolFile(t);
   const batch = pieceBuffers.size;
   const data = randomBytes(batch * 6 + 77);

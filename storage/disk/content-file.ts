@@ -6,7 +6,7 @@ import { inlineIo, skipBytes, type InlineIo } from './inline-io.js';
 
 /** Bytes gathered before one positioned write (a pool buffer's size); a piece is never held whole. */
 const WRITE_BATCH = pieceBuffers.size;
-/** Batches of one copying writer being written on the threadpool at once (1 MiB). */
+/** Batches of one copying writer queued for the threadpool at once (1 MiB); the file writes one at a time. */
 const WRITES_IN_FLIGHT = 4;
 
 /**
@@ -81,7 +81,7 @@ export class ContentFile {
    * A writer of consecutive bytes starting at `position` that copies each chunk into a pooled
    * batch buffer: for chunks that are only valid during the call (a PieceFeed's); a chunk that is
    * one whole batch at a batch boundary is written at once, inline, without the copy. While writes
-   * go to the threadpool, up to WRITES_IN_FLIGHT batches are written at once and `push` returns a
+   * go to the threadpool, up to WRITES_IN_FLIGHT batches are queued at once and `push` returns a
    * promise only when that many are, so the feed keeps reading its socket while the disk writes;
    * a failed write rejects the next `push` or `flush`. `onWritten` hears of each batch that landed.
    */
