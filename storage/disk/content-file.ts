@@ -29,10 +29,10 @@ export interface ContentWriter {
  */
 export class ContentFile {
   /**
-   * The file's last threadpool write: the next one starts when it ends. A buffered write holds the
-   * file's inode lock for its copy into the page cache (ext4, XFS and btrfs alike), so writes in
-   * flight side by side only wait for each other, and the kernel's waiters spin for the lock on
-   * the CPU the copy needs (a fifth of a receiving peer's CPU when the page cache was slow).
+   * The file's last threadpool write: the next one starts when it ends. On ext4 a buffered write
+   * holds the file's inode lock for its copy into the page cache, so writes in flight side by side
+   * only wait for each other, and the kernel's waiters spin for the lock on the CPU the copy needs
+   * (a fifth of a receiving peer's CPU in `perf` when the page cache was slow).
    */
   private lastWrite: Promise<unknown> = Promise.resolve();
 
