@@ -6,6 +6,7 @@ import { D7yError } from '../core/index.js';
 import { appendJsonLines, formatTable, resultsDir, sha256File, writeRandomFile } from './support/bench-files.js';
 import { digestCost, formatDigestCost } from './support/digest-cost.js';
 import { pageCacheWriteCost } from './support/page-cache-cost.js';
+import { describeMemoryReclaim, memoryReclaim, reportedKiB } from './support/memory-reclaim.js';
 import { writeCdfChart } from './support/cdf-chart.js';
 import { LINK_HEADER_BYTES, LINK_MSS, NetLab } from './support/net-lab.js';
 import { startOrigin } from './support/origin-server.js';
@@ -113,6 +114,9 @@ export async function run(argv: string[]): Promise<void> {
       bench: 'swarm', at: new Date().toISOString(), hosts: a.hosts, sizeMiB: a.sizeMiB, rateMbit: a.rateMbit,
       originRateMbit: a.originRateMbit, ...(a.originFetchRateMbit !== undefined && { originFetchRateMbit: a.originFetchRateMbit }), warmSizeMiB: a.warmSizeMiB, shaped: lab.shaped, tStar: round(tStar), loadavg1Before: round(loadavg()[0]!),
     };
+    const reclaim = memoryReclaim();
+    const reclaimNote = describeMemoryReclaim(reclaim);
+    if (reclaimNote) console.log(`swarm: ${reclaimNote}`);
     const records: Record<string, unknown>[] = [];
     for (const mode of a.modes) {
       console.log(`swarm: ${mode}: ${a.hosts} hosts, ${a.sizeMiB} MiB, ${a.rateMbit} mbit (origin ${a.originRateMbit} mbit${a.originFetchRateMbit === undefined ? '' : `, fetched by the seed at ${a.originFetchRateMbit} mbit`})…`);
@@ -123,14 +127,19 @@ export async function run(argv: string[]): Promise<void> {
         sizeBytes: size, rateBytesPerSec: rateBps, originRateBytesPerSec: originBps, timeoutMs: a.timeoutMs,
         originPids, warmUrl: `http://${lab.origin.ip}:${originPort}/warm.bin`, warmSizeMiB: a.warmSizeMiB,
       };
+      const reportedBefore = reportedKiB();
       const r = await MODES[mode]!(ctx);
+      const reportedAfter = reportedKiB();
       const shas: (string | undefined)[] = [];
       for (const o of r.outputs) shas.push(await sha256File(o));
       const ok = r.seconds.map((s, i) => s !== undefined && shas[i] === sha);
       const done = r.seconds.filter((s, i): s is number => s !== undefined && ok[i]!);
       const last = done.length === a.hosts ? Math.max(...done) : undefined;
       records.push({
-        ...base, mode, loadavg1: load, pageCacheWriteCpuSecondsPerGiB: pageCache, completed: done.length, shaOk: ok.filter(Boolean).length,
+        ...base, mode, loadavg1: load, pageCacheWriteCpuSecondsPerGiB: pageCache, memoryReclaim: reclaim,
+        // Memory the machine handed back to its host while the mode ran (set-up and warm-up included).
+        reportedToHostMiB: reportedBefore === undefined || reportedAfter === undefined ? null : round((reportedAfter - reportedBefore) / 1024, 0),
+        completed: done.length, shaOk: ok.filter(Boolean).length,
         seconds: r.seconds.map((s) => (s === undefined ? null : round(s))), median: done.length ? round(median(done)) : null,
         last: last === undefined ? null : round(last), lastOverTStar: last === undefined ? null : round(last / tStar),
         clientUploadOverSize: r.clientTxBytes.map((b) => (b === undefined ? null : round(b / size, 3))),
@@ -203,19 +212,41 @@ function printTable(records: Record<string, unknown>[], tStar: number): void {
     const parts = Object.entries(cpu.seconds).map(([name, s]) => `${name} ${s.toFixed(2)} (kernel ${(cpu.systemSeconds?.[name] ?? 0).toFixed(2)})`);
     console.log(`${String(r.mode)} CPU-seconds over ${cpu.cores} cores: ${parts.join(', ')}`);
     const per = Object.entries(cpu.secondsPerGiB).map(([name, s]) => `${name} ${s.toFixed(2)}`);
-    console.log(`${String(r.mode)} CPU-seconds per GiB delivered: ${per.join(', ')}; writing new page-cache pages cost ${f(r.pageCacheWriteCpuSecondsPerGiB)} just before`);
+    const handedBack = r.reportedToHostMiB === null || r.reportedToHostMiB === undefined ? '' : `; the machine handed ${f(r.reportedToHostMiB)} MiB back to its host during the mode`;
+    console.log(`${String(r.mode)} CPU-seconds per GiB delivered: ${per.join(', ')}; writing new page-cache pages cost ${f(r.pageCacheWriteCpuSecondsPerGiB)} just before${handedBack}`);
     const mem = r.memory as MemoryRecord;
     if (mem) {
       const sets = Object.entries(mem.anonymousPeakMiB).filter(([, mib]) => mib > 0).map(([name, mib]) => `${name} ${mib}`);
       console.log(`${String(r.mode)} memory at its peak, MiB: the machine's in use ${mem.machinePeakMiB}; anonymous ${sets.join(', ')}`);
     }
   }
-  const total = (mode: string): number | undefined => (records.find((r) => r.mode === mode)?.cpu as CpuRecord)?.secondsPerGiB.total;
-  const bt = total('bt');
+  const cpuOf = (mode: string): CpuRecord => records.find((r) => r.mode === mode)?.cpu as CpuRecord;
+  const bt = cpuOf('bt');
   for (const mode of ['d7y', 'd7y-warm', 'd7y-api-warm', 'd7y-api-warm-js', 'd7y-mtls', 'd7y-encrypted', 'curl-proxy', 'curl-proxy-warm', 'node-relay', 'node-relay-native']) {
-    const t = total(mode);
-    if (bt && t) console.log(`CPU per GiB delivered, ${mode} / bt (all but the origin server): ${(t / bt).toFixed(2)}`);
+    const c = cpuOf(mode);
+    if (!bt?.secondsPerGiB.total || !c?.secondsPerGiB.total) continue;
+    const [u, k] = userKernelPerGiB(c);
+    const [btU, btK] = userKernelPerGiB(bt);
+    const split = btU > 0 && btK > 0 ? `; user space ${(u / btU).toFixed(2)}, kernel ${(k / btK).toFixed(2)}` : '';
+    console.log(`CPU per GiB delivered, ${mode} / bt (all but the origin server): ${(c.secondsPerGiB.total / bt.secondsPerGiB.total).toFixed(2)}${split}`);
   }
+}
+
+/**
+ * User and kernel CPU-seconds per GiB delivered of a mode's processes, all but the origin server:
+ * `secondsPerGiB.total` split in two.
+ */
+export function userKernelPerGiB(cpu: NonNullable<CpuRecord>): [number, number] {
+  let user = 0;
+  let kernel = 0;
+  for (const [name, s] of Object.entries(cpu.seconds)) {
+    if (name === ORIGIN_SET) continue;
+    const k = cpu.systemSeconds?.[name] ?? 0;
+    kernel += k;
+    user += s - k;
+  }
+  const perGiB = user + kernel > 0 ? (cpu.secondsPerGiB.total ?? 0) / (user + kernel) : 0;
+  return [user * perGiB, kernel * perGiB];
 }
 
 function roundAll(xs: Record<string, number>, digits = 2): Record<string, number> {

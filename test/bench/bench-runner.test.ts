@@ -227,3 +227,46 @@ test('the page-cache probe gives the CPU of writing new pages per GiB and leaves
   t.true(Number.isFinite(cost) && cost > 0, `${cost} CPU-s per GiB`);
   t.deepEqual(await readdir(dir), [], 'the probe file is removed');
 });
+
+test('the swarm record says how the machine gives memory back to its host, read from sysfs', async (t) => {
+  const { mkdtemp, mkdir, rm, writeFile } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { describeMemoryReclaim, memoryReclaim, reportedKiB } = await import('../../bench/support/memory-reclaim.js');
+  const sys = await mkdtemp(join(tmpdir(), 'd7y-sysfs-'));
+  t.teardown(() => rm(sys, { recursive: true, force: true }));
+  // A machine with neither feature: nothing to say.
+  t.deepEqual(memoryReclaim(sys), { freePageReportingOrder: null, damonPageoutSchemes: 0 });
+  t.is(reportedKiB(sys), undefined);
+  t.is(describeMemoryReclaim(memoryReclaim(sys)), undefined);
+  const params = join(sys, 'module/page_reporting/parameters');
+  await mkdir(params, { recursive: true });
+  await writeFile(join(params, 'page_reporting_order'), '9\n');
+  await writeFile(join(params, 'reported_kib'), '52469032\n');
+  const scheme = (k: number, state: string, action: string): Promise<void> => (async () => {
+    const dir = join(sys, `kernel/mm/damon/admin/kdamonds/${k}`);
+    await mkdir(join(dir, 'contexts/0/schemes/0'), { recursive: true });
+    await writeFile(join(dir, 'state'), `${state}\n`);
+    await writeFile(join(dir, 'contexts/0/schemes/0/action'), `${action}\n`);
+  })();
+  await scheme(0, 'on', 'pageout');
+  await scheme(1, 'off', 'pageout');
+  await scheme(2, 'on', 'stat');
+  const m = memoryReclaim(sys);
+  t.deepEqual(m, { freePageReportingOrder: 9, damonPageoutSchemes: 1 }, 'only a running kdamond with a pageout scheme counts');
+  t.is(reportedKiB(sys), 52469032);
+  t.regex(describeMemoryReclaim(m) ?? '', /reports free blocks of 2048 KiB to its host .* pages out memory left cold \(DAMON\)/);
+});
+
+test('a mode\'s CPU per GiB splits into user space and kernel, the origin server left out', async (t) => {
+  const { userKernelPerGiB } = await import('../../bench/swarm.js');
+  const cpu = {
+    cores: 2, busy: 0.5, saturated: 0,
+    seconds: { 'peer daemons': 4, scheduler: 1, 'origin (nginx)': 3 },
+    systemSeconds: { 'peer daemons': 2, scheduler: 0.5, 'origin (nginx)': 3 },
+    secondsPerGiB: { 'peer daemons': 8, scheduler: 2, 'origin (nginx)': 6, total: 10 },
+  };
+  const [user, kernel] = userKernelPerGiB(cpu);
+  t.is(user, 5, '2.5 user-seconds over half a GiB');
+  t.is(kernel, 5);
+});
