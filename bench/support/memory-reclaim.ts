@@ -36,13 +36,13 @@ export function memoryReclaim(sys = '/sys'): MemoryReclaim {
  */
 export function reportedKiB(sys = '/sys'): number | undefined {
   const text = readOr(join(sys, 'module/page_reporting/parameters/reported_kib'));
-  return text === '' || !/^\d+$/.test(text) ? undefined : Number(text);
+  return /^\d+$/.test(text) ? Number(text) : undefined;
 }
 
 /** One line for a benchmark's output, or undefined when the machine reclaims nothing. */
 export function describeMemoryReclaim(m: MemoryReclaim): string | undefined {
   const parts: string[] = [];
-  if (m.freePageReportingOrder !== null) parts.push(`reports free blocks of ${4 << m.freePageReportingOrder} KiB to its host (free page reporting)`);
+  if (m.freePageReportingOrder !== null) parts.push(`reports free blocks of ${4 << m.freePageReportingOrder} KiB (4 KiB pages) to its host (free page reporting)`);
   if (m.damonPageoutSchemes > 0) parts.push('pages out memory left cold (DAMON)');
   if (parts.length === 0) return undefined;
   return `this machine ${parts.join(' and ')}: a page the host dropped costs its next writer system time, so kernel CPU figures follow the machine's recent memory use`;

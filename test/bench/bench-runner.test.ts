@@ -243,19 +243,19 @@ test('the swarm record says how the machine gives memory back to its host, read 
   await mkdir(params, { recursive: true });
   await writeFile(join(params, 'page_reporting_order'), '9\n');
   await writeFile(join(params, 'reported_kib'), '52469032\n');
-  const scheme = (k: number, state: string, action: string): Promise<void> => (async () => {
+  const scheme = async (k: number, state: string, action: string): Promise<void> => {
     const dir = join(sys, `kernel/mm/damon/admin/kdamonds/${k}`);
     await mkdir(join(dir, 'contexts/0/schemes/0'), { recursive: true });
     await writeFile(join(dir, 'state'), `${state}\n`);
     await writeFile(join(dir, 'contexts/0/schemes/0/action'), `${action}\n`);
-  })();
+  };
   await scheme(0, 'on', 'pageout');
   await scheme(1, 'off', 'pageout');
   await scheme(2, 'on', 'stat');
   const m = memoryReclaim(sys);
   t.deepEqual(m, { freePageReportingOrder: 9, damonPageoutSchemes: 1 }, 'only a running kdamond with a pageout scheme counts');
   t.is(reportedKiB(sys), 52469032);
-  t.regex(describeMemoryReclaim(m) ?? '', /reports free blocks of 2048 KiB to its host .* pages out memory left cold \(DAMON\)/);
+  t.regex(describeMemoryReclaim(m) ?? '', /reports free blocks of 2048 KiB \(4 KiB pages\) to its host .* pages out memory left cold \(DAMON\)/);
 });
 
 test('a mode\'s CPU per GiB splits into user space and kernel, the origin server left out', async (t) => {
